@@ -1,0 +1,150 @@
+/**
+ * Random access to an encrypted object: any plaintext byte range decrypts by
+ * reading only the segments it covers. The object's size is checked against
+ * its authenticated header before any segment is read, and a range that
+ * reaches the end verifies the final segment first, so a suffix read is never
+ * served from a truncated or extended object.
+ */
+import { StrongroomError } from '../errors.ts'
+import {
+  headerLength,
+  parseHeader,
+  segmentCount,
+  segmentNonce,
+  TAG_BYTES,
+  type Header,
+} from './header.ts'
+import { diagnose, segmentDecipher } from './segment.ts'
+import { unlock, type OpenOptions } from './stream.ts'
+
+/** Positioned reads over a stored object (a file, a blob). */
+export interface RandomAccessSource {
+  readonly size: number
+  /** Returns up to `length` bytes at `position`; fewer only at the end. */
+  read(position: number, length: number): Promise<Uint8Array>
+}
+
+export interface OpenedObject {
+  readonly header: Header
+  readonly plaintextLength: number
+  readonly segmentCount: number
+  /** Decrypts plaintext bytes [first, last], inclusive as in an HTTP Range header. */
+  range(first: number, last: number): AsyncGenerator<Buffer>
+  /** Zeroes the per-object key; further reads fail. */
+  close(): void
+}
+
+/** An inclusive byte range, validated against a length as HTTP does (the last byte is clamped). */
+export function resolveRange(first: number, last: number, length: number): [number, number] {
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || first < 0 || last < first) {
+    throw new StrongroomError(
+      'RANGE_NOT_SATISFIABLE',
+      `range \`${first}-${last}\` is not a valid byte range`,
+    )
+  }
+  if (first >= length) {
+    throw new StrongroomError(
+      'RANGE_NOT_SATISFIABLE',
+      `range starts at byte ${first} but the object has ${length} bytes (the last byte is ${length - 1})`,
+    )
+  }
+  return [first, Math.min(last, length - 1)]
+}
+
+export async function openObject(
+  source: RandomAccessSource,
+  options: OpenOptions,
+): Promise<OpenedObject> {
+  const prefix = await source.read(0, 12)
+  if (prefix.byteLength === 0)
+    throw new StrongroomError('TRUNCATED', 'the input is empty: it is not an encrypted object')
+  const h = headerLength(prefix)
+  const headerBytes = await source.read(0, h)
+  if (headerBytes.byteLength < h)
+    throw new StrongroomError('TRUNCATED', 'the encrypted object ends inside its header')
+  const header = parseHeader(headerBytes)
+  // Context, commitment and header tag first: an edited length reads as an edited header.
+  let key: Buffer | undefined = await unlock(header, options)
+  const size = header.segmentSize
+  const full = size + TAG_BYTES
+
+  let length: number
+  let count: number
+  try {
+    ;[length, count] = checkLayout(header, source.size - h)
+  } catch (e) {
+    key.fill(0)
+    throw e
+  }
+
+  const readSegment = async (index: number): Promise<Buffer> => {
+    if (key === undefined) throw new StrongroomError('INTERNAL', 'the object was closed')
+    const final = index === count - 1
+    const ctLen = final ? length - index * size : size
+    const at = h + index * full
+    const seg = await source.read(at, ctLen + TAG_BYTES)
+    if (seg.byteLength < ctLen + TAG_BYTES)
+      throw new StrongroomError('TRUNCATED', `the object was truncated inside segment ${index}`)
+    const ct = seg.subarray(0, ctLen)
+    const tag = Buffer.from(seg.subarray(ctLen, ctLen + TAG_BYTES))
+    const d = segmentDecipher(key, header.aad, segmentNonce(header.noncePrefix, index, final))
+    const plain = d.update(ct)
+    d.setAuthTag(tag)
+    try {
+      d.final()
+    } catch {
+      throw diagnose({
+        key,
+        aad: header.aad,
+        noncePrefix: header.noncePrefix,
+        ciphertext: [ct],
+        tag,
+        index,
+        final,
+        candidates: count,
+      })
+    }
+    return plain
+  }
+
+  return {
+    header,
+    plaintextLength: length,
+    segmentCount: count,
+    async *range(first: number, last: number): AsyncGenerator<Buffer> {
+      const [a, b] = resolveRange(first, last, length)
+      const firstSeg = Math.floor(a / size)
+      const lastSeg = Math.floor(b / size)
+      const finalPlain =
+        lastSeg === count - 1 && lastSeg !== firstSeg ? await readSegment(lastSeg) : undefined
+      for (let i = firstSeg; i <= lastSeg; i++) {
+        const plain = i === lastSeg && finalPlain !== undefined ? finalPlain : await readSegment(i)
+        const start = i === firstSeg ? a - i * size : 0
+        const end = i === lastSeg ? b - i * size + 1 : plain.length
+        yield plain.subarray(start, end)
+      }
+    },
+    close(): void {
+      key?.fill(0)
+      key = undefined
+    },
+  }
+}
+
+/** Plaintext length and segment count, checked against the stored body size. */
+function checkLayout(header: Header, body: number): [length: number, count: number] {
+  const length = header.plaintextLength
+  const count = segmentCount(length, header.segmentSize)
+  const expected = length + count * TAG_BYTES
+  if (body < expected)
+    throw new StrongroomError(
+      'TRUNCATED',
+      `the object was truncated: ${expected - body} bytes are missing`,
+    )
+  if (body > expected)
+    throw new StrongroomError(
+      'EXTENDED',
+      `the object was extended: ${body - expected} bytes follow its end`,
+    )
+  return [length, count]
+}
