@@ -1,0 +1,254 @@
+/**
+ * The one place that wires concrete implementations from configuration: the
+ * data directory, the metadata store, the root of trust and the key provider.
+ *
+ *   strongroom-data/
+ *     meta.sqlite     metadata (WAL); key material inside it sealed under the root key
+ *     dev-root.key    only in --dev mode: the generated root key
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, open, readdir, rm, stat } from 'node:fs/promises'
+import { join, relative, isAbsolute } from 'node:path'
+import type { Config } from './config.ts'
+import { StrongroomError } from './errors.ts'
+import { LocalKms } from './kms/local.ts'
+import {
+  deriveRootKey,
+  newScryptParams,
+  parseScryptParams,
+  readPassphraseFile,
+  readRootKeyFile,
+  rootCheck,
+  rootKeyFromHex,
+  verifyRootCheck,
+  type ScryptParams,
+} from './kms/root.ts'
+import { SqliteMetadataStore } from './meta/sqlite/store.ts'
+import type { MetadataStore, RootKeyMode } from './meta/store.ts'
+
+export const META_FILE = 'meta.sqlite'
+export const DEV_KEY_FILE = 'dev-root.key'
+
+export interface App {
+  readonly config: Config
+  readonly store: MetadataStore
+  readonly kms: LocalKms
+  close(): Promise<void>
+}
+
+export interface AppOptions {
+  /** Clock for key schedules; tests move it forward. */
+  readonly now?: () => number
+}
+
+type RootSource =
+  | { kind: 'hex'; hex: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'passphrase'; path: string }
+
+/** The root key the configuration names; exactly one source may be given. */
+function rootSource(config: Config): RootSource | undefined {
+  const given: RootSource[] = []
+  if (config.rootKeyHex !== undefined) given.push({ kind: 'hex', hex: config.rootKeyHex })
+  if (config.rootKeyFile !== undefined) given.push({ kind: 'file', path: config.rootKeyFile })
+  if (config.passphraseFile !== undefined)
+    given.push({ kind: 'passphrase', path: config.passphraseFile })
+  if (given.length > 1) {
+    throw new StrongroomError(
+      'USAGE',
+      'more than one root key source is set (STRONGROOM_ROOT_KEY, --root-key-file, --passphrase-file); give exactly one',
+    )
+  }
+  return given[0]
+}
+
+const NO_ROOT_KEY =
+  'no root key: set STRONGROOM_ROOT_KEY to 64 hex characters (`openssl rand -hex 32`), or pass --root-key-file FILE or --passphrase-file FILE'
+
+export interface InitResult {
+  readonly installationId: string
+  readonly dataDir: string
+  readonly rootMode: RootKeyMode
+}
+
+/** Creates a data directory and its installation record. */
+export async function initDataDir(config: Config, options: { dev: boolean }): Promise<InitResult> {
+  const dir = config.dataDir
+  if (existsSync(dir)) {
+    const entries = await readdir(dir).catch(() => {
+      throw new StrongroomError(
+        'DATA_DIR_FOREIGN',
+        `\`${dir}\` exists and is not a readable directory`,
+      )
+    })
+    if (entries.includes(META_FILE)) {
+      throw new StrongroomError(
+        'DATA_DIR_EXISTS',
+        `\`${dir}\` is already a Strongroom data directory; use it as it is, or choose another --data-dir`,
+      )
+    }
+    if (entries.length > 0) {
+      throw new StrongroomError(
+        'DATA_DIR_FOREIGN',
+        `refusing to initialise \`${dir}\`: it is not empty and not a Strongroom data directory`,
+      )
+    }
+  }
+  const source = options.dev ? undefined : rootSource(config)
+  if (!options.dev && source === undefined)
+    throw new StrongroomError(
+      'ROOT_KEY_MISSING',
+      `${NO_ROOT_KEY}, or use --dev for a throwaway key stored beside the data`,
+    )
+  if (source !== undefined && source.kind !== 'hex' && isInside(source.path, dir)) {
+    throw new StrongroomError(
+      'ROOT_KEY_INVALID',
+      `the root key must not live inside the data directory it protects: move \`${source.path}\` elsewhere`,
+    )
+  }
+  let rootKey: Buffer
+  let rootMode: RootKeyMode
+  let kdf: ScryptParams | null = null
+  if (source === undefined) {
+    rootKey = randomBytes(32)
+    rootMode = 'dev'
+  } else if (source.kind === 'passphrase') {
+    kdf = newScryptParams()
+    rootKey = await derive(source.path, kdf)
+    rootMode = 'passphrase'
+  } else {
+    rootKey =
+      source.kind === 'hex'
+        ? rootKeyFromHex(source.hex, 'STRONGROOM_ROOT_KEY')
+        : await readRootKeyFile(source.path)
+    rootMode = 'key'
+  }
+  const created = !existsSync(dir)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  try {
+    if (rootMode === 'dev')
+      await writeSecretFile(join(dir, DEV_KEY_FILE), rootKey.toString('hex') + '\n')
+    const store = SqliteMetadataStore.open(join(dir, META_FILE), { create: true })
+    const id = randomUUID()
+    try {
+      await store.putInstallation({
+        id,
+        createdAt: Date.now(),
+        rootMode,
+        rootKdf: kdf === null ? null : JSON.stringify(kdf),
+        rootCheck: rootCheck(rootKey, id),
+      })
+    } finally {
+      await store.close()
+    }
+    return { installationId: id, dataDir: dir, rootMode }
+  } catch (e) {
+    // Leave nothing half-made behind.
+    if (created) await rm(dir, { recursive: true, force: true })
+    else for (const f of await readdir(dir)) await rm(join(dir, f), { force: true })
+    throw e
+  } finally {
+    rootKey.fill(0)
+  }
+}
+
+/** Opens an initialised data directory: metadata, root key check, key service, due key maintenance. */
+export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const dir = config.dataDir
+  const info = await stat(dir).catch(() => undefined)
+  if (info === undefined) {
+    throw new StrongroomError(
+      'DATA_DIR_MISSING',
+      `no data directory at \`${dir}\`; create one with \`strongroom init --data-dir ${dir}\``,
+    )
+  }
+  if (!info.isDirectory())
+    throw new StrongroomError('DATA_DIR_FOREIGN', `\`${dir}\` is not a directory`)
+  if (!existsSync(join(dir, META_FILE))) {
+    const empty = (await readdir(dir)).length === 0
+    throw new StrongroomError(
+      empty ? 'DATA_DIR_MISSING' : 'DATA_DIR_FOREIGN',
+      empty
+        ? `\`${dir}\` is empty; initialise it with \`strongroom init --data-dir ${dir}\``
+        : `\`${dir}\` is not a Strongroom data directory (it has no ${META_FILE}); check --data-dir`,
+    )
+  }
+  const store = SqliteMetadataStore.open(join(dir, META_FILE))
+  try {
+    const inst = await store.getInstallation()
+    if (inst === undefined) {
+      throw new StrongroomError(
+        'DATA_DIR_FOREIGN',
+        `\`${dir}\` was never fully initialised; remove it and run \`strongroom init\` again`,
+      )
+    }
+    const rootKey = await loadRootKey(config, inst.rootMode, inst.rootKdf)
+    verifyRootCheck(rootKey, inst.id, inst.rootCheck, inst.rootMode === 'passphrase')
+    const kms = new LocalKms(store, rootKey, {
+      region: config.region,
+      ...(options.now ? { now: options.now } : {}),
+    })
+    await kms.maintain()
+    return {
+      config,
+      store,
+      kms,
+      async close() {
+        kms.close()
+        await store.close()
+      },
+    }
+  } catch (e) {
+    await store.close()
+    throw e
+  }
+}
+
+async function loadRootKey(config: Config, mode: RootKeyMode, kdf: string | null): Promise<Buffer> {
+  if (mode === 'dev') return readRootKeyFile(join(config.dataDir, DEV_KEY_FILE))
+  const source = rootSource(config)
+  if (mode === 'passphrase') {
+    if (source?.kind !== 'passphrase') {
+      throw new StrongroomError(
+        'ROOT_KEY_MISSING',
+        'this data directory is protected by a passphrase: pass --passphrase-file FILE',
+      )
+    }
+    return derive(source.path, parseScryptParams(kdf ?? ''))
+  }
+  if (source === undefined || source.kind === 'passphrase') {
+    throw new StrongroomError(
+      'ROOT_KEY_MISSING',
+      'this data directory needs its root key: set STRONGROOM_ROOT_KEY (64 hex characters) or pass --root-key-file FILE',
+    )
+  }
+  return source.kind === 'hex'
+    ? rootKeyFromHex(source.hex, 'STRONGROOM_ROOT_KEY')
+    : readRootKeyFile(source.path)
+}
+
+async function derive(path: string, params: ScryptParams): Promise<Buffer> {
+  const pass = await readPassphraseFile(path)
+  try {
+    return await deriveRootKey(pass, params)
+  } finally {
+    pass.fill(0)
+  }
+}
+
+function isInside(file: string, dir: string): boolean {
+  const rel = relative(dir, file)
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))
+}
+
+async function writeSecretFile(path: string, content: string): Promise<void> {
+  const fh = await open(path, 'wx', 0o600)
+  try {
+    await fh.writeFile(content)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await chmod(path, 0o600)
+}

@@ -1,0 +1,181 @@
+/**
+ * Configuration: a JSON file, then STRONGROOM_* environment variables, then
+ * command-line flags, each overriding the one before. Every setting is
+ * declared once below with its three names and its validation, so the
+ * messages, the docs and `--help` cannot drift apart.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { StrongroomError } from './errors.ts'
+import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './crypto/header.ts'
+
+export interface Config {
+  readonly dataDir: string
+  readonly region: string
+  readonly segmentSize: number
+  readonly rootKeyFile: string | undefined
+  readonly passphraseFile: string | undefined
+  /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
+  readonly rootKeyHex: string | undefined
+}
+
+interface Setting<T> {
+  readonly file: string
+  readonly env: string
+  readonly flag: string | undefined
+  readonly accepted: string
+  readonly parse: (raw: unknown) => T | undefined
+}
+
+const path = (raw: unknown): string | undefined =>
+  typeof raw === 'string' && raw.length > 0 && !raw.includes('\0') ? raw : undefined
+
+export function parseSize(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isSafeInteger(raw) ? raw : undefined
+  if (typeof raw !== 'string') return undefined
+  const m = /^(\d+)\s*(|b|k|kib|m|mib)$/i.exec(raw.trim())
+  if (m === null) return undefined
+  const unit = (m[2] ?? '').toLowerCase()
+  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1
+  return Number(m[1]) * mult
+}
+
+export const SETTINGS = {
+  dataDir: {
+    file: 'dataDir',
+    env: 'STRONGROOM_DATA_DIR',
+    flag: 'data-dir',
+    accepted: 'a directory path',
+    parse: path,
+  },
+  region: {
+    file: 'region',
+    env: 'STRONGROOM_REGION',
+    flag: 'region',
+    accepted: 'an AWS-style region name such as us-east-1',
+    parse: (raw) =>
+      typeof raw === 'string' && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(raw) ? raw : undefined,
+  },
+  segmentSize: {
+    file: 'segmentSize',
+    env: 'STRONGROOM_SEGMENT_SIZE',
+    flag: 'segment-size',
+    accepted: `a size from ${MIN_SEGMENT_SIZE} B to 64MiB, in bytes or with a KiB/MiB suffix`,
+    parse: (raw) => {
+      const n = parseSize(raw)
+      return n !== undefined && n >= MIN_SEGMENT_SIZE && n <= MAX_SEGMENT_SIZE ? n : undefined
+    },
+  },
+  rootKeyFile: {
+    file: 'rootKeyFile',
+    env: 'STRONGROOM_ROOT_KEY_FILE',
+    flag: 'root-key-file',
+    accepted: 'the path of a file holding 32 raw bytes or 64 hex characters',
+    parse: path,
+  },
+  passphraseFile: {
+    file: 'passphraseFile',
+    env: 'STRONGROOM_PASSPHRASE_FILE',
+    flag: 'passphrase-file',
+    accepted: 'the path of a file holding the passphrase',
+    parse: path,
+  },
+} as const satisfies Record<string, Setting<unknown>>
+
+type Key = keyof typeof SETTINGS
+
+const DEFAULTS = {
+  dataDir: './strongroom-data',
+  region: 'us-east-1',
+  segmentSize: DEFAULT_SEGMENT_SIZE,
+}
+
+export interface ConfigSources {
+  /** Path of the config file, from --config or STRONGROOM_CONFIG. */
+  readonly configFile?: string | undefined
+  readonly env: NodeJS.ProcessEnv
+  /** Flag values by flag name, as parsed from the command line. */
+  readonly flags: Readonly<Record<string, unknown>>
+}
+
+export function loadConfig(sources: ConfigSources): Config {
+  const file = sources.configFile ?? sources.env.STRONGROOM_CONFIG
+  const fromFile = file === undefined ? {} : readConfigFile(file)
+  const values: Partial<Record<Key, unknown>> = {}
+  for (const key of Object.keys(SETTINGS) as Key[]) {
+    const s: Setting<unknown> = SETTINGS[key]
+    const layers: [unknown, string][] = [
+      [fromFile[s.file], `\`${s.file}\` in ${file ?? ''}`],
+      [sources.env[s.env], `${s.env}`],
+      [s.flag === undefined ? undefined : sources.flags[s.flag], `--${s.flag ?? ''}`],
+    ]
+    for (const [raw, where] of layers) {
+      if (raw === undefined) continue
+      const v = s.parse(raw)
+      if (v === undefined) {
+        throw new StrongroomError(
+          'CONFIG_INVALID',
+          `${where} is \`${String(raw).slice(0, 80)}\`; expected ${s.accepted}`,
+        )
+      }
+      values[key] = v
+    }
+  }
+  const rootKeyHex = sources.env.STRONGROOM_ROOT_KEY
+  return {
+    dataDir: resolve((values.dataDir as string | undefined) ?? DEFAULTS.dataDir),
+    region: (values.region as string | undefined) ?? DEFAULTS.region,
+    segmentSize: (values.segmentSize as number | undefined) ?? DEFAULTS.segmentSize,
+    rootKeyFile:
+      values.rootKeyFile === undefined ? undefined : resolve(values.rootKeyFile as string),
+    passphraseFile:
+      values.passphraseFile === undefined ? undefined : resolve(values.passphraseFile as string),
+    rootKeyHex: rootKeyHex === undefined || rootKeyHex === '' ? undefined : rootKeyHex,
+  }
+}
+
+/** Reads a JSON config file; errors name the file, and line:column for syntax errors. */
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      `cannot read config file \`${file}\` (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    )
+  }
+  if (text.length > 1024 * 1024)
+    throw new StrongroomError('CONFIG_INVALID', `config file \`${file}\` is larger than 1 MiB`)
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message)
+    const at = m === null ? '' : `:${lineColumn(text, Number(m[1]))}`
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      `${file}${at}: not valid JSON (${(e as Error).message.split('\n')[0] ?? ''})`,
+    )
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new StrongroomError('CONFIG_INVALID', `${file}: the config must be a JSON object`)
+  }
+  const known: string[] = Object.values(SETTINGS).map((s) => s.file)
+  for (const k of Object.keys(v)) {
+    if (!known.includes(k)) {
+      const line = lineColumn(text, text.indexOf(JSON.stringify(k)))
+      throw new StrongroomError(
+        'CONFIG_INVALID',
+        `${file}:${line}: unknown setting \`${k}\`; known settings are ${known.join(', ')}`,
+      )
+    }
+  }
+  return v as Record<string, unknown>
+}
+
+function lineColumn(text: string, pos: number): string {
+  const before = text.slice(0, Math.max(0, pos))
+  const line = before.split('\n').length
+  return `${line}:${pos - before.lastIndexOf('\n')}`
+}

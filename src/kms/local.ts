@@ -1,0 +1,381 @@
+/**
+ * The local key provider and the lifecycle of customer-managed keys: create,
+ * describe, list, enable, disable, rotate (on demand and on a schedule),
+ * schedule and cancel deletion. Key material is generated here, sealed under
+ * the root key before it reaches the metadata store, cached unsealed in memory
+ * only while this process runs, and zeroed on close. Deleting a key erases
+ * every version of its material: whatever was sealed under it is gone.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { encodeContext, type EncryptionContext } from '../crypto/context.ts'
+import { openSecret, sealSecret } from '../crypto/seal.ts'
+import { StrongroomError } from '../errors.ts'
+import type { KeyRecord, KeyVersionRecord, MetadataStore, TenantRecord } from '../meta/store.ts'
+import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
+
+const DAY = 86_400_000
+export const DELETION_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const
+export const ROTATION_PERIOD_DAYS = { min: 90, max: 2560, default: 365 } as const
+const ALIAS = /^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+export interface LocalKmsOptions {
+  readonly region: string
+  readonly now?: () => number
+}
+
+export interface MaintenanceReport {
+  readonly deleted: KeyRecord[]
+  readonly rotated: KeyRecord[]
+}
+
+export function normalizeAlias(alias: string): string {
+  const a = alias.startsWith('alias/') ? alias : `alias/${alias}`
+  if (!ALIAS.test(a)) {
+    throw new StrongroomError(
+      'NAME_INVALID',
+      `alias \`${alias}\` is not valid: use 1 to 250 of a-z A-Z 0-9 / _ - after \`alias/\` (and not \`alias/aws/\`)`,
+    )
+  }
+  return a
+}
+
+export class LocalKms implements KeyProvider, RotatingKeyProvider {
+  readonly kind = 'local' as const
+  private readonly store: MetadataStore
+  private rootKey: Buffer | undefined
+  private readonly region: string
+  private readonly now: () => number
+  /** Unsealed material by `keyId#version`; zeroed on close. */
+  private readonly cache = new Map<string, Buffer>()
+
+  constructor(store: MetadataStore, rootKey: Buffer, options: LocalKmsOptions) {
+    this.store = store
+    this.rootKey = rootKey
+    this.region = options.region
+    this.now = options.now ?? Date.now
+  }
+
+  arn(tenant: TenantRecord, keyId: string): string {
+    return `arn:aws:kms:${this.region}:${tenant.id}:key/${keyId}`
+  }
+
+  private root(): Buffer {
+    if (this.rootKey === undefined)
+      throw new StrongroomError('INTERNAL', 'the key service is closed')
+    return this.rootKey
+  }
+
+  private newVersion(keyId: string, version: number): KeyVersionRecord {
+    const material = randomBytes(32)
+    try {
+      return {
+        keyId,
+        version,
+        material: sealSecret(this.root(), material, materialAad(keyId, version)),
+        createdAt: this.now(),
+      }
+    } finally {
+      material.fill(0)
+    }
+  }
+
+  async createKey(
+    tenant: TenantRecord,
+    options: { alias?: string; description?: string } = {},
+  ): Promise<KeyRecord> {
+    const description = options.description ?? ''
+    if (description.length > 8192)
+      throw new StrongroomError('NAME_INVALID', 'a key description is at most 8,192 characters')
+    const id = randomUUID()
+    const now = this.now()
+    const key: KeyRecord = {
+      id,
+      tenantId: tenant.id,
+      alias: options.alias === undefined ? null : normalizeAlias(options.alias),
+      description,
+      state: 'Enabled',
+      currentVersion: 1,
+      createdAt: now,
+      rotationPeriodDays: null,
+      nextRotationAt: null,
+      deletionAt: null,
+      deletedAt: null,
+    }
+    await this.store.createKey(key, this.newVersion(id, 1))
+    return key
+  }
+
+  /** Finds a tenant's key by `alias/NAME`, key id or key ARN. Keys of other tenants are not found. */
+  async resolve(tenant: TenantRecord, ref: string): Promise<KeyRecord> {
+    let key: KeyRecord | undefined
+    const arn = /^arn:aws:kms:[a-z0-9-]+:(\d{12}):(key|alias)\/(.+)$/.exec(ref)
+    if (arn !== null) {
+      if (arn[1] !== tenant.id) throw notFound(ref, tenant)
+      ref = arn[2] === 'alias' ? `alias/${arn[3] ?? ''}` : (arn[3] ?? '')
+    }
+    if (ref.startsWith('alias/'))
+      key = await this.store.getKeyByAlias(tenant.id, normalizeAlias(ref))
+    else if (UUID.test(ref)) key = await this.store.getKey(ref)
+    else {
+      throw new StrongroomError(
+        'USAGE',
+        `\`${ref}\` is not a key reference: use alias/NAME, a key id or a key ARN`,
+      )
+    }
+    if (key?.tenantId !== tenant.id) throw notFound(ref, tenant)
+    return key
+  }
+
+  list(tenant: TenantRecord): Promise<KeyRecord[]> {
+    return this.store.listKeys(tenant.id)
+  }
+
+  async enable(tenant: TenantRecord, ref: string): Promise<KeyRecord> {
+    const key = await this.resolve(tenant, ref)
+    if (key.state === 'PendingDeletion' || key.state === 'Deleted') throw stateError(key, 'enable')
+    return this.save({ ...key, state: 'Enabled' })
+  }
+
+  async disable(tenant: TenantRecord, ref: string): Promise<KeyRecord> {
+    const key = await this.resolve(tenant, ref)
+    if (key.state === 'PendingDeletion' || key.state === 'Deleted') throw stateError(key, 'disable')
+    return this.save({ ...key, state: 'Disabled' })
+  }
+
+  /** New data uses the new version; every older version still decrypts. */
+  async rotate(keyId: string): Promise<number> {
+    const key = await this.store.getKey(keyId)
+    if (key === undefined)
+      throw new StrongroomError('KEY_NOT_FOUND', `key \`${keyId}\` does not exist`)
+    if (key.state !== 'Enabled') throw stateError(key, 'rotate')
+    return (await this.rotateRecord(key)).currentVersion
+  }
+
+  private async rotateRecord(key: KeyRecord): Promise<KeyRecord> {
+    const version = key.currentVersion + 1
+    const next: KeyRecord = {
+      ...key,
+      currentVersion: version,
+      nextRotationAt:
+        key.rotationPeriodDays === null ? null : this.now() + key.rotationPeriodDays * DAY,
+    }
+    await this.store.addKeyVersion(next, this.newVersion(key.id, version))
+    return next
+  }
+
+  /** Turns scheduled rotation on (a period in days) or off (null). */
+  async setRotation(
+    tenant: TenantRecord,
+    ref: string,
+    periodDays: number | null,
+  ): Promise<KeyRecord> {
+    const key = await this.resolve(tenant, ref)
+    if (key.state !== 'Enabled') throw stateError(key, 'change the rotation of')
+    if (
+      periodDays !== null &&
+      (!Number.isInteger(periodDays) ||
+        periodDays < ROTATION_PERIOD_DAYS.min ||
+        periodDays > ROTATION_PERIOD_DAYS.max)
+    ) {
+      throw new StrongroomError(
+        'USAGE',
+        `rotation period must be a whole number of days from ${ROTATION_PERIOD_DAYS.min} to ${ROTATION_PERIOD_DAYS.max}, got \`${periodDays}\``,
+      )
+    }
+    return this.save({
+      ...key,
+      rotationPeriodDays: periodDays,
+      nextRotationAt: periodDays === null ? null : this.now() + periodDays * DAY,
+    })
+  }
+
+  async scheduleDeletion(
+    tenant: TenantRecord,
+    ref: string,
+    days: number = DELETION_WINDOW_DAYS.default,
+  ): Promise<KeyRecord> {
+    if (
+      !Number.isInteger(days) ||
+      days < DELETION_WINDOW_DAYS.min ||
+      days > DELETION_WINDOW_DAYS.max
+    ) {
+      throw new StrongroomError(
+        'USAGE',
+        `the deletion window must be a whole number of days from ${DELETION_WINDOW_DAYS.min} to ${DELETION_WINDOW_DAYS.max}, got \`${days}\``,
+      )
+    }
+    const key = await this.resolve(tenant, ref)
+    if (key.state === 'PendingDeletion' || key.state === 'Deleted')
+      throw stateError(key, 'schedule the deletion of')
+    return this.save({ ...key, state: 'PendingDeletion', deletionAt: this.now() + days * DAY })
+  }
+
+  /** As in AWS KMS, a key whose deletion is cancelled comes back Disabled. */
+  async cancelDeletion(tenant: TenantRecord, ref: string): Promise<KeyRecord> {
+    const key = await this.resolve(tenant, ref)
+    if (key.state !== 'PendingDeletion') throw stateError(key, 'cancel the deletion of')
+    return this.save({ ...key, state: 'Disabled', deletionAt: null })
+  }
+
+  /** Carries out due deletions (erasing material) and due scheduled rotations. */
+  async maintain(): Promise<MaintenanceReport> {
+    const now = this.now()
+    const report: MaintenanceReport = { deleted: [], rotated: [] }
+    for (const key of await this.store.dueKeys(now)) {
+      if (key.state === 'PendingDeletion') {
+        const deleted: KeyRecord = {
+          ...key,
+          state: 'Deleted',
+          deletedAt: now,
+          nextRotationAt: null,
+        }
+        await this.store.shredKey(deleted)
+        this.forget(key.id)
+        report.deleted.push(deleted)
+      } else {
+        report.rotated.push(await this.rotateRecord(key))
+      }
+    }
+    return report
+  }
+
+  private async save(key: KeyRecord): Promise<KeyRecord> {
+    await this.store.updateKey(key)
+    return key
+  }
+
+  private forget(keyId: string): void {
+    for (const [k, v] of this.cache) {
+      if (k.startsWith(`${keyId}#`)) {
+        v.fill(0)
+        this.cache.delete(k)
+      }
+    }
+  }
+
+  private async material(key: KeyRecord, version: number): Promise<Buffer> {
+    const id = `${key.id}#${version}`
+    const hit = this.cache.get(id)
+    if (hit !== undefined) return hit
+    const v = await this.store.getKeyVersion(key.id, version)
+    if (v === undefined) {
+      throw new StrongroomError(
+        'KEY_DELETED',
+        `version ${version} of key \`${key.id}\` no longer exists: data sealed under it is unrecoverable`,
+      )
+    }
+    const m = openSecret(
+      this.root(),
+      v.material,
+      materialAad(key.id, version),
+      () =>
+        new StrongroomError(
+          'ROOT_KEY_WRONG',
+          `the material of key \`${key.id}\` does not open under this root key`,
+        ),
+    )
+    this.cache.set(id, m)
+    return m
+  }
+
+  /** The key, if it may be used right now; otherwise the error that says why not and what to do. */
+  private async usable(keyId: string): Promise<KeyRecord> {
+    const key = await this.store.getKey(keyId)
+    if (key === undefined)
+      throw new StrongroomError(
+        'KEY_NOT_FOUND',
+        `key \`${keyId}\` does not exist in this installation`,
+      )
+    if (key.state !== 'Enabled') throw stateError(key, 'use')
+    return key
+  }
+
+  async wrap(
+    keyId: string,
+    plaintext: Uint8Array,
+    context: EncryptionContext,
+  ): Promise<WrappedKey> {
+    const key = await this.usable(keyId)
+    const version = key.currentVersion
+    const material = await this.material(key, version)
+    return {
+      keyId,
+      keyVersion: version,
+      ciphertext: sealSecret(material, plaintext, dataKeyAad(keyId, version, context)),
+    }
+  }
+
+  async unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Uint8Array> {
+    const key = await this.usable(wrapped.keyId)
+    if (wrapped.keyVersion < 1 || wrapped.keyVersion > key.currentVersion) {
+      throw new StrongroomError(
+        'KEY_UNWRAP_FAILED',
+        `key \`${key.id}\` has no version ${wrapped.keyVersion}`,
+      )
+    }
+    const material = await this.material(key, wrapped.keyVersion)
+    return openSecret(
+      material,
+      wrapped.ciphertext,
+      dataKeyAad(wrapped.keyId, wrapped.keyVersion, context),
+      () =>
+        new StrongroomError(
+          'KEY_UNWRAP_FAILED',
+          `key \`${key.alias ?? key.id}\` cannot unwrap this data key: the encryption context differs from the one it was sealed with, or the wrapped key was altered`,
+        ),
+    )
+  }
+
+  /** Zeroes the root key and every cached key material. */
+  close(): void {
+    for (const v of this.cache.values()) v.fill(0)
+    this.cache.clear()
+    this.rootKey?.fill(0)
+    this.rootKey = undefined
+  }
+}
+
+function materialAad(keyId: string, version: number): Buffer {
+  return Buffer.from(`strongroom/key-material/v1\0${keyId}\0${version}`)
+}
+
+function dataKeyAad(keyId: string, version: number, context: EncryptionContext): Buffer {
+  return Buffer.concat([
+    Buffer.from(`strongroom/data-key/v1\0${keyId}\0${version}\0`),
+    encodeContext(context),
+  ])
+}
+
+function notFound(ref: string, tenant: TenantRecord): StrongroomError {
+  return new StrongroomError(
+    'KEY_NOT_FOUND',
+    `tenant \`${tenant.name}\` has no key \`${ref}\`; list its keys with \`strongroom key list --tenant ${tenant.name}\``,
+  )
+}
+
+function stateError(key: KeyRecord, action: string): StrongroomError {
+  const name = key.alias ?? key.id
+  switch (key.state) {
+    case 'Disabled':
+      return new StrongroomError(
+        'KEY_DISABLED',
+        `cannot ${action} key \`${name}\`: it is disabled; enable it with \`strongroom key enable\``,
+      )
+    case 'PendingDeletion':
+      return new StrongroomError(
+        'KEY_PENDING_DELETION',
+        `cannot ${action} key \`${name}\`: it is scheduled for deletion on ${new Date(key.deletionAt ?? 0).toISOString()}; cancel with \`strongroom key cancel-deletion\``,
+      )
+    case 'Deleted':
+      return new StrongroomError(
+        'KEY_DELETED',
+        `cannot ${action} key \`${name}\`: it was deleted on ${new Date(key.deletedAt ?? 0).toISOString()} and data sealed under it is unrecoverable`,
+      )
+    case 'Enabled':
+      return new StrongroomError(
+        'KEY_STATE_INVALID',
+        `cannot ${action} key \`${name}\`: it is already enabled`,
+      )
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The root of trust: a 256-bit key that seals every tenant key's material.
+ * It comes from STRONGROOM_ROOT_KEY (64 hex characters), a key file (32 raw
+ * bytes or 64 hex characters), or a passphrase through scrypt (memory-hard;
+ * its parameters are stored with the installation). Only `--dev` generates one
+ * into the data directory. A keyed check value, stored at init, tells a wrong
+ * root key or passphrase apart from corrupt data.
+ */
+import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { StrongroomError } from '../errors.ts'
+
+export const ROOT_KEY_BYTES = 32
+
+export interface ScryptParams {
+  readonly alg: 'scrypt'
+  readonly N: number
+  readonly r: number
+  readonly p: number
+  /** Hex. */
+  readonly salt: string
+}
+
+/** 2^17 × 8 × 128 B = 128 MiB of memory per derivation, about half a second. */
+export const DEFAULT_SCRYPT: Omit<ScryptParams, 'salt'> = { alg: 'scrypt', N: 1 << 17, r: 8, p: 1 }
+
+const HEX_KEY = /^[0-9a-fA-F]{64}$/
+
+export function rootKeyFromHex(hex: string, where: string): Buffer {
+  const t = hex.trim()
+  if (!HEX_KEY.test(t)) {
+    throw new StrongroomError(
+      'ROOT_KEY_INVALID',
+      `${where} must hold 64 hexadecimal characters (a 256-bit key); generate one with \`openssl rand -hex 32\``,
+    )
+  }
+  return Buffer.from(t, 'hex')
+}
+
+async function readSecretFile(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new StrongroomError(
+      'ROOT_KEY_MISSING',
+      code === 'ENOENT'
+        ? `${what} \`${path}\` does not exist`
+        : `cannot read ${what} \`${path}\` (${code ?? 'error'})`,
+    )
+  }
+}
+
+/** A key file holds 32 raw bytes, or 64 hex characters with optional surrounding whitespace. */
+export async function readRootKeyFile(path: string): Promise<Buffer> {
+  const raw = await readSecretFile(path, 'root key file')
+  if (raw.length === ROOT_KEY_BYTES) return raw
+  if (raw.length > 256) {
+    throw new StrongroomError(
+      'ROOT_KEY_INVALID',
+      `root key file \`${path}\` is ${raw.length} bytes; expected 32 raw bytes or 64 hex characters`,
+    )
+  }
+  try {
+    return rootKeyFromHex(raw.toString('latin1'), `root key file \`${path}\``)
+  } finally {
+    raw.fill(0)
+  }
+}
+
+export async function readPassphraseFile(path: string): Promise<Buffer> {
+  const raw = await readSecretFile(path, 'passphrase file')
+  // One trailing newline is the editor's, not the passphrase's.
+  let end = raw.length
+  if (raw[end - 1] === 0x0a) end--
+  if (raw[end - 1] === 0x0d) end--
+  const pass = Buffer.from(raw.subarray(0, end))
+  raw.fill(0)
+  if (pass.length < 12 || pass.length > 1024) {
+    pass.fill(0)
+    throw new StrongroomError(
+      'ROOT_KEY_INVALID',
+      `the passphrase in \`${path}\` must be 12 to 1024 bytes long`,
+    )
+  }
+  return pass
+}
+
+export function newScryptParams(): ScryptParams {
+  return { ...DEFAULT_SCRYPT, salt: randomBytes(16).toString('hex') }
+}
+
+/** Parses stored KDF parameters; bounded so that a doctored database cannot demand unbounded memory. */
+export function parseScryptParams(json: string): ScryptParams {
+  let v: unknown
+  try {
+    v = JSON.parse(json)
+  } catch {
+    v = undefined
+  }
+  const p = v as Partial<ScryptParams> | undefined
+  const pow2 = (n: unknown): n is number =>
+    typeof n === 'number' && Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0
+  if (
+    p?.alg !== 'scrypt' ||
+    !pow2(p.N) ||
+    p.N > 1 << 20 ||
+    typeof p.r !== 'number' ||
+    p.r < 1 ||
+    p.r > 32 ||
+    typeof p.p !== 'number' ||
+    p.p < 1 ||
+    p.p > 16 ||
+    typeof p.salt !== 'string' ||
+    !/^[0-9a-f]{32,128}$/.test(p.salt)
+  ) {
+    throw new StrongroomError(
+      'DATA_DIR_FOREIGN',
+      'the stored passphrase parameters are not valid scrypt parameters',
+    )
+  }
+  return { alg: 'scrypt', N: p.N, r: p.r, p: p.p, salt: p.salt }
+}
+
+export function deriveRootKey(passphrase: Uint8Array, params: ScryptParams): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(
+      passphrase,
+      Buffer.from(params.salt, 'hex'),
+      ROOT_KEY_BYTES,
+      {
+        N: params.N,
+        r: params.r,
+        p: params.p,
+        maxmem: 256 * params.N * params.r + 16 * 1024 * 1024,
+      },
+      (err, key) => {
+        if (err) reject(new StrongroomError('ROOT_KEY_INVALID', `scrypt failed: ${err.message}`))
+        else resolve(key)
+      },
+    )
+  })
+}
+
+/** HMAC-SHA256(root key, label ‖ installation id): proves a root key belongs to an installation. */
+export function rootCheck(rootKey: Uint8Array, installationId: string): Buffer {
+  return createHmac('sha256', rootKey)
+    .update(`strongroom/root-check/v1\0${installationId}`)
+    .digest()
+}
+
+export function verifyRootCheck(
+  rootKey: Uint8Array,
+  installationId: string,
+  stored: Uint8Array,
+  passphrase: boolean,
+): void {
+  const check = rootCheck(rootKey, installationId)
+  if (stored.byteLength !== check.length || !timingSafeEqual(check, stored)) {
+    throw new StrongroomError(
+      'ROOT_KEY_WRONG',
+      passphrase
+        ? 'wrong passphrase for this data directory'
+        : 'the root key does not belong to this data directory (it was initialised with another key)',
+    )
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Numbered schema migrations. PRAGMA user_version holds the number applied;
+ * each migration runs in its own transaction. Never edit a shipped migration:
+ * add the next one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: installation, tenants, customer-managed keys, object data keys
+  `
+  CREATE TABLE installation (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    root_mode TEXT NOT NULL CHECK (root_mode IN ('key', 'passphrase', 'dev')),
+    root_kdf TEXT,
+    root_check BLOB NOT NULL
+  ) STRICT;
+  CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE keys (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    alias TEXT,
+    description TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('Enabled', 'Disabled', 'PendingDeletion', 'Deleted')),
+    current_version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    rotation_period_days INTEGER,
+    next_rotation_at INTEGER,
+    deletion_at INTEGER,
+    deleted_at INTEGER,
+    UNIQUE (tenant_id, alias)
+  ) STRICT;
+  CREATE INDEX keys_due_deletion ON keys (deletion_at) WHERE deletion_at IS NOT NULL;
+  CREATE INDEX keys_due_rotation ON keys (next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+  CREATE TABLE key_versions (
+    key_id TEXT NOT NULL REFERENCES keys(id),
+    version INTEGER NOT NULL,
+    material BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (key_id, version)
+  ) STRICT;
+  CREATE TABLE object_keys (
+    data_key_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    key_id TEXT NOT NULL REFERENCES keys(id),
+    key_version INTEGER NOT NULL,
+    wrapped BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
+]

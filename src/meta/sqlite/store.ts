@@ -1,0 +1,362 @@
+/**
+ * MetadataStore on SQLite through node:sqlite: WAL journal, foreign keys,
+ * secure_delete (erased rows are overwritten, which crypto-shredding relies
+ * on), STRICT tables, numbered migrations, and an application id that tells a
+ * Strongroom database from any other SQLite file.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
+import { StrongroomError } from '../../errors.ts'
+import type {
+  InstallationRecord,
+  KeyRecord,
+  KeyState,
+  KeyVersionRecord,
+  MetadataStore,
+  ObjectKeyRecord,
+  RootKeyMode,
+  TenantRecord,
+} from '../store.ts'
+import { MIGRATIONS } from './migrations.ts'
+
+/** 'SROO' */
+export const APPLICATION_ID = 0x53524f4f
+
+type Row = Record<string, SQLInputValue>
+
+export class SqliteMetadataStore implements MetadataStore {
+  private readonly db: DatabaseSync
+  private readonly stmts = new Map<string, StatementSync>()
+
+  private constructor(db: DatabaseSync) {
+    this.db = db
+  }
+
+  /** Opens (and with `create`, creates) the database at `path`, applying pending migrations. */
+  static open(path: string, options: { create?: boolean } = {}): SqliteMetadataStore {
+    let db: DatabaseSync
+    try {
+      db = new DatabaseSync(path, { open: true, enableForeignKeyConstraints: true })
+    } catch (e) {
+      throw new StrongroomError(
+        'IO',
+        `cannot open the metadata database \`${path}\`: ${(e as Error).message}`,
+      )
+    }
+    try {
+      const appId = (db.prepare('PRAGMA application_id').get() as { application_id: number })
+        .application_id
+      const version = (db.prepare('PRAGMA user_version').get() as { user_version: number })
+        .user_version
+      if (appId === 0 && version === 0 && options.create === true) {
+        db.exec(`PRAGMA application_id = ${APPLICATION_ID}`)
+      } else if (appId !== APPLICATION_ID) {
+        throw new StrongroomError(
+          'DATA_DIR_FOREIGN',
+          `\`${path}\` is not a Strongroom metadata database`,
+        )
+      }
+      db.exec(
+        'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000',
+      )
+      migrate(db, version)
+    } catch (e) {
+      db.close()
+      if (e instanceof StrongroomError) throw e
+      throw new StrongroomError(
+        'DATA_DIR_FOREIGN',
+        `\`${path}\` is not a Strongroom metadata database: ${(e as Error).message}`,
+      )
+    }
+    return new SqliteMetadataStore(db)
+  }
+
+  private stmt(sql: string): StatementSync {
+    let s = this.stmts.get(sql)
+    if (s === undefined) {
+      s = this.db.prepare(sql)
+      this.stmts.set(sql, s)
+    }
+    return s
+  }
+
+  private tx<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE')
+    try {
+      const out = fn()
+      this.db.exec('COMMIT')
+      return out
+    } catch (e) {
+      this.db.exec('ROLLBACK')
+      throw e
+    }
+  }
+
+  getInstallation(): Promise<InstallationRecord | undefined> {
+    const r = this.stmt('SELECT * FROM installation LIMIT 1').get() as Row | undefined
+    return Promise.resolve(
+      r && {
+        id: str(r.id),
+        createdAt: num(r.created_at),
+        rootMode: str(r.root_mode) as RootKeyMode,
+        rootKdf: r.root_kdf === null ? null : str(r.root_kdf),
+        rootCheck: bytes(r.root_check),
+      },
+    )
+  }
+
+  putInstallation(i: InstallationRecord): Promise<void> {
+    this.stmt(
+      'INSERT INTO installation (id, created_at, root_mode, root_kdf, root_check) VALUES (?, ?, ?, ?, ?)',
+    ).run(i.id, i.createdAt, i.rootMode, i.rootKdf, i.rootCheck)
+    return Promise.resolve()
+  }
+
+  createTenant(t: TenantRecord): Promise<void> {
+    try {
+      this.stmt('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').run(
+        t.id,
+        t.name,
+        t.createdAt,
+      )
+    } catch (e) {
+      if (isConstraint(e)) {
+        return Promise.reject(
+          new StrongroomError('TENANT_EXISTS', `tenant \`${t.name}\` already exists`),
+        )
+      }
+      throw e
+    }
+    return Promise.resolve()
+  }
+
+  getTenant(name: string): Promise<TenantRecord | undefined> {
+    const r = this.stmt('SELECT * FROM tenants WHERE name = ?').get(name) as Row | undefined
+    return Promise.resolve(r && tenant(r))
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return Promise.resolve(
+      (this.stmt('SELECT * FROM tenants ORDER BY name').all() as Row[]).map(tenant),
+    )
+  }
+
+  createKey(k: KeyRecord, first: KeyVersionRecord): Promise<void> {
+    try {
+      this.tx(() => {
+        this.insertKey(k)
+        this.insertVersion(first)
+      })
+    } catch (e) {
+      if (isConstraint(e)) {
+        return Promise.reject(
+          new StrongroomError(
+            'KEY_EXISTS',
+            `alias \`${k.alias ?? ''}\` is already in use in this tenant`,
+          ),
+        )
+      }
+      throw e
+    }
+    return Promise.resolve()
+  }
+
+  private insertKey(k: KeyRecord): void {
+    this.stmt(
+      `INSERT INTO keys (id, tenant_id, alias, description, state, current_version, created_at,
+        rotation_period_days, next_rotation_at, deletion_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(...keyValues(k))
+  }
+
+  private insertVersion(v: KeyVersionRecord): void {
+    this.stmt(
+      'INSERT INTO key_versions (key_id, version, material, created_at) VALUES (?, ?, ?, ?)',
+    ).run(v.keyId, v.version, v.material, v.createdAt)
+  }
+
+  getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const r = this.stmt('SELECT * FROM keys WHERE id = ?').get(keyId) as Row | undefined
+    return Promise.resolve(r && key(r))
+  }
+
+  getKeyByAlias(tenantId: string, alias: string): Promise<KeyRecord | undefined> {
+    const r = this.stmt('SELECT * FROM keys WHERE tenant_id = ? AND alias = ?').get(
+      tenantId,
+      alias,
+    ) as Row | undefined
+    return Promise.resolve(r && key(r))
+  }
+
+  listKeys(tenantId: string): Promise<KeyRecord[]> {
+    const rows = this.stmt('SELECT * FROM keys WHERE tenant_id = ? ORDER BY created_at, id').all(
+      tenantId,
+    ) as Row[]
+    return Promise.resolve(rows.map(key))
+  }
+
+  updateKey(k: KeyRecord): Promise<void> {
+    this.writeKey(k)
+    return Promise.resolve()
+  }
+
+  private writeKey(k: KeyRecord): void {
+    this.stmt(
+      `UPDATE keys SET alias = ?, description = ?, state = ?, current_version = ?, rotation_period_days = ?,
+        next_rotation_at = ?, deletion_at = ?, deleted_at = ? WHERE id = ?`,
+    ).run(
+      k.alias,
+      k.description,
+      k.state,
+      k.currentVersion,
+      k.rotationPeriodDays,
+      k.nextRotationAt,
+      k.deletionAt,
+      k.deletedAt,
+      k.id,
+    )
+  }
+
+  addKeyVersion(k: KeyRecord, v: KeyVersionRecord): Promise<void> {
+    this.tx(() => {
+      this.insertVersion(v)
+      this.writeKey(k)
+    })
+    return Promise.resolve()
+  }
+
+  getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
+    const r = this.stmt('SELECT * FROM key_versions WHERE key_id = ? AND version = ?').get(
+      keyId,
+      version,
+    ) as Row | undefined
+    return Promise.resolve(
+      r && {
+        keyId: str(r.key_id),
+        version: num(r.version),
+        material: bytes(r.material),
+        createdAt: num(r.created_at),
+      },
+    )
+  }
+
+  dueKeys(now: number): Promise<KeyRecord[]> {
+    const rows = this.stmt(
+      `SELECT * FROM keys WHERE (state = 'PendingDeletion' AND deletion_at <= ?)
+        OR (state = 'Enabled' AND next_rotation_at <= ?) ORDER BY id`,
+    ).all(now, now) as Row[]
+    return Promise.resolve(rows.map(key))
+  }
+
+  shredKey(k: KeyRecord): Promise<void> {
+    this.tx(() => {
+      this.stmt('DELETE FROM key_versions WHERE key_id = ?').run(k.id)
+      this.writeKey(k)
+    })
+    // Move the erased pages out of the WAL into the (secure_delete) main file now.
+    this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
+    return Promise.resolve()
+  }
+
+  putObjectKey(o: ObjectKeyRecord): Promise<void> {
+    this.stmt(
+      'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(o.dataKeyId, o.tenantId, o.keyId, o.keyVersion, o.wrapped, o.createdAt)
+    return Promise.resolve()
+  }
+
+  getObjectKey(dataKeyId: string): Promise<ObjectKeyRecord | undefined> {
+    const r = this.stmt('SELECT * FROM object_keys WHERE data_key_id = ?').get(dataKeyId) as
+      Row | undefined
+    return Promise.resolve(
+      r && {
+        dataKeyId: str(r.data_key_id),
+        tenantId: str(r.tenant_id),
+        keyId: str(r.key_id),
+        keyVersion: num(r.key_version),
+        wrapped: bytes(r.wrapped),
+        createdAt: num(r.created_at),
+      },
+    )
+  }
+
+  deleteObjectKey(dataKeyId: string): Promise<boolean> {
+    const r = this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(dataKeyId)
+    if (r.changes > 0) this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
+    return Promise.resolve(r.changes > 0)
+  }
+
+  close(): Promise<void> {
+    if (this.db.isOpen) this.db.close()
+    return Promise.resolve()
+  }
+}
+
+function migrate(db: DatabaseSync, from: number): void {
+  if (from > MIGRATIONS.length) {
+    throw new StrongroomError(
+      'UNSUPPORTED_FORMAT',
+      `the metadata database is at schema ${from}, newer than this build knows (${MIGRATIONS.length}); upgrade Strongroom`,
+    )
+  }
+  for (let v = from; v < MIGRATIONS.length; v++) {
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      db.exec(MIGRATIONS[v] ?? '')
+      db.exec(`PRAGMA user_version = ${v + 1}`)
+      db.exec('COMMIT')
+    } catch (e) {
+      db.exec('ROLLBACK')
+      throw e
+    }
+  }
+}
+
+function isConstraint(e: unknown): boolean {
+  return (
+    e instanceof Error &&
+    /constraint/i.test(e.message) &&
+    (e as { code?: string }).code === 'ERR_SQLITE_ERROR'
+  )
+}
+
+const str = (v: SQLInputValue | undefined): string => String(v)
+const num = (v: SQLInputValue | undefined): number => Number(v)
+const numOrNull = (v: SQLInputValue | undefined): number | null =>
+  v === null || v === undefined ? null : Number(v)
+const bytes = (v: SQLInputValue | undefined): Uint8Array =>
+  v instanceof Uint8Array ? v : new Uint8Array(0)
+
+function tenant(r: Row): TenantRecord {
+  return { id: str(r.id), name: str(r.name), createdAt: num(r.created_at) }
+}
+
+function key(r: Row): KeyRecord {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    alias: r.alias === null ? null : str(r.alias),
+    description: str(r.description),
+    state: str(r.state) as KeyState,
+    currentVersion: num(r.current_version),
+    createdAt: num(r.created_at),
+    rotationPeriodDays: numOrNull(r.rotation_period_days),
+    nextRotationAt: numOrNull(r.next_rotation_at),
+    deletionAt: numOrNull(r.deletion_at),
+    deletedAt: numOrNull(r.deleted_at),
+  }
+}
+
+function keyValues(k: KeyRecord): SQLInputValue[] {
+  return [
+    k.id,
+    k.tenantId,
+    k.alias,
+    k.description,
+    k.state,
+    k.currentVersion,
+    k.createdAt,
+    k.rotationPeriodDays,
+    k.nextRotationAt,
+    k.deletionAt,
+    k.deletedAt,
+  ]
+}
