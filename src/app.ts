@@ -75,6 +75,18 @@ export interface InitResult {
 /** Creates a data directory and its installation record. */
 export async function initDataDir(config: Config, options: { dev: boolean }): Promise<InitResult> {
   const dir = config.dataDir
+  const source = options.dev ? undefined : rootSource(config)
+  if (!options.dev && source === undefined)
+    throw new StrongroomError(
+      'ROOT_KEY_MISSING',
+      `${NO_ROOT_KEY}, or use --dev for a throwaway key stored beside the data`,
+    )
+  if (source !== undefined && source.kind !== 'hex' && isInside(source.path, dir)) {
+    throw new StrongroomError(
+      'ROOT_KEY_INVALID',
+      `the root key must not live inside the data directory it protects: move \`${source.path}\` elsewhere`,
+    )
+  }
   if (existsSync(dir)) {
     const entries = await readdir(dir).catch(() => {
       throw new StrongroomError(
@@ -94,18 +106,6 @@ export async function initDataDir(config: Config, options: { dev: boolean }): Pr
         `refusing to initialise \`${dir}\`: it is not empty and not a Strongroom data directory`,
       )
     }
-  }
-  const source = options.dev ? undefined : rootSource(config)
-  if (!options.dev && source === undefined)
-    throw new StrongroomError(
-      'ROOT_KEY_MISSING',
-      `${NO_ROOT_KEY}, or use --dev for a throwaway key stored beside the data`,
-    )
-  if (source !== undefined && source.kind !== 'hex' && isInside(source.path, dir)) {
-    throw new StrongroomError(
-      'ROOT_KEY_INVALID',
-      `the root key must not live inside the data directory it protects: move \`${source.path}\` elsewhere`,
-    )
   }
   let rootKey: Buffer
   let rootMode: RootKeyMode

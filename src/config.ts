@@ -106,7 +106,7 @@ export function loadConfig(sources: ConfigSources): Config {
     const s: Setting<unknown> = SETTINGS[key]
     const layers: [unknown, string][] = [
       [fromFile[s.file], `\`${s.file}\` in ${file ?? ''}`],
-      [sources.env[s.env], `${s.env}`],
+      [sources.env[s.env], s.env],
       [s.flag === undefined ? undefined : sources.flags[s.flag], `--${s.flag ?? ''}`],
     ]
     for (const [raw, where] of layers) {
@@ -115,7 +115,7 @@ export function loadConfig(sources: ConfigSources): Config {
       if (v === undefined) {
         throw new StrongroomError(
           'CONFIG_INVALID',
-          `${where} is \`${String(raw).slice(0, 80)}\`; expected ${s.accepted}`,
+          `${where} is \`${JSON.stringify(raw).slice(0, 80)}\`; expected ${s.accepted}`,
         )
       }
       values[key] = v

@@ -8,7 +8,6 @@ import { createReadStream, createWriteStream, fstatSync } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
-import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { RandomAccessSource } from '../crypto/range.ts'
 import { StrongroomError } from '../errors.ts'
@@ -222,7 +221,9 @@ export function progress(
     )
   }
   return {
-    async *count(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    async *count(
+      source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    ): AsyncGenerator<Uint8Array> {
       for await (const chunk of source) {
         done += chunk.byteLength
         draw(false)
@@ -235,9 +236,4 @@ export function progress(
       stderr.write('\n')
     },
   }
-}
-
-/** A sink that discards, for `--output /dev/null`-like checks in tests and benches. */
-export function discard(): Writable {
-  return new Writable({ write: (_c, _e, cb) => cb() })
 }

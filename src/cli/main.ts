@@ -8,6 +8,7 @@ import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { init } from './commands/init.ts'
+import { quickstart } from './commands/quickstart.ts'
 import {
   keyCancelDeletion,
   keyCreate,
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   keyCancelDeletion,
   encrypt,
   decrypt,
+  quickstart,
 ]
 
 export function version(): string {

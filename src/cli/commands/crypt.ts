@@ -196,9 +196,9 @@ Examples:
           const [first, last] = range ?? [0, obj.plaintextLength - 1]
           const bar = progress('decrypting', last - first + 1)
           const empty = range === undefined && obj.plaintextLength === 0
-          await writeAll(output, () =>
-            bar.count(empty ? emptySource() : obj.range(first, last)),
-          ).finally(() => bar.end())
+          await writeAll(output, () => bar.count(empty ? [] : obj.range(first, last))).finally(() =>
+            bar.end(),
+          )
         } finally {
           obj.close()
         }
@@ -209,6 +209,3 @@ Examples:
     return 0
   },
 }
-
-// eslint-disable-next-line @typescript-eslint/require-await
-async function* emptySource(): AsyncGenerator<Uint8Array> {}

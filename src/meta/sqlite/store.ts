@@ -318,7 +318,8 @@ function isConstraint(e: unknown): boolean {
   )
 }
 
-const str = (v: SQLInputValue | undefined): string => String(v)
+const str = (v: SQLInputValue | undefined): string =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? v.toString() : ''
 const num = (v: SQLInputValue | undefined): number => Number(v)
 const numOrNull = (v: SQLInputValue | undefined): number | null =>
   v === null || v === undefined ? null : Number(v)
