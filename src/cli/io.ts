@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream, fstatSync } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { RandomAccessSource } from '../crypto/range.ts'
 import { StrongroomError } from '../errors.ts'
@@ -94,10 +95,18 @@ export interface Output {
 }
 
 /** `-` is stdout; a path gets a temporary sibling that is renamed over it only on success. */
+/**
+ * A byte stream (not an object stream, whose default buffer is 16 chunks)
+ * that buffers at most about one chunk ahead of the writer.
+ */
+export function byteStream(source: AsyncIterable<Uint8Array>): Readable {
+  return Readable.from(source, { objectMode: false, highWaterMark: CHUNK })
+}
+
 export function createOutput(path: string, stdout: NodeJS.WritableStream = process.stdout): Output {
   if (path === '-') {
     return {
-      write: (source) => pipeline(source, stdout, { end: false }),
+      write: (source) => pipeline(byteStream(source), stdout, { end: false }),
       commit: () => Promise.resolve(),
       abort: () => Promise.resolve(),
     }
@@ -109,7 +118,10 @@ export function createOutput(path: string, stdout: NodeJS.WritableStream = proce
     async write(source) {
       written = true
       try {
-        await pipeline(source, createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: true }))
+        await pipeline(
+          byteStream(source),
+          createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: true }),
+        )
       } catch (e) {
         if (e instanceof StrongroomError) throw e
         const errno = (e as NodeJS.ErrnoException).code
