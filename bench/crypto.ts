@@ -293,7 +293,7 @@ try {
   {
     const child = spawnSync(
       process.execPath,
-      [import.meta.filename, '--gib', String(values.gib), '--rss-child', join(dir, 'rss.sr')],
+      [import.meta.filename, '--gib', values.gib, '--rss-child', join(dir, 'rss.sr')],
       {
         encoding: 'utf8',
       },
