@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { loadConfig, parseSize } from './config.ts'
+import { isStrongroomError } from './errors.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sr-config-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+function file(name: string, text: string): string {
+  const p = join(dir, name)
+  writeFileSync(p, text)
+  return p
+}
+
+const invalid = (pattern: RegExp) => (e: unknown) => {
+  assert.ok(isStrongroomError(e, 'CONFIG_INVALID'), String(e))
+  assert.match(e.message, pattern)
+  return true
+}
+
+describe('configuration', () => {
+  it('has defaults', () => {
+    const c = loadConfig({ env: {}, flags: {} })
+    assert.equal(c.dataDir, resolve('./strongroom-data'))
+    assert.equal(c.region, 'us-east-1')
+    assert.equal(c.segmentSize, 1024 * 1024)
+    assert.equal(c.rootKeyHex, undefined)
+  })
+
+  it('layers the file, then the environment, then flags', () => {
+    const f = file(
+      'layers.json',
+      JSON.stringify({ dataDir: '/from/file', region: 'eu-west-1', segmentSize: '64KiB' }),
+    )
+    const fileOnly = loadConfig({ configFile: f, env: {}, flags: {} })
+    assert.deepEqual(
+      [fileOnly.dataDir, fileOnly.region, fileOnly.segmentSize],
+      ['/from/file', 'eu-west-1', 65536],
+    )
+    const env = { STRONGROOM_DATA_DIR: '/from/env', STRONGROOM_REGION: 'ap-south-1' }
+    const withEnv = loadConfig({ configFile: f, env, flags: {} })
+    assert.deepEqual(
+      [withEnv.dataDir, withEnv.region, withEnv.segmentSize],
+      ['/from/env', 'ap-south-1', 65536],
+    )
+    const withFlags = loadConfig({ configFile: f, env, flags: { 'data-dir': '/from/flag' } })
+    assert.deepEqual([withFlags.dataDir, withFlags.region], ['/from/flag', 'ap-south-1'])
+    assert.equal(
+      loadConfig({ env: { STRONGROOM_CONFIG: f }, flags: {} }).region,
+      'eu-west-1',
+      'STRONGROOM_CONFIG names the file',
+    )
+  })
+
+  it('names the setting, where it came from and the accepted values', () => {
+    assert.throws(
+      () => loadConfig({ env: { STRONGROOM_REGION: 'Mars' }, flags: {} }),
+      invalid(/STRONGROOM_REGION is `"Mars"`; expected an AWS-style region/),
+    )
+    assert.throws(
+      () => loadConfig({ env: {}, flags: { 'segment-size': '1GiB' } }),
+      invalid(/--segment-size .*expected a size from 16 B to 64MiB/),
+    )
+    const f = file('bad-value.json', '{"segmentSize": 3}')
+    assert.throws(
+      () => loadConfig({ configFile: f, env: {}, flags: {} }),
+      invalid(/`segmentSize` in .*bad-value\.json is `3`/),
+    )
+  })
+
+  it('points at the line and column of a config file error', () => {
+    const unknown = file('unknown.json', '{\n  "dataDir": "/x",\n  "dataDri": "/y"\n}\n')
+    assert.throws(
+      () => loadConfig({ configFile: unknown, env: {}, flags: {} }),
+      invalid(/unknown\.json:3:3: unknown setting `dataDri`/),
+    )
+    const broken = file('broken.json', '{\n  "dataDir": "/x",\n}\n')
+    assert.throws(
+      () => loadConfig({ configFile: broken, env: {}, flags: {} }),
+      invalid(/broken\.json:3:\d+: not valid JSON/),
+    )
+    assert.throws(
+      () => loadConfig({ configFile: join(dir, 'missing.json'), env: {}, flags: {} }),
+      invalid(/cannot read config file .*ENOENT/),
+    )
+    assert.throws(
+      () => loadConfig({ configFile: file('array.json', '[]'), env: {}, flags: {} }),
+      invalid(/must be a JSON object/),
+    )
+  })
+
+  it('reads sizes in bytes, KiB and MiB', () => {
+    assert.equal(parseSize('1MiB'), 1048576)
+    assert.equal(parseSize('64k'), 65536)
+    assert.equal(parseSize(4096), 4096)
+    assert.equal(parseSize('12 parsecs'), undefined)
+    assert.equal(parseSize(1.5), undefined)
+  })
+})
