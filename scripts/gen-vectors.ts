@@ -8,33 +8,21 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { encrypt } from '../src/crypto/stream.ts'
 import {
-  VECTOR_INPUTS,
-  vectorRandom,
-  vectorPlaintext,
   NEGATIVE_EDITS,
+  sealVector,
+  VECTOR_INPUTS,
+  vectorPlaintext,
 } from '../test/vectors/inputs.ts'
 
 const out = []
 for (const v of VECTOR_INPUTS) {
   const plain = vectorPlaintext(v.length)
-  const parts: Uint8Array[] = []
-  for await (const p of encrypt([plain], {
-    dataKey: Buffer.from(v.dataKeyHex, 'hex'),
-    dataKeyId: v.dataKeyId,
-    context: v.context,
-    segmentSize: v.segmentSize,
-    plaintextLength: plain.length,
-    wrappedKey: Buffer.from(v.wrappedKeyHex, 'hex'),
-    random: vectorRandom(v.saltHex, v.noncePrefixHex),
-  })) {
-    parts.push(p)
-  }
+  const sealed = await sealVector(v, plain)
   out.push({
     ...v,
     plaintextHex: plain.toString('hex'),
-    ciphertextHex: Buffer.concat(parts).toString('hex'),
+    ciphertextHex: sealed.toString('hex'),
   })
 }
 const file = join(import.meta.dirname, '..', 'test', 'vectors', 'encrypted-object.json')

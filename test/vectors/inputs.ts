@@ -2,6 +2,7 @@
  * Inputs of the encrypted-object known-answer vectors, shared by the generator
  * (scripts/gen-vectors.ts) and the test that checks the committed file.
  */
+import { encrypt } from '../../src/crypto/stream.ts'
 import type { ErrorCode } from '../../src/errors.ts'
 
 const CONTEXT = {
@@ -134,3 +135,20 @@ export const NEGATIVE_EDITS: readonly NegativeEdit[] = [
     expected: 'CONTEXT_MISMATCH',
   },
 ]
+
+/** Seals a vector's plaintext with its fixed key, salt and nonce prefix. */
+export async function sealVector(v: VectorInput, plain: Buffer): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  for await (const p of encrypt([plain], {
+    dataKey: Buffer.from(v.dataKeyHex, 'hex'),
+    dataKeyId: v.dataKeyId,
+    context: v.context,
+    segmentSize: v.segmentSize,
+    plaintextLength: plain.length,
+    wrappedKey: Buffer.from(v.wrappedKeyHex, 'hex'),
+    random: vectorRandom(v.saltHex, v.noncePrefixHex),
+  })) {
+    parts.push(p)
+  }
+  return Buffer.concat(parts)
+}
