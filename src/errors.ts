@@ -9,7 +9,6 @@ export const ERROR_CODES = [
   // usage and configuration
   'USAGE',
   'CONFIG_INVALID',
-  'RUNTIME_TOO_OLD',
   'IO',
   // data directory and root of trust
   'DATA_DIR_MISSING',

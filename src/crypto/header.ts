@@ -294,15 +294,6 @@ export function segmentCount(plaintextLength: number, segmentSize: number): numb
   return plaintextLength === 0 ? 1 : Math.ceil(plaintextLength / segmentSize)
 }
 
-/** Total ciphertext size of an object with a known plaintext length. */
-export function ciphertextLength(
-  headerBytes: number,
-  plaintextLength: number,
-  segmentSize: number,
-): number {
-  return headerBytes + plaintextLength + segmentCount(plaintextLength, segmentSize) * TAG_BYTES
-}
-
 /** nonce = prefix (7) ‖ segment index (u32) ‖ final flag (1). */
 export function segmentNonce(
   prefix: Buffer,

@@ -90,8 +90,3 @@ function xor16(a: Uint8Array, b: Uint8Array): Buffer {
   for (let i = 0; i < 16; i++) out[i] = (a[i] ?? 0) ^ (b[i] ?? 0)
   return out
 }
-
-export function assertTag(tag: Uint8Array): void {
-  if (tag.byteLength !== TAG_BYTES)
-    throw new StrongroomError('TRUNCATED', 'a segment ends inside its tag')
-}

@@ -7,6 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { EncryptionContext } from '../crypto/context.ts'
 import type { Header } from '../crypto/header.ts'
+import type { SealOptions } from '../crypto/stream.ts'
 import { StrongroomError } from '../errors.ts'
 import type { MetadataStore, TenantRecord } from '../meta/store.ts'
 import {
@@ -74,6 +75,22 @@ export async function newDataKey(
   }
   dataKey.fill(0)
   throw new StrongroomError('INTERNAL', 'the key kept rotating while a data key was being wrapped')
+}
+
+/** Seal options for a standalone file: the wrapped data key travels in its header. */
+export function standaloneSealOptions(
+  dk: SealedDataKey,
+  plaintextLength: number,
+  segmentSize: number,
+): SealOptions {
+  return {
+    dataKey: dk.dataKey,
+    dataKeyId: dk.dataKeyId,
+    context: dk.context,
+    wrappedKey: dk.wrappedBytes,
+    plaintextLength,
+    segmentSize,
+  }
 }
 
 /** Unwraps the data key a standalone file carries in its header. */

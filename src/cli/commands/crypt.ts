@@ -3,7 +3,7 @@ import { openObject } from '../../crypto/range.ts'
 import { decrypt as decryptStream, encrypt as encryptStream } from '../../crypto/stream.ts'
 import { StrongroomError } from '../../errors.ts'
 import { getTenant } from '../../identity/tenants.ts'
-import { headerDataKey, newDataKey } from '../../kms/envelope.ts'
+import { headerDataKey, newDataKey, standaloneSealOptions } from '../../kms/envelope.ts'
 import {
   listOpt,
   requireOpt,
@@ -98,14 +98,10 @@ Example:
         const size = input.size ?? 0
         try {
           await writeAll(createOutput(outPath), () =>
-            encryptStream(bar.count(input.stream()), {
-              dataKey: dk.dataKey,
-              dataKeyId: dk.dataKeyId,
-              context: dk.context,
-              wrappedKey: dk.wrappedBytes,
-              plaintextLength: size,
-              segmentSize: config.segmentSize,
-            }),
+            encryptStream(
+              bar.count(input.stream()),
+              standaloneSealOptions(dk, size, config.segmentSize),
+            ),
           )
         } finally {
           dk.dataKey.fill(0)

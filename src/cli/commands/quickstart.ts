@@ -5,7 +5,7 @@ import { initDataDir, META_FILE } from '../../app.ts'
 import { openObject } from '../../crypto/range.ts'
 import { encrypt } from '../../crypto/stream.ts'
 import { createTenant } from '../../identity/tenants.ts'
-import { headerDataKey, newDataKey } from '../../kms/envelope.ts'
+import { headerDataKey, newDataKey, standaloneSealOptions } from '../../kms/envelope.ts'
 import { withApp, type Command } from '../command.ts'
 
 const TENANT = 'demo'
@@ -45,14 +45,10 @@ export const quickstart: Command = {
         { purpose: 'quickstart' },
       )
       const parts: Uint8Array[] = []
-      for await (const p of encrypt([sample], {
-        dataKey: dk.dataKey,
-        dataKeyId: dk.dataKeyId,
-        context: dk.context,
-        wrappedKey: dk.wrappedBytes,
-        plaintextLength: sample.length,
-        segmentSize: config.segmentSize,
-      })) {
+      for await (const p of encrypt(
+        [sample],
+        standaloneSealOptions(dk, sample.length, config.segmentSize),
+      )) {
         parts.push(p)
       }
       dk.dataKey.fill(0)
