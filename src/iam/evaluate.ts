@@ -1,0 +1,490 @@
+/**
+ * The authorization decision, as AWS makes it
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
+ *  .../reference_policies_evaluation-logic-cross-account.html,
+ *  .../access_policies_boundaries.html, .../access_policies.html#policies_session).
+ * The whole logic is the table in `decide` below, and docs/iam-evaluation.md
+ * says the same in prose. Pure: no I/O, no clock.
+ */
+import {
+  actionMatches,
+  resourceMatches,
+  statementsFor,
+  type Policy,
+  type PrincipalSpec,
+} from './policy.ts'
+import type { Context } from './variables.ts'
+
+export type Decision = 'Allow' | 'ExplicitDeny' | 'ImplicitDeny'
+
+export interface AuthzRequest {
+  /** ARN of the caller: IAM user, role, assumed-role session, federated user, account root; or a service name; or `*` for anonymous. */
+  readonly principal: string
+  readonly principalAccount: string
+  readonly action: string
+  readonly resource: string
+  /** Explicit because S3 ARNs carry no account. */
+  readonly resourceAccount: string
+  readonly context: Readonly<Record<string, string | readonly string[]>>
+}
+
+export interface PolicySet {
+  readonly identity: readonly Policy[]
+  /** Bucket policy, KMS key policy or role trust policy of the resource. */
+  readonly resource?: Policy | undefined
+  /** One list per organization level, root first; every level must allow. */
+  readonly scps?: readonly (readonly Policy[])[] | undefined
+  /** Resource control policies per level; RCPFullAWSAccess is implied at every level. */
+  readonly rcps?: readonly (readonly Policy[])[] | undefined
+  readonly boundary?: Policy | undefined
+  readonly session?: Policy | undefined
+  readonly endpoint?: Policy | undefined
+}
+
+export type Layer = 'scp' | 'rcp' | 'resource' | 'identity' | 'boundary' | 'session' | 'endpoint'
+
+export interface StatementTrace {
+  readonly index: number
+  readonly sid: string | undefined
+  readonly effect: 'Allow' | 'Deny'
+  readonly matched: boolean
+  /** Why it did not apply: action, resource, principal, or the condition that failed. */
+  readonly reason: string | undefined
+}
+
+export interface PolicyTrace {
+  readonly layer: Layer
+  readonly name: string
+  readonly statements: readonly StatementTrace[]
+}
+
+export interface Trace {
+  readonly decision: Decision
+  /** The layer and rule that decided, in words. */
+  readonly decidedBy: string
+  readonly policies: readonly PolicyTrace[]
+  /** Condition keys the policies read that the request did not carry. */
+  readonly absentKeys: readonly string[]
+}
+
+export interface AuthzResult {
+  readonly decision: Decision
+  readonly trace?: Trace
+}
+
+// ---- principals
+
+export type PrincipalType =
+  'user' | 'role' | 'assumed-role' | 'federated-user' | 'root' | 'service' | 'anonymous' | 'other'
+
+export interface PrincipalInfo {
+  readonly arn: string
+  readonly account: string
+  readonly type: PrincipalType
+  /** For assumed-role sessions: the role's ARN (what aws:PrincipalArn holds). */
+  readonly roleArn: string | undefined
+  readonly name: string | undefined
+  /** Every identity the request speaks for: the principal, its role, its account. */
+  readonly chain: readonly string[]
+}
+
+const ARN_PRINCIPAL = /^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::(\d{12}):(.+)$/
+
+export function principalInfo(principal: string, account: string): PrincipalInfo {
+  const root = `arn:aws:iam::${account}:root`
+  if (principal === '*' || principal === '') {
+    return {
+      arn: principal,
+      account,
+      type: 'anonymous',
+      roleArn: undefined,
+      name: undefined,
+      chain: [],
+    }
+  }
+  const m = ARN_PRINCIPAL.exec(principal)
+  if (m === null) {
+    const service = principal.endsWith('.amazonaws.com')
+    return {
+      arn: principal,
+      account,
+      type: service ? 'service' : 'other',
+      roleArn: undefined,
+      name: undefined,
+      chain: [principal],
+    }
+  }
+  const [, partition = 'aws', svc, acct = account, rest = ''] = m
+  const rootArn = `arn:${partition}:iam::${acct}:root`
+  if (svc === 'iam' && rest === 'root')
+    return {
+      arn: principal,
+      account: acct,
+      type: 'root',
+      roleArn: undefined,
+      name: undefined,
+      chain: [rootArn],
+    }
+  if (svc === 'iam' && rest.startsWith('user/')) {
+    return {
+      arn: principal,
+      account: acct,
+      type: 'user',
+      roleArn: undefined,
+      name: rest.slice(rest.lastIndexOf('/') + 1),
+      chain: [principal, rootArn],
+    }
+  }
+  if (svc === 'iam' && rest.startsWith('role/')) {
+    return {
+      arn: principal,
+      account: acct,
+      type: 'role',
+      roleArn: principal,
+      name: rest.slice(rest.lastIndexOf('/') + 1),
+      chain: [principal, rootArn],
+    }
+  }
+  if (svc === 'sts' && rest.startsWith('assumed-role/')) {
+    const [, role = '', session = ''] = rest.split('/')
+    const roleArn = `arn:${partition}:iam::${acct}:role/${role}`
+    return {
+      arn: principal,
+      account: acct,
+      type: 'assumed-role',
+      roleArn,
+      name: session,
+      chain: [principal, roleArn, rootArn],
+    }
+  }
+  if (svc === 'sts' && rest.startsWith('federated-user/')) {
+    return {
+      arn: principal,
+      account: acct,
+      type: 'federated-user',
+      roleArn: undefined,
+      name: rest.slice(15),
+      chain: [principal, rootArn],
+    }
+  }
+  return {
+    arn: principal,
+    account: acct || account,
+    type: 'other',
+    roleArn: undefined,
+    name: undefined,
+    chain: [principal, root],
+  }
+}
+
+/**
+ * How a resource-policy statement names the caller:
+ * - direct: the exact principal (user, session, federated user), a service, or `*`;
+ * - role: the role whose session is calling (limited by boundary and session policy);
+ * - account: the caller's account, which delegates to its IAM policies.
+ */
+export type Grant = 'direct' | 'role' | 'account'
+
+function accountOf(v: string): string | undefined {
+  if (/^\d{12}$/.test(v)) return v
+  const m = /^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):root$/.exec(v)
+  return m?.[1]
+}
+
+function roleMatches(spec: string, p: PrincipalInfo): boolean {
+  if (p.roleArn === undefined) return false
+  const m = /^arn:(aws(?:-cn|-us-gov)?):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(spec)
+  return (
+    m !== null &&
+    m[2] === p.account &&
+    `arn:${m[1] ?? 'aws'}:iam::${m[2]}:role/${m[3] ?? ''}` === p.roleArn
+  )
+}
+
+/** The strongest way `spec` names the principal, or undefined. */
+export function principalGrant(spec: PrincipalSpec, p: PrincipalInfo): Grant | undefined {
+  if (spec.wildcard) return 'direct'
+  let best: Grant | undefined
+  for (const v of spec.aws) {
+    if (v === p.arn && p.type !== 'root') return 'direct'
+    if (roleMatches(v, p) && p.type === 'assumed-role') best = 'role'
+    else if (v === p.arn && p.type === 'root') best ??= 'account'
+    else if (accountOf(v) === p.account && p.type !== 'anonymous') best ??= 'account'
+  }
+  if (best !== undefined) return best
+  if (
+    spec.service.includes(p.arn) ||
+    spec.federated.includes(p.arn) ||
+    spec.canonicalUser.includes(p.arn)
+  )
+    return 'direct'
+  return undefined
+}
+
+/** Which identities of the principal's chain a NotPrincipal names. */
+function namedInNotPrincipal(
+  spec: PrincipalSpec,
+  p: PrincipalInfo,
+): { all: boolean; any: boolean } {
+  if (spec.wildcard) return { all: true, any: true }
+  const listed = (id: string) =>
+    spec.aws.some(
+      (v) =>
+        v === id ||
+        (accountOf(v) !== undefined && id === `arn:aws:iam::${accountOf(v) ?? ''}:root`),
+    ) ||
+    spec.service.includes(id) ||
+    spec.federated.includes(id) ||
+    spec.canonicalUser.includes(id)
+  const hits = p.chain.map(listed)
+  return { all: hits.length > 0 && hits.every(Boolean), any: hits.some(Boolean) }
+}
+
+// ---- context
+
+export function buildContext(req: AuthzRequest, p: PrincipalInfo): Map<string, readonly string[]> {
+  const ctx = new Map<string, readonly string[]>()
+  for (const [k, v] of Object.entries(req.context))
+    ctx.set(k.toLowerCase(), typeof v === 'string' ? [v] : v)
+  const derive = (k: string, v: string | undefined) => {
+    if (v !== undefined && !ctx.has(k)) ctx.set(k, [v])
+  }
+  if (p.type !== 'anonymous' && p.type !== 'service') {
+    derive('aws:principalarn', p.roleArn ?? p.arn)
+    derive('aws:principalaccount', p.account)
+  }
+  if (p.type === 'user') derive('aws:username', p.name)
+  return ctx
+}
+
+// ---- statements
+
+interface Applied {
+  readonly allow: boolean
+  readonly deny: boolean
+  /** For resource-based policies: the strongest grant among applicable Allow statements. */
+  readonly grant: Grant | undefined
+}
+
+const NONE: Applied = { allow: false, deny: false, grant: undefined }
+
+/**
+ * Applies one policy. Resource-side policies (resource, key, trust, RCP,
+ * endpoint) check Principal/NotPrincipal; identity-side ones do not have them.
+ */
+function applyPolicy(
+  policy: Policy,
+  req: AuthzRequest,
+  ctx: Context,
+  p: PrincipalInfo,
+  layer: Layer,
+  traces: PolicyTrace[] | undefined,
+  absent: Set<string> | undefined,
+): Applied {
+  let allow = false
+  let deny = false
+  let grant: Grant | undefined
+  const candidates = traces === undefined ? statementsFor(policy, req.action) : policy.statements
+  const stTraces: StatementTrace[] = []
+  const action = req.action.toLowerCase()
+  for (const s of candidates) {
+    let reason: string | undefined
+    let g: Grant | undefined = 'direct'
+    if (traces !== undefined && !actionMatches(s, action))
+      reason = `action \`${req.action}\` is not in its ${s.action ? 'Action' : 'NotAction exclusions'}`
+    else if (!resourceMatches(s, req.resource, ctx))
+      reason = `resource \`${req.resource}\` does not match its ${s.resource ? 'Resource' : 'NotResource'}`
+    else {
+      if (s.principal !== undefined) {
+        g = principalGrant(s.principal, p)
+        if (g === undefined) reason = `principal \`${p.arn}\` is not named in its Principal`
+      } else if (s.notPrincipal !== undefined) {
+        const named = namedInNotPrincipal(s.notPrincipal, p)
+        // A Deny spares the caller only when every identity it speaks for is listed;
+        // an Allow reaches the caller only when none of them is.
+        const applies = s.effect === 'Deny' ? !named.all : !named.any
+        if (!applies) reason = `principal \`${p.arn}\` is excluded by its NotPrincipal`
+      }
+      if (reason === undefined) {
+        for (const c of s.conditions) {
+          if (!c.test(ctx)) {
+            if (traces !== undefined) {
+              const f = c.explain(ctx)
+              reason = `condition ${f.operator} on \`${f.key}\` is false: ${f.reason}`
+            } else reason = 'condition'
+            break
+          }
+        }
+      }
+    }
+    if (absent !== undefined) for (const c of s.conditions) if (!ctx.has(c.lkey)) absent.add(c.key)
+    if (reason === undefined) {
+      if (s.effect === 'Deny') deny = true
+      else {
+        allow = true
+        if (g !== undefined && (grant === undefined || rank(g) > rank(grant))) grant = g
+      }
+    }
+    if (traces !== undefined)
+      stTraces.push({
+        index: s.index,
+        sid: s.sid,
+        effect: s.effect,
+        matched: reason === undefined,
+        reason,
+      })
+  }
+  traces?.push({ layer, name: policy.name, statements: stTraces })
+  return { allow, deny, grant }
+}
+
+const rank = (g: Grant) => (g === 'direct' ? 3 : g === 'role' ? 2 : 1)
+
+/** Resources whose own policy must allow (alone or by delegating to the account): KMS keys and role trust. */
+function resourcePolicyRequired(req: AuthzRequest): 'key' | 'trust' | undefined {
+  if (/^arn:aws(-cn|-us-gov)?:kms:[^:]*:\d{12}:key\//.test(req.resource)) return 'key'
+  if (
+    /^sts:AssumeRole/i.test(req.action) &&
+    /^arn:aws(-cn|-us-gov)?:iam::\d{12}:role\//.test(req.resource)
+  )
+    return 'trust'
+  return undefined
+}
+
+/** Decides one request. With `explain`, also returns the full trace (allocated only then). */
+export function authorize(
+  req: AuthzRequest,
+  set: PolicySet,
+  options: { explain?: boolean } = {},
+): AuthzResult {
+  const p = principalInfo(req.principal, req.principalAccount)
+  const ctx = buildContext(req, p)
+  const traces: PolicyTrace[] | undefined = options.explain === true ? [] : undefined
+  const absent = options.explain === true ? new Set<string>() : undefined
+  const apply = (policy: Policy | undefined, layer: Layer): Applied =>
+    policy === undefined ? NONE : applyPolicy(policy, req, ctx, p, layer, traces, absent)
+
+  const scpLevels = (set.scps ?? []).map((level) => level.map((pol) => apply(pol, 'scp')))
+  const rcpLevels = (set.rcps ?? []).map((level) => level.map((pol) => apply(pol, 'rcp')))
+  const identity = set.identity.map((pol) => apply(pol, 'identity'))
+  const resource = apply(set.resource, 'resource')
+  const boundary = apply(set.boundary, 'boundary')
+  const session = apply(set.session, 'session')
+  const endpoint = apply(set.endpoint, 'endpoint')
+
+  const [decision, decidedBy] = decide({
+    deny:
+      [
+        ...scpLevels.flat(),
+        ...rcpLevels.flat(),
+        ...identity,
+        resource,
+        boundary,
+        session,
+        endpoint,
+      ].find((a) => a.deny) !== undefined,
+    denyLayer: firstDenyLayer(traces),
+    scpLevelWithoutAllow:
+      set.scps === undefined ? -1 : scpLevels.findIndex((level) => !level.some((a) => a.allow)),
+    endpointAllows: set.endpoint === undefined || endpoint.allow,
+    identityAllows: identity.some((a) => a.allow),
+    boundaryAllows: set.boundary === undefined || boundary.allow,
+    sessionAllows: set.session === undefined || session.allow,
+    grant: resource.grant,
+    hasResourcePolicy: set.resource !== undefined,
+    sameAccount: req.principalAccount === req.resourceAccount,
+    required: resourcePolicyRequired(req),
+  })
+  if (traces === undefined) return { decision }
+  return {
+    decision,
+    trace: { decision, decidedBy, policies: traces, absentKeys: [...(absent ?? [])].sort() },
+  }
+}
+
+function firstDenyLayer(traces: PolicyTrace[] | undefined): string {
+  for (const t of traces ?? []) {
+    const s = t.statements.find((x) => x.matched && x.effect === 'Deny')
+    if (s !== undefined)
+      return `${t.layer} policy \`${t.name}\`, statement ${s.sid === undefined ? `#${s.index}` : `\`${s.sid}\``}`
+  }
+  return 'a Deny statement'
+}
+
+export interface Facts {
+  readonly deny: boolean
+  readonly denyLayer: string
+  /** Index of the first SCP level without an applicable Allow, or -1. */
+  readonly scpLevelWithoutAllow: number
+  readonly endpointAllows: boolean
+  readonly identityAllows: boolean
+  readonly boundaryAllows: boolean
+  readonly sessionAllows: boolean
+  readonly grant: Grant | undefined
+  readonly hasResourcePolicy: boolean
+  readonly sameAccount: boolean
+  readonly required: 'key' | 'trust' | undefined
+}
+
+/**
+ * The decision table. Each row is checked in order; the first that holds decides.
+ *
+ *  1. a Deny applies in any policy of any layer                       -> ExplicitDeny
+ *  2. SCPs govern the caller's account and a level has no Allow        -> ImplicitDeny
+ *  3. the request came through an endpoint whose policy does not allow -> ImplicitDeny
+ *     (RCPs: RCPFullAWSAccess is implied at every level, so they only deny: row 1)
+ *  4. same account, the resource policy names the caller directly      -> Allow
+ *     (user, session or federated-user ARN, service, or *: no boundary or session policy limits it)
+ *  5. same account, the resource policy names the caller's role, and
+ *     the boundary and session policy (where present) allow            -> Allow
+ *  6. same account, a key policy or trust policy that does not
+ *     delegate to the account                                          -> ImplicitDeny
+ *  7. identity allows, boundary and session policy (where present)
+ *     allow, and - across accounts - the resource policy allows in any
+ *     way (naming the caller, its role or its account)                 -> Allow
+ *  8. otherwise                                                        -> ImplicitDeny
+ */
+export function decide(f: Facts): [Decision, string] {
+  if (f.deny) return ['ExplicitDeny', `explicit Deny in ${f.denyLayer}`]
+  if (f.scpLevelWithoutAllow >= 0)
+    return [
+      'ImplicitDeny',
+      `no service control policy at organization level ${f.scpLevelWithoutAllow} allows the action`,
+    ]
+  if (!f.endpointAllows)
+    return ['ImplicitDeny', 'the VPC endpoint policy does not allow the request']
+  const limits = f.boundaryAllows && f.sessionAllows
+  if (f.sameAccount && f.grant === 'direct')
+    return ['Allow', 'the resource-based policy names the caller directly']
+  if (f.sameAccount && f.grant === 'role' && limits)
+    return ['Allow', "the resource-based policy names the caller's role"]
+  const what = f.required === 'key' ? 'key policy' : 'trust policy'
+  if (f.sameAccount && f.required !== undefined && f.grant === undefined) {
+    return ['ImplicitDeny', `the ${what} neither names the caller nor delegates to its account`]
+  }
+  if (!f.identityAllows) {
+    return [
+      'ImplicitDeny',
+      f.sameAccount
+        ? 'no identity-based or resource-based policy allows the action'
+        : 'cross-account: no identity-based policy of the caller allows the action',
+    ]
+  }
+  if (!f.boundaryAllows)
+    return ['ImplicitDeny', 'the permissions boundary does not allow the action']
+  if (!f.sessionAllows) return ['ImplicitDeny', 'the session policy does not allow the action']
+  if (!f.sameAccount && f.grant === undefined) {
+    return [
+      'ImplicitDeny',
+      f.hasResourcePolicy
+        ? "cross-account: the resource-based policy does not allow the caller's account"
+        : 'cross-account: the resource has no resource-based policy that allows the caller',
+    ]
+  }
+  return [
+    'Allow',
+    f.sameAccount
+      ? 'an identity-based policy allows the action'
+      : 'cross-account: the identity-based and resource-based policies both allow',
+  ]
+}
