@@ -71,12 +71,13 @@ const COLON = 58
 /**
  * ARN matching as IAM does it: the first five `:`-separated segments
  * (arn, partition, service, region, account) and the rest are matched
- * separately, so a wildcard never spans a segment boundary. A pattern that is
- * not ARN-shaped (such as a lone `*`) is matched as a whole.
+ * separately, so a wildcard never spans a segment boundary. A pattern without
+ * any colon (such as a lone `*`) is matched as a whole; one with fewer than
+ * six segments matches nothing.
  */
 export function arnMatch(p: Pattern, s: string): boolean {
   const pCuts = cuts(p, (c) => c === COLON)
-  if (pCuts === undefined) return globMatch(p, s)
+  if (pCuts === undefined) return !p.includes(COLON) && globMatch(p, s)
   const sCuts = cuts(literalView(s), (c) => c === COLON)
   if (sCuts === undefined) return false
   let ps = 0
