@@ -122,8 +122,9 @@ describe('explanations', () => {
       { explain: true },
     )
     assert.equal(r.decision, 'ImplicitDeny')
-    assert.equal(r.trace?.decidedBy, 'no identity-based or resource-based policy allows the action')
-    assert.deepEqual(r.trace?.policies.at(0)?.statements, [
+    assert.ok(r.trace)
+    assert.equal(r.trace.decidedBy, 'no identity-based or resource-based policy allows the action')
+    assert.deepEqual(r.trace.policies.at(0)?.statements, [
       {
         index: 0,
         sid: 'TeamOnly',
