@@ -348,7 +348,11 @@ describe('policy validation', () => {
       ['DuplicateSid'],
     )
     const key = two('key')
-    assert.deepEqual([key.errors.length, key.warnings.map((w) => w.code)], [0, ['DuplicateSid']])
+    assert.equal(key.errors.length, 0)
+    assert.deepEqual(
+      key.warnings.filter((w) => w.code === 'DuplicateSid').map((w) => w.path),
+      ['$.Statement[1].Sid'],
+    )
   })
 
   it('applies the size limit of each policy type, not counting white space', () => {
@@ -368,3 +372,88 @@ describe('policy validation', () => {
 function pick(e: Issue | undefined) {
   return e && { path: e.path, line: e.line, column: e.column }
 }
+
+describe('least-privilege lint', () => {
+  const codes = (s: object, kind: PolicyKind = 'identity', version = '2012-10-17') =>
+    parsePolicyText(JSON.stringify({ Version: version, Statement: [s] }), kind).warnings.map(
+      (w) => w.code,
+    )
+
+  it('warns about grants broader than they look', () => {
+    assert.deepEqual(codes({ Effect: 'Allow', NotAction: 'iam:*', Resource: 'arn:aws:s3:::b/*' }), [
+      'AllowWithNotAction',
+    ])
+    assert.deepEqual(
+      codes({ Effect: 'Allow', Action: 's3:GetObject', NotResource: 'arn:aws:s3:::secret/*' }),
+      ['AllowWithNotResource'],
+    )
+    assert.deepEqual(codes({ Effect: 'Allow', Action: '*', Resource: 'arn:aws:s3:::b/*' }), [
+      'WildcardAction',
+      'PrivilegeEscalation',
+    ])
+    assert.deepEqual(codes({ Effect: 'Allow', Action: '*', Resource: '*' }), [
+      'WildcardAction',
+      'WildcardResource',
+      'PassRoleToAnyRole',
+      'PrivilegeEscalation',
+    ])
+    assert.deepEqual(codes({ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::b/*' }), [
+      'WildcardAction',
+    ])
+    assert.deepEqual(codes({ Effect: 'Allow', Action: 's3:PutObject', Resource: '*' }), [
+      'WildcardResource',
+    ])
+    assert.deepEqual(codes({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }), [])
+    assert.deepEqual(
+      codes({
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: 'arn:aws:iam::111122223333:role/*',
+      }),
+      ['PassRoleToAnyRole'],
+    )
+    assert.deepEqual(
+      codes({
+        Effect: 'Allow',
+        Action: ['iam:AttachRolePolicy', 'iam:CreatePolicyVersion'],
+        Resource: 'arn:aws:iam::111122223333:role/x',
+      }),
+      ['PrivilegeEscalation'],
+    )
+    assert.deepEqual(
+      codes(
+        { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' },
+        'resource',
+      ),
+      ['PublicPrincipal'],
+    )
+    assert.deepEqual(
+      codes(
+        {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: 'arn:aws:s3:::b/*',
+          Condition: { StringNotEquals: { 'aws:SourceVpce': 'vpce-1' } },
+        },
+        'resource',
+      ),
+      ['InvertedCondition'],
+    )
+    assert.deepEqual(
+      codes(
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/${aws:username}/*' },
+        'identity',
+        '2008-10-17',
+      ),
+      ['VariablesWithoutVersion'],
+    )
+  })
+
+  it('never warns about Deny statements', () => {
+    assert.deepEqual(
+      codes({ Effect: 'Deny', NotAction: 's3:GetObject', NotResource: 'arn:aws:s3:::b/*' }),
+      [],
+    )
+  })
+})

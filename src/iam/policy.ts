@@ -6,6 +6,7 @@
  */
 import { CompiledCondition, parseOperator } from './conditions.ts'
 import { parseJson, pathKey, JsonSyntaxError, type JsonValue, type Located } from './json.ts'
+import { lintPolicy } from './lint.ts'
 import { arnMatch, globMatch, globPattern, lowerPattern, type Pattern } from './match.ts'
 import { Template, type Context } from './variables.ts'
 
@@ -464,18 +465,17 @@ export function parsePolicy(
   }
 
   if (errors.length > 0) return { policy: undefined, errors, warnings }
-  return {
-    policy: {
-      kind,
-      name: options.name ?? 'policy',
-      version: typeof version === 'string' ? version : undefined,
-      id: typeof doc.Id === 'string' ? doc.Id : undefined,
-      statements,
-      byAction: new Map(),
-    },
-    errors,
-    warnings,
+  const policy: Policy = {
+    kind,
+    name: options.name ?? 'policy',
+    version: typeof version === 'string' ? version : undefined,
+    id: typeof doc.Id === 'string' ? doc.Id : undefined,
+    statements,
+    byAction: new Map(),
   }
+  for (const f of lintPolicy(policy, JSON.stringify(doc)))
+    issue('warning', f.code, f.path, f.message)
+  return { policy, errors, warnings }
 }
 
 function isObject(v: JsonValue | undefined): v is { [k: string]: JsonValue } {
