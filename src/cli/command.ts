@@ -23,6 +23,8 @@ export interface CommandContext {
   config(): Config
   /** Writes a line of human output, or the value as JSON with --json. */
   print(human: string, data?: unknown): void
+  /** Writes text to stdout as it is (for line-oriented output such as JSON Lines). */
+  write(text: string): void
   warn(line: string): void
 }
 
@@ -143,6 +145,9 @@ export function parseCommand(
     print(human, data) {
       if (json) io.stdout(JSON.stringify(data ?? null, null, 2) + '\n')
       else io.stdout(human + '\n')
+    },
+    write(text) {
+      io.stdout(text)
     },
     warn(line) {
       io.stderr(`strongroom: warning: ${line}\n`)

@@ -8,6 +8,7 @@ import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { init } from './commands/init.ts'
+import { policySimulate, policyValidate } from './commands/policy.ts'
 import { quickstart } from './commands/quickstart.ts'
 import {
   keyCancelDeletion,
@@ -39,6 +40,8 @@ export const COMMANDS: readonly Command[] = [
   keyCancelDeletion,
   encrypt,
   decrypt,
+  policyValidate,
+  policySimulate,
   quickstart,
 ]
 

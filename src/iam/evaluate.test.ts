@@ -188,6 +188,7 @@ describe('the decision table', () => {
     denyLayer: '',
     scpLevelWithoutAllow: -1,
     endpointAllows: true,
+    anonymous: false,
     identityAllows: true,
     boundaryAllows: true,
     sessionAllows: true,
@@ -218,6 +219,26 @@ describe('the decision table', () => {
     assert.equal(d({ required: 'key' }), 'ImplicitDeny')
     assert.equal(d({ required: 'key', grant: 'account' }), 'Allow')
     assert.equal(d({ required: 'trust', grant: 'account', identityAllows: false }), 'ImplicitDeny')
+  })
+  it('lets an anonymous caller in only through a grant to everyone', () => {
+    assert.equal(
+      d({ anonymous: true, sameAccount: false, identityAllows: false, grant: 'direct' }),
+      'Allow',
+    )
+    assert.equal(
+      d({ anonymous: true, sameAccount: false, identityAllows: false, grant: 'account' }),
+      'ImplicitDeny',
+    )
+    assert.equal(
+      d({
+        anonymous: true,
+        sameAccount: false,
+        identityAllows: false,
+        grant: 'direct',
+        deny: true,
+      }),
+      'ExplicitDeny',
+    )
   })
   it('needs both sides across accounts', () => {
     assert.equal(d({ sameAccount: false, grant: 'direct', identityAllows: false }), 'ImplicitDeny')

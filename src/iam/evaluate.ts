@@ -387,7 +387,11 @@ export function authorize(
     scpLevelWithoutAllow:
       set.scps === undefined ? -1 : scpLevels.findIndex((level) => !level.some((a) => a.allow)),
     endpointAllows: set.endpoint === undefined || endpoint.allow,
-    identityAllows: identity.some((a) => a.allow),
+    // The account root user holds every permission in its own account that the other layers leave it.
+    identityAllows:
+      identity.some((a) => a.allow) ||
+      (p.type === 'root' && req.principalAccount === req.resourceAccount),
+    anonymous: p.type === 'anonymous',
     boundaryAllows: set.boundary === undefined || boundary.allow,
     sessionAllows: set.session === undefined || session.allow,
     grant: resource.grant,
@@ -417,6 +421,8 @@ export interface Facts {
   /** Index of the first SCP level without an applicable Allow, or -1. */
   readonly scpLevelWithoutAllow: number
   readonly endpointAllows: boolean
+  /** The caller is anonymous: it has no identity, boundary or session policies. */
+  readonly anonymous: boolean
   readonly identityAllows: boolean
   readonly boundaryAllows: boolean
   readonly sessionAllows: boolean
@@ -433,6 +439,8 @@ export interface Facts {
  *  2. SCPs govern the caller's account and a level has no Allow        -> ImplicitDeny
  *  3. the request came through an endpoint whose policy does not allow -> ImplicitDeny
  *     (RCPs: RCPFullAWSAccess is implied at every level, so they only deny: row 1)
+ *  3a. an anonymous caller is allowed only by a resource policy that
+ *     grants to everyone (Principal "*")                               -> Allow, else ImplicitDeny
  *  4. same account, the resource policy names the caller directly      -> Allow
  *     (user, session or federated-user ARN, service, or *: no boundary or session policy limits it)
  *  5. same account, the resource policy names the caller's role, and
@@ -453,6 +461,11 @@ export function decide(f: Facts): [Decision, string] {
     ]
   if (!f.endpointAllows)
     return ['ImplicitDeny', 'the VPC endpoint policy does not allow the request']
+  if (f.anonymous) {
+    return f.grant === 'direct'
+      ? ['Allow', 'the resource-based policy grants to everyone, anonymous callers included']
+      : ['ImplicitDeny', 'anonymous caller: no resource-based policy grants to everyone']
+  }
   const limits = f.boundaryAllows && f.sessionAllows
   if (f.sameAccount && f.grant === 'direct')
     return ['Allow', 'the resource-based policy names the caller directly']
