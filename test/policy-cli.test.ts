@@ -74,8 +74,9 @@ describe('strongroom policy simulate', () => {
       { id: 'get', decision: 'Allow' },
       { id: 'put', decision: 'ImplicitDeny' },
     ])
-    assert.equal(out[2]?.id, 'broken')
-    const error = out[2]?.error as {
+    const broken = out.at(2)
+    assert.equal(broken?.id, 'broken')
+    const error = broken?.error as {
       issues: { path: string; code: string; line: number; column: number }[]
     }
     assert.deepEqual(
@@ -96,11 +97,8 @@ describe('strongroom policy simulate', () => {
       trace: { decidedBy: string; policies: { statements: { sid: string; reason: string }[] }[] }
     }
     assert.equal(line.decision, 'ImplicitDeny')
-    assert.equal(line.trace.policies[0]?.statements[0]?.sid, 'Read')
-    assert.equal(
-      line.trace.policies[0]?.statements[0]?.reason,
-      'action `s3:PutObject` is not in its Action',
-    )
+    const st = line.trace.policies.at(0)?.statements.at(0)
+    assert.deepEqual([st?.sid, st?.reason], ['Read', 'action `s3:PutObject` is not in its Action'])
     const human = run(['policy', 'simulate', '--input', '-', '--explain'], JSON.stringify(doc))
     assert.equal(
       human.stdout,
