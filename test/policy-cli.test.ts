@@ -75,8 +75,9 @@ describe('strongroom policy simulate', () => {
       { id: 'put', decision: 'ImplicitDeny' },
     ])
     const broken = out.at(2)
-    assert.equal(broken?.id, 'broken')
-    const error = broken?.error as {
+    assert.ok(broken)
+    assert.equal(broken.id, 'broken')
+    const error = broken.error as {
       issues: { path: string; code: string; line: number; column: number }[]
     }
     assert.deepEqual(
