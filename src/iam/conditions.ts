@@ -13,7 +13,7 @@
  * - without a qualifier, a multivalued request key matches when any value matches
  *   (negated: when none does).
  */
-import { arnMatch, cidrContains, globMatch, parseCidr, parseIp, type Cidr } from './match.ts'
+import { cidrContains, parseCidr, parseIp, type Cidr } from './match.ts'
 import { Template, type Context } from './variables.ts'
 
 type Family = 'String' | 'Numeric' | 'Date' | 'Bool' | 'Binary' | 'Ip' | 'Arn' | 'Null'
@@ -188,18 +188,13 @@ export class CompiledCondition {
       case 'String': {
         const t = this.templates[i]
         if (t === undefined) return false
-        if (variant === 'like') {
-          const p = t.glob(ctx)
-          return p !== undefined && globMatch(p, v)
-        }
+        if (variant === 'like') return t.matchGlob(v, ctx)
         const s = t.string(ctx)
         if (s === undefined) return false
         return variant === 'ignorecase' ? s.toLowerCase() === v.toLowerCase() : s === v
       }
-      case 'Arn': {
-        const p = this.templates[i]?.glob(ctx)
-        return p !== undefined && arnMatch(p, v)
-      }
+      case 'Arn':
+        return this.templates[i]?.matchArn(v, ctx) === true
       case 'Bool': {
         const s = this.templates[i]?.string(ctx)
         return s !== undefined && s.toLowerCase() === v.toLowerCase()

@@ -86,11 +86,52 @@ export interface PrincipalInfo {
   readonly name: string | undefined
   /** Every identity the request speaks for: the principal, its role, its account. */
   readonly chain: readonly string[]
+  /** The account the request named, which the memo of parsed principals checks. */
+  readonly requestAccount?: string
+  /** Context keys AWS derives from the principal, unless the request gives them. */
+  readonly derived: readonly (readonly [string, readonly string[]])[]
 }
 
 const ARN_PRINCIPAL = /^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::(\d{12}):(.+)$/
 
+const MEMO_LIMIT = 65_536
+const principals = new Map<string, PrincipalInfo>()
+const lowerKeys = new Map<string, string>()
+
+/** Bounded memo: the same callers and keys recur request after request. */
+function memo<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let v = map.get(key)
+  if (v === undefined) {
+    if (map.size >= MEMO_LIMIT) map.clear()
+    v = make()
+    map.set(key, v)
+  }
+  return v
+}
+
 export function principalInfo(principal: string, account: string): PrincipalInfo {
+  const hit = principals.get(principal)
+  if (hit?.requestAccount === account) return hit
+  if (principals.size >= MEMO_LIMIT) principals.clear()
+  const info = parsePrincipal(principal, account)
+  principals.set(principal, info)
+  return info
+}
+
+function parsePrincipal(principal: string, account: string): PrincipalInfo {
+  const p = parsePrincipalArn(principal, account)
+  const derived: [string, string[]][] = []
+  if (p.type !== 'anonymous' && p.type !== 'service') {
+    derived.push(['aws:principalarn', [p.roleArn ?? p.arn]], ['aws:principalaccount', [p.account]])
+  }
+  if (p.type === 'user' && p.name !== undefined) derived.push(['aws:username', [p.name]])
+  return { ...p, requestAccount: account, derived }
+}
+
+function parsePrincipalArn(
+  principal: string,
+  account: string,
+): Omit<PrincipalInfo, 'derived' | 'requestAccount'> {
   const root = `arn:aws:iam::${account}:root`
   if (principal === '*' || principal === '') {
     return {
@@ -185,33 +226,13 @@ export function principalInfo(principal: string, account: string): PrincipalInfo
  */
 export type Grant = 'direct' | 'role' | 'account'
 
-function accountOf(v: string): string | undefined {
-  if (/^\d{12}$/.test(v)) return v
-  const m = /^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):root$/.exec(v)
-  return m?.[1]
-}
-
-function roleMatches(spec: string, p: PrincipalInfo): boolean {
-  if (p.roleArn === undefined) return false
-  const m = /^arn:(aws(?:-cn|-us-gov)?):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(spec)
-  return (
-    m !== null &&
-    m[2] === p.account &&
-    `arn:${m[1] ?? 'aws'}:iam::${m[2]}:role/${m[3] ?? ''}` === p.roleArn
-  )
-}
-
 /** The strongest way `spec` names the principal, or undefined. */
 export function principalGrant(spec: PrincipalSpec, p: PrincipalInfo): Grant | undefined {
   if (spec.wildcard) return 'direct'
-  let best: Grant | undefined
-  for (const v of spec.aws) {
-    if (v === p.arn && p.type !== 'root') return 'direct'
-    if (roleMatches(v, p) && p.type === 'assumed-role') best = 'role'
-    else if (v === p.arn && p.type === 'root') best ??= 'account'
-    else if (accountOf(v) === p.account && p.type !== 'anonymous') best ??= 'account'
-  }
-  if (best !== undefined) return best
+  if (p.type !== 'root' && spec.exact.has(p.arn)) return 'direct'
+  if (p.type === 'assumed-role' && p.roleArn !== undefined && spec.roles.has(p.roleArn))
+    return 'role'
+  if (p.type !== 'anonymous' && spec.accounts.has(p.account)) return 'account'
   if (
     spec.service.includes(p.arn) ||
     spec.federated.includes(p.arn) ||
@@ -228,11 +249,9 @@ function namedInNotPrincipal(
 ): { all: boolean; any: boolean } {
   if (spec.wildcard) return { all: true, any: true }
   const listed = (id: string) =>
-    spec.aws.some(
-      (v) =>
-        v === id ||
-        (accountOf(v) !== undefined && id === `arn:aws:iam::${accountOf(v) ?? ''}:root`),
-    ) ||
+    spec.exact.has(id) ||
+    (/^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:root$/.test(id) &&
+      spec.accounts.has(id.split(':')[4] ?? '')) ||
     spec.service.includes(id) ||
     spec.federated.includes(id) ||
     spec.canonicalUser.includes(id)
@@ -244,16 +263,15 @@ function namedInNotPrincipal(
 
 export function buildContext(req: AuthzRequest, p: PrincipalInfo): Map<string, readonly string[]> {
   const ctx = new Map<string, readonly string[]>()
-  for (const [k, v] of Object.entries(req.context))
-    ctx.set(k.toLowerCase(), typeof v === 'string' ? [v] : v)
-  const derive = (k: string, v: string | undefined) => {
-    if (v !== undefined && !ctx.has(k)) ctx.set(k, [v])
+  for (const k in req.context) {
+    const v = req.context[k]
+    if (v !== undefined)
+      ctx.set(
+        memo(lowerKeys, k, () => k.toLowerCase()),
+        typeof v === 'string' ? [v] : v,
+      )
   }
-  if (p.type !== 'anonymous' && p.type !== 'service') {
-    derive('aws:principalarn', p.roleArn ?? p.arn)
-    derive('aws:principalaccount', p.account)
-  }
-  if (p.type === 'user') derive('aws:username', p.name)
+  for (const [k, v] of p.derived) if (!ctx.has(k)) ctx.set(k, v)
   return ctx
 }
 
@@ -274,6 +292,7 @@ const NONE: Applied = { allow: false, deny: false, grant: undefined }
  */
 function applyPolicy(
   policy: Policy,
+  action: string,
   req: AuthzRequest,
   ctx: Context,
   p: PrincipalInfo,
@@ -284,9 +303,8 @@ function applyPolicy(
   let allow = false
   let deny = false
   let grant: Grant | undefined
-  const candidates = traces === undefined ? statementsFor(policy, req.action) : policy.statements
+  const candidates = traces === undefined ? statementsFor(policy, action) : policy.statements
   const stTraces: StatementTrace[] = []
-  const action = req.action.toLowerCase()
   for (const s of candidates) {
     let reason: string | undefined
     let g: Grant | undefined = 'direct'
@@ -357,46 +375,53 @@ export function authorize(
   set: PolicySet,
   options: { explain?: boolean } = {},
 ): AuthzResult {
+  const explain = options.explain === true
   const p = principalInfo(req.principal, req.principalAccount)
   const ctx = buildContext(req, p)
-  const traces: PolicyTrace[] | undefined = options.explain === true ? [] : undefined
-  const absent = options.explain === true ? new Set<string>() : undefined
-  const apply = (policy: Policy | undefined, layer: Layer): Applied =>
-    policy === undefined ? NONE : applyPolicy(policy, req, ctx, p, layer, traces, absent)
+  const action = req.action.toLowerCase()
+  const traces: PolicyTrace[] | undefined = explain ? [] : undefined
+  const absent = explain ? new Set<string>() : undefined
+  let deny = false
+  const apply = (policy: Policy | undefined, layer: Layer): Applied => {
+    if (policy === undefined) return NONE
+    const a = applyPolicy(policy, action, req, ctx, p, layer, traces, absent)
+    deny ||= a.deny
+    return a
+  }
+  // Without a trace to fill, the first explicit Deny settles the request.
+  const settled = () => deny && !explain
 
-  const scpLevels = (set.scps ?? []).map((level) => level.map((pol) => apply(pol, 'scp')))
-  const rcpLevels = (set.rcps ?? []).map((level) => level.map((pol) => apply(pol, 'rcp')))
-  const identity = set.identity.map((pol) => apply(pol, 'identity'))
-  const resource = apply(set.resource, 'resource')
-  const boundary = apply(set.boundary, 'boundary')
-  const session = apply(set.session, 'session')
-  const endpoint = apply(set.endpoint, 'endpoint')
+  let scpLevelWithoutAllow = -1
+  const scps = set.scps ?? []
+  for (let l = 0; l < scps.length && !settled(); l++) {
+    let allowed = false
+    for (const pol of scps[l] ?? []) allowed = apply(pol, 'scp').allow || allowed
+    if (!allowed && scpLevelWithoutAllow < 0) scpLevelWithoutAllow = l
+  }
+  for (const level of set.rcps ?? []) for (const pol of level) if (!settled()) apply(pol, 'rcp')
+  let identityAllows = false
+  for (const pol of set.identity)
+    if (!settled()) identityAllows = apply(pol, 'identity').allow || identityAllows
+  const resource = settled() ? NONE : apply(set.resource, 'resource')
+  const boundary = settled() ? NONE : apply(set.boundary, 'boundary')
+  const session = settled() ? NONE : apply(set.session, 'session')
+  const endpoint = settled() ? NONE : apply(set.endpoint, 'endpoint')
+  if (settled()) return { decision: 'ExplicitDeny' }
 
+  const sameAccount = req.principalAccount === req.resourceAccount
   const [decision, decidedBy] = decide({
-    deny:
-      [
-        ...scpLevels.flat(),
-        ...rcpLevels.flat(),
-        ...identity,
-        resource,
-        boundary,
-        session,
-        endpoint,
-      ].find((a) => a.deny) !== undefined,
+    deny,
     denyLayer: firstDenyLayer(traces),
-    scpLevelWithoutAllow:
-      set.scps === undefined ? -1 : scpLevels.findIndex((level) => !level.some((a) => a.allow)),
+    scpLevelWithoutAllow,
     endpointAllows: set.endpoint === undefined || endpoint.allow,
     // The account root user holds every permission in its own account that the other layers leave it.
-    identityAllows:
-      identity.some((a) => a.allow) ||
-      (p.type === 'root' && req.principalAccount === req.resourceAccount),
+    identityAllows: identityAllows || (p.type === 'root' && sameAccount),
     anonymous: p.type === 'anonymous',
     boundaryAllows: set.boundary === undefined || boundary.allow,
     sessionAllows: set.session === undefined || session.allow,
     grant: resource.grant,
     hasResourcePolicy: set.resource !== undefined,
-    sameAccount: req.principalAccount === req.resourceAccount,
+    sameAccount,
     required: resourcePolicyRequired(req),
   })
   if (traces === undefined) return { decision }

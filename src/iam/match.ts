@@ -78,7 +78,52 @@ const COLON = 58
 export function arnMatch(p: Pattern, s: string): boolean {
   const pCuts = cuts(p, (c) => c === COLON)
   if (pCuts === undefined) return !p.includes(COLON) && globMatch(p, s)
-  const sCuts = cuts(literalView(s), (c) => c === COLON)
+  return arnSegmentsMatch(p, pCuts, s)
+}
+
+export type Matcher = (s: string) => boolean
+
+const anything: Matcher = () => true
+
+/**
+ * Compiles a pattern into the cheapest test that is exact for it: anything
+ * (`*`), string equality (no wildcard), a prefix test (a literal followed by
+ * one trailing `*`), or the general matcher. With `arn`, matching is segment
+ * by segment; a prefix test is still exact there when the literal part
+ * already holds the five colons that end the fixed segments.
+ */
+export function compileMatcher(p: Pattern, arn: boolean): Matcher {
+  if (p.length === 1 && p[0] === STAR) return anything
+  const wild = p.findIndex((c) => c === STAR || c === ONE)
+  if (wild < 0) {
+    const literal = String.fromCharCode(...p)
+    return (s) => s === literal
+  }
+  const colons = p.slice(0, wild).filter((c) => c === COLON).length
+  if (wild === p.length - 1 && p[wild] === STAR && (!arn || colons >= 5)) {
+    const prefix = String.fromCharCode(...p.slice(0, wild))
+    return (s) => s.startsWith(prefix)
+  }
+  if (!arn) return (s) => globMatch(p, s)
+  const pCuts = cuts(p, (c) => c === COLON)
+  if (pCuts === undefined) return p.includes(COLON) ? () => false : (s) => globMatch(p, s)
+  return (s) => arnSegmentsMatch(p, pCuts, s)
+}
+
+let lastArn = ''
+let lastCuts: number[] | undefined
+
+/** The request ARN's separators, memoised: one request tests the same ARN against many patterns. */
+function arnCuts(s: string): number[] | undefined {
+  if (s !== lastArn) {
+    lastArn = s
+    lastCuts = cuts(literalView(s), (c) => c === COLON)
+  }
+  return lastCuts
+}
+
+function arnSegmentsMatch(p: Pattern, pCuts: readonly number[], s: string): boolean {
+  const sCuts = arnCuts(s)
   if (sCuts === undefined) return false
   let ps = 0
   let ss = 0

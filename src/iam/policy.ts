@@ -7,7 +7,7 @@
 import { CompiledCondition, parseOperator } from './conditions.ts'
 import { parseJson, pathKey, JsonSyntaxError, type JsonValue, type Located } from './json.ts'
 import { lintPolicy } from './lint.ts'
-import { arnMatch, globMatch, globPattern, lowerPattern, type Pattern } from './match.ts'
+import { compileMatcher, globPattern, lowerPattern, type Matcher, type Pattern } from './match.ts'
 import { Template, type Context } from './variables.ts'
 
 export type PolicyKind =
@@ -64,11 +64,36 @@ export interface PrincipalSpec {
   readonly service: readonly string[]
   readonly federated: readonly string[]
   readonly canonicalUser: readonly string[]
+  /** Compiled from `aws`: accounts named (by id or root ARN), role ARNs without their paths, exact ARNs. */
+  readonly accounts: ReadonlySet<string>
+  readonly roles: ReadonlySet<string>
+  readonly exact: ReadonlySet<string>
+}
+
+/** `arn:aws:iam::ACCOUNT:root` or a bare account id: the account; role ARNs lose their path. */
+function compilePrincipals(
+  aws: readonly string[],
+): Pick<PrincipalSpec, 'accounts' | 'roles' | 'exact'> {
+  const accounts = new Set<string>()
+  const roles = new Set<string>()
+  const exact = new Set<string>()
+  for (const v of aws) {
+    const root = /^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):root$/.exec(v)
+    const role = /^arn:(aws(?:-cn|-us-gov)?):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(v)
+    if (/^\d{12}$/.test(v)) accounts.add(v)
+    else if (root !== null) accounts.add(root[1] ?? '')
+    else if (role !== null)
+      roles.add(`arn:${role[1] ?? 'aws'}:iam::${role[2] ?? ''}:role/${role[3] ?? ''}`)
+    exact.add(v)
+  }
+  return { accounts, roles, exact }
 }
 
 export interface ActionMatcher {
   readonly raw: readonly string[]
+  /** Lower-cased patterns: actions match case-insensitively. */
   readonly patterns: readonly Pattern[]
+  readonly tests: readonly Matcher[]
 }
 
 export interface Statement {
@@ -289,7 +314,8 @@ export function parsePolicy(
             `\`${a}\` is not an action: use service:Action, wildcards allowed (s3:Get*), or *`,
           )
       })
-      return { raw: vals, patterns: vals.map((a) => lowerPattern(globPattern(a))) }
+      const patterns = vals.map((a) => lowerPattern(globPattern(a)))
+      return { raw: vals, patterns, tests: patterns.map((p) => compileMatcher(p, false)) }
     }
     const resources = (k: string): Template[] | undefined => {
       const vals = strings(st[k], pathKey(path, k), `${k} entries`)
@@ -317,8 +343,16 @@ export function parsePolicy(
       const v = st[k]
       const p = pathKey(path, k)
       if (v === undefined) return undefined
-      if (v === '*')
-        return { wildcard: true, aws: [], service: [], federated: [], canonicalUser: [] }
+      if (v === '*') {
+        return {
+          wildcard: true,
+          aws: [],
+          service: [],
+          federated: [],
+          canonicalUser: [],
+          ...compilePrincipals([]),
+        }
+      }
       if (!isObject(v)) {
         err(
           'InvalidPrincipal',
@@ -376,7 +410,7 @@ export function parsePolicy(
           }
         }
       }
-      return spec
+      return { ...spec, ...compilePrincipals(spec.aws) }
     }
     const conditions = (): CompiledCondition[] => {
       const c = st.Condition
@@ -484,9 +518,8 @@ function isObject(v: JsonValue | undefined): v is { [k: string]: JsonValue } {
 
 const CACHE_LIMIT = 4096
 
-/** The statements of `policy` whose Action (or NotAction) admits `action`, memoised per action. */
-export function statementsFor(policy: Policy, action: string): readonly Statement[] {
-  const a = action.toLowerCase()
+/** The statements of `policy` whose Action (or NotAction) admits `a` (lower-cased), memoised per action. */
+export function statementsFor(policy: Policy, a: string): readonly Statement[] {
   const hit = policy.byAction.get(a)
   if (hit !== undefined) return hit
   const out = policy.statements.filter((s) => actionMatches(s, a))
@@ -497,8 +530,8 @@ export function statementsFor(policy: Policy, action: string): readonly Statemen
 
 /** `action` must be lower-cased. */
 export function actionMatches(s: Statement, action: string): boolean {
-  if (s.action !== undefined) return s.action.patterns.some((p) => globMatch(p, action))
-  if (s.notAction !== undefined) return !s.notAction.patterns.some((p) => globMatch(p, action))
+  if (s.action !== undefined) return s.action.tests.some((t) => t(action))
+  if (s.notAction !== undefined) return !s.notAction.tests.some((t) => t(action))
   return false
 }
 
@@ -511,6 +544,5 @@ export function resourceMatches(s: Statement, resource: string, ctx: Context): b
 }
 
 function templateArnMatch(t: Template, resource: string, ctx: Context): boolean {
-  const p = t.glob(ctx)
-  return p !== undefined && arnMatch(p, resource)
+  return t.matchArn(resource, ctx)
 }

@@ -6,7 +6,15 @@
  * literal: a tag value of `*` is not a wildcard. A variable whose key is
  * absent (and has no default) makes the comparison unresolvable.
  */
-import { globPattern, literalPattern, type Pattern } from './match.ts'
+import {
+  arnMatch,
+  compileMatcher,
+  globMatch,
+  globPattern,
+  literalPattern,
+  type Matcher,
+  type Pattern,
+} from './match.ts'
 
 export type Part =
   | { readonly kind: 'text'; readonly text: string }
@@ -55,6 +63,8 @@ export class Template {
   private readonly constString: string
   private readonly constGlob: Pattern
   readonly hasVariables: boolean
+  private arnTest: Matcher | undefined
+  private globTest: Matcher | undefined
 
   constructor(source: string, substitute: boolean) {
     this.source = source
@@ -104,6 +114,21 @@ export class Template {
       }
     }
     return out
+  }
+
+  /** Does ARN `s` match this value as a pattern (segment by segment)? False when a variable is absent. */
+  matchArn(s: string, ctx: Context): boolean {
+    if (this.parts === undefined) return (this.arnTest ??= compileMatcher(this.constGlob, true))(s)
+    const p = this.glob(ctx)
+    return p !== undefined && arnMatch(p, s)
+  }
+
+  /** Does `s` match this value as a wildcard pattern? False when a variable is absent. */
+  matchGlob(s: string, ctx: Context): boolean {
+    if (this.parts === undefined)
+      return (this.globTest ??= compileMatcher(this.constGlob, false))(s)
+    const p = this.glob(ctx)
+    return p !== undefined && globMatch(p, s)
   }
 
   /** Keys of the variables it reads. */
