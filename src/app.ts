@@ -25,14 +25,19 @@ import {
   type ScryptParams,
 } from './kms/root.ts'
 import { SqliteMetadataStore } from './meta/sqlite/store.ts'
+import type { IdentityStore } from './meta/identity.ts'
+import type { ObjectMetaStore } from './meta/objects.ts'
 import type { MetadataStore, RootKeyMode } from './meta/store.ts'
+
+/** Every metadata port; one adapter (SQLite today, PostgreSQL later) serves them all. */
+export type Stores = MetadataStore & IdentityStore & ObjectMetaStore
 
 export const META_FILE = 'meta.sqlite'
 export const DEV_KEY_FILE = 'dev-root.key'
 
 export interface App {
   readonly config: Config
-  readonly store: MetadataStore
+  readonly store: Stores
   readonly kms: LocalKms
   close(): Promise<void>
 }

@@ -28,6 +28,10 @@ export const ERROR_CODES = [
   'KEY_DELETED',
   'KEY_STATE_INVALID',
   'KEY_UNWRAP_FAILED',
+  // identity and store
+  'USER_NOT_FOUND',
+  'USER_EXISTS',
+  'BUCKET_EXISTS',
   // encrypted-object format
   'NOT_ENCRYPTED_OBJECT',
   'UNSUPPORTED_FORMAT',

@@ -23,6 +23,7 @@ import {
   keyScheduleDeletion,
 } from './commands/key.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
+import { accessKeyCreate, userCreate, userPutPolicy } from './commands/user.ts'
 
 export const COMMANDS: readonly Command[] = [
   init,
@@ -40,6 +41,9 @@ export const COMMANDS: readonly Command[] = [
   keyCancelDeletion,
   encrypt,
   decrypt,
+  userCreate,
+  userPutPolicy,
+  accessKeyCreate,
   policyValidate,
   policySimulate,
   quickstart,

@@ -327,6 +327,24 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
     )
   }
 
+  /** Seals a system secret (such as a secret access key) under the root key; `label` is bound as AAD. */
+  sealSystemSecret(label: string, plaintext: Uint8Array): Buffer {
+    return sealSecret(this.root(), plaintext, Buffer.from(`strongroom/system-secret/v1\0${label}`))
+  }
+
+  openSystemSecret(label: string, sealed: Uint8Array): Buffer {
+    return openSecret(
+      this.root(),
+      sealed,
+      Buffer.from(`strongroom/system-secret/v1\0${label}`),
+      () =>
+        new StrongroomError(
+          'ROOT_KEY_WRONG',
+          `the secret \`${label}\` does not open under this root key`,
+        ),
+    )
+  }
+
   /** Zeroes the root key and every cached key material. */
   close(): void {
     for (const v of this.cache.values()) v.fill(0)

@@ -50,4 +50,50 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 2: users, access keys and inline policies; buckets and objects
+  `
+  CREATE TABLE users (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  ) STRICT;
+  CREATE TABLE access_keys (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    secret BLOB NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+    created_at INTEGER NOT NULL,
+    FOREIGN KEY (tenant_id, user_name) REFERENCES users(tenant_id, name)
+  ) STRICT;
+  CREATE TABLE user_policies (
+    tenant_id TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, user_name, name),
+    FOREIGN KEY (tenant_id, user_name) REFERENCES users(tenant_id, name)
+  ) STRICT;
+  CREATE TABLE buckets (
+    name TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    key_id TEXT NOT NULL REFERENCES keys(id),
+    policy TEXT,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE objects (
+    bucket TEXT NOT NULL REFERENCES buckets(name),
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    content_type TEXT,
+    metadata TEXT NOT NULL,
+    blob TEXT NOT NULL UNIQUE,
+    data_key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+  ) STRICT;
+  `,
 ]

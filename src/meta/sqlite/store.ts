@@ -16,6 +16,8 @@ import type {
   RootKeyMode,
   TenantRecord,
 } from '../store.ts'
+import type { AccessKeyRecord, IdentityStore, UserPolicyRecord, UserRecord } from '../identity.ts'
+import type { BucketRecord, ListPage, ObjectMetaStore, ObjectRecord } from '../objects.ts'
 import { MIGRATIONS } from './migrations.ts'
 
 /** 'SROO' */
@@ -23,7 +25,7 @@ export const APPLICATION_ID = 0x53524f4f
 
 type Row = Record<string, SQLInputValue>
 
-export class SqliteMetadataStore implements MetadataStore {
+export class SqliteMetadataStore implements MetadataStore, IdentityStore, ObjectMetaStore {
   private readonly db: DatabaseSync
   private readonly stmts = new Map<string, StatementSync>()
 
@@ -284,6 +286,209 @@ export class SqliteMetadataStore implements MetadataStore {
     return Promise.resolve(r.changes > 0)
   }
 
+  // ---- identity
+
+  createUser(u: UserRecord): Promise<void> {
+    try {
+      this.stmt('INSERT INTO users (tenant_id, name, id, created_at) VALUES (?, ?, ?, ?)').run(
+        u.tenantId,
+        u.name,
+        u.id,
+        u.createdAt,
+      )
+    } catch (e) {
+      if (isConstraint(e))
+        return Promise.reject(
+          new StrongroomError('USER_EXISTS', `user \`${u.name}\` already exists in this tenant`),
+        )
+      throw e
+    }
+    return Promise.resolve()
+  }
+
+  getUser(tenantId: string, name: string): Promise<UserRecord | undefined> {
+    const r = this.stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ?').get(
+      tenantId,
+      name,
+    ) as Row | undefined
+    return Promise.resolve(r && user(r))
+  }
+
+  listUsers(tenantId: string): Promise<UserRecord[]> {
+    return Promise.resolve(
+      (
+        this.stmt('SELECT * FROM users WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
+      ).map(user),
+    )
+  }
+
+  createAccessKey(k: AccessKeyRecord): Promise<void> {
+    this.stmt(
+      'INSERT INTO access_keys (id, tenant_id, user_name, secret, status, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(k.id, k.tenantId, k.userName, k.secret, k.status, k.createdAt)
+    return Promise.resolve()
+  }
+
+  getAccessKey(id: string): Promise<AccessKeyRecord | undefined> {
+    const r = this.stmt('SELECT * FROM access_keys WHERE id = ?').get(id) as Row | undefined
+    return Promise.resolve(
+      r && {
+        id: str(r.id),
+        tenantId: str(r.tenant_id),
+        userName: str(r.user_name),
+        secret: bytes(r.secret),
+        status: str(r.status) === 'Active' ? 'Active' : 'Inactive',
+        createdAt: num(r.created_at),
+      },
+    )
+  }
+
+  putUserPolicy(p: UserPolicyRecord): Promise<void> {
+    this.stmt(
+      `INSERT INTO user_policies (tenant_id, user_name, name, document) VALUES (?, ?, ?, ?)
+        ON CONFLICT (tenant_id, user_name, name) DO UPDATE SET document = excluded.document`,
+    ).run(p.tenantId, p.userName, p.name, p.document)
+    return Promise.resolve()
+  }
+
+  listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]> {
+    const rows = this.stmt(
+      'SELECT * FROM user_policies WHERE tenant_id = ? AND user_name = ? ORDER BY name',
+    ).all(tenantId, userName) as Row[]
+    return Promise.resolve(
+      rows.map((r) => ({
+        tenantId: str(r.tenant_id),
+        userName: str(r.user_name),
+        name: str(r.name),
+        document: str(r.document),
+      })),
+    )
+  }
+
+  // ---- buckets and objects
+
+  createBucket(b: BucketRecord): Promise<void> {
+    try {
+      this.stmt(
+        'INSERT INTO buckets (name, tenant_id, key_id, policy, created_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(b.name, b.tenantId, b.keyId, b.policy, b.createdAt)
+    } catch (e) {
+      if (isConstraint(e))
+        return Promise.reject(
+          new StrongroomError('BUCKET_EXISTS', `bucket \`${b.name}\` already exists`),
+        )
+      throw e
+    }
+    return Promise.resolve()
+  }
+
+  getBucket(name: string): Promise<BucketRecord | undefined> {
+    const r = this.stmt('SELECT * FROM buckets WHERE name = ?').get(name) as Row | undefined
+    return Promise.resolve(r && bucket(r))
+  }
+
+  listBuckets(tenantId: string): Promise<BucketRecord[]> {
+    return Promise.resolve(
+      (
+        this.stmt('SELECT * FROM buckets WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
+      ).map(bucket),
+    )
+  }
+
+  setBucketPolicy(name: string, policy: string | null): Promise<void> {
+    this.stmt('UPDATE buckets SET policy = ? WHERE name = ?').run(policy, name)
+    return Promise.resolve()
+  }
+
+  deleteBucket(name: string): Promise<boolean> {
+    return Promise.resolve(
+      this.tx(() => {
+        if (this.stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name) !== undefined)
+          return false
+        this.stmt('DELETE FROM buckets WHERE name = ?').run(name)
+        return true
+      }),
+    )
+  }
+
+  putObject(
+    o: ObjectRecord,
+    wk: { keyId: string; keyVersion: number; wrapped: Uint8Array; tenantId: string },
+  ): Promise<ObjectRecord | undefined> {
+    return Promise.resolve(
+      this.tx(() => {
+        const old = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
+          o.bucket,
+          o.key,
+        ) as Row | undefined
+        if (old !== undefined)
+          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
+        this.stmt(
+          'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(o.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, o.createdAt)
+        this.stmt(
+          `INSERT INTO objects (bucket, key, size, etag, content_type, metadata, blob, data_key_id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag,
+              content_type = excluded.content_type, metadata = excluded.metadata, blob = excluded.blob,
+              data_key_id = excluded.data_key_id, created_at = excluded.created_at`,
+        ).run(
+          o.bucket,
+          o.key,
+          o.size,
+          o.etag,
+          o.contentType,
+          JSON.stringify(o.metadata),
+          o.blob,
+          o.dataKeyId,
+          o.createdAt,
+        )
+        return old && object(old)
+      }),
+    )
+  }
+
+  getObject(bucketName: string, key: string): Promise<ObjectRecord | undefined> {
+    const r = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
+      bucketName,
+      key,
+    ) as Row | undefined
+    return Promise.resolve(r && object(r))
+  }
+
+  deleteObject(bucketName: string, key: string): Promise<ObjectRecord | undefined> {
+    return Promise.resolve(
+      this.tx(() => {
+        const r = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
+          bucketName,
+          key,
+        ) as Row | undefined
+        if (r === undefined) return undefined
+        this.stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucketName, key)
+        this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(r.data_key_id))
+        return object(r)
+      }),
+    )
+  }
+
+  listObjects(bucketName: string, prefix: string, after: string, limit: number): Promise<ListPage> {
+    const rows = this.stmt(
+      `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND substr(key, 1, length(?)) = ?
+        ORDER BY key LIMIT ?`,
+    ).all(bucketName, after, prefix, prefix, prefix, limit + 1) as Row[]
+    const objects = rows.slice(0, limit).map(object)
+    return Promise.resolve({
+      objects,
+      truncatedAfter: rows.length > limit ? objects.at(-1)?.key : undefined,
+    })
+  }
+
+  blobIds(): Promise<Set<string>> {
+    return Promise.resolve(
+      new Set((this.stmt('SELECT blob FROM objects').all() as Row[]).map((r) => str(r.blob))),
+    )
+  }
+
   close(): Promise<void> {
     if (this.db.isOpen) this.db.close()
     return Promise.resolve()
@@ -360,4 +565,37 @@ function keyValues(k: KeyRecord): SQLInputValue[] {
     k.deletionAt,
     k.deletedAt,
   ]
+}
+
+function user(r: Row): UserRecord {
+  return {
+    tenantId: str(r.tenant_id),
+    name: str(r.name),
+    id: str(r.id),
+    createdAt: num(r.created_at),
+  }
+}
+
+function bucket(r: Row): BucketRecord {
+  return {
+    name: str(r.name),
+    tenantId: str(r.tenant_id),
+    keyId: str(r.key_id),
+    policy: r.policy === null ? null : str(r.policy),
+    createdAt: num(r.created_at),
+  }
+}
+
+function object(r: Row): ObjectRecord {
+  return {
+    bucket: str(r.bucket),
+    key: str(r.key),
+    size: num(r.size),
+    etag: str(r.etag),
+    contentType: r.content_type === null ? null : str(r.content_type),
+    metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    blob: str(r.blob),
+    dataKeyId: str(r.data_key_id),
+    createdAt: num(r.created_at),
+  }
 }

@@ -1,0 +1,42 @@
+/**
+ * IdentityStore: IAM users of each tenant, their access keys (secrets sealed
+ * under the root key by the caller) and their inline identity policies.
+ */
+
+export interface UserRecord {
+  readonly tenantId: string
+  readonly name: string
+  /** AWS-style unique id (AIDA…), the value of aws:userid. */
+  readonly id: string
+  readonly createdAt: number
+}
+
+export interface AccessKeyRecord {
+  /** AKIA…: public. */
+  readonly id: string
+  readonly tenantId: string
+  readonly userName: string
+  /** The secret access key, sealed under the root key. */
+  readonly secret: Uint8Array
+  readonly status: 'Active' | 'Inactive'
+  readonly createdAt: number
+}
+
+export interface UserPolicyRecord {
+  readonly tenantId: string
+  readonly userName: string
+  readonly name: string
+  /** The policy JSON as the user gave it (validated before it is stored). */
+  readonly document: string
+}
+
+export interface IdentityStore {
+  /** USER_EXISTS when the name is taken in the tenant. */
+  createUser(user: UserRecord): Promise<void>
+  getUser(tenantId: string, name: string): Promise<UserRecord | undefined>
+  listUsers(tenantId: string): Promise<UserRecord[]>
+  createAccessKey(key: AccessKeyRecord): Promise<void>
+  getAccessKey(id: string): Promise<AccessKeyRecord | undefined>
+  putUserPolicy(policy: UserPolicyRecord): Promise<void>
+  listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]>
+}
