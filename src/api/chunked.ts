@@ -1,0 +1,109 @@
+/**
+ * The aws-chunked content encoding of streaming uploads
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html,
+ *  .../sigv4-streaming-trailers.html):
+ *
+ *   hex-size [;chunk-signature=SIG] CRLF  data  CRLF   … repeated
+ *   0 [;chunk-signature=SIG] CRLF
+ *   [trailer-name:value CRLF]* [x-amz-trailer-signature:SIG CRLF]
+ *   CRLF
+ *
+ * Signed chunks are checked as they arrive; the decoded body must have
+ * exactly x-amz-decoded-content-length bytes. Every line is bounded.
+ */
+import { ChunkReader } from '../crypto/stream.ts'
+import { ApiError } from './errors.ts'
+
+const MAX_LINE = 8 * 1024
+const MAX_CHUNK = 64 * 1024 * 1024
+const MAX_TRAILERS = 16
+
+export interface ChunkedOptions {
+  /** Verifies a chunk's signature given its data; absent for unsigned streams. */
+  readonly verifyChunk?: (signature: string, data: readonly Uint8Array[]) => void
+  readonly decodedLength: number
+  /** Receives the trailers (lower-cased names). */
+  readonly onTrailers: (trailers: Map<string, string>) => void
+}
+
+async function readLine(r: ChunkReader): Promise<string> {
+  const buf = await r.fill(MAX_LINE)
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  const end = b.indexOf('\r\n')
+  if (end < 0) {
+    throw buf.byteLength >= MAX_LINE
+      ? new ApiError('InvalidArgument', 'a chunk header line of the aws-chunked body is too long')
+      : new ApiError('IncompleteBody', 'the aws-chunked body ended inside a chunk header')
+  }
+  const line = b.toString('latin1', 0, end)
+  await r.take(end + 2)
+  return line
+}
+
+export async function* decodeChunked(
+  source: AsyncIterable<Uint8Array>,
+  o: ChunkedOptions,
+): AsyncGenerator<Uint8Array> {
+  const r = new ChunkReader(source)
+  let total = 0
+  for (;;) {
+    const line = await readLine(r)
+    const [sizeHex = '', ...ext] = line.split(';')
+    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeHex))
+      throw new ApiError(
+        'InvalidArgument',
+        'a chunk size of the aws-chunked body is not hexadecimal',
+      )
+    const size = parseInt(sizeHex, 16)
+    if (size > MAX_CHUNK)
+      throw new ApiError('InvalidArgument', 'a chunk of the aws-chunked body is larger than 64 MiB')
+    const sig = ext.find((e) => e.startsWith('chunk-signature='))?.slice(16)
+    if (o.verifyChunk !== undefined && sig === undefined)
+      throw new ApiError(
+        'SignatureDoesNotMatch',
+        'a chunk of the signed stream carries no signature',
+      )
+    const pieces: Uint8Array[] = []
+    let got = 0
+    while (got < size) {
+      const piece = await r.take(Math.min(size - got, 1 << 20))
+      if (piece.byteLength === 0)
+        throw new ApiError('IncompleteBody', 'the aws-chunked body ended inside a chunk')
+      pieces.push(piece)
+      got += piece.byteLength
+    }
+    if (o.verifyChunk !== undefined && sig !== undefined) o.verifyChunk(sig, pieces)
+    total += size
+    if (total > o.decodedLength)
+      throw new ApiError(
+        'IncompleteBody',
+        'the aws-chunked body is longer than x-amz-decoded-content-length',
+      )
+    yield* pieces
+    if (size === 0) break
+    if ((await readLine(r)) !== '')
+      throw new ApiError(
+        'InvalidArgument',
+        'a chunk of the aws-chunked body is not followed by CRLF',
+      )
+  }
+  const trailers = new Map<string, string>()
+  for (;;) {
+    const line = await readLine(r).catch((e: unknown) => {
+      // A stream without trailers may end right after the last chunk's CRLF.
+      if (e instanceof ApiError && e.code === 'IncompleteBody') return ''
+      throw e
+    })
+    if (line === '') break
+    const colon = line.indexOf(':')
+    if (colon <= 0 || trailers.size >= MAX_TRAILERS)
+      throw new ApiError('InvalidArgument', 'a trailer of the aws-chunked body is malformed')
+    trailers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim())
+  }
+  if (total !== o.decodedLength)
+    throw new ApiError(
+      'IncompleteBody',
+      `the body has ${total} bytes but x-amz-decoded-content-length says ${o.decodedLength}`,
+    )
+  o.onTrailers(trailers)
+}

@@ -1,0 +1,1208 @@
+/**
+ * The S3 REST-XML API. Every request takes one path
+ * (../shared/DESIGN.md): protocol -> authenticate (SigV4) -> request context
+ * -> authorize (the IAM engine, then the KMS key policy for object bodies)
+ * -> execute -> response. No handler authorizes on its own: each operation
+ * declares its action and resource, and `handle` decides before calling it.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TLSSocket } from 'node:tls'
+import type { App } from '../app.ts'
+import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
+import { parsePolicyText, type Policy } from '../iam/policy.ts'
+import { userPolicies } from '../identity/users.ts'
+import { bucketKey } from '../store/bucket-keys.ts'
+import type { BucketRecord, ObjectRecord } from '../meta/objects.ts'
+import type { TenantRecord } from '../meta/store.ts'
+import type { ObjectService } from '../store/objects.ts'
+import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
+import { decodeChunked } from './chunked.ts'
+import { ApiError, toApiError } from './errors.ts'
+import {
+  chunkSignature,
+  parseAuth,
+  parseQuery,
+  signaturesEqual,
+  verify,
+  type ParsedAuth,
+  type RequestView,
+} from './sigv4.ts'
+import { parseXml, xmlDocument, type Node } from './xml.ts'
+
+export const MAX_PUT_BYTES = 5 * 1024 * 1024 * 1024
+const MAX_KEY_BYTES = 1024
+const MAX_METADATA_BYTES = 2 * 1024
+const MAX_XML_BYTES = 1024 * 1024
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+
+export interface Caller {
+  readonly arn: string
+  readonly account: string
+  readonly tenant: TenantRecord | undefined
+  readonly userId: string | undefined
+  readonly userName: string | undefined
+  readonly policies: readonly Policy[]
+  readonly auth: ParsedAuth | undefined
+  readonly signingKey: Buffer | undefined
+}
+
+export interface DecisionRecord {
+  readonly requestId: string
+  readonly operation: string
+  readonly principal: string
+  readonly action: string
+  readonly resource: string
+  readonly decision: string
+  readonly trace: Trace | undefined
+}
+
+export interface GatewayOptions {
+  readonly app: App
+  readonly objects: ObjectService
+  readonly now?: () => number
+  /** Receives every authorization decision (the audit log and `strongroom explain` read these). */
+  readonly onDecision?: (d: DecisionRecord) => void
+}
+
+interface Ctx {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly requestId: string
+  readonly view: RequestView
+  readonly query: Map<string, string>
+  readonly bucketName: string | undefined
+  readonly key: string | undefined
+  readonly caller: Caller
+  readonly conditions: Record<string, string | string[]>
+}
+
+export function validBucketName(name: string): boolean {
+  return BUCKET_NAME.test(name) && !/\.\.|^\d+\.\d+\.\d+\.\d+$|^xn--|-s3alias$|--ol-s3$/.test(name)
+}
+
+export class S3Gateway {
+  private readonly app: App
+  private readonly objects: ObjectService
+  private readonly now: () => number
+  private readonly onDecision: ((d: DecisionRecord) => void) | undefined
+  private readonly bucketPolicies = new Map<string, { text: string; policy: Policy | undefined }>()
+
+  constructor(o: GatewayOptions) {
+    this.app = o.app
+    this.objects = o.objects
+    this.now = o.now ?? Date.now
+    this.onDecision = o.onDecision
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const url = req.url ?? '/'
+    const qi = url.indexOf('?')
+    const rawPath = qi < 0 ? url : url.slice(0, qi)
+    const rawQuery = qi < 0 ? '' : url.slice(qi + 1)
+    const view: RequestView = {
+      method: req.method ?? 'GET',
+      rawPath,
+      rawQuery,
+      headers: req.headers,
+    }
+    const pairs = parseQuery(rawQuery)
+    const query = new Map(pairs)
+    const [bucketName, key] = splitPath(rawPath)
+    const caller = await this.authenticate(view, pairs)
+    const ctx: Ctx = {
+      req,
+      res,
+      requestId,
+      view,
+      query,
+      bucketName,
+      key,
+      caller,
+      conditions: this.conditions(req, caller, query),
+    }
+    await this.dispatch(ctx)
+  }
+
+  // ---- authentication
+
+  private async authenticate(
+    view: RequestView,
+    query: readonly [string, string][],
+  ): Promise<Caller> {
+    const auth = parseAuth(view, query)
+    if (auth === undefined) {
+      return {
+        arn: '*',
+        account: '',
+        tenant: undefined,
+        userId: undefined,
+        userName: undefined,
+        policies: [],
+        auth: undefined,
+        signingKey: undefined,
+      }
+    }
+    const store = this.app.store
+    const record = await store.getAccessKey(auth.credential.accessKeyId)
+    if (record?.status !== 'Active')
+      throw new ApiError(
+        'InvalidAccessKeyId',
+        'The AWS Access Key Id you provided does not exist in our records.',
+      )
+    if (auth.securityToken !== undefined)
+      throw new ApiError(
+        'InvalidAccessKeyId',
+        'session tokens are not issued by this endpoint yet; use an access key',
+      )
+    const secret = this.app.kms.openSystemSecret(`access-key/${record.id}`, record.secret)
+    let signingKey: Buffer
+    try {
+      signingKey = verify(view, query, auth, secret.toString('utf8'), {
+        region: this.app.config.region,
+        now: this.now(),
+      })
+    } finally {
+      secret.fill(0)
+    }
+    const tenant = (await store.listTenants()).find((t) => t.id === record.tenantId)
+    const user = await store.getUser(record.tenantId, record.userName)
+    if (tenant === undefined || user === undefined)
+      throw new ApiError(
+        'InvalidAccessKeyId',
+        'The AWS Access Key Id you provided does not exist in our records.',
+      )
+    return {
+      arn: `arn:aws:iam::${tenant.id}:user/${user.name}`,
+      account: tenant.id,
+      tenant,
+      userId: user.id,
+      userName: user.name,
+      policies: await userPolicies(store, user),
+      auth,
+      signingKey,
+    }
+  }
+
+  /** The condition keys AWS would set for this request. */
+  private conditions(
+    req: IncomingMessage,
+    c: Caller,
+    query: Map<string, string>,
+  ): Record<string, string | string[]> {
+    const now = this.now()
+    const socket = req.socket as Partial<TLSSocket>
+    const tls = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null
+    const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')
+    const out: Record<string, string | string[]> = {
+      'aws:SecureTransport': tls === null ? 'false' : 'true',
+      'aws:CurrentTime': new Date(now).toISOString(),
+      'aws:EpochTime': String(Math.floor(now / 1000)),
+      'aws:RequestedRegion': this.app.config.region,
+    }
+    if (ip !== '') out['aws:SourceIp'] = ip
+    if (tls !== null) out['s3:TlsVersion'] = tls.replace(/^TLSv/, '')
+    if (c.userName !== undefined && c.userId !== undefined) {
+      out['aws:PrincipalType'] = 'User'
+      out['aws:userid'] = c.userId
+      out['aws:username'] = c.userName
+    } else out['aws:PrincipalType'] = 'Anonymous'
+    if (c.auth !== undefined) {
+      out['s3:signatureversion'] = 'AWS4-HMAC-SHA256'
+      out['s3:authType'] = c.auth.kind === 'header' ? 'REST-HEADER' : 'REST-QUERY-STRING'
+      out['s3:signatureAge'] = String(
+        Math.max(
+          0,
+          now -
+            (Date.parse(
+              c.auth.amzDate.replace(
+                /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/,
+                '$1-$2-$3T$4:$5:$6Z',
+              ),
+            ) || now),
+        ),
+      )
+    }
+    for (const [k, name] of [
+      ['prefix', 's3:prefix'],
+      ['delimiter', 's3:delimiter'],
+      ['max-keys', 's3:max-keys'],
+    ] as const) {
+      const v = query.get(k)
+      if (v !== undefined) out[name] = v
+    }
+    const sse = header(req, 'x-amz-server-side-encryption')
+    if (sse !== undefined) out['s3:x-amz-server-side-encryption'] = sse
+    const sseKey = header(req, 'x-amz-server-side-encryption-aws-kms-key-id')
+    if (sseKey !== undefined) out['s3:x-amz-server-side-encryption-aws-kms-key-id'] = sseKey
+    return out
+  }
+
+  // ---- authorization
+
+  private bucketPolicy(b: BucketRecord | undefined): Policy | undefined {
+    if (b?.policy == null) return undefined
+    const hit = this.bucketPolicies.get(b.name)
+    if (hit?.text === b.policy) return hit.policy
+    const policy = parsePolicyText(b.policy, 'resource', `bucket policy of ${b.name}`).policy
+    this.bucketPolicies.set(b.name, { text: b.policy, policy })
+    return policy
+  }
+
+  /** Decides through the IAM engine; throws AccessDenied (keeping the trace for admins) unless allowed. */
+  private check(
+    ctx: Ctx,
+    op: string,
+    action: string,
+    resource: string,
+    bucket: BucketRecord | undefined,
+    extra: Record<string, string | string[]> = {},
+  ): void {
+    const c = ctx.caller
+    if (c.auth === undefined) {
+      this.record(ctx, op, action, resource, 'ImplicitDeny', undefined)
+      throw new ApiError(
+        'AccessDenied',
+        'Anonymous access is blocked (the public access block is on): sign requests with AWS Signature Version 4',
+      )
+    }
+    const req: AuthzRequest = {
+      principal: c.arn,
+      principalAccount: c.account,
+      action,
+      resource,
+      resourceAccount: bucket?.tenantId ?? c.account,
+      context: { ...ctx.conditions, ...extra },
+    }
+    const r = authorize(
+      req,
+      { identity: c.policies, resource: this.bucketPolicy(bucket) },
+      { explain: true },
+    )
+    this.record(ctx, op, action, resource, r.decision, r.trace)
+    if (r.decision !== 'Allow') throw new ApiError('AccessDenied', 'Access Denied')
+  }
+
+  /** Reading or writing an object body also needs the bucket key's permission, under its key policy. */
+  private async checkKey(
+    ctx: Ctx,
+    op: string,
+    action: 'kms:Decrypt' | 'kms:GenerateDataKey',
+    bucket: BucketRecord,
+  ): Promise<void> {
+    const key = await this.app.store.getKey(bucket.keyId)
+    const owner = (await this.app.store.listTenants()).find((t) => t.id === bucket.tenantId)
+    if (key === undefined || owner === undefined)
+      throw new ApiError('KMS.NotFoundException', 'the bucket key does not exist')
+    const arn = this.app.kms.arn(owner, key.id)
+    // The default key policy, as AWS KMS writes it: the owning account delegates to its IAM policies.
+    const keyPolicy = parsePolicyText(
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'Enable IAM User Permissions',
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${owner.id}:root` },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+        ],
+      }),
+      'key',
+      `key policy of ${key.id}`,
+    ).policy
+    const c = ctx.caller
+    const r = authorize(
+      {
+        principal: c.arn,
+        principalAccount: c.account,
+        action,
+        resource: arn,
+        resourceAccount: owner.id,
+        context: {
+          ...ctx.conditions,
+          'kms:ViaService': `s3.${this.app.config.region}.amazonaws.com`,
+          'kms:EncryptionContext:bucket': bucket.name,
+        },
+      },
+      { identity: c.policies, resource: keyPolicy },
+      { explain: true },
+    )
+    this.record(ctx, op, action, arn, r.decision, r.trace)
+    if (r.decision !== 'Allow')
+      throw new ApiError(
+        'AccessDenied',
+        `Access Denied: ${action} on the bucket key is not allowed`,
+      )
+  }
+
+  private record(
+    ctx: Ctx,
+    operation: string,
+    action: string,
+    resource: string,
+    decision: string,
+    trace: Trace | undefined,
+  ): void {
+    this.onDecision?.({
+      requestId: ctx.requestId,
+      operation,
+      principal: ctx.caller.arn,
+      action,
+      resource,
+      decision,
+      trace,
+    })
+  }
+
+  // ---- dispatch
+
+  private async dispatch(ctx: Ctx): Promise<void> {
+    const { bucketName: b, key, view, query } = ctx
+    const m = view.method
+    if (b === undefined) {
+      if (m === 'GET') return this.listBuckets(ctx)
+      throw new ApiError(
+        'MethodNotAllowed',
+        `The specified method is not allowed against this resource: ${m} /`,
+      )
+    }
+    const sub = [
+      'policy',
+      'location',
+      'delete',
+      'versioning',
+      'uploads',
+      'uploadId',
+      'tagging',
+      'acl',
+      'encryption',
+      'publicAccessBlock',
+      'versions',
+      'lifecycle',
+      'cors',
+      'website',
+      'notification',
+      'replication',
+      'logging',
+      'ownershipControls',
+      'object-lock',
+      'retention',
+      'legal-hold',
+      'attributes',
+      'torrent',
+      'restore',
+      'select',
+      'accelerate',
+      'requestPayment',
+      'analytics',
+      'metrics',
+      'inventory',
+      'intelligent-tiering',
+    ].find((s) => query.has(s))
+    if (key === undefined) {
+      if (sub === 'policy') {
+        if (m === 'PUT') return this.putBucketPolicy(ctx, b)
+        if (m === 'GET') return this.getBucketPolicy(ctx, b)
+        if (m === 'DELETE') return this.deleteBucketPolicy(ctx, b)
+      }
+      if (sub === 'location' && m === 'GET') return this.getBucketLocation(ctx, b)
+      if (sub === 'delete' && m === 'POST') return this.deleteObjects(ctx, b)
+      if (sub !== undefined)
+        throw new ApiError(
+          'NotImplemented',
+          `Strongroom does not implement the bucket ?${sub} operation (${m}) yet`,
+        )
+      if (m === 'PUT') return this.createBucket(ctx, b)
+      if (m === 'HEAD') return this.headBucket(ctx, b)
+      if (m === 'GET') return this.listObjects(ctx, b)
+      if (m === 'DELETE') return this.deleteBucket(ctx, b)
+      throw new ApiError(
+        'MethodNotAllowed',
+        `The specified method is not allowed against this resource: ${m} bucket`,
+      )
+    }
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES)
+      throw new ApiError('KeyTooLongError', 'Your key is too long: at most 1,024 bytes of UTF-8')
+    if (sub !== undefined)
+      throw new ApiError(
+        'NotImplemented',
+        `Strongroom does not implement the object ?${sub} operation (${m}) yet`,
+      )
+    if (m === 'PUT') {
+      if (header(ctx.req, 'x-amz-copy-source') !== undefined)
+        throw new ApiError('NotImplemented', 'Strongroom does not implement CopyObject yet')
+      return this.putObject(ctx, b, key)
+    }
+    if (m === 'GET' || m === 'HEAD') return this.getObject(ctx, b, key, m === 'HEAD')
+    if (m === 'DELETE') return this.deleteObject(ctx, b, key)
+    throw new ApiError(
+      'MethodNotAllowed',
+      `The specified method is not allowed against this resource: ${m} object`,
+    )
+  }
+
+  private async bucket(name: string): Promise<BucketRecord | undefined> {
+    return this.app.store.getBucket(name)
+  }
+
+  private async mustBucket(
+    ctx: Ctx,
+    name: string,
+    op: string,
+    action: string,
+    resource: string,
+  ): Promise<BucketRecord> {
+    const b = await this.bucket(name)
+    this.check(ctx, op, action, resource, b)
+    if (b === undefined)
+      throw new ApiError('NoSuchBucket', 'The specified bucket does not exist', {
+        BucketName: name,
+      })
+    return b
+  }
+
+  // ---- buckets
+
+  private async listBuckets(ctx: Ctx): Promise<void> {
+    this.check(ctx, 'ListBuckets', 's3:ListAllMyBuckets', '*', undefined)
+    const tenant = ctx.caller.tenant
+    const buckets = tenant === undefined ? [] : await this.app.store.listBuckets(tenant.id)
+    sendXml(ctx, 200, 'ListAllMyBucketsResult', {
+      Owner: owner(tenant),
+      Buckets: {
+        Bucket: buckets.map((b) => ({
+          Name: b.name,
+          CreationDate: new Date(b.createdAt).toISOString(),
+        })),
+      },
+    })
+  }
+
+  private async createBucket(ctx: Ctx, name: string): Promise<void> {
+    this.check(ctx, 'CreateBucket', 's3:CreateBucket', `arn:aws:s3:::${name}`, undefined)
+    if (!validBucketName(name)) {
+      throw new ApiError(
+        'InvalidBucketName',
+        'The specified bucket is not valid: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
+        { BucketName: name },
+      )
+    }
+    const body = await readSmallBody(ctx.req, MAX_XML_BYTES)
+    if (body.length > 0) {
+      const cfg = parseXml(body.toString('utf8'))
+      const loc = cfg.children.find((c) => c.name === 'LocationConstraint')?.text
+      if (loc !== undefined && loc !== '' && loc !== this.app.config.region) {
+        throw new ApiError(
+          'InvalidArgument',
+          `this endpoint serves region ${this.app.config.region}; the LocationConstraint ${loc} cannot be created here`,
+        )
+      }
+    }
+    const tenant = ctx.caller.tenant
+    if (tenant === undefined) throw new ApiError('AccessDenied', 'Access Denied')
+    const existing = await this.bucket(name)
+    if (existing !== undefined) {
+      if (existing.tenantId === tenant.id)
+        throw new ApiError(
+          'BucketAlreadyOwnedByYou',
+          'Your previous request to create the named bucket succeeded and you already own it.',
+          { BucketName: name },
+        )
+      throw new ApiError(
+        'BucketAlreadyExists',
+        'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+        { BucketName: name },
+      )
+    }
+    const key = await bucketKey(this.app.kms, this.app.store, tenant)
+    try {
+      await this.app.store.createBucket({
+        name,
+        tenantId: tenant.id,
+        keyId: key.id,
+        policy: null,
+        createdAt: this.now(),
+      })
+    } catch (e) {
+      if (e instanceof Error && 'code' in e && e.code === 'BUCKET_EXISTS')
+        throw new ApiError('BucketAlreadyExists', 'The requested bucket name is not available.', {
+          BucketName: name,
+        })
+      throw e
+    }
+    ctx.res.setHeader('Location', `/${name}`)
+    send(ctx, 200)
+  }
+
+  private async headBucket(ctx: Ctx, name: string): Promise<void> {
+    await this.mustBucket(ctx, name, 'HeadBucket', 's3:ListBucket', `arn:aws:s3:::${name}`)
+    ctx.res.setHeader('x-amz-bucket-region', this.app.config.region)
+    send(ctx, 200)
+  }
+
+  private async getBucketLocation(ctx: Ctx, name: string): Promise<void> {
+    await this.mustBucket(
+      ctx,
+      name,
+      'GetBucketLocation',
+      's3:GetBucketLocation',
+      `arn:aws:s3:::${name}`,
+    )
+    const region = this.app.config.region
+    // S3 answers an empty LocationConstraint for us-east-1.
+    sendXml(ctx, 200, 'LocationConstraint', region === 'us-east-1' ? '' : region)
+  }
+
+  private async deleteBucket(ctx: Ctx, name: string): Promise<void> {
+    await this.mustBucket(ctx, name, 'DeleteBucket', 's3:DeleteBucket', `arn:aws:s3:::${name}`)
+    if (!(await this.app.store.deleteBucket(name)))
+      throw new ApiError('BucketNotEmpty', 'The bucket you tried to delete is not empty', {
+        BucketName: name,
+      })
+    this.bucketPolicies.delete(name)
+    send(ctx, 204)
+  }
+
+  private async putBucketPolicy(ctx: Ctx, name: string): Promise<void> {
+    await this.mustBucket(
+      ctx,
+      name,
+      'PutBucketPolicy',
+      's3:PutBucketPolicy',
+      `arn:aws:s3:::${name}`,
+    )
+    const text = (await readSmallBody(ctx.req, 20 * 1024 + 1024)).toString('utf8')
+    const r = parsePolicyText(text, 'resource', 'bucket policy')
+    if (r.policy === undefined) {
+      const e = r.errors[0]
+      throw new ApiError(
+        'MalformedPolicy',
+        e === undefined
+          ? 'Policies must be valid JSON'
+          : `${e.message} (line ${e.line}, column ${e.column}, ${e.path})`,
+      )
+    }
+    const outside = r.policy.statements
+      .flatMap((s) => s.resource ?? s.notResource ?? [])
+      .find((t) => t.source !== '*' && !t.source.startsWith(`arn:aws:s3:::${name}`))
+    if (outside !== undefined)
+      throw new ApiError(
+        'MalformedPolicy',
+        `Policy has a resource outside this bucket: ${outside.source}`,
+      )
+    await this.app.store.setBucketPolicy(name, text)
+    send(ctx, 204)
+  }
+
+  private async getBucketPolicy(ctx: Ctx, name: string): Promise<void> {
+    const b = await this.mustBucket(
+      ctx,
+      name,
+      'GetBucketPolicy',
+      's3:GetBucketPolicy',
+      `arn:aws:s3:::${name}`,
+    )
+    if (b.policy === null)
+      throw new ApiError('NoSuchBucketPolicy', 'The bucket policy does not exist', {
+        BucketName: name,
+      })
+    ctx.res.setHeader('Content-Type', 'application/json')
+    send(ctx, 200, b.policy)
+  }
+
+  private async deleteBucketPolicy(ctx: Ctx, name: string): Promise<void> {
+    await this.mustBucket(
+      ctx,
+      name,
+      'DeleteBucketPolicy',
+      's3:DeleteBucketPolicy',
+      `arn:aws:s3:::${name}`,
+    )
+    await this.app.store.setBucketPolicy(name, null)
+    send(ctx, 204)
+  }
+
+  // ---- listing
+
+  private async listObjects(ctx: Ctx, name: string): Promise<void> {
+    const q = ctx.query
+    const v2 = q.get('list-type') === '2'
+    await this.mustBucket(
+      ctx,
+      name,
+      v2 ? 'ListObjectsV2' : 'ListObjects',
+      's3:ListBucket',
+      `arn:aws:s3:::${name}`,
+    )
+    const prefix = q.get('prefix') ?? ''
+    const delimiter = q.get('delimiter') ?? ''
+    const rawMax = q.get('max-keys') ?? '1000'
+    if (!/^\d{1,9}$/.test(rawMax))
+      throw new ApiError('InvalidArgument', 'max-keys must be a whole number from 0 to 1000')
+    const maxKeys = Math.min(Number(rawMax), 1000)
+    const urlEncode = q.get('encoding-type') === 'url'
+    if (q.has('encoding-type') && !urlEncode)
+      throw new ApiError(
+        'InvalidArgument',
+        'Invalid Encoding Method specified in Request: encoding-type must be url',
+      )
+    let after: string
+    if (v2) {
+      const token = q.get('continuation-token')
+      if (token !== undefined) {
+        const decoded = Buffer.from(token, 'base64url').toString('utf8')
+        if (!decoded.startsWith('k:'))
+          throw new ApiError('InvalidArgument', 'The continuation token provided is incorrect')
+        after = decoded.slice(2)
+      } else after = q.get('start-after') ?? ''
+    } else after = q.get('marker') ?? ''
+
+    const contents: ObjectRecord[] = []
+    const prefixes: string[] = []
+    let cursor = after
+    let truncated = false
+    let last = ''
+    while (contents.length + prefixes.length < maxKeys) {
+      const page = await this.app.store.listObjects(
+        name,
+        prefix,
+        cursor,
+        Math.min(1000, maxKeys - contents.length - prefixes.length + 1),
+      )
+      if (page.objects.length === 0) break
+      for (const o of page.objects) {
+        if (contents.length + prefixes.length >= maxKeys) {
+          truncated = true
+          break
+        }
+        const rest = o.key.slice(prefix.length)
+        const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
+        if (d >= 0) {
+          const cp = prefix + rest.slice(0, d + delimiter.length)
+          if (prefixes.at(-1) !== cp) prefixes.push(cp)
+          last = cp
+          // Skip every other key under this common prefix.
+          cursor = cp + '\u{10FFFF}'.repeat(4)
+        } else {
+          contents.push(o)
+          last = o.key
+          cursor = o.key
+        }
+      }
+      if (truncated) break
+      if (page.truncatedAfter === undefined && cursor === page.objects.at(-1)?.key) break
+      if (page.truncatedAfter === undefined && delimiter === '') break
+    }
+    if (!truncated && contents.length + prefixes.length >= maxKeys && maxKeys > 0) {
+      truncated = (await this.app.store.listObjects(name, prefix, cursor, 1)).objects.length > 0
+    }
+    const enc = (s: string) => (urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s)
+    const fetchOwner = q.get('fetch-owner') === 'true' || !v2
+    const ownerTenant = (await this.app.store.listTenants()).find(
+      (t) => t.id === (ctx.caller.tenant?.id ?? ''),
+    )
+    const body: Record<string, Node | Node[]> = {
+      Name: name,
+      Prefix: enc(prefix),
+      ...(v2
+        ? {
+            StartAfter: q.has('start-after') ? enc(q.get('start-after') ?? '') : undefined,
+            KeyCount: contents.length + prefixes.length,
+          }
+        : { Marker: enc(q.get('marker') ?? '') }),
+      MaxKeys: maxKeys,
+      Delimiter: delimiter === '' ? undefined : enc(delimiter),
+      EncodingType: urlEncode ? 'url' : undefined,
+      IsTruncated: truncated,
+      ...(v2 && q.has('continuation-token')
+        ? { ContinuationToken: q.get('continuation-token') }
+        : {}),
+      ...(truncated && v2
+        ? { NextContinuationToken: Buffer.from(`k:${last}`).toString('base64url') }
+        : {}),
+      ...(truncated && !v2 && delimiter !== '' ? { NextMarker: enc(last) } : {}),
+      Contents: contents.map((o) => ({
+        Key: enc(o.key),
+        LastModified: new Date(o.createdAt).toISOString(),
+        ETag: o.etag,
+        Size: o.size,
+        ...(fetchOwner ? { Owner: owner(ownerTenant) } : {}),
+        StorageClass: 'STANDARD',
+      })),
+      CommonPrefixes: prefixes.map((p) => ({ Prefix: enc(p) })),
+    }
+    sendXml(ctx, 200, 'ListBucketResult', body)
+  }
+
+  // ---- objects
+
+  private async putObject(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const resource = `arn:aws:s3:::${bucketName}/${key}`
+    const bucket = await this.mustBucket(ctx, bucketName, 'PutObject', 's3:PutObject', resource)
+    await this.checkKey(ctx, 'PutObject', 'kms:GenerateDataKey', bucket)
+    const sse = header(ctx.req, 'x-amz-server-side-encryption')
+    if (sse !== undefined && sse !== 'aws:kms' && sse !== 'AES256') {
+      throw new ApiError(
+        'InvalidArgument',
+        'x-amz-server-side-encryption must be aws:kms (every object is sealed under its tenant key)',
+      )
+    }
+    const tenant = (await this.app.store.listTenants()).find((t) => t.id === bucket.tenantId)
+    if (tenant === undefined) throw new ApiError('InternalError', 'the bucket owner is missing')
+    const metadata = userMetadata(ctx.req)
+    const { body, length, finish, checksums } = this.body(ctx)
+    if (length > MAX_PUT_BYTES)
+      throw new ApiError(
+        'EntityTooLarge',
+        'Your proposed upload exceeds the maximum allowed object size of 5 GiB for a single PUT; use multipart upload',
+      )
+    const md5Header = header(ctx.req, 'content-md5')
+    const object = await this.objects.put({
+      bucket,
+      tenant,
+      key,
+      body,
+      length,
+      contentType: header(ctx.req, 'content-type') ?? null,
+      metadata,
+      verify: (md5) => {
+        finish()
+        if (md5Header !== undefined) {
+          const want = Buffer.from(md5Header, 'base64')
+          if (want.length !== 16)
+            throw new ApiError('InvalidDigest', 'The Content-MD5 you specified was invalid.')
+          if (!timingSafeEqual(want, md5))
+            throw new ApiError(
+              'BadDigest',
+              'The Content-MD5 you specified did not match what we received.',
+            )
+        }
+      },
+    })
+    ctx.res.setHeader('ETag', object.etag)
+    ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    ctx.res.setHeader(
+      'x-amz-server-side-encryption-aws-kms-key-id',
+      this.app.kms.arn(tenant, bucket.keyId),
+    )
+    for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+    send(ctx, 200)
+  }
+
+  /**
+   * The request body as plaintext bytes, whatever its encoding (plain,
+   * aws-chunked signed or unsigned with trailers), and a `finish` that checks
+   * the payload hash and checksums once every byte has arrived.
+   */
+  private body(ctx: Ctx): {
+    body: AsyncIterable<Uint8Array>
+    length: number
+    finish: () => void
+    checksums: Map<string, string>
+  } {
+    const req = ctx.req
+    const auth = ctx.caller.auth
+    const payload = auth?.payloadHash ?? 'UNSIGNED-PAYLOAD'
+    const streaming = payload.startsWith('STREAMING-')
+    const rawLength = header(req, streaming ? 'x-amz-decoded-content-length' : 'content-length')
+    if (rawLength === undefined) {
+      throw streaming
+        ? new ApiError(
+            'MissingContentLength',
+            'x-amz-decoded-content-length is required for aws-chunked uploads',
+          )
+        : new ApiError('MissingContentLength', 'You must provide the Content-Length HTTP header.')
+    }
+    if (!/^\d{1,16}$/.test(rawLength))
+      throw new ApiError('InvalidArgument', 'the content length is not a number')
+    const length = Number(rawLength)
+    const checksums = new Map<
+      string,
+      { alg: string; sum: Checksum; expected: string | undefined }
+    >()
+    const expectChecksum = (name: string, value: string | undefined) => {
+      const alg = checksumAlgorithmOf(name)
+      if (alg === undefined) return
+      if (alg === 'unsupported')
+        throw new ApiError(
+          'InvalidRequest',
+          `the checksum ${name} is not supported; use CRC32, CRC32C, SHA1 or SHA256`,
+        )
+      const existing = checksums.get(name)
+      if (existing !== undefined) {
+        if (value !== undefined) checksums.set(name, { ...existing, expected: value })
+        return
+      }
+      checksums.set(name, { alg, sum: newChecksum(alg), expected: value })
+    }
+    for (const [name, value] of Object.entries(req.headers))
+      if (typeof value === 'string') expectChecksum(name, value)
+    const trailerNames = (header(req, 'x-amz-trailer') ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== '')
+    for (const t of trailerNames) expectChecksum(t, undefined)
+    const sha256 = /^[0-9a-f]{64}$/.test(payload) ? createHash('sha256') : undefined
+
+    let source: AsyncIterable<Uint8Array> = req
+    if (streaming) {
+      const signed = payload.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')
+      let previous = auth?.signature ?? ''
+      const key = ctx.caller.signingKey
+      source = decodeChunked(req, {
+        decodedLength: length,
+        ...(signed && auth !== undefined && key !== undefined
+          ? {
+              verifyChunk: (sig: string, data: readonly Uint8Array[]) => {
+                if (!signaturesEqual(chunkSignature(key, auth, previous, data), sig)) {
+                  throw new ApiError(
+                    'SignatureDoesNotMatch',
+                    'The chunk signature we calculated does not match the signature you provided.',
+                  )
+                }
+                previous = sig
+              },
+            }
+          : {}),
+        onTrailers: (trailers) => {
+          for (const [k, v] of trailers) if (checksums.has(k)) expectChecksum(k, v)
+        },
+      })
+    }
+    let received = 0
+    async function* tapped(): AsyncGenerator<Uint8Array> {
+      for await (const c of source) {
+        received += c.byteLength
+        if (received > length)
+          throw new ApiError('IncompleteBody', 'the body is longer than its declared length')
+        sha256?.update(c)
+        for (const { sum } of checksums.values()) sum.update(c)
+        yield c
+      }
+    }
+    const verified = new Map<string, string>()
+    const finish = () => {
+      if (received !== length)
+        throw new ApiError(
+          'IncompleteBody',
+          `You did not provide the number of bytes specified by the Content-Length HTTP header (${received} of ${length})`,
+        )
+      if (sha256 !== undefined && sha256.digest('hex') !== payload) {
+        throw new ApiError(
+          'XAmzContentSHA256Mismatch',
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+      }
+      for (const [name, { sum, expected }] of checksums) {
+        const got = sum.digest()
+        if (expected === undefined)
+          throw new ApiError('InvalidRequest', `the trailer ${name} was announced but not sent`)
+        if (got !== expected)
+          throw new ApiError(
+            'BadDigest',
+            `The ${name.slice('x-amz-checksum-'.length).toUpperCase()} you specified did not match the calculated checksum.`,
+          )
+        verified.set(name, got)
+      }
+    }
+    return { body: tapped(), length, finish, checksums: verified }
+  }
+
+  private async getObject(ctx: Ctx, bucketName: string, key: string, head: boolean): Promise<void> {
+    const resource = `arn:aws:s3:::${bucketName}/${key}`
+    const bucket = await this.mustBucket(
+      ctx,
+      bucketName,
+      head ? 'HeadObject' : 'GetObject',
+      's3:GetObject',
+      resource,
+    )
+    const object = await this.app.store.getObject(bucketName, key)
+    if (object === undefined)
+      throw new ApiError('NoSuchKey', 'The specified key does not exist.', { Key: key })
+    await this.checkKey(ctx, head ? 'HeadObject' : 'GetObject', 'kms:Decrypt', bucket)
+    const res = ctx.res
+    const lastModified = new Date(Math.floor(object.createdAt / 1000) * 1000)
+    // Preconditions (RFC 9110 order): If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
+    const ifMatch = header(ctx.req, 'if-match')
+    const ifNone = header(ctx.req, 'if-none-match')
+    const since = header(ctx.req, 'if-modified-since')
+    const unmodified = header(ctx.req, 'if-unmodified-since')
+    const etagIn = (list: string) =>
+      list
+        .split(',')
+        .some(
+          (t) => t.trim() === '*' || t.trim() === object.etag || `"${t.trim()}"` === object.etag,
+        )
+    if (ifMatch !== undefined && !etagIn(ifMatch))
+      throw new ApiError(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        { Condition: 'If-Match' },
+      )
+    if (
+      ifMatch === undefined &&
+      unmodified !== undefined &&
+      Date.parse(unmodified) < lastModified.getTime()
+    ) {
+      throw new ApiError(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        { Condition: 'If-Unmodified-Since' },
+      )
+    }
+    const notModified =
+      ifNone !== undefined
+        ? etagIn(ifNone)
+        : since !== undefined &&
+          !Number.isNaN(Date.parse(since)) &&
+          lastModified.getTime() <= Date.parse(since)
+    res.setHeader('ETag', object.etag)
+    res.setHeader('Last-Modified', lastModified.toUTCString())
+    if (notModified) {
+      send(ctx, 304)
+      return
+    }
+    res.setHeader('Accept-Ranges', 'bytes')
+    res.setHeader('Content-Type', object.contentType ?? 'binary/octet-stream')
+    for (const [k, v] of Object.entries(object.metadata)) res.setHeader(`x-amz-meta-${k}`, v)
+    const owner = (await this.app.store.listTenants()).find((t) => t.id === bucket.tenantId)
+    res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    if (owner !== undefined)
+      res.setHeader(
+        'x-amz-server-side-encryption-aws-kms-key-id',
+        this.app.kms.arn(owner, bucket.keyId),
+      )
+    for (const [q, h] of [
+      ['response-content-type', 'Content-Type'],
+      ['response-content-language', 'Content-Language'],
+      ['response-expires', 'Expires'],
+      ['response-cache-control', 'Cache-Control'],
+      ['response-content-disposition', 'Content-Disposition'],
+      ['response-content-encoding', 'Content-Encoding'],
+    ] as const) {
+      const v = ctx.query.get(q)
+      if (v !== undefined) res.setHeader(h, v)
+    }
+    const range = parseRange(header(ctx.req, 'range'), object.size)
+    if (range === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${object.size}`)
+      throw new ApiError('InvalidRange', 'The requested range is not satisfiable', {
+        RangeRequested: header(ctx.req, 'range') ?? '',
+        ActualObjectSize: String(object.size),
+      })
+    }
+    const [first, last] = range ?? [0, object.size - 1]
+    const status = range === undefined ? 200 : 206
+    if (range !== undefined) res.setHeader('Content-Range', `bytes ${first}-${last}/${object.size}`)
+    res.setHeader('Content-Length', String(object.size === 0 ? 0 : last - first + 1))
+    if (head || object.size === 0) {
+      send(ctx, status)
+      return
+    }
+    const opened = await this.objects.open(object)
+    try {
+      // The first segment is decrypted and verified before the status line goes out.
+      const it = opened.object.range(first, last)[Symbol.asyncIterator]()
+      const firstChunk = await it.next()
+      res.statusCode = status
+      res.setHeader('x-amz-request-id', ctx.requestId)
+      await writeAll(res, firstChunk.done === true ? [] : [firstChunk.value], it)
+    } finally {
+      await opened.close()
+    }
+  }
+
+  private async deleteObject(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    await this.mustBucket(
+      ctx,
+      bucketName,
+      'DeleteObject',
+      's3:DeleteObject',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    await this.objects.delete(bucketName, key)
+    send(ctx, 204)
+  }
+
+  private async deleteObjects(ctx: Ctx, bucketName: string): Promise<void> {
+    const bucket = await this.bucket(bucketName)
+    if (bucket === undefined) {
+      this.check(ctx, 'DeleteObjects', 's3:DeleteObject', `arn:aws:s3:::${bucketName}/*`, undefined)
+      throw new ApiError('NoSuchBucket', 'The specified bucket does not exist', {
+        BucketName: bucketName,
+      })
+    }
+    const body = await readSmallBody(ctx.req, 2 * 1024 * 1024)
+    const md5 = header(ctx.req, 'content-md5')
+    if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5)
+      throw new ApiError(
+        'BadDigest',
+        'The Content-MD5 you specified did not match what we received.',
+      )
+    const doc = parseXml(body.toString('utf8'))
+    if (doc.name !== 'Delete')
+      throw new ApiError(
+        'MalformedXML',
+        'The XML you provided was not well-formed or did not validate against our published schema: the root must be Delete',
+      )
+    const quiet = doc.children.find((c) => c.name === 'Quiet')?.text.trim() === 'true'
+    const keys = doc.children
+      .filter((c) => c.name === 'Object')
+      .map((o) => o.children.find((c) => c.name === 'Key')?.text ?? '')
+    if (keys.length === 0 || keys.length > 1000)
+      throw new ApiError(
+        'MalformedXML',
+        'The XML you provided was not well-formed or did not validate against our published schema: 1 to 1000 objects',
+      )
+    const deleted: Node[] = []
+    const errors: Node[] = []
+    for (const key of keys) {
+      try {
+        this.check(
+          ctx,
+          'DeleteObjects',
+          's3:DeleteObject',
+          `arn:aws:s3:::${bucketName}/${key}`,
+          bucket,
+        )
+        await this.objects.delete(bucketName, key)
+        if (!quiet) deleted.push({ Key: key })
+      } catch (e) {
+        const a = toApiError(e)
+        errors.push({ Key: key, Code: a.code, Message: a.message })
+      }
+    }
+    sendXml(ctx, 200, 'DeleteResult', { Deleted: deleted, Error: errors })
+  }
+}
+
+// ---- helpers
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v.join(',') : v
+}
+
+/** Path-style addressing: /bucket/key. Keys are data: any bytes, never a path on disk. */
+export function splitPath(rawPath: string): [string | undefined, string | undefined] {
+  const p = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath
+  if (p === '') return [undefined, undefined]
+  const slash = p.indexOf('/')
+  const dec = (s: string) => {
+    try {
+      return decodeURIComponent(s)
+    } catch {
+      throw new ApiError('InvalidArgument', 'the request path is not valid percent-encoding')
+    }
+  }
+  if (slash < 0) return [dec(p), undefined]
+  const key = p.slice(slash + 1)
+  return [dec(p.slice(0, slash)), key === '' ? undefined : dec(key)]
+}
+
+function userMetadata(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {}
+  let size = 0
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (!k.startsWith('x-amz-meta-') || v === undefined) continue
+    const value = Array.isArray(v) ? v.join(',') : v
+    const name = k.slice('x-amz-meta-'.length)
+    size += name.length + value.length
+    out[name] = value
+  }
+  if (size > MAX_METADATA_BYTES)
+    throw new ApiError(
+      'MetadataTooLarge',
+      'Your metadata headers exceed the maximum allowed metadata size of 2 KB',
+    )
+  return out
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n`; anything else (several ranges, other units) is ignored, as S3 does. */
+export function parseRange(
+  h: string | undefined,
+  size: number,
+): [number, number] | 'unsatisfiable' | undefined {
+  if (h === undefined) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim())
+  if (m === null || (m[1] === '' && m[2] === '')) return undefined
+  if (m[1] === '') {
+    const n = Number(m[2])
+    if (n === 0) return 'unsatisfiable'
+    return size === 0 ? 'unsatisfiable' : [Math.max(0, size - n), size - 1]
+  }
+  const first = Number(m[1])
+  const last = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+  if (first >= size || (m[2] !== '' && Number(m[2]) < first))
+    return m[2] !== '' && Number(m[2]) < first ? undefined : 'unsatisfiable'
+  return [first, last]
+}
+
+function owner(t: TenantRecord | undefined): Node {
+  return t === undefined ? undefined : { ID: t.id, DisplayName: t.name }
+}
+
+async function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let n = 0
+  for await (const c of req as AsyncIterable<Buffer>) {
+    n += c.length
+    if (n > max)
+      throw new ApiError('EntityTooLarge', `the request body is larger than ${max} bytes`)
+    parts.push(c)
+  }
+  return Buffer.concat(parts)
+}
+
+function send(ctx: Ctx, status: number, body?: string): void {
+  ctx.res.statusCode = status
+  ctx.res.setHeader('x-amz-request-id', ctx.requestId)
+  if (body === undefined) {
+    if (!ctx.res.hasHeader('Content-Length') && status !== 304)
+      ctx.res.setHeader('Content-Length', '0')
+    ctx.res.end()
+  } else {
+    ctx.res.setHeader('Content-Length', String(Buffer.byteLength(body)))
+    ctx.res.end(body)
+  }
+}
+
+function sendXml(ctx: Ctx, status: number, root: string, body: Node): void {
+  ctx.res.setHeader('Content-Type', 'application/xml')
+  send(ctx, status, xmlDocument(root, body))
+}
+
+async function writeAll(
+  res: ServerResponse,
+  head: Uint8Array[],
+  rest: AsyncIterator<Uint8Array>,
+): Promise<void> {
+  const write = (c: Uint8Array) =>
+    new Promise<void>((resolve, reject) => {
+      if (res.write(c)) resolve()
+      else {
+        res.once('drain', resolve)
+        res.once('close', () => reject(new Error('client closed the connection')))
+      }
+    })
+  for (const c of head) await write(c)
+  for (let r = await rest.next(); r.done !== true; r = await rest.next()) await write(r.value)
+  res.end()
+}
+
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase()
+}
+
+export function errorXml(e: ApiError, resource: string, requestId: string): string {
+  return xmlDocument('Error', {
+    Code: e.code,
+    Message: e.message,
+    ...e.extra,
+    Resource: resource,
+    RequestId: requestId,
+  }).replace(' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', '')
+}

@@ -1,0 +1,331 @@
+/**
+ * AWS Signature Version 4 verification, as S3 does it
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html):
+ * the Authorization header, presigned URLs (X-Amz-* query parameters, 7 days
+ * at most), and the chunk signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD.
+ * Signatures are compared in constant time; the clock may differ by 15
+ * minutes at most. Nothing here looks up keys: callers pass the secret.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { ApiError } from './errors.ts'
+
+export const ALGORITHM = 'AWS4-HMAC-SHA256'
+export const MAX_SKEW_MS = 15 * 60 * 1000
+export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+
+export interface RequestView {
+  readonly method: string
+  /** The path as received, still percent-encoded. */
+  readonly rawPath: string
+  /** The raw query string, without `?`. */
+  readonly rawQuery: string
+  /** Lower-cased header names, as node:http gives them. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+}
+
+export interface Credential {
+  readonly accessKeyId: string
+  readonly date: string
+  readonly region: string
+  readonly service: string
+}
+
+export interface ParsedAuth {
+  readonly kind: 'header' | 'presigned'
+  readonly credential: Credential
+  readonly signedHeaders: readonly string[]
+  readonly signature: string
+  /** ISO basic format, 20130524T000000Z. */
+  readonly amzDate: string
+  /** Presigned only: seconds the URL is valid for. */
+  readonly expires: number | undefined
+  /** What the payload hash in the canonical request is: a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-… marker. */
+  readonly payloadHash: string
+  readonly securityToken: string | undefined
+}
+
+const header = (v: RequestView, name: string): string | undefined => {
+  const h = v.headers[name]
+  return Array.isArray(h) ? h.join(',') : h
+}
+
+/** Encodes as AWS's UriEncode: everything but A-Z a-z 0-9 - _ . ~ is %XX (upper-case hex). */
+export function uriEncode(s: string): string {
+  return encodeURIComponent(s).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  )
+}
+
+function decode(s: string, what: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, '%20'))
+  } catch {
+    throw new ApiError('InvalidArgument', `${what} is not valid percent-encoding`)
+  }
+}
+
+/** Query parameters, decoded, in order. `+` means space, as form encoding has it. */
+export function parseQuery(raw: string): [string, string][] {
+  if (raw === '') return []
+  return raw.split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    return eq < 0
+      ? [decode(pair, 'the query string'), '']
+      : [
+          decode(pair.slice(0, eq), 'the query string'),
+          decode(pair.slice(eq + 1), 'the query string'),
+        ]
+  })
+}
+
+/** The path, each segment decoded and re-encoded once (S3 does not normalise `.` or `//`). */
+export function canonicalUri(rawPath: string): string {
+  return rawPath
+    .split('/')
+    .map((seg) => uriEncode(decode(seg, 'the request path')))
+    .join('/')
+}
+
+function canonicalQuery(pairs: readonly [string, string][], skipSignature: boolean): string {
+  return pairs
+    .filter(([k]) => !(skipSignature && k === 'X-Amz-Signature'))
+    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&')
+}
+
+const CREDENTIAL = /^([A-Za-z0-9]{16,128})\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request$/
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/
+
+function parseCredential(s: string): Credential {
+  const m = CREDENTIAL.exec(s)
+  if (m === null)
+    throw new ApiError(
+      'AuthorizationHeaderMalformed',
+      'the Credential must be AKID/YYYYMMDD/REGION/SERVICE/aws4_request',
+    )
+  return { accessKeyId: m[1] ?? '', date: m[2] ?? '', region: m[3] ?? '', service: m[4] ?? '' }
+}
+
+export function amzDateToMs(d: string): number | undefined {
+  const m = AMZ_DATE.exec(d)
+  if (m === null) return undefined
+  const t = Date.UTC(
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+  )
+  return Number.isNaN(t) ? undefined : t
+}
+
+/** Reads how a request is signed; undefined for an anonymous request. */
+export function parseAuth(
+  v: RequestView,
+  query: readonly [string, string][],
+): ParsedAuth | undefined {
+  const auth = header(v, 'authorization')
+  const q = new Map(query)
+  if (auth !== undefined) {
+    if (auth.startsWith('AWS '))
+      throw new ApiError(
+        'InvalidRequest',
+        'Signature Version 2 is not supported; sign requests with AWS Signature Version 4',
+      )
+    if (!auth.startsWith(`${ALGORITHM} `))
+      throw new ApiError(
+        'AuthorizationHeaderMalformed',
+        `the Authorization header must use ${ALGORITHM}`,
+      )
+    const fields = new Map<string, string>()
+    for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
+      const eq = part.indexOf('=')
+      if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim())
+    }
+    const cred = fields.get('Credential')
+    const signed = fields.get('SignedHeaders')
+    const sig = fields.get('Signature')
+    if (cred === undefined || signed === undefined || sig === undefined) {
+      throw new ApiError(
+        'AuthorizationHeaderMalformed',
+        'the Authorization header needs Credential, SignedHeaders and Signature',
+      )
+    }
+    const amzDate = header(v, 'x-amz-date') ?? ''
+    if (amzDateToMs(amzDate) === undefined)
+      throw new ApiError('AccessDenied', 'AWS authentication requires a valid x-amz-date header')
+    const payloadHash = header(v, 'x-amz-content-sha256')
+    if (payloadHash === undefined)
+      throw new ApiError(
+        'InvalidRequest',
+        'missing required header for this request: x-amz-content-sha256',
+      )
+    return {
+      kind: 'header',
+      credential: parseCredential(cred),
+      signedHeaders: signed.split(';'),
+      signature: sig,
+      amzDate,
+      expires: undefined,
+      payloadHash,
+      securityToken: header(v, 'x-amz-security-token'),
+    }
+  }
+  if (q.has('X-Amz-Signature') || q.has('X-Amz-Credential')) {
+    if (q.get('X-Amz-Algorithm') !== ALGORITHM)
+      throw new ApiError(
+        'AuthorizationQueryParametersError',
+        `X-Amz-Algorithm must be ${ALGORITHM}`,
+      )
+    const expires = Number(q.get('X-Amz-Expires'))
+    if (!Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGN_SECONDS) {
+      throw new ApiError(
+        'AuthorizationQueryParametersError',
+        'X-Amz-Expires must be a number of seconds from 1 to 604800 (7 days)',
+      )
+    }
+    const amzDate = q.get('X-Amz-Date') ?? ''
+    if (amzDateToMs(amzDate) === undefined)
+      throw new ApiError(
+        'AuthorizationQueryParametersError',
+        'X-Amz-Date must be in the form 20130524T000000Z',
+      )
+    return {
+      kind: 'presigned',
+      credential: parseCredential(q.get('X-Amz-Credential') ?? ''),
+      signedHeaders: (q.get('X-Amz-SignedHeaders') ?? '').split(';'),
+      signature: q.get('X-Amz-Signature') ?? '',
+      amzDate,
+      expires,
+      payloadHash: header(v, 'x-amz-content-sha256') ?? 'UNSIGNED-PAYLOAD',
+      securityToken: q.get('X-Amz-Security-Token'),
+    }
+  }
+  if (header(v, 'x-amz-content-sha256') !== undefined && header(v, 'x-amz-date') !== undefined)
+    return undefined
+  return undefined
+}
+
+export function signingKey(secret: string, c: Credential): Buffer {
+  const kDate = createHmac('sha256', `AWS4${secret}`).update(c.date).digest()
+  const kRegion = createHmac('sha256', kDate).update(c.region).digest()
+  const kService = createHmac('sha256', kRegion).update(c.service).digest()
+  return createHmac('sha256', kService).update('aws4_request').digest()
+}
+
+export function scopeOf(c: Credential): string {
+  return `${c.date}/${c.region}/${c.service}/aws4_request`
+}
+
+export function canonicalRequest(
+  v: RequestView,
+  query: readonly [string, string][],
+  auth: ParsedAuth,
+): string {
+  const headers = auth.signedHeaders.map((name) => {
+    const raw = name === 'host' ? (header(v, 'host') ?? '') : (header(v, name) ?? '')
+    return `${name}:${raw.trim().replace(/\s+/g, ' ')}\n`
+  })
+  return [
+    v.method,
+    canonicalUri(v.rawPath),
+    canonicalQuery(query, auth.kind === 'presigned'),
+    headers.join(''),
+    auth.signedHeaders.join(';'),
+    auth.payloadHash,
+  ].join('\n')
+}
+
+export function stringToSign(auth: ParsedAuth, canonical: string): string {
+  return [
+    ALGORITHM,
+    auth.amzDate,
+    scopeOf(auth.credential),
+    createHash('sha256').update(canonical).digest('hex'),
+  ].join('\n')
+}
+
+/** Checks time, region, service, signed headers and the signature. Returns the signing key for chunk signatures. */
+export function verify(
+  v: RequestView,
+  query: readonly [string, string][],
+  auth: ParsedAuth,
+  secret: string,
+  expect: { region: string; now: number },
+): Buffer {
+  const c = auth.credential
+  if (c.service !== 's3')
+    throw new ApiError(
+      'AuthorizationHeaderMalformed',
+      `the credential is scoped to service \`${c.service}\`; this endpoint is s3`,
+    )
+  if (c.region !== expect.region) {
+    throw new ApiError(
+      'AuthorizationHeaderMalformed',
+      `the credential is scoped to region \`${c.region}\`; this endpoint expects \`${expect.region}\``,
+    )
+  }
+  if (auth.amzDate.slice(0, 8) !== c.date)
+    throw new ApiError(
+      'AuthorizationHeaderMalformed',
+      'the credential date does not match the request date',
+    )
+  if (!auth.signedHeaders.includes('host'))
+    throw new ApiError('AccessDenied', 'the host header must be signed')
+  const t = amzDateToMs(auth.amzDate) ?? 0
+  if (auth.kind === 'header' && Math.abs(expect.now - t) > MAX_SKEW_MS) {
+    throw new ApiError(
+      'RequestTimeTooSkewed',
+      'the difference between the request time and the server time is more than 15 minutes',
+    )
+  }
+  if (auth.kind === 'presigned') {
+    if (t - expect.now > MAX_SKEW_MS)
+      throw new ApiError('AccessDenied', 'the presigned URL is not valid yet')
+    if (expect.now > t + (auth.expires ?? 0) * 1000)
+      throw new ApiError('AccessDenied', 'Request has expired')
+  }
+  const key = signingKey(secret, c)
+  const expected = createHmac('sha256', key)
+    .update(stringToSign(auth, canonicalRequest(v, query, auth)))
+    .digest()
+  const given = /^[0-9a-f]{64}$/.test(auth.signature)
+    ? Buffer.from(auth.signature, 'hex')
+    : Buffer.alloc(32)
+  if (!timingSafeEqual(expected, given)) {
+    throw new ApiError(
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+    )
+  }
+  return key
+}
+
+/** The signature a chunk of STREAMING-AWS4-HMAC-SHA256-PAYLOAD must carry. */
+export function chunkSignature(
+  key: Buffer,
+  auth: ParsedAuth,
+  previous: string,
+  chunk: readonly Uint8Array[],
+): string {
+  const h = createHash('sha256')
+  for (const c of chunk) h.update(c)
+  const sts = [
+    'AWS4-HMAC-SHA256-PAYLOAD',
+    auth.amzDate,
+    scopeOf(auth.credential),
+    previous,
+    EMPTY_SHA256,
+    h.digest('hex'),
+  ].join('\n')
+  return createHmac('sha256', key).update(sts).digest('hex')
+}
+
+export function signaturesEqual(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
+}
