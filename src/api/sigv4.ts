@@ -206,8 +206,12 @@ export function parseAuth(
       securityToken: q.get('X-Amz-Security-Token'),
     }
   }
-  if (header(v, 'x-amz-content-sha256') !== undefined && header(v, 'x-amz-date') !== undefined)
-    return undefined
+  if (q.has('AWSAccessKeyId') && q.has('Signature')) {
+    throw new ApiError(
+      'InvalidRequest',
+      'Signature Version 2 is not supported; presign with Signature Version 4 (aws CLI v1: aws configure set default.s3.signature_version s3v4)',
+    )
+  }
   return undefined
 }
 

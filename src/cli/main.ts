@@ -8,6 +8,7 @@ import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { init } from './commands/init.ts'
+import { serve } from './commands/serve.ts'
 import { policySimulate, policyValidate } from './commands/policy.ts'
 import { quickstart } from './commands/quickstart.ts'
 import {
@@ -46,6 +47,7 @@ export const COMMANDS: readonly Command[] = [
   accessKeyCreate,
   policyValidate,
   policySimulate,
+  serve,
   quickstart,
 ]
 

@@ -1,0 +1,219 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
+import { S3Gateway } from '../../api/s3.ts'
+import { decisionLog, listen, type RunningServer } from '../../api/server.ts'
+import { StrongroomError } from '../../errors.ts'
+import { createTenant } from '../../identity/tenants.ts'
+import {
+  createAccessKey,
+  createUser,
+  putUserPolicy,
+  type NewAccessKey,
+} from '../../identity/users.ts'
+import { serverIdentity } from '../../net/ca.ts'
+import { FsBlobStore } from '../../store/blobs.ts'
+import { ObjectService } from '../../store/objects.ts'
+import { stringOpt, type Command } from '../command.ts'
+
+export const DEFAULT_LISTEN = '127.0.0.1:9443'
+const ADMIN_TENANT = 'admin'
+const ADMIN_USER = 'admin'
+const ADMIN_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'AdministratorAccess', Effect: 'Allow', Action: '*', Resource: '*' }],
+})
+
+function parseListen(raw: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(raw)
+  const port = Number(m?.[2])
+  if (m === null || !(port >= 0 && port <= 65535) || m[1] === '') {
+    throw new StrongroomError(
+      'USAGE',
+      `--listen takes HOST:PORT (for example ${DEFAULT_LISTEN}), got \`${raw.slice(0, 80)}\``,
+    )
+  }
+  return { host: m[1] ?? '', port }
+}
+
+/** The bootstrap admin: tenant `admin`, user `admin` with AdministratorAccess, and its access key. */
+async function bootstrapAdmin(app: App, env: NodeJS.ProcessEnv): Promise<NewAccessKey | undefined> {
+  const given =
+    env.STRONGROOM_ADMIN_ACCESS_KEY_ID !== undefined &&
+    env.STRONGROOM_ADMIN_SECRET_ACCESS_KEY !== undefined
+      ? {
+          accessKeyId: env.STRONGROOM_ADMIN_ACCESS_KEY_ID,
+          secretAccessKey: env.STRONGROOM_ADMIN_SECRET_ACCESS_KEY,
+        }
+      : undefined
+  let tenant = await app.store.getTenant(ADMIN_TENANT)
+  tenant ??= await createTenant(app.store, ADMIN_TENANT)
+  let user = await app.store.getUser(tenant.id, ADMIN_USER)
+  const first = user === undefined
+  user ??= await createUser(app.store, tenant, ADMIN_USER)
+  if (first) await putUserPolicy(app.store, user, 'AdministratorAccess', ADMIN_POLICY)
+  if (given !== undefined) {
+    const existing = await app.store.getAccessKey(given.accessKeyId)
+    if (existing === undefined) await createAccessKey(app.store, app.kms, user, given)
+    else {
+      const secret = app.kms
+        .openSystemSecret(`access-key/${existing.id}`, existing.secret)
+        .toString('utf8')
+      if (
+        secret !== given.secretAccessKey ||
+        existing.userName !== ADMIN_USER ||
+        existing.tenantId !== tenant.id
+      ) {
+        throw new StrongroomError(
+          'CONFIG_INVALID',
+          'STRONGROOM_ADMIN_ACCESS_KEY_ID names an existing key with another secret or owner; choose another id',
+        )
+      }
+    }
+    return undefined
+  }
+  return first ? createAccessKey(app.store, app.kms, user) : undefined
+}
+
+export const serve: Command = {
+  name: 'serve',
+  summary:
+    'Serve the data directory as an S3-compatible endpoint: SigV4, IAM policies, every object sealed under its tenant key.',
+  args: '',
+  positionals: [0, 0],
+  options: {
+    listen: {
+      type: 'string',
+      value: 'HOST:PORT',
+      description: `address to listen on (default ${DEFAULT_LISTEN}, or STRONGROOM_LISTEN)`,
+    },
+    dev: {
+      type: 'boolean',
+      description:
+        'initialise the data directory with a generated root key if it does not exist (development only)',
+    },
+    'insecure-http': {
+      type: 'boolean',
+      description: 'serve plain HTTP instead of HTTPS (never over a network)',
+    },
+  },
+  help: `HTTPS uses a certificate from Strongroom's own CA, created on first start; its certificate is
+written to DATA_DIR/ca.pem (point AWS_CA_BUNDLE at it). The first start creates the admin user
+and prints its access key once, unless STRONGROOM_ADMIN_ACCESS_KEY_ID and
+STRONGROOM_ADMIN_SECRET_ACCESS_KEY give it.
+
+Example:
+  export STRONGROOM_ROOT_KEY=$(openssl rand -hex 32)
+  strongroom serve --data-dir ./strongroom-data --listen 127.0.0.1:9443`,
+  async run(ctx) {
+    const config = ctx.config()
+    const { host, port } = parseListen(
+      stringOpt(ctx, 'listen') ?? ctx.env.STRONGROOM_LISTEN ?? DEFAULT_LISTEN,
+    )
+    const insecure = ctx.values['insecure-http'] === true
+    if (!existsSync(join(config.dataDir, META_FILE))) {
+      const dev = ctx.values.dev === true
+      if (
+        !dev &&
+        config.rootKeyHex === undefined &&
+        config.rootKeyFile === undefined &&
+        config.passphraseFile === undefined
+      ) {
+        throw new StrongroomError(
+          'DATA_DIR_MISSING',
+          `no data directory at \`${config.dataDir}\`; run \`strongroom init\` first, or \`strongroom serve --dev\` for a development server`,
+        )
+      }
+      await initDataDir(config, { dev })
+      if (dev)
+        ctx.warn(
+          '--dev: the root key is stored in the data directory beside the data; for development only',
+        )
+    }
+    const app = await openApp(config)
+    let running: RunningServer | undefined
+    try {
+      const admin = await bootstrapAdmin(app, ctx.env)
+      const objects = new ObjectService(
+        app.store,
+        new FsBlobStore(join(config.dataDir, 'blobs')),
+        app.kms,
+        config.segmentSize,
+      )
+      const orphans = await objects.removeOrphans()
+      const log = (line: Record<string, unknown>) =>
+        process.stderr.write(JSON.stringify(line) + '\n')
+      if (orphans > 0)
+        log({
+          time: new Date().toISOString(),
+          level: 'info',
+          message: `removed ${orphans} orphaned blobs left by an interrupted write`,
+        })
+      const gateway = new S3Gateway({ app, objects, onDecision: decisionLog(config.dataDir) })
+      let tls: { key: string; cert: string } | undefined
+      if (insecure)
+        ctx.warn(
+          '--insecure-http: requests and credentials travel unencrypted; use HTTPS on anything but loopback',
+        )
+      else {
+        const names = [
+          ...new Set(
+            ['localhost', '127.0.0.1', '::1', host].filter((n) => n !== '0.0.0.0' && n !== '::'),
+          ),
+        ]
+        const id = await serverIdentity(
+          config.dataDir,
+          {
+            seal: (l, d) => app.kms.sealSystemSecret(l, d),
+            open: (l, d) => app.kms.openSystemSecret(l, d),
+          },
+          names,
+        )
+        tls = { key: id.keyPem, cert: id.certPem }
+      }
+      try {
+        running = await listen(gateway, { host, port, ...(tls ? { tls } : {}), log })
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code
+        if (code === 'EADDRINUSE')
+          throw new StrongroomError(
+            'IO',
+            `${host}:${port} is already in use; stop what listens there or choose another address with --listen HOST:PORT`,
+          )
+        if (code === 'EACCES')
+          throw new StrongroomError(
+            'IO',
+            `not allowed to listen on ${host}:${port}; choose a port above 1023`,
+          )
+        throw e
+      }
+      const ca = join(config.dataDir, 'ca.pem')
+      if (admin !== undefined) {
+        ctx.write(
+          [
+            'admin access key (shown once; keep it safe):',
+            `  AWS_ACCESS_KEY_ID=${admin.accessKeyId}`,
+            `  AWS_SECRET_ACCESS_KEY=${admin.secretAccessKey}`,
+            'try:',
+            `  AWS_ACCESS_KEY_ID=${admin.accessKeyId} AWS_SECRET_ACCESS_KEY=${admin.secretAccessKey} ${tls ? `AWS_CA_BUNDLE=${ca} ` : ''}AWS_DEFAULT_REGION=${config.region} aws --endpoint-url ${running.url} s3 mb s3://models`,
+            '',
+          ].join('\n'),
+        )
+      }
+      ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
+      const server = running
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          void server.close().then(resolve)
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
+      return 0
+    } finally {
+      await app.close()
+    }
+  },
+}

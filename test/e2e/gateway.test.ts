@@ -1,0 +1,522 @@
+/**
+ * The gateway end to end: a real `strongroom serve` over TLS with its own CA,
+ * driven by real clients — the aws CLI (v1 on the machine's Python and
+ * Debian's v2), boto3 (current, which sends CRC32 trailers, and Debian's),
+ * the AWS SDK for JavaScript, rclone and s3cmd. .ci/run installs them.
+ */
+import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Agent } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
+const work = mkdtempSync(join(tmpdir(), 'sr-e2e-'))
+const dataDir = join(work, 'data')
+const ADMIN = { id: 'AKIAE2EADMIN00000001', secret: 'e2e-admin-secret-0123456789' }
+let server: ChildProcess | undefined
+let endpoint = ''
+let ca = ''
+
+function strongroom(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], { encoding: 'utf8' })
+  assert.equal(r.status, 0, `strongroom ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
+}
+
+interface Creds {
+  id: string
+  secret: string
+}
+
+function env(c: Creds): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: c.id,
+    AWS_SECRET_ACCESS_KEY: c.secret,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CA_BUNDLE: ca,
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  }
+}
+
+function run(cmd: string, args: string[], c: Creds, input?: Buffer) {
+  const r = spawnSync(cmd, args, { env: env(c), input, maxBuffer: 64 << 20, cwd: work })
+  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString(), raw: r.stdout }
+}
+
+/** The aws CLI: `aws` is whatever the machine has first on PATH; /usr/bin/aws is Debian's v2. */
+const aws = (c: Creds, ...args: string[]) => run('aws', ['--endpoint-url', endpoint, ...args], c)
+const awsV2 = (c: Creds, ...args: string[]) =>
+  run('/usr/bin/aws', ['--endpoint-url', endpoint, ...args], c)
+const python = (c: Creds, code: string, bin = 'python3') =>
+  run(
+    bin,
+    [
+      '-c',
+      `import boto3, os\ns3 = boto3.client('s3', endpoint_url='${endpoint}', verify='${ca}')\n${code}`,
+    ],
+    c,
+  )
+
+function sdk(c: Creds): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: c.id, secretAccessKey: c.secret },
+    requestHandler: { httpsAgent: new Agent({ ca: readFileSync(ca) }) },
+  })
+}
+
+let alice: Creds
+let bob: Creds
+
+function newKey(tenant: string, user: string): Creds {
+  const k = JSON.parse(
+    strongroom(['access-key', 'create', '--tenant', tenant, '--user', user, '--json']),
+  ) as { AccessKeyId: string; SecretAccessKey: string }
+  return { id: k.AccessKeyId, secret: k.SecretAccessKey }
+}
+
+function policyFile(name: string, doc: object): string {
+  const p = join(work, name)
+  writeFileSync(p, JSON.stringify(doc))
+  return p
+}
+
+before(async () => {
+  server = spawn(
+    process.execPath,
+    [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    {
+      env: {
+        ...process.env,
+        STRONGROOM_ADMIN_ACCESS_KEY_ID: ADMIN.id,
+        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: ADMIN.secret,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  endpoint = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    server?.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /ready at (https:\/\/[^\s]+)/.exec(out)
+      if (m?.[1] !== undefined) resolve(m[1])
+    })
+    server?.on('exit', (code) => reject(new Error(`serve exited with ${String(code)}`)))
+    setTimeout(() => reject(new Error(`serve did not get ready: ${out}`)), 30_000)
+  })
+  ca = join(dataDir, 'ca.pem')
+  for (const [tenant, user] of [
+    ['vision', 'alice'],
+    ['audio', 'bob'],
+  ] as const) {
+    strongroom(['tenant', 'create', tenant])
+    strongroom(['user', 'create', '--tenant', tenant, user])
+    const all = policyFile(`${user}.json`, {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 's3:*', Resource: '*' },
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*' },
+      ],
+    })
+    strongroom([
+      'user',
+      'put-policy',
+      '--tenant',
+      tenant,
+      '--user',
+      user,
+      '--name',
+      'all-s3',
+      '--document',
+      all,
+    ])
+  }
+  alice = newKey('vision', 'alice')
+  bob = newKey('audio', 'bob')
+})
+
+after(async () => {
+  if (server !== undefined && server.exitCode === null) {
+    const exited = new Promise((resolve) => server?.once('exit', resolve))
+    server.kill('SIGTERM')
+    await exited
+  }
+  rmSync(work, { recursive: true, force: true })
+})
+
+describe('S3 gateway with real clients', () => {
+  it('serves HTTPS with the CA it wrote to DATA_DIR/ca.pem, and a health endpoint', () => {
+    assert.match(endpoint, /^https:\/\/127\.0\.0\.1:\d+$/)
+    assert.ok(existsSync(ca))
+    const r = spawnSync('curl', ['-sS', '--cacert', ca, `${endpoint}/_health`], {
+      encoding: 'utf8',
+    })
+    assert.equal(r.stdout, 'ok\n')
+  })
+
+  it('aws CLI v2: bucket lifecycle, put, list, get, delete', () => {
+    assert.equal(awsV2(alice, 's3', 'mb', 's3://vision-models').code, 0)
+    writeFileSync(join(work, 'a.txt'), 'weights v1\n')
+    assert.equal(
+      awsV2(alice, 's3', 'cp', join(work, 'a.txt'), 's3://vision-models/resnet/a.txt').code,
+      0,
+    )
+    assert.match(awsV2(alice, 's3', 'ls', 's3://vision-models/resnet/').stdout, /\s11 a\.txt/)
+    assert.equal(
+      awsV2(alice, 's3', 'cp', 's3://vision-models/resnet/a.txt', '-').stdout,
+      'weights v1\n',
+    )
+    assert.match(awsV2(alice, 's3', 'ls').stdout, /vision-models/)
+    const rb = awsV2(alice, 's3', 'rb', 's3://vision-models')
+    assert.notEqual(rb.code, 0)
+    assert.match(rb.stderr, /BucketNotEmpty/)
+    assert.equal(awsV2(alice, 's3', 'rm', 's3://vision-models/resnet/a.txt').code, 0)
+    assert.equal(awsV2(alice, 's3', 'rb', 's3://vision-models').code, 0)
+    assert.match(awsV2(alice, 's3api', 'head-bucket', '--bucket', 'vision-models').stderr, /404/)
+  })
+
+  it('aws CLI on the machine (current botocore): put and get with checksum trailers', () => {
+    assert.equal(aws(alice, 's3', 'mb', 's3://vision-ckpt').code, 0)
+    const data = randomBytes(2 * 1024 * 1024 + 3)
+    writeFileSync(join(work, 'ckpt.bin'), data)
+    const put = aws(alice, 's3', 'cp', join(work, 'ckpt.bin'), 's3://vision-ckpt/epoch-1.bin')
+    assert.equal(put.code, 0, put.stderr)
+    const got = aws(alice, 's3', 'cp', 's3://vision-ckpt/epoch-1.bin', '-')
+    assert.deepEqual(got.raw, data)
+    const head = JSON.parse(
+      aws(alice, 's3api', 'head-object', '--bucket', 'vision-ckpt', '--key', 'epoch-1.bin').stdout,
+    ) as Record<string, string>
+    assert.equal(
+      head.ETag,
+      `"${createHash('md5').update(data).digest('hex')}"`,
+      'the ETag is the MD5 of the plaintext',
+    )
+    assert.equal(head.ServerSideEncryption, 'aws:kms')
+  })
+
+  it('boto3: put, ranged get, list with delimiter, missing key, wrong Content-MD5', () => {
+    const r = python(
+      alice,
+      `
+s3.create_bucket(Bucket='vision-data')
+data = bytes(range(256)) * 5000
+s3.put_object(Bucket='vision-data', Key='sets/train.bin', Body=data, Metadata={'owner': 'alice'})
+s3.put_object(Bucket='vision-data', Key='sets/val.bin', Body=b'val')
+s3.put_object(Bucket='vision-data', Key='readme', Body=b'hi')
+assert s3.get_object(Bucket='vision-data', Key='sets/train.bin')['Body'].read() == data
+g = s3.get_object(Bucket='vision-data', Key='sets/train.bin', Range='bytes=1000-1999')
+assert g['Body'].read() == data[1000:2000] and g['ContentRange'] == 'bytes 1000-1999/%d' % len(data)
+assert s3.head_object(Bucket='vision-data', Key='sets/train.bin')['Metadata'] == {'owner': 'alice'}
+l = s3.list_objects_v2(Bucket='vision-data', Delimiter='/')
+assert [o['Key'] for o in l['Contents']] == ['readme'] and l['CommonPrefixes'] == [{'Prefix': 'sets/'}], l
+p = s3.list_objects_v2(Bucket='vision-data', MaxKeys=1)
+assert p['IsTruncated'] and p['KeyCount'] == 1
+q = s3.list_objects_v2(Bucket='vision-data', MaxKeys=5, ContinuationToken=p['NextContinuationToken'])
+assert [o['Key'] for o in q['Contents']] == ['sets/train.bin', 'sets/val.bin'], q
+for call, code in [(lambda: s3.get_object(Bucket='vision-data', Key='nope'), 'NoSuchKey'),
+                   (lambda: s3.get_object(Bucket='no-such-bucket-x', Key='k'), 'NoSuchBucket'),
+                   (lambda: s3.put_object(Bucket='vision-data', Key='bad', Body=b'abc', ContentMD5='1B2M2Y8AsgTpgAmY7PhCfg=='), 'BadDigest')]:
+    try:
+        call(); raise SystemExit('expected ' + code)
+    except s3.exceptions.ClientError as e:
+        assert e.response['Error']['Code'] == code, e.response
+try:
+    s3.head_object(Bucket='vision-data', Key='bad'); raise SystemExit('a rejected upload is visible')
+except s3.exceptions.ClientError as e:
+    assert e.response['Error']['Code'] == '404'
+print('ok')
+`,
+    )
+    assert.equal(r.stdout.trim(), 'ok', r.stderr)
+  })
+
+  it("Debian's boto3: put and get", () => {
+    const r = python(
+      alice,
+      "s3.put_object(Bucket='vision-data', Key='old-boto', Body=b'x' * 1000)\nprint(len(s3.get_object(Bucket='vision-data', Key='old-boto')['Body'].read()))",
+      '/usr/bin/python3',
+    )
+    assert.equal(r.stdout.trim(), '1000', r.stderr)
+  })
+
+  it('AWS SDK for JavaScript: put, get, presigned GET and PUT', async () => {
+    const client = sdk(alice)
+    const body = randomBytes(100_000)
+    await client.send(
+      new PutObjectCommand({ Bucket: 'vision-data', Key: 'js/blob.bin', Body: body }),
+    )
+    const got = await client.send(
+      new GetObjectCommand({ Bucket: 'vision-data', Key: 'js/blob.bin' }),
+    )
+    assert.deepEqual(Buffer.from((await got.Body?.transformToByteArray()) ?? []), body)
+    const getUrl = await getSignedUrl(
+      client,
+      new GetObjectCommand({ Bucket: 'vision-data', Key: 'js/blob.bin' }),
+      { expiresIn: 60 },
+    )
+    const fetched = spawnSync('curl', ['-sS', '--fail', '--cacert', ca, getUrl])
+    assert.equal(fetched.status, 0)
+    assert.deepEqual(fetched.stdout, body)
+    const putUrl = await getSignedUrl(
+      client,
+      new PutObjectCommand({ Bucket: 'vision-data', Key: 'js/presigned.txt' }),
+      { expiresIn: 60 },
+    )
+    const put = spawnSync('curl', [
+      '-sS',
+      '--fail',
+      '--cacert',
+      ca,
+      '-X',
+      'PUT',
+      '--data-binary',
+      'uploaded by URL',
+      putUrl,
+    ])
+    assert.equal(put.status, 0, put.stderr.toString())
+    const back = await client.send(
+      new GetObjectCommand({ Bucket: 'vision-data', Key: 'js/presigned.txt' }),
+    )
+    assert.equal(await back.Body?.transformToString(), 'uploaded by URL')
+    client.destroy()
+  })
+
+  it('presigned URLs: SigV4 works, SigV2 gets a clear error, an expired URL is refused', () => {
+    const url = awsV2(
+      alice,
+      's3',
+      'presign',
+      's3://vision-data/readme',
+      '--expires-in',
+      '60',
+    ).stdout.trim()
+    assert.equal(spawnSync('curl', ['-sS', '--cacert', ca, url], { encoding: 'utf8' }).stdout, 'hi')
+    const v2 = new URL(url)
+    const sigv2 = `${v2.origin}${v2.pathname}?AWSAccessKeyId=${alice.id}&Signature=abc&Expires=9999999999`
+    assert.match(
+      spawnSync('curl', ['-sS', '--cacert', ca, sigv2], { encoding: 'utf8' }).stdout,
+      /<Code>InvalidRequest<\/Code><Message>Signature Version 2 is not supported/,
+    )
+  })
+
+  it('refuses a presigned URL once it has expired', async () => {
+    const client = sdk(alice)
+    const url = await getSignedUrl(
+      client,
+      new GetObjectCommand({ Bucket: 'vision-data', Key: 'readme' }),
+      { expiresIn: 1 },
+    )
+    client.destroy()
+    await new Promise((r) => setTimeout(r, 2100))
+    assert.match(
+      spawnSync('curl', ['-sS', '--cacert', ca, url], { encoding: 'utf8' }).stdout,
+      /<Code>AccessDenied<\/Code><Message>Request has expired<\/Message>/,
+    )
+  })
+
+  it('refuses wrong secrets, unknown keys and anonymous requests with S3 errors', () => {
+    assert.match(
+      awsV2({ id: alice.id, secret: 'wrong-secret-wrong-secret' }, 's3', 'ls').stderr,
+      /SignatureDoesNotMatch/,
+    )
+    assert.match(
+      awsV2({ id: 'AKIANOSUCHKEY0000000', secret: 'x'.repeat(30) }, 's3', 'ls').stderr,
+      /InvalidAccessKeyId/,
+    )
+    const anon = spawnSync('curl', ['-sS', '--cacert', ca, `${endpoint}/vision-data/readme`], {
+      encoding: 'utf8',
+    }).stdout
+    assert.match(anon, /<Code>AccessDenied<\/Code>/)
+  })
+
+  it('bucket policies: a Deny in the bucket policy wins over the identity Allow', () => {
+    const policy = policyFile('deny-delete.json', {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'NoDeletes',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:DeleteObject',
+          Resource: 'arn:aws:s3:::vision-data/*',
+        },
+      ],
+    })
+    assert.equal(
+      awsV2(
+        alice,
+        's3api',
+        'put-bucket-policy',
+        '--bucket',
+        'vision-data',
+        '--policy',
+        `file://${policy}`,
+      ).code,
+      0,
+    )
+    const del = awsV2(alice, 's3', 'rm', 's3://vision-data/readme')
+    assert.match(del.stderr, /AccessDenied/)
+    assert.equal(
+      awsV2(alice, 's3', 'cp', 's3://vision-data/readme', '-').stdout,
+      'hi',
+      'the object is still there',
+    )
+    const bad = awsV2(
+      alice,
+      's3api',
+      'put-bucket-policy',
+      '--bucket',
+      'vision-data',
+      '--policy',
+      '{"Version":"2012-10-17","Statement":[{"Effect":"Maybe"}]}',
+    )
+    assert.match(bad.stderr, /MalformedPolicy/)
+  })
+
+  it('cross-tenant: a bucket policy naming the other tenant is not enough, the key policy still refuses', () => {
+    const audio = JSON.parse(strongroom(['tenant', 'list', '--json'])) as {
+      id: string
+      name: string
+    }[]
+    const audioId = audio.find((t) => t.name === 'audio')?.id ?? ''
+    const policy = policyFile('share.json', {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'NoDeletes',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:DeleteObject',
+          Resource: 'arn:aws:s3:::vision-data/*',
+        },
+        {
+          Sid: 'CarelessShare',
+          Effect: 'Allow',
+          Principal: { AWS: audioId },
+          Action: ['s3:GetObject', 's3:ListBucket'],
+          Resource: ['arn:aws:s3:::vision-data', 'arn:aws:s3:::vision-data/*'],
+        },
+      ],
+    })
+    assert.equal(
+      awsV2(
+        alice,
+        's3api',
+        'put-bucket-policy',
+        '--bucket',
+        'vision-data',
+        '--policy',
+        `file://${policy}`,
+      ).code,
+      0,
+    )
+    assert.match(
+      awsV2(bob, 's3', 'ls', 's3://vision-data/').stdout,
+      /readme/,
+      'listing is shared by the bucket policy',
+    )
+    const read = awsV2(bob, 's3', 'cp', 's3://vision-data/readme', '-')
+    assert.notEqual(read.code, 0)
+    assert.match(
+      read.stderr,
+      /403|Forbidden|AccessDenied/,
+      "but the data stays sealed under vision's key",
+    )
+    // It was the key policy that refused: S3 allowed the read, kms:Decrypt did not.
+    const decisions = readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('user/bob') && l.includes('"action":"kms:Decrypt"'))
+      .map((l) => (JSON.parse(l) as { decision: string }).decision)
+    assert.ok(decisions.includes('ImplicitDeny'), 'a kms:Decrypt denial for bob is recorded')
+  })
+
+  it('rclone and s3cmd copy files in and out', () => {
+    const conf = join(work, 'rclone.conf')
+    writeFileSync(
+      conf,
+      `[sr]\ntype = s3\nprovider = Other\naccess_key_id = ${alice.id}\nsecret_access_key = ${alice.secret}\nendpoint = ${endpoint}\nregion = us-east-1\n`,
+    )
+    const src = join(work, 'rclone-src')
+    spawnSync('mkdir', ['-p', src])
+    writeFileSync(join(src, 'model.bin'), randomBytes(300_000))
+    // rclone reads AWS_* variables too; it gets only its config file.
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')),
+    )
+    const rc = (...args: string[]) =>
+      spawnSync('rclone', ['--config', conf, '--ca-cert', ca, ...args], {
+        encoding: 'utf8',
+        env: clean,
+      })
+    assert.equal(rc('copy', src, 'sr:vision-data/rclone').status, 0)
+    const check = rc('check', src, 'sr:vision-data/rclone')
+    assert.equal(check.status, 0, check.stderr)
+    const s3cfg = join(work, 's3cfg')
+    const hostPort = endpoint.replace('https://', '')
+    writeFileSync(
+      s3cfg,
+      `[default]\naccess_key = ${alice.id}\nsecret_key = ${alice.secret}\nhost_base = ${hostPort}\nhost_bucket = ${hostPort}\nuse_https = True\nca_certs_file = ${ca}\nsignature_v2 = False\nbucket_location = us-east-1\n`,
+    )
+    const put = spawnSync(
+      's3cmd',
+      ['-c', s3cfg, 'put', join(src, 'model.bin'), 's3://vision-data/s3cmd/model.bin'],
+      { encoding: 'utf8' },
+    )
+    assert.equal(put.status, 0, put.stderr)
+    const out = join(work, 'back.bin')
+    const get = spawnSync(
+      's3cmd',
+      ['-c', s3cfg, 'get', '--force', 's3://vision-data/s3cmd/model.bin', out],
+      { encoding: 'utf8' },
+    )
+    assert.equal(get.status, 0, get.stderr)
+    assert.deepEqual(readFileSync(out), readFileSync(join(src, 'model.bin')))
+  })
+
+  it('treats keys as data: ../, NUL-free unicode and 1,024-byte keys round-trip; longer keys are refused', () => {
+    const r = python(
+      alice,
+      `
+keys = ['../../etc/passwd', 'a/./b/../c', 'données/модель 🤖.pt', 'k' * 1024, ' leading and trailing ']
+for k in keys:
+    s3.put_object(Bucket='vision-data', Key=k, Body=k.encode())
+    assert s3.get_object(Bucket='vision-data', Key=k)['Body'].read() == k.encode(), k
+try:
+    s3.put_object(Bucket='vision-data', Key='k' * 1025, Body=b'x'); raise SystemExit('accepted a 1025-byte key')
+except s3.exceptions.ClientError as e:
+    assert e.response['Error']['Code'] == 'KeyTooLongError', e.response
+print('ok')
+`,
+    )
+    assert.equal(r.stdout.trim(), 'ok', r.stderr)
+    assert.equal(existsSync(join(dataDir, '..', 'etc')), false)
+  })
+
+  it('keeps the trace of every denial for the admin, by request id', () => {
+    const denied = spawnSync('curl', ['-sS', '--cacert', ca, `${endpoint}/vision-data/readme`], {
+      encoding: 'utf8',
+    }).stdout
+    const id = /<RequestId>([0-9A-F]+)<\/RequestId>/.exec(denied)?.[1]
+    assert.ok(id)
+    const log = readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
+    const rec = log
+      .split('\n')
+      .filter((l) => l.includes(id))
+      .map((l) => JSON.parse(l) as { decision: string; action: string })
+    assert.deepEqual(
+      rec.map((r) => [r.action, r.decision]),
+      [['s3:GetObject', 'ImplicitDeny']],
+    )
+  })
+})
