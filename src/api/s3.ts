@@ -13,7 +13,7 @@ import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
 import { parsePolicyText, type Policy } from '../iam/policy.ts'
 import { userPolicies } from '../identity/users.ts'
 import { bucketKey } from '../store/bucket-keys.ts'
-import type { BucketRecord, ObjectRecord } from '../meta/objects.ts'
+import type { BucketRecord, ObjectRecord, UploadRecord } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
 import type { ObjectService } from '../store/objects.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
@@ -31,6 +31,8 @@ import {
 import { parseXml, xmlDocument, type Node } from './xml.ts'
 
 export const MAX_PUT_BYTES = 5 * 1024 * 1024 * 1024
+export const MIN_PART_BYTES = 5 * 1024 * 1024
+const MAX_PARTS = 10_000
 const MAX_KEY_BYTES = 1024
 const MAX_METADATA_BYTES = 2 * 1024
 const MAX_XML_BYTES = 1024 * 1024
@@ -409,6 +411,7 @@ export class S3Gateway {
       }
       if (sub === 'location' && m === 'GET') return this.getBucketLocation(ctx, b)
       if (sub === 'delete' && m === 'POST') return this.deleteObjects(ctx, b)
+      if (sub === 'uploads' && m === 'GET') return this.listUploads(ctx, b)
       if (sub !== undefined)
         throw new ApiError(
           'NotImplemented',
@@ -425,6 +428,17 @@ export class S3Gateway {
     }
     if (Buffer.byteLength(key) > MAX_KEY_BYTES)
       throw new ApiError('KeyTooLongError', 'Your key is too long: at most 1,024 bytes of UTF-8')
+    if (sub === 'uploads' && m === 'POST') return this.createUpload(ctx, b, key)
+    if (sub === 'uploadId') {
+      if (m === 'PUT' && query.has('partNumber')) {
+        if (header(ctx.req, 'x-amz-copy-source') !== undefined)
+          throw new ApiError('NotImplemented', 'Strongroom does not implement UploadPartCopy yet')
+        return this.uploadPart(ctx, b, key)
+      }
+      if (m === 'POST') return this.completeUpload(ctx, b, key)
+      if (m === 'DELETE') return this.abortUpload(ctx, b, key)
+      if (m === 'GET') return this.listParts(ctx, b, key)
+    }
     if (sub !== undefined)
       throw new ApiError(
         'NotImplemented',
@@ -769,16 +783,7 @@ export class S3Gateway {
       metadata,
       verify: (md5) => {
         finish()
-        if (md5Header !== undefined) {
-          const want = Buffer.from(md5Header, 'base64')
-          if (want.length !== 16)
-            throw new ApiError('InvalidDigest', 'The Content-MD5 you specified was invalid.')
-          if (!timingSafeEqual(want, md5))
-            throw new ApiError(
-              'BadDigest',
-              'The Content-MD5 you specified did not match what we received.',
-            )
-        }
+        checkMd5(md5Header, md5)
       },
     })
     ctx.res.setHeader('ETag', object.etag)
@@ -1015,6 +1020,226 @@ export class S3Gateway {
     }
   }
 
+  // ---- multipart uploads
+
+  private async tenantOf(bucket: BucketRecord): Promise<TenantRecord> {
+    const t = (await this.app.store.listTenants()).find((x) => x.id === bucket.tenantId)
+    if (t === undefined) throw new ApiError('InternalError', 'the bucket owner is missing')
+    return t
+  }
+
+  private async upload(ctx: Ctx, bucketName: string, key: string): Promise<UploadRecord> {
+    const id = ctx.query.get('uploadId') ?? ''
+    const u = await this.app.store.getUpload(id)
+    if (u?.bucket !== bucketName || u.key !== key) {
+      throw new ApiError(
+        'NoSuchUpload',
+        'The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.',
+        { UploadId: id },
+      )
+    }
+    return u
+  }
+
+  private async createUpload(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const bucket = await this.mustBucket(
+      ctx,
+      bucketName,
+      'CreateMultipartUpload',
+      's3:PutObject',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    await this.checkKey(ctx, 'CreateMultipartUpload', 'kms:GenerateDataKey', bucket)
+    const id = randomBytes(24).toString('base64url')
+    await this.app.store.createUpload({
+      id,
+      bucket: bucketName,
+      key,
+      contentType: header(ctx.req, 'content-type') ?? null,
+      metadata: userMetadata(ctx.req),
+      createdAt: this.now(),
+    })
+    ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    sendXml(ctx, 200, 'InitiateMultipartUploadResult', {
+      Bucket: bucketName,
+      Key: key,
+      UploadId: id,
+    })
+  }
+
+  private async uploadPart(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const bucket = await this.mustBucket(
+      ctx,
+      bucketName,
+      'UploadPart',
+      's3:PutObject',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    await this.checkKey(ctx, 'UploadPart', 'kms:GenerateDataKey', bucket)
+    const upload = await this.upload(ctx, bucketName, key)
+    const raw = ctx.query.get('partNumber') ?? ''
+    const number = /^\d{1,5}$/.test(raw) ? Number(raw) : 0
+    if (number < 1 || number > MAX_PARTS) {
+      throw new ApiError(
+        'InvalidArgument',
+        'Part number must be an integer between 1 and 10000, inclusive',
+        { ArgumentName: 'partNumber', ArgumentValue: raw },
+      )
+    }
+    const { body, length, finish, checksums } = this.body(ctx)
+    if (length > MAX_PUT_BYTES) throw new ApiError('EntityTooLarge', 'a part may be at most 5 GiB')
+    const md5Header = header(ctx.req, 'content-md5')
+    const part = await this.objects.putPart(
+      upload,
+      bucket,
+      await this.tenantOf(bucket),
+      number,
+      body,
+      length,
+      (md5) => {
+        finish()
+        checkMd5(md5Header, md5)
+      },
+    )
+    ctx.res.setHeader('ETag', part.etag)
+    for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+    send(ctx, 200)
+  }
+
+  private async completeUpload(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const bucket = await this.mustBucket(
+      ctx,
+      bucketName,
+      'CompleteMultipartUpload',
+      's3:PutObject',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    await this.checkKey(ctx, 'CompleteMultipartUpload', 'kms:GenerateDataKey', bucket)
+    const upload = await this.upload(ctx, bucketName, key)
+    const doc = parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8'))
+    if (doc.name !== 'CompleteMultipartUpload') {
+      throw new ApiError(
+        'MalformedXML',
+        'The XML you provided was not well-formed or did not validate against our published schema: the root must be CompleteMultipartUpload',
+      )
+    }
+    const asked = doc.children
+      .filter((c) => c.name === 'Part')
+      .map((p) => ({
+        number: Number(p.children.find((c) => c.name === 'PartNumber')?.text.trim()),
+        etag: (p.children.find((c) => c.name === 'ETag')?.text ?? '').trim(),
+      }))
+    if (asked.length === 0) throw new ApiError('MalformedXML', 'You must specify at least one part')
+    const stored = new Map((await this.app.store.listParts(upload.id)).map((p) => [p.number, p]))
+    const parts = asked.map((a, i) => {
+      if (i > 0 && a.number <= (asked[i - 1]?.number ?? 0)) {
+        throw new ApiError(
+          'InvalidPartOrder',
+          'The list of parts was not in ascending order. Parts must be ordered by part number.',
+        )
+      }
+      const p = stored.get(a.number)
+      const quoted = a.etag.startsWith('"') ? a.etag : `"${a.etag}"`
+      if (p?.etag !== quoted) {
+        throw new ApiError(
+          'InvalidPart',
+          "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+          { PartNumber: String(a.number), ETag: a.etag },
+        )
+      }
+      return p
+    })
+    for (const p of parts.slice(0, -1)) {
+      if (p.size < MIN_PART_BYTES) {
+        throw new ApiError(
+          'EntityTooSmall',
+          'Your proposed upload is smaller than the minimum allowed object size: every part but the last must be at least 5 MiB',
+          {
+            PartNumber: String(p.number),
+            ProposedSize: String(p.size),
+            MinSizeAllowed: String(MIN_PART_BYTES),
+          },
+        )
+      }
+    }
+    const object = await this.objects.complete(upload, bucket, await this.tenantOf(bucket), parts)
+    ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    sendXml(ctx, 200, 'CompleteMultipartUploadResult', {
+      Location: `/${bucketName}/${key}`,
+      Bucket: bucketName,
+      Key: key,
+      ETag: object.etag,
+    })
+  }
+
+  private async abortUpload(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    await this.mustBucket(
+      ctx,
+      bucketName,
+      'AbortMultipartUpload',
+      's3:AbortMultipartUpload',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    await this.objects.abort(await this.upload(ctx, bucketName, key))
+    send(ctx, 204)
+  }
+
+  private async listParts(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    await this.mustBucket(
+      ctx,
+      bucketName,
+      'ListParts',
+      's3:ListMultipartUploadParts',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    const upload = await this.upload(ctx, bucketName, key)
+    const marker = Number(ctx.query.get('part-number-marker') ?? '0') || 0
+    const max = Math.min(Number(ctx.query.get('max-parts') ?? '1000') || 1000, 1000)
+    const all = (await this.app.store.listParts(upload.id)).filter((p) => p.number > marker)
+    const page = all.slice(0, max)
+    sendXml(ctx, 200, 'ListPartsResult', {
+      Bucket: bucketName,
+      Key: key,
+      UploadId: upload.id,
+      PartNumberMarker: marker,
+      NextPartNumberMarker: page.at(-1)?.number,
+      MaxParts: max,
+      IsTruncated: all.length > page.length,
+      Part: page.map((p) => ({
+        PartNumber: p.number,
+        LastModified: new Date(p.createdAt).toISOString(),
+        ETag: p.etag,
+        Size: p.size,
+      })),
+      StorageClass: 'STANDARD',
+    })
+  }
+
+  private async listUploads(ctx: Ctx, bucketName: string): Promise<void> {
+    await this.mustBucket(
+      ctx,
+      bucketName,
+      'ListMultipartUploads',
+      's3:ListBucketMultipartUploads',
+      `arn:aws:s3:::${bucketName}`,
+    )
+    const prefix = ctx.query.get('prefix') ?? ''
+    const max = Math.min(Number(ctx.query.get('max-uploads') ?? '1000') || 1000, 1000)
+    const uploads = await this.app.store.listUploads(bucketName, prefix, max + 1)
+    sendXml(ctx, 200, 'ListMultipartUploadsResult', {
+      Bucket: bucketName,
+      Prefix: prefix,
+      MaxUploads: max,
+      IsTruncated: uploads.length > max,
+      Upload: uploads.slice(0, max).map((u) => ({
+        Key: u.key,
+        UploadId: u.id,
+        Initiated: new Date(u.createdAt).toISOString(),
+        StorageClass: 'STANDARD',
+      })),
+    })
+  }
+
   private async deleteObject(ctx: Ctx, bucketName: string, key: string): Promise<void> {
     await this.mustBucket(
       ctx,
@@ -1101,6 +1326,15 @@ export function splitPath(rawPath: string): [string | undefined, string | undefi
   if (slash < 0) return [dec(p), undefined]
   const key = p.slice(slash + 1)
   return [dec(p.slice(0, slash)), key === '' ? undefined : dec(key)]
+}
+
+function checkMd5(given: string | undefined, md5: Buffer): void {
+  if (given === undefined) return
+  const want = Buffer.from(given, 'base64')
+  if (want.length !== 16)
+    throw new ApiError('InvalidDigest', 'The Content-MD5 you specified was invalid.')
+  if (!timingSafeEqual(want, md5))
+    throw new ApiError('BadDigest', 'The Content-MD5 you specified did not match what we received.')
 }
 
 function userMetadata(req: IncomingMessage): Record<string, string> {

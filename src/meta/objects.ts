@@ -33,6 +33,33 @@ export interface ListPage {
   readonly truncatedAfter: string | undefined
 }
 
+export interface UploadRecord {
+  readonly id: string
+  readonly bucket: string
+  readonly key: string
+  readonly contentType: string | null
+  readonly metadata: Readonly<Record<string, string>>
+  readonly createdAt: number
+}
+
+export interface PartRecord {
+  readonly uploadId: string
+  readonly number: number
+  readonly size: number
+  /** Quoted hex MD5 of the part's plaintext. */
+  readonly etag: string
+  readonly blob: string
+  readonly dataKeyId: string
+  readonly createdAt: number
+}
+
+export interface WrappedDataKey {
+  readonly keyId: string
+  readonly keyVersion: number
+  readonly wrapped: Uint8Array
+  readonly tenantId: string
+}
+
 export interface ObjectMetaStore {
   /** BUCKET_EXISTS when the name is taken (by anyone: bucket names are global). */
   createBucket(bucket: BucketRecord): Promise<void>
@@ -54,6 +81,15 @@ export interface ObjectMetaStore {
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>
   /** Keys in byte order after `after`, starting with `prefix`, at most `limit`. */
   listObjects(bucket: string, prefix: string, after: string, limit: number): Promise<ListPage>
-  /** Every blob id a row refers to, for removing orphans at start-up. */
+  /** Every blob id a row refers to (objects and parts), for removing orphans at start-up. */
   blobIds(): Promise<Set<string>>
+
+  createUpload(upload: UploadRecord): Promise<void>
+  getUpload(id: string): Promise<UploadRecord | undefined>
+  listUploads(bucket: string, prefix: string, limit: number): Promise<UploadRecord[]>
+  /** Stores a part (and its data key), replacing one with the same number; returns the replaced part. */
+  putPart(part: PartRecord, key: WrappedDataKey): Promise<PartRecord | undefined>
+  listParts(uploadId: string): Promise<PartRecord[]>
+  /** Removes the upload, its parts and their data keys; returns the parts removed. */
+  deleteUpload(uploadId: string): Promise<PartRecord[]>
 }

@@ -12,7 +12,13 @@ import { encrypt } from '../crypto/stream.ts'
 import { StrongroomError } from '../errors.ts'
 import { newDataKey, storedDataKey } from '../kms/envelope.ts'
 import type { LocalKms } from '../kms/local.ts'
-import type { BucketRecord, ObjectRecord } from '../meta/objects.ts'
+import type {
+  BucketRecord,
+  ObjectRecord,
+  PartRecord,
+  UploadRecord,
+  WrappedDataKey,
+} from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
 
@@ -27,6 +33,8 @@ export interface PutInput {
   readonly metadata: Readonly<Record<string, string>>
   /** Last word before the object becomes visible: throw to refuse (a checksum that does not match). */
   readonly verify?: (md5: Buffer) => void
+  /** The ETag to record instead of the MD5 of the body (multipart objects). */
+  readonly etag?: string
 }
 
 export interface OpenedStoredObject {
@@ -47,17 +55,25 @@ export class ObjectService {
     this.segmentSize = segmentSize
   }
 
-  async put(input: PutInput): Promise<ObjectRecord> {
-    const key = await this.meta.getKey(input.bucket.keyId)
+  /** Seals `body` into a new blob under the bucket key, bound to `context`. Nothing refers to the blob yet. */
+  private async seal(
+    bucket: BucketRecord,
+    tenant: TenantRecord,
+    context: Record<string, string>,
+    body: AsyncIterable<Uint8Array>,
+    length: number,
+    verify: ((md5: Buffer) => void) | undefined,
+  ): Promise<{ blob: string; md5: Buffer; dataKeyId: string; wrapped: WrappedDataKey }> {
+    const key = await this.meta.getKey(bucket.keyId)
     if (key === undefined)
       throw new StrongroomError(
         'KEY_NOT_FOUND',
-        `the key of bucket \`${input.bucket.name}\` no longer exists`,
+        `the key of bucket \`${bucket.name}\` no longer exists`,
       )
     const dk = await newDataKey(
       this.kms,
-      { tenant: input.tenant, keyId: key.id, keyVersion: key.currentVersion },
-      { bucket: input.bucket.name, key: input.key },
+      { tenant, keyId: key.id, keyVersion: key.currentVersion },
+      context,
     )
     const md5 = createHash('md5')
     async function* tap(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -67,66 +83,180 @@ export class ObjectService {
       }
     }
     const blob = newBlobId()
-    let digest: Buffer | undefined
+    let digest = Buffer.alloc(16)
     try {
       await this.blobs.put(
         blob,
-        encrypt(tap(input.body), {
+        encrypt(tap(body), {
           dataKey: dk.dataKey,
           dataKeyId: dk.dataKeyId,
           context: dk.context,
-          plaintextLength: input.length,
+          plaintextLength: length,
           segmentSize: this.segmentSize,
         }),
         () => {
           digest = md5.digest()
-          input.verify?.(digest)
+          verify?.(digest)
         },
       )
     } finally {
       dk.dataKey.fill(0)
     }
+    return {
+      blob,
+      md5: digest,
+      dataKeyId: dk.dataKeyId,
+      wrapped: {
+        keyId: key.id,
+        keyVersion: dk.wrapped.keyVersion,
+        wrapped: dk.wrappedBytes,
+        tenantId: tenant.id,
+      },
+    }
+  }
+
+  async put(input: PutInput): Promise<ObjectRecord> {
+    const sealed = await this.seal(
+      input.bucket,
+      input.tenant,
+      { bucket: input.bucket.name, key: input.key },
+      input.body,
+      input.length,
+      input.verify,
+    )
     const record: ObjectRecord = {
       bucket: input.bucket.name,
       key: input.key,
       size: input.length,
-      etag: `"${(digest ?? Buffer.alloc(16)).toString('hex')}"`,
+      etag: input.etag ?? `"${sealed.md5.toString('hex')}"`,
       contentType: input.contentType,
       metadata: input.metadata,
-      blob,
-      dataKeyId: dk.dataKeyId,
+      blob: sealed.blob,
+      dataKeyId: sealed.dataKeyId,
       createdAt: Date.now(),
     }
     let replaced: ObjectRecord | undefined
     try {
-      replaced = await this.meta.putObject(record, {
-        keyId: key.id,
-        keyVersion: dk.wrapped.keyVersion,
-        wrapped: dk.wrappedBytes,
-        tenantId: input.tenant.id,
-      })
+      replaced = await this.meta.putObject(record, sealed.wrapped)
     } catch (e) {
-      await this.blobs.delete(blob)
+      await this.blobs.delete(sealed.blob)
       throw e
     }
     if (replaced !== undefined) await this.blobs.delete(replaced.blob)
     return record
   }
 
+  // ---- multipart
+
+  async putPart(
+    upload: UploadRecord,
+    bucket: BucketRecord,
+    tenant: TenantRecord,
+    number: number,
+    body: AsyncIterable<Uint8Array>,
+    length: number,
+    verify?: (md5: Buffer) => void,
+  ): Promise<PartRecord> {
+    const sealed = await this.seal(
+      bucket,
+      tenant,
+      partContext(upload, number),
+      body,
+      length,
+      verify,
+    )
+    const part: PartRecord = {
+      uploadId: upload.id,
+      number,
+      size: length,
+      etag: `"${sealed.md5.toString('hex')}"`,
+      blob: sealed.blob,
+      dataKeyId: sealed.dataKeyId,
+      createdAt: Date.now(),
+    }
+    let replaced: PartRecord | undefined
+    try {
+      replaced = await this.meta.putPart(part, sealed.wrapped)
+    } catch (e) {
+      await this.blobs.delete(sealed.blob)
+      throw e
+    }
+    if (replaced !== undefined) await this.blobs.delete(replaced.blob)
+    return part
+  }
+
+  /**
+   * Assembles the parts into the object: each part is decrypted and verified
+   * as it streams into one new sealed blob. The ETag is S3's: the MD5 of the
+   * parts' binary MD5s, then `-N`.
+   */
+  async complete(
+    upload: UploadRecord,
+    bucket: BucketRecord,
+    tenant: TenantRecord,
+    parts: readonly PartRecord[],
+  ): Promise<ObjectRecord> {
+    const etag = `"${createHash('md5')
+      .update(Buffer.concat(parts.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex'))))
+      .digest('hex')}-${parts.length}"`
+    const length = parts.reduce((n, p) => n + p.size, 0)
+    const openPart = (p: PartRecord) =>
+      this.openSealed(p.blob, partContext(upload, p.number), `${upload.key} part ${p.number}`)
+    async function* body(): AsyncGenerator<Uint8Array> {
+      for (const p of parts) {
+        const opened = await openPart(p)
+        try {
+          if (p.size > 0) yield* opened.object.range(0, p.size - 1)
+        } finally {
+          await opened.close()
+        }
+      }
+    }
+    const record = await this.put({
+      bucket,
+      tenant,
+      key: upload.key,
+      body: body(),
+      length,
+      contentType: upload.contentType,
+      metadata: upload.metadata,
+      etag,
+    })
+    await this.abort(upload)
+    return record
+  }
+
+  /** Removes an upload, its parts' rows, data keys and blobs. */
+  async abort(upload: UploadRecord): Promise<void> {
+    for (const p of await this.meta.deleteUpload(upload.id)) await this.blobs.delete(p.blob)
+  }
+
   /** Opens a stored object for reading; the caller closes it. */
   async open(object: ObjectRecord): Promise<OpenedStoredObject> {
+    return this.openSealed(
+      object.blob,
+      { bucket: object.bucket, key: object.key },
+      `${object.bucket}/${object.key}`,
+    )
+  }
+
+  private async openSealed(
+    id: string,
+    context: Record<string, string>,
+    what: string,
+  ): Promise<OpenedStoredObject> {
     let blob: OpenBlob
     try {
-      blob = await this.blobs.open(object.blob)
+      blob = await this.blobs.open(id)
     } catch {
       throw new StrongroomError(
         'INTERNAL',
-        `the body of \`${object.bucket}/${object.key}\` is missing from the blob store`,
+        `the body of \`${what}\` is missing from the blob store`,
       )
     }
     try {
       const opened = await openObject(blob, {
-        expectedContext: { bucket: object.bucket, key: object.key },
+        expectedContext: context,
         dataKey: storedDataKey(this.kms, this.meta),
       })
       return {
@@ -161,4 +291,8 @@ export class ObjectService {
     }
     return n
   }
+}
+
+function partContext(upload: UploadRecord, number: number): Record<string, string> {
+  return { bucket: upload.bucket, key: upload.key, uploadId: upload.id, part: String(number) }
 }

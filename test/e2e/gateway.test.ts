@@ -7,7 +7,16 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { Agent } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -482,6 +491,80 @@ print('ok')
     )
     assert.equal(get.status, 0, get.stderr)
     assert.deepEqual(readFileSync(out), readFileSync(join(src, 'model.bin')))
+  })
+
+  it('multipart: a 1 GiB file through the aws CLI, verified by SHA-256', () => {
+    assert.equal(aws(alice, 's3', 'mb', 's3://vision-large').code, 0)
+    const file = join(work, 'large.bin')
+    const fd = openSync(file, 'w')
+    const block = randomBytes(1 << 20)
+    const hash = createHash('sha256')
+    for (let i = 0; i < 1024; i++) {
+      block.writeUInt32BE(i, 0) // every MiB differs, so a misplaced part cannot hide
+      writeSync(fd, block)
+      hash.update(block)
+    }
+    closeSync(fd)
+    const want = hash.digest('hex')
+    const up = aws(alice, 's3', 'cp', file, 's3://vision-large/model.safetensors', '--quiet')
+    assert.equal(up.code, 0, up.stderr)
+    rmSync(file)
+    const head = JSON.parse(
+      aws(alice, 's3api', 'head-object', '--bucket', 'vision-large', '--key', 'model.safetensors')
+        .stdout,
+    ) as { ContentLength: number; ETag: string }
+    assert.equal(head.ContentLength, 1 << 30)
+    assert.match(head.ETag, /^"[0-9a-f]{32}-\d+"$/, 'a multipart ETag')
+    const down = aws(alice, 's3', 'cp', 's3://vision-large/model.safetensors', file, '--quiet')
+    assert.equal(down.code, 0, down.stderr)
+    assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), want)
+    rmSync(file)
+    assert.equal(aws(alice, 's3', 'rm', 's3://vision-large/model.safetensors').code, 0)
+  })
+
+  it('multipart: part rules and errors as S3 has them', () => {
+    const r = python(
+      alice,
+      `
+def code(call):
+    try:
+        call(); return 'ok'
+    except s3.exceptions.ClientError as e:
+        return e.response['Error']['Code']
+b, k = 'vision-data', 'mp/obj'
+u = s3.create_multipart_upload(Bucket=b, Key=k)['UploadId']
+small = s3.upload_part(Bucket=b, Key=k, UploadId=u, PartNumber=1, Body=b'a' * 100)['ETag']
+last = s3.upload_part(Bucket=b, Key=k, UploadId=u, PartNumber=2, Body=b'b' * 100)['ETag']
+assert [p['PartNumber'] for p in s3.list_parts(Bucket=b, Key=k, UploadId=u)['Parts']] == [1, 2]
+assert u in [x['UploadId'] for x in s3.list_multipart_uploads(Bucket=b)['Uploads']]
+parts = lambda *ps: {'Parts': [{'PartNumber': n, 'ETag': e} for n, e in ps]}
+print(code(lambda: s3.complete_multipart_upload(Bucket=b, Key=k, UploadId=u, MultipartUpload=parts((1, small), (2, last)))))
+print(code(lambda: s3.complete_multipart_upload(Bucket=b, Key=k, UploadId=u, MultipartUpload=parts((2, last), (1, small)))))
+print(code(lambda: s3.complete_multipart_upload(Bucket=b, Key=k, UploadId=u, MultipartUpload=parts((1, '"0123456789abcdef0123456789abcdef"')))))
+print(code(lambda: s3.upload_part(Bucket=b, Key=k, UploadId=u, PartNumber=10001, Body=b'x')))
+big = s3.upload_part(Bucket=b, Key=k, UploadId=u, PartNumber=1, Body=b'a' * (5 * 1024 * 1024))['ETag']
+print(code(lambda: s3.complete_multipart_upload(Bucket=b, Key=k, UploadId=u, MultipartUpload=parts((1, big), (2, last)))))
+body = s3.get_object(Bucket=b, Key=k)['Body'].read()
+assert body == b'a' * (5 * 1024 * 1024) + b'b' * 100
+print(code(lambda: s3.upload_part(Bucket=b, Key=k, UploadId=u, PartNumber=3, Body=b'x')))
+u2 = s3.create_multipart_upload(Bucket=b, Key=k)['UploadId']
+s3.abort_multipart_upload(Bucket=b, Key=k, UploadId=u2)
+print(code(lambda: s3.list_parts(Bucket=b, Key=k, UploadId=u2)))
+`,
+    )
+    assert.deepEqual(
+      r.stdout.trim().split('\n'),
+      [
+        'EntityTooSmall',
+        'InvalidPartOrder',
+        'InvalidPart',
+        'InvalidArgument',
+        'ok',
+        'NoSuchUpload',
+        'NoSuchUpload',
+      ],
+      r.stderr,
+    )
   })
 
   it('treats keys as data: ../, NUL-free unicode and 1,024-byte keys round-trip; longer keys are refused', () => {

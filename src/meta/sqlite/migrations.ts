@@ -96,4 +96,26 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (bucket, key)
   ) STRICT;
   `,
+  // 3: multipart uploads and their parts
+  `
+  CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL REFERENCES buckets(name),
+    key TEXT NOT NULL,
+    content_type TEXT,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX uploads_by_bucket ON uploads (bucket, key, created_at);
+  CREATE TABLE parts (
+    upload_id TEXT NOT NULL REFERENCES uploads(id),
+    number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    blob TEXT NOT NULL UNIQUE,
+    data_key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, number)
+  ) STRICT;
+  `,
 ]

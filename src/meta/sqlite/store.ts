@@ -17,7 +17,15 @@ import type {
   TenantRecord,
 } from '../store.ts'
 import type { AccessKeyRecord, IdentityStore, UserPolicyRecord, UserRecord } from '../identity.ts'
-import type { BucketRecord, ListPage, ObjectMetaStore, ObjectRecord } from '../objects.ts'
+import type {
+  BucketRecord,
+  ListPage,
+  ObjectMetaStore,
+  ObjectRecord,
+  PartRecord,
+  UploadRecord,
+  WrappedDataKey,
+} from '../objects.ts'
 import { MIGRATIONS } from './migrations.ts'
 
 /** 'SROO' */
@@ -484,8 +492,77 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   }
 
   blobIds(): Promise<Set<string>> {
+    const rows = this.stmt(
+      'SELECT blob FROM objects UNION ALL SELECT blob FROM parts',
+    ).all() as Row[]
+    return Promise.resolve(new Set(rows.map((r) => str(r.blob))))
+  }
+
+  createUpload(u: UploadRecord): Promise<void> {
+    this.stmt(
+      'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(u.id, u.bucket, u.key, u.contentType, JSON.stringify(u.metadata), u.createdAt)
+    return Promise.resolve()
+  }
+
+  getUpload(id: string): Promise<UploadRecord | undefined> {
+    const r = this.stmt('SELECT * FROM uploads WHERE id = ?').get(id) as Row | undefined
+    return Promise.resolve(r && upload(r))
+  }
+
+  listUploads(bucketName: string, prefix: string, limit: number): Promise<UploadRecord[]> {
+    const rows = this.stmt(
+      'SELECT * FROM uploads WHERE bucket = ? AND substr(key, 1, length(?)) = ? ORDER BY key, created_at LIMIT ?',
+    ).all(bucketName, prefix, prefix, limit) as Row[]
+    return Promise.resolve(rows.map(upload))
+  }
+
+  putPart(p: PartRecord, wk: WrappedDataKey): Promise<PartRecord | undefined> {
     return Promise.resolve(
-      new Set((this.stmt('SELECT blob FROM objects').all() as Row[]).map((r) => str(r.blob))),
+      this.tx(() => {
+        const old = this.stmt('SELECT * FROM parts WHERE upload_id = ? AND number = ?').get(
+          p.uploadId,
+          p.number,
+        ) as Row | undefined
+        if (old !== undefined) {
+          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
+          this.stmt('DELETE FROM parts WHERE upload_id = ? AND number = ?').run(
+            p.uploadId,
+            p.number,
+          )
+        }
+        this.stmt(
+          'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(p.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, p.createdAt)
+        this.stmt(
+          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ).run(p.uploadId, p.number, p.size, p.etag, p.blob, p.dataKeyId, p.createdAt)
+        return old && part(old)
+      }),
+    )
+  }
+
+  listParts(uploadId: string): Promise<PartRecord[]> {
+    const rows = this.stmt('SELECT * FROM parts WHERE upload_id = ? ORDER BY number').all(
+      uploadId,
+    ) as Row[]
+    return Promise.resolve(rows.map(part))
+  }
+
+  deleteUpload(uploadId: string): Promise<PartRecord[]> {
+    return Promise.resolve(
+      this.tx(() => {
+        const parts = (
+          this.stmt('SELECT * FROM parts WHERE upload_id = ? ORDER BY number').all(
+            uploadId,
+          ) as Row[]
+        ).map(part)
+        for (const p of parts)
+          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(p.dataKeyId)
+        this.stmt('DELETE FROM parts WHERE upload_id = ?').run(uploadId)
+        this.stmt('DELETE FROM uploads WHERE id = ?').run(uploadId)
+        return parts
+      }),
     )
   }
 
@@ -594,6 +671,29 @@ function object(r: Row): ObjectRecord {
     etag: str(r.etag),
     contentType: r.content_type === null ? null : str(r.content_type),
     metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    blob: str(r.blob),
+    dataKeyId: str(r.data_key_id),
+    createdAt: num(r.created_at),
+  }
+}
+
+function upload(r: Row): UploadRecord {
+  return {
+    id: str(r.id),
+    bucket: str(r.bucket),
+    key: str(r.key),
+    contentType: r.content_type === null ? null : str(r.content_type),
+    metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    createdAt: num(r.created_at),
+  }
+}
+
+function part(r: Row): PartRecord {
+  return {
+    uploadId: str(r.upload_id),
+    number: num(r.number),
+    size: num(r.size),
+    etag: str(r.etag),
     blob: str(r.blob),
     dataKeyId: str(r.data_key_id),
     createdAt: num(r.created_at),
