@@ -40,7 +40,7 @@ async function start(): Promise<{ proc: ChildProcess; endpoint: string }> {
   )
   const endpoint = await new Promise<string>((resolve, reject) => {
     let out = ''
-    proc.stdout?.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /ready at (http:\/\/\S+)/.exec(out)
       if (m?.[1] !== undefined) resolve(m[1])
