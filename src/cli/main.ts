@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
+import { explain } from './commands/explain.ts'
 import { init } from './commands/init.ts'
 import { serve } from './commands/serve.ts'
 import { policySimulate, policyValidate } from './commands/policy.ts'
@@ -48,6 +49,7 @@ export const COMMANDS: readonly Command[] = [
   policyValidate,
   policySimulate,
   serve,
+  explain,
   quickstart,
 ]
 

@@ -601,5 +601,33 @@ print('ok')
       rec.map((r) => [r.action, r.decision]),
       [['s3:GetObject', 'ImplicitDeny']],
     )
+    const explained = spawnSync(process.execPath, [BIN, 'explain', id, '--data-dir', dataDir], {
+      encoding: 'utf8',
+    })
+    assert.equal(explained.status, 1, 'a denied request explains with exit status 1')
+    assert.match(
+      explained.stdout,
+      /GetObject: ImplicitDeny for \*\n {2}s3:GetObject on arn:aws:s3:::vision-data\/readme/,
+    )
+  })
+
+  it('explains a denial with the statement and condition that decided it', () => {
+    const r = awsV2(alice, 's3', 'rm', 's3://vision-data/readme')
+    assert.match(r.stderr, /AccessDenied/)
+    const log = readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+    const last = JSON.parse(
+      log.filter((l) => l.includes('"action":"s3:DeleteObject"')).at(-1) ?? '{}',
+    ) as { requestId: string }
+    const explained = spawnSync(
+      process.execPath,
+      [BIN, 'explain', last.requestId, '--data-dir', dataDir],
+      { encoding: 'utf8' },
+    )
+    assert.match(
+      explained.stdout,
+      /decided by: explicit Deny in resource policy `bucket policy of vision-data`, statement `NoDeletes`/,
+    )
   })
 })

@@ -109,7 +109,7 @@ function documents(text: string): { text: string; line: number }[] {
   }
 }
 
-function renderTrace(t: Trace): string[] {
+export function renderTrace(t: Trace): string[] {
   const out = [`  decided by: ${t.decidedBy}`]
   for (const p of t.policies) {
     out.push(`  ${p.layer} policy ${p.name}`)
