@@ -445,8 +445,7 @@ export class S3Gateway {
         `Strongroom does not implement the object ?${sub} operation (${m}) yet`,
       )
     if (m === 'PUT') {
-      if (header(ctx.req, 'x-amz-copy-source') !== undefined)
-        throw new ApiError('NotImplemented', 'Strongroom does not implement CopyObject yet')
+      if (header(ctx.req, 'x-amz-copy-source') !== undefined) return this.copyObject(ctx, b, key)
       return this.putObject(ctx, b, key)
     }
     if (m === 'GET' || m === 'HEAD') return this.getObject(ctx, b, key, m === 'HEAD')
@@ -1018,6 +1017,99 @@ export class S3Gateway {
     } finally {
       await opened.close()
     }
+  }
+
+  /**
+   * CopyObject: read permission on the source (and its key), write permission
+   * on the destination (and its key); the plaintext is re-sealed under the
+   * destination bucket's key with a fresh data key.
+   */
+  private async copyObject(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const raw = header(ctx.req, 'x-amz-copy-source') ?? ''
+    const [srcPath = '', srcQuery = ''] = raw.split('?')
+    if (srcQuery.includes('versionId=') && !srcQuery.includes('versionId=null')) {
+      throw new ApiError(
+        'NotImplemented',
+        'Strongroom does not keep object versions yet; copy the current version',
+      )
+    }
+    const [srcBucketName, srcKey] = splitPath(srcPath.startsWith('/') ? srcPath : `/${srcPath}`)
+    if (srcBucketName === undefined || srcKey === undefined)
+      throw new ApiError(
+        'InvalidArgument',
+        'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+      )
+    const srcBucket = await this.mustBucket(
+      ctx,
+      srcBucketName,
+      'CopyObject',
+      's3:GetObject',
+      `arn:aws:s3:::${srcBucketName}/${srcKey}`,
+    )
+    const source = await this.app.store.getObject(srcBucketName, srcKey)
+    if (source === undefined)
+      throw new ApiError('NoSuchKey', 'The specified key does not exist.', { Key: srcKey })
+    await this.checkKey(ctx, 'CopyObject', 'kms:Decrypt', srcBucket)
+    const dest = await this.mustBucket(
+      ctx,
+      bucketName,
+      'CopyObject',
+      's3:PutObject',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    await this.checkKey(ctx, 'CopyObject', 'kms:GenerateDataKey', dest)
+    const modified = Math.floor(source.createdAt / 1000) * 1000
+    const ifMatch = header(ctx.req, 'x-amz-copy-source-if-match')
+    const ifNone = header(ctx.req, 'x-amz-copy-source-if-none-match')
+    const since = header(ctx.req, 'x-amz-copy-source-if-modified-since')
+    const unmodified = header(ctx.req, 'x-amz-copy-source-if-unmodified-since')
+    const etagIn = (list: string) =>
+      list
+        .split(',')
+        .some(
+          (t) => t.trim() === '*' || t.trim() === source.etag || `"${t.trim()}"` === source.etag,
+        )
+    if (
+      (ifMatch !== undefined && !etagIn(ifMatch)) ||
+      (ifNone !== undefined && etagIn(ifNone)) ||
+      (unmodified !== undefined && Date.parse(unmodified) < modified) ||
+      (since !== undefined && Date.parse(since) >= modified)
+    ) {
+      throw new ApiError(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+      )
+    }
+    const directive = header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY'
+    if (directive !== 'COPY' && directive !== 'REPLACE')
+      throw new ApiError('InvalidArgument', 'Unknown metadata directive: use COPY or REPLACE')
+    if (directive === 'COPY' && srcBucketName === bucketName && srcKey === key) {
+      throw new ApiError(
+        'InvalidRequest',
+        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+      )
+    }
+    const opened = await this.objects.open(source)
+    let copied: ObjectRecord
+    try {
+      copied = await this.objects.put({
+        bucket: dest,
+        tenant: await this.tenantOf(dest),
+        key,
+        body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
+        length: source.size,
+        contentType:
+          directive === 'COPY' ? source.contentType : (header(ctx.req, 'content-type') ?? null),
+        metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.req),
+      })
+    } finally {
+      await opened.close()
+    }
+    ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    sendXml(ctx, 200, 'CopyObjectResult', {
+      ETag: copied.etag,
+      LastModified: new Date(copied.createdAt).toISOString(),
+    })
   }
 
   // ---- multipart uploads

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import type { Stores } from '../app.ts'
 import { openObject, type OpenedObject } from '../crypto/range.ts'
-import { encrypt } from '../crypto/stream.ts'
+import { encrypt, type ByteSource } from '../crypto/stream.ts'
 import { StrongroomError } from '../errors.ts'
 import { newDataKey, storedDataKey } from '../kms/envelope.ts'
 import type { LocalKms } from '../kms/local.ts'
@@ -27,7 +27,7 @@ export interface PutInput {
   readonly tenant: TenantRecord
   readonly key: string
   /** The plaintext body, exactly `length` bytes. */
-  readonly body: AsyncIterable<Uint8Array>
+  readonly body: ByteSource
   readonly length: number
   readonly contentType: string | null
   readonly metadata: Readonly<Record<string, string>>
@@ -60,7 +60,7 @@ export class ObjectService {
     bucket: BucketRecord,
     tenant: TenantRecord,
     context: Record<string, string>,
-    body: AsyncIterable<Uint8Array>,
+    body: ByteSource,
     length: number,
     verify: ((md5: Buffer) => void) | undefined,
   ): Promise<{ blob: string; md5: Buffer; dataKeyId: string; wrapped: WrappedDataKey }> {
@@ -76,7 +76,7 @@ export class ObjectService {
       context,
     )
     const md5 = createHash('md5')
-    async function* tap(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    async function* tap(src: ByteSource): AsyncGenerator<Uint8Array> {
       for await (const c of src) {
         md5.update(c)
         yield c
@@ -153,7 +153,7 @@ export class ObjectService {
     bucket: BucketRecord,
     tenant: TenantRecord,
     number: number,
-    body: AsyncIterable<Uint8Array>,
+    body: ByteSource,
     length: number,
     verify?: (md5: Buffer) => void,
   ): Promise<PartRecord> {

@@ -493,6 +493,53 @@ print('ok')
     assert.deepEqual(readFileSync(out), readFileSync(join(src, 'model.bin')))
   })
 
+  it('CopyObject: within and across buckets, metadata directive, conditions', () => {
+    assert.equal(awsV2(alice, 's3', 'mb', 's3://vision-copies').code, 0)
+    assert.equal(
+      awsV2(alice, 's3', 'cp', 's3://vision-data/old-boto', 's3://vision-copies/copied').code,
+      0,
+    )
+    assert.equal(
+      awsV2(alice, 's3', 'cp', 's3://vision-copies/copied', '-').stdout,
+      'x'.repeat(1000),
+    )
+    const r = python(
+      alice,
+      `
+def code(call):
+    try:
+        call(); return 'ok'
+    except s3.exceptions.ClientError as e:
+        return e.response['Error']['Code']
+s3.put_object(Bucket='vision-copies', Key='src', Body=b'payload', Metadata={'a': '1'}, ContentType='text/x-model')
+s3.copy_object(Bucket='vision-copies', Key='kept', CopySource={'Bucket': 'vision-copies', 'Key': 'src'})
+h = s3.head_object(Bucket='vision-copies', Key='kept')
+print(h['Metadata'], h['ContentType'])
+s3.copy_object(Bucket='vision-copies', Key='replaced', CopySource='vision-copies/src', MetadataDirective='REPLACE', Metadata={'b': '2'})
+print(s3.head_object(Bucket='vision-copies', Key='replaced')['Metadata'])
+print(code(lambda: s3.copy_object(Bucket='vision-copies', Key='src', CopySource='vision-copies/src')))
+print(code(lambda: s3.copy_object(Bucket='vision-copies', Key='x', CopySource='vision-copies/src', CopySourceIfMatch='"nope"')))
+print(code(lambda: s3.copy_object(Bucket='vision-copies', Key='x', CopySource='vision-copies/missing')))
+`,
+    )
+    assert.deepEqual(
+      r.stdout.trim().split('\n'),
+      [
+        "{'a': '1'} text/x-model",
+        "{'b': '2'}",
+        'InvalidRequest',
+        'PreconditionFailed',
+        'NoSuchKey',
+      ],
+      r.stderr,
+    )
+    assert.equal(
+      aws(alice, 's3', 'mv', 's3://vision-copies/kept', 's3://vision-copies/moved').code,
+      0,
+    )
+    assert.equal(aws(alice, 's3', 'cp', 's3://vision-copies/moved', '-').stdout, 'payload')
+  })
+
   it('multipart: a 1 GiB file through the aws CLI, verified by SHA-256', () => {
     assert.equal(aws(alice, 's3', 'mb', 's3://vision-large').code, 0)
     const file = join(work, 'large.bin')
