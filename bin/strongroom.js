@@ -8,6 +8,9 @@ if (major < REQUIRED) {
   )
   process.exit(2)
 }
+// File writes and their fsyncs run in libuv's thread pool; four threads (the default)
+// would cap a busy gateway at four durable writes in flight. Must be set before first use.
+process.env.UV_THREADPOOL_SIZE ??= '32'
 const { main } = await import('../src/cli/main.ts')
 const code = await main(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),

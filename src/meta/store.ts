@@ -64,6 +64,7 @@ export interface MetadataStore {
   /** Fails with TENANT_EXISTS when the name is taken. */
   createTenant(record: TenantRecord): Promise<void>
   getTenant(name: string): Promise<TenantRecord | undefined>
+  getTenantById(id: string): Promise<TenantRecord | undefined>
   listTenants(): Promise<TenantRecord[]>
 
   /** Creates a key and its first version in one transaction; KEY_EXISTS when the alias is taken. */

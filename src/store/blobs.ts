@@ -6,11 +6,8 @@
  * temporary files, which start-up removes.
  */
 import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { RandomAccessSource } from '../crypto/range.ts'
 
 export interface OpenBlob extends RandomAccessSource {
@@ -35,6 +32,8 @@ export function newBlobId(): string {
 }
 
 const ID = /^[0-9a-f]{32}$/
+const BATCH = 1 << 20
+const SYNC_EVERY = 32 << 20
 
 export class FsBlobStore implements BlobStore {
   private readonly dir: string
@@ -57,15 +56,50 @@ export class FsBlobStore implements BlobStore {
     const folder = join(this.dir, id.slice(0, 2))
     await mkdir(folder, { recursive: true, mode: 0o700 })
     const tmp = `${final}.${randomBytes(4).toString('hex')}.tmp`
+    const fh = await open(tmp, 'wx', 0o600)
+    let closed = false
     try {
-      await pipeline(
-        Readable.from(source, { objectMode: false, highWaterMark: 1 << 20 }),
-        createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: true }),
-      )
+      // Bytes go out in 1 MiB batches; every 32 MiB a flush to disk starts in the
+      // background, so the flush at the end (durability before acknowledging)
+      // only has the tail left to write instead of the whole object.
+      let batch: Uint8Array[] = []
+      let batched = 0
+      let sinceSync = 0
+      let flushing: Promise<void> | undefined
+      const drain = async () => {
+        if (batched === 0) return
+        const out = batch
+        batch = []
+        batched = 0
+        let written = 0
+        const total = out.reduce((n, c) => n + c.byteLength, 0)
+        while (written < total) {
+          const { bytesWritten } = await fh.writev(
+            written === 0 ? out : [Buffer.concat(out).subarray(written)],
+          )
+          written += bytesWritten
+        }
+        sinceSync += total
+        if (sinceSync >= SYNC_EVERY && flushing === undefined) {
+          sinceSync = 0
+          flushing = fh.datasync().finally(() => (flushing = undefined))
+        }
+      }
+      for await (const chunk of source) {
+        batch.push(chunk)
+        batched += chunk.byteLength
+        if (batched >= BATCH) await drain()
+      }
+      await drain()
+      await flushing
+      await fh.sync()
+      await fh.close()
+      closed = true
       await beforeCommit()
       await rename(tmp, final)
       await syncDir(folder)
     } catch (e) {
+      if (!closed) await fh.close().catch(() => undefined)
       await rm(tmp, { force: true })
       throw e
     }
@@ -106,7 +140,34 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+/**
+ * fsync of a directory, group-committed: callers that arrive while a sync of
+ * the same directory runs share the next one, which covers every rename made
+ * before it starts.
+ */
+const dirSyncs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>()
+
+function syncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir)
+  if (state === undefined) {
+    const running = fsyncDir(dir).finally(() => {
+      const s = dirSyncs.get(dir)
+      if (s?.next === undefined) dirSyncs.delete(dir)
+    })
+    dirSyncs.set(dir, { running, next: undefined })
+    return running
+  }
+  state.next ??= state.running.then(() => {
+    const running = fsyncDir(dir).finally(() => {
+      if (dirSyncs.get(dir)?.running === running) dirSyncs.delete(dir)
+    })
+    dirSyncs.set(dir, { running, next: undefined })
+    return running
+  })
+  return state.next
+}
+
+async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r')
   try {
     await fh.sync()

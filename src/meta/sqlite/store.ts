@@ -89,6 +89,55 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     return s
   }
 
+  private batch: {
+    fn: () => unknown
+    resolve: (v: unknown) => void
+    reject: (e: unknown) => void
+  }[] = []
+
+  /**
+   * Group commit: writes queued in the same turn of the event loop share one
+   * transaction, so one fsync (synchronous = FULL) makes them all durable. Each
+   * runs in its own savepoint: one failing does not undo the others. Every
+   * promise settles only after the commit that makes its write durable.
+   */
+  private grouped<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+      if (this.batch.length === 1) setImmediate(() => this.commitBatch())
+    })
+  }
+
+  private commitBatch(): void {
+    const batch = this.batch
+    this.batch = []
+    const results: { ok: boolean; value: unknown }[] = []
+    try {
+      this.db.exec('BEGIN IMMEDIATE')
+      for (const item of batch) {
+        this.db.exec('SAVEPOINT item')
+        try {
+          results.push({ ok: true, value: item.fn() })
+          this.db.exec('RELEASE item')
+        } catch (e) {
+          this.db.exec('ROLLBACK TO item')
+          this.db.exec('RELEASE item')
+          results.push({ ok: false, value: e })
+        }
+      }
+      this.db.exec('COMMIT')
+    } catch (e) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      for (const item of batch) item.reject(e)
+      return
+    }
+    batch.forEach((item, i) => {
+      const r = results[i]
+      if (r?.ok === true) item.resolve(r.value)
+      else item.reject(r?.value)
+    })
+  }
+
   private tx<T>(fn: () => T): T {
     this.db.exec('BEGIN IMMEDIATE')
     try {
@@ -141,6 +190,11 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
 
   getTenant(name: string): Promise<TenantRecord | undefined> {
     const r = this.stmt('SELECT * FROM tenants WHERE name = ?').get(name) as Row | undefined
+    return Promise.resolve(r && tenant(r))
+  }
+
+  getTenantById(id: string): Promise<TenantRecord | undefined> {
+    const r = this.stmt('SELECT * FROM tenants WHERE id = ?').get(id) as Row | undefined
     return Promise.resolve(r && tenant(r))
   }
 
@@ -423,8 +477,8 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     o: ObjectRecord,
     wk: { keyId: string; keyVersion: number; wrapped: Uint8Array; tenantId: string },
   ): Promise<ObjectRecord | undefined> {
-    return Promise.resolve(
-      this.tx(() => {
+    return this.grouped(() => {
+      {
         const old = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
           o.bucket,
           o.key,
@@ -452,8 +506,8 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
           o.createdAt,
         )
         return old && object(old)
-      }),
-    )
+      }
+    })
   }
 
   getObject(bucketName: string, key: string): Promise<ObjectRecord | undefined> {
