@@ -13,14 +13,27 @@
  * Usage: node bench/gateway.ts [--large-mib N] [--small-ops N] [--rss-clients N] [--rss-mib N] [--json]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { createServer, Agent } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import { serverIdentity } from '../src/net/ca.ts'
 
 const { values } = parseArgs({
@@ -49,49 +62,66 @@ const block = Buffer.alloc(MiB, 7)
 const body = (size: number) =>
   Readable.from(
     (function* () {
-      for (let left = size; left > 0; left -= MiB) yield left >= MiB ? block : block.subarray(0, left)
+      for (let left = size; left > 0; left -= MiB)
+        yield left >= MiB ? block : block.subarray(0, left)
     })(),
   )
 
 // ---- the baseline: a plain HTTPS server that streams bodies to and from files
-async function plainServer(ca: { certPem: string; keyPem: string }): Promise<{ url: string; close: () => void }> {
+async function plainServer(ca: {
+  certPem: string
+  keyPem: string
+}): Promise<{ url: string; close: () => void }> {
   const dir = join(work, 'plain')
   mkdirSync(dir)
   const path = (url: string) => join(dir, Buffer.from(url).toString('base64url'))
-  const server = createServer({ key: ca.keyPem, cert: ca.certPem, minVersion: 'TLSv1.2' }, (req, res) => {
-    const file = path((req.url ?? '/').split('?')[0] ?? '/')
-    if (req.method === 'PUT') {
-      // An empty PUT to /bucket creates nothing: only objects are stored.
-      pipeline(req, createWriteStream(file)).then(
-        () => res.writeHead(200, { ETag: '"0"' }).end(),
-        () => res.writeHead(500).end(),
-      )
-    } else if (req.method === 'GET') {
-      let size: number
-      try {
-        size = statSync(file).size
-      } catch {
-        res.writeHead(404).end()
-        return
-      }
-      res.writeHead(200, { 'Content-Length': String(size) })
-      pipeline(createReadStream(file), res).catch(() => res.destroy())
-    } else res.writeHead(405).end()
-  })
+  const server = createServer(
+    { key: ca.keyPem, cert: ca.certPem, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      const file = path((req.url ?? '/').split('?')[0] ?? '/')
+      if (req.method === 'PUT') {
+        // An empty PUT to /bucket creates nothing: only objects are stored.
+        pipeline(req, createWriteStream(file)).then(
+          () => res.writeHead(200, { ETag: '"0"' }).end(),
+          () => res.writeHead(500).end(),
+        )
+      } else if (req.method === 'GET') {
+        let size: number
+        try {
+          size = statSync(file).size
+        } catch {
+          res.writeHead(404).end()
+          return
+        }
+        res.writeHead(200, { 'Content-Length': String(size) })
+        pipeline(createReadStream(file), res).catch(() => res.destroy())
+      } else res.writeHead(405).end()
+    },
+  )
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as { port: number }).port
   return { url: `https://127.0.0.1:${port}`, close: () => server.close() }
 }
 
-async function gatewayServer(name = 'gateway'): Promise<{ url: string; proc: ChildProcess; ca: string }> {
+async function gatewayServer(
+  name = 'gateway',
+): Promise<{ url: string; proc: ChildProcess; ca: string }> {
   const dataDir = join(work, name)
-  const proc = spawn(process.execPath, [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, STRONGROOM_ADMIN_ACCESS_KEY_ID: CREDS.accessKeyId, STRONGROOM_ADMIN_SECRET_ACCESS_KEY: CREDS.secretAccessKey },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
+  const proc = spawn(
+    process.execPath,
+    [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    {
+      env: {
+        ...process.env,
+        STRONGROOM_ADMIN_ACCESS_KEY_ID: CREDS.accessKeyId,
+        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  )
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''
-    proc.stdout?.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /ready at (https:\/\/\S+)/.exec(out)
       if (m?.[1] !== undefined) resolve(m[1])
@@ -115,7 +145,9 @@ function client(endpoint: string, ca: string[], sockets = 64): S3Client {
 }
 
 async function putLarge(s3: S3Client, key: string, size: number): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: body(size), ContentLength: size }))
+  await s3.send(
+    new PutObjectCommand({ Bucket: 'bench', Key: key, Body: body(size), ContentLength: size }),
+  )
 }
 
 async function getLarge(s3: S3Client, key: string): Promise<number> {
@@ -125,9 +157,13 @@ async function getLarge(s3: S3Client, key: string): Promise<number> {
   return n
 }
 
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN
 
-async function smallOps(s3: S3Client, kind: 'put' | 'get'): Promise<{ opsPerSec: number; p50ms: number; p99ms: number }> {
+async function smallOps(
+  s3: S3Client,
+  kind: 'put' | 'get',
+): Promise<{ opsPerSec: number; p50ms: number; p99ms: number }> {
   const payload = Buffer.alloc(4096, 3)
   const lat: number[] = []
   let next = 0
@@ -137,7 +173,15 @@ async function smallOps(s3: S3Client, kind: 'put' | 'get'): Promise<{ opsPerSec:
       for (let i = next++; i < SMALL_OPS; i = next++) {
         const key = `small/${i % 1000}`
         const s = performance.now()
-        if (kind === 'put') await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: payload, ContentLength: payload.length }))
+        if (kind === 'put')
+          await s3.send(
+            new PutObjectCommand({
+              Bucket: 'bench',
+              Key: key,
+              Body: payload,
+              ContentLength: payload.length,
+            }),
+          )
         else {
           const r = await s3.send(new GetObjectCommand({ Bucket: 'bench', Key: key }))
           await r.Body?.transformToByteArray()
@@ -146,7 +190,11 @@ async function smallOps(s3: S3Client, kind: 'put' | 'get'): Promise<{ opsPerSec:
       }
     }),
   )
-  return { opsPerSec: SMALL_OPS / ((performance.now() - t0) / 1000), p50ms: pct(lat, 0.5), p99ms: pct(lat, 0.99) }
+  return {
+    opsPerSec: SMALL_OPS / ((performance.now() - t0) / 1000),
+    p50ms: pct(lat, 0.5),
+    p99ms: pct(lat, 0.99),
+  }
 }
 
 function rssOf(pid: number): number {
@@ -154,9 +202,17 @@ function rssOf(pid: number): number {
   return Number(m?.[1] ?? 0) * 1024
 }
 
-const results: Record<string, unknown> = { node: process.version, largeBytes: LARGE, smallOps: SMALL_OPS }
+const results: Record<string, unknown> = {
+  node: process.version,
+  largeBytes: LARGE,
+  smallOps: SMALL_OPS,
+}
 const gw = await gatewayServer()
-const plainIdentity = await serverIdentity(join(work, 'plain-pki'), { seal: (_l, d) => Buffer.from(d), open: (_l, d) => Buffer.from(d) }, ['127.0.0.1'])
+const plainIdentity = await serverIdentity(
+  join(work, 'plain-pki'),
+  { seal: (_l, d) => Buffer.from(d), open: (_l, d) => Buffer.from(d) },
+  ['127.0.0.1'],
+)
 const plain = await plainServer(plainIdentity)
 try {
   const ours = client(gw.url, [gw.ca])
@@ -175,8 +231,14 @@ try {
     plainGetMiBs: await timed(() => getLarge(theirs, 'large')),
     oursGetMiBs: await timed(() => getLarge(ours, 'large')),
   }
-  results.large = { ...large, putRatio: large.oursPutMiBs / large.plainPutMiBs, getRatio: large.oursGetMiBs / large.plainGetMiBs }
-  log(`${LARGE / MiB} MiB single stream: PUT ${large.oursPutMiBs.toFixed(0)} MiB/s vs plain ${large.plainPutMiBs.toFixed(0)} MiB/s (ratio ${(large.oursPutMiBs / large.plainPutMiBs).toFixed(2)}, target >= 0.70); GET ${large.oursGetMiBs.toFixed(0)} vs ${large.plainGetMiBs.toFixed(0)} MiB/s (ratio ${(large.oursGetMiBs / large.plainGetMiBs).toFixed(2)})`)
+  results.large = {
+    ...large,
+    putRatio: large.oursPutMiBs / large.plainPutMiBs,
+    getRatio: large.oursGetMiBs / large.plainGetMiBs,
+  }
+  log(
+    `${LARGE / MiB} MiB single stream: PUT ${large.oursPutMiBs.toFixed(0)} MiB/s vs plain ${large.plainPutMiBs.toFixed(0)} MiB/s (ratio ${(large.oursPutMiBs / large.plainPutMiBs).toFixed(2)}, target >= 0.70); GET ${large.oursGetMiBs.toFixed(0)} vs ${large.plainGetMiBs.toFixed(0)} MiB/s (ratio ${(large.oursGetMiBs / large.plainGetMiBs).toFixed(2)})`,
+  )
 
   // ---- 2. 4 KiB objects, 32 concurrent keep-alive clients
   const small = {
@@ -185,10 +247,19 @@ try {
     plainGet: await smallOps(theirs, 'get'),
     oursGet: await smallOps(ours, 'get'),
   }
-  results.small = { ...small, putRatio: small.oursPut.opsPerSec / small.plainPut.opsPerSec, getRatio: small.oursGet.opsPerSec / small.plainGet.opsPerSec }
-  const fmt = (r: { opsPerSec: number; p50ms: number; p99ms: number }) => `${r.opsPerSec.toFixed(0)} ops/s (p50 ${r.p50ms.toFixed(1)} ms, p99 ${r.p99ms.toFixed(1)} ms)`
-  log(`4 KiB x 32 clients: PUT ${fmt(small.oursPut)} vs plain ${fmt(small.plainPut)}, ratio ${(small.oursPut.opsPerSec / small.plainPut.opsPerSec).toFixed(2)} (target >= 0.50)`)
-  log(`                    GET ${fmt(small.oursGet)} vs plain ${fmt(small.plainGet)}, ratio ${(small.oursGet.opsPerSec / small.plainGet.opsPerSec).toFixed(2)} (target >= 0.50)`)
+  results.small = {
+    ...small,
+    putRatio: small.oursPut.opsPerSec / small.plainPut.opsPerSec,
+    getRatio: small.oursGet.opsPerSec / small.plainGet.opsPerSec,
+  }
+  const fmt = (r: { opsPerSec: number; p50ms: number; p99ms: number }) =>
+    `${r.opsPerSec.toFixed(0)} ops/s (p50 ${r.p50ms.toFixed(1)} ms, p99 ${r.p99ms.toFixed(1)} ms)`
+  log(
+    `4 KiB x 32 clients: PUT ${fmt(small.oursPut)} vs plain ${fmt(small.plainPut)}, ratio ${(small.oursPut.opsPerSec / small.plainPut.opsPerSec).toFixed(2)} (target >= 0.50)`,
+  )
+  log(
+    `                    GET ${fmt(small.oursGet)} vs plain ${fmt(small.plainGet)}, ratio ${(small.oursGet.opsPerSec / small.plainGet.opsPerSec).toFixed(2)} (target >= 0.50)`,
+  )
   ours.destroy()
   theirs.destroy()
 
@@ -201,13 +272,23 @@ try {
   const many = client(fresh.url, [fresh.ca], RSS_CLIENTS)
   await many.send(new CreateBucketCommand({ Bucket: 'bench' }))
   const t = performance.now()
-  await Promise.all(Array.from({ length: RSS_CLIENTS }, (_, i) => putLarge(many, `rss/${i}`, RSS_SIZE)))
+  await Promise.all(
+    Array.from({ length: RSS_CLIENTS }, (_, i) => putLarge(many, `rss/${i}`, RSS_SIZE)),
+  )
   clearInterval(timer)
   many.destroy()
   fresh.proc.kill('SIGTERM')
   await new Promise((r) => fresh.proc.once('exit', r))
-  results.rss = { clients: RSS_CLIENTS, mibEach: RSS_SIZE / MiB, peakMiB: peak / MiB, baseMiB: base / MiB, seconds: (performance.now() - t) / 1000 }
-  log(`gateway RSS during ${RSS_CLIENTS} concurrent ${RSS_SIZE / MiB} MiB uploads: peak ${(peak / MiB).toFixed(0)} MiB (idle ${(base / MiB).toFixed(0)} MiB; target < 256 MiB)`)
+  results.rss = {
+    clients: RSS_CLIENTS,
+    mibEach: RSS_SIZE / MiB,
+    peakMiB: peak / MiB,
+    baseMiB: base / MiB,
+    seconds: (performance.now() - t) / 1000,
+  }
+  log(
+    `gateway RSS during ${RSS_CLIENTS} concurrent ${RSS_SIZE / MiB} MiB uploads: peak ${(peak / MiB).toFixed(0)} MiB (idle ${(base / MiB).toFixed(0)} MiB; target < 256 MiB)`,
+  )
 } finally {
   plain.close()
   gw.proc.kill('SIGTERM')
