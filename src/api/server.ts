@@ -97,6 +97,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   // An idle socket (no bytes either way) is closed after two minutes.
   server.timeout = 120_000
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    o.log({
+      time: new Date().toISOString(),
+      level: 'warn',
+      clientError: err.code ?? err.message,
+    })
     if (!socket.writable) {
       socket.destroy()
       return

@@ -77,16 +77,22 @@ export async function openObject(
     throw e
   }
 
-  const readSegment = async (index: number): Promise<Buffer> => {
-    if (key === undefined) throw new StrongroomError('INTERNAL', 'the object was closed')
-    const final = index === count - 1
-    const ctLen = final ? length - index * size : size
-    const at = h + index * full
-    const seg = await source.read(at, ctLen + TAG_BYTES)
+  /** Reads segment `index`'s ciphertext and tag (I/O only, so it can run ahead). */
+  const fetchSegment = async (index: number): Promise<Uint8Array> => {
+    const ctLen = index === count - 1 ? length - index * size : size
+    const seg = await source.read(h + index * full, ctLen + TAG_BYTES)
     if (seg.byteLength < ctLen + TAG_BYTES)
       throw new StrongroomError('TRUNCATED', `the object was truncated inside segment ${index}`)
+    return seg
+  }
+
+  /** Decrypts a fetched segment; returns its plaintext only once the tag verifies. */
+  const openSegment = (index: number, seg: Uint8Array): Buffer => {
+    if (key === undefined) throw new StrongroomError('INTERNAL', 'the object was closed')
+    const final = index === count - 1
+    const ctLen = seg.byteLength - TAG_BYTES
     const ct = seg.subarray(0, ctLen)
-    const tag = Buffer.from(seg.subarray(ctLen, ctLen + TAG_BYTES))
+    const tag = Buffer.from(seg.subarray(ctLen))
     const d = segmentDecipher(key, header.aad, segmentNonce(header.noncePrefix, index, final))
     const plain = d.update(ct)
     d.setAuthTag(tag)
@@ -107,6 +113,9 @@ export async function openObject(
     return plain
   }
 
+  const readSegment = async (index: number): Promise<Buffer> =>
+    openSegment(index, await fetchSegment(index))
+
   return {
     header,
     plaintextLength: length,
@@ -117,8 +126,25 @@ export async function openObject(
       const lastSeg = Math.floor(b / size)
       const finalPlain =
         lastSeg === count - 1 && lastSeg !== firstSeg ? await readSegment(lastSeg) : undefined
+      // One segment of read-ahead: the next read runs while this one is written out.
+      // A read nobody awaits (the consumer stopped) must not become an unhandled rejection.
+      const ahead = (i: number) => {
+        const p = fetchSegment(i)
+        p.catch(() => undefined)
+        return p
+      }
+      let pending = firstSeg === lastSeg && finalPlain !== undefined ? undefined : ahead(firstSeg)
       for (let i = firstSeg; i <= lastSeg; i++) {
-        const plain = i === lastSeg && finalPlain !== undefined ? finalPlain : await readSegment(i)
+        let plain: Buffer
+        if (i === lastSeg && finalPlain !== undefined) plain = finalPlain
+        else {
+          const seg = await (pending ?? fetchSegment(i))
+          pending =
+            i + 1 <= lastSeg && !(i + 1 === lastSeg && finalPlain !== undefined)
+              ? ahead(i + 1)
+              : undefined
+          plain = openSegment(i, seg)
+        }
         const start = i === firstSeg ? a - i * size : 0
         const end = i === lastSeg ? b - i * size + 1 : plain.length
         yield plain.subarray(start, end)

@@ -32,7 +32,7 @@ export function newBlobId(): string {
 }
 
 const ID = /^[0-9a-f]{32}$/
-const BATCH = 1 << 20
+const BATCH = 256 << 10
 const SYNC_EVERY = 32 << 20
 
 export class FsBlobStore implements BlobStore {
