@@ -13,20 +13,11 @@
  * Usage: node bench/gateway.ts [--large-mib N] [--small-ops N] [--rss-clients N] [--rss-mib N] [--json]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import {
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs'
-import { createServer, Agent } from 'node:https'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Agent } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import {
   CreateBucketCommand,
@@ -67,40 +58,25 @@ const body = (size: number) =>
     })(),
   )
 
-// ---- the baseline: a plain HTTPS server that streams bodies to and from files
+// ---- the baseline: bench/plain-server.ts, in its own process like the gateway
 async function plainServer(ca: {
   certPem: string
   keyPem: string
 }): Promise<{ url: string; close: () => void }> {
-  const dir = join(work, 'plain')
-  mkdirSync(dir)
-  const path = (url: string) => join(dir, Buffer.from(url).toString('base64url'))
-  const server = createServer(
-    { key: ca.keyPem, cert: ca.certPem, minVersion: 'TLSv1.2' },
-    (req, res) => {
-      const file = path((req.url ?? '/').split('?')[0] ?? '/')
-      if (req.method === 'PUT') {
-        // An empty PUT to /bucket creates nothing: only objects are stored.
-        pipeline(req, createWriteStream(file)).then(
-          () => res.writeHead(200, { ETag: '"0"' }).end(),
-          () => res.writeHead(500).end(),
-        )
-      } else if (req.method === 'GET') {
-        let size: number
-        try {
-          size = statSync(file).size
-        } catch {
-          res.writeHead(404).end()
-          return
-        }
-        res.writeHead(200, { 'Content-Length': String(size) })
-        pipeline(createReadStream(file), res).catch(() => res.destroy())
-      } else res.writeHead(405).end()
-    },
+  const keyFile = join(work, 'plain.key')
+  const certFile = join(work, 'plain.crt')
+  writeFileSync(keyFile, ca.keyPem, { mode: 0o600 })
+  writeFileSync(certFile, ca.certPem)
+  const proc = spawn(
+    process.execPath,
+    [join(import.meta.dirname, 'plain-server.ts'), join(work, 'plain'), keyFile, certFile],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   )
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  return { url: `https://127.0.0.1:${port}`, close: () => server.close() }
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))
+    proc.once('exit', () => reject(new Error('the plain server exited')))
+  })
+  return { url, close: () => proc.kill('SIGTERM') }
 }
 
 async function gatewayServer(
@@ -228,12 +204,24 @@ try {
     await f()
     return LARGE / MiB / ((performance.now() - t) / 1000)
   }
-  const large = {
-    plainPutMiBs: await timed(() => putLarge(theirs, 'large', LARGE)),
-    oursPutMiBs: await timed(() => putLarge(ours, 'large', LARGE)),
-    plainGetMiBs: await timed(() => getLarge(theirs, 'large')),
-    oursGetMiBs: await timed(() => getLarge(ours, 'large')),
+  // ABBA order, best of two for each side: whichever server runs right after a 2 GiB
+  // transfer pays for it (page cache, writeback), so a fixed order would bias the ratio.
+  const best = async (a: () => Promise<number>, b: () => Promise<number>) => {
+    const a1 = await a()
+    const b1 = await b()
+    const b2 = await b()
+    const a2 = await a()
+    return [Math.max(a1, a2), Math.max(b1, b2)] as const
   }
+  const [oursPutMiBs, plainPutMiBs] = await best(
+    () => timed(() => putLarge(ours, 'large', LARGE)),
+    () => timed(() => putLarge(theirs, 'large', LARGE)),
+  )
+  const [plainGetMiBs, oursGetMiBs] = await best(
+    () => timed(() => getLarge(theirs, 'large')),
+    () => timed(() => getLarge(ours, 'large')),
+  )
+  const large = { plainPutMiBs, oursPutMiBs, plainGetMiBs, oursGetMiBs }
   results.large = {
     ...large,
     putRatio: large.oursPutMiBs / large.plainPutMiBs,
