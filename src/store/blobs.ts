@@ -92,7 +92,8 @@ export class FsBlobStore implements BlobStore {
       }
       await drain()
       await flushing
-      await fh.sync()
+      // fdatasync: the data and the file size; the rename is made durable by the directory fsync below.
+      await fh.datasync()
       await fh.close()
       closed = true
       await beforeCommit()
