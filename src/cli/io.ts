@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { RandomAccessSource } from '../crypto/range.ts'
+import { fileSource } from '../store/file-source.ts'
 import { StrongroomError } from '../errors.ts'
 
 export interface Input {
@@ -66,19 +67,7 @@ export async function openInput(path: string): Promise<Input> {
 function fileInput(fh: FileHandle, size: number): Input {
   return {
     size,
-    random: {
-      size,
-      async read(position, length) {
-        const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)))
-        let got = 0
-        while (got < buf.length) {
-          const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
-          if (bytesRead === 0) break
-          got += bytesRead
-        }
-        return buf.subarray(0, got)
-      },
-    },
+    random: fileSource(fh, size),
     stream: () =>
       createReadStream('', { fd: fh, start: 0, highWaterMark: CHUNK, autoClose: false }),
     close: () => fh.close(),

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RandomAccessSource } from '../crypto/range.ts'
+import { fileSource } from './file-source.ts'
 
 export interface OpenBlob extends RandomAccessSource {
   close(): Promise<void>
@@ -110,17 +111,7 @@ export class FsBlobStore implements BlobStore {
     const fh: FileHandle = await open(this.path(id), 'r')
     const size = (await fh.stat()).size
     return {
-      size,
-      async read(position, length) {
-        const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)))
-        let got = 0
-        while (got < buf.length) {
-          const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
-          if (bytesRead === 0) break
-          got += bytesRead
-        }
-        return buf.subarray(0, got)
-      },
+      ...fileSource(fh, size),
       close: () => fh.close(),
     }
   }

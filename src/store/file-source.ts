@@ -1,0 +1,20 @@
+/** Positioned reads over an open file: the RandomAccessSource of a sealed object on disk. */
+import type { FileHandle } from 'node:fs/promises'
+import type { RandomAccessSource } from '../crypto/range.ts'
+
+export function fileSource(fh: FileHandle, size: number): RandomAccessSource {
+  return {
+    size,
+    /** Up to `length` bytes at `position`; fewer only at the end of the file. */
+    async read(position, length) {
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)))
+      let got = 0
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+      return buf.subarray(0, got)
+    },
+  }
+}
