@@ -33,6 +33,8 @@ export interface RunningServer {
 }
 
 export const HEALTH_PATH = '/_health'
+/** Unread bodies up to this size are drained before an error reply, so the client reads the error. */
+const DRAIN_LIMIT = 8 * 1024 * 1024
 
 export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<RunningServer> {
   let inFlight = 0
@@ -79,9 +81,30 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       res.setHeader('x-amz-request-id', requestId)
       if (body !== '') res.setHeader('Content-Type', 'application/xml')
       res.setHeader('Content-Length', String(Buffer.byteLength(body)))
-      // Stop reading a body we will not use; the connection closes after the reply.
-      if (!req.complete) res.setHeader('Connection', 'close')
-      res.end(body)
+      const reply = () => {
+        if (!req.complete) res.setHeader('Connection', 'close')
+        res.end(body)
+      }
+      // A client still sending its body would see the connection drop instead of the error:
+      // read and discard what is left of a small body first (bounded in size and time). A
+      // large one is cut off: the reply goes out and the connection closes.
+      const declared = Number(
+        req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? Number.NaN,
+      )
+      if (!req.complete && declared <= DRAIN_LIMIT) {
+        const timer = setTimeout(reply, 5_000)
+        req.once('end', () => {
+          clearTimeout(timer)
+          reply()
+        })
+        const abandon = () => {
+          clearTimeout(timer)
+          if (!req.complete) res.destroy()
+        }
+        req.once('error', abandon)
+        req.once('close', abandon)
+        req.resume()
+      } else reply()
     })
   }
   const common = {
