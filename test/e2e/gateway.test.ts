@@ -18,6 +18,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { Agent } from 'node:https'
+import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -612,6 +613,64 @@ print(code(lambda: s3.list_parts(Bucket=b, Key=k, UploadId=u2)))
         'NoSuchUpload',
       ],
       r.stderr,
+    )
+  })
+
+  it('bad input: oversized headers get 431, a body shorter than its Content-Length leaves no object', async () => {
+    const { port } = new URL(endpoint)
+    /** Sends raw bytes over TLS and returns what comes back until the server closes. */
+    const raw = (payload: string, endAfterWrite: boolean) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = tlsConnect(
+          { host: '127.0.0.1', port: Number(port), ca: readFileSync(ca), servername: 'localhost' },
+          () => {
+            sock.write(payload)
+            if (endAfterWrite) sock.end()
+          },
+        )
+        let out = ''
+        sock.on('data', (d: Buffer) => (out += d.toString()))
+        sock.on('close', () => resolve(out))
+        sock.on('error', reject)
+        setTimeout(() => sock.destroy(), 10_000)
+      })
+    const big = await raw(
+      `GET /vision-data/readme HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`,
+      false,
+    )
+    assert.match(big, /^HTTP\/1\.1 431 /)
+    assert.match(big, /<Code>InvalidRequest<\/Code><Message>Your request headers are too large/)
+    assert.equal(awsV2(alice, 's3', 'mb', 's3://vision-bad-input').code, 0)
+    const client = sdk(alice)
+    const url = new URL(
+      await getSignedUrl(
+        client,
+        new PutObjectCommand({ Bucket: 'vision-bad-input', Key: 'short-body' }),
+        { expiresIn: 60 },
+      ),
+    )
+    client.destroy()
+    await raw(
+      `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(500)}`,
+      true,
+    )
+    const head = python(
+      alice,
+      "print(s3.list_objects_v2(Bucket='vision-bad-input').get('KeyCount'))",
+    )
+    assert.equal(head.stdout.trim(), '0', 'a partial upload must not become visible')
+    // Control: the same raw request with its whole body is accepted, so the check above can fail.
+    const whole = await raw(
+      `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n${'x'.repeat(1000)}`,
+      false,
+    )
+    assert.match(whole, /^HTTP\/1\.1 200 /)
+    assert.equal(
+      python(
+        alice,
+        "print(s3.list_objects_v2(Bucket='vision-bad-input').get('KeyCount'))",
+      ).stdout.trim(),
+      '1',
     )
   })
 
