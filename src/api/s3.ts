@@ -13,7 +13,14 @@ import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
 import { parsePolicyText, type Policy } from '../iam/policy.ts'
 import { userPolicies } from '../identity/users.ts'
 import { bucketKey } from '../store/bucket-keys.ts'
-import type { BucketRecord, ObjectRecord, UploadRecord } from '../meta/objects.ts'
+import {
+  ALL_BLOCKED,
+  type BucketRecord,
+  type ObjectRecord,
+  type Tags,
+  type UploadRecord,
+  type VersionRecord,
+} from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
 import type { ObjectService } from '../store/objects.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
@@ -28,6 +35,18 @@ import {
   type ParsedAuth,
   type RequestView,
 } from './sigv4.ts'
+import {
+  encryptionXml,
+  parseEncryption,
+  parsePublicAccessBlock,
+  parseTagging,
+  parseTaggingHeader,
+  parseVersioning,
+  publicAccessBlockXml,
+  publicStatement,
+  tagConditions,
+  taggingXml,
+} from './s3-config.ts'
 import { parseXml, xmlDocument, type Node } from './xml.ts'
 
 export const MAX_PUT_BYTES = 5 * 1024 * 1024 * 1024
@@ -75,6 +94,8 @@ interface Ctx {
   readonly query: Map<string, string>
   readonly bucketName: string | undefined
   readonly key: string | undefined
+  /** The versionId query parameter: `null` or one of our version ids. */
+  readonly versionId: string | undefined
   readonly caller: Caller
   readonly conditions: Record<string, string | string[]>
 }
@@ -111,6 +132,12 @@ export class S3Gateway {
     const pairs = parseQuery(rawQuery)
     const query = new Map(pairs)
     const [bucketName, key] = splitPath(rawPath)
+    const versionId = query.get('versionId')
+    if (versionId !== undefined && versionId !== 'null' && !/^[\w-]{32}$/.test(versionId))
+      throw new ApiError('InvalidArgument', 'Invalid version id specified', {
+        ArgumentName: 'versionId',
+        ArgumentValue: versionId,
+      })
     const caller = await this.authenticate(view, pairs)
     const ctx: Ctx = {
       req,
@@ -120,6 +147,7 @@ export class S3Gateway {
       query,
       bucketName,
       key,
+      versionId,
       caller,
       conditions: this.conditions(req, caller, query),
     }
@@ -229,6 +257,7 @@ export class S3Gateway {
       ['prefix', 's3:prefix'],
       ['delimiter', 's3:delimiter'],
       ['max-keys', 's3:max-keys'],
+      ['versionId', 's3:VersionId'],
     ] as const) {
       const v = query.get(k)
       if (v !== undefined) out[name] = v
@@ -261,11 +290,13 @@ export class S3Gateway {
     extra: Record<string, string | string[]> = {},
   ): void {
     const c = ctx.caller
-    if (c.auth === undefined) {
+    if (c.auth === undefined && (bucket?.publicAccessBlock.restrictPublicBuckets ?? true)) {
       this.record(ctx, op, action, resource, 'ImplicitDeny', undefined)
       throw new ApiError(
         'AccessDenied',
-        'Anonymous access is blocked (the public access block is on): sign requests with AWS Signature Version 4',
+        bucket === undefined
+          ? 'Anonymous requests are not allowed here: sign requests with AWS Signature Version 4'
+          : "Anonymous access is blocked (the bucket's public access block restricts public buckets): sign requests with AWS Signature Version 4",
       )
     }
     const req: AuthzRequest = {
@@ -314,8 +345,9 @@ export class S3Gateway {
     op: string,
     action: 'kms:Decrypt' | 'kms:GenerateDataKey',
     bucket: BucketRecord,
+    keyId: string = bucket.keyId,
   ): Promise<void> {
-    const key = await this.app.store.getKey(bucket.keyId)
+    const key = await this.app.store.getKey(keyId)
     const owner = await this.app.store.getTenantById(bucket.tenantId)
     if (key === undefined || owner === undefined)
       throw new ApiError('KMS.NotFoundException', 'the bucket key does not exist')
@@ -341,8 +373,57 @@ export class S3Gateway {
     if (r.decision !== 'Allow')
       throw new ApiError(
         'AccessDenied',
-        `Access Denied: ${action} on the bucket key is not allowed`,
+        c.auth === undefined
+          ? `Access Denied: objects sealed under a KMS key cannot be used anonymously (${action} needs a signed request)`
+          : `Access Denied: ${action} on the object's key is not allowed`,
       )
+  }
+
+  /**
+   * The tenant key a write names (x-amz-server-side-encryption-aws-kms-key-id:
+   * a key id, alias/NAME or either ARN), or the bucket's default. Only the
+   * bucket owner's own keys can seal its objects: another tenant's key is
+   * refused whatever the policies say.
+   */
+  private async writeKey(ctx: Ctx, bucket: BucketRecord, spec?: string): Promise<string> {
+    const sse = header(ctx.req, 'x-amz-server-side-encryption')
+    if (sse !== undefined && sse !== 'aws:kms' && sse !== 'AES256')
+      throw new ApiError(
+        'InvalidArgument',
+        'x-amz-server-side-encryption must be aws:kms or AES256 (every object is sealed under a tenant key)',
+      )
+    const asked = spec ?? header(ctx.req, 'x-amz-server-side-encryption-aws-kms-key-id')
+    if (asked === undefined || asked === '') return bucket.keyId
+    if (sse === 'AES256')
+      throw new ApiError(
+        'InvalidArgument',
+        'x-amz-server-side-encryption-aws-kms-key-id is only allowed with aws:kms',
+      )
+    return (await this.resolveKey(bucket, asked)).id
+  }
+
+  private async resolveKey(bucket: BucketRecord, asked: string): Promise<{ id: string }> {
+    const arn = /^arn:aws:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/.exec(asked)
+    if (arn !== null && arn[2] !== bucket.tenantId)
+      throw new ApiError(
+        'AccessDenied',
+        `Access Denied: the key ${asked} belongs to another account; a bucket's objects are sealed only under its owner's keys`,
+      )
+    const name =
+      arn === null ? asked : arn[3] === 'alias' ? `alias/${arn[4] ?? ''}` : (arn[4] ?? '')
+    const key = name.startsWith('alias/')
+      ? await this.app.store.getKeyByAlias(bucket.tenantId, name)
+      : await this.app.store.getKey(name)
+    if (key === undefined)
+      throw new ApiError('KMS.NotFoundException', `Invalid keyId ${asked}: no such key`)
+    if (key.tenantId !== bucket.tenantId)
+      throw new ApiError(
+        'AccessDenied',
+        `Access Denied: the key ${asked} belongs to another tenant; a bucket's objects are sealed only under its owner's keys`,
+      )
+    if (key.state !== 'Enabled')
+      throw new ApiError('KMS.DisabledException', `The key ${asked} is ${key.state}`)
+    return key
   }
 
   private record(
@@ -416,6 +497,21 @@ export class S3Gateway {
         if (m === 'DELETE') return this.deleteBucketPolicy(ctx, b)
       }
       if (sub === 'location' && m === 'GET') return this.getBucketLocation(ctx, b)
+      if (sub === 'versioning') {
+        if (m === 'PUT') return this.putBucketVersioning(ctx, b)
+        if (m === 'GET') return this.getBucketVersioning(ctx, b)
+      }
+      if (sub === 'versions' && m === 'GET') return this.listVersions(ctx, b)
+      if (sub === 'encryption') {
+        if (m === 'PUT') return this.putBucketEncryption(ctx, b)
+        if (m === 'GET') return this.getBucketEncryption(ctx, b)
+        if (m === 'DELETE') return this.deleteBucketEncryption(ctx, b)
+      }
+      if (sub === 'publicAccessBlock') {
+        if (m === 'PUT') return this.putPublicAccessBlock(ctx, b)
+        if (m === 'GET') return this.getPublicAccessBlock(ctx, b)
+        if (m === 'DELETE') return this.deletePublicAccessBlock(ctx, b)
+      }
       if (sub === 'delete' && m === 'POST') return this.deleteObjects(ctx, b)
       if (sub === 'uploads' && m === 'GET') return this.listUploads(ctx, b)
       if (sub !== undefined)
@@ -438,12 +534,17 @@ export class S3Gateway {
     if (sub === 'uploadId') {
       if (m === 'PUT' && query.has('partNumber')) {
         if (header(ctx.req, 'x-amz-copy-source') !== undefined)
-          throw new ApiError('NotImplemented', 'Strongroom does not implement UploadPartCopy yet')
+          return this.uploadPartCopy(ctx, b, key)
         return this.uploadPart(ctx, b, key)
       }
       if (m === 'POST') return this.completeUpload(ctx, b, key)
       if (m === 'DELETE') return this.abortUpload(ctx, b, key)
       if (m === 'GET') return this.listParts(ctx, b, key)
+    }
+    if (sub === 'tagging') {
+      if (m === 'PUT') return this.putObjectTagging(ctx, b, key)
+      if (m === 'GET') return this.getObjectTagging(ctx, b, key)
+      if (m === 'DELETE') return this.deleteObjectTagging(ctx, b, key)
     }
     if (sub !== undefined)
       throw new ApiError(
@@ -472,9 +573,10 @@ export class S3Gateway {
     op: string,
     action: string,
     resource: string,
+    extra: Record<string, string | string[]> = {},
   ): Promise<BucketRecord> {
     const b = await this.bucket(name)
-    this.check(ctx, op, action, resource, b)
+    this.check(ctx, op, action, resource, b, extra)
     if (b === undefined)
       throw new ApiError('NoSuchBucket', 'The specified bucket does not exist', {
         BucketName: name,
@@ -543,6 +645,8 @@ export class S3Gateway {
         keyId: key.id,
         policy: null,
         createdAt: this.now(),
+        versioning: 'Unversioned',
+        publicAccessBlock: ALL_BLOCKED,
       })
     } catch (e) {
       if (e instanceof Error && 'code' in e && e.code === 'BUCKET_EXISTS')
@@ -585,7 +689,7 @@ export class S3Gateway {
   }
 
   private async putBucketPolicy(ctx: Ctx, name: string): Promise<void> {
-    await this.mustBucket(
+    const bucket = await this.mustBucket(
       ctx,
       name,
       'PutBucketPolicy',
@@ -610,6 +714,12 @@ export class S3Gateway {
       throw new ApiError(
         'MalformedPolicy',
         `Policy has a resource outside this bucket: ${outside.source}`,
+      )
+    const open = publicStatement(r.policy)
+    if (open !== undefined && bucket.publicAccessBlock.blockPublicPolicy)
+      throw new ApiError(
+        'AccessDenied',
+        `Access Denied: ${open} grants public access and the bucket's public access block (BlockPublicPolicy) is on`,
       )
     await this.app.store.setBucketPolicy(name, text)
     send(ctx, 204)
@@ -643,7 +753,280 @@ export class S3Gateway {
     send(ctx, 204)
   }
 
+  // ---- versioning, default encryption, public access block
+
+  private async putBucketVersioning(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    await this.mustBucket(ctx, name, 'PutBucketVersioning', 's3:PutBucketVersioning', arn)
+    const status = parseVersioning(
+      parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8')),
+    )
+    await this.app.store.setBucketVersioning(name, status)
+    send(ctx, 200)
+  }
+
+  private async getBucketVersioning(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    const b = await this.mustBucket(ctx, name, 'GetBucketVersioning', 's3:GetBucketVersioning', arn)
+    sendXml(ctx, 200, 'VersioningConfiguration', {
+      Status: b.versioning === 'Unversioned' ? undefined : b.versioning,
+    })
+  }
+
+  private async putBucketEncryption(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    const b = await this.mustBucket(
+      ctx,
+      name,
+      'PutBucketEncryption',
+      's3:PutEncryptionConfiguration',
+      arn,
+    )
+    const { keyId } = parseEncryption(
+      parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8')),
+    )
+    const key =
+      keyId === undefined
+        ? await bucketKey(this.app.kms, this.app.store, await this.tenantOf(b))
+        : await this.resolveKey(b, keyId)
+    await this.app.store.setBucketKey(name, key.id)
+    send(ctx, 200)
+  }
+
+  private async getBucketEncryption(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    const b = await this.mustBucket(
+      ctx,
+      name,
+      'GetBucketEncryption',
+      's3:GetEncryptionConfiguration',
+      arn,
+    )
+    sendXml(
+      ctx,
+      200,
+      'ServerSideEncryptionConfiguration',
+      encryptionXml(this.app.kms.arn(await this.tenantOf(b), b.keyId)),
+    )
+  }
+
+  /** Back to the tenant's default bucket key: objects are never stored unencrypted. */
+  private async deleteBucketEncryption(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    const b = await this.mustBucket(
+      ctx,
+      name,
+      'DeleteBucketEncryption',
+      's3:PutEncryptionConfiguration',
+      arn,
+    )
+    const key = await bucketKey(this.app.kms, this.app.store, await this.tenantOf(b))
+    await this.app.store.setBucketKey(name, key.id)
+    send(ctx, 204)
+  }
+
+  private async putPublicAccessBlock(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    await this.mustBucket(ctx, name, 'PutPublicAccessBlock', 's3:PutBucketPublicAccessBlock', arn)
+    const block = parsePublicAccessBlock(
+      parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8')),
+    )
+    await this.app.store.setPublicAccessBlock(name, block)
+    send(ctx, 200)
+  }
+
+  private async getPublicAccessBlock(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    const b = await this.mustBucket(
+      ctx,
+      name,
+      'GetPublicAccessBlock',
+      's3:GetBucketPublicAccessBlock',
+      arn,
+    )
+    sendXml(ctx, 200, 'PublicAccessBlockConfiguration', publicAccessBlockXml(b.publicAccessBlock))
+  }
+
+  /** As in S3, deleting the configuration turns every switch off. */
+  private async deletePublicAccessBlock(ctx: Ctx, name: string): Promise<void> {
+    const arn = `arn:aws:s3:::${name}`
+    await this.mustBucket(
+      ctx,
+      name,
+      'DeletePublicAccessBlock',
+      's3:PutBucketPublicAccessBlock',
+      arn,
+    )
+    await this.app.store.setPublicAccessBlock(name, {
+      blockPublicAcls: false,
+      ignorePublicAcls: false,
+      blockPublicPolicy: false,
+      restrictPublicBuckets: false,
+    })
+    send(ctx, 204)
+  }
+
+  // ---- object tagging
+
+  private async getObjectTagging(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const v = ctx.versionId !== undefined
+    const { bucket, object } = await this.existingObject(
+      ctx,
+      'GetObjectTagging',
+      v ? 's3:GetObjectVersionTagging' : 's3:GetObjectTagging',
+      bucketName,
+      key,
+    )
+    this.versionHeaders(ctx, bucket, object)
+    sendXml(ctx, 200, 'Tagging', taggingXml(object.tags))
+  }
+
+  private async putObjectTagging(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const tags = parseTagging(parseXml((await readSmallBody(ctx.req, 64 * 1024)).toString('utf8')))
+    const v = ctx.versionId !== undefined
+    const { bucket, object } = await this.existingObject(
+      ctx,
+      'PutObjectTagging',
+      v ? 's3:PutObjectVersionTagging' : 's3:PutObjectTagging',
+      bucketName,
+      key,
+      ctx.versionId,
+      tagConditions('s3:RequestObjectTag', tags),
+    )
+    await this.app.store.setObjectTags(bucketName, key, object.versionId, tags)
+    this.versionHeaders(ctx, bucket, object)
+    send(ctx, 200)
+  }
+
+  private async deleteObjectTagging(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const v = ctx.versionId !== undefined
+    const { bucket, object } = await this.existingObject(
+      ctx,
+      'DeleteObjectTagging',
+      v ? 's3:DeleteObjectVersionTagging' : 's3:DeleteObjectTagging',
+      bucketName,
+      key,
+    )
+    await this.app.store.setObjectTags(bucketName, key, object.versionId, [])
+    this.versionHeaders(ctx, bucket, object)
+    send(ctx, 204)
+  }
+
   // ---- listing
+
+  /** max-keys and encoding-type, as every listing reads them. */
+  private listParams(ctx: Ctx): {
+    maxKeys: number
+    enc: (s: string) => string
+    urlEncode: boolean
+  } {
+    const q = ctx.query
+    const rawMax = q.get('max-keys') ?? '1000'
+    if (!/^\d{1,9}$/.test(rawMax))
+      throw new ApiError('InvalidArgument', 'max-keys must be a whole number from 0 to 1000')
+    const urlEncode = q.get('encoding-type') === 'url'
+    if (q.has('encoding-type') && !urlEncode)
+      throw new ApiError(
+        'InvalidArgument',
+        'Invalid Encoding Method specified in Request: encoding-type must be url',
+      )
+    return {
+      maxKeys: Math.min(Number(rawMax), 1000),
+      urlEncode,
+      enc: (s: string) => (urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s),
+    }
+  }
+
+  /** ListObjectVersions: every version and delete marker, by key, newest first. */
+  private async listVersions(ctx: Ctx, name: string): Promise<void> {
+    const q = ctx.query
+    const bucket = await this.mustBucket(
+      ctx,
+      name,
+      'ListObjectVersions',
+      's3:ListBucketVersions',
+      `arn:aws:s3:::${name}`,
+    )
+    const { maxKeys, enc, urlEncode } = this.listParams(ctx)
+    const prefix = q.get('prefix') ?? ''
+    const delimiter = q.get('delimiter') ?? ''
+    const keyMarker = q.get('key-marker') ?? ''
+    const vidMarker = q.get('version-id-marker')
+    if (vidMarker !== undefined && vidMarker !== '' && keyMarker === '')
+      throw new ApiError(
+        'InvalidArgument',
+        'A version-id marker cannot be specified without a key marker.',
+      )
+    const versions: VersionRecord[] = []
+    const prefixes: string[] = []
+    let afterKey = keyMarker
+    let afterVid = vidMarker === '' ? undefined : vidMarker
+    let truncated = false
+    let next: { key: string; versionId: string | undefined } | undefined
+    scan: for (;;) {
+      const page = await this.app.store.listVersions(name, prefix, afterKey, afterVid, 1000)
+      if (page.length === 0) break
+      for (const v of page) {
+        if (versions.length + prefixes.length >= maxKeys) {
+          truncated = true
+          break scan
+        }
+        const rest = v.key.slice(prefix.length)
+        const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
+        if (d >= 0) {
+          const cp = prefix + rest.slice(0, d + delimiter.length)
+          // Skip every other version under this common prefix.
+          afterKey = cp + '\u{10FFFF}'.repeat(4)
+          afterVid = undefined
+          if (cp !== keyMarker) {
+            prefixes.push(cp)
+            next = { key: cp, versionId: undefined }
+          }
+          continue scan
+        }
+        versions.push(v)
+        next = { key: v.key, versionId: v.versionId }
+        afterKey = v.key
+        afterVid = v.versionId
+      }
+      if (page.length < 1000) break
+    }
+    const ownerNode = owner(await this.tenantOf(bucket))
+    sendXml(ctx, 200, 'ListVersionsResult', {
+      Name: name,
+      Prefix: enc(prefix),
+      KeyMarker: enc(keyMarker),
+      VersionIdMarker: vidMarker ?? '',
+      NextKeyMarker: truncated && next !== undefined ? enc(next.key) : undefined,
+      NextVersionIdMarker: truncated ? next?.versionId : undefined,
+      MaxKeys: maxKeys,
+      Delimiter: delimiter === '' ? undefined : enc(delimiter),
+      EncodingType: urlEncode ? 'url' : undefined,
+      IsTruncated: truncated,
+      Version: versions
+        .filter((v) => !v.deleteMarker)
+        .map((v) => ({
+          Key: enc(v.key),
+          VersionId: v.versionId,
+          IsLatest: v.isLatest,
+          LastModified: new Date(v.createdAt).toISOString(),
+          ETag: v.etag,
+          Size: v.size,
+          Owner: ownerNode,
+          StorageClass: 'STANDARD',
+        })),
+      DeleteMarker: versions
+        .filter((v) => v.deleteMarker)
+        .map((v) => ({
+          Key: enc(v.key),
+          VersionId: v.versionId,
+          IsLatest: v.isLatest,
+          LastModified: new Date(v.createdAt).toISOString(),
+          Owner: ownerNode,
+        })),
+      CommonPrefixes: prefixes.map((p) => ({ Prefix: enc(p) })),
+    })
+  }
 
   private async listObjects(ctx: Ctx, name: string): Promise<void> {
     const q = ctx.query
@@ -657,16 +1040,7 @@ export class S3Gateway {
     )
     const prefix = q.get('prefix') ?? ''
     const delimiter = q.get('delimiter') ?? ''
-    const rawMax = q.get('max-keys') ?? '1000'
-    if (!/^\d{1,9}$/.test(rawMax))
-      throw new ApiError('InvalidArgument', 'max-keys must be a whole number from 0 to 1000')
-    const maxKeys = Math.min(Number(rawMax), 1000)
-    const urlEncode = q.get('encoding-type') === 'url'
-    if (q.has('encoding-type') && !urlEncode)
-      throw new ApiError(
-        'InvalidArgument',
-        'Invalid Encoding Method specified in Request: encoding-type must be url',
-      )
+    const { maxKeys, enc, urlEncode } = this.listParams(ctx)
     let after: string
     if (v2) {
       const token = q.get('continuation-token')
@@ -700,7 +1074,8 @@ export class S3Gateway {
         const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
         if (d >= 0) {
           const cp = prefix + rest.slice(0, d + delimiter.length)
-          if (prefixes.at(-1) !== cp) prefixes.push(cp)
+          // A marker that is itself a common prefix (a NextMarker) was listed on the page before.
+          if (cp !== after && prefixes.at(-1) !== cp) prefixes.push(cp)
           last = cp
           // Skip every other key under this common prefix.
           cursor = cp + '\u{10FFFF}'.repeat(4)
@@ -717,7 +1092,6 @@ export class S3Gateway {
     if (!truncated && contents.length + prefixes.length >= maxKeys && maxKeys > 0) {
       truncated = (await this.app.store.listObjects(name, prefix, cursor, 1)).objects.length > 0
     }
-    const enc = (s: string) => (urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s)
     const fetchOwner = q.get('fetch-owner') === 'true' || !v2
     const ownerTenant = await this.app.store.getTenantById(bucket.tenantId)
     const body: Record<string, Node | Node[]> = {
@@ -757,15 +1131,19 @@ export class S3Gateway {
 
   private async putObject(ctx: Ctx, bucketName: string, key: string): Promise<void> {
     const resource = `arn:aws:s3:::${bucketName}/${key}`
-    const bucket = await this.mustBucket(ctx, bucketName, 'PutObject', 's3:PutObject', resource)
-    await this.checkKey(ctx, 'PutObject', 'kms:GenerateDataKey', bucket)
-    const sse = header(ctx.req, 'x-amz-server-side-encryption')
-    if (sse !== undefined && sse !== 'aws:kms' && sse !== 'AES256') {
-      throw new ApiError(
-        'InvalidArgument',
-        'x-amz-server-side-encryption must be aws:kms (every object is sealed under its tenant key)',
-      )
-    }
+    const tags = this.requestTags(ctx)
+    const bucket = await this.mustBucket(
+      ctx,
+      bucketName,
+      'PutObject',
+      's3:PutObject',
+      resource,
+      tags.conditions,
+    )
+    if (tags.tags.length > 0)
+      this.check(ctx, 'PutObject', 's3:PutObjectTagging', resource, bucket, tags.conditions)
+    const keyId = await this.writeKey(ctx, bucket)
+    await this.checkKey(ctx, 'PutObject', 'kms:GenerateDataKey', bucket, keyId)
     const tenant = await this.app.store.getTenantById(bucket.tenantId)
     if (tenant === undefined) throw new ApiError('InternalError', 'the bucket owner is missing')
     const metadata = userMetadata(ctx.req)
@@ -784,19 +1162,37 @@ export class S3Gateway {
       length,
       contentType: header(ctx.req, 'content-type') ?? null,
       metadata,
+      tags: tags.tags,
+      checksums,
+      keyId,
       verify: (md5) => {
         finish()
         checkMd5(md5Header, md5)
       },
     })
     ctx.res.setHeader('ETag', object.etag)
+    this.versionHeaders(ctx, bucket, object)
     ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
     ctx.res.setHeader(
       'x-amz-server-side-encryption-aws-kms-key-id',
-      this.app.kms.arn(tenant, bucket.keyId),
+      this.app.kms.arn(tenant, keyId),
     )
     for (const [k, v] of checksums) ctx.res.setHeader(k, v)
     send(ctx, 200)
+  }
+
+  /** Tags a write asks for (x-amz-tagging), with the condition keys they set. */
+  private requestTags(ctx: Ctx): { tags: Tags; conditions: Record<string, string | string[]> } {
+    const h = header(ctx.req, 'x-amz-tagging')
+    const tags = parseTaggingHeader(h)
+    return { tags, conditions: h === undefined ? {} : tagConditions('s3:RequestObjectTag', tags) }
+  }
+
+  /** x-amz-version-id (and x-amz-delete-marker) once a bucket has had versioning turned on. */
+  private versionHeaders(ctx: Ctx, bucket: BucketRecord, o: ObjectRecord): void {
+    if (bucket.versioning !== 'Unversioned' || o.versionId !== 'null')
+      ctx.res.setHeader('x-amz-version-id', o.versionId)
+    if (o.deleteMarker) ctx.res.setHeader('x-amz-delete-marker', 'true')
   }
 
   /**
@@ -836,7 +1232,7 @@ export class S3Gateway {
       if (alg === 'unsupported')
         throw new ApiError(
           'InvalidRequest',
-          `the checksum ${name} is not supported; use CRC32, CRC32C, SHA1 or SHA256`,
+          `the checksum ${name} is not supported; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256`,
         )
       const existing = checksums.get(name)
       if (existing !== undefined) {
@@ -919,19 +1315,24 @@ export class S3Gateway {
   }
 
   private async getObject(ctx: Ctx, bucketName: string, key: string, head: boolean): Promise<void> {
-    const resource = `arn:aws:s3:::${bucketName}/${key}`
-    const bucket = await this.mustBucket(
+    const op = head ? 'HeadObject' : 'GetObject'
+    const { bucket, object } = await this.existingObject(
       ctx,
+      op,
+      ctx.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion',
       bucketName,
-      head ? 'HeadObject' : 'GetObject',
-      's3:GetObject',
-      resource,
+      key,
     )
-    const object = await this.app.store.getObject(bucketName, key)
-    if (object === undefined)
-      throw new ApiError('NoSuchKey', 'The specified key does not exist.', { Key: key })
-    await this.checkKey(ctx, head ? 'HeadObject' : 'GetObject', 'kms:Decrypt', bucket)
+    await this.checkKey(ctx, op, 'kms:Decrypt', bucket, object.keyId)
     const res = ctx.res
+    this.versionHeaders(ctx, bucket, object)
+    if (object.tags.length > 0) res.setHeader('x-amz-tagging-count', String(object.tags.length))
+    // Whole-object checksums, when asked for and the whole object is read.
+    if (
+      header(ctx.req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' &&
+      header(ctx.req, 'range') === undefined
+    )
+      for (const [k, v] of Object.entries(object.checksums)) res.setHeader(k, v)
     const lastModified = new Date(Math.floor(object.createdAt / 1000) * 1000)
     // Preconditions (RFC 9110 order): If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
     const ifMatch = header(ctx.req, 'if-match')
@@ -981,7 +1382,7 @@ export class S3Gateway {
     if (owner !== undefined)
       res.setHeader(
         'x-amz-server-side-encryption-aws-kms-key-id',
-        this.app.kms.arn(owner, bucket.keyId),
+        this.app.kms.arn(owner, object.keyId),
       )
     for (const [q, h] of [
       ['response-content-type', 'Content-Type'],
@@ -1024,44 +1425,153 @@ export class S3Gateway {
   }
 
   /**
+   * An existing object version for an operation on it: the decision sees the
+   * version's tags (s3:ExistingObjectTag/*), and only then does the caller
+   * learn whether the bucket, key or version exists. A delete marker answers
+   * as S3 does: 404 NoSuchKey when current, 405 when named by version id.
+   */
+  private async existingObject(
+    ctx: Ctx,
+    op: string,
+    action: string,
+    bucketName: string,
+    key: string,
+    versionId: string | undefined = ctx.versionId,
+    extra: Record<string, string | string[]> = {},
+  ): Promise<{ bucket: BucketRecord; object: ObjectRecord }> {
+    const bucket = await this.bucket(bucketName)
+    const found =
+      bucket === undefined ? undefined : await this.app.store.getObject(bucketName, key, versionId)
+    this.check(ctx, op, action, `arn:aws:s3:::${bucketName}/${key}`, bucket, {
+      ...(found === undefined ? {} : tagConditions('s3:ExistingObjectTag', found.tags)),
+      ...extra,
+    })
+    if (bucket === undefined)
+      throw new ApiError('NoSuchBucket', 'The specified bucket does not exist', {
+        BucketName: bucketName,
+      })
+    if (found === undefined) {
+      if (versionId !== undefined)
+        throw new ApiError('NoSuchVersion', 'The specified version does not exist.', {
+          Key: key,
+          VersionId: versionId,
+        })
+      throw new ApiError('NoSuchKey', 'The specified key does not exist.', { Key: key })
+    }
+    if (found.deleteMarker) {
+      this.versionHeaders(ctx, bucket, found)
+      if (versionId !== undefined)
+        throw new ApiError(
+          'MethodNotAllowed',
+          'The specified method is not allowed against this resource: the version is a delete marker',
+          { Method: ctx.view.method, ResourceType: 'DeleteMarker' },
+        )
+      throw new ApiError('NoSuchKey', 'The specified key does not exist.', { Key: key })
+    }
+    return { bucket, object: found }
+  }
+
+  /**
    * CopyObject: read permission on the source (and its key), write permission
    * on the destination (and its key); the plaintext is re-sealed under the
    * destination bucket's key with a fresh data key.
    */
   private async copyObject(ctx: Ctx, bucketName: string, key: string): Promise<void> {
-    const raw = header(ctx.req, 'x-amz-copy-source') ?? ''
-    const [srcPath = '', srcQuery = ''] = raw.split('?')
-    if (srcQuery.includes('versionId=') && !srcQuery.includes('versionId=null')) {
+    const src = await this.copySource(ctx, 'CopyObject')
+    const source = src.object
+    const tagDirective = header(ctx.req, 'x-amz-tagging-directive') ?? 'COPY'
+    if (tagDirective !== 'COPY' && tagDirective !== 'REPLACE')
+      throw new ApiError('InvalidArgument', 'Unknown tagging directive: use COPY or REPLACE')
+    const tags =
+      tagDirective === 'REPLACE' ? this.requestTags(ctx) : { tags: source.tags, conditions: {} }
+    const resource = `arn:aws:s3:::${bucketName}/${key}`
+    const dest = await this.mustBucket(
+      ctx,
+      bucketName,
+      'CopyObject',
+      's3:PutObject',
+      resource,
+      tags.conditions,
+    )
+    if (tagDirective === 'REPLACE' && tags.tags.length > 0)
+      this.check(ctx, 'CopyObject', 's3:PutObjectTagging', resource, dest, tags.conditions)
+    const keyId = await this.writeKey(ctx, dest)
+    await this.checkKey(ctx, 'CopyObject', 'kms:GenerateDataKey', dest, keyId)
+    const directive = header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY'
+    if (directive !== 'COPY' && directive !== 'REPLACE')
+      throw new ApiError('InvalidArgument', 'Unknown metadata directive: use COPY or REPLACE')
+    if (
+      directive === 'COPY' &&
+      src.bucket.name === bucketName &&
+      source.key === key &&
+      src.versionId === undefined &&
+      header(ctx.req, 'x-amz-server-side-encryption') === undefined &&
+      keyId === source.keyId
+    ) {
       throw new ApiError(
-        'NotImplemented',
-        'Strongroom does not keep object versions yet; copy the current version',
+        'InvalidRequest',
+        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
       )
     }
+    const opened = await this.objects.open(source)
+    let copied: ObjectRecord
+    try {
+      copied = await this.objects.put({
+        bucket: dest,
+        tenant: await this.tenantOf(dest),
+        key,
+        body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
+        length: source.size,
+        contentType:
+          directive === 'COPY' ? source.contentType : (header(ctx.req, 'content-type') ?? null),
+        metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.req),
+        tags: tags.tags,
+        keyId,
+      })
+    } finally {
+      await opened.close()
+    }
+    if (src.bucket.versioning !== 'Unversioned' || source.versionId !== 'null')
+      ctx.res.setHeader('x-amz-copy-source-version-id', source.versionId)
+    this.versionHeaders(ctx, dest, copied)
+    ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    sendXml(ctx, 200, 'CopyObjectResult', {
+      ETag: copied.etag,
+      LastModified: new Date(copied.createdAt).toISOString(),
+    })
+  }
+
+  /**
+   * The object named by x-amz-copy-source (`bucket/key`, optionally
+   * `?versionId=`), after the read decision on it and its key, and with the
+   * x-amz-copy-source-if-* conditions checked.
+   */
+  private async copySource(
+    ctx: Ctx,
+    op: string,
+  ): Promise<{ bucket: BucketRecord; object: ObjectRecord; versionId: string | undefined }> {
+    const raw = header(ctx.req, 'x-amz-copy-source') ?? ''
+    const q = raw.indexOf('?')
+    const srcPath = q < 0 ? raw : raw.slice(0, q)
+    const versionId =
+      q < 0 ? undefined : (new URLSearchParams(raw.slice(q + 1)).get('versionId') ?? undefined)
+    if (versionId !== undefined && versionId !== 'null' && !/^[\w-]{32}$/.test(versionId))
+      throw new ApiError('InvalidArgument', 'Invalid version id specified in x-amz-copy-source')
     const [srcBucketName, srcKey] = splitPath(srcPath.startsWith('/') ? srcPath : `/${srcPath}`)
     if (srcBucketName === undefined || srcKey === undefined)
       throw new ApiError(
         'InvalidArgument',
         'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
       )
-    const srcBucket = await this.mustBucket(
+    const { bucket, object: source } = await this.existingObject(
       ctx,
+      op,
+      versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion',
       srcBucketName,
-      'CopyObject',
-      's3:GetObject',
-      `arn:aws:s3:::${srcBucketName}/${srcKey}`,
+      srcKey,
+      versionId,
     )
-    const source = await this.app.store.getObject(srcBucketName, srcKey)
-    if (source === undefined)
-      throw new ApiError('NoSuchKey', 'The specified key does not exist.', { Key: srcKey })
-    await this.checkKey(ctx, 'CopyObject', 'kms:Decrypt', srcBucket)
-    const dest = await this.mustBucket(
-      ctx,
-      bucketName,
-      'CopyObject',
-      's3:PutObject',
-      `arn:aws:s3:::${bucketName}/${key}`,
-    )
-    await this.checkKey(ctx, 'CopyObject', 'kms:GenerateDataKey', dest)
+    await this.checkKey(ctx, op, 'kms:Decrypt', bucket, source.keyId)
     const modified = Math.floor(source.createdAt / 1000) * 1000
     const ifMatch = header(ctx.req, 'x-amz-copy-source-if-match')
     const ifNone = header(ctx.req, 'x-amz-copy-source-if-none-match')
@@ -1084,36 +1594,7 @@ export class S3Gateway {
         'At least one of the pre-conditions you specified did not hold',
       )
     }
-    const directive = header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY'
-    if (directive !== 'COPY' && directive !== 'REPLACE')
-      throw new ApiError('InvalidArgument', 'Unknown metadata directive: use COPY or REPLACE')
-    if (directive === 'COPY' && srcBucketName === bucketName && srcKey === key) {
-      throw new ApiError(
-        'InvalidRequest',
-        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
-      )
-    }
-    const opened = await this.objects.open(source)
-    let copied: ObjectRecord
-    try {
-      copied = await this.objects.put({
-        bucket: dest,
-        tenant: await this.tenantOf(dest),
-        key,
-        body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
-        length: source.size,
-        contentType:
-          directive === 'COPY' ? source.contentType : (header(ctx.req, 'content-type') ?? null),
-        metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.req),
-      })
-    } finally {
-      await opened.close()
-    }
-    ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
-    sendXml(ctx, 200, 'CopyObjectResult', {
-      ETag: copied.etag,
-      LastModified: new Date(copied.createdAt).toISOString(),
-    })
+    return { bucket, object: source, versionId }
   }
 
   // ---- multipart uploads
@@ -1138,14 +1619,27 @@ export class S3Gateway {
   }
 
   private async createUpload(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const resource = `arn:aws:s3:::${bucketName}/${key}`
+    const tags = this.requestTags(ctx)
     const bucket = await this.mustBucket(
       ctx,
       bucketName,
       'CreateMultipartUpload',
       's3:PutObject',
-      `arn:aws:s3:::${bucketName}/${key}`,
+      resource,
+      tags.conditions,
     )
-    await this.checkKey(ctx, 'CreateMultipartUpload', 'kms:GenerateDataKey', bucket)
+    if (tags.tags.length > 0)
+      this.check(
+        ctx,
+        'CreateMultipartUpload',
+        's3:PutObjectTagging',
+        resource,
+        bucket,
+        tags.conditions,
+      )
+    const keyId = await this.writeKey(ctx, bucket)
+    await this.checkKey(ctx, 'CreateMultipartUpload', 'kms:GenerateDataKey', bucket, keyId)
     const id = randomBytes(24).toString('base64url')
     await this.app.store.createUpload({
       id,
@@ -1153,14 +1647,31 @@ export class S3Gateway {
       key,
       contentType: header(ctx.req, 'content-type') ?? null,
       metadata: userMetadata(ctx.req),
+      tags: tags.tags,
+      keyId,
       createdAt: this.now(),
     })
+    const owner = await this.tenantOf(bucket)
     ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', this.app.kms.arn(owner, keyId))
     sendXml(ctx, 200, 'InitiateMultipartUploadResult', {
       Bucket: bucketName,
       Key: key,
       UploadId: id,
     })
+  }
+
+  private partNumber(ctx: Ctx): number {
+    const raw = ctx.query.get('partNumber') ?? ''
+    const number = /^\d{1,5}$/.test(raw) ? Number(raw) : 0
+    if (number < 1 || number > MAX_PARTS) {
+      throw new ApiError(
+        'InvalidArgument',
+        'Part number must be an integer between 1 and 10000, inclusive',
+        { ArgumentName: 'partNumber', ArgumentValue: raw },
+      )
+    }
+    return number
   }
 
   private async uploadPart(ctx: Ctx, bucketName: string, key: string): Promise<void> {
@@ -1171,23 +1682,14 @@ export class S3Gateway {
       's3:PutObject',
       `arn:aws:s3:::${bucketName}/${key}`,
     )
-    await this.checkKey(ctx, 'UploadPart', 'kms:GenerateDataKey', bucket)
     const upload = await this.upload(ctx, bucketName, key)
-    const raw = ctx.query.get('partNumber') ?? ''
-    const number = /^\d{1,5}$/.test(raw) ? Number(raw) : 0
-    if (number < 1 || number > MAX_PARTS) {
-      throw new ApiError(
-        'InvalidArgument',
-        'Part number must be an integer between 1 and 10000, inclusive',
-        { ArgumentName: 'partNumber', ArgumentValue: raw },
-      )
-    }
+    await this.checkKey(ctx, 'UploadPart', 'kms:GenerateDataKey', bucket, upload.keyId)
+    const number = this.partNumber(ctx)
     const { body, length, finish, checksums } = this.body(ctx)
     if (length > MAX_PUT_BYTES) throw new ApiError('EntityTooLarge', 'a part may be at most 5 GiB')
     const md5Header = header(ctx.req, 'content-md5')
     const part = await this.objects.putPart(
       upload,
-      bucket,
       await this.tenantOf(bucket),
       number,
       body,
@@ -1202,6 +1704,63 @@ export class S3Gateway {
     send(ctx, 200)
   }
 
+  /** UploadPartCopy: a part made of (a range of) an existing object, re-sealed under the upload's key. */
+  private async uploadPartCopy(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const src = await this.copySource(ctx, 'UploadPartCopy')
+    const bucket = await this.mustBucket(
+      ctx,
+      bucketName,
+      'UploadPartCopy',
+      's3:PutObject',
+      `arn:aws:s3:::${bucketName}/${key}`,
+    )
+    const upload = await this.upload(ctx, bucketName, key)
+    await this.checkKey(ctx, 'UploadPartCopy', 'kms:GenerateDataKey', bucket, upload.keyId)
+    const number = this.partNumber(ctx)
+    const size = src.object.size
+    const rangeHeader = header(ctx.req, 'x-amz-copy-source-range')
+    let first = 0
+    let last = size - 1
+    if (rangeHeader !== undefined) {
+      const m = /^bytes=(\d{1,16})-(\d{1,16})$/.exec(rangeHeader.trim())
+      if (m === null)
+        throw new ApiError(
+          'InvalidArgument',
+          'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+        )
+      first = Number(m[1])
+      last = Number(m[2])
+      if (first > last || last >= size)
+        throw new ApiError(
+          'InvalidRange',
+          `The requested range ${rangeHeader} is not satisfiable for an object of ${size} bytes`,
+          { RangeRequested: rangeHeader, ActualObjectSize: String(size) },
+        )
+    }
+    const length = size === 0 ? 0 : last - first + 1
+    if (length > MAX_PUT_BYTES) throw new ApiError('EntityTooLarge', 'a part may be at most 5 GiB')
+    const opened = await this.objects.open(src.object)
+    let part
+    try {
+      part = await this.objects.putPart(
+        upload,
+        await this.tenantOf(bucket),
+        number,
+        length === 0 ? [] : opened.object.range(first, last),
+        length,
+      )
+    } finally {
+      await opened.close()
+    }
+    if (src.bucket.versioning !== 'Unversioned' || src.object.versionId !== 'null')
+      ctx.res.setHeader('x-amz-copy-source-version-id', src.object.versionId)
+    ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+    sendXml(ctx, 200, 'CopyPartResult', {
+      ETag: part.etag,
+      LastModified: new Date(part.createdAt).toISOString(),
+    })
+  }
+
   private async completeUpload(ctx: Ctx, bucketName: string, key: string): Promise<void> {
     const bucket = await this.mustBucket(
       ctx,
@@ -1210,8 +1769,8 @@ export class S3Gateway {
       's3:PutObject',
       `arn:aws:s3:::${bucketName}/${key}`,
     )
-    await this.checkKey(ctx, 'CompleteMultipartUpload', 'kms:GenerateDataKey', bucket)
     const upload = await this.upload(ctx, bucketName, key)
+    await this.checkKey(ctx, 'CompleteMultipartUpload', 'kms:GenerateDataKey', bucket, upload.keyId)
     const doc = parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8'))
     if (doc.name !== 'CompleteMultipartUpload') {
       throw new ApiError(
@@ -1259,6 +1818,7 @@ export class S3Gateway {
       }
     }
     const object = await this.objects.complete(upload, bucket, await this.tenantOf(bucket), parts)
+    this.versionHeaders(ctx, bucket, object)
     ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
     sendXml(ctx, 200, 'CompleteMultipartUploadResult', {
       Location: `/${bucketName}/${key}`,
@@ -1337,14 +1897,16 @@ export class S3Gateway {
   }
 
   private async deleteObject(ctx: Ctx, bucketName: string, key: string): Promise<void> {
-    await this.mustBucket(
+    const bucket = await this.mustBucket(
       ctx,
       bucketName,
       'DeleteObject',
-      's3:DeleteObject',
+      ctx.versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion',
       `arn:aws:s3:::${bucketName}/${key}`,
     )
-    await this.objects.delete(bucketName, key)
+    const r = await this.objects.delete(bucket, key, ctx.versionId)
+    if (r !== undefined) this.versionHeaders(ctx, bucket, r)
+    else if (ctx.versionId !== undefined) ctx.res.setHeader('x-amz-version-id', ctx.versionId)
     send(ctx, 204)
   }
 
@@ -1372,7 +1934,10 @@ export class S3Gateway {
     const quiet = doc.children.find((c) => c.name === 'Quiet')?.text.trim() === 'true'
     const keys = doc.children
       .filter((c) => c.name === 'Object')
-      .map((o) => o.children.find((c) => c.name === 'Key')?.text ?? '')
+      .map((o) => ({
+        key: o.children.find((c) => c.name === 'Key')?.text ?? '',
+        versionId: o.children.find((c) => c.name === 'VersionId')?.text.trim(),
+      }))
     if (keys.length === 0 || keys.length > 1000)
       throw new ApiError(
         'MalformedXML',
@@ -1380,20 +1945,33 @@ export class S3Gateway {
       )
     const deleted: Node[] = []
     const errors: Node[] = []
-    for (const key of keys) {
+    for (const { key, versionId } of keys) {
       try {
+        if (versionId !== undefined && versionId !== 'null' && !/^[\w-]{32}$/.test(versionId))
+          throw new ApiError('NoSuchVersion', 'The specified version does not exist.')
         this.check(
           ctx,
           'DeleteObjects',
-          's3:DeleteObject',
+          versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion',
           `arn:aws:s3:::${bucketName}/${key}`,
           bucket,
+          versionId === undefined ? {} : { 's3:VersionId': versionId },
         )
-        await this.objects.delete(bucketName, key)
-        if (!quiet) deleted.push({ Key: key })
+        const r = await this.objects.delete(bucket, key, versionId)
+        if (!quiet)
+          deleted.push({
+            Key: key,
+            VersionId: versionId,
+            ...(r?.deleteMarker === true
+              ? {
+                  DeleteMarker: true,
+                  DeleteMarkerVersionId: versionId === undefined ? r.versionId : undefined,
+                }
+              : {}),
+          })
       } catch (e) {
         const a = toApiError(e)
-        errors.push({ Key: key, Code: a.code, Message: a.message })
+        errors.push({ Key: key, VersionId: versionId, Code: a.code, Message: a.message })
       }
     }
     sendXml(ctx, 200, 'DeleteResult', { Deleted: deleted, Error: errors })

@@ -4,27 +4,66 @@
  * key, and is written only after the blob is durable.
  */
 
+export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
+
+/** S3's four public-access-block switches; all on unless the owner turns them off. */
+export interface PublicAccessBlock {
+  readonly blockPublicAcls: boolean
+  readonly ignorePublicAcls: boolean
+  readonly blockPublicPolicy: boolean
+  readonly restrictPublicBuckets: boolean
+}
+
+export const ALL_BLOCKED: PublicAccessBlock = {
+  blockPublicAcls: true,
+  ignorePublicAcls: true,
+  blockPublicPolicy: true,
+  restrictPublicBuckets: true,
+}
+
 export interface BucketRecord {
   readonly name: string
   readonly tenantId: string
-  /** The tenant key that seals new objects of this bucket. */
+  /** The tenant key that seals new objects of this bucket (its default encryption). */
   readonly keyId: string
   readonly policy: string | null
   readonly createdAt: number
+  readonly versioning: Versioning
+  readonly publicAccessBlock: PublicAccessBlock
 }
 
+/** Object tags in the order they were given: at most 10, keys unique. */
+export type Tags = readonly (readonly [string, string])[]
+
+/**
+ * One version of an object. An unversioned bucket keeps one version per key,
+ * with version id `null` (the string S3 uses). A delete marker has no body:
+ * its blob, data key and key are empty strings.
+ */
 export interface ObjectRecord {
   readonly bucket: string
   readonly key: string
+  readonly versionId: string
+  readonly deleteMarker: boolean
   readonly size: number
   readonly etag: string
   readonly contentType: string | null
   /** User metadata (x-amz-meta-*), lower-cased names. */
   readonly metadata: Readonly<Record<string, string>>
+  readonly tags: Tags
+  /** Verified x-amz-checksum-* values of the body, by header name. */
+  readonly checksums: Readonly<Record<string, string>>
   /** Opaque id of the ciphertext in the BlobStore. */
   readonly blob: string
   readonly dataKeyId: string
+  /** The tenant key that wrapped the data key. */
+  readonly keyId: string
   readonly createdAt: number
+}
+
+/** A row of ListObjectVersions: the versions of a key come newest first. */
+export interface VersionRecord extends ObjectRecord {
+  readonly isLatest: boolean
 }
 
 export interface ListPage {
@@ -39,6 +78,9 @@ export interface UploadRecord {
   readonly key: string
   readonly contentType: string | null
   readonly metadata: Readonly<Record<string, string>>
+  readonly tags: Tags
+  /** The tenant key its parts and the completed object are sealed under. */
+  readonly keyId: string
   readonly createdAt: number
 }
 
@@ -66,22 +108,53 @@ export interface ObjectMetaStore {
   getBucket(name: string): Promise<BucketRecord | undefined>
   listBuckets(tenantId: string): Promise<BucketRecord[]>
   setBucketPolicy(name: string, policy: string | null): Promise<void>
-  /** False when the bucket is not empty. */
+  setBucketVersioning(name: string, versioning: Exclude<Versioning, 'Unversioned'>): Promise<void>
+  setBucketKey(name: string, keyId: string): Promise<void>
+  setPublicAccessBlock(name: string, block: PublicAccessBlock): Promise<void>
+  /** False when the bucket still holds an object version or a delete marker. */
   deleteBucket(name: string): Promise<boolean>
   /**
-   * Replaces the object's row and its data-key row in one transaction;
-   * returns the row it replaced, whose blob the caller then removes.
+   * Makes `object` (a body, or a delete marker without a key) the current
+   * version of its key under the bucket's versioning, in one transaction:
+   * unversioned, it replaces the current version; enabled, the current one
+   * becomes noncurrent; suspended, it replaces the `null` version wherever it
+   * is. Returns the versions it removed, whose blobs the caller then removes.
    */
   putObject(
     object: ObjectRecord,
-    wrappedKey: { keyId: string; keyVersion: number; wrapped: Uint8Array; tenantId: string },
-  ): Promise<ObjectRecord | undefined>
-  getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>
-  /** Removes the row and its data key (crypto-shredding the body); returns what was removed. */
-  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>
-  /** Keys in byte order after `after`, starting with `prefix`, at most `limit`. */
+    wrappedKey: WrappedDataKey | undefined,
+    versioning: Versioning,
+  ): Promise<ObjectRecord[]>
+  /** The current version (which may be a delete marker), or the version named. */
+  getObject(bucket: string, key: string, versionId?: string): Promise<ObjectRecord | undefined>
+  /**
+   * Removes one version and its data key (crypto-shredding the body); when it
+   * was current, the newest noncurrent version becomes current. Without a
+   * version id, removes the current version.
+   */
+  deleteObject(bucket: string, key: string, versionId?: string): Promise<ObjectRecord | undefined>
+  /** Replaces the tags of the current version or of the version named; false when there is none. */
+  setObjectTags(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    tags: Tags,
+  ): Promise<boolean>
+  /** Current versions that are not delete markers: keys in byte order after `after`, starting with `prefix`. */
   listObjects(bucket: string, prefix: string, after: string, limit: number): Promise<ListPage>
-  /** Every blob id a row refers to (objects and parts), for removing orphans at start-up. */
+  /**
+   * Every version and delete marker, by key then newest first, after the
+   * version `afterVersionId` of `afterKey` (or after every version of
+   * `afterKey` when no version id is given).
+   */
+  listVersions(
+    bucket: string,
+    prefix: string,
+    afterKey: string,
+    afterVersionId: string | undefined,
+    limit: number,
+  ): Promise<VersionRecord[]>
+  /** Every blob id a row refers to (objects, versions and parts), for removing orphans at start-up. */
   blobIds(): Promise<Set<string>>
 
   createUpload(upload: UploadRecord): Promise<void>

@@ -5,7 +5,7 @@
  * the plaintext, as S3 computes it for single-part uploads, since rclone, DVC
  * and s3fs compare it with their local files.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Stores } from '../app.ts'
 import { openObject, type OpenedObject } from '../crypto/range.ts'
 import { encrypt, type ByteSource } from '../crypto/stream.ts'
@@ -16,6 +16,7 @@ import type {
   BucketRecord,
   ObjectRecord,
   PartRecord,
+  Tags,
   UploadRecord,
   WrappedDataKey,
 } from '../meta/objects.ts'
@@ -31,6 +32,11 @@ export interface PutInput {
   readonly length: number
   readonly contentType: string | null
   readonly metadata: Readonly<Record<string, string>>
+  readonly tags: Tags
+  /** Checksums of the body by header name, complete once `verify` has run. */
+  readonly checksums?: ReadonlyMap<string, string>
+  /** The tenant key to seal under; the bucket's default key when absent. */
+  readonly keyId?: string
   /** Last word before the object becomes visible: throw to refuse (a checksum that does not match). */
   readonly verify?: (md5: Buffer) => void
   /** The ETag to record instead of the MD5 of the body (multipart objects). */
@@ -57,19 +63,16 @@ export class ObjectService {
 
   /** Seals `body` into a new blob under the bucket key, bound to `context`. Nothing refers to the blob yet. */
   private async seal(
-    bucket: BucketRecord,
+    keyId: string,
     tenant: TenantRecord,
     context: Record<string, string>,
     body: ByteSource,
     length: number,
     verify: ((md5: Buffer) => void) | undefined,
   ): Promise<{ blob: string; md5: Buffer; dataKeyId: string; wrapped: WrappedDataKey }> {
-    const key = await this.meta.getKey(bucket.keyId)
-    if (key === undefined)
-      throw new StrongroomError(
-        'KEY_NOT_FOUND',
-        `the key of bucket \`${bucket.name}\` no longer exists`,
-      )
+    const key = await this.meta.getKey(keyId)
+    if (key?.tenantId !== tenant.id)
+      throw new StrongroomError('KEY_NOT_FOUND', `the key \`${keyId}\` no longer exists`)
     const dk = await newDataKey(
       this.kms,
       { tenant, keyId: key.id, keyVersion: key.currentVersion },
@@ -116,8 +119,9 @@ export class ObjectService {
   }
 
   async put(input: PutInput): Promise<ObjectRecord> {
+    const keyId = input.keyId ?? input.bucket.keyId
     const sealed = await this.seal(
-      input.bucket,
+      keyId,
       input.tenant,
       { bucket: input.bucket.name, key: input.key },
       input.body,
@@ -127,30 +131,38 @@ export class ObjectService {
     const record: ObjectRecord = {
       bucket: input.bucket.name,
       key: input.key,
+      versionId: input.bucket.versioning === 'Enabled' ? newVersionId() : 'null',
+      deleteMarker: false,
       size: input.length,
       etag: input.etag ?? `"${sealed.md5.toString('hex')}"`,
       contentType: input.contentType,
       metadata: input.metadata,
+      tags: input.tags,
+      checksums: Object.fromEntries(input.checksums ?? []),
       blob: sealed.blob,
       dataKeyId: sealed.dataKeyId,
+      keyId,
       createdAt: Date.now(),
     }
-    let replaced: ObjectRecord | undefined
+    let replaced: ObjectRecord[]
     try {
-      replaced = await this.meta.putObject(record, sealed.wrapped)
+      replaced = await this.meta.putObject(record, sealed.wrapped, input.bucket.versioning)
     } catch (e) {
       await this.blobs.delete(sealed.blob)
       throw e
     }
-    if (replaced !== undefined) await this.blobs.delete(replaced.blob)
+    await this.removeBlobs(replaced)
     return record
+  }
+
+  private async removeBlobs(records: readonly ObjectRecord[]): Promise<void> {
+    for (const r of records) if (r.blob !== '') await this.blobs.delete(r.blob)
   }
 
   // ---- multipart
 
   async putPart(
     upload: UploadRecord,
-    bucket: BucketRecord,
     tenant: TenantRecord,
     number: number,
     body: ByteSource,
@@ -158,7 +170,7 @@ export class ObjectService {
     verify?: (md5: Buffer) => void,
   ): Promise<PartRecord> {
     const sealed = await this.seal(
-      bucket,
+      upload.keyId,
       tenant,
       partContext(upload, number),
       body,
@@ -220,6 +232,8 @@ export class ObjectService {
       length,
       contentType: upload.contentType,
       metadata: upload.metadata,
+      tags: upload.tags,
+      keyId: upload.keyId,
       etag,
     })
     await this.abort(upload)
@@ -272,11 +286,41 @@ export class ObjectService {
     }
   }
 
-  async delete(bucket: string, key: string): Promise<boolean> {
-    const removed = await this.meta.deleteObject(bucket, key)
-    if (removed === undefined) return false
-    await this.blobs.delete(removed.blob)
-    return true
+  /**
+   * DeleteObject as S3 does it: with a version id, that version is removed
+   * for good (its data key shredded); without one, an unversioned bucket
+   * removes the object and a versioned one puts a delete marker on top.
+   * Returns the version removed or the marker added (undefined when nothing
+   * was there to remove).
+   */
+  async delete(
+    bucket: BucketRecord,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectRecord | undefined> {
+    if (versionId !== undefined || bucket.versioning === 'Unversioned') {
+      const removed = await this.meta.deleteObject(bucket.name, key, versionId)
+      if (removed !== undefined) await this.removeBlobs([removed])
+      return removed
+    }
+    const marker: ObjectRecord = {
+      bucket: bucket.name,
+      key,
+      versionId: bucket.versioning === 'Enabled' ? newVersionId() : 'null',
+      deleteMarker: true,
+      size: 0,
+      etag: '',
+      contentType: null,
+      metadata: {},
+      tags: [],
+      checksums: {},
+      blob: '',
+      dataKeyId: '',
+      keyId: '',
+      createdAt: Date.now(),
+    }
+    await this.removeBlobs(await this.meta.putObject(marker, undefined, bucket.versioning))
+    return marker
   }
 
   /** Removes blobs that no metadata row names (left by a crash between blob and row). */
@@ -291,6 +335,11 @@ export class ObjectService {
     }
     return n
   }
+}
+
+/** An opaque version id: 32 URL-safe characters. */
+export function newVersionId(): string {
+  return randomBytes(24).toString('base64url')
 }
 
 function partContext(upload: UploadRecord, number: number): Record<string, string> {

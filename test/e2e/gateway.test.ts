@@ -5,166 +5,42 @@
  * the AWS SDK for JavaScript, rclone and s3cmd. .ci/run installs them.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import {
   closeSync,
   existsSync,
-  mkdtempSync,
   openSync,
   readFileSync,
   rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs'
-import { Agent } from 'node:https'
 import { connect as tlsConnect } from 'node:tls'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import {
+  BIN,
+  alice,
+  aws,
+  awsV2,
+  bob,
+  ca,
+  dataDir,
+  endpoint,
+  policyFile,
+  python,
+  sdk,
+  start,
+  stop,
+  strongroom,
+  work,
+} from './harness.ts'
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
-const work = mkdtempSync(join(tmpdir(), 'sr-e2e-'))
-const dataDir = join(work, 'data')
-const ADMIN = { id: 'AKIAE2EADMIN00000001', secret: 'e2e-admin-secret-0123456789' }
-let server: ChildProcess | undefined
-let endpoint = ''
-let ca = ''
-
-function strongroom(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], { encoding: 'utf8' })
-  assert.equal(r.status, 0, `strongroom ${args.join(' ')}: ${r.stderr}`)
-  return r.stdout
-}
-
-interface Creds {
-  id: string
-  secret: string
-}
-
-function env(c: Creds): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: c.id,
-    AWS_SECRET_ACCESS_KEY: c.secret,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CA_BUNDLE: ca,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  }
-}
-
-function run(cmd: string, args: string[], c: Creds, input?: Buffer) {
-  const r = spawnSync(cmd, args, { env: env(c), input, maxBuffer: 64 << 20, cwd: work })
-  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString(), raw: r.stdout }
-}
-
-/** The aws CLI: `aws` is whatever the machine has first on PATH; /usr/bin/aws is Debian's v2. */
-const aws = (c: Creds, ...args: string[]) => run('aws', ['--endpoint-url', endpoint, ...args], c)
-const awsV2 = (c: Creds, ...args: string[]) =>
-  run('/usr/bin/aws', ['--endpoint-url', endpoint, ...args], c)
-const python = (c: Creds, code: string, bin = 'python3') =>
-  run(
-    bin,
-    [
-      '-c',
-      // One attempt: botocore retries some errors (BadDigest) with backoff, which would only slow the tests.
-      `import boto3, os\nfrom botocore.config import Config\ns3 = boto3.client('s3', endpoint_url='${endpoint}', verify='${ca}', config=Config(retries={'max_attempts': 1}))\n${code}`,
-    ],
-    c,
-  )
-
-function sdk(c: Creds): S3Client {
-  return new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: c.id, secretAccessKey: c.secret },
-    requestHandler: { httpsAgent: new Agent({ ca: readFileSync(ca) }) },
-  })
-}
-
-let alice: Creds
-let bob: Creds
-
-function newKey(tenant: string, user: string): Creds {
-  const k = JSON.parse(
-    strongroom(['access-key', 'create', '--tenant', tenant, '--user', user, '--json']),
-  ) as { AccessKeyId: string; SecretAccessKey: string }
-  return { id: k.AccessKeyId, secret: k.SecretAccessKey }
-}
-
-function policyFile(name: string, doc: object): string {
-  const p = join(work, name)
-  writeFileSync(p, JSON.stringify(doc))
-  return p
-}
-
-before(async () => {
-  server = spawn(
-    process.execPath,
-    [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
-    {
-      env: {
-        ...process.env,
-        STRONGROOM_ADMIN_ACCESS_KEY_ID: ADMIN.id,
-        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: ADMIN.secret,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  endpoint = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    server?.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /ready at (https:\/\/[^\s]+)/.exec(out)
-      if (m?.[1] !== undefined) resolve(m[1])
-    })
-    server?.on('exit', (code) => reject(new Error(`serve exited with ${String(code)}`)))
-    setTimeout(() => reject(new Error(`serve did not get ready: ${out}`)), 30_000)
-  })
-  ca = join(dataDir, 'ca.pem')
-  for (const [tenant, user] of [
-    ['vision', 'alice'],
-    ['audio', 'bob'],
-  ] as const) {
-    strongroom(['tenant', 'create', tenant])
-    strongroom(['user', 'create', '--tenant', tenant, user])
-    const all = policyFile(`${user}.json`, {
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Action: 's3:*', Resource: '*' },
-        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*' },
-      ],
-    })
-    strongroom([
-      'user',
-      'put-policy',
-      '--tenant',
-      tenant,
-      '--user',
-      user,
-      '--name',
-      'all-s3',
-      '--document',
-      all,
-    ])
-  }
-  alice = newKey('vision', 'alice')
-  bob = newKey('audio', 'bob')
-})
-
-after(async () => {
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server?.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
-  }
-  rmSync(work, { recursive: true, force: true })
-})
+before(start)
+after(stop)
 
 describe('S3 gateway with real clients', () => {
   it('serves HTTPS with the CA it wrote to DATA_DIR/ca.pem, and a health endpoint', () => {

@@ -118,4 +118,59 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (upload_id, number)
   ) STRICT;
   `,
+  // 4: versioning, tags, per-object keys, bucket encryption and public access block
+  `
+  ALTER TABLE buckets ADD COLUMN versioning TEXT NOT NULL DEFAULT 'Unversioned'
+    CHECK (versioning IN ('Unversioned', 'Enabled', 'Suspended'));
+  ALTER TABLE buckets ADD COLUMN block_public_acls INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE buckets ADD COLUMN ignore_public_acls INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE buckets ADD COLUMN block_public_policy INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE buckets ADD COLUMN restrict_public_buckets INTEGER NOT NULL DEFAULT 1;
+  CREATE TABLE objects_4 (
+    bucket TEXT NOT NULL REFERENCES buckets(name),
+    key TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    delete_marker INTEGER NOT NULL CHECK (delete_marker IN (0, 1)),
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    content_type TEXT,
+    metadata TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    checksums TEXT NOT NULL,
+    blob TEXT UNIQUE,
+    data_key_id TEXT,
+    key_id TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+  ) STRICT;
+  INSERT INTO objects_4
+    SELECT o.bucket, o.key, 'null', 1, 0, o.size, o.etag, o.content_type, o.metadata, '[]', '{}',
+      o.blob, o.data_key_id, k.key_id, o.created_at
+    FROM objects o LEFT JOIN object_keys k ON k.data_key_id = o.data_key_id;
+  DROP TABLE objects;
+  ALTER TABLE objects_4 RENAME TO objects;
+  CREATE TABLE versions (
+    bucket TEXT NOT NULL REFERENCES buckets(name),
+    key TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    delete_marker INTEGER NOT NULL CHECK (delete_marker IN (0, 1)),
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    content_type TEXT,
+    metadata TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    checksums TEXT NOT NULL,
+    blob TEXT UNIQUE,
+    data_key_id TEXT,
+    key_id TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key, version_id)
+  ) STRICT;
+  CREATE INDEX versions_by_age ON versions (bucket, key, seq);
+  ALTER TABLE uploads ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE uploads ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+  UPDATE uploads SET key_id = (SELECT key_id FROM buckets WHERE buckets.name = uploads.bucket);
+  `,
 ]

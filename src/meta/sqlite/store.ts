@@ -23,7 +23,11 @@ import type {
   ObjectMetaStore,
   ObjectRecord,
   PartRecord,
+  PublicAccessBlock,
+  Tags,
   UploadRecord,
+  VersionRecord,
+  Versioning,
   WrappedDataKey,
 } from '../objects.ts'
 import { MIGRATIONS } from './migrations.ts'
@@ -430,10 +434,23 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   // ---- buckets and objects
 
   createBucket(b: BucketRecord): Promise<void> {
+    const pab = b.publicAccessBlock
     try {
       this.stmt(
-        'INSERT INTO buckets (name, tenant_id, key_id, policy, created_at) VALUES (?, ?, ?, ?, ?)',
-      ).run(b.name, b.tenantId, b.keyId, b.policy, b.createdAt)
+        `INSERT INTO buckets (name, tenant_id, key_id, policy, created_at, versioning, block_public_acls,
+          ignore_public_acls, block_public_policy, restrict_public_buckets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        b.name,
+        b.tenantId,
+        b.keyId,
+        b.policy,
+        b.createdAt,
+        b.versioning,
+        Number(pab.blockPublicAcls),
+        Number(pab.ignorePublicAcls),
+        Number(pab.blockPublicPolicy),
+        Number(pab.restrictPublicBuckets),
+      )
     } catch (e) {
       if (isConstraint(e))
         return Promise.reject(
@@ -462,11 +479,41 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     return Promise.resolve()
   }
 
+  setBucketVersioning(name: string, versioning: 'Enabled' | 'Suspended'): Promise<void> {
+    this.stmt('UPDATE buckets SET versioning = ? WHERE name = ?').run(versioning, name)
+    return Promise.resolve()
+  }
+
+  setBucketKey(name: string, keyId: string): Promise<void> {
+    this.stmt('UPDATE buckets SET key_id = ? WHERE name = ?').run(keyId, name)
+    return Promise.resolve()
+  }
+
+  setPublicAccessBlock(name: string, p: PublicAccessBlock): Promise<void> {
+    this.stmt(
+      `UPDATE buckets SET block_public_acls = ?, ignore_public_acls = ?, block_public_policy = ?,
+        restrict_public_buckets = ? WHERE name = ?`,
+    ).run(
+      Number(p.blockPublicAcls),
+      Number(p.ignorePublicAcls),
+      Number(p.blockPublicPolicy),
+      Number(p.restrictPublicBuckets),
+      name,
+    )
+    return Promise.resolve()
+  }
+
   deleteBucket(name: string): Promise<boolean> {
     return Promise.resolve(
       this.tx(() => {
-        if (this.stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name) !== undefined)
+        if (
+          this.stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name) !== undefined ||
+          this.stmt('SELECT 1 FROM versions WHERE bucket = ? LIMIT 1').get(name) !== undefined
+        )
           return false
+        this.stmt(
+          'DELETE FROM uploads WHERE bucket = ? AND NOT EXISTS (SELECT 1 FROM parts WHERE upload_id = uploads.id)',
+        ).run(name)
         this.stmt('DELETE FROM buckets WHERE name = ?').run(name)
         return true
       }),
@@ -475,60 +522,133 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
 
   putObject(
     o: ObjectRecord,
-    wk: { keyId: string; keyVersion: number; wrapped: Uint8Array; tenantId: string },
-  ): Promise<ObjectRecord | undefined> {
+    wk: WrappedDataKey | undefined,
+    versioning: Versioning,
+  ): Promise<ObjectRecord[]> {
     return this.grouped(() => {
-      {
-        const old = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
-          o.bucket,
-          o.key,
-        ) as Row | undefined
-        if (old !== undefined)
-          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
+      const removed: ObjectRecord[] = []
+      const current = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
+        o.bucket,
+        o.key,
+      ) as Row | undefined
+      const keep =
+        versioning === 'Enabled' ||
+        (versioning === 'Suspended' && str(current?.version_id) !== 'null')
+      if (current !== undefined) {
+        if (keep)
+          this.stmt(
+            `INSERT INTO versions SELECT ${COLUMNS} FROM objects WHERE bucket = ? AND key = ?`,
+          ).run(o.bucket, o.key)
+        else removed.push(object(current))
+      }
+      if (versioning === 'Suspended') {
+        const old = this.stmt(
+          "SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'",
+        ).get(o.bucket, o.key) as Row | undefined
+        if (old !== undefined) {
+          this.stmt(
+            "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'",
+          ).run(o.bucket, o.key)
+          removed.push(object(old))
+        }
+      }
+      for (const r of removed)
+        if (r.dataKeyId !== '')
+          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(r.dataKeyId)
+      if (wk !== undefined)
         this.stmt(
           'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
         ).run(o.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, o.createdAt)
-        this.stmt(
-          `INSERT INTO objects (bucket, key, size, etag, content_type, metadata, blob, data_key_id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag,
-              content_type = excluded.content_type, metadata = excluded.metadata, blob = excluded.blob,
-              data_key_id = excluded.data_key_id, created_at = excluded.created_at`,
-        ).run(
-          o.bucket,
-          o.key,
-          o.size,
-          o.etag,
-          o.contentType,
-          JSON.stringify(o.metadata),
-          o.blob,
-          o.dataKeyId,
-          o.createdAt,
-        )
-        return old && object(old)
-      }
+      this.stmt(
+        `INSERT OR REPLACE INTO objects (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
+      ).run(...objectValues(o, num(current?.seq ?? 0) + 1))
+      return removed
     })
   }
 
-  getObject(bucketName: string, key: string): Promise<ObjectRecord | undefined> {
+  getObject(
+    bucketName: string,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectRecord | undefined> {
     const r = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
       bucketName,
       key,
     ) as Row | undefined
-    return Promise.resolve(r && object(r))
+    if (versionId === undefined || r === undefined || str(r.version_id) === versionId)
+      return Promise.resolve(r && object(r))
+    const v = this.stmt(
+      'SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = ?',
+    ).get(bucketName, key, versionId) as Row | undefined
+    return Promise.resolve(v && object(v))
   }
 
-  deleteObject(bucketName: string, key: string): Promise<ObjectRecord | undefined> {
+  deleteObject(
+    bucketName: string,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectRecord | undefined> {
     return Promise.resolve(
       this.tx(() => {
-        const r = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
+        const current = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
           bucketName,
           key,
         ) as Row | undefined
-        if (r === undefined) return undefined
-        this.stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucketName, key)
-        this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(r.data_key_id))
-        return object(r)
+        if (current === undefined) return undefined
+        let gone: Row | undefined
+        if (versionId === undefined || str(current.version_id) === versionId) {
+          gone = current
+          this.stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucketName, key)
+          const newest = this.stmt(
+            'SELECT version_id FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1',
+          ).get(bucketName, key) as Row | undefined
+          if (newest !== undefined) {
+            this.stmt(
+              `INSERT INTO objects SELECT ${COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?`,
+            ).run(bucketName, key, str(newest.version_id))
+            this.stmt('DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?').run(
+              bucketName,
+              key,
+              str(newest.version_id),
+            )
+          }
+        } else {
+          gone = this.stmt(
+            'SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = ?',
+          ).get(bucketName, key, versionId)
+          if (gone === undefined) return undefined
+          this.stmt('DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?').run(
+            bucketName,
+            key,
+            versionId,
+          )
+        }
+        const o = object(gone)
+        if (o.dataKeyId !== '')
+          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(o.dataKeyId)
+        return o
+      }),
+    )
+  }
+
+  setObjectTags(
+    bucketName: string,
+    key: string,
+    versionId: string | undefined,
+    tags: Tags,
+  ): Promise<boolean> {
+    const text = JSON.stringify(tags)
+    return Promise.resolve(
+      this.tx(() => {
+        const current = this.stmt(
+          'UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND (? IS NULL OR version_id = ?) AND delete_marker = 0',
+        ).run(text, bucketName, key, versionId ?? null, versionId ?? null)
+        if (current.changes > 0 || versionId === undefined) return current.changes > 0
+        return (
+          this.stmt(
+            'UPDATE versions SET tags = ? WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0',
+          ).run(text, bucketName, key, versionId).changes > 0
+        )
       }),
     )
   }
@@ -536,7 +656,7 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   listObjects(bucketName: string, prefix: string, after: string, limit: number): Promise<ListPage> {
     const rows = this.stmt(
       `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND substr(key, 1, length(?)) = ?
-        ORDER BY key LIMIT ?`,
+        AND delete_marker = 0 ORDER BY key LIMIT ?`,
     ).all(bucketName, after, prefix, prefix, prefix, limit + 1) as Row[]
     const objects = rows.slice(0, limit).map(object)
     return Promise.resolve({
@@ -545,17 +665,52 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     })
   }
 
+  listVersions(
+    bucketName: string,
+    prefix: string,
+    afterKey: string,
+    afterVersionId: string | undefined,
+    limit: number,
+  ): Promise<VersionRecord[]> {
+    let afterSeq = -1
+    if (afterVersionId !== undefined) {
+      const at = this.stmt(
+        `SELECT seq FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3
+          UNION ALL SELECT seq FROM versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3`,
+      ).get(bucketName, afterKey, afterVersionId) as Row | undefined
+      if (at !== undefined) afterSeq = num(at.seq)
+    }
+    const where = `bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND key >= ?2
+      AND (key > ?3 OR (key = ?3 AND seq < ?4))`
+    const rows = this.stmt(
+      `SELECT *, 1 AS is_latest FROM objects WHERE ${where}
+        UNION ALL SELECT *, 0 AS is_latest FROM versions WHERE ${where}
+        ORDER BY key, seq DESC LIMIT ?5`,
+    ).all(bucketName, prefix, afterKey, afterSeq, limit) as Row[]
+    return Promise.resolve(rows.map((r) => ({ ...object(r), isLatest: num(r.is_latest) === 1 })))
+  }
+
   blobIds(): Promise<Set<string>> {
     const rows = this.stmt(
-      'SELECT blob FROM objects UNION ALL SELECT blob FROM parts',
+      `SELECT blob FROM objects WHERE blob IS NOT NULL UNION ALL SELECT blob FROM versions WHERE blob IS NOT NULL
+        UNION ALL SELECT blob FROM parts`,
     ).all() as Row[]
     return Promise.resolve(new Set(rows.map((r) => str(r.blob))))
   }
 
   createUpload(u: UploadRecord): Promise<void> {
     this.stmt(
-      'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(u.id, u.bucket, u.key, u.contentType, JSON.stringify(u.metadata), u.createdAt)
+      'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      u.id,
+      u.bucket,
+      u.key,
+      u.contentType,
+      JSON.stringify(u.metadata),
+      u.createdAt,
+      JSON.stringify(u.tags),
+      u.keyId,
+    )
     return Promise.resolve()
   }
 
@@ -714,19 +869,56 @@ function bucket(r: Row): BucketRecord {
     keyId: str(r.key_id),
     policy: r.policy === null ? null : str(r.policy),
     createdAt: num(r.created_at),
+    versioning: str(r.versioning) as Versioning,
+    publicAccessBlock: {
+      blockPublicAcls: num(r.block_public_acls) === 1,
+      ignorePublicAcls: num(r.ignore_public_acls) === 1,
+      blockPublicPolicy: num(r.block_public_policy) === 1,
+      restrictPublicBuckets: num(r.restrict_public_buckets) === 1,
+    },
   }
+}
+
+/** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
+const COLUMNS =
+  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at'
+
+function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
+  const orNull = (v: string) => (v === '' ? null : v)
+  return [
+    o.bucket,
+    o.key,
+    o.versionId,
+    seq,
+    Number(o.deleteMarker),
+    o.size,
+    o.etag,
+    o.contentType,
+    JSON.stringify(o.metadata),
+    JSON.stringify(o.tags),
+    JSON.stringify(o.checksums),
+    orNull(o.blob),
+    orNull(o.dataKeyId),
+    orNull(o.keyId),
+    o.createdAt,
+  ]
 }
 
 function object(r: Row): ObjectRecord {
   return {
     bucket: str(r.bucket),
     key: str(r.key),
+    versionId: str(r.version_id),
+    deleteMarker: num(r.delete_marker) === 1,
     size: num(r.size),
     etag: str(r.etag),
     contentType: r.content_type === null ? null : str(r.content_type),
     metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
-    blob: str(r.blob),
-    dataKeyId: str(r.data_key_id),
+    tags: JSON.parse(str(r.tags)) as Tags,
+    checksums: JSON.parse(str(r.checksums)) as Record<string, string>,
+    blob: str(r.blob ?? ''),
+    dataKeyId: str(r.data_key_id ?? ''),
+    keyId: str(r.key_id ?? ''),
     createdAt: num(r.created_at),
   }
 }
@@ -738,6 +930,8 @@ function upload(r: Row): UploadRecord {
     key: str(r.key),
     contentType: r.content_type === null ? null : str(r.content_type),
     metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    tags: JSON.parse(str(r.tags)) as Tags,
+    keyId: str(r.key_id),
     createdAt: num(r.created_at),
   }
 }

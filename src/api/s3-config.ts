@@ -1,0 +1,210 @@
+/**
+ * The small documents of S3's bucket and object sub-resources: versioning,
+ * default encryption, the public access block and tag sets, read strictly
+ * from request XML (or the x-amz-tagging header) and written back as S3 does.
+ */
+import type { Policy } from '../iam/policy.ts'
+import type { PublicAccessBlock, Tags } from '../meta/objects.ts'
+import { ApiError } from './errors.ts'
+import type { Node, XmlElement } from './xml.ts'
+
+const malformed = (why: string): ApiError =>
+  new ApiError(
+    'MalformedXML',
+    `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
+  )
+
+function child(el: XmlElement, name: string): XmlElement | undefined {
+  return el.children.find((c) => c.name === name)
+}
+
+function expectRoot(el: XmlElement, name: string): void {
+  if (el.name !== name) throw malformed(`the root element must be ${name}, not ${el.name}`)
+}
+
+/** PutBucketVersioning: Status Enabled or Suspended; MFA delete is not offered. */
+export function parseVersioning(doc: XmlElement): 'Enabled' | 'Suspended' {
+  expectRoot(doc, 'VersioningConfiguration')
+  const mfa = child(doc, 'MfaDelete')?.text.trim()
+  if (mfa === 'Enabled')
+    throw new ApiError('NotImplemented', 'Strongroom does not implement MFA delete')
+  const status = child(doc, 'Status')?.text.trim()
+  if (status !== 'Enabled' && status !== 'Suspended')
+    throw malformed('Status must be Enabled or Suspended (a bucket cannot return to unversioned)')
+  return status
+}
+
+/** PutBucketEncryption: one rule, aws:kms (with an optional key) or AES256 (the tenant's default key). */
+export function parseEncryption(doc: XmlElement): { keyId: string | undefined } {
+  expectRoot(doc, 'ServerSideEncryptionConfiguration')
+  const rules = doc.children.filter((c) => c.name === 'Rule')
+  if (rules.length !== 1) throw malformed('exactly one Rule is expected')
+  const byDefault = child(rules[0] as XmlElement, 'ApplyServerSideEncryptionByDefault')
+  if (byDefault === undefined) throw malformed('the Rule needs ApplyServerSideEncryptionByDefault')
+  const alg = child(byDefault, 'SSEAlgorithm')?.text.trim()
+  const key = child(byDefault, 'KMSMasterKeyID')?.text.trim()
+  if (alg === 'AES256') {
+    if (key !== undefined && key !== '')
+      throw new ApiError('InvalidArgument', 'KMSMasterKeyID is only allowed with aws:kms')
+    return { keyId: undefined }
+  }
+  if (alg !== 'aws:kms')
+    throw new ApiError(
+      'InvalidArgument',
+      `The encryption algorithm ${alg ?? '(none)'} is not supported: use aws:kms or AES256`,
+    )
+  return { keyId: key === '' ? undefined : key }
+}
+
+export function encryptionXml(keyArn: string): Node {
+  return {
+    Rule: {
+      ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+      BucketKeyEnabled: false,
+    },
+  }
+}
+
+const PAB_FIELDS = [
+  ['BlockPublicAcls', 'blockPublicAcls'],
+  ['IgnorePublicAcls', 'ignorePublicAcls'],
+  ['BlockPublicPolicy', 'blockPublicPolicy'],
+  ['RestrictPublicBuckets', 'restrictPublicBuckets'],
+] as const
+
+/** PutPublicAccessBlock: a switch that is left out is off, as in S3. */
+export function parsePublicAccessBlock(doc: XmlElement): PublicAccessBlock {
+  expectRoot(doc, 'PublicAccessBlockConfiguration')
+  const out: Record<string, boolean> = {}
+  for (const [tag, field] of PAB_FIELDS) {
+    const v = child(doc, tag)?.text.trim().toLowerCase()
+    if (v !== undefined && v !== 'true' && v !== 'false')
+      throw malformed(`${tag} must be true or false`)
+    out[field] = v === 'true'
+  }
+  return out as unknown as PublicAccessBlock
+}
+
+export function publicAccessBlockXml(p: PublicAccessBlock): Node {
+  return Object.fromEntries(PAB_FIELDS.map(([tag, field]) => [tag, p[field]]))
+}
+
+const MAX_TAGS = 10
+
+/** S3's tag rules: at most 10, keys of 1–128 and values of 0–256 characters, no duplicate keys, no aws: prefix. */
+export function checkTags(tags: Tags): Tags {
+  if (tags.length > MAX_TAGS)
+    throw new ApiError('BadRequest', 'Object tags cannot be greater than 10')
+  const seen = new Set<string>()
+  // Lengths in code points, as S3 counts characters.
+  const chars = (x: string) => Array.from(x).length
+  for (const [k, v] of tags) {
+    if (chars(k) < 1 || chars(k) > 128)
+      throw new ApiError(
+        'InvalidTag',
+        'The TagKey you have provided is invalid: 1 to 128 characters',
+      )
+    if (chars(v) > 256)
+      throw new ApiError(
+        'InvalidTag',
+        'The TagValue you have provided is too long: at most 256 characters',
+      )
+    if (k.toLowerCase().startsWith('aws:'))
+      throw new ApiError('InvalidTag', 'Your TagKey cannot be prefixed with aws:')
+    if (seen.has(k))
+      throw new ApiError('InvalidTag', 'Cannot provide multiple Tags with the same key')
+    seen.add(k)
+  }
+  return tags
+}
+
+/** PutObjectTagging's body. */
+export function parseTagging(doc: XmlElement): Tags {
+  expectRoot(doc, 'Tagging')
+  const set = child(doc, 'TagSet')
+  if (set === undefined) throw malformed('Tagging needs a TagSet')
+  return checkTags(
+    set.children.map((t) => {
+      if (t.name !== 'Tag') throw malformed(`unexpected ${t.name} in TagSet`)
+      const k = child(t, 'Key')
+      if (k === undefined) throw malformed('every Tag needs a Key')
+      return [k.text, child(t, 'Value')?.text ?? ''] as const
+    }),
+  )
+}
+
+/** The x-amz-tagging header: a URL query string, `k1=v1&k2=v2`. */
+export function parseTaggingHeader(h: string | undefined): Tags {
+  if (h === undefined || h === '') return []
+  const tags: [string, string][] = []
+  for (const pair of h.split('&')) {
+    const eq = pair.indexOf('=')
+    const dec = (s: string) => {
+      try {
+        return decodeURIComponent(s.replace(/\+/g, ' '))
+      } catch {
+        throw new ApiError('InvalidArgument', 'The header x-amz-tagging is not valid URL encoding')
+      }
+    }
+    tags.push(eq < 0 ? [dec(pair), ''] : [dec(pair.slice(0, eq)), dec(pair.slice(eq + 1))])
+  }
+  return checkTags(tags)
+}
+
+export function taggingXml(tags: Tags): Node {
+  return { TagSet: { Tag: tags.map(([Key, Value]) => ({ Key, Value })) } }
+}
+
+/** The condition keys that name tags: s3:ExistingObjectTag/<key> or s3:RequestObjectTag/<key>. */
+export function tagConditions(
+  prefix: 's3:ExistingObjectTag' | 's3:RequestObjectTag',
+  tags: Tags,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [k, v] of tags) out[`${prefix}/${k}`] = v
+  if (prefix === 's3:RequestObjectTag') out['s3:RequestObjectTagKeys'] = tags.map(([k]) => k)
+  return out
+}
+
+/**
+ * Keys whose fixed value makes a grant non-public
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status).
+ */
+const NARROWING_KEYS = new Set([
+  'aws:sourceip',
+  'aws:sourcearn',
+  'aws:sourcevpc',
+  'aws:sourcevpce',
+  'aws:sourceowner',
+  'aws:sourceaccount',
+  's3:x-amz-server-side-encryption-aws-kms-key-id',
+  'aws:userid',
+  'aws:principalorgid',
+  'aws:principalaccount',
+  'aws:principalarn',
+])
+
+/**
+ * S3's meaning of a public policy: an Allow to every principal that is not
+ * narrowed by a fixed value of one of the keys above. Returns the Sid (or
+ * index) of the first public statement.
+ */
+export function publicStatement(policy: Policy): string | undefined {
+  for (const s of policy.statements) {
+    if (s.effect !== 'Allow') continue
+    const everyone =
+      s.notPrincipal !== undefined ||
+      s.principal?.wildcard === true ||
+      s.principal?.aws.includes('*') === true
+    if (!everyone) continue
+    const narrowed = s.conditions.some(
+      (c) =>
+        NARROWING_KEYS.has(c.lkey) &&
+        !c.operator.base.negated &&
+        !c.operator.ifExists &&
+        c.raw.every((v) => !v.includes('*') && !v.includes('?') && !/\/0$/.test(v)),
+    )
+    if (!narrowed) return s.sid ?? `Statement[${s.index}]`
+  }
+  return undefined
+}

@@ -1,0 +1,156 @@
+/**
+ * A real `strongroom serve` over TLS with its own CA for end-to-end tests,
+ * with two tenants (vision: alice, audio: bob) whose users may use all of S3
+ * and their keys, and helpers that drive real clients against it.
+ */
+import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Agent } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { S3Client } from '@aws-sdk/client-s3'
+
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
+export const work = mkdtempSync(join(tmpdir(), 'sr-e2e-'))
+export const dataDir = join(work, 'data')
+export const ADMIN = { id: 'AKIAE2EADMIN00000001', secret: 'e2e-admin-secret-0123456789' }
+let server: ChildProcess | undefined
+export let endpoint = ''
+export let ca = ''
+
+export function strongroom(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], { encoding: 'utf8' })
+  assert.equal(r.status, 0, `strongroom ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
+}
+
+export interface Creds {
+  id: string
+  secret: string
+}
+
+export function env(c: Creds): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: c.id,
+    AWS_SECRET_ACCESS_KEY: c.secret,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CA_BUNDLE: ca,
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  }
+}
+
+export function run(cmd: string, args: string[], c: Creds, input?: Buffer) {
+  const r = spawnSync(cmd, args, { env: env(c), input, maxBuffer: 64 << 20, cwd: work })
+  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString(), raw: r.stdout }
+}
+
+/** The aws CLI: `aws` is whatever the machine has first on PATH; /usr/bin/aws is Debian's v2. */
+export const aws = (c: Creds, ...args: string[]) =>
+  run('aws', ['--endpoint-url', endpoint, ...args], c)
+export const awsV2 = (c: Creds, ...args: string[]) =>
+  run('/usr/bin/aws', ['--endpoint-url', endpoint, ...args], c)
+export const python = (c: Creds, code: string, bin = 'python3') =>
+  run(
+    bin,
+    [
+      '-c',
+      // One attempt: botocore retries some errors (BadDigest) with backoff, which would only slow the tests.
+      `import boto3, os\nfrom botocore.config import Config\ns3 = boto3.client('s3', endpoint_url='${endpoint}', verify='${ca}', config=Config(retries={'max_attempts': 1}))\n${code}`,
+    ],
+    c,
+  )
+
+export function sdk(c: Creds): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: c.id, secretAccessKey: c.secret },
+    requestHandler: { httpsAgent: new Agent({ ca: readFileSync(ca) }) },
+  })
+}
+
+export let alice: Creds
+export let bob: Creds
+
+export function newKey(tenant: string, user: string): Creds {
+  const k = JSON.parse(
+    strongroom(['access-key', 'create', '--tenant', tenant, '--user', user, '--json']),
+  ) as { AccessKeyId: string; SecretAccessKey: string }
+  return { id: k.AccessKeyId, secret: k.SecretAccessKey }
+}
+
+export function policyFile(name: string, doc: object): string {
+  const p = join(work, name)
+  writeFileSync(p, JSON.stringify(doc))
+  return p
+}
+
+/** Starts the gateway and creates the two tenants; call from `before`. */
+export async function start(): Promise<void> {
+  server = spawn(
+    process.execPath,
+    [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    {
+      env: {
+        ...process.env,
+        STRONGROOM_ADMIN_ACCESS_KEY_ID: ADMIN.id,
+        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: ADMIN.secret,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  endpoint = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    server?.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /ready at (https:\/\/[^\s]+)/.exec(out)
+      if (m?.[1] !== undefined) resolve(m[1])
+    })
+    server?.on('exit', (code) => reject(new Error(`serve exited with ${String(code)}`)))
+    setTimeout(() => reject(new Error(`serve did not get ready: ${out}`)), 30_000)
+  })
+  ca = join(dataDir, 'ca.pem')
+  for (const [tenant, user] of [
+    ['vision', 'alice'],
+    ['audio', 'bob'],
+  ] as const) {
+    strongroom(['tenant', 'create', tenant])
+    strongroom(['user', 'create', '--tenant', tenant, user])
+    const all = policyFile(`${user}.json`, {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 's3:*', Resource: '*' },
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*' },
+      ],
+    })
+    strongroom([
+      'user',
+      'put-policy',
+      '--tenant',
+      tenant,
+      '--user',
+      user,
+      '--name',
+      'all-s3',
+      '--document',
+      all,
+    ])
+  }
+  alice = newKey('vision', 'alice')
+  bob = newKey('audio', 'bob')
+}
+
+/** Stops the gateway and removes its data; call from `after`. */
+export async function stop(): Promise<void> {
+  if (server !== undefined && server.exitCode === null) {
+    const exited = new Promise((resolve) => server?.once('exit', resolve))
+    server.kill('SIGTERM')
+    await exited
+  }
+  rmSync(work, { recursive: true, force: true })
+}
