@@ -13,6 +13,10 @@ export interface Config {
   readonly dataDir: string
   readonly region: string
   readonly segmentSize: number
+  /** Seconds a client may take to send its request headers. */
+  readonly headerTimeout: number
+  /** Seconds a connection may stay silent (no bytes either way) before it is closed. */
+  readonly idleTimeout: number
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
@@ -38,6 +42,16 @@ export function parseSize(raw: unknown): number | undefined {
   const unit = (m[2] ?? '').toLowerCase()
   const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1
   return Number(m[1]) * mult
+}
+
+function seconds(raw: unknown, max: number): number | undefined {
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim())
+        ? Number(raw)
+        : Number.NaN
+  return n >= 0.1 && n <= max ? n : undefined
 }
 
 export const SETTINGS = {
@@ -66,6 +80,20 @@ export const SETTINGS = {
       return n !== undefined && n >= MIN_SEGMENT_SIZE && n <= MAX_SEGMENT_SIZE ? n : undefined
     },
   },
+  headerTimeout: {
+    file: 'headerTimeout',
+    env: 'STRONGROOM_HEADER_TIMEOUT',
+    flag: undefined,
+    accepted: 'a number of seconds from 0.1 to 600',
+    parse: (raw) => seconds(raw, 600),
+  },
+  idleTimeout: {
+    file: 'idleTimeout',
+    env: 'STRONGROOM_IDLE_TIMEOUT',
+    flag: undefined,
+    accepted: 'a number of seconds from 0.1 to 3600',
+    parse: (raw) => seconds(raw, 3600),
+  },
   rootKeyFile: {
     file: 'rootKeyFile',
     env: 'STRONGROOM_ROOT_KEY_FILE',
@@ -88,6 +116,8 @@ const DEFAULTS = {
   dataDir: './strongroom-data',
   region: 'us-east-1',
   segmentSize: DEFAULT_SEGMENT_SIZE,
+  headerTimeout: 20,
+  idleTimeout: 120,
 }
 
 export interface ConfigSources {
@@ -126,6 +156,8 @@ export function loadConfig(sources: ConfigSources): Config {
     dataDir: resolve((values.dataDir as string | undefined) ?? DEFAULTS.dataDir),
     region: (values.region as string | undefined) ?? DEFAULTS.region,
     segmentSize: (values.segmentSize as number | undefined) ?? DEFAULTS.segmentSize,
+    headerTimeout: (values.headerTimeout as number | undefined) ?? DEFAULTS.headerTimeout,
+    idleTimeout: (values.idleTimeout as number | undefined) ?? DEFAULTS.idleTimeout,
     rootKeyFile:
       values.rootKeyFile === undefined ? undefined : resolve(values.rootKeyFile as string),
     passphraseFile:

@@ -13,6 +13,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import { createServer as createHttps } from 'node:https'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { ApiError, toApiError } from './errors.ts'
 import { errorXml, newRequestId, type DecisionRecord, type S3Gateway } from './s3.ts'
@@ -23,6 +24,10 @@ export interface ListenOptions {
   /** PEM key and certificate; absent = plain HTTP. */
   readonly tls?: { readonly key: string; readonly cert: string }
   readonly log: (line: Record<string, unknown>) => void
+  /** How long a client may take to send its headers (default 20 s). */
+  readonly headerTimeoutMs?: number
+  /** How long a connection may stay silent, mid-body included, before it is closed (default 120 s). */
+  readonly idleTimeoutMs?: number
 }
 
 export interface RunningServer {
@@ -39,12 +44,16 @@ const DRAIN_LIMIT = 8 * 1024 * 1024
 export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<RunningServer> {
   let inFlight = 0
   let drained: (() => void) | undefined
+  /** The response each socket owes, for the idle-timeout reply. */
+  const pending = new WeakMap<Socket, ServerResponse>()
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++
     const started = performance.now()
     const requestId = newRequestId()
+    pending.set(req.socket, res)
     res.on('close', () => {
       inFlight--
+      pending.delete(req.socket)
       o.log({
         time: new Date().toISOString(),
         requestId,
@@ -107,18 +116,36 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       } else reply()
     })
   }
+  const headerTimeout = o.headerTimeoutMs ?? 20_000
   const common = {
     maxHeaderSize: 16 * 1024,
     requestTimeout: 0,
-    headersTimeout: 20_000,
+    headersTimeout: headerTimeout,
+    // Node checks header deadlines on this interval; it bounds how late the check fires.
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headerTimeout / 4))),
     keepAliveTimeout: 5_000,
   }
   const server: Server =
     o.tls === undefined
       ? createHttp(common, handler)
       : createHttps({ ...common, key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' }, handler)
-  // An idle socket (no bytes either way) is closed after two minutes.
-  server.timeout = 120_000
+  // A silent socket is closed; a request still waiting for its body gets S3's RequestTimeout
+  // first. The upload it carried is abandoned whole: nothing half-written becomes visible.
+  server.timeout = o.idleTimeoutMs ?? 120_000
+  server.on('timeout', (socket: Socket) => {
+    const res = pending.get(socket)
+    if (res !== undefined && !res.headersSent) {
+      const e = new ApiError(
+        'RequestTimeout',
+        'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
+      )
+      const body = errorXml(e, '', newRequestId())
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      )
+      setTimeout(() => socket.destroy(), 1_000).unref()
+    } else socket.destroy()
+  })
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     o.log({
       time: new Date().toISOString(),
@@ -130,12 +157,18 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       return
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
-    const e = new ApiError(
-      tooLarge ? 'InvalidRequest' : 'InvalidRequest',
-      tooLarge
-        ? 'Your request headers are too large (at most 16 KiB)'
-        : 'Your request is not valid HTTP',
-    )
+    const slow = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const e = slow
+      ? new ApiError(
+          'RequestTimeout',
+          `Your request headers did not arrive within ${headerTimeout / 1000} seconds. Idle connections will be closed.`,
+        )
+      : new ApiError(
+          'InvalidRequest',
+          tooLarge
+            ? 'Your request headers are too large (at most 16 KiB)'
+            : 'Your request is not valid HTTP',
+        )
     const body = errorXml(e, '', newRequestId())
     socket.end(
       `HTTP/1.1 ${tooLarge ? 431 : 400} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -26,7 +26,7 @@ import {
   strongroom,
 } from './harness.ts'
 
-before(start)
+before(() => start())
 after(stop)
 
 function ok(r: { stdout: string; stderr: string }) {

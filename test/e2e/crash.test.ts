@@ -15,6 +15,7 @@ import { after, describe, it } from 'node:test'
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
@@ -157,7 +158,7 @@ describe('crash consistency', () => {
       const visible = (
         await Promise.all(
           KEYS.map((k) =>
-            s3.send(new GetObjectCommand({ Bucket: 'crash', Key: k })).then(
+            s3.send(new HeadObjectCommand({ Bucket: 'crash', Key: k })).then(
               () => 1,
               () => 0,
             ),

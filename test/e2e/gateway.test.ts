@@ -16,7 +16,6 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs'
-import { connect as tlsConnect } from 'node:tls'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
@@ -32,6 +31,7 @@ import {
   endpoint,
   policyFile,
   python,
+  rawTls,
   sdk,
   start,
   stop,
@@ -39,7 +39,7 @@ import {
   work,
 } from './harness.ts'
 
-before(start)
+before(() => start())
 after(stop)
 
 describe('S3 gateway with real clients', () => {
@@ -493,23 +493,7 @@ print(code(lambda: s3.list_parts(Bucket=b, Key=k, UploadId=u2)))
   })
 
   it('bad input: oversized headers get 431, a body shorter than its Content-Length leaves no object', async () => {
-    const { port } = new URL(endpoint)
-    /** Sends raw bytes over TLS and returns what comes back until the server closes. */
-    const raw = (payload: string, endAfterWrite: boolean) =>
-      new Promise<string>((resolve, reject) => {
-        const sock = tlsConnect(
-          { host: '127.0.0.1', port: Number(port), ca: readFileSync(ca), servername: 'localhost' },
-          () => {
-            sock.write(payload)
-            if (endAfterWrite) sock.end()
-          },
-        )
-        let out = ''
-        sock.on('data', (d: Buffer) => (out += d.toString()))
-        sock.on('close', () => resolve(out))
-        sock.on('error', reject)
-        setTimeout(() => sock.destroy(), 10_000)
-      })
+    const raw = rawTls
     const big = await raw(
       `GET /vision-data/readme HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`,
       false,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent } from 'node:https'
+import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
@@ -90,8 +91,8 @@ export function policyFile(name: string, doc: object): string {
   return p
 }
 
-/** Starts the gateway and creates the two tenants; call from `before`. */
-export async function start(): Promise<void> {
+/** Starts the gateway (with extra environment, such as timeouts) and creates the two tenants. */
+export async function start(extraEnv: Record<string, string> = {}): Promise<void> {
   server = spawn(
     process.execPath,
     [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
@@ -100,6 +101,7 @@ export async function start(): Promise<void> {
         ...process.env,
         STRONGROOM_ADMIN_ACCESS_KEY_ID: ADMIN.id,
         STRONGROOM_ADMIN_SECRET_ACCESS_KEY: ADMIN.secret,
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -112,7 +114,8 @@ export async function start(): Promise<void> {
       if (m?.[1] !== undefined) resolve(m[1])
     })
     server?.on('exit', (code) => reject(new Error(`serve exited with ${String(code)}`)))
-    setTimeout(() => reject(new Error(`serve did not get ready: ${out}`)), 30_000)
+    // unref: a pending timer must not hold the test process open once the server is ready.
+    setTimeout(() => reject(new Error(`serve did not get ready: ${out}`)), 30_000).unref()
   })
   ca = join(dataDir, 'ca.pem')
   for (const [tenant, user] of [
@@ -153,4 +156,23 @@ export async function stop(): Promise<void> {
     await exited
   }
   rmSync(work, { recursive: true, force: true })
+}
+
+/** Sends raw bytes over TLS and returns what comes back until the server closes (or 10 s pass). */
+export function rawTls(payload: string, endAfterWrite: boolean): Promise<string> {
+  const { port } = new URL(endpoint)
+  return new Promise<string>((resolve, reject) => {
+    const sock = tlsConnect(
+      { host: '127.0.0.1', port: Number(port), ca: readFileSync(ca), servername: 'localhost' },
+      () => {
+        sock.write(payload)
+        if (endAfterWrite) sock.end()
+      },
+    )
+    let out = ''
+    sock.on('data', (d: Buffer) => (out += d.toString()))
+    sock.on('close', () => resolve(out))
+    sock.on('error', reject)
+    setTimeout(() => sock.destroy(), 10_000).unref()
+  })
 }

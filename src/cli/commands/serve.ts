@@ -172,7 +172,14 @@ Example:
         tls = { key: id.keyPem, cert: id.certPem }
       }
       try {
-        running = await listen(gateway, { host, port, ...(tls ? { tls } : {}), log })
+        running = await listen(gateway, {
+          host,
+          port,
+          ...(tls ? { tls } : {}),
+          log,
+          headerTimeoutMs: config.headerTimeout * 1000,
+          idleTimeoutMs: config.idleTimeout * 1000,
+        })
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code
         if (code === 'EADDRINUSE')
