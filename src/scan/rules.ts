@@ -1,0 +1,490 @@
+/**
+ * What a global imported by a pickle may do when it is loaded, in three
+ * tiers, allow-list first:
+ *
+ *  - `safe`: it only rebuilds data (tensor rebuilds, numpy reconstruction,
+ *    OrderedDict, plain builtins types, known-harmless classes);
+ *  - `dangerous`: it runs commands, evaluates code, imports or looks up
+ *    attributes by name, opens files or sockets, or loads another pickle;
+ *  - `unknown`: anything else, which a careful loader refuses, so it is
+ *    suspicious.
+ *
+ * The deny-list names modules and callables from published pickle attacks
+ * and scanner bypasses (picklescan, modelscan and fickling advisories,
+ * CVE-2025-1716 pip.main, CVE-2025-10157 submodules of denied packages,
+ * CVE-2025-1945 zip flag bits, JFrog and Sonatype write-ups). It is a
+ * backstop: the verdict never depends on it alone, because whatever is not
+ * allow-listed is already suspicious.
+ */
+
+export type Tier = 'safe' | 'dangerous' | 'unknown'
+
+export interface Classification {
+  readonly tier: Tier
+  /** The (module, name) the rule matched after remapping, for the report. */
+  readonly global: string
+  readonly reason: string
+}
+
+/**
+ * Python 2 spellings that the unpickler rewrites below protocol 3
+ * (`fix_imports`, Lib/_compat_pickle.py): whole modules, then single names.
+ */
+const PY2_MODULES: Readonly<Record<string, string>> = {
+  __builtin__: 'builtins',
+  copy_reg: 'copyreg',
+  Queue: 'queue',
+  SocketServer: 'socketserver',
+  ConfigParser: 'configparser',
+  repr: 'reprlib',
+  cPickle: 'pickle',
+  cStringIO: 'io',
+  StringIO: 'io',
+  UserDict: 'collections',
+  UserList: 'collections',
+  UserString: 'collections',
+  thread: '_thread',
+  dummy_thread: '_dummy_thread',
+  httplib: 'http.client',
+  urllib2: 'urllib.request',
+  urlparse: 'urllib.parse',
+  cookielib: 'http.cookiejar',
+  BaseHTTPServer: 'http.server',
+  SimpleHTTPServer: 'http.server',
+  CGIHTTPServer: 'http.server',
+  SimpleXMLRPCServer: 'xmlrpc.server',
+  DocXMLRPCServer: 'xmlrpc.server',
+  xmlrpclib: 'xmlrpc.client',
+  commands: 'subprocess',
+  exceptions: 'builtins',
+  itertools: 'itertools',
+  anydbm: 'dbm',
+  whichdb: 'dbm',
+  dbhash: 'dbm.bsd',
+  dumbdbm: 'dbm.dumb',
+  gdbm: 'dbm.gnu',
+  dbm: 'dbm.ndbm',
+  Tkinter: 'tkinter',
+  __main__: '__main__',
+}
+
+const PY2_NAMES: Readonly<Record<string, readonly [string, string]>> = {
+  '__builtin__ xrange': ['builtins', 'range'],
+  '__builtin__ reduce': ['functools', 'reduce'],
+  '__builtin__ intern': ['sys', 'intern'],
+  '__builtin__ unichr': ['builtins', 'chr'],
+  '__builtin__ unicode': ['builtins', 'str'],
+  '__builtin__ long': ['builtins', 'int'],
+  '__builtin__ basestring': ['builtins', 'str'],
+  '__builtin__ raw_input': ['builtins', 'input'],
+  '__builtin__ execfile': ['builtins', 'exec'],
+  'itertools izip': ['builtins', 'zip'],
+  'itertools imap': ['builtins', 'map'],
+  'itertools ifilter': ['builtins', 'filter'],
+  'UserDict IterableUserDict': ['collections', 'UserDict'],
+  'os getcwdu': ['os', 'getcwd'],
+  'commands getoutput': ['subprocess', 'getoutput'],
+  'commands getstatusoutput': ['subprocess', 'getstatusoutput'],
+  'copy_reg _reconstructor': ['copyreg', '_reconstructor'],
+  'whichdb whichdb': ['dbm', 'whichdb'],
+}
+
+/** (module, name) as the unpickler resolves it at `protocol`. */
+export function remap(module: string, name: string, protocol: number): [string, string] {
+  if (protocol >= 3) return [module, name]
+  const exact = PY2_NAMES[`${module} ${name}`]
+  if (exact !== undefined) return [exact[0], exact[1]]
+  return [PY2_MODULES[module] ?? module, name]
+}
+
+/** Modules whose every name is dangerous, and their submodules. */
+const DANGEROUS_MODULES = new Set([
+  'os',
+  'posix',
+  'nt',
+  'posixpath',
+  'ntpath',
+  'subprocess',
+  'sys',
+  'pty',
+  'shutil',
+  'socket',
+  '_socket',
+  'socketserver',
+  'ssl',
+  'asyncio',
+  'multiprocessing',
+  'concurrent',
+  'threading',
+  '_thread',
+  'signal',
+  'ctypes',
+  '_ctypes',
+  'cffi',
+  'importlib',
+  'imp',
+  'pkgutil',
+  'zipimport',
+  'runpy',
+  'code',
+  'codeop',
+  'compileall',
+  'py_compile',
+  'marshal',
+  'types',
+  'inspect',
+  'gc',
+  'pickle',
+  '_pickle',
+  'pickletools',
+  'shelve',
+  'dill',
+  'cloudpickle',
+  'joblib',
+  'pdb',
+  'bdb',
+  'pydoc',
+  'timeit',
+  'trace',
+  'profile',
+  'cProfile',
+  'doctest',
+  'webbrowser',
+  'http',
+  'urllib',
+  'urllib3',
+  'requests',
+  'httpx',
+  'aiohttp',
+  'ftplib',
+  'smtplib',
+  'poplib',
+  'imaplib',
+  'telnetlib',
+  'xmlrpc',
+  'mailcap',
+  'platform',
+  'pip',
+  'setuptools',
+  'distutils',
+  'ensurepip',
+  'venv',
+  'site',
+  'sitecustomize',
+  'tempfile',
+  'glob',
+  'fileinput',
+  'io',
+  '_io',
+  'zipfile',
+  'tarfile',
+  'sqlite3',
+  'dbm',
+  'operator',
+  '_operator',
+  'functools',
+  'copyreg',
+  'copy_reg',
+  'builtins',
+  '__builtin__',
+  '__builtins__',
+  'numpy.testing',
+  'numpy.distutils',
+  'numpy.f2py',
+  'torch.hub',
+  'torch.utils.cpp_extension',
+  'torch.jit',
+  'torch.package',
+  'torch.serialization',
+  'torch.storage',
+  'torch._inductor',
+  'torch.distributed',
+  'logging.config',
+  'code',
+  'tkinter',
+  'IPython',
+  'keras.utils.generic_utils',
+  'tensorflow.io',
+  'tf.io',
+  'pandas.io',
+  'sklearn.utils._testing',
+])
+
+/** Modules that give away the process when reached as an attribute of a harmless module. */
+const REACHED_MODULES = new Set([
+  'os',
+  'posix',
+  'nt',
+  'subprocess',
+  'sys',
+  'builtins',
+  '__builtins__',
+  'socket',
+  'shutil',
+  'pty',
+  'importlib',
+  'marshal',
+  'pickle',
+  'ctypes',
+  'runpy',
+])
+
+/** Names that load another artifact: critical, and their bytes arguments are scanned too. */
+export const NESTED_LOADERS = new Set([
+  'pickle.loads',
+  'pickle.load',
+  '_pickle.loads',
+  '_pickle.load',
+  'pickle._loads',
+  'pickle._load',
+  'pickle.Unpickler',
+  'dill.loads',
+  'dill.load',
+  'dill._dill.loads',
+  'cloudpickle.loads',
+  'cloudpickle.load',
+  'joblib.load',
+  'joblib.numpy_pickle.load',
+  'numpy.load',
+  'torch.load',
+  'torch.serialization.load',
+  'torch.storage._load_from_bytes',
+  'pandas.read_pickle',
+  'pandas.io.pickle.read_pickle',
+  'marshal.loads',
+  'keras.models.load_model',
+])
+
+/** Wrappers that hand bytes to a loader: their arguments are scanned too. */
+export const BYTE_WRAPPERS = new Set(['io.BytesIO', '_io.BytesIO', 'io.BufferedReader'])
+
+/** Individual dangerous callables in otherwise harmless modules. */
+const DANGEROUS_NAMES = new Set([
+  'numpy.load',
+  'numpy.loadtxt',
+  'numpy.fromfile',
+  'numpy.save',
+  'numpy.ctypeslib.load_library',
+  'torch.load',
+  'torch.save',
+  'torch.classes.load_library',
+  'torch.ops.load_library',
+  'pandas.read_pickle',
+  'pandas.read_csv',
+  'pandas.eval',
+  'pandas.core.computation.eval.eval',
+  'keras.models.load_model',
+  'tensorflow.keras.models.load_model',
+  'numpy.random._pickle.__bit_generator_ctor_bogus',
+])
+
+/** builtins that only build data. Everything else in builtins (exec, eval, getattr, open, __import__, …) is dangerous. */
+const SAFE_BUILTINS = new Set([
+  'set',
+  'frozenset',
+  'bytearray',
+  'bytes',
+  'complex',
+  'slice',
+  'range',
+  'int',
+  'float',
+  'str',
+  'bool',
+  'tuple',
+  'list',
+  'dict',
+  'object',
+  'NotImplemented',
+  'Ellipsis',
+])
+
+/** Exact (module, name) pairs that only rebuild data. `*` ends a name prefix. */
+const SAFE: Readonly<Record<string, readonly string[]>> = {
+  collections: ['OrderedDict', 'defaultdict', 'Counter', 'deque'],
+  'torch._utils': [
+    '_rebuild_tensor',
+    '_rebuild_tensor_v2',
+    '_rebuild_tensor_v3',
+    '_rebuild_parameter',
+    '_rebuild_parameter_with_state',
+    '_rebuild_qtensor',
+    '_rebuild_sparse_tensor',
+    '_rebuild_nested_tensor',
+    '_rebuild_device_tensor_from_numpy',
+    '_rebuild_meta_tensor_no_storage',
+    '_rebuild_wrapper_subclass',
+  ],
+  'torch._tensor': ['_rebuild_from_type_v2', 'Tensor'],
+  torch: [
+    '*Storage',
+    'Size',
+    'device',
+    'dtype',
+    'float16',
+    'float32',
+    'float64',
+    'bfloat16',
+    'half',
+    'float',
+    'double',
+    'int8',
+    'int16',
+    'int32',
+    'int64',
+    'uint8',
+    'bool',
+    'complex64',
+    'complex128',
+    'layout',
+    'strided',
+    'sparse_coo',
+    'memory_format',
+    'contiguous_format',
+    'channels_last',
+    'preserve_format',
+    'Tensor',
+  ],
+  'torch.storage': ['UntypedStorage', 'TypedStorage'],
+  'torch.nn.parameter': ['Parameter'],
+  'torch.nn.modules.container': ['ModuleDict', 'ModuleList', 'Sequential', 'ParameterDict'],
+  numpy: ['ndarray', 'dtype', 'float64', 'float32', 'int64', 'int32', 'bool_', 'matrix'],
+  'numpy.core.multiarray': ['_reconstruct', 'scalar'],
+  'numpy._core.multiarray': ['_reconstruct', 'scalar'],
+  'numpy.dtypes': ['*DType'],
+  'numpy.random._pickle': ['__randomstate_ctor', '__bit_generator_ctor', '__generator_ctor'],
+  'numpy.random.mtrand': ['RandomState'],
+  'numpy.random._mt19937': ['MT19937'],
+  'numpy.random._pcg64': ['PCG64'],
+  'numpy.ma.core': ['_mareconstruct', 'MaskedArray'],
+  _codecs: ['encode'],
+  copyreg: ['_reconstructor'],
+  'joblib.numpy_pickle': ['NumpyArrayWrapper', 'NDArrayWrapper'],
+  datetime: ['datetime', 'date', 'time', 'timedelta', 'timezone'],
+  decimal: ['Decimal'],
+  fractions: ['Fraction'],
+  uuid: ['UUID'],
+  argparse: ['Namespace'],
+  pathlib: ['PurePosixPath', 'PureWindowsPath', 'PosixPath', 'WindowsPath', 'Path'],
+  types: ['SimpleNamespace'],
+  enum: ['Enum'],
+  re: ['_compile'],
+}
+
+/** Packages whose plain classes (CamelCase names, no dots) only hold model state. */
+const CLASS_PACKAGES = ['sklearn.', 'scipy.sparse.', 'transformers.', 'lightgbm.', 'xgboost.']
+
+/** Arguments that must be literal for a safe call to stay safe. */
+export const LATIN1 = new Set(['latin1', 'latin-1', 'iso-8859-1', 'iso8859-1', 'l1'])
+
+function underDangerous(module: string): string | undefined {
+  let m = module
+  for (;;) {
+    if (DANGEROUS_MODULES.has(m)) return m
+    const dot = m.lastIndexOf('.')
+    if (dot < 0) return undefined
+    m = m.slice(0, dot)
+  }
+}
+
+function isSafe(module: string, name: string): boolean {
+  if (module === 'builtins') return SAFE_BUILTINS.has(name)
+  const names = SAFE[module]
+  if (names !== undefined)
+    for (const n of names) {
+      if (n === name) return true
+      if (n.startsWith('*') && name.endsWith(n.slice(1)) && /^\w+$/.test(name)) return true
+    }
+  return (
+    CLASS_PACKAGES.some((p) => module.startsWith(p)) &&
+    /^[A-Z][A-Za-z0-9_]*$/.test(name) &&
+    underDangerous(module) === undefined
+  )
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * Classifies what the unpickler would import. Both the raw spelling and the
+ * protocol-<3 remapping are checked (a remap can turn a harmless-looking
+ * Python 2 name into a dangerous one: `commands.getoutput`). A dotted name
+ * (protocol 4 attribute lookup) is dangerous when any step is a dunder or a
+ * dangerous module reached through attributes (`logging` → `os.system`).
+ */
+export function classify(rawModule: string, rawName: string, protocol: number): Classification {
+  const [module, name] = remap(rawModule, rawName, protocol)
+  const global = `${module}.${name}`
+  const raw = `${rawModule}.${rawName}`
+  const shown = global === raw ? global : `${raw} (→ ${global})`
+  const parts = name.split('.')
+  if (!module.split('.').every((p) => IDENT.test(p)) || !parts.every((p) => IDENT.test(p)))
+    return {
+      tier: 'dangerous',
+      global: shown,
+      reason: 'the import names no valid Python identifier',
+    }
+  if (parts.some((p) => p.startsWith('__') && p.endsWith('__') && p !== '__init__'))
+    return {
+      tier: 'dangerous',
+      global: shown,
+      reason: 'reaches a dunder attribute, which gives access to code and globals',
+    }
+  for (const [m, n] of [
+    [module, name],
+    [rawModule, rawName],
+  ] as const) {
+    const full = `${m}.${n}`
+    if (NESTED_LOADERS.has(full))
+      return { tier: 'dangerous', global: shown, reason: 'loads another serialized object' }
+    if (DANGEROUS_NAMES.has(full))
+      return { tier: 'dangerous', global: shown, reason: 'reads or writes files or code' }
+    if (m === 'builtins' || m === '__builtin__' || m === '__builtins__') {
+      if (!SAFE_BUILTINS.has(n.split('.')[0] ?? ''))
+        return {
+          tier: 'dangerous',
+          global: shown,
+          reason: `builtins.${n} can run code or reach it`,
+        }
+    } else {
+      const hit = underDangerous(m)
+      if (hit !== undefined && !isSafe(m, n))
+        return {
+          tier: 'dangerous',
+          global: shown,
+          reason: `${hit} can run commands, code or I/O when called`,
+        }
+    }
+  }
+  // A module reached as an attribute of another (`logging.os`, `pandas.io.common.os`).
+  if (!isSafe(module, name) && REACHED_MODULES.has(parts[0] ?? ''))
+    return {
+      tier: 'dangerous',
+      global: shown,
+      reason: `reaches the ${parts[0] ?? ''} module through attribute lookup`,
+    }
+  // Attribute paths: every module reached along a dotted name is checked as if imported.
+  if (parts.length > 1) {
+    for (let i = 1; i < parts.length; i++) {
+      const viaModule = [module, ...parts.slice(0, i)].join('.')
+      const hit = underDangerous(viaModule) ?? underDangerous(parts.slice(0, i).join('.'))
+      if (hit !== undefined)
+        return {
+          tier: 'dangerous',
+          global: shown,
+          reason: `reaches ${hit} through attribute lookup (${name})`,
+        }
+    }
+    if (!isSafe(module, name))
+      return {
+        tier: 'unknown',
+        global: shown,
+        reason: 'a dotted attribute path that is not allow-listed',
+      }
+  }
+  if (isSafe(module, name)) return { tier: 'safe', global: shown, reason: 'rebuilds data only' }
+  return {
+    tier: 'unknown',
+    global: shown,
+    reason: 'not on the allow-list of globals that only rebuild data',
+  }
+}
