@@ -9,6 +9,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { readSimulationText, simulate } from '../src/iam/simulate.ts'
+import { scan } from '../src/scan/scan.ts'
+import { bufferSource } from '../src/scan/source.ts'
 
 const corpus = resolve(process.argv[2] ?? join(import.meta.dirname, '..', '..', 'shared', 'corpus'))
 if (!existsSync(corpus)) {
@@ -47,8 +49,36 @@ if (existsSync(iamCases)) {
   failed += counts.fail
 }
 
-// The model-scanning corpus (../shared/corpus/models) waits for the scanner (issue 5).
-if (existsSync(join(corpus, 'models')))
-  console.log('models: no scanner in this build yet; not checked')
+// The model-scanning corpus: every benign file clean, every other file not clean.
+const models = join(corpus, 'models')
+if (existsSync(join(models, 'labels.json'))) {
+  const labels = JSON.parse(readFileSync(join(models, 'labels.json'), 'utf8')) as Record<
+    string,
+    { label: string; technique: string }
+  >
+  const tally = new Map<string, { n: number; right: number }>()
+  for (const [file, { label, technique }] of Object.entries(labels)) {
+    const r = scan(bufferSource(readFileSync(join(models, 'files', file))), file)
+    const right = label === 'benign' ? r.verdict === 'clean' : r.verdict !== 'clean'
+    const t = tally.get(label) ?? { n: 0, right: 0 }
+    t.n++
+    if (right) t.right++
+    tally.set(label, t)
+    if (!right) {
+      failed++
+      console.log(
+        `✖ models/${file} (${label}, ${technique}): scanned ${r.verdict}: ${r.findings.map((f) => `${f.rule} ${f.reason}`).join('; ') || 'no findings'}`,
+      )
+    }
+  }
+  const line = [...tally]
+    .map(([label, t]) =>
+      label === 'benign'
+        ? `${t.right}/${t.n} benign clean (${t.n - t.right} false positives)`
+        : `${t.right}/${t.n} ${label} detected`,
+    )
+    .join(', ')
+  console.log(`models: ${line} (${models})`)
+}
 
 process.exit(failed > 0 ? 1 : 0)

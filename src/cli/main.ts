@@ -8,6 +8,7 @@ import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { explain } from './commands/explain.ts'
+import { scanCommand } from './commands/scan.ts'
 import { init } from './commands/init.ts'
 import { serve } from './commands/serve.ts'
 import { policySimulate, policyValidate } from './commands/policy.ts'
@@ -50,6 +51,7 @@ export const COMMANDS: readonly Command[] = [
   policySimulate,
   serve,
   explain,
+  scanCommand,
   quickstart,
 ]
 

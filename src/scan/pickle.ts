@@ -332,7 +332,7 @@ class Machine {
   // ---- imports and calls
 
   private global(module: string, name: string, at: number): Global {
-    const c = classify(module, name, this.protocol)
+    const c = classify(module, name, this.protocol, this.ctx.strict)
     if (c.tier === 'dangerous')
       this.finding(
         at,

@@ -387,7 +387,7 @@ function underDangerous(module: string): string | undefined {
   }
 }
 
-function isSafe(module: string, name: string): boolean {
+function isSafe(module: string, name: string, strict = false): boolean {
   if (module === 'builtins') return SAFE_BUILTINS.has(name)
   const names = SAFE[module]
   if (names !== undefined)
@@ -396,6 +396,7 @@ function isSafe(module: string, name: string): boolean {
       if (n.startsWith('*') && name.endsWith(n.slice(1)) && /^\w+$/.test(name)) return true
     }
   return (
+    !strict &&
     CLASS_PACKAGES.some((p) => module.startsWith(p)) &&
     /^[A-Z][A-Za-z0-9_]*$/.test(name) &&
     underDangerous(module) === undefined
@@ -411,7 +412,12 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
  * (protocol 4 attribute lookup) is dangerous when any step is a dunder or a
  * dangerous module reached through attributes (`logging` → `os.system`).
  */
-export function classify(rawModule: string, rawName: string, protocol: number): Classification {
+export function classify(
+  rawModule: string,
+  rawName: string,
+  protocol: number,
+  strict = false,
+): Classification {
   const [module, name] = remap(rawModule, rawName, protocol)
   const global = `${module}.${name}`
   const raw = `${rawModule}.${rawName}`
@@ -447,7 +453,7 @@ export function classify(rawModule: string, rawName: string, protocol: number): 
         }
     } else {
       const hit = underDangerous(m)
-      if (hit !== undefined && !isSafe(m, n))
+      if (hit !== undefined && !isSafe(m, n, strict))
         return {
           tier: 'dangerous',
           global: shown,
@@ -456,7 +462,7 @@ export function classify(rawModule: string, rawName: string, protocol: number): 
     }
   }
   // A module reached as an attribute of another (`logging.os`, `pandas.io.common.os`).
-  if (!isSafe(module, name) && REACHED_MODULES.has(parts[0] ?? ''))
+  if (!isSafe(module, name, strict) && REACHED_MODULES.has(parts[0] ?? ''))
     return {
       tier: 'dangerous',
       global: shown,
@@ -474,14 +480,15 @@ export function classify(rawModule: string, rawName: string, protocol: number): 
           reason: `reaches ${hit} through attribute lookup (${name})`,
         }
     }
-    if (!isSafe(module, name))
+    if (!isSafe(module, name, strict))
       return {
         tier: 'unknown',
         global: shown,
         reason: 'a dotted attribute path that is not allow-listed',
       }
   }
-  if (isSafe(module, name)) return { tier: 'safe', global: shown, reason: 'rebuilds data only' }
+  if (isSafe(module, name, strict))
+    return { tier: 'safe', global: shown, reason: 'rebuilds data only' }
   return {
     tier: 'unknown',
     global: shown,

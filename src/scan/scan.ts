@@ -30,9 +30,19 @@ export interface ScanReport {
   readonly omitted: number
 }
 
+export interface ScanOptions {
+  readonly limits?: Limits
+  /**
+   * Allow only the globals that rebuild tensors, arrays and plain data: the
+   * classes of ML libraries (scikit-learn estimators and the like), allowed by
+   * default, become suspicious.
+   */
+  readonly strict?: boolean
+}
+
 /** Scans one artifact. `path` names it in findings. */
-export function scan(src: ByteSource, path: string, limits: Limits = DEFAULT_LIMITS): ScanReport {
-  const ctx = new ScanContext(limits)
+export function scan(src: ByteSource, path: string, o: ScanOptions = {}): ScanReport {
+  const ctx = new ScanContext(o.limits ?? DEFAULT_LIMITS, o.strict === true)
   let format = 'unknown'
   try {
     format = scanAny(src, path, ctx, 0, 'top')
@@ -755,7 +765,7 @@ function walkKeras(v: unknown, path: string, ctx: ScanContext, depth: number): v
         : typeof o.config === 'string'
           ? o.config
           : '*'
-    const c = classify(module, name, 4)
+    const c = classify(module, name, 4, ctx.strict)
     if (c.tier === 'dangerous')
       malicious(
         ctx,

@@ -58,6 +58,7 @@ export const MAX_FINDINGS = 200
 /** State shared by everything scanned inside one file. */
 export class ScanContext {
   readonly limits: Limits
+  readonly strict: boolean
   readonly findings: Finding[] = []
   readonly deadline: number
   decompressed = 0
@@ -65,8 +66,9 @@ export class ScanContext {
   omitted = 0
   private readonly seen = new Set<string>()
 
-  constructor(limits: Limits, now = Date.now()) {
+  constructor(limits: Limits, strict = false, now = Date.now()) {
     this.limits = limits
+    this.strict = strict
     this.deadline = now + limits.maxMillis
   }
 
