@@ -188,6 +188,11 @@ function scanAny(
     })
     return legacy ? 'torch-legacy' : 'pickle'
   }
+  // A zip with bytes in front (a polyglot): zip readers find it from its end record.
+  if (src.size >= 22 && endRecord(src) >= 0) {
+    scanZip(src, path, ctx, depth)
+    return 'zip'
+  }
   // zlib: a two-byte header whose check bits hold; confirmed only by inflating.
   const b0 = head[0] ?? 0
   const b1 = head[1] ?? 0
@@ -314,14 +319,7 @@ const KNOWN_FLAGS = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0800
 
 function scanZip(src: ByteSource, path: string, ctx: ScanContext, depth: number): void {
   const size = src.size
-  const tailStart = Math.max(0, size - 65_557)
-  const tail = readAll(src, tailStart)
-  let eocd = -1
-  for (let i = tail.length - 22; i >= 0; i--)
-    if (startsWith(tail, EOCD, i) && i + 22 + u16(tail, i + 20) <= tail.length) {
-      eocd = tailStart + i
-      break
-    }
+  const eocd = endRecord(src)
   const entries: ZipEntry[] = []
   let delta = 0
   if (eocd < 0) {
@@ -359,7 +357,7 @@ function scanZip(src: ByteSource, path: string, ctx: ScanContext, depth: number)
     }
     // Bytes before the first member shift every offset; the central directory ends at the EOCD.
     delta = Math.max(0, eocd - cdSize - cdOffset)
-    if (delta > 0)
+    if (delta > 0) {
       suspicious(
         ctx,
         path,
@@ -367,6 +365,8 @@ function scanZip(src: ByteSource, path: string, ctx: ScanContext, depth: number)
         'zip.prefix-data',
         `${delta} bytes before the first member: a polyglot file`,
       )
+      scanAny(sliceSource(src, 0, delta), `${path}!@0`, ctx, depth + 1, 'embedded')
+    }
     const cd = readAll(src, cdOffset + delta, Math.min(cdSize, size))
     let p = 0
     for (let n = 0; n < count && startsWith(cd, CENTRAL, p); n++) {
@@ -492,6 +492,15 @@ function scanZip(src: ByteSource, path: string, ctx: ScanContext, depth: number)
     if (member === undefined) continue
     scanAny(member, memberPath, ctx, depth + 1, torch ? 'torch-member' : 'member')
   }
+}
+
+/** The offset of the end-of-central-directory record, searched in the last 64 KiB; -1 if none. */
+function endRecord(src: ByteSource): number {
+  const tailStart = Math.max(0, src.size - 65_557)
+  const tail = readAll(src, tailStart)
+  for (let i = tail.length - 22; i >= 0; i--)
+    if (startsWith(tail, EOCD, i) && i + 22 + u16(tail, i + 20) <= tail.length) return tailStart + i
+  return -1
 }
 
 function* walkLocalHeaders(src: ByteSource, from: number): Generator<ZipEntry> {
@@ -745,6 +754,19 @@ function walkKeras(v: unknown, path: string, ctx: ScanContext, depth: number): v
     return
   }
   const o = v as Record<string, unknown>
+  if (
+    Object.values(o).some(
+      (x) => typeof x === 'string' && x.includes('enable_unsafe_deserialization'),
+    )
+  )
+    malicious(
+      ctx,
+      path,
+      0,
+      'keras.unsafe-deserialization',
+      'the configuration calls enable_unsafe_deserialization, turning safe mode off for what follows (CVE-2025-9906)',
+      'enable_unsafe_deserialization',
+    )
   if (o.class_name === 'Lambda')
     malicious(
       ctx,
