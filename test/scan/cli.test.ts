@@ -105,15 +105,16 @@ describe('strongroom scan', () => {
     }
     assert.equal(log.version, '2.1.0')
     const run = log.runs[0]
-    assert.equal(run?.tool.driver.name, 'strongroom-scan')
-    const ids = run?.results.map((x) => `${x.ruleId}:${x.level}`).sort()
+    assert.ok(run !== undefined)
+    assert.equal(run.tool.driver.name, 'strongroom-scan')
+    const ids = run.results.map((x) => `${x.ruleId}:${x.level}`).sort()
     assert.deepEqual(ids, ['pickle.dangerous-global:error', 'zip.name-mismatch:warning'])
     assert.equal(
-      run?.results[0]?.locations[0]?.physicalLocation.artifactLocation.uri,
+      run.results[0]?.locations[0]?.physicalLocation.artifactLocation.uri,
       'corpus/files/CVE-2025-1944-zip-name-mismatch',
     )
     assert.deepEqual(
-      run?.tool.driver.rules.map((x) => x.id),
+      run.tool.driver.rules.map((x) => x.id),
       ['pickle.dangerous-global', 'zip.name-mismatch'],
     )
   })

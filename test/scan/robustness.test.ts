@@ -104,9 +104,10 @@ function write(b: P, d: Data, inject: { at: number; n: number; call: (b: P) => v
     b.pop()
   }
   if (d === null) b.none()
-  else if (typeof d === 'number')
-    Number.isInteger(d) && d >= -(2 ** 31) && d < 2 ** 31 ? b.int(d) : b.float(d)
-  else if (typeof d === 'string') b.str(d).memoize()
+  else if (typeof d === 'number') {
+    if (Number.isInteger(d) && d >= -(2 ** 31) && d < 2 ** 31) b.int(d)
+    else b.float(d)
+  } else if (typeof d === 'string') b.str(d).memoize()
   else if (d instanceof Uint8Array) b.bytes(d)
   else if (Array.isArray(d)) {
     b.emptyList().memoize().mark()
