@@ -45,6 +45,7 @@ export const ERROR_CODES = [
   'SEGMENT_FORGED',
   'RANGE_NOT_SATISFIABLE',
   'LIMIT_EXCEEDED',
+  'SCAN_REJECTED',
   'INTERNAL',
 ] as const
 

@@ -104,6 +104,7 @@ const FROM_INTERNAL: Readonly<Record<ErrorCode, S3Code>> = {
   SEGMENT_FORGED: 'InternalError',
   RANGE_NOT_SATISFIABLE: 'InvalidRange',
   LIMIT_EXCEEDED: 'InvalidArgument',
+  SCAN_REJECTED: 'InvalidRequest',
   INTERNAL: 'InternalError',
 }
 

@@ -17,12 +17,14 @@ import {
   ALL_BLOCKED,
   type BucketRecord,
   type ObjectRecord,
+  type ScanPolicy,
+  type ScanRecord,
   type Tags,
   type UploadRecord,
   type VersionRecord,
 } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
-import type { ObjectService } from '../store/objects.ts'
+import { ScanRejected, type ObjectService } from '../store/objects.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
 import { decodeChunked } from './chunked.ts'
 import { ApiError, toApiError } from './errors.ts'
@@ -84,6 +86,21 @@ export interface GatewayOptions {
   readonly now?: () => number
   /** Receives every authorization decision (the audit log and `strongroom explain` read these). */
   readonly onDecision?: (d: DecisionRecord) => void
+  /** Receives every scan verdict on an upload (the audit log keeps them). */
+  readonly onScan?: (e: ScanEvent) => void
+}
+
+/** One verdict of the model scanner on an upload, as the audit log records it. */
+export interface ScanEvent {
+  readonly requestId: string
+  readonly principal: string
+  readonly bucket: string
+  readonly key: string
+  readonly versionId: string | undefined
+  readonly policy: ScanPolicy
+  /** What became of the upload. */
+  readonly outcome: 'stored' | 'quarantined' | 'rejected'
+  readonly scan: ScanRecord
 }
 
 interface Ctx {
@@ -109,6 +126,7 @@ export class S3Gateway {
   private readonly objects: ObjectService
   private readonly now: () => number
   private readonly onDecision: ((d: DecisionRecord) => void) | undefined
+  private readonly onScan: ((e: ScanEvent) => void) | undefined
   private readonly bucketPolicies = new Map<string, { text: string; policy: Policy | undefined }>()
 
   constructor(o: GatewayOptions) {
@@ -116,6 +134,7 @@ export class S3Gateway {
     this.objects = o.objects
     this.now = o.now ?? Date.now
     this.onDecision = o.onDecision
+    this.onScan = o.onScan
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -647,6 +666,7 @@ export class S3Gateway {
         createdAt: this.now(),
         versioning: 'Unversioned',
         publicAccessBlock: ALL_BLOCKED,
+        scanPolicy: 'report',
       })
     } catch (e) {
       if (e instanceof Error && 'code' in e && e.code === 'BUCKET_EXISTS')
@@ -1154,22 +1174,24 @@ export class S3Gateway {
         'Your proposed upload exceeds the maximum allowed object size of 5 GiB for a single PUT; use multipart upload',
       )
     const md5Header = header(ctx.req, 'content-md5')
-    const object = await this.objects.put({
-      bucket,
-      tenant,
-      key,
-      body,
-      length,
-      contentType: header(ctx.req, 'content-type') ?? null,
-      metadata,
-      tags: tags.tags,
-      checksums,
-      keyId,
-      verify: (md5) => {
-        finish()
-        checkMd5(md5Header, md5)
-      },
-    })
+    const object = await this.scanned(ctx, bucket, key, () =>
+      this.objects.put({
+        bucket,
+        tenant,
+        key,
+        body,
+        length,
+        contentType: header(ctx.req, 'content-type') ?? null,
+        metadata,
+        tags: tags.tags,
+        checksums,
+        keyId,
+        verify: (md5) => {
+          finish()
+          checkMd5(md5Header, md5)
+        },
+      }),
+    )
     ctx.res.setHeader('ETag', object.etag)
     this.versionHeaders(ctx, bucket, object)
     ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
@@ -1179,6 +1201,63 @@ export class S3Gateway {
     )
     for (const [k, v] of checksums) ctx.res.setHeader(k, v)
     send(ctx, 200)
+  }
+
+  /** Runs a write that the model scanner judges, and puts its verdict in the audit log. */
+  private async scanned(
+    ctx: Ctx,
+    bucket: BucketRecord,
+    key: string,
+    write: () => Promise<ObjectRecord>,
+  ): Promise<ObjectRecord> {
+    const event = (scan: ScanRecord, outcome: ScanEvent['outcome'], versionId?: string) =>
+      this.onScan?.({
+        requestId: ctx.requestId,
+        principal: ctx.caller.arn,
+        bucket: bucket.name,
+        key,
+        versionId,
+        policy: bucket.scanPolicy,
+        outcome,
+        scan,
+      })
+    let o: ObjectRecord
+    try {
+      o = await write()
+    } catch (e) {
+      if (e instanceof ScanRejected) event(e.scan, 'rejected')
+      throw e
+    }
+    if (o.scan !== null) {
+      event(o.scan, quarantined(bucket, o) ? 'quarantined' : 'stored', o.versionId)
+      ctx.res.setHeader('x-amz-meta-strongroom-scan', o.scan.verdict)
+    }
+    return o
+  }
+
+  /**
+   * Under an `enforce` scan policy a version the scanner did not call clean
+   * is quarantined: reading its body (GET, or as a copy source) also needs
+   * strongroom:GetQuarantinedObject.
+   */
+  private quarantine(ctx: Ctx, op: string, bucket: BucketRecord, object: ObjectRecord): void {
+    if (!quarantined(bucket, object)) return
+    try {
+      this.check(
+        ctx,
+        op,
+        'strongroom:GetQuarantinedObject',
+        `arn:aws:s3:::${bucket.name}/${object.key}`,
+        bucket,
+      )
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.code !== 'AccessDenied') throw e
+      const first = object.scan?.findings[0]
+      throw new ApiError(
+        'AccessDenied',
+        `Access Denied: the object is quarantined: the model scanner found it ${object.scan?.verdict ?? ''}${first === undefined ? '' : ` (${first.rule}: ${first.reason})`}; reading it needs strongroom:GetQuarantinedObject`,
+      )
+    }
   }
 
   /** Tags a write asks for (x-amz-tagging), with the condition keys they set. */
@@ -1324,8 +1403,19 @@ export class S3Gateway {
       key,
     )
     await this.checkKey(ctx, op, 'kms:Decrypt', bucket, object.keyId)
+    if (!head) this.quarantine(ctx, op, bucket, object)
     const res = ctx.res
     this.versionHeaders(ctx, bucket, object)
+    if (object.scan !== null) {
+      res.setHeader('x-amz-meta-strongroom-scan', object.scan.verdict)
+      const first = object.scan.findings[0]
+      if (first !== undefined)
+        res.setHeader(
+          'x-amz-meta-strongroom-scan-finding',
+          `${first.rule} ${first.subject ?? ''}`.trim().replace(/[^\x20-\x7e]/g, '?'),
+        )
+      if (quarantined(bucket, object)) res.setHeader('x-amz-meta-strongroom-quarantined', 'true')
+    }
     if (object.tags.length > 0) res.setHeader('x-amz-tagging-count', String(object.tags.length))
     // Whole-object checksums, when asked for and the whole object is read.
     if (
@@ -1513,21 +1603,24 @@ export class S3Gateway {
         "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
       )
     }
+    const destTenant = await this.tenantOf(dest)
     const opened = await this.objects.open(source)
     let copied: ObjectRecord
     try {
-      copied = await this.objects.put({
-        bucket: dest,
-        tenant: await this.tenantOf(dest),
-        key,
-        body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
-        length: source.size,
-        contentType:
-          directive === 'COPY' ? source.contentType : (header(ctx.req, 'content-type') ?? null),
-        metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.req),
-        tags: tags.tags,
-        keyId,
-      })
+      copied = await this.scanned(ctx, dest, key, () =>
+        this.objects.put({
+          bucket: dest,
+          tenant: destTenant,
+          key,
+          body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
+          length: source.size,
+          contentType:
+            directive === 'COPY' ? source.contentType : (header(ctx.req, 'content-type') ?? null),
+          metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.req),
+          tags: tags.tags,
+          keyId,
+        }),
+      )
     } finally {
       await opened.close()
     }
@@ -1572,6 +1665,7 @@ export class S3Gateway {
       versionId,
     )
     await this.checkKey(ctx, op, 'kms:Decrypt', bucket, source.keyId)
+    this.quarantine(ctx, op, bucket, source)
     const modified = Math.floor(source.createdAt / 1000) * 1000
     const ifMatch = header(ctx.req, 'x-amz-copy-source-if-match')
     const ifNone = header(ctx.req, 'x-amz-copy-source-if-none-match')
@@ -1817,7 +1911,10 @@ export class S3Gateway {
         )
       }
     }
-    const object = await this.objects.complete(upload, bucket, await this.tenantOf(bucket), parts)
+    const tenant = await this.tenantOf(bucket)
+    const object = await this.scanned(ctx, bucket, key, () =>
+      this.objects.complete(upload, bucket, tenant, parts),
+    )
     this.versionHeaders(ctx, bucket, object)
     ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
     sendXml(ctx, 200, 'CompleteMultipartUploadResult', {
@@ -1980,6 +2077,10 @@ export class S3Gateway {
 
 // ---- helpers
 
+function quarantined(bucket: BucketRecord, o: ObjectRecord): boolean {
+  return bucket.scanPolicy === 'enforce' && o.scan !== null && o.scan.verdict !== 'clean'
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name]
   return Array.isArray(v) ? v.join(',') : v
@@ -2018,6 +2119,11 @@ function userMetadata(req: IncomingMessage): Record<string, string> {
     if (!k.startsWith('x-amz-meta-') || v === undefined) continue
     const value = Array.isArray(v) ? v.join(',') : v
     const name = k.slice('x-amz-meta-'.length)
+    if (name.startsWith('strongroom-'))
+      throw new ApiError(
+        'InvalidArgument',
+        `x-amz-meta-${name} is reserved: strongroom-* metadata is written by Strongroom (scan verdicts)`,
+      )
     size += name.length + value.length
     out[name] = value
   }

@@ -197,13 +197,18 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   }
 }
 
-/** Keeps every decision's trace where `strongroom explain REQUEST_ID` finds it. */
-export function decisionLog(dataDir: string): (d: DecisionRecord) => void {
+/** Appends one JSON line per event to DATA_DIR/audit/NAME (owner-only). */
+export function auditLog(dataDir: string, name: string): (e: object) => void {
   const dir = join(dataDir, 'audit')
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const file = join(dir, 'decisions.jsonl')
-  return (d) =>
-    appendFileSync(file, JSON.stringify({ time: new Date().toISOString(), ...d }) + '\n', {
+  const file = join(dir, name)
+  return (e) =>
+    appendFileSync(file, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n', {
       mode: 0o600,
     })
+}
+
+/** Keeps every decision's trace where `strongroom explain REQUEST_ID` finds it. */
+export function decisionLog(dataDir: string): (d: DecisionRecord) => void {
+  return auditLog(dataDir, 'decisions.jsonl')
 }

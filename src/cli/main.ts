@@ -9,6 +9,7 @@ import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { explain } from './commands/explain.ts'
 import { scanCommand } from './commands/scan.ts'
+import { bucketScanPolicy, bucketVerdicts, rescan } from './commands/bucket.ts'
 import { init } from './commands/init.ts'
 import { serve } from './commands/serve.ts'
 import { policySimulate, policyValidate } from './commands/policy.ts'
@@ -52,6 +53,9 @@ export const COMMANDS: readonly Command[] = [
   serve,
   explain,
   scanCommand,
+  bucketScanPolicy,
+  bucketVerdicts,
+  rescan,
   quickstart,
 ]
 

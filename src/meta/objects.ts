@@ -4,7 +4,28 @@
  * key, and is written only after the blob is durable.
  */
 
+import type { Finding, Verdict } from '../scan/types.ts'
+
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
+
+/**
+ * What happens to an upload the model scanner does not call clean: `report`
+ * records the verdict, `enforce` also quarantines the object (reading it
+ * needs strongroom:GetQuarantinedObject), `reject` refuses the upload; `off`
+ * does not scan.
+ */
+export type ScanPolicy = 'off' | 'report' | 'enforce' | 'reject'
+
+/** The scanner's verdict on one object version, kept with it. */
+export interface ScanRecord {
+  readonly verdict: Verdict
+  readonly format: string
+  /** Version of the scanner's rules that decided: a rescan redoes older ones. */
+  readonly rules: string
+  readonly at: number
+  /** The first findings (at most 20). */
+  readonly findings: readonly Finding[]
+}
 
 /** S3's four public-access-block switches; all on unless the owner turns them off. */
 export interface PublicAccessBlock {
@@ -30,6 +51,7 @@ export interface BucketRecord {
   readonly createdAt: number
   readonly versioning: Versioning
   readonly publicAccessBlock: PublicAccessBlock
+  readonly scanPolicy: ScanPolicy
 }
 
 /** Object tags in the order they were given: at most 10, keys unique. */
@@ -59,6 +81,8 @@ export interface ObjectRecord {
   /** The tenant key that wrapped the data key. */
   readonly keyId: string
   readonly createdAt: number
+  /** The model scanner's verdict; null when the bucket does not scan (or the object predates scanning). */
+  readonly scan: ScanRecord | null
 }
 
 /** A row of ListObjectVersions: the versions of a key come newest first. */
@@ -111,6 +135,9 @@ export interface ObjectMetaStore {
   setBucketVersioning(name: string, versioning: Exclude<Versioning, 'Unversioned'>): Promise<void>
   setBucketKey(name: string, keyId: string): Promise<void>
   setPublicAccessBlock(name: string, block: PublicAccessBlock): Promise<void>
+  setScanPolicy(name: string, policy: ScanPolicy): Promise<void>
+  /** Records a (re)scan of one version; false when the version is gone. */
+  setObjectScan(bucket: string, key: string, versionId: string, scan: ScanRecord): Promise<boolean>
   /** False when the bucket still holds an object version or a delete marker. */
   deleteBucket(name: string): Promise<boolean>
   /**

@@ -17,7 +17,12 @@
  * allow-listed is already suspicious.
  */
 
+import { createHash } from 'node:crypto'
+
 export type Tier = 'safe' | 'dangerous' | 'unknown'
+
+/** Bump when the scanner's logic (not only these lists) changes what it decides. */
+const SCANNER_REVISION = 1
 
 export interface Classification {
   readonly tier: Tier
@@ -495,3 +500,26 @@ export function classify(
     reason: 'not on the allow-list of globals that only rebuild data',
   }
 }
+
+/**
+ * The version of these rules: a digest of every list above. Verdicts record
+ * it, so `strongroom rescan` redoes exactly the ones older rules decided.
+ */
+export const RULES_VERSION = createHash('sha256')
+  .update(
+    JSON.stringify([
+      PY2_MODULES,
+      PY2_NAMES,
+      [...DANGEROUS_MODULES],
+      [...REACHED_MODULES],
+      [...NESTED_LOADERS],
+      [...BYTE_WRAPPERS],
+      [...DANGEROUS_NAMES],
+      [...SAFE_BUILTINS],
+      SAFE,
+      CLASS_PACKAGES,
+      SCANNER_REVISION,
+    ]),
+  )
+  .digest('hex')
+  .slice(0, 12)

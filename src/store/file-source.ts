@@ -1,4 +1,5 @@
 /** Positioned reads over an open file: the RandomAccessSource of a sealed object on disk. */
+import { readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import type { RandomAccessSource } from '../crypto/range.ts'
 
@@ -13,6 +14,16 @@ export function fileSource(fh: FileHandle, size: number): RandomAccessSource {
         const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
         if (bytesRead === 0) break
         got += bytesRead
+      }
+      return buf.subarray(0, got)
+    },
+    readSync(position, length) {
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)))
+      let got = 0
+      while (got < buf.length) {
+        const n = readSync(fh.fd, buf, got, buf.length - got, position + got)
+        if (n === 0) break
+        got += n
       }
       return buf.subarray(0, got)
     },

@@ -7,8 +7,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { Stores } from '../app.ts'
+import type { Header } from '../crypto/header.ts'
 import { openObject, type OpenedObject } from '../crypto/range.ts'
-import { encrypt, type ByteSource } from '../crypto/stream.ts'
+import { encrypt, type ByteSource as CryptoSource } from '../crypto/stream.ts'
 import { StrongroomError } from '../errors.ts'
 import { newDataKey, storedDataKey } from '../kms/envelope.ts'
 import type { LocalKms } from '../kms/local.ts'
@@ -16,19 +17,51 @@ import type {
   BucketRecord,
   ObjectRecord,
   PartRecord,
+  ScanRecord,
   Tags,
   UploadRecord,
   WrappedDataKey,
 } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
+import { RULES_VERSION } from '../scan/rules.ts'
+import { scan } from '../scan/scan.ts'
+import { bufferSource, type ByteSource } from '../scan/source.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
+
+/** Bodies up to this size are scanned from the plaintext kept while sealing; larger ones are read back. */
+const SCAN_IN_MEMORY = 1024 * 1024
+
+/** An upload the bucket's `reject` scan policy refused; nothing of it was kept. */
+export class ScanRejected extends StrongroomError {
+  readonly scan: ScanRecord
+  constructor(record: ScanRecord, key: string) {
+    const first = record.findings[0]
+    super(
+      'SCAN_REJECTED',
+      `the bucket's scan policy rejects ${record.verdict} uploads: ${key} ${first === undefined ? '' : `(${first.rule} at ${first.path} @${first.offset}: ${first.reason})`}`.trim(),
+    )
+    this.scan = record
+  }
+}
+
+/** The verdict to keep with an object: the first findings only. */
+function scanRecord(src: ByteSource, key: string): ScanRecord {
+  const r = scan(src, key)
+  return {
+    verdict: r.verdict,
+    format: r.format,
+    rules: RULES_VERSION,
+    at: Date.now(),
+    findings: r.findings.slice(0, 20),
+  }
+}
 
 export interface PutInput {
   readonly bucket: BucketRecord
   readonly tenant: TenantRecord
   readonly key: string
   /** The plaintext body, exactly `length` bytes. */
-  readonly body: ByteSource
+  readonly body: CryptoSource
   readonly length: number
   readonly contentType: string | null
   readonly metadata: Readonly<Record<string, string>>
@@ -66,10 +99,20 @@ export class ObjectService {
     keyId: string,
     tenant: TenantRecord,
     context: Record<string, string>,
-    body: ByteSource,
+    body: CryptoSource,
     length: number,
     verify: ((md5: Buffer) => void) | undefined,
-  ): Promise<{ blob: string; md5: Buffer; dataKeyId: string; wrapped: WrappedDataKey }> {
+    keep = false,
+  ): Promise<{
+    blob: string
+    md5: Buffer
+    dataKeyId: string
+    wrapped: WrappedDataKey
+    /** The plaintext, when asked to keep it and it is small. */
+    plain: Buffer[] | undefined
+    /** A copy of the data key, when asked to keep it and the body is too large to keep: the caller zeroes it. */
+    dataKey: Buffer | undefined
+  }> {
     const key = await this.meta.getKey(keyId)
     if (key?.tenantId !== tenant.id)
       throw new StrongroomError('KEY_NOT_FOUND', `the key \`${keyId}\` no longer exists`)
@@ -79,13 +122,16 @@ export class ObjectService {
       context,
     )
     const md5 = createHash('md5')
-    async function* tap(src: ByteSource): AsyncGenerator<Uint8Array> {
+    const plain = keep && length <= SCAN_IN_MEMORY ? ([] as Buffer[]) : undefined
+    async function* tap(src: CryptoSource): AsyncGenerator<Uint8Array> {
       for await (const c of src) {
         md5.update(c)
+        plain?.push(Buffer.from(c))
         yield c
       }
     }
     const blob = newBlobId()
+    const keptKey = keep && plain === undefined ? Buffer.from(dk.dataKey) : undefined
     let digest = Buffer.alloc(16)
     try {
       await this.blobs.put(
@@ -102,6 +148,9 @@ export class ObjectService {
           verify?.(digest)
         },
       )
+    } catch (e) {
+      keptKey?.fill(0)
+      throw e
     } finally {
       dk.dataKey.fill(0)
     }
@@ -115,19 +164,84 @@ export class ObjectService {
         wrapped: dk.wrappedBytes,
         tenantId: tenant.id,
       },
+      plain,
+      dataKey: keptKey,
     }
+  }
+
+  /** Scans a sealed body: from the plaintext kept while sealing, or read back through its segments. */
+  private async scanSealed(
+    blob: string,
+    context: Record<string, string>,
+    plain: Buffer[] | undefined,
+    key: string,
+    dataKey?: Buffer,
+  ): Promise<ScanRecord> {
+    if (plain !== undefined) return scanRecord(bufferSource(Buffer.concat(plain)), key)
+    // A new body's data key is not stored yet (its row commits after the scan): use the one kept.
+    const opened = await this.openSealed(
+      blob,
+      context,
+      key,
+      dataKey === undefined ? undefined : () => Buffer.from(dataKey),
+    )
+    try {
+      const o = opened.object
+      return scanRecord(
+        { size: o.plaintextLength, readInto: (p, i, off, n) => o.readInto(p, i, off, n) },
+        key,
+      )
+    } finally {
+      await opened.close()
+    }
+  }
+
+  /** Scans a stored version again (new rules) and records the verdict. */
+  async rescan(object: ObjectRecord): Promise<ScanRecord> {
+    const record = await this.scanSealed(
+      object.blob,
+      { bucket: object.bucket, key: object.key },
+      undefined,
+      object.key,
+    )
+    await this.meta.setObjectScan(object.bucket, object.key, object.versionId, record)
+    return record
   }
 
   async put(input: PutInput): Promise<ObjectRecord> {
     const keyId = input.keyId ?? input.bucket.keyId
+    const context = { bucket: input.bucket.name, key: input.key }
+    const policy = input.bucket.scanPolicy
     const sealed = await this.seal(
       keyId,
       input.tenant,
-      { bucket: input.bucket.name, key: input.key },
+      context,
       input.body,
       input.length,
       input.verify,
+      policy !== 'off',
     )
+    let scanned: ScanRecord | null = null
+    if (policy !== 'off') {
+      try {
+        scanned = await this.scanSealed(
+          sealed.blob,
+          context,
+          sealed.plain,
+          input.key,
+          sealed.dataKey,
+        )
+      } catch (e) {
+        await this.blobs.delete(sealed.blob)
+        throw e
+      } finally {
+        sealed.dataKey?.fill(0)
+      }
+      if (policy === 'reject' && scanned.verdict !== 'clean') {
+        await this.blobs.delete(sealed.blob)
+        throw new ScanRejected(scanned, input.key)
+      }
+    }
     const record: ObjectRecord = {
       bucket: input.bucket.name,
       key: input.key,
@@ -143,6 +257,7 @@ export class ObjectService {
       dataKeyId: sealed.dataKeyId,
       keyId,
       createdAt: Date.now(),
+      scan: scanned,
     }
     let replaced: ObjectRecord[]
     try {
@@ -165,7 +280,7 @@ export class ObjectService {
     upload: UploadRecord,
     tenant: TenantRecord,
     number: number,
-    body: ByteSource,
+    body: CryptoSource,
     length: number,
     verify?: (md5: Buffer) => void,
   ): Promise<PartRecord> {
@@ -258,6 +373,7 @@ export class ObjectService {
     id: string,
     context: Record<string, string>,
     what: string,
+    dataKey?: (header: Header) => Uint8Array,
   ): Promise<OpenedStoredObject> {
     let blob: OpenBlob
     try {
@@ -271,7 +387,7 @@ export class ObjectService {
     try {
       const opened = await openObject(blob, {
         expectedContext: context,
-        dataKey: storedDataKey(this.kms, this.meta),
+        dataKey: dataKey ?? storedDataKey(this.kms, this.meta),
       })
       return {
         object: opened,
@@ -318,6 +434,7 @@ export class ObjectService {
       dataKeyId: '',
       keyId: '',
       createdAt: Date.now(),
+      scan: null,
     }
     await this.removeBlobs(await this.meta.putObject(marker, undefined, bucket.versioning))
     return marker

@@ -20,6 +20,11 @@ let server: ChildProcess | undefined
 export let endpoint = ''
 export let ca = ''
 
+/** Runs the CLI against the gateway's data directory; returns its status and output. */
+export function strongroomRun(args: string[]) {
+  return spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], { encoding: 'utf8' })
+}
+
 export function strongroom(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], { encoding: 'utf8' })
   assert.equal(r.status, 0, `strongroom ${args.join(' ')}: ${r.stderr}`)

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
 import { S3Gateway } from '../../api/s3.ts'
-import { decisionLog, listen, type RunningServer } from '../../api/server.ts'
+import { auditLog, decisionLog, listen, type RunningServer } from '../../api/server.ts'
 import { StrongroomError } from '../../errors.ts'
 import { createTenant } from '../../identity/tenants.ts'
 import {
@@ -149,7 +149,12 @@ Example:
           level: 'info',
           message: `removed ${orphans} orphaned blobs left by an interrupted write`,
         })
-      const gateway = new S3Gateway({ app, objects, onDecision: decisionLog(config.dataDir) })
+      const gateway = new S3Gateway({
+        app,
+        objects,
+        onDecision: decisionLog(config.dataDir),
+        onScan: auditLog(config.dataDir, 'scans.jsonl'),
+      })
       let tls: { key: string; cert: string } | undefined
       if (insecure)
         ctx.warn(

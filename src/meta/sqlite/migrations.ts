@@ -173,4 +173,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE uploads ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
   UPDATE uploads SET key_id = (SELECT key_id FROM buckets WHERE buckets.name = uploads.bucket);
   `,
+  // 5: model scanning: each bucket's scan policy, each version's verdict
+  `
+  ALTER TABLE buckets ADD COLUMN scan_policy TEXT NOT NULL DEFAULT 'report'
+    CHECK (scan_policy IN ('off', 'report', 'enforce', 'reject'));
+  ALTER TABLE objects ADD COLUMN scan TEXT;
+  ALTER TABLE versions ADD COLUMN scan TEXT;
+  `,
 ]

@@ -24,6 +24,8 @@ import type {
   ObjectRecord,
   PartRecord,
   PublicAccessBlock,
+  ScanPolicy,
+  ScanRecord,
   Tags,
   UploadRecord,
   VersionRecord,
@@ -438,7 +440,8 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     try {
       this.stmt(
         `INSERT INTO buckets (name, tenant_id, key_id, policy, created_at, versioning, block_public_acls,
-          ignore_public_acls, block_public_policy, restrict_public_buckets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          ignore_public_acls, block_public_policy, restrict_public_buckets, scan_policy)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         b.name,
         b.tenantId,
@@ -450,6 +453,7 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
         Number(pab.ignorePublicAcls),
         Number(pab.blockPublicPolicy),
         Number(pab.restrictPublicBuckets),
+        b.scanPolicy,
       )
     } catch (e) {
       if (isConstraint(e))
@@ -501,6 +505,32 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
       name,
     )
     return Promise.resolve()
+  }
+
+  setScanPolicy(name: string, policy: ScanPolicy): Promise<void> {
+    this.stmt('UPDATE buckets SET scan_policy = ? WHERE name = ?').run(policy, name)
+    return Promise.resolve()
+  }
+
+  setObjectScan(
+    bucketName: string,
+    key: string,
+    versionId: string,
+    scan: ScanRecord,
+  ): Promise<boolean> {
+    const text = JSON.stringify(scan)
+    return Promise.resolve(
+      this.tx(() => {
+        for (const table of ['objects', 'versions'])
+          if (
+            this.stmt(
+              `UPDATE ${table} SET scan = ? WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0`,
+            ).run(text, bucketName, key, versionId).changes > 0
+          )
+            return true
+        return false
+      }),
+    )
   }
 
   deleteBucket(name: string): Promise<boolean> {
@@ -876,12 +906,13 @@ function bucket(r: Row): BucketRecord {
       blockPublicPolicy: num(r.block_public_policy) === 1,
       restrictPublicBuckets: num(r.restrict_public_buckets) === 1,
     },
+    scanPolicy: str(r.scan_policy) as ScanPolicy,
   }
 }
 
 /** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
 const COLUMNS =
-  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at'
+  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan'
 
 function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
   const orNull = (v: string) => (v === '' ? null : v)
@@ -901,6 +932,7 @@ function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
     orNull(o.dataKeyId),
     orNull(o.keyId),
     o.createdAt,
+    o.scan === null ? null : JSON.stringify(o.scan),
   ]
 }
 
@@ -920,6 +952,7 @@ function object(r: Row): ObjectRecord {
     dataKeyId: str(r.data_key_id ?? ''),
     keyId: str(r.key_id ?? ''),
     createdAt: num(r.created_at),
+    scan: r.scan === null || r.scan === undefined ? null : (JSON.parse(str(r.scan)) as ScanRecord),
   }
 }
 

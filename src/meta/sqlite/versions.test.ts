@@ -34,6 +34,7 @@ async function fixture(name: string) {
     createdAt: 1,
     versioning: 'Unversioned',
     publicAccessBlock: ALL_BLOCKED,
+    scanPolicy: 'report',
   })
   let n = 0
   const put = async (versionId: string, mode: Versioning, marker = false) => {
@@ -53,6 +54,7 @@ async function fixture(name: string) {
       dataKeyId: marker ? '' : `dk-${String(n)}`,
       keyId: marker ? '' : key.id,
       createdAt: n,
+      scan: null,
     }
     const wk = marker
       ? undefined

@@ -1,0 +1,182 @@
+/**
+ * Model scanning in the store, from the CLI: a bucket's scan policy, the
+ * verdicts kept with its objects, and rescanning when the rules change.
+ */
+import { join } from 'node:path'
+import type { ScanEvent } from '../../api/s3.ts'
+import { auditLog } from '../../api/server.ts'
+import type { App } from '../../app.ts'
+import { StrongroomError } from '../../errors.ts'
+import type { BucketRecord, ScanPolicy, VersionRecord } from '../../meta/objects.ts'
+import { RULES_VERSION } from '../../scan/rules.ts'
+import { FsBlobStore } from '../../store/blobs.ts'
+import { ObjectService } from '../../store/objects.ts'
+import { withApp, type Command } from '../command.ts'
+
+const POLICIES: readonly ScanPolicy[] = ['off', 'report', 'enforce', 'reject']
+
+async function mustBucket(app: App, name: string): Promise<BucketRecord> {
+  const b = await app.store.getBucket(name)
+  if (b === undefined)
+    throw new StrongroomError('USAGE', `there is no bucket \`${name}\`; see \`aws s3 ls\``)
+  return b
+}
+
+/** Every version of every object in the bucket (not delete markers), page by page. */
+async function* versions(app: App, bucket: string, prefix = ''): AsyncGenerator<VersionRecord> {
+  let afterKey = ''
+  let afterVersion: string | undefined
+  for (;;) {
+    const page = await app.store.listVersions(bucket, prefix, afterKey, afterVersion, 1000)
+    for (const v of page) if (!v.deleteMarker) yield v
+    const last = page.at(-1)
+    if (last === undefined || page.length < 1000) return
+    afterKey = last.key
+    afterVersion = last.versionId
+  }
+}
+
+export const bucketScanPolicy: Command = {
+  name: 'bucket scan-policy',
+  summary:
+    "Show or set a bucket's model-scan policy: report (record verdicts), enforce (also quarantine what is not clean), reject (refuse it), or off.",
+  args: 'BUCKET [POLICY]',
+  positionals: [1, 2],
+  options: {},
+  help: [
+    'Under enforce, reading a quarantined object needs the IAM action',
+    'strongroom:GetQuarantinedObject. New buckets start with report.',
+    '',
+    'Example:',
+    '  strongroom bucket scan-policy models enforce',
+  ].join('\n'),
+  async run(ctx) {
+    const [name = '', policy] = ctx.positionals
+    if (policy !== undefined && !POLICIES.includes(policy as ScanPolicy))
+      throw new StrongroomError(
+        'USAGE',
+        `\`${policy}\` is not a scan policy: use ${POLICIES.join(', ')}`,
+      )
+    await withApp(ctx, async (app) => {
+      const b = await mustBucket(app, name)
+      if (policy !== undefined) await app.store.setScanPolicy(name, policy as ScanPolicy)
+      const now = (policy as ScanPolicy | undefined) ?? b.scanPolicy
+      ctx.print(
+        policy === undefined
+          ? `bucket ${name}: scan policy ${now}`
+          : `bucket ${name}: scan policy ${b.scanPolicy} -> ${now}`,
+        { Bucket: name, ScanPolicy: now },
+      )
+    })
+    return 0
+  },
+}
+
+export const bucketVerdicts: Command = {
+  name: 'bucket verdicts',
+  summary: "List the model scanner's verdict on each object version in a bucket.",
+  args: 'BUCKET',
+  positionals: [1, 1],
+  options: {
+    prefix: { type: 'string', value: 'PREFIX', description: 'only keys starting with PREFIX' },
+  },
+  help: 'Exit status 1 when any version is suspicious or malicious.\n\nExample:\n  strongroom bucket verdicts models --prefix checkpoints/',
+  async run(ctx) {
+    const [name = ''] = ctx.positionals
+    const prefix = typeof ctx.values.prefix === 'string' ? ctx.values.prefix : ''
+    let worst = 0
+    await withApp(ctx, async (app) => {
+      const b = await mustBucket(app, name)
+      const rows: string[] = []
+      const data: unknown[] = []
+      for await (const v of versions(app, name, prefix)) {
+        const verdict = v.scan?.verdict ?? 'unscanned'
+        if (verdict === 'suspicious' || verdict === 'malicious') worst = 1
+        const first = v.scan?.findings[0]
+        const stale = v.scan !== null && v.scan.rules !== RULES_VERSION ? ' (older rules)' : ''
+        rows.push(
+          `${verdict.padEnd(10)} ${v.key}${v.versionId === 'null' ? '' : ` [${v.versionId}]`}${stale}${first === undefined ? '' : `  ${first.rule}: ${first.reason}`}`,
+        )
+        data.push({
+          Key: v.key,
+          VersionId: v.versionId,
+          IsLatest: v.isLatest,
+          Verdict: verdict,
+          Rules: v.scan?.rules ?? null,
+          Findings: v.scan?.findings ?? [],
+        })
+      }
+      ctx.print([`bucket ${name} (scan policy ${b.scanPolicy}):`, ...rows].join('\n'), {
+        Bucket: name,
+        ScanPolicy: b.scanPolicy,
+        Versions: data,
+      })
+    })
+    return worst
+  },
+}
+
+export const rescan: Command = {
+  name: 'rescan',
+  summary:
+    'Scan stored objects again: every version whose verdict came from older scanner rules (or all with --all).',
+  args: '[BUCKET…]',
+  positionals: [0, Number.MAX_SAFE_INTEGER],
+  options: {
+    all: { type: 'boolean', description: 'rescan every version, not only those of older rules' },
+  },
+  help: 'Without BUCKET, every bucket of every tenant. Each new verdict is appended to\nDATA_DIR/audit/scans.jsonl.\n\nExample:\n  strongroom rescan models',
+  async run(ctx) {
+    const all = ctx.values.all === true
+    const config = ctx.config()
+    let changed = 0
+    let seen = 0
+    let worst = 0
+    await withApp(ctx, async (app) => {
+      const objects = new ObjectService(
+        app.store,
+        new FsBlobStore(join(config.dataDir, 'blobs')),
+        app.kms,
+        config.segmentSize,
+      )
+      const audit: (e: ScanEvent) => void = auditLog(config.dataDir, 'scans.jsonl')
+      const buckets: BucketRecord[] = []
+      if (ctx.positionals.length > 0)
+        for (const n of ctx.positionals) buckets.push(await mustBucket(app, n))
+      else
+        for (const t of await app.store.listTenants())
+          buckets.push(...(await app.store.listBuckets(t.id)))
+      for (const b of buckets) {
+        if (b.scanPolicy === 'off') continue
+        for await (const v of versions(app, b.name)) {
+          seen++
+          if (!all && v.scan?.rules === RULES_VERSION) continue
+          const before = v.scan?.verdict ?? 'unscanned'
+          const record = await objects.rescan(v)
+          changed++
+          if (record.verdict !== 'clean') worst = 1
+          audit({
+            requestId: 'rescan',
+            principal: 'strongroom rescan',
+            bucket: b.name,
+            key: v.key,
+            versionId: v.versionId,
+            policy: b.scanPolicy,
+            outcome:
+              b.scanPolicy === 'enforce' && record.verdict !== 'clean' ? 'quarantined' : 'stored',
+            scan: record,
+          })
+          if (before !== record.verdict || ctx.json)
+            ctx.write(
+              ctx.json
+                ? `${JSON.stringify({ Bucket: b.name, Key: v.key, VersionId: v.versionId, Before: before, Verdict: record.verdict })}\n`
+                : `${b.name}/${v.key}: ${before} -> ${record.verdict}\n`,
+            )
+        }
+      }
+    })
+    if (!ctx.json)
+      ctx.write(`rescanned ${changed} of ${seen} object versions (rules ${RULES_VERSION})\n`)
+    return worst
+  },
+}
