@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 
@@ -51,5 +52,31 @@ describe('docs/iam-simulator.md', () => {
     )
     assert.equal(r.stdout, block(page, 'text'))
     assert.equal(r.status, 1, 'one of the two requests is denied')
+  })
+})
+
+describe('docs/scanner.md', () => {
+  const page = readFileSync(join(root, 'docs', 'scanner.md'), 'utf8')
+
+  it('prints what the page says the example commands print', () => {
+    const [gen = '', scan = ''] = block(page, 'sh').trim().split('\n')
+    const dir = mkdtempSync(join(tmpdir(), 'sr-docs-'))
+    try {
+      const local = (line: string) => line.replaceAll('/tmp/sr-corpus', dir).split(' ')
+      const [, script = '', out = ''] = local(gen)
+      assert.equal(script, 'scripts/gen-scan-corpus.ts')
+      const g = spawnSync(process.execPath, [script, out], { cwd: root, encoding: 'utf8' })
+      assert.equal(g.status, 0, g.stderr)
+      const args = local(scan)
+      assert.deepEqual(args.slice(0, 6), ['npm', 'run', '--silent', 'strongroom', '--', 'scan'])
+      const r = spawnSync(process.execPath, ['bin/strongroom.js', ...args.slice(5)], {
+        cwd: root,
+        encoding: 'utf8',
+      })
+      assert.equal(r.stdout, block(page, 'text').replaceAll('/tmp/sr-corpus', dir))
+      assert.equal(r.status, 1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -2119,11 +2119,9 @@ function userMetadata(req: IncomingMessage): Record<string, string> {
     if (!k.startsWith('x-amz-meta-') || v === undefined) continue
     const value = Array.isArray(v) ? v.join(',') : v
     const name = k.slice('x-amz-meta-'.length)
-    if (name.startsWith('strongroom-'))
-      throw new ApiError(
-        'InvalidArgument',
-        `x-amz-meta-${name} is reserved: strongroom-* metadata is written by Strongroom (scan verdicts)`,
-      )
+    // strongroom-* is Strongroom's own (scan verdicts): a client's copy is dropped, never stored,
+    // so metadata that round-trips through a download and an upload cannot vouch for itself.
+    if (name.startsWith('strongroom-')) continue
     size += name.length + value.length
     out[name] = value
   }

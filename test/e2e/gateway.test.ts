@@ -104,7 +104,9 @@ s3.put_object(Bucket='vision-data', Key='readme', Body=b'hi')
 assert s3.get_object(Bucket='vision-data', Key='sets/train.bin')['Body'].read() == data
 g = s3.get_object(Bucket='vision-data', Key='sets/train.bin', Range='bytes=1000-1999')
 assert g['Body'].read() == data[1000:2000] and g['ContentRange'] == 'bytes 1000-1999/%d' % len(data)
-assert s3.head_object(Bucket='vision-data', Key='sets/train.bin')['Metadata'] == {'owner': 'alice'}
+# Strongroom adds its scan verdict as strongroom-* metadata (docs/scanner.md).
+meta = s3.head_object(Bucket='vision-data', Key='sets/train.bin')['Metadata']
+assert meta == {'owner': 'alice', 'strongroom-scan': 'suspicious', 'strongroom-scan-finding': 'format.unknown'}, meta
 l = s3.list_objects_v2(Bucket='vision-data', Delimiter='/')
 assert [o['Key'] for o in l['Contents']] == ['readme'] and l['CommonPrefixes'] == [{'Prefix': 'sets/'}], l
 p = s3.list_objects_v2(Bucket='vision-data', MaxKeys=1)
@@ -392,9 +394,9 @@ def code(call):
 s3.put_object(Bucket='vision-copies', Key='src', Body=b'payload', Metadata={'a': '1'}, ContentType='text/x-model')
 s3.copy_object(Bucket='vision-copies', Key='kept', CopySource={'Bucket': 'vision-copies', 'Key': 'src'})
 h = s3.head_object(Bucket='vision-copies', Key='kept')
-print(h['Metadata'], h['ContentType'])
+print({k: v for k, v in h['Metadata'].items() if not k.startswith('strongroom-')}, h['ContentType'])
 s3.copy_object(Bucket='vision-copies', Key='replaced', CopySource='vision-copies/src', MetadataDirective='REPLACE', Metadata={'b': '2'})
-print(s3.head_object(Bucket='vision-copies', Key='replaced')['Metadata'])
+print({k: v for k, v in s3.head_object(Bucket='vision-copies', Key='replaced')['Metadata'].items() if not k.startswith('strongroom-')})
 print(code(lambda: s3.copy_object(Bucket='vision-copies', Key='src', CopySource='vision-copies/src')))
 print(code(lambda: s3.copy_object(Bucket='vision-copies', Key='x', CopySource='vision-copies/src', CopySourceIfMatch='"nope"')))
 print(code(lambda: s3.copy_object(Bucket='vision-copies', Key='x', CopySource='vision-copies/missing')))

@@ -88,19 +88,20 @@ describe('model scanning in the store', () => {
     assert.equal(evil['strongroom-scan-finding'], 'pickle.dangerous-global os.system')
     assert.equal((await head(s3, 'large.pkl')).Metadata?.['strongroom-scan'], 'malicious')
     assert.deepEqual(await read(s3, 'evil.pt'), MALICIOUS, 'report does not block')
-    assert.match(
-      await code(
-        s3.send(
-          new PutObjectCommand({
-            Bucket: 'vision-models',
-            Key: 'x',
-            Body: BENIGN,
-            Metadata: { 'strongroom-scan': 'clean' },
-          }),
-        ),
-      ),
-      /InvalidArgument: x-amz-meta-strongroom-scan is reserved/,
+    // A client cannot vouch for its own upload: strongroom-* metadata it sends is dropped.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'vision-models',
+        Key: 'spoofed.pt',
+        Body: MALICIOUS,
+        Metadata: { 'strongroom-scan': 'clean', owner: 'mallory' },
+      }),
     )
+    assert.deepEqual((await head(s3, 'spoofed.pt')).Metadata, {
+      owner: 'mallory',
+      'strongroom-scan': 'malicious',
+      'strongroom-scan-finding': 'pickle.dangerous-global os.system',
+    })
     s3.destroy()
   })
 
@@ -233,13 +234,14 @@ describe('model scanning in the store', () => {
       'fine.pt=clean',
       'good.pt=clean',
       'large.pkl=malicious',
+      'spoofed.pt=malicious',
     ])
     const rescanned = strongroomRun(['rescan', 'vision-models', '--all'])
     assert.equal(rescanned.status, 1, rescanned.stderr)
-    assert.match(rescanned.stdout, /^rescanned 5 of 5 object versions \(rules [0-9a-f]{12}\)$/m)
+    assert.match(rescanned.stdout, /^rescanned 6 of 6 object versions \(rules [0-9a-f]{12}\)$/m)
     const after = readFileSync(join(dataDir, 'audit', 'scans.jsonl'), 'utf8')
       .trim()
       .split('\n')
-    assert.equal(after.length, events.length + 5)
+    assert.equal(after.length, events.length + 6)
   })
 })
