@@ -145,13 +145,17 @@ export interface ObjectMetaStore {
    * version of its key under the bucket's versioning, in one transaction:
    * unversioned, it replaces the current version; enabled, the current one
    * becomes noncurrent; suspended, it replaces the `null` version wherever it
-   * is. Returns the versions it removed, whose blobs the caller then removes.
+   * is. Returns the versions it removed, whose blobs the caller then removes
+   * (inline bodies, `inlineBody` among them, live and die with their rows).
    */
   putObject(
     object: ObjectRecord,
     wrappedKey: WrappedDataKey | undefined,
     versioning: Versioning,
+    inlineBody?: Uint8Array,
   ): Promise<ObjectRecord[]>
+  /** The ciphertext of a small body kept with its row (written by putObject, removed with its version). */
+  getInlineBody(blob: string): Promise<Uint8Array | undefined>
   /** The current version (which may be a delete marker), or the version named. */
   getObject(bucket: string, key: string, versionId?: string): Promise<ObjectRecord | undefined>
   /**

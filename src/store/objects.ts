@@ -31,6 +31,28 @@ import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
 /** Bodies up to this size are scanned from the plaintext kept while sealing; larger ones are read back. */
 const SCAN_IN_MEMORY = 1024 * 1024
 
+/**
+ * Bodies up to this size are kept inline: their ciphertext is written in the
+ * same SQLite transaction as their metadata row, so a small write costs one
+ * (group-committed) fsync instead of a file's data, rename and directory
+ * fsyncs. Larger bodies are files in the BlobStore.
+ */
+export const INLINE_MAX = 128 * 1024
+const INLINE = 'inline-'
+const isInline = (blob: string) => blob.startsWith(INLINE)
+
+/** Random access over an inline body held in memory. */
+function memorySource(data: Uint8Array): OpenBlob {
+  const read = (position: number, length: number) =>
+    data.subarray(position, Math.min(data.length, position + length))
+  return {
+    size: data.length,
+    read: (p, n) => Promise.resolve(read(p, n)),
+    readSync: read,
+    close: () => Promise.resolve(),
+  }
+}
+
 /** An upload the bucket's `reject` scan policy refused; nothing of it was kept. */
 export class ScanRejected extends StrongroomError {
   readonly scan: ScanRecord
@@ -103,8 +125,11 @@ export class ObjectService {
     length: number,
     verify: ((md5: Buffer) => void) | undefined,
     keep = false,
+    inlineAllowed = false,
   ): Promise<{
     blob: string
+    /** The ciphertext of a body small enough to keep inline; the blob id then starts with `inline-`. */
+    inline: Buffer | undefined
     md5: Buffer
     dataKeyId: string
     wrapped: WrappedDataKey
@@ -130,24 +155,29 @@ export class ObjectService {
         yield c
       }
     }
-    const blob = newBlobId()
+    const inline = inlineAllowed && length <= INLINE_MAX
+    const blob = inline ? `${INLINE}${newBlobId()}` : newBlobId()
     const keptKey = keep && plain === undefined ? Buffer.from(dk.dataKey) : undefined
     let digest = Buffer.alloc(16)
+    const finish = () => {
+      digest = md5.digest()
+      verify?.(digest)
+    }
+    let inlineData: Buffer | undefined
     try {
-      await this.blobs.put(
-        blob,
-        encrypt(tap(body), {
-          dataKey: dk.dataKey,
-          dataKeyId: dk.dataKeyId,
-          context: dk.context,
-          plaintextLength: length,
-          segmentSize: this.segmentSize,
-        }),
-        () => {
-          digest = md5.digest()
-          verify?.(digest)
-        },
-      )
+      const sealed = encrypt(tap(body), {
+        dataKey: dk.dataKey,
+        dataKeyId: dk.dataKeyId,
+        context: dk.context,
+        plaintextLength: length,
+        segmentSize: this.segmentSize,
+      })
+      if (inline) {
+        const chunks: Uint8Array[] = []
+        for await (const c of sealed) chunks.push(c)
+        finish()
+        inlineData = Buffer.concat(chunks)
+      } else await this.blobs.put(blob, sealed, finish)
     } catch (e) {
       keptKey?.fill(0)
       throw e
@@ -166,7 +196,13 @@ export class ObjectService {
       },
       plain,
       dataKey: keptKey,
+      inline: inlineData,
     }
+  }
+
+  /** Removes a body that no committed row names. Inline bodies never reached the disk. */
+  private async discard(blob: string): Promise<void> {
+    if (!isInline(blob)) await this.blobs.delete(blob)
   }
 
   /** Scans a sealed body: from the plaintext kept while sealing, or read back through its segments. */
@@ -220,6 +256,7 @@ export class ObjectService {
       input.length,
       input.verify,
       policy !== 'off',
+      true,
     )
     let scanned: ScanRecord | null = null
     if (policy !== 'off') {
@@ -232,13 +269,13 @@ export class ObjectService {
           sealed.dataKey,
         )
       } catch (e) {
-        await this.blobs.delete(sealed.blob)
+        await this.discard(sealed.blob)
         throw e
       } finally {
         sealed.dataKey?.fill(0)
       }
       if (policy === 'reject' && scanned.verdict !== 'clean') {
-        await this.blobs.delete(sealed.blob)
+        await this.discard(sealed.blob)
         throw new ScanRejected(scanned, input.key)
       }
     }
@@ -261,9 +298,14 @@ export class ObjectService {
     }
     let replaced: ObjectRecord[]
     try {
-      replaced = await this.meta.putObject(record, sealed.wrapped, input.bucket.versioning)
+      replaced = await this.meta.putObject(
+        record,
+        sealed.wrapped,
+        input.bucket.versioning,
+        sealed.inline,
+      )
     } catch (e) {
-      await this.blobs.delete(sealed.blob)
+      await this.discard(sealed.blob)
       throw e
     }
     await this.removeBlobs(replaced)
@@ -271,7 +313,8 @@ export class ObjectService {
   }
 
   private async removeBlobs(records: readonly ObjectRecord[]): Promise<void> {
-    for (const r of records) if (r.blob !== '') await this.blobs.delete(r.blob)
+    // Inline bodies went with their rows, in the same transaction.
+    for (const r of records) if (r.blob !== '' && !isInline(r.blob)) await this.blobs.delete(r.blob)
   }
 
   // ---- multipart
@@ -377,7 +420,11 @@ export class ObjectService {
   ): Promise<OpenedStoredObject> {
     let blob: OpenBlob
     try {
-      blob = await this.blobs.open(id)
+      if (isInline(id)) {
+        const data = await this.meta.getInlineBody(id)
+        if (data === undefined) throw new Error('no inline body')
+        blob = memorySource(data)
+      } else blob = await this.blobs.open(id)
     } catch {
       throw new StrongroomError(
         'INTERNAL',

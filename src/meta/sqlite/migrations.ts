@@ -180,4 +180,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE objects ADD COLUMN scan TEXT;
   ALTER TABLE versions ADD COLUMN scan TEXT;
   `,
+  // 6: small bodies kept inline, committed with their rows
+  `
+  CREATE TABLE inline_bodies (
+    id TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+  ) STRICT;
+  `,
 ]

@@ -554,6 +554,7 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     o: ObjectRecord,
     wk: WrappedDataKey | undefined,
     versioning: Versioning,
+    inlineBody?: Uint8Array,
   ): Promise<ObjectRecord[]> {
     return this.grouped(() => {
       const removed: ObjectRecord[] = []
@@ -582,9 +583,9 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
           removed.push(object(old))
         }
       }
-      for (const r of removed)
-        if (r.dataKeyId !== '')
-          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(r.dataKeyId)
+      for (const r of removed) this.forget(r)
+      if (inlineBody !== undefined)
+        this.stmt('INSERT INTO inline_bodies (id, data) VALUES (?, ?)').run(o.blob, inlineBody)
       if (wk !== undefined)
         this.stmt(
           'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -594,6 +595,19 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
       ).run(...objectValues(o, num(current?.seq ?? 0) + 1))
       return removed
     })
+  }
+
+  /** Shreds a removed version: its data key, and its body when inline. */
+  private forget(o: ObjectRecord): void {
+    if (o.dataKeyId !== '')
+      this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(o.dataKeyId)
+    if (o.blob.startsWith('inline-'))
+      this.stmt('DELETE FROM inline_bodies WHERE id = ?').run(o.blob)
+  }
+
+  getInlineBody(blob: string): Promise<Uint8Array | undefined> {
+    const r = this.stmt('SELECT data FROM inline_bodies WHERE id = ?').get(blob) as Row | undefined
+    return Promise.resolve(r === undefined ? undefined : bytes(r.data))
   }
 
   getObject(
@@ -654,8 +668,7 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
           )
         }
         const o = object(gone)
-        if (o.dataKeyId !== '')
-          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(o.dataKeyId)
+        this.forget(o)
         return o
       }),
     )
