@@ -10,10 +10,13 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3'
 import {
   alice,
+  awsV2,
   bob,
   ca,
   endpoint,
@@ -24,6 +27,7 @@ import {
   start,
   stop,
   strongroom,
+  work,
 } from './harness.ts'
 
 before(() => start())
@@ -368,5 +372,58 @@ print('ok')
       (e: unknown) => e instanceof S3ServiceException && e.name === 'BadDigest',
     )
     client.destroy()
+  })
+
+  it("Debian's aws CLI v2: versioning, version ids, tagging and bucket encryption", () => {
+    const cli = (...args: string[]) => {
+      const r = awsV2(alice, ...args)
+      assert.equal(r.code, 0, `aws ${args.join(' ')}: ${r.stderr}`)
+      return r.stdout.trim() === '' ? {} : (JSON.parse(r.stdout) as Record<string, unknown>)
+    }
+    const b = ['--bucket', 'vision-cli-versions']
+    cli('s3api', 'create-bucket', ...b)
+    cli('s3api', 'put-bucket-versioning', ...b, '--versioning-configuration', 'Status=Enabled')
+    assert.deepEqual(cli('s3api', 'get-bucket-versioning', ...b), { Status: 'Enabled' })
+    const body = join(work, 'cli-version.txt')
+    writeFileSync(body, 'first')
+    const v1 = cli('s3api', 'put-object', ...b, '--key', 'k', '--body', body).VersionId as string
+    writeFileSync(body, 'second')
+    const v2 = cli(
+      's3api',
+      'put-object',
+      ...b,
+      '--key',
+      'k',
+      '--body',
+      body,
+      '--tagging',
+      'stage=prod',
+    ).VersionId as string
+    assert.notEqual(v1, v2)
+    const versions = cli('s3api', 'list-object-versions', ...b).Versions as { VersionId: string }[]
+    assert.deepEqual(
+      versions.map((v) => v.VersionId),
+      [v2, v1],
+    )
+    const out = join(work, 'cli-version.out')
+    cli('s3api', 'get-object', ...b, '--key', 'k', '--version-id', v1, out)
+    assert.equal(readFileSync(out, 'utf8'), 'first')
+    assert.deepEqual(cli('s3api', 'get-object-tagging', ...b, '--key', 'k').TagSet, [
+      { Key: 'stage', Value: 'prod' },
+    ])
+    const enc = cli('s3api', 'get-bucket-encryption', ...b) as {
+      ServerSideEncryptionConfiguration: {
+        Rules: { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: string } }[]
+      }
+    }
+    assert.equal(
+      enc.ServerSideEncryptionConfiguration.Rules[0]?.ApplyServerSideEncryptionByDefault
+        .SSEAlgorithm,
+      'aws:kms',
+    )
+    const pab = cli('s3api', 'get-public-access-block', ...b) as {
+      PublicAccessBlockConfiguration: Record<string, boolean>
+    }
+    assert.equal(Object.values(pab.PublicAccessBlockConfiguration).every(Boolean), true)
   })
 })
