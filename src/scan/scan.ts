@@ -6,6 +6,7 @@
  * suspicious with the reason, never clean.
  */
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib'
+import { bunzip2, Bzip2Budget } from './bzip2.ts'
 import { isLegacyTorch, scanPickle } from './pickle.ts'
 import { classify } from './rules.ts'
 import { bufferSource, readAll, sliceSource, type ByteSource } from './source.ts'
@@ -154,8 +155,19 @@ function scanAny(
     if (out !== undefined) scanAny(bufferSource(out), `${path}!gunzip`, ctx, depth + 1, 'member')
     return 'gzip'
   }
-  if (startsWith(head, BZIP2) && /[1-9]/.test(String.fromCharCode(head[3] ?? 0)))
-    return unsupported(ctx, path, 'bzip2')
+  if (startsWith(head, BZIP2) && /[1-9]/.test(String.fromCharCode(head[3] ?? 0))) {
+    const out = decompress(ctx, path, src, (b, max) => {
+      try {
+        return Buffer.from(bunzip2(b, max))
+      } catch (e) {
+        if (e instanceof Bzip2Budget)
+          throw Object.assign(new Error(e.message), { code: 'ERR_BUFFER_TOO_LARGE' })
+        throw e
+      }
+    })
+    if (out !== undefined) scanAny(bufferSource(out), `${path}!bunzip2`, ctx, depth + 1, 'member')
+    return 'bzip2'
+  }
   if (startsWith(head, XZ)) return unsupported(ctx, path, 'xz')
   if (startsWith(head, SEVEN_Z)) return unsupported(ctx, path, '7z')
   if (startsWith(head, ZSTD)) return unsupported(ctx, path, 'zstd')

@@ -177,6 +177,8 @@ function hdf5With(attr: string): Uint8Array {
   )
 }
 
+const hex = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'))
+
 const f32 = (n: number) => new Uint8Array(new Float32Array(n).fill(0.5).buffer)
 
 export const CASES: readonly Case[] = [
@@ -800,11 +802,34 @@ export const CASES: readonly Case[] = [
     bytes: concat(Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00), new Uint8Array(40)),
   },
   {
-    name: 'bzip2-container',
+    name: 'bzip2-pickle',
+    label: 'malicious',
+    why: "bzip2-compressed pickle (joblib compress='bz2'); bytes from Python's bz2.compress of os.system('true')",
+    rule: 'pickle.dangerous-global',
+    bytes: hex(
+      '425a68393141592653598781a8b1000009d3c01410000110000a029e2042042000229a3401b53f542869a60011dde4baf44550b88a1ab7c5dc914e142421e06a2c40',
+    ),
+  },
+  {
+    name: 'bzip2-corrupt',
     label: 'suspicious',
-    why: 'bzip2-compressed content is not opened',
-    rule: 'format.unsupported-compression',
-    bytes: concat(text('BZh9'), new Uint8Array(40)),
+    why: 'bzip2 data whose block CRC does not match',
+    rule: 'format.corrupt-compression',
+    bytes: (() => {
+      const b = hex(
+        '425a68393141592653597bf3d9a6000005d5c004800001000802004c024004200022003108069a684b00240c82bc5dc914e14241efcf6698',
+      )
+      b[12] = (b[12] ?? 0) ^ 0x10
+      return b
+    })(),
+  },
+  {
+    name: 'benign-bzip2-record',
+    label: 'benign',
+    why: "Python's bz2.compress of a plain dict pickle",
+    bytes: hex(
+      '425a68393141592653597bf3d9a6000005d5c004800001000802004c024004200022003108069a684b00240c82bc5dc914e14241efcf6698',
+    ),
   },
   // ---- ML layouts
   {

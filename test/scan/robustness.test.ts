@@ -174,6 +174,7 @@ describe('scanner fuzzing', () => {
     [0x80, 2],
     [0x50, 0x4b, 0x03, 0x04],
     [0x1f, 0x8b],
+    [0x42, 0x5a, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59],
     [0x78, 0x9c],
     [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0],
     [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a],
@@ -220,6 +221,35 @@ describe('scanner fuzzing', () => {
         },
       ),
       { numRuns: 3000 },
+    )
+  })
+})
+
+describe('bzip2 decoder', () => {
+  // Python's bz2.compress(b'hello world', 9).
+  const hello = Buffer.from(
+    '425a683931415926535944f7137800000191804000064490802000220334843021b68154278bb9229c2848227b89bc00',
+    'hex',
+  )
+  it('decodes what Python compressed, and stops at its budget', async () => {
+    const { bunzip2, Bzip2Budget } = await import('../../src/scan/bzip2.ts')
+    assert.equal(Buffer.from(bunzip2(hello, 1000)).toString(), 'hello world')
+    assert.throws(() => bunzip2(hello, 5), Bzip2Budget)
+  })
+
+  it('never crashes on mutated streams: it decodes or says why', async () => {
+    const { bunzip2, Bzip2Budget, Bzip2Error } = await import('../../src/scan/bzip2.ts')
+    fc.assert(
+      fc.property(fc.nat(hello.length - 1), fc.integer({ min: 1, max: 255 }), (at, x) => {
+        const b = Uint8Array.from(hello)
+        b[at] = (b[at] ?? 0) ^ x
+        try {
+          bunzip2(b, 1 << 20)
+        } catch (e) {
+          assert.ok(e instanceof Bzip2Error || e instanceof Bzip2Budget, String(e))
+        }
+      }),
+      { numRuns: 2000 },
     )
   })
 })
