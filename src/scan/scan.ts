@@ -7,6 +7,7 @@
  */
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib'
 import { bunzip2, Bzip2Budget } from './bzip2.ts'
+import { unlzma, unxz, XzBudget, XzError } from './xz.ts'
 import { isLegacyTorch, scanPickle } from './pickle.ts'
 import { classify } from './rules.ts'
 import { bufferSource, readAll, sliceSource, type ByteSource } from './source.ts'
@@ -156,19 +157,15 @@ function scanAny(
     return 'gzip'
   }
   if (startsWith(head, BZIP2) && /[1-9]/.test(String.fromCharCode(head[3] ?? 0))) {
-    const out = decompress(ctx, path, src, (b, max) => {
-      try {
-        return Buffer.from(bunzip2(b, max))
-      } catch (e) {
-        if (e instanceof Bzip2Budget)
-          throw Object.assign(new Error(e.message), { code: 'ERR_BUFFER_TOO_LARGE' })
-        throw e
-      }
-    })
+    const out = decompress(ctx, path, src, (b, max) => budgeted(() => bunzip2(b, max)))
     if (out !== undefined) scanAny(bufferSource(out), `${path}!bunzip2`, ctx, depth + 1, 'member')
     return 'bzip2'
   }
-  if (startsWith(head, XZ)) return unsupported(ctx, path, 'xz')
+  if (startsWith(head, XZ)) {
+    const out = decompress(ctx, path, src, (b, max) => budgeted(() => unxz(b, max)))
+    if (out !== undefined) scanAny(bufferSource(out), `${path}!unxz`, ctx, depth + 1, 'member')
+    return 'xz'
+  }
   if (startsWith(head, SEVEN_Z)) return unsupported(ctx, path, '7z')
   if (startsWith(head, ZSTD)) return unsupported(ctx, path, 'zstd')
   if (startsWith(head, NPY)) {
@@ -215,6 +212,23 @@ function scanAny(
       return 'zlib'
     }
   }
+  // .lzma ("LZMA alone", joblib's compress='lzma'): no magic, a plausible header confirmed by decoding.
+  if (looksLikeLzma(head, src.size)) {
+    const budget = ctx.limits.maxDecompressed - ctx.decompressed
+    try {
+      const out = unlzma(readAll(src), budget)
+      ctx.decompressed += out.length
+      scanAny(bufferSource(out), `${path}!unlzma`, ctx, depth + 1, 'member')
+      return 'lzma'
+    } catch (e) {
+      if (e instanceof XzBudget)
+        throw new LimitError(
+          'maxDecompressed',
+          `more than ${ctx.limits.maxDecompressed} bytes once decompressed`,
+        )
+      if (!(e instanceof XzError)) throw e
+    }
+  }
   // Protocol 0 and 1 pickles have no magic number: they are whatever parses as one.
   if (scanPickle(src, ctx, { path, probe: true, scanEmbedded: embed }).isPickle) return 'pickle'
   const text = textOf(head, src.size)
@@ -233,6 +247,28 @@ function scanAny(
       : 'an archive member of a format the scanner does not know',
   )
   return 'unknown'
+}
+
+/** Runs one of the scanner's own decoders under the decompress() contract: a budget overrun is a Node-style too-large error. */
+function budgeted(fn: () => Uint8Array): Buffer {
+  try {
+    return Buffer.from(fn())
+  } catch (e) {
+    if (e instanceof Bzip2Budget || e instanceof XzBudget)
+      throw Object.assign(new Error(e.message), { code: 'ERR_BUFFER_TOO_LARGE' })
+    throw e
+  }
+}
+
+/** An .lzma header: valid properties, a power-of-two-ish dictionary, a length that fits. */
+function looksLikeLzma(head: Uint8Array, size: number): boolean {
+  if (size < 18 || (head[0] ?? 255) >= 225) return false
+  const dict = u32(head, 1)
+  const pow = 2 ** Math.floor(Math.log2(dict || 1))
+  if (dict < 4096 || (dict !== pow && dict !== pow + pow / 2)) return false
+  const lo = u32(head, 5)
+  const hi = u32(head, 9)
+  return (lo === 0xffffffff && hi === 0xffffffff) || hi < 0x100
 }
 
 function unsupported(ctx: ScanContext, path: string, format: string): string {

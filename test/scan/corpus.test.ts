@@ -24,7 +24,9 @@ describe('scanner corpus', () => {
         )
       for (const f of r.findings) {
         assert.ok(f.path.startsWith(c.name), f.path)
-        assert.ok(f.offset >= 0 && f.offset <= c.bytes.length + 1, `offset ${f.offset}`)
+        // Offsets are within the innermost member, which may be decompressed and larger.
+        assert.ok(Number.isSafeInteger(f.offset) && f.offset >= 0, `offset ${f.offset}`)
+        if (!f.path.includes('!')) assert.ok(f.offset <= c.bytes.length, `offset ${f.offset}`)
         assert.notEqual(f.reason, '')
       }
     })

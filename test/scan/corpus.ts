@@ -795,11 +795,39 @@ export const CASES: readonly Case[] = [
     bytes: concat(Uint8Array.of(0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4), new Uint8Array(60)),
   },
   {
-    name: 'xz-container',
+    name: 'xz-pickle',
+    label: 'malicious',
+    why: "xz-compressed pickle (joblib compress='xz'); bytes from Python's lzma.compress",
+    rule: 'pickle.dangerous-global',
+    bytes: hex(
+      'fd377a585a000004e6d6b4460200210116000000742fe5a3e0097b00385d00400086add047f115a3ea423473d82b8d32c40ce1229c7733b865cd4a38d77b1bbd9165eab04398a3892432aa2101ab11ea4325dab4a2800000e9de40b5fd9423ad000154fc1200000074bc9e23b1c467fb020000000004595a',
+    ),
+  },
+  {
+    name: 'lzma-alone-pickle',
+    label: 'malicious',
+    why: "LZMA-alone pickle (joblib compress='lzma'), which has no magic number",
+    rule: 'pickle.dangerous-global',
+    bytes: hex(
+      '5d00008000ffffffffffffffff00400086add047f115a3ea423473d82b8d32c40ce1229c7733b865cd4a38d77b1bbd9165eab04398a3892432aa2101ab11ea4325dabbd68a9ffffd7ca000',
+    ),
+  },
+  {
+    name: 'xz-truncated',
     label: 'suspicious',
-    why: 'xz-compressed content is not opened',
-    rule: 'format.unsupported-compression',
-    bytes: concat(Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00), new Uint8Array(40)),
+    why: 'an xz stream cut short',
+    rule: 'format.corrupt-compression',
+    bytes: hex(
+      'fd377a585a000004e6d6b4460200210116000000742fe5a3e0097b00385d00400086add047f115a3ea423473d82b8d32c40ce1229c7733b865cd4a38d77b1bbd9165eab04398a3892432aa2101ab11ea4325dab4a2800000e9de40b5fd9423ad000154fc1200000074bc9e23b1c467fb020000000004595a',
+    ).subarray(0, 60),
+  },
+  {
+    name: 'benign-xz-record',
+    label: 'benign',
+    why: "Python's lzma.compress of a plain dict pickle",
+    bytes: hex(
+      'fd377a585a000004e6d6b4460200210116000000742fe5a301000c80047d8c04737465704b07732e000000006dcb04b54ba9223c0001250d7119c4b61fb6f37d010000000004595a',
+    ),
   },
   {
     name: 'bzip2-pickle',

@@ -175,6 +175,11 @@ describe('scanner fuzzing', () => {
     [0x50, 0x4b, 0x03, 0x04],
     [0x1f, 0x8b],
     [0x42, 0x5a, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59],
+    [
+      0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04, 0xe6, 0xd6, 0xb4, 0x46, 0x02, 0x00, 0x21,
+      0x01,
+    ],
+    [0x5d, 0x00, 0x00, 0x80, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00],
     [0x78, 0x9c],
     [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0],
     [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a],
@@ -251,5 +256,45 @@ describe('bzip2 decoder', () => {
       }),
       { numRuns: 2000 },
     )
+  })
+})
+
+describe('xz and lzma decoders', () => {
+  // Python's lzma.compress(b'hello world' * 50), as .xz (CRC64 check) and as LZMA-alone.
+  const xz = Buffer.from(
+    'fd377a585a000004e6d6b4460200210116000000742fe5a3e0022500135d00341949ee8de917893a33600a363dd09bc000000000df724ea5476b5d9200012fa6040000005f9eaa45b1c467fb020000000004595a',
+    'hex',
+  )
+  const alone = Buffer.from(
+    '5d00008000ffffffffffffffff00341949ee8de917893a33600a363dd09e158efffffee71000',
+    'hex',
+  )
+  const text = 'hello world'.repeat(50)
+
+  it('decodes what Python compressed, and stops at its budget', async () => {
+    const { unxz, unlzma, XzBudget } = await import('../../src/scan/xz.ts')
+    assert.equal(Buffer.from(unxz(xz, 1 << 20)).toString(), text)
+    assert.equal(Buffer.from(unlzma(alone, 1 << 20)).toString(), text)
+    assert.throws(() => unxz(xz, 100), XzBudget)
+  })
+
+  it('never crashes on mutated streams: it decodes or says why', async () => {
+    const { unxz, unlzma, XzBudget, XzError } = await import('../../src/scan/xz.ts')
+    for (const [input, fn] of [
+      [xz, unxz],
+      [alone, unlzma],
+    ] as const)
+      fc.assert(
+        fc.property(fc.nat(input.length - 1), fc.integer({ min: 1, max: 255 }), (at, x) => {
+          const b = Uint8Array.from(input)
+          b[at] = (b[at] ?? 0) ^ x
+          try {
+            fn(b, 1 << 20)
+          } catch (e) {
+            assert.ok(e instanceof XzError || e instanceof XzBudget, String(e))
+          }
+        }),
+        { numRuns: 2000 },
+      )
   })
 })
