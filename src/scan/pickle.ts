@@ -78,6 +78,8 @@ export interface PickleOptions {
   readonly probe?: boolean
   /** Scans bytes handed to a nested loader (pickle.loads(b'...')), as a file of its own. */
   readonly scanEmbedded?: (src: ByteSource, path: string) => void
+  /** Where the stream starts in `src` (default 0). */
+  readonly start?: number
 }
 
 export interface PickleResult {
@@ -85,6 +87,10 @@ export interface PickleResult {
   readonly pickles: number
   /** False when probing and the bytes are not a pickle. */
   readonly isPickle: boolean
+  /** Where reading stopped: after the last STOP, or where an error ended the stream. */
+  readonly end: number
+  /** The last global the stream imported (module.name), for layouts that size data by type. */
+  readonly lastGlobal: string | undefined
 }
 
 const LEGACY_TORCH_MAGIC = Uint8Array.of(
@@ -114,7 +120,7 @@ export function isLegacyTorch(head: Uint8Array): boolean {
  * LimitError when a limit trips (the caller reports it).
  */
 export function scanPickle(src: ByteSource, ctx: ScanContext, o: PickleOptions): PickleResult {
-  const cur = new Cursor(src)
+  const cur = new Cursor(src, o.start ?? 0)
   const m = new Machine(cur, ctx, o)
   let pickles = 0
   let resyncs = 0
@@ -127,7 +133,8 @@ export function scanPickle(src: ByteSource, ctx: ScanContext, o: PickleOptions):
       pickles++
     } catch (e) {
       if (!(e instanceof ParseError)) throw e
-      if (o.probe === true && pickles === 0) return { pickles: 0, isPickle: false }
+      if (o.probe === true && pickles === 0)
+        return { pickles: 0, isPickle: false, end: cur.pos, lastGlobal: undefined }
       m.flush()
       const truncated = e.offset >= cur.size
       ctx.add({
@@ -148,7 +155,7 @@ export function scanPickle(src: ByteSource, ctx: ScanContext, o: PickleOptions):
     }
     m.flush()
   }
-  return { pickles, isPickle: true }
+  return { pickles, isPickle: true, end: cur.pos, lastGlobal: m.lastGlobal }
 }
 
 /** The next offset where `\x80` and a protocol number 2..5 could start a pickle. */
@@ -331,7 +338,10 @@ class Machine {
 
   // ---- imports and calls
 
+  lastGlobal: string | undefined
+
   private global(module: string, name: string, at: number): Global {
+    this.lastGlobal = `${module}.${name}`
     const c = classify(module, name, this.protocol, this.ctx.strict)
     if (c.tier === 'dangerous')
       this.finding(

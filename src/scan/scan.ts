@@ -576,11 +576,12 @@ function* walkLocalHeaders(src: ByteSource, from: number): Generator<ZipEntry> {
 // ---- tar
 
 function scanTar(src: ByteSource, path: string, ctx: ScanContext, depth: number): void {
+  const members: { name: string; data: number; size: number }[] = []
   let p = 0
   let longName: string | undefined
   while (p + 512 <= src.size) {
     const h = readAll(src, p, 512)
-    if (h.every((b) => b === 0)) return
+    if (h.every((b) => b === 0)) break
     const field = (at: number, len: number) => {
       const s = h.subarray(at, at + len)
       const z = s.indexOf(0)
@@ -589,7 +590,7 @@ function scanTar(src: ByteSource, path: string, ctx: ScanContext, depth: number)
     const sizeText = field(124, 12).trim()
     if (!/^[0-7]*$/.test(sizeText)) {
       suspicious(ctx, path, p, 'tar.bad-header', 'a tar header with an unreadable size')
-      return
+      break
     }
     const size = parseInt(sizeText || '0', 8)
     const type = String.fromCharCode(h[156] ?? 0)
@@ -602,9 +603,82 @@ function scanTar(src: ByteSource, path: string, ctx: ScanContext, depth: number)
     else if (type === '0' || type === '\0' || type === '7') {
       if (++ctx.members > ctx.limits.maxMembers)
         throw new LimitError('maxMembers', `more than ${ctx.limits.maxMembers} archive members`)
-      scanAny(sliceSource(src, data, size), `${path}!${name}`, ctx, depth + 1, 'member')
+      members.push({ name, data, size })
     }
     p = data + Math.ceil(size / 512) * 512
+  }
+  // torch.save's oldest layout: sys_info, pickle, and storages / tensors that mix pickles and raw data.
+  const names = new Set(members.map((m) => m.name))
+  const legacy = names.has('sys_info') && names.has('pickle') && names.has('storages')
+  for (const m of members) {
+    const member = sliceSource(src, m.data, m.size)
+    const memberPath = `${path}!${m.name}`
+    if (legacy && (m.name === 'storages' || m.name === 'tensors'))
+      scanLegacyRecords(member, memberPath, ctx, m.name)
+    else scanAny(member, memberPath, ctx, depth + 1, 'member')
+  }
+}
+
+/** Bytes per element of torch's legacy storage types. */
+const STORAGE_BYTES: Readonly<Record<string, number>> = {
+  DoubleStorage: 8,
+  FloatStorage: 4,
+  HalfStorage: 2,
+  BFloat16Storage: 2,
+  LongStorage: 8,
+  IntStorage: 4,
+  ShortStorage: 2,
+  CharStorage: 1,
+  ByteStorage: 1,
+  BoolStorage: 1,
+}
+
+/**
+ * The `storages` and `tensors` members of a legacy torch tar: a pickled count,
+ * then per record a pickled tuple followed by raw bytes whose length the
+ * record gives (torch/serialization.py, legacy_load). Every pickle is
+ * scanned; the raw bytes are skipped by their computed length.
+ */
+function scanLegacyRecords(
+  src: ByteSource,
+  path: string,
+  ctx: ScanContext,
+  kind: 'storages' | 'tensors',
+): void {
+  const count = scanPickle(src, ctx, { path, maxPickles: 1 })
+  let pos = count.end
+  while (pos < src.size) {
+    const r = scanPickle(src, ctx, { path, maxPickles: 1, start: pos })
+    if (r.pickles === 0) return
+    pos = r.end
+    if (kind === 'storages') {
+      const type = r.lastGlobal?.replace(/^torch\./, '') ?? ''
+      const width = STORAGE_BYTES[type]
+      if (width === undefined) {
+        suspicious(
+          ctx,
+          path,
+          pos,
+          'torch.legacy-layout',
+          `a legacy storage of unknown type ${r.lastGlobal ?? '(none)'}: its size cannot be computed`,
+        )
+        return
+      }
+      pos += 8 + u64(readAll(src, pos, 8), 0) * width
+    } else {
+      const ndim = u32(readAll(src, pos, 4), 0)
+      if (ndim > 64) {
+        suspicious(
+          ctx,
+          path,
+          pos,
+          'torch.legacy-layout',
+          `a legacy tensor record with ${ndim} dimensions`,
+        )
+        return
+      }
+      pos += 8 + 16 * ndim + 8
+    }
   }
 }
 

@@ -177,6 +177,24 @@ function hdf5With(attr: string): Uint8Array {
   )
 }
 
+/** A legacy torch tar (torch < 0.4): sys_info, pickle, and storages (count, then per storage its args pickle, numel, raw bytes). */
+function legacyTar(storageArgs: Uint8Array): Uint8Array {
+  const numel = new Uint8Array(8)
+  new DataView(numel.buffer).setBigUint64(0, BigInt(trickyTensor.length / 4), true)
+  return tar([
+    {
+      name: 'sys_info',
+      data: p().proto(2).emptyDict().str('little_endian').raw(0x88).setitem().stop().done(),
+    },
+    { name: 'pickle', data: p().proto(2).str('0').raw('Q').stop().done() },
+    { name: 'tensors', data: p().proto(2).int(0).stop().done() },
+    {
+      name: 'storages',
+      data: concat(p().proto(2).int(1).stop().done(), storageArgs, numel, trickyTensor),
+    },
+  ])
+}
+
 const hex = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'))
 
 const f32 = (n: number) => new Uint8Array(new Float32Array(n).fill(0.5).buffer)
@@ -768,6 +786,32 @@ export const CASES: readonly Case[] = [
       { name: 'sys_info', data: p().proto(2).emptyDict().stop().done() },
       { name: 'pickle', data: osSystem(2) },
     ]),
+  },
+  {
+    name: 'legacy-torch-tar-storage-record-payload',
+    label: 'malicious',
+    why: 'legacy torch tar whose storages member hides a call in a storage record pickle',
+    rule: 'pickle.dangerous-global',
+    bytes: legacyTar(
+      p()
+        .proto(2)
+        .call('os', 'system', 'id')
+        .pop()
+        .str('0')
+        .str('cpu')
+        .global('torch', 'FloatStorage')
+        .tuple(3)
+        .stop()
+        .done(),
+    ),
+  },
+  {
+    name: 'benign-legacy-torch-tar',
+    label: 'benign',
+    why: 'legacy torch tar: storage records are pickles followed by raw bytes, skipped by their computed length',
+    bytes: legacyTar(
+      p().proto(2).str('0').str('cpu').global('torch', 'FloatStorage').tuple(3).stop().done(),
+    ),
   },
   {
     name: 'legacy-torch-sys-info-payload',
