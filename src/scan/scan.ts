@@ -215,8 +215,9 @@ function scanAny(
   // .lzma ("LZMA alone", joblib's compress='lzma'): no magic, a plausible header confirmed by decoding.
   if (looksLikeLzma(head, src.size)) {
     const budget = ctx.limits.maxDecompressed - ctx.decompressed
+    const input = readAll(src)
     try {
-      const out = unlzma(readAll(src), budget)
+      const out = unlzma(input, budget)
       ctx.decompressed += out.length
       scanAny(bufferSource(out), `${path}!unlzma`, ctx, depth + 1, 'member')
       return 'lzma'
@@ -295,8 +296,10 @@ function decompress(
       'maxDecompressed',
       `more than ${ctx.limits.maxDecompressed} bytes to decompress`,
     )
+  // Reads stay outside the try: a source's own errors (a stream that must fall back) pass through.
+  const input = readAll(src)
   try {
-    const out = fn(readAll(src), budget)
+    const out = fn(input, budget)
     ctx.decompressed += out.length
     return out
   } catch (e) {
@@ -318,8 +321,9 @@ function decompress(
 
 function tryInflate(ctx: ScanContext, src: ByteSource): Buffer | undefined {
   const budget = ctx.limits.maxDecompressed - ctx.decompressed
+  const input = readAll(src)
   try {
-    const out = inflateSync(readAll(src), { maxOutputLength: budget })
+    const out = inflateSync(input, { maxOutputLength: budget })
     ctx.decompressed += out.length
     return out
   } catch {
@@ -764,8 +768,9 @@ function safetensorsProblem(src: ByteSource): string | undefined {
   const n = u64(readAll(src, 0, 8), 0)
   if (n > 100 * 1024 * 1024) return 'a header larger than 100 MB'
   let header: unknown
+  const text = readAll(src, 8, n)
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(readAll(src, 8, n)))
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text))
   } catch {
     return 'the header is not JSON'
   }
@@ -860,8 +865,9 @@ function scanGguf(head: Uint8Array, src: ByteSource, path: string, ctx: ScanCont
 /** config.json of a .keras archive (or model_config of an .h5): Lambda layers and modules outside keras. */
 function scanKerasConfig(src: ByteSource, path: string, ctx: ScanContext): void {
   let doc: unknown
+  const text = readAll(src)
   try {
-    doc = JSON.parse(new TextDecoder().decode(readAll(src)))
+    doc = JSON.parse(new TextDecoder().decode(text))
   } catch {
     suspicious(ctx, path, 0, 'keras.bad-config', 'the model configuration is not JSON')
     return

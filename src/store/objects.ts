@@ -26,7 +26,9 @@ import type { TenantRecord } from '../meta/store.ts'
 import { RULES_VERSION } from '../scan/rules.ts'
 import { scan } from '../scan/scan.ts'
 import { bufferSource, type ByteSource } from '../scan/source.ts'
+import type { Finding } from '../scan/types.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
+import type { ScanOutcome, ScanPool, StreamingScan } from './scan-pool.ts'
 
 /** Bodies up to this size are scanned from the plaintext kept while sealing; larger ones are read back. */
 const SCAN_IN_MEMORY = 1024 * 1024
@@ -68,7 +70,14 @@ export class ScanRejected extends StrongroomError {
 
 /** The verdict to keep with an object: the first findings only. */
 function scanRecord(src: ByteSource, key: string): ScanRecord {
-  const r = scan(src, key)
+  return recordOf(scan(src, key))
+}
+
+function recordOf(r: {
+  verdict: ScanRecord['verdict']
+  format: string
+  findings: readonly Finding[]
+}): ScanRecord {
   return {
     verdict: r.verdict,
     format: r.format,
@@ -108,12 +117,15 @@ export class ObjectService {
   private readonly blobs: BlobStore
   private readonly kms: LocalKms
   private readonly segmentSize: number
+  private readonly pool: ScanPool | undefined
 
-  constructor(meta: Stores, blobs: BlobStore, kms: LocalKms, segmentSize: number) {
+  /** `pool`: scan workers for uploads larger than what is scanned in memory (the gateway has one). */
+  constructor(meta: Stores, blobs: BlobStore, kms: LocalKms, segmentSize: number, pool?: ScanPool) {
     this.meta = meta
     this.blobs = blobs
     this.kms = kms
     this.segmentSize = segmentSize
+    this.pool = pool
   }
 
   /** Seals `body` into a new blob under the bucket key, bound to `context`. Nothing refers to the blob yet. */
@@ -124,9 +136,12 @@ export class ObjectService {
     body: CryptoSource,
     length: number,
     verify: ((md5: Buffer) => void) | undefined,
-    keep = false,
+    /** Scan the body under this path: kept in memory when small, else streamed to a scan worker. */
+    scanPath?: string,
     inlineAllowed = false,
   ): Promise<{
+    /** The streaming scan's outcome, when a worker took it. */
+    streamed: Promise<ScanOutcome> | undefined
     blob: string
     /** The ciphertext of a body small enough to keep inline; the blob id then starts with `inline-`. */
     inline: Buffer | undefined
@@ -147,11 +162,15 @@ export class ObjectService {
       context,
     )
     const md5 = createHash('md5')
+    const keep = scanPath !== undefined
     const plain = keep && length <= SCAN_IN_MEMORY ? ([] as Buffer[]) : undefined
+    const stream: StreamingScan | undefined =
+      keep && plain === undefined ? this.pool?.start(length, scanPath) : undefined
     async function* tap(src: CryptoSource): AsyncGenerator<Uint8Array> {
       for await (const c of src) {
         md5.update(c)
         plain?.push(Buffer.from(c))
+        if (stream !== undefined && !stream.writer.readerDone) await stream.writer.write(c)
         yield c
       }
     }
@@ -178,7 +197,9 @@ export class ObjectService {
         finish()
         inlineData = Buffer.concat(chunks)
       } else await this.blobs.put(blob, sealed, finish)
+      stream?.writer.end(true)
     } catch (e) {
+      stream?.writer.end(false)
       keptKey?.fill(0)
       throw e
     } finally {
@@ -197,6 +218,7 @@ export class ObjectService {
       plain,
       dataKey: keptKey,
       inline: inlineData,
+      streamed: stream?.outcome,
     }
   }
 
@@ -212,8 +234,12 @@ export class ObjectService {
     plain: Buffer[] | undefined,
     key: string,
     dataKey?: Buffer,
+    streamed?: Promise<ScanOutcome>,
   ): Promise<ScanRecord> {
     if (plain !== undefined) return scanRecord(bufferSource(Buffer.concat(plain)), key)
+    // Scanned as it streamed through, unless the format needed random access (or the worker failed).
+    const outcome = await streamed
+    if (outcome !== undefined && 'report' in outcome) return recordOf(outcome.report)
     // A new body's data key is not stored yet (its row commits after the scan): use the one kept.
     const opened = await this.openSealed(
       blob,
@@ -255,7 +281,7 @@ export class ObjectService {
       input.body,
       input.length,
       input.verify,
-      policy !== 'off',
+      policy !== 'off' ? input.key : undefined,
       true,
     )
     let scanned: ScanRecord | null = null
@@ -267,6 +293,7 @@ export class ObjectService {
           sealed.plain,
           input.key,
           sealed.dataKey,
+          sealed.streamed,
         )
       } catch (e) {
         await this.discard(sealed.blob)

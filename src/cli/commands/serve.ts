@@ -13,6 +13,7 @@ import {
 } from '../../identity/users.ts'
 import { serverIdentity } from '../../net/ca.ts'
 import { FsBlobStore } from '../../store/blobs.ts'
+import { ScanPool } from '../../store/scan-pool.ts'
 import { ObjectService } from '../../store/objects.ts'
 import { stringOpt, type Command } from '../command.ts'
 
@@ -131,6 +132,7 @@ Example:
         )
     }
     const app = await openApp(config)
+    const scanPool = new ScanPool(2)
     let running: RunningServer | undefined
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
@@ -139,6 +141,7 @@ Example:
         new FsBlobStore(join(config.dataDir, 'blobs')),
         app.kms,
         config.segmentSize,
+        scanPool,
       )
       const orphans = await objects.removeOrphans()
       const log = (line: Record<string, unknown>) =>
@@ -225,6 +228,7 @@ Example:
       })
       return 0
     } finally {
+      await scanPool.close()
       await app.close()
     }
   },
