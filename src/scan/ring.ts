@@ -100,6 +100,7 @@ export class RingWriter {
  */
 export class RingSource implements ByteSource {
   readonly size: number
+  readonly sequential = true
   private readonly ctl: BigInt64Array
   private readonly data: Uint8Array
   private readonly timeoutMs: number

@@ -9,6 +9,7 @@ import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib'
 import { bunzip2, Bzip2Budget } from './bzip2.ts'
 import { unlzma, unxz, XzBudget, XzError } from './xz.ts'
 import { isLegacyTorch, scanPickle } from './pickle.ts'
+import { NeedsRandomAccess } from './ring.ts'
 import { classify } from './rules.ts'
 import { bufferSource, readAll, sliceSource, type ByteSource } from './source.ts'
 import {
@@ -147,6 +148,16 @@ function scanAny(
     if (where === 'top') suspicious(ctx, path, 0, 'format.empty', 'the file is empty: not a model')
     return 'empty'
   }
+  // A stream is scanned as it passes only for formats read front to back; the rest (archives,
+  // compressed data, anything identified from its end) is scanned once it is stored.
+  if (
+    src.sequential === true &&
+    !(head[0] === 0x80 && (head[1] ?? 9) <= 5) &&
+    !startsWith(head, NPY) &&
+    !startsWith(head, GGUF) &&
+    !looksLikeSafetensors(head, src.size)
+  )
+    throw new NeedsRandomAccess('this format is scanned from the stored body')
   if (startsWith(head, ZIP_LOCAL) || startsWith(head, ZIP_EMPTY)) {
     scanZip(src, path, ctx, depth)
     return 'zip'
