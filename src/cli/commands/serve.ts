@@ -132,7 +132,7 @@ Example:
         )
     }
     const app = await openApp(config)
-    const scanPool = new ScanPool(2)
+    const scanPool = new ScanPool(1)
     let running: RunningServer | undefined
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
