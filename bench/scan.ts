@@ -12,12 +12,12 @@
  * Usage: node bench/scan.ts [--floats N] [--rounds R]
  */
 import { spawnSync } from 'node:child_process'
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { scan } from '../src/scan/scan.ts'
-import type { ByteSource } from '../src/scan/source.ts'
+import { fdByteSource } from '../src/store/file-source.ts'
 
 const { values } = parseArgs({
   options: {
@@ -62,26 +62,10 @@ function writeFloatPickle(path: string, n: number): void {
   closeSync(fd)
 }
 
-function fileSource(fd: number): ByteSource {
-  const size = fstatSync(fd).size
-  return {
-    size,
-    readInto(position, into, offset, length) {
-      let got = 0
-      while (got < length) {
-        const n = readSync(fd, into, offset + got, length - got, position + got)
-        if (n === 0) break
-        got += n
-      }
-      return got
-    },
-  }
-}
-
 function ours(path: string): { seconds: number; size: number; verdict: string } {
   const fd = openSync(path, 'r')
   try {
-    const src = fileSource(fd)
+    const src = fdByteSource(fd, fstatSync(fd).size)
     const t = performance.now()
     const r = scan(src, path)
     return { seconds: (performance.now() - t) / 1000, size: src.size, verdict: r.verdict }

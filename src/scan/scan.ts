@@ -72,43 +72,29 @@ export function scan(src: ByteSource, path: string, o: ScanOptions = {}): ScanRe
 
 type Where = 'top' | 'member' | 'torch-member' | 'embedded'
 
-function suspicious(
-  ctx: ScanContext,
-  path: string,
-  offset: number,
-  rule: string,
-  reason: string,
-  subject?: string,
-): void {
-  ctx.add({
-    path,
-    offset,
-    verdict: 'suspicious',
-    severity: 'medium',
-    rule,
-    reason,
-    ...(subject === undefined ? {} : { subject }),
-  })
+function finding(verdict: 'suspicious' | 'malicious') {
+  return (
+    ctx: ScanContext,
+    path: string,
+    offset: number,
+    rule: string,
+    reason: string,
+    subject?: string,
+  ): void => {
+    ctx.add({
+      path,
+      offset,
+      verdict,
+      severity: verdict === 'malicious' ? 'critical' : 'medium',
+      rule,
+      reason,
+      ...(subject === undefined ? {} : { subject }),
+    })
+  }
 }
 
-function malicious(
-  ctx: ScanContext,
-  path: string,
-  offset: number,
-  rule: string,
-  reason: string,
-  subject?: string,
-): void {
-  ctx.add({
-    path,
-    offset,
-    verdict: 'malicious',
-    severity: 'critical',
-    rule,
-    reason,
-    ...(subject === undefined ? {} : { subject }),
-  })
-}
+const suspicious = finding('suspicious')
+const malicious = finding('malicious')
 
 const u32 = (b: Uint8Array, i: number) =>
   ((b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>> 0

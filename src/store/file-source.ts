@@ -2,6 +2,23 @@
 import { readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import type { RandomAccessSource } from '../crypto/range.ts'
+import type { ByteSource } from '../scan/source.ts'
+
+/** Synchronous positioned reads over an open file descriptor: what the model scanner reads. */
+export function fdByteSource(fd: number, size: number): ByteSource {
+  return {
+    size,
+    readInto(position, into, offset, length) {
+      let got = 0
+      while (got < length) {
+        const n = readSync(fd, into, offset + got, length - got, position + got)
+        if (n === 0) break
+        got += n
+      }
+      return got
+    },
+  }
+}
 
 export function fileSource(fh: FileHandle, size: number): RandomAccessSource {
   return {

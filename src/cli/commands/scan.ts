@@ -5,29 +5,14 @@
  * the exit status says the worst: 0 clean, 1 suspicious or malicious, 2 a
  * usage or I/O error.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { StrongroomError } from '../../errors.ts'
 import { scan, type ScanReport } from '../../scan/scan.ts'
-import type { ByteSource } from '../../scan/source.ts'
+import { fdByteSource } from '../../store/file-source.ts'
 import type { Finding } from '../../scan/types.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { version } from '../main.ts'
-
-function fileSource(fd: number, size: number): ByteSource {
-  return {
-    size,
-    readInto(position, into, offset, length) {
-      let got = 0
-      while (got < length) {
-        const n = readSync(fd, into, offset + got, length - got, position + got)
-        if (n === 0) break
-        got += n
-      }
-      return got
-    },
-  }
-}
 
 /** Every regular file under `path`, in a stable order; symbolic links are not followed. */
 function* files(path: string): Generator<string> {
@@ -49,7 +34,7 @@ function* files(path: string): Generator<string> {
 function scanFile(path: string, strict: boolean): ScanReport {
   const fd = openSync(path, 'r')
   try {
-    return scan(fileSource(fd, fstatSync(fd).size), path, { strict })
+    return scan(fdByteSource(fd, fstatSync(fd).size), path, { strict })
   } finally {
     closeSync(fd)
   }
