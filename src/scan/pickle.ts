@@ -9,7 +9,7 @@
  */
 import { BYTE_WRAPPERS, classify, LATIN1, NESTED_LOADERS, type Tier } from './rules.ts'
 import { Cursor, sliceSource, type ByteSource } from './source.ts'
-import { LimitError, type ScanContext } from './types.ts'
+import { LimitError, newFinding, type Finding, type ScanContext } from './types.ts'
 
 // ---- symbolic values
 
@@ -189,7 +189,7 @@ class Machine {
   /** copyreg.add_extension calls seen: extension code -> global. */
   private readonly extensions = new Map<number, [string, string]>()
   /** Findings of the pickle being read; committed at its end (or dropped when probing fails). */
-  private pending: Parameters<ScanContext['add']>[0][] = []
+  private pending: Finding[] = []
 
   constructor(cur: Cursor, ctx: ScanContext, o: PickleOptions) {
     this.cur = cur
@@ -218,15 +218,7 @@ class Machine {
     reason: string,
     subject?: string,
   ): void {
-    this.pending.push({
-      path: this.o.path,
-      offset,
-      verdict,
-      severity: verdict === 'malicious' ? 'critical' : 'medium',
-      rule,
-      reason,
-      ...(subject === undefined ? {} : { subject }),
-    })
+    this.pending.push(newFinding(this.o.path, offset, verdict, rule, reason, subject))
   }
 
   // ---- reading arguments

@@ -15,6 +15,7 @@ import { bufferSource, readAll, sliceSource, type ByteSource } from './source.ts
 import {
   DEFAULT_LIMITS,
   LimitError,
+  newFinding,
   ScanContext,
   verdictOf,
   type Finding,
@@ -81,15 +82,7 @@ function finding(verdict: 'suspicious' | 'malicious') {
     reason: string,
     subject?: string,
   ): void => {
-    ctx.add({
-      path,
-      offset,
-      verdict,
-      severity: verdict === 'malicious' ? 'critical' : 'medium',
-      rule,
-      reason,
-      ...(subject === undefined ? {} : { subject }),
-    })
+    ctx.add(newFinding(path, offset, verdict, rule, reason, subject))
   }
 }
 

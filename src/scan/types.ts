@@ -18,6 +18,26 @@ export interface Finding {
   readonly reason: string
 }
 
+/** A finding with the severity its verdict carries (critical when malicious, medium when suspicious). */
+export function newFinding(
+  path: string,
+  offset: number,
+  verdict: Finding['verdict'],
+  rule: string,
+  reason: string,
+  subject?: string,
+): Finding {
+  return {
+    path,
+    offset,
+    verdict,
+    severity: verdict === 'malicious' ? 'critical' : 'medium',
+    rule,
+    reason,
+    ...(subject === undefined ? {} : { subject }),
+  }
+}
+
 export interface Limits {
   /** Opcodes per pickle stream. */
   readonly maxOpcodes: number

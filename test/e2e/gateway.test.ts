@@ -39,6 +39,20 @@ import {
   work,
 } from './harness.ts'
 
+/** Debian's aws CLI v2 sets a bucket policy from a file, as alice. */
+function putBucketPolicy(bucket: string, file: string): void {
+  const r = awsV2(
+    alice,
+    's3api',
+    'put-bucket-policy',
+    '--bucket',
+    bucket,
+    '--policy',
+    `file://${file}`,
+  )
+  assert.equal(r.code, 0, r.stderr)
+}
+
 before(() => start())
 after(stop)
 
@@ -242,18 +256,7 @@ print('ok')
         },
       ],
     })
-    assert.equal(
-      awsV2(
-        alice,
-        's3api',
-        'put-bucket-policy',
-        '--bucket',
-        'vision-data',
-        '--policy',
-        `file://${policy}`,
-      ).code,
-      0,
-    )
+    putBucketPolicy('vision-data', policy)
     const del = awsV2(alice, 's3', 'rm', 's3://vision-data/readme')
     assert.match(del.stderr, /AccessDenied/)
     assert.equal(
@@ -298,18 +301,7 @@ print('ok')
         },
       ],
     })
-    assert.equal(
-      awsV2(
-        alice,
-        's3api',
-        'put-bucket-policy',
-        '--bucket',
-        'vision-data',
-        '--policy',
-        `file://${policy}`,
-      ).code,
-      0,
-    )
+    putBucketPolicy('vision-data', policy)
     assert.match(
       awsV2(bob, 's3', 'ls', 's3://vision-data/').stdout,
       /readme/,
