@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import type { TestContext } from 'node:test'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent } from 'node:https'
 import { connect as tlsConnect } from 'node:tls'
@@ -19,6 +20,44 @@ export const ADMIN = { id: 'AKIAE2EADMIN00000001', secret: 'e2e-admin-secret-012
 let server: ChildProcess | undefined
 export let endpoint = ''
 export let ca = ''
+
+/**
+ * The external clients the e2e tests drive, each with the Debian package that brings it.
+ * `npm test` on a machine with only Node and npm skips a test whose client is missing, with
+ * one line naming the package; CI sets STRONGROOM_REQUIRE_TOOLS=1 so a missing client fails.
+ */
+const TOOLS = {
+  aws: { probe: ['aws', '--version'], pkg: 'awscli' },
+  awsV2: { probe: ['/usr/bin/aws', '--version'], pkg: 'awscli' },
+  boto3: { probe: ['python3', '-c', 'import boto3'], pkg: 'python3-boto3' },
+  debianBoto3: { probe: ['/usr/bin/python3', '-c', 'import boto3'], pkg: 'python3-boto3' },
+  rclone: { probe: ['rclone', 'version'], pkg: 'rclone' },
+  s3cmd: { probe: ['s3cmd', '--version'], pkg: 's3cmd' },
+  curl: { probe: ['curl', '--version'], pkg: 'curl' },
+  sslscan: { probe: ['sslscan', '--version'], pkg: 'sslscan' },
+} as const
+export type Tool = keyof typeof TOOLS
+const found = new Map<Tool, boolean>()
+
+/** True when every named client is installed; otherwise skips the test (or fails it under CI). */
+export function needs(t: TestContext, ...tools: Tool[]): boolean {
+  const missing = tools.filter((tool) => {
+    let ok = found.get(tool)
+    if (ok === undefined) {
+      const [cmd, ...args] = TOOLS[tool].probe
+      ok = spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
+      found.set(tool, ok)
+    }
+    return !ok
+  })
+  if (missing.length === 0) return true
+  const pkgs = [...new Set(missing.map((tool) => TOOLS[tool].pkg))].join(' ')
+  const line = `needs Debian package ${pkgs} (apt-get install ${pkgs})`
+  if (process.env.STRONGROOM_REQUIRE_TOOLS === '1')
+    assert.fail(`${line}; STRONGROOM_REQUIRE_TOOLS=1`)
+  t.skip(line)
+  return false
+}
 
 /** Runs the CLI against the gateway's data directory; returns its status and output. */
 export function strongroomRun(args: string[]) {
