@@ -17,6 +17,8 @@ export interface Config {
   readonly headerTimeout: number
   /** Seconds a connection may stay silent (no bytes either way) before it is closed. */
   readonly idleTimeout: number
+  /** Where the gateway listens (HOST:PORT; port 0 picks a free one). */
+  readonly listen: { readonly host: string; readonly port: number }
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
@@ -52,6 +54,15 @@ function seconds(raw: unknown, max: number): number | undefined {
         ? Number(raw)
         : Number.NaN
   return n >= 0.1 && n <= max ? n : undefined
+}
+
+/** HOST:PORT, with an IPv6 host in brackets. */
+function hostPort(raw: unknown): { host: string; port: number } | undefined {
+  const m =
+    typeof raw === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(raw) : null
+  const host = m?.[1] ?? m?.[2]
+  const port = Number(m?.[3])
+  return host !== undefined && port <= 65535 ? { host, port } : undefined
 }
 
 export const SETTINGS = {
@@ -94,6 +105,13 @@ export const SETTINGS = {
     accepted: 'a number of seconds from 0.1 to 3600',
     parse: (raw) => seconds(raw, 3600),
   },
+  listen: {
+    file: 'listen',
+    env: 'STRONGROOM_LISTEN',
+    flag: 'listen',
+    accepted: 'HOST:PORT such as 127.0.0.1:9443 (port 0 picks a free one)',
+    parse: hostPort,
+  },
   rootKeyFile: {
     file: 'rootKeyFile',
     env: 'STRONGROOM_ROOT_KEY_FILE',
@@ -118,6 +136,7 @@ const DEFAULTS = {
   segmentSize: DEFAULT_SEGMENT_SIZE,
   headerTimeout: 20,
   idleTimeout: 120,
+  listen: { host: '127.0.0.1', port: 9443 },
 }
 
 export interface ConfigSources {
@@ -158,6 +177,7 @@ export function loadConfig(sources: ConfigSources): Config {
     segmentSize: (values.segmentSize as number | undefined) ?? DEFAULTS.segmentSize,
     headerTimeout: (values.headerTimeout as number | undefined) ?? DEFAULTS.headerTimeout,
     idleTimeout: (values.idleTimeout as number | undefined) ?? DEFAULTS.idleTimeout,
+    listen: (values.listen as Config['listen'] | undefined) ?? DEFAULTS.listen,
     rootKeyFile:
       values.rootKeyFile === undefined ? undefined : resolve(values.rootKeyFile as string),
     passphraseFile:

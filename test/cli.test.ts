@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -378,26 +379,48 @@ describe('strongroom CLI', () => {
     })
   })
 
-  it('refuses an older Node.js with one line naming the version it needs', (t) => {
-    let system: string
+  describe('on a Node.js older than 24', () => {
+    const OLD_PATH = '/usr/local/bin:/usr/bin:/bin'
+    let system = ''
     try {
-      system = execFileSync('node', ['--version'], {
-        env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
-      })
+      system = execFileSync('node', ['--version'], { env: { PATH: OLD_PATH } })
         .toString()
         .trim()
     } catch {
-      system = ''
+      // no system node at all
     }
-    if (system === '' || Number(system.slice(1).split('.')[0]) >= 24) {
-      t.skip(`no Node.js older than 24 on this machine (system node: ${system || 'none'})`)
-      return
-    }
-    const r = spawnSync('node', [BIN, '--version'], {
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+    const older = system !== '' && Number(system.slice(1).split('.')[0]) < 24
+    const skipLine = `no Node.js older than 24 on this machine (system node: ${system || 'none'})`
+
+    it('runs under the pinned Node from node_modules, with its output and exit status', (t) => {
+      if (!older) {
+        t.skip(skipLine)
+        return
+      }
+      const r = spawnSync('node', [BIN, '--version'], { env: { PATH: OLD_PATH } })
+      assert.equal(r.status, 0, r.stderr.toString())
+      assert.equal(r.stdout.toString(), sr(['--version']).stdout)
+      assert.equal(r.stderr.toString(), '')
+      const bad = spawnSync('node', [BIN, 'no-such-command'], { env: { PATH: OLD_PATH } })
+      assert.equal(bad.status, 2)
     })
-    assert.equal(r.status, 2)
-    assert.equal(r.stderr.toString().trimEnd().split('\n').length, 1)
-    assert.match(r.stderr.toString(), /Node\.js 24 or newer is required/)
+
+    it('without the pinned Node, refuses with one line naming the fix', (t) => {
+      if (!older) {
+        t.skip(skipLine)
+        return
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'sr-bin-'))
+      mkdirSync(join(dir, 'bin'))
+      copyFileSync(BIN, join(dir, 'bin', 'strongroom.js'))
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+      const r = spawnSync('node', [join(dir, 'bin', 'strongroom.js'), '--version'], {
+        env: { PATH: OLD_PATH },
+      })
+      rmSync(dir, { recursive: true, force: true })
+      assert.equal(r.status, 2)
+      assert.equal(r.stderr.toString().trimEnd().split('\n').length, 1)
+      assert.match(r.stderr.toString(), /Node\.js 24 or newer is required .* run `npm ci`/)
+    })
   })
 })

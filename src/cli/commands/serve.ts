@@ -15,7 +15,7 @@ import { serverIdentity } from '../../net/ca.ts'
 import { FsBlobStore } from '../../store/blobs.ts'
 import { ScanPool } from '../../store/scan-pool.ts'
 import { ObjectService } from '../../store/objects.ts'
-import { stringOpt, type Command } from '../command.ts'
+import type { Command } from '../command.ts'
 
 export const DEFAULT_LISTEN = '127.0.0.1:9443'
 const ADMIN_TENANT = 'admin'
@@ -24,18 +24,6 @@ const ADMIN_POLICY = JSON.stringify({
   Version: '2012-10-17',
   Statement: [{ Sid: 'AdministratorAccess', Effect: 'Allow', Action: '*', Resource: '*' }],
 })
-
-function parseListen(raw: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(raw)
-  const port = Number(m?.[2])
-  if (m === null || !(port >= 0 && port <= 65535) || m[1] === '') {
-    throw new StrongroomError(
-      'USAGE',
-      `--listen takes HOST:PORT (for example ${DEFAULT_LISTEN}), got \`${raw.slice(0, 80)}\``,
-    )
-  }
-  return { host: m[1] ?? '', port }
-}
 
 /** The bootstrap admin: tenant `admin`, user `admin` with AdministratorAccess, and its access key. */
 async function bootstrapAdmin(app: App, env: NodeJS.ProcessEnv): Promise<NewAccessKey | undefined> {
@@ -108,9 +96,7 @@ Example:
   strongroom serve --data-dir ./strongroom-data --listen 127.0.0.1:9443`,
   async run(ctx) {
     const config = ctx.config()
-    const { host, port } = parseListen(
-      stringOpt(ctx, 'listen') ?? ctx.env.STRONGROOM_LISTEN ?? DEFAULT_LISTEN,
-    )
+    const { host, port } = config.listen
     const insecure = ctx.values['insecure-http'] === true
     if (!existsSync(join(config.dataDir, META_FILE))) {
       const dev = ctx.values.dev === true
@@ -217,15 +203,24 @@ Example:
       }
       ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
       const server = running
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop)
-          process.off('SIGTERM', stop)
+      // SIGINT or SIGTERM stops gracefully: no new connections, requests in flight finish.
+      // A second signal (Ctrl-C reaches both npm and the server, and npm passes it on) must
+      // not cut those requests off, so the handlers stay until the server has closed.
+      let stop = () => {}
+      const stopped = new Promise<void>((resolve) => {
+        let asked = false
+        stop = () => {
+          if (asked) return
+          asked = true
           void server.close().then(resolve)
         }
-        process.on('SIGINT', stop)
-        process.on('SIGTERM', stop)
       })
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+      await stopped
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      ctx.write('strongroom: stopped\n')
       return 0
     } finally {
       await scanPool.close()
