@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import type { TestContext } from 'node:test'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Agent } from 'node:https'
+import { Agent, request as httpsRequest } from 'node:https'
+import type { IncomingHttpHeaders } from 'node:http'
 import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -218,5 +219,42 @@ export function rawTls(payload: string, endAfterWrite: boolean): Promise<string>
     sock.on('close', () => resolve(out))
     sock.on('error', reject)
     setTimeout(() => sock.destroy(), 10_000).unref()
+  })
+}
+
+export interface Reply {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+  /** The body as text. */
+  text: string
+}
+
+/** One HTTPS request to the gateway (trusting its CA), as curl would send it: no signing. */
+export function fetchTls(
+  url: string,
+  o: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url.startsWith('/') ? `${endpoint}${url}` : url,
+      { method: o.method ?? 'GET', headers: o.headers, ca: readFileSync(ca), agent: false },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const body = Buffer.concat(chunks)
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text: body.toString(),
+          })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(o.body)
   })
 }
