@@ -30,8 +30,11 @@ export let ca = ''
 const TOOLS = {
   aws: { probe: ['aws', '--version'], pkg: 'awscli' },
   awsV2: { probe: ['/usr/bin/aws', '--version'], pkg: 'awscli' },
-  boto3: { probe: ['python3', '-c', 'import boto3'], pkg: 'python3-boto3' },
-  debianBoto3: { probe: ['/usr/bin/python3', '-c', 'import boto3'], pkg: 'python3-boto3' },
+  boto3: { probe: ['python3', '-c', 'import boto3; boto3.client'], pkg: 'python3-boto3' },
+  debianBoto3: {
+    probe: ['/usr/bin/python3', '-c', 'import boto3; boto3.client'],
+    pkg: 'python3-boto3',
+  },
   rclone: { probe: ['rclone', 'version'], pkg: 'rclone' },
   s3cmd: { probe: ['s3cmd', '--version'], pkg: 's3cmd' },
   curl: { probe: ['curl', '--version'], pkg: 'curl' },
