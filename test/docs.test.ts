@@ -33,7 +33,7 @@ describe('docs/iam-simulator.md', () => {
     const command = block(page, 'sh').trim()
     assert.equal(
       command,
-      'npm run --silent strongroom -- policy simulate --input docs/examples/simulate.jsonl --explain',
+      'npx strongroom policy simulate --input docs/examples/simulate.jsonl --explain',
     )
     const r = spawnSync(
       process.execPath,
@@ -63,13 +63,14 @@ describe('docs/scanner.md', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sr-docs-'))
     try {
       const local = (line: string) => line.replaceAll('/tmp/sr-corpus', dir).split(' ')
-      const [, script = '', out = ''] = local(gen)
+      const [npx = '', node = '', script = '', out = ''] = local(gen)
+      assert.deepEqual([npx, node], ['npx', 'node'])
       assert.equal(script, 'scripts/gen-scan-corpus.ts')
       const g = spawnSync(process.execPath, [script, out], { cwd: root, encoding: 'utf8' })
       assert.equal(g.status, 0, g.stderr)
       const args = local(scan)
-      assert.deepEqual(args.slice(0, 6), ['npm', 'run', '--silent', 'strongroom', '--', 'scan'])
-      const r = spawnSync(process.execPath, ['bin/strongroom.js', ...args.slice(5)], {
+      assert.deepEqual(args.slice(0, 3), ['npx', 'strongroom', 'scan'])
+      const r = spawnSync(process.execPath, ['bin/strongroom.js', ...args.slice(2)], {
         cwd: root,
         encoding: 'utf8',
       })
