@@ -82,11 +82,16 @@ const COVERED: Record<string, number> = {
   'README.md': 5,
   'docs/benchmarks.md': 4,
   'docs/gateway.md': 4,
+  'CONTRIBUTING.md': 1,
 }
 
 describe('commands in README.md and docs/', () => {
   it('every page with shell blocks is accounted for here', () => {
-    const pages = ['README.md', ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`)]
+    const pages = [
+      'README.md',
+      'CONTRIBUTING.md',
+      ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`),
+    ]
     for (const page of pages.filter((p) => p.endsWith('.md'))) {
       const n = blocks(page).length
       if (n === 0 || page in COVERED || OTHER_TESTS.has(page)) continue
@@ -97,7 +102,8 @@ describe('commands in README.md and docs/', () => {
     for (const [page, n] of Object.entries(COVERED)) assert.equal(blocks(page).length, n, page)
   })
 
-  it('README: the quickstart commands are the two the tests and CI run', () => {
+  it('README and CONTRIBUTING: the build and test commands are the ones CI runs', () => {
+    assert.deepEqual(commands(blocks('CONTRIBUTING.md')[0] ?? ''), ['npm ci && npm test'])
     const [start = '', test = ''] = blocks('README.md')
     assert.deepEqual(commands(start), ['npm ci && npm start'])
     assert.deepEqual(commands(test), ['npm ci && npm test'])
