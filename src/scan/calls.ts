@@ -86,7 +86,7 @@ function hugeIterable(items: readonly Value[] | null): boolean {
 /** A dict or OrderedDict of tensor backward hooks with nothing in it. */
 function emptyHooks(v: Value | undefined): boolean {
   if (v === undefined || v === NONE) return true
-  if (typeof v === 'object' && v.k === 5) return (v).n === 0
+  if (typeof v === 'object' && v.k === 5) return v.n === 0
   const g = calleeOf(v)
   return g?.full === 'collections.OrderedDict' && !(v as Call).filled && emptyArgs((v as Call).args)
 }

@@ -16,7 +16,7 @@ import {
   rangeCount,
   type Problem,
 } from './calls.ts'
-import { BYTE_WRAPPERS, classify, NESTED_LOADERS } from './rules.ts'
+import { BYTE_WRAPPERS, classify, NESTED_LOADERS, remap } from './rules.ts'
 import { Cursor, sliceSource, type ByteSource } from './source.ts'
 import { LimitError, newFinding, type Finding, type ScanContext } from './types.ts'
 import {
@@ -336,7 +336,8 @@ class Machine {
         `imports ${c.global}: ${c.reason}`,
         c.global,
       )
-    const [m, n] = [module, name]
+    // Calls are judged by what the unpickler resolves (copy_reg._reconstructor is copyreg's).
+    const [m, n] = remap(module, name, this.protocol)
     return { k: 2, full: `${m}.${n}`, tier: c.tier }
   }
 
