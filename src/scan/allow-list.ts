@@ -54,7 +54,6 @@ export const STORAGE_ITEM_SIZE: Readonly<Record<string, number>> = {
   'torch.QInt32Storage': 4,
   'torch.QUInt4x2Storage': 1,
   'torch.QUInt2x4Storage': 1,
-  'torch.UntypedStorage': 1,
   'torch.storage.UntypedStorage': 1,
 }
 
@@ -122,7 +121,7 @@ export const CORE: Readonly<Record<string, readonly string[]>> = {
     '_rebuild_meta_tensor_no_storage',
     '_rebuild_wrapper_subclass',
   ],
-  'torch._tensor': ['_rebuild_from_type_v2', 'Tensor'],
+  'torch._tensor': ['_rebuild_from_type_v2'],
   torch: [
     ...Object.keys(STORAGE_ITEM_SIZE)
       .filter((k) => /^torch\.\w+$/.test(k))
@@ -181,7 +180,7 @@ export const CORE: Readonly<Record<string, readonly string[]>> = {
   'numpy.ma': ['MaskedArray'],
   _codecs: ['encode'],
   copyreg: ['_reconstructor'],
-  'joblib.numpy_pickle': ['NumpyArrayWrapper', 'NDArrayWrapper'],
+  'joblib.numpy_pickle': ['NumpyArrayWrapper'],
   datetime: ['datetime', 'date', 'time', 'timedelta', 'timezone'],
   decimal: ['Decimal'],
   fractions: ['Fraction'],

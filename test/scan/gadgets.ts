@@ -5,7 +5,7 @@
  * the attack it stands for (`attack`), which is also the name of its
  * regression test in test/security/scanner-allow-list.test.ts.
  */
-import { p, type P } from './builders.ts'
+import { concat, p, text, zip, type P } from './builders.ts'
 import type { Case } from './corpus.ts'
 
 export interface Gadget extends Case {
@@ -55,6 +55,27 @@ function tensor(b: P, hooks: (b: P) => P): P {
     .tuple(1)
     .raw(0x89)
   return hooks(b).tuple().reduce()
+}
+
+/** A zip with the zip64 end record and locator torch's writer puts before the end record. */
+function withZip64End(z: Uint8Array): Uint8Array {
+  const eocd = z.length - 22
+  const v = new DataView(z.buffer, z.byteOffset)
+  const count = v.getUint16(eocd + 10, true)
+  const rec = new Uint8Array(76)
+  const r = new DataView(rec.buffer)
+  r.setUint32(0, 0x06064b50, true)
+  r.setBigUint64(4, 44n, true)
+  r.setUint16(12, 45, true)
+  r.setUint16(14, 45, true)
+  r.setBigUint64(24, BigInt(count), true)
+  r.setBigUint64(32, BigInt(count), true)
+  r.setBigUint64(40, BigInt(v.getUint32(eocd + 12, true)), true)
+  r.setBigUint64(48, BigInt(v.getUint32(eocd + 16, true)), true)
+  r.setUint32(56, 0x07064b50, true)
+  r.setBigUint64(64, BigInt(eocd), true)
+  r.setUint32(72, 1, true)
+  return concat(z.subarray(0, eocd), rec, z.subarray(eocd))
 }
 
 const big = (b: P) => b.raw(0x8a, 6, 0, 0, 0, 0, 0, 1) // LONG1: 2**40
@@ -591,6 +612,26 @@ export const GADGETS: readonly Gadget[] = [
       .build()
       .stop()
       .done(),
+  },
+  {
+    name: 'benign-torch-zip-with-zip64-end-record',
+    label: 'benign',
+    attack: "a torch zip with the zip64 end record torch's writer adds is clean, not a polyglot",
+    why: 'torch 1.13 writes a zip64 end record and locator before the end record: no bytes precede the first member',
+    bytes: withZip64End(
+      zip([
+        {
+          name: 'archive/data.pkl',
+          data: tensor(p().proto(2), (b) =>
+            b.global('collections', 'OrderedDict').tuple(0).reduce(),
+          )
+            .stop()
+            .done(),
+        },
+        { name: 'archive/data/0', data: new Uint8Array(16) },
+        { name: 'archive/version', data: text('3\n') },
+      ]),
+    ),
   },
   {
     name: 'benign-tensor-empty-hooks',
