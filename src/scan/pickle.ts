@@ -7,48 +7,33 @@
  * either. One pass, no copy of large byte arguments, no allocation for the
  * opcodes that dominate large files (floats, ints, appends).
  */
-import { BYTE_WRAPPERS, classify, LATIN1, NESTED_LOADERS, type Tier } from './rules.ts'
+import { CONTAINERS } from './allow-list.ts'
+import {
+  checkArrayState,
+  checkCall,
+  checkState,
+  checkPersistentId,
+  rangeCount,
+  type Problem,
+} from './calls.ts'
+import { BYTE_WRAPPERS, classify, NESTED_LOADERS, remap } from './rules.ts'
 import { Cursor, sliceSource, type ByteSource } from './source.ts'
 import { LimitError, newFinding, type Finding, type ScanContext } from './types.ts'
+import {
+  ANY,
+  EMPTY_TUPLE,
+  isGlobal,
+  itemsOf,
+  LONG_STRING,
+  NONE,
+  type Bytes,
+  type Call,
+  type Dict,
+  type Global,
+  type Tuple,
+  type Value,
+} from './values.ts'
 
-// ---- symbolic values
-
-interface Any {
-  readonly k: 0
-}
-interface Bytes {
-  readonly k: 1
-  readonly off: number
-  readonly len: number
-}
-interface Global {
-  readonly k: 2
-  readonly full: string
-  readonly tier: Tier
-}
-interface Call {
-  readonly k: 3
-  readonly fn: Value
-  readonly args: Value
-}
-interface Tuple {
-  readonly k: 4
-  /** null when too long to keep. */
-  readonly items: readonly Value[] | null
-}
-interface Dict {
-  readonly k: 5
-  map: Map<string, Value> | null
-}
-/** A value known only to be a string, too long to keep. */
-interface LongString {
-  readonly k: 6
-}
-type Value = string | number | Any | Bytes | Global | Call | Tuple | Dict | LongString
-
-const ANY: Any = { k: 0 }
-const LONG_STRING: LongString = { k: 6 }
-const EMPTY_TUPLE: Tuple = { k: 4, items: [] }
 const MAX_KEPT_STRING = 4096
 const MAX_TUPLE_ITEMS = 64
 const MAX_DICT_KEYS = 64
@@ -351,21 +336,22 @@ class Machine {
         `imports ${c.global}: ${c.reason}`,
         c.global,
       )
-    const [m, n] = [module, name]
+    // Calls are judged by what the unpickler resolves (copy_reg._reconstructor is copyreg's).
+    const [m, n] = remap(module, name, this.protocol)
     return { k: 2, full: `${m}.${n}`, tier: c.tier }
   }
 
   private call(fn: Value, args: Value, at: number, how: string): Call {
-    if (typeof fn !== 'object' || fn.k !== 2) {
+    if (!isGlobal(fn)) {
       this.finding(
         at,
         'malicious',
         'pickle.computed-callable',
         `${how} calls a value computed while loading (not an imported class or function): the pattern of getattr chains and code objects`,
       )
-      return { k: 3, fn, args }
+      return { k: 3, fn, args, filled: false }
     }
-    const items = typeof args === 'object' && args.k === 4 ? args.items : null
+    const items = itemsOf(args)
     const full = fn.full
     if (NESTED_LOADERS.has(full) || BYTE_WRAPPERS.has(full)) this.embedded(args, at, full, 0)
     if (full === 'copyreg.add_extension' || full === 'copy_reg.add_extension') {
@@ -373,30 +359,56 @@ class Machine {
       if (typeof mod === 'string' && typeof name === 'string' && typeof code === 'number')
         this.extensions.set(code, [mod, name])
     }
-    if (fn.tier === 'safe') this.checkShape(full, items, at)
-    return { k: 3, fn, args }
+    if (fn.tier === 'safe') for (const p of checkCall(full, args)) this.problem(at, p, full)
+    if (full === 'builtins.range')
+      return { k: 3, fn, args, filled: false, count: rangeCount(items) }
+    return { k: 3, fn, args, filled: false }
   }
 
-  /** Safe globals stay safe only with the arguments they are meant for. */
-  private checkShape(full: string, items: readonly Value[] | null, at: number): void {
-    const callableArg = (v: Value | undefined) =>
-      v === undefined || (typeof v === 'object' && (v.k === 0 || (v.k === 2 && v.tier === 'safe')))
-    let bad: string | undefined
-    if (full === '_codecs.encode') {
-      const codec = items?.[1]
-      if (typeof codec !== 'string' || !LATIN1.has(codec.toLowerCase()))
-        bad = `_codecs.encode with codec ${typeof codec === 'string' ? codec : 'computed at load time'} (only latin1 rebuilds bytes)`
-    } else if (full === 'collections.defaultdict') {
-      if (!callableArg(items?.[0]))
-        bad = 'defaultdict with a default factory that is not an allow-listed class'
-    } else if (full === 'torch._tensor._rebuild_from_type_v2') {
-      if (!callableArg(items?.[0]))
-        bad = '_rebuild_from_type_v2 with a function that is not allow-listed'
-    } else if (full === 'copyreg._reconstructor' || full === 'copy_reg._reconstructor') {
-      if (!callableArg(items?.[0]) || !callableArg(items?.[1]))
-        bad = '_reconstructor with classes that are not allow-listed'
+  private problem(at: number, p: Problem, subject?: string): void {
+    this.finding(at, p.verdict, p.rule, p.reason, subject)
+  }
+
+  /**
+   * APPEND(S), SETITEM(S) and ADDITEMS extend lists, dicts and sets; on any
+   * other object they call its append/extend/__setitem__/add, a method call
+   * the machine does not model.
+   */
+  private fill(target: Value, kind: 'list' | 'dict' | 'set', at: number, op: string): void {
+    if (typeof target === 'object') {
+      if (target.k === 7) {
+        if (kind === 'list') return
+      } else if (target.k === 8) {
+        if (kind === 'set') return
+      } else if (target.k === 5) {
+        if (kind === 'dict') return
+      } else if (target.k === 3 && isGlobal(target.fn) && target.fn.tier === 'safe') {
+        if (CONTAINERS[target.fn.full] === kind) {
+          target.filled = true
+          return
+        }
+      }
     }
-    if (bad !== undefined) this.finding(at, 'suspicious', 'pickle.unexpected-arguments', bad, full)
+    const origin =
+      typeof target === 'object' && target.k === 3
+        ? target.fn
+        : typeof target === 'object' && target.k === 2
+          ? target
+          : undefined
+    const foreign = origin !== undefined && (!isGlobal(origin) || origin.tier !== 'safe')
+    const what =
+      origin === undefined
+        ? 'a value that is not a list, dict or set'
+        : isGlobal(origin)
+          ? `an object made by ${origin.full}`
+          : 'an object computed while loading'
+    this.finding(
+      at,
+      foreign ? 'malicious' : 'suspicious',
+      'pickle.container-op-on-object',
+      `${op} on ${what}: calls its ${kind === 'list' ? 'append/extend' : kind === 'dict' ? '__setitem__' : 'add'} method, which this scanner does not model`,
+      isGlobal(origin) ? origin.full : undefined,
+    )
   }
 
   /** Bytes given to a nested loader (directly or through BytesIO) are scanned as artifacts of their own. */
@@ -413,6 +425,8 @@ class Machine {
   }
 
   private build(target: Value, state: Value, at: number): void {
+    const p = checkArrayState(target, state) ?? checkState(target, state)
+    if (p !== undefined) this.problem(at, p)
     if (typeof target === 'object' && target.k === 2)
       this.finding(
         at,
@@ -424,8 +438,7 @@ class Machine {
     if (
       typeof target === 'object' &&
       target.k === 3 &&
-      typeof target.fn === 'object' &&
-      target.fn.k === 2 &&
+      isGlobal(target.fn) &&
       target.fn.full === 'joblib.numpy_pickle.NumpyArrayWrapper' &&
       typeof state === 'object' &&
       state.k === 5
@@ -526,15 +539,23 @@ class Machine {
         case 0x4a: // BININT
           stack.push(this.i32())
           break
-        case 0x61: // APPEND
+        case 0x61: {
+          // APPEND
           this.pop(at)
-          this.top(at)
+          const t = this.top(at)
+          if (typeof t !== 'object' || t.k !== 7) this.fill(t, 'list', at, 'APPEND')
           break
+        }
         case 0x65: // APPENDS
-        case 0x90: // ADDITEMS
+        case 0x90: {
+          // ADDITEMS
           this.dropMark(at)
-          this.top(at)
+          const t = this.top(at)
+          const kind = op === 0x65 ? 'list' : 'set'
+          if (typeof t !== 'object' || t.k !== (op === 0x65 ? 7 : 8))
+            this.fill(t, kind, at, op === 0x65 ? 'APPENDS' : 'ADDITEMS')
           break
+        }
         case 0x28: // MARK
           this.marks.push(stack.length)
           break
@@ -582,14 +603,20 @@ class Machine {
           return
         }
         case 0x4e: // NONE
+          stack.push(NONE)
+          break
         case 0x88: // NEWTRUE
         case 0x89: // NEWFALSE
-        case 0x8f: // EMPTY_SET
-        case 0x5d: // EMPTY_LIST
           stack.push(ANY)
           break
+        case 0x8f: // EMPTY_SET
+          stack.push({ k: 8 })
+          break
+        case 0x5d: // EMPTY_LIST
+          stack.push({ k: 7 })
+          break
         case 0x7d: // EMPTY_DICT
-          stack.push({ k: 5, map: null })
+          stack.push({ k: 5, map: null, n: 0 })
           break
         case 0x29: // EMPTY_TUPLE
           stack.push(EMPTY_TUPLE)
@@ -614,6 +641,9 @@ class Machine {
           stack.push(this.tuple(this.popMark(at)))
           break
         case 0x6c: // LIST
+          this.dropMark(at)
+          stack.push({ k: 7 })
+          break
         case 0x91: // FROZENSET
           this.dropMark(at)
           stack.push(ANY)
@@ -621,7 +651,7 @@ class Machine {
         case 0x64: {
           // DICT
           const items = this.popMark(at)
-          const d: Dict = { k: 5, map: null }
+          const d: Dict = { k: 5, map: null, n: 0 }
           for (let j = 0; j + 1 < items.length; j += 2) setItem(d, items[j], items[j + 1])
           stack.push(d)
           break
@@ -632,6 +662,7 @@ class Machine {
           const k = this.pop(at)
           const d = this.top(at)
           if (typeof d === 'object' && d.k === 5) setItem(d, k, v)
+          else this.fill(d, 'dict', at, 'SETITEM')
           break
         }
         case 0x75: {
@@ -640,6 +671,7 @@ class Machine {
           const d = this.top(at)
           if (typeof d === 'object' && d.k === 5)
             for (let j = 0; j + 1 < items.length; j += 2) setItem(d, items[j], items[j + 1])
+          else if (items.length > 0) this.fill(d, 'dict', at, 'SETITEMS')
           break
         }
         case 0x30: // POP
@@ -806,10 +838,13 @@ class Machine {
           this.line()
           stack.push(ANY)
           break
-        case 0x51: // BINPERSID
-          this.pop(at)
+        case 0x51: {
+          // BINPERSID
+          const p = checkPersistentId(this.pop(at))
+          if (p !== undefined) this.problem(at, p)
           stack.push(ANY)
           break
+        }
         case 0x97: // NEXT_BUFFER
           stack.push(ANY)
           break
@@ -839,6 +874,7 @@ class Machine {
 }
 
 function setItem(d: Dict, k: Value | undefined, v: Value | undefined): void {
+  d.n++
   if (typeof k !== 'string' || v === undefined) return
   d.map ??= new Map()
   if (d.map.size < MAX_DICT_KEYS || d.map.has(k)) d.map.set(k, v)

@@ -18,11 +18,13 @@
  */
 
 import { createHash } from 'node:crypto'
+import { CONTAINERS, CORE, LIBRARY, SAFE_BUILTINS } from './allow-list.ts'
+import { LATIN1, MAX_ALLOC, MAX_DIGITS, MAX_STORAGE_BYTES } from './calls.ts'
 
 export type Tier = 'safe' | 'dangerous' | 'unknown'
 
 /** Bump when the scanner's logic (not only these lists) changes what it decides. */
-const SCANNER_REVISION = 1
+const SCANNER_REVISION = 2
 
 export interface Classification {
   readonly tier: Tier
@@ -283,104 +285,67 @@ const DANGEROUS_NAMES = new Set([
   'numpy.random._pickle.__bit_generator_ctor_bogus',
 ])
 
-/** builtins that only build data. Everything else in builtins (exec, eval, getattr, open, __import__, …) is dangerous. */
-const SAFE_BUILTINS = new Set([
-  'set',
-  'frozenset',
-  'bytearray',
-  'bytes',
-  'complex',
-  'slice',
-  'range',
-  'int',
-  'float',
-  'str',
-  'bool',
-  'tuple',
-  'list',
-  'dict',
-  'object',
-  'NotImplemented',
-  'Ellipsis',
+/**
+ * Names of dangerous classes and functions that harmless modules import and
+ * so re-export (`sklearn.datasets._base.GzipFile` is gzip.GzipFile). Not on
+ * the allow-list, such a global is dangerous under any module.
+ */
+const REEXPORTED = new Set([
+  'GzipFile',
+  'BZ2File',
+  'LZMAFile',
+  'ZipFile',
+  'TarFile',
+  'FileIO',
+  'BytesIO',
+  'StringIO',
+  'BufferedReader',
+  'BufferedWriter',
+  'TextIOWrapper',
+  'Popen',
+  'system',
+  'popen',
+  'check_output',
+  'check_call',
+  'getoutput',
+  'getstatusoutput',
+  'MethodType',
+  'FunctionType',
+  'CodeType',
+  'LambdaType',
+  'ModuleType',
+  'Parallel',
+  'Memory',
+  'Mock',
+  'MagicMock',
+  'NonCallableMock',
+  'AsyncMock',
+  'NamedTemporaryFile',
+  'TemporaryFile',
+  'SpooledTemporaryFile',
+  'TemporaryDirectory',
+  'mkstemp',
+  'mkdtemp',
+  'mktemp',
+  'urlopen',
+  'urlretrieve',
+  'rmtree',
+  'copyfile',
+  'import_module',
+  'attrgetter',
+  'methodcaller',
+  'partial',
+  'create_connection',
+  'create_server',
+  'RabitTracker',
+  'load_library',
+  'loadtxt',
+  'fromfile',
+  'memmap',
 ])
 
-/** Exact (module, name) pairs that only rebuild data. `*` ends a name prefix. */
-const SAFE: Readonly<Record<string, readonly string[]>> = {
-  collections: ['OrderedDict', 'defaultdict', 'Counter', 'deque'],
-  'torch._utils': [
-    '_rebuild_tensor',
-    '_rebuild_tensor_v2',
-    '_rebuild_tensor_v3',
-    '_rebuild_parameter',
-    '_rebuild_parameter_with_state',
-    '_rebuild_qtensor',
-    '_rebuild_sparse_tensor',
-    '_rebuild_nested_tensor',
-    '_rebuild_device_tensor_from_numpy',
-    '_rebuild_meta_tensor_no_storage',
-    '_rebuild_wrapper_subclass',
-  ],
-  'torch._tensor': ['_rebuild_from_type_v2', 'Tensor'],
-  torch: [
-    '*Storage',
-    'Size',
-    'device',
-    'dtype',
-    'float16',
-    'float32',
-    'float64',
-    'bfloat16',
-    'half',
-    'float',
-    'double',
-    'int8',
-    'int16',
-    'int32',
-    'int64',
-    'uint8',
-    'bool',
-    'complex64',
-    'complex128',
-    'layout',
-    'strided',
-    'sparse_coo',
-    'memory_format',
-    'contiguous_format',
-    'channels_last',
-    'preserve_format',
-    'Tensor',
-  ],
-  'torch.storage': ['UntypedStorage', 'TypedStorage'],
-  'torch.nn.parameter': ['Parameter'],
-  'torch.nn.modules.container': ['ModuleDict', 'ModuleList', 'Sequential', 'ParameterDict'],
-  numpy: ['ndarray', 'dtype', 'float64', 'float32', 'int64', 'int32', 'bool_', 'matrix'],
-  'numpy.core.multiarray': ['_reconstruct', 'scalar'],
-  'numpy._core.multiarray': ['_reconstruct', 'scalar'],
-  'numpy.dtypes': ['*DType'],
-  'numpy.random._pickle': ['__randomstate_ctor', '__bit_generator_ctor', '__generator_ctor'],
-  'numpy.random.mtrand': ['RandomState'],
-  'numpy.random._mt19937': ['MT19937'],
-  'numpy.random._pcg64': ['PCG64'],
-  'numpy.ma.core': ['_mareconstruct', 'MaskedArray'],
-  _codecs: ['encode'],
-  copyreg: ['_reconstructor'],
-  'joblib.numpy_pickle': ['NumpyArrayWrapper', 'NDArrayWrapper'],
-  datetime: ['datetime', 'date', 'time', 'timedelta', 'timezone'],
-  decimal: ['Decimal'],
-  fractions: ['Fraction'],
-  uuid: ['UUID'],
-  argparse: ['Namespace'],
-  pathlib: ['PurePosixPath', 'PureWindowsPath', 'PosixPath', 'WindowsPath', 'Path'],
-  types: ['SimpleNamespace'],
-  enum: ['Enum'],
-  re: ['_compile'],
-}
-
-/** Packages whose plain classes (CamelCase names, no dots) only hold model state. */
-const CLASS_PACKAGES = ['sklearn.', 'scipy.sparse.', 'transformers.', 'lightgbm.', 'xgboost.']
-
-/** Arguments that must be literal for a safe call to stay safe. */
-export const LATIN1 = new Set(['latin1', 'latin-1', 'iso-8859-1', 'iso8859-1', 'l1'])
+/** A package's tests, never part of a model. */
+const TEST_MODULE = /^(tests?|testing|_testing|conftest|test_\w+|\w+_tests?)$/
 
 function underDangerous(module: string): string | undefined {
   let m = module
@@ -392,28 +357,21 @@ function underDangerous(module: string): string | undefined {
   }
 }
 
+/** Exact pairs only: no prefix, no pattern, no re-export (allow-list.ts). */
 function isSafe(module: string, name: string, strict = false): boolean {
   if (module === 'builtins') return SAFE_BUILTINS.has(name)
-  const names = SAFE[module]
-  if (names !== undefined)
-    for (const n of names) {
-      if (n === name) return true
-      if (n.startsWith('*') && name.endsWith(n.slice(1)) && /^\w+$/.test(name)) return true
-    }
-  return (
-    !strict &&
-    CLASS_PACKAGES.some((p) => module.startsWith(p)) &&
-    /^[A-Z][A-Za-z0-9_]*$/.test(name) &&
-    underDangerous(module) === undefined
-  )
+  if (CORE[module]?.includes(name) === true) return true
+  return !strict && LIBRARY[module]?.includes(name) === true
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /**
- * Classifies what the unpickler would import. Both the raw spelling and the
- * protocol-<3 remapping are checked (a remap can turn a harmless-looking
- * Python 2 name into a dangerous one: `commands.getoutput`). A dotted name
+ * Classifies what the unpickler would import: below protocol 3 the Python 2
+ * spelling is remapped first, as the unpickler does, and only what it
+ * resolves to is judged (a remap can turn a harmless-looking Python 2 name
+ * into a dangerous one, `commands.getoutput`, or a denied-looking one into a
+ * harmless one, `copy_reg._reconstructor`). A dotted name
  * (protocol 4 attribute lookup) is dangerous when any step is a dunder or a
  * dangerous module reached through attributes (`logging` → `os.system`).
  */
@@ -440,10 +398,11 @@ export function classify(
       global: shown,
       reason: 'reaches a dunder attribute, which gives access to code and globals',
     }
-  for (const [m, n] of [
-    [module, name],
-    [rawModule, rawName],
-  ] as const) {
+  // Only the remapped spelling is matched: below protocol 3 Python imports it and never the
+  // raw one, so `copy_reg._reconstructor` is `copyreg._reconstructor` (argparse.Namespace at
+  // protocol 0), while `commands.getoutput` is `subprocess.getoutput`.
+  {
+    const [m, n] = [module, name]
     const full = `${m}.${n}`
     if (NESTED_LOADERS.has(full))
       return { tier: 'dangerous', global: shown, reason: 'loads another serialized object' }
@@ -492,8 +451,21 @@ export function classify(
         reason: 'a dotted attribute path that is not allow-listed',
       }
   }
+  if (module.split('.').some((m) => TEST_MODULE.test(m)))
+    return {
+      tier: 'dangerous',
+      global: shown,
+      reason: `${module} is a test module: test helpers write temporary files, patch code and run commands`,
+    }
   if (isSafe(module, name, strict))
     return { tier: 'safe', global: shown, reason: 'rebuilds data only' }
+  const last = parts[parts.length - 1] ?? ''
+  if (REEXPORTED.has(last))
+    return {
+      tier: 'dangerous',
+      global: shown,
+      reason: `${last} is the name of a callable that opens files, runs code or calls what it is given (gzip.GzipFile, types.MethodType, …): reached through a module that imports it, it is that callable`,
+    }
   return {
     tier: 'unknown',
     global: shown,
@@ -515,9 +487,13 @@ export const RULES_VERSION = createHash('sha256')
       [...NESTED_LOADERS],
       [...BYTE_WRAPPERS],
       [...DANGEROUS_NAMES],
+      [...REEXPORTED],
+      TEST_MODULE.source,
       [...SAFE_BUILTINS],
-      SAFE,
-      CLASS_PACKAGES,
+      CORE,
+      LIBRARY,
+      CONTAINERS,
+      [...LATIN1, MAX_ALLOC, MAX_DIGITS, MAX_STORAGE_BYTES],
       SCANNER_REVISION,
     ]),
   )

@@ -378,13 +378,19 @@ function scanZip(src: ByteSource, path: string, ctx: ScanContext, depth: number)
     let cdSize = u32(e, 12)
     let cdOffset = u32(e, 16)
     const end = eocd + 22 + u16(e, 20)
-    if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-      const loc = readAll(src, eocd - 20, 20)
-      if (startsWith(loc, ZIP64_LOCATOR)) {
-        const z = readAll(src, u64(loc, 8), 56)
-        count = u64(z, 32)
-        cdSize = u64(z, 40)
-        cdOffset = u64(z, 48)
+    // A zip64 end record (56 bytes) and its locator (20) sit between the central directory and
+    // the end record: torch's writer always puts them there.
+    let cdEnd = eocd
+    const loc = eocd >= 76 ? readAll(src, eocd - 20, 20) : new Uint8Array(0)
+    if (startsWith(loc, ZIP64_LOCATOR)) {
+      const z = readAll(src, eocd - 76, 56)
+      if (u32(z, 0) === 0x06064b50) {
+        cdEnd = eocd - 76
+        if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+          count = u64(z, 32)
+          cdSize = u64(z, 40)
+          cdOffset = u64(z, 48)
+        }
       }
     }
     if (end < size) {
@@ -398,7 +404,7 @@ function scanZip(src: ByteSource, path: string, ctx: ScanContext, depth: number)
       scanAny(sliceSource(src, end, size - end), `${path}!@${end}`, ctx, depth + 1, 'embedded')
     }
     // Bytes before the first member shift every offset; the central directory ends at the EOCD.
-    delta = Math.max(0, eocd - cdSize - cdOffset)
+    delta = Math.max(0, cdEnd - cdSize - cdOffset)
     if (delta > 0) {
       suspicious(
         ctx,

@@ -6,6 +6,7 @@
  */
 import { gzipSync, deflateSync } from 'node:zlib'
 import { concat, gguf, npy, p, safetensors, tar, text, zip } from './builders.ts'
+import { GADGETS } from './gadgets.ts'
 
 export type Label = 'benign' | 'suspicious' | 'malicious'
 
@@ -1278,4 +1279,6 @@ export const CASES: readonly Case[] = [
       ...[1, 2, 3].map((i) => p().proto(4).emptyDict().str('step').int(i).setitem().stop().done()),
     ),
   },
+  // ---- the second review's allow-list gadgets (issue 9, item 16)
+  ...GADGETS,
 ]
