@@ -16,6 +16,8 @@ export interface Failure {
   message: string
   /** The x-amz-request-id of the refused request (what `strongroom explain` takes). */
   requestId: string | undefined
+  /** The response headers (x-amz-delete-marker, Last-Modified...). */
+  headers: Record<string, string>
 }
 
 /** Awaits a call that must fail with an S3 error and returns its code, HTTP status and message. */
@@ -29,6 +31,7 @@ export async function failure(call: Promise<unknown>): Promise<Failure> {
       status: e.$metadata.httpStatusCode,
       message: e.message,
       requestId: e.$metadata.requestId,
+      headers: e.$response?.headers ?? {},
     }
   }
   assert.fail('the call succeeded')
