@@ -6,8 +6,9 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { connect as tlsConnect } from 'node:tls'
 import { S3ServiceException, type S3Client } from '@aws-sdk/client-s3'
-import { dataDir } from './harness.ts'
+import { ca, dataDir, endpoint } from './harness.ts'
 
 export interface Failure {
   /** The S3 error code (for HEAD requests, which have no body, the SDK's NotFound/Forbidden...). */
@@ -94,4 +95,25 @@ export function decisions(...parts: string[]): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l !== '' && parts.every((p) => l.includes(p)))
     .map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+/**
+ * Sends raw bytes over TLS and never ends the connection itself: resolves with what came back
+ * and whether the server closed the connection (false if the 30 s safety net fired instead).
+ */
+export function untilServerCloses(payload: string): Promise<{ out: string; closed: boolean }> {
+  const { port } = new URL(endpoint)
+  return new Promise((resolve, reject) => {
+    const sock = tlsConnect(
+      { host: '127.0.0.1', port: Number(port), ca: readFileSync(ca), servername: 'localhost' },
+      () => sock.write(payload),
+    )
+    let out = ''
+    let closed = false
+    sock.on('data', (d: Buffer) => (out += d.toString()))
+    sock.on('end', () => (closed = true))
+    sock.on('close', () => resolve({ out, closed }))
+    sock.on('error', reject)
+    setTimeout(() => sock.destroy(), 30_000).unref()
+  })
 }
