@@ -17,6 +17,11 @@ export interface Config {
   readonly headerTimeout: number
   /** Seconds a connection may stay silent (no bytes either way) before it is closed. */
   readonly idleTimeout: number
+  /**
+   * Seconds a deleted bucket's name stays reserved for the tenant that deleted
+   * it, so that a deletion cannot be turned into a takeover of the name.
+   */
+  readonly bucketNameHold: number
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
@@ -94,6 +99,21 @@ export const SETTINGS = {
     accepted: 'a number of seconds from 0.1 to 3600',
     parse: (raw) => seconds(raw, 3600),
   },
+  bucketNameHold: {
+    file: 'bucketNameHold',
+    env: 'STRONGROOM_BUCKET_NAME_HOLD',
+    flag: undefined,
+    accepted: 'a number of seconds from 0 to 31536000 (a year)',
+    parse: (raw) => {
+      const n =
+        typeof raw === 'number'
+          ? raw
+          : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim())
+            ? Number(raw)
+            : Number.NaN
+      return n >= 0 && n <= 31_536_000 ? n : undefined
+    },
+  },
   rootKeyFile: {
     file: 'rootKeyFile',
     env: 'STRONGROOM_ROOT_KEY_FILE',
@@ -118,6 +138,7 @@ const DEFAULTS = {
   segmentSize: DEFAULT_SEGMENT_SIZE,
   headerTimeout: 20,
   idleTimeout: 120,
+  bucketNameHold: 3600,
 }
 
 export interface ConfigSources {
@@ -158,6 +179,7 @@ export function loadConfig(sources: ConfigSources): Config {
     segmentSize: (values.segmentSize as number | undefined) ?? DEFAULTS.segmentSize,
     headerTimeout: (values.headerTimeout as number | undefined) ?? DEFAULTS.headerTimeout,
     idleTimeout: (values.idleTimeout as number | undefined) ?? DEFAULTS.idleTimeout,
+    bucketNameHold: (values.bucketNameHold as number | undefined) ?? DEFAULTS.bucketNameHold,
     rootKeyFile:
       values.rootKeyFile === undefined ? undefined : resolve(values.rootKeyFile as string),
     passphraseFile:
