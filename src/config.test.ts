@@ -55,6 +55,18 @@ describe('configuration', () => {
     )
   })
 
+  it('holds a deleted bucket name for an hour unless bucketNameHold says otherwise', () => {
+    assert.equal(loadConfig({ env: {}, flags: {} }).bucketNameHold, 3600)
+    const f = file('hold.json', JSON.stringify({ bucketNameHold: 60 }))
+    assert.equal(loadConfig({ configFile: f, env: {}, flags: {} }).bucketNameHold, 60)
+    const env = { STRONGROOM_BUCKET_NAME_HOLD: '0' }
+    assert.equal(loadConfig({ configFile: f, env, flags: {} }).bucketNameHold, 0)
+    assert.throws(
+      () => loadConfig({ env: { STRONGROOM_BUCKET_NAME_HOLD: '-1' }, flags: {} }),
+      invalid(/STRONGROOM_BUCKET_NAME_HOLD is `"-1"`; expected a number of seconds from 0/),
+    )
+  })
+
   it('names the setting, where it came from and the accepted values', () => {
     assert.throws(
       () => loadConfig({ env: { STRONGROOM_REGION: 'Mars' }, flags: {} }),

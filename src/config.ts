@@ -19,6 +19,11 @@ export interface Config {
   readonly idleTimeout: number
   /** Where the gateway listens (HOST:PORT; port 0 picks a free one). */
   readonly listen: { readonly host: string; readonly port: number }
+  /**
+   * Seconds a deleted bucket's name stays reserved for the tenant that deleted
+   * it, so that a deletion cannot be turned into a takeover of the name.
+   */
+  readonly bucketNameHold: number
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
@@ -112,6 +117,21 @@ export const SETTINGS = {
     accepted: 'HOST:PORT such as 127.0.0.1:9443 (port 0 picks a free one)',
     parse: hostPort,
   },
+  bucketNameHold: {
+    file: 'bucketNameHold',
+    env: 'STRONGROOM_BUCKET_NAME_HOLD',
+    flag: undefined,
+    accepted: 'a number of seconds from 0 to 31536000 (a year)',
+    parse: (raw) => {
+      const n =
+        typeof raw === 'number'
+          ? raw
+          : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim())
+            ? Number(raw)
+            : Number.NaN
+      return n >= 0 && n <= 31_536_000 ? n : undefined
+    },
+  },
   rootKeyFile: {
     file: 'rootKeyFile',
     env: 'STRONGROOM_ROOT_KEY_FILE',
@@ -137,6 +157,7 @@ const DEFAULTS = {
   headerTimeout: 20,
   idleTimeout: 120,
   listen: { host: '127.0.0.1', port: 9443 },
+  bucketNameHold: 3600,
 }
 
 export interface ConfigSources {
@@ -178,6 +199,7 @@ export function loadConfig(sources: ConfigSources): Config {
     headerTimeout: (values.headerTimeout as number | undefined) ?? DEFAULTS.headerTimeout,
     idleTimeout: (values.idleTimeout as number | undefined) ?? DEFAULTS.idleTimeout,
     listen: (values.listen as Config['listen'] | undefined) ?? DEFAULTS.listen,
+    bucketNameHold: (values.bucketNameHold as number | undefined) ?? DEFAULTS.bucketNameHold,
     rootKeyFile:
       values.rootKeyFile === undefined ? undefined : resolve(values.rootKeyFile as string),
     passphraseFile:

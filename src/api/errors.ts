@@ -44,6 +44,7 @@ export const S3_ERRORS = {
   NoSuchVersion: 404,
   NotImplemented: 501,
   NotModified: 304,
+  OperationAborted: 409,
   PreconditionFailed: 412,
   RequestTimeTooSkewed: 403,
   RequestTimeout: 400,

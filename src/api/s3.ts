@@ -25,6 +25,7 @@ import {
 } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
 import { ScanRejected, type ObjectService } from '../store/objects.ts'
+import { ownerRule } from './bucket-owner.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
 import { decodeChunked } from './chunked.ts'
 import { ApiError, toApiError } from './errors.ts'
@@ -330,8 +331,16 @@ export class S3Gateway {
     // The trace costs allocations: it is built only for denials, which are the ones admins ask about.
     let r = authorize(req, set)
     if (r.decision !== 'Allow') r = authorize(req, set, { explain: true })
-    this.record(ctx, op, action, resource, r.decision, r.trace)
-    if (r.decision !== 'Allow') throw new ApiError('AccessDenied', 'Access Denied')
+    // A bucket's configuration is its owner's, whatever its policy grants (bucket-owner.ts).
+    const o = bucket === undefined ? r : ownerRule(req, set, r, c.auth !== undefined)
+    this.record(ctx, op, action, resource, o.decision, o.trace)
+    if ('outsider' in o && o.outsider)
+      throw new ApiError(
+        'MethodNotAllowed',
+        `The specified method is not allowed against this resource: only principals of the bucket owner's account may use ${action}`,
+        { Method: ctx.view.method, ResourceType: 'BUCKET' },
+      )
+    if (o.decision !== 'Allow') throw new ApiError('AccessDenied', 'Access Denied')
   }
 
   private readonly keyPolicies = new Map<string, Policy | undefined>()
@@ -656,6 +665,18 @@ export class S3Gateway {
         { BucketName: name },
       )
     }
+    // A deleted bucket's name stays its tenant's for a while, so a deletion is never a takeover.
+    const hold = await this.app.store.bucketHold(name)
+    if (
+      hold !== undefined &&
+      hold.tenantId !== tenant.id &&
+      this.now() - hold.deletedAt < this.app.config.bucketNameHold * 1000
+    )
+      throw new ApiError(
+        'OperationAborted',
+        'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+        { BucketName: name },
+      )
     const key = await bucketKey(this.app.kms, this.app.store, tenant)
     try {
       await this.app.store.createBucket({
@@ -700,10 +721,15 @@ export class S3Gateway {
 
   private async deleteBucket(ctx: Ctx, name: string): Promise<void> {
     await this.mustBucket(ctx, name, 'DeleteBucket', 's3:DeleteBucket', `arn:aws:s3:::${name}`)
-    if (!(await this.app.store.deleteBucket(name)))
-      throw new ApiError('BucketNotEmpty', 'The bucket you tried to delete is not empty', {
-        BucketName: name,
-      })
+    const left = await this.app.store.deleteBucket(name, this.now())
+    if (left !== 'deleted')
+      throw new ApiError(
+        'BucketNotEmpty',
+        left === 'uploads'
+          ? 'The bucket you tried to delete is not empty: it has unfinished multipart uploads (ListMultipartUploads, then AbortMultipartUpload each)'
+          : 'The bucket you tried to delete is not empty',
+        { BucketName: name },
+      )
     this.bucketPolicies.delete(name)
     send(ctx, 204)
   }
@@ -1255,7 +1281,9 @@ export class S3Gateway {
       const first = object.scan?.findings[0]
       throw new ApiError(
         'AccessDenied',
-        `Access Denied: the object is quarantined: the model scanner found it ${object.scan?.verdict ?? ''}${first === undefined ? '' : ` (${first.rule}: ${first.reason})`}; reading it needs strongroom:GetQuarantinedObject`,
+        object.scan === null
+          ? 'Access Denied: the object is quarantined: it awaits scanning (it was stored while the scan policy was off; `strongroom bucket scan-policy` or `strongroom rescan` scans it); reading it needs strongroom:GetQuarantinedObject'
+          : `Access Denied: the object is quarantined: the model scanner found it ${object.scan.verdict}${first === undefined ? '' : ` (${first.rule}: ${first.reason})`}; reading it needs strongroom:GetQuarantinedObject`,
       )
     }
   }
@@ -1414,8 +1442,8 @@ export class S3Gateway {
           'x-amz-meta-strongroom-scan-finding',
           `${first.rule} ${first.subject ?? ''}`.trim().replace(/[^\x20-\x7e]/g, '?'),
         )
-      if (quarantined(bucket, object)) res.setHeader('x-amz-meta-strongroom-quarantined', 'true')
     }
+    if (quarantined(bucket, object)) res.setHeader('x-amz-meta-strongroom-quarantined', 'true')
     if (object.tags.length > 0) res.setHeader('x-amz-tagging-count', String(object.tags.length))
     // Whole-object checksums, when asked for and the whole object is read.
     if (
@@ -2077,8 +2105,9 @@ export class S3Gateway {
 
 // ---- helpers
 
+/** Under `enforce`, what the scanner has not called clean, or has not scanned yet, is quarantined. */
 function quarantined(bucket: BucketRecord, o: ObjectRecord): boolean {
-  return bucket.scanPolicy === 'enforce' && o.scan !== null && o.scan.verdict !== 'clean'
+  return bucket.scanPolicy === 'enforce' && o.scan?.verdict !== 'clean'
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -9,7 +9,7 @@ import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { explain } from './commands/explain.ts'
 import { scanCommand } from './commands/scan.ts'
-import { bucketScanPolicy, bucketVerdicts, rescan } from './commands/bucket.ts'
+import { bucketDeletePolicy, bucketScanPolicy, bucketVerdicts, rescan } from './commands/bucket.ts'
 import { init } from './commands/init.ts'
 import { serve } from './commands/serve.ts'
 import { policySimulate, policyValidate } from './commands/policy.ts'
@@ -54,6 +54,7 @@ export const COMMANDS: readonly Command[] = [
   explain,
   scanCommand,
   bucketScanPolicy,
+  bucketDeletePolicy,
   bucketVerdicts,
   rescan,
   quickstart,

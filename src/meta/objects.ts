@@ -54,6 +54,13 @@ export interface BucketRecord {
   readonly scanPolicy: ScanPolicy
 }
 
+/** A deleted bucket's name, held for the tenant that deleted it. */
+export interface BucketHold {
+  readonly name: string
+  readonly tenantId: string
+  readonly deletedAt: number
+}
+
 /** Object tags in the order they were given: at most 10, keys unique. */
 export type Tags = readonly (readonly [string, string])[]
 
@@ -138,8 +145,15 @@ export interface ObjectMetaStore {
   setScanPolicy(name: string, policy: ScanPolicy): Promise<void>
   /** Records a (re)scan of one version; false when the version is gone. */
   setObjectScan(bucket: string, key: string, versionId: string, scan: ScanRecord): Promise<boolean>
-  /** False when the bucket still holds an object version or a delete marker. */
-  deleteBucket(name: string): Promise<boolean>
+  /**
+   * Removes an empty bucket and records its name as held for its tenant
+   * since `at` (see `bucketHold`). A bucket is empty, as S3 counts it, when it
+   * holds no object version, no delete marker and no unfinished multipart
+   * upload; otherwise nothing changes and the answer says which is left.
+   */
+  deleteBucket(name: string, at: number): Promise<'deleted' | 'objects' | 'uploads'>
+  /** Who deleted the last bucket of this name, and when; forgotten once the name is created again. */
+  bucketHold(name: string): Promise<BucketHold | undefined>
   /**
    * Makes `object` (a body, or a delete marker without a key) the current
    * version of its key under the bucket's versioning, in one transaction:

@@ -7,11 +7,11 @@ import type { ScanEvent } from '../../api/s3.ts'
 import { auditLog } from '../../api/server.ts'
 import type { App } from '../../app.ts'
 import { StrongroomError } from '../../errors.ts'
-import type { BucketRecord, ScanPolicy, VersionRecord } from '../../meta/objects.ts'
+import type { BucketRecord, ScanPolicy, ScanRecord, VersionRecord } from '../../meta/objects.ts'
 import { RULES_VERSION } from '../../scan/rules.ts'
 import { FsBlobStore } from '../../store/blobs.ts'
 import { ObjectService } from '../../store/objects.ts'
-import { withApp, type Command } from '../command.ts'
+import { withApp, type Command, type CommandContext } from '../command.ts'
 
 const POLICIES: readonly ScanPolicy[] = ['off', 'report', 'enforce', 'reject']
 
@@ -36,16 +36,96 @@ async function* versions(app: App, bucket: string, prefix = ''): AsyncGenerator<
   }
 }
 
+/** The object service over the data directory's blobs, as the gateway builds it (without scan workers). */
+function objectService(ctx: CommandContext, app: App): ObjectService {
+  const config = ctx.config()
+  return new ObjectService(
+    app.store,
+    new FsBlobStore(join(config.dataDir, 'blobs')),
+    app.kms,
+    config.segmentSize,
+  )
+}
+
+/**
+ * Scans every version of the bucket that has no verdict (written while its
+ * policy was `off`), reporting progress; under `enforce` each stays
+ * quarantined until this gives it a clean verdict. Returns what it did.
+ */
+async function scanUnscanned(
+  ctx: CommandContext,
+  app: App,
+  b: BucketRecord,
+): Promise<{ scanned: unknown[]; failed: number }> {
+  let total = 0
+  for await (const v of versions(app, b.name)) if (v.scan === null) total++
+  const scanned: unknown[] = []
+  let failed = 0
+  if (total === 0) return { scanned, failed }
+  if (!ctx.json)
+    ctx.write(
+      `scanning ${total} unscanned object version${total === 1 ? '' : 's'} of ${b.name}${b.scanPolicy === 'enforce' ? ' (each stays quarantined until it is scanned clean)' : ''}\n`,
+    )
+  const objects = objectService(ctx, app)
+  const audit: (e: ScanEvent) => void = auditLog(ctx.config().dataDir, 'scans.jsonl')
+  let n = 0
+  for await (const v of versions(app, b.name)) {
+    if (v.scan !== null) continue
+    n++
+    const at = `[${n}/${total}] ${v.key}${v.versionId === 'null' ? '' : ` [${v.versionId}]`}`
+    let record: ScanRecord
+    try {
+      record = await objects.rescan(v)
+    } catch (e) {
+      // It stays unscanned, so under enforce it stays quarantined; `strongroom rescan` retries.
+      failed++
+      const message = e instanceof Error ? e.message : String(e)
+      scanned.push({ Key: v.key, VersionId: v.versionId, Verdict: 'unscanned', Error: message })
+      if (!ctx.json) ctx.write(`${at}: not scanned: ${message}\n`)
+      continue
+    }
+    const outcome =
+      b.scanPolicy === 'enforce' && record.verdict !== 'clean' ? 'quarantined' : 'stored'
+    audit({
+      requestId: 'scan-policy',
+      principal: 'strongroom bucket scan-policy',
+      bucket: b.name,
+      key: v.key,
+      versionId: v.versionId,
+      policy: b.scanPolicy,
+      outcome,
+      scan: record,
+    })
+    scanned.push({ Key: v.key, VersionId: v.versionId, Verdict: record.verdict })
+    if (!ctx.json)
+      ctx.write(`${at}: ${record.verdict}${outcome === 'quarantined' ? ' (quarantined)' : ''}\n`)
+  }
+  if (!ctx.json)
+    ctx.write(
+      `scanned ${n - failed} of ${total} unscanned versions${failed > 0 ? `; ${failed} could not be scanned (run \`strongroom rescan ${b.name}\`)` : ''}\n`,
+    )
+  return { scanned, failed }
+}
+
 export const bucketScanPolicy: Command = {
   name: 'bucket scan-policy',
   summary:
     "Show or set a bucket's model-scan policy: report (record verdicts), enforce (also quarantine what is not clean), reject (refuse it), or off.",
   args: 'BUCKET [POLICY]',
   positionals: [1, 2],
-  options: {},
+  options: {
+    'no-scan': {
+      type: 'boolean',
+      description:
+        'set the policy without scanning what is unscanned now (`strongroom rescan BUCKET` does it later)',
+    },
+  },
   help: [
     'Under enforce, reading a quarantined object needs the IAM action',
-    'strongroom:GetQuarantinedObject. New buckets start with report.',
+    'strongroom:GetQuarantinedObject; an object with no verdict (written while the',
+    'policy was off) is quarantined until it is scanned. Setting a policy other than',
+    'off scans every such object version, with progress; the exit status is 1 when',
+    'one could not be scanned. New buckets start with report.',
     '',
     'Example:',
     '  strongroom bucket scan-policy models enforce',
@@ -57,15 +137,61 @@ export const bucketScanPolicy: Command = {
         'USAGE',
         `\`${policy}\` is not a scan policy: use ${POLICIES.join(', ')}`,
       )
+    let failed = 0
     await withApp(ctx, async (app) => {
       const b = await mustBucket(app, name)
       if (policy !== undefined) await app.store.setScanPolicy(name, policy as ScanPolicy)
       const now = (policy as ScanPolicy | undefined) ?? b.scanPolicy
+      if (!ctx.json)
+        ctx.print(
+          policy === undefined
+            ? `bucket ${name}: scan policy ${now}`
+            : `bucket ${name}: scan policy ${b.scanPolicy} -> ${now}`,
+        )
+      const skip = ctx.values['no-scan'] === true
+      const r =
+        policy === undefined || now === 'off' || skip
+          ? { scanned: [], failed: 0 }
+          : await scanUnscanned(ctx, app, { ...b, scanPolicy: now })
+      if (skip && now === 'enforce' && !ctx.json) {
+        let unscanned = 0
+        for await (const v of versions(app, name)) if (v.scan === null) unscanned++
+        if (unscanned > 0)
+          ctx.write(
+            `${unscanned} unscanned object version${unscanned === 1 ? '' : 's'} stay quarantined until \`strongroom rescan ${name}\` scans them\n`,
+          )
+      }
+      failed = r.failed
+      if (ctx.json) ctx.print('', { Bucket: name, ScanPolicy: now, Scanned: r.scanned })
+    })
+    return failed > 0 ? 1 : 0
+  },
+}
+
+export const bucketDeletePolicy: Command = {
+  name: 'bucket delete-policy',
+  summary: "Remove a bucket's policy: the operator's way back in when a policy locks everyone out.",
+  args: 'BUCKET',
+  positionals: [1, 1],
+  options: {},
+  help: [
+    "Works on the data directory directly, whatever the policy says: the bucket's owning",
+    "tenant keeps only what its users' own policies give them. The removed policy is printed",
+    '(and returned as Policy with --json) so that it can be mended and put back.',
+    '',
+    'Example:',
+    '  strongroom bucket delete-policy vision-models',
+  ].join('\n'),
+  async run(ctx) {
+    const [name = ''] = ctx.positionals
+    await withApp(ctx, async (app) => {
+      const b = await mustBucket(app, name)
+      await app.store.setBucketPolicy(name, null)
       ctx.print(
-        policy === undefined
-          ? `bucket ${name}: scan policy ${now}`
-          : `bucket ${name}: scan policy ${b.scanPolicy} -> ${now}`,
-        { Bucket: name, ScanPolicy: now },
+        b.policy === null
+          ? `bucket ${name} had no policy`
+          : `removed the policy of bucket ${name}; it was:\n${b.policy}`,
+        { Bucket: name, Policy: b.policy },
       )
     })
     return 0
@@ -133,12 +259,7 @@ export const rescan: Command = {
     let seen = 0
     let worst = 0
     await withApp(ctx, async (app) => {
-      const objects = new ObjectService(
-        app.store,
-        new FsBlobStore(join(config.dataDir, 'blobs')),
-        app.kms,
-        config.segmentSize,
-      )
+      const objects = objectService(ctx, app)
       const audit: (e: ScanEvent) => void = auditLog(config.dataDir, 'scans.jsonl')
       const buckets: BucketRecord[] = []
       if (ctx.positionals.length > 0)

@@ -187,4 +187,12 @@ export const MIGRATIONS: readonly string[] = [
     data BLOB NOT NULL
   ) STRICT;
   `,
+  // 7: the names of deleted buckets, held for the tenant that deleted them
+  `
+  CREATE TABLE bucket_holds (
+    name TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ]

@@ -18,6 +18,7 @@ import type {
 } from '../store.ts'
 import type { AccessKeyRecord, IdentityStore, UserPolicyRecord, UserRecord } from '../identity.ts'
 import type {
+  BucketHold,
   BucketRecord,
   ListPage,
   ObjectMetaStore,
@@ -438,23 +439,27 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   createBucket(b: BucketRecord): Promise<void> {
     const pab = b.publicAccessBlock
     try {
-      this.stmt(
-        `INSERT INTO buckets (name, tenant_id, key_id, policy, created_at, versioning, block_public_acls,
-          ignore_public_acls, block_public_policy, restrict_public_buckets, scan_policy)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        b.name,
-        b.tenantId,
-        b.keyId,
-        b.policy,
-        b.createdAt,
-        b.versioning,
-        Number(pab.blockPublicAcls),
-        Number(pab.ignorePublicAcls),
-        Number(pab.blockPublicPolicy),
-        Number(pab.restrictPublicBuckets),
-        b.scanPolicy,
-      )
+      this.tx(() => {
+        this.stmt(
+          `INSERT INTO buckets (name, tenant_id, key_id, policy, created_at, versioning, block_public_acls,
+            ignore_public_acls, block_public_policy, restrict_public_buckets, scan_policy)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          b.name,
+          b.tenantId,
+          b.keyId,
+          b.policy,
+          b.createdAt,
+          b.versioning,
+          Number(pab.blockPublicAcls),
+          Number(pab.ignorePublicAcls),
+          Number(pab.blockPublicPolicy),
+          Number(pab.restrictPublicBuckets),
+          b.scanPolicy,
+        )
+        // The name is in use again: whatever hold it had is over.
+        this.stmt('DELETE FROM bucket_holds WHERE name = ?').run(b.name)
+      })
     } catch (e) {
       if (isConstraint(e))
         return Promise.reject(
@@ -533,20 +538,34 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     )
   }
 
-  deleteBucket(name: string): Promise<boolean> {
+  deleteBucket(name: string, at: number): Promise<'deleted' | 'objects' | 'uploads'> {
     return Promise.resolve(
       this.tx(() => {
         if (
           this.stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name) !== undefined ||
           this.stmt('SELECT 1 FROM versions WHERE bucket = ? LIMIT 1').get(name) !== undefined
         )
-          return false
-        this.stmt(
-          'DELETE FROM uploads WHERE bucket = ? AND NOT EXISTS (SELECT 1 FROM parts WHERE upload_id = uploads.id)',
-        ).run(name)
+          return 'objects'
+        // Every row that names the bucket must be gone first (foreign keys): an unfinished
+        // upload is content, as in S3, and its owner aborts it.
+        if (this.stmt('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1').get(name) !== undefined)
+          return 'uploads'
+        const b = this.stmt('SELECT tenant_id FROM buckets WHERE name = ?').get(name) as
+          Row | undefined
+        if (b === undefined) return 'deleted'
         this.stmt('DELETE FROM buckets WHERE name = ?').run(name)
-        return true
+        this.stmt(
+          'INSERT OR REPLACE INTO bucket_holds (name, tenant_id, deleted_at) VALUES (?, ?, ?)',
+        ).run(name, str(b.tenant_id), at)
+        return 'deleted'
       }),
+    )
+  }
+
+  bucketHold(name: string): Promise<BucketHold | undefined> {
+    const r = this.stmt('SELECT * FROM bucket_holds WHERE name = ?').get(name) as Row | undefined
+    return Promise.resolve(
+      r && { name: str(r.name), tenantId: str(r.tenant_id), deletedAt: num(r.deleted_at) },
     )
   }
 
