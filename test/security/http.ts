@@ -96,9 +96,15 @@ export async function presign(
       port: Number(url.port),
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
-      headers: { host: url.host, ...headers },
+      // As the SDK's S3 presigner does: the payload line is UNSIGNED-PAYLOAD, and the
+      // header that says so is neither signed nor hoisted into the query.
+      headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers },
     },
-    { expiresIn: 300, unhoistableHeaders: new Set(Object.keys(headers)) },
+    {
+      expiresIn: 300,
+      unhoistableHeaders: new Set([...Object.keys(headers), 'x-amz-content-sha256']),
+      unsignableHeaders: new Set(['x-amz-content-sha256']),
+    },
   )
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(signed.query ?? {}))
