@@ -3,7 +3,9 @@
  * HTTP. Request ids, structured JSON logs without secrets (no Authorization
  * header, no signatures, no keys), timeouts on slow headers and idle bodies,
  * bounded header size, a health endpoint, and a shutdown that lets in-flight
- * requests finish.
+ * requests finish. No request can end the process: whatever escapes a
+ * request's handling fails that request alone with InternalError and a logged
+ * stack.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { appendFileSync, mkdirSync } from 'node:fs'
