@@ -31,6 +31,7 @@ import { decodeChunked } from './chunked.ts'
 import { ApiError, toApiError } from './errors.ts'
 import {
   chunkSignature,
+  PAYLOAD_SHA256,
   parseAuth,
   parseQuery,
   signaturesEqual,
@@ -59,6 +60,17 @@ const MAX_KEY_BYTES = 1024
 const MAX_METADATA_BYTES = 2 * 1024
 const MAX_XML_BYTES = 1024 * 1024
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+/** S3's limit on a bucket policy, after whitespace is removed (https://docs.aws.amazon.com/AmazonS3/latest/userguide/add-bucket-policy.html). */
+const MAX_POLICY_BYTES = 20 * 1024
+/**
+ * Every denial of an anonymous request reads the same, whether the bucket is missing, blocked
+ * by its public access block, or not granted by its policy: an anonymous caller cannot tell a
+ * bucket it may not see from one that does not exist.
+ */
+const ANONYMOUS_DENIED =
+  'Access Denied: anonymous requests are allowed only where a bucket policy grants them; sign requests with AWS Signature Version 4'
+/** The x-amz-content-sha256 each signed request declared, for the small-body reader to verify. */
+const signedPayloads = new WeakMap<IncomingMessage, string>()
 
 export interface Caller {
   readonly arn: string
@@ -159,6 +171,7 @@ export class S3Gateway {
         ArgumentValue: versionId,
       })
     const caller = await this.authenticate(view, pairs)
+    if (caller.auth !== undefined) signedPayloads.set(req, caller.auth.payloadHash)
     const ctx: Ctx = {
       req,
       res,
@@ -312,12 +325,7 @@ export class S3Gateway {
     const c = ctx.caller
     if (c.auth === undefined && (bucket?.publicAccessBlock.restrictPublicBuckets ?? true)) {
       this.record(ctx, op, action, resource, 'ImplicitDeny', undefined)
-      throw new ApiError(
-        'AccessDenied',
-        bucket === undefined
-          ? 'Anonymous requests are not allowed here: sign requests with AWS Signature Version 4'
-          : "Anonymous access is blocked (the bucket's public access block restricts public buckets): sign requests with AWS Signature Version 4",
-      )
+      throw new ApiError('AccessDenied', ANONYMOUS_DENIED)
     }
     const req: AuthzRequest = {
       principal: c.arn,
@@ -340,7 +348,8 @@ export class S3Gateway {
         `The specified method is not allowed against this resource: only principals of the bucket owner's account may use ${action}`,
         { Method: ctx.view.method, ResourceType: 'BUCKET' },
       )
-    if (o.decision !== 'Allow') throw new ApiError('AccessDenied', 'Access Denied')
+    if (o.decision !== 'Allow')
+      throw new ApiError('AccessDenied', c.auth === undefined ? ANONYMOUS_DENIED : 'Access Denied')
   }
 
   private readonly keyPolicies = new Map<string, Policy | undefined>()
@@ -595,6 +604,33 @@ export class S3Gateway {
     return this.app.store.getBucket(name)
   }
 
+  /**
+   * For an operation whose decision needs its body (the keys of DeleteObjects, the tags of
+   * PutObjectTagging): what can be decided before a byte of the body is read is decided
+   * here. A missing bucket, and an anonymous caller the bucket's public access block refuses,
+   * are answered from the headers alone; a signed caller's body is then read, bounded.
+   */
+  private async beforeBody(
+    ctx: Ctx,
+    op: string,
+    action: string,
+    resource: string,
+    bucketName: string,
+  ): Promise<BucketRecord> {
+    const bucket = await this.bucket(bucketName)
+    if (
+      bucket === undefined ||
+      (ctx.caller.auth === undefined && bucket.publicAccessBlock.restrictPublicBuckets)
+    ) {
+      this.check(ctx, op, action, resource, bucket)
+      if (bucket === undefined)
+        throw new ApiError('NoSuchBucket', 'The specified bucket does not exist', {
+          BucketName: bucketName,
+        })
+    }
+    return bucket
+  }
+
   private async mustBucket(
     ctx: Ctx,
     name: string,
@@ -742,7 +778,11 @@ export class S3Gateway {
       's3:PutBucketPolicy',
       `arn:aws:s3:::${name}`,
     )
-    const text = (await readSmallBody(ctx.req, 20 * 1024 + 1024)).toString('utf8')
+    const text = (await readSmallBody(ctx.req, 4 * MAX_POLICY_BYTES, policyTooLarge)).toString(
+      'utf8',
+    )
+    if (Buffer.byteLength(text) > MAX_POLICY_BYTES && minifiedJsonBytes(text) > MAX_POLICY_BYTES)
+      throw policyTooLarge()
     const r = parsePolicyText(text, 'resource', 'bucket policy')
     if (r.policy === undefined) {
       const e = r.errors[0]
@@ -928,6 +968,14 @@ export class S3Gateway {
   }
 
   private async putObjectTagging(ctx: Ctx, bucketName: string, key: string): Promise<void> {
+    const v0 = ctx.versionId !== undefined
+    await this.beforeBody(
+      ctx,
+      'PutObjectTagging',
+      v0 ? 's3:PutObjectVersionTagging' : 's3:PutObjectTagging',
+      `arn:aws:s3:::${bucketName}/${key}`,
+      bucketName,
+    )
     const tags = parseTagging(parseXml((await readSmallBody(ctx.req, 64 * 1024)).toString('utf8')))
     const v = ctx.versionId !== undefined
     const { bucket, object } = await this.existingObject(
@@ -1355,7 +1403,7 @@ export class S3Gateway {
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s !== '')
     for (const t of trailerNames) expectChecksum(t, undefined)
-    const sha256 = /^[0-9a-f]{64}$/.test(payload) ? createHash('sha256') : undefined
+    const sha256 = PAYLOAD_SHA256.test(payload) ? createHash('sha256') : undefined
 
     let source: AsyncIterable<Uint8Array> = req
     if (streaming) {
@@ -1400,7 +1448,7 @@ export class S3Gateway {
           'IncompleteBody',
           `You did not provide the number of bytes specified by the Content-Length HTTP header (${received} of ${length})`,
         )
-      if (sha256 !== undefined && sha256.digest('hex') !== payload) {
+      if (sha256 !== undefined && sha256.digest('hex') !== payload.toLowerCase()) {
         throw new ApiError(
           'XAmzContentSHA256Mismatch',
           "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -2036,13 +2084,15 @@ export class S3Gateway {
   }
 
   private async deleteObjects(ctx: Ctx, bucketName: string): Promise<void> {
-    const bucket = await this.bucket(bucketName)
-    if (bucket === undefined) {
-      this.check(ctx, 'DeleteObjects', 's3:DeleteObject', `arn:aws:s3:::${bucketName}/*`, undefined)
-      throw new ApiError('NoSuchBucket', 'The specified bucket does not exist', {
-        BucketName: bucketName,
-      })
-    }
+    // Each key is decided on its own once the body names it (s3:DeleteObject or
+    // s3:DeleteObjectVersion), as S3 does; what can be decided without the body is decided first.
+    const bucket = await this.beforeBody(
+      ctx,
+      'DeleteObjects',
+      's3:DeleteObject',
+      `arn:aws:s3:::${bucketName}/*`,
+      bucketName,
+    )
     const body = await readSmallBody(ctx.req, 2 * 1024 * 1024)
     const md5 = header(ctx.req, 'content-md5')
     if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5)
@@ -2186,16 +2236,84 @@ function owner(t: TenantRecord | undefined): Node {
   return t === undefined ? undefined : { ID: t.id, DisplayName: t.name }
 }
 
-async function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const parts: Buffer[] = []
-  let n = 0
-  for await (const c of req as AsyncIterable<Buffer>) {
-    n += c.length
-    if (n > max)
-      throw new ApiError('EntityTooLarge', `the request body is larger than ${max} bytes`)
-    parts.push(c)
+/**
+ * A small request body (an XML or JSON document), read whole, after authorization. A declared
+ * Content-Length over `max` is refused before any byte is read; a body without one is cut off
+ * once it passes `max`. The request is left paused, never destroyed, so the server can drain
+ * it and the client reads the error (S3's MaxMessageLengthExceeded unless `tooLarge` says
+ * otherwise). A signed payload hash (x-amz-content-sha256) is verified.
+ */
+async function readSmallBody(
+  req: IncomingMessage,
+  max: number,
+  tooLarge: () => ApiError = () =>
+    new ApiError(
+      'MaxMessageLengthExceeded',
+      `Your request was too big: this request's body may be at most ${max} bytes`,
+    ),
+): Promise<Buffer> {
+  const declared = header(req, 'content-length')
+  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > max) throw tooLarge()
+  const body =
+    req.readableEnded || req.destroyed
+      ? Buffer.alloc(0)
+      : await new Promise<Buffer>((resolve, reject) => {
+          const parts: Buffer[] = []
+          let n = 0
+          const stop = () => {
+            req.off('data', data)
+            req.off('end', end)
+            req.off('error', closed)
+            req.off('close', closed)
+          }
+          const data = (c: Buffer) => {
+            n += c.length
+            if (n > max) {
+              stop()
+              req.pause()
+              reject(tooLarge())
+            } else parts.push(c)
+          }
+          const end = () => {
+            stop()
+            resolve(Buffer.concat(parts))
+          }
+          const closed = () => {
+            stop()
+            reject(new ApiError('IncompleteBody', 'the request body ended before it was complete'))
+          }
+          req.on('data', data)
+          req.once('end', end)
+          req.once('error', closed)
+          req.once('close', closed)
+        })
+  const payload = signedPayloads.get(req)
+  if (
+    payload !== undefined &&
+    PAYLOAD_SHA256.test(payload) &&
+    createHash('sha256').update(body).digest('hex') !== payload.toLowerCase()
+  )
+    throw new ApiError(
+      'XAmzContentSHA256Mismatch',
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    )
+  return body
+}
+
+function policyTooLarge(): ApiError {
+  return new ApiError(
+    'MalformedPolicy',
+    `Policies must be less than 20 KB: a bucket policy may be at most ${MAX_POLICY_BYTES} bytes once whitespace is removed`,
+  )
+}
+
+/** The size of a JSON document without its whitespace, as S3 measures a policy; the text's own size when it does not parse (the policy parser then says why). */
+function minifiedJsonBytes(text: string): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(JSON.parse(text)))
+  } catch {
+    return Buffer.byteLength(text)
   }
-  return Buffer.concat(parts)
 }
 
 function send(ctx: Ctx, status: number, body?: string): void {

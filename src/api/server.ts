@@ -3,8 +3,11 @@
  * HTTP. Request ids, structured JSON logs without secrets (no Authorization
  * header, no signatures, no keys), timeouts on slow headers and idle bodies,
  * bounded header size, a health endpoint, and a shutdown that lets in-flight
- * requests finish.
+ * requests finish. No request can end the process: whatever escapes a
+ * request's handling fails that request alone with InternalError and a logged
+ * stack.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { appendFileSync, mkdirSync } from 'node:fs'
 import {
   createServer as createHttp,
@@ -41,44 +44,81 @@ export const HEALTH_PATH = '/_health'
 /** Unread bodies up to this size are drained before an error reply, so the client reads the error. */
 const DRAIN_LIMIT = 8 * 1024 * 1024
 
+/** The request an asynchronous callback belongs to, so an error thrown there fails that request only. */
+interface InFlight {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly requestId: string
+  /** Answers the request with this error (or cuts it off if the answer has begun); never throws. */
+  readonly fail: (e: unknown) => void
+}
+
 export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<RunningServer> {
   let inFlight = 0
   let drained: (() => void) | undefined
   /** The response each socket owes, for the idle-timeout reply. */
   const pending = new WeakMap<Socket, ServerResponse>()
+  const current = new AsyncLocalStorage<InFlight>()
+  const logError = (requestId: string | undefined, e: unknown, where: string) => {
+    try {
+      o.log({
+        time: new Date().toISOString(),
+        ...(requestId === undefined ? {} : { requestId }),
+        level: 'error',
+        where,
+        error: e instanceof Error ? e.message : String(e),
+        stack: e instanceof Error ? e.stack : undefined,
+      })
+    } catch {
+      // A log that cannot be written must not take the server down with it.
+    }
+  }
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++
     const started = performance.now()
     const requestId = newRequestId()
-    pending.set(req.socket, res)
+    // Read once: once the socket is destroyed, req.socket may be null.
+    const socket = req.socket as Socket | null
+    const remote = socket?.remoteAddress
+    if (socket !== null) pending.set(socket, res)
+    let failed = false
+    const fail = (e: unknown): void => {
+      if (failed) return
+      failed = true
+      try {
+        answerError(e)
+      } catch (again) {
+        logError(requestId, again, 'error reply')
+        res.destroy()
+      }
+    }
+    // A stream error (a client that resets mid-body) is this request's failure, not the process's.
+    req.on('error', (e) => {
+      if (!res.headersSent && !res.writableEnded) fail(e)
+    })
+    res.on('error', (e) => logError(requestId, e, 'response stream'))
     res.on('close', () => {
       inFlight--
-      pending.delete(req.socket)
-      o.log({
-        time: new Date().toISOString(),
-        requestId,
-        method: req.method,
-        path: (req.url ?? '').split('?')[0]?.slice(0, 300),
-        status: res.statusCode,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        remote: req.socket.remoteAddress,
-      })
-      if (inFlight === 0) drained?.()
-    })
-    if (req.url === HEALTH_PATH && req.method === 'GET') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n')
-      return
-    }
-    gateway.handle(req, res, requestId).catch((e: unknown) => {
-      const err = toApiError(e)
-      if (err.code === 'InternalError')
+      try {
+        if (socket !== null) pending.delete(socket)
         o.log({
           time: new Date().toISOString(),
           requestId,
-          level: 'error',
-          error: e instanceof Error ? e.message : String(e),
+          method: req.method,
+          path: (req.url ?? '').split('?')[0]?.slice(0, 300),
+          status: res.statusCode,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          remote,
         })
-      if (res.headersSent) {
+      } catch (e) {
+        logError(requestId, e, 'access log')
+      }
+      if (inFlight === 0) drained?.()
+    })
+    const answerError = (e: unknown) => {
+      const err = toApiError(e)
+      if (err.code === 'InternalError') logError(requestId, e, 'request')
+      if (res.headersSent || res.destroyed) {
         res.destroy()
         return
       }
@@ -91,30 +131,62 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       if (body !== '') res.setHeader('Content-Type', 'application/xml')
       res.setHeader('Content-Length', String(Buffer.byteLength(body)))
       const reply = () => {
+        if (res.writableEnded || res.destroyed) return
         if (!req.complete) res.setHeader('Connection', 'close')
         res.end(body)
       }
       // A client still sending its body would see the connection drop instead of the error:
-      // read and discard what is left of a small body first (bounded in size and time). A
-      // large one is cut off: the reply goes out and the connection closes.
+      // read and discard what is left of it first, up to DRAIN_LIMIT bytes (declared or, for a
+      // body without a length, counted) and 5 seconds. Beyond that the reply goes out and the
+      // connection closes.
       const declared = Number(
         req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? Number.NaN,
       )
-      if (!req.complete && declared <= DRAIN_LIMIT) {
-        const timer = setTimeout(reply, 5_000)
-        req.once('end', () => {
-          clearTimeout(timer)
-          reply()
-        })
-        const abandon = () => {
-          clearTimeout(timer)
-          if (!req.complete) res.destroy()
+      if (req.complete || req.destroyed || declared > DRAIN_LIMIT) {
+        reply()
+        return
+      }
+      let seen = 0
+      const done = () => {
+        clearTimeout(timer)
+        req.off('data', count)
+        reply()
+      }
+      const count = (c: Buffer) => {
+        seen += c.length
+        if (seen > DRAIN_LIMIT) {
+          req.pause()
+          done()
         }
-        req.once('error', abandon)
-        req.once('close', abandon)
-        req.resume()
-      } else reply()
+      }
+      const timer = setTimeout(done, 5_000)
+      req.on('data', count)
+      req.once('end', done)
+      req.once('close', () => {
+        clearTimeout(timer)
+        if (!req.complete) res.destroy()
+      })
+      req.resume()
+    }
+    current.run({ req, res, requestId, fail }, () => {
+      try {
+        if (req.url === HEALTH_PATH && req.method === 'GET') {
+          res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n')
+          return
+        }
+        gateway.handle(req, res, requestId).catch(fail)
+      } catch (e) {
+        fail(e)
+      }
     })
+  }
+  // The last line of defence: an exception or rejection that escapes a request's own handling
+  // (an event callback, a promise nobody awaited) fails the request it came from, found through
+  // its async context, with InternalError and a logged stack. The process keeps serving.
+  const onUncaught = (e: unknown) => {
+    const r = current.getStore()
+    logError(r?.requestId, e, 'uncaught')
+    r?.fail(e instanceof ApiError ? new Error(e.message) : e)
   }
   const headerTimeout = o.headerTimeoutMs ?? 20_000
   const common = {
@@ -133,6 +205,14 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   // first. The upload it carried is abandoned whole: nothing half-written becomes visible.
   server.timeout = o.idleTimeoutMs ?? 120_000
   server.on('timeout', (socket: Socket) => {
+    try {
+      onTimeout(socket)
+    } catch (e) {
+      logError(undefined, e, 'timeout')
+      socket.destroy()
+    }
+  })
+  const onTimeout = (socket: Socket) => {
     const res = pending.get(socket)
     if (res !== undefined && !res.headersSent) {
       const e = new ApiError(
@@ -145,8 +225,16 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       )
       setTimeout(() => socket.destroy(), 1_000).unref()
     } else socket.destroy()
+  }
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    try {
+      onClientError(err, socket)
+    } catch (e) {
+      logError(undefined, e, 'client error')
+      socket.destroy()
+    }
   })
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  const onClientError = (err: NodeJS.ErrnoException, socket: Socket) => {
     o.log({
       time: new Date().toISOString(),
       level: 'warn',
@@ -173,7 +261,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     socket.end(
       `HTTP/1.1 ${tooLarge ? 431 : 400} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )
-  })
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => {
@@ -181,6 +269,9 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       resolve()
     })
   })
+  server.on('error', (e) => logError(undefined, e, 'listener'))
+  process.on('uncaughtException', onUncaught)
+  process.on('unhandledRejection', onUncaught)
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : o.port
   const host = o.host.includes(':') ? `[${o.host}]` : o.host
@@ -189,7 +280,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     url: `${o.tls === undefined ? 'http' : 'https'}://${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve())
+        server.close(() => {
+          process.off('uncaughtException', onUncaught)
+          process.off('unhandledRejection', onUncaught)
+          resolve()
+        })
         server.closeIdleConnections()
         if (inFlight === 0) drained?.()
         drained = () => server.closeIdleConnections()

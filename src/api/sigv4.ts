@@ -124,6 +124,71 @@ export function amzDateToMs(d: string): number | undefined {
   return Number.isNaN(t) ? undefined : t
 }
 
+/**
+ * What SigV2 gets, header or query: refused, as S3 refuses it for every bucket created since
+ * June 2020, with the fix for the one common client that still sends it (`aws s3 presign`
+ * of aws CLI v1).
+ */
+export const SIGV2_REFUSED =
+  'AWS Signature Version 2 is not supported: sign requests with AWS Signature Version 4 (AWS4-HMAC-SHA256). aws CLI v1 presigns with Signature Version 2 by default; fix it with: aws configure set default.s3.signature_version s3v4'
+
+/**
+ * The values x-amz-content-sha256 may take besides a hex SHA-256
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html,
+ * .../sigv4-streaming.html). The ECDSA ones belong to SigV4a, which this endpoint does not
+ * verify: they are refused, never read as "unsigned".
+ */
+export const PAYLOAD_MARKERS = [
+  'UNSIGNED-PAYLOAD',
+  'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+  'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD',
+  'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER',
+] as const
+
+/** A hex SHA-256 of the payload, as x-amz-content-sha256 carries it (S3 accepts either case). */
+export const PAYLOAD_SHA256 = /^[0-9a-fA-F]{64}$/
+
+function checkPayloadHash(value: string): void {
+  if (PAYLOAD_SHA256.test(value)) return
+  const extra = { ArgumentName: 'x-amz-content-sha256', ArgumentValue: value.slice(0, 256) }
+  if (
+    value.startsWith('STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD') &&
+    PAYLOAD_MARKERS.some((m) => m === value)
+  )
+    throw new ApiError(
+      'InvalidArgument',
+      `x-amz-content-sha256 ${value} is for AWS Signature Version 4A (ECDSA), which this endpoint does not support: sign with AWS4-HMAC-SHA256`,
+      extra,
+    )
+  if (!PAYLOAD_MARKERS.some((m) => m === value))
+    throw new ApiError(
+      'InvalidArgument',
+      `x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.`,
+      extra,
+    )
+}
+
+/**
+ * The x-amz-* headers a request carries but its signature does not cover. S3 refuses them
+ * all (AccessDenied, HeadersNotSigned): an unsigned x-amz-copy-source, kms-key-id, tagging or
+ * meta header would otherwise let whoever holds a presigned URL change what it does. For a
+ * presigned URL, x-amz-content-sha256 is exempt: it is bound anyway, as the payload line of
+ * the canonical request.
+ */
+export function unsignedHeaders(v: RequestView, auth: ParsedAuth): string[] {
+  const signed = new Set(auth.signedHeaders)
+  return Object.keys(v.headers)
+    .filter(
+      (name) =>
+        name.startsWith('x-amz-') &&
+        !signed.has(name) &&
+        !(auth.kind === 'presigned' && name === 'x-amz-content-sha256'),
+    )
+    .sort()
+}
+
 /** Reads how a request is signed; undefined for an anonymous request. */
 export function parseAuth(
   v: RequestView,
@@ -131,12 +196,10 @@ export function parseAuth(
 ): ParsedAuth | undefined {
   const auth = header(v, 'authorization')
   const q = new Map(query)
+  const contentSha256 = header(v, 'x-amz-content-sha256')
+  if (contentSha256 !== undefined) checkPayloadHash(contentSha256)
   if (auth !== undefined) {
-    if (auth.startsWith('AWS '))
-      throw new ApiError(
-        'InvalidRequest',
-        'Signature Version 2 is not supported; sign requests with AWS Signature Version 4',
-      )
+    if (auth.startsWith('AWS ')) throw new ApiError('InvalidRequest', SIGV2_REFUSED)
     if (!auth.startsWith(`${ALGORITHM} `))
       throw new ApiError(
         'AuthorizationHeaderMalformed',
@@ -159,7 +222,7 @@ export function parseAuth(
     const amzDate = header(v, 'x-amz-date') ?? ''
     if (amzDateToMs(amzDate) === undefined)
       throw new ApiError('AccessDenied', 'AWS authentication requires a valid x-amz-date header')
-    const payloadHash = header(v, 'x-amz-content-sha256')
+    const payloadHash = contentSha256
     if (payloadHash === undefined)
       throw new ApiError(
         'InvalidRequest',
@@ -202,16 +265,12 @@ export function parseAuth(
       signature: q.get('X-Amz-Signature') ?? '',
       amzDate,
       expires,
-      payloadHash: header(v, 'x-amz-content-sha256') ?? 'UNSIGNED-PAYLOAD',
+      payloadHash: contentSha256 ?? 'UNSIGNED-PAYLOAD',
       securityToken: q.get('X-Amz-Security-Token'),
     }
   }
-  if (q.has('AWSAccessKeyId') && q.has('Signature')) {
-    throw new ApiError(
-      'InvalidRequest',
-      'Signature Version 2 is not supported; presign with Signature Version 4 (aws CLI v1: aws configure set default.s3.signature_version s3v4)',
-    )
-  }
+  if (q.has('AWSAccessKeyId') || (q.has('Signature') && q.has('Expires')))
+    throw new ApiError('InvalidRequest', SIGV2_REFUSED)
   return undefined
 }
 
@@ -281,6 +340,13 @@ export function verify(
     )
   if (!auth.signedHeaders.includes('host'))
     throw new ApiError('AccessDenied', 'the host header must be signed')
+  const unsigned = unsignedHeaders(v, auth)
+  if (unsigned.length > 0)
+    throw new ApiError(
+      'AccessDenied',
+      'There were headers present in the request which were not signed',
+      { HeadersNotSigned: unsigned.join(', ') },
+    )
   const t = amzDateToMs(auth.amzDate) ?? 0
   if (auth.kind === 'header' && Math.abs(expect.now - t) > MAX_SKEW_MS) {
     throw new ApiError(

@@ -216,7 +216,7 @@ print('ok')
     const sigv2 = `${v2.origin}${v2.pathname}?AWSAccessKeyId=${alice.id}&Signature=abc&Expires=9999999999`
     assert.match(
       (await fetchTls(sigv2)).text,
-      /<Code>InvalidRequest<\/Code><Message>Signature Version 2 is not supported/,
+      /<Code>InvalidRequest<\/Code><Message>AWS Signature Version 2 is not supported/,
     )
   })
 
