@@ -787,8 +787,17 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
           'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
         ).run(p.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, p.createdAt)
         this.stmt(
-          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ).run(p.uploadId, p.number, p.size, p.etag, p.blob, p.dataKeyId, p.createdAt)
+          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        ).run(
+          p.uploadId,
+          p.number,
+          p.size,
+          p.etag,
+          p.blob,
+          p.dataKeyId,
+          p.createdAt,
+          p.headerDigest ?? null,
+        )
         return old && part(old)
       }),
     )
@@ -925,7 +934,7 @@ function bucket(r: Row): BucketRecord {
 
 /** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
 const COLUMNS =
-  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan'
+  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan, header_sha256'
 
 function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
   const orNull = (v: string) => (v === '' ? null : v)
@@ -946,6 +955,7 @@ function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
     orNull(o.keyId),
     o.createdAt,
     o.scan === null ? null : JSON.stringify(o.scan),
+    o.headerDigest ?? null,
   ]
 }
 
@@ -966,7 +976,13 @@ function object(r: Row): ObjectRecord {
     keyId: str(r.key_id ?? ''),
     createdAt: num(r.created_at),
     scan: r.scan === null || r.scan === undefined ? null : (JSON.parse(str(r.scan)) as ScanRecord),
+    ...digestOf(r),
   }
+}
+
+/** The header digest of a row, when it has one (rows before migration 7 do not). */
+function digestOf(r: Row): { headerDigest?: string } {
+  return typeof r.header_sha256 === 'string' ? { headerDigest: r.header_sha256 } : {}
 }
 
 function upload(r: Row): UploadRecord {
@@ -990,6 +1006,7 @@ function part(r: Row): PartRecord {
     etag: str(r.etag),
     blob: str(r.blob),
     dataKeyId: str(r.data_key_id),
+    ...digestOf(r),
     createdAt: num(r.created_at),
   }
 }
