@@ -131,7 +131,7 @@ export async function openObject(
     try {
       openSegment(0, await fetchSegment(0))
     } catch (e) {
-      key?.fill(0)
+      key.fill(0)
       key = undefined
       throw e
     }
