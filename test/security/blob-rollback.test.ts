@@ -74,7 +74,7 @@ function swap(from: string, over: string): void {
 }
 
 /** The outcome of a request: the bytes read, or `status code`. */
-async function outcome(send: () => Promise<Uint8Array | unknown>): Promise<string | Uint8Array> {
+async function outcome(send: () => Promise<unknown>): Promise<string | Uint8Array> {
   try {
     const r = await send()
     return r instanceof Uint8Array ? r : 'ok'
