@@ -60,6 +60,8 @@ export interface ObjectKeyRecord {
 export interface MetadataStore {
   getInstallation(): Promise<InstallationRecord | undefined>
   putInstallation(record: InstallationRecord): Promise<void>
+  /** Replaces the root key check value (upgrading its format). */
+  setRootCheck(check: Uint8Array): Promise<void>
 
   /** Fails with TENANT_EXISTS when the name is taken. */
   createTenant(record: TenantRecord): Promise<void>
@@ -76,6 +78,13 @@ export interface MetadataStore {
   /** Adds a version and makes it current, in one transaction. */
   addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<void>
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>
+  /** Replaces a version's sealed material (re-sealed under a newer root sealing format). */
+  resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void>
+  /**
+   * Reserves `n` data-key wraps under a key version; returns the count reserved
+   * so far, this reservation included (atomic: two gateways never share a slot).
+   */
+  reserveWraps(keyId: string, version: number, n: number): Promise<number>
   /** Keys whose scheduled deletion or rotation is due at `now`. */
   dueKeys(now: number): Promise<KeyRecord[]>
   /** Marks the key Deleted and erases every version's material, in one transaction. */

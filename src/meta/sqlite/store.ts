@@ -176,6 +176,11 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     return Promise.resolve()
   }
 
+  setRootCheck(check: Uint8Array): Promise<void> {
+    this.stmt('UPDATE installation SET root_check = ?').run(check)
+    return Promise.resolve()
+  }
+
   createTenant(t: TenantRecord): Promise<void> {
     try {
       this.stmt('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').run(
@@ -291,6 +296,29 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
       this.writeKey(k)
     })
     return Promise.resolve()
+  }
+
+  resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void> {
+    this.stmt('UPDATE key_versions SET material = ? WHERE key_id = ? AND version = ?').run(
+      material,
+      keyId,
+      version,
+    )
+    return Promise.resolve()
+  }
+
+  reserveWraps(keyId: string, version: number, n: number): Promise<number> {
+    const r = this.stmt(
+      'UPDATE key_versions SET wraps = wraps + ? WHERE key_id = ? AND version = ? RETURNING wraps',
+    ).get(n, keyId, version) as Row | undefined
+    if (r === undefined)
+      return Promise.reject(
+        new StrongroomError(
+          'KEY_DELETED',
+          `version ${version} of key \`${keyId}\` no longer exists`,
+        ),
+      )
+    return Promise.resolve(num(r.wraps))
   }
 
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
