@@ -370,10 +370,12 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
           slot.next++
           return key
         }
-        const n = Math.min(WRAP_BLOCK, this.maxWraps)
-        const total = await this.store.reserveWraps(key.id, key.currentVersion, n)
-        const start = total - n
-        const end = Math.min(total, this.maxWraps)
+        const { start, end } = await this.store.reserveWraps(
+          key.id,
+          key.currentVersion,
+          WRAP_BLOCK,
+          this.maxWraps,
+        )
         if (start < end) {
           this.slots.set(id, { next: start + 1, end })
           return key

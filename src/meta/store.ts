@@ -81,10 +81,16 @@ export interface MetadataStore {
   /** Replaces a version's sealed material (re-sealed under a newer root sealing format). */
   resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void>
   /**
-   * Reserves `n` data-key wraps under a key version; returns the count reserved
-   * so far, this reservation included (atomic: two gateways never share a slot).
+   * Reserves up to `n` data-key wraps under a key version without taking the
+   * version's count past `limit`; returns the slots reserved, [start, end)
+   * (empty when the budget is spent). Atomic: two gateways never share a slot.
    */
-  reserveWraps(keyId: string, version: number, n: number): Promise<number>
+  reserveWraps(
+    keyId: string,
+    version: number,
+    n: number,
+    limit: number,
+  ): Promise<{ start: number; end: number }>
   /** Keys whose scheduled deletion or rotation is due at `now`. */
   dueKeys(now: number): Promise<KeyRecord[]>
   /** Marks the key Deleted and erases every version's material, in one transaction. */

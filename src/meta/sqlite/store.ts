@@ -307,18 +307,37 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     return Promise.resolve()
   }
 
-  reserveWraps(keyId: string, version: number, n: number): Promise<number> {
-    const r = this.stmt(
-      'UPDATE key_versions SET wraps = wraps + ? WHERE key_id = ? AND version = ? RETURNING wraps',
-    ).get(n, keyId, version) as Row | undefined
-    if (r === undefined)
-      return Promise.reject(
-        new StrongroomError(
-          'KEY_DELETED',
-          `version ${version} of key \`${keyId}\` no longer exists`,
-        ),
+  reserveWraps(
+    keyId: string,
+    version: number,
+    n: number,
+    limit: number,
+  ): Promise<{ start: number; end: number }> {
+    try {
+      return Promise.resolve(
+        this.tx(() => {
+          const r = this.stmt(
+            'SELECT wraps FROM key_versions WHERE key_id = ? AND version = ?',
+          ).get(keyId, version) as Row | undefined
+          if (r === undefined)
+            throw new StrongroomError(
+              'KEY_DELETED',
+              `version ${version} of key \`${keyId}\` no longer exists`,
+            )
+          const start = num(r.wraps)
+          const end = Math.max(start, Math.min(start + n, limit))
+          if (end > start)
+            this.stmt('UPDATE key_versions SET wraps = ? WHERE key_id = ? AND version = ?').run(
+              end,
+              keyId,
+              version,
+            )
+          return { start, end }
+        }),
       )
-    return Promise.resolve(num(r.wraps))
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)))
+    }
   }
 
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
