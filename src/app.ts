@@ -142,7 +142,11 @@ export async function initDataDir(config: Config, options: { dev: boolean }): Pr
         createdAt: Date.now(),
         rootMode,
         rootKdf: kdf === null ? null : JSON.stringify(kdf),
-        rootCheck: rootCheck(rootKey, id),
+        rootCheck: rootCheck(rootKey, {
+          installationId: id,
+          rootMode,
+          rootKdf: kdf === null ? null : JSON.stringify(kdf),
+        }),
       })
     } finally {
       await store.close()
@@ -189,7 +193,15 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       )
     }
     const rootKey = await loadRootKey(config, inst.rootMode, inst.rootKdf)
-    verifyRootCheck(rootKey, inst.id, inst.rootCheck, inst.rootMode === 'passphrase')
+    const binding = { installationId: inst.id, rootMode: inst.rootMode, rootKdf: inst.rootKdf }
+    const { legacy } = verifyRootCheck(
+      rootKey,
+      binding,
+      inst.rootCheck,
+      inst.rootMode === 'passphrase',
+    )
+    // A format-1 check value (a MAC under the raw root key) is replaced once the key is proven.
+    if (legacy) await store.setRootCheck(rootCheck(rootKey, binding))
     const kms = new LocalKms(store, rootKey, {
       region: config.region,
       ...(options.now ? { now: options.now } : {}),

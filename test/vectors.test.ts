@@ -11,7 +11,11 @@ import { describe, it } from 'node:test'
 import { parseHeader, TAG_BYTES } from '../src/crypto/header.ts'
 import { openObject } from '../src/crypto/range.ts'
 import { decrypt } from '../src/crypto/stream.ts'
-import { isStrongroomError } from '../src/errors.ts'
+import { openSecret } from '../src/crypto/seal.ts'
+import { isStrongroomError, StrongroomError } from '../src/errors.ts'
+import { headerDataKey } from '../src/kms/envelope.ts'
+import { dataKeyAad } from '../src/kms/local.ts'
+import type { KeyProvider } from '../src/kms/provider.ts'
 import { sealVector, type NegativeEdit, type VectorInput } from './vectors/inputs.ts'
 
 interface Vector extends VectorInput {
@@ -53,6 +57,38 @@ describe('encrypted-object known-answer vectors', () => {
       assert.deepEqual(opened, plain)
     })
   }
+
+  it("unwraps the standalone vector's embedded data key with its tenant-key material", async () => {
+    const v = file.positive.find((x) => x.kekHex !== undefined)
+    assert.ok(v?.kekHex !== undefined && v.wrappedKeyHex !== '')
+    const kek = Buffer.from(v.kekHex, 'hex')
+    // The local provider's unwrap, over the vector's key material (src/kms/local.ts).
+    const provider: KeyProvider = {
+      kind: 'local',
+      wrap: () => Promise.reject(new Error('not used')),
+      unwrap: (w, context) =>
+        Promise.resolve(
+          openSecret(
+            kek,
+            w.ciphertext,
+            dataKeyAad(w.keyId, w.keyVersion, context),
+            () => new StrongroomError('KEY_UNWRAP_FAILED', 'does not unwrap'),
+          ),
+        ),
+    }
+    const ct = Buffer.from(v.ciphertextHex, 'hex')
+    const header = parseHeader(ct)
+    assert.equal(header.wrappedKey.toString('hex'), v.wrappedKeyHex)
+    assert.equal(Buffer.from(await headerDataKey(provider)(header)).toString('hex'), v.dataKeyHex)
+    const opened = await collect(decrypt([ct], { dataKey: headerDataKey(provider) }))
+    assert.equal(opened.toString('hex'), v.plaintextHex)
+    // Another tenant key's material does not unwrap it.
+    kek.fill(0x11)
+    await assert.rejects(
+      collect(decrypt([ct], { dataKey: headerDataKey(provider) })),
+      (e: unknown) => isStrongroomError(e, 'KEY_UNWRAP_FAILED'),
+    )
+  })
 
   const target = file.positive.find((v) => v.length === 100)
   for (const n of file.negative) {

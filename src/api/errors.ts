@@ -104,6 +104,7 @@ const FROM_INTERNAL: Readonly<Record<ErrorCode, S3Code>> = {
   EXTENDED: 'InternalError',
   SEGMENT_REORDERED: 'InternalError',
   SEGMENT_FORGED: 'InternalError',
+  BLOB_MISMATCH: 'InternalError',
   RANGE_NOT_SATISFIABLE: 'InvalidRange',
   LIMIT_EXCEEDED: 'InvalidArgument',
   SCAN_REJECTED: 'InvalidRequest',

@@ -1573,15 +1573,25 @@ export class S3Gateway {
     const status = range === undefined ? 200 : 206
     if (range !== undefined) res.setHeader('Content-Range', `bytes ${first}-${last}/${object.size}`)
     res.setHeader('Content-Length', String(object.size === 0 ? 0 : last - first + 1))
-    if (head || object.size === 0) {
+    if (head) {
       send(ctx, status)
       return
     }
-    const opened = await this.objects.open(object)
+    // A body that fails to open or verify answers InternalError without the object's headers.
+    const refused = (e: unknown): never => {
+      for (const h of res.getHeaderNames()) res.removeHeader(h)
+      throw e
+    }
+    // Opening verifies the body (an empty one's tag included) before the status line goes out.
+    const opened = await this.objects.open(object).catch(refused)
     try {
+      if (object.size === 0) {
+        send(ctx, status)
+        return
+      }
       // The first segment is decrypted and verified before the status line goes out.
       const it = opened.object.range(first, last)[Symbol.asyncIterator]()
-      const firstChunk = await it.next()
+      const firstChunk = await it.next().catch(refused)
       res.statusCode = status
       res.setHeader('x-amz-request-id', ctx.requestId)
       await writeAll(res, firstChunk.done === true ? [] : [firstChunk.value], it)

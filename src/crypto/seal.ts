@@ -3,7 +3,8 @@
  * a tenant key): AES-256-GCM with a random 96-bit nonce and caller-chosen AAD.
  *
  *   off  len  field
- *    0    1   version = 1
+ *    0    1   version: 1, or 2 for secrets sealed under the root's derived
+ *             sealing key (kms/root.ts); the layout is the same
  *    1   12   nonce
  *   13    n   ciphertext
  *  13+n  16   tag
@@ -19,12 +20,17 @@ const TAG = 16
 export const SEAL_OVERHEAD = 1 + NONCE + TAG
 export const MAX_SEALED_BYTES = 64 * 1024
 
-export function sealSecret(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+export function sealSecret(
+  key: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  version = VERSION,
+): Buffer {
   const nonce = randomBytes(NONCE)
   const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG })
   c.setAAD(aad)
   const out = Buffer.allocUnsafe(SEAL_OVERHEAD + plaintext.byteLength)
-  out[0] = VERSION
+  out[0] = version
   nonce.copy(out, 1)
   c.update(plaintext).copy(out, 1 + NONCE)
   c.final()
@@ -38,11 +44,12 @@ export function openSecret(
   sealed: Uint8Array,
   aad: Uint8Array,
   failure: () => StrongroomError,
+  version = VERSION,
 ): Buffer {
   if (
     sealed.byteLength < SEAL_OVERHEAD ||
     sealed.byteLength > MAX_SEALED_BYTES ||
-    sealed[0] !== VERSION
+    sealed[0] !== version
   ) {
     throw failure()
   }

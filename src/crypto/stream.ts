@@ -4,7 +4,7 @@
  * the object's size. Sources must not reuse a chunk's memory after yielding
  * it (Node streams and FileSource never do).
  */
-import { createCipheriv, randomBytes, type CipherGCM } from 'node:crypto'
+import { createCipheriv, randomBytes, timingSafeEqual, type CipherGCM } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 import { checkContext, type EncryptionContext } from './context.ts'
 import {
@@ -44,11 +44,31 @@ export interface SealOptions {
   readonly segmentSize?: number
   /** Randomness for salt and nonce prefix; only known-answer tests replace it. */
   readonly random?: (bytes: number) => Buffer
+  /** Called with the header once it is built, before any byte is yielded (to record its digest). */
+  readonly onHeader?: (header: Header) => void
+}
+
+/**
+ * What a trusted record (a metadata row) says about the sealed object. The
+ * blob itself is untrusted: a blob that disagrees is refused with
+ * `BLOB_MISMATCH` before any key is touched.
+ */
+export interface ExpectedHeader {
+  /** SHA-256 of the whole header as written (tag included). */
+  readonly sha256?: Uint8Array
+  /** The data-key id the record names; the header must name the same one. */
+  readonly dataKeyId?: string
+  /** The plaintext length the record holds. */
+  readonly plaintextLength?: number
+  /** Names the object in the error message. */
+  readonly what?: string
 }
 
 export interface OpenOptions {
   /** Pairs the object must be bound to; checked before any key is touched. */
   readonly expectedContext?: EncryptionContext
+  /** Facts from a trusted record the header must agree with; checked first. */
+  readonly expectedHeader?: ExpectedHeader
   /** Returns the object's 32-byte data key, e.g. by unwrapping `header.wrappedKey`. */
   readonly dataKey: (header: Header) => Promise<Uint8Array> | Uint8Array
 }
@@ -72,6 +92,7 @@ export async function* encrypt(source: ByteSource, options: SealOptions): AsyncG
   )
   const key = keys.objectKey
   try {
+    options.onHeader?.(header)
     yield header.bytes
     yield* sealSegments(source, key, header, length)
   } finally {
@@ -202,6 +223,7 @@ export async function readHeader(reader: ChunkReader): Promise<Header> {
  * hold before a single segment is decrypted. Returns the per-object key.
  */
 export async function unlock(header: Header, options: OpenOptions): Promise<Buffer> {
+  if (options.expectedHeader !== undefined) checkExpected(header, options.expectedHeader)
   if (options.expectedContext !== undefined) checkContext(header.context, options.expectedContext)
   const dataKey = await options.dataKey(header)
   try {
@@ -209,6 +231,29 @@ export async function unlock(header: Header, options: OpenOptions): Promise<Buff
   } finally {
     dataKey.fill(0)
   }
+}
+
+/** Compares the header with what a trusted record says about it; any difference is `BLOB_MISMATCH`. */
+export function checkExpected(header: Header, expected: ExpectedHeader): void {
+  const what = expected.what === undefined ? 'the object' : `\`${expected.what}\``
+  const refuse = (why: string): never => {
+    throw new StrongroomError(
+      'BLOB_MISMATCH',
+      `the stored body of ${what} is not the one its metadata names (${why}): it was replaced or rolled back`,
+    )
+  }
+  if (expected.sha256 !== undefined) {
+    // header.aad is SHA-256 of the header bytes, tag included.
+    if (
+      expected.sha256.byteLength !== header.aad.length ||
+      !timingSafeEqual(header.aad, expected.sha256)
+    )
+      refuse('header digest differs')
+  }
+  if (expected.dataKeyId !== undefined && header.dataKeyId !== expected.dataKeyId)
+    refuse('data-key id differs')
+  if (expected.plaintextLength !== undefined && header.plaintextLength !== expected.plaintextLength)
+    refuse('plaintext length differs')
 }
 
 /** Decrypts a whole object, releasing each segment's plaintext only after its tag verifies. */

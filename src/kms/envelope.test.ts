@@ -52,11 +52,18 @@ describe('envelope encryption', () => {
     }
     const a = await seal('a.pt', Buffer.from('weights of a'))
     const b = await seal('b.pt', Buffer.from('weights of b'))
-    const open = (ct: Buffer) => collect(decrypt([ct], { dataKey: storedDataKey(kms, store) }))
-    assert.equal((await open(a.ct)).toString(), 'weights of a')
+    const open = (ct: Buffer, id: string) =>
+      collect(decrypt([ct], { dataKey: storedDataKey(kms, store, id) }))
+    assert.equal((await open(a.ct, a.id)).toString(), 'weights of a')
+    // The record names the data key: a body whose header names another one is refused.
+    await assert.rejects(open(b.ct, a.id), (e: unknown) => isStrongroomError(e, 'BLOB_MISMATCH'))
     assert.equal(await store.deleteObjectKey(a.id), true)
-    await assert.rejects(open(a.ct), (e: unknown) => isStrongroomError(e, 'KEY_DELETED'))
-    assert.equal((await open(b.ct)).toString(), 'weights of b', 'the other object is untouched')
+    await assert.rejects(open(a.ct, a.id), (e: unknown) => isStrongroomError(e, 'KEY_DELETED'))
+    assert.equal(
+      (await open(b.ct, b.id)).toString(),
+      'weights of b',
+      'the other object is untouched',
+    )
     await assert.rejects(
       collect(decrypt([b.ct], { dataKey: headerDataKey(kms) })),
       (e: unknown) => isStrongroomError(e, 'KEY_NOT_FOUND'),

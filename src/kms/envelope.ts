@@ -106,17 +106,37 @@ export function headerDataKey(provider: KeyProvider): (header: Header) => Promis
   }
 }
 
-/** Unwraps the data key of a stored object from its metadata row. */
+/**
+ * Unwraps the data key of a stored object. The key is looked up by the id the
+ * object's metadata record names (`dataKeyId`), never by the id in the blob's
+ * own header: blob storage is untrusted, and a header naming another data key
+ * is a substituted blob (`BLOB_MISMATCH`). When `tenantId` is given, the
+ * wrapped key must belong to that tenant.
+ */
 export function storedDataKey(
   provider: KeyProvider,
   store: MetadataStore,
+  dataKeyId: string,
+  tenantId?: string,
 ): (header: Header) => Promise<Uint8Array> {
   return async (header) => {
-    const row = await store.getObjectKey(header.dataKeyId)
+    if (header.dataKeyId !== dataKeyId) {
+      throw new StrongroomError(
+        'BLOB_MISMATCH',
+        'the stored body names another data key than its metadata record: it was replaced or rolled back',
+      )
+    }
+    const row = await store.getObjectKey(dataKeyId)
     if (row === undefined) {
       throw new StrongroomError(
         'KEY_DELETED',
-        `the data key of this object (\`${header.dataKeyId}\`) was deleted: the object is unrecoverable`,
+        `the data key of this object (\`${dataKeyId}\`) was deleted: the object is unrecoverable`,
+      )
+    }
+    if (tenantId !== undefined && row.tenantId !== tenantId) {
+      throw new StrongroomError(
+        'BLOB_MISMATCH',
+        "the data key named by this object's record belongs to another tenant",
       )
     }
     return provider.unwrap(checkedWrapped(row.wrapped, header.context), header.context)

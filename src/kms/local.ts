@@ -12,6 +12,7 @@ import { openSecret, sealSecret } from '../crypto/seal.ts'
 import { StrongroomError } from '../errors.ts'
 import type { KeyRecord, KeyVersionRecord, MetadataStore, TenantRecord } from '../meta/store.ts'
 import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
+import { deriveRootKeys } from './root.ts'
 
 const DAY = 86_400_000
 export const DELETION_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const
@@ -19,9 +20,22 @@ export const ROTATION_PERIOD_DAYS = { min: 90, max: 2560, default: 365 } as cons
 const ALIAS = /^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
+/**
+ * AES-GCM with random 96-bit nonces stays within NIST SP 800-38D's bound
+ * (collision probability under 2^-32) for at most 2^32 invocations under one
+ * key. Each data-key wrap is one invocation under a key version's material, so
+ * a version is retired (the key rotates) after 2^30 wraps: a quarter of the
+ * limit, whatever the clock-driven rotation schedule says.
+ */
+export const MAX_WRAPS_PER_VERSION = 2 ** 30
+/** Wraps reserved in the metadata store at a time (one write per block; a crash loses at most one block). */
+export const WRAP_BLOCK = 4096
+
 export interface LocalKmsOptions {
   readonly region: string
   readonly now?: () => number
+  /** Wraps one key version may perform before the key rotates (tests set a small number). */
+  readonly maxWrapsPerVersion?: number
 }
 
 export interface MaintenanceReport {
@@ -43,8 +57,16 @@ export function normalizeAlias(alias: string): string {
 export class LocalKms implements KeyProvider, RotatingKeyProvider {
   readonly kind = 'local' as const
   private readonly store: MetadataStore
+  /** The raw root key: only to open secrets sealed before format 2 (they are re-sealed on open). */
   private rootKey: Buffer | undefined
+  /** The root's derived sealing key (format 2). */
+  private sealKey: Buffer | undefined
   private readonly region: string
+  private readonly maxWraps: number
+  /** Wrap slots reserved and not yet used, by `keyId#version`: [next, end). */
+  private readonly slots = new Map<string, { next: number; end: number }>()
+  /** One reservation or rotation per key at a time in this process. */
+  private readonly locks = new Map<string, Promise<unknown>>()
   private readonly now: () => number
   /** Unsealed material by `keyId#version`; zeroed on close. */
   private readonly cache = new Map<string, Buffer>()
@@ -52,8 +74,14 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
   constructor(store: MetadataStore, rootKey: Buffer, options: LocalKmsOptions) {
     this.store = store
     this.rootKey = rootKey
+    const derived = deriveRootKeys(rootKey)
+    derived.check.fill(0)
+    this.sealKey = derived.seal
     this.region = options.region
     this.now = options.now ?? Date.now
+    this.maxWraps = options.maxWrapsPerVersion ?? MAX_WRAPS_PER_VERSION
+    if (!Number.isSafeInteger(this.maxWraps) || this.maxWraps < 1)
+      throw new StrongroomError('CONFIG_INVALID', 'maxWrapsPerVersion must be a positive integer')
   }
 
   arn(tenant: TenantRecord, keyId: string): string {
@@ -66,13 +94,34 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
     return this.rootKey
   }
 
+  /** Seals under the root's derived sealing key (format 2), never under the raw root key. */
+  private rootSeal(plaintext: Uint8Array, aad: Uint8Array): Buffer {
+    if (this.sealKey === undefined)
+      throw new StrongroomError('INTERNAL', 'the key service is closed')
+    return sealSecret(this.sealKey, plaintext, aad, ROOT_SEAL_V2)
+  }
+
+  /** Opens a root-sealed secret: format 2 under the derived key; format 1 (legacy) under the raw root key. */
+  private rootOpen(
+    sealed: Uint8Array,
+    aad: Uint8Array,
+    failure: () => StrongroomError,
+  ): { plain: Buffer; legacy: boolean } {
+    if (sealed[0] === ROOT_SEAL_V2) {
+      if (this.sealKey === undefined)
+        throw new StrongroomError('INTERNAL', 'the key service is closed')
+      return { plain: openSecret(this.sealKey, sealed, aad, failure, ROOT_SEAL_V2), legacy: false }
+    }
+    return { plain: openSecret(this.root(), sealed, aad, failure, 1), legacy: true }
+  }
+
   private newVersion(keyId: string, version: number): KeyVersionRecord {
     const material = randomBytes(32)
     try {
       return {
         keyId,
         version,
-        material: sealSecret(this.root(), material, materialAad(keyId, version)),
+        material: this.rootSeal(material, materialAad(keyId, version)),
         createdAt: this.now(),
       }
     } finally {
@@ -265,16 +314,18 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
         `version ${version} of key \`${key.id}\` no longer exists: data sealed under it is unrecoverable`,
       )
     }
-    const m = openSecret(
-      this.root(),
+    const aad = materialAad(key.id, version)
+    const { plain: m, legacy } = this.rootOpen(
       v.material,
-      materialAad(key.id, version),
+      aad,
       () =>
         new StrongroomError(
           'ROOT_KEY_WRONG',
           `the material of key \`${key.id}\` does not open under this root key`,
         ),
     )
+    // Sealed before format 2 (under the raw root key): re-sealed under the derived key now.
+    if (legacy) await this.store.resealKeyVersion(key.id, version, this.rootSeal(m, aad))
     this.cache.set(id, m)
     return m
   }
@@ -291,12 +342,58 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
     return key
   }
 
+  /** Runs `f` alone among the calls holding the same lock name in this process. */
+  private async locked<T>(name: string, f: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(name) ?? Promise.resolve()
+    const run = before.then(f, f)
+    const tail = run.catch(() => undefined)
+    this.locks.set(name, tail)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(name) === tail) this.locks.delete(name)
+    }
+  }
+
+  /**
+   * Takes one wrap slot under the key's current version, rotating the key when
+   * that version has used its budget (MAX_WRAPS_PER_VERSION). Returns the key
+   * record whose current version the slot belongs to.
+   */
+  private takeWrapSlot(keyId: string): Promise<KeyRecord> {
+    return this.locked(keyId, async () => {
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const key = await this.usable(keyId)
+        const id = `${key.id}#${key.currentVersion}`
+        const slot = this.slots.get(id)
+        if (slot !== undefined && slot.next < slot.end) {
+          slot.next++
+          return key
+        }
+        const { start, end } = await this.store.reserveWraps(
+          key.id,
+          key.currentVersion,
+          WRAP_BLOCK,
+          this.maxWraps,
+        )
+        if (start < end) {
+          this.slots.set(id, { next: start + 1, end })
+          return key
+        }
+        // This version has wrapped as many data keys as its nonce budget allows: rotate.
+        this.slots.delete(id)
+        await this.rotateRecord(key)
+      }
+      throw new StrongroomError('INTERNAL', `key \`${keyId}\` could not get a wrap slot`)
+    })
+  }
+
   async wrap(
     keyId: string,
     plaintext: Uint8Array,
     context: EncryptionContext,
   ): Promise<WrappedKey> {
-    const key = await this.usable(keyId)
+    const key = await this.takeWrapSlot(keyId)
     const version = key.currentVersion
     const material = await this.material(key, version)
     return {
@@ -329,12 +426,12 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
 
   /** Seals a system secret (such as a secret access key) under the root key; `label` is bound as AAD. */
   sealSystemSecret(label: string, plaintext: Uint8Array): Buffer {
-    return sealSecret(this.root(), plaintext, Buffer.from(`strongroom/system-secret/v1\0${label}`))
+    return this.rootSeal(plaintext, Buffer.from(`strongroom/system-secret/v1\0${label}`))
   }
 
+  /** Opens a system secret; one sealed before format 2 still opens (it is re-sealed when next written). */
   openSystemSecret(label: string, sealed: Uint8Array): Buffer {
-    return openSecret(
-      this.root(),
+    return this.rootOpen(
       sealed,
       Buffer.from(`strongroom/system-secret/v1\0${label}`),
       () =>
@@ -342,7 +439,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
           'ROOT_KEY_WRONG',
           `the secret \`${label}\` does not open under this root key`,
         ),
-    )
+    ).plain
   }
 
   /** Zeroes the root key and every cached key material. */
@@ -351,14 +448,19 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
     this.cache.clear()
     this.rootKey?.fill(0)
     this.rootKey = undefined
+    this.sealKey?.fill(0)
+    this.sealKey = undefined
   }
 }
+
+/** Format byte of secrets sealed under the root's derived sealing key. */
+export const ROOT_SEAL_V2 = 2
 
 function materialAad(keyId: string, version: number): Buffer {
   return Buffer.from(`strongroom/key-material/v1\0${keyId}\0${version}`)
 }
 
-function dataKeyAad(keyId: string, version: number, context: EncryptionContext): Buffer {
+export function dataKeyAad(keyId: string, version: number, context: EncryptionContext): Buffer {
   return Buffer.concat([
     Buffer.from(`strongroom/data-key/v1\0${keyId}\0${version}\0`),
     encodeContext(context),

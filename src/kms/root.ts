@@ -6,7 +6,7 @@
  * into the data directory. A keyed check value, stored at init, tells a wrong
  * root key or passphrase apart from corrupt data.
  */
-import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { StrongroomError } from '../errors.ts'
 
@@ -142,26 +142,94 @@ export function deriveRootKey(passphrase: Uint8Array, params: ScryptParams): Pro
   })
 }
 
-/** HMAC-SHA256(root key, label ‖ installation id): proves a root key belongs to an installation. */
-export function rootCheck(rootKey: Uint8Array, installationId: string): Buffer {
+/**
+ * Keys derived from the root key, one per use: the raw root key is never a
+ * MAC key and, for anything sealed since format 2, never a cipher key.
+ *
+ *   seal  = HKDF-SHA256(IKM = root key, salt = "strongroom/root/v2", info = "seal", 32)
+ *   check = HKDF-SHA256(IKM = root key, salt = "strongroom/root/v2", info = "check", 32)
+ */
+export interface RootKeys {
+  /** AES-256-GCM key for secrets sealed under the root (key material, system secrets): format 2. */
+  readonly seal: Buffer
+  /** HMAC-SHA256 key for the installation's check value. */
+  readonly check: Buffer
+}
+
+const ROOT_SALT = Buffer.from('strongroom/root/v2')
+
+export function deriveRootKeys(rootKey: Uint8Array): RootKeys {
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', rootKey, ROOT_SALT, info, 32))
+  return { seal: derive('seal'), check: derive('check') }
+}
+
+/** What the check value binds besides the key: the installation and how its root key is obtained. */
+export interface RootBinding {
+  readonly installationId: string
+  readonly rootMode: string
+  /** The stored KDF parameters (JSON), or null when the root key is given directly. */
+  readonly rootKdf: string | null
+}
+
+/** The check value's format-2 marker byte (format 1 was a bare 32-byte HMAC under the raw root key). */
+export const CHECK_V2 = 2
+
+/** Canonical text of the KDF parameters, so that the same parameters always MAC the same way. */
+function kdfText(rootKdf: string | null): string {
+  if (rootKdf === null) return 'none'
+  const p = parseScryptParams(rootKdf)
+  return `${p.alg};N=${p.N};r=${p.r};p=${p.p};salt=${p.salt}`
+}
+
+/**
+ * The check value, format 2: 0x02 ‖ HMAC-SHA256(check key, "strongroom/root-check/v2" 0x00
+ * installation id 0x00 root mode 0x00 KDF parameters). Binding the KDF parameters means
+ * that parameters altered in the database are refused even where they would not change the
+ * derived key.
+ */
+export function rootCheck(rootKey: Uint8Array, binding: RootBinding): Buffer {
+  const { check } = deriveRootKeys(rootKey)
+  try {
+    const mac = createHmac('sha256', check)
+      .update(
+        `strongroom/root-check/v2\0${binding.installationId}\0${binding.rootMode}\0${kdfText(binding.rootKdf)}`,
+      )
+      .digest()
+    return Buffer.concat([Buffer.from([CHECK_V2]), mac])
+  } finally {
+    check.fill(0)
+  }
+}
+
+/** Format 1 (installations before format 2): HMAC-SHA256(raw root key, label ‖ installation id). */
+function legacyRootCheck(rootKey: Uint8Array, installationId: string): Buffer {
   return createHmac('sha256', rootKey)
     .update(`strongroom/root-check/v1\0${installationId}`)
     .digest()
 }
 
+/**
+ * Proves the root key belongs to this installation (and, format 2, that its KDF
+ * parameters are the ones stored at init). Returns true when the stored value is
+ * format 1: the caller then replaces it with `rootCheck` (the key was just proven).
+ */
 export function verifyRootCheck(
   rootKey: Uint8Array,
-  installationId: string,
+  binding: RootBinding,
   stored: Uint8Array,
   passphrase: boolean,
-): void {
-  const check = rootCheck(rootKey, installationId)
+): { legacy: boolean } {
+  const legacy = stored.byteLength === 32
+  const check = legacy
+    ? legacyRootCheck(rootKey, binding.installationId)
+    : rootCheck(rootKey, binding)
   if (stored.byteLength !== check.length || !timingSafeEqual(check, stored)) {
     throw new StrongroomError(
       'ROOT_KEY_WRONG',
       passphrase
-        ? 'wrong passphrase for this data directory'
+        ? 'wrong passphrase for this data directory (or its stored passphrase parameters were altered)'
         : 'the root key does not belong to this data directory (it was initialised with another key)',
     )
   }
+  return { legacy }
 }

@@ -85,6 +85,11 @@ export interface ObjectRecord {
   /** Opaque id of the ciphertext in the BlobStore. */
   readonly blob: string
   readonly dataKeyId: string
+  /**
+   * Hex SHA-256 of the sealed body's header, compared with the blob on every
+   * read (blob storage is untrusted). Absent on rows written before it was kept.
+   */
+  readonly headerDigest?: string
   /** The tenant key that wrapped the data key. */
   readonly keyId: string
   readonly createdAt: number
@@ -123,6 +128,8 @@ export interface PartRecord {
   readonly etag: string
   readonly blob: string
   readonly dataKeyId: string
+  /** Hex SHA-256 of the sealed part's header (absent on parts written before it was kept). */
+  readonly headerDigest?: string
   readonly createdAt: number
 }
 

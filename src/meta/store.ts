@@ -60,6 +60,8 @@ export interface ObjectKeyRecord {
 export interface MetadataStore {
   getInstallation(): Promise<InstallationRecord | undefined>
   putInstallation(record: InstallationRecord): Promise<void>
+  /** Replaces the root key check value (upgrading its format). */
+  setRootCheck(check: Uint8Array): Promise<void>
 
   /** Fails with TENANT_EXISTS when the name is taken. */
   createTenant(record: TenantRecord): Promise<void>
@@ -76,6 +78,19 @@ export interface MetadataStore {
   /** Adds a version and makes it current, in one transaction. */
   addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<void>
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>
+  /** Replaces a version's sealed material (re-sealed under a newer root sealing format). */
+  resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void>
+  /**
+   * Reserves up to `n` data-key wraps under a key version without taking the
+   * version's count past `limit`; returns the slots reserved, [start, end)
+   * (empty when the budget is spent). Atomic: two gateways never share a slot.
+   */
+  reserveWraps(
+    keyId: string,
+    version: number,
+    n: number,
+    limit: number,
+  ): Promise<{ start: number; end: number }>
   /** Keys whose scheduled deletion or rotation is due at `now`. */
   dueKeys(now: number): Promise<KeyRecord[]>
   /** Marks the key Deleted and erases every version's material, in one transaction. */

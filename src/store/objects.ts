@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Stores } from '../app.ts'
 import type { Header } from '../crypto/header.ts'
 import { openObject, type OpenedObject } from '../crypto/range.ts'
-import { encrypt, type ByteSource as CryptoSource } from '../crypto/stream.ts'
+import { encrypt, type ByteSource as CryptoSource, type ExpectedHeader } from '../crypto/stream.ts'
 import { StrongroomError } from '../errors.ts'
 import { newDataKey, storedDataKey } from '../kms/envelope.ts'
 import type { LocalKms } from '../kms/local.ts'
@@ -147,6 +147,8 @@ export class ObjectService {
     inline: Buffer | undefined
     md5: Buffer
     dataKeyId: string
+    /** Hex SHA-256 of the sealed header: kept in the row, compared on every read. */
+    headerDigest: string
     wrapped: WrappedDataKey
     /** The plaintext, when asked to keep it and it is small. */
     plain: Buffer[] | undefined
@@ -183,6 +185,7 @@ export class ObjectService {
       verify?.(digest)
     }
     let inlineData: Buffer | undefined
+    let headerDigest = ''
     try {
       const sealed = encrypt(tap(body), {
         dataKey: dk.dataKey,
@@ -190,6 +193,7 @@ export class ObjectService {
         context: dk.context,
         plaintextLength: length,
         segmentSize: this.segmentSize,
+        onHeader: (h) => (headerDigest = h.aad.toString('hex')),
       })
       if (inline) {
         const chunks: Uint8Array[] = []
@@ -209,6 +213,7 @@ export class ObjectService {
       blob,
       md5: digest,
       dataKeyId: dk.dataKeyId,
+      headerDigest,
       wrapped: {
         keyId: key.id,
         keyVersion: dk.wrapped.keyVersion,
@@ -229,24 +234,16 @@ export class ObjectService {
 
   /** Scans a sealed body: from the plaintext kept while sealing, or read back through its segments. */
   private async scanSealed(
-    blob: string,
-    context: Record<string, string>,
     plain: Buffer[] | undefined,
     key: string,
-    dataKey?: Buffer,
+    open: () => Promise<OpenedStoredObject>,
     streamed?: Promise<ScanOutcome>,
   ): Promise<ScanRecord> {
     if (plain !== undefined) return scanRecord(bufferSource(Buffer.concat(plain)), key)
     // Scanned as it streamed through, unless the format needed random access (or the worker failed).
     const outcome = await streamed
     if (outcome !== undefined && 'report' in outcome) return recordOf(outcome.report)
-    // A new body's data key is not stored yet (its row commits after the scan): use the one kept.
-    const opened = await this.openSealed(
-      blob,
-      context,
-      key,
-      dataKey === undefined ? undefined : () => Buffer.from(dataKey),
-    )
+    const opened = await open()
     try {
       const o = opened.object
       return scanRecord(
@@ -260,19 +257,17 @@ export class ObjectService {
 
   /** Scans a stored version again (new rules) and records the verdict. */
   async rescan(object: ObjectRecord): Promise<ScanRecord> {
-    const record = await this.scanSealed(
-      object.blob,
-      { bucket: object.bucket, key: object.key },
-      undefined,
-      object.key,
-    )
+    const record = await this.scanSealed(undefined, object.key, () => this.open(object))
     await this.meta.setObjectScan(object.bucket, object.key, object.versionId, record)
     return record
   }
 
   async put(input: PutInput): Promise<ObjectRecord> {
     const keyId = input.keyId ?? input.bucket.keyId
-    const context = { bucket: input.bucket.name, key: input.key }
+    // The version id is chosen before sealing so that the body is bound to it: a blob copied
+    // over another version of the same key does not open as that version.
+    const versionId = input.bucket.versioning === 'Enabled' ? newVersionId() : 'null'
+    const context = { bucket: input.bucket.name, key: input.key, versionId }
     const policy = input.bucket.scanPolicy
     const sealed = await this.seal(
       keyId,
@@ -287,12 +282,25 @@ export class ObjectService {
     let scanned: ScanRecord | null = null
     if (policy !== 'off') {
       try {
+        const kept = sealed.dataKey
         scanned = await this.scanSealed(
-          sealed.blob,
-          context,
           sealed.plain,
           input.key,
-          sealed.dataKey,
+          // A new body's data key is not stored yet (its row commits after the scan): use the one kept.
+          () =>
+            this.openSealed(
+              sealed.blob,
+              context,
+              {
+                dataKeyId: sealed.dataKeyId,
+                plaintextLength: input.length,
+                sha256: Buffer.from(sealed.headerDigest, 'hex'),
+                what: input.key,
+              },
+              kept === undefined
+                ? storedDataKey(this.kms, this.meta, sealed.dataKeyId)
+                : () => Buffer.from(kept),
+            ),
           sealed.streamed,
         )
       } catch (e) {
@@ -309,7 +317,7 @@ export class ObjectService {
     const record: ObjectRecord = {
       bucket: input.bucket.name,
       key: input.key,
-      versionId: input.bucket.versioning === 'Enabled' ? newVersionId() : 'null',
+      versionId,
       deleteMarker: false,
       size: input.length,
       etag: input.etag ?? `"${sealed.md5.toString('hex')}"`,
@@ -319,6 +327,7 @@ export class ObjectService {
       checksums: Object.fromEntries(input.checksums ?? []),
       blob: sealed.blob,
       dataKeyId: sealed.dataKeyId,
+      headerDigest: sealed.headerDigest,
       keyId,
       createdAt: Date.now(),
       scan: scanned,
@@ -369,6 +378,7 @@ export class ObjectService {
       etag: `"${sealed.md5.toString('hex')}"`,
       blob: sealed.blob,
       dataKeyId: sealed.dataKeyId,
+      headerDigest: sealed.headerDigest,
       createdAt: Date.now(),
     }
     let replaced: PartRecord | undefined
@@ -397,8 +407,17 @@ export class ObjectService {
       .update(Buffer.concat(parts.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex'))))
       .digest('hex')}-${parts.length}"`
     const length = parts.reduce((n, p) => n + p.size, 0)
+    const owner = await this.meta.getTenantById(bucket.tenantId)
     const openPart = (p: PartRecord) =>
-      this.openSealed(p.blob, partContext(upload, p.number), `${upload.key} part ${p.number}`)
+      this.openSealed(
+        p.blob,
+        {
+          ...partContext(upload, p.number),
+          ...(owner === undefined ? {} : { tenant: owner.name }),
+        },
+        expectedOf(p, `${upload.key} part ${p.number}`),
+        storedDataKey(this.kms, this.meta, p.dataKeyId, bucket.tenantId),
+      )
     async function* body(): AsyncGenerator<Uint8Array> {
       for (const p of parts) {
         const opened = await openPart(p)
@@ -430,21 +449,41 @@ export class ObjectService {
     for (const p of await this.meta.deleteUpload(upload.id)) await this.blobs.delete(p.blob)
   }
 
-  /** Opens a stored object for reading; the caller closes it. */
+  /**
+   * Opens a stored object version for reading; the caller closes it. The blob
+   * is untrusted: its header must hash to the digest in the row (rows from
+   * before the digest was kept: name the row's data key and plaintext length),
+   * be bound to the bucket's tenant, the bucket, the key and (since the
+   * digest) the version id, and unwrap with the data key the row names.
+   * Anything else is refused before a byte of plaintext is released.
+   */
   async open(object: ObjectRecord): Promise<OpenedStoredObject> {
+    const bucket = await this.meta.getBucket(object.bucket)
+    const owner = bucket === undefined ? undefined : await this.meta.getTenantById(bucket.tenantId)
+    if (bucket === undefined || owner === undefined)
+      throw new StrongroomError('INTERNAL', `the bucket of \`${object.bucket}\` is gone`)
+    const what = `${object.bucket}/${object.key} version ${object.versionId}`
     return this.openSealed(
       object.blob,
-      { bucket: object.bucket, key: object.key },
-      `${object.bucket}/${object.key}`,
+      {
+        tenant: owner.name,
+        bucket: object.bucket,
+        key: object.key,
+        // Bodies sealed before the digest was kept were not bound to their version id.
+        ...(object.headerDigest === undefined ? {} : { versionId: object.versionId }),
+      },
+      expectedOf(object, what),
+      storedDataKey(this.kms, this.meta, object.dataKeyId, bucket.tenantId),
     )
   }
 
   private async openSealed(
     id: string,
     context: Record<string, string>,
-    what: string,
-    dataKey?: (header: Header) => Uint8Array,
+    expected: ExpectedHeader & { readonly what: string },
+    dataKey: (header: Header) => Uint8Array | Promise<Uint8Array>,
   ): Promise<OpenedStoredObject> {
+    const what = expected.what
     let blob: OpenBlob
     try {
       if (isInline(id)) {
@@ -460,8 +499,9 @@ export class ObjectService {
     }
     try {
       const opened = await openObject(blob, {
+        expectedHeader: expected,
         expectedContext: context,
-        dataKey: dataKey ?? storedDataKey(this.kms, this.meta),
+        dataKey,
       })
       return {
         object: opened,
@@ -531,6 +571,19 @@ export class ObjectService {
 /** An opaque version id: 32 URL-safe characters. */
 export function newVersionId(): string {
   return randomBytes(24).toString('base64url')
+}
+
+/** What a trusted row says about its sealed body. */
+function expectedOf(
+  row: { dataKeyId: string; size: number; headerDigest?: string },
+  what: string,
+): ExpectedHeader & { readonly what: string } {
+  return {
+    dataKeyId: row.dataKeyId,
+    plaintextLength: row.size,
+    ...(row.headerDigest === undefined ? {} : { sha256: Buffer.from(row.headerDigest, 'hex') }),
+    what,
+  }
 }
 
 function partContext(upload: UploadRecord, number: number): Record<string, string> {

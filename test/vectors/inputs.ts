@@ -2,6 +2,8 @@
  * Inputs of the encrypted-object known-answer vectors, shared by the generator
  * (scripts/gen-vectors.ts) and the test that checks the committed file.
  */
+import { createCipheriv } from 'node:crypto'
+import { encodeContext } from '../../src/crypto/context.ts'
 import { encrypt } from '../../src/crypto/stream.ts'
 import type { ErrorCode } from '../../src/errors.ts'
 
@@ -26,6 +28,48 @@ export interface VectorInput {
   readonly segmentSize: number
   readonly length: number
   readonly wrappedKeyHex: string
+  /** The tenant key's version material that wrapped the data key (standalone vector only). */
+  readonly kekHex?: string
+  /** The nonce of that wrap. */
+  readonly wrapNonceHex?: string
+}
+
+/**
+ * The local provider's wrap, written from docs/formats/encrypted-object.md ("Wrapped data
+ * key"): wire form 01 ‖ n ‖ key id ‖ u32 version ‖ u16 c ‖ ciphertext, with ciphertext =
+ * 01 ‖ nonce (12) ‖ AES-256-GCM(material, nonce, AAD, data key) ‖ tag (16) and
+ * AAD = "strongroom/data-key/v1" 0x00 key id 0x00 version 0x00 encoded context.
+ */
+export function localWrap(
+  kek: Buffer,
+  nonce: Buffer,
+  keyId: string,
+  version: number,
+  context: Readonly<Record<string, string>>,
+  dataKey: Buffer,
+): string {
+  const c = createCipheriv('aes-256-gcm', kek, nonce)
+  c.setAAD(
+    Buffer.concat([
+      Buffer.from(`strongroom/data-key/v1\0${keyId}\0${version}\0`),
+      encodeContext(context),
+    ]),
+  )
+  const sealed = Buffer.concat([
+    Buffer.from([1]),
+    nonce,
+    c.update(dataKey),
+    c.final(),
+    c.getAuthTag(),
+  ])
+  const id = Buffer.from(keyId, 'ascii')
+  const head = Buffer.alloc(8 + id.length)
+  head[0] = 1
+  head[1] = id.length
+  id.copy(head, 2)
+  head.writeUInt32BE(version, 2 + id.length)
+  head.writeUInt16BE(sealed.length, 6 + id.length)
+  return Buffer.concat([head, sealed]).toString('hex')
 }
 
 const base = {
@@ -56,13 +100,16 @@ export const VECTOR_INPUTS: readonly VectorInput[] = [
     ...base,
     name: 'standalone file with an embedded wrapped key',
     length: 40,
-    wrappedKeyHex:
-      '01' +
-      '24' +
-      Buffer.from(CONTEXT.keyId).toString('hex') +
-      '00000001' +
-      '0010' +
-      hex(0xc0, 16),
+    kekHex: hex(0xd0, 32),
+    wrapNonceHex: hex(0xf0, 12),
+    wrappedKeyHex: localWrap(
+      Buffer.from(hex(0xd0, 32), 'hex'),
+      Buffer.from(hex(0xf0, 12), 'hex'),
+      CONTEXT.keyId,
+      1,
+      CONTEXT,
+      Buffer.from(base.dataKeyHex, 'hex'),
+    ),
   },
 ]
 

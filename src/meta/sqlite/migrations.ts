@@ -195,4 +195,13 @@ export const MIGRATIONS: readonly string[] = [
     deleted_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 8: blob storage is untrusted: each sealed body's header digest is kept in its row and
+  // compared on every read; data-key wraps are counted per key version (AES-GCM nonce budget).
+  // Rows written before this migration have no digest: see docs/formats/encrypted-object.md.
+  `
+  ALTER TABLE objects ADD COLUMN header_sha256 TEXT;
+  ALTER TABLE versions ADD COLUMN header_sha256 TEXT;
+  ALTER TABLE parts ADD COLUMN header_sha256 TEXT;
+  ALTER TABLE key_versions ADD COLUMN wraps INTEGER NOT NULL DEFAULT 0;
+  `,
 ]

@@ -177,6 +177,11 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     return Promise.resolve()
   }
 
+  setRootCheck(check: Uint8Array): Promise<void> {
+    this.stmt('UPDATE installation SET root_check = ?').run(check)
+    return Promise.resolve()
+  }
+
   createTenant(t: TenantRecord): Promise<void> {
     try {
       this.stmt('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').run(
@@ -292,6 +297,48 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
       this.writeKey(k)
     })
     return Promise.resolve()
+  }
+
+  resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void> {
+    this.stmt('UPDATE key_versions SET material = ? WHERE key_id = ? AND version = ?').run(
+      material,
+      keyId,
+      version,
+    )
+    return Promise.resolve()
+  }
+
+  reserveWraps(
+    keyId: string,
+    version: number,
+    n: number,
+    limit: number,
+  ): Promise<{ start: number; end: number }> {
+    try {
+      return Promise.resolve(
+        this.tx(() => {
+          const r = this.stmt(
+            'SELECT wraps FROM key_versions WHERE key_id = ? AND version = ?',
+          ).get(keyId, version) as Row | undefined
+          if (r === undefined)
+            throw new StrongroomError(
+              'KEY_DELETED',
+              `version ${version} of key \`${keyId}\` no longer exists`,
+            )
+          const start = num(r.wraps)
+          const end = Math.max(start, Math.min(start + n, limit))
+          if (end > start)
+            this.stmt('UPDATE key_versions SET wraps = ? WHERE key_id = ? AND version = ?').run(
+              end,
+              keyId,
+              version,
+            )
+          return { start, end }
+        }),
+      )
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)))
+    }
   }
 
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
@@ -806,8 +853,17 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
           'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
         ).run(p.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, p.createdAt)
         this.stmt(
-          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ).run(p.uploadId, p.number, p.size, p.etag, p.blob, p.dataKeyId, p.createdAt)
+          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        ).run(
+          p.uploadId,
+          p.number,
+          p.size,
+          p.etag,
+          p.blob,
+          p.dataKeyId,
+          p.createdAt,
+          p.headerDigest ?? null,
+        )
         return old && part(old)
       }),
     )
@@ -944,7 +1000,7 @@ function bucket(r: Row): BucketRecord {
 
 /** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
 const COLUMNS =
-  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan'
+  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan, header_sha256'
 
 function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
   const orNull = (v: string) => (v === '' ? null : v)
@@ -965,6 +1021,7 @@ function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
     orNull(o.keyId),
     o.createdAt,
     o.scan === null ? null : JSON.stringify(o.scan),
+    o.headerDigest ?? null,
   ]
 }
 
@@ -985,7 +1042,13 @@ function object(r: Row): ObjectRecord {
     keyId: str(r.key_id ?? ''),
     createdAt: num(r.created_at),
     scan: r.scan === null || r.scan === undefined ? null : (JSON.parse(str(r.scan)) as ScanRecord),
+    ...digestOf(r),
   }
+}
+
+/** The header digest of a row, when it has one (rows before migration 8 do not). */
+function digestOf(r: Row): { headerDigest?: string } {
+  return typeof r.header_sha256 === 'string' ? { headerDigest: r.header_sha256 } : {}
 }
 
 function upload(r: Row): UploadRecord {
@@ -1009,6 +1072,7 @@ function part(r: Row): PartRecord {
     etag: str(r.etag),
     blob: str(r.blob),
     dataKeyId: str(r.data_key_id),
+    ...digestOf(r),
     createdAt: num(r.created_at),
   }
 }
