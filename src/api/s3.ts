@@ -10,7 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { App } from '../app.ts'
 import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
-import { parsePolicyText, type Policy } from '../iam/policy.ts'
+import { isUnloadable, loadStoredPolicy, unloadableAlert, type LoadedPolicy } from '../iam/load.ts'
+import { parsePolicyText } from '../iam/policy.ts'
 import { userPolicies } from '../identity/users.ts'
 import { bucketKey } from '../store/bucket-keys.ts'
 import {
@@ -65,7 +66,7 @@ export interface Caller {
   readonly tenant: TenantRecord | undefined
   readonly userId: string | undefined
   readonly userName: string | undefined
-  readonly policies: readonly Policy[]
+  readonly policies: readonly LoadedPolicy[]
   readonly auth: ParsedAuth | undefined
   readonly signingKey: Buffer | undefined
 }
@@ -88,6 +89,8 @@ export interface GatewayOptions {
   readonly onDecision?: (d: DecisionRecord) => void
   /** Receives every scan verdict on an upload (the audit log keeps them). */
   readonly onScan?: (e: ScanEvent) => void
+  /** Receives operator alerts (a stored policy that cannot be loaded); default: JSON lines on stderr. */
+  readonly onAlert?: (line: Record<string, unknown>) => void
 }
 
 /** One verdict of the model scanner on an upload, as the audit log records it. */
@@ -127,7 +130,10 @@ export class S3Gateway {
   private readonly now: () => number
   private readonly onDecision: ((d: DecisionRecord) => void) | undefined
   private readonly onScan: ((e: ScanEvent) => void) | undefined
-  private readonly bucketPolicies = new Map<string, { text: string; policy: Policy | undefined }>()
+  private readonly bucketPolicies = new Map<string, { text: string; policy: LoadedPolicy }>()
+  private readonly onAlert: (line: Record<string, unknown>) => void
+  /** Alerts already given, by owner and digest of the policy text: one alert per text. */
+  private readonly alerted = new Set<string>()
 
   constructor(o: GatewayOptions) {
     this.app = o.app
@@ -135,6 +141,7 @@ export class S3Gateway {
     this.now = o.now ?? Date.now
     this.onDecision = o.onDecision
     this.onScan = o.onScan
+    this.onAlert = o.onAlert ?? ((line) => process.stderr.write(JSON.stringify(line) + '\n'))
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -221,13 +228,15 @@ export class S3Gateway {
         'InvalidAccessKeyId',
         'The AWS Access Key Id you provided does not exist in our records.',
       )
+    const policies = await userPolicies(store, user)
+    for (const p of policies) this.alertUnloadable(p, `${tenant.name}/${user.name}`)
     return {
       arn: `arn:aws:iam::${tenant.id}:user/${user.name}`,
       account: tenant.id,
       tenant,
       userId: user.id,
       userName: user.name,
-      policies: await userPolicies(store, user),
+      policies,
       auth,
       signingKey,
     }
@@ -290,13 +299,33 @@ export class S3Gateway {
 
   // ---- authorization
 
-  private bucketPolicy(b: BucketRecord | undefined): Policy | undefined {
+  /** The bucket's policy; one that no longer loads denies every request on the bucket (and alerts once). */
+  private bucketPolicy(b: BucketRecord | undefined): LoadedPolicy | undefined {
     if (b?.policy == null) return undefined
     const hit = this.bucketPolicies.get(b.name)
     if (hit?.text === b.policy) return hit.policy
-    const policy = parsePolicyText(b.policy, 'resource', `bucket policy of ${b.name}`).policy
+    const policy = loadStoredPolicy(b.policy, 'resource', `bucket policy of ${b.name}`)
+    this.alertUnloadable(policy, `bucket ${b.name}`)
     this.bucketPolicies.set(b.name, { text: b.policy, policy })
     return policy
+  }
+
+  /** Tells the operator, once per stored text, that a policy cannot be loaded and now denies. */
+  private alertUnloadable(p: LoadedPolicy, owner: string): void {
+    if (!isUnloadable(p)) return
+    const key = `${owner}\0${p.digest}`
+    if (this.alerted.has(key)) return
+    if (this.alerted.size >= 4096) this.alerted.clear()
+    this.alerted.add(key)
+    this.onAlert({
+      time: new Date().toISOString(),
+      level: 'alert',
+      alert: 'policy-unloadable',
+      owner,
+      policy: p.name,
+      sha256: p.digest,
+      message: unloadableAlert(p),
+    })
   }
 
   /** Decides through the IAM engine; throws AccessDenied (keeping the trace for admins) unless allowed. */
@@ -334,10 +363,10 @@ export class S3Gateway {
     if (r.decision !== 'Allow') throw new ApiError('AccessDenied', 'Access Denied')
   }
 
-  private readonly keyPolicies = new Map<string, Policy | undefined>()
+  private readonly keyPolicies = new Map<string, LoadedPolicy>()
 
   /** The default key policy, as AWS KMS writes it: the owning account delegates to its IAM policies. */
-  private defaultKeyPolicy(account: string): Policy | undefined {
+  private defaultKeyPolicy(account: string): LoadedPolicy {
     let p = this.keyPolicies.get(account)
     if (p === undefined) {
       const doc = {
@@ -352,7 +381,8 @@ export class S3Gateway {
           },
         ],
       }
-      p = parsePolicyText(JSON.stringify(doc), 'key', `default key policy of ${account}`).policy
+      p = loadStoredPolicy(JSON.stringify(doc), 'key', `default key policy of ${account}`)
+      this.alertUnloadable(p, `key policy of ${account}`)
       this.keyPolicies.set(account, p)
     }
     return p
