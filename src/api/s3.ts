@@ -431,8 +431,8 @@ export class S3Gateway {
   /**
    * The tenant key a write names (x-amz-server-side-encryption-aws-kms-key-id:
    * a key id, alias/NAME or either ARN), or the bucket's default. Only the
-   * bucket owner's own keys can seal its objects: another tenant's key is
-   * refused whatever the policies say.
+   * bucket owner's own keys can seal its objects: another tenant's key is not
+   * found, whatever the policies say.
    */
   private async writeKey(ctx: Ctx, bucket: BucketRecord, spec?: string): Promise<string> {
     const sse = header(ctx.req, 'x-amz-server-side-encryption')
@@ -451,25 +451,24 @@ export class S3Gateway {
     return (await this.resolveKey(bucket, asked)).id
   }
 
+  /**
+   * The bucket owner's key that `asked` names. Another tenant's key, by id or by
+   * ARN, answers exactly as a key that does not exist (the same code and message;
+   * only the echoed id differs), as AWS KMS resolves a bare key id in the caller's
+   * own account only: the answer must not tell whether another tenant has the key.
+   */
   private async resolveKey(bucket: BucketRecord, asked: string): Promise<{ id: string }> {
     const arn = /^arn:aws:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/.exec(asked)
-    if (arn !== null && arn[2] !== bucket.tenantId)
-      throw new ApiError(
-        'AccessDenied',
-        `Access Denied: the key ${asked} belongs to another account; a bucket's objects are sealed only under its owner's keys`,
-      )
     const name =
       arn === null ? asked : arn[3] === 'alias' ? `alias/${arn[4] ?? ''}` : (arn[4] ?? '')
-    const key = name.startsWith('alias/')
-      ? await this.app.store.getKeyByAlias(bucket.tenantId, name)
-      : await this.app.store.getKey(name)
-    if (key === undefined)
+    const key =
+      arn !== null && arn[2] !== bucket.tenantId
+        ? undefined
+        : name.startsWith('alias/')
+          ? await this.app.store.getKeyByAlias(bucket.tenantId, name)
+          : await this.app.store.getKey(name)
+    if (key?.tenantId !== bucket.tenantId)
       throw new ApiError('KMS.NotFoundException', `Invalid keyId ${asked}: no such key`)
-    if (key.tenantId !== bucket.tenantId)
-      throw new ApiError(
-        'AccessDenied',
-        `Access Denied: the key ${asked} belongs to another tenant; a bucket's objects are sealed only under its owner's keys`,
-      )
     if (key.state !== 'Enabled')
       throw new ApiError('KMS.DisabledException', `The key ${asked} is ${key.state}`)
     return key
