@@ -2,7 +2,8 @@
  * The one place that wires concrete implementations from configuration: the
  * data directory, the metadata store, the root of trust and the key provider.
  *
- *   strongroom-data/
+ *   strongroom-data/   mode 0700: the gateway refuses a data directory that group or
+ *                      others can reach; every file inside is created 0600
  *     meta.sqlite     metadata (WAL); key material inside it sealed under the root key
  *     dev-root.key    only in --dev mode: the generated root key
  */
@@ -131,6 +132,8 @@ export async function initDataDir(config: Config, options: { dev: boolean }): Pr
   }
   const created = !existsSync(dir)
   await mkdir(dir, { recursive: true, mode: 0o700 })
+  // An empty directory given to init (made with a plain `mkdir`) becomes owner-only too.
+  await chmod(dir, 0o700)
   try {
     if (rootMode === 'dev')
       await writeSecretFile(join(dir, DEV_KEY_FILE), rootKey.toString('hex') + '\n')
@@ -185,6 +188,8 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
   }
   const store = SqliteMetadataStore.open(join(dir, META_FILE))
   try {
+    // Checked once the directory is known to be ours: a foreign one is reported as such.
+    refuseOpenDirectory(dir, info.mode)
     const inst = await store.getInstallation()
     if (inst === undefined) {
       throw new StrongroomError(
@@ -252,6 +257,20 @@ async function derive(path: string, params: ScryptParams): Promise<Buffer> {
   } finally {
     pass.fill(0)
   }
+}
+
+/**
+ * The data directory holds sealed keys, the audit trail and, in --dev mode, the root key
+ * itself: as PostgreSQL does with its data directory, refuse one that group or others can
+ * reach rather than fix it silently, since what was readable may already have been read.
+ */
+export function refuseOpenDirectory(dir: string, mode: number): void {
+  if ((mode & 0o077) === 0) return
+  const octal = (mode & 0o777).toString(8).padStart(4, '0')
+  throw new StrongroomError(
+    'DATA_DIR_INSECURE',
+    `data directory \`${dir}\` is accessible to group or others (mode ${octal}); make it private with \`chmod 700 ${dir}\`, and if others could read it, treat the secrets inside as exposed`,
+  )
 }
 
 function isInside(file: string, dir: string): boolean {

@@ -78,6 +78,7 @@ const FROM_INTERNAL: Readonly<Record<ErrorCode, S3Code>> = {
   DATA_DIR_MISSING: 'InternalError',
   DATA_DIR_FOREIGN: 'InternalError',
   DATA_DIR_EXISTS: 'InternalError',
+  DATA_DIR_INSECURE: 'InternalError',
   ROOT_KEY_MISSING: 'InternalError',
   ROOT_KEY_INVALID: 'InternalError',
   ROOT_KEY_WRONG: 'InternalError',

@@ -10,7 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { App } from '../app.ts'
 import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
-import { parsePolicyText, type Policy } from '../iam/policy.ts'
+import { isUnloadable, loadStoredPolicy, unloadableAlert, type LoadedPolicy } from '../iam/load.ts'
+import { parsePolicyText } from '../iam/policy.ts'
 import { userPolicies } from '../identity/users.ts'
 import { bucketKey } from '../store/bucket-keys.ts'
 import {
@@ -78,7 +79,7 @@ export interface Caller {
   readonly tenant: TenantRecord | undefined
   readonly userId: string | undefined
   readonly userName: string | undefined
-  readonly policies: readonly Policy[]
+  readonly policies: readonly LoadedPolicy[]
   readonly auth: ParsedAuth | undefined
   readonly signingKey: Buffer | undefined
 }
@@ -101,6 +102,8 @@ export interface GatewayOptions {
   readonly onDecision?: (d: DecisionRecord) => void
   /** Receives every scan verdict on an upload (the audit log keeps them). */
   readonly onScan?: (e: ScanEvent) => void
+  /** Receives operator alerts (a stored policy that cannot be loaded); default: JSON lines on stderr. */
+  readonly onAlert?: (line: Record<string, unknown>) => void
 }
 
 /** One verdict of the model scanner on an upload, as the audit log records it. */
@@ -140,7 +143,10 @@ export class S3Gateway {
   private readonly now: () => number
   private readonly onDecision: ((d: DecisionRecord) => void) | undefined
   private readonly onScan: ((e: ScanEvent) => void) | undefined
-  private readonly bucketPolicies = new Map<string, { text: string; policy: Policy | undefined }>()
+  private readonly bucketPolicies = new Map<string, { text: string; policy: LoadedPolicy }>()
+  private readonly onAlert: (line: Record<string, unknown>) => void
+  /** Alerts already given, by owner and digest of the policy text: one alert per text. */
+  private readonly alerted = new Set<string>()
 
   constructor(o: GatewayOptions) {
     this.app = o.app
@@ -148,6 +154,7 @@ export class S3Gateway {
     this.now = o.now ?? Date.now
     this.onDecision = o.onDecision
     this.onScan = o.onScan
+    this.onAlert = o.onAlert ?? ((line) => process.stderr.write(JSON.stringify(line) + '\n'))
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -235,13 +242,15 @@ export class S3Gateway {
         'InvalidAccessKeyId',
         'The AWS Access Key Id you provided does not exist in our records.',
       )
+    const policies = await userPolicies(store, user)
+    for (const p of policies) this.alertUnloadable(p, `${tenant.name}/${user.name}`)
     return {
       arn: `arn:aws:iam::${tenant.id}:user/${user.name}`,
       account: tenant.id,
       tenant,
       userId: user.id,
       userName: user.name,
-      policies: await userPolicies(store, user),
+      policies,
       auth,
       signingKey,
     }
@@ -304,13 +313,33 @@ export class S3Gateway {
 
   // ---- authorization
 
-  private bucketPolicy(b: BucketRecord | undefined): Policy | undefined {
+  /** The bucket's policy; one that no longer loads denies every request on the bucket (and alerts once). */
+  private bucketPolicy(b: BucketRecord | undefined): LoadedPolicy | undefined {
     if (b?.policy == null) return undefined
     const hit = this.bucketPolicies.get(b.name)
     if (hit?.text === b.policy) return hit.policy
-    const policy = parsePolicyText(b.policy, 'resource', `bucket policy of ${b.name}`).policy
+    const policy = loadStoredPolicy(b.policy, 'resource', `bucket policy of ${b.name}`)
+    this.alertUnloadable(policy, `bucket ${b.name}`)
     this.bucketPolicies.set(b.name, { text: b.policy, policy })
     return policy
+  }
+
+  /** Tells the operator, once per stored text, that a policy cannot be loaded and now denies. */
+  private alertUnloadable(p: LoadedPolicy, owner: string): void {
+    if (!isUnloadable(p)) return
+    const key = `${owner}\0${p.digest}`
+    if (this.alerted.has(key)) return
+    if (this.alerted.size >= 4096) this.alerted.clear()
+    this.alerted.add(key)
+    this.onAlert({
+      time: new Date().toISOString(),
+      level: 'alert',
+      alert: 'policy-unloadable',
+      owner,
+      policy: p.name,
+      sha256: p.digest,
+      message: unloadableAlert(p),
+    })
   }
 
   /** Decides through the IAM engine; throws AccessDenied (keeping the trace for admins) unless allowed. */
@@ -352,10 +381,10 @@ export class S3Gateway {
       throw new ApiError('AccessDenied', c.auth === undefined ? ANONYMOUS_DENIED : 'Access Denied')
   }
 
-  private readonly keyPolicies = new Map<string, Policy | undefined>()
+  private readonly keyPolicies = new Map<string, LoadedPolicy>()
 
   /** The default key policy, as AWS KMS writes it: the owning account delegates to its IAM policies. */
-  private defaultKeyPolicy(account: string): Policy | undefined {
+  private defaultKeyPolicy(account: string): LoadedPolicy {
     let p = this.keyPolicies.get(account)
     if (p === undefined) {
       const doc = {
@@ -370,7 +399,8 @@ export class S3Gateway {
           },
         ],
       }
-      p = parsePolicyText(JSON.stringify(doc), 'key', `default key policy of ${account}`).policy
+      p = loadStoredPolicy(JSON.stringify(doc), 'key', `default key policy of ${account}`)
+      this.alertUnloadable(p, `key policy of ${account}`)
       this.keyPolicies.set(account, p)
     }
     return p
@@ -419,8 +449,8 @@ export class S3Gateway {
   /**
    * The tenant key a write names (x-amz-server-side-encryption-aws-kms-key-id:
    * a key id, alias/NAME or either ARN), or the bucket's default. Only the
-   * bucket owner's own keys can seal its objects: another tenant's key is
-   * refused whatever the policies say.
+   * bucket owner's own keys can seal its objects: another tenant's key is not
+   * found, whatever the policies say.
    */
   private async writeKey(ctx: Ctx, bucket: BucketRecord, spec?: string): Promise<string> {
     const sse = header(ctx.req, 'x-amz-server-side-encryption')
@@ -439,25 +469,24 @@ export class S3Gateway {
     return (await this.resolveKey(bucket, asked)).id
   }
 
+  /**
+   * The bucket owner's key that `asked` names. Another tenant's key, by id or by
+   * ARN, answers exactly as a key that does not exist (the same code and message;
+   * only the echoed id differs), as AWS KMS resolves a bare key id in the caller's
+   * own account only: the answer must not tell whether another tenant has the key.
+   */
   private async resolveKey(bucket: BucketRecord, asked: string): Promise<{ id: string }> {
     const arn = /^arn:aws:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/.exec(asked)
-    if (arn !== null && arn[2] !== bucket.tenantId)
-      throw new ApiError(
-        'AccessDenied',
-        `Access Denied: the key ${asked} belongs to another account; a bucket's objects are sealed only under its owner's keys`,
-      )
     const name =
       arn === null ? asked : arn[3] === 'alias' ? `alias/${arn[4] ?? ''}` : (arn[4] ?? '')
-    const key = name.startsWith('alias/')
-      ? await this.app.store.getKeyByAlias(bucket.tenantId, name)
-      : await this.app.store.getKey(name)
-    if (key === undefined)
+    const key =
+      arn !== null && arn[2] !== bucket.tenantId
+        ? undefined
+        : name.startsWith('alias/')
+          ? await this.app.store.getKeyByAlias(bucket.tenantId, name)
+          : await this.app.store.getKey(name)
+    if (key?.tenantId !== bucket.tenantId)
       throw new ApiError('KMS.NotFoundException', `Invalid keyId ${asked}: no such key`)
-    if (key.tenantId !== bucket.tenantId)
-      throw new ApiError(
-        'AccessDenied',
-        `Access Denied: the key ${asked} belongs to another tenant; a bucket's objects are sealed only under its owner's keys`,
-      )
     if (key.state !== 'Enabled')
       throw new ApiError('KMS.DisabledException', `The key ${asked} is ${key.state}`)
     return key

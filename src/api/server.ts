@@ -1,6 +1,6 @@
 /**
- * The gateway's listener: HTTPS (TLS 1.2 minimum) or, only when asked, plain
- * HTTP. Request ids, structured JSON logs without secrets (no Authorization
+ * The gateway's listener: HTTPS (Mozilla's intermediate TLS profile, ../net/tls.ts)
+ * or, only when asked, plain HTTP. Request ids, structured JSON logs without secrets (no Authorization
  * header, no signatures, no keys), timeouts on slow headers and idle bodies,
  * bounded header size, a health endpoint, and a shutdown that lets in-flight
  * requests finish. No request can end the process: whatever escapes a
@@ -18,6 +18,7 @@ import {
 import { createServer as createHttps } from 'node:https'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
+import { MOZILLA_INTERMEDIATE } from '../net/tls.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { errorXml, newRequestId, type DecisionRecord, type S3Gateway } from './s3.ts'
 
@@ -200,7 +201,10 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   const server: Server =
     o.tls === undefined
       ? createHttp(common, handler)
-      : createHttps({ ...common, key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' }, handler)
+      : createHttps(
+          { ...common, key: o.tls.key, cert: o.tls.cert, ...MOZILLA_INTERMEDIATE },
+          handler,
+        )
   // A silent socket is closed; a request still waiting for its body gets S3's RequestTimeout
   // first. The upload it carried is abandoned whole: nothing half-written becomes visible.
   server.timeout = o.idleTimeoutMs ?? 120_000

@@ -6,13 +6,8 @@
  * The whole logic is the table in `decide` below, and docs/iam-evaluation.md
  * says the same in prose. Pure: no I/O, no clock.
  */
-import {
-  actionMatches,
-  resourceMatches,
-  statementsFor,
-  type Policy,
-  type PrincipalSpec,
-} from './policy.ts'
+import { actionMatches, resourceMatches, statementsFor, type PrincipalSpec } from './policy.ts'
+import { isUnloadable, type LoadedPolicy, type UnloadablePolicy } from './load.ts'
 import type { Context } from './variables.ts'
 
 export type Decision = 'Allow' | 'ExplicitDeny' | 'ImplicitDeny'
@@ -28,17 +23,22 @@ export interface AuthzRequest {
   readonly context: Readonly<Record<string, string | readonly string[]>>
 }
 
+/**
+ * The policies one request reads. Any of them may be an `UnloadablePolicy` (a stored
+ * policy that no longer loads): it applies as an explicit Deny of every request, so a
+ * caller that loads policies from storage cannot drop one and fail open.
+ */
 export interface PolicySet {
-  readonly identity: readonly Policy[]
+  readonly identity: readonly LoadedPolicy[]
   /** Bucket policy, KMS key policy or role trust policy of the resource. */
-  readonly resource?: Policy | undefined
+  readonly resource?: LoadedPolicy | undefined
   /** One list per organization level, root first; every level must allow. */
-  readonly scps?: readonly (readonly Policy[])[] | undefined
+  readonly scps?: readonly (readonly LoadedPolicy[])[] | undefined
   /** Resource control policies per level; RCPFullAWSAccess is implied at every level. */
-  readonly rcps?: readonly (readonly Policy[])[] | undefined
-  readonly boundary?: Policy | undefined
-  readonly session?: Policy | undefined
-  readonly endpoint?: Policy | undefined
+  readonly rcps?: readonly (readonly LoadedPolicy[])[] | undefined
+  readonly boundary?: LoadedPolicy | undefined
+  readonly session?: LoadedPolicy | undefined
+  readonly endpoint?: LoadedPolicy | undefined
 }
 
 export type Layer = 'scp' | 'rcp' | 'resource' | 'identity' | 'boundary' | 'session' | 'endpoint'
@@ -56,6 +56,8 @@ export interface PolicyTrace {
   readonly layer: Layer
   readonly name: string
   readonly statements: readonly StatementTrace[]
+  /** Set when the stored policy could not be loaded: why. It then denied the request. */
+  readonly unloadable?: string
 }
 
 export interface Trace {
@@ -291,7 +293,7 @@ const NONE: Applied = { allow: false, deny: false, grant: undefined }
  * endpoint) check Principal/NotPrincipal; identity-side ones do not have them.
  */
 function applyPolicy(
-  policy: Policy,
+  policy: LoadedPolicy,
   action: string,
   req: AuthzRequest,
   ctx: Context,
@@ -300,6 +302,7 @@ function applyPolicy(
   traces: PolicyTrace[] | undefined,
   absent: Set<string> | undefined,
 ): Applied {
+  if (isUnloadable(policy)) return applyUnloadable(policy, layer, traces)
   let allow = false
   let deny = false
   let grant: Grant | undefined
@@ -356,6 +359,18 @@ function applyPolicy(
   return { allow, deny, grant }
 }
 
+const DENY_ALL: Applied = { allow: false, deny: true, grant: undefined }
+
+/** A policy that could not be loaded denies every request that reads it, whatever it said. */
+function applyUnloadable(
+  policy: UnloadablePolicy,
+  layer: Layer,
+  traces: PolicyTrace[] | undefined,
+): Applied {
+  traces?.push({ layer, name: policy.name, statements: [], unloadable: policy.reason })
+  return DENY_ALL
+}
+
 const rank = (g: Grant) => (g === 'direct' ? 3 : g === 'role' ? 2 : 1)
 
 /** Resources whose own policy must allow (alone or by delegating to the account): KMS keys and role trust. */
@@ -382,7 +397,7 @@ export function authorize(
   const traces: PolicyTrace[] | undefined = explain ? [] : undefined
   const absent = explain ? new Set<string>() : undefined
   let deny = false
-  const apply = (policy: Policy | undefined, layer: Layer): Applied => {
+  const apply = (policy: LoadedPolicy | undefined, layer: Layer): Applied => {
     if (policy === undefined) return NONE
     const a = applyPolicy(policy, action, req, ctx, p, layer, traces, absent)
     deny ||= a.deny
@@ -433,6 +448,8 @@ export function authorize(
 
 function firstDenyLayer(traces: PolicyTrace[] | undefined): string {
   for (const t of traces ?? []) {
+    if (t.unloadable !== undefined)
+      return `${t.layer} policy \`${t.name}\`, which cannot be loaded (${t.unloadable}) and so denies every request`
     const s = t.statements.find((x) => x.matched && x.effect === 'Deny')
     if (s !== undefined)
       return `${t.layer} policy \`${t.name}\`, statement ${s.sid === undefined ? `#${s.index}` : `\`${s.sid}\``}`

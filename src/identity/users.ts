@@ -6,7 +6,8 @@
  */
 import { randomBytes, randomInt } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
-import { parsePolicyText, type Issue, type Policy } from '../iam/policy.ts'
+import { loadStoredPolicy, type LoadedPolicy } from '../iam/load.ts'
+import { parsePolicyText, type Issue } from '../iam/policy.ts'
 import type { LocalKms } from '../kms/local.ts'
 import type { IdentityStore, UserRecord } from '../meta/identity.ts'
 import type { TenantRecord } from '../meta/store.ts'
@@ -110,12 +111,16 @@ export async function putUserPolicy(
   return [...r.warnings]
 }
 
-/** A user's inline policies, compiled. */
-export async function userPolicies(store: IdentityStore, user: UserRecord): Promise<Policy[]> {
-  const out: Policy[] = []
-  for (const p of await store.listUserPolicies(user.tenantId, user.name)) {
-    const r = parsePolicyText(p.document, 'identity', p.name)
-    if (r.policy !== undefined) out.push(r.policy)
-  }
+/**
+ * A user's inline policies, compiled. One that no longer loads is kept as an
+ * unloadable policy, which denies every request of the user: never dropped.
+ */
+export async function userPolicies(
+  store: IdentityStore,
+  user: UserRecord,
+): Promise<LoadedPolicy[]> {
+  const out: LoadedPolicy[] = []
+  for (const p of await store.listUserPolicies(user.tenantId, user.name))
+    out.push(loadStoredPolicy(p.document, 'identity', p.name))
   return out
 }

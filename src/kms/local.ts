@@ -155,24 +155,28 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
     return key
   }
 
-  /** Finds a tenant's key by `alias/NAME`, key id or key ARN. Keys of other tenants are not found. */
-  async resolve(tenant: TenantRecord, ref: string): Promise<KeyRecord> {
+  /**
+   * Finds a tenant's key by `alias/NAME`, key id or key ARN. A key of another
+   * tenant answers exactly as a key that does not exist: the same error, which
+   * echoes the reference as given, so it cannot tell whether the key exists.
+   */
+  async resolve(tenant: TenantRecord, given: string): Promise<KeyRecord> {
     let key: KeyRecord | undefined
+    let ref = given
     const arn = /^arn:aws:kms:[a-z0-9-]+:(\d{12}):(key|alias)\/(.+)$/.exec(ref)
-    if (arn !== null) {
-      if (arn[1] !== tenant.id) throw notFound(ref, tenant)
-      ref = arn[2] === 'alias' ? `alias/${arn[3] ?? ''}` : (arn[3] ?? '')
-    }
-    if (ref.startsWith('alias/'))
-      key = await this.store.getKeyByAlias(tenant.id, normalizeAlias(ref))
-    else if (UUID.test(ref)) key = await this.store.getKey(ref)
+    if (arn !== null) ref = arn[2] === 'alias' ? `alias/${arn[3] ?? ''}` : (arn[3] ?? '')
+    const other = arn !== null && arn[1] !== tenant.id
+    if (ref.startsWith('alias/')) {
+      const alias = normalizeAlias(ref)
+      key = other ? undefined : await this.store.getKeyByAlias(tenant.id, alias)
+    } else if (UUID.test(ref)) key = other ? undefined : await this.store.getKey(ref)
     else {
       throw new StrongroomError(
         'USAGE',
         `\`${ref}\` is not a key reference: use alias/NAME, a key id or a key ARN`,
       )
     }
-    if (key?.tenantId !== tenant.id) throw notFound(ref, tenant)
+    if (key?.tenantId !== tenant.id) throw notFound(given, tenant)
     return key
   }
 

@@ -220,9 +220,9 @@ export async function serverIdentity(
       sealer.seal('pki/ca.key', pair.privateKey.export({ type: 'pkcs8', format: 'der' })),
       0o600,
     )
-    await writeAtomic(caCert, caPem, 0o644)
+    await writeAtomic(caCert, caPem, 0o600)
   }
-  await writeAtomic(join(dataDir, 'ca.pem'), caPem, 0o644)
+  await writeAtomic(join(dataDir, 'ca.pem'), caPem, 0o600)
   const ca = new X509Certificate(caPem)
   const certFile = join(dir, 'server.pem')
   const keyFile = join(dir, 'server.key.sealed')
@@ -256,7 +256,7 @@ export async function serverIdentity(
     sealer.seal('pki/server.key', pair.privateKey.export({ type: 'pkcs8', format: 'der' })),
     0o600,
   )
-  await writeAtomic(certFile, certPem, 0o644)
+  await writeAtomic(certFile, certPem, 0o600)
   return {
     caPem,
     certPem,

@@ -20,6 +20,9 @@ export const dataDir = join(work, 'data')
 export const ADMIN = { id: 'AKIAE2EADMIN00000001', secret: 'e2e-admin-secret-0123456789' }
 let server: ChildProcess | undefined
 export let endpoint = ''
+let stderrText = ''
+/** What the gateway has written to stderr so far: access-log lines and operator alerts. */
+export const serverStderr = (): string => stderrText
 export let ca = ''
 
 /**
@@ -154,6 +157,7 @@ export async function start(extraEnv: Record<string, string> = {}): Promise<void
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )
+  server.stderr?.on('data', (d: Buffer) => (stderrText += d.toString()))
   endpoint = await new Promise<string>((resolve, reject) => {
     let out = ''
     server?.stdout?.on('data', (d: Buffer) => {

@@ -113,6 +113,10 @@ export function renderTrace(t: Trace): string[] {
   const out = [`  decided by: ${t.decidedBy}`]
   for (const p of t.policies) {
     out.push(`  ${p.layer} policy ${p.name}`)
+    if (p.unloadable !== undefined)
+      out.push(
+        `    cannot be loaded (${p.unloadable}): denies every request until replaced or deleted`,
+      )
     for (const s of p.statements) {
       const name = s.sid === undefined ? `#${s.index}` : s.sid
       out.push(

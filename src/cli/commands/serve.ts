@@ -143,6 +143,7 @@ Example:
         objects,
         onDecision: decisionLog(config.dataDir),
         onScan: auditLog(config.dataDir, 'scans.jsonl'),
+        onAlert: log,
       })
       let tls: { key: string; cert: string } | undefined
       if (insecure)

@@ -4,6 +4,7 @@
  * on), STRICT tables, numbered migrations, and an application id that tells a
  * Strongroom database from any other SQLite file.
  */
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs'
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
 import { StrongroomError } from '../../errors.ts'
 import type {
@@ -52,6 +53,9 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   static open(path: string, options: { create?: boolean } = {}): SqliteMetadataStore {
     let db: DatabaseSync
     try {
+      // Created owner-only before SQLite opens it, whatever the umask: SQLite gives the -wal
+      // and -shm files the database file's mode.
+      if (options.create === true && !existsSync(path)) closeSync(openSync(path, 'wx', 0o600))
       db = new DatabaseSync(path, { open: true, enableForeignKeyConstraints: true })
     } catch (e) {
       throw new StrongroomError(
@@ -76,6 +80,11 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
         'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000',
       )
       migrate(db, version)
+      // Ours (the application id said so): a looser file left by an older version is
+      // tightened, and WAL mode has created the -wal and -shm files by now: check them too.
+      ownerOnly(path)
+      ownerOnly(`${path}-wal`)
+      ownerOnly(`${path}-shm`)
     } catch (e) {
       db.close()
       if (e instanceof StrongroomError) throw e
@@ -896,6 +905,19 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   close(): Promise<void> {
     if (this.db.isOpen) this.db.close()
     return Promise.resolve()
+  }
+}
+
+/** Makes `path` (if it exists) readable and writable by its owner only: mode 0600. */
+function ownerOnly(path: string): void {
+  try {
+    const mode = statSync(path, { throwIfNoEntry: false })?.mode
+    if (mode !== undefined && (mode & 0o777) !== 0o600) chmodSync(path, 0o600)
+  } catch (e) {
+    throw new StrongroomError(
+      'IO',
+      `cannot make \`${path}\` owner-only (mode 0600): ${(e as Error).message}`,
+    )
   }
 }
 
