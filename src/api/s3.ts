@@ -23,7 +23,7 @@ import {
   type UploadRecord,
   type VersionRecord,
 } from '../meta/objects.ts'
-import type { TenantRecord } from '../meta/store.ts'
+import type { KeyRecord, TenantRecord } from '../meta/store.ts'
 import { ScanRejected, type ObjectService } from '../store/objects.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
 import { decodeChunked } from './chunked.ts'
@@ -327,35 +327,23 @@ export class S3Gateway {
       context: { ...ctx.conditions, ...extra },
     }
     const set = { identity: c.policies, resource: this.bucketPolicy(bucket) }
-    // The trace costs allocations: it is built only for denials, which are the ones admins ask about.
-    let r = authorize(req, set)
-    if (r.decision !== 'Allow') r = authorize(req, set, { explain: true })
+    // Every decision keeps its trace, so that `strongroom explain` can say which statements allowed it.
+    const r = authorize(req, set, { explain: true })
     this.record(ctx, op, action, resource, r.decision, r.trace)
     if (r.decision !== 'Allow') throw new ApiError('AccessDenied', 'Access Denied')
   }
 
-  private readonly keyPolicies = new Map<string, Policy | undefined>()
+  private readonly keyPolicies = new Map<string, { text: string; policy: Policy | undefined }>()
 
-  /** The default key policy, as AWS KMS writes it: the owning account delegates to its IAM policies. */
-  private defaultKeyPolicy(account: string): Policy | undefined {
-    let p = this.keyPolicies.get(account)
-    if (p === undefined) {
-      const doc = {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'Enable IAM User Permissions',
-            Effect: 'Allow',
-            Principal: { AWS: `arn:aws:iam::${account}:root` },
-            Action: 'kms:*',
-            Resource: '*',
-          },
-        ],
-      }
-      p = parsePolicyText(JSON.stringify(doc), 'key', `default key policy of ${account}`).policy
-      this.keyPolicies.set(account, p)
-    }
-    return p
+  /** The key's policy (stored by `strongroom key put-policy`, or the default); what does not parse denies. */
+  private async keyPolicy(key: KeyRecord): Promise<Policy | undefined> {
+    const text = await this.app.kms.policyText(key)
+    const hit = this.keyPolicies.get(key.id)
+    if (hit?.text === text) return hit.policy
+    const policy = parsePolicyText(text, 'key', `key policy of ${key.alias ?? key.id}`).policy
+    if (this.keyPolicies.size >= 10_000) this.keyPolicies.clear()
+    this.keyPolicies.set(key.id, { text, policy })
+    return policy
   }
 
   /** Reading or writing an object body also needs the bucket key's permission, under its key policy. */
@@ -371,7 +359,12 @@ export class S3Gateway {
     if (key === undefined || owner === undefined)
       throw new ApiError('KMS.NotFoundException', 'the bucket key does not exist')
     const arn = this.app.kms.arn(owner, key.id)
-    const keyPolicy = this.defaultKeyPolicy(owner.id)
+    const keyPolicy = await this.keyPolicy(key)
+    if (keyPolicy === undefined)
+      throw new ApiError(
+        'AccessDenied',
+        `Access Denied: the policy of the object's key does not load`,
+      )
     const c = ctx.caller
     const keyReq: AuthzRequest = {
       principal: c.arn,
@@ -386,8 +379,7 @@ export class S3Gateway {
       },
     }
     const keySet = { identity: c.policies, resource: keyPolicy }
-    let r = authorize(keyReq, keySet)
-    if (r.decision !== 'Allow') r = authorize(keyReq, keySet, { explain: true })
+    const r = authorize(keyReq, keySet, { explain: true })
     this.record(ctx, op, action, arn, r.decision, r.trace)
     if (r.decision !== 'Allow')
       throw new ApiError(
@@ -460,7 +452,8 @@ export class S3Gateway {
       action,
       resource,
       decision,
-      trace,
+      // An allowed request keeps only the statements that applied: what allowed it.
+      trace: decision === 'Allow' && trace !== undefined ? appliedOnly(trace) : trace,
     })
   }
 
@@ -2077,7 +2070,17 @@ export class S3Gateway {
 
 // ---- helpers
 
-function quarantined(bucket: BucketRecord, o: ObjectRecord): boolean {
+function appliedOnly(t: Trace): Trace {
+  return {
+    ...t,
+    policies: t.policies
+      .map((p) => ({ ...p, statements: p.statements.filter((s) => s.matched) }))
+      .filter((p) => p.statements.length > 0),
+  }
+}
+
+/** Whether the gateway refuses this version's body without strongroom:GetQuarantinedObject. */
+export function quarantined(bucket: BucketRecord, o: Pick<ObjectRecord, 'scan'>): boolean {
   return bucket.scanPolicy === 'enforce' && o.scan !== null && o.scan.verdict !== 'clean'
 }
 

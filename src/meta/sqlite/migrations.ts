@@ -187,4 +187,11 @@ export const MIGRATIONS: readonly string[] = [
     data BLOB NOT NULL
   ) STRICT;
   `,
+  // 7: key policies (a key without a row has the default policy, which delegates to its account)
+  `
+  CREATE TABLE key_policies (
+    key_id TEXT PRIMARY KEY REFERENCES keys(id),
+    document TEXT NOT NULL
+  ) STRICT;
+  `,
 ]
