@@ -6,6 +6,7 @@
  * quarantined versions of a bucket.
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
@@ -21,6 +22,10 @@ import {
   ADMIN,
   alice,
   bob,
+  endpoint,
+  needs,
+  python,
+  run,
   policyFile,
   sdk,
   start,
@@ -94,6 +99,40 @@ describe('operators', () => {
       ].join('\n'),
     )
     s3.destroy()
+  })
+
+  describe('the request ids of docs/gateway.md, from each client', () => {
+    const page = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'gateway.md'), 'utf8')
+    const explained = (id: string) => {
+      const r = strongroomRun(['explain', id])
+      assert.equal(r.status, 0, r.stderr)
+      return untimed(r.stdout).split('\n')[0]
+    }
+    before(async () => {
+      const s3 = sdk(alice)
+      await s3.send(new CreateBucketCommand({ Bucket: 'vision-models' }))
+      s3.destroy()
+    })
+
+    it('the aws CLI with --debug', (t) => {
+      if (!needs(t, 'aws')) return
+      const line = /`(aws --debug [^`]+)`/.exec(page)?.[1] ?? ''
+      assert.match(line, /^aws --debug --endpoint-url https:\/\/127\.0\.0\.1:9443 /)
+      const r = run('bash', ['-c', line.replace('https://127.0.0.1:9443', endpoint)], alice)
+      const id = /^'x-amz-request-id': '([0-9A-F]{16})'$/.exec(r.stdout.trim())?.[1]
+      assert.ok(id !== undefined, r.stdout + r.stderr)
+      assert.match(explained(id) ?? '', /^HeadBucket: Allow for arn:aws:iam::\d{12}:user\/alice$/)
+    })
+
+    it("boto3's ResponseMetadata", (t) => {
+      if (!needs(t, 'boto3')) return
+      const expr = /- boto3: `([^`]+)`/.exec(page)?.[1] ?? ''
+      assert.equal(expr, "s3.head_bucket(Bucket='vision-models')['ResponseMetadata']['RequestId']")
+      const r = python(alice, `print(${expr})`)
+      const id = r.stdout.trim()
+      assert.match(id, /^[0-9A-F]{16}$/, r.stderr)
+      assert.match(explained(id) ?? '', /^HeadBucket: Allow for arn:aws:iam::\d{12}:user\/alice$/)
+    })
   })
 
   it('another tenant reads a shared object only once both the bucket policy and the key policy allow it', async () => {

@@ -282,7 +282,7 @@ export const keyGetPolicy: Command = {
     await withApp(ctx, async (app) => {
       const tenant = await getTenant(app.store, tenantName)
       const { policy } = await app.kms.getKeyPolicy(tenant, ref)
-      ctx.print(policy, { Policy: policy, PolicyName: 'default' })
+      ctx.print(policy.trimEnd(), { Policy: policy, PolicyName: 'default' })
     })
     return 0
   },
