@@ -55,6 +55,24 @@ describe('docs/iam-simulator.md', () => {
   })
 })
 
+describe('docs/iam-simulator.md: policy validate', () => {
+  const page = readFileSync(join(root, 'docs', 'iam-simulator.md'), 'utf8')
+
+  it('prints the warnings the page shows for the example policy', () => {
+    const command = block(page, 'sh', 2).trim()
+    assert.equal(
+      command,
+      'npm run --silent strongroom -- policy validate docs/examples/typos-policy.json',
+    )
+    const r = spawnSync(process.execPath, ['bin/strongroom.js', ...command.split(' ').slice(5)], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+    assert.equal(r.stdout, block(page, 'text', 1))
+    assert.equal(r.status, 0, 'warnings alone do not fail')
+  })
+})
+
 describe('docs/scanner.md', () => {
   const page = readFileSync(join(root, 'docs', 'scanner.md'), 'utf8')
 
