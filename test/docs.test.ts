@@ -3,8 +3,8 @@
  * exactly what the page says.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -55,6 +55,21 @@ describe('docs/iam-simulator.md', () => {
   })
 })
 
+describe('docs/iam-simulator.md: policy validate', () => {
+  const page = readFileSync(join(root, 'docs', 'iam-simulator.md'), 'utf8')
+
+  it('prints the warnings the page shows for the example policy', () => {
+    const command = block(page, 'sh', 2).trim()
+    assert.equal(command, 'npx strongroom policy validate docs/examples/typos-policy.json')
+    const r = spawnSync(process.execPath, ['bin/strongroom.js', ...command.split(' ').slice(5)], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+    assert.equal(r.stdout, block(page, 'text', 1))
+    assert.equal(r.status, 0, 'warnings alone do not fail')
+  })
+})
+
 describe('docs/scanner.md', () => {
   const page = readFileSync(join(root, 'docs', 'scanner.md'), 'utf8')
 
@@ -76,6 +91,81 @@ describe('docs/scanner.md', () => {
       })
       assert.equal(r.stdout, block(page, 'text').replaceAll('/tmp/sr-corpus', dir))
       assert.equal(r.status, 1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('docs/gateway.md', () => {
+  const page = readFileSync(join(root, 'docs', 'gateway.md'), 'utf8')
+  const BIN = join(root, 'bin', 'strongroom.js')
+  /** The block of `sh` lines that holds `marker`, each `npx strongroom ARGS` as arguments. */
+  const commands = (marker: string) => {
+    const b = [...page.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .map((m) => m[1] ?? '')
+      .find((x) => x.includes(marker))
+    assert.ok(b !== undefined, marker)
+    return b
+      .trim()
+      .split('\n')
+      .map((line) => {
+        assert.ok(line.startsWith('npx strongroom '), line)
+        return line.slice('npx strongroom '.length).split(' ')
+      })
+  }
+
+  it('replaces and retires the bootstrap admin key, and shares a key with another tenant, as written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sr-docs-gw-'))
+    const sr = (args: string[]) => {
+      const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8' })
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`)
+      return r.stdout
+    }
+    try {
+      // The bootstrap admin, as the Start section gives it.
+      const server = spawn(process.execPath, [BIN, 'serve', '--dev', '--listen', '127.0.0.1:0'], {
+        cwd: dir,
+        env: {
+          ...process.env,
+          STRONGROOM_ADMIN_ACCESS_KEY_ID: 'AKIAEXAMPLEADMIN0001',
+          STRONGROOM_ADMIN_SECRET_ACCESS_KEY: 'docs-example-secret-0123456789',
+        },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+      await new Promise<void>((resolve, reject) => {
+        let out = ''
+        server.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          if (out.includes('ready at')) resolve()
+        })
+        server.on('exit', (code) => reject(new Error(`serve exited with ${String(code)}`)))
+      })
+      const exited = new Promise((resolve) => server.once('exit', resolve))
+      server.kill('SIGTERM')
+      await exited
+
+      const admin = commands('access-key create --tenant admin')
+      for (const args of admin) sr(args)
+      const left = sr(['access-key', 'list', '--tenant', 'admin', '--user', 'admin'])
+      assert.doesNotMatch(left, /AKIAEXAMPLEADMIN0001/)
+      assert.match(left, /^AKIA[0-9A-Z]{16} {2}Active {4}\S+Z\n$/)
+
+      sr(['tenant', 'create', 'vision'])
+      sr(['tenant', 'create', 'audio'])
+      sr(['key', 'create', '--tenant', 'vision', '--alias', 's3-default'])
+      const ids = new Map(
+        (JSON.parse(sr(['tenant', 'list', '--json'])) as { id: string; name: string }[]).map(
+          (t) => [t.name, t.id],
+        ),
+      )
+      const policy = block(page, 'json', 1)
+        .replaceAll('111122223333', ids.get('vision') ?? '')
+        .replaceAll('444455556666', ids.get('audio') ?? '')
+      writeFileSync(join(dir, 'vision-key-policy.json'), policy)
+      const [put = [], get = []] = commands('key put-policy')
+      assert.equal(sr(put).split('  ')[1], 'alias/s3-default')
+      assert.equal(sr(get), policy)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -154,6 +154,33 @@ describe('strongroom policy validate', () => {
     assert.equal(run(['policy', 'validate', ok]).stdout, `${ok}: ok\n`)
   })
 
+  it('warns on a misspelt action, a key the action never carries and a resource of the wrong type, and passes', () => {
+    const typos = file(
+      'typos.json',
+      `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "arn:aws:s3:::ml/*"},
+    {"Sid": "List", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::ml/*"},
+    {"Sid": "Tls", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::ml/*",
+     "Condition": {"StringEquals": {"s3:TlsVersoin": "1.3"}}}
+  ]
+}
+`,
+    )
+    const r = run(['policy', 'validate', typos])
+    assert.equal(r.code, 0, 'warnings alone do not fail')
+    assert.equal(
+      r.stdout,
+      [
+        `${typos}:4:50: warning: \`s3:GetObjekt\` is not an action of s3; did you mean \`s3:GetObject\`? [UnknownAction] at $.Statement[0].Action`,
+        `${typos}:5:79: warning: \`s3:ListBucket\` acts on accesspoint (arn:\${Partition}:s3:\${Region}:\${Account}:accesspoint/\${AccessPointName}), bucket (arn:\${Partition}:s3:::\${BucketName}); no resource of the statement is one [UnsupportedResource] at $.Statement[1].Resource`,
+        `${typos}:7:19: warning: no action of the statement (\`s3:GetObject\`) carries the condition key \`s3:TlsVersoin\`: requests for them never have it; did you mean \`s3:TlsVersion\`? [UnsupportedConditionKey] at $.Statement[2].Condition`,
+        '',
+      ].join('\n'),
+    )
+  })
+
   it('uses the grammar of the policy type, and prints JSON with --json', () => {
     const bucket = file('bucket.json', JSON.stringify(allowGet))
     const r = run(['policy', 'validate', '--type', 'resource', '--json', bucket])

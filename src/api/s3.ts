@@ -24,7 +24,7 @@ import {
   type UploadRecord,
   type VersionRecord,
 } from '../meta/objects.ts'
-import type { TenantRecord } from '../meta/store.ts'
+import type { KeyRecord, TenantRecord } from '../meta/store.ts'
 import { ScanRejected, type ObjectService } from '../store/objects.ts'
 import { ownerRule } from './bucket-owner.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
@@ -365,9 +365,8 @@ export class S3Gateway {
       context: { ...ctx.conditions, ...extra },
     }
     const set = { identity: c.policies, resource: this.bucketPolicy(bucket) }
-    // The trace costs allocations: it is built only for denials, which are the ones admins ask about.
-    let r = authorize(req, set)
-    if (r.decision !== 'Allow') r = authorize(req, set, { explain: true })
+    // Every decision keeps its trace, so that `strongroom explain` can say which statements allowed it.
+    const r = authorize(req, set, { explain: true })
     // A bucket's configuration is its owner's, whatever its policy grants (bucket-owner.ts).
     const o = bucket === undefined ? r : ownerRule(req, set, r, c.auth !== undefined)
     this.record(ctx, op, action, resource, o.decision, o.trace)
@@ -381,29 +380,19 @@ export class S3Gateway {
       throw new ApiError('AccessDenied', c.auth === undefined ? ANONYMOUS_DENIED : 'Access Denied')
   }
 
-  private readonly keyPolicies = new Map<string, LoadedPolicy>()
+  private readonly keyPolicies = new Map<string, { text: string; policy: LoadedPolicy }>()
 
-  /** The default key policy, as AWS KMS writes it: the owning account delegates to its IAM policies. */
-  private defaultKeyPolicy(account: string): LoadedPolicy {
-    let p = this.keyPolicies.get(account)
-    if (p === undefined) {
-      const doc = {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'Enable IAM User Permissions',
-            Effect: 'Allow',
-            Principal: { AWS: `arn:aws:iam::${account}:root` },
-            Action: 'kms:*',
-            Resource: '*',
-          },
-        ],
-      }
-      p = loadStoredPolicy(JSON.stringify(doc), 'key', `default key policy of ${account}`)
-      this.alertUnloadable(p, `key policy of ${account}`)
-      this.keyPolicies.set(account, p)
-    }
-    return p
+  /** The key's policy (stored by `strongroom key put-policy`, or the default); one that cannot be loaded denies. */
+  private async keyPolicy(key: KeyRecord): Promise<LoadedPolicy> {
+    const text = await this.app.kms.policyText(key)
+    const hit = this.keyPolicies.get(key.id)
+    if (hit?.text === text) return hit.policy
+    const name = `key policy of ${key.alias ?? key.id}`
+    const policy = loadStoredPolicy(text, 'key', name)
+    this.alertUnloadable(policy, name)
+    if (this.keyPolicies.size >= 10_000) this.keyPolicies.clear()
+    this.keyPolicies.set(key.id, { text, policy })
+    return policy
   }
 
   /** Reading or writing an object body also needs the bucket key's permission, under its key policy. */
@@ -419,7 +408,7 @@ export class S3Gateway {
     if (key === undefined || owner === undefined)
       throw new ApiError('KMS.NotFoundException', 'the bucket key does not exist')
     const arn = this.app.kms.arn(owner, key.id)
-    const keyPolicy = this.defaultKeyPolicy(owner.id)
+    const keyPolicy = await this.keyPolicy(key)
     const c = ctx.caller
     const keyReq: AuthzRequest = {
       principal: c.arn,
@@ -434,8 +423,7 @@ export class S3Gateway {
       },
     }
     const keySet = { identity: c.policies, resource: keyPolicy }
-    let r = authorize(keyReq, keySet)
-    if (r.decision !== 'Allow') r = authorize(keyReq, keySet, { explain: true })
+    const r = authorize(keyReq, keySet, { explain: true })
     this.record(ctx, op, action, arn, r.decision, r.trace)
     if (r.decision !== 'Allow')
       throw new ApiError(
@@ -507,7 +495,8 @@ export class S3Gateway {
       action,
       resource,
       decision,
-      trace,
+      // An allowed request keeps only the statements that applied: what allowed it.
+      trace: decision === 'Allow' && trace !== undefined ? appliedOnly(trace) : trace,
     })
   }
 
@@ -2194,8 +2183,20 @@ export class S3Gateway {
 
 // ---- helpers
 
-/** Under `enforce`, what the scanner has not called clean, or has not scanned yet, is quarantined. */
-function quarantined(bucket: BucketRecord, o: ObjectRecord): boolean {
+function appliedOnly(t: Trace): Trace {
+  return {
+    ...t,
+    policies: t.policies
+      .map((p) => ({ ...p, statements: p.statements.filter((s) => s.matched) }))
+      .filter((p) => p.statements.length > 0),
+  }
+}
+
+/**
+ * Whether the gateway refuses this version's body without strongroom:GetQuarantinedObject:
+ * under `enforce`, what the scanner has not called clean, or has not scanned yet.
+ */
+export function quarantined(bucket: BucketRecord, o: Pick<ObjectRecord, 'scan'>): boolean {
   return bucket.scanPolicy === 'enforce' && o.scan?.verdict !== 'clean'
 }
 

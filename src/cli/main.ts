@@ -17,6 +17,8 @@ import { quickstart } from './commands/quickstart.ts'
 import {
   keyCancelDeletion,
   keyCreate,
+  keyGetPolicy,
+  keyPutPolicy,
   keyDescribe,
   keyDisable,
   keyDisableRotation,
@@ -27,7 +29,14 @@ import {
   keyScheduleDeletion,
 } from './commands/key.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
-import { accessKeyCreate, userCreate, userPutPolicy } from './commands/user.ts'
+import {
+  accessKeyCreate,
+  accessKeyDelete,
+  accessKeyList,
+  accessKeyUpdate,
+  userCreate,
+  userPutPolicy,
+} from './commands/user.ts'
 
 export const COMMANDS: readonly Command[] = [
   init,
@@ -43,11 +52,16 @@ export const COMMANDS: readonly Command[] = [
   keyDisableRotation,
   keyScheduleDeletion,
   keyCancelDeletion,
+  keyPutPolicy,
+  keyGetPolicy,
   encrypt,
   decrypt,
   userCreate,
   userPutPolicy,
   accessKeyCreate,
+  accessKeyList,
+  accessKeyUpdate,
+  accessKeyDelete,
   policyValidate,
   policySimulate,
   serve,

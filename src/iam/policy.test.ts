@@ -416,7 +416,7 @@ describe('least-privilege lint', () => {
       codes({
         Effect: 'Allow',
         Action: ['iam:AttachRolePolicy', 'iam:CreatePolicyVersion'],
-        Resource: 'arn:aws:iam::111122223333:role/x',
+        Resource: ['arn:aws:iam::111122223333:role/x', 'arn:aws:iam::111122223333:policy/p'],
       }),
       ['PrivilegeEscalation'],
     )

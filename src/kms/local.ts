@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { encodeContext, type EncryptionContext } from '../crypto/context.ts'
 import { openSecret, sealSecret } from '../crypto/seal.ts'
 import { StrongroomError } from '../errors.ts'
+import { parsePolicyText, type Issue } from '../iam/policy.ts'
 import type { KeyRecord, KeyVersionRecord, MetadataStore, TenantRecord } from '../meta/store.ts'
 import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
 import { deriveRootKeys } from './root.ts'
@@ -271,6 +272,43 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
     return this.save({ ...key, state: 'Disabled', deletionAt: null })
   }
 
+  /** The key's policy (GetKeyPolicy): the stored document, or the default that delegates to its account. */
+  async getKeyPolicy(
+    tenant: TenantRecord,
+    ref: string,
+  ): Promise<{ key: KeyRecord; policy: string; isDefault: boolean }> {
+    const key = await this.resolve(tenant, ref)
+    const stored = await this.store.getKeyPolicy(key.id)
+    return stored === undefined
+      ? { key, policy: defaultKeyPolicy(tenant.id), isDefault: true }
+      : { key, policy: stored, isDefault: false }
+  }
+
+  /** The policy text the gateway decides kms:* requests on (the default when none is stored). */
+  async policyText(key: KeyRecord): Promise<string> {
+    return (await this.store.getKeyPolicy(key.id)) ?? defaultKeyPolicy(key.tenantId)
+  }
+
+  /** Validates and stores a key policy (PutKeyPolicy); returns its warnings. */
+  async putKeyPolicy(
+    tenant: TenantRecord,
+    ref: string,
+    document: string,
+  ): Promise<{ key: KeyRecord; warnings: Issue[] }> {
+    const key = await this.resolve(tenant, ref)
+    if (key.state === 'Deleted') throw stateError(key, 'change the policy of')
+    const r = parsePolicyText(document, 'key', `key policy of ${key.alias ?? key.id}`)
+    if (r.policy === undefined) {
+      const e = r.errors[0]
+      throw new StrongroomError(
+        'CONFIG_INVALID',
+        `the key policy is not valid: ${e === undefined ? '' : `${e.line}:${e.column}: ${e.message} at ${e.path}`}${r.errors.length > 1 ? ` (and ${r.errors.length - 1} more)` : ''}`,
+      )
+    }
+    await this.store.putKeyPolicy(key.id, document)
+    return { key, warnings: [...r.warnings] }
+  }
+
   /** Carries out due deletions (erasing material) and due scheduled rotations. */
   async maintain(): Promise<MaintenanceReport> {
     const now = this.now()
@@ -459,6 +497,27 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
 
 /** Format byte of secrets sealed under the root's derived sealing key. */
 export const ROOT_SEAL_V2 = 2
+
+/** The default key policy, as AWS KMS writes it: the owning account delegates to its IAM policies. */
+export function defaultKeyPolicy(accountId: string): string {
+  return JSON.stringify(
+    {
+      Version: '2012-10-17',
+      Id: 'key-default-1',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    },
+    null,
+    2,
+  )
+}
 
 function materialAad(keyId: string, version: number): Buffer {
   return Buffer.from(`strongroom/key-material/v1\0${keyId}\0${version}`)

@@ -37,6 +37,9 @@ export interface IdentityStore {
   listUsers(tenantId: string): Promise<UserRecord[]>
   createAccessKey(key: AccessKeyRecord): Promise<void>
   getAccessKey(id: string): Promise<AccessKeyRecord | undefined>
+  listAccessKeys(tenantId: string, userName: string): Promise<AccessKeyRecord[]>
+  setAccessKeyStatus(id: string, status: AccessKeyRecord['status']): Promise<void>
+  deleteAccessKey(id: string): Promise<void>
   putUserPolicy(policy: UserPolicyRecord): Promise<void>
   listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]>
 }

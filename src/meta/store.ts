@@ -96,6 +96,10 @@ export interface MetadataStore {
   /** Marks the key Deleted and erases every version's material, in one transaction. */
   shredKey(key: KeyRecord): Promise<void>
 
+  /** The key policy JSON as given (validated before it is stored); undefined: the default policy. */
+  getKeyPolicy(keyId: string): Promise<string | undefined>
+  putKeyPolicy(keyId: string, document: string): Promise<void>
+
   putObjectKey(record: ObjectKeyRecord): Promise<void>
   getObjectKey(dataKeyId: string): Promise<ObjectKeyRecord | undefined>
   deleteObjectKey(dataKeyId: string): Promise<boolean>

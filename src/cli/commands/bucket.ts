@@ -3,7 +3,7 @@
  * verdicts kept with its objects, and rescanning when the rules change.
  */
 import { join } from 'node:path'
-import type { ScanEvent } from '../../api/s3.ts'
+import { quarantined, type ScanEvent } from '../../api/s3.ts'
 import { auditLog } from '../../api/server.ts'
 import type { App } from '../../app.ts'
 import { StrongroomError } from '../../errors.ts'
@@ -11,7 +11,7 @@ import type { BucketRecord, ScanPolicy, ScanRecord, VersionRecord } from '../../
 import { RULES_VERSION } from '../../scan/rules.ts'
 import { FsBlobStore } from '../../store/blobs.ts'
 import { ObjectService } from '../../store/objects.ts'
-import { withApp, type Command, type CommandContext } from '../command.ts'
+import { stringOpt, withApp, type Command, type CommandContext } from '../command.ts'
 
 const POLICIES: readonly ScanPolicy[] = ['off', 'report', 'enforce', 'reject']
 
@@ -198,18 +198,42 @@ export const bucketDeletePolicy: Command = {
   },
 }
 
+const VERDICTS = ['clean', 'suspicious', 'malicious', 'unscanned'] as const
+
 export const bucketVerdicts: Command = {
   name: 'bucket verdicts',
-  summary: "List the model scanner's verdict on each object version in a bucket.",
+  summary:
+    "List the model scanner's verdict on each object version in a bucket, and which versions are quarantined.",
   args: 'BUCKET',
   positionals: [1, 1],
   options: {
     prefix: { type: 'string', value: 'PREFIX', description: 'only keys starting with PREFIX' },
+    verdict: {
+      type: 'string',
+      value: 'VERDICT',
+      description: `only versions with this verdict: ${VERDICTS.join(', ')}`,
+    },
+    quarantined: {
+      type: 'boolean',
+      description:
+        'only quarantined versions: those the gateway serves only with strongroom:GetQuarantinedObject',
+    },
   },
-  help: 'Exit status 1 when any version is suspicious or malicious.\n\nExample:\n  strongroom bucket verdicts models --prefix checkpoints/',
+  help: `A version is quarantined while the bucket's scan policy is enforce and its verdict is not
+clean. Exit status 1 when any listed version is suspicious or malicious.
+
+Example:
+  strongroom bucket verdicts models --quarantined`,
   async run(ctx) {
     const [name = ''] = ctx.positionals
     const prefix = typeof ctx.values.prefix === 'string' ? ctx.values.prefix : ''
+    const only = stringOpt(ctx, 'verdict')
+    if (only !== undefined && !(VERDICTS as readonly string[]).includes(only))
+      throw new StrongroomError(
+        'USAGE',
+        `--verdict must be one of ${VERDICTS.join(', ')}, got \`${only.slice(0, 40)}\``,
+      )
+    const onlyQuarantined = ctx.values.quarantined === true
     let worst = 0
     await withApp(ctx, async (app) => {
       const b = await mustBucket(app, name)
@@ -217,26 +241,41 @@ export const bucketVerdicts: Command = {
       const data: unknown[] = []
       for await (const v of versions(app, name, prefix)) {
         const verdict = v.scan?.verdict ?? 'unscanned'
+        const held = quarantined(b, v)
+        if ((only !== undefined && verdict !== only) || (onlyQuarantined && !held)) continue
         if (verdict === 'suspicious' || verdict === 'malicious') worst = 1
         const first = v.scan?.findings[0]
         const stale = v.scan !== null && v.scan.rules !== RULES_VERSION ? ' (older rules)' : ''
         rows.push(
-          `${verdict.padEnd(10)} ${v.key}${v.versionId === 'null' ? '' : ` [${v.versionId}]`}${stale}${first === undefined ? '' : `  ${first.rule}: ${first.reason}`}`,
+          `${verdict.padEnd(10)} ${held ? 'quarantined ' : ''}${v.key}${v.versionId === 'null' ? '' : ` [${v.versionId}]`}${stale}${first === undefined ? '' : `  ${first.rule}: ${first.reason}`}`,
         )
         data.push({
           Key: v.key,
           VersionId: v.versionId,
           IsLatest: v.isLatest,
           Verdict: verdict,
+          Quarantined: held,
           Rules: v.scan?.rules ?? null,
           Findings: v.scan?.findings ?? [],
         })
       }
-      ctx.print([`bucket ${name} (scan policy ${b.scanPolicy}):`, ...rows].join('\n'), {
-        Bucket: name,
-        ScanPolicy: b.scanPolicy,
-        Versions: data,
-      })
+      const filter = [
+        ...(onlyQuarantined ? ['quarantined'] : []),
+        ...(only === undefined ? [] : [only]),
+      ]
+      ctx.print(
+        [
+          `bucket ${name} (scan policy ${b.scanPolicy}):`,
+          ...(rows.length === 0
+            ? [`  no ${filter.length === 0 ? 'object versions' : `${filter.join(' ')} versions`}`]
+            : rows),
+        ].join('\n'),
+        {
+          Bucket: name,
+          ScanPolicy: b.scanPolicy,
+          Versions: data,
+        },
+      )
     })
     return worst
   },

@@ -13,7 +13,13 @@ export const explain: Command = {
   args: 'REQUEST_ID',
   positionals: [1, 1],
   options: {},
-  help: 'The request id is in every S3 response (x-amz-request-id) and error body (<RequestId>).\n\nExample:\n  strongroom explain 3F8289E29493835A',
+  help: `The request id is in every S3 response (header x-amz-request-id) and error body (<RequestId>):
+the aws CLI prints it with --debug, boto3 has it in ResponseMetadata.RequestId. An allowed
+request shows the statements that allowed it; a denied one, every statement and why it did not apply.
+Exit status 1 when any decision for the request was a denial.
+
+Example:
+  strongroom explain 3F8289E29493835A`,
   async run(ctx) {
     const id = (ctx.positionals[0] ?? '').toUpperCase()
     if (!/^[0-9A-F]{16}$/.test(id))
@@ -41,9 +47,15 @@ export const explain: Command = {
           [
             `${d.time} ${d.operation}: ${d.decision} for ${d.principal}`,
             `  ${d.action} on ${d.resource}`,
-            ...(d.trace === undefined
-              ? ['  anonymous request: no policy was evaluated']
-              : renderTrace(d.trace)),
+            ...(d.trace !== undefined
+              ? renderTrace(d.trace)
+              : d.principal === '*'
+                ? [
+                    '  anonymous request: refused before any policy was evaluated (sign it with AWS Signature Version 4)',
+                  ]
+                : [
+                    '  no trace was recorded for this decision (older gateways kept traces only for denials)',
+                  ]),
           ].join('\n'),
         )
         .join('\n'),

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import type { App } from '../../app.ts'
 import { StrongroomError } from '../../errors.ts'
 import { getTenant } from '../../identity/tenants.ts'
@@ -227,3 +228,62 @@ export const keyCancelDeletion = keyAction(
   (app, t, ref) => app.kms.cancelDeletion(t, ref),
   'cancelled deletion of',
 )
+
+export const keyPutPolicy: Command = {
+  name: 'key put-policy',
+  summary:
+    "Set a key's policy (as AWS KMS PutKeyPolicy): who may use the key, in any tenant. It is validated first; warnings are printed.",
+  args: '',
+  positionals: [0, 0],
+  options: {
+    tenant: TENANT,
+    key: KEY,
+    policy: { type: 'string', value: 'FILE', description: 'the key policy JSON' },
+  },
+  help: `Reading an object needs kms:Decrypt on its key and writing one kms:GenerateDataKey: another
+tenant's users can read a shared bucket only when the bucket policy AND the key policy allow
+them (docs/gateway.md). Keep the statement that delegates to the owning account
+("Principal": {"AWS": "arn:aws:iam::ACCOUNT:root"}), or the key's own users lose access.
+
+Example:
+  strongroom key put-policy --tenant vision --key alias/models --policy key-policy.json`,
+  async run(ctx) {
+    const tenantName = requireOpt(ctx, 'tenant', keyPutPolicy)
+    const ref = requireOpt(ctx, 'key', keyPutPolicy)
+    const file = requireOpt(ctx, 'policy', keyPutPolicy)
+    const document = await readFile(file, 'utf8').catch(() => {
+      throw new StrongroomError('IO', `cannot read key policy \`${file}\``)
+    })
+    await withApp(ctx, async (app) => {
+      const tenant = await getTenant(app.store, tenantName)
+      const { key, warnings } = await app.kms.putKeyPolicy(tenant, ref, document)
+      for (const w of warnings) ctx.warn(`${file}:${w.line}:${w.column}: ${w.message} [${w.code}]`)
+      ctx.print(`set the policy of ${describeLine(key)}`, {
+        KeyId: key.id,
+        PolicyName: 'default',
+        Warnings: warnings,
+      })
+    })
+    return 0
+  },
+}
+
+export const keyGetPolicy: Command = {
+  name: 'key get-policy',
+  summary:
+    "Print a key's policy (as AWS KMS GetKeyPolicy); a key never given one has the default, which delegates to its tenant's IAM policies.",
+  args: '',
+  positionals: [0, 0],
+  options: { tenant: TENANT, key: KEY },
+  help: 'Example:\n  strongroom key get-policy --tenant vision --key alias/models',
+  async run(ctx) {
+    const tenantName = requireOpt(ctx, 'tenant', keyGetPolicy)
+    const ref = requireOpt(ctx, 'key', keyGetPolicy)
+    await withApp(ctx, async (app) => {
+      const tenant = await getTenant(app.store, tenantName)
+      const { policy } = await app.kms.getKeyPolicy(tenant, ref)
+      ctx.print(policy.trimEnd(), { Policy: policy, PolicyName: 'default' })
+    })
+    return 0
+  },
+}

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises'
+import type { App } from '../../app.ts'
+import type { TenantRecord } from '../../meta/store.ts'
 import { StrongroomError } from '../../errors.ts'
 import { getTenant } from '../../identity/tenants.ts'
 import {
@@ -101,6 +103,116 @@ export const accessKeyCreate: Command = {
           Status: 'Active',
         },
       )
+    })
+    return 0
+  },
+}
+
+const USER = { type: 'string', value: 'USER', description: 'the user' } as const
+const ACCESS_KEY_ID = {
+  type: 'string',
+  value: 'AKIA…',
+  description: 'the access key id',
+} as const
+
+/** The access key, if it belongs to the user; otherwise one line that says so. */
+async function usersKey(app: App, tenant: TenantRecord, userName: string, id: string) {
+  const k = await app.store.getAccessKey(id)
+  if (k === undefined || k.tenantId !== tenant.id || k.userName !== userName)
+    throw new StrongroomError(
+      'USER_NOT_FOUND',
+      `user \`${userName}\` of tenant \`${tenant.name}\` has no access key \`${id.slice(0, 128)}\`; list them with \`strongroom access-key list --tenant ${tenant.name} --user ${userName}\``,
+    )
+  return k
+}
+
+export const accessKeyList: Command = {
+  name: 'access-key list',
+  summary: "List a user's access keys (ids and status; secrets are never shown again).",
+  args: '',
+  positionals: [0, 0],
+  options: { tenant: TENANT, user: USER },
+  help: 'Example:\n  strongroom access-key list --tenant admin --user admin',
+  async run(ctx) {
+    const tenantName = requireOpt(ctx, 'tenant', accessKeyList)
+    const userName = requireOpt(ctx, 'user', accessKeyList)
+    await withApp(ctx, async (app) => {
+      const tenant = await getTenant(app.store, tenantName)
+      const user = await getUser(app.store, tenant, userName)
+      const keys = await app.store.listAccessKeys(tenant.id, user.name)
+      const meta = keys.map((k) => ({
+        UserName: k.userName,
+        AccessKeyId: k.id,
+        Status: k.status,
+        CreateDate: new Date(k.createdAt).toISOString(),
+      }))
+      ctx.print(
+        meta.length === 0
+          ? `user ${user.name} has no access keys; create one with \`strongroom access-key create\``
+          : meta.map((k) => `${k.AccessKeyId}  ${k.Status.padEnd(8)}  ${k.CreateDate}`).join('\n'),
+        meta,
+      )
+    })
+    return 0
+  },
+}
+
+export const accessKeyUpdate: Command = {
+  name: 'access-key update',
+  summary:
+    'Make an access key Inactive (requests signed with it are refused at once) or Active again.',
+  args: '',
+  positionals: [0, 0],
+  options: {
+    tenant: TENANT,
+    user: USER,
+    'access-key-id': ACCESS_KEY_ID,
+    status: { type: 'string', value: 'STATUS', description: 'Active or Inactive' },
+  },
+  help: 'Example:\n  strongroom access-key update --tenant admin --user admin --access-key-id AKIA… --status Inactive',
+  async run(ctx) {
+    const tenantName = requireOpt(ctx, 'tenant', accessKeyUpdate)
+    const userName = requireOpt(ctx, 'user', accessKeyUpdate)
+    const id = requireOpt(ctx, 'access-key-id', accessKeyUpdate)
+    const status = requireOpt(ctx, 'status', accessKeyUpdate)
+    if (status !== 'Active' && status !== 'Inactive')
+      throw new StrongroomError(
+        'USAGE',
+        `--status must be Active or Inactive, got \`${status.slice(0, 40)}\``,
+      )
+    await withApp(ctx, async (app) => {
+      const tenant = await getTenant(app.store, tenantName)
+      const k = await usersKey(app, tenant, userName, id)
+      await app.store.setAccessKeyStatus(k.id, status)
+      ctx.print(`access key ${k.id} of ${userName}: ${k.status} -> ${status}`, {
+        UserName: userName,
+        AccessKeyId: k.id,
+        Status: status,
+      })
+    })
+    return 0
+  },
+}
+
+export const accessKeyDelete: Command = {
+  name: 'access-key delete',
+  summary: 'Delete an access key for good; requests signed with it are refused at once.',
+  args: '',
+  positionals: [0, 0],
+  options: { tenant: TENANT, user: USER, 'access-key-id': ACCESS_KEY_ID },
+  help: 'Example:\n  strongroom access-key delete --tenant admin --user admin --access-key-id AKIA…',
+  async run(ctx) {
+    const tenantName = requireOpt(ctx, 'tenant', accessKeyDelete)
+    const userName = requireOpt(ctx, 'user', accessKeyDelete)
+    const id = requireOpt(ctx, 'access-key-id', accessKeyDelete)
+    await withApp(ctx, async (app) => {
+      const tenant = await getTenant(app.store, tenantName)
+      const k = await usersKey(app, tenant, userName, id)
+      await app.store.deleteAccessKey(k.id)
+      ctx.print(`deleted access key ${k.id} of ${userName}`, {
+        UserName: userName,
+        AccessKeyId: k.id,
+      })
     })
     return 0
   },

@@ -204,4 +204,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE parts ADD COLUMN header_sha256 TEXT;
   ALTER TABLE key_versions ADD COLUMN wraps INTEGER NOT NULL DEFAULT 0;
   `,
+  // 9: key policies (a key without a row has the default policy, which delegates to its account)
+  `
+  CREATE TABLE key_policies (
+    key_id TEXT PRIMARY KEY REFERENCES keys(id),
+    document TEXT NOT NULL
+  ) STRICT;
+  `,
 ]

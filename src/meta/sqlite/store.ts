@@ -383,6 +383,20 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     return Promise.resolve()
   }
 
+  getKeyPolicy(keyId: string): Promise<string | undefined> {
+    const r = this.stmt('SELECT document FROM key_policies WHERE key_id = ?').get(keyId) as
+      Row | undefined
+    return Promise.resolve(r && str(r.document))
+  }
+
+  putKeyPolicy(keyId: string, document: string): Promise<void> {
+    this.stmt(
+      `INSERT INTO key_policies (key_id, document) VALUES (?, ?)
+        ON CONFLICT (key_id) DO UPDATE SET document = excluded.document`,
+    ).run(keyId, document)
+    return Promise.resolve()
+  }
+
   putObjectKey(o: ObjectKeyRecord): Promise<void> {
     this.stmt(
       'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -456,16 +470,24 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
 
   getAccessKey(id: string): Promise<AccessKeyRecord | undefined> {
     const r = this.stmt('SELECT * FROM access_keys WHERE id = ?').get(id) as Row | undefined
-    return Promise.resolve(
-      r && {
-        id: str(r.id),
-        tenantId: str(r.tenant_id),
-        userName: str(r.user_name),
-        secret: bytes(r.secret),
-        status: str(r.status) === 'Active' ? 'Active' : 'Inactive',
-        createdAt: num(r.created_at),
-      },
-    )
+    return Promise.resolve(r && accessKey(r))
+  }
+
+  listAccessKeys(tenantId: string, userName: string): Promise<AccessKeyRecord[]> {
+    const rows = this.stmt(
+      'SELECT * FROM access_keys WHERE tenant_id = ? AND user_name = ? ORDER BY created_at, id',
+    ).all(tenantId, userName) as Row[]
+    return Promise.resolve(rows.map(accessKey))
+  }
+
+  setAccessKeyStatus(id: string, status: AccessKeyRecord['status']): Promise<void> {
+    this.stmt('UPDATE access_keys SET status = ? WHERE id = ?').run(status, id)
+    return Promise.resolve()
+  }
+
+  deleteAccessKey(id: string): Promise<void> {
+    this.stmt('DELETE FROM access_keys WHERE id = ?').run(id)
+    return Promise.resolve()
   }
 
   putUserPolicy(p: UserPolicyRecord): Promise<void> {
@@ -959,6 +981,17 @@ const bytes = (v: SQLInputValue | undefined): Uint8Array =>
 
 function tenant(r: Row): TenantRecord {
   return { id: str(r.id), name: str(r.name), createdAt: num(r.created_at) }
+}
+
+function accessKey(r: Row): AccessKeyRecord {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    userName: str(r.user_name),
+    secret: bytes(r.secret),
+    status: str(r.status) === 'Active' ? 'Active' : 'Inactive',
+    createdAt: num(r.created_at),
+  }
 }
 
 function key(r: Row): KeyRecord {
