@@ -34,6 +34,7 @@ export const S3_ERRORS = {
   'KMS.NotFoundException': 400,
   MalformedPolicy: 400,
   MalformedXML: 400,
+  MaxMessageLengthExceeded: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,
   MissingContentLength: 411,
