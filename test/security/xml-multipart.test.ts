@@ -27,6 +27,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { alice, ca, endpoint, needs, sdk, start, stop, work } from '../e2e/harness.ts'
 import { errorCode, s3Request } from './xml-requests.ts'
+import { goStyle } from './xml-styles.ts'
 
 const BUCKET = 'xml-multipart'
 
@@ -63,9 +64,17 @@ async function upload(key: string, sizes: number[]): Promise<{ id: string; etags
  * namespace on the root, the ETag's quotes as `&#34;`, a CRC32 for every part.
  */
 function goDocument(parts: { number: number; etag: string }[]): string {
-  const part = (p: { number: number; etag: string }) =>
-    `<Part><ChecksumCRC32>AAAAAA==</ChecksumCRC32><ETag>${p.etag.replaceAll('"', '&#34;')}</ETag><PartNumber>${p.number}</PartNumber></Part>`
-  return `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${parts.map(part).join('')}</CompleteMultipartUpload>`
+  return goStyle(
+    'CompleteMultipartUpload',
+    parts.map((p) => [
+      'Part',
+      [
+        ['ChecksumCRC32', 'AAAAAA=='],
+        ['ETag', p.etag],
+        ['PartNumber', String(p.number)],
+      ],
+    ]),
+  )
 }
 
 const complete = (key: string, uploadId: string, doc: string) =>
