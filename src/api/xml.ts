@@ -11,8 +11,9 @@
  * - CDATA sections are read as text, line ends are normalised to `\n` as XML requires;
  * - namespace prefixes are dropped (`<s3:Part>` is `Part`), attributes ignored;
  * - text is kept as sent: each field trims (or not) as S3 does, at its call site;
- * - each document has its own size bound (`XML_MAX_BYTES`) and every document a depth
- *   bound; there is no element count, so 10,000 parts or 1,000 keys always fit.
+ * - each document has its own bounds (`XML_BOUNDS`: bytes and elements) sized so the
+ *   largest real document fits (10,000 parts, 1,000 keys), and every document a depth
+ *   bound and a bound on the longest text (`XML_MAX_DEPTH`, `XML_MAX_RUN`).
  *
  * Any violation is S3's MalformedXML (400); a body over its bound is
  * MaxMessageLengthExceeded (400).
@@ -88,8 +89,8 @@ export interface XmlBounds {
  *   namespace-prefixed, indented and CRLF-terminated as .NET writes it, is about
  *   4.6 MiB (479 bytes a part) and 80,001 elements (8 a part);
  * - Delete: 1,000 keys of 1,024 bytes each written as Go escapes `"'&<>` and tab,
- *   line feed and carriage return (5 bytes a byte), with version ids, is about 5.3 MB
- *   and 3,002 elements;
+ *   line feed and carriage return (4 or 5 bytes a byte), with version ids, is about
+ *   5 MB and 3,002 elements;
  * - Tagging: 10 tags of 128 + 256 characters, each character a 10-byte `&#1114111;`,
  *   is under 40 KiB and 32 elements;
  * - the bucket configurations are a few hundred bytes and under 10 elements.
@@ -113,8 +114,8 @@ export const XML_MAX_DEPTH = 16
  * The longest stretch between two `<`: one text, tag or comment. fast-xml-parser
  * builds text and attribute strings a character at a time, which costs about 32
  * bytes of heap a character until the stretch ends; the bound keeps that under
- * 2 MiB. The longest legitimate text is a 1,024-byte key with every character a
- * 10-byte reference: 10 KiB.
+ * 2 MiB. The longest legitimate text, a 1,024-byte key with every character a
+ * reference, is under 10 KiB.
  */
 export const XML_MAX_RUN = 64 * KiB
 
