@@ -52,14 +52,13 @@ import {
   tagConditions,
   taggingXml,
 } from './s3-config.ts'
-import { parseXml, xmlDocument, type Node } from './xml.ts'
+import { readXml, XML_BOUNDS, xmlDocument, type Node } from './xml.ts'
 
 export const MAX_PUT_BYTES = 5 * 1024 * 1024 * 1024
 export const MIN_PART_BYTES = 5 * 1024 * 1024
 const MAX_PARTS = 10_000
 const MAX_KEY_BYTES = 1024
 const MAX_METADATA_BYTES = 2 * 1024
-const MAX_XML_BYTES = 1024 * 1024
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 /** S3's limit on a bucket policy, after whitespace is removed (https://docs.aws.amazon.com/AmazonS3/latest/userguide/add-bucket-policy.html). */
 const MAX_POLICY_BYTES = 20 * 1024
@@ -692,10 +691,10 @@ export class S3Gateway {
         { BucketName: name },
       )
     }
-    const body = await readSmallBody(ctx.req, MAX_XML_BYTES)
+    const body = await readSmallBody(ctx.req, XML_BOUNDS.CreateBucketConfiguration.bytes)
     if (body.length > 0) {
-      const cfg = parseXml(body.toString('utf8'))
-      const loc = cfg.children.find((c) => c.name === 'LocationConstraint')?.text
+      const cfg = readXml('CreateBucketConfiguration', body)
+      const loc = cfg.children.find((c) => c.name === 'LocationConstraint')?.text.trim()
       if (loc !== undefined && loc !== '' && loc !== this.app.config.region) {
         throw new ApiError(
           'InvalidArgument',
@@ -863,7 +862,10 @@ export class S3Gateway {
     const arn = `arn:aws:s3:::${name}`
     await this.mustBucket(ctx, name, 'PutBucketVersioning', 's3:PutBucketVersioning', arn)
     const status = parseVersioning(
-      parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8')),
+      readXml(
+        'VersioningConfiguration',
+        await readSmallBody(ctx.req, XML_BOUNDS.VersioningConfiguration.bytes),
+      ),
     )
     await this.app.store.setBucketVersioning(name, status)
     send(ctx, 200)
@@ -887,7 +889,10 @@ export class S3Gateway {
       arn,
     )
     const { keyId } = parseEncryption(
-      parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8')),
+      readXml(
+        'ServerSideEncryptionConfiguration',
+        await readSmallBody(ctx.req, XML_BOUNDS.ServerSideEncryptionConfiguration.bytes),
+      ),
     )
     const key =
       keyId === undefined
@@ -933,7 +938,10 @@ export class S3Gateway {
     const arn = `arn:aws:s3:::${name}`
     await this.mustBucket(ctx, name, 'PutPublicAccessBlock', 's3:PutBucketPublicAccessBlock', arn)
     const block = parsePublicAccessBlock(
-      parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8')),
+      readXml(
+        'PublicAccessBlockConfiguration',
+        await readSmallBody(ctx.req, XML_BOUNDS.PublicAccessBlockConfiguration.bytes),
+      ),
     )
     await this.app.store.setPublicAccessBlock(name, block)
     send(ctx, 200)
@@ -994,7 +1002,9 @@ export class S3Gateway {
       `arn:aws:s3:::${bucketName}/${key}`,
       bucketName,
     )
-    const tags = parseTagging(parseXml((await readSmallBody(ctx.req, 64 * 1024)).toString('utf8')))
+    const tags = parseTagging(
+      readXml('Tagging', await readSmallBody(ctx.req, XML_BOUNDS.Tagging.bytes)),
+    )
     const v = ctx.versionId !== undefined
     const { bucket, object } = await this.existingObject(
       ctx,
@@ -1969,13 +1979,10 @@ export class S3Gateway {
     )
     const upload = await this.upload(ctx, bucketName, key)
     await this.checkKey(ctx, 'CompleteMultipartUpload', 'kms:GenerateDataKey', bucket, upload.keyId)
-    const doc = parseXml((await readSmallBody(ctx.req, MAX_XML_BYTES)).toString('utf8'))
-    if (doc.name !== 'CompleteMultipartUpload') {
-      throw new ApiError(
-        'MalformedXML',
-        'The XML you provided was not well-formed or did not validate against our published schema: the root must be CompleteMultipartUpload',
-      )
-    }
+    const doc = readXml(
+      'CompleteMultipartUpload',
+      await readSmallBody(ctx.req, XML_BOUNDS.CompleteMultipartUpload.bytes),
+    )
     const asked = doc.children
       .filter((c) => c.name === 'Part')
       .map((p) => ({
@@ -2121,19 +2128,14 @@ export class S3Gateway {
       `arn:aws:s3:::${bucketName}/*`,
       bucketName,
     )
-    const body = await readSmallBody(ctx.req, 2 * 1024 * 1024)
+    const body = await readSmallBody(ctx.req, XML_BOUNDS.Delete.bytes)
     const md5 = header(ctx.req, 'content-md5')
     if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5)
       throw new ApiError(
         'BadDigest',
         'The Content-MD5 you specified did not match what we received.',
       )
-    const doc = parseXml(body.toString('utf8'))
-    if (doc.name !== 'Delete')
-      throw new ApiError(
-        'MalformedXML',
-        'The XML you provided was not well-formed or did not validate against our published schema: the root must be Delete',
-      )
+    const doc = readXml('Delete', body)
     const quiet = doc.children.find((c) => c.name === 'Quiet')?.text.trim() === 'true'
     const keys = doc.children
       .filter((c) => c.name === 'Object')
