@@ -61,7 +61,7 @@ describe('docs/iam-simulator.md: policy validate', () => {
   it('prints the warnings the page shows for the example policy', () => {
     const command = block(page, 'sh', 2).trim()
     assert.equal(command, 'npx strongroom policy validate docs/examples/typos-policy.json')
-    const r = spawnSync(process.execPath, ['bin/strongroom.js', ...command.split(' ').slice(5)], {
+    const r = spawnSync(process.execPath, ['bin/strongroom.js', ...command.split(' ').slice(2)], {
       cwd: root,
       encoding: 'utf8',
     })

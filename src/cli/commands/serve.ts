@@ -18,6 +18,8 @@ import { ObjectService } from '../../store/objects.ts'
 import type { Command } from '../command.ts'
 
 export const DEFAULT_LISTEN = '127.0.0.1:9443'
+/** How often a running gateway carries out due key rotations and deletions. */
+const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000
 const ADMIN_TENANT = 'admin'
 const ADMIN_USER = 'admin'
 const ADMIN_POLICY = JSON.stringify({
@@ -203,6 +205,28 @@ Example:
         )
       }
       ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
+      // Scheduled key rotations and deletions fall due while the gateway runs, not only at start.
+      const maintenance = setInterval(() => {
+        app.kms.maintain().then(
+          (r) => {
+            if (r.rotated.length + r.deleted.length > 0)
+              log({
+                time: new Date().toISOString(),
+                level: 'info',
+                message: 'key maintenance',
+                rotated: r.rotated.length,
+                deleted: r.deleted.length,
+              })
+          },
+          (e: unknown) =>
+            log({
+              time: new Date().toISOString(),
+              level: 'error',
+              message: `key maintenance failed: ${(e as Error).message}`,
+            }),
+        )
+      }, MAINTENANCE_INTERVAL_MS)
+      maintenance.unref()
       const server = running
       // SIGINT or SIGTERM stops gracefully: no new connections, requests in flight finish.
       // A second signal (Ctrl-C reaches both npm and the server, and npm passes it on) must
@@ -221,6 +245,7 @@ Example:
       await stopped
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
+      clearInterval(maintenance)
       ctx.write('strongroom: stopped\n')
       return 0
     } finally {
