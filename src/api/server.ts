@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { MOZILLA_INTERMEDIATE } from '../net/tls.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { errorXml, newRequestId, type DecisionRecord, type S3Gateway } from './s3.ts'
+import { XML_BOUNDS } from './xml.ts'
 
 export interface ListenOptions {
   readonly host: string
@@ -42,8 +43,12 @@ export interface RunningServer {
 }
 
 export const HEALTH_PATH = '/_health'
-/** Unread bodies up to this size are drained before an error reply, so the client reads the error. */
-const DRAIN_LIMIT = 8 * 1024 * 1024
+/**
+ * Unread bodies up to this size are drained before an error reply, so the client reads the
+ * error: twice the largest request document, so that a document just over its bound (a
+ * client's mistake, or an anonymous caller refused before its body) is answered, not reset.
+ */
+const DRAIN_LIMIT = 2 * Math.max(...Object.values(XML_BOUNDS).map((b) => b.bytes))
 
 /** The request an asynchronous callback belongs to, so an error thrown there fails that request only. */
 interface InFlight {

@@ -191,6 +191,23 @@ Example:
           )
         throw e
       }
+      const server = running
+      // SIGINT or SIGTERM stops gracefully: no new connections, requests in flight finish.
+      // The handlers are in place before `ready` is printed, so a signal sent on seeing it is
+      // never met by the default action.
+      // A second signal (Ctrl-C reaches both npm and the server, and npm passes it on) must
+      // not cut those requests off, so the handlers stay until the server has closed.
+      let stop = () => {}
+      const stopped = new Promise<void>((resolve) => {
+        let asked = false
+        stop = () => {
+          if (asked) return
+          asked = true
+          void server.close().then(resolve)
+        }
+      })
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
       const ca = join(config.dataDir, 'ca.pem')
       if (admin !== undefined) {
         ctx.write(
@@ -227,21 +244,6 @@ Example:
         )
       }, MAINTENANCE_INTERVAL_MS)
       maintenance.unref()
-      const server = running
-      // SIGINT or SIGTERM stops gracefully: no new connections, requests in flight finish.
-      // A second signal (Ctrl-C reaches both npm and the server, and npm passes it on) must
-      // not cut those requests off, so the handlers stay until the server has closed.
-      let stop = () => {}
-      const stopped = new Promise<void>((resolve) => {
-        let asked = false
-        stop = () => {
-          if (asked) return
-          asked = true
-          void server.close().then(resolve)
-        }
-      })
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
       await stopped
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
