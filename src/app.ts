@@ -8,7 +8,7 @@
  *     dev-root.key    only in --dev mode: the generated root key
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
 import { chmod, mkdir, open, readdir, rm, stat } from 'node:fs/promises'
 import { join, relative, isAbsolute } from 'node:path'
 import type { Config } from './config.ts'
@@ -190,6 +190,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
   try {
     // Checked once the directory is known to be ours: a foreign one is reported as such.
     refuseOpenDirectory(dir, info.mode)
+    tightenSubdirectories(dir)
     const inst = await store.getInstallation()
     if (inst === undefined) {
       throw new StrongroomError(
@@ -264,6 +265,23 @@ async function derive(path: string, params: ScryptParams): Promise<Buffer> {
  * itself: as PostgreSQL does with its data directory, refuse one that group or others can
  * reach rather than fix it silently, since what was readable may already have been read.
  */
+/**
+ * The folders Strongroom keeps inside the data directory are owner-only too. The data directory
+ * itself (0700, checked above) kept others out, so a looser folder exposed nothing yet: it is
+ * tightened, not refused.
+ */
+function tightenSubdirectories(dir: string): void {
+  const folders = ['blobs', 'audit', 'pki'].map((f) => join(dir, f))
+  const blobs = folders[0] ?? ''
+  if (existsSync(blobs))
+    for (const f of readdirSync(blobs, { withFileTypes: true }))
+      if (f.isDirectory()) folders.push(join(blobs, f.name))
+  for (const f of folders) {
+    if (!existsSync(f)) continue
+    if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o700)
+  }
+}
+
 export function refuseOpenDirectory(dir: string, mode: number): void {
   if ((mode & 0o077) === 0) return
   const octal = (mode & 0o777).toString(8).padStart(4, '0')

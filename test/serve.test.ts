@@ -55,6 +55,7 @@ describe('npm start', () => {
       for (let i = 0; i < 50 && (await portOpen(port)); i++)
         await new Promise((r) => setTimeout(r, 100))
       assert.equal(await portOpen(port), false, 'the server still holds its port')
+      assert.match(out, /strongroom: process \d+; Ctrl-C or `kill \d+` stops it gracefully\n/)
       assert.match(out, /strongroom: stopped\n/)
     })
   }

@@ -177,7 +177,23 @@ export class S3Gateway {
         ArgumentValue: versionId,
       })
     const caller = await this.authenticate(view, pairs)
-    if (caller.auth !== undefined) signedPayloads.set(req, caller.auth.payloadHash)
+    if (caller.auth !== undefined) {
+      signedPayloads.set(req, caller.auth.payloadHash)
+      // A request without a body signed the hash of the empty payload, or it was not this request.
+      const bodiless =
+        (view.method === 'GET' || view.method === 'HEAD' || view.method === 'DELETE') &&
+        (req.headers['content-length'] ?? '0') === '0' &&
+        req.headers['transfer-encoding'] === undefined
+      if (
+        bodiless &&
+        PAYLOAD_SHA256.test(caller.auth.payloadHash) &&
+        caller.auth.payloadHash.toLowerCase() !== EMPTY_SHA256
+      )
+        throw new ApiError(
+          'XAmzContentSHA256Mismatch',
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    }
     const ctx: Ctx = {
       req,
       res,
@@ -573,6 +589,10 @@ export class S3Gateway {
           'NotImplemented',
           `Strongroom does not implement the bucket ?${sub} operation (${m}) yet`,
         )
+      // The plain bucket operations take only their own parameters: an operation named by a
+      // parameter this table does not know must never fall through to DeleteBucket,
+      // CreateBucket or a listing.
+      onlyParameters(query, PLAIN_PARAMETERS.bucket[m] ?? [], 'bucket', m)
       if (m === 'PUT') return this.createBucket(ctx, b)
       if (m === 'HEAD') return this.headBucket(ctx, b)
       if (m === 'GET') return this.listObjects(ctx, b)
@@ -605,6 +625,7 @@ export class S3Gateway {
         'NotImplemented',
         `Strongroom does not implement the object ?${sub} operation (${m}) yet`,
       )
+    onlyParameters(query, PLAIN_PARAMETERS.object[m] ?? [], 'object', m)
     if (m === 'PUT') {
       if (header(ctx.req, 'x-amz-copy-source') !== undefined) return this.copyObject(ctx, b, key)
       return this.putObject(ctx, b, key)
@@ -1986,7 +2007,7 @@ export class S3Gateway {
     const asked = doc.children
       .filter((c) => c.name === 'Part')
       .map((p) => ({
-        number: Number(p.children.find((c) => c.name === 'PartNumber')?.text.trim()),
+        number: partNumberOf(p.children.find((c) => c.name === 'PartNumber')?.text ?? ''),
         etag: (p.children.find((c) => c.name === 'ETag')?.text ?? '').trim(),
       }))
     if (asked.length === 0) throw new ApiError('MalformedXML', 'You must specify at least one part')
@@ -2128,26 +2149,35 @@ export class S3Gateway {
       `arn:aws:s3:::${bucketName}/*`,
       bucketName,
     )
-    const body = await readSmallBody(ctx.req, XML_BOUNDS.Delete.bytes)
-    const md5 = header(ctx.req, 'content-md5')
-    if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5)
-      throw new ApiError(
-        'BadDigest',
-        'The Content-MD5 you specified did not match what we received.',
-      )
-    const doc = readXml('Delete', body)
-    const quiet = doc.children.find((c) => c.name === 'Quiet')?.text.trim() === 'true'
-    const keys = doc.children
-      .filter((c) => c.name === 'Object')
-      .map((o) => ({
-        key: o.children.find((c) => c.name === 'Key')?.text ?? '',
-        versionId: o.children.find((c) => c.name === 'VersionId')?.text.trim(),
-      }))
-    if (keys.length === 0 || keys.length > 1000)
-      throw new ApiError(
-        'MalformedXML',
-        'The XML you provided was not well-formed or did not validate against our published schema: 1 to 1000 objects',
-      )
+    // An anonymous caller learns nothing about a bucket it may not delete from: until one of
+    // its keys is allowed, every answer is the one a missing bucket gets.
+    const anonymous = ctx.caller.auth === undefined
+    const { quiet, keys } = await (async () => {
+      const body = await readSmallBody(ctx.req, XML_BOUNDS.Delete.bytes)
+      const md5 = header(ctx.req, 'content-md5')
+      if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5)
+        throw new ApiError(
+          'BadDigest',
+          'The Content-MD5 you specified did not match what we received.',
+        )
+      const doc = readXml('Delete', body)
+      const keys = doc.children
+        .filter((c) => c.name === 'Object')
+        .map((o) => ({
+          key: o.children.find((c) => c.name === 'Key')?.text ?? '',
+          versionId: o.children.find((c) => c.name === 'VersionId')?.text.trim(),
+        }))
+      if (keys.length === 0 || keys.length > 1000)
+        throw new ApiError(
+          'MalformedXML',
+          'The XML you provided was not well-formed or did not validate against our published schema: 1 to 1000 objects',
+        )
+      const quiet = doc.children.find((c) => c.name === 'Quiet')?.text.trim() === 'true'
+      return { quiet, keys }
+    })().catch((e: unknown) => {
+      throw anonymous ? new ApiError('AccessDenied', ANONYMOUS_DENIED) : e
+    })
+    let allowedAny = false
     const deleted: Node[] = []
     const errors: Node[] = []
     for (const { key, versionId } of keys) {
@@ -2162,6 +2192,7 @@ export class S3Gateway {
           bucket,
           versionId === undefined ? {} : { 's3:VersionId': versionId },
         )
+        allowedAny = true
         const r = await this.objects.delete(bucket, key, versionId)
         if (!quiet)
           deleted.push({
@@ -2179,11 +2210,67 @@ export class S3Gateway {
         errors.push({ Key: key, VersionId: versionId, Code: a.code, Message: a.message })
       }
     }
+    if (anonymous && !allowedAny) throw new ApiError('AccessDenied', ANONYMOUS_DENIED)
     sendXml(ctx, 200, 'DeleteResult', { Deleted: deleted, Error: errors })
   }
 }
 
 // ---- helpers
+
+const RESPONSE_OVERRIDES = [
+  'response-content-type',
+  'response-content-language',
+  'response-expires',
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+]
+/** The query parameters each plain bucket and object operation reads (besides x-id and X-Amz-*). */
+const PLAIN_PARAMETERS: Record<'bucket' | 'object', Record<string, readonly string[]>> = {
+  bucket: {
+    PUT: [],
+    HEAD: [],
+    DELETE: [],
+    GET: [
+      'list-type',
+      'prefix',
+      'delimiter',
+      'marker',
+      'max-keys',
+      'continuation-token',
+      'start-after',
+      'fetch-owner',
+      'encoding-type',
+    ],
+  },
+  object: {
+    PUT: [],
+    DELETE: ['versionId'],
+    GET: ['versionId', 'partNumber', ...RESPONSE_OVERRIDES],
+    HEAD: ['versionId', 'partNumber', ...RESPONSE_OVERRIDES],
+  },
+}
+
+/**
+ * Refuses a plain operation whose query names something else: S3 has many sub-resources
+ * (`?metadataConfiguration`, `?policyStatus`, …) that Strongroom does not implement, and one of
+ * them must answer NotImplemented, not be read as DeleteBucket or a listing.
+ * `x-id` (the SDKs' operation hint) and `X-Amz-*` (presigned URLs) are always allowed.
+ */
+function onlyParameters(
+  query: Map<string, string>,
+  allowed: readonly string[],
+  on: 'bucket' | 'object',
+  method: string,
+): void {
+  for (const name of query.keys()) {
+    if (allowed.includes(name) || name === 'x-id' || /^x-amz-/i.test(name)) continue
+    throw new ApiError(
+      'NotImplemented',
+      `Strongroom does not implement the ${on} ?${name.slice(0, 64)} operation (${method}); a plain ${method} takes ${allowed.length === 0 ? 'no query parameters' : allowed.join(', ')}`,
+    )
+  }
+}
 
 function appliedOnly(t: Trace): Trace {
   return {
@@ -2341,6 +2428,19 @@ async function readSmallBody(
     )
   return body
 }
+
+/** A CompleteMultipartUpload part number: decimal digits only (no `0x1`, `1.0`, `+1`). */
+function partNumberOf(text: string): number {
+  const t = text.trim()
+  if (!/^\d{1,5}$/.test(t))
+    throw new ApiError(
+      'MalformedXML',
+      `The XML you provided was not well-formed or did not validate against our published schema: PartNumber \`${t.slice(0, 20)}\` is not an integer`,
+    )
+  return Number(t)
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
 
 function policyTooLarge(): ApiError {
   return new ApiError(

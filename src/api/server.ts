@@ -43,6 +43,8 @@ export interface RunningServer {
 }
 
 export const HEALTH_PATH = '/_health'
+/** Stream errors that mean the client closed or reset the connection. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'aborted'])
 /**
  * Unread bodies up to this size are drained before an error reply, so the client reads the
  * error: twice the largest request document, so that a document just over its bound (a
@@ -99,7 +101,19 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       }
     }
     // A stream error (a client that resets mid-body) is this request's failure, not the process's.
-    req.on('error', (e) => {
+    // A client that goes away mid-body is not the server's error: noted, no stack.
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (CLIENT_GONE.has(e.code ?? e.message)) {
+        failed = true
+        o.log({
+          time: new Date().toISOString(),
+          requestId,
+          level: 'info',
+          clientGone: e.code ?? e.message,
+        })
+        res.destroy()
+        return
+      }
       if (!res.headersSent && !res.writableEnded) fail(e)
     })
     res.on('error', (e) => logError(requestId, e, 'response stream'))

@@ -85,6 +85,27 @@ const PROBES: readonly Probe[] = [
   { name: 'ListObjects', method: 'GET', path: (b) => `/${b}` },
   { name: 'ListObjectsV2', method: 'GET', path: (b) => `/${b}?list-type=2` },
   { name: 'HEAD bucket', method: 'HEAD', path: (b) => `/${b}` },
+  // DeleteObjects decides key by key once it has read its body: an anonymous caller whose keys
+  // are all refused, or whose body is malformed, must still get the missing bucket's answer
+  // (an outside review saw 200 with per-key AccessDenied for an open bucket).
+  {
+    name: 'DeleteObjects',
+    method: 'POST',
+    path: (b) => `/${b}?delete`,
+    body: Buffer.from('<Delete><Object><Key>models/resnet.pt</Key></Object></Delete>'),
+  },
+  {
+    name: 'DeleteObjects with a malformed body',
+    method: 'POST',
+    path: (b) => `/${b}?delete`,
+    body: Buffer.from('<Delete><Object>'),
+  },
+  {
+    name: 'DeleteObjects naming no key',
+    method: 'POST',
+    path: (b) => `/${b}?delete`,
+    body: Buffer.from('<Delete></Delete>'),
+  },
 ]
 
 async function anonymous(p: Probe, bucket: string): Promise<Reply & { path: string }> {

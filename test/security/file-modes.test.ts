@@ -112,6 +112,17 @@ describe('data directory file modes', () => {
     assert.deepEqual(looseModes(dir), [])
   })
 
+  it('folders inside the data directory loosened to 0755 (blobs, blobs/XX, audit, pki) are tightened when opened', () => {
+    const dir = join(work, 'init-folders')
+    assert.equal(sr(['init', '--data-dir', dir]).status, 0)
+    for (const f of ['blobs', join('blobs', 'ab'), 'audit', 'pki'])
+      mkdirSync(join(dir, f), { recursive: true, mode: 0o755 })
+    for (const f of ['blobs', join('blobs', 'ab'), 'audit', 'pki']) chmodSync(join(dir, f), 0o755)
+    assert.notDeepEqual(looseModes(dir), [])
+    assert.equal(sr(['tenant', 'list', '--data-dir', dir]).status, 0)
+    assert.deepEqual(looseModes(dir), [])
+  })
+
   it('a data directory chmod 0755, 0750 or 0701 is refused by serve and every command', () => {
     const dir = join(work, 'init-opened')
     assert.equal(sr(['init', '--data-dir', dir]).status, 0)

@@ -222,6 +222,10 @@ Example:
         )
       }
       ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
+      // npx and other launchers do not all pass SIGTERM on: say which process to signal.
+      ctx.write(
+        `strongroom: process ${process.pid}; Ctrl-C or \`kill ${process.pid}\` stops it gracefully\n`,
+      )
       // Scheduled key rotations and deletions fall due while the gateway runs, not only at start.
       const maintenance = setInterval(() => {
         app.kms.maintain().then(
