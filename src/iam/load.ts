@@ -32,7 +32,7 @@ export function isUnloadable(p: LoadedPolicy): p is UnloadablePolicy {
 export function loadStoredPolicy(text: string, kind: PolicyKind, name: string): LoadedPolicy {
   let reason: string
   try {
-    const r = parsePolicyText(text, kind, name)
+    const r = parsePolicyText(text, kind, name, { lint: false })
     if (r.policy !== undefined) return r.policy
     const e = r.errors[0]
     reason =

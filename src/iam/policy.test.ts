@@ -457,3 +457,20 @@ describe('least-privilege lint', () => {
     )
   })
 })
+
+describe('lint on request', () => {
+  const typo = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 's3:GetObjekt', Resource: '*' }],
+  })
+
+  it('warns by default, and not when the caller only decides with the policy', () => {
+    assert.deepEqual(
+      parsePolicyText(typo, 'identity').warnings.map((w) => w.code),
+      ['UnknownAction'],
+    )
+    const quiet = parsePolicyText(typo, 'identity', 'stored', { lint: false })
+    assert.deepEqual(quiet.warnings, [])
+    assert.equal(quiet.policy?.statements.length, 1)
+  })
+})

@@ -131,13 +131,23 @@ export interface ParseOptions {
   /** Positions from the document the policy was read from, and the policy's path inside it. */
   readonly positions?: ReadonlyMap<string, Located>
   readonly basePath?: string
+  /**
+   * Run the linter (warnings only: unknown actions, keys, resource types). On by default; off
+   * where nobody reads warnings, such as a stored policy loaded to decide a request.
+   */
+  readonly lint?: boolean
 }
 
 /** Parses policy text (strict JSON: duplicate keys are errors). */
-export function parsePolicyText(text: string, kind: PolicyKind, name = 'policy'): ParseResult {
+export function parsePolicyText(
+  text: string,
+  kind: PolicyKind,
+  name = 'policy',
+  options: { readonly lint?: boolean } = {},
+): ParseResult {
   try {
     const { value, positions } = parseJson(text)
-    return parsePolicy(value, kind, { name, positions })
+    return parsePolicy(value, kind, { name, positions, ...options })
   } catch (e) {
     if (e instanceof JsonSyntaxError) {
       return {
@@ -507,8 +517,9 @@ export function parsePolicy(
     statements,
     byAction: new Map(),
   }
-  for (const f of lintPolicy(policy, JSON.stringify(doc)))
-    issue('warning', f.code, f.path, f.message)
+  if (options.lint !== false)
+    for (const f of lintPolicy(policy, JSON.stringify(doc)))
+      issue('warning', f.code, f.path, f.message)
   return { policy, errors, warnings }
 }
 
