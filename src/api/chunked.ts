@@ -8,8 +8,9 @@
  *   [trailer-name:value CRLF]* [x-amz-trailer-signature:SIG CRLF]
  *   CRLF
  *
- * Signed chunks are checked as they arrive; the decoded body must have
- * exactly x-amz-decoded-content-length bytes. Every line is bounded.
+ * Signed chunks are checked as they arrive, and a signed stream's trailers by their
+ * x-amz-trailer-signature; the decoded body must have exactly
+ * x-amz-decoded-content-length bytes. Every line is bounded.
  */
 import { ChunkReader } from '../crypto/stream.ts'
 import { ApiError } from './errors.ts'
@@ -17,10 +18,17 @@ import { ApiError } from './errors.ts'
 const MAX_LINE = 8 * 1024
 const MAX_CHUNK = 64 * 1024 * 1024
 const MAX_TRAILERS = 16
+const TRAILER_SIGNATURE = 'x-amz-trailer-signature'
 
 export interface ChunkedOptions {
   /** Verifies a chunk's signature given its data; absent for unsigned streams. */
   readonly verifyChunk?: (signature: string, data: readonly Uint8Array[]) => void
+  /**
+   * Verifies the trailer chunk's x-amz-trailer-signature given the canonical trailers
+   * (`name:value\n`, names lower-cased and sorted); present for signed streams with trailers,
+   * which must then carry the signature.
+   */
+  readonly verifyTrailer?: (signature: string, canonical: string) => void
   readonly decodedLength: number
   /** Receives the trailers (lower-cased names). */
   readonly onTrailers: (trailers: Map<string, string>) => void
@@ -105,5 +113,20 @@ export async function* decodeChunked(
       'IncompleteBody',
       `the body has ${total} bytes but x-amz-decoded-content-length says ${o.decodedLength}`,
     )
+  const signature = trailers.get(TRAILER_SIGNATURE)
+  trailers.delete(TRAILER_SIGNATURE)
+  if (o.verifyTrailer !== undefined) {
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html
+    if (signature === undefined)
+      throw new ApiError(
+        'SignatureDoesNotMatch',
+        'the trailer of the signed stream carries no x-amz-trailer-signature',
+      )
+    const canonical = [...trailers]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${k}:${v}\n`)
+      .join('')
+    o.verifyTrailer(signature, canonical)
+  }
   o.onTrailers(trailers)
 }

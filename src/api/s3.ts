@@ -32,6 +32,7 @@ import { decodeChunked } from './chunked.ts'
 import { ApiError, toApiError } from './errors.ts'
 import {
   chunkSignature,
+  trailerSignature,
   PAYLOAD_SHA256,
   parseAuth,
   parseQuery,
@@ -1472,6 +1473,17 @@ export class S3Gateway {
                 }
                 previous = sig
               },
+              ...(payload.endsWith('-TRAILER')
+                ? {
+                    verifyTrailer: (sig: string, canonical: string) => {
+                      if (!signaturesEqual(trailerSignature(key, auth, previous, canonical), sig))
+                        throw new ApiError(
+                          'SignatureDoesNotMatch',
+                          'The trailer signature we calculated does not match the signature you provided.',
+                        )
+                    },
+                  }
+                : {}),
             }
           : {}),
         onTrailers: (trailers) => {

@@ -396,6 +396,23 @@ export function chunkSignature(
   return createHmac('sha256', key).update(sts).digest('hex')
 }
 
+/** The x-amz-trailer-signature of STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER's trailer chunk. */
+export function trailerSignature(
+  key: Buffer,
+  auth: ParsedAuth,
+  previous: string,
+  canonicalTrailers: string,
+): string {
+  const sts = [
+    'AWS4-HMAC-SHA256-TRAILER',
+    auth.amzDate,
+    scopeOf(auth.credential),
+    previous,
+    createHash('sha256').update(canonicalTrailers).digest('hex'),
+  ].join('\n')
+  return createHmac('sha256', key).update(sts).digest('hex')
+}
+
 export function signaturesEqual(a: string, b: string): boolean {
   return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
 }
