@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createCipheriv, createHash } from 'node:crypto'
+import { createCipheriv, createHash, randomInt } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -71,12 +71,34 @@ function content(key: string, v: number): Buffer {
   )
 }
 
+/**
+ * Kill times and key choices come from this seed, printed with the result, so that a failing
+ * run can be replayed with STRONGROOM_CRASH_SEED (the kills land at the same moments and the
+ * writers pick the same keys; how far each write got by then is still up to the machine).
+ */
+const SEED = Number(process.env.STRONGROOM_CRASH_SEED ?? randomInt(2 ** 31))
+/** mulberry32: a small, well-mixed 32-bit generator; enough for choosing moments and keys. */
+const random = (() => {
+  let a = SEED >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+})()
+
 const KEYS = Array.from({ length: 12 }, (_, i) => `ckpt/${i}/model.bin`)
 const ROUNDS = 8
 const WRITERS = 6
 
 describe('crash consistency', () => {
   it(`keeps every acknowledged write and no torn object across ${ROUNDS} SIGKILLs`, async (t) => {
+    // Printed first, so that it is there whichever way the test ends.
+    t.diagnostic(
+      `seed ${SEED} (replay: STRONGROOM_CRASH_SEED=${SEED} npx node --test test/e2e/crash.test.ts)`,
+    )
     // Per key, every write with its interval on one logical clock: start, and end (its
     // acknowledgement, or for a write cut off by the kill, the kill). A write may be the one
     // visible unless some acknowledged write to the key started after it ended: that write
@@ -100,7 +122,7 @@ describe('crash consistency', () => {
       if (round === 0) await s3.send(new CreateBucketCommand({ Bucket: 'crash' }))
       const exited = new Promise((r) => proc.once('exit', r))
       let dead = false
-      const killAt = 150 + Math.floor(Math.random() * 500)
+      const killAt = 150 + Math.floor(random() * 500)
       setTimeout(() => {
         dead = true
         proc.kill('SIGKILL')
@@ -108,7 +130,7 @@ describe('crash consistency', () => {
       await Promise.all(
         Array.from({ length: WRITERS }, async () => {
           while (!dead) {
-            const key = KEYS[Math.floor(Math.random() * KEYS.length)] ?? ''
+            const key = KEYS[Math.floor(random() * KEYS.length)] ?? ''
             const v = ++version
             const w: Write = { v, start: ++clock, end: Number.POSITIVE_INFINITY, acked: false }
             const ws = history.get(key) ?? []
