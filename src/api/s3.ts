@@ -25,7 +25,7 @@ import {
   type VersionRecord,
 } from '../meta/objects.ts'
 import type { KeyRecord, TenantRecord } from '../meta/store.ts'
-import { ScanRejected, type ObjectService } from '../store/objects.ts'
+import { isVersionId, ScanRejected, type ObjectService } from '../store/objects.ts'
 import { ownerRule } from './bucket-owner.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
 import { decodeChunked } from './chunked.ts'
@@ -172,7 +172,7 @@ export class S3Gateway {
     const query = new Map(pairs)
     const [bucketName, key] = splitPath(rawPath)
     const versionId = query.get('versionId')
-    if (versionId !== undefined && versionId !== 'null' && !/^[\w-]{32}$/.test(versionId))
+    if (versionId !== undefined && !isVersionId(versionId))
       throw new ApiError('InvalidArgument', 'Invalid version id specified', {
         ArgumentName: 'versionId',
         ArgumentValue: versionId,
@@ -1795,7 +1795,7 @@ export class S3Gateway {
     const srcPath = q < 0 ? raw : raw.slice(0, q)
     const versionId =
       q < 0 ? undefined : (new URLSearchParams(raw.slice(q + 1)).get('versionId') ?? undefined)
-    if (versionId !== undefined && versionId !== 'null' && !/^[\w-]{32}$/.test(versionId))
+    if (versionId !== undefined && !isVersionId(versionId))
       throw new ApiError('InvalidArgument', 'Invalid version id specified in x-amz-copy-source')
     const [srcBucketName, srcKey] = splitPath(srcPath.startsWith('/') ? srcPath : `/${srcPath}`)
     if (srcBucketName === undefined || srcKey === undefined)
@@ -2194,7 +2194,7 @@ export class S3Gateway {
     const errors: Node[] = []
     for (const { key, versionId } of keys) {
       try {
-        if (versionId !== undefined && versionId !== 'null' && !/^[\w-]{32}$/.test(versionId))
+        if (versionId !== undefined && !isVersionId(versionId))
           throw new ApiError('NoSuchVersion', 'The specified version does not exist.')
         this.check(
           ctx,

@@ -573,6 +573,11 @@ export function newVersionId(): string {
   return randomBytes(24).toString('base64url')
 }
 
+/** Whether a client's version id can name a version: one of ours, or `null` (unversioned). */
+export function isVersionId(id: string): boolean {
+  return id === 'null' || /^[\w-]{32}$/.test(id)
+}
+
 /** What a trusted row says about its sealed body. */
 function expectedOf(
   row: { dataKeyId: string; size: number; headerDigest?: string },
