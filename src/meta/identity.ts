@@ -1,7 +1,14 @@
 /**
- * IdentityStore: IAM users of each tenant, their access keys (secrets sealed
- * under the root key by the caller) and their inline identity policies.
+ * IdentityStore: tenants (which behave as AWS accounts), the IAM users of each
+ * tenant, their access keys (secrets sealed under the root key by the caller)
+ * and their inline identity policies.
  */
+
+export interface TenantRecord {
+  readonly id: string
+  readonly name: string
+  readonly createdAt: number
+}
 
 export interface UserRecord {
   readonly tenantId: string
@@ -31,15 +38,26 @@ export interface UserPolicyRecord {
 }
 
 export interface IdentityStore {
+  /** TENANT_EXISTS when the name is taken. */
+  createTenant(record: TenantRecord): Promise<void>
+  getTenant(name: string): Promise<TenantRecord | undefined>
+  getTenantById(id: string): Promise<TenantRecord | undefined>
+  /** By name. */
+  listTenants(): Promise<TenantRecord[]>
+
   /** USER_EXISTS when the name is taken in the tenant. */
   createUser(user: UserRecord): Promise<void>
   getUser(tenantId: string, name: string): Promise<UserRecord | undefined>
+  /** By name. */
   listUsers(tenantId: string): Promise<UserRecord[]>
   createAccessKey(key: AccessKeyRecord): Promise<void>
   getAccessKey(id: string): Promise<AccessKeyRecord | undefined>
+  /** Oldest first. */
   listAccessKeys(tenantId: string, userName: string): Promise<AccessKeyRecord[]>
   setAccessKeyStatus(id: string, status: AccessKeyRecord['status']): Promise<void>
   deleteAccessKey(id: string): Promise<void>
+  /** Creates or replaces the user's policy of that name. */
   putUserPolicy(policy: UserPolicyRecord): Promise<void>
+  /** By policy name. */
   listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]>
 }

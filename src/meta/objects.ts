@@ -1,65 +1,26 @@
 /**
- * ObjectMetaStore: buckets and the metadata of the objects in them. Object
- * bodies live in a BlobStore as ciphertext; a row names its blob and its data
- * key, and is written only after the blob is durable.
+ * ObjectStore: the metadata of the objects in buckets, every version of
+ * them, and small bodies kept inline with their rows. Object bodies live in a
+ * BlobStore as ciphertext; a row names its blob and its data key, and is
+ * written only after the blob is durable.
  */
+import type { BucketStore, Versioning } from './buckets.ts'
+import type { WrappedDataKey } from './keys.ts'
+import type { MultipartStore } from './multipart.ts'
+import type { ScanRecord, VerdictStore } from './verdicts.ts'
 
-import type { Finding, Verdict } from '../scan/types.ts'
-
-export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
-
-/**
- * What happens to an upload the model scanner does not call clean: `report`
- * records the verdict, `enforce` also quarantines the object (reading it
- * needs strongroom:GetQuarantinedObject), `reject` refuses the upload; `off`
- * does not scan.
- */
-export type ScanPolicy = 'off' | 'report' | 'enforce' | 'reject'
-
-/** The scanner's verdict on one object version, kept with it. */
-export interface ScanRecord {
-  readonly verdict: Verdict
-  readonly format: string
-  /** Version of the scanner's rules that decided: a rescan redoes older ones. */
-  readonly rules: string
-  readonly at: number
-  /** The first findings (at most 20). */
-  readonly findings: readonly Finding[]
-}
-
-/** S3's four public-access-block switches; all on unless the owner turns them off. */
-export interface PublicAccessBlock {
-  readonly blockPublicAcls: boolean
-  readonly ignorePublicAcls: boolean
-  readonly blockPublicPolicy: boolean
-  readonly restrictPublicBuckets: boolean
-}
-
-export const ALL_BLOCKED: PublicAccessBlock = {
-  blockPublicAcls: true,
-  ignorePublicAcls: true,
-  blockPublicPolicy: true,
-  restrictPublicBuckets: true,
-}
-
-export interface BucketRecord {
-  readonly name: string
-  readonly tenantId: string
-  /** The tenant key that seals new objects of this bucket (its default encryption). */
-  readonly keyId: string
-  readonly policy: string | null
-  readonly createdAt: number
-  readonly versioning: Versioning
-  readonly publicAccessBlock: PublicAccessBlock
-  readonly scanPolicy: ScanPolicy
-}
-
-/** A deleted bucket's name, held for the tenant that deleted it. */
-export interface BucketHold {
-  readonly name: string
-  readonly tenantId: string
-  readonly deletedAt: number
-}
+// The records of the neighbouring ports, re-exported for the modules that imported them from here.
+export {
+  ALL_BLOCKED,
+  type BucketHold,
+  type BucketRecord,
+  type PublicAccessBlock,
+  type ScanPolicy,
+  type Versioning,
+} from './buckets.ts'
+export type { WrappedDataKey } from './keys.ts'
+export type { PartRecord, UploadRecord } from './multipart.ts'
+export type { ScanRecord } from './verdicts.ts'
 
 /** Object tags in the order they were given: at most 10, keys unique. */
 export type Tags = readonly (readonly [string, string])[]
@@ -108,59 +69,7 @@ export interface ListPage {
   readonly truncatedAfter: string | undefined
 }
 
-export interface UploadRecord {
-  readonly id: string
-  readonly bucket: string
-  readonly key: string
-  readonly contentType: string | null
-  readonly metadata: Readonly<Record<string, string>>
-  readonly tags: Tags
-  /** The tenant key its parts and the completed object are sealed under. */
-  readonly keyId: string
-  readonly createdAt: number
-}
-
-export interface PartRecord {
-  readonly uploadId: string
-  readonly number: number
-  readonly size: number
-  /** Quoted hex MD5 of the part's plaintext. */
-  readonly etag: string
-  readonly blob: string
-  readonly dataKeyId: string
-  /** Hex SHA-256 of the sealed part's header (absent on parts written before it was kept). */
-  readonly headerDigest?: string
-  readonly createdAt: number
-}
-
-export interface WrappedDataKey {
-  readonly keyId: string
-  readonly keyVersion: number
-  readonly wrapped: Uint8Array
-  readonly tenantId: string
-}
-
-export interface ObjectMetaStore {
-  /** BUCKET_EXISTS when the name is taken (by anyone: bucket names are global). */
-  createBucket(bucket: BucketRecord): Promise<void>
-  getBucket(name: string): Promise<BucketRecord | undefined>
-  listBuckets(tenantId: string): Promise<BucketRecord[]>
-  setBucketPolicy(name: string, policy: string | null): Promise<void>
-  setBucketVersioning(name: string, versioning: Exclude<Versioning, 'Unversioned'>): Promise<void>
-  setBucketKey(name: string, keyId: string): Promise<void>
-  setPublicAccessBlock(name: string, block: PublicAccessBlock): Promise<void>
-  setScanPolicy(name: string, policy: ScanPolicy): Promise<void>
-  /** Records a (re)scan of one version; false when the version is gone. */
-  setObjectScan(bucket: string, key: string, versionId: string, scan: ScanRecord): Promise<boolean>
-  /**
-   * Removes an empty bucket and records its name as held for its tenant
-   * since `at` (see `bucketHold`). A bucket is empty, as S3 counts it, when it
-   * holds no object version, no delete marker and no unfinished multipart
-   * upload; otherwise nothing changes and the answer says which is left.
-   */
-  deleteBucket(name: string, at: number): Promise<'deleted' | 'objects' | 'uploads'>
-  /** Who deleted the last bucket of this name, and when; forgotten once the name is created again. */
-  bucketHold(name: string): Promise<BucketHold | undefined>
+export interface ObjectStore {
   /**
    * Makes `object` (a body, or a delete marker without a key) the current
    * version of its key under the bucket's versioning, in one transaction:
@@ -208,13 +117,7 @@ export interface ObjectMetaStore {
   ): Promise<VersionRecord[]>
   /** Every blob id a row refers to (objects, versions and parts), for removing orphans at start-up. */
   blobIds(): Promise<Set<string>>
-
-  createUpload(upload: UploadRecord): Promise<void>
-  getUpload(id: string): Promise<UploadRecord | undefined>
-  listUploads(bucket: string, prefix: string, limit: number): Promise<UploadRecord[]>
-  /** Stores a part (and its data key), replacing one with the same number; returns the replaced part. */
-  putPart(part: PartRecord, key: WrappedDataKey): Promise<PartRecord | undefined>
-  listParts(uploadId: string): Promise<PartRecord[]>
-  /** Removes the upload, its parts and their data keys; returns the parts removed. */
-  deleteUpload(uploadId: string): Promise<PartRecord[]>
 }
+
+/** The object-side ports together, as one adapter serves them (the former single port). */
+export type ObjectMetaStore = BucketStore & ObjectStore & MultipartStore & VerdictStore

@@ -1,0 +1,44 @@
+/**
+ * MultipartStore: unfinished multipart uploads and their parts. Each part is
+ * sealed under its own data key, stored with the part in one transaction.
+ */
+import type { WrappedDataKey } from './keys.ts'
+import type { Tags } from './objects.ts'
+
+export interface UploadRecord {
+  readonly id: string
+  readonly bucket: string
+  readonly key: string
+  readonly contentType: string | null
+  readonly metadata: Readonly<Record<string, string>>
+  readonly tags: Tags
+  /** The tenant key its parts and the completed object are sealed under. */
+  readonly keyId: string
+  readonly createdAt: number
+}
+
+export interface PartRecord {
+  readonly uploadId: string
+  readonly number: number
+  readonly size: number
+  /** Quoted hex MD5 of the part's plaintext. */
+  readonly etag: string
+  readonly blob: string
+  readonly dataKeyId: string
+  /** Hex SHA-256 of the sealed part's header (absent on parts written before it was kept). */
+  readonly headerDigest?: string
+  readonly createdAt: number
+}
+
+export interface MultipartStore {
+  createUpload(upload: UploadRecord): Promise<void>
+  getUpload(id: string): Promise<UploadRecord | undefined>
+  /** The bucket's uploads whose key starts with `prefix`, by key then oldest first. */
+  listUploads(bucket: string, prefix: string, limit: number): Promise<UploadRecord[]>
+  /** Stores a part (and its data key), replacing one with the same number; returns the replaced part. */
+  putPart(part: PartRecord, key: WrappedDataKey): Promise<PartRecord | undefined>
+  /** By part number. */
+  listParts(uploadId: string): Promise<PartRecord[]>
+  /** Removes the upload, its parts and their data keys; returns the parts removed. */
+  deleteUpload(uploadId: string): Promise<PartRecord[]>
+}

@@ -1,0 +1,232 @@
+/** KeyStore on SQLite: keys, their versions, key policies and object data keys. */
+import { StrongroomError } from '../../errors.ts'
+import type { SQLInputValue } from 'node:sqlite'
+import type { KeyRecord, KeyState, KeyStore, KeyVersionRecord, ObjectKeyRecord } from '../keys.ts'
+import {
+  bytes,
+  insertDataKey,
+  isUniqueViolation,
+  num,
+  numOrNull,
+  str,
+  type Row,
+  type SqliteDb,
+} from './db.ts'
+
+export class SqliteKeyStore implements KeyStore {
+  private readonly db: SqliteDb
+
+  constructor(db: SqliteDb) {
+    this.db = db
+  }
+
+  async createKey(k: KeyRecord, first: KeyVersionRecord): Promise<void> {
+    try {
+      this.db.tx(() => {
+        this.db
+          .stmt(
+            `INSERT INTO keys (id, tenant_id, alias, description, state, current_version, created_at,
+        rotation_period_days, next_rotation_at, deletion_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(...keyValues(k))
+        insertVersion(this.db, first)
+      })
+    } catch (e) {
+      if (isUniqueViolation(e))
+        throw new StrongroomError(
+          'KEY_EXISTS',
+          `alias \`${k.alias ?? ''}\` is already in use in this tenant`,
+          { cause: e },
+        )
+      throw e
+    }
+  }
+
+  async getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const r = this.db.stmt('SELECT * FROM keys WHERE id = ?').get(keyId) as Row | undefined
+    return r && key(r)
+  }
+
+  async getKeyByAlias(tenantId: string, alias: string): Promise<KeyRecord | undefined> {
+    const r = this.db
+      .stmt('SELECT * FROM keys WHERE tenant_id = ? AND alias = ?')
+      .get(tenantId, alias) as Row | undefined
+    return r && key(r)
+  }
+
+  async listKeys(tenantId: string): Promise<KeyRecord[]> {
+    const rows = this.db
+      .stmt('SELECT * FROM keys WHERE tenant_id = ? ORDER BY created_at, id')
+      .all(tenantId) as Row[]
+    return rows.map(key)
+  }
+
+  async updateKey(k: KeyRecord): Promise<void> {
+    writeKey(this.db, k)
+  }
+
+  async addKeyVersion(k: KeyRecord, v: KeyVersionRecord): Promise<void> {
+    this.db.tx(() => {
+      insertVersion(this.db, v)
+      writeKey(this.db, k)
+    })
+  }
+
+  async resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void> {
+    this.db
+      .stmt('UPDATE key_versions SET material = ? WHERE key_id = ? AND version = ?')
+      .run(material, keyId, version)
+  }
+
+  async reserveWraps(
+    keyId: string,
+    version: number,
+    n: number,
+    limit: number,
+  ): Promise<{ start: number; end: number }> {
+    return this.db.tx(() => {
+      const r = this.db
+        .stmt('SELECT wraps FROM key_versions WHERE key_id = ? AND version = ?')
+        .get(keyId, version) as Row | undefined
+      if (r === undefined)
+        throw new StrongroomError(
+          'KEY_DELETED',
+          `version ${version} of key \`${keyId}\` no longer exists`,
+        )
+      const start = num(r.wraps)
+      const end = Math.max(start, Math.min(start + n, limit))
+      if (end > start)
+        this.db
+          .stmt('UPDATE key_versions SET wraps = ? WHERE key_id = ? AND version = ?')
+          .run(end, keyId, version)
+      return { start, end }
+    })
+  }
+
+  async getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
+    const r = this.db
+      .stmt('SELECT * FROM key_versions WHERE key_id = ? AND version = ?')
+      .get(keyId, version) as Row | undefined
+    return (
+      r && {
+        keyId: str(r.key_id),
+        version: num(r.version),
+        material: bytes(r.material),
+        createdAt: num(r.created_at),
+      }
+    )
+  }
+
+  async dueKeys(now: number): Promise<KeyRecord[]> {
+    const rows = this.db
+      .stmt(
+        `SELECT * FROM keys WHERE (state = 'PendingDeletion' AND deletion_at <= ?)
+        OR (state = 'Enabled' AND next_rotation_at <= ?) ORDER BY id`,
+      )
+      .all(now, now) as Row[]
+    return rows.map(key)
+  }
+
+  async shredKey(k: KeyRecord): Promise<void> {
+    this.db.tx(() => {
+      this.db.stmt('DELETE FROM key_versions WHERE key_id = ?').run(k.id)
+      writeKey(this.db, k)
+    })
+    this.db.checkpoint()
+  }
+
+  async getKeyPolicy(keyId: string): Promise<string | undefined> {
+    const r = this.db.stmt('SELECT document FROM key_policies WHERE key_id = ?').get(keyId) as
+      Row | undefined
+    return r && str(r.document)
+  }
+
+  async putKeyPolicy(keyId: string, document: string): Promise<void> {
+    this.db
+      .stmt(
+        `INSERT INTO key_policies (key_id, document) VALUES (?, ?)
+        ON CONFLICT (key_id) DO UPDATE SET document = excluded.document`,
+      )
+      .run(keyId, document)
+  }
+
+  async putObjectKey(o: ObjectKeyRecord): Promise<void> {
+    insertDataKey(this.db, o.dataKeyId, o, o.createdAt)
+  }
+
+  async getObjectKey(dataKeyId: string): Promise<ObjectKeyRecord | undefined> {
+    const r = this.db.stmt('SELECT * FROM object_keys WHERE data_key_id = ?').get(dataKeyId) as
+      Row | undefined
+    return (
+      r && {
+        dataKeyId: str(r.data_key_id),
+        tenantId: str(r.tenant_id),
+        keyId: str(r.key_id),
+        keyVersion: num(r.key_version),
+        wrapped: bytes(r.wrapped),
+        createdAt: num(r.created_at),
+      }
+    )
+  }
+
+  async deleteObjectKey(dataKeyId: string): Promise<boolean> {
+    const r = this.db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(dataKeyId)
+    if (r.changes > 0) this.db.checkpoint()
+    return r.changes > 0
+  }
+}
+
+function insertVersion(db: SqliteDb, v: KeyVersionRecord): void {
+  db.stmt(
+    'INSERT INTO key_versions (key_id, version, material, created_at) VALUES (?, ?, ?, ?)',
+  ).run(v.keyId, v.version, v.material, v.createdAt)
+}
+
+function writeKey(db: SqliteDb, k: KeyRecord): void {
+  db.stmt(
+    `UPDATE keys SET alias = ?, description = ?, state = ?, current_version = ?, rotation_period_days = ?,
+        next_rotation_at = ?, deletion_at = ?, deleted_at = ? WHERE id = ?`,
+  ).run(
+    k.alias,
+    k.description,
+    k.state,
+    k.currentVersion,
+    k.rotationPeriodDays,
+    k.nextRotationAt,
+    k.deletionAt,
+    k.deletedAt,
+    k.id,
+  )
+}
+
+function key(r: Row): KeyRecord {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    alias: r.alias === null ? null : str(r.alias),
+    description: str(r.description),
+    state: str(r.state) as KeyState,
+    currentVersion: num(r.current_version),
+    createdAt: num(r.created_at),
+    rotationPeriodDays: numOrNull(r.rotation_period_days),
+    nextRotationAt: numOrNull(r.next_rotation_at),
+    deletionAt: numOrNull(r.deletion_at),
+    deletedAt: numOrNull(r.deleted_at),
+  }
+}
+
+function keyValues(k: KeyRecord): SQLInputValue[] {
+  return [
+    k.id,
+    k.tenantId,
+    k.alias,
+    k.description,
+    k.state,
+    k.currentVersion,
+    k.createdAt,
+    k.rotationPeriodDays,
+    k.nextRotationAt,
+    k.deletionAt,
+    k.deletedAt,
+  ]
+}

@@ -1,0 +1,127 @@
+/** MultipartStore on SQLite: uploads and their parts, each part with its data key. */
+import type { PartRecord, MultipartStore, UploadRecord } from '../multipart.ts'
+import type { WrappedDataKey } from '../keys.ts'
+import type { Tags } from '../objects.ts'
+import { digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
+
+export class SqliteMultipartStore implements MultipartStore {
+  private readonly db: SqliteDb
+
+  constructor(db: SqliteDb) {
+    this.db = db
+  }
+
+  createUpload(u: UploadRecord): Promise<void> {
+    this.db
+      .stmt(
+        'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        u.id,
+        u.bucket,
+        u.key,
+        u.contentType,
+        JSON.stringify(u.metadata),
+        u.createdAt,
+        JSON.stringify(u.tags),
+        u.keyId,
+      )
+    return Promise.resolve()
+  }
+
+  getUpload(id: string): Promise<UploadRecord | undefined> {
+    const r = this.db.stmt('SELECT * FROM uploads WHERE id = ?').get(id) as Row | undefined
+    return Promise.resolve(r && upload(r))
+  }
+
+  listUploads(bucketName: string, prefix: string, limit: number): Promise<UploadRecord[]> {
+    const rows = this.db
+      .stmt(
+        'SELECT * FROM uploads WHERE bucket = ? AND substr(key, 1, length(?)) = ? ORDER BY key, created_at LIMIT ?',
+      )
+      .all(bucketName, prefix, prefix, limit) as Row[]
+    return Promise.resolve(rows.map(upload))
+  }
+
+  putPart(p: PartRecord, wk: WrappedDataKey): Promise<PartRecord | undefined> {
+    return Promise.resolve(
+      this.db.tx(() => {
+        const old = this.db
+          .stmt('SELECT * FROM parts WHERE upload_id = ? AND number = ?')
+          .get(p.uploadId, p.number) as Row | undefined
+        if (old !== undefined) {
+          this.db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
+          this.db
+            .stmt('DELETE FROM parts WHERE upload_id = ? AND number = ?')
+            .run(p.uploadId, p.number)
+        }
+        insertDataKey(this.db, p.dataKeyId, wk, p.createdAt)
+        this.db
+          .stmt(
+            'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(
+            p.uploadId,
+            p.number,
+            p.size,
+            p.etag,
+            p.blob,
+            p.dataKeyId,
+            p.createdAt,
+            p.headerDigest ?? null,
+          )
+        return old && part(old)
+      }),
+    )
+  }
+
+  listParts(uploadId: string): Promise<PartRecord[]> {
+    const rows = this.db
+      .stmt('SELECT * FROM parts WHERE upload_id = ? ORDER BY number')
+      .all(uploadId) as Row[]
+    return Promise.resolve(rows.map(part))
+  }
+
+  deleteUpload(uploadId: string): Promise<PartRecord[]> {
+    return Promise.resolve(
+      this.db.tx(() => {
+        const parts = (
+          this.db
+            .stmt('SELECT * FROM parts WHERE upload_id = ? ORDER BY number')
+            .all(uploadId) as Row[]
+        ).map(part)
+        for (const p of parts)
+          this.db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(p.dataKeyId)
+        this.db.stmt('DELETE FROM parts WHERE upload_id = ?').run(uploadId)
+        this.db.stmt('DELETE FROM uploads WHERE id = ?').run(uploadId)
+        return parts
+      }),
+    )
+  }
+}
+
+function upload(r: Row): UploadRecord {
+  return {
+    id: str(r.id),
+    bucket: str(r.bucket),
+    key: str(r.key),
+    contentType: r.content_type === null ? null : str(r.content_type),
+    metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    tags: JSON.parse(str(r.tags)) as Tags,
+    keyId: str(r.key_id),
+    createdAt: num(r.created_at),
+  }
+}
+
+function part(r: Row): PartRecord {
+  return {
+    uploadId: str(r.upload_id),
+    number: num(r.number),
+    size: num(r.size),
+    etag: str(r.etag),
+    blob: str(r.blob),
+    dataKeyId: str(r.data_key_id),
+    ...digestOf(r),
+    createdAt: num(r.created_at),
+  }
+}

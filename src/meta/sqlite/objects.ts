@@ -1,0 +1,273 @@
+/**
+ * ObjectStore on SQLite. The current version of each key is a row of
+ * `objects`; noncurrent versions and delete markers are rows of `versions`
+ * (the same columns), ordered by `seq`. Small bodies live in `inline_bodies`.
+ */
+import type { SQLInputValue } from 'node:sqlite'
+import type { WrappedDataKey } from '../keys.ts'
+import type {
+  ListPage,
+  ObjectRecord,
+  ObjectStore,
+  Tags,
+  VersionRecord,
+  Versioning,
+} from '../objects.ts'
+import type { ScanRecord } from '../verdicts.ts'
+import { bytes, digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
+
+export class SqliteObjectStore implements ObjectStore {
+  private readonly db: SqliteDb
+
+  constructor(db: SqliteDb) {
+    this.db = db
+  }
+
+  putObject(
+    o: ObjectRecord,
+    wk: WrappedDataKey | undefined,
+    versioning: Versioning,
+    inlineBody?: Uint8Array,
+  ): Promise<ObjectRecord[]> {
+    return this.db.grouped(() => {
+      const removed: ObjectRecord[] = []
+      const current = this.db
+        .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
+        .get(o.bucket, o.key) as Row | undefined
+      const keep =
+        versioning === 'Enabled' ||
+        (versioning === 'Suspended' && str(current?.version_id) !== 'null')
+      if (current !== undefined) {
+        if (keep)
+          this.db
+            .stmt(
+              `INSERT INTO versions SELECT ${COLUMNS} FROM objects WHERE bucket = ? AND key = ?`,
+            )
+            .run(o.bucket, o.key)
+        else removed.push(object(current))
+      }
+      if (versioning === 'Suspended') {
+        const old = this.db
+          .stmt("SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'")
+          .get(o.bucket, o.key) as Row | undefined
+        if (old !== undefined) {
+          this.db
+            .stmt("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'")
+            .run(o.bucket, o.key)
+          removed.push(object(old))
+        }
+      }
+      for (const r of removed) forget(this.db, r)
+      if (inlineBody !== undefined)
+        this.db.stmt('INSERT INTO inline_bodies (id, data) VALUES (?, ?)').run(o.blob, inlineBody)
+      if (wk !== undefined) insertDataKey(this.db, o.dataKeyId, wk, o.createdAt)
+      this.db
+        .stmt(
+          `INSERT OR REPLACE INTO objects (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
+        )
+        .run(...objectValues(o, num(current?.seq ?? 0) + 1))
+      return removed
+    })
+  }
+
+  getInlineBody(blob: string): Promise<Uint8Array | undefined> {
+    const r = this.db.stmt('SELECT data FROM inline_bodies WHERE id = ?').get(blob) as
+      Row | undefined
+    return Promise.resolve(r === undefined ? undefined : bytes(r.data))
+  }
+
+  getObject(
+    bucketName: string,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectRecord | undefined> {
+    const r = this.db
+      .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
+      .get(bucketName, key) as Row | undefined
+    if (versionId === undefined || r === undefined || str(r.version_id) === versionId)
+      return Promise.resolve(r && object(r))
+    const v = this.db
+      .stmt('SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
+      .get(bucketName, key, versionId) as Row | undefined
+    return Promise.resolve(v && object(v))
+  }
+
+  deleteObject(
+    bucketName: string,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectRecord | undefined> {
+    return Promise.resolve(
+      this.db.tx(() => {
+        const current = this.db
+          .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
+          .get(bucketName, key) as Row | undefined
+        if (current === undefined) return undefined
+        let gone: Row | undefined
+        if (versionId === undefined || str(current.version_id) === versionId) {
+          gone = current
+          this.db.stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucketName, key)
+          const newest = this.db
+            .stmt(
+              'SELECT version_id FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1',
+            )
+            .get(bucketName, key) as Row | undefined
+          if (newest !== undefined) {
+            this.db
+              .stmt(
+                `INSERT INTO objects SELECT ${COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?`,
+              )
+              .run(bucketName, key, str(newest.version_id))
+            this.db
+              .stmt('DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
+              .run(bucketName, key, str(newest.version_id))
+          }
+        } else {
+          gone = this.db
+            .stmt('SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
+            .get(bucketName, key, versionId)
+          if (gone === undefined) return undefined
+          this.db
+            .stmt('DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
+            .run(bucketName, key, versionId)
+        }
+        const o = object(gone)
+        forget(this.db, o)
+        return o
+      }),
+    )
+  }
+
+  setObjectTags(
+    bucketName: string,
+    key: string,
+    versionId: string | undefined,
+    tags: Tags,
+  ): Promise<boolean> {
+    const text = JSON.stringify(tags)
+    return Promise.resolve(
+      this.db.tx(() => {
+        const current = this.db
+          .stmt(
+            'UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND (? IS NULL OR version_id = ?) AND delete_marker = 0',
+          )
+          .run(text, bucketName, key, versionId ?? null, versionId ?? null)
+        if (current.changes > 0 || versionId === undefined) return current.changes > 0
+        return (
+          this.db
+            .stmt(
+              'UPDATE versions SET tags = ? WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0',
+            )
+            .run(text, bucketName, key, versionId).changes > 0
+        )
+      }),
+    )
+  }
+
+  listObjects(bucketName: string, prefix: string, after: string, limit: number): Promise<ListPage> {
+    const rows = this.db
+      .stmt(
+        `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND substr(key, 1, length(?)) = ?
+        AND delete_marker = 0 ORDER BY key LIMIT ?`,
+      )
+      .all(bucketName, after, prefix, prefix, prefix, limit + 1) as Row[]
+    const objects = rows.slice(0, limit).map(object)
+    return Promise.resolve({
+      objects,
+      truncatedAfter: rows.length > limit ? objects.at(-1)?.key : undefined,
+    })
+  }
+
+  listVersions(
+    bucketName: string,
+    prefix: string,
+    afterKey: string,
+    afterVersionId: string | undefined,
+    limit: number,
+  ): Promise<VersionRecord[]> {
+    let afterSeq = -1
+    if (afterVersionId !== undefined) {
+      const at = this.db
+        .stmt(
+          `SELECT seq FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3
+          UNION ALL SELECT seq FROM versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3`,
+        )
+        .get(bucketName, afterKey, afterVersionId) as Row | undefined
+      if (at !== undefined) afterSeq = num(at.seq)
+    }
+    const where = `bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND key >= ?2
+      AND (key > ?3 OR (key = ?3 AND seq < ?4))`
+    const rows = this.db
+      .stmt(
+        `SELECT *, 1 AS is_latest FROM objects WHERE ${where}
+        UNION ALL SELECT *, 0 AS is_latest FROM versions WHERE ${where}
+        ORDER BY key, seq DESC LIMIT ?5`,
+      )
+      .all(bucketName, prefix, afterKey, afterSeq, limit) as Row[]
+    return Promise.resolve(rows.map((r) => ({ ...object(r), isLatest: num(r.is_latest) === 1 })))
+  }
+
+  blobIds(): Promise<Set<string>> {
+    const rows = this.db
+      .stmt(
+        `SELECT blob FROM objects WHERE blob IS NOT NULL UNION ALL SELECT blob FROM versions WHERE blob IS NOT NULL
+        UNION ALL SELECT blob FROM parts`,
+      )
+      .all() as Row[]
+    return Promise.resolve(new Set(rows.map((r) => str(r.blob))))
+  }
+}
+
+/** Shreds a removed version: its data key, and its body when inline. */
+function forget(db: SqliteDb, o: ObjectRecord): void {
+  if (o.dataKeyId !== '') db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(o.dataKeyId)
+  if (o.blob.startsWith('inline-')) db.stmt('DELETE FROM inline_bodies WHERE id = ?').run(o.blob)
+}
+
+/** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
+export const COLUMNS =
+  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan, header_sha256'
+
+function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
+  const orNull = (v: string) => (v === '' ? null : v)
+  return [
+    o.bucket,
+    o.key,
+    o.versionId,
+    seq,
+    Number(o.deleteMarker),
+    o.size,
+    o.etag,
+    o.contentType,
+    JSON.stringify(o.metadata),
+    JSON.stringify(o.tags),
+    JSON.stringify(o.checksums),
+    orNull(o.blob),
+    orNull(o.dataKeyId),
+    orNull(o.keyId),
+    o.createdAt,
+    o.scan === null ? null : JSON.stringify(o.scan),
+    o.headerDigest ?? null,
+  ]
+}
+
+function object(r: Row): ObjectRecord {
+  return {
+    bucket: str(r.bucket),
+    key: str(r.key),
+    versionId: str(r.version_id),
+    deleteMarker: num(r.delete_marker) === 1,
+    size: num(r.size),
+    etag: str(r.etag),
+    contentType: r.content_type === null ? null : str(r.content_type),
+    metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    tags: JSON.parse(str(r.tags)) as Tags,
+    checksums: JSON.parse(str(r.checksums)) as Record<string, string>,
+    blob: str(r.blob ?? ''),
+    dataKeyId: str(r.data_key_id ?? ''),
+    keyId: str(r.key_id ?? ''),
+    createdAt: num(r.created_at),
+    scan: r.scan === null || r.scan === undefined ? null : (JSON.parse(str(r.scan)) as ScanRecord),
+    ...digestOf(r),
+  }
+}
