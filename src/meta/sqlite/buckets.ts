@@ -8,7 +8,7 @@ import type {
   ScanPolicy,
   Versioning,
 } from '../buckets.ts'
-import { isUniqueViolation, num, str, type Row, type SqliteDb } from './db.ts'
+import { isUniqueViolation, num, str, type Row, type SqliteDb, settle } from './db.ts'
 
 export class SqliteBucketStore implements BucketStore {
   private readonly db: SqliteDb
@@ -17,108 +17,133 @@ export class SqliteBucketStore implements BucketStore {
     this.db = db
   }
 
-  async createBucket(b: BucketRecord): Promise<void> {
-    const pab = b.publicAccessBlock
-    try {
-      this.db.tx(() => {
-        this.db
-          .stmt(
-            `INSERT INTO buckets (name, tenant_id, key_id, policy, created_at, versioning, block_public_acls,
-            ignore_public_acls, block_public_policy, restrict_public_buckets, scan_policy)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            b.name,
-            b.tenantId,
-            b.keyId,
-            b.policy,
-            b.createdAt,
-            b.versioning,
-            Number(pab.blockPublicAcls),
-            Number(pab.ignorePublicAcls),
-            Number(pab.blockPublicPolicy),
-            Number(pab.restrictPublicBuckets),
-            b.scanPolicy,
-          )
-        // The name is in use again: whatever hold it had is over.
-        this.db.stmt('DELETE FROM bucket_holds WHERE name = ?').run(b.name)
-      })
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new StrongroomError('BUCKET_EXISTS', `bucket \`${b.name}\` already exists`, {
-          cause: e,
+  createBucket(b: BucketRecord): Promise<void> {
+    return settle(() => {
+      const pab = b.publicAccessBlock
+      try {
+        this.db.tx(() => {
+          this.db
+            .stmt(
+              `INSERT INTO buckets (name, tenant_id, key_id, policy, created_at, versioning, block_public_acls,
+              ignore_public_acls, block_public_policy, restrict_public_buckets, scan_policy)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              b.name,
+              b.tenantId,
+              b.keyId,
+              b.policy,
+              b.createdAt,
+              b.versioning,
+              Number(pab.blockPublicAcls),
+              Number(pab.ignorePublicAcls),
+              Number(pab.blockPublicPolicy),
+              Number(pab.restrictPublicBuckets),
+              b.scanPolicy,
+            )
+          // The name is in use again: whatever hold it had is over.
+          this.db.stmt('DELETE FROM bucket_holds WHERE name = ?').run(b.name)
         })
-      throw e
-    }
-  }
-
-  async getBucket(name: string): Promise<BucketRecord | undefined> {
-    const r = this.db.stmt('SELECT * FROM buckets WHERE name = ?').get(name) as Row | undefined
-    return r && bucket(r)
-  }
-
-  async listBuckets(tenantId: string): Promise<BucketRecord[]> {
-    return (
-      this.db.stmt('SELECT * FROM buckets WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
-    ).map(bucket)
-  }
-
-  async setBucketPolicy(name: string, policy: string | null): Promise<void> {
-    this.db.stmt('UPDATE buckets SET policy = ? WHERE name = ?').run(policy, name)
-  }
-
-  async setBucketVersioning(name: string, versioning: 'Enabled' | 'Suspended'): Promise<void> {
-    this.db.stmt('UPDATE buckets SET versioning = ? WHERE name = ?').run(versioning, name)
-  }
-
-  async setBucketKey(name: string, keyId: string): Promise<void> {
-    this.db.stmt('UPDATE buckets SET key_id = ? WHERE name = ?').run(keyId, name)
-  }
-
-  async setPublicAccessBlock(name: string, p: PublicAccessBlock): Promise<void> {
-    this.db
-      .stmt(
-        `UPDATE buckets SET block_public_acls = ?, ignore_public_acls = ?, block_public_policy = ?,
-        restrict_public_buckets = ? WHERE name = ?`,
-      )
-      .run(
-        Number(p.blockPublicAcls),
-        Number(p.ignorePublicAcls),
-        Number(p.blockPublicPolicy),
-        Number(p.restrictPublicBuckets),
-        name,
-      )
-  }
-
-  async setScanPolicy(name: string, policy: ScanPolicy): Promise<void> {
-    this.db.stmt('UPDATE buckets SET scan_policy = ? WHERE name = ?').run(policy, name)
-  }
-
-  async deleteBucket(name: string, at: number): Promise<'deleted' | 'objects' | 'uploads'> {
-    return this.db.tx(() => {
-      if (
-        this.db.stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name) !== undefined ||
-        this.db.stmt('SELECT 1 FROM versions WHERE bucket = ? LIMIT 1').get(name) !== undefined
-      )
-        return 'objects'
-      // Every row that names the bucket must be gone first (foreign keys): an unfinished
-      // upload is content, as in S3, and its owner aborts it.
-      if (this.db.stmt('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1').get(name) !== undefined)
-        return 'uploads'
-      const b = this.db.stmt('SELECT tenant_id FROM buckets WHERE name = ?').get(name) as
-        Row | undefined
-      if (b === undefined) return 'deleted'
-      this.db.stmt('DELETE FROM buckets WHERE name = ?').run(name)
-      this.db
-        .stmt('INSERT OR REPLACE INTO bucket_holds (name, tenant_id, deleted_at) VALUES (?, ?, ?)')
-        .run(name, str(b.tenant_id), at)
-      return 'deleted'
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new StrongroomError('BUCKET_EXISTS', `bucket \`${b.name}\` already exists`, {
+            cause: e,
+          })
+        throw e
+      }
     })
   }
 
-  async bucketHold(name: string): Promise<BucketHold | undefined> {
-    const r = this.db.stmt('SELECT * FROM bucket_holds WHERE name = ?').get(name) as Row | undefined
-    return r && { name: str(r.name), tenantId: str(r.tenant_id), deletedAt: num(r.deleted_at) }
+  getBucket(name: string): Promise<BucketRecord | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM buckets WHERE name = ?').get(name) as Row | undefined
+      return r && bucket(r)
+    })
+  }
+
+  listBuckets(tenantId: string): Promise<BucketRecord[]> {
+    return settle(() => {
+      return (
+        this.db
+          .stmt('SELECT * FROM buckets WHERE tenant_id = ? ORDER BY name')
+          .all(tenantId) as Row[]
+      ).map(bucket)
+    })
+  }
+
+  setBucketPolicy(name: string, policy: string | null): Promise<void> {
+    return settle(() => {
+      this.db.stmt('UPDATE buckets SET policy = ? WHERE name = ?').run(policy, name)
+    })
+  }
+
+  setBucketVersioning(name: string, versioning: 'Enabled' | 'Suspended'): Promise<void> {
+    return settle(() => {
+      this.db.stmt('UPDATE buckets SET versioning = ? WHERE name = ?').run(versioning, name)
+    })
+  }
+
+  setBucketKey(name: string, keyId: string): Promise<void> {
+    return settle(() => {
+      this.db.stmt('UPDATE buckets SET key_id = ? WHERE name = ?').run(keyId, name)
+    })
+  }
+
+  setPublicAccessBlock(name: string, p: PublicAccessBlock): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt(
+          `UPDATE buckets SET block_public_acls = ?, ignore_public_acls = ?, block_public_policy = ?,
+          restrict_public_buckets = ? WHERE name = ?`,
+        )
+        .run(
+          Number(p.blockPublicAcls),
+          Number(p.ignorePublicAcls),
+          Number(p.blockPublicPolicy),
+          Number(p.restrictPublicBuckets),
+          name,
+        )
+    })
+  }
+
+  setScanPolicy(name: string, policy: ScanPolicy): Promise<void> {
+    return settle(() => {
+      this.db.stmt('UPDATE buckets SET scan_policy = ? WHERE name = ?').run(policy, name)
+    })
+  }
+
+  deleteBucket(name: string, at: number): Promise<'deleted' | 'objects' | 'uploads'> {
+    return settle(() => {
+      return this.db.tx(() => {
+        if (
+          this.db.stmt('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(name) !== undefined ||
+          this.db.stmt('SELECT 1 FROM versions WHERE bucket = ? LIMIT 1').get(name) !== undefined
+        )
+          return 'objects'
+        // Every row that names the bucket must be gone first (foreign keys): an unfinished
+        // upload is content, as in S3, and its owner aborts it.
+        if (this.db.stmt('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1').get(name) !== undefined)
+          return 'uploads'
+        const b = this.db.stmt('SELECT tenant_id FROM buckets WHERE name = ?').get(name) as
+          Row | undefined
+        if (b === undefined) return 'deleted'
+        this.db.stmt('DELETE FROM buckets WHERE name = ?').run(name)
+        this.db
+          .stmt(
+            'INSERT OR REPLACE INTO bucket_holds (name, tenant_id, deleted_at) VALUES (?, ?, ?)',
+          )
+          .run(name, str(b.tenant_id), at)
+        return 'deleted'
+      })
+    })
+  }
+
+  bucketHold(name: string): Promise<BucketHold | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM bucket_holds WHERE name = ?').get(name) as
+        Row | undefined
+      return r && { name: str(r.name), tenantId: str(r.tenant_id), deletedAt: num(r.deleted_at) }
+    })
   }
 }
 

@@ -228,3 +228,15 @@ export function insertDataKey(
     'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   ).run(dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, createdAt)
 }
+
+/**
+ * Runs a synchronous database call as the port's promise: its result, or its
+ * failure as a rejection (never a throw from a function that returns a promise).
+ */
+export function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn())
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)))
+  }
+}

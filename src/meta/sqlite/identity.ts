@@ -7,7 +7,7 @@ import type {
   UserPolicyRecord,
   UserRecord,
 } from '../identity.ts'
-import { bytes, isUniqueViolation, num, str, type Row, type SqliteDb } from './db.ts'
+import { bytes, isUniqueViolation, num, str, type Row, type SqliteDb, settle } from './db.ts'
 
 export class SqliteIdentityStore implements IdentityStore {
   private readonly db: SqliteDb
@@ -16,112 +16,140 @@ export class SqliteIdentityStore implements IdentityStore {
     this.db = db
   }
 
-  async createTenant(t: TenantRecord): Promise<void> {
-    try {
+  createTenant(t: TenantRecord): Promise<void> {
+    return settle(() => {
+      try {
+        this.db
+          .stmt('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)')
+          .run(t.id, t.name, t.createdAt)
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new StrongroomError('TENANT_EXISTS', `tenant \`${t.name}\` already exists`, {
+            cause: e,
+          })
+        throw e
+      }
+    })
+  }
+
+  getTenant(name: string): Promise<TenantRecord | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM tenants WHERE name = ?').get(name) as Row | undefined
+      return r && tenant(r)
+    })
+  }
+
+  getTenantById(id: string): Promise<TenantRecord | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM tenants WHERE id = ?').get(id) as Row | undefined
+      return r && tenant(r)
+    })
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return settle(() => {
+      return (this.db.stmt('SELECT * FROM tenants ORDER BY name').all() as Row[]).map(tenant)
+    })
+  }
+
+  createUser(u: UserRecord): Promise<void> {
+    return settle(() => {
+      try {
+        this.db
+          .stmt('INSERT INTO users (tenant_id, name, id, created_at) VALUES (?, ?, ?, ?)')
+          .run(u.tenantId, u.name, u.id, u.createdAt)
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new StrongroomError(
+            'USER_EXISTS',
+            `user \`${u.name}\` already exists in this tenant`,
+            { cause: e },
+          )
+        throw e
+      }
+    })
+  }
+
+  getUser(tenantId: string, name: string): Promise<UserRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ?')
+        .get(tenantId, name) as Row | undefined
+      return r && user(r)
+    })
+  }
+
+  listUsers(tenantId: string): Promise<UserRecord[]> {
+    return settle(() => {
+      return (
+        this.db.stmt('SELECT * FROM users WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
+      ).map(user)
+    })
+  }
+
+  createAccessKey(k: AccessKeyRecord): Promise<void> {
+    return settle(() => {
       this.db
-        .stmt('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)')
-        .run(t.id, t.name, t.createdAt)
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new StrongroomError('TENANT_EXISTS', `tenant \`${t.name}\` already exists`, {
-          cause: e,
-        })
-      throw e
-    }
-  }
-
-  async getTenant(name: string): Promise<TenantRecord | undefined> {
-    const r = this.db.stmt('SELECT * FROM tenants WHERE name = ?').get(name) as Row | undefined
-    return r && tenant(r)
-  }
-
-  async getTenantById(id: string): Promise<TenantRecord | undefined> {
-    const r = this.db.stmt('SELECT * FROM tenants WHERE id = ?').get(id) as Row | undefined
-    return r && tenant(r)
-  }
-
-  async listTenants(): Promise<TenantRecord[]> {
-    return (this.db.stmt('SELECT * FROM tenants ORDER BY name').all() as Row[]).map(tenant)
-  }
-
-  async createUser(u: UserRecord): Promise<void> {
-    try {
-      this.db
-        .stmt('INSERT INTO users (tenant_id, name, id, created_at) VALUES (?, ?, ?, ?)')
-        .run(u.tenantId, u.name, u.id, u.createdAt)
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new StrongroomError(
-          'USER_EXISTS',
-          `user \`${u.name}\` already exists in this tenant`,
-          { cause: e },
+        .stmt(
+          'INSERT INTO access_keys (id, tenant_id, user_name, secret, status, created_at) VALUES (?, ?, ?, ?, ?, ?)',
         )
-      throw e
-    }
+        .run(k.id, k.tenantId, k.userName, k.secret, k.status, k.createdAt)
+    })
   }
 
-  async getUser(tenantId: string, name: string): Promise<UserRecord | undefined> {
-    const r = this.db
-      .stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ?')
-      .get(tenantId, name) as Row | undefined
-    return r && user(r)
+  getAccessKey(id: string): Promise<AccessKeyRecord | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM access_keys WHERE id = ?').get(id) as Row | undefined
+      return r && accessKey(r)
+    })
   }
 
-  async listUsers(tenantId: string): Promise<UserRecord[]> {
-    return (
-      this.db.stmt('SELECT * FROM users WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
-    ).map(user)
+  listAccessKeys(tenantId: string, userName: string): Promise<AccessKeyRecord[]> {
+    return settle(() => {
+      const rows = this.db
+        .stmt(
+          'SELECT * FROM access_keys WHERE tenant_id = ? AND user_name = ? ORDER BY created_at, id',
+        )
+        .all(tenantId, userName) as Row[]
+      return rows.map(accessKey)
+    })
   }
 
-  async createAccessKey(k: AccessKeyRecord): Promise<void> {
-    this.db
-      .stmt(
-        'INSERT INTO access_keys (id, tenant_id, user_name, secret, status, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(k.id, k.tenantId, k.userName, k.secret, k.status, k.createdAt)
+  setAccessKeyStatus(id: string, status: AccessKeyRecord['status']): Promise<void> {
+    return settle(() => {
+      this.db.stmt('UPDATE access_keys SET status = ? WHERE id = ?').run(status, id)
+    })
   }
 
-  async getAccessKey(id: string): Promise<AccessKeyRecord | undefined> {
-    const r = this.db.stmt('SELECT * FROM access_keys WHERE id = ?').get(id) as Row | undefined
-    return r && accessKey(r)
+  deleteAccessKey(id: string): Promise<void> {
+    return settle(() => {
+      this.db.stmt('DELETE FROM access_keys WHERE id = ?').run(id)
+    })
   }
 
-  async listAccessKeys(tenantId: string, userName: string): Promise<AccessKeyRecord[]> {
-    const rows = this.db
-      .stmt(
-        'SELECT * FROM access_keys WHERE tenant_id = ? AND user_name = ? ORDER BY created_at, id',
-      )
-      .all(tenantId, userName) as Row[]
-    return rows.map(accessKey)
+  putUserPolicy(p: UserPolicyRecord): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt(
+          `INSERT INTO user_policies (tenant_id, user_name, name, document) VALUES (?, ?, ?, ?)
+          ON CONFLICT (tenant_id, user_name, name) DO UPDATE SET document = excluded.document`,
+        )
+        .run(p.tenantId, p.userName, p.name, p.document)
+    })
   }
 
-  async setAccessKeyStatus(id: string, status: AccessKeyRecord['status']): Promise<void> {
-    this.db.stmt('UPDATE access_keys SET status = ? WHERE id = ?').run(status, id)
-  }
-
-  async deleteAccessKey(id: string): Promise<void> {
-    this.db.stmt('DELETE FROM access_keys WHERE id = ?').run(id)
-  }
-
-  async putUserPolicy(p: UserPolicyRecord): Promise<void> {
-    this.db
-      .stmt(
-        `INSERT INTO user_policies (tenant_id, user_name, name, document) VALUES (?, ?, ?, ?)
-        ON CONFLICT (tenant_id, user_name, name) DO UPDATE SET document = excluded.document`,
-      )
-      .run(p.tenantId, p.userName, p.name, p.document)
-  }
-
-  async listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]> {
-    const rows = this.db
-      .stmt('SELECT * FROM user_policies WHERE tenant_id = ? AND user_name = ? ORDER BY name')
-      .all(tenantId, userName) as Row[]
-    return rows.map((r) => ({
-      tenantId: str(r.tenant_id),
-      userName: str(r.user_name),
-      name: str(r.name),
-      document: str(r.document),
-    }))
+  listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]> {
+    return settle(() => {
+      const rows = this.db
+        .stmt('SELECT * FROM user_policies WHERE tenant_id = ? AND user_name = ? ORDER BY name')
+        .all(tenantId, userName) as Row[]
+      return rows.map((r) => ({
+        tenantId: str(r.tenant_id),
+        userName: str(r.user_name),
+        name: str(r.name),
+        document: str(r.document),
+      }))
+    })
   }
 }
 

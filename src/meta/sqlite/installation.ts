@@ -1,6 +1,6 @@
 /** InstallationStore on SQLite. */
 import type { InstallationRecord, InstallationStore, RootKeyMode } from '../installation.ts'
-import { bytes, num, str, type Row, type SqliteDb } from './db.ts'
+import { bytes, num, str, type Row, type SqliteDb, settle } from './db.ts'
 
 export class SqliteInstallationStore implements InstallationStore {
   private readonly db: SqliteDb
@@ -9,28 +9,34 @@ export class SqliteInstallationStore implements InstallationStore {
     this.db = db
   }
 
-  async getInstallation(): Promise<InstallationRecord | undefined> {
-    const r = this.db.stmt('SELECT * FROM installation LIMIT 1').get() as Row | undefined
-    return (
-      r && {
-        id: str(r.id),
-        createdAt: num(r.created_at),
-        rootMode: str(r.root_mode) as RootKeyMode,
-        rootKdf: r.root_kdf === null ? null : str(r.root_kdf),
-        rootCheck: bytes(r.root_check),
-      }
-    )
-  }
-
-  async putInstallation(i: InstallationRecord): Promise<void> {
-    this.db
-      .stmt(
-        'INSERT INTO installation (id, created_at, root_mode, root_kdf, root_check) VALUES (?, ?, ?, ?, ?)',
+  getInstallation(): Promise<InstallationRecord | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM installation LIMIT 1').get() as Row | undefined
+      return (
+        r && {
+          id: str(r.id),
+          createdAt: num(r.created_at),
+          rootMode: str(r.root_mode) as RootKeyMode,
+          rootKdf: r.root_kdf === null ? null : str(r.root_kdf),
+          rootCheck: bytes(r.root_check),
+        }
       )
-      .run(i.id, i.createdAt, i.rootMode, i.rootKdf, i.rootCheck)
+    })
   }
 
-  async setRootCheck(check: Uint8Array): Promise<void> {
-    this.db.stmt('UPDATE installation SET root_check = ?').run(check)
+  putInstallation(i: InstallationRecord): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt(
+          'INSERT INTO installation (id, created_at, root_mode, root_kdf, root_check) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(i.id, i.createdAt, i.rootMode, i.rootKdf, i.rootCheck)
+    })
+  }
+
+  setRootCheck(check: Uint8Array): Promise<void> {
+    return settle(() => {
+      this.db.stmt('UPDATE installation SET root_check = ?').run(check)
+    })
   }
 }

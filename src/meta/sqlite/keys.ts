@@ -11,6 +11,7 @@ import {
   str,
   type Row,
   type SqliteDb,
+  settle,
 } from './db.ts'
 
 export class SqliteKeyStore implements KeyStore {
@@ -20,159 +21,191 @@ export class SqliteKeyStore implements KeyStore {
     this.db = db
   }
 
-  async createKey(k: KeyRecord, first: KeyVersionRecord): Promise<void> {
-    try {
-      this.db.tx(() => {
-        this.db
-          .stmt(
-            `INSERT INTO keys (id, tenant_id, alias, description, state, current_version, created_at,
-        rotation_period_days, next_rotation_at, deletion_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  createKey(k: KeyRecord, first: KeyVersionRecord): Promise<void> {
+    return settle(() => {
+      try {
+        this.db.tx(() => {
+          this.db
+            .stmt(
+              `INSERT INTO keys (id, tenant_id, alias, description, state, current_version, created_at,
+          rotation_period_days, next_rotation_at, deletion_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(...keyValues(k))
+          insertVersion(this.db, first)
+        })
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new StrongroomError(
+            'KEY_EXISTS',
+            `alias \`${k.alias ?? ''}\` is already in use in this tenant`,
+            { cause: e },
           )
-          .run(...keyValues(k))
-        insertVersion(this.db, first)
-      })
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new StrongroomError(
-          'KEY_EXISTS',
-          `alias \`${k.alias ?? ''}\` is already in use in this tenant`,
-          { cause: e },
-        )
-      throw e
-    }
+        throw e
+      }
+    })
   }
 
-  async getKey(keyId: string): Promise<KeyRecord | undefined> {
-    const r = this.db.stmt('SELECT * FROM keys WHERE id = ?').get(keyId) as Row | undefined
-    return r && key(r)
+  getKey(keyId: string): Promise<KeyRecord | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM keys WHERE id = ?').get(keyId) as Row | undefined
+      return r && key(r)
+    })
   }
 
-  async getKeyByAlias(tenantId: string, alias: string): Promise<KeyRecord | undefined> {
-    const r = this.db
-      .stmt('SELECT * FROM keys WHERE tenant_id = ? AND alias = ?')
-      .get(tenantId, alias) as Row | undefined
-    return r && key(r)
+  getKeyByAlias(tenantId: string, alias: string): Promise<KeyRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt('SELECT * FROM keys WHERE tenant_id = ? AND alias = ?')
+        .get(tenantId, alias) as Row | undefined
+      return r && key(r)
+    })
   }
 
-  async listKeys(tenantId: string): Promise<KeyRecord[]> {
-    const rows = this.db
-      .stmt('SELECT * FROM keys WHERE tenant_id = ? ORDER BY created_at, id')
-      .all(tenantId) as Row[]
-    return rows.map(key)
+  listKeys(tenantId: string): Promise<KeyRecord[]> {
+    return settle(() => {
+      const rows = this.db
+        .stmt('SELECT * FROM keys WHERE tenant_id = ? ORDER BY created_at, id')
+        .all(tenantId) as Row[]
+      return rows.map(key)
+    })
   }
 
-  async updateKey(k: KeyRecord): Promise<void> {
-    writeKey(this.db, k)
-  }
-
-  async addKeyVersion(k: KeyRecord, v: KeyVersionRecord): Promise<void> {
-    this.db.tx(() => {
-      insertVersion(this.db, v)
+  updateKey(k: KeyRecord): Promise<void> {
+    return settle(() => {
       writeKey(this.db, k)
     })
   }
 
-  async resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void> {
-    this.db
-      .stmt('UPDATE key_versions SET material = ? WHERE key_id = ? AND version = ?')
-      .run(material, keyId, version)
+  addKeyVersion(k: KeyRecord, v: KeyVersionRecord): Promise<void> {
+    return settle(() => {
+      this.db.tx(() => {
+        insertVersion(this.db, v)
+        writeKey(this.db, k)
+      })
+    })
   }
 
-  async reserveWraps(
+  resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt('UPDATE key_versions SET material = ? WHERE key_id = ? AND version = ?')
+        .run(material, keyId, version)
+    })
+  }
+
+  reserveWraps(
     keyId: string,
     version: number,
     n: number,
     limit: number,
   ): Promise<{ start: number; end: number }> {
-    return this.db.tx(() => {
+    return settle(() => {
+      return this.db.tx(() => {
+        const r = this.db
+          .stmt('SELECT wraps FROM key_versions WHERE key_id = ? AND version = ?')
+          .get(keyId, version) as Row | undefined
+        if (r === undefined)
+          throw new StrongroomError(
+            'KEY_DELETED',
+            `version ${version} of key \`${keyId}\` no longer exists`,
+          )
+        const start = num(r.wraps)
+        const end = Math.max(start, Math.min(start + n, limit))
+        if (end > start)
+          this.db
+            .stmt('UPDATE key_versions SET wraps = ? WHERE key_id = ? AND version = ?')
+            .run(end, keyId, version)
+        return { start, end }
+      })
+    })
+  }
+
+  getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
+    return settle(() => {
       const r = this.db
-        .stmt('SELECT wraps FROM key_versions WHERE key_id = ? AND version = ?')
+        .stmt('SELECT * FROM key_versions WHERE key_id = ? AND version = ?')
         .get(keyId, version) as Row | undefined
-      if (r === undefined)
-        throw new StrongroomError(
-          'KEY_DELETED',
-          `version ${version} of key \`${keyId}\` no longer exists`,
+      return (
+        r && {
+          keyId: str(r.key_id),
+          version: num(r.version),
+          material: bytes(r.material),
+          createdAt: num(r.created_at),
+        }
+      )
+    })
+  }
+
+  dueKeys(now: number): Promise<KeyRecord[]> {
+    return settle(() => {
+      const rows = this.db
+        .stmt(
+          `SELECT * FROM keys WHERE (state = 'PendingDeletion' AND deletion_at <= ?)
+          OR (state = 'Enabled' AND next_rotation_at <= ?) ORDER BY id`,
         )
-      const start = num(r.wraps)
-      const end = Math.max(start, Math.min(start + n, limit))
-      if (end > start)
-        this.db
-          .stmt('UPDATE key_versions SET wraps = ? WHERE key_id = ? AND version = ?')
-          .run(end, keyId, version)
-      return { start, end }
+        .all(now, now) as Row[]
+      return rows.map(key)
     })
   }
 
-  async getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
-    const r = this.db
-      .stmt('SELECT * FROM key_versions WHERE key_id = ? AND version = ?')
-      .get(keyId, version) as Row | undefined
-    return (
-      r && {
-        keyId: str(r.key_id),
-        version: num(r.version),
-        material: bytes(r.material),
-        createdAt: num(r.created_at),
-      }
-    )
-  }
-
-  async dueKeys(now: number): Promise<KeyRecord[]> {
-    const rows = this.db
-      .stmt(
-        `SELECT * FROM keys WHERE (state = 'PendingDeletion' AND deletion_at <= ?)
-        OR (state = 'Enabled' AND next_rotation_at <= ?) ORDER BY id`,
-      )
-      .all(now, now) as Row[]
-    return rows.map(key)
-  }
-
-  async shredKey(k: KeyRecord): Promise<void> {
-    this.db.tx(() => {
-      this.db.stmt('DELETE FROM key_versions WHERE key_id = ?').run(k.id)
-      writeKey(this.db, k)
+  shredKey(k: KeyRecord): Promise<void> {
+    return settle(() => {
+      this.db.tx(() => {
+        this.db.stmt('DELETE FROM key_versions WHERE key_id = ?').run(k.id)
+        writeKey(this.db, k)
+      })
+      this.db.checkpoint()
     })
-    this.db.checkpoint()
   }
 
-  async getKeyPolicy(keyId: string): Promise<string | undefined> {
-    const r = this.db.stmt('SELECT document FROM key_policies WHERE key_id = ?').get(keyId) as
-      Row | undefined
-    return r && str(r.document)
+  getKeyPolicy(keyId: string): Promise<string | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT document FROM key_policies WHERE key_id = ?').get(keyId) as
+        Row | undefined
+      return r && str(r.document)
+    })
   }
 
-  async putKeyPolicy(keyId: string, document: string): Promise<void> {
-    this.db
-      .stmt(
-        `INSERT INTO key_policies (key_id, document) VALUES (?, ?)
-        ON CONFLICT (key_id) DO UPDATE SET document = excluded.document`,
+  putKeyPolicy(keyId: string, document: string): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt(
+          `INSERT INTO key_policies (key_id, document) VALUES (?, ?)
+          ON CONFLICT (key_id) DO UPDATE SET document = excluded.document`,
+        )
+        .run(keyId, document)
+    })
+  }
+
+  putObjectKey(o: ObjectKeyRecord): Promise<void> {
+    return settle(() => {
+      insertDataKey(this.db, o.dataKeyId, o, o.createdAt)
+    })
+  }
+
+  getObjectKey(dataKeyId: string): Promise<ObjectKeyRecord | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT * FROM object_keys WHERE data_key_id = ?').get(dataKeyId) as
+        Row | undefined
+      return (
+        r && {
+          dataKeyId: str(r.data_key_id),
+          tenantId: str(r.tenant_id),
+          keyId: str(r.key_id),
+          keyVersion: num(r.key_version),
+          wrapped: bytes(r.wrapped),
+          createdAt: num(r.created_at),
+        }
       )
-      .run(keyId, document)
+    })
   }
 
-  async putObjectKey(o: ObjectKeyRecord): Promise<void> {
-    insertDataKey(this.db, o.dataKeyId, o, o.createdAt)
-  }
-
-  async getObjectKey(dataKeyId: string): Promise<ObjectKeyRecord | undefined> {
-    const r = this.db.stmt('SELECT * FROM object_keys WHERE data_key_id = ?').get(dataKeyId) as
-      Row | undefined
-    return (
-      r && {
-        dataKeyId: str(r.data_key_id),
-        tenantId: str(r.tenant_id),
-        keyId: str(r.key_id),
-        keyVersion: num(r.key_version),
-        wrapped: bytes(r.wrapped),
-        createdAt: num(r.created_at),
-      }
-    )
-  }
-
-  async deleteObjectKey(dataKeyId: string): Promise<boolean> {
-    const r = this.db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(dataKeyId)
-    if (r.changes > 0) this.db.checkpoint()
-    return r.changes > 0
+  deleteObjectKey(dataKeyId: string): Promise<boolean> {
+    return settle(() => {
+      const r = this.db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(dataKeyId)
+      if (r.changes > 0) this.db.checkpoint()
+      return r.changes > 0
+    })
   }
 }
 

@@ -1,6 +1,6 @@
 /** VerdictStore on SQLite: the scan record kept in the row of each object version. */
 import type { ScanRecord, VerdictStore } from '../verdicts.ts'
-import type { SqliteDb } from './db.ts'
+import { settle, type SqliteDb } from './db.ts'
 
 export class SqliteVerdictStore implements VerdictStore {
   private readonly db: SqliteDb
@@ -9,24 +9,26 @@ export class SqliteVerdictStore implements VerdictStore {
     this.db = db
   }
 
-  async setObjectScan(
+  setObjectScan(
     bucketName: string,
     key: string,
     versionId: string,
     scan: ScanRecord,
   ): Promise<boolean> {
-    const text = JSON.stringify(scan)
-    return this.db.tx(() => {
-      for (const table of ['objects', 'versions'])
-        if (
-          this.db
-            .stmt(
-              `UPDATE ${table} SET scan = ? WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0`,
-            )
-            .run(text, bucketName, key, versionId).changes > 0
-        )
-          return true
-      return false
+    return settle(() => {
+      const text = JSON.stringify(scan)
+      return this.db.tx(() => {
+        for (const table of ['objects', 'versions'])
+          if (
+            this.db
+              .stmt(
+                `UPDATE ${table} SET scan = ? WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0`,
+              )
+              .run(text, bucketName, key, versionId).changes > 0
+          )
+            return true
+        return false
+      })
     })
   }
 }
