@@ -4,7 +4,7 @@
  */
 import { randomInt } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
-import type { MetadataStore, TenantRecord } from '../meta/store.ts'
+import type { IdentityStore, TenantRecord } from '../meta/identity.ts'
 
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
@@ -26,7 +26,7 @@ export function newAccountId(): string {
 }
 
 export async function createTenant(
-  store: MetadataStore,
+  store: Pick<IdentityStore, 'createTenant'>,
   name: string,
   now: number = Date.now(),
 ): Promise<TenantRecord> {
@@ -35,7 +35,10 @@ export async function createTenant(
   return t
 }
 
-export async function getTenant(store: MetadataStore, name: string): Promise<TenantRecord> {
+export async function getTenant(
+  store: Pick<IdentityStore, 'getTenant'>,
+  name: string,
+): Promise<TenantRecord> {
   const t = await store.getTenant(name)
   if (t === undefined) {
     throw new StrongroomError(

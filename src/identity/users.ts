@@ -8,9 +8,8 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 import { loadStoredPolicy, type LoadedPolicy } from '../iam/load.ts'
 import { parsePolicyText, type Issue } from '../iam/policy.ts'
-import type { LocalKms } from '../kms/local.ts'
-import type { IdentityStore, UserRecord } from '../meta/identity.ts'
-import type { TenantRecord } from '../meta/store.ts'
+import type { RootSealer } from '../kms/sealer.ts'
+import type { IdentityStore, TenantRecord, UserRecord } from '../meta/identity.ts'
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 const USER_NAME = /^[\w+=,.@-]{1,64}$/
@@ -25,9 +24,10 @@ export function userArn(tenant: TenantRecord, name: string): string {
 }
 
 export async function createUser(
-  store: IdentityStore,
+  store: Pick<IdentityStore, 'createUser'>,
   tenant: TenantRecord,
   name: string,
+  now: number = Date.now(),
 ): Promise<UserRecord> {
   if (!USER_NAME.test(name)) {
     throw new StrongroomError(
@@ -35,13 +35,13 @@ export async function createUser(
       `user name \`${name.slice(0, 80)}\` is not valid: 1 to 64 of letters, digits and + = , . @ _ -`,
     )
   }
-  const user: UserRecord = { tenantId: tenant.id, name, id: id('AIDA'), createdAt: Date.now() }
+  const user: UserRecord = { tenantId: tenant.id, name, id: id('AIDA'), createdAt: now }
   await store.createUser(user)
   return user
 }
 
 export async function getUser(
-  store: IdentityStore,
+  store: Pick<IdentityStore, 'getUser'>,
   tenant: TenantRecord,
   name: string,
 ): Promise<UserRecord> {
@@ -55,6 +55,11 @@ export async function getUser(
   return u
 }
 
+/** The label a secret access key is sealed under (bound as AAD: one key's secret cannot pose as another's). */
+export function accessKeySecretLabel(accessKeyId: string): string {
+  return `access-key/${accessKeyId}`
+}
+
 export interface NewAccessKey {
   readonly accessKeyId: string
   readonly secretAccessKey: string
@@ -62,10 +67,11 @@ export interface NewAccessKey {
 
 /** Creates an access key; the secret is returned once and stored only sealed. */
 export async function createAccessKey(
-  store: IdentityStore,
-  kms: LocalKms,
+  store: Pick<IdentityStore, 'createAccessKey'>,
+  sealer: RootSealer,
   user: UserRecord,
   given?: NewAccessKey,
+  now: number = Date.now(),
 ): Promise<NewAccessKey> {
   const accessKeyId = given?.accessKeyId ?? id('AKIA')
   const secretAccessKey = given?.secretAccessKey ?? randomBytes(30).toString('base64')
@@ -83,16 +89,16 @@ export async function createAccessKey(
     id: accessKeyId,
     tenantId: user.tenantId,
     userName: user.name,
-    secret: kms.sealSystemSecret(`access-key/${accessKeyId}`, Buffer.from(secretAccessKey)),
+    secret: sealer.sealSystemSecret(accessKeySecretLabel(accessKeyId), Buffer.from(secretAccessKey)),
     status: 'Active',
-    createdAt: Date.now(),
+    createdAt: now,
   })
   return { accessKeyId, secretAccessKey }
 }
 
 /** Validates and stores an inline identity policy; returns its warnings. */
 export async function putUserPolicy(
-  store: IdentityStore,
+  store: Pick<IdentityStore, 'putUserPolicy'>,
   user: UserRecord,
   name: string,
   document: string,
@@ -116,7 +122,7 @@ export async function putUserPolicy(
  * unloadable policy, which denies every request of the user: never dropped.
  */
 export async function userPolicies(
-  store: IdentityStore,
+  store: Pick<IdentityStore, 'listUserPolicies'>,
   user: UserRecord,
 ): Promise<LoadedPolicy[]> {
   const out: LoadedPolicy[] = []

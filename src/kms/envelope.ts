@@ -9,7 +9,8 @@ import type { EncryptionContext } from '../crypto/context.ts'
 import type { Header } from '../crypto/header.ts'
 import type { SealOptions } from '../crypto/stream.ts'
 import { StrongroomError } from '../errors.ts'
-import type { MetadataStore, TenantRecord } from '../meta/store.ts'
+import type { TenantRecord } from '../meta/identity.ts'
+import type { KeyStore } from '../meta/keys.ts'
 import {
   decodeWrappedKey,
   encodeWrappedKey,
@@ -115,7 +116,7 @@ export function headerDataKey(provider: KeyProvider): (header: Header) => Promis
  */
 export function storedDataKey(
   provider: KeyProvider,
-  store: MetadataStore,
+  store: Pick<KeyStore, 'getObjectKey'>,
   dataKeyId: string,
   tenantId?: string,
 ): (header: Header) => Promise<Uint8Array> {

@@ -11,8 +11,12 @@ import { encodeContext, type EncryptionContext } from '../crypto/context.ts'
 import { openSecret, sealSecret } from '../crypto/seal.ts'
 import { StrongroomError } from '../errors.ts'
 import { parsePolicyText, type Issue } from '../iam/policy.ts'
-import type { KeyRecord, KeyVersionRecord, MetadataStore, TenantRecord } from '../meta/store.ts'
+import type { Clock } from '../clock.ts'
+import type { TenantRecord } from '../meta/identity.ts'
+import type { KeyRecord, KeyStore, KeyVersionRecord } from '../meta/keys.ts'
+import type { KeyCatalog, MaintenanceReport } from './catalog.ts'
 import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
+import type { RootSealer } from './sealer.ts'
 import { deriveRootKeys } from './root.ts'
 
 const DAY = 86_400_000
@@ -34,15 +38,15 @@ export const WRAP_BLOCK = 4096
 
 export interface LocalKmsOptions {
   readonly region: string
+  /** Stamps key versions, rotation and deletion dates (default: the system clock). */
+  readonly clock?: Clock
+  /** The same as `clock`, as a function (older form). */
   readonly now?: () => number
   /** Wraps one key version may perform before the key rotates (tests set a small number). */
   readonly maxWrapsPerVersion?: number
 }
 
-export interface MaintenanceReport {
-  readonly deleted: KeyRecord[]
-  readonly rotated: KeyRecord[]
-}
+export type { MaintenanceReport } from './catalog.ts'
 
 export function normalizeAlias(alias: string): string {
   const a = alias.startsWith('alias/') ? alias : `alias/${alias}`
@@ -55,9 +59,14 @@ export function normalizeAlias(alias: string): string {
   return a
 }
 
-export class LocalKms implements KeyProvider, RotatingKeyProvider {
+/**
+ * The local key service: KeyProvider, KeyCatalog and RootSealer over the
+ * metadata store's KeyStore. Code that uses it depends on those interfaces;
+ * only app.ts names this class.
+ */
+export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, RootSealer {
   readonly kind = 'local' as const
-  private readonly store: MetadataStore
+  private readonly store: KeyStore
   /** The raw root key: only to open secrets sealed before format 2 (they are re-sealed on open). */
   private rootKey: Buffer | undefined
   /** The root's derived sealing key (format 2). */
@@ -72,14 +81,15 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
   /** Unsealed material by `keyId#version`; zeroed on close. */
   private readonly cache = new Map<string, Buffer>()
 
-  constructor(store: MetadataStore, rootKey: Buffer, options: LocalKmsOptions) {
+  constructor(store: KeyStore, rootKey: Buffer, options: LocalKmsOptions) {
     this.store = store
     this.rootKey = rootKey
     const derived = deriveRootKeys(rootKey)
     derived.check.fill(0)
     this.sealKey = derived.seal
     this.region = options.region
-    this.now = options.now ?? Date.now
+    const clock = options.clock
+    this.now = clock !== undefined ? () => clock.now() : (options.now ?? Date.now)
     this.maxWraps = options.maxWrapsPerVersion ?? MAX_WRAPS_PER_VERSION
     if (!Number.isSafeInteger(this.maxWraps) || this.maxWraps < 1)
       throw new StrongroomError('CONFIG_INVALID', 'maxWrapsPerVersion must be a positive integer')
@@ -179,6 +189,14 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider {
     }
     if (key?.tenantId !== tenant.id) throw notFound(given, tenant)
     return key
+  }
+
+  describe(keyId: string): Promise<KeyRecord | undefined> {
+    return this.store.getKey(keyId)
+  }
+
+  byAlias(tenant: TenantRecord, alias: string): Promise<KeyRecord | undefined> {
+    return this.store.getKeyByAlias(tenant.id, normalizeAlias(alias))
   }
 
   list(tenant: TenantRecord): Promise<KeyRecord[]> {

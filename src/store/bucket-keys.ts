@@ -3,30 +3,42 @@
  * key, created the first time the tenant creates a bucket (as AWS creates
  * aws/s3 on first use).
  */
-import { StrongroomError } from '../errors.ts'
-import type { LocalKms } from '../kms/local.ts'
-import type { KeyRecord, MetadataStore, TenantRecord } from '../meta/store.ts'
+import { isStrongroomError } from '../errors.ts'
+import type { KeyCatalog } from '../kms/catalog.ts'
+import type { TenantRecord } from '../meta/identity.ts'
+import type { KeyRecord } from '../meta/keys.ts'
 
 export const DEFAULT_BUCKET_KEY_ALIAS = 'alias/s3-default'
 
-export async function bucketKey(
-  kms: LocalKms,
-  store: MetadataStore,
+export async function defaultBucketKey(
+  keys: Pick<KeyCatalog, 'byAlias' | 'createKey'>,
   tenant: TenantRecord,
 ): Promise<KeyRecord> {
-  const existing = await store.getKeyByAlias(tenant.id, DEFAULT_BUCKET_KEY_ALIAS)
+  const existing = await keys.byAlias(tenant, DEFAULT_BUCKET_KEY_ALIAS)
   if (existing !== undefined) return existing
   try {
-    return await kms.createKey(tenant, {
+    return await keys.createKey(tenant, {
       alias: DEFAULT_BUCKET_KEY_ALIAS,
       description: "default key of the tenant's buckets",
     })
   } catch (e) {
-    // Another request created it first.
-    const now = await store.getKeyByAlias(tenant.id, DEFAULT_BUCKET_KEY_ALIAS)
+    // Another request created it first: the alias is taken now, by the key to use.
+    if (!isStrongroomError(e, 'KEY_EXISTS')) throw e
+    const now = await keys.byAlias(tenant, DEFAULT_BUCKET_KEY_ALIAS)
     if (now !== undefined) return now
-    throw e instanceof StrongroomError
-      ? e
-      : new StrongroomError('INTERNAL', 'could not create the bucket key')
+    throw e
   }
+}
+
+/**
+ * The former signature, kept while the gateway still calls it (the metadata
+ * argument is no longer used): BucketService creates buckets now.
+ * @deprecated use BucketService, or defaultBucketKey
+ */
+export function bucketKey(
+  keys: Pick<KeyCatalog, 'byAlias' | 'createKey'>,
+  _store: unknown,
+  tenant: TenantRecord,
+): Promise<KeyRecord> {
+  return defaultBucketKey(keys, tenant)
 }
