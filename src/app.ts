@@ -11,9 +11,14 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
 import { chmod, mkdir, open, readdir, rm, stat } from 'node:fs/promises'
 import { join, relative, isAbsolute } from 'node:path'
+import { systemClock, type Clock } from './clock.ts'
 import type { Config } from './config.ts'
 import { StrongroomError } from './errors.ts'
+import { IdentityService } from './identity/service.ts'
+import type { KeyCatalog } from './kms/catalog.ts'
 import { LocalKms } from './kms/local.ts'
+import type { KeyProvider } from './kms/provider.ts'
+import type { RootSealer } from './kms/sealer.ts'
 import {
   deriveRootKey,
   newScryptParams,
@@ -25,27 +30,66 @@ import {
   verifyRootCheck,
   type ScryptParams,
 } from './kms/root.ts'
+import type { RootKeyMode } from './meta/installation.ts'
 import { SqliteMetadataStore } from './meta/sqlite/store.ts'
-import type { IdentityStore } from './meta/identity.ts'
-import type { ObjectMetaStore } from './meta/objects.ts'
-import type { MetadataStore, RootKeyMode } from './meta/store.ts'
+import type { MetadataStore } from './meta/store.ts'
+import { FsBlobStore } from './store/blobs.ts'
+import { BucketService } from './store/buckets.ts'
+import { ObjectMetadata } from './store/object-metadata.ts'
+import { ObjectService } from './store/objects.ts'
+import { ScanPool } from './store/scan-pool.ts'
 
-/** Every metadata port; one adapter (SQLite today, PostgreSQL later) serves them all. */
-export type Stores = MetadataStore & IdentityStore & ObjectMetaStore
+/**
+ * Every metadata port (installation, identity, buckets, objects, multipart,
+ * keys, verdicts); one adapter (SQLite today, PostgreSQL later) serves them all.
+ */
+export type Stores = MetadataStore
 
 export const META_FILE = 'meta.sqlite'
 export const DEV_KEY_FILE = 'dev-root.key'
+export const BLOBS_DIR = 'blobs'
 
+/**
+ * The composed installation. Callers use the services; `store` and `kms` are
+ * the ports underneath, kept while the gateway moves onto the services.
+ */
 export interface App {
   readonly config: Config
+  /** Where every recorded time comes from. */
+  readonly clock: Clock
+  /** Tenants, users, access keys and identity policies. */
+  readonly identity: IdentityService
+  /** Buckets and their configuration. */
+  readonly buckets: BucketService
+  /** Object, version and multipart metadata: listings, reads, tags. */
+  readonly objectMeta: ObjectMetadata
+  /** Object bodies: put, open, delete, rescan. */
+  readonly objects: ObjectService
+  /** The key catalogue: create, describe, rotate, schedule deletion, aliases, key policies. */
+  readonly keys: KeyCatalog
+  /** Wraps and unwraps data keys. */
+  readonly keyProvider: KeyProvider
+  /** Seals and opens the system's own secrets under the root key. */
+  readonly sealer: RootSealer
+  /** @deprecated the metadata ports themselves: use the services above (the gateway still does). */
   readonly store: Stores
-  readonly kms: LocalKms
+  /** @deprecated the three key interfaces on one object: use `keys`, `keyProvider`, `sealer`. */
+  readonly kms: KeyProvider & KeyCatalog & RootSealer
   close(): Promise<void>
 }
 
 export interface AppOptions {
-  /** Clock for key schedules; tests move it forward. */
+  /** Clock for every recorded time and key schedule (default: the system clock); tests fix or move it. */
+  readonly clock?: Clock
+  /** The same, as a function (older form); `clock` wins when both are given. */
   readonly now?: () => number
+  /** Scan workers for large uploads (the gateway has one; commands need none). Default 0. */
+  readonly scanWorkers?: number
+}
+
+function clockOf(options: AppOptions): Clock {
+  const now = options.now
+  return options.clock ?? (now === undefined ? systemClock : { now: () => now() })
 }
 
 type RootSource =
@@ -79,7 +123,10 @@ export interface InitResult {
 }
 
 /** Creates a data directory and its installation record. */
-export async function initDataDir(config: Config, options: { dev: boolean }): Promise<InitResult> {
+export async function initDataDir(
+  config: Config,
+  options: { dev: boolean; clock?: Clock },
+): Promise<InitResult> {
   const dir = config.dataDir
   const source = options.dev ? undefined : rootSource(config)
   if (!options.dev && source === undefined)
@@ -94,10 +141,11 @@ export async function initDataDir(config: Config, options: { dev: boolean }): Pr
     )
   }
   if (existsSync(dir)) {
-    const entries = await readdir(dir).catch(() => {
+    const entries = await readdir(dir).catch((e: unknown) => {
       throw new StrongroomError(
         'DATA_DIR_FOREIGN',
         `\`${dir}\` exists and is not a readable directory`,
+        { cause: e },
       )
     })
     if (entries.includes(META_FILE)) {
@@ -142,7 +190,7 @@ export async function initDataDir(config: Config, options: { dev: boolean }): Pr
     try {
       await store.putInstallation({
         id,
-        createdAt: Date.now(),
+        createdAt: (options.clock ?? systemClock).now(),
         rootMode,
         rootKdf: kdf === null ? null : JSON.stringify(kdf),
         rootCheck: rootCheck(rootKey, {
@@ -168,7 +216,10 @@ export async function initDataDir(config: Config, options: { dev: boolean }): Pr
 /** Opens an initialised data directory: metadata, root key check, key service, due key maintenance. */
 export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
   const dir = config.dataDir
-  const info = await stat(dir).catch(() => undefined)
+  const info = await stat(dir).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new StrongroomError('IO', `cannot read the data directory \`${dir}\``, { cause: e })
+  })
   if (info === undefined) {
     throw new StrongroomError(
       'DATA_DIR_MISSING',
@@ -208,18 +259,36 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     )
     // A format-1 check value (a MAC under the raw root key) is replaced once the key is proven.
     if (legacy) await store.setRootCheck(rootCheck(rootKey, binding))
-    const kms = new LocalKms(store, rootKey, {
-      region: config.region,
-      ...(options.now ? { now: options.now } : {}),
-    })
+    const clock = clockOf(options)
+    const kms = new LocalKms(store, rootKey, { region: config.region, clock })
     await kms.maintain()
+    const workers = options.scanWorkers ?? 0
+    const pool = workers > 0 ? new ScanPool(workers) : undefined
     return {
       config,
+      clock,
+      identity: new IdentityService(store, kms, clock),
+      buckets: new BucketService(store, kms, clock, { nameHoldSeconds: config.bucketNameHold }),
+      objectMeta: new ObjectMetadata(store, store, clock),
+      objects: new ObjectService(
+        store,
+        new FsBlobStore(join(dir, BLOBS_DIR)),
+        kms,
+        config.segmentSize,
+        pool,
+      ),
+      keys: kms,
+      keyProvider: kms,
+      sealer: kms,
       store,
       kms,
       async close() {
         kms.close()
-        await store.close()
+        try {
+          await pool?.close()
+        } finally {
+          await store.close()
+        }
       },
     }
   } catch (e) {
@@ -271,7 +340,7 @@ async function derive(path: string, params: ScryptParams): Promise<Buffer> {
  * tightened, not refused.
  */
 function tightenSubdirectories(dir: string): void {
-  const folders = ['blobs', 'audit', 'pki'].map((f) => join(dir, f))
+  const folders = [BLOBS_DIR, 'audit', 'pki'].map((f) => join(dir, f))
   const blobs = folders[0] ?? ''
   if (existsSync(blobs))
     for (const f of readdirSync(blobs, { withFileTypes: true }))

@@ -11,7 +11,9 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() }
 
 /** A clock that reads `at` until it is moved: for tests. */
-export function fixedClock(at: number): Clock & { set(ms: number): void; advance(ms: number): void } {
+export function fixedClock(
+  at: number,
+): Clock & { set(ms: number): void; advance(ms: number): void } {
   let t = at
   return {
     now: () => t,

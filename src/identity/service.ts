@@ -9,12 +9,7 @@ import { StrongroomError } from '../errors.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { Issue } from '../iam/policy.ts'
 import type { RootSealer } from '../kms/sealer.ts'
-import type {
-  AccessKeyRecord,
-  IdentityStore,
-  TenantRecord,
-  UserRecord,
-} from '../meta/identity.ts'
+import type { AccessKeyRecord, IdentityStore, TenantRecord, UserRecord } from '../meta/identity.ts'
 import { createTenant, getTenant } from './tenants.ts'
 import {
   accessKeySecretLabel,
@@ -94,7 +89,11 @@ export class IdentityService {
   }
 
   /** The user's access key with this id; USER_NOT_FOUND when the user has none such. */
-  async userAccessKey(tenant: TenantRecord, userName: string, id: string): Promise<AccessKeyRecord> {
+  async userAccessKey(
+    tenant: TenantRecord,
+    userName: string,
+    id: string,
+  ): Promise<AccessKeyRecord> {
     const k = await this.store.getAccessKey(id)
     if (k === undefined || k.tenantId !== tenant.id || k.userName !== userName)
       throw new StrongroomError(

@@ -89,7 +89,10 @@ export async function createAccessKey(
     id: accessKeyId,
     tenantId: user.tenantId,
     userName: user.name,
-    secret: sealer.sealSystemSecret(accessKeySecretLabel(accessKeyId), Buffer.from(secretAccessKey)),
+    secret: sealer.sealSystemSecret(
+      accessKeySecretLabel(accessKeyId),
+      Buffer.from(secretAccessKey),
+    ),
     status: 'Active',
     createdAt: now,
   })

@@ -7,13 +7,7 @@
  */
 import type { Clock } from '../clock.ts'
 import type { MultipartStore, PartRecord, UploadRecord } from '../meta/multipart.ts'
-import type {
-  ListPage,
-  ObjectRecord,
-  ObjectStore,
-  Tags,
-  VersionRecord,
-} from '../meta/objects.ts'
+import type { ListPage, ObjectRecord, ObjectStore, Tags, VersionRecord } from '../meta/objects.ts'
 
 /** Rows read per page when walking every version. */
 const PAGE = 1000

@@ -2,49 +2,26 @@
  * Model scanning in the store, from the CLI: a bucket's scan policy, the
  * verdicts kept with its objects, and rescanning when the rules change.
  */
-import { join } from 'node:path'
 import { quarantined, type ScanEvent } from '../../api/s3.ts'
 import { auditLog } from '../../api/server.ts'
 import type { App } from '../../app.ts'
-import { StrongroomError } from '../../errors.ts'
-import type { BucketRecord, ScanPolicy, ScanRecord, VersionRecord } from '../../meta/objects.ts'
+import { isStrongroomError, StrongroomError } from '../../errors.ts'
+import type { BucketRecord, ScanPolicy } from '../../meta/buckets.ts'
+import type { ScanRecord } from '../../meta/verdicts.ts'
 import { RULES_VERSION } from '../../scan/rules.ts'
-import { FsBlobStore } from '../../store/blobs.ts'
-import { ObjectService } from '../../store/objects.ts'
 import { stringOpt, withApp, type Command, type CommandContext } from '../command.ts'
 
 const POLICIES: readonly ScanPolicy[] = ['off', 'report', 'enforce', 'reject']
 
 async function mustBucket(app: App, name: string): Promise<BucketRecord> {
-  const b = await app.store.getBucket(name)
-  if (b === undefined)
-    throw new StrongroomError('USAGE', `there is no bucket \`${name}\`; see \`aws s3 ls\``)
-  return b
-}
-
-/** Every version of every object in the bucket (not delete markers), page by page. */
-async function* versions(app: App, bucket: string, prefix = ''): AsyncGenerator<VersionRecord> {
-  let afterKey = ''
-  let afterVersion: string | undefined
-  for (;;) {
-    const page = await app.store.listVersions(bucket, prefix, afterKey, afterVersion, 1000)
-    for (const v of page) if (!v.deleteMarker) yield v
-    const last = page.at(-1)
-    if (last === undefined || page.length < 1000) return
-    afterKey = last.key
-    afterVersion = last.versionId
+  try {
+    return await app.buckets.require(name)
+  } catch (e) {
+    if (!isStrongroomError(e, 'BUCKET_NOT_FOUND')) throw e
+    throw new StrongroomError('USAGE', `there is no bucket \`${name}\`; see \`aws s3 ls\``, {
+      cause: e,
+    })
   }
-}
-
-/** The object service over the data directory's blobs, as the gateway builds it (without scan workers). */
-function objectService(ctx: CommandContext, app: App): ObjectService {
-  const config = ctx.config()
-  return new ObjectService(
-    app.store,
-    new FsBlobStore(join(config.dataDir, 'blobs')),
-    app.kms,
-    config.segmentSize,
-  )
 }
 
 /**
@@ -58,7 +35,7 @@ async function scanUnscanned(
   b: BucketRecord,
 ): Promise<{ scanned: unknown[]; failed: number }> {
   let total = 0
-  for await (const v of versions(app, b.name)) if (v.scan === null) total++
+  for await (const v of app.objectMeta.allVersions(b.name)) if (v.scan === null) total++
   const scanned: unknown[] = []
   let failed = 0
   if (total === 0) return { scanned, failed }
@@ -66,10 +43,10 @@ async function scanUnscanned(
     ctx.write(
       `scanning ${total} unscanned object version${total === 1 ? '' : 's'} of ${b.name}${b.scanPolicy === 'enforce' ? ' (each stays quarantined until it is scanned clean)' : ''}\n`,
     )
-  const objects = objectService(ctx, app)
+  const objects = app.objects
   const audit: (e: ScanEvent) => void = auditLog(ctx.config().dataDir, 'scans.jsonl')
   let n = 0
-  for await (const v of versions(app, b.name)) {
+  for await (const v of app.objectMeta.allVersions(b.name)) {
     if (v.scan !== null) continue
     n++
     const at = `[${n}/${total}] ${v.key}${v.versionId === 'null' ? '' : ` [${v.versionId}]`}`
@@ -140,7 +117,7 @@ export const bucketScanPolicy: Command = {
     let failed = 0
     await withApp(ctx, async (app) => {
       const b = await mustBucket(app, name)
-      if (policy !== undefined) await app.store.setScanPolicy(name, policy as ScanPolicy)
+      if (policy !== undefined) await app.buckets.setScanPolicy(name, policy as ScanPolicy)
       const now = (policy as ScanPolicy | undefined) ?? b.scanPolicy
       if (!ctx.json)
         ctx.print(
@@ -155,7 +132,7 @@ export const bucketScanPolicy: Command = {
           : await scanUnscanned(ctx, app, { ...b, scanPolicy: now })
       if (skip && now === 'enforce' && !ctx.json) {
         let unscanned = 0
-        for await (const v of versions(app, name)) if (v.scan === null) unscanned++
+        for await (const v of app.objectMeta.allVersions(name)) if (v.scan === null) unscanned++
         if (unscanned > 0)
           ctx.write(
             `${unscanned} unscanned object version${unscanned === 1 ? '' : 's'} stay quarantined until \`strongroom rescan ${name}\` scans them\n`,
@@ -186,7 +163,7 @@ export const bucketDeletePolicy: Command = {
     const [name = ''] = ctx.positionals
     await withApp(ctx, async (app) => {
       const b = await mustBucket(app, name)
-      await app.store.setBucketPolicy(name, null)
+      await app.buckets.deletePolicy(name)
       ctx.print(
         b.policy === null
           ? `bucket ${name} had no policy`
@@ -239,7 +216,7 @@ Example:
       const b = await mustBucket(app, name)
       const rows: string[] = []
       const data: unknown[] = []
-      for await (const v of versions(app, name, prefix)) {
+      for await (const v of app.objectMeta.allVersions(name, prefix)) {
         const verdict = v.scan?.verdict ?? 'unscanned'
         const held = quarantined(b, v)
         if ((only !== undefined && verdict !== only) || (onlyQuarantined && !held)) continue
@@ -298,17 +275,17 @@ export const rescan: Command = {
     let seen = 0
     let worst = 0
     await withApp(ctx, async (app) => {
-      const objects = objectService(ctx, app)
+      const objects = app.objects
       const audit: (e: ScanEvent) => void = auditLog(config.dataDir, 'scans.jsonl')
       const buckets: BucketRecord[] = []
       if (ctx.positionals.length > 0)
         for (const n of ctx.positionals) buckets.push(await mustBucket(app, n))
       else
-        for (const t of await app.store.listTenants())
-          buckets.push(...(await app.store.listBuckets(t.id)))
+        for (const t of await app.identity.listTenants())
+          buckets.push(...(await app.buckets.list(t)))
       for (const b of buckets) {
         if (b.scanPolicy === 'off') continue
-        for await (const v of versions(app, b.name)) {
+        for await (const v of app.objectMeta.allVersions(b.name)) {
           seen++
           if (!all && v.scan?.rules === RULES_VERSION) continue
           const before = v.scan?.verdict ?? 'unscanned'

@@ -2,7 +2,6 @@ import type { EncryptionContext } from '../../crypto/context.ts'
 import { openObject } from '../../crypto/range.ts'
 import { decrypt as decryptStream, encrypt as encryptStream } from '../../crypto/stream.ts'
 import { StrongroomError } from '../../errors.ts'
-import { getTenant } from '../../identity/tenants.ts'
 import { headerDataKey, newDataKey, standaloneSealOptions } from '../../kms/envelope.ts'
 import {
   listOpt,
@@ -84,13 +83,13 @@ Example:
     const context = parseContext(ctx)
     const config = ctx.config()
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const key = await app.kms.resolve(tenant, keyRef)
+      const tenant = await app.identity.tenant(tenantName)
+      const key = await app.keys.resolve(tenant, keyRef)
       let input: Input = await openInput(inPath)
       try {
         if (input.size === undefined) input = await spool(input.stream())
         const dk = await newDataKey(
-          app.kms,
+          app.keyProvider,
           { tenant, keyId: key.id, keyVersion: key.currentVersion },
           context,
         )
@@ -172,7 +171,7 @@ Examples:
     await withApp(ctx, async (app) => {
       const input = await openInput(inPath)
       try {
-        const options = { expectedContext, dataKey: headerDataKey(app.kms) }
+        const options = { expectedContext, dataKey: headerDataKey(app.keyProvider) }
         const output = createOutput(outPath)
         if (input.random === undefined) {
           if (range !== undefined)

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import type { App } from '../../app.ts'
 import { StrongroomError } from '../../errors.ts'
-import { getTenant } from '../../identity/tenants.ts'
-import { DELETION_WINDOW_DAYS, ROTATION_PERIOD_DAYS, type LocalKms } from '../../kms/local.ts'
-import type { KeyRecord, TenantRecord } from '../../meta/store.ts'
+import type { KeyCatalog } from '../../kms/catalog.ts'
+import { DELETION_WINDOW_DAYS, ROTATION_PERIOD_DAYS } from '../../kms/local.ts'
+import type { TenantRecord } from '../../meta/identity.ts'
+import type { KeyRecord } from '../../meta/keys.ts'
 import {
   requireOpt,
   stringOpt,
@@ -16,7 +17,7 @@ import {
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString())
 
 /** The key as AWS KMS's KeyMetadata names its fields. */
-function keyMetadata(kms: LocalKms, tenant: TenantRecord, k: KeyRecord) {
+function keyMetadata(kms: Pick<KeyCatalog, 'arn'>, tenant: TenantRecord, k: KeyRecord) {
   return {
     KeyId: k.id,
     Arn: kms.arn(tenant, k.id),
@@ -73,9 +74,9 @@ function keyAction(
       const tenantName = requireOpt(ctx, 'tenant', cmd)
       const ref = requireOpt(ctx, 'key', cmd)
       await withApp(ctx, async (app) => {
-        const tenant = await getTenant(app.store, tenantName)
+        const tenant = await app.identity.tenant(tenantName)
         const k = await act(app, tenant, ref, ctx)
-        ctx.print(`${verb} ${describeLine(k)}`, keyMetadata(app.kms, tenant, k))
+        ctx.print(`${verb} ${describeLine(k)}`, keyMetadata(app.keys, tenant, k))
       })
       return 0
     },
@@ -114,14 +115,14 @@ export const keyCreate: Command = {
     const alias = requireOpt(ctx, 'alias', keyCreate)
     const description = stringOpt(ctx, 'description')
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const k = await app.kms.createKey(tenant, {
+      const tenant = await app.identity.tenant(tenantName)
+      const k = await app.keys.createKey(tenant, {
         alias,
         ...(description === undefined ? {} : { description }),
       })
       ctx.print(
-        `created ${describeLine(k)}\narn: ${app.kms.arn(tenant, k.id)}`,
-        keyMetadata(app.kms, tenant, k),
+        `created ${describeLine(k)}\narn: ${app.keys.arn(tenant, k.id)}`,
+        keyMetadata(app.keys, tenant, k),
       )
     })
     return 0
@@ -137,13 +138,13 @@ export const keyList: Command = {
   async run(ctx) {
     const tenantName = requireOpt(ctx, 'tenant', keyList)
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const ks = await app.kms.list(tenant)
+      const tenant = await app.identity.tenant(tenantName)
+      const ks = await app.keys.list(tenant)
       ctx.print(
         ks.length === 0
           ? `tenant ${tenant.name} has no keys; create one with \`strongroom key create\``
           : ks.map(describeLine).join('\n'),
-        ks.map((k) => keyMetadata(app.kms, tenant, k)),
+        ks.map((k) => keyMetadata(app.keys, tenant, k)),
       )
     })
     return 0
@@ -154,21 +155,21 @@ export const keyDescribe = keyAction(
   'describe',
   'Show one key.',
   {},
-  (app, t, ref) => app.kms.resolve(t, ref),
+  (app, t, ref) => app.keys.resolve(t, ref),
   'key',
 )
 export const keyEnable = keyAction(
   'enable',
   'Enable a disabled key.',
   {},
-  (app, t, ref) => app.kms.enable(t, ref),
+  (app, t, ref) => app.keys.enable(t, ref),
   'enabled',
 )
 export const keyDisable = keyAction(
   'disable',
   'Disable a key: nothing can be sealed or opened under it until it is enabled again.',
   {},
-  (app, t, ref) => app.kms.disable(t, ref),
+  (app, t, ref) => app.keys.disable(t, ref),
   'disabled',
 )
 export const keyRotate = keyAction(
@@ -176,9 +177,9 @@ export const keyRotate = keyAction(
   'Rotate a key now: new data uses the new version; every older version still decrypts.',
   {},
   async (app, t, ref) => {
-    const k = await app.kms.resolve(t, ref)
-    await app.kms.rotate(k.id)
-    return app.kms.resolve(t, k.id)
+    const k = await app.keys.resolve(t, ref)
+    await app.keys.rotate(k.id)
+    return app.keys.resolve(t, k.id)
   },
   'rotated',
 )
@@ -193,14 +194,14 @@ export const keyEnableRotation = keyAction(
     },
   },
   (app, t, ref, ctx) =>
-    app.kms.setRotation(t, ref, intOpt(ctx, 'rotation-period-days', ROTATION_PERIOD_DAYS.default)),
+    app.keys.setRotation(t, ref, intOpt(ctx, 'rotation-period-days', ROTATION_PERIOD_DAYS.default)),
   'scheduled rotation for',
 )
 export const keyDisableRotation = keyAction(
   'disable-rotation',
   'Stop rotating a key automatically.',
   {},
-  (app, t, ref) => app.kms.setRotation(t, ref, null),
+  (app, t, ref) => app.keys.setRotation(t, ref, null),
   'stopped rotation for',
 )
 export const keyScheduleDeletion = keyAction(
@@ -214,7 +215,7 @@ export const keyScheduleDeletion = keyAction(
     },
   },
   (app, t, ref, ctx) =>
-    app.kms.scheduleDeletion(
+    app.keys.scheduleDeletion(
       t,
       ref,
       intOpt(ctx, 'pending-window-days', DELETION_WINDOW_DAYS.default),
@@ -225,7 +226,7 @@ export const keyCancelDeletion = keyAction(
   'cancel-deletion',
   'Cancel a scheduled deletion. The key comes back disabled, as in AWS KMS; enable it to use it.',
   {},
-  (app, t, ref) => app.kms.cancelDeletion(t, ref),
+  (app, t, ref) => app.keys.cancelDeletion(t, ref),
   'cancelled deletion of',
 )
 
@@ -251,12 +252,12 @@ Example:
     const tenantName = requireOpt(ctx, 'tenant', keyPutPolicy)
     const ref = requireOpt(ctx, 'key', keyPutPolicy)
     const file = requireOpt(ctx, 'policy', keyPutPolicy)
-    const document = await readFile(file, 'utf8').catch(() => {
-      throw new StrongroomError('IO', `cannot read key policy \`${file}\``)
+    const document = await readFile(file, 'utf8').catch((e: unknown) => {
+      throw new StrongroomError('IO', `cannot read key policy \`${file}\``, { cause: e })
     })
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const { key, warnings } = await app.kms.putKeyPolicy(tenant, ref, document)
+      const tenant = await app.identity.tenant(tenantName)
+      const { key, warnings } = await app.keys.putKeyPolicy(tenant, ref, document)
       for (const w of warnings) ctx.warn(`${file}:${w.line}:${w.column}: ${w.message} [${w.code}]`)
       ctx.print(`set the policy of ${describeLine(key)}`, {
         KeyId: key.id,
@@ -280,8 +281,8 @@ export const keyGetPolicy: Command = {
     const tenantName = requireOpt(ctx, 'tenant', keyGetPolicy)
     const ref = requireOpt(ctx, 'key', keyGetPolicy)
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const { policy } = await app.kms.getKeyPolicy(tenant, ref)
+      const tenant = await app.identity.tenant(tenantName)
+      const { policy } = await app.keys.getKeyPolicy(tenant, ref)
       ctx.print(policy.trimEnd(), { Policy: policy, PolicyName: 'default' })
     })
     return 0

@@ -42,6 +42,7 @@ async function readInput(path: string): Promise<string> {
     throw new StrongroomError(
       'IO',
       `cannot read \`${path}\`: ${code === 'ENOENT' ? 'it does not exist' : (code ?? 'error')}`,
+      { cause: e },
     )
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { initDataDir, META_FILE } from '../../app.ts'
 import { openObject } from '../../crypto/range.ts'
 import { encrypt } from '../../crypto/stream.ts'
-import { createTenant } from '../../identity/tenants.ts'
+import { StrongroomError } from '../../errors.ts'
 import { headerDataKey, newDataKey, standaloneSealOptions } from '../../kms/envelope.ts'
 import { withApp, type Command } from '../command.ts'
 
@@ -34,13 +34,14 @@ export const quickstart: Command = {
         )
     }
     const summary = await withApp(ctx, async (app) => {
-      const tenant = (await app.store.getTenant(TENANT)) ?? (await createTenant(app.store, TENANT))
+      const tenant =
+        (await app.identity.findTenant(TENANT)) ?? (await app.identity.createTenant(TENANT))
       const key =
-        (await app.store.getKeyByAlias(tenant.id, ALIAS)) ??
-        (await app.kms.createKey(tenant, { alias: ALIAS }))
+        (await app.keys.byAlias(tenant, ALIAS)) ??
+        (await app.keys.createKey(tenant, { alias: ALIAS }))
       const sample = randomBytes(3 << 20)
       const dk = await newDataKey(
-        app.kms,
+        app.keyProvider,
         { tenant, keyId: key.id, keyVersion: key.currentVersion },
         { purpose: 'quickstart' },
       )
@@ -55,13 +56,13 @@ export const quickstart: Command = {
       const sealed = Buffer.concat(parts)
       const obj = await openObject(
         { size: sealed.length, read: (at, n) => Promise.resolve(sealed.subarray(at, at + n)) },
-        { dataKey: headerDataKey(app.kms) },
+        { dataKey: headerDataKey(app.keyProvider) },
       )
       const back: Uint8Array[] = []
       for await (const p of obj.range(0, sample.length - 1)) back.push(p)
       obj.close()
       if (!Buffer.concat(back).equals(sample))
-        throw new Error('quickstart round trip returned different bytes')
+        throw new StrongroomError('INTERNAL', 'quickstart round trip returned different bytes')
       return {
         dataDir: config.dataDir,
         tenant: tenant.name,

@@ -4,17 +4,8 @@ import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
 import { S3Gateway } from '../../api/s3.ts'
 import { auditLog, decisionLog, listen, type RunningServer } from '../../api/server.ts'
 import { StrongroomError } from '../../errors.ts'
-import { createTenant } from '../../identity/tenants.ts'
-import {
-  createAccessKey,
-  createUser,
-  putUserPolicy,
-  type NewAccessKey,
-} from '../../identity/users.ts'
+import type { NewAccessKey } from '../../identity/users.ts'
 import { serverIdentity } from '../../net/ca.ts'
-import { FsBlobStore } from '../../store/blobs.ts'
-import { ScanPool } from '../../store/scan-pool.ts'
-import { ObjectService } from '../../store/objects.ts'
 import type { Command } from '../command.ts'
 
 export const DEFAULT_LISTEN = '127.0.0.1:9443'
@@ -37,19 +28,18 @@ async function bootstrapAdmin(app: App, env: NodeJS.ProcessEnv): Promise<NewAcce
           secretAccessKey: env.STRONGROOM_ADMIN_SECRET_ACCESS_KEY,
         }
       : undefined
-  let tenant = await app.store.getTenant(ADMIN_TENANT)
-  tenant ??= await createTenant(app.store, ADMIN_TENANT)
-  let user = await app.store.getUser(tenant.id, ADMIN_USER)
+  const identity = app.identity
+  const tenant =
+    (await identity.findTenant(ADMIN_TENANT)) ?? (await identity.createTenant(ADMIN_TENANT))
+  let user = await identity.findUser(tenant.id, ADMIN_USER)
   const first = user === undefined
-  user ??= await createUser(app.store, tenant, ADMIN_USER)
-  if (first) await putUserPolicy(app.store, user, 'AdministratorAccess', ADMIN_POLICY)
+  user ??= await identity.createUser(tenant, ADMIN_USER)
+  if (first) await identity.putUserPolicy(user, 'AdministratorAccess', ADMIN_POLICY)
   if (given !== undefined) {
-    const existing = await app.store.getAccessKey(given.accessKeyId)
-    if (existing === undefined) await createAccessKey(app.store, app.kms, user, given)
+    const existing = await identity.accessKey(given.accessKeyId)
+    if (existing === undefined) await identity.createAccessKey(user, given)
     else {
-      const secret = app.kms
-        .openSystemSecret(`access-key/${existing.id}`, existing.secret)
-        .toString('utf8')
+      const secret = identity.secretOf(existing).toString('utf8')
       if (
         secret !== given.secretAccessKey ||
         existing.userName !== ADMIN_USER ||
@@ -63,7 +53,7 @@ async function bootstrapAdmin(app: App, env: NodeJS.ProcessEnv): Promise<NewAcce
     }
     return undefined
   }
-  return first ? createAccessKey(app.store, app.kms, user) : undefined
+  return first ? identity.createAccessKey(user) : undefined
 }
 
 export const serve: Command = {
@@ -119,18 +109,12 @@ Example:
           '--dev: the root key is stored in the data directory beside the data; for development only',
         )
     }
-    const app = await openApp(config)
-    const scanPool = new ScanPool(1)
+    // One scan worker streams large uploads through the scanner as they arrive.
+    const app = await openApp(config, { scanWorkers: 1 })
     let running: RunningServer | undefined
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
-      const objects = new ObjectService(
-        app.store,
-        new FsBlobStore(join(config.dataDir, 'blobs')),
-        app.kms,
-        config.segmentSize,
-        scanPool,
-      )
+      const objects = app.objects
       const orphans = await objects.removeOrphans()
       const log = (line: Record<string, unknown>) =>
         process.stderr.write(JSON.stringify(line) + '\n')
@@ -143,6 +127,7 @@ Example:
       const gateway = new S3Gateway({
         app,
         objects,
+        now: () => app.clock.now(),
         onDecision: decisionLog(config.dataDir),
         onScan: auditLog(config.dataDir, 'scans.jsonl'),
         onAlert: log,
@@ -161,8 +146,8 @@ Example:
         const id = await serverIdentity(
           config.dataDir,
           {
-            seal: (l, d) => app.kms.sealSystemSecret(l, d),
-            open: (l, d) => app.kms.openSystemSecret(l, d),
+            seal: (l, d) => app.sealer.sealSystemSecret(l, d),
+            open: (l, d) => app.sealer.openSystemSecret(l, d),
           },
           names,
         )
@@ -228,7 +213,7 @@ Example:
       )
       // Scheduled key rotations and deletions fall due while the gateway runs, not only at start.
       const maintenance = setInterval(() => {
-        app.kms.maintain().then(
+        app.keys.maintain().then(
           (r) => {
             if (r.rotated.length + r.deleted.length > 0)
               log({
@@ -255,7 +240,6 @@ Example:
       ctx.write('strongroom: stopped\n')
       return 0
     } finally {
-      await scanPool.close()
       await app.close()
     }
   },

@@ -1,5 +1,4 @@
-import { createTenant } from '../../identity/tenants.ts'
-import type { TenantRecord } from '../../meta/store.ts'
+import type { TenantRecord } from '../../meta/identity.ts'
 import { withApp, type Command } from '../command.ts'
 
 const view = (t: TenantRecord) => ({
@@ -16,7 +15,7 @@ export const tenantCreate: Command = {
   options: {},
   help: 'Example:\n  strongroom tenant create vision --json',
   async run(ctx) {
-    const t = await withApp(ctx, (app) => createTenant(app.store, ctx.positionals[0] ?? ''))
+    const t = await withApp(ctx, (app) => app.identity.createTenant(ctx.positionals[0] ?? ''))
     ctx.print(`created tenant ${t.name} (account ${t.id})`, view(t))
     return 0
   },
@@ -29,7 +28,7 @@ export const tenantList: Command = {
   positionals: [0, 0],
   options: {},
   async run(ctx) {
-    const ts = await withApp(ctx, (app) => app.store.listTenants())
+    const ts = await withApp(ctx, (app) => app.identity.listTenants())
     ctx.print(
       ts.length === 0
         ? 'no tenants yet; create one with `strongroom tenant create NAME`'

@@ -1,15 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import type { App } from '../../app.ts'
-import type { TenantRecord } from '../../meta/store.ts'
 import { StrongroomError } from '../../errors.ts'
-import { getTenant } from '../../identity/tenants.ts'
-import {
-  createAccessKey,
-  createUser,
-  getUser,
-  putUserPolicy,
-  userArn,
-} from '../../identity/users.ts'
+import { userArn } from '../../identity/users.ts'
 import { requireOpt, withApp, type Command } from '../command.ts'
 
 const TENANT = {
@@ -29,8 +20,8 @@ export const userCreate: Command = {
     const tenantName = requireOpt(ctx, 'tenant', userCreate)
     const [name = ''] = ctx.positionals
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const u = await createUser(app.store, tenant, name)
+      const tenant = await app.identity.tenant(tenantName)
+      const u = await app.identity.createUser(tenant, name)
       const arn = userArn(tenant, u.name)
       ctx.print(`created user ${u.name} (${arn})`, {
         UserName: u.name,
@@ -61,13 +52,13 @@ export const userPutPolicy: Command = {
     const userName = requireOpt(ctx, 'user', userPutPolicy)
     const name = requireOpt(ctx, 'name', userPutPolicy)
     const file = requireOpt(ctx, 'document', userPutPolicy)
-    const document = await readFile(file, 'utf8').catch(() => {
-      throw new StrongroomError('IO', `cannot read policy document \`${file}\``)
+    const document = await readFile(file, 'utf8').catch((e: unknown) => {
+      throw new StrongroomError('IO', `cannot read policy document \`${file}\``, { cause: e })
     })
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const user = await getUser(app.store, tenant, userName)
-      const warnings = await putUserPolicy(app.store, user, name, document)
+      const tenant = await app.identity.tenant(tenantName)
+      const user = await app.identity.user(tenant, userName)
+      const warnings = await app.identity.putUserPolicy(user, name, document)
       for (const w of warnings) ctx.warn(`${file}:${w.line}:${w.column}: ${w.message} [${w.code}]`)
       ctx.print(`attached ${name} to ${user.name}`, {
         UserName: user.name,
@@ -91,9 +82,9 @@ export const accessKeyCreate: Command = {
     const tenantName = requireOpt(ctx, 'tenant', accessKeyCreate)
     const userName = requireOpt(ctx, 'user', accessKeyCreate)
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const user = await getUser(app.store, tenant, userName)
-      const k = await createAccessKey(app.store, app.kms, user)
+      const tenant = await app.identity.tenant(tenantName)
+      const user = await app.identity.user(tenant, userName)
+      const k = await app.identity.createAccessKey(user)
       ctx.print(
         `AccessKeyId:     ${k.accessKeyId}\nSecretAccessKey: ${k.secretAccessKey}\n(the secret is not shown again)`,
         {
@@ -115,17 +106,6 @@ const ACCESS_KEY_ID = {
   description: 'the access key id',
 } as const
 
-/** The access key, if it belongs to the user; otherwise one line that says so. */
-async function usersKey(app: App, tenant: TenantRecord, userName: string, id: string) {
-  const k = await app.store.getAccessKey(id)
-  if (k === undefined || k.tenantId !== tenant.id || k.userName !== userName)
-    throw new StrongroomError(
-      'USER_NOT_FOUND',
-      `user \`${userName}\` of tenant \`${tenant.name}\` has no access key \`${id.slice(0, 128)}\`; list them with \`strongroom access-key list --tenant ${tenant.name} --user ${userName}\``,
-    )
-  return k
-}
-
 export const accessKeyList: Command = {
   name: 'access-key list',
   summary: "List a user's access keys (ids and status; secrets are never shown again).",
@@ -137,9 +117,9 @@ export const accessKeyList: Command = {
     const tenantName = requireOpt(ctx, 'tenant', accessKeyList)
     const userName = requireOpt(ctx, 'user', accessKeyList)
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const user = await getUser(app.store, tenant, userName)
-      const keys = await app.store.listAccessKeys(tenant.id, user.name)
+      const tenant = await app.identity.tenant(tenantName)
+      const user = await app.identity.user(tenant, userName)
+      const keys = await app.identity.listAccessKeys(user)
       const meta = keys.map((k) => ({
         UserName: k.userName,
         AccessKeyId: k.id,
@@ -181,9 +161,9 @@ export const accessKeyUpdate: Command = {
         `--status must be Active or Inactive, got \`${status.slice(0, 40)}\``,
       )
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const k = await usersKey(app, tenant, userName, id)
-      await app.store.setAccessKeyStatus(k.id, status)
+      const tenant = await app.identity.tenant(tenantName)
+      const k = await app.identity.userAccessKey(tenant, userName, id)
+      await app.identity.setAccessKeyStatus(k.id, status)
       ctx.print(`access key ${k.id} of ${userName}: ${k.status} -> ${status}`, {
         UserName: userName,
         AccessKeyId: k.id,
@@ -206,9 +186,9 @@ export const accessKeyDelete: Command = {
     const userName = requireOpt(ctx, 'user', accessKeyDelete)
     const id = requireOpt(ctx, 'access-key-id', accessKeyDelete)
     await withApp(ctx, async (app) => {
-      const tenant = await getTenant(app.store, tenantName)
-      const k = await usersKey(app, tenant, userName, id)
-      await app.store.deleteAccessKey(k.id)
+      const tenant = await app.identity.tenant(tenantName)
+      const k = await app.identity.userAccessKey(tenant, userName, id)
+      await app.identity.deleteAccessKey(k.id)
       ctx.print(`deleted access key ${k.id} of ${userName}`, {
         UserName: userName,
         AccessKeyId: k.id,
