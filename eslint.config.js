@@ -22,7 +22,8 @@ export default tseslint.config(
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
   { files: ['bin/*.js'], languageOptions: { globals: { process: 'readonly' } } },
   {
-    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    // src/**/conformance/: the shared suites each adapter's test file runs.
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts', 'src/**/conformance/*.ts'],
     rules: {
       // node:test's describe/it return promises the runner awaits itself.
       '@typescript-eslint/no-floating-promises': 'off',

@@ -1,0 +1,27 @@
+/** The SQLite adapter against every metadata port's conformance suite, each test on a fresh database. */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after } from 'node:test'
+import { bucketsConformance } from '../conformance/buckets.ts'
+import { identityConformance } from '../conformance/identity.ts'
+import { installationConformance } from '../conformance/installation.ts'
+import { keysConformance } from '../conformance/keys.ts'
+import { multipartConformance } from '../conformance/multipart.ts'
+import { objectsConformance } from '../conformance/objects.ts'
+import { verdictsConformance } from '../conformance/verdicts.ts'
+import { SqliteMetadataStore } from './store.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sr-conformance-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+let n = 0
+const make = () =>
+  Promise.resolve(SqliteMetadataStore.open(join(dir, `${++n}.sqlite`), { create: true }))
+
+installationConformance(make)
+identityConformance(make)
+bucketsConformance(make)
+objectsConformance(make)
+multipartConformance(make)
+keysConformance(make)
+verdictsConformance(make)
