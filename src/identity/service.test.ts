@@ -1,0 +1,86 @@
+/** IdentityService over SQLite: names checked, secrets sealed, times from the injected clock. */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { fixedClock } from '../clock.ts'
+import { isStrongroomError } from '../errors.ts'
+import { LocalKms } from '../kms/local.ts'
+import { SqliteMetadataStore } from '../meta/sqlite/store.ts'
+import { IdentityService } from './service.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sr-identity-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+const T0 = Date.UTC(2030, 5, 6, 7, 8, 9)
+
+async function fixture(name: string) {
+  const clock = fixedClock(T0)
+  const store = SqliteMetadataStore.open(join(dir, `${name}.sqlite`), { create: true })
+  const kms = new LocalKms(store, randomBytes(32), { region: 'us-east-1', clock })
+  return { clock, store, identity: new IdentityService(store, kms, clock) }
+}
+
+describe('IdentityService', () => {
+  it('stamps tenants, users and access keys with the clock’s time', async () => {
+    const { clock, identity } = await fixture('times')
+    const t = await identity.createTenant('vision')
+    clock.advance(1)
+    const u = await identity.createUser(t, 'alice')
+    clock.advance(1)
+    const k = await identity.createAccessKey(u)
+    assert.equal(t.createdAt, T0)
+    assert.equal((await identity.tenantById(t.id))?.createdAt, T0)
+    assert.equal((await identity.findUser(t.id, 'alice'))?.createdAt, T0 + 1)
+    assert.equal((await identity.accessKey(k.accessKeyId))?.createdAt, T0 + 2)
+  })
+
+  it('keeps the secret only sealed, and opens it again for its own id alone', async () => {
+    const { identity, store } = await fixture('secrets')
+    const t = await identity.createTenant('vision')
+    const u = await identity.createUser(t, 'alice')
+    const k = await identity.createAccessKey(u)
+    const row = await identity.accessKey(k.accessKeyId)
+    assert.ok(row)
+    assert.equal(Buffer.from(row.secret).includes(Buffer.from(k.secretAccessKey)), false)
+    assert.equal(identity.secretOf(row).toString('utf8'), k.secretAccessKey)
+    // The same sealed secret under another key id does not open: the label is bound.
+    const moved = { ...row, id: 'AKIA0000000000000000' }
+    assert.throws(
+      () => identity.secretOf(moved),
+      (e) => isStrongroomError(e, 'ROOT_KEY_WRONG'),
+    )
+    await store.close()
+  })
+
+  it('finds a user’s access key only through its owner', async () => {
+    const { identity } = await fixture('owner')
+    const t = await identity.createTenant('vision')
+    const alice = await identity.createUser(t, 'alice')
+    await identity.createUser(t, 'bob')
+    const k = await identity.createAccessKey(alice)
+    assert.equal((await identity.userAccessKey(t, 'alice', k.accessKeyId)).userName, 'alice')
+    await assert.rejects(identity.userAccessKey(t, 'bob', k.accessKeyId), (e) =>
+      isStrongroomError(e, 'USER_NOT_FOUND'),
+    )
+    await identity.setAccessKeyStatus(k.accessKeyId, 'Inactive')
+    assert.deepEqual(
+      (await identity.listAccessKeys(alice)).map((x) => x.status),
+      ['Inactive'],
+    )
+  })
+
+  it('names what is missing: TENANT_NOT_FOUND, USER_NOT_FOUND; invalid names are refused', async () => {
+    const { identity } = await fixture('missing')
+    await assert.rejects(identity.tenant('nope'), (e) => isStrongroomError(e, 'TENANT_NOT_FOUND'))
+    const t = await identity.createTenant('vision')
+    await assert.rejects(identity.user(t, 'nope'), (e) => isStrongroomError(e, 'USER_NOT_FOUND'))
+    await assert.rejects(identity.createTenant('Not Valid'), (e) =>
+      isStrongroomError(e, 'NAME_INVALID'),
+    )
+    await assert.rejects(identity.createUser(t, 'bad/name'), (e) =>
+      isStrongroomError(e, 'NAME_INVALID'),
+    )
+  })
+})
