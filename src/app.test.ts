@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { initDataDir, openApp } from './app.ts'
+import { initDataDir, META_FILE, openApp } from './app.ts'
 import { fixedClock } from './clock.ts'
 import { loadConfig } from './config.ts'
+import { SqliteMetadataStore } from './meta/sqlite/store.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-app-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -21,7 +22,9 @@ describe('openApp', () => {
     await initDataDir(config, { dev: true, clock })
     const app = await openApp(config, { clock })
     try {
-      assert.equal((await app.store.getInstallation())?.createdAt, T0)
+      const meta = SqliteMetadataStore.open(join(config.dataDir, META_FILE))
+      assert.equal((await meta.getInstallation())?.createdAt, T0)
+      await meta.close()
       clock.advance(1000)
       const tenant = await app.identity.createTenant('vision')
       const user = await app.identity.createUser(tenant, 'alice')

@@ -71,9 +71,9 @@ export interface App {
   readonly keyProvider: KeyProvider
   /** Seals and opens the system's own secrets under the root key. */
   readonly sealer: RootSealer
-  /** @deprecated the metadata ports themselves: use the services above (the gateway still does). */
+  /** The metadata ports themselves: kept for the gateway until it moves onto the services above. */
   readonly store: Stores
-  /** @deprecated the three key interfaces on one object: use `keys`, `keyProvider`, `sealer`. */
+  /** The three key interfaces on one object, kept for the gateway: new code uses `keys`, `keyProvider`, `sealer`. */
   readonly kms: KeyProvider & KeyCatalog & RootSealer
   close(): Promise<void>
 }

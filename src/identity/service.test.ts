@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sr-identity-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const T0 = Date.UTC(2030, 5, 6, 7, 8, 9)
 
-async function fixture(name: string) {
+function fixture(name: string) {
   const clock = fixedClock(T0)
   const store = SqliteMetadataStore.open(join(dir, `${name}.sqlite`), { create: true })
   const kms = new LocalKms(store, randomBytes(32), { region: 'us-east-1', clock })
@@ -24,7 +24,7 @@ async function fixture(name: string) {
 
 describe('IdentityService', () => {
   it('stamps tenants, users and access keys with the clock’s time', async () => {
-    const { clock, identity } = await fixture('times')
+    const { clock, identity } = fixture('times')
     const t = await identity.createTenant('vision')
     clock.advance(1)
     const u = await identity.createUser(t, 'alice')
@@ -37,7 +37,7 @@ describe('IdentityService', () => {
   })
 
   it('keeps the secret only sealed, and opens it again for its own id alone', async () => {
-    const { identity, store } = await fixture('secrets')
+    const { identity, store } = fixture('secrets')
     const t = await identity.createTenant('vision')
     const u = await identity.createUser(t, 'alice')
     const k = await identity.createAccessKey(u)
@@ -55,7 +55,7 @@ describe('IdentityService', () => {
   })
 
   it('finds a user’s access key only through its owner', async () => {
-    const { identity } = await fixture('owner')
+    const { identity } = fixture('owner')
     const t = await identity.createTenant('vision')
     const alice = await identity.createUser(t, 'alice')
     await identity.createUser(t, 'bob')
@@ -72,7 +72,7 @@ describe('IdentityService', () => {
   })
 
   it('names what is missing: TENANT_NOT_FOUND, USER_NOT_FOUND; invalid names are refused', async () => {
-    const { identity } = await fixture('missing')
+    const { identity } = fixture('missing')
     await assert.rejects(identity.tenant('nope'), (e) => isStrongroomError(e, 'TENANT_NOT_FOUND'))
     const t = await identity.createTenant('vision')
     await assert.rejects(identity.user(t, 'nope'), (e) => isStrongroomError(e, 'USER_NOT_FOUND'))

@@ -32,8 +32,7 @@ export async function defaultBucketKey(
 
 /**
  * The former signature, kept while the gateway still calls it (the metadata
- * argument is no longer used): BucketService creates buckets now.
- * @deprecated use BucketService, or defaultBucketKey
+ * argument is no longer used); new code uses BucketService or defaultBucketKey.
  */
 export function bucketKey(
   keys: Pick<KeyCatalog, 'byAlias' | 'createKey'>,
