@@ -117,6 +117,7 @@ export function parseCommand(
     throw new StrongroomError(
       'USAGE',
       `${(e as Error).message.split('\n')[0] ?? ''}; see \`strongroom ${cmd.name} --help\``,
+      { cause: e },
     )
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>

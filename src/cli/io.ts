@@ -35,7 +35,7 @@ function ioError(e: unknown, what: string, path: string): StrongroomError {
         : code === 'EISDIR'
           ? 'it is a directory'
           : (code ?? 'error')
-  return new StrongroomError('IO', `cannot ${what} \`${path}\`: ${why}`)
+  return new StrongroomError('IO', `cannot ${what} \`${path}\`: ${why}`, { cause: e })
 }
 
 export async function openInput(path: string): Promise<Input> {

@@ -47,6 +47,7 @@ async function readSecretFile(path: string, what: string): Promise<Buffer> {
       code === 'ENOENT'
         ? `${what} \`${path}\` does not exist`
         : `cannot read ${what} \`${path}\` (${code ?? 'error'})`,
+      { cause: e },
     )
   }
 }
@@ -95,8 +96,12 @@ export function parseScryptParams(json: string): ScryptParams {
   let v: unknown
   try {
     v = JSON.parse(json)
-  } catch {
-    v = undefined
+  } catch (e) {
+    throw new StrongroomError(
+      'DATA_DIR_FOREIGN',
+      'the stored passphrase parameters are not valid scrypt parameters: not JSON',
+      { cause: e },
+    )
   }
   const p = v as Partial<ScryptParams> | undefined
   const pow2 = (n: unknown): n is number =>

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RandomAccessSource } from '../crypto/range.ts'
+import { StrongroomError } from '../errors.ts'
 import { fileSource } from './file-source.ts'
 
 export interface OpenBlob extends RandomAccessSource {
@@ -44,7 +45,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   private path(id: string): string {
-    if (!ID.test(id)) throw new Error(`not a blob id: ${id}`)
+    if (!ID.test(id))
+      throw new StrongroomError('BLOB_ID_INVALID', `not a blob id: \`${id.slice(0, 80)}\``)
     return join(this.dir, id.slice(0, 2), id)
   }
 
@@ -122,13 +124,25 @@ export class FsBlobStore implements BlobStore {
 
   async list(): Promise<string[]> {
     const out: string[] = []
-    for (const folder of await readdir(this.dir).catch(() => [])) {
-      for (const f of await readdir(join(this.dir, folder)).catch(() => [])) {
+    // No blob directory yet is no blobs; any other failure to read it is an I/O error, never "none".
+    for (const folder of await entries(this.dir, false)) {
+      for (const f of await entries(join(this.dir, folder), true)) {
         if (ID.test(f)) out.push(f)
         else if (f.endsWith('.tmp')) await rm(join(this.dir, folder, f), { force: true })
       }
     }
     return out
+  }
+}
+
+/** The names in `dir`: none when it does not exist (or, with `strayFile`, is a file where a folder would be). */
+async function entries(dir: string, strayFile: boolean): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || (strayFile && code === 'ENOTDIR')) return []
+    throw new StrongroomError('IO', `cannot list the blob directory \`${dir}\``, { cause: e })
   }
 }
 
