@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { after, describe, it } from 'node:test'
 import { isStrongroomError } from '../errors.ts'
 import { FsBlobStore, newBlobId } from './blobs.ts'
@@ -19,13 +20,7 @@ describe('FsBlobStore.list', () => {
     const root = join(dir, 'some')
     const id = newBlobId()
     const store = new FsBlobStore(root)
-    await store.put(
-      id,
-      (async function* () {
-        yield Buffer.from('x')
-      })(),
-      () => undefined,
-    )
+    await store.put(id, Readable.from([Buffer.from('x')]), () => undefined)
     writeFileSync(join(root, 'stray'), '')
     mkdirSync(join(root, 'ff'))
     assert.deepEqual(await store.list(), [id])
