@@ -76,6 +76,16 @@ export function identityConformance(make: MakeStore): void {
         assert.equal(await store.getUser(a.id, 'bob'), undefined)
       }))
 
+    it('refuses a user of a tenant that does not exist, as a rejection, writing nothing', () =>
+      using(make, async (store) => {
+        let pending: Promise<void> | undefined
+        assert.doesNotThrow(() => {
+          pending = store.createUser(user('999999999999', 'ghost', 1))
+        }, 'a failure is a rejected promise, never a synchronous throw')
+        await assert.rejects(pending ?? Promise.resolve())
+        assert.deepEqual(await store.listUsers('999999999999'), [])
+      }))
+
     it('lists a tenant’s users by name, and only its own', () =>
       using(make, async (store) => {
         const a = tenant(1, 'a')

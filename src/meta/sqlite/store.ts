@@ -44,7 +44,8 @@ export const SqliteMetadataStore = {
 }
 
 /**
- * One object with every method of `parts`, each bound to its module. Two
+ * One object with every method of `parts`, each bound to its module and never
+ * throwing synchronously. Two
  * modules offering the same method name is a programming error, caught here
  * at start-up rather than by one silently shadowing the other.
  */
@@ -58,7 +59,15 @@ function compose(parts: readonly object[], extra: Record<string, unknown>): obje
       if (typeof fn !== 'function') continue
       if (Object.hasOwn(out, name))
         throw new StrongroomError('INTERNAL', `two metadata modules both define \`${name}\``)
-      out[name] = (fn as (...a: unknown[]) => unknown).bind(part)
+      const method = fn as (...a: unknown[]) => unknown
+      // A port method answers with a promise: a synchronous SQLite failure becomes its rejection.
+      out[name] = (...args: unknown[]) => {
+        try {
+          return method.apply(part, args)
+        } catch (e) {
+          return Promise.reject(e instanceof Error ? e : new Error(String(e)))
+        }
+      }
     }
   }
   return out
