@@ -54,7 +54,12 @@ export interface Gateway {
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>
   /** An S3 client for these credentials (path style, one attempt: a refusal is not retried). */
   sdk(c: Creds): S3Client
-  /** Sends a request, header-signed with SigV4 by `c` (the AWS SDK's signer), or anonymous. */
+  /**
+   * The headers SigV4 signing adds to a request (the AWS SDK's signer): x-amz-date,
+   * x-amz-content-sha256 (the body's SHA-256 unless given) and Authorization.
+   */
+  sign(c: Creds, r: RawRequest): Promise<Record<string, string>>
+  /** Sends a request, header-signed with SigV4 by `c`, or anonymous. */
   call(c: Creds | undefined, r: RawRequest): Promise<Reply>
   /** Sends a request exactly as given. */
   send(r: RawRequest): Promise<Reply>
@@ -268,6 +273,25 @@ export async function startGateway(extraEnv: Record<string, string> = {}): Promi
   const agent = new Agent({ keepAlive: true })
   const clients: S3Client[] = []
   const send = (r: RawRequest) => open(endpoint, agent, r)
+  const sign = async (c: Creds, r: RawRequest) => {
+    const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body)
+    const { pathname, query } = target(r.path)
+    const signed = await signer(c).sign({
+      method: r.method,
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      path: pathname,
+      query,
+      headers: {
+        host: new URL(endpoint).host,
+        'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
+        ...r.headers,
+      },
+    })
+    const headers: Record<string, string> = { ...signed.headers }
+    delete headers.host
+    return headers
+  }
   return {
     endpoint,
     dataDir,
@@ -288,26 +312,10 @@ export async function startGateway(extraEnv: Record<string, string> = {}): Promi
       return client
     },
     send,
+    sign,
     async call(c, r) {
       if (c === undefined) return send(r)
-      const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body)
-      const { pathname, query } = target(r.path)
-      const host = new URL(endpoint).host
-      const signed = await signer(c).sign({
-        method: r.method,
-        protocol: 'http:',
-        hostname: '127.0.0.1',
-        path: pathname,
-        query,
-        headers: {
-          host,
-          'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
-          ...r.headers,
-        },
-      })
-      const headers: Record<string, string> = { ...signed.headers }
-      delete headers.host
-      return send({ ...r, headers })
+      return send({ ...r, headers: await sign(c, r) })
     },
     async presign(c, method, path, o = {}) {
       const { pathname, query } = target(path)
