@@ -88,6 +88,27 @@ describe('bucket policies, in process', () => {
     assert.match(explained.stdout, /s3:DeleteObject/)
   })
 
+  it('explain: an anonymous refusal, an id never seen, and text that is not a request id', async () => {
+    const r = await gw.send({ method: 'GET', path: `/${B}/keep/me.txt` })
+    assert.equal(r.status, 403)
+    const anonymous = await gw.cli('explain', String(r.headers['x-amz-request-id']).toLowerCase())
+    assert.equal(anonymous.code, 1)
+    assert.match(
+      anonymous.stdout,
+      /anonymous request: refused before any policy was evaluated \(sign it with AWS Signature Version 4\)/,
+    )
+    const unknown = await gw.cli('explain', '0123456789ABCDEF')
+    assert.deepEqual(
+      [unknown.code, unknown.stderr],
+      [1, 'strongroom: no decision recorded for request 0123456789ABCDEF [IO]\n'],
+    )
+    const bad = await gw.cli('explain', 'not-an-id')
+    assert.deepEqual(
+      [bad.code, bad.stderr],
+      [2, 'strongroom: `NOT-AN-ID` is not a request id (16 hexadecimal characters) [USAGE]\n'],
+    )
+  })
+
   it('anonymous reads: refused while the public access block is on, even with a public policy', async () => {
     const anonymous = () => gw.send({ method: 'GET', path: `/${B}/public/readme.txt` })
     assert.equal((await anonymous()).status, 403)
