@@ -28,12 +28,19 @@ export default async function* coverageSummary(
   let pass = 0
   let fail = 0
   let skip = 0
+  let todo = 0
   for await (const event of source) {
-    if (event.type === 'test:pass' && event.data.details.type !== 'suite') {
-      if (event.data.skip !== undefined && event.data.skip !== false) skip++
-      else pass++
-    } else if (event.type === 'test:fail' && event.data.details.type !== 'suite') fail++
-    else if (event.type === 'test:coverage') {
+    if (
+      (event.type === 'test:pass' || event.type === 'test:fail') &&
+      event.data.details.type !== 'suite'
+    ) {
+      const flagged = (v: unknown) => v !== undefined && v !== false
+      // A todo test that fails does not fail the run: counted apart, as node's own summary does.
+      if (flagged(event.data.todo)) todo++
+      else if (flagged(event.data.skip)) skip++
+      else if (event.type === 'test:pass') pass++
+      else fail++
+    } else if (event.type === 'test:coverage') {
       const { files, totals } = event.data.summary
       const root = event.data.summary.workingDirectory
       // Node counts only the files some test loaded: name the others, so a module that no
@@ -54,5 +61,5 @@ export default async function* coverageSummary(
       yield `\nsrc/ coverage: lines ${totals.coveredLinePercent.toFixed(2)}% (${totals.coveredLineCount}/${totals.totalLineCount}), branches ${totals.coveredBranchPercent.toFixed(2)}%, functions ${totals.coveredFunctionPercent.toFixed(2)}%\n`
     }
   }
-  yield `tests: ${pass} passed, ${fail} failed, ${skip} skipped\n`
+  yield `tests: ${pass} passed, ${fail} failed, ${skip} skipped, ${todo} todo\n`
 }
