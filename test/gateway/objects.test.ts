@@ -11,6 +11,7 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -230,6 +231,59 @@ describe('objects, in process', () => {
     assert.equal(e.RequestId, r.headers['x-amz-request-id'])
     assert.equal((await gw.call(gw.alice, { method: 'DELETE', path: `/${B}/gone` })).status, 204)
     await a.send(new DeleteObjectCommand({ Bucket: B, Key: 'gone' }))
+  })
+
+  it('DeleteObjects: deletes what exists, reports missing keys as deleted too, and Quiet lists only errors', async () => {
+    for (const k of ['multi/1', 'multi/2'])
+      await a.send(new PutObjectCommand({ Bucket: B, Key: k, Body: k }))
+    const r = await a.send(
+      new DeleteObjectsCommand({
+        Bucket: B,
+        Delete: { Objects: [{ Key: 'multi/1' }, { Key: 'multi/2' }, { Key: 'multi/never' }] },
+      }),
+    )
+    assert.deepEqual((r.Deleted ?? []).map((d) => d.Key).sort(), [
+      'multi/1',
+      'multi/2',
+      'multi/never',
+    ])
+    assert.deepEqual(r.Errors ?? [], [])
+    const quiet = await a.send(
+      new DeleteObjectsCommand({
+        Bucket: B,
+        Delete: { Objects: [{ Key: 'multi/1' }], Quiet: true },
+      }),
+    )
+    assert.deepEqual([quiet.Deleted ?? [], quiet.Errors ?? []], [[], []])
+    assert.deepEqual(await status(a.send(new HeadObjectCommand({ Bucket: B, Key: 'multi/2' }))), [
+      404,
+      'NotFound',
+    ])
+  })
+
+  it('response-* query parameters override the returned headers of a signed GET', async () => {
+    const g = await a.send(
+      new GetObjectCommand({
+        Bucket: B,
+        Key: 'data.bin',
+        ResponseContentType: 'text/x-override',
+        ResponseContentDisposition: 'attachment; filename="d.bin"',
+        ResponseCacheControl: 'no-store',
+      }),
+    )
+    assert.deepEqual(
+      [g.ContentType, g.ContentDisposition, g.CacheControl],
+      ['text/x-override', 'attachment; filename="d.bin"', 'no-store'],
+    )
+  })
+
+  it('GetBucketLocation: us-east-1 is the empty LocationConstraint, as S3 answers it', async () => {
+    const r = await gw.call(gw.alice, { method: 'GET', path: `/${B}?location` })
+    assert.equal(r.status, 200)
+    assert.match(
+      r.text,
+      /<LocationConstraint xmlns="http:\/\/s3\.amazonaws\.com\/doc\/2006-03-01\/"><\/LocationConstraint>$/,
+    )
   })
 
   it('errors as XML: NoSuchBucket, AccessDenied (another tenant, anonymous), SignatureDoesNotMatch, InvalidAccessKeyId', async () => {
