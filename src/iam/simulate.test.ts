@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { readSimulationText, simulate, type SimulationInput } from './simulate.ts'
+import {
+  readSimulationText,
+  simulate,
+  type SimulationInput,
+  type SimulationResult,
+} from './simulate.ts'
 
 const REQUEST = {
   principal: 'arn:aws:iam::111122223333:user/alice',
@@ -17,6 +22,11 @@ const REQUEST = {
 const ALLOW = {
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }],
+}
+
+function decisionOf(r: SimulationResult): string {
+  assert.ok('decision' in r, JSON.stringify(r))
+  return r.decision
 }
 
 function read(doc: unknown): ReturnType<typeof readSimulationText> {
@@ -41,7 +51,7 @@ describe('simulation documents', () => {
     assert.equal(input.id, 'case-1')
     assert.deepEqual(input.request.context, REQUEST.context)
     assert.deepEqual(input.extra, { note: 'x' })
-    assert.equal(simulate(input, false).decision, 'Allow')
+    assert.equal(decisionOf(simulate(input, false)), 'Allow')
     const traced = simulate(input, true)
     assert.ok('trace' in traced)
   })
@@ -130,7 +140,7 @@ describe('simulation documents', () => {
       input.policies.scps?.map((l) => l.length),
       [1, 2],
     )
-    assert.equal(simulate(input, false).decision, 'Allow')
+    assert.equal(decisionOf(simulate(input, false)), 'Allow')
     const bad = issues({
       request: REQUEST,
       identityPolicies: [],
@@ -152,6 +162,6 @@ describe('simulation documents', () => {
         Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: '*' }],
       },
     })
-    assert.equal(simulate(input, false).decision, 'ImplicitDeny')
+    assert.equal(decisionOf(simulate(input, false)), 'ImplicitDeny')
   })
 })
