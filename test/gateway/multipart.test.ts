@@ -1,0 +1,269 @@
+/**
+ * Multipart uploads through the in-process gateway, seen only from the client's side, so that
+ * they hold whatever the store does with the parts
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html,
+ * API_UploadPart.html, API_UploadPartCopy.html, API_ListParts.html, API_AbortMultipartUpload.html,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html: 5 MiB minimum part but the last).
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3ServiceException,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type S3Client,
+  type UploadPartCommandOutput,
+} from '@aws-sdk/client-s3'
+import { errorOf, startGateway, type Gateway } from './start.ts'
+
+let gw: Gateway
+let a: S3Client
+const B = 'gw-multipart'
+const MiB = 1024 * 1024
+
+/** Bytes that differ from part to part and within a part, so that a misplaced byte shows. */
+function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed * 13 + (i >> 10)) & 0xff
+  return b
+}
+const md5 = (b: Buffer) => createHash('md5').update(b).digest()
+/** S3's multipart ETag: MD5 of the parts' binary MD5s, dash, part count. */
+const multipartEtag = (parts: Buffer[]) =>
+  `"${createHash('md5')
+    .update(Buffer.concat(parts.map(md5)))
+    .digest('hex')}-${String(parts.length)}"`
+
+async function status(call: Promise<unknown>): Promise<[number | undefined, string]> {
+  try {
+    await call
+  } catch (e) {
+    assert.ok(e instanceof S3ServiceException, String(e))
+    return [e.$metadata.httpStatusCode, e.name]
+  }
+  assert.fail('the call succeeded')
+}
+
+const body = async (out: { Body?: { transformToByteArray(): Promise<Uint8Array> } }) =>
+  Buffer.from((await out.Body?.transformToByteArray()) ?? [])
+
+async function upload(key: string, parts: Buffer[]) {
+  const { UploadId } = await a.send(new CreateMultipartUploadCommand({ Bucket: B, Key: key }))
+  assert.ok(UploadId !== undefined)
+  const done: { PartNumber: number; ETag: string | undefined }[] = []
+  for (const [i, p] of parts.entries()) {
+    const r: UploadPartCommandOutput = await a.send(
+      new UploadPartCommand({ Bucket: B, Key: key, UploadId, PartNumber: i + 1, Body: p }),
+    )
+    assert.equal(r.ETag, `"${md5(p).toString('hex')}"`)
+    done.push({ PartNumber: i + 1, ETag: r.ETag })
+  }
+  return { UploadId, done }
+}
+
+const P1 = pattern(5 * MiB, 1)
+const P2 = pattern(5 * MiB, 2)
+const P3 = pattern(1000, 3)
+const WHOLE = Buffer.concat([P1, P2, P3])
+
+before(async () => {
+  gw = await startGateway()
+  a = gw.sdk(gw.alice)
+  await a.send(new CreateBucketCommand({ Bucket: B }))
+})
+after(() => gw.stop())
+
+describe('multipart uploads, in process', () => {
+  it('three parts: list them, complete, then the object is the parts in order with the multipart ETag', async () => {
+    const { UploadId, done } = await upload('big.bin', [P1, P2, P3])
+    const listed = await a.send(new ListPartsCommand({ Bucket: B, Key: 'big.bin', UploadId }))
+    assert.deepEqual(
+      listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag]),
+      done.map((d, i) => [d.PartNumber, [P1, P2, P3][i]?.length, d.ETag]),
+    )
+    const uploads = await a.send(new ListMultipartUploadsCommand({ Bucket: B }))
+    assert.deepEqual(
+      uploads.Uploads?.map((u) => [u.Key, u.UploadId]),
+      [['big.bin', UploadId]],
+    )
+    const c = await a.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: B,
+        Key: 'big.bin',
+        UploadId,
+        MultipartUpload: { Parts: done },
+      }),
+    )
+    assert.equal(c.ETag, multipartEtag([P1, P2, P3]))
+    const g = await a.send(new GetObjectCommand({ Bucket: B, Key: 'big.bin' }))
+    assert.equal(g.ContentLength, WHOLE.length)
+    assert.equal(g.ETag, c.ETag)
+    assert.ok((await body(g)).equals(WHOLE))
+    const after = await a.send(new ListMultipartUploadsCommand({ Bucket: B }))
+    assert.deepEqual(after.Uploads ?? [], [])
+  })
+
+  for (const [what, from, to] of [
+    ['inside the first part', 10, 20],
+    ['across the first part boundary', 5 * MiB - 3, 5 * MiB + 3],
+    ['across both boundaries', 5 * MiB - 1, 10 * MiB],
+    ['the last part only', 10 * MiB, 10 * MiB + 999],
+    ['the last byte', 10 * MiB + 999, 10 * MiB + 999],
+  ] as const) {
+    it(`a range ${what} (${from}-${to}) returns exactly those bytes`, async () => {
+      const g = await a.send(
+        new GetObjectCommand({ Bucket: B, Key: 'big.bin', Range: `bytes=${from}-${to}` }),
+      )
+      assert.equal(g.ContentRange, `bytes ${from}-${to}/${WHOLE.length}`)
+      assert.ok((await body(g)).equals(WHOLE.subarray(from, to + 1)))
+    })
+  }
+
+  it('a part smaller than 5 MiB that is not the last: EntityTooSmall, and the upload stays open', async () => {
+    const { UploadId, done } = await upload('small.bin', [P3, P3])
+    assert.deepEqual(
+      await status(
+        a.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: B,
+            Key: 'small.bin',
+            UploadId,
+            MultipartUpload: { Parts: done },
+          }),
+        ),
+      ),
+      [400, 'EntityTooSmall'],
+    )
+    // One part alone may be small: completing with the first part only succeeds.
+    const c = await a.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: B,
+        Key: 'small.bin',
+        UploadId,
+        MultipartUpload: { Parts: done.slice(0, 1) },
+      }),
+    )
+    assert.equal(c.ETag, multipartEtag([P3]))
+  })
+
+  it('a wrong part ETag is InvalidPart; parts out of order are InvalidPartOrder', async () => {
+    const { UploadId, done } = await upload('bad.bin', [P1, P3])
+    const [first, second] = done as [(typeof done)[0], (typeof done)[0]]
+    const complete = (Parts: { PartNumber: number; ETag: string | undefined }[]) =>
+      a.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: B,
+          Key: 'bad.bin',
+          UploadId,
+          MultipartUpload: { Parts },
+        }),
+      )
+    assert.deepEqual(await status(complete([first, { ...second, ETag: '"00"' }])), [
+      400,
+      'InvalidPart',
+    ])
+    assert.deepEqual(await status(complete([second, first])), [400, 'InvalidPartOrder'])
+    assert.deepEqual(await status(complete([first, { PartNumber: 7, ETag: second.ETag }])), [
+      400,
+      'InvalidPart',
+    ])
+    await a.send(new AbortMultipartUploadCommand({ Bucket: B, Key: 'bad.bin', UploadId }))
+    assert.deepEqual(await status(complete([first, second])), [404, 'NoSuchUpload'])
+    assert.deepEqual(await status(a.send(new HeadObjectCommand({ Bucket: B, Key: 'bad.bin' }))), [
+      404,
+      'NotFound',
+    ])
+  })
+
+  it('an upload id that does not exist, or belongs to another key: NoSuchUpload as XML', async () => {
+    const { UploadId } = await upload('mine.bin', [])
+    const r = await gw.call(gw.alice, {
+      method: 'PUT',
+      path: `/${B}/other.bin?partNumber=1&uploadId=${encodeURIComponent(UploadId)}`,
+      body: 'x',
+    })
+    assert.deepEqual([r.status, errorOf(r.text).Code], [404, 'NoSuchUpload'])
+    const none = await gw.call(gw.alice, {
+      method: 'PUT',
+      path: `/${B}/mine.bin?partNumber=1&uploadId=nope`,
+      body: 'x',
+    })
+    assert.deepEqual([none.status, errorOf(none.text).Code], [404, 'NoSuchUpload'])
+    await a.send(new AbortMultipartUploadCommand({ Bucket: B, Key: 'mine.bin', UploadId }))
+  })
+
+  it('another tenant can neither upload a part nor complete the upload', async () => {
+    const { UploadId, done } = await upload('owned.bin', [P3])
+    const b = gw.sdk(gw.bob)
+    assert.deepEqual(
+      await status(
+        b.send(
+          new UploadPartCommand({ Bucket: B, Key: 'owned.bin', UploadId, PartNumber: 2, Body: P3 }),
+        ),
+      ),
+      [403, 'AccessDenied'],
+    )
+    assert.deepEqual(
+      await status(
+        b.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: B,
+            Key: 'owned.bin',
+            UploadId,
+            MultipartUpload: { Parts: done },
+          }),
+        ),
+      ),
+      [403, 'AccessDenied'],
+    )
+    await a.send(new AbortMultipartUploadCommand({ Bucket: B, Key: 'owned.bin', UploadId }))
+  })
+
+  it('UploadPartCopy with x-amz-copy-source-range takes exactly that slice of the source', async () => {
+    const source = Buffer.concat([P1, P3])
+    await a.send(new PutObjectCommand({ Bucket: B, Key: 'source.bin', Body: source }))
+    const { UploadId } = await a.send(
+      new CreateMultipartUploadCommand({ Bucket: B, Key: 'copied.bin' }),
+    )
+    const copied = await a.send(
+      new UploadPartCopyCommand({
+        Bucket: B,
+        Key: 'copied.bin',
+        UploadId,
+        PartNumber: 1,
+        CopySource: `${B}/source.bin`,
+        CopySourceRange: 'bytes=100-5243079',
+      }),
+    )
+    const slice = source.subarray(100, 5243080)
+    assert.equal(copied.CopyPartResult?.ETag, `"${md5(slice).toString('hex')}"`)
+    const last = await a.send(
+      new UploadPartCommand({ Bucket: B, Key: 'copied.bin', UploadId, PartNumber: 2, Body: P3 }),
+    )
+    await a.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: B,
+        Key: 'copied.bin',
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: copied.CopyPartResult.ETag },
+            { PartNumber: 2, ETag: last.ETag },
+          ],
+        },
+      }),
+    )
+    const g = await a.send(new GetObjectCommand({ Bucket: B, Key: 'copied.bin' }))
+    assert.ok((await body(g)).equals(Buffer.concat([slice, P3])))
+  })
+})

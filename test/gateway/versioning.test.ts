@@ -1,0 +1,216 @@
+/**
+ * Versioning and tagging through the in-process gateway
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html,
+ * API_PutBucketVersioning.html, API_ListObjectVersions.html, DeletingObjectVersions.html,
+ * API_PutObjectTagging.html, userguide/tagging-managing.html: 10 tags, key 128 and value 256
+ * characters).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3ServiceException,
+  type S3Client,
+} from '@aws-sdk/client-s3'
+import { errorOf, startGateway, type Gateway } from './start.ts'
+
+let gw: Gateway
+let a: S3Client
+const V = 'gw-versions'
+const T = 'gw-tags'
+
+before(async () => {
+  gw = await startGateway()
+  a = gw.sdk(gw.alice)
+  await a.send(new CreateBucketCommand({ Bucket: V }))
+  await a.send(new CreateBucketCommand({ Bucket: T }))
+})
+after(() => gw.stop())
+
+async function failure(call: Promise<unknown>) {
+  try {
+    await call
+  } catch (e) {
+    assert.ok(e instanceof S3ServiceException, String(e))
+    return {
+      status: e.$metadata.httpStatusCode,
+      code: e.name,
+      headers: e.$response?.headers ?? {},
+    }
+  }
+  assert.fail('the call succeeded')
+}
+
+const text = async (out: { Body?: { transformToString(): Promise<string> } }) =>
+  (await out.Body?.transformToString()) ?? ''
+
+describe('versioning, in process', () => {
+  const ids: string[] = []
+
+  it('a new bucket has no versioning status; Enabled is read back', async () => {
+    const before = await a.send(new GetBucketVersioningCommand({ Bucket: V }))
+    assert.equal(before.Status, undefined)
+    await a.send(
+      new PutBucketVersioningCommand({ Bucket: V, VersioningConfiguration: { Status: 'Enabled' } }),
+    )
+    const after = await a.send(new GetBucketVersioningCommand({ Bucket: V }))
+    assert.equal(after.Status, 'Enabled')
+  })
+
+  it('each PUT makes a version; GET without an id is the latest, with an id that version', async () => {
+    for (const body of ['one', 'two', 'three']) {
+      const p = await a.send(new PutObjectCommand({ Bucket: V, Key: 'k', Body: body }))
+      assert.ok(p.VersionId !== undefined && p.VersionId !== 'null')
+      ids.push(p.VersionId)
+    }
+    assert.equal(new Set(ids).size, 3)
+    assert.equal(await text(await a.send(new GetObjectCommand({ Bucket: V, Key: 'k' }))), 'three')
+    const first = await a.send(new GetObjectCommand({ Bucket: V, Key: 'k', VersionId: ids[0] }))
+    assert.deepEqual([await text(first), first.VersionId], ['one', ids[0]])
+  })
+
+  it('ListObjectVersions: newest first, only the newest IsLatest', async () => {
+    const l = await a.send(new ListObjectVersionsCommand({ Bucket: V }))
+    assert.deepEqual(
+      l.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest]),
+      [
+        ['k', ids[2], true],
+        ['k', ids[1], false],
+        ['k', ids[0], false],
+      ],
+    )
+  })
+
+  it('DELETE without an id adds a delete marker: GET is 404 with x-amz-delete-marker, old versions stay', async () => {
+    const d = await a.send(new DeleteObjectCommand({ Bucket: V, Key: 'k' }))
+    assert.equal(d.DeleteMarker, true)
+    assert.ok(d.VersionId !== undefined)
+    const r = await gw.call(gw.alice, { method: 'GET', path: `/${V}/k` })
+    assert.equal(r.status, 404)
+    assert.equal(errorOf(r.text).Code, 'NoSuchKey')
+    assert.equal(r.headers['x-amz-delete-marker'], 'true')
+    const old = await a.send(new GetObjectCommand({ Bucket: V, Key: 'k', VersionId: ids[1] }))
+    assert.equal(await text(old), 'two')
+    const l = await a.send(new ListObjectVersionsCommand({ Bucket: V }))
+    assert.deepEqual(
+      l.DeleteMarkers?.map((m) => [m.VersionId, m.IsLatest]),
+      [[d.VersionId, true]],
+    )
+    // Removing the marker itself brings the latest version back.
+    await a.send(new DeleteObjectCommand({ Bucket: V, Key: 'k', VersionId: d.VersionId }))
+    assert.equal(await text(await a.send(new GetObjectCommand({ Bucket: V, Key: 'k' }))), 'three')
+  })
+
+  it('DELETE with a version id removes that version for good; an unknown id is NoSuchVersion', async () => {
+    await a.send(new DeleteObjectCommand({ Bucket: V, Key: 'k', VersionId: ids[0] }))
+    const f = await failure(
+      a.send(new GetObjectCommand({ Bucket: V, Key: 'k', VersionId: ids[0] })),
+    )
+    assert.deepEqual([f.status, f.code], [404, 'NoSuchVersion'])
+    const bad = await gw.call(gw.alice, { method: 'GET', path: `/${V}/k?versionId=not-a-version` })
+    assert.equal(bad.status, 400)
+  })
+
+  it('a bucket that holds only old versions is not empty', async () => {
+    await a.send(new DeleteObjectCommand({ Bucket: V, Key: 'k' }))
+    const f = await failure(a.send(new DeleteBucketCommand({ Bucket: V })))
+    assert.deepEqual([f.status, f.code], [409, 'BucketNotEmpty'])
+  })
+
+  it('Suspended: new writes get the null version id and replace each other', async () => {
+    await a.send(
+      new PutBucketVersioningCommand({
+        Bucket: V,
+        VersioningConfiguration: { Status: 'Suspended' },
+      }),
+    )
+    await a.send(new PutObjectCommand({ Bucket: V, Key: 's', Body: 'first' }))
+    await a.send(new PutObjectCommand({ Bucket: V, Key: 's', Body: 'second' }))
+    const l = await a.send(new ListObjectVersionsCommand({ Bucket: V, Prefix: 's' }))
+    assert.deepEqual(
+      l.Versions?.map((v) => v.VersionId),
+      ['null'],
+    )
+    assert.equal(await text(await a.send(new GetObjectCommand({ Bucket: V, Key: 's' }))), 'second')
+  })
+})
+
+describe('tagging, in process', () => {
+  it('x-amz-tagging on PUT, then Get/Put/DeleteObjectTagging, and the tag count on GET', async () => {
+    await a.send(
+      new PutObjectCommand({ Bucket: T, Key: 'm', Body: 'x', Tagging: 'team=vision&stage=raw' }),
+    )
+    const got = await a.send(new GetObjectTaggingCommand({ Bucket: T, Key: 'm' }))
+    assert.deepEqual((got.TagSet ?? []).map((t) => [t.Key, t.Value]).sort(), [
+      ['stage', 'raw'],
+      ['team', 'vision'],
+    ])
+    const g = await a.send(new GetObjectCommand({ Bucket: T, Key: 'm' }))
+    assert.equal(g.TagCount, 2)
+    await a.send(
+      new PutObjectTaggingCommand({
+        Bucket: T,
+        Key: 'm',
+        Tagging: { TagSet: [{ Key: 'stage', Value: 'reviewed' }] },
+      }),
+    )
+    const replaced = await a.send(new GetObjectTaggingCommand({ Bucket: T, Key: 'm' }))
+    assert.deepEqual(replaced.TagSet, [{ Key: 'stage', Value: 'reviewed' }])
+    await a.send(new DeleteObjectTaggingCommand({ Bucket: T, Key: 'm' }))
+    const none = await a.send(new GetObjectTaggingCommand({ Bucket: T, Key: 'm' }))
+    assert.deepEqual(none.TagSet, [])
+    const h = await a.send(new HeadObjectCommand({ Bucket: T, Key: 'm' }))
+    assert.equal(h.$metadata.httpStatusCode, 200)
+  })
+
+  it('S3’s limits: 11 tags are BadRequest; a repeated key, a 129-character key or a 257-character value InvalidTag', async () => {
+    const put = (TagSet: { Key: string; Value: string }[]) =>
+      failure(a.send(new PutObjectTaggingCommand({ Bucket: T, Key: 'm', Tagging: { TagSet } })))
+    const eleven = Array.from({ length: 11 }, (_, i) => ({ Key: `k${String(i)}`, Value: 'v' }))
+    // More than 10 tags is BadRequest in S3 ("Object tags cannot be greater than 10").
+    const tooMany = await put(eleven)
+    assert.deepEqual([tooMany.status, tooMany.code], [400, 'BadRequest'])
+    for (const set of [
+      [
+        { Key: 'a', Value: '1' },
+        { Key: 'a', Value: '2' },
+      ],
+      [{ Key: 'k'.repeat(129), Value: 'v' }],
+      [{ Key: 'k', Value: 'v'.repeat(257) }],
+    ]) {
+      const f = await put(set)
+      assert.deepEqual([f.status, f.code], [400, 'InvalidTag'])
+    }
+    // At the limits exactly: accepted.
+    await a.send(
+      new PutObjectTaggingCommand({
+        Bucket: T,
+        Key: 'm',
+        Tagging: {
+          TagSet: [...eleven.slice(0, 9), { Key: 'k'.repeat(128), Value: 'v'.repeat(256) }],
+        },
+      }),
+    )
+  })
+
+  it('tagging a key that does not exist is NoSuchKey; another tenant is refused', async () => {
+    const f = await failure(
+      a.send(new PutObjectTaggingCommand({ Bucket: T, Key: 'absent', Tagging: { TagSet: [] } })),
+    )
+    assert.deepEqual([f.status, f.code], [404, 'NoSuchKey'])
+    const b = gw.sdk(gw.bob)
+    const other = await failure(b.send(new GetObjectTaggingCommand({ Bucket: T, Key: 'm' })))
+    assert.deepEqual([other.status, other.code], [403, 'AccessDenied'])
+  })
+})
