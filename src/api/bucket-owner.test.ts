@@ -89,7 +89,7 @@ function decide(
     context: {},
   }
   const set: PolicySet = { identity, resource }
-  return ownerRule(req, set, authorize(req, set), signed)
+  return ownerRule(req, set, authorize(req, set), signed, authorize)
 }
 
 describe('the bucket-owner rule', () => {

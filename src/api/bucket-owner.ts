@@ -28,12 +28,13 @@
  * every bucket action the gateway uses is listed here or among the bucket's
  * data actions.
  */
-import {
-  authorize,
-  type AuthzRequest,
-  type Decision,
-  type PolicySet,
-  type Trace,
+import type {
+  AuthzRequest,
+  AuthzResult,
+  Decision,
+  PolicySet,
+  Trace,
+  authorize as Authorize,
 } from '../iam/evaluate.ts'
 
 /** Bucket-configuration actions (and DeleteBucket): only the owning tenant's principals. */
@@ -107,6 +108,8 @@ export function ownerRule(
   set: PolicySet,
   result: { decision: Decision; trace?: Trace | undefined },
   signed: boolean,
+  /** The IAM engine, as the pipeline (its only caller) passes it. */
+  authorize: (...a: Parameters<typeof Authorize>) => AuthzResult,
 ): OwnerRuled {
   const same = { decision: result.decision, trace: result.trace, outsider: false }
   if (!OWNER_ONLY_ACTIONS.has(req.action)) return same
