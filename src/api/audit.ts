@@ -11,6 +11,31 @@
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Trace } from '../iam/evaluate.ts'
+import type { ScanPolicy, ScanRecord } from '../meta/objects.ts'
+
+export interface DecisionRecord {
+  readonly requestId: string
+  readonly operation: string
+  readonly principal: string
+  readonly action: string
+  readonly resource: string
+  readonly decision: string
+  readonly trace: Trace | undefined
+}
+
+/** One verdict of the model scanner on an upload, as the audit log records it. */
+export interface ScanEvent {
+  readonly requestId: string
+  readonly principal: string
+  readonly bucket: string
+  readonly key: string
+  readonly versionId: string | undefined
+  readonly policy: ScanPolicy
+  /** What became of the upload. */
+  readonly outcome: 'stored' | 'quarantined' | 'rejected'
+  readonly scan: ScanRecord
+}
 
 export interface AuditWriterOptions {
   /** Records held in memory at most (default 10,000). */

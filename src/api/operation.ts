@@ -35,7 +35,7 @@ export interface S3Request {
   readonly key: string | undefined
   /** The versionId query parameter: `null` or one of our version ids. */
   readonly versionId: string | undefined
-  header(name: string): string | undefined
+  readonly header: (name: string) => string | undefined
 }
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE'

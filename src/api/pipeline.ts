@@ -17,15 +17,8 @@ import type { App } from '../app.ts'
 import { StrongroomError } from '../errors.ts'
 import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
-import type {
-  BucketRecord,
-  ObjectRecord,
-  ScanPolicy,
-  ScanRecord,
-  UploadRecord,
-} from '../meta/objects.ts'
+import type { BucketRecord, ObjectRecord, ScanRecord, UploadRecord } from '../meta/objects.ts'
 import type { KeyRecord, TenantRecord } from '../meta/store.ts'
-import { resolveKey } from '../kms/resolve.ts'
 import { ScanRejected, type ObjectService } from '../store/objects.ts'
 import { authenticate } from './authenticate.ts'
 import { EMPTY_SHA256, readSmallBody, streamingBody, type StreamingBody } from './body.ts'
@@ -42,7 +35,16 @@ import {
 import { PolicyCache } from './policies.ts'
 import { decode, route, send, sendXml } from './protocols/rest-xml.ts'
 import { quarantined } from './quarantine.ts'
-import { copySource, existing, NO_SUCH_UPLOAD, type CopySource } from './s3/common.ts'
+import { loaded, once, RequestState, type Decided } from './request-state.ts'
+import type { DecisionRecord, ScanEvent } from './audit.ts'
+import {
+  bucketOwnersKey,
+  copySource,
+  existing,
+  NO_SUCH_UPLOAD,
+  noSuchBucket,
+  type CopySource,
+} from './s3/common.ts'
 import { PAYLOAD_SHA256 } from './sigv4.ts'
 import type { Node } from './xml.ts'
 
@@ -54,28 +56,7 @@ import type { Node } from './xml.ts'
 export const ANONYMOUS_DENIED =
   'Access Denied: anonymous requests are allowed only where a bucket policy grants them; sign requests with AWS Signature Version 4'
 
-export interface DecisionRecord {
-  readonly requestId: string
-  readonly operation: string
-  readonly principal: string
-  readonly action: string
-  readonly resource: string
-  readonly decision: string
-  readonly trace: Trace | undefined
-}
-
-/** One verdict of the model scanner on an upload, as the audit log records it. */
-export interface ScanEvent {
-  readonly requestId: string
-  readonly principal: string
-  readonly bucket: string
-  readonly key: string
-  readonly versionId: string | undefined
-  readonly policy: ScanPolicy
-  /** What became of the upload. */
-  readonly outcome: 'stored' | 'quarantined' | 'rejected'
-  readonly scan: ScanRecord
-}
+export type { DecisionRecord, ScanEvent } from './audit.ts'
 
 export interface PipelineOptions {
   readonly app: App
@@ -91,56 +72,6 @@ export interface PipelineOptions {
   readonly onScan?: (e: ScanEvent) => void
   /** Receives operator alerts (a stored policy that cannot be loaded); default: JSON lines on stderr. */
   readonly onAlert?: (line: Record<string, unknown>) => void
-}
-
-type Decided = { readonly decision: string; readonly outsider: boolean }
-
-/** What one request has read and decided: each read and each decision happens once. */
-class RequestState {
-  readonly r: S3Request
-  readonly res: ServerResponse
-  readonly requestId: string
-  readonly caller: Caller
-  readonly conditions: Conditions
-  readonly operation: string
-  bucket: BucketRecord | undefined
-  object: ObjectRecord | undefined
-  source: CopySource | undefined
-  keyId: string | undefined
-  upload: UploadRecord | undefined
-  earlyBody: Buffer | undefined
-  readonly buckets = new Map<string, Promise<BucketRecord | undefined>>()
-  readonly tenants = new Map<string, Promise<TenantRecord | undefined>>()
-  readonly keys = new Map<string, Promise<KeyRecord | undefined>>()
-  readonly keyPolicies = new Map<string, Promise<string>>()
-  readonly decisions = new Map<string, Decided>()
-
-  constructor(
-    r: S3Request,
-    res: ServerResponse,
-    requestId: string,
-    caller: Caller,
-    conditions: Conditions,
-    operation: string,
-  ) {
-    this.r = r
-    this.res = res
-    this.requestId = requestId
-    this.caller = caller
-    this.conditions = conditions
-    this.operation = operation
-    if (caller.tenant !== undefined)
-      this.tenants.set(caller.tenant.id, Promise.resolve(caller.tenant))
-  }
-}
-
-function once<K, V>(m: Map<K, Promise<V>>, k: K, read: () => Promise<V>): Promise<V> {
-  let p = m.get(k)
-  if (p === undefined) {
-    p = read()
-    m.set(k, p)
-  }
-  return p
 }
 
 const MINT = Symbol('pipeline')
@@ -261,12 +192,6 @@ export class Authorized {
   scanned(bucket: BucketRecord, key: string, write: () => Promise<ObjectRecord>) {
     return this.#p.scanned(this.#s, bucket, key, write)
   }
-}
-
-function loaded<T>(v: T | undefined, what: string): T {
-  if (v === undefined)
-    throw new StrongroomError('INTERNAL', `the operation's declaration does not load its ${what}`)
-  return v
 }
 
 export class Pipeline {
@@ -631,32 +556,6 @@ export class Pipeline {
     }
     return o
   }
-}
-
-export type { RequestState }
-
-/**
- * The bucket owner's key that `asked` names, enabled. Another tenant's key, by id or by ARN,
- * answers exactly as a key that does not exist (the same code and message; only the echoed
- * reference differs), as AWS KMS resolves a bare key id in the caller's own account only.
- */
-export async function bucketOwnersKey(
-  app: App,
-  bucket: BucketRecord,
-  asked: string,
-): Promise<KeyRecord> {
-  const key = await resolveKey(app.store, bucket.tenantId, asked)
-  if (key === undefined)
-    throw new StrongroomError('KEY_NOT_FOUND', `Invalid keyId ${asked}: no such key`)
-  if (key.state !== 'Enabled')
-    throw new StrongroomError('KEY_DISABLED', `The key ${asked} is ${key.state}`)
-  return key
-}
-
-export function noSuchBucket(name: string): StrongroomError {
-  return new StrongroomError('NO_SUCH_BUCKET', 'The specified bucket does not exist', {
-    details: { BucketName: name },
-  })
 }
 
 function appliedOnly(t: Trace): Trace {

@@ -324,7 +324,7 @@ function causesOf(e: unknown): string[] | undefined {
     out.push(
       c instanceof Error
         ? `${c.name}: ${c.message}${c.stack === undefined ? '' : `\n${c.stack}`}`
-        : String(c),
+        : JSON.stringify(c),
     )
     c = c instanceof Error ? c.cause : undefined
   }

@@ -8,8 +8,11 @@ import type { BucketRecord, ObjectRecord, Tags } from '../../meta/objects.ts'
 import type { TenantRecord } from '../../meta/store.ts'
 import { isVersionId } from '../../store/objects.ts'
 import type { Conditions, S3Request } from '../operation.ts'
-import type { Pipeline, RequestState } from '../pipeline.ts'
-import { noSuchBucket } from '../pipeline.ts'
+import type { Pipeline } from '../pipeline.ts'
+import type { RequestState } from '../request-state.ts'
+import type { App } from '../../app.ts'
+import type { KeyRecord } from '../../meta/store.ts'
+import { resolveKey } from '../../kms/resolve.ts'
 import { copySourceConditions, evaluate } from '../preconditions.ts'
 import { splitPath } from '../protocols/rest-xml.ts'
 import { parseTaggingHeader, tagConditions } from '../s3-config.ts'
@@ -166,3 +169,27 @@ export const versioned =
   (plain: string, version: string) =>
   (r: S3Request): string =>
     r.versionId === undefined ? plain : version
+
+/**
+ * The bucket owner's key that `asked` names, enabled. Another tenant's key, by id or by ARN,
+ * answers exactly as a key that does not exist (the same code and message; only the echoed
+ * reference differs), as AWS KMS resolves a bare key id in the caller's own account only.
+ */
+export async function bucketOwnersKey(
+  app: App,
+  bucket: BucketRecord,
+  asked: string,
+): Promise<KeyRecord> {
+  const key = await resolveKey(app.store, bucket.tenantId, asked)
+  if (key === undefined)
+    throw new StrongroomError('KEY_NOT_FOUND', `Invalid keyId ${asked}: no such key`)
+  if (key.state !== 'Enabled')
+    throw new StrongroomError('KEY_DISABLED', `The key ${asked} is ${key.state}`)
+  return key
+}
+
+export function noSuchBucket(name: string): StrongroomError {
+  return new StrongroomError('NO_SUCH_BUCKET', 'The specified bucket does not exist', {
+    details: { BucketName: name },
+  })
+}
