@@ -145,7 +145,7 @@ describe('the S3 operation table', () => {
     const names = S3_OPERATIONS.map((o) => o.name)
     assert.deepEqual(names, [...new Set(names)], 'names are unique')
     for (const op of S3_OPERATIONS) {
-      assert.ok(op.match.method !== undefined && op.match.on !== undefined, `${op.name}: a match`)
+      assert.ok(op.match.method.length > 0 && op.match.on.length > 0, `${op.name}: a match`)
       if (op.match.sub !== undefined)
         assert.ok((SUBRESOURCES as readonly string[]).includes(op.match.sub), op.name)
       const sample = SAMPLES[op.name]
