@@ -3,8 +3,8 @@
  * JSON lines (DATA_DIR/audit/NAME, owner-only). `write` queues in memory and returns at once;
  * one append at a time carries everything queued meanwhile (a group commit), so concurrent
  * requests share writes and the event loop never waits for the disk. The pipeline awaits
- * `flush` before a request's answer goes out, so a client that has its answer finds its
- * decisions on disk (`strongroom explain`). The queue is bounded: beyond `maxQueued` records a
+ * `flush` before a refusal goes out, so a refused client finds its decisions on disk
+ * (`strongroom explain`); allowed requests never wait for the disk. The queue is bounded: beyond `maxQueued` records a
  * record is appended synchronously instead, so an overloaded disk slows requests down rather
  * than losing records or memory. `close` flushes what is left and closes the file.
  */

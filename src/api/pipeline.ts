@@ -240,9 +240,11 @@ export class Pipeline {
     const s = new RequestState(r, res, requestId, caller, conditions, op.name)
     try {
       await this.decide(op, s)
-    } finally {
-      // Allowed or refused, the decisions are on disk before the answer goes out.
+    } catch (e) {
+      // A refusal's decisions are on disk before its answer goes out, so `strongroom explain`
+      // finds them at once; an allowed request does not wait for the disk.
       await this.flushDecisions()
+      throw e
     }
     await op.handler(new Authorized(MINT, this, s))
   }

@@ -32,13 +32,20 @@ interface Creds {
 }
 
 /** The hash constructor the SDK's signer wants, on node:crypto (as test/security/http.ts has it). */
+type Data = string | ArrayBuffer | ArrayBufferView
+const bytes = (data: Data): string | Uint8Array =>
+  typeof data === 'string'
+    ? data
+    : ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data)
 class Sha256 {
   private readonly h
-  constructor(secret?: string | Uint8Array) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', secret)
+  constructor(secret?: Data) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))
   }
-  update(data: string | Uint8Array): void {
-    this.h.update(data)
+  update(data: Data): void {
+    this.h.update(bytes(data))
   }
   digest(): Promise<Uint8Array> {
     return Promise.resolve(new Uint8Array(this.h.digest()))
