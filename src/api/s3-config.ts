@@ -142,10 +142,11 @@ export function parseTaggingHeader(h: string | undefined): Tags {
     const dec = (s: string) => {
       try {
         return decodeURIComponent(s.replace(/\+/g, ' '))
-      } catch {
+      } catch (e) {
         throw new StrongroomError(
           'INVALID_ARGUMENT',
           'The header x-amz-tagging is not valid URL encoding',
+          { cause: e },
         )
       }
     }

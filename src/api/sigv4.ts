@@ -61,8 +61,10 @@ export function uriEncode(s: string): string {
 function decode(s: string, what: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, '%20'))
-  } catch {
-    throw new StrongroomError('INVALID_ARGUMENT', `${what} is not valid percent-encoding`)
+  } catch (e) {
+    throw new StrongroomError('INVALID_ARGUMENT', `${what} is not valid percent-encoding`, {
+      cause: e,
+    })
   }
 }
 
