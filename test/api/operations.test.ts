@@ -7,89 +7,14 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { request } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { initDataDir, openApp, type App } from '../../src/app.ts'
-import { S3Gateway } from '../../src/api/s3.ts'
-import { S3_OPERATIONS } from '../../src/api/s3/table.ts'
 import { actionOf, type Operation } from '../../src/api/operation.ts'
 import { decode, route, SUBRESOURCES } from '../../src/api/protocols/rest-xml.ts'
-import { listen, type RunningServer } from '../../src/api/server.ts'
-import { loadConfig } from '../../src/config.ts'
-import { createTenant } from '../../src/identity/tenants.ts'
-import { createAccessKey, createUser, putUserPolicy } from '../../src/identity/users.ts'
-import { FsBlobStore } from '../../src/store/blobs.ts'
-import { ObjectService } from '../../src/store/objects.ts'
-import { createHash, createHmac } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
-import { SignatureV4 } from '@smithy/signature-v4'
-
-interface Creds {
-  readonly id: string
-  readonly secret: string
-}
-
-/** The hash constructor the SDK's signer wants, on node:crypto (as test/security/http.ts has it). */
-type Data = string | ArrayBuffer | ArrayBufferView
-const bytes = (data: Data): string | Uint8Array =>
-  typeof data === 'string'
-    ? data
-    : ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data)
-class Sha256 {
-  private readonly h
-  constructor(secret?: Data) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))
-  }
-  update(data: Data): void {
-    this.h.update(bytes(data))
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()))
-  }
-}
-
-/** Header-signs a request with the AWS SDK's own SigV4 signer. */
-async function signHeaders(
-  c: Creds,
-  method: string,
-  url: URL,
-  body: Buffer,
-  extra: Record<string, string>,
-) {
-  const signer = new SignatureV4({
-    service: 's3',
-    region: 'us-east-1',
-    credentials: { accessKeyId: c.id, secretAccessKey: c.secret },
-    sha256: Sha256,
-    uriEscapePath: false,
-    applyChecksum: false,
-  })
-  const signed = await signer.sign({
-    method,
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers: {
-      host: url.host,
-      'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
-      ...extra,
-    },
-  })
-  return signed.headers
-}
-
-interface Sample {
-  readonly method: string
-  readonly path: string
-  readonly headers?: Record<string, string>
-  readonly body?: string
-}
+import { S3_OPERATIONS } from '../../src/api/s3/table.ts'
+import { startInProcess, type Creds, type InProcess, type Sample } from './inprocess.ts'
 
 const U = 'UPLOADID'
 /** One request that names each operation (checked below to route to it). */
@@ -178,10 +103,7 @@ describe('the S3 operation table', () => {
 describe('an unauthorized request never reaches its handler, for every operation', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sr-ops-'))
   const called = new Set<string>()
-  let app: App
-  let running: RunningServer
-  let admin: Creds
-  let nobody: Creds
+  let h: InProcess
   let uploadId = ''
 
   const spied: Operation[] = S3_OPERATIONS.map((op) => ({
@@ -192,81 +114,26 @@ describe('an unauthorized request never reaches its handler, for every operation
     },
   }))
 
-  async function send(c: Creds | undefined, s: Sample) {
-    const path = s.path.replace(U, uploadId)
-    const url = `${running.url}${path}`
-    const body = Buffer.from(s.body ?? '')
-    const headers =
-      c === undefined
-        ? { ...s.headers }
-        : await signHeaders(c, s.method, new URL(url), body, s.headers ?? {})
-    return new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(
-        url,
-        { method: s.method, headers: { ...headers, 'content-length': String(body.length) } },
-        (res) => {
-          const parts: Buffer[] = []
-          res.on('data', (d: Buffer) => parts.push(d))
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }),
-          )
-        },
-      )
-      req.on('error', reject)
-      req.end(body)
-    })
-  }
+  const send = (c: Creds | undefined, s: Sample) =>
+    h.send(c, { ...s, path: s.path.replace(U, uploadId) })
 
   before(async () => {
-    const config = loadConfig({ env: {}, flags: { 'data-dir': join(dir, 'data') } })
-    await initDataDir(config, { dev: true })
-    app = await openApp(config)
-    const tenant = await createTenant(app.store, 'acme')
-    const root = await createUser(app.store, tenant, 'admin')
-    await putUserPolicy(
-      app.store,
-      root,
-      'all',
-      JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
-      }),
-    )
-    const k1 = await createAccessKey(app.store, app.kms, root)
-    admin = { id: k1.accessKeyId, secret: k1.secretAccessKey }
-    const k2 = await createAccessKey(
-      app.store,
-      app.kms,
-      await createUser(app.store, tenant, 'nobody'),
-    )
-    nobody = { id: k2.accessKeyId, secret: k2.secretAccessKey }
-    const objects = new ObjectService(
-      app.store,
-      new FsBlobStore(join(dir, 'blobs')),
-      app.kms,
-      config.segmentSize,
-    )
-    running = await listen(new S3Gateway({ app, objects, operations: spied }), {
-      host: '127.0.0.1',
-      port: 0,
-      log: () => undefined,
-    })
+    h = await startInProcess(dir, { operations: spied })
     for (const s of [
       { method: 'PUT', path: '/bkt' },
       SAMPLES.PutObject ?? assert.fail(),
       { method: 'PUT', path: '/bkt/k', body: 'data' },
     ]) {
-      const r = await send(admin, s)
+      const r = await send(h.admin, s)
       assert.equal(r.status, 200, r.body)
     }
-    const created = await send(admin, SAMPLES.CreateMultipartUpload ?? assert.fail())
+    const created = await send(h.admin, SAMPLES.CreateMultipartUpload ?? assert.fail())
     uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body)?.[1] ?? ''
     assert.notEqual(uploadId, '')
   })
 
   after(async () => {
-    await running.close()
-    await app.close()
+    await h.close()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -274,7 +141,7 @@ describe('an unauthorized request never reaches its handler, for every operation
     it(op.name, async () => {
       const sample = SAMPLES[op.name] ?? assert.fail(`no sample for ${op.name}`)
       for (const [who, creds] of [
-        ['a user without policies', nobody],
+        ['a user without policies', h.nobody],
         ['an anonymous caller', undefined],
       ] as const) {
         called.clear()
@@ -284,7 +151,7 @@ describe('an unauthorized request never reaches its handler, for every operation
           assert.equal(r.status, 200, `${op.name}, ${who}`)
           assert.match(r.body, /<Code>AccessDenied<\/Code>/)
           assert.doesNotMatch(r.body, /<Deleted>/)
-          assert.equal((await send(admin, SAMPLES.HeadObject ?? assert.fail())).status, 200)
+          assert.equal((await send(h.admin, SAMPLES.HeadObject ?? assert.fail())).status, 200)
           continue
         }
         assert.equal(r.status, 403, `${op.name}, ${who}: ${r.body}`)
