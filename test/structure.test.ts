@@ -24,3 +24,29 @@ it(`no file in src/ is over ${MAX_LINES} lines`, () => {
     .filter((f) => f.lines > MAX_LINES && !EXEMPT.has(f.file.split('\\').join('/')))
   assert.deepEqual(long, [], 'split these files by concept')
 })
+
+it('in src/api, only pipeline.ts calls the IAM engine, and handlers reach no store but through their context', () => {
+  const api = join(SRC, 'api')
+  const files = [...sources(api)].filter((f) => !f.endsWith('.test.ts'))
+  const engine = files.filter((f) =>
+    /import\s+\{[^}]*\bauthorize\b[^}]*\}\s+from\s+'[./]+iam\/evaluate\.ts'/.test(
+      readFileSync(f, 'utf8'),
+    ),
+  )
+  assert.deepEqual(
+    engine.map((f) => relative(api, f)),
+    ['pipeline.ts'],
+  )
+  const handlers = [...sources(join(api, 's3'))]
+  assert.ok(handlers.length >= 7)
+  for (const f of handlers) {
+    const text = readFileSync(f, 'utf8')
+    // Types only: a handler gets the App's stores and services from `Authorized`.
+    assert.doesNotMatch(
+      text,
+      /^import \{[^}]*\} from '\.\.\/\.\.\/(app|meta\/store|meta\/sqlite\/[\w/]+)\.ts'/m,
+      f,
+    )
+    assert.doesNotMatch(text, /\bauthorize\(/, f)
+  }
+})
