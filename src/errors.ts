@@ -54,16 +54,67 @@ export const ERROR_CODES = [
   'LIMIT_EXCEEDED',
   'SCAN_REJECTED',
   'INTERNAL',
+  // requests at the API edge (each maps to one wire error in src/api/errors.ts)
+  'ACCESS_DENIED',
+  'AUTHORIZATION_HEADER_MALFORMED',
+  'AUTHORIZATION_QUERY_PARAMETERS_ERROR',
+  'BAD_DIGEST',
+  'BAD_REQUEST',
+  'BUCKET_ALREADY_OWNED_BY_YOU',
+  'BUCKET_NOT_EMPTY',
+  'ENTITY_TOO_LARGE',
+  'ENTITY_TOO_SMALL',
+  'EXPIRED_TOKEN',
+  'INCOMPLETE_BODY',
+  'INVALID_ACCESS_KEY_ID',
+  'INVALID_ARGUMENT',
+  'INVALID_BUCKET_NAME',
+  'INVALID_DIGEST',
+  'INVALID_PART',
+  'INVALID_PART_ORDER',
+  'INVALID_REQUEST',
+  'INVALID_TAG',
+  'KEY_TOO_LONG',
+  'MALFORMED_POLICY',
+  'MALFORMED_XML',
+  'MAX_MESSAGE_LENGTH_EXCEEDED',
+  'METADATA_TOO_LARGE',
+  'METHOD_NOT_ALLOWED',
+  'MISSING_CONTENT_LENGTH',
+  'NO_SUCH_BUCKET',
+  'NO_SUCH_BUCKET_POLICY',
+  'NO_SUCH_KEY',
+  'NO_SUCH_UPLOAD',
+  'NO_SUCH_VERSION',
+  'NOT_IMPLEMENTED',
+  'NOT_MODIFIED',
+  'OPERATION_ABORTED',
+  'PRECONDITION_FAILED',
+  'REQUEST_TIME_TOO_SKEWED',
+  'REQUEST_TIMEOUT',
+  'SERVICE_UNAVAILABLE',
+  'SIGNATURE_DOES_NOT_MATCH',
+  'CONTENT_SHA256_MISMATCH',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
 
+export interface StrongroomErrorOptions extends ErrorOptions {
+  /**
+   * Named values a protocol may show its client beside the message (S3 adds them to its XML
+   * error: BucketName, Key, …). Never secrets: they go on the wire.
+   */
+  readonly details?: Readonly<Record<string, string>>
+}
+
 export class StrongroomError extends Error {
   readonly code: ErrorCode
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+  readonly details: Readonly<Record<string, string>>
+  constructor(code: ErrorCode, message: string, options?: StrongroomErrorOptions) {
     super(message, options)
     this.name = new.target.name
     this.code = code
+    this.details = options?.details ?? {}
   }
 }
 

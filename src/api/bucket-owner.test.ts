@@ -5,7 +5,7 @@
  * new bucket operation cannot be added without deciding which.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import type { AuthzRequest, PolicySet } from '../iam/evaluate.ts'
 import { authorize } from '../iam/evaluate.ts'
@@ -89,12 +89,16 @@ function decide(
     context: {},
   }
   const set: PolicySet = { identity, resource }
-  return ownerRule(req, set, authorize(req, set), signed)
+  return ownerRule(req, set, authorize(req, set), signed, authorize)
 }
 
 describe('the bucket-owner rule', () => {
   it('every S3 action the gateway authorizes is classified as bucket configuration or data', () => {
-    const source = readFileSync(new URL('./s3.ts', import.meta.url), 'utf8')
+    const dir = new URL('./s3/', import.meta.url)
+    const source = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(new URL(f, dir), 'utf8'))
+      .join('\n')
     const used = new Set(
       [...source.matchAll(/'(s3:[A-Z]\w+)'/g)]
         .map((m) => m[1] ?? '')

@@ -28,13 +28,7 @@
  * every bucket action the gateway uses is listed here or among the bucket's
  * data actions.
  */
-import {
-  authorize,
-  type AuthzRequest,
-  type Decision,
-  type PolicySet,
-  type Trace,
-} from '../iam/evaluate.ts'
+import type { AuthzRequest, Decision, PolicySet, Trace, authorize } from '../iam/evaluate.ts'
 
 /** Bucket-configuration actions (and DeleteBucket): only the owning tenant's principals. */
 export const OWNER_ONLY_ACTIONS: ReadonlySet<string> = new Set([
@@ -107,12 +101,14 @@ export function ownerRule(
   set: PolicySet,
   result: { decision: Decision; trace?: Trace | undefined },
   signed: boolean,
+  /** The IAM engine, as the pipeline (its only caller) passes it: this module never calls it itself. */
+  engine: typeof authorize,
 ): OwnerRuled {
   const same = { decision: result.decision, trace: result.trace, outsider: false }
   if (!OWNER_ONLY_ACTIONS.has(req.action)) return same
   if (!signed || req.principalAccount !== req.resourceAccount) {
     if (result.decision !== 'Allow') return same
-    const trace = result.trace ?? authorize(req, set, { explain: true }).trace
+    const trace = result.trace ?? engine(req, set, { explain: true }).trace
     return {
       decision: 'ExplicitDeny',
       trace: trace && {
@@ -125,9 +121,9 @@ export function ownerRule(
   }
   if (result.decision === 'Allow' || !LOCKOUT_PROOF_ACTIONS.has(req.action)) return same
   const identityOnly = { ...set, resource: undefined }
-  const administrator = authorize({ ...req, action: '*', resource: '*' }, identityOnly)
+  const administrator = engine({ ...req, action: '*', resource: '*' }, identityOnly)
   if (administrator.decision !== 'Allow') return same
-  const own = authorize(req, identityOnly, { explain: true })
+  const own = engine(req, identityOnly, { explain: true })
   if (own.decision !== 'Allow') return same
   return {
     decision: 'Allow',

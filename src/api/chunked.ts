@@ -13,7 +13,7 @@
  * x-amz-decoded-content-length bytes. Every line is bounded.
  */
 import { ChunkReader } from '../crypto/stream.ts'
-import { ApiError } from './errors.ts'
+import { StrongroomError } from '../errors.ts'
 
 const MAX_LINE = 8 * 1024
 const MAX_CHUNK = 64 * 1024 * 1024
@@ -40,8 +40,11 @@ async function readLine(r: ChunkReader): Promise<string> {
   const end = b.indexOf('\r\n')
   if (end < 0) {
     throw buf.byteLength >= MAX_LINE
-      ? new ApiError('InvalidArgument', 'a chunk header line of the aws-chunked body is too long')
-      : new ApiError('IncompleteBody', 'the aws-chunked body ended inside a chunk header')
+      ? new StrongroomError(
+          'INVALID_ARGUMENT',
+          'a chunk header line of the aws-chunked body is too long',
+        )
+      : new StrongroomError('INCOMPLETE_BODY', 'the aws-chunked body ended inside a chunk header')
   }
   const line = b.toString('latin1', 0, end)
   await r.take(end + 2)
@@ -58,17 +61,20 @@ export async function* decodeChunked(
     const line = await readLine(r)
     const [sizeHex = '', ...ext] = line.split(';')
     if (!/^[0-9a-fA-F]{1,8}$/.test(sizeHex))
-      throw new ApiError(
-        'InvalidArgument',
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
         'a chunk size of the aws-chunked body is not hexadecimal',
       )
     const size = parseInt(sizeHex, 16)
     if (size > MAX_CHUNK)
-      throw new ApiError('InvalidArgument', 'a chunk of the aws-chunked body is larger than 64 MiB')
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        'a chunk of the aws-chunked body is larger than 64 MiB',
+      )
     const sig = ext.find((e) => e.startsWith('chunk-signature='))?.slice(16)
     if (o.verifyChunk !== undefined && sig === undefined)
-      throw new ApiError(
-        'SignatureDoesNotMatch',
+      throw new StrongroomError(
+        'SIGNATURE_DOES_NOT_MATCH',
         'a chunk of the signed stream carries no signature',
       )
     const pieces: Uint8Array[] = []
@@ -76,22 +82,22 @@ export async function* decodeChunked(
     while (got < size) {
       const piece = await r.take(Math.min(size - got, 1 << 20))
       if (piece.byteLength === 0)
-        throw new ApiError('IncompleteBody', 'the aws-chunked body ended inside a chunk')
+        throw new StrongroomError('INCOMPLETE_BODY', 'the aws-chunked body ended inside a chunk')
       pieces.push(piece)
       got += piece.byteLength
     }
     if (o.verifyChunk !== undefined && sig !== undefined) o.verifyChunk(sig, pieces)
     total += size
     if (total > o.decodedLength)
-      throw new ApiError(
-        'IncompleteBody',
+      throw new StrongroomError(
+        'INCOMPLETE_BODY',
         'the aws-chunked body is longer than x-amz-decoded-content-length',
       )
     yield* pieces
     if (size === 0) break
     if ((await readLine(r)) !== '')
-      throw new ApiError(
-        'InvalidArgument',
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
         'a chunk of the aws-chunked body is not followed by CRLF',
       )
   }
@@ -99,18 +105,21 @@ export async function* decodeChunked(
   for (;;) {
     const line = await readLine(r).catch((e: unknown) => {
       // A stream without trailers may end right after the last chunk's CRLF.
-      if (e instanceof ApiError && e.code === 'IncompleteBody') return ''
+      if (e instanceof StrongroomError && e.code === 'INCOMPLETE_BODY') return ''
       throw e
     })
     if (line === '') break
     const colon = line.indexOf(':')
     if (colon <= 0 || trailers.size >= MAX_TRAILERS)
-      throw new ApiError('InvalidArgument', 'a trailer of the aws-chunked body is malformed')
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        'a trailer of the aws-chunked body is malformed',
+      )
     trailers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim())
   }
   if (total !== o.decodedLength)
-    throw new ApiError(
-      'IncompleteBody',
+    throw new StrongroomError(
+      'INCOMPLETE_BODY',
       `the body has ${total} bytes but x-amz-decoded-content-length says ${o.decodedLength}`,
     )
   const signature = trailers.get(TRAILER_SIGNATURE)
@@ -118,8 +127,8 @@ export async function* decodeChunked(
   if (o.verifyTrailer !== undefined) {
     // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html
     if (signature === undefined)
-      throw new ApiError(
-        'SignatureDoesNotMatch',
+      throw new StrongroomError(
+        'SIGNATURE_DOES_NOT_MATCH',
         'the trailer of the signed stream carries no x-amz-trailer-signature',
       )
     const canonical = [...trailers]

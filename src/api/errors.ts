@@ -1,10 +1,12 @@
 /**
  * S3's error codes and HTTP statuses
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html), and
- * the one mapping from Strongroom's internal codes to them: a new ErrorCode
- * does not compile until it has a wire mapping here.
+ * the one mapping from Strongroom's error codes to them, applied once at the
+ * S3 codec's edge: a new ErrorCode does not compile until it has a wire
+ * mapping here. Handlers throw `StrongroomError` only.
  */
 import { StrongroomError, type ErrorCode } from '../errors.ts'
+import { xmlDocument } from './xml.ts'
 
 export const S3_ERRORS = {
   AccessDenied: 403,
@@ -56,22 +58,8 @@ export const S3_ERRORS = {
 
 export type S3Code = keyof typeof S3_ERRORS
 
-export class ApiError extends Error {
-  readonly code: S3Code
-  readonly status: number
-  /** Extra XML elements S3 adds for this error (BucketName, Key, …). */
-  readonly extra: Readonly<Record<string, string>>
-  constructor(code: S3Code, message: string, extra: Record<string, string> = {}) {
-    super(message)
-    this.name = 'ApiError'
-    this.code = code
-    this.status = S3_ERRORS[code]
-    this.extra = extra
-  }
-}
-
-/** How each internal error reaches the wire. Errors of the CLI and setup never reach it: InternalError. */
-const FROM_INTERNAL: Readonly<Record<ErrorCode, S3Code>> = {
+/** How each error reaches the wire. Errors of the CLI and setup never reach it: InternalError. */
+const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   USAGE: 'InvalidArgument',
   CONFIG_INVALID: 'InvalidArgument',
   IO: 'InternalError',
@@ -115,20 +103,81 @@ const FROM_INTERNAL: Readonly<Record<ErrorCode, S3Code>> = {
   LIMIT_EXCEEDED: 'InvalidArgument',
   SCAN_REJECTED: 'InvalidRequest',
   INTERNAL: 'InternalError',
+  ACCESS_DENIED: 'AccessDenied',
+  AUTHORIZATION_HEADER_MALFORMED: 'AuthorizationHeaderMalformed',
+  AUTHORIZATION_QUERY_PARAMETERS_ERROR: 'AuthorizationQueryParametersError',
+  BAD_DIGEST: 'BadDigest',
+  BAD_REQUEST: 'BadRequest',
+  BUCKET_ALREADY_OWNED_BY_YOU: 'BucketAlreadyOwnedByYou',
+  BUCKET_NOT_EMPTY: 'BucketNotEmpty',
+  ENTITY_TOO_LARGE: 'EntityTooLarge',
+  ENTITY_TOO_SMALL: 'EntityTooSmall',
+  EXPIRED_TOKEN: 'ExpiredToken',
+  INCOMPLETE_BODY: 'IncompleteBody',
+  INVALID_ACCESS_KEY_ID: 'InvalidAccessKeyId',
+  INVALID_ARGUMENT: 'InvalidArgument',
+  INVALID_BUCKET_NAME: 'InvalidBucketName',
+  INVALID_DIGEST: 'InvalidDigest',
+  INVALID_PART: 'InvalidPart',
+  INVALID_PART_ORDER: 'InvalidPartOrder',
+  INVALID_REQUEST: 'InvalidRequest',
+  INVALID_TAG: 'InvalidTag',
+  KEY_TOO_LONG: 'KeyTooLongError',
+  MALFORMED_POLICY: 'MalformedPolicy',
+  MALFORMED_XML: 'MalformedXML',
+  MAX_MESSAGE_LENGTH_EXCEEDED: 'MaxMessageLengthExceeded',
+  METADATA_TOO_LARGE: 'MetadataTooLarge',
+  METHOD_NOT_ALLOWED: 'MethodNotAllowed',
+  MISSING_CONTENT_LENGTH: 'MissingContentLength',
+  NO_SUCH_BUCKET: 'NoSuchBucket',
+  NO_SUCH_BUCKET_POLICY: 'NoSuchBucketPolicy',
+  NO_SUCH_KEY: 'NoSuchKey',
+  NO_SUCH_UPLOAD: 'NoSuchUpload',
+  NO_SUCH_VERSION: 'NoSuchVersion',
+  NOT_IMPLEMENTED: 'NotImplemented',
+  NOT_MODIFIED: 'NotModified',
+  OPERATION_ABORTED: 'OperationAborted',
+  PRECONDITION_FAILED: 'PreconditionFailed',
+  REQUEST_TIME_TOO_SKEWED: 'RequestTimeTooSkewed',
+  REQUEST_TIMEOUT: 'RequestTimeout',
+  SERVICE_UNAVAILABLE: 'ServiceUnavailable',
+  SIGNATURE_DOES_NOT_MATCH: 'SignatureDoesNotMatch',
+  CONTENT_SHA256_MISMATCH: 'XAmzContentSHA256Mismatch',
 }
 
+/** An error as S3 puts it on the wire. */
+export interface S3WireError {
+  readonly code: S3Code
+  readonly status: number
+  readonly message: string
+  /** Extra XML elements S3 adds for this error (BucketName, Key, …). */
+  readonly extra: Readonly<Record<string, string>>
+}
+
+const INTERNAL_MESSAGE = 'We encountered an internal error. Please try again.'
+
 /**
- * The error a client sees. Internal failures (a tampered blob, a wrong key)
- * become InternalError with no detail: the detail goes to the log only.
+ * The error a client sees: the one mapping at the S3 edge. Internal failures (a tampered
+ * blob, a wrong key, a bug) become InternalError with no detail: the detail goes to the log
+ * only, by request id.
  */
-export function toApiError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e
+export function toApiError(e: unknown): S3WireError {
   if (e instanceof StrongroomError) {
-    const code = FROM_INTERNAL[e.code]
-    return new ApiError(
-      code,
-      code === 'InternalError' ? 'We encountered an internal error. Please try again.' : e.message,
-    )
+    const code = S3_WIRE[e.code]
+    if (code === 'InternalError')
+      return { code, status: S3_ERRORS[code], message: INTERNAL_MESSAGE, extra: {} }
+    return { code, status: S3_ERRORS[code], message: e.message, extra: e.details }
   }
-  return new ApiError('InternalError', 'We encountered an internal error. Please try again.')
+  return { code: 'InternalError', status: 500, message: INTERNAL_MESSAGE, extra: {} }
+}
+
+/** S3's XML error document. */
+export function errorXml(e: S3WireError, resource: string, requestId: string): string {
+  return xmlDocument('Error', {
+    Code: e.code,
+    Message: e.message,
+    ...e.extra,
+    Resource: resource,
+    RequestId: requestId,
+  }).replace(' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', '')
 }

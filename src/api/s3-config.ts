@@ -5,12 +5,12 @@
  */
 import type { Policy } from '../iam/policy.ts'
 import type { PublicAccessBlock, Tags } from '../meta/objects.ts'
-import { ApiError } from './errors.ts'
+import { StrongroomError } from '../errors.ts'
 import type { Node, XmlElement } from './xml.ts'
 
-const malformed = (why: string): ApiError =>
-  new ApiError(
-    'MalformedXML',
+const malformed = (why: string): StrongroomError =>
+  new StrongroomError(
+    'MALFORMED_XML',
     `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
   )
 
@@ -27,7 +27,7 @@ export function parseVersioning(doc: XmlElement): 'Enabled' | 'Suspended' {
   expectRoot(doc, 'VersioningConfiguration')
   const mfa = child(doc, 'MfaDelete')?.text.trim()
   if (mfa === 'Enabled')
-    throw new ApiError('NotImplemented', 'Strongroom does not implement MFA delete')
+    throw new StrongroomError('NOT_IMPLEMENTED', 'Strongroom does not implement MFA delete')
   const status = child(doc, 'Status')?.text.trim()
   if (status !== 'Enabled' && status !== 'Suspended')
     throw malformed('Status must be Enabled or Suspended (a bucket cannot return to unversioned)')
@@ -45,12 +45,12 @@ export function parseEncryption(doc: XmlElement): { keyId: string | undefined } 
   const key = child(byDefault, 'KMSMasterKeyID')?.text.trim()
   if (alg === 'AES256') {
     if (key !== undefined && key !== '')
-      throw new ApiError('InvalidArgument', 'KMSMasterKeyID is only allowed with aws:kms')
+      throw new StrongroomError('INVALID_ARGUMENT', 'KMSMasterKeyID is only allowed with aws:kms')
     return { keyId: undefined }
   }
   if (alg !== 'aws:kms')
-    throw new ApiError(
-      'InvalidArgument',
+    throw new StrongroomError(
+      'INVALID_ARGUMENT',
       `The encryption algorithm ${alg ?? '(none)'} is not supported: use aws:kms or AES256`,
     )
   return { keyId: key === '' ? undefined : key }
@@ -94,25 +94,25 @@ const MAX_TAGS = 10
 /** S3's tag rules: at most 10, keys of 1–128 and values of 0–256 characters, no duplicate keys, no aws: prefix. */
 export function checkTags(tags: Tags): Tags {
   if (tags.length > MAX_TAGS)
-    throw new ApiError('BadRequest', 'Object tags cannot be greater than 10')
+    throw new StrongroomError('BAD_REQUEST', 'Object tags cannot be greater than 10')
   const seen = new Set<string>()
   // Lengths in code points, as S3 counts characters.
   const chars = (x: string) => Array.from(x).length
   for (const [k, v] of tags) {
     if (chars(k) < 1 || chars(k) > 128)
-      throw new ApiError(
-        'InvalidTag',
+      throw new StrongroomError(
+        'INVALID_TAG',
         'The TagKey you have provided is invalid: 1 to 128 characters',
       )
     if (chars(v) > 256)
-      throw new ApiError(
-        'InvalidTag',
+      throw new StrongroomError(
+        'INVALID_TAG',
         'The TagValue you have provided is too long: at most 256 characters',
       )
     if (k.toLowerCase().startsWith('aws:'))
-      throw new ApiError('InvalidTag', 'Your TagKey cannot be prefixed with aws:')
+      throw new StrongroomError('INVALID_TAG', 'Your TagKey cannot be prefixed with aws:')
     if (seen.has(k))
-      throw new ApiError('InvalidTag', 'Cannot provide multiple Tags with the same key')
+      throw new StrongroomError('INVALID_TAG', 'Cannot provide multiple Tags with the same key')
     seen.add(k)
   }
   return tags
@@ -142,8 +142,12 @@ export function parseTaggingHeader(h: string | undefined): Tags {
     const dec = (s: string) => {
       try {
         return decodeURIComponent(s.replace(/\+/g, ' '))
-      } catch {
-        throw new ApiError('InvalidArgument', 'The header x-amz-tagging is not valid URL encoding')
+      } catch (e) {
+        throw new StrongroomError(
+          'INVALID_ARGUMENT',
+          'The header x-amz-tagging is not valid URL encoding',
+          { cause: e },
+        )
       }
     }
     tags.push(eq < 0 ? [dec(pair), ''] : [dec(pair.slice(0, eq)), dec(pair.slice(eq + 1))])

@@ -19,8 +19,12 @@ import { createServer as createHttps } from 'node:https'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { MOZILLA_INTERMEDIATE } from '../net/tls.ts'
-import { ApiError, toApiError } from './errors.ts'
-import { errorXml, newRequestId, type DecisionRecord, type S3Gateway } from './s3.ts'
+import { StrongroomError } from '../errors.ts'
+import { auditWriter, type AuditWriter } from './audit.ts'
+import { errorXml, toApiError } from './errors.ts'
+import type { DecisionRecord } from './pipeline.ts'
+import { encodeError } from './protocols/rest-xml.ts'
+import { newRequestId, type S3Gateway } from './s3.ts'
 import { XML_BOUNDS } from './xml.ts'
 
 export interface ListenOptions {
@@ -43,8 +47,8 @@ export interface RunningServer {
 }
 
 export const HEALTH_PATH = '/_health'
-/** Stream errors that mean the client closed or reset the connection. */
-const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'aborted'])
+/** Stream error codes that mean the client closed or reset the connection (Node's `aborted` is ECONNRESET). */
+const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE'])
 /**
  * Unread bodies up to this size are drained before an error reply, so the client reads the
  * error: twice the largest request document, so that a document just over its bound (a
@@ -76,6 +80,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
         where,
         error: e instanceof Error ? e.message : String(e),
         stack: e instanceof Error ? e.stack : undefined,
+        causes: causesOf(e),
       })
     } catch {
       // A log that cannot be written must not take the server down with it.
@@ -103,7 +108,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     // A stream error (a client that resets mid-body) is this request's failure, not the process's.
     // A client that goes away mid-body is not the server's error: noted, no stack.
     req.on('error', (e: NodeJS.ErrnoException) => {
-      if (CLIENT_GONE.has(e.code ?? e.message)) {
+      if (CLIENT_GONE.has(e.code ?? '')) {
         failed = true
         o.log({
           time: new Date().toISOString(),
@@ -136,16 +141,12 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       if (inFlight === 0) drained?.()
     })
     const answerError = (e: unknown) => {
-      const err = toApiError(e)
+      const { wire: err, body } = encodeError(e, req, requestId)
       if (err.code === 'InternalError') logError(requestId, e, 'request')
       if (res.headersSent || res.destroyed) {
         res.destroy()
         return
       }
-      const body =
-        err.status === 304 || req.method === 'HEAD'
-          ? ''
-          : errorXml(err, (req.url ?? '').split('?')[0] ?? '', requestId)
       res.statusCode = err.status
       res.setHeader('x-amz-request-id', requestId)
       if (body !== '') res.setHeader('Content-Type', 'application/xml')
@@ -206,7 +207,8 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   const onUncaught = (e: unknown) => {
     const r = current.getStore()
     logError(r?.requestId, e, 'uncaught')
-    r?.fail(e instanceof ApiError ? new Error(e.message) : e)
+    // Whatever escapes is a bug, answered as one: InternalError, whatever the error says.
+    r?.fail(new StrongroomError('INTERNAL', 'an error escaped the request handling', { cause: e }))
   }
   const headerTimeout = o.headerTimeoutMs ?? 20_000
   const common = {
@@ -238,11 +240,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   const onTimeout = (socket: Socket) => {
     const res = pending.get(socket)
     if (res !== undefined && !res.headersSent) {
-      const e = new ApiError(
-        'RequestTimeout',
+      const e = new StrongroomError(
+        'REQUEST_TIMEOUT',
         'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
       )
-      const body = errorXml(e, '', newRequestId())
+      const body = errorXml(toApiError(e), '', newRequestId())
       socket.end(
         `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       )
@@ -270,17 +272,17 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
     const slow = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     const e = slow
-      ? new ApiError(
-          'RequestTimeout',
+      ? new StrongroomError(
+          'REQUEST_TIMEOUT',
           `Your request headers did not arrive within ${headerTimeout / 1000} seconds. Idle connections will be closed.`,
         )
-      : new ApiError(
-          'InvalidRequest',
+      : new StrongroomError(
+          'INVALID_REQUEST',
           tooLarge
             ? 'Your request headers are too large (at most 16 KiB)'
             : 'Your request is not valid HTTP',
         )
-    const body = errorXml(e, '', newRequestId())
+    const body = errorXml(toApiError(e), '', newRequestId())
     socket.end(
       `HTTP/1.1 ${tooLarge ? 431 : 400} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )
@@ -315,7 +317,24 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   }
 }
 
-/** Appends one JSON line per event to DATA_DIR/audit/NAME (owner-only). */
+/** The messages of an error's causes, outermost first (the log keeps what a 500 hides). */
+function causesOf(e: unknown): string[] | undefined {
+  const out: string[] = []
+  for (let c = e instanceof Error ? e.cause : undefined; c !== undefined && out.length < 8;) {
+    out.push(
+      c instanceof Error
+        ? `${c.name}: ${c.message}${c.stack === undefined ? '' : `\n${c.stack}`}`
+        : JSON.stringify(c),
+    )
+    c = c instanceof Error ? c.cause : undefined
+  }
+  return out.length === 0 ? undefined : out
+}
+
+/**
+ * Appends one JSON line per event to DATA_DIR/audit/NAME (owner-only), synchronously: for the
+ * CLI's short-lived commands. The gateway uses the batched writer (`decisionLog`, audit.ts).
+ */
 export function auditLog(dataDir: string, name: string): (e: object) => void {
   const dir = join(dataDir, 'audit')
   mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -326,7 +345,10 @@ export function auditLog(dataDir: string, name: string): (e: object) => void {
     })
 }
 
-/** Keeps every decision's trace where `strongroom explain REQUEST_ID` finds it. */
-export function decisionLog(dataDir: string): (d: DecisionRecord) => void {
-  return auditLog(dataDir, 'decisions.jsonl')
+/**
+ * Keeps every decision's trace where `strongroom explain REQUEST_ID` finds it, written in
+ * batches off the request path; close it (or `flush`) on shutdown.
+ */
+export function decisionLog(dataDir: string): AuditWriter<DecisionRecord> {
+  return auditWriter<DecisionRecord>(dataDir, 'decisions.jsonl')
 }

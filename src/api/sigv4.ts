@@ -7,7 +7,7 @@
  * minutes at most. Nothing here looks up keys: callers pass the secret.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { ApiError } from './errors.ts'
+import { StrongroomError } from '../errors.ts'
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256'
 export const MAX_SKEW_MS = 15 * 60 * 1000
@@ -61,8 +61,10 @@ export function uriEncode(s: string): string {
 function decode(s: string, what: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, '%20'))
-  } catch {
-    throw new ApiError('InvalidArgument', `${what} is not valid percent-encoding`)
+  } catch (e) {
+    throw new StrongroomError('INVALID_ARGUMENT', `${what} is not valid percent-encoding`, {
+      cause: e,
+    })
   }
 }
 
@@ -103,8 +105,8 @@ const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/
 function parseCredential(s: string): Credential {
   const m = CREDENTIAL.exec(s)
   if (m === null)
-    throw new ApiError(
-      'AuthorizationHeaderMalformed',
+    throw new StrongroomError(
+      'AUTHORIZATION_HEADER_MALFORMED',
       'the Credential must be AKID/YYYYMMDD/REGION/SERVICE/aws4_request',
     )
   return { accessKeyId: m[1] ?? '', date: m[2] ?? '', region: m[3] ?? '', service: m[4] ?? '' }
@@ -157,16 +159,16 @@ function checkPayloadHash(value: string): void {
     value.startsWith('STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD') &&
     PAYLOAD_MARKERS.some((m) => m === value)
   )
-    throw new ApiError(
-      'InvalidArgument',
+    throw new StrongroomError(
+      'INVALID_ARGUMENT',
       `x-amz-content-sha256 ${value} is for AWS Signature Version 4A (ECDSA), which this endpoint does not support: sign with AWS4-HMAC-SHA256`,
-      extra,
+      { details: extra },
     )
   if (!PAYLOAD_MARKERS.some((m) => m === value))
-    throw new ApiError(
-      'InvalidArgument',
+    throw new StrongroomError(
+      'INVALID_ARGUMENT',
       `x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.`,
-      extra,
+      { details: extra },
     )
 }
 
@@ -199,10 +201,10 @@ export function parseAuth(
   const contentSha256 = header(v, 'x-amz-content-sha256')
   if (contentSha256 !== undefined) checkPayloadHash(contentSha256)
   if (auth !== undefined) {
-    if (auth.startsWith('AWS ')) throw new ApiError('InvalidRequest', SIGV2_REFUSED)
+    if (auth.startsWith('AWS ')) throw new StrongroomError('INVALID_REQUEST', SIGV2_REFUSED)
     if (!auth.startsWith(`${ALGORITHM} `))
-      throw new ApiError(
-        'AuthorizationHeaderMalformed',
+      throw new StrongroomError(
+        'AUTHORIZATION_HEADER_MALFORMED',
         `the Authorization header must use ${ALGORITHM}`,
       )
     const fields = new Map<string, string>()
@@ -214,18 +216,21 @@ export function parseAuth(
     const signed = fields.get('SignedHeaders')
     const sig = fields.get('Signature')
     if (cred === undefined || signed === undefined || sig === undefined) {
-      throw new ApiError(
-        'AuthorizationHeaderMalformed',
+      throw new StrongroomError(
+        'AUTHORIZATION_HEADER_MALFORMED',
         'the Authorization header needs Credential, SignedHeaders and Signature',
       )
     }
     const amzDate = header(v, 'x-amz-date') ?? ''
     if (amzDateToMs(amzDate) === undefined)
-      throw new ApiError('AccessDenied', 'AWS authentication requires a valid x-amz-date header')
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        'AWS authentication requires a valid x-amz-date header',
+      )
     const payloadHash = contentSha256
     if (payloadHash === undefined)
-      throw new ApiError(
-        'InvalidRequest',
+      throw new StrongroomError(
+        'INVALID_REQUEST',
         'missing required header for this request: x-amz-content-sha256',
       )
     return {
@@ -241,21 +246,21 @@ export function parseAuth(
   }
   if (q.has('X-Amz-Signature') || q.has('X-Amz-Credential')) {
     if (q.get('X-Amz-Algorithm') !== ALGORITHM)
-      throw new ApiError(
-        'AuthorizationQueryParametersError',
+      throw new StrongroomError(
+        'AUTHORIZATION_QUERY_PARAMETERS_ERROR',
         `X-Amz-Algorithm must be ${ALGORITHM}`,
       )
     const expires = Number(q.get('X-Amz-Expires'))
     if (!Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGN_SECONDS) {
-      throw new ApiError(
-        'AuthorizationQueryParametersError',
+      throw new StrongroomError(
+        'AUTHORIZATION_QUERY_PARAMETERS_ERROR',
         'X-Amz-Expires must be a number of seconds from 1 to 604800 (7 days)',
       )
     }
     const amzDate = q.get('X-Amz-Date') ?? ''
     if (amzDateToMs(amzDate) === undefined)
-      throw new ApiError(
-        'AuthorizationQueryParametersError',
+      throw new StrongroomError(
+        'AUTHORIZATION_QUERY_PARAMETERS_ERROR',
         'X-Amz-Date must be in the form 20130524T000000Z',
       )
     return {
@@ -270,7 +275,7 @@ export function parseAuth(
     }
   }
   if (q.has('AWSAccessKeyId') || (q.has('Signature') && q.has('Expires')))
-    throw new ApiError('InvalidRequest', SIGV2_REFUSED)
+    throw new StrongroomError('INVALID_REQUEST', SIGV2_REFUSED)
   return undefined
 }
 
@@ -323,42 +328,42 @@ export function verify(
 ): Buffer {
   const c = auth.credential
   if (c.service !== 's3')
-    throw new ApiError(
-      'AuthorizationHeaderMalformed',
+    throw new StrongroomError(
+      'AUTHORIZATION_HEADER_MALFORMED',
       `the credential is scoped to service \`${c.service}\`; this endpoint is s3`,
     )
   if (c.region !== expect.region) {
-    throw new ApiError(
-      'AuthorizationHeaderMalformed',
+    throw new StrongroomError(
+      'AUTHORIZATION_HEADER_MALFORMED',
       `the credential is scoped to region \`${c.region}\`; this endpoint expects \`${expect.region}\``,
     )
   }
   if (auth.amzDate.slice(0, 8) !== c.date)
-    throw new ApiError(
-      'AuthorizationHeaderMalformed',
+    throw new StrongroomError(
+      'AUTHORIZATION_HEADER_MALFORMED',
       'the credential date does not match the request date',
     )
   if (!auth.signedHeaders.includes('host'))
-    throw new ApiError('AccessDenied', 'the host header must be signed')
+    throw new StrongroomError('ACCESS_DENIED', 'the host header must be signed')
   const unsigned = unsignedHeaders(v, auth)
   if (unsigned.length > 0)
-    throw new ApiError(
-      'AccessDenied',
+    throw new StrongroomError(
+      'ACCESS_DENIED',
       'There were headers present in the request which were not signed',
-      { HeadersNotSigned: unsigned.join(', ') },
+      { details: { HeadersNotSigned: unsigned.join(', ') } },
     )
   const t = amzDateToMs(auth.amzDate) ?? 0
   if (auth.kind === 'header' && Math.abs(expect.now - t) > MAX_SKEW_MS) {
-    throw new ApiError(
-      'RequestTimeTooSkewed',
+    throw new StrongroomError(
+      'REQUEST_TIME_TOO_SKEWED',
       'the difference between the request time and the server time is more than 15 minutes',
     )
   }
   if (auth.kind === 'presigned') {
     if (t - expect.now > MAX_SKEW_MS)
-      throw new ApiError('AccessDenied', 'the presigned URL is not valid yet')
+      throw new StrongroomError('ACCESS_DENIED', 'the presigned URL is not valid yet')
     if (expect.now > t + (auth.expires ?? 0) * 1000)
-      throw new ApiError('AccessDenied', 'Request has expired')
+      throw new StrongroomError('ACCESS_DENIED', 'Request has expired')
   }
   const key = signingKey(secret, c)
   const expected = createHmac('sha256', key)
@@ -368,8 +373,8 @@ export function verify(
     ? Buffer.from(auth.signature, 'hex')
     : Buffer.alloc(32)
   if (!timingSafeEqual(expected, given)) {
-    throw new ApiError(
-      'SignatureDoesNotMatch',
+    throw new StrongroomError(
+      'SIGNATURE_DOES_NOT_MATCH',
       'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     )
   }

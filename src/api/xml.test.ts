@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { ApiError } from './errors.ts'
+import { StrongroomError } from '../errors.ts'
+import { toApiError } from './errors.ts'
 import {
   parseEncryption,
   parsePublicAccessBlock,
@@ -22,13 +23,13 @@ const read = (root: RequestDocument, text: string) => readXml(root, Buffer.from(
 const child = (el: XmlElement, name: string) => el.children.find((c) => c.name === name)
 const all = (el: XmlElement, name: string) => el.children.filter((c) => c.name === name)
 
-/** The code of the ApiError `f` throws. */
+/** The S3 wire code of the error `f` throws. */
 function codeOf(f: () => unknown): string {
   try {
     f()
   } catch (e) {
-    assert.ok(e instanceof ApiError, String(e))
-    return e.code
+    assert.ok(e instanceof StrongroomError, String(e))
+    return toApiError(e).code
   }
   return 'no error'
 }
@@ -331,9 +332,9 @@ describe('hostile documents are refused with MalformedXML', () => {
       } catch (e) {
         err = e
       }
-      assert.ok(err instanceof ApiError)
-      assert.equal(err.code, 'MaxMessageLengthExceeded')
-      assert.equal(err.status, 400)
+      assert.ok(err instanceof StrongroomError)
+      assert.equal(toApiError(err).code, 'MaxMessageLengthExceeded')
+      assert.equal(toApiError(err).status, 400)
     }
   })
 })

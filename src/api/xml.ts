@@ -19,7 +19,7 @@
  * MaxMessageLengthExceeded (400).
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
-import { ApiError } from './errors.ts'
+import { StrongroomError } from '../errors.ts'
 
 export type Node =
   string | number | boolean | undefined | { readonly [tag: string]: Node | readonly Node[] }
@@ -122,9 +122,9 @@ export const XML_MAX_RUN = 64 * KiB
 /** Library messages quote the document: at most 100 characters of them reach the client. */
 const clip = (m: string): string => (m.length > 100 ? `${m.slice(0, 100)}…` : m)
 
-const malformed = (why: string): ApiError =>
-  new ApiError(
-    'MalformedXML',
+const malformed = (why: string): StrongroomError =>
+  new StrongroomError(
+    'MALFORMED_XML',
     `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
   )
 
@@ -267,8 +267,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 export function readXml(root: RequestDocument, body: Uint8Array): XmlElement {
   const { bytes, elements } = XML_BOUNDS[root]
   if (body.length > bytes)
-    throw new ApiError(
-      'MaxMessageLengthExceeded',
+    throw new StrongroomError(
+      'MAX_MESSAGE_LENGTH_EXCEEDED',
       `Your request was too big: a ${root} document is at most ${bytes} bytes`,
     )
   let text: string

@@ -2,7 +2,8 @@
  * Model scanning in the store, from the CLI: a bucket's scan policy, the
  * verdicts kept with its objects, and rescanning when the rules change.
  */
-import { quarantined, type ScanEvent } from '../../api/s3.ts'
+import type { ScanEvent } from '../../api/pipeline.ts'
+import { quarantined } from '../../api/quarantine.ts'
 import { auditLog } from '../../api/server.ts'
 import type { App } from '../../app.ts'
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
@@ -61,8 +62,7 @@ async function scanUnscanned(
       if (!ctx.json) ctx.write(`${at}: not scanned: ${message}\n`)
       continue
     }
-    const outcome =
-      b.scanPolicy === 'enforce' && record.verdict !== 'clean' ? 'quarantined' : 'stored'
+    const outcome = quarantined(b, { scan: record }) ? 'quarantined' : 'stored'
     audit({
       requestId: 'scan-policy',
       principal: 'strongroom bucket scan-policy',
@@ -299,8 +299,7 @@ export const rescan: Command = {
             key: v.key,
             versionId: v.versionId,
             policy: b.scanPolicy,
-            outcome:
-              b.scanPolicy === 'enforce' && record.verdict !== 'clean' ? 'quarantined' : 'stored',
+            outcome: quarantined(b, { scan: record }) ? 'quarantined' : 'stored',
             scan: record,
           })
           if (before !== record.verdict || ctx.json)

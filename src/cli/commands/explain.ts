@@ -1,7 +1,7 @@
 import { createReadStream, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import type { DecisionRecord } from '../../api/s3.ts'
+import type { DecisionRecord } from '../../api/pipeline.ts'
 import { StrongroomError } from '../../errors.ts'
 import { renderTrace } from './policy.ts'
 import type { Command } from '../command.ts'

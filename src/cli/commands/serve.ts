@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
 import { S3Gateway } from '../../api/s3.ts'
-import { auditLog, decisionLog, listen, type RunningServer } from '../../api/server.ts'
+import { auditWriter, type AuditWriter } from '../../api/audit.ts'
+import type { DecisionRecord, ScanEvent } from '../../api/pipeline.ts'
+import { decisionLog, listen, type RunningServer } from '../../api/server.ts'
 import { StrongroomError } from '../../errors.ts'
 import type { NewAccessKey } from '../../identity/users.ts'
 import { serverIdentity } from '../../net/ca.ts'
@@ -112,6 +114,8 @@ Example:
     // One scan worker streams large uploads through the scanner as they arrive.
     const app = await openApp(config, { scanWorkers: 1 })
     let running: RunningServer | undefined
+    let decisions: AuditWriter<DecisionRecord> | undefined
+    let scans: AuditWriter<ScanEvent> | undefined
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
       const objects = app.objects
@@ -124,12 +128,15 @@ Example:
           level: 'info',
           message: `removed ${orphans} orphaned blobs left by an interrupted write`,
         })
+      decisions = decisionLog(config.dataDir)
+      scans = auditWriter<ScanEvent>(config.dataDir, 'scans.jsonl')
       const gateway = new S3Gateway({
         app,
         objects,
         now: () => app.clock.now(),
-        onDecision: decisionLog(config.dataDir),
-        onScan: auditLog(config.dataDir, 'scans.jsonl'),
+        onDecision: (d) => decisions?.write(d),
+        flushDecisions: () => decisions?.flush() ?? Promise.resolve(),
+        onScan: (e) => scans?.write(e),
         onAlert: log,
       })
       let tls: { key: string; cert: string } | undefined
@@ -240,6 +247,9 @@ Example:
       ctx.write('strongroom: stopped\n')
       return 0
     } finally {
+      // The audit records still queued reach the disk before the process ends.
+      await decisions?.close()
+      await scans?.close()
       await app.close()
     }
   },

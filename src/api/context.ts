@@ -1,0 +1,65 @@
+/**
+ * The request-context stage: the condition keys AWS would set for a request (where it came
+ * from, how it was signed, what it asks for), computed once per request. Resource ARNs come
+ * from the operation's declaration (operation.ts).
+ */
+import type { IncomingMessage } from 'node:http'
+import type { TLSSocket } from 'node:tls'
+import type { Caller, Conditions } from './operation.ts'
+import { header } from './protocols/rest-xml.ts'
+
+/** The condition keys AWS would set for this request. */
+export function requestConditions(
+  req: IncomingMessage,
+  c: Caller,
+  query: ReadonlyMap<string, string>,
+  now: number,
+  region: string,
+): Conditions {
+  const socket = req.socket as Partial<TLSSocket>
+  const tls = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null
+  const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')
+  const out: Record<string, string | string[]> = {
+    'aws:SecureTransport': tls === null ? 'false' : 'true',
+    'aws:CurrentTime': new Date(now).toISOString(),
+    'aws:EpochTime': String(Math.floor(now / 1000)),
+    'aws:RequestedRegion': region,
+  }
+  if (ip !== '') out['aws:SourceIp'] = ip
+  if (tls !== null) out['s3:TlsVersion'] = tls.replace(/^TLSv/, '')
+  if (c.userName !== undefined && c.userId !== undefined) {
+    out['aws:PrincipalType'] = 'User'
+    out['aws:userid'] = c.userId
+    out['aws:username'] = c.userName
+  } else out['aws:PrincipalType'] = 'Anonymous'
+  if (c.auth !== undefined) {
+    out['s3:signatureversion'] = 'AWS4-HMAC-SHA256'
+    out['s3:authType'] = c.auth.kind === 'header' ? 'REST-HEADER' : 'REST-QUERY-STRING'
+    out['s3:signatureAge'] = String(
+      Math.max(
+        0,
+        now -
+          (Date.parse(
+            c.auth.amzDate.replace(
+              /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/,
+              '$1-$2-$3T$4:$5:$6Z',
+            ),
+          ) || now),
+      ),
+    )
+  }
+  for (const [k, name] of [
+    ['prefix', 's3:prefix'],
+    ['delimiter', 's3:delimiter'],
+    ['max-keys', 's3:max-keys'],
+    ['versionId', 's3:VersionId'],
+  ] as const) {
+    const v = query.get(k)
+    if (v !== undefined) out[name] = v
+  }
+  const sse = header(req, 'x-amz-server-side-encryption')
+  if (sse !== undefined) out['s3:x-amz-server-side-encryption'] = sse
+  const sseKey = header(req, 'x-amz-server-side-encryption-aws-kms-key-id')
+  if (sseKey !== undefined) out['s3:x-amz-server-side-encryption-aws-kms-key-id'] = sseKey
+  return out
+}

@@ -1,0 +1,123 @@
+/**
+ * An API operation as data: how a request is matched to it, what it must be allowed to do,
+ * and its handler. The pipeline (pipeline.ts) reads a table of these and decides before any
+ * handler runs; a handler receives only an `Authorized` context, which only the pipeline can
+ * make. A new operation is one declaration; test/api/operations.test.ts walks every one.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { LoadedPolicy } from '../iam/load.ts'
+import type { TenantRecord } from '../meta/store.ts'
+import type { Authorized } from './pipeline.ts'
+import type { ParsedAuth, RequestView } from './sigv4.ts'
+
+export type Conditions = Record<string, string | string[]>
+
+/** Who sent a request, once authenticated (an anonymous caller has no `auth`). */
+export interface Caller {
+  readonly arn: string
+  readonly account: string
+  readonly tenant: TenantRecord | undefined
+  readonly userId: string | undefined
+  readonly userName: string | undefined
+  readonly policies: readonly LoadedPolicy[]
+  readonly auth: ParsedAuth | undefined
+  readonly signingKey: Buffer | undefined
+}
+
+/** A request as the S3 codec decoded it: what the declarations' functions may read. */
+export interface S3Request {
+  readonly req: IncomingMessage
+  readonly view: RequestView
+  /** The query as ordered pairs (SigV4 reads them so). */
+  readonly pairs: readonly [string, string][]
+  readonly query: ReadonlyMap<string, string>
+  readonly bucketName: string | undefined
+  readonly key: string | undefined
+  /** The versionId query parameter: `null` or one of our version ids. */
+  readonly versionId: string | undefined
+  readonly header: (name: string) => string | undefined
+}
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE'
+
+export interface Match {
+  readonly method: Method
+  /** What the path names: the service (`/`), a bucket (`/b`) or an object (`/b/key`). */
+  readonly on: 'service' | 'bucket' | 'object'
+  /** The sub-resource query parameter that names the operation (`?policy`); none for plain ones. */
+  readonly sub?: string
+  /** Query parameters that must be present too (UploadPart: `partNumber`), or have this value. */
+  readonly query?: Readonly<Record<string, string | true>>
+  /** A header whose presence selects this operation (CopyObject: x-amz-copy-source). */
+  readonly header?: string
+  /** Plain operations only: the query parameters it reads; any other answers NotImplemented. */
+  readonly reads?: readonly string[]
+}
+
+/** The KMS key action an operation's object body needs, and where the key comes from. */
+export interface KeyUse {
+  readonly action: 'kms:Decrypt' | 'kms:GenerateDataKey'
+  /**
+   * `object`: the key the existing version is sealed under; `write`: the key the request names
+   * (x-amz-server-side-encryption-aws-kms-key-id) or the bucket's; `upload`: the multipart
+   * upload's key.
+   */
+  readonly key: 'object' | 'write' | 'upload'
+}
+
+export interface Operation {
+  readonly name: string
+  readonly match: Match
+  /** The IAM action decided; a function where it depends on the request (…Version). */
+  readonly action: string | ((r: S3Request) => string)
+  /** The resource the decision is on: `*`, the bucket, the object, or every object of the bucket. */
+  readonly resource: 'service' | 'bucket' | 'object' | 'objects'
+  /**
+   * What the pipeline loads before it decides, and checks after: `none` (no bucket policy
+   * applies), `bucket` (NoSuchBucket after the decision), `object` (an existing version: its tags
+   * are condition keys; NoSuchKey/NoSuchVersion after the decision), `items` (the handler decides
+   * each item of the body through `Authorized.authorizeItem`; needs `bodyBeforeAuth`).
+   */
+  readonly target: 'none' | 'bucket' | 'object' | 'items'
+  /** Condition keys the request adds (s3:RequestObjectTag/…); may refuse a malformed request first. */
+  readonly conditions?: (r: S3Request) => Conditions
+  /** More actions decided on the same resource, as the request asks (s3:PutObjectTagging). */
+  readonly also?: (r: S3Request) => readonly string[]
+  /** The KMS key-policy decision on the object's key. */
+  readonly kms?: KeyUse
+  /** The request names a source object (x-amz-copy-source) that must be readable first. */
+  readonly copySource?: boolean
+  /** Reading this body of a quarantined version needs strongroom:GetQuarantinedObject too. */
+  readonly quarantine?: boolean
+  /**
+   * Only where S3 needs the body to decide: the body is read (at most `maxBytes`) once the
+   * bucket is known to exist and an anonymous caller not refused by its public access block;
+   * `read` returns the condition keys the body sets. For `hideFromAnonymous`, any error reading
+   * it answers an anonymous caller AccessDenied.
+   */
+  readonly bodyBeforeAuth?: {
+    readonly maxBytes: number
+    readonly hideFromAnonymous?: boolean
+    readonly read: (body: Buffer, r: S3Request) => Conditions
+  }
+  readonly handler: (ctx: Authorized) => Promise<void>
+}
+
+/** The IAM action an operation decides for this request. */
+export function actionOf(op: Operation, r: S3Request): string {
+  return typeof op.action === 'string' ? op.action : op.action(r)
+}
+
+/** The ARN an operation's decision is on. */
+export function resourceOf(op: Operation, r: S3Request): string {
+  switch (op.resource) {
+    case 'service':
+      return '*'
+    case 'bucket':
+      return `arn:aws:s3:::${r.bucketName ?? ''}`
+    case 'object':
+      return `arn:aws:s3:::${r.bucketName ?? ''}/${r.key ?? ''}`
+    case 'objects':
+      return `arn:aws:s3:::${r.bucketName ?? ''}/*`
+  }
+}

@@ -1,0 +1,570 @@
+/**
+ * One request path (../shared/DESIGN.md): listener (server.ts) -> protocol codec
+ * (protocols/rest-xml.ts) -> authenticate (authenticate.ts) -> request context (context.ts and
+ * the operation's declaration) -> authorize (here) -> execute (the operation's handler) ->
+ * decision records (audit.ts) -> response (the codec).
+ *
+ * This is the only module that calls the IAM engine's `authorize` for a request: the
+ * identity and bucket policies, the bucket-owner rule, the KMS key policy of an object's key
+ * and the quarantine permission are all decided here, from the operation's declaration,
+ * before its handler runs. A handler reaches the stores only through the `Authorized` context
+ * this module makes (its constructor takes a module-private token), and decides per-item
+ * actions (DeleteObjects' keys) through it. Everything one request reads (tenants, buckets,
+ * keys, objects, key policies) is read once; every decision is computed and recorded once.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { App } from '../app.ts'
+import { StrongroomError } from '../errors.ts'
+import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
+import type { LoadedPolicy } from '../iam/load.ts'
+import type { BucketRecord, ObjectRecord, ScanRecord, UploadRecord } from '../meta/objects.ts'
+import type { KeyRecord, TenantRecord } from '../meta/store.ts'
+import { ScanRejected, type ObjectService } from '../store/objects.ts'
+import { authenticate } from './authenticate.ts'
+import { EMPTY_SHA256, readSmallBody, streamingBody, type StreamingBody } from './body.ts'
+import { ownerRule } from './bucket-owner.ts'
+import { requestConditions } from './context.ts'
+import {
+  actionOf,
+  resourceOf,
+  type Caller,
+  type Conditions,
+  type Operation,
+  type S3Request,
+} from './operation.ts'
+import { PolicyCache } from './policies.ts'
+import { decode, route, send, sendXml } from './protocols/rest-xml.ts'
+import { quarantined } from './quarantine.ts'
+import { loaded, once, RequestState, type Decided } from './request-state.ts'
+import type { DecisionRecord, ScanEvent } from './audit.ts'
+import {
+  bucketOwnersKey,
+  copySource,
+  existing,
+  NO_SUCH_UPLOAD,
+  noSuchBucket,
+  type CopySource,
+} from './s3/common.ts'
+import { PAYLOAD_SHA256 } from './sigv4.ts'
+import type { Node } from './xml.ts'
+
+/**
+ * Every denial of an anonymous request reads the same, whether the bucket is missing, blocked
+ * by its public access block, or not granted by its policy: an anonymous caller cannot tell a
+ * bucket it may not see from one that does not exist.
+ */
+export const ANONYMOUS_DENIED =
+  'Access Denied: anonymous requests are allowed only where a bucket policy grants them; sign requests with AWS Signature Version 4'
+
+export type { DecisionRecord, ScanEvent } from './audit.ts'
+
+export interface PipelineOptions {
+  readonly app: App
+  readonly objects: ObjectService
+  /** The operations this endpoint serves (s3/table.ts). */
+  readonly operations: readonly Operation[]
+  readonly now?: () => number
+  /** Receives every authorization decision (the audit log and `strongroom explain` read these). */
+  readonly onDecision?: (d: DecisionRecord) => void
+  /** Resolves once the decisions given to `onDecision` so far are on disk: awaited before an answer. */
+  readonly flushDecisions?: () => Promise<void>
+  /** Receives every scan verdict on an upload (the audit log keeps them). */
+  readonly onScan?: (e: ScanEvent) => void
+  /** Receives operator alerts (a stored policy that cannot be loaded); default: JSON lines on stderr. */
+  readonly onAlert?: (line: Record<string, unknown>) => void
+}
+
+const MINT = Symbol('pipeline')
+
+/**
+ * What a handler works with once the pipeline has allowed its operation: the request, the
+ * records the decision read, the stores, and per-item decisions. Only the pipeline makes one.
+ */
+export class Authorized {
+  readonly #p: Pipeline
+  readonly #s: RequestState
+
+  constructor(token: symbol, p: Pipeline, s: RequestState) {
+    if (token !== MINT)
+      throw new StrongroomError('INTERNAL', 'an authorized context is made by the pipeline only')
+    this.#p = p
+    this.#s = s
+  }
+
+  get store(): App['store'] {
+    return this.#p.app.store
+  }
+  get objects(): ObjectService {
+    return this.#p.objects
+  }
+  get kms(): App['kms'] {
+    return this.#p.app.kms
+  }
+  get config(): App['config'] {
+    return this.#p.app.config
+  }
+  now(): number {
+    return this.#p.now()
+  }
+  get request(): S3Request {
+    return this.#s.r
+  }
+  get req(): IncomingMessage {
+    return this.#s.r.req
+  }
+  get res(): ServerResponse {
+    return this.#s.res
+  }
+  get requestId(): string {
+    return this.#s.requestId
+  }
+  get query(): ReadonlyMap<string, string> {
+    return this.#s.r.query
+  }
+  get bucketName(): string {
+    return this.#s.r.bucketName ?? ''
+  }
+  get key(): string {
+    return this.#s.r.key ?? ''
+  }
+  get versionId(): string | undefined {
+    return this.#s.r.versionId
+  }
+  get caller(): Caller {
+    return this.#s.caller
+  }
+  header(name: string): string | undefined {
+    return this.#s.r.header(name)
+  }
+  /** The bucket the decision was on (operations whose target is a bucket, object or items). */
+  get bucket(): BucketRecord {
+    return loaded(this.#s.bucket, 'bucket')
+  }
+  /** The existing object version the decision was on (target `object`). */
+  get object(): ObjectRecord {
+    return loaded(this.#s.object, 'object')
+  }
+  /** The copy source, read and decided (declarations with `copySource`). */
+  get source(): CopySource {
+    return loaded(this.#s.source, 'copy source')
+  }
+  /** The key the body is sealed under, decided (declarations with `kms` on `write` or `upload`). */
+  get keyId(): string {
+    return loaded(this.#s.keyId, 'key')
+  }
+  /** The body read before the decision (declarations with `bodyBeforeAuth`). */
+  get earlyBody(): Buffer {
+    return loaded(this.#s.earlyBody, 'body')
+  }
+  /** The multipart upload the request names (NoSuchUpload unless it is this bucket and key's). */
+  upload(): Promise<UploadRecord> {
+    return this.#p.upload(this.#s)
+  }
+  tenantOf(bucket: BucketRecord): Promise<TenantRecord> {
+    return this.#p.tenantOf(this.#s, bucket)
+  }
+  /** The bucket owner's enabled key that a request names (KMS.NotFoundException otherwise). */
+  ownersKey(bucket: BucketRecord, asked: string): Promise<KeyRecord> {
+    return bucketOwnersKey(this.#p.app, bucket, asked)
+  }
+  /** Decides one item of a per-item operation; throws AccessDenied unless allowed. */
+  authorizeItem(action: string, resource: string, extra: Conditions = {}): void {
+    this.#p.check(this.#s, action, resource, this.bucket, extra)
+  }
+  /** Resolves once the per-item decisions made so far are on disk: await it before answering. */
+  recorded(): Promise<void> {
+    return this.#p.recorded()
+  }
+  /** A small request document, read whole (at most `max` bytes) and its payload hash checked. */
+  readBody(max: number, tooLarge?: () => StrongroomError): Promise<Buffer> {
+    return readSmallBody(this.req, max, this.#s.caller.auth?.payloadHash, tooLarge)
+  }
+  streamingBody(): StreamingBody {
+    return streamingBody(this.req, this.#s.caller.auth, this.#s.caller.signingKey)
+  }
+  send(status: number, body?: string): void {
+    send(this.res, this.requestId, status, body)
+  }
+  sendXml(status: number, root: string, body: Node): void {
+    sendXml(this.res, this.requestId, status, root, body)
+  }
+  /** Runs a write that the model scanner judges, and records its verdict. */
+  scanned(bucket: BucketRecord, key: string, write: () => Promise<ObjectRecord>) {
+    return this.#p.scanned(this.#s, bucket, key, write)
+  }
+}
+
+export class Pipeline {
+  readonly app: App
+  readonly objects: ObjectService
+  readonly now: () => number
+  readonly operations: readonly Operation[]
+  private readonly onDecision: ((d: DecisionRecord) => void) | undefined
+  private readonly onScan: ((e: ScanEvent) => void) | undefined
+  private readonly flushDecisions: () => Promise<void>
+  readonly policies: PolicyCache
+
+  constructor(o: PipelineOptions) {
+    this.app = o.app
+    this.objects = o.objects
+    this.operations = o.operations
+    this.now = o.now ?? Date.now
+    this.onDecision = o.onDecision
+    this.onScan = o.onScan
+    this.flushDecisions = o.flushDecisions ?? (() => Promise.resolve())
+    this.policies = new PolicyCache(
+      o.onAlert ?? ((line) => process.stderr.write(JSON.stringify(line) + '\n')),
+    )
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const r = decode(req)
+    const now = this.now()
+    const caller = await authenticate(this.app, this.policies, now, r.view, r.pairs)
+    if (caller.auth !== undefined) {
+      // A request without a body signed the hash of the empty payload, or it was not this request.
+      const m = r.view.method
+      const bodiless =
+        (m === 'GET' || m === 'HEAD' || m === 'DELETE') &&
+        (req.headers['content-length'] ?? '0') === '0' &&
+        req.headers['transfer-encoding'] === undefined
+      const hash = caller.auth.payloadHash
+      if (bodiless && PAYLOAD_SHA256.test(hash) && hash.toLowerCase() !== EMPTY_SHA256)
+        throw new StrongroomError(
+          'CONTENT_SHA256_MISMATCH',
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    }
+    const conditions = requestConditions(req, caller, r.query, now, this.app.config.region)
+    const op = route(this.operations, r)
+    const s = new RequestState(r, res, requestId, caller, conditions, op.name)
+    try {
+      await this.decide(op, s)
+    } catch (e) {
+      // A refusal's decisions are on disk before its answer goes out, so `strongroom explain`
+      // finds them at once; an allowed request does not wait for the disk.
+      await this.flushDecisions()
+      throw e
+    }
+    await op.handler(new Authorized(MINT, this, s))
+  }
+
+  /** Every decision the declaration asks for, in S3's order; throws on the first refusal. */
+  private async decide(op: Operation, s: RequestState): Promise<void> {
+    const r = s.r
+    const action = actionOf(op, r)
+    const resource = resourceOf(op, r)
+    const name = r.bucketName ?? ''
+    if (op.copySource === true) s.source = await copySource(this, s, op.quarantine === true)
+    let extra: Conditions = {}
+    if (op.bodyBeforeAuth !== undefined) {
+      // What can be decided before a byte of the body is read is decided first: a missing
+      // bucket, and an anonymous caller the bucket's public access block refuses.
+      const b = await this.bucket(s, name)
+      if (
+        b === undefined ||
+        (s.caller.auth === undefined && b.publicAccessBlock.restrictPublicBuckets)
+      ) {
+        this.check(s, action, resource, b)
+        if (b === undefined) throw noSuchBucket(name)
+      }
+      s.bucket = b
+      const rule = op.bodyBeforeAuth
+      try {
+        const body = await readSmallBody(r.req, rule.maxBytes, s.caller.auth?.payloadHash)
+        extra = rule.read(body, r)
+        s.earlyBody = body
+      } catch (e) {
+        // An anonymous caller learns nothing about a bucket it may not use from its body's errors.
+        if (rule.hideFromAnonymous === true && s.caller.auth === undefined)
+          throw new StrongroomError('ACCESS_DENIED', ANONYMOUS_DENIED, { cause: e })
+        throw e
+      }
+    }
+    extra = { ...extra, ...op.conditions?.(r) }
+    let bucket: BucketRecord | undefined
+    switch (op.target) {
+      case 'none':
+        this.check(s, action, resource, undefined, extra)
+        break
+      case 'bucket':
+        bucket = await this.bucket(s, name)
+        this.check(s, action, resource, bucket, extra)
+        if (bucket === undefined) throw noSuchBucket(name)
+        break
+      case 'object': {
+        const found = await existing(this, s, action, name, r.key ?? '', r.versionId, extra)
+        bucket = found.bucket
+        s.object = found.object
+        break
+      }
+      case 'items':
+        if (s.bucket === undefined)
+          throw new StrongroomError(
+            'INTERNAL',
+            `${op.name}: per-item operations read their body first`,
+          )
+        bucket = s.bucket
+    }
+    s.bucket = bucket
+    for (const also of op.also?.(r) ?? []) this.check(s, also, resource, bucket, extra)
+    if (op.kms !== undefined && bucket !== undefined) {
+      let keyId: string
+      if (op.kms.key === 'object') keyId = loaded(s.object, 'object').keyId
+      else if (op.kms.key === 'write') keyId = s.keyId = await this.writeKey(s, bucket)
+      else keyId = s.keyId = (await this.upload(s)).keyId
+      await this.checkKey(s, op.kms.action, bucket, keyId)
+    }
+    if (op.quarantine === true && op.copySource !== true && bucket !== undefined)
+      this.quarantine(s, bucket, loaded(s.object, 'object'))
+  }
+
+  recorded(): Promise<void> {
+    return this.flushDecisions()
+  }
+
+  // ---- reads, once per request
+
+  bucket(s: RequestState, name: string): Promise<BucketRecord | undefined> {
+    return once(s.buckets, name, () => this.app.store.getBucket(name))
+  }
+
+  async tenantOf(s: RequestState, bucket: BucketRecord): Promise<TenantRecord> {
+    const t = await once(s.tenants, bucket.tenantId, () =>
+      this.app.store.getTenantById(bucket.tenantId),
+    )
+    if (t === undefined) throw new StrongroomError('INTERNAL', 'the bucket owner is missing')
+    return t
+  }
+
+  async upload(s: RequestState): Promise<UploadRecord> {
+    if (s.upload !== undefined) return s.upload
+    const id = s.r.query.get('uploadId') ?? ''
+    const u = await this.app.store.getUpload(id)
+    if (u === undefined || u.bucket !== s.r.bucketName || u.key !== s.r.key)
+      throw new StrongroomError('NO_SUCH_UPLOAD', NO_SUCH_UPLOAD, { details: { UploadId: id } })
+    s.upload = u
+    return u
+  }
+
+  // ---- decisions
+
+  /** The bucket's policy, compiled once per text; one that no longer loads denies (and alerts once). */
+  private bucketPolicy(b: BucketRecord | undefined): LoadedPolicy | undefined {
+    if (b?.policy == null) return undefined
+    return this.policies.load(
+      b.policy,
+      'resource',
+      `bucket policy of ${b.name}`,
+      `bucket ${b.name}`,
+    )
+  }
+
+  /** Decides through the IAM engine; throws AccessDenied (keeping the trace for admins) unless allowed. */
+  check(
+    s: RequestState,
+    action: string,
+    resource: string,
+    bucket: BucketRecord | undefined,
+    extra: Conditions = {},
+  ): void {
+    const c = s.caller
+    const id = `${action}\0${resource}\0${bucket?.name ?? ''}\0${JSON.stringify(extra)}`
+    let d = s.decisions.get(id)
+    if (d === undefined) {
+      d = this.decideOnce(s, action, resource, bucket, extra)
+      s.decisions.set(id, d)
+    }
+    if (d.outsider)
+      throw new StrongroomError(
+        'METHOD_NOT_ALLOWED',
+        `The specified method is not allowed against this resource: only principals of the bucket owner's account may use ${action}`,
+        { details: { Method: s.r.view.method, ResourceType: 'BUCKET' } },
+      )
+    if (d.decision !== 'Allow')
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        c.auth === undefined ? ANONYMOUS_DENIED : 'Access Denied',
+      )
+  }
+
+  private decideOnce(
+    s: RequestState,
+    action: string,
+    resource: string,
+    bucket: BucketRecord | undefined,
+    extra: Conditions,
+  ): Decided {
+    const c = s.caller
+    if (c.auth === undefined && (bucket?.publicAccessBlock.restrictPublicBuckets ?? true)) {
+      this.record(s, action, resource, 'ImplicitDeny', undefined)
+      return { decision: 'ImplicitDeny', outsider: false }
+    }
+    const req: AuthzRequest = {
+      principal: c.arn,
+      principalAccount: c.account,
+      action,
+      resource,
+      resourceAccount: bucket?.tenantId ?? c.account,
+      context: { ...s.conditions, ...extra },
+    }
+    const set = { identity: c.policies, resource: this.bucketPolicy(bucket) }
+    // Every decision keeps its trace, so that `strongroom explain` can say which statements allowed it.
+    const r = authorize(req, set, { explain: true })
+    // A bucket's configuration is its owner's, whatever its policy grants (bucket-owner.ts).
+    const o = bucket === undefined ? r : ownerRule(req, set, r, c.auth !== undefined, authorize)
+    this.record(s, action, resource, o.decision, o.trace)
+    return { decision: o.decision, outsider: 'outsider' in o && o.outsider }
+  }
+
+  /** Reading or writing an object body also needs the key's permission, under its key policy. */
+  async checkKey(
+    s: RequestState,
+    action: 'kms:Decrypt' | 'kms:GenerateDataKey',
+    bucket: BucketRecord,
+    keyId: string,
+  ): Promise<void> {
+    const [key, owner] = await Promise.all([
+      once(s.keys, keyId, () => this.app.store.getKey(keyId)),
+      once(s.tenants, bucket.tenantId, () => this.app.store.getTenantById(bucket.tenantId)),
+    ])
+    if (key === undefined || owner === undefined)
+      throw new StrongroomError('KEY_NOT_FOUND', 'the bucket key does not exist')
+    const arn = this.app.kms.arn(owner, key.id)
+    const c = s.caller
+    const id = `${action}\0${arn}\0${bucket.name}`
+    let d = s.decisions.get(id)
+    if (d === undefined) {
+      const text = await once(s.keyPolicies, key.id, () => this.app.kms.policyText(key))
+      const name = `key policy of ${key.alias ?? key.id}`
+      const keyReq: AuthzRequest = {
+        principal: c.arn,
+        principalAccount: c.account,
+        action,
+        resource: arn,
+        resourceAccount: owner.id,
+        context: {
+          ...s.conditions,
+          'kms:ViaService': `s3.${this.app.config.region}.amazonaws.com`,
+          'kms:EncryptionContext:bucket': bucket.name,
+        },
+      }
+      const keySet = { identity: c.policies, resource: this.policies.load(text, 'key', name, name) }
+      const r = authorize(keyReq, keySet, { explain: true })
+      this.record(s, action, arn, r.decision, r.trace)
+      d = { decision: r.decision, outsider: false }
+      s.decisions.set(id, d)
+    }
+    if (d.decision !== 'Allow')
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        c.auth === undefined
+          ? `Access Denied: objects sealed under a KMS key cannot be used anonymously (${action} needs a signed request)`
+          : `Access Denied: ${action} on the object's key is not allowed`,
+      )
+  }
+
+  /**
+   * The tenant key a write names (x-amz-server-side-encryption-aws-kms-key-id: a key id,
+   * alias/NAME or either ARN), or the bucket's default. Only the bucket owner's own keys can
+   * seal its objects: another tenant's key answers exactly as a key that does not exist.
+   */
+  async writeKey(s: RequestState, bucket: BucketRecord, spec?: string): Promise<string> {
+    const sse = s.r.header('x-amz-server-side-encryption')
+    if (sse !== undefined && sse !== 'aws:kms' && sse !== 'AES256')
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        'x-amz-server-side-encryption must be aws:kms or AES256 (every object is sealed under a tenant key)',
+      )
+    const asked = spec ?? s.r.header('x-amz-server-side-encryption-aws-kms-key-id')
+    if (asked === undefined || asked === '') return bucket.keyId
+    if (sse === 'AES256')
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        'x-amz-server-side-encryption-aws-kms-key-id is only allowed with aws:kms',
+      )
+    return (await bucketOwnersKey(this.app, bucket, asked)).id
+  }
+
+  /** Under `enforce`, reading a version the scanner has not called clean needs strongroom:GetQuarantinedObject. */
+  quarantine(s: RequestState, bucket: BucketRecord, object: ObjectRecord): void {
+    if (!quarantined(bucket, object)) return
+    try {
+      this.check(
+        s,
+        'strongroom:GetQuarantinedObject',
+        `arn:aws:s3:::${bucket.name}/${object.key}`,
+        bucket,
+      )
+    } catch (e) {
+      if (!(e instanceof StrongroomError) || e.code !== 'ACCESS_DENIED') throw e
+      const first = object.scan?.findings[0]
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        object.scan === null
+          ? 'Access Denied: the object is quarantined: it awaits scanning (it was stored while the scan policy was off; `strongroom bucket scan-policy` or `strongroom rescan` scans it); reading it needs strongroom:GetQuarantinedObject'
+          : `Access Denied: the object is quarantined: the model scanner found it ${object.scan.verdict}${first === undefined ? '' : ` (${first.rule}: ${first.reason})`}; reading it needs strongroom:GetQuarantinedObject`,
+        { cause: e },
+      )
+    }
+  }
+
+  private record(
+    s: RequestState,
+    action: string,
+    resource: string,
+    decision: string,
+    trace: Trace | undefined,
+  ): void {
+    this.onDecision?.({
+      requestId: s.requestId,
+      operation: s.operation,
+      principal: s.caller.arn,
+      action,
+      resource,
+      decision,
+      // An allowed request keeps only the statements that applied: what allowed it.
+      trace: decision === 'Allow' && trace !== undefined ? appliedOnly(trace) : trace,
+    })
+  }
+
+  async scanned(
+    s: RequestState,
+    bucket: BucketRecord,
+    key: string,
+    write: () => Promise<ObjectRecord>,
+  ): Promise<ObjectRecord> {
+    const event = (scan: ScanRecord, outcome: ScanEvent['outcome'], versionId?: string) =>
+      this.onScan?.({
+        requestId: s.requestId,
+        principal: s.caller.arn,
+        bucket: bucket.name,
+        key,
+        versionId,
+        policy: bucket.scanPolicy,
+        outcome,
+        scan,
+      })
+    let o: ObjectRecord
+    try {
+      o = await write()
+    } catch (e) {
+      if (e instanceof ScanRejected) event(e.scan, 'rejected')
+      throw e
+    }
+    if (o.scan !== null) {
+      event(o.scan, quarantined(bucket, o) ? 'quarantined' : 'stored', o.versionId)
+      s.res.setHeader('x-amz-meta-strongroom-scan', o.scan.verdict)
+    }
+    return o
+  }
+}
+
+function appliedOnly(t: Trace): Trace {
+  return {
+    ...t,
+    policies: t.policies
+      .map((p) => ({ ...p, statements: p.statements.filter((x) => x.matched) }))
+      .filter((p) => p.statements.length > 0),
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The S3 REST-XML protocol codec: bytes in, an operation call out (`decode`, `route`); a result
+ * or an error back to bytes (`send`, `sendXml`, `sendError`). Path-style addressing only. A
+ * query or JSON 1.1 codec plugs into the pipeline at the same two points.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { StrongroomError } from '../../errors.ts'
+import { isVersionId } from '../../store/objects.ts'
+import { errorXml, toApiError, type S3WireError } from '../errors.ts'
+import type { Operation, S3Request } from '../operation.ts'
+import { parseQuery, type RequestView } from '../sigv4.ts'
+import { xmlDocument, type Node } from '../xml.ts'
+
+const MAX_KEY_BYTES = 1024
+
+/**
+ * Every sub-resource S3 names by a query parameter, in the order they are looked for: the
+ * first present names the operation. Those without a declaration answer NotImplemented.
+ */
+export const SUBRESOURCES = [
+  'policy',
+  'location',
+  'delete',
+  'versioning',
+  'uploads',
+  'uploadId',
+  'tagging',
+  'acl',
+  'encryption',
+  'publicAccessBlock',
+  'versions',
+  'lifecycle',
+  'cors',
+  'website',
+  'notification',
+  'replication',
+  'logging',
+  'ownershipControls',
+  'object-lock',
+  'retention',
+  'legal-hold',
+  'attributes',
+  'torrent',
+  'restore',
+  'select',
+  'accelerate',
+  'requestPayment',
+  'analytics',
+  'metrics',
+  'inventory',
+  'intelligent-tiering',
+] as const
+
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v.join(',') : v
+}
+
+/** Bytes to a request: the path split into bucket and key, the query, a checked versionId. */
+export function decode(req: IncomingMessage): S3Request {
+  const url = req.url ?? '/'
+  const qi = url.indexOf('?')
+  const rawPath = qi < 0 ? url : url.slice(0, qi)
+  const rawQuery = qi < 0 ? '' : url.slice(qi + 1)
+  const view: RequestView = { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }
+  const pairs = parseQuery(rawQuery)
+  const query = new Map(pairs)
+  const [bucketName, key] = splitPath(rawPath)
+  const versionId = query.get('versionId')
+  if (versionId !== undefined && !isVersionId(versionId))
+    throw new StrongroomError('INVALID_ARGUMENT', 'Invalid version id specified', {
+      details: { ArgumentName: 'versionId', ArgumentValue: versionId },
+    })
+  return {
+    req,
+    view,
+    pairs,
+    query,
+    bucketName,
+    key,
+    versionId,
+    header: (name) => header(req, name),
+  }
+}
+
+/** Path-style addressing: /bucket/key. Keys are data: any bytes, never a path on disk. */
+export function splitPath(rawPath: string): [string | undefined, string | undefined] {
+  const p = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath
+  if (p === '') return [undefined, undefined]
+  const slash = p.indexOf('/')
+  const dec = (s: string) => {
+    try {
+      return decodeURIComponent(s)
+    } catch (e) {
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        'the request path is not valid percent-encoding',
+        { cause: e },
+      )
+    }
+  }
+  if (slash < 0) return [dec(p), undefined]
+  const key = p.slice(slash + 1)
+  return [dec(p.slice(0, slash)), key === '' ? undefined : dec(key)]
+}
+
+function matches(op: Operation, r: S3Request, on: string, sub: string | undefined): boolean {
+  const m = op.match
+  if (m.on !== on || m.method !== r.view.method || m.sub !== sub) return false
+  for (const [name, want] of Object.entries(m.query ?? {})) {
+    const got = r.query.get(name)
+    if (got === undefined || (want !== true && got !== want)) return false
+  }
+  return m.header === undefined || r.header(m.header) !== undefined
+}
+
+/**
+ * The operation a request names, from the table (first match wins: the more specific
+ * declarations come first). Unknown sub-resources answer NotImplemented, never a plain
+ * operation: an operation named by a parameter the table does not know must never fall
+ * through to DeleteBucket, CreateBucket or a listing.
+ */
+export function route(table: readonly Operation[], r: S3Request): Operation {
+  const m = r.view.method
+  const on = r.bucketName === undefined ? 'service' : r.key === undefined ? 'bucket' : 'object'
+  if (on === 'service') {
+    const op = table.find((o) => matches(o, r, on, undefined))
+    if (op !== undefined) return op
+    throw new StrongroomError(
+      'METHOD_NOT_ALLOWED',
+      `The specified method is not allowed against this resource: ${m} /`,
+    )
+  }
+  if (on === 'object' && Buffer.byteLength(r.key ?? '') > MAX_KEY_BYTES)
+    throw new StrongroomError('KEY_TOO_LONG', 'Your key is too long: at most 1,024 bytes of UTF-8')
+  const sub = SUBRESOURCES.find((s) => r.query.has(s))
+  if (sub !== undefined) {
+    const op = table.find((o) => matches(o, r, on, sub))
+    if (op !== undefined) return op
+    throw new StrongroomError(
+      'NOT_IMPLEMENTED',
+      `Strongroom does not implement the ${on} ?${sub} operation (${m}) yet`,
+    )
+  }
+  const plain = table.filter((o) => o.match.on === on && o.match.method === m && !o.match.sub)
+  onlyParameters(r.query, [...new Set(plain.flatMap((o) => o.match.reads ?? []))], on, m)
+  const op = plain.find((o) => matches(o, r, on, undefined))
+  if (op !== undefined) return op
+  throw new StrongroomError(
+    'METHOD_NOT_ALLOWED',
+    `The specified method is not allowed against this resource: ${m} ${on}`,
+  )
+}
+
+/**
+ * Refuses a plain operation whose query names something else: S3 has many sub-resources
+ * (`?metadataConfiguration`, `?policyStatus`, …) that Strongroom does not implement, and one of
+ * them must answer NotImplemented, not be read as DeleteBucket or a listing.
+ * `x-id` (the SDKs' operation hint) and `X-Amz-*` (presigned URLs) are always allowed.
+ */
+function onlyParameters(
+  query: ReadonlyMap<string, string>,
+  allowed: readonly string[],
+  on: string,
+  method: string,
+): void {
+  for (const name of query.keys()) {
+    if (allowed.includes(name) || name === 'x-id' || /^x-amz-/i.test(name)) continue
+    throw new StrongroomError(
+      'NOT_IMPLEMENTED',
+      `Strongroom does not implement the ${on} ?${name.slice(0, 64)} operation (${method}); a plain ${method} takes ${allowed.length === 0 ? 'no query parameters' : allowed.join(', ')}`,
+    )
+  }
+}
+
+/** A response with an optional text body; S3 puts x-amz-request-id on every one. */
+export function send(res: ServerResponse, requestId: string, status: number, body?: string): void {
+  res.statusCode = status
+  res.setHeader('x-amz-request-id', requestId)
+  if (body === undefined) {
+    if (!res.hasHeader('Content-Length') && status !== 304) res.setHeader('Content-Length', '0')
+    res.end()
+  } else {
+    res.setHeader('Content-Length', String(Buffer.byteLength(body)))
+    res.end(body)
+  }
+}
+
+export function sendXml(
+  res: ServerResponse,
+  requestId: string,
+  status: number,
+  root: string,
+  body: Node,
+): void {
+  res.setHeader('Content-Type', 'application/xml')
+  send(res, requestId, status, xmlDocument(root, body))
+}
+
+/** Streams a body whose first chunk was already read, respecting back-pressure. */
+export async function writeAll(
+  res: ServerResponse,
+  head: Uint8Array[],
+  rest: AsyncIterator<Uint8Array>,
+): Promise<void> {
+  const write = (c: Uint8Array) =>
+    new Promise<void>((resolve, reject) => {
+      if (res.write(c)) resolve()
+      else {
+        res.once('drain', resolve)
+        res.once('close', () =>
+          reject(new StrongroomError('IO', 'the client closed the connection')),
+        )
+      }
+    })
+  for (const c of head) await write(c)
+  for (let r = await rest.next(); r.done !== true; r = await rest.next()) await write(r.value)
+  res.end()
+}
+
+/** The error as S3 answers it: status, headers and XML document (none for HEAD and 304). */
+export function encodeError(
+  e: unknown,
+  req: IncomingMessage,
+  requestId: string,
+): { readonly wire: S3WireError; readonly body: string } {
+  const wire = toApiError(e)
+  const body =
+    wire.status === 304 || req.method === 'HEAD'
+      ? ''
+      : errorXml(wire, (req.url ?? '').split('?')[0] ?? '', requestId)
+  return { wire, body }
+}

@@ -1,0 +1,323 @@
+/**
+ * Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
+ * CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
+ */
+import { randomBytes } from 'node:crypto'
+import { StrongroomError } from '../../errors.ts'
+import { checkMd5 } from '../body.ts'
+import type { Operation } from '../operation.ts'
+import type { Authorized } from '../pipeline.ts'
+import { readXml, XML_BOUNDS } from '../xml.ts'
+import {
+  MAX_PUT_BYTES,
+  MIN_PART_BYTES,
+  requestTags,
+  userMetadata,
+  versionHeaders,
+} from './common.ts'
+
+const MAX_PARTS = 10_000
+
+async function createUpload(ctx: Authorized): Promise<void> {
+  const { bucket, key, keyId } = ctx
+  const bucketName = bucket.name
+  const tags = requestTags(ctx.request)
+  const id = randomBytes(24).toString('base64url')
+  await ctx.store.createUpload({
+    id,
+    bucket: bucketName,
+    key,
+    contentType: ctx.header('content-type') ?? null,
+    metadata: userMetadata(ctx.request),
+    tags: tags.tags,
+    keyId,
+    createdAt: ctx.now(),
+  })
+  const owner = await ctx.tenantOf(bucket)
+  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.kms.arn(owner, keyId))
+  ctx.sendXml(200, 'InitiateMultipartUploadResult', {
+    Bucket: bucketName,
+    Key: key,
+    UploadId: id,
+  })
+}
+
+function partNumber(ctx: Authorized): number {
+  const raw = ctx.query.get('partNumber') ?? ''
+  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : 0
+  if (number < 1 || number > MAX_PARTS) {
+    throw new StrongroomError(
+      'INVALID_ARGUMENT',
+      'Part number must be an integer between 1 and 10000, inclusive',
+      { details: { ArgumentName: 'partNumber', ArgumentValue: raw } },
+    )
+  }
+  return number
+}
+
+async function uploadPart(ctx: Authorized): Promise<void> {
+  const { bucket } = ctx
+  const upload = await ctx.upload()
+  const number = partNumber(ctx)
+  const { body, length, finish, checksums } = ctx.streamingBody()
+  if (length > MAX_PUT_BYTES)
+    throw new StrongroomError('ENTITY_TOO_LARGE', 'a part may be at most 5 GiB')
+  const md5Header = ctx.header('content-md5')
+  const part = await ctx.objects.putPart(
+    upload,
+    await ctx.tenantOf(bucket),
+    number,
+    body,
+    length,
+    (md5) => {
+      finish()
+      checkMd5(md5Header, md5)
+    },
+  )
+  ctx.res.setHeader('ETag', part.etag)
+  for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+  ctx.send(200)
+}
+
+/** UploadPartCopy: a part made of (a range of) an existing object, re-sealed under the upload's key. */
+async function uploadPartCopy(ctx: Authorized): Promise<void> {
+  const { bucket, source: src } = ctx
+  const upload = await ctx.upload()
+  const number = partNumber(ctx)
+  const size = src.object.size
+  const rangeHeader = ctx.header('x-amz-copy-source-range')
+  let first = 0
+  let last = size - 1
+  if (rangeHeader !== undefined) {
+    const m = /^bytes=(\d{1,16})-(\d{1,16})$/.exec(rangeHeader.trim())
+    if (m === null)
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      )
+    first = Number(m[1])
+    last = Number(m[2])
+    if (first > last || last >= size)
+      throw new StrongroomError(
+        'RANGE_NOT_SATISFIABLE',
+        `The requested range ${rangeHeader} is not satisfiable for an object of ${size} bytes`,
+        { details: { RangeRequested: rangeHeader, ActualObjectSize: String(size) } },
+      )
+  }
+  const length = size === 0 ? 0 : last - first + 1
+  if (length > MAX_PUT_BYTES)
+    throw new StrongroomError('ENTITY_TOO_LARGE', 'a part may be at most 5 GiB')
+  const opened = await ctx.objects.open(src.object)
+  let part
+  try {
+    part = await ctx.objects.putPart(
+      upload,
+      await ctx.tenantOf(bucket),
+      number,
+      length === 0 ? [] : opened.object.range(first, last),
+      length,
+    )
+  } finally {
+    await opened.close()
+  }
+  if (src.bucket.versioning !== 'Unversioned' || src.object.versionId !== 'null')
+    ctx.res.setHeader('x-amz-copy-source-version-id', src.object.versionId)
+  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  ctx.sendXml(200, 'CopyPartResult', {
+    ETag: part.etag,
+    LastModified: new Date(part.createdAt).toISOString(),
+  })
+}
+
+async function completeUpload(ctx: Authorized): Promise<void> {
+  const { bucket, key } = ctx
+  const bucketName = bucket.name
+  const upload = await ctx.upload()
+  const doc = readXml(
+    'CompleteMultipartUpload',
+    await ctx.readBody(XML_BOUNDS.CompleteMultipartUpload.bytes),
+  )
+  const asked = doc.children
+    .filter((c) => c.name === 'Part')
+    .map((p) => ({
+      number: partNumberOf(p.children.find((c) => c.name === 'PartNumber')?.text ?? ''),
+      etag: (p.children.find((c) => c.name === 'ETag')?.text ?? '').trim(),
+    }))
+  if (asked.length === 0)
+    throw new StrongroomError('MALFORMED_XML', 'You must specify at least one part')
+  const stored = new Map((await ctx.store.listParts(upload.id)).map((p) => [p.number, p]))
+  const parts = asked.map((a, i) => {
+    if (i > 0 && a.number <= (asked[i - 1]?.number ?? 0)) {
+      throw new StrongroomError(
+        'INVALID_PART_ORDER',
+        'The list of parts was not in ascending order. Parts must be ordered by part number.',
+      )
+    }
+    const p = stored.get(a.number)
+    const quoted = a.etag.startsWith('"') ? a.etag : `"${a.etag}"`
+    if (p?.etag !== quoted) {
+      throw new StrongroomError(
+        'INVALID_PART',
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        { details: { PartNumber: String(a.number), ETag: a.etag } },
+      )
+    }
+    return p
+  })
+  for (const p of parts.slice(0, -1)) {
+    if (p.size < MIN_PART_BYTES) {
+      throw new StrongroomError(
+        'ENTITY_TOO_SMALL',
+        'Your proposed upload is smaller than the minimum allowed object size: every part but the last must be at least 5 MiB',
+        {
+          details: {
+            PartNumber: String(p.number),
+            ProposedSize: String(p.size),
+            MinSizeAllowed: String(MIN_PART_BYTES),
+          },
+        },
+      )
+    }
+  }
+  const tenant = await ctx.tenantOf(bucket)
+  const object = await ctx.scanned(bucket, key, () =>
+    ctx.objects.complete(upload, bucket, tenant, parts),
+  )
+  versionHeaders(ctx.res, bucket, object)
+  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  ctx.sendXml(200, 'CompleteMultipartUploadResult', {
+    Location: `/${bucketName}/${key}`,
+    Bucket: bucketName,
+    Key: key,
+    ETag: object.etag,
+  })
+}
+
+async function abortUpload(ctx: Authorized): Promise<void> {
+  await ctx.objects.abort(await ctx.upload())
+  ctx.send(204)
+}
+
+async function listParts(ctx: Authorized): Promise<void> {
+  const { bucketName, key } = ctx
+  const upload = await ctx.upload()
+  const marker = Number(ctx.query.get('part-number-marker') ?? '0') || 0
+  const max = Math.min(Number(ctx.query.get('max-parts') ?? '1000') || 1000, 1000)
+  const all = (await ctx.store.listParts(upload.id)).filter((p) => p.number > marker)
+  const page = all.slice(0, max)
+  ctx.sendXml(200, 'ListPartsResult', {
+    Bucket: bucketName,
+    Key: key,
+    UploadId: upload.id,
+    PartNumberMarker: marker,
+    NextPartNumberMarker: page.at(-1)?.number,
+    MaxParts: max,
+    IsTruncated: all.length > page.length,
+    Part: page.map((p) => ({
+      PartNumber: p.number,
+      LastModified: new Date(p.createdAt).toISOString(),
+      ETag: p.etag,
+      Size: p.size,
+    })),
+    StorageClass: 'STANDARD',
+  })
+}
+
+async function listUploads(ctx: Authorized): Promise<void> {
+  const { bucketName } = ctx
+  const prefix = ctx.query.get('prefix') ?? ''
+  const max = Math.min(Number(ctx.query.get('max-uploads') ?? '1000') || 1000, 1000)
+  const uploads = await ctx.store.listUploads(bucketName, prefix, max + 1)
+  ctx.sendXml(200, 'ListMultipartUploadsResult', {
+    Bucket: bucketName,
+    Prefix: prefix,
+    MaxUploads: max,
+    IsTruncated: uploads.length > max,
+    Upload: uploads.slice(0, max).map((u) => ({
+      Key: u.key,
+      UploadId: u.id,
+      Initiated: new Date(u.createdAt).toISOString(),
+      StorageClass: 'STANDARD',
+    })),
+  })
+}
+
+/** A CompleteMultipartUpload part number: decimal digits only (no `0x1`, `1.0`, `+1`). */
+function partNumberOf(text: string): number {
+  const t = text.trim()
+  if (!/^\d{1,5}$/.test(t))
+    throw new StrongroomError(
+      'MALFORMED_XML',
+      `The XML you provided was not well-formed or did not validate against our published schema: PartNumber \`${t.slice(0, 20)}\` is not an integer`,
+    )
+  return Number(t)
+}
+
+const PUT = { action: 's3:PutObject', resource: 'object', target: 'bucket' } as const
+const WRITE_UPLOAD_KEY = { action: 'kms:GenerateDataKey', key: 'upload' } as const
+
+export const MULTIPART_OPERATIONS: readonly Operation[] = [
+  {
+    name: 'CreateMultipartUpload',
+    match: { method: 'POST', on: 'object', sub: 'uploads' },
+    ...PUT,
+    conditions: (r) => requestTags(r).conditions,
+    also: (r) => (requestTags(r).tags.length > 0 ? ['s3:PutObjectTagging'] : []),
+    kms: { action: 'kms:GenerateDataKey', key: 'write' },
+    handler: createUpload,
+  },
+  {
+    name: 'UploadPartCopy',
+    match: {
+      method: 'PUT',
+      on: 'object',
+      sub: 'uploadId',
+      query: { partNumber: true },
+      header: 'x-amz-copy-source',
+    },
+    ...PUT,
+    copySource: true,
+    quarantine: true,
+    kms: WRITE_UPLOAD_KEY,
+    handler: uploadPartCopy,
+  },
+  {
+    name: 'UploadPart',
+    match: { method: 'PUT', on: 'object', sub: 'uploadId', query: { partNumber: true } },
+    ...PUT,
+    kms: WRITE_UPLOAD_KEY,
+    handler: uploadPart,
+  },
+  {
+    name: 'CompleteMultipartUpload',
+    match: { method: 'POST', on: 'object', sub: 'uploadId' },
+    ...PUT,
+    kms: WRITE_UPLOAD_KEY,
+    handler: completeUpload,
+  },
+  {
+    name: 'AbortMultipartUpload',
+    match: { method: 'DELETE', on: 'object', sub: 'uploadId' },
+    action: 's3:AbortMultipartUpload',
+    resource: 'object',
+    target: 'bucket',
+    handler: abortUpload,
+  },
+  {
+    name: 'ListParts',
+    match: { method: 'GET', on: 'object', sub: 'uploadId' },
+    action: 's3:ListMultipartUploadParts',
+    resource: 'object',
+    target: 'bucket',
+    handler: listParts,
+  },
+  {
+    name: 'ListMultipartUploads',
+    match: { method: 'GET', on: 'bucket', sub: 'uploads' },
+    action: 's3:ListBucketMultipartUploads',
+    resource: 'bucket',
+    target: 'bucket',
+    handler: listUploads,
+  },
+]

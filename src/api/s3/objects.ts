@@ -1,0 +1,387 @@
+/** Objects: PutObject, GetObject, HeadObject, CopyObject, DeleteObject, DeleteObjects. */
+import { createHash } from 'node:crypto'
+import { StrongroomError } from '../../errors.ts'
+import type { ObjectRecord } from '../../meta/objects.ts'
+import { isVersionId } from '../../store/objects.ts'
+import { checkMd5 } from '../body.ts'
+import { toApiError } from '../errors.ts'
+import type { Operation, S3Request } from '../operation.ts'
+import type { Authorized } from '../pipeline.ts'
+import { ANONYMOUS_DENIED } from '../pipeline.ts'
+import { evaluate, readConditions } from '../preconditions.ts'
+import { writeAll } from '../protocols/rest-xml.ts'
+import { quarantined } from '../quarantine.ts'
+import { readXml, XML_BOUNDS, type Node } from '../xml.ts'
+import { MAX_PUT_BYTES, requestTags, userMetadata, versioned, versionHeaders } from './common.ts'
+
+const RESPONSE_OVERRIDES = [
+  ['response-content-type', 'Content-Type'],
+  ['response-content-language', 'Content-Language'],
+  ['response-expires', 'Expires'],
+  ['response-cache-control', 'Cache-Control'],
+  ['response-content-disposition', 'Content-Disposition'],
+  ['response-content-encoding', 'Content-Encoding'],
+] as const
+
+async function putObject(ctx: Authorized): Promise<void> {
+  const { bucket, key, keyId } = ctx
+  const tenant = await ctx.tenantOf(bucket)
+  const metadata = userMetadata(ctx.request)
+  const { body, length, finish, checksums } = ctx.streamingBody()
+  if (length > MAX_PUT_BYTES)
+    throw new StrongroomError(
+      'ENTITY_TOO_LARGE',
+      'Your proposed upload exceeds the maximum allowed object size of 5 GiB for a single PUT; use multipart upload',
+    )
+  const md5Header = ctx.header('content-md5')
+  const object = await ctx.scanned(bucket, key, () =>
+    ctx.objects.put({
+      bucket,
+      tenant,
+      key,
+      body,
+      length,
+      contentType: ctx.header('content-type') ?? null,
+      metadata,
+      tags: requestTags(ctx.request).tags,
+      checksums,
+      keyId,
+      verify: (md5) => {
+        finish()
+        checkMd5(md5Header, md5)
+      },
+    }),
+  )
+  ctx.res.setHeader('ETag', object.etag)
+  versionHeaders(ctx.res, bucket, object)
+  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.kms.arn(tenant, keyId))
+  for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+  ctx.send(200)
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n`; anything else (several ranges, other units) is ignored, as S3 does. */
+export function parseRange(
+  h: string | undefined,
+  size: number,
+): [number, number] | 'unsatisfiable' | undefined {
+  if (h === undefined) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim())
+  if (m === null || (m[1] === '' && m[2] === '')) return undefined
+  if (m[1] === '') {
+    const n = Number(m[2])
+    if (n === 0) return 'unsatisfiable'
+    return size === 0 ? 'unsatisfiable' : [Math.max(0, size - n), size - 1]
+  }
+  const first = Number(m[1])
+  const last = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+  if (first >= size || (m[2] !== '' && Number(m[2]) < first))
+    return m[2] !== '' && Number(m[2]) < first ? undefined : 'unsatisfiable'
+  return [first, last]
+}
+
+async function getObject(ctx: Authorized): Promise<void> {
+  const head = ctx.request.view.method === 'HEAD'
+  const { bucket, object, res } = ctx
+  versionHeaders(res, bucket, object)
+  if (object.scan !== null) {
+    res.setHeader('x-amz-meta-strongroom-scan', object.scan.verdict)
+    const first = object.scan.findings[0]
+    if (first !== undefined)
+      res.setHeader(
+        'x-amz-meta-strongroom-scan-finding',
+        `${first.rule} ${first.subject ?? ''}`.trim().replace(/[^\x20-\x7e]/g, '?'),
+      )
+  }
+  if (quarantined(bucket, object)) res.setHeader('x-amz-meta-strongroom-quarantined', 'true')
+  if (object.tags.length > 0) res.setHeader('x-amz-tagging-count', String(object.tags.length))
+  // Whole-object checksums, when asked for and the whole object is read.
+  if (
+    ctx.header('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' &&
+    ctx.header('range') === undefined
+  )
+    for (const [k, v] of Object.entries(object.checksums)) res.setHeader(k, v)
+  const lastModified = new Date(Math.floor(object.createdAt / 1000) * 1000)
+  const outcome = evaluate(readConditions(ctx.request.header), object.etag, lastModified.getTime())
+  if (!outcome.ok && outcome.status === 412)
+    throw new StrongroomError(
+      'PRECONDITION_FAILED',
+      'At least one of the pre-conditions you specified did not hold',
+      { details: { Condition: outcome.condition } },
+    )
+  res.setHeader('ETag', object.etag)
+  res.setHeader('Last-Modified', lastModified.toUTCString())
+  if (!outcome.ok) {
+    ctx.send(304)
+    return
+  }
+  res.setHeader('Accept-Ranges', 'bytes')
+  res.setHeader('Content-Type', object.contentType ?? 'binary/octet-stream')
+  for (const [k, v] of Object.entries(object.metadata)) res.setHeader(`x-amz-meta-${k}`, v)
+  res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  res.setHeader(
+    'x-amz-server-side-encryption-aws-kms-key-id',
+    ctx.kms.arn(await ctx.tenantOf(bucket), object.keyId),
+  )
+  for (const [q, h] of RESPONSE_OVERRIDES) {
+    const v = ctx.query.get(q)
+    if (v !== undefined) res.setHeader(h, v)
+  }
+  const range = parseRange(ctx.header('range'), object.size)
+  if (range === 'unsatisfiable') {
+    res.setHeader('Content-Range', `bytes */${object.size}`)
+    throw new StrongroomError('RANGE_NOT_SATISFIABLE', 'The requested range is not satisfiable', {
+      details: { RangeRequested: ctx.header('range') ?? '', ActualObjectSize: String(object.size) },
+    })
+  }
+  const [first, last] = range ?? [0, object.size - 1]
+  const status = range === undefined ? 200 : 206
+  if (range !== undefined) res.setHeader('Content-Range', `bytes ${first}-${last}/${object.size}`)
+  res.setHeader('Content-Length', String(object.size === 0 ? 0 : last - first + 1))
+  if (head) {
+    ctx.send(status)
+    return
+  }
+  // A body that fails to open or verify answers InternalError without the object's headers.
+  const refused = (e: unknown): never => {
+    for (const h of res.getHeaderNames()) res.removeHeader(h)
+    throw e
+  }
+  // Opening verifies the body (an empty one's tag included) before the status line goes out.
+  const opened = await ctx.objects.open(object).catch(refused)
+  try {
+    if (object.size === 0) {
+      ctx.send(status)
+      return
+    }
+    // The first segment is decrypted and verified before the status line goes out.
+    const it = opened.object.range(first, last)[Symbol.asyncIterator]()
+    const firstChunk = await it.next().catch(refused)
+    res.statusCode = status
+    res.setHeader('x-amz-request-id', ctx.requestId)
+    await writeAll(res, firstChunk.done === true ? [] : [firstChunk.value], it)
+  } finally {
+    await opened.close()
+  }
+}
+
+/** x-amz-tagging-directive: COPY (the source's tags) or REPLACE (x-amz-tagging). */
+function tagDirective(r: S3Request): 'COPY' | 'REPLACE' {
+  const d = r.header('x-amz-tagging-directive') ?? 'COPY'
+  if (d !== 'COPY' && d !== 'REPLACE')
+    throw new StrongroomError('INVALID_ARGUMENT', 'Unknown tagging directive: use COPY or REPLACE')
+  return d
+}
+
+/**
+ * CopyObject: read permission on the source (and its key), write permission on the
+ * destination (and its key), all decided by the pipeline; the plaintext is re-sealed under the
+ * destination bucket's key with a fresh data key.
+ */
+async function copyObject(ctx: Authorized): Promise<void> {
+  const { source: src, bucket: dest, key, keyId } = ctx
+  const source = src.object
+  const tags = tagDirective(ctx.request) === 'REPLACE' ? requestTags(ctx.request).tags : source.tags
+  const directive = ctx.header('x-amz-metadata-directive') ?? 'COPY'
+  if (directive !== 'COPY' && directive !== 'REPLACE')
+    throw new StrongroomError('INVALID_ARGUMENT', 'Unknown metadata directive: use COPY or REPLACE')
+  if (
+    directive === 'COPY' &&
+    src.bucket.name === dest.name &&
+    source.key === key &&
+    src.versionId === undefined &&
+    ctx.header('x-amz-server-side-encryption') === undefined &&
+    keyId === source.keyId
+  ) {
+    throw new StrongroomError(
+      'INVALID_REQUEST',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    )
+  }
+  const destTenant = await ctx.tenantOf(dest)
+  const opened = await ctx.objects.open(source)
+  let copied: ObjectRecord
+  try {
+    copied = await ctx.scanned(dest, key, () =>
+      ctx.objects.put({
+        bucket: dest,
+        tenant: destTenant,
+        key,
+        body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
+        length: source.size,
+        contentType:
+          directive === 'COPY' ? source.contentType : (ctx.header('content-type') ?? null),
+        metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.request),
+        tags,
+        keyId,
+      }),
+    )
+  } finally {
+    await opened.close()
+  }
+  if (src.bucket.versioning !== 'Unversioned' || source.versionId !== 'null')
+    ctx.res.setHeader('x-amz-copy-source-version-id', source.versionId)
+  versionHeaders(ctx.res, dest, copied)
+  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  ctx.sendXml(200, 'CopyObjectResult', {
+    ETag: copied.etag,
+    LastModified: new Date(copied.createdAt).toISOString(),
+  })
+}
+
+async function deleteObject(ctx: Authorized): Promise<void> {
+  const { bucket, key, versionId } = ctx
+  const r = await ctx.objects.delete(bucket, key, versionId)
+  if (r !== undefined) versionHeaders(ctx.res, bucket, r)
+  else if (versionId !== undefined) ctx.res.setHeader('x-amz-version-id', versionId)
+  ctx.send(204)
+}
+
+interface DeleteRequest {
+  readonly quiet: boolean
+  readonly keys: readonly { key: string; versionId: string | undefined }[]
+}
+
+/** The DeleteObjects document, its Content-MD5 checked: 1 to 1,000 keys. */
+function deleteRequest(body: Buffer, r: S3Request): DeleteRequest {
+  const md5 = r.header('content-md5')
+  if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5)
+    throw new StrongroomError(
+      'BAD_DIGEST',
+      'The Content-MD5 you specified did not match what we received.',
+    )
+  const doc = readXml('Delete', body)
+  const keys = doc.children
+    .filter((c) => c.name === 'Object')
+    .map((o) => ({
+      key: o.children.find((c) => c.name === 'Key')?.text ?? '',
+      versionId: o.children.find((c) => c.name === 'VersionId')?.text.trim(),
+    }))
+  if (keys.length === 0 || keys.length > 1000)
+    throw new StrongroomError(
+      'MALFORMED_XML',
+      'The XML you provided was not well-formed or did not validate against our published schema: 1 to 1000 objects',
+    )
+  const quiet = doc.children.find((c) => c.name === 'Quiet')?.text.trim() === 'true'
+  return { quiet, keys }
+}
+
+/**
+ * DeleteObjects: each key is decided on its own once the body names it (s3:DeleteObject or
+ * s3:DeleteObjectVersion), as S3 does. An anonymous caller learns nothing about a bucket it
+ * may not delete from: until one of its keys is allowed, every answer is the one a missing
+ * bucket gets.
+ */
+async function deleteObjects(ctx: Authorized): Promise<void> {
+  const { bucket } = ctx
+  const anonymous = ctx.caller.auth === undefined
+  const { quiet, keys } = deleteRequest(ctx.earlyBody, ctx.request)
+  let allowedAny = false
+  const deleted: Node[] = []
+  const errors: Node[] = []
+  for (const { key, versionId } of keys) {
+    try {
+      if (versionId !== undefined && !isVersionId(versionId))
+        throw new StrongroomError('NO_SUCH_VERSION', 'The specified version does not exist.')
+      ctx.authorizeItem(
+        versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion',
+        `arn:aws:s3:::${bucket.name}/${key}`,
+        versionId === undefined ? {} : { 's3:VersionId': versionId },
+      )
+      allowedAny = true
+      const r = await ctx.objects.delete(bucket, key, versionId)
+      if (!quiet)
+        deleted.push({
+          Key: key,
+          VersionId: versionId,
+          ...(r?.deleteMarker === true
+            ? {
+                DeleteMarker: true,
+                DeleteMarkerVersionId: versionId === undefined ? r.versionId : undefined,
+              }
+            : {}),
+        })
+    } catch (e) {
+      const a = toApiError(e)
+      errors.push({ Key: key, VersionId: versionId, Code: a.code, Message: a.message })
+    }
+  }
+  await ctx.recorded()
+  if (anonymous && !allowedAny) throw new StrongroomError('ACCESS_DENIED', ANONYMOUS_DENIED)
+  ctx.sendXml(200, 'DeleteResult', { Deleted: deleted, Error: errors })
+}
+
+const OBJECT_READS = ['versionId', 'partNumber', ...RESPONSE_OVERRIDES.map(([q]) => q)]
+
+export const OBJECT_OPERATIONS: readonly Operation[] = [
+  {
+    name: 'CopyObject',
+    match: { method: 'PUT', on: 'object', header: 'x-amz-copy-source', reads: [] },
+    action: 's3:PutObject',
+    resource: 'object',
+    target: 'bucket',
+    copySource: true,
+    quarantine: true,
+    conditions: (r) => (tagDirective(r) === 'REPLACE' ? requestTags(r).conditions : {}),
+    also: (r) =>
+      tagDirective(r) === 'REPLACE' && requestTags(r).tags.length > 0
+        ? ['s3:PutObjectTagging']
+        : [],
+    kms: { action: 'kms:GenerateDataKey', key: 'write' },
+    handler: copyObject,
+  },
+  {
+    name: 'PutObject',
+    match: { method: 'PUT', on: 'object', reads: [] },
+    action: 's3:PutObject',
+    resource: 'object',
+    target: 'bucket',
+    conditions: (r) => requestTags(r).conditions,
+    also: (r) => (requestTags(r).tags.length > 0 ? ['s3:PutObjectTagging'] : []),
+    kms: { action: 'kms:GenerateDataKey', key: 'write' },
+    handler: putObject,
+  },
+  {
+    name: 'GetObject',
+    match: { method: 'GET', on: 'object', reads: OBJECT_READS },
+    action: versioned('s3:GetObject', 's3:GetObjectVersion'),
+    resource: 'object',
+    target: 'object',
+    kms: { action: 'kms:Decrypt', key: 'object' },
+    quarantine: true,
+    handler: getObject,
+  },
+  {
+    name: 'HeadObject',
+    match: { method: 'HEAD', on: 'object', reads: OBJECT_READS },
+    action: versioned('s3:GetObject', 's3:GetObjectVersion'),
+    resource: 'object',
+    target: 'object',
+    kms: { action: 'kms:Decrypt', key: 'object' },
+    handler: getObject,
+  },
+  {
+    name: 'DeleteObject',
+    match: { method: 'DELETE', on: 'object', reads: ['versionId'] },
+    action: versioned('s3:DeleteObject', 's3:DeleteObjectVersion'),
+    resource: 'object',
+    target: 'bucket',
+    handler: deleteObject,
+  },
+  {
+    name: 'DeleteObjects',
+    match: { method: 'POST', on: 'bucket', sub: 'delete' },
+    action: 's3:DeleteObject',
+    resource: 'objects',
+    target: 'items',
+    bodyBeforeAuth: {
+      maxBytes: XML_BOUNDS.Delete.bytes,
+      hideFromAnonymous: true,
+      read: (body, r) => {
+        deleteRequest(body, r)
+        return {}
+      },
+    },
+    handler: deleteObjects,
+  },
+]

@@ -1,0 +1,22 @@
+/**
+ * Every S3 operation Strongroom serves, as declarations (../operation.ts). Order matters
+ * where two share a method and path: the more specific (a header, a query value) comes first.
+ */
+import type { Operation } from '../operation.ts'
+import { BUCKET_OPERATIONS } from './buckets.ts'
+import { CONFIG_OPERATIONS } from './config.ts'
+import { LISTING_OPERATIONS } from './listing.ts'
+import { MULTIPART_OPERATIONS } from './multipart.ts'
+import { OBJECT_OPERATIONS } from './objects.ts'
+import { TAGGING_OPERATIONS } from './tagging.ts'
+import { VERSIONING_OPERATIONS } from './versioning.ts'
+
+export const S3_OPERATIONS: readonly Operation[] = [
+  ...BUCKET_OPERATIONS,
+  ...CONFIG_OPERATIONS,
+  ...VERSIONING_OPERATIONS,
+  ...LISTING_OPERATIONS,
+  ...TAGGING_OPERATIONS,
+  ...MULTIPART_OPERATIONS,
+  ...OBJECT_OPERATIONS,
+]

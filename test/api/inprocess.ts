@@ -1,0 +1,159 @@
+/**
+ * The gateway in-process on port 0 over plain HTTP, with a tenant, an administrator (allowed
+ * everything) and a user without policies, and raw requests signed with the AWS SDK's own SigV4
+ * signer, as test/security/http.ts does (its helpers are bound to the e2e harness's endpoint).
+ */
+import { createHash, createHmac } from 'node:crypto'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { SignatureV4 } from '@smithy/signature-v4'
+import { initDataDir, openApp, type App } from '../../src/app.ts'
+import { S3Gateway } from '../../src/api/s3.ts'
+import type { Operation } from '../../src/api/operation.ts'
+import { listen, type RunningServer } from '../../src/api/server.ts'
+import { loadConfig } from '../../src/config.ts'
+import { createTenant } from '../../src/identity/tenants.ts'
+import { createAccessKey, createUser, putUserPolicy } from '../../src/identity/users.ts'
+
+export interface Creds {
+  readonly id: string
+  readonly secret: string
+}
+
+export interface Sample {
+  readonly method: string
+  readonly path: string
+  readonly headers?: Record<string, string>
+  readonly body?: string
+}
+
+type Data = string | ArrayBuffer | ArrayBufferView
+const bytes = (data: Data): string | Uint8Array =>
+  typeof data === 'string'
+    ? data
+    : ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data)
+class Sha256 {
+  private readonly h
+  constructor(secret?: Data) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))
+  }
+  update(data: Data): void {
+    this.h.update(bytes(data))
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.h.digest()))
+  }
+}
+
+/** Header-signs a request with the AWS SDK's own SigV4 signer. */
+export async function signHeaders(
+  c: Creds,
+  method: string,
+  url: URL,
+  body: Buffer,
+  extra: Record<string, string>,
+) {
+  const signer = new SignatureV4({
+    service: 's3',
+    region: 'us-east-1',
+    credentials: { accessKeyId: c.id, secretAccessKey: c.secret },
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  })
+  const signed = await signer.sign({
+    method,
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: {
+      host: url.host,
+      'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
+      ...extra,
+    },
+  })
+  return signed.headers
+}
+
+export interface InProcess {
+  readonly app: App
+  readonly gateway: S3Gateway
+  readonly running: RunningServer
+  readonly admin: Creds
+  readonly nobody: Creds
+  send(c: Creds | undefined, s: Sample): Promise<{ status: number; body: string }>
+  close(): Promise<void>
+}
+
+/** Starts the gateway on `dir`; `wrap` may replace the App the gateway sees (a counting store). */
+export async function startInProcess(
+  dir: string,
+  o: { operations?: readonly Operation[]; wrap?: (app: App) => App } = {},
+): Promise<InProcess> {
+  const config = loadConfig({ env: {}, flags: { 'data-dir': join(dir, 'data') } })
+  await initDataDir(config, { dev: true })
+  const app = await openApp(config)
+  const tenant = await createTenant(app.store, 'acme')
+  const root = await createUser(app.store, tenant, 'admin')
+  await putUserPolicy(
+    app.store,
+    root,
+    'all',
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+    }),
+  )
+  const k1 = await createAccessKey(app.store, app.kms, root)
+  const k2 = await createAccessKey(
+    app.store,
+    app.kms,
+    await createUser(app.store, tenant, 'nobody'),
+  )
+  const objects = app.objects
+  const gateway = new S3Gateway({
+    app: o.wrap?.(app) ?? app,
+    objects,
+    ...(o.operations === undefined ? {} : { operations: o.operations }),
+  })
+  const running = await listen(gateway, { host: '127.0.0.1', port: 0, log: () => undefined })
+  const send = async (c: Creds | undefined, s: Sample) => {
+    const url = `${running.url}${s.path}`
+    const body = Buffer.from(s.body ?? '')
+    const headers =
+      c === undefined
+        ? { ...s.headers }
+        : await signHeaders(c, s.method, new URL(url), body, s.headers ?? {})
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        url,
+        { method: s.method, headers: { ...headers, 'content-length': String(body.length) } },
+        (res) => {
+          const parts: Buffer[] = []
+          res.on('data', (d: Buffer) => parts.push(d))
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }),
+          )
+        },
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+  return {
+    app,
+    gateway,
+    running,
+    admin: { id: k1.accessKeyId, secret: k1.secretAccessKey },
+    nobody: { id: k2.accessKeyId, secret: k2.secretAccessKey },
+    send,
+    close: async () => {
+      await running.close()
+      await app.close()
+    },
+  }
+}
