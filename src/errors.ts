@@ -48,6 +48,8 @@ export const ERROR_CODES = [
   'RANGE_NOT_SATISFIABLE',
   'LIMIT_EXCEEDED',
   'SCAN_REJECTED',
+  // model scanning: bytes that do not parse as the format they claim (always turned into a finding)
+  'SCAN_MALFORMED',
   'INTERNAL',
 ] as const
 

@@ -109,6 +109,7 @@ const FROM_INTERNAL: Readonly<Record<ErrorCode, S3Code>> = {
   RANGE_NOT_SATISFIABLE: 'InvalidRange',
   LIMIT_EXCEEDED: 'InvalidArgument',
   SCAN_REJECTED: 'InvalidRequest',
+  SCAN_MALFORMED: 'InternalError',
   INTERNAL: 'InternalError',
 }
 

@@ -19,13 +19,12 @@ const COUNTERS = 4
 export const RING_BYTES = 4 << 20
 const HISTORY_BYTES = 4 << 20
 
-export class NeedsRandomAccess extends Error {
-  override name = 'NeedsRandomAccess'
-}
-
-export class StreamAborted extends Error {
-  override name = 'StreamAborted'
-}
+/**
+ * Why a ring source stopped serving bytes: the format needs reads further back
+ * than the history keeps (or was identified as one that does), or the upload
+ * ended early or went silent. Undefined while it works.
+ */
+export type RingFailure = 'needs-random-access' | 'aborted'
 
 export interface Ring {
   readonly control: SharedArrayBuffer
@@ -96,11 +95,14 @@ export class RingWriter {
 
 /**
  * The consumer's side, in the scan worker: a ByteSource of known size whose
- * reads block (Atomics.wait) until the producer has written far enough.
+ * reads block (Atomics.wait) until the producer has written far enough. Once
+ * it fails (see RingFailure) it reads as empty: the scan that used it is
+ * discarded, and the worker reports why instead.
  */
 export class RingSource implements ByteSource {
   readonly size: number
   readonly sequential = true
+  failure: RingFailure | undefined
   private readonly ctl: BigInt64Array
   private readonly data: Uint8Array
   private readonly timeoutMs: number
@@ -122,21 +124,29 @@ export class RingSource implements ByteSource {
     Atomics.notify(this.ctl, READ)
   }
 
+  /** The scanner identified a format it reads from the stored body only. */
+  needRandomAccess(): void {
+    this.failure ??= 'needs-random-access'
+  }
+
   readInto(position: number, into: Uint8Array, offset: number, length: number): number {
     const len = Math.max(0, Math.min(length, this.size - position))
+    if (this.failure !== undefined) return 0
     let got = 0
     // From history: bytes already consumed, if still kept.
     if (position < this.consumed) {
-      if (this.consumed - position > Math.min(this.consumed, HISTORY_BYTES))
-        throw new NeedsRandomAccess(`a read at ${position}, behind the stream at ${this.consumed}`)
+      if (this.consumed - position > Math.min(this.consumed, HISTORY_BYTES)) {
+        this.failure = 'needs-random-access'
+        return 0
+      }
       const n = Math.min(len, this.consumed - position)
       this.copyHistory(position, into, offset, n)
       got = n
     }
     // Skip to the position, then take the rest from the ring.
     if (got < len) {
-      this.take(position - this.consumed, undefined, 0)
-      this.take(len - got, into, offset + got)
+      if (!this.take(position - this.consumed, undefined, 0)) return 0
+      if (!this.take(len - got, into, offset + got)) return got
       got = len
     }
     return got
@@ -152,19 +162,22 @@ export class RingSource implements ByteSource {
     }
   }
 
-  /** Consumes `n` bytes from the ring into `into` (or only into history when undefined). */
-  private take(n: number, into: Uint8Array | undefined, offset: number): void {
+  /** Consumes `n` bytes from the ring into `into` (or only into history when undefined); false when the stream failed. */
+  private take(n: number, into: Uint8Array | undefined, offset: number): boolean {
     const cap = this.data.length
     let left = n
     while (left > 0) {
       const written = Number(Atomics.load(this.ctl, WRITTEN))
       const avail = written - this.consumed
       if (avail === 0) {
-        const ended = Atomics.load(this.ctl, ENDED)
-        if (ended === 2n) throw new StreamAborted('the upload ended before its last byte')
-        if (ended === 1n) throw new StreamAborted('the stream ended before its declared length')
-        if (Atomics.wait(this.ctl, WRITTEN, BigInt(written), this.timeoutMs) === 'timed-out')
-          throw new StreamAborted(`no bytes arrived for ${this.timeoutMs} ms`)
+        // Ended (complete but short of its declared length, or failed), or silent too long.
+        if (
+          Atomics.load(this.ctl, ENDED) !== 0n ||
+          Atomics.wait(this.ctl, WRITTEN, BigInt(written), this.timeoutMs) === 'timed-out'
+        ) {
+          this.failure = 'aborted'
+          return false
+        }
         continue
       }
       const k = Math.min(left, avail)
@@ -181,6 +194,7 @@ export class RingSource implements ByteSource {
       Atomics.store(this.ctl, READ, BigInt(this.consumed))
       Atomics.notify(this.ctl, READ)
     }
+    return true
   }
 
   private keep(position: number, piece: Uint8Array): void {

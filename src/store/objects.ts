@@ -24,11 +24,9 @@ import type {
 } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
 import { RULES_VERSION } from '../scan/rules.ts'
-import { scan } from '../scan/scan.ts'
-import { bufferSource, type ByteSource } from '../scan/source.ts'
 import type { Finding } from '../scan/types.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
-import type { ScanOutcome, ScanPool, StreamingScan } from './scan-pool.ts'
+import { ScanPool, type ScanOutcome, type StreamingScan } from './scan-pool.ts'
 
 /** Bodies up to this size are scanned from the plaintext kept while sealing; larger ones are read back. */
 const SCAN_IN_MEMORY = 1024 * 1024
@@ -68,9 +66,20 @@ export class ScanRejected extends StrongroomError {
   }
 }
 
-/** The verdict to keep with an object: the first findings only. */
-function scanRecord(src: ByteSource, key: string): ScanRecord {
-  return recordOf(scan(src, key))
+/** The verdict of a pooled scan that cannot fall back (a buffer, a read-back); its error otherwise. */
+function recordOfOutcome(o: ScanOutcome, key: string): ScanRecord {
+  if ('report' in o) return recordOf(o.report)
+  if ('error' in o) throw o.error
+  throw new StrongroomError('INTERNAL', `the scan of \`${key}\` ended without a verdict`)
+}
+
+/** Plaintext bytes [position, position + length) of an opened object, read and decrypted asynchronously. */
+async function readRange(o: OpenedObject, position: number, length: number): Promise<Uint8Array> {
+  const n = Math.min(length, o.plaintextLength - position)
+  if (n <= 0) return new Uint8Array(0)
+  const chunks: Buffer[] = []
+  for await (const c of o.range(position, position + n - 1)) chunks.push(c)
+  return chunks.length === 1 ? (chunks[0] ?? new Uint8Array(0)) : Buffer.concat(chunks)
 }
 
 function recordOf(r: {
@@ -117,15 +126,15 @@ export class ObjectService {
   private readonly blobs: BlobStore
   private readonly kms: LocalKms
   private readonly segmentSize: number
-  private readonly pool: ScanPool | undefined
+  private readonly pool: ScanPool
 
-  /** `pool`: scan workers for uploads larger than what is scanned in memory (the gateway has one). */
+  /** `pool`: the scan workers every scan runs in (one worker with the default memory budget when absent). */
   constructor(meta: Stores, blobs: BlobStore, kms: LocalKms, segmentSize: number, pool?: ScanPool) {
     this.meta = meta
     this.blobs = blobs
     this.kms = kms
     this.segmentSize = segmentSize
-    this.pool = pool
+    this.pool = pool ?? new ScanPool(1)
   }
 
   /** Seals `body` into a new blob under the bucket key, bound to `context`. Nothing refers to the blob yet. */
@@ -167,7 +176,7 @@ export class ObjectService {
     const keep = scanPath !== undefined
     const plain = keep && length <= SCAN_IN_MEMORY ? ([] as Buffer[]) : undefined
     const stream: StreamingScan | undefined =
-      keep && plain === undefined ? this.pool?.start(length, scanPath) : undefined
+      keep && plain === undefined ? this.pool.start(length, scanPath) : undefined
     async function* tap(src: CryptoSource): AsyncGenerator<Uint8Array> {
       for await (const c of src) {
         md5.update(c)
@@ -239,15 +248,18 @@ export class ObjectService {
     open: () => Promise<OpenedStoredObject>,
     streamed?: Promise<ScanOutcome>,
   ): Promise<ScanRecord> {
-    if (plain !== undefined) return scanRecord(bufferSource(Buffer.concat(plain)), key)
+    // Every scan runs in a scan worker: the scanner decompresses and parses synchronously.
+    if (plain !== undefined)
+      return recordOfOutcome(await this.pool.scanBuffer(Buffer.concat(plain), key), key)
     // Scanned as it streamed through, unless the format needed random access (or the worker failed).
     const outcome = await streamed
     if (outcome !== undefined && 'report' in outcome) return recordOf(outcome.report)
+    // Read back: the worker asks for bytes, this thread reads and decrypts them without blocking.
     const opened = await open()
     try {
       const o = opened.object
-      return scanRecord(
-        { size: o.plaintextLength, readInto: (p, i, off, n) => o.readInto(p, i, off, n) },
+      return recordOfOutcome(
+        await this.pool.scanStored(o.plaintextLength, (p, n) => readRange(o, p, n), key),
         key,
       )
     } finally {
