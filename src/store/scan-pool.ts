@@ -89,6 +89,7 @@ export class ScanPool {
         return
       }
       slot.running = undefined
+      worker.unref()
       job.settle(this.outcomeOf(job, m))
       this.pump()
     })
@@ -165,6 +166,8 @@ export class ScanPool {
 
   private run(slot: Slot, job: ScanJob, running: Running): void {
     slot.running = running
+    // An idle worker does not keep the process alive; one with a job does, until it replies.
+    slot.worker.ref()
     slot.worker.postMessage(job)
   }
 
