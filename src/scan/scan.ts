@@ -20,7 +20,7 @@ import { scanTar } from './tar.ts'
 import {
   DEFAULT_LIMITS,
   ScanContext,
-  verdictOf,
+  verdictOfScan,
   type Finding,
   type Limits,
   type Verdict,
@@ -55,7 +55,7 @@ export function scan(src: ByteSource, path: string, o: ScanOptions = {}): ScanRe
   const format = scanAny(src, path, ctx, 0, 'top')
   return {
     path,
-    verdict: verdictOf(ctx.findings),
+    verdict: verdictOfScan(ctx),
     format,
     size: src.size,
     findings: ctx.findings,

@@ -93,6 +93,8 @@ export class ScanContext {
   decompressed = 0
   members = 0
   omitted = 0
+  /** A malicious finding was beyond MAX_FINDINGS, so not kept. */
+  maliciousOmitted = false
   /** Bytes of the memory budget held now. */
   held = 0
   halted: Halt | undefined
@@ -111,6 +113,8 @@ export class ScanContext {
     this.seen.add(key)
     if (this.findings.length >= MAX_FINDINGS) {
       this.omitted++
+      // The report keeps the first findings, but the verdict is of them all.
+      if (f.verdict === 'malicious') this.maliciousOmitted = true
       return
     }
     this.findings.push(f)
@@ -168,6 +172,11 @@ export class ScanContext {
   release(n: number): void {
     this.held = Math.max(0, this.held - n)
   }
+}
+
+/** The verdict of a scan: its findings' worst, counting those beyond the cap. */
+export function verdictOfScan(ctx: ScanContext): Verdict {
+  return ctx.maliciousOmitted ? 'malicious' : verdictOf(ctx.findings)
 }
 
 export function verdictOf(findings: readonly Finding[]): Verdict {

@@ -46,6 +46,8 @@ export function scanZip(
   const eocd = endRecord(src)
   const entries: ZipEntry[] = []
   let delta = 0
+  /** False when the directory was too large for the memory budget: then no member is called hidden. */
+  let directoryRead = true
   if (eocd < 0) {
     suspicious(
       ctx,
@@ -135,6 +137,7 @@ export function scanZip(
       p += 46 + nameLen + extraLen + commentLen
     }
     if (held) ctx.release(cdLength)
+    directoryRead = held
     if (held && entries.length < count)
       suspicious(
         ctx,
@@ -148,13 +151,14 @@ export function scanZip(
   const listed = new Set(entries.map((x) => x.local))
   for (const local of walkLocalHeaders(src, delta)) {
     if (listed.has(local.local)) continue
-    suspicious(
-      ctx,
-      path,
-      local.local,
-      'zip.hidden-member',
-      `the member ${local.name} has a local header but is not in the central directory`,
-    )
+    if (directoryRead)
+      suspicious(
+        ctx,
+        path,
+        local.local,
+        'zip.hidden-member',
+        `the member ${local.name} has a local header but is not in the central directory`,
+      )
     entries.push(local)
   }
   const torch = entries.some((x) => /(^|\/)data\.pkl$/.test(x.name))

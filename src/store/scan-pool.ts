@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads'
 import { StrongroomError } from '../errors.ts'
 import { newChannel, serveRequest, type Channel } from '../scan/channel.ts'
 import { abandon, newRing, RingWriter, type Ring } from '../scan/ring.ts'
-import type { Finding, Verdict } from '../scan/types.ts'
+import { DEFAULT_LIMITS, type Finding, type Verdict } from '../scan/types.ts'
 import type { ScanJob, ScanReply } from './scan-worker.ts'
 
 export interface PooledReport {
@@ -40,7 +40,7 @@ export interface StreamingScan {
 export type ReadAt = (position: number, length: number) => Promise<Uint8Array>
 
 /** The default memory budget of one scan, in MiB. */
-export const DEFAULT_SCAN_MEMORY_MIB = 256
+export const DEFAULT_SCAN_MEMORY_MIB = DEFAULT_LIMITS.maxMemory / (1024 * 1024)
 
 interface Running {
   readonly path: string

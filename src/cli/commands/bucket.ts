@@ -9,6 +9,7 @@ import type { App } from '../../app.ts'
 import { StrongroomError } from '../../errors.ts'
 import type { BucketRecord, ScanPolicy, ScanRecord, VersionRecord } from '../../meta/objects.ts'
 import { RULES_VERSION } from '../../scan/rules.ts'
+import { ScanPool } from '../../store/scan-pool.ts'
 import { FsBlobStore } from '../../store/blobs.ts'
 import { ObjectService } from '../../store/objects.ts'
 import { stringOpt, withApp, type Command, type CommandContext } from '../command.ts'
@@ -36,7 +37,7 @@ async function* versions(app: App, bucket: string, prefix = ''): AsyncGenerator<
   }
 }
 
-/** The object service over the data directory's blobs, as the gateway builds it (without scan workers). */
+/** The object service over the data directory's blobs, as the gateway builds it (scans run in a scan worker). */
 function objectService(ctx: CommandContext, app: App): ObjectService {
   const config = ctx.config()
   return new ObjectService(
@@ -44,6 +45,7 @@ function objectService(ctx: CommandContext, app: App): ObjectService {
     new FsBlobStore(join(config.dataDir, 'blobs')),
     app.kms,
     config.segmentSize,
+    new ScanPool(1, config.scanMemoryMiB),
   )
 }
 

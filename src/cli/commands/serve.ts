@@ -120,7 +120,7 @@ Example:
         )
     }
     const app = await openApp(config)
-    const scanPool = new ScanPool(1)
+    const scanPool = new ScanPool(1, config.scanMemoryMiB)
     let running: RunningServer | undefined
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
