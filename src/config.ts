@@ -141,13 +141,10 @@ export const SETTINGS = {
     flag: undefined,
     accepted: 'a whole number of MiB from 16 to 65536',
     parse: (raw) => {
-      const n =
-        typeof raw === 'number'
-          ? raw
-          : typeof raw === 'string' && /^\d+$/.test(raw.trim())
-            ? Number(raw)
-            : Number.NaN
-      return Number.isSafeInteger(n) && n >= 16 && n <= 65_536 ? n : undefined
+      const n = typeof raw === 'string' && /^\d{1,6}$/.test(raw.trim()) ? Number(raw) : raw
+      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 16 && n <= 65_536
+        ? n
+        : undefined
     },
   },
   rootKeyFile: {
