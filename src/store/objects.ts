@@ -48,7 +48,6 @@ function memorySource(data: Uint8Array): OpenBlob {
   return {
     size: data.length,
     read: (p, n) => Promise.resolve(read(p, n)),
-    readSync: read,
     close: () => Promise.resolve(),
   }
 }
