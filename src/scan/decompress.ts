@@ -7,11 +7,14 @@
  * the member is scanned). A member too large for the memory budget is a
  * `limit.maxMemory` finding and is skipped; the rest of the file is still
  * scanned. Corrupt data is a finding too. Nothing here throws for input.
+ * Deflated zip members are first scanned as they inflate (`scanInflated`),
+ * which holds only a window: most formats are read front to back.
  */
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib'
 import { isStrongroomError } from '../errors.ts'
 import { suspicious, u32 } from './bytes.ts'
 import { bunzip2 } from './bzip2.ts'
+import { InflatedSource } from './inflate.ts'
 import { readAll, type ByteSource } from './source.ts'
 import type { ScanContext } from './types.ts'
 import { unlzma, unxz } from './xz.ts'
@@ -57,6 +60,8 @@ export function decompress(
     ctx.halt(path, 'maxDecompressed', `more than ${ctx.limits.maxDecompressed} bytes to decompress`)
     return undefined
   }
+  // A probe only guesses at the format: input too large to hold is simply not that format here.
+  if (probe && ctx.held + src.size > ctx.limits.maxMemory) return undefined
   if (!ctx.hold(src.size, path, offset, `the compressed member (${codec})`)) return undefined
   const room = ctx.limits.maxMemory - ctx.held
   const max = Math.min(left, room)
@@ -101,6 +106,46 @@ export function decompress(
       held = 0
     },
   }
+}
+
+/**
+ * Scans a deflated zip member of declared `size` as it inflates, holding no
+ * more than the inflater's window and history. False when the member's
+ * format needs random access: what the attempt found is forgotten, and the
+ * caller decompresses the member whole instead.
+ */
+export function scanInflated(
+  ctx: ScanContext,
+  path: string,
+  deflated: ByteSource,
+  size: number,
+  scanIt: (member: ByteSource) => void,
+): boolean {
+  if (size > ctx.limits.maxDecompressed - ctx.decompressed) {
+    ctx.halt(
+      path,
+      'maxDecompressed',
+      `more than ${ctx.limits.maxDecompressed} bytes once decompressed`,
+    )
+    return true
+  }
+  const mark = ctx.checkpoint()
+  const member = new InflatedSource(deflated, size)
+  scanIt(member)
+  if (member.failure === 'needs-random-access') {
+    ctx.rollback(mark)
+    return false
+  }
+  ctx.decompressed += member.position
+  if (member.failure === 'corrupt')
+    suspicious(
+      ctx,
+      path,
+      member.position,
+      'format.corrupt-compression',
+      `the compressed data is corrupt (${member.problem ?? 'unknown'})`,
+    )
+  return true
 }
 
 /** An .lzma header: valid properties, a power-of-two-ish dictionary, a length that fits. */

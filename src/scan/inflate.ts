@@ -15,7 +15,8 @@
  * symbol 0-29; each has extra bits. Every count, length and distance here is
  * attacker-controlled and checked: a malformed stream throws SCAN_MALFORMED.
  */
-import { StrongroomError } from '../errors.ts'
+import { isStrongroomError, StrongroomError } from '../errors.ts'
+import { ForwardSource } from './forward.ts'
 import type { ByteSource } from './source.ts'
 
 const WINDOW = 32 * 1024
@@ -241,4 +242,55 @@ export function* inflateRaw(src: ByteSource): Generator<Uint8Array, void, void> 
     }
   }
   if (p > from) yield out.subarray(from, p)
+}
+
+/** History kept for reads that reach back: the pickle machine's resynchronisation and headers need little. */
+const INFLATED_HISTORY = 4 << 20
+
+/**
+ * A deflated member as a forward source of its declared size (what loaders
+ * read too: Python's zipfile stops at the declared size). A corrupt stream,
+ * or one that ends before the declared size, fails the source (`corrupt`,
+ * with `problem` saying why); reads beyond the history fail it
+ * (`needs-random-access`), and the caller inflates the member whole instead.
+ */
+export class InflatedSource extends ForwardSource {
+  readonly size: number
+  problem: string | undefined
+  private readonly chunks: Generator<Uint8Array, void, void>
+  private chunk: Uint8Array = new Uint8Array(0)
+
+  constructor(deflated: ByteSource, size: number) {
+    super(INFLATED_HISTORY)
+    this.size = size
+    this.chunks = inflateRaw(deflated)
+  }
+
+  protected pull(n: number, taken: (piece: Uint8Array) => void): boolean {
+    let left = n
+    while (left > 0) {
+      if (this.chunk.length === 0) {
+        let next: IteratorResult<Uint8Array, void>
+        try {
+          next = this.chunks.next()
+        } catch (e) {
+          if (!isStrongroomError(e, 'SCAN_MALFORMED')) throw e
+          return this.fail(e.message)
+        }
+        if (next.done === true) return this.fail('the member ends before its declared size')
+        this.chunk = next.value
+      }
+      const k = Math.min(left, this.chunk.length)
+      taken(this.chunk.subarray(0, k))
+      this.chunk = this.chunk.subarray(k)
+      left -= k
+    }
+    return true
+  }
+
+  private fail(problem: string): false {
+    this.failure = 'corrupt'
+    this.problem = problem
+    return false
+  }
 }

@@ -72,6 +72,14 @@ export const DEFAULT_LIMITS: Limits = {
 
 export const MAX_FINDINGS = 200
 
+export interface Checkpoint {
+  readonly findings: number
+  readonly omitted: number
+  readonly maliciousOmitted: boolean
+  readonly seen: number
+  readonly members: number
+}
+
 /** A limit that ended the scan of a whole file. */
 export interface Halt {
   readonly limit: keyof Limits
@@ -99,6 +107,8 @@ export class ScanContext {
   held = 0
   halted: Halt | undefined
   private readonly seen = new Set<string>()
+  /** The keys of `seen` in the order they were added, for rollback. */
+  private readonly seenOrder: string[] = []
 
   constructor(limits: Limits, strict = false, now = Date.now()) {
     this.limits = limits
@@ -111,6 +121,7 @@ export class ScanContext {
     const key = `${f.path}\0${f.rule}\0${f.subject ?? f.reason}`
     if (this.seen.has(key)) return
     this.seen.add(key)
+    this.seenOrder.push(key)
     if (this.findings.length >= MAX_FINDINGS) {
       this.omitted++
       // The report keeps the first findings, but the verdict is of them all.
@@ -118,6 +129,26 @@ export class ScanContext {
       return
     }
     this.findings.push(f)
+  }
+
+  /** A point to return to (`rollback`) when a way of scanning a part turns out not to work. */
+  checkpoint(): Checkpoint {
+    return {
+      findings: this.findings.length,
+      omitted: this.omitted,
+      maliciousOmitted: this.maliciousOmitted,
+      seen: this.seenOrder.length,
+      members: this.members,
+    }
+  }
+
+  /** Forgets the findings (and members counted) since `c`; a halt stays. */
+  rollback(c: Checkpoint): void {
+    this.findings.length = c.findings
+    this.omitted = c.omitted
+    this.maliciousOmitted = c.maliciousOmitted
+    for (const key of this.seenOrder.splice(c.seen)) this.seen.delete(key)
+    this.members = c.members
   }
 
   /** Ends the scan of the file at `path`: the finding says which limit and that the rest was not read. */

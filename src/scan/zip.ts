@@ -5,7 +5,8 @@
  * end record are scanned as embedded files; names that differ between the
  * two headers, duplicate names, odd flags and encrypted members are findings.
  * Stored members are scanned in place (a slice of the source, never copied);
- * deflated ones are decompressed within the memory budget (decompress.ts).
+ * deflated ones as they inflate (inflate.ts), or whole within the memory
+ * budget when their format needs random access (decompress.ts).
  *
  * End of central directory (22 bytes + comment): PK\5\6, disk numbers (2+2),
  * entries on this disk (2), entries (2), directory size (4), directory
@@ -16,7 +17,7 @@
  * size @18, name length @26, extra length @28.
  */
 import { ascii, startsWith, suspicious, u16, u32, u64, type ScanNested } from './bytes.ts'
-import { decompress } from './decompress.ts'
+import { decompress, scanInflated } from './decompress.ts'
 import { bufferSource, readAll, sliceSource, type ByteSource } from './source.ts'
 import type { ScanContext } from './types.ts'
 
@@ -27,6 +28,8 @@ interface ZipEntry {
   readonly flags: number
   readonly method: number
   readonly csize: number
+  /** The uncompressed size the archive declares (what loaders read). */
+  readonly usize: number
   readonly local: number
 }
 
@@ -109,15 +112,19 @@ export function scanZip(
       const extraLen = u16(cd, p + 30)
       const commentLen = u16(cd, p + 32)
       let csize = u32(cd, p + 20)
+      let usize = u32(cd, p + 24)
       let local = u32(cd, p + 42)
-      if (csize === 0xffffffff || local === 0xffffffff) {
+      if (csize === 0xffffffff || usize === 0xffffffff || local === 0xffffffff) {
         // zip64 extra field: sizes and offset as 8-byte values, in that order, when saturated.
         for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
           const id = u16(cd, x)
           const len = u16(cd, x + 2)
           if (id === 1) {
             let q = x + 4
-            if (u32(cd, p + 24) === 0xffffffff) q += 8
+            if (usize === 0xffffffff) {
+              usize = u64(cd, q)
+              q += 8
+            }
             if (csize === 0xffffffff) {
               csize = u64(cd, q)
               q += 8
@@ -132,6 +139,7 @@ export function scanZip(
         flags: u16(cd, p + 8),
         method: u16(cd, p + 10),
         csize,
+        usize,
         local: local + delta,
       })
       p += 46 + nameLen + extraLen + commentLen
@@ -229,10 +237,14 @@ export function scanZip(
       )
       continue
     }
+    const where = torch ? 'torch-member' : 'member'
+    // As it inflates, in bounded memory; whole (within the budget) if the format needs random access.
+    const scanIt = (member: ByteSource) => nested(member, memberPath, depth + 1, where)
+    if (scanInflated(ctx, memberPath, stored, x.usize, scanIt)) continue
     const out = decompress(ctx, memberPath, 0, stored, 'deflate')
     if (out === undefined) continue
     try {
-      nested(bufferSource(out.bytes), memberPath, depth + 1, torch ? 'torch-member' : 'member')
+      scanIt(bufferSource(out.bytes))
     } finally {
       out.release()
     }
@@ -264,6 +276,7 @@ function* walkLocalHeaders(src: ByteSource, from: number): Generator<ZipEntry> {
       flags,
       method: u16(lh, 8),
       csize,
+      usize: u32(lh, 22),
       local: p,
     }
     p += 30 + nameLen + extraLen + csize

@@ -106,6 +106,45 @@ describe('a zip member over the memory budget', () => {
   })
 })
 
+describe('a deflated member read front to back', () => {
+  it('is scanned as it inflates, whatever its size against the budget', () => {
+    const pickle = Buffer.concat([floats(48 * MiB).subarray(0, -1), evil.subarray(2)])
+    const archive = zip([{ name: 'archive/data.pkl', data: pickle, deflate: true }])
+    const r = scan(bufferSource(archive), 'model.pt', { limits: { maxMemory: 16 * MiB } })
+    assert.deepEqual(
+      r.findings.map((f) => f.rule),
+      ['pickle.dangerous-global'],
+      'found past 48 MiB of floats, with no limit finding',
+    )
+    assert.equal(r.verdict, 'malicious')
+  })
+
+  it('keeps a large compressed .npz clean under a small budget (only its headers are inflated)', () => {
+    const header = "{'descr': '<f8', 'fortran_order': False, 'shape': (5242880,), }"
+    const npy = Buffer.concat([
+      Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, header.length + 1, 0]),
+      Buffer.from(header + '\n'),
+      Buffer.alloc(40 * MiB),
+    ])
+    const npz = zip([{ name: 'weights.npy', data: npy, deflate: true }])
+    const r = scan(bufferSource(npz), 'arrays.npz', { limits: { maxMemory: 16 * MiB } })
+    assert.deepEqual(r.findings, [])
+    assert.equal(r.format, 'zip')
+  })
+
+  it('falls back to a whole inflate when the format needs random access, within the budget', () => {
+    const inner = zip([{ name: 'archive/data.pkl', data: evil }])
+    const outer = zip([{ name: 'bundle/model.pt', data: inner, deflate: true }])
+    const r = scan(bufferSource(outer), 'b.zip', { limits: { maxMemory: 16 * MiB } })
+    assert.equal(r.verdict, 'malicious')
+    assert.deepEqual(
+      r.findings.map((f) => f.path),
+      ['b.zip!bundle/model.pt!archive/data.pkl'],
+      'the abandoned streaming attempt left no findings behind',
+    )
+  })
+})
+
 describe('rescanning a stored model', () => {
   it('runs in the scan worker: the event loop never stalls for 200 ms while 96 MiB are read back', async () => {
     const store = SqliteMetadataStore.open(join(dir, 'meta.sqlite'), { create: true })
