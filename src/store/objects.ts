@@ -23,10 +23,9 @@ import type {
   WrappedDataKey,
 } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
-import { RULES_VERSION } from '../scan/rules.ts'
-import type { Finding } from '../scan/types.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
 import { ScanPool, type ScanOutcome, type StreamingScan } from './scan-pool.ts'
+import { scanSealed } from './scanning.ts'
 
 /** Bodies up to this size are scanned from the plaintext kept while sealing; larger ones are read back. */
 const SCAN_IN_MEMORY = 1024 * 1024
@@ -62,36 +61,6 @@ export class ScanRejected extends StrongroomError {
       `the bucket's scan policy rejects ${record.verdict} uploads: ${key} ${first === undefined ? '' : `(${first.rule} at ${first.path} @${first.offset}: ${first.reason})`}`.trim(),
     )
     this.scan = record
-  }
-}
-
-/** The verdict of a pooled scan that cannot fall back (a buffer, a read-back); its error otherwise. */
-function recordOfOutcome(o: ScanOutcome, key: string): ScanRecord {
-  if ('report' in o) return recordOf(o.report)
-  if ('error' in o) throw o.error
-  throw new StrongroomError('INTERNAL', `the scan of \`${key}\` ended without a verdict`)
-}
-
-/** Plaintext bytes [position, position + length) of an opened object, read and decrypted asynchronously. */
-async function readRange(o: OpenedObject, position: number, length: number): Promise<Uint8Array> {
-  const n = Math.min(length, o.plaintextLength - position)
-  if (n <= 0) return new Uint8Array(0)
-  const chunks: Buffer[] = []
-  for await (const c of o.range(position, position + n - 1)) chunks.push(c)
-  return chunks.length === 1 ? (chunks[0] ?? new Uint8Array(0)) : Buffer.concat(chunks)
-}
-
-function recordOf(r: {
-  verdict: ScanRecord['verdict']
-  format: string
-  findings: readonly Finding[]
-}): ScanRecord {
-  return {
-    verdict: r.verdict,
-    format: r.format,
-    rules: RULES_VERSION,
-    at: Date.now(),
-    findings: r.findings.slice(0, 20),
   }
 }
 
@@ -240,30 +209,14 @@ export class ObjectService {
     if (!isInline(blob)) await this.blobs.delete(blob)
   }
 
-  /** Scans a sealed body: from the plaintext kept while sealing, or read back through its segments. */
-  private async scanSealed(
+  /** Scans a sealed body in the scan worker: the plaintext kept while sealing, as it streamed, or read back. */
+  private scanSealed(
     plain: Buffer[] | undefined,
     key: string,
     open: () => Promise<OpenedStoredObject>,
     streamed?: Promise<ScanOutcome>,
   ): Promise<ScanRecord> {
-    // Every scan runs in a scan worker: the scanner decompresses and parses synchronously.
-    if (plain !== undefined)
-      return recordOfOutcome(await this.pool.scanBuffer(Buffer.concat(plain), key), key)
-    // Scanned as it streamed through, unless the format needed random access (or the worker failed).
-    const outcome = await streamed
-    if (outcome !== undefined && 'report' in outcome) return recordOf(outcome.report)
-    // Read back: the worker asks for bytes, this thread reads and decrypts them without blocking.
-    const opened = await open()
-    try {
-      const o = opened.object
-      return recordOfOutcome(
-        await this.pool.scanStored(o.plaintextLength, (p, n) => readRange(o, p, n), key),
-        key,
-      )
-    } finally {
-      await opened.close()
-    }
+    return scanSealed(this.pool, plain, key, open, streamed)
   }
 
   /** Scans a stored version again (new rules) and records the verdict. */
