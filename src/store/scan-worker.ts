@@ -33,7 +33,7 @@ export type ScanReply =
       readonly id: number
       readonly report: { verdict: Verdict; format: string; findings: Finding[] }
     }
-  | { readonly kind: 'fallback' | 'aborted' | 'read-failed' | 'read'; readonly id: number }
+  | { readonly kind: NoReport | 'read'; readonly id: number }
   | {
       readonly kind: 'failed'
       readonly id: number
@@ -41,11 +41,14 @@ export type ScanReply =
       readonly stack: string
     }
 
+/** Why a scan has no report: see the header. */
+type NoReport = 'fallback' | 'aborted' | 'read-failed'
+
 function run(job: ScanJob): ScanReply {
   const id = job.id
   const limits = { ...DEFAULT_LIMITS, maxMemory: job.memory }
   let src: ByteSource
-  let failure: () => ScanReply['kind'] | undefined
+  let failure: () => NoReport | undefined
   switch (job.kind) {
     case 'stream': {
       const ring = new RingSource(job.ring, job.size)
@@ -80,11 +83,11 @@ function run(job: ScanJob): ScanReply {
 
 function reply(
   r: { verdict: Verdict; format: string; findings: readonly Finding[] },
-  failure: ScanReply['kind'] | undefined,
+  failure: NoReport | undefined,
   id: number,
 ): ScanReply {
   // A report over bytes the source could not deliver says nothing: the reason replaces it.
-  if (failure !== undefined) return { kind: failure, id } as ScanReply
+  if (failure !== undefined) return { kind: failure, id }
   return {
     kind: 'report',
     id,
