@@ -53,6 +53,8 @@ export const ERROR_CODES = [
   'RANGE_NOT_SATISFIABLE',
   'LIMIT_EXCEEDED',
   'SCAN_REJECTED',
+  // model scanning: bytes that do not parse as the format they claim (always turned into a finding)
+  'SCAN_MALFORMED',
   'INTERNAL',
   // requests at the API edge (each maps to one wire error in src/api/errors.ts)
   'ACCESS_DENIED',

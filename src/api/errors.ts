@@ -102,6 +102,7 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   RANGE_NOT_SATISFIABLE: 'InvalidRange',
   LIMIT_EXCEEDED: 'InvalidArgument',
   SCAN_REJECTED: 'InvalidRequest',
+  SCAN_MALFORMED: 'InternalError',
   INTERNAL: 'InternalError',
   ACCESS_DENIED: 'AccessDenied',
   AUTHORIZATION_HEADER_MALFORMED: 'AuthorizationHeaderMalformed',

@@ -23,12 +23,9 @@ import type {
   WrappedDataKey,
 } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
-import { RULES_VERSION } from '../scan/rules.ts'
-import { scan } from '../scan/scan.ts'
-import { bufferSource, type ByteSource } from '../scan/source.ts'
-import type { Finding } from '../scan/types.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
-import type { ScanOutcome, ScanPool, StreamingScan } from './scan-pool.ts'
+import { ScanPool, type ScanOutcome, type StreamingScan } from './scan-pool.ts'
+import { scanSealed } from './scanning.ts'
 
 /** Bodies up to this size are scanned from the plaintext kept while sealing; larger ones are read back. */
 const SCAN_IN_MEMORY = 1024 * 1024
@@ -50,7 +47,6 @@ function memorySource(data: Uint8Array): OpenBlob {
   return {
     size: data.length,
     read: (p, n) => Promise.resolve(read(p, n)),
-    readSync: read,
     close: () => Promise.resolve(),
   }
 }
@@ -65,25 +61,6 @@ export class ScanRejected extends StrongroomError {
       `the bucket's scan policy rejects ${record.verdict} uploads: ${key} ${first === undefined ? '' : `(${first.rule} at ${first.path} @${first.offset}: ${first.reason})`}`.trim(),
     )
     this.scan = record
-  }
-}
-
-/** The verdict to keep with an object: the first findings only. */
-function scanRecord(src: ByteSource, key: string): ScanRecord {
-  return recordOf(scan(src, key))
-}
-
-function recordOf(r: {
-  verdict: ScanRecord['verdict']
-  format: string
-  findings: readonly Finding[]
-}): ScanRecord {
-  return {
-    verdict: r.verdict,
-    format: r.format,
-    rules: RULES_VERSION,
-    at: Date.now(),
-    findings: r.findings.slice(0, 20),
   }
 }
 
@@ -117,15 +94,15 @@ export class ObjectService {
   private readonly blobs: BlobStore
   private readonly kms: LocalKms
   private readonly segmentSize: number
-  private readonly pool: ScanPool | undefined
+  private readonly pool: ScanPool
 
-  /** `pool`: scan workers for uploads larger than what is scanned in memory (the gateway has one). */
+  /** `pool`: the scan workers every scan runs in (one worker with the default memory budget when absent). */
   constructor(meta: Stores, blobs: BlobStore, kms: LocalKms, segmentSize: number, pool?: ScanPool) {
     this.meta = meta
     this.blobs = blobs
     this.kms = kms
     this.segmentSize = segmentSize
-    this.pool = pool
+    this.pool = pool ?? new ScanPool(1)
   }
 
   /** Seals `body` into a new blob under the bucket key, bound to `context`. Nothing refers to the blob yet. */
@@ -167,7 +144,7 @@ export class ObjectService {
     const keep = scanPath !== undefined
     const plain = keep && length <= SCAN_IN_MEMORY ? ([] as Buffer[]) : undefined
     const stream: StreamingScan | undefined =
-      keep && plain === undefined ? this.pool?.start(length, scanPath) : undefined
+      keep && plain === undefined ? this.pool.start(length, scanPath) : undefined
     async function* tap(src: CryptoSource): AsyncGenerator<Uint8Array> {
       for await (const c of src) {
         md5.update(c)
@@ -232,27 +209,14 @@ export class ObjectService {
     if (!isInline(blob)) await this.blobs.delete(blob)
   }
 
-  /** Scans a sealed body: from the plaintext kept while sealing, or read back through its segments. */
-  private async scanSealed(
+  /** Scans a sealed body in the scan worker: the plaintext kept while sealing, as it streamed, or read back. */
+  private scanSealed(
     plain: Buffer[] | undefined,
     key: string,
     open: () => Promise<OpenedStoredObject>,
     streamed?: Promise<ScanOutcome>,
   ): Promise<ScanRecord> {
-    if (plain !== undefined) return scanRecord(bufferSource(Buffer.concat(plain)), key)
-    // Scanned as it streamed through, unless the format needed random access (or the worker failed).
-    const outcome = await streamed
-    if (outcome !== undefined && 'report' in outcome) return recordOf(outcome.report)
-    const opened = await open()
-    try {
-      const o = opened.object
-      return scanRecord(
-        { size: o.plaintextLength, readInto: (p, i, off, n) => o.readInto(p, i, off, n) },
-        key,
-      )
-    } finally {
-      await opened.close()
-    }
+    return scanSealed(this.pool, plain, key, open, streamed)
   }
 
   /** Scans a stored version again (new rules) and records the verdict. */
