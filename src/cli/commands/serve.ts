@@ -83,6 +83,30 @@ export const serve: Command = {
       description:
         'initialise the data directory with a generated root key if it does not exist (development only)',
     },
+    'max-in-flight': {
+      type: 'string',
+      value: 'N',
+      description:
+        'requests handled at once; more wait, then get 503 SlowDown (default from memory, or STRONGROOM_MAX_IN_FLIGHT)',
+    },
+    'max-buffered': {
+      type: 'string',
+      value: 'SIZE',
+      description:
+        'memory the requests in flight may buffer, e.g. 256MiB (default memory/16 within 32-256 MiB, or STRONGROOM_MAX_BUFFERED)',
+    },
+    'admission-queue': {
+      type: 'string',
+      value: 'N',
+      description:
+        'requests that may wait for room before 503 SlowDown (default as --max-in-flight, or STRONGROOM_ADMISSION_QUEUE)',
+    },
+    'admission-wait': {
+      type: 'string',
+      value: 'SECONDS',
+      description:
+        'how long a request may wait for room before 503 SlowDown (default 2, or STRONGROOM_ADMISSION_WAIT)',
+    },
     'insecure-http': {
       type: 'boolean',
       description: 'serve plain HTTP instead of HTTPS (never over a network)',
@@ -176,6 +200,8 @@ Example:
           log,
           headerTimeoutMs: config.headerTimeout * 1000,
           idleTimeoutMs: config.idleTimeout * 1000,
+          admission: config.admission,
+          segmentSize: config.segmentSize,
         })
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code
