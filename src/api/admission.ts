@@ -97,15 +97,17 @@ export function availableMemory(): number {
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n))
 
 /**
- * Defaults from memory: a sixteenth of it for buffered bytes, between 32 and 256 MiB (a
- * gateway's own heap, SQLite and the scan worker take about 100 MiB more); one request in
- * flight per MiB of that budget, between 16 and 256; a queue as long as that; two seconds
- * of waiting.
+ * Defaults from memory: a sixteenth of it for buffered bytes, between 32 and 256 MiB (the
+ * gateway's own heap, SQLite and the scan worker take about 150 MiB more); one request in
+ * flight per 4 MiB of that budget, between 8 and 256 (a request in flight costs more than its
+ * charge: its connection, TLS state and the allocator's slack, about 1-2.5 MiB of RSS each
+ * under bench/load.ts); a queue four times as long, since a waiting request holds only its
+ * connection and the part of its body already read; two seconds of waiting.
  */
 export function defaultLimits(memory: number): AdmissionLimits {
   const maxBufferedBytes = Math.floor(clamp(memory / 16, 32 * MiB, 256 * MiB) / MiB) * MiB
-  const maxInFlight = clamp(Math.floor(maxBufferedBytes / MiB), 16, 256)
-  return { maxInFlight, maxBufferedBytes, maxQueued: maxInFlight, maxWaitMs: 2_000 }
+  const maxInFlight = clamp(Math.floor(maxBufferedBytes / (4 * MiB)), 8, 256)
+  return { maxInFlight, maxBufferedBytes, maxQueued: 4 * maxInFlight, maxWaitMs: 2_000 }
 }
 
 interface Waiter {
