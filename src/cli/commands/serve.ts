@@ -99,7 +99,7 @@ export const serve: Command = {
       type: 'string',
       value: 'N',
       description:
-        'requests that may wait for room before 503 SlowDown (default as --max-in-flight, or STRONGROOM_ADMISSION_QUEUE)',
+        'requests that may wait for room before 503 SlowDown (default 4 x --max-in-flight, or STRONGROOM_ADMISSION_QUEUE)',
     },
     'admission-wait': {
       type: 'string',
@@ -218,6 +218,12 @@ Example:
         throw e
       }
       const server = running
+      log({
+        time: new Date().toISOString(),
+        level: 'info',
+        message: 'admission limits (docs/gateway.md, "Admission control")',
+        ...config.admission,
+      })
       // SIGINT or SIGTERM stops gracefully: no new connections, requests in flight finish.
       // The handlers are in place before `ready` is printed, so a signal sent on seeing it is
       // never met by the default action.
