@@ -70,7 +70,7 @@ describe('configuration', () => {
   it('derives the admission limits from memory unless the file, environment or flags set them', () => {
     const MiB = 1024 * 1024
     assert.deepEqual(loadConfig({ env: {}, flags: {}, memory: 24 * 1024 * MiB }).admission, {
-      maxInFlight: 64,
+      maxInFlight: 32,
       maxBufferedBytes: 256 * MiB,
       maxQueued: 256,
       maxWaitMs: 2000,

@@ -194,21 +194,21 @@ describe('chargeOf', () => {
 })
 
 describe('defaultLimits', () => {
-  it('derives the budget from memory: a sixteenth, between 32 and 256 MiB; a request per 4 MiB', () => {
+  it('derives the budget from memory: a sixteenth, between 32 and 256 MiB; a request per 8 MiB', () => {
     assert.deepEqual(defaultLimits(24 * 1024 * MiB), {
-      maxInFlight: 64,
+      maxInFlight: 32,
       maxBufferedBytes: 256 * MiB,
       maxQueued: 256,
       maxWaitMs: 2_000,
     })
     assert.deepEqual(defaultLimits(2 * 1024 * MiB), {
-      maxInFlight: 32,
+      maxInFlight: 16,
       maxBufferedBytes: 128 * MiB,
       maxQueued: 128,
       maxWaitMs: 2_000,
     })
     assert.equal(defaultLimits(256 * MiB).maxBufferedBytes, 32 * MiB)
-    assert.equal(defaultLimits(256 * MiB).maxInFlight, 8)
+    assert.equal(defaultLimits(256 * MiB).maxInFlight, 4)
     assert.equal(defaultLimits(3000 * MiB).maxBufferedBytes, 187 * MiB, 'whole MiB')
   })
 })
