@@ -99,7 +99,7 @@ export const serve: Command = {
       type: 'string',
       value: 'N',
       description:
-        'requests that may wait for room before 503 SlowDown (default 4 x --max-in-flight, or STRONGROOM_ADMISSION_QUEUE)',
+        'requests that may wait for room before 503 SlowDown (default 8 x --max-in-flight, or STRONGROOM_ADMISSION_QUEUE)',
     },
     'admission-wait': {
       type: 'string',
