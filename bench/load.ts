@@ -13,7 +13,8 @@
  * machine the clients leave the CPU to the server. They retry 503 SlowDown as the SDKs'
  * standard mode does: at most `--attempts` attempts (the SDKs' default is 3), waiting the
  * larger of Retry-After and a random backoff of up to 500 ms * 2^attempt. An operation still
- * refused after its last attempt counts as refused, not as a failure; the cycle moves on.
+ * refused after its last attempt counts as refused, not as a failure; the cycle moves on. A
+ * connection reset before any reply is retried too, as the SDKs retry it, and counted apart.
  *
  * Usage: node bench/load.ts [--seconds 45] [--clients 64,256,1024] [--attempts 3] [--http]
  *                           [--no-baseline] [--json] [-- extra flags for `strongroom serve`]
@@ -234,6 +235,8 @@ interface Result {
   readonly attemptP50ms: number
   readonly attemptP99ms: number
   readonly slowDowns: number
+  /** Connections reset before a reply, retried as the SDKs retry them. */
+  readonly resets: number
   /** Operations still refused after their last attempt. */
   readonly refusedOps: number
   readonly failures: number
@@ -248,6 +251,7 @@ const pct = (xs: Float64Array, q: number) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 class Failure extends Error {}
+const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED'])
 
 async function load(t: Target, clients: number): Promise<Result> {
   const base = new URL(t.url)
@@ -262,6 +266,7 @@ async function load(t: Target, clients: number): Promise<Result> {
   let ops = 0
   let bytesMoved = 0
   let slowDowns = 0
+  let resets = 0
   let refusedOps = 0
   const failures: string[] = []
   let failureCount = 0
@@ -276,7 +281,18 @@ async function load(t: Target, clients: number): Promise<Result> {
     const started = performance.now()
     for (let attempt = 1; ; attempt++) {
       const a = performance.now()
-      const r = await call(base, agent, method, path, body)
+      let r: Reply
+      try {
+        r = await call(base, agent, method, path, body)
+      } catch (e) {
+        // A connection reset or closed before any reply: a transient error the SDKs retry
+        // (base delay 100 ms), counted apart. Still failing after the last attempt: a failure.
+        const code = (e as NodeJS.ErrnoException).code
+        if (!TRANSIENT.has(code ?? '') || attempt >= ATTEMPTS) throw e
+        resets++
+        await sleep(Math.random() * Math.min(20_000, 100 * 2 ** attempt))
+        continue
+      }
       // A HEAD reply has no body: its 503 with Retry-After is the SlowDown.
       const slow =
         r.status === 503 &&
@@ -355,6 +371,7 @@ async function load(t: Target, clients: number): Promise<Result> {
     attemptP50ms: pct(al, 0.5),
     attemptP99ms: pct(al, 0.99),
     slowDowns,
+    resets,
     refusedOps,
     failures: failureCount,
     failureSamples: failures,
@@ -368,7 +385,8 @@ const fmt = (r: Result) =>
   `${r.server.padEnd(10)} ${String(r.clients).padStart(5)} clients: ${r.opsPerSec.toFixed(0).padStart(5)} ops/s ` +
   `(${r.mibPerSec.toFixed(0)} MiB/s), p50 ${r.p50ms.toFixed(0)} ms, p99 ${r.p99ms.toFixed(0)} ms ` +
   `(admitted attempts p50 ${r.attemptP50ms.toFixed(0)} / p99 ${r.attemptP99ms.toFixed(0)} ms), ` +
-  `SlowDown ${r.slowDowns} (${r.refusedOps} ops refused ${ATTEMPTS}x), failures ${r.failures}, ` +
+  `SlowDown ${r.slowDowns} (${r.refusedOps} ops refused ${ATTEMPTS}x), resets retried ${r.resets}, ` +
+  `failures ${r.failures}, ` +
   `RSS peak ${r.peakRssMiB.toFixed(0)} MiB, end ${r.endRssMiB.toFixed(0)}, idle ${r.idleRssMiB.toFixed(0)}`
 
 const results: { node: string; seconds: number; attempts: number; runs: Result[] } = {

@@ -180,8 +180,8 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       }
       // A client still sending its body would see the connection drop instead of the error:
       // read and discard what is left of it first, up to DRAIN_LIMIT bytes (declared or, for a
-      // body without a length, counted) and 5 seconds. Beyond that the reply goes out and the
-      // connection closes.
+      // body without a length, counted) and 5 seconds (a SlowDown: until the body stalls for a
+      // second). Beyond that the reply goes out and the connection closes.
       const declared = Number(
         req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? Number.NaN,
       )
@@ -192,23 +192,27 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       let seen = 0
       const done = () => {
         clearTimeout(timer)
+        clearTimeout(stalled)
         req.off('data', count)
         reply()
       }
       const count = (c: Buffer) => {
         seen += c.length
+        stalled?.refresh()
         if (seen > DRAIN_LIMIT) {
           req.pause()
           done()
         }
       }
-      // A refused request (SlowDown) is answered within a second: it must not hold on to its
-      // connection for long, and a client holding its body back gets its answer anyway.
-      const timer = setTimeout(done, err.code === 'SlowDown' ? 1_000 : 5_000)
+      const timer = setTimeout(done, 5_000)
+      // A refused request (SlowDown) whose body stops coming for a second is answered then:
+      // a client holding its body back gets its answer and its connection closes.
+      const stalled = err.code === 'SlowDown' ? setTimeout(done, 1_000) : undefined
       req.on('data', count)
       req.once('end', done)
       req.once('close', () => {
         clearTimeout(timer)
+        clearTimeout(stalled)
         if (!req.complete) res.destroy()
       })
       req.resume()
