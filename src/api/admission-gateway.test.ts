@@ -173,6 +173,48 @@ describe('admission control in front of the gateway', () => {
     assert.deepEqual(s.admission.load(), { inFlight: 0, bufferedBytes: 0, queued: 0, refused: 18 })
   })
 
+  it('tells a client waiting with Expect: 100-continue to send its body only once admitted', async () => {
+    const s = await start({ maxInFlight: 1, maxQueued: 0 })
+    const expecting = () =>
+      new Promise<{ continued: boolean; status: number; retryAfter: string | undefined }>(
+        (resolve, reject) => {
+          let continued = false
+          const req = request(`${s.url}/bucket/k`, {
+            method: 'PUT',
+            agent: false,
+            headers: {
+              expect: '100-continue',
+              'content-length': '5',
+              'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+            },
+          })
+          req.on('continue', () => {
+            continued = true
+            req.end('hello')
+          })
+          req.on('response', (res) => {
+            res.resume()
+            resolve({
+              continued,
+              status: res.statusCode ?? 0,
+              retryAfter: res.headers['retry-after'],
+            })
+          })
+          req.on('error', reject)
+          req.flushHeaders()
+        },
+      )
+    const held = slowUpload(s.url, 'held')
+    await until('the slot is held', () => s.admission.load().inFlight === 1)
+    const t = performance.now()
+    assert.deepEqual(await expecting(), { continued: false, status: 503, retryAfter: '1' })
+    assert.ok(performance.now() - t < 500, 'refused at once, no body awaited')
+    held.destroy()
+    await until('the slot is free', () => s.admission.load().inFlight === 0)
+    // Admitted: 100 Continue, then the body, then the gateway's own answer (anonymous: 403).
+    assert.deepEqual(await expecting(), { continued: true, status: 403, retryAfter: undefined })
+  })
+
   it('the AWS SDK retries SlowDown and every upload succeeds and reads back', async () => {
     const s = await start({ maxInFlight: 2, maxQueued: 0 })
     const s3 = new S3Client({

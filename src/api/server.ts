@@ -4,9 +4,9 @@
  * header, no signatures, no keys), timeouts on slow headers and idle bodies,
  * bounded header size, a health endpoint, admission control (./admission.ts: beyond its
  * bounds a request waits briefly, then gets 503 SlowDown with Retry-After; the health
- * endpoint is never held back), and a shutdown that lets in-flight requests finish. No request can end the process: whatever escapes a
- * request's handling fails that request alone with InternalError and a logged
- * stack.
+ * endpoint is never held back), and a shutdown that lets in-flight requests finish.
+ * No request can end the process: whatever escapes a request's handling fails that request
+ * alone with InternalError and a logged stack.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { appendFileSync, mkdirSync } from 'node:fs'
@@ -111,7 +111,8 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     if (socket !== null) pending.set(socket, res)
     // A client that sent `Expect: 100-continue` sends its body only once told to: only once the
     // request is admitted, so that a refused upload costs no bytes on the wire.
-    const awaitsContinue = /^100-continue$/i.test(req.headers.expect ?? '')
+    const expectsContinue = /^100-continue$/i.test(req.headers.expect ?? '')
+    let continued = false
     let failed = false
     const fail = (e: unknown): void => {
       if (failed) return
@@ -180,39 +181,43 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       }
       // A client still sending its body would see the connection drop instead of the error:
       // read and discard what is left of it first, up to DRAIN_LIMIT bytes (declared or, for a
-      // body without a length, counted) and 5 seconds (a SlowDown: until the body stalls for a
-      // second). Beyond that the reply goes out and the connection closes.
+      // body without a length, counted) and 5 seconds. Beyond that the reply goes out and the
+      // connection closes.
       const declared = Number(
         req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? Number.NaN,
       )
-      if (req.complete || req.destroyed || declared > DRAIN_LIMIT || awaitsContinue) {
+      // A client still waiting for 100 Continue has sent no body: nothing to drain.
+      const noBodyComing = expectsContinue && !continued
+      if (req.complete || req.destroyed || declared > DRAIN_LIMIT || noBodyComing) {
         reply()
+        return
+      }
+      // A refused request (SlowDown) of a declared length within the limit is answered at once,
+      // keeping the connection: Node reads and discards the rest of its body before the next
+      // request on it, so a client still sending reads the answer, and one holding its body
+      // back gets it too (the idle timeout ends its connection).
+      if (err.code === 'SlowDown' && declared <= DRAIN_LIMIT) {
+        res.end(body)
         return
       }
       let seen = 0
       const done = () => {
         clearTimeout(timer)
-        clearTimeout(stalled)
         req.off('data', count)
         reply()
       }
       const count = (c: Buffer) => {
         seen += c.length
-        stalled?.refresh()
         if (seen > DRAIN_LIMIT) {
           req.pause()
           done()
         }
       }
       const timer = setTimeout(done, 5_000)
-      // A refused request (SlowDown) whose body stops coming for a second is answered then:
-      // a client holding its body back gets its answer and its connection closes.
-      const stalled = err.code === 'SlowDown' ? setTimeout(done, 1_000) : undefined
       req.on('data', count)
       req.once('end', done)
       req.once('close', () => {
         clearTimeout(timer)
-        clearTimeout(stalled)
         if (!req.complete) res.destroy()
       })
       req.resume()
@@ -224,7 +229,10 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
           return
         }
         admit(req, res, fail, () => {
-          if (awaitsContinue) res.writeContinue()
+          if (expectsContinue) {
+            continued = true
+            res.writeContinue()
+          }
           gateway.handle(req, res, requestId).catch(fail)
         })
       } catch (e) {
