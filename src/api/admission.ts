@@ -100,10 +100,9 @@ const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n
  * Defaults from memory: a sixteenth of it for buffered bytes, between 32 and 256 MiB (the
  * gateway itself, SQLite and the scan worker take about 100 MiB more); one request in flight
  * per 8 MiB of that budget, between 4 and 256 (a request in flight costs several times its
- * charge in RSS: copies, its connection's TLS state, the allocator's slack; bench/load.ts
- * measured 256 clients at 400-650 MiB with 64 to 256 in flight, 340 MiB with 32); a queue
- * eight times as long, since a waiting request holds only its connection and what was read of
- * its body (about 300 KiB over TLS); two seconds of waiting.
+ * charge in RSS: copies, its connection's TLS state, the allocator's slack; bench/load.ts,
+ * docs/benchmarks.md); a queue eight times as long, since a waiting request holds only its
+ * connection and what was read of its body (about 300 KiB over TLS); two seconds of waiting.
  */
 export function defaultLimits(memory: number): AdmissionLimits {
   const maxBufferedBytes = Math.floor(clamp(memory / 16, 32 * MiB, 256 * MiB) / MiB) * MiB
