@@ -39,6 +39,16 @@ async function here() {
   // 1 GiB uploads well under 256 MiB of RSS (bench/gateway.ts: 250 -> 188 MiB). It can only be
   // set at startup, so `serve` re-executes itself in place (same process id, same stdio).
   const SEMI_SPACE = '--max-semi-space-size=2'
+  // glibc serves a freed megabyte-sized buffer's size from its heap from then on (the mmap
+  // threshold rises to it), and a heap with live chunks scattered through it is never given
+  // back: under 256 concurrent 4 KiB-1 MiB requests the gateway's RSS rose to 480-650 MiB while
+  // its live buffers were under 180 MiB, and stayed there when the load stopped. A fixed
+  // threshold (buffers of 64 KiB and more are mapped, and unmapped when freed) and a small trim
+  // threshold return that memory (bench/load.ts, docs/benchmarks.md). Read at process start,
+  // so set before the re-execution below; GLIBC_TUNABLES set (even empty) is left alone.
+  if (process.argv[2] === 'serve')
+    process.env.GLIBC_TUNABLES ??=
+      'glibc.malloc.mmap_threshold=65536:glibc.malloc.trim_threshold=131072'
   if (
     process.argv[2] === 'serve' &&
     typeof process.execve === 'function' &&

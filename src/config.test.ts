@@ -80,6 +80,33 @@ describe('configuration', () => {
       )
   })
 
+  it('derives the admission limits from memory unless the file, environment or flags set them', () => {
+    const MiB = 1024 * 1024
+    assert.deepEqual(loadConfig({ env: {}, flags: {}, memory: 24 * 1024 * MiB }).admission, {
+      maxInFlight: 32,
+      maxBufferedBytes: 256 * MiB,
+      maxQueued: 256,
+      maxWaitMs: 2000,
+    })
+    const f = file('admission.json', JSON.stringify({ maxInFlight: 10, maxBuffered: '1GiB' }))
+    const env = { STRONGROOM_ADMISSION_QUEUE: '0', STRONGROOM_MAX_IN_FLIGHT: '20' }
+    const flags = { 'admission-wait': '0.5' }
+    assert.deepEqual(loadConfig({ configFile: f, env, flags, memory: 512 * MiB }).admission, {
+      maxInFlight: 20,
+      maxBufferedBytes: 1024 * MiB,
+      maxQueued: 0,
+      maxWaitMs: 500,
+    })
+    assert.throws(
+      () => loadConfig({ env: { STRONGROOM_MAX_IN_FLIGHT: '0' }, flags: {} }),
+      invalid(/STRONGROOM_MAX_IN_FLIGHT is `"0"`; expected a number of requests from 1/),
+    )
+    assert.throws(
+      () => loadConfig({ env: {}, flags: { 'max-buffered': '100KiB' } }),
+      invalid(/--max-buffered .*expected a size from 1MiB to 64GiB/),
+    )
+  })
+
   it('names the setting, where it came from and the accepted values', () => {
     assert.throws(
       () => loadConfig({ env: { STRONGROOM_REGION: 'Mars' }, flags: {} }),

@@ -9,6 +9,7 @@ import { resolve } from 'node:path'
 import { StrongroomError } from './errors.ts'
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './crypto/header.ts'
 import { DEFAULT_LIMITS } from './scan/types.ts'
+import { availableMemory, defaultLimits, type AdmissionLimits } from './api/admission.ts'
 
 export interface Config {
   readonly dataDir: string
@@ -27,6 +28,11 @@ export interface Config {
   readonly bucketNameHold: number
   /** MiB one model scan may hold at once (buffers read whole, decompressed members). */
   readonly scanMemoryMiB: number
+  /**
+   * Admission control: requests in flight, bytes they may buffer, requests that may wait and
+   * for how long before 503 SlowDown. Each unset limit is derived from memory (admission.ts).
+   */
+  readonly admission: AdmissionLimits
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
@@ -47,11 +53,18 @@ const path = (raw: unknown): string | undefined =>
 export function parseSize(raw: unknown): number | undefined {
   if (typeof raw === 'number') return Number.isSafeInteger(raw) ? raw : undefined
   if (typeof raw !== 'string') return undefined
-  const m = /^(\d+)\s*(|b|k|kib|m|mib)$/i.exec(raw.trim())
+  const m = /^(\d{1,15})\s*(|b|k|kib|m|mib|g|gib)$/i.exec(raw.trim())
   if (m === null) return undefined
   const unit = (m[2] ?? '').toLowerCase()
-  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1
-  return Number(m[1]) * mult
+  const mult = unit.startsWith('k')
+    ? 1024
+    : unit.startsWith('m')
+      ? 1024 ** 2
+      : unit.startsWith('g')
+        ? 1024 ** 3
+        : 1
+  const n = Number(m[1]) * mult
+  return Number.isSafeInteger(n) ? n : undefined
 }
 
 function seconds(raw: unknown, max: number): number | undefined {
@@ -62,6 +75,17 @@ function seconds(raw: unknown, max: number): number | undefined {
         ? Number(raw)
         : Number.NaN
   return n >= 0.1 && n <= max ? n : undefined
+}
+
+/** A whole number from `min` to `max`, as a JSON number or a decimal string. */
+function count(raw: unknown, min: number, max: number): number | undefined {
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\d{1,9}$/.test(raw.trim())
+        ? Number(raw)
+        : Number.NaN
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined
 }
 
 /** HOST:PORT, with an IPv6 host in brackets. */
@@ -147,6 +171,45 @@ export const SETTINGS = {
         : undefined
     },
   },
+  maxInFlight: {
+    file: 'maxInFlight',
+    env: 'STRONGROOM_MAX_IN_FLIGHT',
+    flag: 'max-in-flight',
+    accepted: 'a number of requests from 1 to 100000',
+    parse: (raw) => count(raw, 1, 100_000),
+  },
+  maxBuffered: {
+    file: 'maxBuffered',
+    env: 'STRONGROOM_MAX_BUFFERED',
+    flag: 'max-buffered',
+    accepted: 'a size from 1MiB to 64GiB, in bytes or with a KiB/MiB/GiB suffix',
+    parse: (raw) => {
+      const n = parseSize(raw)
+      return n !== undefined && n >= 1024 ** 2 && n <= 64 * 1024 ** 3 ? n : undefined
+    },
+  },
+  admissionQueue: {
+    file: 'admissionQueue',
+    env: 'STRONGROOM_ADMISSION_QUEUE',
+    flag: 'admission-queue',
+    accepted: 'a number of requests from 0 to 100000',
+    parse: (raw) => count(raw, 0, 100_000),
+  },
+  admissionWait: {
+    file: 'admissionWait',
+    env: 'STRONGROOM_ADMISSION_WAIT',
+    flag: 'admission-wait',
+    accepted: 'a number of seconds from 0 to 60',
+    parse: (raw) => {
+      const n =
+        typeof raw === 'number'
+          ? raw
+          : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim())
+            ? Number(raw)
+            : Number.NaN
+      return n >= 0 && n <= 60 ? n : undefined
+    },
+  },
   rootKeyFile: {
     file: 'rootKeyFile',
     env: 'STRONGROOM_ROOT_KEY_FILE',
@@ -182,6 +245,8 @@ export interface ConfigSources {
   readonly env: NodeJS.ProcessEnv
   /** Flag values by flag name, as parsed from the command line. */
   readonly flags: Readonly<Record<string, unknown>>
+  /** The memory the admission defaults are derived from (default: the machine's or the container's). */
+  readonly memory?: number
 }
 
 export function loadConfig(sources: ConfigSources): Config {
@@ -208,6 +273,8 @@ export function loadConfig(sources: ConfigSources): Config {
     }
   }
   const rootKeyHex = sources.env.STRONGROOM_ROOT_KEY
+  const derived = defaultLimits(sources.memory ?? availableMemory())
+  const admissionWait = values.admissionWait as number | undefined
   return {
     dataDir: resolve((values.dataDir as string | undefined) ?? DEFAULTS.dataDir),
     region: (values.region as string | undefined) ?? DEFAULTS.region,
@@ -217,6 +284,12 @@ export function loadConfig(sources: ConfigSources): Config {
     listen: (values.listen as Config['listen'] | undefined) ?? DEFAULTS.listen,
     bucketNameHold: (values.bucketNameHold as number | undefined) ?? DEFAULTS.bucketNameHold,
     scanMemoryMiB: (values.scanMemoryMiB as number | undefined) ?? DEFAULTS.scanMemoryMiB,
+    admission: {
+      maxInFlight: (values.maxInFlight as number | undefined) ?? derived.maxInFlight,
+      maxBufferedBytes: (values.maxBuffered as number | undefined) ?? derived.maxBufferedBytes,
+      maxQueued: (values.admissionQueue as number | undefined) ?? derived.maxQueued,
+      maxWaitMs: admissionWait === undefined ? derived.maxWaitMs : Math.round(admissionWait * 1000),
+    },
     rootKeyFile:
       values.rootKeyFile === undefined ? undefined : resolve(values.rootKeyFile as string),
     passphraseFile:

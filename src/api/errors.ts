@@ -53,6 +53,7 @@ export const S3_ERRORS = {
   RequestTimeout: 400,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,
+  SlowDown: 503,
   XAmzContentSHA256Mismatch: 400,
 } as const
 
@@ -133,6 +134,7 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   NO_SUCH_BUCKET: 'NoSuchBucket',
   NO_SUCH_BUCKET_POLICY: 'NoSuchBucketPolicy',
   NO_SUCH_KEY: 'NoSuchKey',
+  SLOW_DOWN: 'SlowDown',
   NO_SUCH_UPLOAD: 'NoSuchUpload',
   NO_SUCH_VERSION: 'NoSuchVersion',
   NOT_IMPLEMENTED: 'NotImplemented',

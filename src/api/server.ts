@@ -2,10 +2,11 @@
  * The gateway's listener: HTTPS (Mozilla's intermediate TLS profile, ../net/tls.ts)
  * or, only when asked, plain HTTP. Request ids, structured JSON logs without secrets (no Authorization
  * header, no signatures, no keys), timeouts on slow headers and idle bodies,
- * bounded header size, a health endpoint, and a shutdown that lets in-flight
- * requests finish. No request can end the process: whatever escapes a
- * request's handling fails that request alone with InternalError and a logged
- * stack.
+ * bounded header size, a health endpoint, admission control (./admission.ts: beyond its
+ * bounds a request waits briefly, then gets 503 SlowDown with Retry-After; the health
+ * endpoint is never held back), and a shutdown that lets in-flight requests finish.
+ * No request can end the process: whatever escapes a request's handling fails that request
+ * alone with InternalError and a logged stack.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { appendFileSync, mkdirSync } from 'node:fs'
@@ -18,8 +19,17 @@ import {
 import { createServer as createHttps } from 'node:https'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
+import { DEFAULT_SEGMENT_SIZE } from '../crypto/header.ts'
 import { MOZILLA_INTERMEDIATE } from '../net/tls.ts'
 import { StrongroomError } from '../errors.ts'
+import {
+  availableMemory,
+  chargeOf,
+  createAdmission,
+  defaultLimits,
+  type Admission,
+  type AdmissionLimits,
+} from './admission.ts'
 import { auditWriter, type AuditWriter } from './audit.ts'
 import { errorXml, toApiError } from './errors.ts'
 import type { DecisionRecord } from './pipeline.ts'
@@ -37,16 +47,24 @@ export interface ListenOptions {
   readonly headerTimeoutMs?: number
   /** How long a connection may stay silent, mid-body included, before it is closed (default 120 s). */
   readonly idleTimeoutMs?: number
+  /** Bounds on requests in flight and bytes they buffer (default: derived from memory). */
+  readonly admission?: AdmissionLimits
+  /** The segment size objects are sealed with, for the admission charge (default 1 MiB). */
+  readonly segmentSize?: number
 }
 
 export interface RunningServer {
   readonly server: Server
   readonly url: string
+  /** The admission control in front of the gateway: its limits and its current load. */
+  readonly admission: Admission
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   close(): Promise<void>
 }
 
 export const HEALTH_PATH = '/_health'
+/** Seconds a refused client is asked to wait before retrying (SDKs wait at least this long). */
+export const RETRY_AFTER_SECONDS = 1
 /** Stream error codes that mean the client closed or reset the connection (Node's `aborted` is ECONNRESET). */
 const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE'])
 /**
@@ -71,6 +89,8 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   /** The response each socket owes, for the idle-timeout reply. */
   const pending = new WeakMap<Socket, ServerResponse>()
   const current = new AsyncLocalStorage<InFlight>()
+  const admission = createAdmission(o.admission ?? defaultLimits(availableMemory()))
+  const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_SIZE
   const logError = (requestId: string | undefined, e: unknown, where: string) => {
     try {
       o.log({
@@ -94,6 +114,10 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     const socket = req.socket as Socket | null
     const remote = socket?.remoteAddress
     if (socket !== null) pending.set(socket, res)
+    // A client that sent `Expect: 100-continue` sends its body only once told to: only once the
+    // request is admitted, so that a refused upload costs no bytes on the wire.
+    const expectsContinue = /^100-continue$/i.test(req.headers.expect ?? '')
+    let continued = false
     let failed = false
     const fail = (e: unknown): void => {
       if (failed) return
@@ -163,8 +187,18 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       const declared = Number(
         req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? Number.NaN,
       )
-      if (req.complete || req.destroyed || declared > DRAIN_LIMIT) {
+      // A client still waiting for 100 Continue has sent no body: nothing to drain.
+      const noBodyComing = expectsContinue && !continued
+      if (req.complete || req.destroyed || declared > DRAIN_LIMIT || noBodyComing) {
         reply()
+        return
+      }
+      // A refused request (SlowDown) of a declared length within the limit is answered at once,
+      // keeping the connection: Node reads and discards the rest of its body before the next
+      // request on it, so a client still sending reads the answer, and one holding its body
+      // back gets it too (the idle timeout ends its connection).
+      if (err.code === 'SlowDown' && declared <= DRAIN_LIMIT) {
+        res.end(body)
         return
       }
       let seen = 0
@@ -195,12 +229,53 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
           res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n')
           return
         }
-        gateway.handle(req, res, requestId).catch(fail)
+        admit(req, res, fail, () => {
+          if (expectsContinue) {
+            continued = true
+            res.writeContinue()
+          }
+          gateway.handle(req, res, requestId).catch(fail)
+        })
       } catch (e) {
         fail(e)
       }
     })
   }
+  /**
+   * Runs `handle` once the request is admitted; its slot is released when the response closes,
+   * which it does on every path: finished, failed, aborted by the client, timed out. A request
+   * refused (queue full, waited too long) is answered 503 SlowDown with Retry-After.
+   */
+  const admit = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    fail: (e: unknown) => void,
+    handle: () => void,
+  ) => {
+    const gone = new AbortController()
+    const onClose = () => gone.abort()
+    res.once('close', onClose)
+    admission
+      .admit(chargeOf(req.method, req.headers, segmentSize), gone.signal)
+      .then((a) => {
+        res.off('close', onClose)
+        if ('release' in a) {
+          if (res.destroyed) {
+            a.release()
+            return
+          }
+          res.once('close', a.release)
+          handle()
+        } else if (a.refused !== 'gone') {
+          // S3's throttling reply (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+          res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS))
+          fail(new StrongroomError('SLOW_DOWN', 'Please reduce your request rate.'))
+        }
+      })
+      .catch(fail)
+  }
+  // Node answers `Expect: 100-continue` itself unless told not to; admission decides instead.
+  const onCheckContinue = (req: IncomingMessage, res: ServerResponse) => handler(req, res)
   // The last line of defence: an exception or rejection that escapes a request's own handling
   // (an event callback, a promise nobody awaited) fails the request it came from, found through
   // its async context, with InternalError and a logged stack. The process keeps serving.
@@ -226,6 +301,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
           { ...common, key: o.tls.key, cert: o.tls.cert, ...MOZILLA_INTERMEDIATE },
           handler,
         )
+  server.on('checkContinue', onCheckContinue)
   // A silent socket is closed; a request still waiting for its body gets S3's RequestTimeout
   // first. The upload it carried is abandoned whole: nothing half-written becomes visible.
   server.timeout = o.idleTimeoutMs ?? 120_000
@@ -303,6 +379,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   return {
     server,
     url: `${o.tls === undefined ? 'http' : 'https'}://${host}:${port}`,
+    admission,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

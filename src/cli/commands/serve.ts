@@ -75,6 +75,30 @@ export const serve: Command = {
       description:
         'initialise the data directory with a generated root key if it does not exist (development only)',
     },
+    'max-in-flight': {
+      type: 'string',
+      value: 'N',
+      description:
+        'requests handled at once; more wait, then get 503 SlowDown (default from memory, or STRONGROOM_MAX_IN_FLIGHT)',
+    },
+    'max-buffered': {
+      type: 'string',
+      value: 'SIZE',
+      description:
+        'memory the requests in flight may buffer, e.g. 256MiB (default memory/16 within 32-256 MiB, or STRONGROOM_MAX_BUFFERED)',
+    },
+    'admission-queue': {
+      type: 'string',
+      value: 'N',
+      description:
+        'requests that may wait for room before 503 SlowDown (default 8 x --max-in-flight, or STRONGROOM_ADMISSION_QUEUE)',
+    },
+    'admission-wait': {
+      type: 'string',
+      value: 'SECONDS',
+      description:
+        'how long a request may wait for room before 503 SlowDown (default 2, or STRONGROOM_ADMISSION_WAIT)',
+    },
     'insecure-http': {
       type: 'boolean',
       description: 'serve plain HTTP instead of HTTPS (never over a network)',
@@ -168,6 +192,8 @@ Example:
           log,
           headerTimeoutMs: config.headerTimeout * 1000,
           idleTimeoutMs: config.idleTimeout * 1000,
+          admission: config.admission,
+          segmentSize: config.segmentSize,
         })
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code
@@ -184,6 +210,12 @@ Example:
         throw e
       }
       const server = running
+      log({
+        time: new Date().toISOString(),
+        level: 'info',
+        message: 'admission limits (docs/gateway.md, "Admission control")',
+        ...config.admission,
+      })
       // SIGINT or SIGTERM stops gracefully: no new connections, requests in flight finish.
       // The handlers are in place before `ready` is printed, so a signal sent on seeing it is
       // never met by the default action.
