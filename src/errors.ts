@@ -48,6 +48,12 @@ export const ERROR_CODES = [
   'RANGE_NOT_SATISFIABLE',
   'LIMIT_EXCEEDED',
   'SCAN_REJECTED',
+  // request bodies that do not match what the request declared (checked before anything commits)
+  'LENGTH_MISMATCH',
+  'BAD_DIGEST',
+  'CHECKSUM_MISMATCH',
+  'CHECKSUM_MISSING',
+  'PAYLOAD_SHA256_MISMATCH',
   'INTERNAL',
 ] as const
 

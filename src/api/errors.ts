@@ -109,6 +109,11 @@ const FROM_INTERNAL: Readonly<Record<ErrorCode, S3Code>> = {
   RANGE_NOT_SATISFIABLE: 'InvalidRange',
   LIMIT_EXCEEDED: 'InvalidArgument',
   SCAN_REJECTED: 'InvalidRequest',
+  LENGTH_MISMATCH: 'IncompleteBody',
+  BAD_DIGEST: 'BadDigest',
+  CHECKSUM_MISMATCH: 'BadDigest',
+  CHECKSUM_MISSING: 'InvalidRequest',
+  PAYLOAD_SHA256_MISMATCH: 'XAmzContentSHA256Mismatch',
   INTERNAL: 'InternalError',
 }
 

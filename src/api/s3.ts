@@ -5,7 +5,7 @@
  * -> execute -> response. No handler authorizes on its own: each operation
  * declares its action and resource, and `handle` decides before calling it.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { App } from '../app.ts'
@@ -25,9 +25,14 @@ import {
   type VersionRecord,
 } from '../meta/objects.ts'
 import type { KeyRecord, TenantRecord } from '../meta/store.ts'
-import { isVersionId, ScanRejected, type ObjectService } from '../store/objects.ts'
+import {
+  isVersionId,
+  ScanRejected,
+  type BodyExpectation,
+  type ObjectService,
+} from '../store/objects.ts'
 import { ownerRule } from './bucket-owner.ts'
-import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
+import { checksumAlgorithmOf } from './checksums.ts'
 import { decodeChunked } from './chunked.ts'
 import { ApiError, toApiError } from './errors.ts'
 import {
@@ -1291,29 +1296,23 @@ export class S3Gateway {
     const tenant = await this.app.store.getTenantById(bucket.tenantId)
     if (tenant === undefined) throw new ApiError('InternalError', 'the bucket owner is missing')
     const metadata = userMetadata(ctx.req)
-    const { body, length, finish, checksums } = this.body(ctx)
-    if (length > MAX_PUT_BYTES)
+    const { body, expect } = this.body(ctx)
+    if (expect.length > MAX_PUT_BYTES)
       throw new ApiError(
         'EntityTooLarge',
         'Your proposed upload exceeds the maximum allowed object size of 5 GiB for a single PUT; use multipart upload',
       )
-    const md5Header = header(ctx.req, 'content-md5')
     const object = await this.scanned(ctx, bucket, key, () =>
       this.objects.put({
         bucket,
         tenant,
         key,
         body,
-        length,
+        expect,
         contentType: header(ctx.req, 'content-type') ?? null,
         metadata,
         tags: tags.tags,
-        checksums,
         keyId,
-        verify: (md5) => {
-          finish()
-          checkMd5(md5Header, md5)
-        },
       }),
     )
     ctx.res.setHeader('ETag', object.etag)
@@ -1323,7 +1322,7 @@ export class S3Gateway {
       'x-amz-server-side-encryption-aws-kms-key-id',
       this.app.kms.arn(tenant, keyId),
     )
-    for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+    for (const [k, v] of Object.entries(object.checksums)) ctx.res.setHeader(k, v)
     send(ctx, 200)
   }
 
@@ -1402,15 +1401,11 @@ export class S3Gateway {
 
   /**
    * The request body as plaintext bytes, whatever its encoding (plain,
-   * aws-chunked signed or unsigned with trailers), and a `finish` that checks
-   * the payload hash and checksums once every byte has arrived.
+   * aws-chunked signed or unsigned with trailers), and what the request
+   * declares about it (length, Content-MD5, payload hash, checksums), which the
+   * object service checks before it commits (src/store/expect.ts).
    */
-  private body(ctx: Ctx): {
-    body: AsyncIterable<Uint8Array>
-    length: number
-    finish: () => void
-    checksums: Map<string, string>
-  } {
+  private body(ctx: Ctx): { body: AsyncIterable<Uint8Array>; expect: BodyExpectation } {
     const req = ctx.req
     const auth = ctx.caller.auth
     const payload = auth?.payloadHash ?? 'UNSIGNED-PAYLOAD'
@@ -1427,10 +1422,7 @@ export class S3Gateway {
     if (!/^\d{1,16}$/.test(rawLength))
       throw new ApiError('InvalidArgument', 'the content length is not a number')
     const length = Number(rawLength)
-    const checksums = new Map<
-      string,
-      { alg: string; sum: Checksum; expected: string | undefined }
-    >()
+    const checksums = new Map<string, string | undefined>()
     const expectChecksum = (name: string, value: string | undefined) => {
       const alg = checksumAlgorithmOf(name)
       if (alg === undefined) return
@@ -1439,12 +1431,7 @@ export class S3Gateway {
           'InvalidRequest',
           `the checksum ${name} is not supported; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256`,
         )
-      const existing = checksums.get(name)
-      if (existing !== undefined) {
-        if (value !== undefined) checksums.set(name, { ...existing, expected: value })
-        return
-      }
-      checksums.set(name, { alg, sum: newChecksum(alg), expected: value })
+      if (!checksums.has(name) || value !== undefined) checksums.set(name, value)
     }
     for (const [name, value] of Object.entries(req.headers))
       if (typeof value === 'string') expectChecksum(name, value)
@@ -1453,7 +1440,7 @@ export class S3Gateway {
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s !== '')
     for (const t of trailerNames) expectChecksum(t, undefined)
-    const sha256 = PAYLOAD_SHA256.test(payload) ? createHash('sha256') : undefined
+    const trailers = new Map<string, string>()
 
     let source: AsyncIterable<Uint8Array> = req
     if (streaming) {
@@ -1486,48 +1473,22 @@ export class S3Gateway {
                 : {}),
             }
           : {}),
-        onTrailers: (trailers) => {
-          for (const [k, v] of trailers) if (checksums.has(k)) expectChecksum(k, v)
+        onTrailers: (sent) => {
+          for (const [k, v] of sent) if (checksums.has(k)) trailers.set(k, v)
         },
       })
     }
-    let received = 0
-    async function* tapped(): AsyncGenerator<Uint8Array> {
-      for await (const c of source) {
-        received += c.byteLength
-        if (received > length)
-          throw new ApiError('IncompleteBody', 'the body is longer than its declared length')
-        sha256?.update(c)
-        for (const { sum } of checksums.values()) sum.update(c)
-        yield c
-      }
+    const md5 = header(req, 'content-md5')
+    return {
+      body: source,
+      expect: {
+        length,
+        ...(md5 === undefined ? {} : { md5: contentMd5(md5) }),
+        ...(PAYLOAD_SHA256.test(payload) ? { sha256: payload.toLowerCase() } : {}),
+        checksums,
+        trailers: () => trailers,
+      },
     }
-    const verified = new Map<string, string>()
-    const finish = () => {
-      if (received !== length)
-        throw new ApiError(
-          'IncompleteBody',
-          `You did not provide the number of bytes specified by the Content-Length HTTP header (${received} of ${length})`,
-        )
-      if (sha256 !== undefined && sha256.digest('hex') !== payload.toLowerCase()) {
-        throw new ApiError(
-          'XAmzContentSHA256Mismatch',
-          "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        )
-      }
-      for (const [name, { sum, expected }] of checksums) {
-        const got = sum.digest()
-        if (expected === undefined)
-          throw new ApiError('InvalidRequest', `the trailer ${name} was announced but not sent`)
-        if (got !== expected)
-          throw new ApiError(
-            'BadDigest',
-            `The ${name.slice('x-amz-checksum-'.length).toUpperCase()} you specified did not match the calculated checksum.`,
-          )
-        verified.set(name, got)
-      }
-    }
-    return { body: tapped(), length, finish, checksums: verified }
   }
 
   private async getObject(ctx: Ctx, bucketName: string, key: string, head: boolean): Promise<void> {
@@ -1760,7 +1721,7 @@ export class S3Gateway {
           tenant: destTenant,
           key,
           body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
-          length: source.size,
+          expect: { length: source.size },
           contentType:
             directive === 'COPY' ? source.contentType : (header(ctx.req, 'content-type') ?? null),
           metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.req),
@@ -1926,22 +1887,18 @@ export class S3Gateway {
     const upload = await this.upload(ctx, bucketName, key)
     await this.checkKey(ctx, 'UploadPart', 'kms:GenerateDataKey', bucket, upload.keyId)
     const number = this.partNumber(ctx)
-    const { body, length, finish, checksums } = this.body(ctx)
-    if (length > MAX_PUT_BYTES) throw new ApiError('EntityTooLarge', 'a part may be at most 5 GiB')
-    const md5Header = header(ctx.req, 'content-md5')
+    const { body, expect } = this.body(ctx)
+    if (expect.length > MAX_PUT_BYTES)
+      throw new ApiError('EntityTooLarge', 'a part may be at most 5 GiB')
     const part = await this.objects.putPart(
       upload,
       await this.tenantOf(bucket),
       number,
       body,
-      length,
-      (md5) => {
-        finish()
-        checkMd5(md5Header, md5)
-      },
+      expect,
     )
     ctx.res.setHeader('ETag', part.etag)
-    for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+    for (const [k, v] of Object.entries(part.checksums)) ctx.res.setHeader(k, v)
     send(ctx, 200)
   }
 
@@ -1988,7 +1945,7 @@ export class S3Gateway {
         await this.tenantOf(bucket),
         number,
         length === 0 ? [] : opened.object.range(first, last),
-        length,
+        { length },
       )
     } finally {
       await opened.close()
@@ -2323,13 +2280,12 @@ export function splitPath(rawPath: string): [string | undefined, string | undefi
   return [dec(p.slice(0, slash)), key === '' ? undefined : dec(key)]
 }
 
-function checkMd5(given: string | undefined, md5: Buffer): void {
-  if (given === undefined) return
+/** The binary MD5 of a Content-MD5 header; a value that is not one is InvalidDigest. */
+function contentMd5(given: string): Buffer {
   const want = Buffer.from(given, 'base64')
   if (want.length !== 16)
     throw new ApiError('InvalidDigest', 'The Content-MD5 you specified was invalid.')
-  if (!timingSafeEqual(want, md5))
-    throw new ApiError('BadDigest', 'The Content-MD5 you specified did not match what we received.')
+  return want
 }
 
 function userMetadata(req: IncomingMessage): Record<string, string> {

@@ -95,6 +95,33 @@ export interface ObjectRecord {
   readonly createdAt: number
   /** The model scanner's verdict; null when the bucket does not scan (or the object predates scanning). */
   readonly scan: ScanRecord | null
+  /**
+   * A multipart object's body: its parts as UploadPart sealed them, in
+   * order (the row's `blob` is then `multipart-<upload id>`, its data key and
+   * header digest empty: each part has its own). Records from getObject and
+   * the versions a write or delete removed carry them; list results do not.
+   */
+  readonly parts?: readonly ObjectPart[]
+}
+
+/** One part of a multipart object's body: a sealed blob bound to (upload id, part number). */
+export interface ObjectPart {
+  readonly number: number
+  readonly size: number
+  /** Quoted hex MD5 of the part's plaintext. */
+  readonly etag: string
+  readonly blob: string
+  readonly dataKeyId: string
+  /** Hex SHA-256 of the sealed part's header (absent on parts sealed before it was kept). */
+  readonly headerDigest?: string
+}
+
+/** The `blob` of a multipart object's row names its upload: `multipart-<upload id>`. */
+export const MULTIPART_BLOB = 'multipart-'
+
+/** The upload a multipart object's row names, or undefined for any other body. */
+export function multipartUploadId(blob: string): string | undefined {
+  return blob.startsWith(MULTIPART_BLOB) ? blob.slice(MULTIPART_BLOB.length) : undefined
 }
 
 /** A row of ListObjectVersions: the versions of a key come newest first. */
@@ -217,4 +244,20 @@ export interface ObjectMetaStore {
   listParts(uploadId: string): Promise<PartRecord[]>
   /** Removes the upload, its parts and their data keys; returns the parts removed. */
   deleteUpload(uploadId: string): Promise<PartRecord[]>
+  /**
+   * CompleteMultipartUpload in one transaction: the parts named become the
+   * body of `object` (whose blob is `multipart-<upload id>`), keeping their
+   * blobs and data keys; `object` becomes the current version as putObject
+   * makes it; the upload and its other parts (and their data keys) go. The
+   * parts must still be the ones given (same blob), else nothing changes
+   * (INTERNAL: the upload changed meanwhile). Returns the versions replaced
+   * (parts loaded) and the parts left out, whose blobs the caller removes.
+   */
+  completeUpload(
+    object: ObjectRecord,
+    parts: readonly PartRecord[],
+    versioning: Versioning,
+  ): Promise<{ replaced: ObjectRecord[]; unused: PartRecord[] }>
+  /** The parts of a multipart object's body, in order (empty when the upload names none). */
+  objectParts(uploadId: string): Promise<ObjectPart[]>
 }

@@ -23,6 +23,7 @@ import type {
   BucketRecord,
   ListPage,
   ObjectMetaStore,
+  ObjectPart,
   ObjectRecord,
   PartRecord,
   PublicAccessBlock,
@@ -35,6 +36,7 @@ import type {
   WrappedDataKey,
 } from '../objects.ts'
 import { MIGRATIONS } from './migrations.ts'
+import { claimParts, forgetParts, partsOf, withParts } from './parts.ts'
 
 /** 'SROO' */
 export const APPLICATION_ID = 0x53524f4f
@@ -653,53 +655,85 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
     versioning: Versioning,
     inlineBody?: Uint8Array,
   ): Promise<ObjectRecord[]> {
-    return this.grouped(() => {
-      const removed: ObjectRecord[] = []
-      const current = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
-        o.bucket,
-        o.key,
-      ) as Row | undefined
-      const keep =
-        versioning === 'Enabled' ||
-        (versioning === 'Suspended' && str(current?.version_id) !== 'null')
-      if (current !== undefined) {
-        if (keep)
-          this.stmt(
-            `INSERT INTO versions SELECT ${COLUMNS} FROM objects WHERE bucket = ? AND key = ?`,
-          ).run(o.bucket, o.key)
-        else removed.push(object(current))
-      }
-      if (versioning === 'Suspended') {
-        const old = this.stmt(
-          "SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'",
-        ).get(o.bucket, o.key) as Row | undefined
-        if (old !== undefined) {
-          this.stmt(
-            "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'",
-          ).run(o.bucket, o.key)
-          removed.push(object(old))
-        }
-      }
-      for (const r of removed) this.forget(r)
-      if (inlineBody !== undefined)
-        this.stmt('INSERT INTO inline_bodies (id, data) VALUES (?, ?)').run(o.blob, inlineBody)
-      if (wk !== undefined)
+    return this.grouped(() => this.place(o, wk, versioning, inlineBody))
+  }
+
+  private readonly sql = (q: string): StatementSync => this.stmt(q)
+
+  /** putObject inside a transaction (CompleteMultipartUpload shares it). */
+  private place(
+    o: ObjectRecord,
+    wk: WrappedDataKey | undefined,
+    versioning: Versioning,
+    inlineBody?: Uint8Array,
+  ): ObjectRecord[] {
+    const removed: ObjectRecord[] = []
+    const current = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(
+      o.bucket,
+      o.key,
+    ) as Row | undefined
+    const keep =
+      versioning === 'Enabled' ||
+      (versioning === 'Suspended' && str(current?.version_id) !== 'null')
+    if (current !== undefined) {
+      if (keep)
         this.stmt(
-          'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-        ).run(o.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, o.createdAt)
+          `INSERT INTO versions SELECT ${COLUMNS} FROM objects WHERE bucket = ? AND key = ?`,
+        ).run(o.bucket, o.key)
+      else removed.push(object(current))
+    }
+    if (versioning === 'Suspended') {
+      const old = this.stmt(
+        "SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'",
+      ).get(o.bucket, o.key) as Row | undefined
+      if (old !== undefined) {
+        this.stmt("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'").run(
+          o.bucket,
+          o.key,
+        )
+        removed.push(object(old))
+      }
+    }
+    const forgotten = removed.map((r) => this.forget(r))
+    if (inlineBody !== undefined)
+      this.stmt('INSERT INTO inline_bodies (id, data) VALUES (?, ?)').run(o.blob, inlineBody)
+    if (wk !== undefined)
       this.stmt(
-        `INSERT OR REPLACE INTO objects (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
-      ).run(...objectValues(o, num(current?.seq ?? 0) + 1))
-      return removed
+        'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(o.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, o.createdAt)
+    this.stmt(
+      `INSERT OR REPLACE INTO objects (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
+    ).run(...objectValues(o, num(current?.seq ?? 0) + 1))
+    return forgotten
+  }
+
+  completeUpload(
+    o: ObjectRecord,
+    parts: readonly PartRecord[],
+    versioning: Versioning,
+  ): Promise<{ replaced: ObjectRecord[]; unused: PartRecord[] }> {
+    return this.grouped(() => {
+      const unused = claimParts(this.sql, o.blob, parts)
+      return { replaced: this.place(o, undefined, versioning), unused }
     })
   }
 
-  /** Shreds a removed version: its data key, and its body when inline. */
-  private forget(o: ObjectRecord): void {
+  objectParts(uploadId: string): Promise<ObjectPart[]> {
+    return Promise.resolve(partsOf(this.sql, uploadId))
+  }
+
+  /**
+   * Shreds a removed version: its data key, and its body when inline; a
+   * multipart body's part rows and data keys. Returns it with its parts, whose blobs the caller removes.
+   */
+  private forget(removed: ObjectRecord): ObjectRecord {
+    const o = withParts(this.sql, removed)
+    forgetParts(this.sql, o.blob)
     if (o.dataKeyId !== '')
       this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(o.dataKeyId)
     if (o.blob.startsWith('inline-'))
       this.stmt('DELETE FROM inline_bodies WHERE id = ?').run(o.blob)
+    return o
   }
 
   getInlineBody(blob: string): Promise<Uint8Array | undefined> {
@@ -717,11 +751,11 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
       key,
     ) as Row | undefined
     if (versionId === undefined || r === undefined || str(r.version_id) === versionId)
-      return Promise.resolve(r && object(r))
+      return Promise.resolve(r && withParts(this.sql, object(r)))
     const v = this.stmt(
       'SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = ?',
     ).get(bucketName, key, versionId) as Row | undefined
-    return Promise.resolve(v && object(v))
+    return Promise.resolve(v && withParts(this.sql, object(v)))
   }
 
   deleteObject(
@@ -764,9 +798,7 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
             versionId,
           )
         }
-        const o = object(gone)
-        this.forget(o)
-        return o
+        return this.forget(object(gone))
       }),
     )
   }
@@ -833,7 +865,7 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   blobIds(): Promise<Set<string>> {
     const rows = this.stmt(
       `SELECT blob FROM objects WHERE blob IS NOT NULL UNION ALL SELECT blob FROM versions WHERE blob IS NOT NULL
-        UNION ALL SELECT blob FROM parts`,
+        UNION ALL SELECT blob FROM parts UNION ALL SELECT blob FROM object_parts`,
     ).all() as Row[]
     return Promise.resolve(new Set(rows.map((r) => str(r.blob))))
   }
