@@ -1,10 +1,11 @@
 /**
  * The plaintext of a multipart object: its parts, each a sealed body of its
  * own, read as one. A byte range maps onto the parts it covers; each part is
- * opened (its header checked against its row, its binding to the upload and
- * part number, its data key) only when the range reaches it, and closed when
- * the range leaves it. A range that reaches the end opens the last part
- * first, so a suffix is never served from a truncated or replaced final part.
+ * checked (its header against its row, its binding to the upload and part
+ * number, its data key, its size) before the range's first byte goes out, so
+ * a part swapped, rolled back or truncated on disk fails the read before it
+ * starts; then the parts are read one at a time, each opened when the range
+ * reaches it and closed when it leaves it.
  */
 import { StrongroomError } from '../errors.ts'
 import { resolveRange } from '../crypto/range.ts'
@@ -77,7 +78,8 @@ export async function openParts(
         return p
       }
       try {
-        if (to === parts.length - 1 && to !== from) await openAt(to)
+        await openAt(from)
+        await checkParts(parts, from + 1, to)
         for (let i = from; i <= to; i++) {
           const opened = await openAt(i)
           pending.delete(i)
@@ -117,3 +119,17 @@ export async function openParts(
   }
   return { object: body, close: closeKept }
 }
+
+/** Opens (so checks) and closes parts [from, to], a few at a time. */
+async function checkParts(parts: readonly PartOpener[], from: number, to: number): Promise<void> {
+  let next = from
+  const worker = async () => {
+    for (let i = next++; i <= to; i = next++) {
+      const part = parts[i]
+      if (part !== undefined) await (await part.open()).close()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(CHECK_PARALLEL, to - from + 1) }, worker))
+}
+
+const CHECK_PARALLEL = 8
