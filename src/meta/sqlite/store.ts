@@ -899,37 +899,33 @@ export class SqliteMetadataStore implements MetadataStore, IdentityStore, Object
   }
 
   putPart(p: PartRecord, wk: WrappedDataKey): Promise<PartRecord | undefined> {
-    return Promise.resolve(
-      this.tx(() => {
-        const old = this.stmt('SELECT * FROM parts WHERE upload_id = ? AND number = ?').get(
-          p.uploadId,
-          p.number,
-        ) as Row | undefined
-        if (old !== undefined) {
-          this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
-          this.stmt('DELETE FROM parts WHERE upload_id = ? AND number = ?').run(
-            p.uploadId,
-            p.number,
-          )
-        }
-        this.stmt(
-          'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-        ).run(p.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, p.createdAt)
-        this.stmt(
-          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        ).run(
-          p.uploadId,
-          p.number,
-          p.size,
-          p.etag,
-          p.blob,
-          p.dataKeyId,
-          p.createdAt,
-          p.headerDigest ?? null,
-        )
-        return old && part(old)
-      }),
-    )
+    // Group-committed like putObject: parts uploaded in parallel share a commit (one fsync).
+    return this.grouped(() => {
+      const old = this.stmt('SELECT * FROM parts WHERE upload_id = ? AND number = ?').get(
+        p.uploadId,
+        p.number,
+      ) as Row | undefined
+      if (old !== undefined) {
+        this.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
+        this.stmt('DELETE FROM parts WHERE upload_id = ? AND number = ?').run(p.uploadId, p.number)
+      }
+      this.stmt(
+        'INSERT INTO object_keys (data_key_id, tenant_id, key_id, key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(p.dataKeyId, wk.tenantId, wk.keyId, wk.keyVersion, wk.wrapped, p.createdAt)
+      this.stmt(
+        'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        p.uploadId,
+        p.number,
+        p.size,
+        p.etag,
+        p.blob,
+        p.dataKeyId,
+        p.createdAt,
+        p.headerDigest ?? null,
+      )
+      return old && part(old)
+    })
   }
 
   listParts(uploadId: string): Promise<PartRecord[]> {
