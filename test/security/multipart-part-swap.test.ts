@@ -283,7 +283,8 @@ describe('multipart part binding without the digest (object service)', () => {
       current?.parts?.map((p) => p.blob),
       [parts[1]?.blob, parts[0]?.blob],
     )
-    assert.ok(current !== undefined && current.size === o.size)
+    assert.ok(current)
+    assert.equal(current.size, o.size)
     const opened = await objects.open(current)
     let code = ''
     try {
