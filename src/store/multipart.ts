@@ -141,7 +141,7 @@ export async function completeUpload(
   const record: ObjectRecord = { ...draft, scan }
   const { replaced, unused } = await service.meta.completeUpload(record, parts, bucket.versioning)
   await service.removeBlobs(replaced)
-  for (const p of unused) await service.blobs.delete(p.blob)
+  await service.deleteBlobs(unused.map((p) => p.blob))
   return record
 }
 

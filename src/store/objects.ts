@@ -297,14 +297,25 @@ export class ObjectService {
     return record
   }
 
-  /** Removes the blobs of versions no row names any more (a multipart one's parts). */
+  /** Removes the blobs of versions no row names any more (a multipart one's parts), a few at a time. */
   async removeBlobs(records: readonly ObjectRecord[]): Promise<void> {
+    const ids: string[] = []
     for (const r of records) {
       // Inline bodies went with their rows, in the same transaction; so did a multipart body's part rows.
-      if (r.parts !== undefined) for (const p of r.parts) await this.blobs.delete(p.blob)
+      if (r.parts !== undefined) ids.push(...r.parts.map((p) => p.blob))
       else if (r.blob !== '' && !isInline(r.blob) && multipartUploadId(r.blob) === undefined)
-        await this.blobs.delete(r.blob)
+        ids.push(r.blob)
     }
+    await this.deleteBlobs(ids)
+  }
+
+  /** Deletes blobs no row names, eight at a time (a large multipart object has thousands of parts). */
+  async deleteBlobs(ids: readonly string[]): Promise<void> {
+    let next = 0
+    const worker = async () => {
+      for (let i = next++; i < ids.length; i = next++) await this.blobs.delete(ids[i] ?? '')
+    }
+    await Promise.all(Array.from({ length: Math.min(8, ids.length) }, worker))
   }
 
   // ---- multipart (src/store/multipart.ts)
@@ -332,7 +343,7 @@ export class ObjectService {
 
   /** Removes an upload, its parts' rows, data keys and blobs. */
   async abort(upload: UploadRecord): Promise<void> {
-    for (const p of await this.meta.deleteUpload(upload.id)) await this.blobs.delete(p.blob)
+    await this.deleteBlobs((await this.meta.deleteUpload(upload.id)).map((p) => p.blob))
   }
 
   /**

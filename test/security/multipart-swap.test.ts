@@ -53,7 +53,8 @@ function partBlobs(bucket: string, key: string, versionId?: string): string[] {
         .get(...[bucket, key, ...(versionId === undefined ? [] : [versionId])]) as
         { blob: string } | undefined
     const row = q('objects') ?? (versionId === undefined ? undefined : q('versions'))
-    assert.ok(row?.blob.startsWith('multipart-'), `${bucket}/${key} is not a multipart object`)
+    assert.ok(row !== undefined, `no row for ${bucket}/${key}`)
+    assert.ok(row.blob.startsWith('multipart-'), `${bucket}/${key} is not a multipart object`)
     const upload = row.blob.slice('multipart-'.length)
     return (
       db
