@@ -292,6 +292,49 @@ describe('ObjectService: multipart objects keep their parts', () => {
     assert.deepEqual([f.rows().uploads, f.rows().parts], [1, 1])
   })
 
+  it('a part blob replaced in the blob store fails every range that covers it before any byte (BLOB_MISMATCH)', async () => {
+    const f = await fixture()
+    const u = await f.upload('m')
+    const bodies = [randomBytes(300), randomBytes(300), Buffer.alloc(0)]
+    const parts: PartRecord[] = []
+    for (const [i, b] of bodies.entries()) parts.push(await f.part(u, i + 1, b))
+    const other = await f.upload('n')
+    const stranger = await f.part(other, 3, Buffer.alloc(0))
+    await f.objects.complete(u, f.bucket, f.tenant, parts)
+    const [p1, p2, p3] = parts
+    assert.ok(p1 !== undefined && p2 !== undefined && p3 !== undefined)
+    const bytesBeforeFailure = async (first: number, last: number) => {
+      const got: Buffer[] = []
+      try {
+        const o = await f.store.getObject('b', 'm')
+        assert.ok(o)
+        const opened = await f.objects.open(o)
+        try {
+          for await (const c of opened.object.range(first, last)) got.push(c)
+        } finally {
+          await opened.close()
+        }
+      } catch (e) {
+        assert.ok(isStrongroomError(e, 'BLOB_MISMATCH'), String(e))
+        return Buffer.concat(got).length
+      }
+      return 'read'
+    }
+    // Part 2's blob replaced by part 1's: ranges touching part 2 fail before any byte, others read.
+    const original = f.blobs.get(p2.blob)
+    assert.ok(original)
+    f.blobs.set(p2.blob, f.blobs.get(p1.blob) ?? Buffer.alloc(0))
+    assert.equal(await bytesBeforeFailure(0, 599), 0)
+    assert.equal(await bytesBeforeFailure(290, 310), 0)
+    assert.equal(await bytesBeforeFailure(0, 299), 'read')
+    f.blobs.set(p2.blob, original)
+    assert.equal(await bytesBeforeFailure(0, 599), 'read')
+    // The empty last part replaced by another upload's empty part: a range reaching the end fails.
+    f.blobs.set(p3.blob, f.blobs.get(stranger.blob) ?? Buffer.alloc(0))
+    assert.equal(await bytesBeforeFailure(500, 599), 0)
+    assert.equal(await bytesBeforeFailure(0, 598), 'read')
+  })
+
   it('scans the assembled parts (read back through readInto above the in-memory size)', async () => {
     const f = await fixture({ scanPolicy: 'report', segment: 64 * 1024 })
     const u = await f.upload('m.bin')
