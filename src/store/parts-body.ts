@@ -45,7 +45,11 @@ export async function openParts(
     }
     if (!random) await closeKept()
   }
-  /** The index of the part holding byte `position` (< total). */
+  /**
+   * The index of the part holding byte `position` (< total): the last part
+   * starting at or before it, which is never an empty one (an empty part
+   * starts where the next one does).
+   */
   const partAt = (position: number): number => {
     let lo = 0
     let hi = parts.length - 1
@@ -54,8 +58,6 @@ export async function openParts(
       if ((starts[mid] ?? 0) <= position) lo = mid
       else hi = mid - 1
     }
-    // Skip empty parts that start at the same offset.
-    while (lo < parts.length - 1 && (parts[lo]?.size ?? 0) === 0) lo++
     return lo
   }
   const body: PlainBody = {
