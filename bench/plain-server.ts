@@ -1,11 +1,22 @@
 /**
  * The gateway benchmark's baseline, in its own process like the gateway: a plain
  * HTTPS server that streams PUT bodies to files and GET bodies from them, with
- * no authentication, no encryption and no fsync. Prints its URL once listening.
+ * no authentication, no encryption and no fsync. Multipart uploads write each
+ * part to a file of its own; Complete writes the list of part files as the
+ * object (the parts stay where they are, as the gateway keeps them). Prints
+ * its URL once listening.
  *
  * Usage: node bench/plain-server.ts DIR KEY.pem CERT.pem
  */
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:https'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -16,8 +27,41 @@ const path = (url: string) => join(dir, Buffer.from(url).toString('base64url'))
 const server = createServer(
   { key: readFileSync(keyFile), cert: readFileSync(certFile), minVersion: 'TLSv1.2' },
   (req, res) => {
-    const file = path((req.url ?? '/').split('?')[0] ?? '/')
-    if (req.method === 'PUT') {
+    const [pathname = '/', search = ''] = (req.url ?? '/').split('?')
+    const file = path(pathname)
+    const query = new URLSearchParams(search)
+    const uploadId = query.get('uploadId')
+    const xml = (body: string) =>
+      res
+        .writeHead(200, { 'Content-Type': 'application/xml' })
+        .end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`)
+    if (req.method === 'POST' && query.has('uploads')) {
+      req.resume()
+      const id = randomBytes(16).toString('hex')
+      xml(
+        `<InitiateMultipartUploadResult><Bucket>bench</Bucket><Key>k</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`,
+      )
+    } else if (req.method === 'PUT' && uploadId !== null) {
+      const part = join(dir, `${uploadId}.${query.get('partNumber') ?? ''}`)
+      pipeline(req, createWriteStream(part)).then(
+        () => res.writeHead(200, { ETag: '"0"' }).end(),
+        () => res.writeHead(500).end(),
+      )
+    } else if (req.method === 'POST' && uploadId !== null) {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const numbers = [
+          ...Buffer.concat(chunks)
+            .toString()
+            .matchAll(/<PartNumber>(\d+)</g),
+        ]
+        writeFileSync(file, numbers.map((m) => `${uploadId}.${m[1] ?? ''}`).join('\n'))
+        xml(
+          `<CompleteMultipartUploadResult><Bucket>bench</Bucket><Key>k</Key><ETag>"0-${numbers.length}"</ETag></CompleteMultipartUploadResult>`,
+        )
+      })
+    } else if (req.method === 'PUT') {
       pipeline(req, createWriteStream(file)).then(
         () => res.writeHead(200, { ETag: '"0"' }).end(),
         () => res.writeHead(500).end(),
