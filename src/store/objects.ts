@@ -9,7 +9,6 @@
  * as they were sealed (src/store/multipart.ts).
  */
 import { randomBytes } from 'node:crypto'
-import type { Stores } from '../app.ts'
 import type { Clock } from '../clock.ts'
 import type { Header } from '../crypto/header.ts'
 import { openObject } from '../crypto/range.ts'
@@ -22,13 +21,19 @@ import {
   multipartUploadId,
   type BucketRecord,
   type ObjectRecord,
+  type ObjectStore,
   type PartRecord,
   type ScanRecord,
   type Tags,
   type UploadRecord,
   type WrappedDataKey,
 } from '../meta/objects.ts'
+import type { BucketStore } from '../meta/buckets.ts'
+import type { IdentityStore } from '../meta/identity.ts'
+import type { KeyStore } from '../meta/keys.ts'
+import type { MultipartStore } from '../meta/multipart.ts'
 import type { TenantRecord } from '../meta/store.ts'
+import type { VerdictStore } from '../meta/verdicts.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
 import { checked, type BodyDigests, type BodyExpectation } from './expect.ts'
 import { completeUpload, openMultipart, putPart, type UploadedPart } from './multipart.ts'
@@ -113,9 +118,17 @@ export interface Sealed {
   }
 }
 
+/** The metadata ports the object service uses. */
+export type ObjectServiceMeta = ObjectStore &
+  MultipartStore &
+  Pick<VerdictStore, 'setObjectScan'> &
+  Pick<BucketStore, 'getBucket'> &
+  Pick<IdentityStore, 'getTenantById'> &
+  Pick<KeyStore, 'getObjectKey'>
+
 /** What an ObjectService is composed of (app.ts builds it once). */
 export interface ObjectServiceParts {
-  readonly meta: Stores
+  readonly meta: ObjectServiceMeta
   readonly blobs: BlobStore
   /** Wraps and unwraps data keys. */
   readonly provider: KeyProvider
@@ -129,7 +142,7 @@ export interface ObjectServiceParts {
 }
 
 export class ObjectService {
-  readonly meta: Stores
+  readonly meta: ObjectServiceMeta
   readonly blobs: BlobStore
   readonly provider: KeyProvider
   readonly keys: Pick<KeyCatalog, 'describe'>
