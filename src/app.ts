@@ -83,7 +83,7 @@ export interface AppOptions {
   readonly clock?: Clock
   /** The same, as a function (older form); `clock` wins when both are given. */
   readonly now?: () => number
-  /** Scan workers for large uploads (the gateway has one; commands need none). Default 0. */
+  /** Scan workers: every scan runs in one (spawned on first use, under `scanMemoryMiB`). Default 1. */
   readonly scanWorkers?: number
 }
 
@@ -262,8 +262,8 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     const clock = clockOf(options)
     const kms = new LocalKms(store, rootKey, { region: config.region, clock })
     await kms.maintain()
-    const workers = options.scanWorkers ?? 0
-    const pool = workers > 0 ? new ScanPool(workers) : undefined
+    // Every scan runs in a worker (spawned on first use), under the configured memory budget.
+    const pool = new ScanPool(options.scanWorkers ?? 1, config.scanMemoryMiB)
     return {
       config,
       clock,
@@ -287,7 +287,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       async close() {
         kms.close()
         try {
-          await pool?.close()
+          await pool.close()
         } finally {
           await store.close()
         }

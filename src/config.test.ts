@@ -67,6 +67,19 @@ describe('configuration', () => {
     )
   })
 
+  it('gives each model scan 256 MiB unless scanMemoryMiB says otherwise', () => {
+    assert.equal(loadConfig({ env: {}, flags: {} }).scanMemoryMiB, 256)
+    const f = file('scan.json', JSON.stringify({ scanMemoryMiB: 64 }))
+    assert.equal(loadConfig({ configFile: f, env: {}, flags: {} }).scanMemoryMiB, 64)
+    const env = { STRONGROOM_SCAN_MEMORY_MIB: '1024' }
+    assert.equal(loadConfig({ configFile: f, env, flags: {} }).scanMemoryMiB, 1024)
+    for (const bad of ['8', '1.5', '256MiB'])
+      assert.throws(
+        () => loadConfig({ env: { STRONGROOM_SCAN_MEMORY_MIB: bad }, flags: {} }),
+        invalid(/STRONGROOM_SCAN_MEMORY_MIB is `".*"`; expected a whole number of MiB from 16/),
+      )
+  })
+
   it('names the setting, where it came from and the accepted values', () => {
     assert.throws(
       () => loadConfig({ env: { STRONGROOM_REGION: 'Mars' }, flags: {} }),

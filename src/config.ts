@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { StrongroomError } from './errors.ts'
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './crypto/header.ts'
+import { DEFAULT_LIMITS } from './scan/types.ts'
 
 export interface Config {
   readonly dataDir: string
@@ -24,6 +25,8 @@ export interface Config {
    * it, so that a deletion cannot be turned into a takeover of the name.
    */
   readonly bucketNameHold: number
+  /** MiB one model scan may hold at once (buffers read whole, decompressed members). */
+  readonly scanMemoryMiB: number
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
@@ -132,6 +135,18 @@ export const SETTINGS = {
       return n >= 0 && n <= 31_536_000 ? n : undefined
     },
   },
+  scanMemoryMiB: {
+    file: 'scanMemoryMiB',
+    env: 'STRONGROOM_SCAN_MEMORY_MIB',
+    flag: undefined,
+    accepted: 'a whole number of MiB from 16 to 65536',
+    parse: (raw) => {
+      const n = typeof raw === 'string' && /^\d{1,6}$/.test(raw.trim()) ? Number(raw) : raw
+      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 16 && n <= 65_536
+        ? n
+        : undefined
+    },
+  },
   rootKeyFile: {
     file: 'rootKeyFile',
     env: 'STRONGROOM_ROOT_KEY_FILE',
@@ -158,6 +173,7 @@ const DEFAULTS = {
   idleTimeout: 120,
   listen: { host: '127.0.0.1', port: 9443 },
   bucketNameHold: 3600,
+  scanMemoryMiB: DEFAULT_LIMITS.maxMemory / (1024 * 1024),
 }
 
 export interface ConfigSources {
@@ -200,6 +216,7 @@ export function loadConfig(sources: ConfigSources): Config {
     idleTimeout: (values.idleTimeout as number | undefined) ?? DEFAULTS.idleTimeout,
     listen: (values.listen as Config['listen'] | undefined) ?? DEFAULTS.listen,
     bucketNameHold: (values.bucketNameHold as number | undefined) ?? DEFAULTS.bucketNameHold,
+    scanMemoryMiB: (values.scanMemoryMiB as number | undefined) ?? DEFAULTS.scanMemoryMiB,
     rootKeyFile:
       values.rootKeyFile === undefined ? undefined : resolve(values.rootKeyFile as string),
     passphraseFile:

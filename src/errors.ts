@@ -58,6 +58,8 @@ export const ERROR_CODES = [
   'LENGTH_MISMATCH',
   'CHECKSUM_MISMATCH',
   'CHECKSUM_MISSING',
+  // model scanning: bytes that do not parse as the format they claim (always turned into a finding)
+  'SCAN_MALFORMED',
   'INTERNAL',
   // requests at the API edge (each maps to one wire error in src/api/errors.ts)
   'ACCESS_DENIED',

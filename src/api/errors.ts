@@ -105,6 +105,7 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   LENGTH_MISMATCH: 'IncompleteBody',
   CHECKSUM_MISMATCH: 'BadDigest',
   CHECKSUM_MISSING: 'InvalidRequest',
+  SCAN_MALFORMED: 'InternalError',
   INTERNAL: 'InternalError',
   ACCESS_DENIED: 'AccessDenied',
   AUTHORIZATION_HEADER_MALFORMED: 'AuthorizationHeaderMalformed',

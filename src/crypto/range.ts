@@ -22,8 +22,6 @@ export interface RandomAccessSource {
   readonly size: number
   /** Returns up to `length` bytes at `position`; fewer only at the end. */
   read(position: number, length: number): Promise<Uint8Array>
-  /** The same, synchronously, for sources that can (files): enables OpenedObject.readInto. */
-  readSync?(position: number, length: number): Uint8Array
 }
 
 export interface OpenedObject {
@@ -32,13 +30,6 @@ export interface OpenedObject {
   readonly segmentCount: number
   /** Decrypts plaintext bytes [first, last], inclusive as in an HTTP Range header. */
   range(first: number, last: number): AsyncGenerator<Buffer>
-  /**
-   * Copies plaintext bytes at `position` into `into` synchronously, decrypting
-   * and verifying each segment it touches (the last one is kept); returns the
-   * count, fewer only at the end. For readers that cannot await, such as the
-   * model scanner. Needs a source with readSync.
-   */
-  readInto(position: number, into: Uint8Array, offset: number, length: number): number
   /** Zeroes the per-object key; further reads fail. */
   close(): void
 }
@@ -137,19 +128,6 @@ export async function openObject(
     }
   }
 
-  let kept: { index: number; plain: Buffer } | undefined
-  const segmentSync = (index: number): Buffer => {
-    if (kept?.index === index) return kept.plain
-    if (source.readSync === undefined)
-      throw new StrongroomError('INTERNAL', 'this source cannot be read synchronously')
-    const ctLen = index === count - 1 ? length - index * size : size
-    const seg = source.readSync(h + index * full, ctLen + TAG_BYTES)
-    if (seg.byteLength < ctLen + TAG_BYTES)
-      throw new StrongroomError('TRUNCATED', `the object was truncated inside segment ${index}`)
-    kept = { index, plain: openSegment(index, seg) }
-    return kept.plain
-  }
-
   return {
     header,
     plaintextLength: length,
@@ -184,23 +162,9 @@ export async function openObject(
         yield plain.subarray(start, end)
       }
     },
-    readInto(position, into, offset, len) {
-      let done = 0
-      while (done < len && position + done < length) {
-        const i = Math.floor((position + done) / size)
-        const plain = segmentSync(i)
-        const start = position + done - i * size
-        const n = Math.min(plain.length - start, len - done)
-        into.set(plain.subarray(start, start + n), offset + done)
-        done += n
-      }
-      return done
-    },
     close(): void {
       key?.fill(0)
       key = undefined
-      kept?.plain.fill(0)
-      kept = undefined
     },
   }
 }

@@ -4,17 +4,15 @@
  * it: bit-level Huffman-coded MTF/RLE2 symbols per block, the inverse
  * Burrows-Wheeler transform, then the initial run-length coding. Every block
  * CRC and the stream CRC are checked, and the output stops at a byte budget,
- * so a bzip2 bomb trips a limit instead of exhausting memory.
+ * so a bzip2 bomb trips a limit instead of exhausting memory. Corrupt input
+ * throws SCAN_MALFORMED, an output over budget LIMIT_EXCEEDED.
  */
+import { StrongroomError } from '../errors.ts'
 
-export class Bzip2Error extends Error {
-  override name = 'Bzip2Error'
-}
-
-/** Thrown when the output would exceed the budget. */
-export class Bzip2Budget extends Error {
-  override name = 'Bzip2Budget'
-}
+/** Corrupt or unsupported input: the scanner reports it as a finding. */
+const malformed = (message: string) => new StrongroomError('SCAN_MALFORMED', message)
+/** The output would exceed its budget: the scanner reports the limit as a finding. */
+const overBudget = (message: string) => new StrongroomError('LIMIT_EXCEEDED', message)
 
 const BLOCK_MAGIC_HI = 0x314159
 const BLOCK_MAGIC_LO = 0x265359
@@ -47,7 +45,7 @@ class Bits {
   /** Up to 24 bits, most significant first. */
   read(n: number): number {
     while (this.bit < n) {
-      if (this.pos >= this.b.length) throw new Bzip2Error('the stream ends inside a block')
+      if (this.pos >= this.b.length) throw malformed('the stream ends inside a block')
       this.acc = ((this.acc << 8) | (this.b[this.pos++] ?? 0)) >>> 0
       this.bit += 8
     }
@@ -73,9 +71,9 @@ export function bunzip2(input: Uint8Array, budget: number): Uint8Array {
   while (!bits.atEnd) {
     if (streams > 0) bits.align()
     if (bits.read(8) !== 0x42 || bits.read(8) !== 0x5a || bits.read(8) !== 0x68)
-      throw new Bzip2Error(streams === 0 ? 'not a bzip2 stream' : 'data after the bzip2 stream')
+      throw malformed(streams === 0 ? 'not a bzip2 stream' : 'data after the bzip2 stream')
     const level = bits.read(8) - 0x30
-    if (level < 1 || level > 9) throw new Bzip2Error('an invalid block size')
+    if (level < 1 || level > 9) throw malformed('an invalid block size')
     const tt = new Uint32Array(level * 100_000)
     let combined = 0
     for (;;) {
@@ -83,14 +81,14 @@ export function bunzip2(input: Uint8Array, budget: number): Uint8Array {
       const lo = bits.read(24)
       if (hi === END_MAGIC_HI && lo === END_MAGIC_LO) {
         const crc = ((bits.read(16) << 16) | bits.read(16)) >>> 0
-        if (crc !== combined) throw new Bzip2Error('the stream CRC does not match')
+        if (crc !== combined) throw malformed('the stream CRC does not match')
         break
       }
       if (hi !== BLOCK_MAGIC_HI || lo !== BLOCK_MAGIC_LO)
-        throw new Bzip2Error('a block without its magic number')
+        throw malformed('a block without its magic number')
       const blockCrc = ((bits.read(16) << 16) | bits.read(16)) >>> 0
       const got = decodeBlock(bits, tt, out)
-      if (got !== blockCrc) throw new Bzip2Error('a block CRC does not match')
+      if (got !== blockCrc) throw malformed('a block CRC does not match')
       combined = (((combined << 1) | (combined >>> 31)) ^ blockCrc) >>> 0
     }
     streams++
@@ -110,7 +108,7 @@ class Output {
 
   push(byte: number): void {
     if (this.length === this.buf.length) {
-      if (this.length >= this.budget) throw new Bzip2Budget('the output exceeds its budget')
+      if (this.length >= this.budget) throw overBudget('the output exceeds its budget')
       const next = new Uint8Array(Math.min(this.budget, this.buf.length * 2))
       next.set(this.buf)
       this.buf = next
@@ -125,7 +123,7 @@ class Output {
 
 /** Decodes one block into `out`; returns the CRC of what it wrote. */
 function decodeBlock(bits: Bits, tt: Uint32Array, out: Output): number {
-  if (bits.read(1) !== 0) throw new Bzip2Error('randomised blocks are not supported')
+  if (bits.read(1) !== 0) throw malformed('randomised blocks are not supported')
   const origPtr = bits.read(24)
   // The bytes in use: 16 groups of 16.
   const used: number[] = []
@@ -135,17 +133,17 @@ function decodeBlock(bits: Bits, tt: Uint32Array, out: Output): number {
       const mask = bits.read(16)
       for (let i = 0; i < 16; i++) if (mask & (0x8000 >> i)) used.push(g * 16 + i)
     }
-  if (used.length === 0) throw new Bzip2Error('a block that uses no byte values')
+  if (used.length === 0) throw malformed('a block that uses no byte values')
   const alphaSize = used.length + 2
   const nGroups = bits.read(3)
-  if (nGroups < 2 || nGroups > MAX_GROUPS) throw new Bzip2Error('an invalid number of tables')
+  if (nGroups < 2 || nGroups > MAX_GROUPS) throw malformed('an invalid number of tables')
   const nSelectors = bits.read(15)
-  if (nSelectors < 1) throw new Bzip2Error('no selectors')
+  if (nSelectors < 1) throw malformed('no selectors')
   const mtfGroups = Array.from({ length: nGroups }, (_, i) => i)
   const selectors = new Uint8Array(nSelectors)
   for (let i = 0; i < nSelectors; i++) {
     let j = 0
-    while (bits.read(1) === 1) if (++j >= nGroups) throw new Bzip2Error('an invalid selector')
+    while (bits.read(1) === 1) if (++j >= nGroups) throw malformed('an invalid selector')
     const v = mtfGroups[j] ?? 0
     mtfGroups.splice(j, 1)
     mtfGroups.unshift(v)
@@ -158,7 +156,7 @@ function decodeBlock(bits: Bits, tt: Uint32Array, out: Output): number {
     let len = bits.read(5)
     for (let s = 0; s < alphaSize; s++) {
       for (;;) {
-        if (len < 1 || len > MAX_CODE_LEN) throw new Bzip2Error('an invalid code length')
+        if (len < 1 || len > MAX_CODE_LEN) throw malformed('an invalid code length')
         if (bits.read(1) === 0) break
         len += bits.read(1) === 0 ? 1 : -1
       }
@@ -203,30 +201,30 @@ function decodeBlock(bits: Bits, tt: Uint32Array, out: Output): number {
   let table = tables[0]
   for (;;) {
     if (left === 0) {
-      if (selector >= nSelectors) throw new Bzip2Error('more symbols than selectors')
+      if (selector >= nSelectors) throw malformed('more symbols than selectors')
       table = tables[selectors[selector++] ?? 0]
       left = GROUP_SIZE
     }
     left--
-    if (table === undefined) throw new Bzip2Error('a missing table')
+    if (table === undefined) throw malformed('a missing table')
     let l = table.min
     let v = bits.read(l)
     while (l <= MAX_CODE_LEN && v > (table.limit[l] ?? -1)) {
       v = (v << 1) | bits.read(1)
       l++
     }
-    if (l > MAX_CODE_LEN) throw new Bzip2Error('an invalid Huffman code')
+    if (l > MAX_CODE_LEN) throw malformed('an invalid Huffman code')
     const sym = table.perm[(table.base[l] ?? 0) + v]
-    if (sym === undefined) throw new Bzip2Error('an invalid Huffman code')
+    if (sym === undefined) throw malformed('an invalid Huffman code')
     if (sym <= 1) {
       run += runWeight << sym
       runWeight <<= 1
-      if (run > capacity) throw new Bzip2Error('a run longer than the block')
+      if (run > capacity) throw malformed('a run longer than the block')
       continue
     }
     if (run > 0) {
       const byte = mtf[0] ?? 0
-      if (n + run > capacity) throw new Bzip2Error('a block larger than its declared size')
+      if (n + run > capacity) throw malformed('a block larger than its declared size')
       counts[byte] = (counts[byte] ?? 0) + run
       tt.fill(byte, n, n + run)
       n += run
@@ -238,11 +236,11 @@ function decodeBlock(bits: Bits, tt: Uint32Array, out: Output): number {
     const byte = mtf[i] ?? 0
     mtf.splice(i, 1)
     mtf.unshift(byte)
-    if (n >= capacity) throw new Bzip2Error('a block larger than its declared size')
+    if (n >= capacity) throw malformed('a block larger than its declared size')
     counts[byte] = (counts[byte] ?? 0) + 1
     tt[n++] = byte
   }
-  if (origPtr >= n) throw new Bzip2Error('an origin pointer outside the block')
+  if (origPtr >= n) throw malformed('an origin pointer outside the block')
   // Inverse BWT: link each position to the next in the original order.
   const start = new Int32Array(256)
   for (let i = 0, sum = 0; i < 256; i++) {

@@ -7,7 +7,7 @@
  * record comes first), and the caller scans the stored body instead. Nothing
  * holds the whole object: the ring and the history are fixed in size.
  */
-import type { ByteSource } from './source.ts'
+import { ForwardSource } from './forward.ts'
 
 /** Counters: bytes written, bytes read, and flags. */
 const WRITTEN = 0
@@ -18,14 +18,6 @@ const COUNTERS = 4
 
 export const RING_BYTES = 4 << 20
 const HISTORY_BYTES = 4 << 20
-
-export class NeedsRandomAccess extends Error {
-  override name = 'NeedsRandomAccess'
-}
-
-export class StreamAborted extends Error {
-  override name = 'StreamAborted'
-}
 
 export interface Ring {
   readonly control: SharedArrayBuffer
@@ -96,20 +88,18 @@ export class RingWriter {
 
 /**
  * The consumer's side, in the scan worker: a ByteSource of known size whose
- * reads block (Atomics.wait) until the producer has written far enough.
+ * reads block (Atomics.wait) until the producer has written far enough. Once
+ * it fails (see ForwardFailure) it reads as empty: the scan that used it is
+ * discarded, and the worker reports why instead.
  */
-export class RingSource implements ByteSource {
+export class RingSource extends ForwardSource {
   readonly size: number
-  readonly sequential = true
   private readonly ctl: BigInt64Array
   private readonly data: Uint8Array
   private readonly timeoutMs: number
-  /** Bytes taken out of the ring so far (the stream position). */
-  private consumed = 0
-  /** The last HISTORY_BYTES consumed, as a ring of its own. */
-  private readonly history = new Uint8Array(HISTORY_BYTES)
 
   constructor(ring: Ring, size: number, timeoutMs = 120_000) {
+    super(HISTORY_BYTES)
     this.ctl = new BigInt64Array(ring.control)
     this.data = new Uint8Array(ring.data)
     this.size = size
@@ -122,76 +112,34 @@ export class RingSource implements ByteSource {
     Atomics.notify(this.ctl, READ)
   }
 
-  readInto(position: number, into: Uint8Array, offset: number, length: number): number {
-    const len = Math.max(0, Math.min(length, this.size - position))
-    let got = 0
-    // From history: bytes already consumed, if still kept.
-    if (position < this.consumed) {
-      if (this.consumed - position > Math.min(this.consumed, HISTORY_BYTES))
-        throw new NeedsRandomAccess(`a read at ${position}, behind the stream at ${this.consumed}`)
-      const n = Math.min(len, this.consumed - position)
-      this.copyHistory(position, into, offset, n)
-      got = n
-    }
-    // Skip to the position, then take the rest from the ring.
-    if (got < len) {
-      this.take(position - this.consumed, undefined, 0)
-      this.take(len - got, into, offset + got)
-      got = len
-    }
-    return got
-  }
-
-  private copyHistory(position: number, into: Uint8Array, offset: number, n: number): void {
-    const cap = this.history.length
-    for (let done = 0; done < n;) {
-      const at = (position + done) % cap
-      const k = Math.min(n - done, cap - at)
-      into.set(this.history.subarray(at, at + k), offset + done)
-      done += k
-    }
-  }
-
-  /** Consumes `n` bytes from the ring into `into` (or only into history when undefined). */
-  private take(n: number, into: Uint8Array | undefined, offset: number): void {
+  protected pull(n: number, taken: (piece: Uint8Array) => void): boolean {
     const cap = this.data.length
     let left = n
     while (left > 0) {
       const written = Number(Atomics.load(this.ctl, WRITTEN))
       const avail = written - this.consumed
       if (avail === 0) {
-        const ended = Atomics.load(this.ctl, ENDED)
-        if (ended === 2n) throw new StreamAborted('the upload ended before its last byte')
-        if (ended === 1n) throw new StreamAborted('the stream ended before its declared length')
-        if (Atomics.wait(this.ctl, WRITTEN, BigInt(written), this.timeoutMs) === 'timed-out')
-          throw new StreamAborted(`no bytes arrived for ${this.timeoutMs} ms`)
+        // Ended (complete but short of its declared length, or failed), or silent too long.
+        if (
+          Atomics.load(this.ctl, ENDED) !== 0n ||
+          Atomics.wait(this.ctl, WRITTEN, BigInt(written), this.timeoutMs) === 'timed-out'
+        ) {
+          this.failure = 'aborted'
+          return false
+        }
         continue
       }
       const k = Math.min(left, avail)
       for (let done = 0; done < k;) {
-        const at = (this.consumed + done) % cap
+        const at = this.consumed % cap
         const m = Math.min(k - done, cap - at)
-        const piece = this.data.subarray(at, at + m)
-        if (into !== undefined) into.set(piece, offset + (n - left) + done)
-        this.keep(this.consumed + done, piece)
+        taken(this.data.subarray(at, at + m))
         done += m
       }
-      this.consumed += k
       left -= k
       Atomics.store(this.ctl, READ, BigInt(this.consumed))
       Atomics.notify(this.ctl, READ)
     }
-  }
-
-  private keep(position: number, piece: Uint8Array): void {
-    const cap = this.history.length
-    const src = piece.length > cap ? piece.subarray(piece.length - cap) : piece
-    const start = position + (piece.length - src.length)
-    for (let done = 0; done < src.length;) {
-      const at = (start + done) % cap
-      const k = Math.min(src.length - done, cap - at)
-      this.history.set(src.subarray(done, done + k), at)
-      done += k
-    }
+    return true
   }
 }

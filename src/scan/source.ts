@@ -8,6 +8,8 @@ export interface ByteSource {
   readonly size: number
   /** Reads only move forward (a stream): formats that need random access must be scanned otherwise. */
   readonly sequential?: boolean
+  /** For a sequential source: the scanner found a format it reads from the stored body only. */
+  needRandomAccess?(): void
   /** Copies up to `length` bytes at `position` into `into` at `offset`; returns how many (fewer only at the end). */
   readInto(position: number, into: Uint8Array, offset: number, length: number): number
 }

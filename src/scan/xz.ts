@@ -5,15 +5,14 @@
  * probabilities, literal / match / rep coding, LZMA2 chunks, and the xz
  * container around them. Only what model files use: the LZMA2 filter (no
  * BCJ or delta filters), check fields skipped. Output stops at a byte budget.
+ * Corrupt input throws SCAN_MALFORMED, an output over budget LIMIT_EXCEEDED.
  */
+import { StrongroomError } from '../errors.ts'
 
-export class XzError extends Error {
-  override name = 'XzError'
-}
-
-export class XzBudget extends Error {
-  override name = 'XzBudget'
-}
+/** Corrupt or unsupported input: the scanner reports it as a finding. */
+const malformed = (message: string) => new StrongroomError('SCAN_MALFORMED', message)
+/** The output would exceed its budget: the scanner reports the limit as a finding. */
+const overBudget = (message: string) => new StrongroomError('LIMIT_EXCEEDED', message)
 
 class Output {
   buf: Uint8Array
@@ -28,7 +27,7 @@ class Output {
   }
 
   private grow(): void {
-    if (this.pos >= this.budget) throw new XzBudget('the output exceeds its budget')
+    if (this.pos >= this.budget) throw overBudget('the output exceeds its budget')
     const next = new Uint8Array(Math.min(this.budget, Math.max(1 << 16, this.buf.length * 2)))
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
@@ -60,13 +59,13 @@ class RangeDecoder {
     this.b = b
     this.pos = pos
     this.end = end
-    if (this.byte() !== 0) throw new XzError('a range-coded chunk must start with a zero byte')
+    if (this.byte() !== 0) throw malformed('a range-coded chunk must start with a zero byte')
     for (let i = 0; i < 4; i++) this.code = ((this.code << 8) | this.byte()) >>> 0
-    if (this.code === this.range) throw new XzError('corrupt range coder state')
+    if (this.code === this.range) throw malformed('corrupt range coder state')
   }
 
   private byte(): number {
-    if (this.pos >= this.end) throw new XzError('compressed data ends early')
+    if (this.pos >= this.end) throw malformed('compressed data ends early')
     return this.b[this.pos++] ?? 0
   }
 
@@ -159,7 +158,7 @@ class Lzma {
   repLen = new LenDecoder()
 
   setProps(props: number): void {
-    if (props >= 9 * 5 * 5) throw new XzError('invalid LZMA properties')
+    if (props >= 9 * 5 * 5) throw malformed('invalid LZMA properties')
     this.lc = props % 9
     this.lp = Math.floor(props / 9) % 5
     this.pb = Math.floor(props / 45)
@@ -199,7 +198,7 @@ class Lzma {
         const base = 0x300 * (((out.pos & lpMask) << this.lc) + (prev >>> (8 - this.lc)))
         let sym = 1
         if (s >= 7) {
-          if (out.dictLength < (this.reps[0] ?? 0) + 1) throw new XzError('a match before the data')
+          if (out.dictLength < (this.reps[0] ?? 0) + 1) throw malformed('a match before the data')
           let match = out.back((this.reps[0] ?? 0) + 1)
           do {
             const mb = (match >>> 7) & 1
@@ -216,7 +215,7 @@ class Lzma {
       }
       let len: number
       if (rc.bit(this.isRep, s) !== 0) {
-        if (out.dictLength === 0) throw new XzError('a repeated match before any data')
+        if (out.dictLength === 0) throw malformed('a repeated match before any data')
         if (rc.bit(this.isRepG0, s) === 0) {
           if (rc.bit(this.isRep0Long, (s << 4) + posState) === 0) {
             this.state = s < 7 ? 9 : 11
@@ -251,8 +250,8 @@ class Lzma {
       }
       len += 2
       const dist = (this.reps[0] ?? 0) + 1
-      if (dist > out.dictLength) throw new XzError('a match reaches before the data')
-      if (out.pos + len > target) throw new XzError('a match runs past the chunk')
+      if (dist > out.dictLength) throw malformed('a match reaches before the data')
+      if (out.pos + len > target) throw malformed('a match runs past the chunk')
       for (let i = 0; i < len; i++) out.put(out.back(dist))
     }
     return true
@@ -279,22 +278,22 @@ function lzma2(b: Uint8Array, pos: number, end: number, out: Output): number {
   let needProps = true
   let needDictReset = true
   for (;;) {
-    if (pos >= end) throw new XzError('LZMA2 data ends without its end marker')
+    if (pos >= end) throw malformed('LZMA2 data ends without its end marker')
     const c = b[pos++] ?? 0
     if (c === 0) return pos
     if (c === 1 || c === 2) {
       if (c === 1) {
         out.dictStart = out.pos
         needDictReset = false
-      } else if (needDictReset) throw new XzError('LZMA2 data without a dictionary reset')
+      } else if (needDictReset) throw malformed('LZMA2 data without a dictionary reset')
       const n = (((b[pos] ?? 0) << 8) | (b[pos + 1] ?? 0)) + 1
       pos += 2
-      if (pos + n > end) throw new XzError('an uncompressed chunk past the end')
+      if (pos + n > end) throw malformed('an uncompressed chunk past the end')
       for (let i = 0; i < n; i++) out.put(b[pos + i] ?? 0)
       pos += n
       continue
     }
-    if (c < 0x80) throw new XzError(`an invalid LZMA2 control byte 0x${c.toString(16)}`)
+    if (c < 0x80) throw malformed(`an invalid LZMA2 control byte 0x${c.toString(16)}`)
     const unpacked = ((c & 0x1f) << 16) + (((b[pos] ?? 0) << 8) | (b[pos + 1] ?? 0)) + 1
     const packed = (((b[pos + 2] ?? 0) << 8) | (b[pos + 3] ?? 0)) + 1
     pos += 4
@@ -302,16 +301,16 @@ function lzma2(b: Uint8Array, pos: number, end: number, out: Output): number {
     if (mode === 3) {
       out.dictStart = out.pos
       needDictReset = false
-    } else if (needDictReset) throw new XzError('LZMA2 data without a dictionary reset')
+    } else if (needDictReset) throw malformed('LZMA2 data without a dictionary reset')
     if (mode >= 2) {
       lz.setProps(b[pos++] ?? 0)
-      if (lz.lc + lz.lp > 4) throw new XzError('LZMA2 properties with lc + lp > 4')
+      if (lz.lc + lz.lp > 4) throw malformed('LZMA2 properties with lc + lp > 4')
       needProps = false
-    } else if (needProps) throw new XzError('an LZMA2 chunk before its properties')
+    } else if (needProps) throw malformed('an LZMA2 chunk before its properties')
     if (mode >= 1) lz.reset()
-    if (pos + packed > end) throw new XzError('a compressed chunk past the end')
+    if (pos + packed > end) throw malformed('a compressed chunk past the end')
     const rc = new RangeDecoder(b, pos, pos + packed)
-    if (!lz.decode(rc, out, unpacked)) throw new XzError('an end marker inside an LZMA2 chunk')
+    if (!lz.decode(rc, out, unpacked)) throw malformed('an end marker inside an LZMA2 chunk')
     pos += packed
   }
 }
@@ -323,7 +322,7 @@ function varint(b: Uint8Array, at: { pos: number }): number {
     v += (x & 0x7f) * 2 ** (7 * i)
     if ((x & 0x80) === 0) return v
   }
-  throw new XzError('an over-long integer')
+  throw malformed('an over-long integer')
 }
 
 const CHECK_SIZES = [0, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64]
@@ -344,7 +343,7 @@ export function unxz(b: Uint8Array, budget: number): Uint8Array {
         const headerEnd = pos + (size + 1) * 4
         const at = { pos: pos + 1 }
         const bf = b[at.pos++] ?? 0
-        if ((bf & 0x3c) !== 0) throw new XzError('reserved block flags are set')
+        if ((bf & 0x3c) !== 0) throw malformed('reserved block flags are set')
         if (bf & 0x40) varint(b, at)
         if (bf & 0x80) varint(b, at)
         const filters = (bf & 3) + 1
@@ -352,10 +351,10 @@ export function unxz(b: Uint8Array, budget: number): Uint8Array {
           const id = varint(b, at)
           const propsLen = varint(b, at)
           if (id !== 0x21 || filters !== 1)
-            throw new XzError(`the xz filter 0x${id.toString(16)} is not supported (only LZMA2)`)
+            throw malformed(`the xz filter 0x${id.toString(16)} is not supported (only LZMA2)`)
           at.pos += propsLen
         }
-        if (headerEnd > b.length) throw new XzError('a block header past the end')
+        if (headerEnd > b.length) throw malformed('a block header past the end')
         const dataStart = headerEnd
         const dataEnd = lzma2(b, dataStart, b.length, out)
         pos = dataEnd + ((4 - ((dataEnd - dataStart) % 4)) % 4) + checkSize
@@ -371,14 +370,14 @@ export function unxz(b: Uint8Array, budget: number): Uint8Array {
       pos = at.pos + 4 + 12
     } else if (b[pos] === 0)
       pos++ // stream padding
-    else throw new XzError(pos === 0 ? 'not an xz stream' : 'data after the xz stream')
+    else throw malformed(pos === 0 ? 'not an xz stream' : 'data after the xz stream')
   }
   return out.buf.subarray(0, out.pos)
 }
 
 /** The .lzma ("LZMA alone") format: properties, dictionary size, length (or unknown, then an end marker). */
 export function unlzma(b: Uint8Array, budget: number): Uint8Array {
-  if (b.length < 13) throw new XzError('an .lzma header cut short')
+  if (b.length < 13) throw malformed('an .lzma header cut short')
   const out = new Output(budget)
   const lz = new Lzma()
   lz.setProps(b[0] ?? 0)
@@ -386,9 +385,9 @@ export function unlzma(b: Uint8Array, budget: number): Uint8Array {
   const lo = ((b[5] ?? 0) | ((b[6] ?? 0) << 8) | ((b[7] ?? 0) << 16) | ((b[8] ?? 0) << 24)) >>> 0
   const hi = ((b[9] ?? 0) | ((b[10] ?? 0) << 8) | ((b[11] ?? 0) << 16) | ((b[12] ?? 0) << 24)) >>> 0
   const known = !(lo === 0xffffffff && hi === 0xffffffff)
-  if (known && hi >= 0x200000) throw new XzError('an implausible .lzma length')
+  if (known && hi >= 0x200000) throw malformed('an implausible .lzma length')
   const size = known ? hi * 0x100000000 + lo : -1
-  if (size > budget) throw new XzBudget('the output exceeds its budget')
+  if (size > budget) throw overBudget('the output exceeds its budget')
   const rc = new RangeDecoder(b, 13, b.length)
   lz.decode(rc, out, size)
   return out.buf.subarray(0, out.pos)

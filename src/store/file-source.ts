@@ -4,7 +4,12 @@ import type { FileHandle } from 'node:fs/promises'
 import type { RandomAccessSource } from '../crypto/range.ts'
 import type { ByteSource } from '../scan/source.ts'
 
-/** Synchronous positioned reads over an open file descriptor: what the model scanner reads. */
+/**
+ * Synchronous positioned reads over an open file descriptor: what `strongroom
+ * scan FILE` hands the scanner, in a CLI process with nothing else to serve.
+ * Stored objects are never read this way: the gateway scans them in a scan
+ * worker (src/store/scan-pool.ts) that this thread feeds asynchronously.
+ */
 export function fdByteSource(fd: number, size: number): ByteSource {
   return {
     size,
@@ -31,16 +36,6 @@ export function fileSource(fh: FileHandle, size: number): RandomAccessSource {
         const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
         if (bytesRead === 0) break
         got += bytesRead
-      }
-      return buf.subarray(0, got)
-    },
-    readSync(position, length) {
-      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)))
-      let got = 0
-      while (got < buf.length) {
-        const n = readSync(fh.fd, buf, got, buf.length - got, position + got)
-        if (n === 0) break
-        got += n
       }
       return buf.subarray(0, got)
     },

@@ -47,5 +47,5 @@ export class MemoryBlobStore implements BlobStore {
 function bufferSource(data: Buffer): RandomAccessSource {
   const read = (position: number, length: number) =>
     data.subarray(Math.min(position, data.length), Math.min(data.length, position + length))
-  return { size: data.length, read: (p, n) => Promise.resolve(read(p, n)), readSync: read }
+  return { size: data.length, read: (p, n) => Promise.resolve(read(p, n)) }
 }

@@ -131,8 +131,7 @@ export async function completeUpload(
     scan = await scanStored(
       upload.key,
       draft.size,
-      () => openMultipart(service, target, false),
-      () => openMultipart(service, target, true),
+      () => openMultipart(service, target),
       service.pool,
       service.clock,
     )
@@ -159,7 +158,6 @@ export async function openMultipart(
     readonly owner: TenantRecord
     readonly bucket: BucketRecord
   },
-  random: boolean,
 ): Promise<OpenedStoredObject> {
   const { object, uploadId, owner, bucket } = target
   const what = `${object.bucket}/${object.key} version ${object.versionId}`
@@ -188,6 +186,5 @@ export async function openMultipart(
           storedDataKey(service.provider, service.meta, p.dataKeyId, bucket.tenantId),
         ),
     })),
-    random,
   )
 }

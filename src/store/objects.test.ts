@@ -344,7 +344,7 @@ describe('ObjectService: multipart objects keep their parts', () => {
     assert.equal(await bytesBeforeFailure(0, 598), 'read')
   })
 
-  it('scans the assembled parts (read back through readInto above the in-memory size)', async () => {
+  it('scans the assembled parts (read back by the scan worker above the in-memory size)', async () => {
     const f = await fixture({ scanPolicy: 'report', segment: 64 * 1024 })
     const u = await f.upload('m.bin')
     const parts = [

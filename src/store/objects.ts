@@ -37,7 +37,7 @@ import type { VerdictStore } from '../meta/verdicts.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
 import { checked, type BodyDigests, type BodyExpectation } from './expect.ts'
 import { completeUpload, openMultipart, putPart, type UploadedPart } from './multipart.ts'
-import type { ScanOutcome, ScanPool, StreamingScan } from './scan-pool.ts'
+import { ScanPool, type ScanOutcome, type StreamingScan } from './scan-pool.ts'
 import {
   SCAN_IN_MEMORY,
   ScanRejected,
@@ -66,7 +66,6 @@ function memorySource(data: Uint8Array): OpenBlob {
   return {
     size: data.length,
     read: (p, n) => Promise.resolve(read(p, n)),
-    readSync: read,
     close: () => Promise.resolve(),
   }
 }
@@ -137,7 +136,7 @@ export interface ObjectServiceParts {
   /** Object and part creation times, scan times. */
   readonly clock: Clock
   readonly segmentSize: number
-  /** Scan workers for uploads larger than what is scanned in memory (the gateway has one). */
+  /** The scan workers every scan runs in (one worker with the default memory budget when absent). */
   readonly pool?: ScanPool | undefined
 }
 
@@ -147,7 +146,7 @@ export class ObjectService {
   readonly provider: KeyProvider
   readonly keys: Pick<KeyCatalog, 'describe'>
   readonly clock: Clock
-  readonly pool: ScanPool | undefined
+  readonly pool: ScanPool
   private readonly segmentSize: number
 
   constructor(parts: ObjectServiceParts) {
@@ -157,7 +156,7 @@ export class ObjectService {
     this.keys = parts.keys
     this.clock = parts.clock
     this.segmentSize = parts.segmentSize
-    this.pool = parts.pool
+    this.pool = parts.pool ?? new ScanPool(1)
   }
 
   /** Seals a body into a new blob under a tenant key, bound to its context. Nothing refers to the blob yet. */
@@ -175,7 +174,7 @@ export class ObjectService {
     const keep = request.scanPath !== undefined
     const plain = keep && length <= SCAN_IN_MEMORY ? ([] as Buffer[]) : undefined
     const stream: StreamingScan | undefined =
-      keep && plain === undefined ? this.pool?.start(length, request.scanPath ?? '') : undefined
+      keep && plain === undefined ? this.pool.start(length, request.scanPath ?? '') : undefined
     let digests: BodyDigests | undefined
     async function* tap(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
       for await (const c of src) {
@@ -238,9 +237,10 @@ export class ObjectService {
   /** Scans a stored version again (new rules) and records the verdict. */
   async rescan(object: ObjectRecord): Promise<ScanRecord> {
     const record = await scanSealed(
+      this.pool,
       undefined,
       object.key,
-      () => this.open(object, { random: true }),
+      () => this.open(object),
       this.clock,
     )
     await this.meta.setObjectScan(object.bucket, object.key, object.versionId, record)
@@ -269,6 +269,7 @@ export class ObjectService {
       const kept = sealed.scan.dataKey
       try {
         scanned = await scanSealed(
+          this.pool,
           sealed.scan.plain,
           input.key,
           // A new body's data key is not stored yet (its row commits after the scan): use the one kept.
@@ -390,20 +391,15 @@ export class ObjectService {
    * be bound to the bucket's tenant, the bucket, the key and (since the
    * digest) the version id, and unwrap with the data key the row names.
    * Anything else is refused before a byte of plaintext is released. A
-   * multipart object checks each part so (src/store/multipart.ts). With
-   * `random`, the body supports readInto (the scanner's synchronous reads).
+   * multipart object checks each part so (src/store/multipart.ts).
    */
-  async open(
-    object: ObjectRecord,
-    options: { random?: boolean } = {},
-  ): Promise<OpenedStoredObject> {
+  async open(object: ObjectRecord): Promise<OpenedStoredObject> {
     const bucket = await this.meta.getBucket(object.bucket)
     const owner = bucket === undefined ? undefined : await this.meta.getTenantById(bucket.tenantId)
     if (bucket === undefined || owner === undefined)
       throw new StrongroomError('INTERNAL', `the bucket of \`${object.bucket}\` is gone`)
     const uploadId = multipartUploadId(object.blob)
-    if (uploadId !== undefined)
-      return openMultipart(this, { object, uploadId, owner, bucket }, options.random === true)
+    if (uploadId !== undefined) return openMultipart(this, { object, uploadId, owner, bucket })
     const what = `${object.bucket}/${object.key} version ${object.versionId}`
     return this.openSealed(
       object.blob,

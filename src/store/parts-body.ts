@@ -18,33 +18,17 @@ export interface PartOpener {
 }
 
 /**
- * Opens a multipart body. With `random`, every part is opened now and kept
- * open until close (readInto needs them); otherwise parts open as ranges
- * reach them. An empty body opens (and so verifies) each of its empty parts.
+ * Opens a multipart body: parts open as ranges reach them. An empty body
+ * opens (and so verifies) each of its empty parts now.
  */
-export async function openParts(
-  parts: readonly PartOpener[],
-  random: boolean,
-): Promise<OpenedStoredObject> {
+export async function openParts(parts: readonly PartOpener[]): Promise<OpenedStoredObject> {
   const starts: number[] = []
   let total = 0
   for (const p of parts) {
     starts.push(total)
     total += p.size
   }
-  const kept: OpenedStoredObject[] = []
-  const closeKept = async () => {
-    for (const o of kept.splice(0)) await o.close()
-  }
-  if (random || total === 0) {
-    try {
-      for (const p of parts) kept.push(await p.open())
-    } catch (e) {
-      await closeKept()
-      throw e
-    }
-    if (!random) await closeKept()
-  }
+  if (total === 0) await checkParts(parts, 0, parts.length - 1)
   /**
    * The index of the part holding byte `position` (< total): the last part
    * starting at or before it, which is never an empty one (an empty part
@@ -103,23 +87,8 @@ export async function openParts(
         for (const p of pending.values()) void p.then((o) => o.close()).catch(() => undefined)
       }
     },
-    readInto(position, into, offset, length) {
-      if (kept.length !== parts.length)
-        throw new StrongroomError('INTERNAL', 'this body was not opened for random access')
-      let done = 0
-      while (done < length && position + done < total) {
-        const i = partAt(position + done)
-        const start = starts[i] ?? 0
-        const part = kept[i]
-        if (part === undefined) break
-        const n = part.object.readInto(position + done - start, into, offset + done, length - done)
-        if (n === 0) break
-        done += n
-      }
-      return done
-    },
   }
-  return { object: body, close: closeKept }
+  return { object: body, close: () => Promise.resolve() }
 }
 
 /** Opens (so checks) and closes parts [from, to], a few at a time. */

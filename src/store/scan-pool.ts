@@ -1,18 +1,34 @@
 /**
- * A small pool of scan workers, so that uploads are scanned as their bytes
- * stream through, off the event loop. When every worker is busy an upload is
- * not made to wait: it is scanned from its stored body instead.
+ * A small pool of scan workers: every scan the gateway and the CLI run happens
+ * here, off the event loop. Three kinds of job:
+ * - stream: an upload is scanned as its bytes stream through a shared ring,
+ *   if a worker is free at once (an upload is never made to wait for one);
+ * - buffer: a small body kept in memory while sealing;
+ * - read-back: a stored object, read through a channel (src/scan/channel.ts)
+ *   whose reads this thread serves asynchronously from storage.
+ * Buffer and read-back jobs queue for a free worker. Each scan runs under
+ * the pool's memory budget (`scanMemoryMiB`).
  */
 import { Worker } from 'node:worker_threads'
+import { StrongroomError } from '../errors.ts'
+import { newChannel, serveRequest, type Channel } from '../scan/channel.ts'
 import { abandon, newRing, RingWriter, type Ring } from '../scan/ring.ts'
-import type { Finding, Verdict } from '../scan/types.ts'
-import type { ScanJob } from './scan-worker.ts'
+import { DEFAULT_LIMITS, type Finding, type Verdict } from '../scan/types.ts'
+import type { ScanJob, ScanReply } from './scan-worker.ts'
+
+export interface PooledReport {
+  readonly verdict: Verdict
+  readonly format: string
+  readonly findings: Finding[]
+}
 
 export type ScanOutcome =
-  | { readonly report: { verdict: Verdict; format: string; findings: Finding[] } }
+  | { readonly report: PooledReport }
+  /** The format needs random access: scan the stored body instead. */
   | { readonly fallback: true }
+  /** The upload ended early or went silent. */
   | { readonly aborted: true }
-  | { readonly error: string }
+  | { readonly error: StrongroomError }
 
 export interface StreamingScan {
   readonly writer: RingWriter
@@ -20,59 +36,190 @@ export interface StreamingScan {
   readonly outcome: Promise<ScanOutcome>
 }
 
-interface Slot {
-  worker: Worker
-  busy: ((o: ScanOutcome) => void) | undefined
-  ring: Ring | undefined
+/** Positioned reads of a stored body (plaintext), served to a read-back scan. */
+export type ReadAt = (position: number, length: number) => Promise<Uint8Array>
+
+/** The default memory budget of one scan, in MiB. */
+export const DEFAULT_SCAN_MEMORY_MIB = DEFAULT_LIMITS.maxMemory / (1024 * 1024)
+
+interface Running {
+  readonly path: string
+  readonly settle: (o: ScanOutcome) => void
+  readonly ring?: Ring
+  readonly channel?: Channel
+  readonly read?: ReadAt
+  /** The first error a read-back read raised: reported instead of the worker's reply. */
+  readError?: unknown
 }
+
+interface Slot {
+  readonly worker: Worker
+  running: Running | undefined
+}
+
+type Queued = (slot: Slot) => void
 
 export class ScanPool {
   private readonly slots: Slot[] = []
+  private readonly queue: Queued[] = []
   private readonly max: number
+  private readonly memory: number
   private next = 1
 
-  constructor(workers = 2) {
+  constructor(workers = 2, memoryMiB = DEFAULT_SCAN_MEMORY_MIB) {
     this.max = workers
+    this.memory = memoryMiB * 1024 * 1024
+  }
+
+  /** The memory budget of one scan, in bytes. */
+  get memoryBytes(): number {
+    return this.memory
   }
 
   private spawn(): Slot {
     const worker = new Worker(new URL('./scan-worker.ts', import.meta.url))
     worker.unref()
-    const slot: Slot = { worker, busy: undefined, ring: undefined }
-    worker.on('message', (m: ScanOutcome) => {
-      const done = slot.busy
-      slot.busy = undefined
-      done?.(m)
+    const slot: Slot = { worker, running: undefined }
+    worker.on('message', (m: ScanReply) => {
+      const job = slot.running
+      if (job === undefined) return
+      if (m.kind === 'read') {
+        if (job.channel === undefined || job.read === undefined) return
+        serveRequest(job.channel, job.read).catch((e: unknown) => (job.readError ??= e))
+        return
+      }
+      slot.running = undefined
+      worker.unref()
+      job.settle(this.outcomeOf(job, m))
+      this.pump()
     })
-    const fail = (why: string) => {
-      if (slot.ring !== undefined) abandon(slot.ring)
-      slot.busy?.({ error: why })
-      slot.busy = undefined
+    const fail = (cause: unknown) => {
       const i = this.slots.indexOf(slot)
       if (i >= 0) this.slots.splice(i, 1)
+      const job = slot.running
+      slot.running = undefined
+      if (job !== undefined) {
+        if (job.ring !== undefined) abandon(job.ring)
+        job.settle({
+          error: new StrongroomError(
+            'INTERNAL',
+            `the scan worker failed while scanning ${job.path}`,
+            {
+              cause,
+            },
+          ),
+        })
+      }
+      this.pump()
     }
-    worker.on('error', (e: Error) => fail(e.message))
-    worker.on('exit', (code) => fail(`the scan worker exited (${code})`))
+    worker.on('error', fail)
+    worker.on('exit', (code) => {
+      if (this.slots.includes(slot)) fail(new Error(`the scan worker exited with code ${code}`))
+    })
     this.slots.push(slot)
     return slot
   }
 
-  /** Starts scanning a stream of `size` bytes if a worker is free. */
-  start(size: number, path: string, strict = false): StreamingScan | undefined {
-    const slot =
-      this.slots.find((s) => s.busy === undefined) ??
+  private outcomeOf(job: Running, m: ScanReply): ScanOutcome {
+    switch (m.kind) {
+      case 'report':
+        return { report: m.report }
+      case 'fallback':
+        return { fallback: true }
+      case 'aborted':
+        return { aborted: true }
+      case 'read-failed':
+        return {
+          error:
+            job.readError instanceof StrongroomError
+              ? job.readError
+              : new StrongroomError('IO', `reading ${job.path} back for its scan failed`, {
+                  cause: job.readError,
+                }),
+        }
+      case 'failed':
+        return {
+          error: new StrongroomError('INTERNAL', `the scan of ${job.path} failed: ${m.message}`, {
+            cause: Object.assign(new Error(m.message), { stack: m.stack }),
+          }),
+        }
+      case 'read':
+        throw new StrongroomError('INTERNAL', 'a read request is not a reply')
+    }
+  }
+
+  private free(): Slot | undefined {
+    return (
+      this.slots.find((s) => s.running === undefined) ??
       (this.slots.length < this.max ? this.spawn() : undefined)
+    )
+  }
+
+  /** Hands free workers to queued jobs. */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const slot = this.free()
+      if (slot === undefined) return
+      this.queue.shift()?.(slot)
+    }
+  }
+
+  private run(slot: Slot, job: ScanJob, running: Running): void {
+    slot.running = running
+    // An idle worker does not keep the process alive; one with a job does, until it replies.
+    slot.worker.ref()
+    slot.worker.postMessage(job)
+  }
+
+  /** Starts scanning a stream of `size` bytes if a worker is free now. */
+  start(size: number, path: string, strict = false): StreamingScan | undefined {
+    const slot = this.queue.length === 0 ? this.free() : undefined
     if (slot === undefined) return undefined
     const ring = newRing()
-    slot.ring = ring
-    const outcome = new Promise<ScanOutcome>((resolve) => (slot.busy = resolve))
-    const job: ScanJob = { id: this.next++, ring, size, path, strict }
-    slot.worker.postMessage(job)
+    const outcome = new Promise<ScanOutcome>((settle) =>
+      this.run(
+        slot,
+        { kind: 'stream', id: this.next++, ring, size, path, strict, memory: this.memory },
+        { path, settle, ring },
+      ),
+    )
     return { writer: new RingWriter(ring), outcome }
   }
 
+  /** Scans bytes held in memory (copied to the worker). */
+  scanBuffer(bytes: Uint8Array, path: string, strict = false): Promise<ScanOutcome> {
+    return this.enqueue((slot, settle) =>
+      this.run(
+        slot,
+        { kind: 'buffer', id: this.next++, bytes, path, strict, memory: this.memory },
+        { path, settle },
+      ),
+    )
+  }
+
+  /** Scans a stored body of `size` bytes that `read` returns from storage, asynchronously. */
+  scanStored(size: number, read: ReadAt, path: string, strict = false): Promise<ScanOutcome> {
+    return this.enqueue((slot, settle) => {
+      const channel = newChannel()
+      this.run(
+        slot,
+        { kind: 'read-back', id: this.next++, channel, size, path, strict, memory: this.memory },
+        { path, settle, channel, read },
+      )
+    })
+  }
+
+  private enqueue(
+    begin: (slot: Slot, settle: (o: ScanOutcome) => void) => void,
+  ): Promise<ScanOutcome> {
+    return new Promise((settle) => {
+      this.queue.push((slot) => begin(slot, settle))
+      this.pump()
+    })
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()))
-    this.slots.length = 0
+    const slots = this.slots.splice(0)
+    await Promise.all(slots.map((s) => s.worker.terminate()))
   }
 }

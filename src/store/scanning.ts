@@ -1,20 +1,20 @@
 /**
- * The model scanner's verdict on a body the object service stores: from the
- * plaintext kept while sealing (small bodies), from the stream a scan worker
- * read as the body was sealed, or read back from the sealed body (formats
- * that need random access; multipart objects, whose parts were sealed one by
- * one and are only assembled when the upload completes).
+ * How the object service scans a body it stores, always in the scan worker
+ * pool: from the plaintext kept while sealing (small bodies), from the scan
+ * that ran while the upload streamed, or by reading the sealed body back —
+ * the worker asks for bytes, and this thread reads and decrypts them
+ * asynchronously, so the event loop is never blocked by a scan. Multipart
+ * objects, whose parts were sealed one by one, are scanned when the upload
+ * completes, their parts decrypted once in order (scanStored).
  */
-import { StrongroomError } from '../errors.ts'
 import type { Clock } from '../clock.ts'
+import { StrongroomError } from '../errors.ts'
 import type { ScanRecord } from '../meta/objects.ts'
 import { RULES_VERSION } from '../scan/rules.ts'
-import { scan } from '../scan/scan.ts'
-import { bufferSource, type ByteSource } from '../scan/source.ts'
 import type { Finding } from '../scan/types.ts'
 import type { ScanOutcome, ScanPool } from './scan-pool.ts'
 
-/** Bodies up to this size are scanned from their plaintext in memory; larger ones by a worker or read back. */
+/** Bodies up to this size are scanned from their plaintext in memory; larger ones streamed or read back. */
 export const SCAN_IN_MEMORY = 1024 * 1024
 
 /** Plaintext of a stored body, as the object service opens it. */
@@ -22,8 +22,6 @@ export interface PlainBody {
   readonly plaintextLength: number
   /** Decrypts plaintext bytes [first, last], inclusive as in an HTTP Range header. */
   range(first: number, last: number): AsyncGenerator<Buffer>
-  /** Synchronous random access (for the scanner); only on bodies opened for it. */
-  readInto(position: number, into: Uint8Array, offset: number, length: number): number
 }
 
 export interface OpenedStoredObject {
@@ -62,28 +60,45 @@ export function recordOf(
   }
 }
 
-function scanRecord(src: ByteSource, key: string, clock: Clock): ScanRecord {
-  const r = scan(src, key)
-  return recordOf(r, clock.now())
+/** The verdict of a pooled scan that cannot fall back (a buffer, a read-back); its error otherwise. */
+function recordOfOutcome(o: ScanOutcome, key: string, clock: Clock): ScanRecord {
+  if ('report' in o) return recordOf(o.report, clock.now())
+  if ('error' in o) throw o.error
+  throw new StrongroomError('INTERNAL', `the scan of \`${key}\` ended without a verdict`)
 }
 
-/** Scans a sealed body: from the plaintext kept while sealing, or read back through its segments. */
+/** Plaintext bytes [position, position + length) of an opened body, read and decrypted asynchronously. */
+async function readRange(o: PlainBody, position: number, length: number): Promise<Uint8Array> {
+  const n = Math.min(length, o.plaintextLength - position)
+  if (n <= 0) return new Uint8Array(0)
+  const chunks: Buffer[] = []
+  for await (const c of o.range(position, position + n - 1)) chunks.push(c)
+  return chunks.length === 1 ? (chunks[0] ?? new Uint8Array(0)) : Buffer.concat(chunks)
+}
+
+/**
+ * Scans a sealed body named `key`: `plain` when it was kept, else the
+ * outcome of the streaming scan when it has a verdict, else the body opened
+ * by `open` and read back. A failed read fails the scan with its error.
+ */
 export async function scanSealed(
+  pool: ScanPool,
   plain: Buffer[] | undefined,
   key: string,
   open: () => Promise<OpenedStoredObject>,
   clock: Clock,
   streamed?: Promise<ScanOutcome>,
 ): Promise<ScanRecord> {
-  if (plain !== undefined) return scanRecord(bufferSource(Buffer.concat(plain)), key, clock)
+  if (plain !== undefined)
+    return recordOfOutcome(await pool.scanBuffer(Buffer.concat(plain), key), key, clock)
   // Scanned as it streamed through, unless the format needed random access (or the worker failed).
   const outcome = await streamed
   if (outcome !== undefined && 'report' in outcome) return recordOf(outcome.report, clock.now())
   const opened = await open()
   try {
     const o = opened.object
-    return scanRecord(
-      { size: o.plaintextLength, readInto: (p, i, off, n) => o.readInto(p, i, off, n) },
+    return recordOfOutcome(
+      await pool.scanStored(o.plaintextLength, (p, n) => readRange(o, p, n), key),
       key,
       clock,
     )
@@ -94,21 +109,19 @@ export async function scanSealed(
 
 /**
  * Scans a stored body by decrypting it once: small ones in memory, larger
- * ones streamed to a scan worker (which may stop reading early) and read back
- * with random access only when the format needs it. `open` opens for streaming,
- * `openRandom` for synchronous random access.
+ * ones streamed to a scan worker (which may stop reading early), read back
+ * only when the format needs random access or no worker was free.
  */
 export async function scanStored(
   key: string,
   length: number,
   open: () => Promise<OpenedStoredObject>,
-  openRandom: () => Promise<OpenedStoredObject>,
-  pool: ScanPool | undefined,
+  pool: ScanPool,
   clock: Clock,
 ): Promise<ScanRecord> {
-  const stream = length > SCAN_IN_MEMORY ? pool?.start(length, key) : undefined
+  const stream = length > SCAN_IN_MEMORY ? pool.start(length, key) : undefined
   if (length > SCAN_IN_MEMORY && stream === undefined)
-    return scanSealed(undefined, key, openRandom, clock)
+    return scanSealed(pool, undefined, key, open, clock)
   const opened = await open()
   const plain: Buffer[] | undefined = stream === undefined ? [] : undefined
   try {
@@ -126,5 +139,5 @@ export async function scanStored(
   } finally {
     await opened.close()
   }
-  return scanSealed(plain, key, openRandom, clock, stream?.outcome)
+  return scanSealed(pool, plain, key, open, clock, stream?.outcome)
 }

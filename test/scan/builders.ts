@@ -165,6 +165,22 @@ export class P {
 
 export const p = () => new P()
 
+/** The numpy 1.x / protocol-2 spelling of an empty ndarray: `_reconstruct(ndarray, (0,), b'b')`, before its BUILD. */
+export function ndarray(b: P): P {
+  return b
+    .global('numpy.core.multiarray', '_reconstruct')
+    .global('numpy', 'ndarray')
+    .int(0)
+    .tuple(1)
+    .global('_codecs', 'encode')
+    .str('b')
+    .str('latin1')
+    .tuple(2)
+    .reduce()
+    .tuple(3)
+    .reduce()
+}
+
 export function concat(...parts: Uint8Array[]): Uint8Array {
   return new P().raw(...parts).done()
 }

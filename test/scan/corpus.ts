@@ -5,7 +5,7 @@
  * scanners. `node scripts/gen-scan-corpus.ts DIR` writes them out as files.
  */
 import { gzipSync, deflateSync } from 'node:zlib'
-import { concat, gguf, npy, p, safetensors, tar, text, zip } from './builders.ts'
+import { concat, gguf, ndarray, npy, p, safetensors, tar, text, zip } from './builders.ts'
 import { GADGETS } from './gadgets.ts'
 
 export type Label = 'benign' | 'suspicious' | 'malicious'
@@ -1139,19 +1139,7 @@ export const CASES: readonly Case[] = [
     name: 'benign-numpy-reconstruct',
     label: 'benign',
     why: 'numpy.core.multiarray._reconstruct with ndarray, dtype and latin1 bytes via _codecs.encode',
-    bytes: p()
-      .proto(2)
-      .global('numpy.core.multiarray', '_reconstruct')
-      .global('numpy', 'ndarray')
-      .int(0)
-      .tuple(1)
-      .global('_codecs', 'encode')
-      .str('b')
-      .str('latin1')
-      .tuple(2)
-      .reduce()
-      .tuple(3)
-      .reduce()
+    bytes: ndarray(p().proto(2))
       .mark()
       .int(1)
       .int(2)

@@ -5,7 +5,7 @@
  * the attack it stands for (`attack`), which is also the name of its
  * regression test in test/security/scanner-allow-list.test.ts.
  */
-import { concat, p, text, zip, type P } from './builders.ts'
+import { concat, ndarray, p, text, zip, type P } from './builders.ts'
 import type { Case } from './corpus.ts'
 
 export interface Gadget extends Case {
@@ -18,22 +18,6 @@ const call = (module: string, name: string, ...args: string[]) => {
   const b = p().proto(2).global(module, name).mark()
   for (const a of args) b.str(a)
   return b.tuple().reduce()
-}
-
-/** The numpy 1.x / protocol-2 spelling of an ndarray of float64 zeros. */
-function ndarray(b: P): P {
-  return b
-    .global('numpy.core.multiarray', '_reconstruct')
-    .global('numpy', 'ndarray')
-    .int(0)
-    .tuple(1)
-    .global('_codecs', 'encode')
-    .str('b')
-    .str('latin1')
-    .tuple(2)
-    .reduce()
-    .tuple(3)
-    .reduce()
 }
 
 /** A tensor rebuilt by _rebuild_tensor_v2 with `hooks` pushing its backward_hooks argument. */
