@@ -8,9 +8,21 @@
  *   1. one PUT and one GET of a large object (default 2 GiB): throughput and ratio;
  *   2. 4 KiB objects, 32 concurrent keep-alive clients: PUT and GET operations
  *      per second, p50 and p99 latency, ratio;
- *   3. the gateway's peak RSS during 32 concurrent uploads of 1 GiB each.
+ *   3. the gateway's peak RSS during 32 concurrent uploads of 1 GiB each;
+ *   4. one multipart upload (default 1 GiB) in 8 MiB parts, 10 in flight, as the
+ *      SDKs and the aws CLI upload large files: throughput and ratio, and the
+ *      time CompleteMultipartUpload alone takes (the plain server keeps the parts
+ *      as files and answers Complete by writing a list of them). Parts go as
+ *      streams, so the SDK sends them unsigned (UNSIGNED-PAYLOAD), as the aws CLI
+ *      does over HTTPS and as section 1 does; --multipart-signed sends buffers,
+ *      which the SDK signs (x-amz-content-sha256 of each part, checked by the gateway).
+ *      The upload goes to its own bucket, scanned as every bucket is by default
+ *      (report); --multipart-scan-off turns that bucket's scanning off, to see
+ *      the upload without the model scan that Complete runs over the parts.
  *
- * Usage: node bench/gateway.ts [--large-mib N] [--small-ops N] [--rss-clients N] [--rss-mib N] [--json]
+ * Usage: node bench/gateway.ts [--large-mib N] [--small-ops N] [--rss-clients N] [--rss-mib N]
+ *          [--multipart-mib N] [--multipart-signed] [--multipart-scan-off]
+ *          [--only large,small,rss,multipart] [--json]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -20,10 +32,13 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { serverIdentity } from '../src/net/ca.ts'
 
@@ -33,6 +48,10 @@ const { values } = parseArgs({
     'small-ops': { type: 'string', default: '20000' },
     'rss-clients': { type: 'string', default: '32' },
     'rss-mib': { type: 'string', default: '1024' },
+    'multipart-mib': { type: 'string', default: '1024' },
+    'multipart-signed': { type: 'boolean', default: false },
+    'multipart-scan-off': { type: 'boolean', default: false },
+    only: { type: 'string', default: 'large,small,rss,multipart' },
     json: { type: 'boolean', default: false },
   },
 })
@@ -41,6 +60,10 @@ const LARGE = Number(values['large-mib']) * MiB
 const SMALL_OPS = Number(values['small-ops'])
 const RSS_CLIENTS = Number(values['rss-clients'])
 const RSS_SIZE = Number(values['rss-mib']) * MiB
+const MULTIPART = Number(values['multipart-mib']) * MiB
+const PART = 8 * MiB
+const IN_FLIGHT = 10
+const only = new Set(values.only.split(','))
 const log = (s: string) => {
   if (!values.json) console.log(s)
 }
@@ -133,6 +156,48 @@ async function getLarge(s3: S3Client, key: string): Promise<number> {
   return n
 }
 
+const partBody = Buffer.alloc(PART, 9)
+const MP_BUCKET = 'bench-multipart'
+
+/** A multipart upload of `size` bytes in 8 MiB parts, 10 in flight; returns the seconds Complete took. */
+async function multipartUpload(s3: S3Client, key: string, size: number): Promise<number> {
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket: MP_BUCKET, Key: key }),
+  )
+  const count = Math.ceil(size / PART)
+  const parts: { PartNumber: number; ETag: string }[] = []
+  let next = 1
+  await Promise.all(
+    Array.from({ length: Math.min(IN_FLIGHT, count) }, async () => {
+      for (let n = next++; n <= count; n = next++) {
+        const bytes = n < count ? partBody : partBody.subarray(0, size - (count - 1) * PART)
+        const r = await s3.send(
+          new UploadPartCommand({
+            Bucket: MP_BUCKET,
+            Key: key,
+            UploadId,
+            PartNumber: n,
+            Body: values['multipart-signed'] ? bytes : Readable.from([bytes]),
+            ContentLength: bytes.length,
+          }),
+        )
+        parts.push({ PartNumber: n, ETag: r.ETag ?? '' })
+      }
+    }),
+  )
+  parts.sort((a, b) => a.PartNumber - b.PartNumber)
+  const t = performance.now()
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: MP_BUCKET,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: parts },
+    }),
+  )
+  return (performance.now() - t) / 1000
+}
+
 const pct = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN
 
@@ -195,7 +260,6 @@ try {
   const theirs = client(plain.url, [plainIdentity.caPem])
   await ours.send(new CreateBucketCommand({ Bucket: 'bench' }))
 
-  // ---- 1. one large object, up and down
   // Dirty pages left by one phase (the plain server never fsyncs) would otherwise be written
   // back during the next phase and slow whichever server runs then; flush them, untimed.
   const timed = async (f: () => Promise<unknown>) => {
@@ -213,73 +277,128 @@ try {
     const a2 = await a()
     return [Math.max(a1, a2), Math.max(b1, b2)] as const
   }
-  const [oursPutMiBs, plainPutMiBs] = await best(
-    () => timed(() => putLarge(ours, 'large', LARGE)),
-    () => timed(() => putLarge(theirs, 'large', LARGE)),
-  )
-  const [plainGetMiBs, oursGetMiBs] = await best(
-    () => timed(() => getLarge(theirs, 'large')),
-    () => timed(() => getLarge(ours, 'large')),
-  )
-  const large = { plainPutMiBs, oursPutMiBs, plainGetMiBs, oursGetMiBs }
-  results.large = {
-    ...large,
-    putRatio: large.oursPutMiBs / large.plainPutMiBs,
-    getRatio: large.oursGetMiBs / large.plainGetMiBs,
+  // ---- 1. one large object, up and down
+  if (only.has('large')) {
+    const [oursPutMiBs, plainPutMiBs] = await best(
+      () => timed(() => putLarge(ours, 'large', LARGE)),
+      () => timed(() => putLarge(theirs, 'large', LARGE)),
+    )
+    const [plainGetMiBs, oursGetMiBs] = await best(
+      () => timed(() => getLarge(theirs, 'large')),
+      () => timed(() => getLarge(ours, 'large')),
+    )
+    const large = { plainPutMiBs, oursPutMiBs, plainGetMiBs, oursGetMiBs }
+    results.large = {
+      ...large,
+      putRatio: large.oursPutMiBs / large.plainPutMiBs,
+      getRatio: large.oursGetMiBs / large.plainGetMiBs,
+    }
+    log(
+      `${LARGE / MiB} MiB single stream: PUT ${large.oursPutMiBs.toFixed(0)} MiB/s vs plain ${large.plainPutMiBs.toFixed(0)} MiB/s (ratio ${(large.oursPutMiBs / large.plainPutMiBs).toFixed(2)}, target >= 0.70); GET ${large.oursGetMiBs.toFixed(0)} vs ${large.plainGetMiBs.toFixed(0)} MiB/s (ratio ${(large.oursGetMiBs / large.plainGetMiBs).toFixed(2)})`,
+    )
   }
-  log(
-    `${LARGE / MiB} MiB single stream: PUT ${large.oursPutMiBs.toFixed(0)} MiB/s vs plain ${large.plainPutMiBs.toFixed(0)} MiB/s (ratio ${(large.oursPutMiBs / large.plainPutMiBs).toFixed(2)}, target >= 0.70); GET ${large.oursGetMiBs.toFixed(0)} vs ${large.plainGetMiBs.toFixed(0)} MiB/s (ratio ${(large.oursGetMiBs / large.plainGetMiBs).toFixed(2)})`,
-  )
+
+  // ---- 4. one multipart upload: 8 MiB parts, 10 in flight
+  if (only.has('multipart')) {
+    await ours.send(new CreateBucketCommand({ Bucket: MP_BUCKET }))
+    if (values['multipart-scan-off']) {
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'bucket', 'scan-policy', MP_BUCKET, 'off', '--data-dir', join(work, 'gateway')],
+        { encoding: 'utf8' },
+      )
+      if (r.status !== 0) throw new Error(`bucket scan-policy: ${r.stderr}`)
+    }
+    // Complete's time in each run: the first of each side creates the key, the second replaces it.
+    const completes = { ours: [] as number[], plain: [] as number[] }
+    // A fresh client (and connections) per run: sockets left idle across the untimed `sync`
+    // may be closed by the server just as the next run writes a part on them, and a streamed
+    // body cannot be retried (EPIPE).
+    const mp = async (endpoint: string, ca: string, side: 'ours' | 'plain') => {
+      const s3 = client(endpoint, [ca], IN_FLIGHT)
+      spawnSync('sync')
+      const t = performance.now()
+      const complete = await multipartUpload(s3, 'multipart', MULTIPART)
+      const mibs = MULTIPART / MiB / ((performance.now() - t) / 1000)
+      s3.destroy()
+      completes[side].push(complete)
+      return mibs
+    }
+    const [oursMiBs, plainMiBs] = await best(
+      () => mp(gw.url, gw.ca, 'ours'),
+      () => mp(plain.url, plainIdentity.caPem, 'plain'),
+    )
+    const ms = (xs: number[]) => xs.map((x) => (x * 1000).toFixed(0)).join(', ')
+    results.multipart = {
+      mib: MULTIPART / MiB,
+      signed: values['multipart-signed'],
+      scanned: !values['multipart-scan-off'],
+      partMiB: PART / MiB,
+      inFlight: IN_FLIGHT,
+      oursMiBs,
+      plainMiBs,
+      ratio: oursMiBs / plainMiBs,
+      oursCompleteSeconds: completes.ours,
+      plainCompleteSeconds: completes.plain,
+    }
+    log(
+      `${MULTIPART / MiB} MiB multipart (${PART / MiB} MiB ${values['multipart-signed'] ? 'signed' : 'unsigned'} parts, ${IN_FLIGHT} in flight, ${values['multipart-scan-off'] ? 'not scanned' : 'scanned'}): ${oursMiBs.toFixed(0)} MiB/s vs plain ${plainMiBs.toFixed(0)} MiB/s (ratio ${(oursMiBs / plainMiBs).toFixed(2)}, target >= 0.70); Complete took ${ms(completes.ours)} ms (plain ${ms(completes.plain)} ms; new key, then replacing it)`,
+    )
+  }
 
   // ---- 2. 4 KiB objects, 32 concurrent keep-alive clients
-  const small = {
-    plainPut: await smallOps(theirs, 'put'),
-    oursPut: await smallOps(ours, 'put'),
-    plainGet: await smallOps(theirs, 'get'),
-    oursGet: await smallOps(ours, 'get'),
+  if (only.has('small')) {
+    const small = {
+      plainPut: await smallOps(theirs, 'put'),
+      oursPut: await smallOps(ours, 'put'),
+      plainGet: await smallOps(theirs, 'get'),
+      oursGet: await smallOps(ours, 'get'),
+    }
+    results.small = {
+      ...small,
+      putRatio: small.oursPut.opsPerSec / small.plainPut.opsPerSec,
+      getRatio: small.oursGet.opsPerSec / small.plainGet.opsPerSec,
+    }
+    const fmt = (r: { opsPerSec: number; p50ms: number; p99ms: number }) =>
+      `${r.opsPerSec.toFixed(0)} ops/s (p50 ${r.p50ms.toFixed(1)} ms, p99 ${r.p99ms.toFixed(1)} ms)`
+    log(
+      `4 KiB x 32 clients: PUT ${fmt(small.oursPut)} vs plain ${fmt(small.plainPut)}, ratio ${(small.oursPut.opsPerSec / small.plainPut.opsPerSec).toFixed(2)} (target >= 0.50)`,
+    )
+    log(
+      `                    GET ${fmt(small.oursGet)} vs plain ${fmt(small.plainGet)}, ratio ${(small.oursGet.opsPerSec / small.plainGet.opsPerSec).toFixed(2)} (target >= 0.50)`,
+    )
   }
-  results.small = {
-    ...small,
-    putRatio: small.oursPut.opsPerSec / small.plainPut.opsPerSec,
-    getRatio: small.oursGet.opsPerSec / small.plainGet.opsPerSec,
-  }
-  const fmt = (r: { opsPerSec: number; p50ms: number; p99ms: number }) =>
-    `${r.opsPerSec.toFixed(0)} ops/s (p50 ${r.p50ms.toFixed(1)} ms, p99 ${r.p99ms.toFixed(1)} ms)`
-  log(
-    `4 KiB x 32 clients: PUT ${fmt(small.oursPut)} vs plain ${fmt(small.plainPut)}, ratio ${(small.oursPut.opsPerSec / small.plainPut.opsPerSec).toFixed(2)} (target >= 0.50)`,
-  )
-  log(
-    `                    GET ${fmt(small.oursGet)} vs plain ${fmt(small.plainGet)}, ratio ${(small.oursGet.opsPerSec / small.plainGet.opsPerSec).toFixed(2)} (target >= 0.50)`,
-  )
   ours.destroy()
   theirs.destroy()
 
   // ---- 3. RSS during concurrent large uploads, on a fresh gateway
-  const fresh = await gatewayServer('gateway-rss')
-  const pid = fresh.proc.pid ?? 0
-  const base = rssOf(pid)
-  let peak = base
-  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50)
-  const many = client(fresh.url, [fresh.ca], RSS_CLIENTS)
-  await many.send(new CreateBucketCommand({ Bucket: 'bench' }))
-  const t = performance.now()
-  await Promise.all(
-    Array.from({ length: RSS_CLIENTS }, (_, i) => putLarge(many, `rss/${i}`, RSS_SIZE)),
-  )
-  clearInterval(timer)
-  many.destroy()
-  fresh.proc.kill('SIGTERM')
-  await new Promise((r) => fresh.proc.once('exit', r))
-  results.rss = {
-    clients: RSS_CLIENTS,
-    mibEach: RSS_SIZE / MiB,
-    peakMiB: peak / MiB,
-    baseMiB: base / MiB,
-    seconds: (performance.now() - t) / 1000,
+  if (only.has('rss')) {
+    const fresh = await gatewayServer('gateway-rss')
+    const pid = fresh.proc.pid ?? 0
+    const base = rssOf(pid)
+    let peak = base
+    const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50)
+    const many = client(fresh.url, [fresh.ca], RSS_CLIENTS)
+    await many.send(new CreateBucketCommand({ Bucket: 'bench' }))
+    const t = performance.now()
+    await Promise.all(
+      Array.from({ length: RSS_CLIENTS }, (_, i) => putLarge(many, `rss/${i}`, RSS_SIZE)),
+    )
+    clearInterval(timer)
+    many.destroy()
+    fresh.proc.kill('SIGTERM')
+    await new Promise((r) => fresh.proc.once('exit', r))
+    results.rss = {
+      clients: RSS_CLIENTS,
+      mibEach: RSS_SIZE / MiB,
+      peakMiB: peak / MiB,
+      baseMiB: base / MiB,
+      seconds: (performance.now() - t) / 1000,
+    }
+    log(
+      `gateway RSS during ${RSS_CLIENTS} concurrent ${RSS_SIZE / MiB} MiB uploads: peak ${(peak / MiB).toFixed(0)} MiB (idle ${(base / MiB).toFixed(0)} MiB; target < 256 MiB)`,
+    )
   }
-  log(
-    `gateway RSS during ${RSS_CLIENTS} concurrent ${RSS_SIZE / MiB} MiB uploads: peak ${(peak / MiB).toFixed(0)} MiB (idle ${(base / MiB).toFixed(0)} MiB; target < 256 MiB)`,
-  )
 } finally {
   plain.close()
   gw.proc.kill('SIGTERM')

@@ -53,6 +53,11 @@ export const ERROR_CODES = [
   'RANGE_NOT_SATISFIABLE',
   'LIMIT_EXCEEDED',
   'SCAN_REJECTED',
+  // request bodies that do not match what the request declared (checked before anything commits)
+  // (a Content-MD5 or payload hash that differs: BAD_DIGEST, CONTENT_SHA256_MISMATCH below)
+  'LENGTH_MISMATCH',
+  'CHECKSUM_MISMATCH',
+  'CHECKSUM_MISSING',
   // model scanning: bytes that do not parse as the format they claim (always turned into a finding)
   'SCAN_MALFORMED',
   'INTERNAL',

@@ -1,12 +1,14 @@
 /**
  * Request bodies, after authorization: small documents read whole and bounded, object bodies
- * streamed through the aws-chunked decoder with their payload hash, Content-MD5 and checksums
- * checked once every byte has arrived.
+ * streamed through the aws-chunked decoder, with what the request declares about them (length,
+ * payload hash, Content-MD5, checksums) handed to the object service, which checks it before
+ * anything commits (src/store/expect.ts).
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { StrongroomError } from '../errors.ts'
-import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
+import { checksumAlgorithmOf } from '../store/checksums.ts'
+import type { BodyExpectation } from '../store/expect.ts'
 import { decodeChunked } from './chunked.ts'
 import { header } from './protocols/rest-xml.ts'
 import {
@@ -20,18 +22,18 @@ import {
 export const EMPTY_SHA256 = createHash('sha256').digest('hex')
 
 export interface StreamingBody {
+  /** The plaintext bytes, decoded but not checked: the object service checks them against `expect`. */
   readonly body: AsyncIterable<Uint8Array>
-  readonly length: number
-  /** Throws unless every declared byte arrived and every hash and checksum matched. */
-  readonly finish: () => void
-  /** The checksums verified by `finish`, by header name. */
-  readonly checksums: Map<string, string>
+  /** What the request declares about the body (length, Content-MD5, payload hash, checksums). */
+  readonly expect: BodyExpectation
 }
 
 /**
  * The request body as plaintext bytes, whatever its encoding (plain,
- * aws-chunked signed or unsigned with trailers), and a `finish` that checks
- * the payload hash and checksums once every byte has arrived.
+ * aws-chunked signed or unsigned with trailers), and what the request
+ * declares about it, which the object service checks before it commits
+ * (src/store/expect.ts). Chunk and trailer signatures are checked here, as
+ * the chunks arrive.
  */
 export function streamingBody(
   req: IncomingMessage,
@@ -55,7 +57,7 @@ export function streamingBody(
   if (!/^\d{1,16}$/.test(rawLength))
     throw new StrongroomError('INVALID_ARGUMENT', 'the content length is not a number')
   const length = Number(rawLength)
-  const checksums = new Map<string, { alg: string; sum: Checksum; expected: string | undefined }>()
+  const checksums = new Map<string, string | undefined>()
   const expectChecksum = (name: string, value: string | undefined) => {
     const alg = checksumAlgorithmOf(name)
     if (alg === undefined) return
@@ -64,12 +66,7 @@ export function streamingBody(
         'INVALID_REQUEST',
         `the checksum ${name} is not supported; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256`,
       )
-    const existing = checksums.get(name)
-    if (existing !== undefined) {
-      if (value !== undefined) checksums.set(name, { ...existing, expected: value })
-      return
-    }
-    checksums.set(name, { alg, sum: newChecksum(alg), expected: value })
+    if (!checksums.has(name) || value !== undefined) checksums.set(name, value)
   }
   for (const [name, value] of Object.entries(req.headers))
     if (typeof value === 'string') expectChecksum(name, value)
@@ -78,7 +75,7 @@ export function streamingBody(
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== '')
   for (const t of trailerNames) expectChecksum(t, undefined)
-  const sha256 = PAYLOAD_SHA256.test(payload) ? createHash('sha256') : undefined
+  const trailers = new Map<string, string>()
 
   let source: AsyncIterable<Uint8Array> = req
   if (streaming) {
@@ -111,51 +108,22 @@ export function streamingBody(
               : {}),
           }
         : {}),
-      onTrailers: (trailers) => {
-        for (const [k, v] of trailers) if (checksums.has(k)) expectChecksum(k, v)
+      onTrailers: (sent) => {
+        for (const [k, v] of sent) if (checksums.has(k)) trailers.set(k, v)
       },
     })
   }
-  let received = 0
-  async function* tapped(): AsyncGenerator<Uint8Array> {
-    for await (const c of source) {
-      received += c.byteLength
-      if (received > length)
-        throw new StrongroomError('INCOMPLETE_BODY', 'the body is longer than its declared length')
-      sha256?.update(c)
-      for (const { sum } of checksums.values()) sum.update(c)
-      yield c
-    }
+  const md5 = header(req, 'content-md5')
+  return {
+    body: source,
+    expect: {
+      length,
+      ...(md5 === undefined ? {} : { md5: contentMd5(md5) }),
+      ...(PAYLOAD_SHA256.test(payload) ? { sha256: payload.toLowerCase() } : {}),
+      checksums,
+      trailers: () => trailers,
+    },
   }
-  const verified = new Map<string, string>()
-  const finish = () => {
-    if (received !== length)
-      throw new StrongroomError(
-        'INCOMPLETE_BODY',
-        `You did not provide the number of bytes specified by the Content-Length HTTP header (${received} of ${length})`,
-      )
-    if (sha256 !== undefined && sha256.digest('hex') !== payload.toLowerCase()) {
-      throw new StrongroomError(
-        'CONTENT_SHA256_MISMATCH',
-        "The provided 'x-amz-content-sha256' header does not match what was computed.",
-      )
-    }
-    for (const [name, { sum, expected }] of checksums) {
-      const got = sum.digest()
-      if (expected === undefined)
-        throw new StrongroomError(
-          'INVALID_REQUEST',
-          `the trailer ${name} was announced but not sent`,
-        )
-      if (got !== expected)
-        throw new StrongroomError(
-          'BAD_DIGEST',
-          `The ${name.slice('x-amz-checksum-'.length).toUpperCase()} you specified did not match the calculated checksum.`,
-        )
-      verified.set(name, got)
-    }
-  }
-  return { body: tapped(), length, finish, checksums: verified }
 }
 
 export async function readSmallBody(
@@ -220,14 +188,10 @@ export async function readSmallBody(
   return body
 }
 
-export function checkMd5(given: string | undefined, md5: Buffer): void {
-  if (given === undefined) return
+/** The binary MD5 of a Content-MD5 header; a value that is not one is InvalidDigest. */
+export function contentMd5(given: string): Buffer {
   const want = Buffer.from(given, 'base64')
   if (want.length !== 16)
     throw new StrongroomError('INVALID_DIGEST', 'The Content-MD5 you specified was invalid.')
-  if (!timingSafeEqual(want, md5))
-    throw new StrongroomError(
-      'BAD_DIGEST',
-      'The Content-MD5 you specified did not match what we received.',
-    )
+  return want
 }

@@ -2,8 +2,9 @@
  * MultipartStore: unfinished multipart uploads and their parts. Each part is
  * sealed under its own data key, stored with the part in one transaction.
  */
+import type { Versioning } from './buckets.ts'
 import type { WrappedDataKey } from './keys.ts'
-import type { Tags } from './objects.ts'
+import type { ObjectRecord, Tags } from './objects.ts'
 
 export interface UploadRecord {
   readonly id: string
@@ -41,4 +42,18 @@ export interface MultipartStore {
   listParts(uploadId: string): Promise<PartRecord[]>
   /** Removes the upload, its parts and their data keys; returns the parts removed. */
   deleteUpload(uploadId: string): Promise<PartRecord[]>
+  /**
+   * CompleteMultipartUpload in one transaction: the parts named become the
+   * body of `object` (whose blob is `multipart-<upload id>`), keeping their
+   * blobs and data keys; `object` becomes the current version as putObject
+   * makes it; the upload and its other parts (and their data keys) go. The
+   * parts must still be the ones given (same blob), else nothing changes
+   * (INTERNAL: the upload changed meanwhile). Returns the versions replaced
+   * (parts loaded) and the parts left out, whose blobs the caller removes.
+   */
+  completeUpload(
+    object: ObjectRecord,
+    parts: readonly PartRecord[],
+    versioning: Versioning,
+  ): Promise<{ replaced: ObjectRecord[]; unused: PartRecord[] }>
 }

@@ -56,6 +56,33 @@ export interface ObjectRecord {
   readonly createdAt: number
   /** The model scanner's verdict; null when the bucket does not scan (or the object predates scanning). */
   readonly scan: ScanRecord | null
+  /**
+   * A multipart object's body: its parts as UploadPart sealed them, in
+   * order (the row's `blob` is then `multipart-<upload id>`, its data key and
+   * header digest empty: each part has its own). Records from getObject and
+   * the versions a write or delete removed carry them; list results do not.
+   */
+  readonly parts?: readonly ObjectPart[]
+}
+
+/** One part of a multipart object's body: a sealed blob bound to (upload id, part number). */
+export interface ObjectPart {
+  readonly number: number
+  readonly size: number
+  /** Quoted hex MD5 of the part's plaintext. */
+  readonly etag: string
+  readonly blob: string
+  readonly dataKeyId: string
+  /** Hex SHA-256 of the sealed part's header (absent on parts sealed before it was kept). */
+  readonly headerDigest?: string
+}
+
+/** The `blob` of a multipart object's row names its upload: `multipart-<upload id>`. */
+export const MULTIPART_BLOB = 'multipart-'
+
+/** The upload a multipart object's row names, or undefined for any other body. */
+export function multipartUploadId(blob: string): string | undefined {
+  return blob.startsWith(MULTIPART_BLOB) ? blob.slice(MULTIPART_BLOB.length) : undefined
 }
 
 /** A row of ListObjectVersions: the versions of a key come newest first. */
@@ -76,7 +103,9 @@ export interface ObjectStore {
    * unversioned, it replaces the current version; enabled, the current one
    * becomes noncurrent; suspended, it replaces the `null` version wherever it
    * is. Returns the versions it removed, whose blobs the caller then removes
-   * (inline bodies, `inlineBody` among them, live and die with their rows).
+   * (inline bodies, `inlineBody` among them, live and die with their rows; a
+   * multipart body's part rows and data keys go with it, its parts loaded in
+   * the record returned).
    */
   putObject(
     object: ObjectRecord,
@@ -86,7 +115,7 @@ export interface ObjectStore {
   ): Promise<ObjectRecord[]>
   /** The ciphertext of a small body kept with its row (written by putObject, removed with its version). */
   getInlineBody(blob: string): Promise<Uint8Array | undefined>
-  /** The current version (which may be a delete marker), or the version named. */
+  /** The current version (which may be a delete marker), or the version named; a multipart body with its parts. */
   getObject(bucket: string, key: string, versionId?: string): Promise<ObjectRecord | undefined>
   /**
    * Removes one version and its data key (crypto-shredding the body); when it
@@ -115,8 +144,10 @@ export interface ObjectStore {
     afterVersionId: string | undefined,
     limit: number,
   ): Promise<VersionRecord[]>
-  /** Every blob id a row refers to (objects, versions and parts), for removing orphans at start-up. */
+  /** Every blob id a row refers to (objects, versions, parts of uploads and of objects), for removing orphans at start-up. */
   blobIds(): Promise<Set<string>>
+  /** The parts of a multipart object's body (the upload its row names), in order; empty for none. */
+  objectParts(uploadId: string): Promise<ObjectPart[]>
 }
 
 /** The object-side ports together, as one adapter serves them (the former single port). */

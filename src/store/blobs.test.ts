@@ -20,7 +20,7 @@ describe('FsBlobStore.list', () => {
     const root = join(dir, 'some')
     const id = newBlobId()
     const store = new FsBlobStore(root)
-    await store.put(id, Readable.from([Buffer.from('x')]), () => undefined)
+    await store.put(id, Readable.from([Buffer.from('x')]))
     writeFileSync(join(root, 'stray'), '')
     mkdirSync(join(root, 'ff'))
     assert.deepEqual(await store.list(), [id])

@@ -1,8 +1,9 @@
 /**
  * BlobStore: where ciphertext object bodies live. Blobs are named by random
  * ids, never by object keys (keys are data, never paths). A put is durable
- * before it returns: temporary file, fsync, the caller's last check, rename,
- * directory fsync. A crash leaves the old blob or the new one, and
+ * before it returns: temporary file, fsync, rename, directory fsync. A source
+ * that throws (a body that did not match what its request declared) leaves
+ * nothing behind. A crash leaves the old blob or the new one, and
  * temporary files, which start-up removes.
  */
 import { randomBytes } from 'node:crypto'
@@ -17,12 +18,8 @@ export interface OpenBlob extends RandomAccessSource {
 }
 
 export interface BlobStore {
-  /** Writes `source` as blob `id`; `beforeCommit` may veto (throw) once every byte is on disk. */
-  put(
-    id: string,
-    source: AsyncIterable<Uint8Array>,
-    beforeCommit: () => void | Promise<void>,
-  ): Promise<void>
+  /** Writes `source` as blob `id`, durably; when `source` throws, no blob `id` exists afterwards. */
+  put(id: string, source: AsyncIterable<Uint8Array>): Promise<void>
   open(id: string): Promise<OpenBlob>
   delete(id: string): Promise<void>
   /** Every blob id present, for removing orphans. */
@@ -50,11 +47,7 @@ export class FsBlobStore implements BlobStore {
     return join(this.dir, id.slice(0, 2), id)
   }
 
-  async put(
-    id: string,
-    source: AsyncIterable<Uint8Array>,
-    beforeCommit: () => void | Promise<void>,
-  ): Promise<void> {
+  async put(id: string, source: AsyncIterable<Uint8Array>): Promise<void> {
     const final = this.path(id)
     const folder = join(this.dir, id.slice(0, 2))
     await mkdir(folder, { recursive: true, mode: 0o700 })
@@ -99,7 +92,6 @@ export class FsBlobStore implements BlobStore {
       await fh.datasync()
       await fh.close()
       closed = true
-      await beforeCommit()
       await rename(tmp, final)
       await syncDir(folder)
     } catch (e) {

@@ -3,32 +3,51 @@
  * bucket's tenant key, written as ciphertext to the BlobStore, and only then
  * recorded in metadata (with its wrapped data key). The ETag is the MD5 of
  * the plaintext, as S3 computes it for single-part uploads, since rclone, DVC
- * and s3fs compare it with their local files.
+ * and s3fs compare it with their local files. A body is checked against what
+ * its request declared (length, digests: `expect`) as it streams in; a
+ * mismatch throws before anything commits. Multipart objects keep their parts
+ * as they were sealed (src/store/multipart.ts).
  */
-import { createHash, randomBytes } from 'node:crypto'
-import type { Stores } from '../app.ts'
+import { randomBytes } from 'node:crypto'
+import type { Clock } from '../clock.ts'
 import type { Header } from '../crypto/header.ts'
-import { openObject, type OpenedObject } from '../crypto/range.ts'
+import { openObject } from '../crypto/range.ts'
 import { encrypt, type ByteSource as CryptoSource, type ExpectedHeader } from '../crypto/stream.ts'
 import { StrongroomError } from '../errors.ts'
 import { newDataKey, storedDataKey } from '../kms/envelope.ts'
-import type { LocalKms } from '../kms/local.ts'
-import type {
-  BucketRecord,
-  ObjectRecord,
-  PartRecord,
-  ScanRecord,
-  Tags,
-  UploadRecord,
-  WrappedDataKey,
+import type { KeyCatalog } from '../kms/catalog.ts'
+import type { KeyProvider } from '../kms/provider.ts'
+import {
+  multipartUploadId,
+  type BucketRecord,
+  type ObjectRecord,
+  type ObjectStore,
+  type PartRecord,
+  type ScanRecord,
+  type Tags,
+  type UploadRecord,
+  type WrappedDataKey,
 } from '../meta/objects.ts'
+import type { BucketStore } from '../meta/buckets.ts'
+import type { IdentityStore } from '../meta/identity.ts'
+import type { KeyStore } from '../meta/keys.ts'
+import type { MultipartStore } from '../meta/multipart.ts'
 import type { TenantRecord } from '../meta/store.ts'
+import type { VerdictStore } from '../meta/verdicts.ts'
 import { newBlobId, type BlobStore, type OpenBlob } from './blobs.ts'
+import { checked, type BodyDigests, type BodyExpectation } from './expect.ts'
+import { completeUpload, openMultipart, putPart, type UploadedPart } from './multipart.ts'
 import { ScanPool, type ScanOutcome, type StreamingScan } from './scan-pool.ts'
-import { scanSealed } from './scanning.ts'
+import {
+  SCAN_IN_MEMORY,
+  ScanRejected,
+  scanSealed,
+  type OpenedStoredObject,
+  type PlainBody,
+} from './scanning.ts'
 
-/** Bodies up to this size are scanned from the plaintext kept while sealing; larger ones are read back. */
-const SCAN_IN_MEMORY = 1024 * 1024
+export { ScanRejected, type OpenedStoredObject, type PlainBody }
+export type { BodyExpectation, UploadedPart }
 
 /**
  * Bodies up to this size are kept inline: their ciphertext is written in the
@@ -51,120 +70,127 @@ function memorySource(data: Uint8Array): OpenBlob {
   }
 }
 
-/** An upload the bucket's `reject` scan policy refused; nothing of it was kept. */
-export class ScanRejected extends StrongroomError {
-  readonly scan: ScanRecord
-  constructor(record: ScanRecord, key: string) {
-    const first = record.findings[0]
-    super(
-      'SCAN_REJECTED',
-      `the bucket's scan policy rejects ${record.verdict} uploads: ${key} ${first === undefined ? '' : `(${first.rule} at ${first.path} @${first.offset}: ${first.reason})`}`.trim(),
-    )
-    this.scan = record
-  }
-}
-
 export interface PutInput {
   readonly bucket: BucketRecord
   readonly tenant: TenantRecord
   readonly key: string
-  /** The plaintext body, exactly `length` bytes. */
+  /** The plaintext body; it must be what `expect` says. */
   readonly body: CryptoSource
-  readonly length: number
+  /** What the request declared about the body: checked before the object becomes visible. */
+  readonly expect: BodyExpectation
   readonly contentType: string | null
   readonly metadata: Readonly<Record<string, string>>
   readonly tags: Tags
-  /** Checksums of the body by header name, complete once `verify` has run. */
-  readonly checksums?: ReadonlyMap<string, string>
   /** The tenant key to seal under; the bucket's default key when absent. */
   readonly keyId?: string
-  /** Last word before the object becomes visible: throw to refuse (a checksum that does not match). */
-  readonly verify?: (md5: Buffer) => void
-  /** The ETag to record instead of the MD5 of the body (multipart objects). */
-  readonly etag?: string
 }
 
-export interface OpenedStoredObject {
-  readonly object: OpenedObject
-  close(): Promise<void>
+/** What to seal: a body, under which key, bound to which context. */
+export interface SealRequest {
+  readonly keyId: string
+  readonly tenant: TenantRecord
+  readonly context: Record<string, string>
+  readonly body: CryptoSource
+  readonly expect: BodyExpectation
+  /** Scan the body under this path: kept in memory when small, else streamed to a scan worker. */
+  readonly scanPath?: string
+  /** Keep a small body's ciphertext for the metadata row instead of writing a blob. */
+  readonly inlineAllowed?: boolean
+}
+
+/** A sealed body that no row names yet. */
+export interface Sealed {
+  /** The blob id; it starts with `inline-` when the ciphertext is in `inline`. */
+  readonly blob: string
+  readonly inline: Buffer | undefined
+  /** What was computed over the plaintext (its MD5, the verified checksums). */
+  readonly digests: BodyDigests
+  readonly dataKeyId: string
+  /** Hex SHA-256 of the sealed header: kept in the row, compared on every read. */
+  readonly headerDigest: string
+  readonly wrapped: WrappedDataKey
+  /** For the scan: the plaintext (small bodies), a copy of the data key (large ones: the caller zeroes it), a worker's outcome. */
+  readonly scan: {
+    readonly plain: Buffer[] | undefined
+    readonly dataKey: Buffer | undefined
+    readonly streamed: Promise<ScanOutcome> | undefined
+  }
+}
+
+/** The metadata ports the object service uses. */
+export type ObjectServiceMeta = ObjectStore &
+  MultipartStore &
+  Pick<VerdictStore, 'setObjectScan'> &
+  Pick<BucketStore, 'getBucket'> &
+  Pick<IdentityStore, 'getTenantById'> &
+  Pick<KeyStore, 'getObjectKey'>
+
+/** What an ObjectService is composed of (app.ts builds it once). */
+export interface ObjectServiceParts {
+  readonly meta: ObjectServiceMeta
+  readonly blobs: BlobStore
+  /** Wraps and unwraps data keys. */
+  readonly provider: KeyProvider
+  /** Where a tenant key is looked up before a body is sealed under it. */
+  readonly keys: Pick<KeyCatalog, 'describe'>
+  /** Object and part creation times, scan times. */
+  readonly clock: Clock
+  readonly segmentSize: number
+  /** The scan workers every scan runs in (one worker with the default memory budget when absent). */
+  readonly pool?: ScanPool | undefined
 }
 
 export class ObjectService {
-  private readonly meta: Stores
-  private readonly blobs: BlobStore
-  private readonly kms: LocalKms
+  readonly meta: ObjectServiceMeta
+  readonly blobs: BlobStore
+  readonly provider: KeyProvider
+  readonly keys: Pick<KeyCatalog, 'describe'>
+  readonly clock: Clock
+  readonly pool: ScanPool
   private readonly segmentSize: number
-  private readonly pool: ScanPool
 
-  /** `pool`: the scan workers every scan runs in (one worker with the default memory budget when absent). */
-  constructor(meta: Stores, blobs: BlobStore, kms: LocalKms, segmentSize: number, pool?: ScanPool) {
-    this.meta = meta
-    this.blobs = blobs
-    this.kms = kms
-    this.segmentSize = segmentSize
-    this.pool = pool ?? new ScanPool(1)
+  constructor(parts: ObjectServiceParts) {
+    this.meta = parts.meta
+    this.blobs = parts.blobs
+    this.provider = parts.provider
+    this.keys = parts.keys
+    this.clock = parts.clock
+    this.segmentSize = parts.segmentSize
+    this.pool = parts.pool ?? new ScanPool(1)
   }
 
-  /** Seals `body` into a new blob under the bucket key, bound to `context`. Nothing refers to the blob yet. */
-  private async seal(
-    keyId: string,
-    tenant: TenantRecord,
-    context: Record<string, string>,
-    body: CryptoSource,
-    length: number,
-    verify: ((md5: Buffer) => void) | undefined,
-    /** Scan the body under this path: kept in memory when small, else streamed to a scan worker. */
-    scanPath?: string,
-    inlineAllowed = false,
-  ): Promise<{
-    /** The streaming scan's outcome, when a worker took it. */
-    streamed: Promise<ScanOutcome> | undefined
-    blob: string
-    /** The ciphertext of a body small enough to keep inline; the blob id then starts with `inline-`. */
-    inline: Buffer | undefined
-    md5: Buffer
-    dataKeyId: string
-    /** Hex SHA-256 of the sealed header: kept in the row, compared on every read. */
-    headerDigest: string
-    wrapped: WrappedDataKey
-    /** The plaintext, when asked to keep it and it is small. */
-    plain: Buffer[] | undefined
-    /** A copy of the data key, when asked to keep it and the body is too large to keep: the caller zeroes it. */
-    dataKey: Buffer | undefined
-  }> {
-    const key = await this.meta.getKey(keyId)
+  /** Seals a body into a new blob under a tenant key, bound to its context. Nothing refers to the blob yet. */
+  async seal(request: SealRequest): Promise<Sealed> {
+    const { keyId, tenant, expect } = request
+    const key = await this.keys.describe(keyId)
     if (key?.tenantId !== tenant.id)
       throw new StrongroomError('KEY_NOT_FOUND', `the key \`${keyId}\` no longer exists`)
     const dk = await newDataKey(
-      this.kms,
+      this.provider,
       { tenant, keyId: key.id, keyVersion: key.currentVersion },
-      context,
+      request.context,
     )
-    const md5 = createHash('md5')
-    const keep = scanPath !== undefined
+    const length = expect.length
+    const keep = request.scanPath !== undefined
     const plain = keep && length <= SCAN_IN_MEMORY ? ([] as Buffer[]) : undefined
     const stream: StreamingScan | undefined =
-      keep && plain === undefined ? this.pool.start(length, scanPath) : undefined
-    async function* tap(src: CryptoSource): AsyncGenerator<Uint8Array> {
+      keep && plain === undefined ? this.pool.start(length, request.scanPath ?? '') : undefined
+    let digests: BodyDigests | undefined
+    async function* tap(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
       for await (const c of src) {
-        md5.update(c)
         plain?.push(Buffer.from(c))
         if (stream !== undefined && !stream.writer.readerDone) await stream.writer.write(c)
         yield c
       }
     }
-    const inline = inlineAllowed && length <= INLINE_MAX
+    const inline = request.inlineAllowed === true && length <= INLINE_MAX
     const blob = inline ? `${INLINE}${newBlobId()}` : newBlobId()
     const keptKey = keep && plain === undefined ? Buffer.from(dk.dataKey) : undefined
-    let digest = Buffer.alloc(16)
-    const finish = () => {
-      digest = md5.digest()
-      verify?.(digest)
-    }
     let inlineData: Buffer | undefined
     let headerDigest = ''
     try {
-      const sealed = encrypt(tap(body), {
+      // The checks run as the last byte goes in: a mismatch throws before the blob is committed.
+      const sealed = encrypt(tap(checked(request.body, expect, (d) => (digests = d))), {
         dataKey: dk.dataKey,
         dataKeyId: dk.dataKeyId,
         context: dk.context,
@@ -175,9 +201,10 @@ export class ObjectService {
       if (inline) {
         const chunks: Uint8Array[] = []
         for await (const c of sealed) chunks.push(c)
-        finish()
         inlineData = Buffer.concat(chunks)
-      } else await this.blobs.put(blob, sealed, finish)
+      } else await this.blobs.put(blob, sealed)
+      if (digests === undefined)
+        throw new StrongroomError('INTERNAL', 'the body was sealed without being checked')
       stream?.writer.end(true)
     } catch (e) {
       stream?.writer.end(false)
@@ -188,7 +215,8 @@ export class ObjectService {
     }
     return {
       blob,
-      md5: digest,
+      inline: inlineData,
+      digests,
       dataKeyId: dk.dataKeyId,
       headerDigest,
       wrapped: {
@@ -197,31 +225,24 @@ export class ObjectService {
         wrapped: dk.wrappedBytes,
         tenantId: tenant.id,
       },
-      plain,
-      dataKey: keptKey,
-      inline: inlineData,
-      streamed: stream?.outcome,
+      scan: { plain, dataKey: keptKey, streamed: stream?.outcome },
     }
   }
 
   /** Removes a body that no committed row names. Inline bodies never reached the disk. */
-  private async discard(blob: string): Promise<void> {
+  async discard(blob: string): Promise<void> {
     if (!isInline(blob)) await this.blobs.delete(blob)
-  }
-
-  /** Scans a sealed body in the scan worker: the plaintext kept while sealing, as it streamed, or read back. */
-  private scanSealed(
-    plain: Buffer[] | undefined,
-    key: string,
-    open: () => Promise<OpenedStoredObject>,
-    streamed?: Promise<ScanOutcome>,
-  ): Promise<ScanRecord> {
-    return scanSealed(this.pool, plain, key, open, streamed)
   }
 
   /** Scans a stored version again (new rules) and records the verdict. */
   async rescan(object: ObjectRecord): Promise<ScanRecord> {
-    const record = await this.scanSealed(undefined, object.key, () => this.open(object))
+    const record = await scanSealed(
+      this.pool,
+      undefined,
+      object.key,
+      () => this.open(object),
+      this.clock,
+    )
     await this.meta.setObjectScan(object.bucket, object.key, object.versionId, record)
     return record
   }
@@ -233,22 +254,23 @@ export class ObjectService {
     const versionId = input.bucket.versioning === 'Enabled' ? newVersionId() : 'null'
     const context = { bucket: input.bucket.name, key: input.key, versionId }
     const policy = input.bucket.scanPolicy
-    const sealed = await this.seal(
+    const length = input.expect.length
+    const sealed = await this.seal({
       keyId,
-      input.tenant,
+      tenant: input.tenant,
       context,
-      input.body,
-      input.length,
-      input.verify,
-      policy !== 'off' ? input.key : undefined,
-      true,
-    )
+      body: input.body,
+      expect: input.expect,
+      ...(policy !== 'off' ? { scanPath: input.key } : {}),
+      inlineAllowed: true,
+    })
     let scanned: ScanRecord | null = null
     if (policy !== 'off') {
+      const kept = sealed.scan.dataKey
       try {
-        const kept = sealed.dataKey
-        scanned = await this.scanSealed(
-          sealed.plain,
+        scanned = await scanSealed(
+          this.pool,
+          sealed.scan.plain,
           input.key,
           // A new body's data key is not stored yet (its row commits after the scan): use the one kept.
           () =>
@@ -257,21 +279,22 @@ export class ObjectService {
               context,
               {
                 dataKeyId: sealed.dataKeyId,
-                plaintextLength: input.length,
+                plaintextLength: length,
                 sha256: Buffer.from(sealed.headerDigest, 'hex'),
                 what: input.key,
               },
               kept === undefined
-                ? storedDataKey(this.kms, this.meta, sealed.dataKeyId)
+                ? storedDataKey(this.provider, this.meta, sealed.dataKeyId)
                 : () => Buffer.from(kept),
             ),
-          sealed.streamed,
+          this.clock,
+          sealed.scan.streamed,
         )
       } catch (e) {
         await this.discard(sealed.blob)
         throw e
       } finally {
-        sealed.dataKey?.fill(0)
+        kept?.fill(0)
       }
       if (policy === 'reject' && scanned.verdict !== 'clean') {
         await this.discard(sealed.blob)
@@ -283,17 +306,17 @@ export class ObjectService {
       key: input.key,
       versionId,
       deleteMarker: false,
-      size: input.length,
-      etag: input.etag ?? `"${sealed.md5.toString('hex')}"`,
+      size: length,
+      etag: `"${sealed.digests.md5.toString('hex')}"`,
       contentType: input.contentType,
       metadata: input.metadata,
       tags: input.tags,
-      checksums: Object.fromEntries(input.checksums ?? []),
+      checksums: sealed.digests.checksums,
       blob: sealed.blob,
       dataKeyId: sealed.dataKeyId,
       headerDigest: sealed.headerDigest,
       keyId,
-      createdAt: Date.now(),
+      createdAt: this.clock.now(),
       scan: scanned,
     }
     let replaced: ObjectRecord[]
@@ -312,105 +335,53 @@ export class ObjectService {
     return record
   }
 
-  private async removeBlobs(records: readonly ObjectRecord[]): Promise<void> {
-    // Inline bodies went with their rows, in the same transaction.
-    for (const r of records) if (r.blob !== '' && !isInline(r.blob)) await this.blobs.delete(r.blob)
+  /** Removes the blobs of versions no row names any more (a multipart one's parts), a few at a time. */
+  async removeBlobs(records: readonly ObjectRecord[]): Promise<void> {
+    const ids: string[] = []
+    for (const r of records) {
+      // Inline bodies went with their rows, in the same transaction; so did a multipart body's part rows.
+      if (r.parts !== undefined) ids.push(...r.parts.map((p) => p.blob))
+      else if (r.blob !== '' && !isInline(r.blob) && multipartUploadId(r.blob) === undefined)
+        ids.push(r.blob)
+    }
+    await this.deleteBlobs(ids)
   }
 
-  // ---- multipart
+  /** Deletes blobs no row names, eight at a time (a large multipart object has thousands of parts). */
+  async deleteBlobs(ids: readonly string[]): Promise<void> {
+    let next = 0
+    const worker = async () => {
+      for (let i = next++; i < ids.length; i = next++) await this.blobs.delete(ids[i] ?? '')
+    }
+    await Promise.all(Array.from({ length: Math.min(8, ids.length) }, worker))
+  }
 
-  async putPart(
+  // ---- multipart (src/store/multipart.ts)
+
+  /** UploadPart: the part is sealed on its own, bound to (upload id, part number). */
+  putPart(
     upload: UploadRecord,
     tenant: TenantRecord,
     number: number,
     body: CryptoSource,
-    length: number,
-    verify?: (md5: Buffer) => void,
-  ): Promise<PartRecord> {
-    const sealed = await this.seal(
-      upload.keyId,
-      tenant,
-      partContext(upload, number),
-      body,
-      length,
-      verify,
-    )
-    const part: PartRecord = {
-      uploadId: upload.id,
-      number,
-      size: length,
-      etag: `"${sealed.md5.toString('hex')}"`,
-      blob: sealed.blob,
-      dataKeyId: sealed.dataKeyId,
-      headerDigest: sealed.headerDigest,
-      createdAt: Date.now(),
-    }
-    let replaced: PartRecord | undefined
-    try {
-      replaced = await this.meta.putPart(part, sealed.wrapped)
-    } catch (e) {
-      await this.blobs.delete(sealed.blob)
-      throw e
-    }
-    if (replaced !== undefined) await this.blobs.delete(replaced.blob)
-    return part
+    expect: BodyExpectation,
+  ): Promise<UploadedPart> {
+    return putPart(this, { upload, tenant, number, body, expect })
   }
 
-  /**
-   * Assembles the parts into the object: each part is decrypted and verified
-   * as it streams into one new sealed blob. The ETag is S3's: the MD5 of the
-   * parts' binary MD5s, then `-N`.
-   */
-  async complete(
+  /** CompleteMultipartUpload: the parts become the object's body as they are, in one metadata transaction. */
+  complete(
     upload: UploadRecord,
     bucket: BucketRecord,
     tenant: TenantRecord,
     parts: readonly PartRecord[],
   ): Promise<ObjectRecord> {
-    const etag = `"${createHash('md5')
-      .update(Buffer.concat(parts.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex'))))
-      .digest('hex')}-${parts.length}"`
-    const length = parts.reduce((n, p) => n + p.size, 0)
-    const owner = await this.meta.getTenantById(bucket.tenantId)
-    const openPart = (p: PartRecord) =>
-      this.openSealed(
-        p.blob,
-        {
-          ...partContext(upload, p.number),
-          ...(owner === undefined ? {} : { tenant: owner.name }),
-        },
-        expectedOf(p, `${upload.key} part ${p.number}`),
-        storedDataKey(this.kms, this.meta, p.dataKeyId, bucket.tenantId),
-      )
-    async function* body(): AsyncGenerator<Uint8Array> {
-      for (const p of parts) {
-        const opened = await openPart(p)
-        try {
-          if (p.size > 0) yield* opened.object.range(0, p.size - 1)
-        } finally {
-          await opened.close()
-        }
-      }
-    }
-    const record = await this.put({
-      bucket,
-      tenant,
-      key: upload.key,
-      body: body(),
-      length,
-      contentType: upload.contentType,
-      metadata: upload.metadata,
-      tags: upload.tags,
-      keyId: upload.keyId,
-      etag,
-    })
-    await this.abort(upload)
-    return record
+    return completeUpload(this, { upload, bucket, tenant, parts })
   }
 
   /** Removes an upload, its parts' rows, data keys and blobs. */
   async abort(upload: UploadRecord): Promise<void> {
-    for (const p of await this.meta.deleteUpload(upload.id)) await this.blobs.delete(p.blob)
+    await this.deleteBlobs((await this.meta.deleteUpload(upload.id)).map((p) => p.blob))
   }
 
   /**
@@ -419,13 +390,16 @@ export class ObjectService {
    * before the digest was kept: name the row's data key and plaintext length),
    * be bound to the bucket's tenant, the bucket, the key and (since the
    * digest) the version id, and unwrap with the data key the row names.
-   * Anything else is refused before a byte of plaintext is released.
+   * Anything else is refused before a byte of plaintext is released. A
+   * multipart object checks each part so (src/store/multipart.ts).
    */
   async open(object: ObjectRecord): Promise<OpenedStoredObject> {
     const bucket = await this.meta.getBucket(object.bucket)
     const owner = bucket === undefined ? undefined : await this.meta.getTenantById(bucket.tenantId)
     if (bucket === undefined || owner === undefined)
       throw new StrongroomError('INTERNAL', `the bucket of \`${object.bucket}\` is gone`)
+    const uploadId = multipartUploadId(object.blob)
+    if (uploadId !== undefined) return openMultipart(this, { object, uploadId, owner, bucket })
     const what = `${object.bucket}/${object.key} version ${object.versionId}`
     return this.openSealed(
       object.blob,
@@ -437,11 +411,12 @@ export class ObjectService {
         ...(object.headerDigest === undefined ? {} : { versionId: object.versionId }),
       },
       expectedOf(object, what),
-      storedDataKey(this.kms, this.meta, object.dataKeyId, bucket.tenantId),
+      storedDataKey(this.provider, this.meta, object.dataKeyId, bucket.tenantId),
     )
   }
 
-  private async openSealed(
+  /** Opens one sealed body, checked against what its row says and the context it must be bound to. */
+  async openSealed(
     id: string,
     context: Record<string, string>,
     expected: ExpectedHeader & { readonly what: string },
@@ -455,10 +430,11 @@ export class ObjectService {
         if (data === undefined) throw new Error('no inline body')
         blob = memorySource(data)
       } else blob = await this.blobs.open(id)
-    } catch {
+    } catch (e) {
       throw new StrongroomError(
         'INTERNAL',
         `the body of \`${what}\` is missing from the blob store`,
+        { cause: e },
       )
     }
     try {
@@ -511,7 +487,7 @@ export class ObjectService {
       blob: '',
       dataKeyId: '',
       keyId: '',
-      createdAt: Date.now(),
+      createdAt: this.clock.now(),
       scan: null,
     }
     await this.removeBlobs(await this.meta.putObject(marker, undefined, bucket.versioning))
@@ -543,7 +519,7 @@ export function isVersionId(id: string): boolean {
 }
 
 /** What a trusted row says about its sealed body. */
-function expectedOf(
+export function expectedOf(
   row: { dataKeyId: string; size: number; headerDigest?: string },
   what: string,
 ): ExpectedHeader & { readonly what: string } {
@@ -553,8 +529,4 @@ function expectedOf(
     ...(row.headerDigest === undefined ? {} : { sha256: Buffer.from(row.headerDigest, 'hex') }),
     what,
   }
-}
-
-function partContext(upload: UploadRecord, number: number): Record<string, string> {
-  return { bucket: upload.bucket, key: upload.key, uploadId: upload.id, part: String(number) }
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { after, describe, it } from 'node:test'
+import { systemClock } from '../../src/clock.ts'
 import { createTenant } from '../../src/identity/tenants.ts'
 import { LocalKms } from '../../src/kms/local.ts'
 import { ALL_BLOCKED } from '../../src/meta/objects.ts'
@@ -162,7 +163,15 @@ describe('rescanning a stored model', () => {
       scanPolicy: 'off' as const,
     }
     await store.createBucket(bucket)
-    const objects = new ObjectService(store, new FsBlobStore(join(dir, 'blobs')), kms, MiB, pool)
+    const objects = new ObjectService({
+      meta: store,
+      blobs: new FsBlobStore(join(dir, 'blobs')),
+      provider: kms,
+      keys: kms,
+      clock: systemClock,
+      segmentSize: MiB,
+      pool,
+    })
     // A .pt-like zip: 96 MiB of tensor pickle, stored, then the payload.
     const body = zip([
       { name: 'archive/data/0', data: floats(96 * MiB) },
@@ -173,7 +182,7 @@ describe('rescanning a stored model', () => {
       tenant,
       key: 'model.pt',
       body: [body],
-      length: body.length,
+      expect: { length: body.length },
       contentType: null,
       metadata: {},
       tags: [],

@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto'
 import { StrongroomError } from '../../errors.ts'
-import { checkMd5 } from '../body.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
@@ -60,23 +59,12 @@ async function uploadPart(ctx: Authorized): Promise<void> {
   const { bucket } = ctx
   const upload = await ctx.upload()
   const number = partNumber(ctx)
-  const { body, length, finish, checksums } = ctx.streamingBody()
-  if (length > MAX_PUT_BYTES)
+  const { body, expect } = ctx.streamingBody()
+  if (expect.length > MAX_PUT_BYTES)
     throw new StrongroomError('ENTITY_TOO_LARGE', 'a part may be at most 5 GiB')
-  const md5Header = ctx.header('content-md5')
-  const part = await ctx.objects.putPart(
-    upload,
-    await ctx.tenantOf(bucket),
-    number,
-    body,
-    length,
-    (md5) => {
-      finish()
-      checkMd5(md5Header, md5)
-    },
-  )
+  const part = await ctx.objects.putPart(upload, await ctx.tenantOf(bucket), number, body, expect)
   ctx.res.setHeader('ETag', part.etag)
-  for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+  for (const [k, v] of Object.entries(part.checksums)) ctx.res.setHeader(k, v)
   ctx.send(200)
 }
 
@@ -116,7 +104,7 @@ async function uploadPartCopy(ctx: Authorized): Promise<void> {
       await ctx.tenantOf(bucket),
       number,
       length === 0 ? [] : opened.object.range(first, last),
-      length,
+      { length },
     )
   } finally {
     await opened.close()

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto'
 import { StrongroomError } from '../../errors.ts'
 import type { ObjectRecord } from '../../meta/objects.ts'
 import { isVersionId } from '../../store/objects.ts'
-import { checkMd5 } from '../body.ts'
 import { toApiError } from '../errors.ts'
 import type { Operation, S3Request } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
@@ -27,36 +26,30 @@ async function putObject(ctx: Authorized): Promise<void> {
   const { bucket, key, keyId } = ctx
   const tenant = await ctx.tenantOf(bucket)
   const metadata = userMetadata(ctx.request)
-  const { body, length, finish, checksums } = ctx.streamingBody()
-  if (length > MAX_PUT_BYTES)
+  const { body, expect } = ctx.streamingBody()
+  if (expect.length > MAX_PUT_BYTES)
     throw new StrongroomError(
       'ENTITY_TOO_LARGE',
       'Your proposed upload exceeds the maximum allowed object size of 5 GiB for a single PUT; use multipart upload',
     )
-  const md5Header = ctx.header('content-md5')
   const object = await ctx.scanned(bucket, key, () =>
     ctx.objects.put({
       bucket,
       tenant,
       key,
       body,
-      length,
+      expect,
       contentType: ctx.header('content-type') ?? null,
       metadata,
       tags: requestTags(ctx.request).tags,
-      checksums,
       keyId,
-      verify: (md5) => {
-        finish()
-        checkMd5(md5Header, md5)
-      },
     }),
   )
   ctx.res.setHeader('ETag', object.etag)
   versionHeaders(ctx.res, bucket, object)
   ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
   ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.kms.arn(tenant, keyId))
-  for (const [k, v] of checksums) ctx.res.setHeader(k, v)
+  for (const [k, v] of Object.entries(object.checksums)) ctx.res.setHeader(k, v)
   ctx.send(200)
 }
 
@@ -208,7 +201,7 @@ async function copyObject(ctx: Authorized): Promise<void> {
         tenant: destTenant,
         key,
         body: source.size === 0 ? [] : opened.object.range(0, source.size - 1),
-        length: source.size,
+        expect: { length: source.size },
         contentType:
           directive === 'COPY' ? source.contentType : (ctx.header('content-type') ?? null),
         metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.request),

@@ -211,4 +211,18 @@ export const MIGRATIONS: readonly string[] = [
     document TEXT NOT NULL
   ) STRICT;
   `,
+  // 10: multipart objects keep their parts as uploaded (src/meta/sqlite/parts.ts): Complete
+  // moves the chosen parts' rows here, under the upload id that the object's row names.
+  `
+  CREATE TABLE object_parts (
+    upload_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    blob TEXT NOT NULL UNIQUE,
+    data_key_id TEXT NOT NULL,
+    header_sha256 TEXT,
+    PRIMARY KEY (upload_id, number)
+  ) STRICT;
+  `,
 ]

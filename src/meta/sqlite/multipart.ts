@@ -1,8 +1,11 @@
 /** MultipartStore on SQLite: uploads and their parts, each part with its data key. */
+import type { Versioning } from '../buckets.ts'
 import type { PartRecord, MultipartStore, UploadRecord } from '../multipart.ts'
 import type { WrappedDataKey } from '../keys.ts'
-import type { Tags } from '../objects.ts'
+import type { ObjectRecord, Tags } from '../objects.ts'
 import { digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
+import { placeObject } from './objects.ts'
+import { claimParts } from './parts.ts'
 
 export class SqliteMultipartStore implements MultipartStore {
   private readonly db: SqliteDb
@@ -44,35 +47,46 @@ export class SqliteMultipartStore implements MultipartStore {
   }
 
   putPart(p: PartRecord, wk: WrappedDataKey): Promise<PartRecord | undefined> {
-    return Promise.resolve(
-      this.db.tx(() => {
-        const old = this.db
-          .stmt('SELECT * FROM parts WHERE upload_id = ? AND number = ?')
-          .get(p.uploadId, p.number) as Row | undefined
-        if (old !== undefined) {
-          this.db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
-          this.db
-            .stmt('DELETE FROM parts WHERE upload_id = ? AND number = ?')
-            .run(p.uploadId, p.number)
-        }
-        insertDataKey(this.db, p.dataKeyId, wk, p.createdAt)
+    // Group-committed like putObject: parts uploaded in parallel share a commit (one fsync).
+    return this.db.grouped(() => {
+      const old = this.db
+        .stmt('SELECT * FROM parts WHERE upload_id = ? AND number = ?')
+        .get(p.uploadId, p.number) as Row | undefined
+      if (old !== undefined) {
+        this.db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(str(old.data_key_id))
         this.db
-          .stmt(
-            'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-          )
-          .run(
-            p.uploadId,
-            p.number,
-            p.size,
-            p.etag,
-            p.blob,
-            p.dataKeyId,
-            p.createdAt,
-            p.headerDigest ?? null,
-          )
-        return old && part(old)
-      }),
-    )
+          .stmt('DELETE FROM parts WHERE upload_id = ? AND number = ?')
+          .run(p.uploadId, p.number)
+      }
+      insertDataKey(this.db, p.dataKeyId, wk, p.createdAt)
+      this.db
+        .stmt(
+          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          p.uploadId,
+          p.number,
+          p.size,
+          p.etag,
+          p.blob,
+          p.dataKeyId,
+          p.createdAt,
+          p.headerDigest ?? null,
+        )
+      return old && part(old)
+    })
+  }
+
+  completeUpload(
+    o: ObjectRecord,
+    parts: readonly PartRecord[],
+    versioning: Versioning,
+  ): Promise<{ replaced: ObjectRecord[]; unused: PartRecord[] }> {
+    // One transaction across two concepts (the upload's rows, the object's), on the shared handle.
+    return this.db.grouped(() => {
+      const unused = claimParts(this.db, o.blob, parts)
+      return { replaced: placeObject(this.db, o, undefined, versioning), unused }
+    })
   }
 
   listParts(uploadId: string): Promise<PartRecord[]> {

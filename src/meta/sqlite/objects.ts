@@ -7,6 +7,7 @@ import type { SQLInputValue } from 'node:sqlite'
 import type { WrappedDataKey } from '../keys.ts'
 import type {
   ListPage,
+  ObjectPart,
   ObjectRecord,
   ObjectStore,
   Tags,
@@ -15,6 +16,7 @@ import type {
 } from '../objects.ts'
 import type { ScanRecord } from '../verdicts.ts'
 import { bytes, digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
+import { forgetParts, partsOf, withParts } from './parts.ts'
 
 export class SqliteObjectStore implements ObjectStore {
   private readonly db: SqliteDb
@@ -29,45 +31,11 @@ export class SqliteObjectStore implements ObjectStore {
     versioning: Versioning,
     inlineBody?: Uint8Array,
   ): Promise<ObjectRecord[]> {
-    return this.db.grouped(() => {
-      const removed: ObjectRecord[] = []
-      const current = this.db
-        .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
-        .get(o.bucket, o.key) as Row | undefined
-      const keep =
-        versioning === 'Enabled' ||
-        (versioning === 'Suspended' && str(current?.version_id) !== 'null')
-      if (current !== undefined) {
-        if (keep)
-          this.db
-            .stmt(
-              `INSERT INTO versions SELECT ${COLUMNS} FROM objects WHERE bucket = ? AND key = ?`,
-            )
-            .run(o.bucket, o.key)
-        else removed.push(object(current))
-      }
-      if (versioning === 'Suspended') {
-        const old = this.db
-          .stmt("SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'")
-          .get(o.bucket, o.key) as Row | undefined
-        if (old !== undefined) {
-          this.db
-            .stmt("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'")
-            .run(o.bucket, o.key)
-          removed.push(object(old))
-        }
-      }
-      for (const r of removed) forget(this.db, r)
-      if (inlineBody !== undefined)
-        this.db.stmt('INSERT INTO inline_bodies (id, data) VALUES (?, ?)').run(o.blob, inlineBody)
-      if (wk !== undefined) insertDataKey(this.db, o.dataKeyId, wk, o.createdAt)
-      this.db
-        .stmt(
-          `INSERT OR REPLACE INTO objects (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
-        )
-        .run(...objectValues(o, num(current?.seq ?? 0) + 1))
-      return removed
-    })
+    return this.db.grouped(() => placeObject(this.db, o, wk, versioning, inlineBody))
+  }
+
+  objectParts(uploadId: string): Promise<ObjectPart[]> {
+    return Promise.resolve(partsOf(this.db, uploadId))
   }
 
   getInlineBody(blob: string): Promise<Uint8Array | undefined> {
@@ -85,11 +53,11 @@ export class SqliteObjectStore implements ObjectStore {
       .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
       .get(bucketName, key) as Row | undefined
     if (versionId === undefined || r === undefined || str(r.version_id) === versionId)
-      return Promise.resolve(r && object(r))
+      return Promise.resolve(r && withParts(this.db, object(r)))
     const v = this.db
       .stmt('SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
       .get(bucketName, key, versionId) as Row | undefined
-    return Promise.resolve(v && object(v))
+    return Promise.resolve(v && withParts(this.db, object(v)))
   }
 
   deleteObject(
@@ -131,9 +99,7 @@ export class SqliteObjectStore implements ObjectStore {
             .stmt('DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
             .run(bucketName, key, versionId)
         }
-        const o = object(gone)
-        forget(this.db, o)
-        return o
+        return forget(this.db, object(gone))
       }),
     )
   }
@@ -211,17 +177,71 @@ export class SqliteObjectStore implements ObjectStore {
     const rows = this.db
       .stmt(
         `SELECT blob FROM objects WHERE blob IS NOT NULL UNION ALL SELECT blob FROM versions WHERE blob IS NOT NULL
-        UNION ALL SELECT blob FROM parts`,
+        UNION ALL SELECT blob FROM parts UNION ALL SELECT blob FROM object_parts`,
       )
       .all() as Row[]
     return Promise.resolve(new Set(rows.map((r) => str(r.blob))))
   }
 }
 
-/** Shreds a removed version: its data key, and its body when inline. */
-function forget(db: SqliteDb, o: ObjectRecord): void {
+/**
+ * putObject inside the caller's transaction (CompleteMultipartUpload shares
+ * it: src/meta/sqlite/multipart.ts). Returns the versions removed, a
+ * multipart body's with its parts.
+ */
+export function placeObject(
+  db: SqliteDb,
+  o: ObjectRecord,
+  wk: WrappedDataKey | undefined,
+  versioning: Versioning,
+  inlineBody?: Uint8Array,
+): ObjectRecord[] {
+  const removed: ObjectRecord[] = []
+  const current = db
+    .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
+    .get(o.bucket, o.key) as Row | undefined
+  const keep =
+    versioning === 'Enabled' || (versioning === 'Suspended' && str(current?.version_id) !== 'null')
+  if (current !== undefined) {
+    if (keep)
+      db.stmt(
+        `INSERT INTO versions SELECT ${COLUMNS} FROM objects WHERE bucket = ? AND key = ?`,
+      ).run(o.bucket, o.key)
+    else removed.push(object(current))
+  }
+  if (versioning === 'Suspended') {
+    const old = db
+      .stmt("SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'")
+      .get(o.bucket, o.key) as Row | undefined
+    if (old !== undefined) {
+      db.stmt("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = 'null'").run(
+        o.bucket,
+        o.key,
+      )
+      removed.push(object(old))
+    }
+  }
+  const forgotten = removed.map((r) => forget(db, r))
+  if (inlineBody !== undefined)
+    db.stmt('INSERT INTO inline_bodies (id, data) VALUES (?, ?)').run(o.blob, inlineBody)
+  if (wk !== undefined) insertDataKey(db, o.dataKeyId, wk, o.createdAt)
+  db.stmt(
+    `INSERT OR REPLACE INTO objects (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
+  ).run(...objectValues(o, num(current?.seq ?? 0) + 1))
+  return forgotten
+}
+
+/**
+ * Shreds a removed version: its data key, and its body when inline; a
+ * multipart body's part rows and their data keys. Returns it with its parts,
+ * whose blobs the caller removes.
+ */
+function forget(db: SqliteDb, removed: ObjectRecord): ObjectRecord {
+  const o = withParts(db, removed)
+  forgetParts(db, o.blob)
   if (o.dataKeyId !== '') db.stmt('DELETE FROM object_keys WHERE data_key_id = ?').run(o.dataKeyId)
   if (o.blob.startsWith('inline-')) db.stmt('DELETE FROM inline_bodies WHERE id = ?').run(o.blob)
+  return o
 }
 
 /** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
