@@ -7,6 +7,8 @@
  * once listening.
  *
  * Usage: node bench/plain-server.ts DIR [KEY.pem CERT.pem]   (without them: plain HTTP)
+ * PLAIN_DURABLE=1: every file is flushed to disk (fsync) before the answer, as the gateway
+ * does, to separate the cost of durability from the cost of everything else.
  */
 import { randomBytes } from 'node:crypto'
 import {
@@ -25,6 +27,7 @@ import { pipeline } from 'node:stream/promises'
 
 const [dir = '', keyFile = '', certFile = ''] = process.argv.slice(2)
 mkdirSync(dir, { recursive: true })
+const durable = process.env.PLAIN_DURABLE === '1'
 const path = (url: string) => join(dir, Buffer.from(url).toString('base64url'))
 const handler = (req: IncomingMessage, res: ServerResponse) => {
   const [pathname = '/', search = ''] = (req.url ?? '/').split('?')
@@ -43,7 +46,7 @@ const handler = (req: IncomingMessage, res: ServerResponse) => {
     )
   } else if (req.method === 'PUT' && uploadId !== null) {
     const part = join(dir, `${uploadId}.${query.get('partNumber') ?? ''}`)
-    pipeline(req, createWriteStream(part)).then(
+    pipeline(req, createWriteStream(part, { flush: durable })).then(
       () => res.writeHead(200, { ETag: '"0"' }).end(),
       () => res.writeHead(500).end(),
     )
@@ -56,13 +59,15 @@ const handler = (req: IncomingMessage, res: ServerResponse) => {
           .toString()
           .matchAll(/<PartNumber>(\d+)</g),
       ]
-      writeFileSync(file, numbers.map((m) => `${uploadId}.${m[1] ?? ''}`).join('\n'))
+      writeFileSync(file, numbers.map((m) => `${uploadId}.${m[1] ?? ''}`).join('\n'), {
+        flush: durable,
+      })
       xml(
         `<CompleteMultipartUploadResult><Bucket>bench</Bucket><Key>k</Key><ETag>"0-${numbers.length}"</ETag></CompleteMultipartUploadResult>`,
       )
     })
   } else if (req.method === 'PUT') {
-    pipeline(req, createWriteStream(file)).then(
+    pipeline(req, createWriteStream(file, { flush: durable })).then(
       () => res.writeHead(200, { ETag: '"0"' }).end(),
       () => res.writeHead(500).end(),
     )
