@@ -50,8 +50,8 @@ export const DEV_KEY_FILE = 'dev-root.key'
 export const BLOBS_DIR = 'blobs'
 
 /**
- * The composed installation. Callers use the services; `store` and `kms` are
- * the ports underneath, kept while the gateway moves onto the services.
+ * The composed installation: services only. The metadata store and the local
+ * key service behind them are composed here and reached by nothing else.
  */
 export interface App {
   readonly config: Config
@@ -71,10 +71,6 @@ export interface App {
   readonly keyProvider: KeyProvider
   /** Seals and opens the system's own secrets under the root key. */
   readonly sealer: RootSealer
-  /** The metadata ports themselves: kept for the gateway until it moves onto the services above. */
-  readonly store: Stores
-  /** The three key interfaces on one object, kept for the gateway: new code uses `keys`, `keyProvider`, `sealer`. */
-  readonly kms: KeyProvider & KeyCatalog & RootSealer
   close(): Promise<void>
 }
 
@@ -282,8 +278,6 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       keys: kms,
       keyProvider: kms,
       sealer: kms,
-      store,
-      kms,
       async close() {
         kms.close()
         try {
