@@ -32,18 +32,11 @@ import {
 } from './kms/root.ts'
 import type { RootKeyMode } from './meta/installation.ts'
 import { SqliteMetadataStore } from './meta/sqlite/store.ts'
-import type { MetadataStore } from './meta/store.ts'
 import { FsBlobStore } from './store/blobs.ts'
 import { BucketService } from './store/buckets.ts'
 import { ObjectMetadata } from './store/object-metadata.ts'
 import { ObjectService } from './store/objects.ts'
 import { ScanPool } from './store/scan-pool.ts'
-
-/**
- * Every metadata port (installation, identity, buckets, objects, multipart,
- * keys, verdicts); one adapter (SQLite today, PostgreSQL later) serves them all.
- */
-export type Stores = MetadataStore
 
 export const META_FILE = 'meta.sqlite'
 export const DEV_KEY_FILE = 'dev-root.key'
