@@ -32,26 +32,19 @@ import {
 } from './kms/root.ts'
 import type { RootKeyMode } from './meta/installation.ts'
 import { SqliteMetadataStore } from './meta/sqlite/store.ts'
-import type { MetadataStore } from './meta/store.ts'
 import { FsBlobStore } from './store/blobs.ts'
 import { BucketService } from './store/buckets.ts'
 import { ObjectMetadata } from './store/object-metadata.ts'
 import { ObjectService } from './store/objects.ts'
 import { ScanPool } from './store/scan-pool.ts'
 
-/**
- * Every metadata port (installation, identity, buckets, objects, multipart,
- * keys, verdicts); one adapter (SQLite today, PostgreSQL later) serves them all.
- */
-export type Stores = MetadataStore
-
 export const META_FILE = 'meta.sqlite'
 export const DEV_KEY_FILE = 'dev-root.key'
 export const BLOBS_DIR = 'blobs'
 
 /**
- * The composed installation. Callers use the services; `store` and `kms` are
- * the ports underneath, kept while the gateway moves onto the services.
+ * The composed installation: services only. The metadata store and the local
+ * key service behind them are composed here and reached by nothing else.
  */
 export interface App {
   readonly config: Config
@@ -71,10 +64,6 @@ export interface App {
   readonly keyProvider: KeyProvider
   /** Seals and opens the system's own secrets under the root key. */
   readonly sealer: RootSealer
-  /** The metadata ports themselves: kept for the gateway until it moves onto the services above. */
-  readonly store: Stores
-  /** The three key interfaces on one object, kept for the gateway: new code uses `keys`, `keyProvider`, `sealer`. */
-  readonly kms: KeyProvider & KeyCatalog & RootSealer
   close(): Promise<void>
 }
 
@@ -282,8 +271,6 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       keys: kms,
       keyProvider: kms,
       sealer: kms,
-      store,
-      kms,
       async close() {
         kms.close()
         try {

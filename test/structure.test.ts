@@ -50,3 +50,28 @@ it('in src/api, only pipeline.ts calls the IAM engine, and handlers reach no sto
     assert.doesNotMatch(text, /\bauthorize\(/, f)
   }
 })
+
+it('nothing in src/api or src/cli reaches the metadata store or the local key service: only the services', () => {
+  const files = [...sources(join(SRC, 'api')), ...sources(join(SRC, 'cli'))]
+  assert.ok(files.length > 30, 'the sources were found')
+  const rules: [RegExp, string][] = [
+    [/from '(\.\.\/)+meta\/sqlite\//, 'imports the SQLite adapter'],
+    [/from '(\.\.\/)+meta\/store\.ts'/, 'imports the whole metadata store'],
+    [/\.store\./, 'calls a metadata store'],
+    [/\b(app|ctx)\.(store|kms)\b/, 'reaches the raw store or key service'],
+    [/\b(LocalKms|SqliteMetadataStore)\b/, 'names a concrete adapter'],
+  ]
+  const found: string[] = []
+  for (const f of files) {
+    const lines = readFileSync(f, 'utf8').split('\n')
+    lines.forEach((line, i) => {
+      for (const [re, why] of rules)
+        if (re.test(line)) found.push(`${relative(SRC, f)}:${i + 1}: ${why}`)
+    })
+  }
+  assert.deepEqual(
+    found,
+    [],
+    'go through app.identity, app.buckets, app.objectMeta, app.objects, app.keys',
+  )
+})

@@ -20,8 +20,6 @@ import {
 } from '@aws-sdk/client-s3'
 import { initDataDir, openApp, type App } from '../app.ts'
 import { loadConfig } from '../config.ts'
-import { createTenant } from '../identity/tenants.ts'
-import { createAccessKey, createUser, putUserPolicy } from '../identity/users.ts'
 import { ObjectService } from '../store/objects.ts'
 import type { AdmissionLimits } from './admission.ts'
 import { S3Gateway } from './s3.ts'
@@ -37,10 +35,9 @@ before(async () => {
   const config = loadConfig({ env: {}, flags: { 'data-dir': join(dir, 'data') } })
   await initDataDir(config, { dev: true })
   app = await openApp(config)
-  const tenant = await createTenant(app.store, 'admin')
-  const user = await createUser(app.store, tenant, 'admin')
-  await putUserPolicy(
-    app.store,
+  const tenant = await app.identity.createTenant('admin')
+  const user = await app.identity.createUser(tenant, 'admin')
+  await app.identity.putUserPolicy(
     user,
     'all',
     JSON.stringify({
@@ -48,7 +45,7 @@ before(async () => {
       Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
     }),
   )
-  await createAccessKey(app.store, app.kms, user, CREDS)
+  await app.identity.createAccessKey(user, CREDS)
   objects = app.objects
 })
 

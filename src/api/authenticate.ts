@@ -31,15 +31,15 @@ export async function authenticate(
 ): Promise<Caller> {
   const auth = parseAuth(view, query)
   if (auth === undefined) return ANONYMOUS
-  const store = app.store
-  const record = await store.getAccessKey(auth.credential.accessKeyId)
+  const identity = app.identity
+  const record = await identity.accessKey(auth.credential.accessKeyId)
   if (record?.status !== 'Active') throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
   if (auth.securityToken !== undefined)
     throw new StrongroomError(
       'INVALID_ACCESS_KEY_ID',
       'session tokens are not issued by this endpoint yet; use an access key',
     )
-  const secret = app.kms.openSystemSecret(`access-key/${record.id}`, record.secret)
+  const secret = identity.secretOf(record)
   let signingKey: Buffer
   try {
     signingKey = verify(view, query, auth, secret.toString('utf8'), {
@@ -50,9 +50,9 @@ export async function authenticate(
     secret.fill(0)
   }
   const [tenant, user, stored] = await Promise.all([
-    store.getTenantById(record.tenantId),
-    store.getUser(record.tenantId, record.userName),
-    store.listUserPolicies(record.tenantId, record.userName),
+    identity.tenantById(record.tenantId),
+    identity.findUser(record.tenantId, record.userName),
+    identity.storedPolicies(record),
   ])
   if (tenant === undefined || user === undefined)
     throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)

@@ -151,6 +151,22 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   CONTENT_SHA256_MISMATCH: 'XAmzContentSHA256Mismatch',
 }
 
+/**
+ * S3's own wording for errors that a service raises in its own words (BucketService): the
+ * service's message names things for an operator, S3 clients get S3's sentence. The details
+ * (BucketName) are the service's.
+ */
+const S3_MESSAGE: Partial<Readonly<Record<ErrorCode, string>>> = {
+  BUCKET_NAME_INVALID:
+    'The specified bucket is not valid: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
+  BUCKET_OWNED:
+    'Your previous request to create the named bucket succeeded and you already own it.',
+  BUCKET_EXISTS:
+    'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+  BUCKET_NAME_HELD:
+    'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+}
+
 /** An error as S3 puts it on the wire. */
 export interface S3WireError {
   readonly code: S3Code
@@ -172,7 +188,8 @@ export function toApiError(e: unknown): S3WireError {
     const code = S3_WIRE[e.code]
     if (code === 'InternalError')
       return { code, status: S3_ERRORS[code], message: INTERNAL_MESSAGE, extra: {} }
-    return { code, status: S3_ERRORS[code], message: e.message, extra: e.details }
+    const message = S3_MESSAGE[e.code] ?? e.message
+    return { code, status: S3_ERRORS[code], message, extra: e.details }
   }
   return { code: 'InternalError', status: 500, message: INTERNAL_MESSAGE, extra: {} }
 }

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { LoadedPolicy } from '../iam/load.ts'
-import type { TenantRecord } from '../meta/store.ts'
+import type { TenantRecord } from '../meta/identity.ts'
 import type { Authorized } from './pipeline.ts'
 import type { ParsedAuth, RequestView } from './sigv4.ts'
 

@@ -7,9 +7,9 @@
  * This is the only module that calls the IAM engine's `authorize` for a request: the
  * identity and bucket policies, the bucket-owner rule, the KMS key policy of an object's key
  * and the quarantine permission are all decided here, from the operation's declaration,
- * before its handler runs. A handler reaches the stores only through the `Authorized` context
- * this module makes (its constructor takes a module-private token), and decides per-item
- * actions (DeleteObjects' keys) through it. Everything one request reads (tenants, buckets,
+ * before its handler runs. A handler reaches the services (never the metadata store) only
+ * through the `Authorized` context this module makes (its constructor takes a module-private
+ * token), and decides per-item actions (DeleteObjects' keys) through it. Everything one request reads (tenants, buckets,
  * keys, objects, key policies) is read once; every decision is computed and recorded once.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -18,7 +18,8 @@ import { StrongroomError } from '../errors.ts'
 import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { BucketRecord, ObjectRecord, ScanRecord, UploadRecord } from '../meta/objects.ts'
-import type { KeyRecord, TenantRecord } from '../meta/store.ts'
+import type { TenantRecord } from '../meta/identity.ts'
+import type { KeyRecord } from '../meta/keys.ts'
 import { ScanRejected, type ObjectService } from '../store/objects.ts'
 import { authenticate } from './authenticate.ts'
 import { EMPTY_SHA256, readSmallBody, streamingBody, type StreamingBody } from './body.ts'
@@ -91,14 +92,25 @@ export class Authorized {
     this.#s = s
   }
 
-  get store(): App['store'] {
-    return this.#p.app.store
+  /** Buckets and their configuration. */
+  get buckets(): App['buckets'] {
+    return this.#p.app.buckets
   }
+  /** Object, version and multipart metadata: listings, reads, tags. */
+  get objectMeta(): App['objectMeta'] {
+    return this.#p.app.objectMeta
+  }
+  /** Object bodies. */
   get objects(): ObjectService {
     return this.#p.objects
   }
-  get kms(): App['kms'] {
-    return this.#p.app.kms
+  /** The key catalogue (ARNs, key policies). */
+  get keys(): App['keys'] {
+    return this.#p.app.keys
+  }
+  /** Tenants, users, access keys. */
+  get identity(): App['identity'] {
+    return this.#p.app.identity
   }
   get config(): App['config'] {
     return this.#p.app.config
@@ -164,8 +176,8 @@ export class Authorized {
     return this.#p.tenantOf(this.#s, bucket)
   }
   /** The bucket owner's enabled key that a request names (KMS.NotFoundException otherwise). */
-  ownersKey(bucket: BucketRecord, asked: string): Promise<KeyRecord> {
-    return bucketOwnersKey(this.#p.app, bucket, asked)
+  async ownersKey(bucket: BucketRecord, asked: string): Promise<KeyRecord> {
+    return bucketOwnersKey(this.#p.app.keys, await this.tenantOf(bucket), asked)
   }
   /** Decides one item of a per-item operation; throws AccessDenied unless allowed. */
   authorizeItem(action: string, resource: string, extra: Conditions = {}): void {
@@ -326,12 +338,12 @@ export class Pipeline {
   // ---- reads, once per request
 
   bucket(s: RequestState, name: string): Promise<BucketRecord | undefined> {
-    return once(s.buckets, name, () => this.app.store.getBucket(name))
+    return once(s.buckets, name, () => this.app.buckets.get(name))
   }
 
   async tenantOf(s: RequestState, bucket: BucketRecord): Promise<TenantRecord> {
     const t = await once(s.tenants, bucket.tenantId, () =>
-      this.app.store.getTenantById(bucket.tenantId),
+      this.app.identity.tenantById(bucket.tenantId),
     )
     if (t === undefined) throw new StrongroomError('INTERNAL', 'the bucket owner is missing')
     return t
@@ -340,7 +352,7 @@ export class Pipeline {
   async upload(s: RequestState): Promise<UploadRecord> {
     if (s.upload !== undefined) return s.upload
     const id = s.r.query.get('uploadId') ?? ''
-    const u = await this.app.store.getUpload(id)
+    const u = await this.app.objectMeta.getUpload(id)
     if (u === undefined || u.bucket !== s.r.bucketName || u.key !== s.r.key)
       throw new StrongroomError('NO_SUCH_UPLOAD', NO_SUCH_UPLOAD, { details: { UploadId: id } })
     s.upload = u
@@ -425,17 +437,17 @@ export class Pipeline {
     keyId: string,
   ): Promise<void> {
     const [key, owner] = await Promise.all([
-      once(s.keys, keyId, () => this.app.store.getKey(keyId)),
-      once(s.tenants, bucket.tenantId, () => this.app.store.getTenantById(bucket.tenantId)),
+      once(s.keys, keyId, () => this.app.keys.describe(keyId)),
+      once(s.tenants, bucket.tenantId, () => this.app.identity.tenantById(bucket.tenantId)),
     ])
     if (key === undefined || owner === undefined)
       throw new StrongroomError('KEY_NOT_FOUND', 'the bucket key does not exist')
-    const arn = this.app.kms.arn(owner, key.id)
+    const arn = this.app.keys.arn(owner, key.id)
     const c = s.caller
     const id = `${action}\0${arn}\0${bucket.name}`
     let d = s.decisions.get(id)
     if (d === undefined) {
-      const text = await once(s.keyPolicies, key.id, () => this.app.kms.policyText(key))
+      const text = await once(s.keyPolicies, key.id, () => this.app.keys.policyText(key))
       const name = `key policy of ${key.alias ?? key.id}`
       const keyReq: AuthzRequest = {
         principal: c.arn,
@@ -483,7 +495,7 @@ export class Pipeline {
         'INVALID_ARGUMENT',
         'x-amz-server-side-encryption-aws-kms-key-id is only allowed with aws:kms',
       )
-    return (await bucketOwnersKey(this.app, bucket, asked)).id
+    return (await bucketOwnersKey(this.app.keys, await this.tenantOf(s, bucket), asked)).id
   }
 
   /** Under `enforce`, reading a version the scanner has not called clean needs strongroom:GetQuarantinedObject. */

@@ -5,7 +5,8 @@
 import type { ServerResponse } from 'node:http'
 import { StrongroomError } from '../errors.ts'
 import type { BucketRecord, ObjectRecord, UploadRecord } from '../meta/objects.ts'
-import type { KeyRecord, TenantRecord } from '../meta/store.ts'
+import type { TenantRecord } from '../meta/identity.ts'
+import type { KeyRecord } from '../meta/keys.ts'
 import type { Caller, Conditions, S3Request } from './operation.ts'
 import type { CopySource } from './s3/common.ts'
 

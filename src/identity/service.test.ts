@@ -54,6 +54,28 @@ describe('IdentityService', () => {
     await store.close()
   })
 
+  it('gives the stored policies of an access key’s user, by name, as stored', async () => {
+    const { identity } = fixture('stored')
+    const t = await identity.createTenant('vision')
+    const alice = await identity.createUser(t, 'alice')
+    const bob = await identity.createUser(t, 'bob')
+    const doc = (action: string) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: action, Resource: '*' }],
+      })
+    await identity.putUserPolicy(alice, 'write', doc('s3:PutObject'))
+    await identity.putUserPolicy(alice, 'read', doc('s3:GetObject'))
+    await identity.putUserPolicy(bob, 'all', doc('*'))
+    const k = await identity.createAccessKey(alice)
+    const row = await identity.accessKey(k.accessKeyId)
+    assert.ok(row)
+    assert.deepEqual(await identity.storedPolicies(row), [
+      { tenantId: t.id, userName: 'alice', name: 'read', document: doc('s3:GetObject') },
+      { tenantId: t.id, userName: 'alice', name: 'write', document: doc('s3:PutObject') },
+    ])
+  })
+
   it('finds a user’s access key only through its owner', async () => {
     const { identity } = fixture('owner')
     const t = await identity.createTenant('vision')

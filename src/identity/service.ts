@@ -9,7 +9,13 @@ import { StrongroomError } from '../errors.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { Issue } from '../iam/policy.ts'
 import type { RootSealer } from '../kms/sealer.ts'
-import type { AccessKeyRecord, IdentityStore, TenantRecord, UserRecord } from '../meta/identity.ts'
+import type {
+  AccessKeyRecord,
+  IdentityStore,
+  TenantRecord,
+  UserPolicyRecord,
+  UserRecord,
+} from '../meta/identity.ts'
 import { createTenant, getTenant } from './tenants.ts'
 import {
   accessKeySecretLabel,
@@ -126,6 +132,15 @@ export class IdentityService {
   /** Validates and stores (or replaces) an inline identity policy; returns its warnings. */
   putUserPolicy(user: UserRecord, name: string, document: string): Promise<Issue[]> {
     return putUserPolicy(this.store, user, name, document)
+  }
+
+  /**
+   * The inline policies of the access key's user, as stored (by name), for a caller that
+   * compiles them through its own cache (the gateway's PolicyCache); read from the key alone,
+   * so that it can run beside the user's read.
+   */
+  storedPolicies(key: AccessKeyRecord): Promise<UserPolicyRecord[]> {
+    return this.store.listUserPolicies(key.tenantId, key.userName)
   }
 
   /** The user's inline policies, compiled; one that no longer loads denies every request of the user. */

@@ -28,6 +28,12 @@ export interface KeyCatalog {
   /** The tenant's key with this alias (`alias/NAME`), if any. */
   byAlias(tenant: TenantRecord, alias: string): Promise<KeyRecord | undefined>
   /**
+   * The tenant's key that `ref` names (`alias/NAME`, a key id or either ARN), or undefined for
+   * a key of another tenant exactly as for one that does not exist (./resolve.ts): the caller
+   * words its own error, and no wording may tell the two apart.
+   */
+  find(tenant: TenantRecord, ref: string): Promise<KeyRecord | undefined>
+  /**
    * The tenant's key that `ref` names: `alias/NAME`, a key id or a key ARN.
    * KEY_NOT_FOUND for a key of another tenant exactly as for one that does
    * not exist; USAGE when `ref` is none of the three forms.

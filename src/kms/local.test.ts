@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -55,6 +55,24 @@ describe('local KMS', () => {
     await assert.rejects(kms.resolve(audio, k.id), throwsCode('KEY_NOT_FOUND'))
     await assert.rejects(kms.resolve(audio, 'alias/models'), throwsCode('KEY_NOT_FOUND'))
     await assert.rejects(kms.createKey(vision, { alias: 'models' }), throwsCode('KEY_EXISTS'))
+    // `find` is the same resolution without an error: another tenant's key, by id, alias or
+    // either ARN, is undefined exactly as a missing one; `resolve` words it, and refuses a
+    // reference of none of the three forms.
+    assert.equal(
+      (await kms.find(vision, `arn:aws:kms:eu-west-1:${vision.id}:alias/models`))?.id,
+      k.id,
+    )
+    for (const ref of [
+      k.id,
+      'alias/models',
+      kms.arn(vision, k.id),
+      `arn:aws:kms:eu-west-1:${vision.id}:alias/models`,
+      randomUUID(),
+    ])
+      assert.equal(await kms.find(audio, ref), undefined, ref)
+    await assert.rejects(kms.resolve(vision, 'models'), throwsCode('USAGE'))
+    await assert.rejects(kms.resolve(vision, 'alias/bad alias'), throwsCode('NAME_INVALID'))
+    await assert.rejects(kms.resolve(audio, kms.arn(vision, k.id)), throwsCode('KEY_NOT_FOUND'))
     await assert.rejects(kms.createKey(vision, { alias: 'aws/s3' }), throwsCode('NAME_INVALID'))
     assert.equal(
       (await kms.createKey(audio, { alias: 'models' })).alias,

@@ -17,6 +17,7 @@ import type { KeyRecord, KeyStore, KeyVersionRecord } from '../meta/keys.ts'
 import type { KeyCatalog, MaintenanceReport } from './catalog.ts'
 import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
 import type { RootSealer } from './sealer.ts'
+import { keyReference, resolveKey } from './resolve.ts'
 import { deriveRootKeys } from './root.ts'
 
 const DAY = 86_400_000
@@ -172,23 +173,21 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
    * echoes the reference as given, so it cannot tell whether the key exists.
    */
   async resolve(tenant: TenantRecord, given: string): Promise<KeyRecord> {
-    let key: KeyRecord | undefined
-    let ref = given
-    const arn = /^arn:aws:kms:[a-z0-9-]+:(\d{12}):(key|alias)\/(.+)$/.exec(ref)
-    if (arn !== null) ref = arn[2] === 'alias' ? `alias/${arn[3] ?? ''}` : (arn[3] ?? '')
-    const other = arn !== null && arn[1] !== tenant.id
-    if (ref.startsWith('alias/')) {
-      const alias = normalizeAlias(ref)
-      key = other ? undefined : await this.store.getKeyByAlias(tenant.id, alias)
-    } else if (UUID.test(ref)) key = other ? undefined : await this.store.getKey(ref)
-    else {
+    const { ref } = keyReference(given)
+    if (ref.startsWith('alias/')) normalizeAlias(ref)
+    else if (!UUID.test(ref))
       throw new StrongroomError(
         'USAGE',
         `\`${ref}\` is not a key reference: use alias/NAME, a key id or a key ARN`,
       )
-    }
-    if (key?.tenantId !== tenant.id) throw notFound(given, tenant)
+    const key = await this.find(tenant, given)
+    if (key === undefined) throw notFound(given, tenant)
     return key
+  }
+
+  /** The one key resolution (./resolve.ts), over this service's store. */
+  find(tenant: TenantRecord, given: string): Promise<KeyRecord | undefined> {
+    return resolveKey(this.store, tenant.id, given)
   }
 
   describe(keyId: string): Promise<KeyRecord | undefined> {

@@ -14,15 +14,27 @@ export interface KeyLookup {
 
 const KEY_ARN = /^arn:aws:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/
 
+/**
+ * What a reference names, before any lookup: `alias/NAME` or a key id (an ARN's own part), and
+ * the account of an ARN.
+ */
+export function keyReference(given: string): { ref: string; account: string | undefined } {
+  const arn = KEY_ARN.exec(given)
+  if (arn === null) return { ref: given, account: undefined }
+  return {
+    ref: arn[3] === 'alias' ? `alias/${arn[4] ?? ''}` : (arn[4] ?? ''),
+    account: arn[2] ?? '',
+  }
+}
+
 export async function resolveKey(
   lookup: KeyLookup,
   tenantId: string,
   given: string,
 ): Promise<KeyRecord | undefined> {
-  const arn = KEY_ARN.exec(given)
+  const { ref, account } = keyReference(given)
   // An ARN in another account never resolves, whatever that account holds.
-  if (arn !== null && arn[2] !== tenantId) return undefined
-  const ref = arn === null ? given : arn[3] === 'alias' ? `alias/${arn[4] ?? ''}` : (arn[4] ?? '')
+  if (account !== undefined && account !== tenantId) return undefined
   const key = ref.startsWith('alias/')
     ? await lookup.getKeyByAlias(tenantId, ref)
     : await lookup.getKey(ref)

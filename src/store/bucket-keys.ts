@@ -29,15 +29,3 @@ export async function defaultBucketKey(
     throw e
   }
 }
-
-/**
- * The former signature, kept while the gateway still calls it (the metadata
- * argument is no longer used); new code uses BucketService or defaultBucketKey.
- */
-export function bucketKey(
-  keys: Pick<KeyCatalog, 'byAlias' | 'createKey'>,
-  _store: unknown,
-  tenant: TenantRecord,
-): Promise<KeyRecord> {
-  return defaultBucketKey(keys, tenant)
-}

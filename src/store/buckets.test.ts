@@ -66,8 +66,17 @@ describe('BucketService', () => {
 
   it('refuses names outside S3’s rules with BUCKET_NAME_INVALID', async () => {
     const { buckets, a } = await fixture()
-    for (const bad of ['ab', 'A-bucket', 'a..b', '192.168.1.1', 'xn--abc', 'x-s3alias', '-ab'])
+    for (const bad of ['ab', 'A-bucket', 'a..b', '192.168.1.1', 'xn--abc', 'x-s3alias', '-ab']) {
       await assert.rejects(buckets.create(a, bad), code('BUCKET_NAME_INVALID'), bad)
+      // checkName is the same check alone, and names the bucket for a protocol's error.
+      assert.throws(
+        () => buckets.checkName(bad),
+        (e) => code('BUCKET_NAME_INVALID')(e) && e.details.BucketName === bad,
+        bad,
+      )
+    }
+    buckets.checkName('a.b-c')
+    assert.deepEqual(await buckets.list(a), [], 'nothing was created')
     assert.equal(validBucketName('a.b-c'), true)
     assert.equal(validBucketName('a'.repeat(63)), true)
     assert.equal(validBucketName('a'.repeat(64)), false)
@@ -76,8 +85,10 @@ describe('BucketService', () => {
   it('answers BUCKET_OWNED to its owner and BUCKET_EXISTS to anyone else', async () => {
     const { buckets, a, b } = await fixture()
     await buckets.create(a, 'models')
-    await assert.rejects(buckets.create(a, 'models'), code('BUCKET_OWNED'))
-    await assert.rejects(buckets.create(b, 'models'), code('BUCKET_EXISTS'))
+    const named = (c: ErrorCode) => (e: unknown) =>
+      code(c)(e) && isStrongroomError(e) && e.details.BucketName === 'models'
+    await assert.rejects(buckets.create(a, 'models'), named('BUCKET_OWNED'))
+    await assert.rejects(buckets.create(b, 'models'), named('BUCKET_EXISTS'))
   })
 
   it('holds a deleted name for its tenant: another tenant waits out the hold, the owner does not', async () => {
@@ -91,7 +102,11 @@ describe('BucketService', () => {
       deletedAt: T0 + 1000,
     })
     clock.set(T0 + 1000 + HOLD_S * 1000 - 1)
-    await assert.rejects(buckets.create(b, 'models'), code('BUCKET_NAME_HELD'))
+    await assert.rejects(
+      buckets.create(b, 'models'),
+      (e) =>
+        code('BUCKET_NAME_HELD')(e) && isStrongroomError(e) && e.details.BucketName === 'models',
+    )
     const again = await buckets.create(a, 'models')
     assert.equal(again.createdAt, T0 + 1000 + HOLD_S * 1000 - 1)
     assert.equal(await buckets.delete('models'), 'deleted')

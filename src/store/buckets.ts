@@ -80,11 +80,7 @@ export class BucketService {
    * is recent (a deletion is never a takeover).
    */
   async create(tenant: TenantRecord, name: string): Promise<BucketRecord> {
-    if (!validBucketName(name))
-      throw new StrongroomError(
-        'BUCKET_NAME_INVALID',
-        `bucket name \`${name.slice(0, 80)}\` is not valid: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit`,
-      )
+    this.checkName(name)
     const existing = await this.store.getBucket(name)
     if (existing !== undefined) throw taken(name, existing.tenantId === tenant.id)
     const now = this.clock.now()
@@ -93,6 +89,7 @@ export class BucketService {
       throw new StrongroomError(
         'BUCKET_NAME_HELD',
         `bucket name \`${name}\` was deleted recently by another tenant and is held until ${new Date(hold.deletedAt + this.holdMs).toISOString()}`,
+        { details: { BucketName: name } },
       )
     const key = await defaultBucketKey(this.keys, tenant)
     const bucket: BucketRecord = {
@@ -111,6 +108,19 @@ export class BucketService {
       throw taken(name, winner?.tenantId === tenant.id, e)
     }
     return bucket
+  }
+
+  /**
+   * BUCKET_NAME_INVALID unless `name` follows S3's rules: what `create` checks first, for a
+   * caller that must refuse a bad name before it reads anything else of the request.
+   */
+  checkName(name: string): void {
+    if (!validBucketName(name))
+      throw new StrongroomError(
+        'BUCKET_NAME_INVALID',
+        `bucket name \`${name.slice(0, 80)}\` is not valid: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit`,
+        { details: { BucketName: name } },
+      )
   }
 
   get(name: string): Promise<BucketRecord | undefined> {
@@ -183,12 +193,17 @@ export class BucketService {
   }
 }
 
+/** The errors carry the name as `BucketName`, which a protocol may show beside its own message. */
 function taken(name: string, own: boolean, cause?: unknown): StrongroomError {
+  const details = { BucketName: name }
   return own
-    ? new StrongroomError('BUCKET_OWNED', `you already own bucket \`${name}\``, { cause })
+    ? new StrongroomError('BUCKET_OWNED', `you already own bucket \`${name}\``, {
+        cause,
+        details,
+      })
     : new StrongroomError(
         'BUCKET_EXISTS',
         `bucket \`${name}\` already exists: bucket names are shared by every tenant; choose another`,
-        { cause },
+        { cause, details },
       )
 }

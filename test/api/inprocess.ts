@@ -12,8 +12,6 @@ import { S3Gateway } from '../../src/api/s3.ts'
 import type { Operation } from '../../src/api/operation.ts'
 import { listen, type RunningServer } from '../../src/api/server.ts'
 import { loadConfig } from '../../src/config.ts'
-import { createTenant } from '../../src/identity/tenants.ts'
-import { createAccessKey, createUser, putUserPolicy } from '../../src/identity/users.ts'
 
 export interface Creds {
   readonly id: string
@@ -89,7 +87,7 @@ export interface InProcess {
   close(): Promise<void>
 }
 
-/** Starts the gateway on `dir`; `wrap` may replace the App the gateway sees (a counting store). */
+/** Starts the gateway on `dir`; `wrap` may replace the App the gateway sees (counting services). */
 export async function startInProcess(
   dir: string,
   o: { operations?: readonly Operation[]; wrap?: (app: App) => App } = {},
@@ -97,10 +95,9 @@ export async function startInProcess(
   const config = loadConfig({ env: {}, flags: { 'data-dir': join(dir, 'data') } })
   await initDataDir(config, { dev: true })
   const app = await openApp(config)
-  const tenant = await createTenant(app.store, 'acme')
-  const root = await createUser(app.store, tenant, 'admin')
-  await putUserPolicy(
-    app.store,
+  const tenant = await app.identity.createTenant('acme')
+  const root = await app.identity.createUser(tenant, 'admin')
+  await app.identity.putUserPolicy(
     root,
     'all',
     JSON.stringify({
@@ -108,12 +105,8 @@ export async function startInProcess(
       Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
     }),
   )
-  const k1 = await createAccessKey(app.store, app.kms, root)
-  const k2 = await createAccessKey(
-    app.store,
-    app.kms,
-    await createUser(app.store, tenant, 'nobody'),
-  )
+  const k1 = await app.identity.createAccessKey(root)
+  const k2 = await app.identity.createAccessKey(await app.identity.createUser(tenant, 'nobody'))
   const objects = app.objects
   const gateway = new S3Gateway({
     app: o.wrap?.(app) ?? app,

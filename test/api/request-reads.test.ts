@@ -1,8 +1,8 @@
 /**
- * What one request reads, it reads once: the gateway's store calls for a PutObject and a
- * GetObject are counted (the object service's and the key service's own reads are not the
- * gateway's; the key policy comes through the key service, once per request), and a stored
- * policy is compiled once per text, process-wide, and afresh when its text changes.
+ * What one request reads, it reads once: the gateway's calls on the services it reads metadata
+ * through (identity, buckets, object metadata, keys) are counted for a PutObject and a
+ * GetObject (the object service's own reads are not the gateway's), and a stored policy is
+ * compiled once per text, process-wide, and afresh when its text changes.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -17,20 +17,28 @@ describe('per-request reads and the compiled-policy cache', () => {
   const calls = new Map<string, number>()
   let h: InProcess
 
-  /** The gateway's App, its store counting every method called. */
-  const counting = (app: App): App => {
-    const store = new Proxy(app.store, {
-      get(target, name, receiver) {
-        const v: unknown = Reflect.get(target, name, receiver)
+  /** Counts every call of `service`'s methods as `prefix.method` (its own inner calls are not counted). */
+  const count = <T extends object>(prefix: string, service: T): T =>
+    new Proxy(service, {
+      get(target, name) {
+        const v: unknown = Reflect.get(target, name, target)
         if (typeof v !== 'function' || typeof name !== 'string') return v
         return (...args: unknown[]) => {
-          calls.set(name, (calls.get(name) ?? 0) + 1)
+          calls.set(`${prefix}.${name}`, (calls.get(`${prefix}.${name}`) ?? 0) + 1)
           return (v as (...a: unknown[]) => unknown).apply(target, args)
         }
       },
     })
-    return { ...app, config: app.config, kms: app.kms, store, close: () => app.close() }
-  }
+
+  /** The gateway's App, the services it reads metadata through counting every call. */
+  const counting = (app: App): App => ({
+    ...app,
+    identity: count('identity', app.identity),
+    buckets: count('buckets', app.buckets),
+    objectMeta: count('objectMeta', app.objectMeta),
+    keys: count('keys', app.keys),
+    close: () => app.close(),
+  })
 
   before(async () => {
     h = await startInProcess(dir, { wrap: counting })
@@ -45,21 +53,24 @@ describe('per-request reads and the compiled-policy cache', () => {
     calls.clear()
     const r = await h.send(h.admin, { method: 'PUT', path: '/bkt/k', body: 'data' })
     assert.equal(r.status, 200, r.body)
-    assert.deepEqual(
-      Object.fromEntries(
-        ['getAccessKey', 'getTenantById', 'getUser', 'listUserPolicies', 'getBucket', 'getKey'].map(
-          (m) => [m, calls.get(m) ?? 0],
-        ),
-      ),
-      {
-        getAccessKey: 1,
-        getTenantById: 1,
-        getUser: 1,
-        listUserPolicies: 1,
-        getBucket: 1,
-        getKey: 1,
-      },
-    )
+    const reads = [
+      'identity.accessKey',
+      'identity.tenantById',
+      'identity.findUser',
+      'identity.storedPolicies',
+      'buckets.get',
+      'keys.describe',
+      'keys.policyText',
+    ]
+    assert.deepEqual(Object.fromEntries(reads.map((m) => [m, calls.get(m) ?? 0])), {
+      'identity.accessKey': 1,
+      'identity.tenantById': 1,
+      'identity.findUser': 1,
+      'identity.storedPolicies': 1,
+      'buckets.get': 1,
+      'keys.describe': 1,
+      'keys.policyText': 1,
+    })
   })
 
   it('a GetObject reads the object row once', async () => {
@@ -69,12 +80,13 @@ describe('per-request reads and the compiled-policy cache', () => {
     assert.equal(r.body, 'data')
     assert.deepEqual(
       [
-        calls.get('getObject'),
-        calls.get('getBucket'),
-        calls.get('getKey'),
-        calls.get('getTenantById'),
+        calls.get('objectMeta.getObject'),
+        calls.get('buckets.get'),
+        calls.get('keys.describe'),
+        calls.get('keys.policyText'),
+        calls.get('identity.tenantById'),
       ],
-      [1, 1, 1, 1],
+      [1, 1, 1, 1, 1],
     )
   })
 

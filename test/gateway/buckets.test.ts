@@ -77,6 +77,40 @@ describe('buckets, in process', () => {
     ])
   })
 
+  it("the bucket service's refusals reach the wire in S3's words, with the BucketName", async () => {
+    const create = async (who: typeof gw.alice, name: string) => {
+      const r = await gw.call(who, { method: 'PUT', path: `/${name}` })
+      const e = errorOf(r.text)
+      return [r.status, e.Code, e.Message, e.BucketName]
+    }
+    assert.deepEqual(await create(gw.alice, 'Bad_Name'), [
+      400,
+      'InvalidBucketName',
+      'The specified bucket is not valid: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
+      'Bad_Name',
+    ])
+    assert.deepEqual(await create(gw.alice, 'gw-taken'), [
+      409,
+      'BucketAlreadyOwnedByYou',
+      'Your previous request to create the named bucket succeeded and you already own it.',
+      'gw-taken',
+    ])
+    assert.deepEqual(await create(gw.bob, 'gw-taken'), [
+      409,
+      'BucketAlreadyExists',
+      'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+      'gw-taken',
+    ])
+    await a.send(new CreateBucketCommand({ Bucket: 'gw-held' }))
+    await a.send(new DeleteBucketCommand({ Bucket: 'gw-held' }))
+    assert.deepEqual(await create(gw.bob, 'gw-held'), [
+      409,
+      'OperationAborted',
+      'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+      'gw-held',
+    ])
+  })
+
   it('another tenant cannot head or delete the bucket: 403', async () => {
     // HEAD has no body: the status alone says it, as S3 does.
     const head = await gw.call(gw.bob, { method: 'HEAD', path: '/gw-taken' })

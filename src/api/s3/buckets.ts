@@ -1,21 +1,13 @@
 /** Bucket operations: ListBuckets, CreateBucket, HeadBucket, GetBucketLocation, DeleteBucket. */
 import { StrongroomError } from '../../errors.ts'
-import { ALL_BLOCKED } from '../../meta/objects.ts'
-import { bucketKey } from '../../store/bucket-keys.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
 import { owner } from './common.ts'
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
-
-export function validBucketName(name: string): boolean {
-  return BUCKET_NAME.test(name) && !/\.\.|^\d+\.\d+\.\d+\.\d+$|^xn--|-s3alias$|--ol-s3$/.test(name)
-}
-
 async function listBuckets(ctx: Authorized): Promise<void> {
   const tenant = ctx.caller.tenant
-  const buckets = tenant === undefined ? [] : await ctx.store.listBuckets(tenant.id)
+  const buckets = tenant === undefined ? [] : await ctx.buckets.list(tenant)
   ctx.sendXml(200, 'ListAllMyBucketsResult', {
     Owner: owner(tenant),
     Buckets: {
@@ -29,13 +21,8 @@ async function listBuckets(ctx: Authorized): Promise<void> {
 
 async function createBucket(ctx: Authorized): Promise<void> {
   const name = ctx.bucketName
-  if (!validBucketName(name)) {
-    throw new StrongroomError(
-      'INVALID_BUCKET_NAME',
-      'The specified bucket is not valid: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
-      { details: { BucketName: name } },
-    )
-  }
+  // A bad name is refused before the body is read (the wire words are errors.ts's).
+  ctx.buckets.checkName(name)
   const region = ctx.config.region
   const body = await ctx.readBody(XML_BOUNDS.CreateBucketConfiguration.bytes)
   if (body.length > 0) {
@@ -50,52 +37,10 @@ async function createBucket(ctx: Authorized): Promise<void> {
   }
   const tenant = ctx.caller.tenant
   if (tenant === undefined) throw new StrongroomError('ACCESS_DENIED', 'Access Denied')
-  const existing = await ctx.store.getBucket(name)
-  if (existing !== undefined) {
-    if (existing.tenantId === tenant.id)
-      throw new StrongroomError(
-        'BUCKET_ALREADY_OWNED_BY_YOU',
-        'Your previous request to create the named bucket succeeded and you already own it.',
-        { details: { BucketName: name } },
-      )
-    throw new StrongroomError(
-      'BUCKET_EXISTS',
-      'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
-      { details: { BucketName: name } },
-    )
-  }
-  // A deleted bucket's name stays its tenant's for a while, so a deletion is never a takeover.
-  const hold = await ctx.store.bucketHold(name)
-  if (
-    hold !== undefined &&
-    hold.tenantId !== tenant.id &&
-    ctx.now() - hold.deletedAt < ctx.config.bucketNameHold * 1000
-  )
-    throw new StrongroomError(
-      'OPERATION_ABORTED',
-      'A conflicting conditional operation is currently in progress against this resource. Please try again.',
-      { details: { BucketName: name } },
-    )
-  const key = await bucketKey(ctx.kms, ctx.store, tenant)
-  try {
-    await ctx.store.createBucket({
-      name,
-      tenantId: tenant.id,
-      keyId: key.id,
-      policy: null,
-      createdAt: ctx.now(),
-      versioning: 'Unversioned',
-      publicAccessBlock: ALL_BLOCKED,
-      scanPolicy: 'report',
-    })
-  } catch (e) {
-    if (e instanceof StrongroomError && e.code === 'BUCKET_EXISTS')
-      throw new StrongroomError('BUCKET_EXISTS', 'The requested bucket name is not available.', {
-        details: { BucketName: name },
-        cause: e,
-      })
-    throw e
-  }
+  // Global names, the hold a deleted name keeps for its tenant (a deletion is never a
+  // takeover) and the tenant's default key are the service's (BUCKET_OWNED, BUCKET_EXISTS,
+  // BUCKET_NAME_HELD: S3's codes and sentences come from errors.ts).
+  await ctx.buckets.create(tenant, name)
   ctx.res.setHeader('Location', `/${name}`)
   ctx.send(200)
 }
@@ -114,7 +59,7 @@ function getBucketLocation(ctx: Authorized): Promise<void> {
 }
 
 async function deleteBucket(ctx: Authorized): Promise<void> {
-  const left = await ctx.store.deleteBucket(ctx.bucketName, ctx.now())
+  const left = await ctx.buckets.delete(ctx.bucketName)
   if (left !== 'deleted')
     throw new StrongroomError(
       'BUCKET_NOT_EMPTY',

@@ -5,14 +5,13 @@
 import type { ServerResponse } from 'node:http'
 import { StrongroomError } from '../../errors.ts'
 import type { BucketRecord, ObjectRecord, Tags } from '../../meta/objects.ts'
-import type { TenantRecord } from '../../meta/store.ts'
+import type { TenantRecord } from '../../meta/identity.ts'
+import type { KeyRecord } from '../../meta/keys.ts'
 import { isVersionId } from '../../store/objects.ts'
 import type { Conditions, S3Request } from '../operation.ts'
 import type { Pipeline } from '../pipeline.ts'
 import type { RequestState } from '../request-state.ts'
-import type { App } from '../../app.ts'
-import type { KeyRecord } from '../../meta/store.ts'
-import { resolveKey } from '../../kms/resolve.ts'
+import type { KeyCatalog } from '../../kms/catalog.ts'
 import { copySourceConditions, evaluate } from '../preconditions.ts'
 import { splitPath } from '../protocols/rest-xml.ts'
 import { parseTaggingHeader, tagConditions } from '../s3-config.ts'
@@ -49,7 +48,7 @@ export async function existing(
 ): Promise<{ bucket: BucketRecord; object: ObjectRecord }> {
   const bucket = await p.bucket(s, bucketName)
   const found =
-    bucket === undefined ? undefined : await p.app.store.getObject(bucketName, key, versionId)
+    bucket === undefined ? undefined : await p.app.objectMeta.getObject(bucketName, key, versionId)
   p.check(s, action, `arn:aws:s3:::${bucketName}/${key}`, bucket, {
     ...(found === undefined ? {} : tagConditions('s3:ExistingObjectTag', found.tags)),
     ...extra,
@@ -174,13 +173,14 @@ export const versioned =
  * The bucket owner's key that `asked` names, enabled. Another tenant's key, by id or by ARN,
  * answers exactly as a key that does not exist (the same code and message; only the echoed
  * reference differs), as AWS KMS resolves a bare key id in the caller's own account only.
+ * The message names no tenant.
  */
 export async function bucketOwnersKey(
-  app: App,
-  bucket: BucketRecord,
+  keys: Pick<KeyCatalog, 'find'>,
+  owner: TenantRecord,
   asked: string,
 ): Promise<KeyRecord> {
-  const key = await resolveKey(app.store, bucket.tenantId, asked)
+  const key = await keys.find(owner, asked)
   if (key === undefined)
     throw new StrongroomError('KEY_NOT_FOUND', `Invalid keyId ${asked}: no such key`)
   if (key.state !== 'Enabled')

@@ -1,7 +1,6 @@
 /** Bucket configuration: the bucket policy, default encryption and the public access block. */
 import { StrongroomError } from '../../errors.ts'
 import { parsePolicyText } from '../../iam/policy.ts'
-import { bucketKey } from '../../store/bucket-keys.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import {
@@ -64,7 +63,7 @@ async function putBucketPolicy(ctx: Authorized): Promise<void> {
       'ACCESS_DENIED',
       `Access Denied: ${open} grants public access and the bucket's public access block (BlockPublicPolicy) is on`,
     )
-  await ctx.store.setBucketPolicy(name, text)
+  await ctx.buckets.setPolicy(name, text)
   ctx.send(204)
 }
 
@@ -80,7 +79,7 @@ function getBucketPolicy(ctx: Authorized): Promise<void> {
 }
 
 async function deleteBucketPolicy(ctx: Authorized): Promise<void> {
-  await ctx.store.setBucketPolicy(ctx.bucketName, null)
+  await ctx.buckets.deletePolicy(ctx.bucketName)
   ctx.send(204)
 }
 
@@ -92,11 +91,8 @@ async function putBucketEncryption(ctx: Authorized): Promise<void> {
       await ctx.readBody(XML_BOUNDS.ServerSideEncryptionConfiguration.bytes),
     ),
   )
-  const key =
-    keyId === undefined
-      ? await bucketKey(ctx.kms, ctx.store, await ctx.tenantOf(b))
-      : await ctx.ownersKey(b, keyId)
-  await ctx.store.setBucketKey(b.name, key.id)
+  if (keyId === undefined) await ctx.buckets.resetKey(b, await ctx.tenantOf(b))
+  else await ctx.buckets.setKey(b.name, (await ctx.ownersKey(b, keyId)).id)
   ctx.send(200)
 }
 
@@ -105,15 +101,14 @@ async function getBucketEncryption(ctx: Authorized): Promise<void> {
   ctx.sendXml(
     200,
     'ServerSideEncryptionConfiguration',
-    encryptionXml(ctx.kms.arn(await ctx.tenantOf(b), b.keyId)),
+    encryptionXml(ctx.keys.arn(await ctx.tenantOf(b), b.keyId)),
   )
 }
 
 /** Back to the tenant's default bucket key: objects are never stored unencrypted. */
 async function deleteBucketEncryption(ctx: Authorized): Promise<void> {
   const b = ctx.bucket
-  const key = await bucketKey(ctx.kms, ctx.store, await ctx.tenantOf(b))
-  await ctx.store.setBucketKey(b.name, key.id)
+  await ctx.buckets.resetKey(b, await ctx.tenantOf(b))
   ctx.send(204)
 }
 
@@ -124,7 +119,7 @@ async function putPublicAccessBlock(ctx: Authorized): Promise<void> {
       await ctx.readBody(XML_BOUNDS.PublicAccessBlockConfiguration.bytes),
     ),
   )
-  await ctx.store.setPublicAccessBlock(ctx.bucketName, block)
+  await ctx.buckets.setPublicAccessBlock(ctx.bucketName, block)
   ctx.send(200)
 }
 
@@ -139,12 +134,7 @@ function getPublicAccessBlock(ctx: Authorized): Promise<void> {
 
 /** As in S3, deleting the configuration turns every switch off. */
 async function deletePublicAccessBlock(ctx: Authorized): Promise<void> {
-  await ctx.store.setPublicAccessBlock(ctx.bucketName, {
-    blockPublicAcls: false,
-    ignorePublicAcls: false,
-    blockPublicPolicy: false,
-    restrictPublicBuckets: false,
-  })
+  await ctx.buckets.deletePublicAccessBlock(ctx.bucketName)
   ctx.send(204)
 }
 

@@ -69,7 +69,7 @@ async function listObjects(ctx: Authorized): Promise<void> {
   let truncated = false
   let last = ''
   while (contents.length + prefixes.length < maxKeys) {
-    const page = await ctx.store.listObjects(
+    const page = await ctx.objectMeta.listObjects(
       name,
       prefix,
       cursor,
@@ -101,7 +101,7 @@ async function listObjects(ctx: Authorized): Promise<void> {
     if (page.truncatedAfter === undefined && delimiter === '') break
   }
   if (!truncated && contents.length + prefixes.length >= maxKeys && maxKeys > 0) {
-    truncated = (await ctx.store.listObjects(name, prefix, cursor, 1)).objects.length > 0
+    truncated = (await ctx.objectMeta.listObjects(name, prefix, cursor, 1)).objects.length > 0
   }
   const fetchOwner = q.get('fetch-owner') === 'true' || !v2
   const ownerTenant = await ctx.tenantOf(bucket)

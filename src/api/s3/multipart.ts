@@ -22,7 +22,7 @@ async function createUpload(ctx: Authorized): Promise<void> {
   const bucketName = bucket.name
   const tags = requestTags(ctx.request)
   const id = randomBytes(24).toString('base64url')
-  await ctx.store.createUpload({
+  await ctx.objectMeta.createUpload({
     id,
     bucket: bucketName,
     key,
@@ -30,11 +30,10 @@ async function createUpload(ctx: Authorized): Promise<void> {
     metadata: userMetadata(ctx.request),
     tags: tags.tags,
     keyId,
-    createdAt: ctx.now(),
   })
   const owner = await ctx.tenantOf(bucket)
   ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
-  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.kms.arn(owner, keyId))
+  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.keys.arn(owner, keyId))
   ctx.sendXml(200, 'InitiateMultipartUploadResult', {
     Bucket: bucketName,
     Key: key,
@@ -134,7 +133,7 @@ async function completeUpload(ctx: Authorized): Promise<void> {
     }))
   if (asked.length === 0)
     throw new StrongroomError('MALFORMED_XML', 'You must specify at least one part')
-  const stored = new Map((await ctx.store.listParts(upload.id)).map((p) => [p.number, p]))
+  const stored = new Map((await ctx.objectMeta.listParts(upload.id)).map((p) => [p.number, p]))
   const parts = asked.map((a, i) => {
     if (i > 0 && a.number <= (asked[i - 1]?.number ?? 0)) {
       throw new StrongroomError(
@@ -192,7 +191,7 @@ async function listParts(ctx: Authorized): Promise<void> {
   const upload = await ctx.upload()
   const marker = Number(ctx.query.get('part-number-marker') ?? '0') || 0
   const max = Math.min(Number(ctx.query.get('max-parts') ?? '1000') || 1000, 1000)
-  const all = (await ctx.store.listParts(upload.id)).filter((p) => p.number > marker)
+  const all = (await ctx.objectMeta.listParts(upload.id)).filter((p) => p.number > marker)
   const page = all.slice(0, max)
   ctx.sendXml(200, 'ListPartsResult', {
     Bucket: bucketName,
@@ -216,7 +215,7 @@ async function listUploads(ctx: Authorized): Promise<void> {
   const { bucketName } = ctx
   const prefix = ctx.query.get('prefix') ?? ''
   const max = Math.min(Number(ctx.query.get('max-uploads') ?? '1000') || 1000, 1000)
-  const uploads = await ctx.store.listUploads(bucketName, prefix, max + 1)
+  const uploads = await ctx.objectMeta.listUploads(bucketName, prefix, max + 1)
   ctx.sendXml(200, 'ListMultipartUploadsResult', {
     Bucket: bucketName,
     Prefix: prefix,

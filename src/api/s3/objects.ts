@@ -48,7 +48,7 @@ async function putObject(ctx: Authorized): Promise<void> {
   ctx.res.setHeader('ETag', object.etag)
   versionHeaders(ctx.res, bucket, object)
   ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
-  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.kms.arn(tenant, keyId))
+  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.keys.arn(tenant, keyId))
   for (const [k, v] of Object.entries(object.checksums)) ctx.res.setHeader(k, v)
   ctx.send(200)
 }
@@ -114,7 +114,7 @@ async function getObject(ctx: Authorized): Promise<void> {
   res.setHeader('x-amz-server-side-encryption', 'aws:kms')
   res.setHeader(
     'x-amz-server-side-encryption-aws-kms-key-id',
-    ctx.kms.arn(await ctx.tenantOf(bucket), object.keyId),
+    ctx.keys.arn(await ctx.tenantOf(bucket), object.keyId),
   )
   for (const [q, h] of RESPONSE_OVERRIDES) {
     const v = ctx.query.get(q)

@@ -14,14 +14,14 @@ function getObjectTagging(ctx: Authorized): Promise<void> {
 async function putObjectTagging(ctx: Authorized): Promise<void> {
   const tags = parseTagging(readXml('Tagging', ctx.earlyBody))
   const { bucket, object } = ctx
-  await ctx.store.setObjectTags(bucket.name, object.key, object.versionId, tags)
+  await ctx.objectMeta.setObjectTags(bucket.name, object.key, object.versionId, tags)
   versionHeaders(ctx.res, bucket, object)
   ctx.send(200)
 }
 
 async function deleteObjectTagging(ctx: Authorized): Promise<void> {
   const { bucket, object } = ctx
-  await ctx.store.setObjectTags(bucket.name, object.key, object.versionId, [])
+  await ctx.objectMeta.setObjectTags(bucket.name, object.key, object.versionId, [])
   versionHeaders(ctx.res, bucket, object)
   ctx.send(204)
 }

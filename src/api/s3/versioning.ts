@@ -15,7 +15,7 @@ async function putBucketVersioning(ctx: Authorized): Promise<void> {
       await ctx.readBody(XML_BOUNDS.VersioningConfiguration.bytes),
     ),
   )
-  await ctx.store.setBucketVersioning(ctx.bucketName, status)
+  await ctx.buckets.setVersioning(ctx.bucketName, status)
   ctx.send(200)
 }
 
@@ -49,7 +49,7 @@ async function listVersions(ctx: Authorized): Promise<void> {
   let truncated = false
   let next: { key: string; versionId: string | undefined } | undefined
   scan: for (;;) {
-    const page = await ctx.store.listVersions(name, prefix, afterKey, afterVid, 1000)
+    const page = await ctx.objectMeta.listVersions(name, prefix, afterKey, afterVid, 1000)
     if (page.length === 0) break
     for (const v of page) {
       if (versions.length + prefixes.length >= maxKeys) {
