@@ -181,9 +181,17 @@ export function send(res: ServerResponse, requestId: string, status: number, bod
     if (!res.hasHeader('Content-Length') && status !== 304) res.setHeader('Content-Length', '0')
     res.end()
   } else {
-    res.setHeader('Content-Length', String(Buffer.byteLength(body)))
-    res.end(body)
+    const bytes = Buffer.from(body)
+    res.setHeader('Content-Length', String(bytes.length))
+    if (bytes.length <= WRITE_PIECE) res.end(bytes)
+    // A large document (a listing of 1,000 keys is hundreds of KiB) goes out a record at a
+    // time too, for the same reason (WRITE_PIECE); a client that leaves midway ends it.
+    else void writeAll(res, [bytes], NOTHING_MORE).catch(() => res.destroy())
   }
+}
+
+const NOTHING_MORE: AsyncIterator<Uint8Array> = {
+  next: () => Promise.resolve({ done: true, value: undefined }),
 }
 
 export function sendXml(
