@@ -181,9 +181,17 @@ export function send(res: ServerResponse, requestId: string, status: number, bod
     if (!res.hasHeader('Content-Length') && status !== 304) res.setHeader('Content-Length', '0')
     res.end()
   } else {
-    res.setHeader('Content-Length', String(Buffer.byteLength(body)))
-    res.end(body)
+    const bytes = Buffer.from(body)
+    res.setHeader('Content-Length', String(bytes.length))
+    if (bytes.length <= WRITE_PIECE) res.end(bytes)
+    // A large document (a listing of 1,000 keys is hundreds of KiB) goes out a record at a
+    // time too, for the same reason (WRITE_PIECE); a client that leaves midway ends it.
+    else void writeAll(res, [bytes], NOTHING_MORE).catch(() => res.destroy())
   }
+}
+
+const NOTHING_MORE: AsyncIterator<Uint8Array> = {
+  next: () => Promise.resolve({ done: true, value: undefined }),
 }
 
 export function sendXml(
@@ -197,7 +205,21 @@ export function sendXml(
   send(res, requestId, status, xmlDocument(root, body))
 }
 
-/** Streams a body whose first chunk was already read, respecting back-pressure. */
+/**
+ * The most a response body hands its connection at once: one TLS record. Over TLS, Node
+ * encrypts each write whole into a buffer sized for that write, and a connection keeps its
+ * last two such buffers for as long as it stays open (NodeBIO in node's src/crypto): 1 MiB
+ * writes left about 1 MiB of ciphertext buffers on every keep-alive connection that had
+ * answered a GET, 580-660 MiB of RSS at 256 clients (bench/load.ts, docs/benchmarks.md).
+ */
+export const WRITE_PIECE = 16 * 1024
+
+/**
+ * Streams a body whose first chunk was already read, WRITE_PIECE bytes at a time: the next
+ * piece goes once the connection has taken the previous one (its write callback), so that
+ * pieces are never merged into one larger write while the connection is busy, and a slow
+ * reader holds back the body (back-pressure).
+ */
 export async function writeAll(
   res: ServerResponse,
   head: Uint8Array[],
@@ -205,16 +227,19 @@ export async function writeAll(
 ): Promise<void> {
   const write = (c: Uint8Array) =>
     new Promise<void>((resolve, reject) => {
-      if (res.write(c)) resolve()
-      else {
-        res.once('drain', resolve)
-        res.once('close', () =>
-          reject(new StrongroomError('IO', 'the client closed the connection')),
-        )
-      }
+      const closed = () => reject(new StrongroomError('IO', 'the client closed the connection'))
+      res.once('close', closed)
+      res.write(c, (e) => {
+        res.off('close', closed)
+        if (e === null || e === undefined) resolve()
+        else reject(new StrongroomError('IO', 'the client closed the connection', { cause: e }))
+      })
     })
-  for (const c of head) await write(c)
-  for (let r = await rest.next(); r.done !== true; r = await rest.next()) await write(r.value)
+  const pieces = async (c: Uint8Array) => {
+    for (let at = 0; at < c.length; at += WRITE_PIECE) await write(c.subarray(at, at + WRITE_PIECE))
+  }
+  for (const c of head) await pieces(c)
+  for (let r = await rest.next(); r.done !== true; r = await rest.next()) await pieces(r.value)
   res.end()
 }
 
