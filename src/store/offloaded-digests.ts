@@ -1,8 +1,7 @@
 /**
  * Digests computed in the digest worker (src/store/digest-worker.ts) for
  * bodies large enough to be worth it: the bytes are copied into 1 MiB
- * batches (one copy, transferred, never shared with the sealer, and sent
- * back to be reused), at most
+ * batches (one copy, transferred, never shared with the sealer), at most
  * four batches per body are in the worker at once, and the digests come back
  * in the order the algorithms were given. One worker serves every body;
  * MD5 is sequential per body, and the gateway has the main thread for TLS
@@ -27,13 +26,6 @@ interface Job {
 let worker: Worker | undefined
 const jobs = new Map<number, Job>()
 let nextId = 1
-/** Batches the worker has sent back, to be filled again. */
-const free: Uint8Array<ArrayBuffer>[] = []
-const FREE_MAX = 64
-
-function batchBuffer(): Uint8Array<ArrayBuffer> {
-  return free.pop() ?? new Uint8Array(BATCH)
-}
 
 function fail(cause: unknown): void {
   worker = undefined
@@ -50,8 +42,6 @@ function theWorker(): Worker {
   const w = new Worker(new URL('./digest-worker.ts', import.meta.url))
   w.unref()
   w.on('message', (m: DigestReply) => {
-    if (m.op === 'ack' && free.length < FREE_MAX && m.bytes.buffer.byteLength === BATCH)
-      free.push(new Uint8Array(m.bytes.buffer))
     const job = jobs.get(m.id)
     if (job === undefined) return
     if (m.op === 'ack') {
@@ -78,7 +68,7 @@ export class OffloadedDigests {
   private readonly id = nextId++
   private readonly worker: Worker
   private readonly job: Job = { acks: 0, wake: undefined, done: undefined, failed: undefined }
-  private batch = batchBuffer()
+  private batch = Buffer.allocUnsafeSlow(BATCH)
   private filled = 0
   private sent = 0
 
@@ -136,7 +126,7 @@ export class OffloadedDigests {
     const bytes = new Uint8Array(this.batch.buffer, 0, this.filled)
     post(this.worker, { op: 'update', id: this.id, bytes }, [this.batch.buffer])
     this.sent++
-    this.batch = batchBuffer()
+    this.batch = Buffer.allocUnsafeSlow(BATCH)
     this.filled = 0
     while (this.sent - this.job.acks > IN_FLIGHT && this.job.failed === undefined)
       await new Promise<void>((resolve) => (this.job.wake = resolve))
