@@ -10,7 +10,6 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 import { checksumAlgorithmOf, newChecksum, type Checksum } from './checksums.ts'
-import { OFFLOAD_MIN, OffloadedDigests } from './offloaded-digests.ts'
 
 export interface BodyExpectation {
   /** The exact plaintext length (Content-Length, or x-amz-decoded-content-length). */
@@ -45,27 +44,8 @@ export async function* checked(
   expect: BodyExpectation,
   done: (digests: BodyDigests) => void,
 ): AsyncGenerator<Uint8Array> {
-  // Large bodies are hashed in the digest worker, small ones here (a round trip would cost more).
-  const offload =
-    expect.length >= OFFLOAD_MIN
-      ? new OffloadedDigests(expect.sha256 === undefined ? ['md5'] : ['md5', 'sha256'])
-      : undefined
-  try {
-    yield* checkedWith(source, expect, done, offload)
-  } finally {
-    offload?.drop()
-  }
-}
-
-async function* checkedWith(
-  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  expect: BodyExpectation,
-  done: (digests: BodyDigests) => void,
-  offload: OffloadedDigests | undefined,
-): AsyncGenerator<Uint8Array> {
-  const md5: Hash | undefined = offload === undefined ? createHash('md5') : undefined
-  const sha256: Hash | undefined =
-    offload === undefined && expect.sha256 !== undefined ? createHash('sha256') : undefined
+  const md5 = createHash('md5')
+  const sha256: Hash | undefined = expect.sha256 === undefined ? undefined : createHash('sha256')
   const sums: [string, Checksum][] = []
   for (const name of expect.checksums?.keys() ?? []) {
     const alg = checksumAlgorithmOf(name)
@@ -78,9 +58,8 @@ async function* checkedWith(
     received += c.byteLength
     if (received > expect.length)
       throw new StrongroomError('LENGTH_MISMATCH', 'the body is longer than its declared length')
-    md5?.update(c)
+    md5.update(c)
     sha256?.update(c)
-    await offload?.update(c)
     for (const [, sum] of sums) sum.update(c)
     yield c
   }
@@ -89,9 +68,7 @@ async function* checkedWith(
       'LENGTH_MISMATCH',
       `You did not provide the number of bytes specified by the Content-Length HTTP header (${received} of ${expect.length})`,
     )
-  const remote = await offload?.digests()
-  const sha256Hex = remote === undefined ? sha256?.digest('hex') : remote[1]?.toString('hex')
-  if (expect.sha256 !== undefined && sha256Hex !== expect.sha256)
+  if (sha256 !== undefined && sha256.digest('hex') !== expect.sha256)
     throw new StrongroomError(
       'CONTENT_SHA256_MISMATCH',
       "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -113,9 +90,7 @@ async function* checkedWith(
       )
     verified[name] = got
   }
-  const digest = remote?.[0] ?? md5?.digest()
-  if (digest?.byteLength !== 16)
-    throw new StrongroomError('INTERNAL', 'the body was checked without its MD5')
+  const digest = md5.digest()
   if (
     expect.md5 !== undefined &&
     (expect.md5.byteLength !== 16 || !timingSafeEqual(expect.md5, digest))
