@@ -22,9 +22,11 @@
  *
  * Usage: node bench/gateway.ts [--large-mib N] [--small-ops N] [--rss-clients N] [--rss-mib N]
  *          [--multipart-mib N] [--multipart-signed] [--multipart-scan-off]
- *          [--only large,small,rss,multipart] [--durable-baseline] [--json]
+ *          [--only large,small,rss,multipart] [--durable-baseline] [--cpu-prof DIR] [--json]
  *      --durable-baseline: the plain server flushes every file to disk before answering, as
  *      the gateway does (the targets are against the default, non-durable baseline)
+ *      --cpu-prof DIR: the gateway runs under `node --cpu-prof` and writes its profiles
+ *      (main thread and workers) into DIR when it stops; bench/profile-top.ts sums them up
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     'multipart-signed': { type: 'boolean', default: false },
     'multipart-scan-off': { type: 'boolean', default: false },
     'durable-baseline': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     only: { type: 'string', default: 'large,small,rss,multipart' },
     json: { type: 'boolean', default: false },
   },
@@ -114,7 +117,18 @@ async function gatewayServer(
   const dataDir = join(work, name)
   const proc = spawn(
     process.execPath,
-    [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    [
+      ...(values['cpu-prof'] === undefined
+        ? []
+        : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']]),
+      BIN,
+      'serve',
+      '--dev',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+    ],
     {
       env: {
         ...process.env,
