@@ -67,14 +67,15 @@ export function parseSize(raw: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined
 }
 
-function seconds(raw: unknown, max: number): number | undefined {
+/** A number of seconds from `min` to `max`, fractions allowed. */
+function seconds(raw: unknown, max: number, min = 0.1): number | undefined {
   const n =
     typeof raw === 'number'
       ? raw
       : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim())
         ? Number(raw)
         : Number.NaN
-  return n >= 0.1 && n <= max ? n : undefined
+  return n >= min && n <= max ? n : undefined
 }
 
 /** A whole number from `min` to `max`, as a JSON number or a decimal string. */
@@ -149,27 +150,14 @@ export const SETTINGS = {
     env: 'STRONGROOM_BUCKET_NAME_HOLD',
     flag: undefined,
     accepted: 'a number of seconds from 0 to 31536000 (a year)',
-    parse: (raw) => {
-      const n =
-        typeof raw === 'number'
-          ? raw
-          : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim())
-            ? Number(raw)
-            : Number.NaN
-      return n >= 0 && n <= 31_536_000 ? n : undefined
-    },
+    parse: (raw) => seconds(raw, 31_536_000, 0),
   },
   scanMemoryMiB: {
     file: 'scanMemoryMiB',
     env: 'STRONGROOM_SCAN_MEMORY_MIB',
     flag: undefined,
     accepted: 'a whole number of MiB from 16 to 65536',
-    parse: (raw) => {
-      const n = typeof raw === 'string' && /^\d{1,6}$/.test(raw.trim()) ? Number(raw) : raw
-      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 16 && n <= 65_536
-        ? n
-        : undefined
-    },
+    parse: (raw) => count(raw, 16, 65_536),
   },
   maxInFlight: {
     file: 'maxInFlight',
@@ -200,15 +188,7 @@ export const SETTINGS = {
     env: 'STRONGROOM_ADMISSION_WAIT',
     flag: 'admission-wait',
     accepted: 'a number of seconds from 0 to 60',
-    parse: (raw) => {
-      const n =
-        typeof raw === 'number'
-          ? raw
-          : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim())
-            ? Number(raw)
-            : Number.NaN
-      return n >= 0 && n <= 60 ? n : undefined
-    },
+    parse: (raw) => seconds(raw, 60, 0),
   },
   rootKeyFile: {
     file: 'rootKeyFile',
