@@ -508,9 +508,15 @@ export class ObjectService {
   }
 }
 
-/** An opaque version id: 32 URL-safe characters. */
+/**
+ * An opaque version id: 32 URL-safe characters, never starting with `-`, which command lines
+ * (the aws CLI's `--version-id -5S…`) would read as an option.
+ */
 export function newVersionId(): string {
-  return randomBytes(24).toString('base64url')
+  for (;;) {
+    const id = randomBytes(24).toString('base64url')
+    if (id[0] !== '-') return id
+  }
 }
 
 /** Whether a client's version id can name a version: one of ours, or `null` (unversioned). */

@@ -9,6 +9,15 @@ describe('version ids', () => {
     assert.equal(isVersionId('null'), true)
   })
 
+  // A CI run failed when an id began with `-`: `aws s3api get-object --version-id -5S…` took it
+  // for an option (test/e2e/bucket-features.test.ts). One id in 64 would start so.
+  it('no id starts with "-", so a command line never reads it as an option', () => {
+    const firsts = new Set<string>()
+    for (let i = 0; i < 20_000; i++) firsts.add(newVersionId().charAt(0))
+    assert.equal(firsts.has('-'), false)
+    assert.equal(firsts.size, 63)
+  })
+
   it('anything else is not: wrong length, other characters, path tricks', () => {
     for (const bad of [
       '',
