@@ -2,15 +2,18 @@
  * The seam that turns a request's decisions into records: an asynchronous, batched writer of
  * JSON lines (DATA_DIR/audit/NAME, owner-only). `write` queues in memory and returns at once;
  * one append at a time carries everything queued meanwhile (a group commit), so concurrent
- * requests share writes and the event loop never waits for the disk. The pipeline awaits
- * `flush` before a refusal goes out, so a refused client finds its decisions on disk
- * (`strongroom explain`); allowed requests never wait for the disk. The queue is bounded: beyond `maxQueued` records a
- * record is appended synchronously instead, so an overloaded disk slows requests down rather
- * than losing records or memory. `close` flushes what is left and closes the file.
+ * requests share writes and the event loop never waits for the disk. Records reach the file
+ * in the order they were written, and none is dropped: a failed append keeps its records at
+ * the head of the queue, and `flush` retries and then rejects rather than resolve with records
+ * unwritten. The pipeline awaits `flush` before a refusal goes out (so `strongroom explain`
+ * finds it at once) and whenever the queue is `backlogged` (past `maxQueued`), so a slow or
+ * failing disk slows requests down instead of growing memory. `close` flushes and closes.
  */
-import { appendFileSync, mkdirSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { mkdirSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
+import { StrongroomError } from '../errors.ts'
 import type { Trace } from '../iam/evaluate.ts'
 import type { ScanPolicy, ScanRecord } from '../meta/objects.ts'
 
@@ -37,72 +40,110 @@ export interface ScanEvent {
   readonly scan: ScanRecord
 }
 
+/** Where the pipeline sends records: the AuditWriter, or anything with its contract. */
+export interface RecordSink<T> {
+  /** Queues one record; never waits. */
+  write(record: T): void
+  /** Resolves once every record written so far is stored; rejects if that cannot be done. */
+  flush(): Promise<void>
+  /** Past its bound: the writer of the next record should await `flush` first. */
+  readonly backlogged: boolean
+}
+
 export interface AuditWriterOptions {
-  /** Records held in memory at most (default 10,000). */
+  /** Records queued before `backlogged` turns true (default 10,000). */
   readonly maxQueued?: number
   /** Records per append at most (default 1,000). */
   readonly batch?: number
-  /** Where a failed append is reported (it is retried with the next batch). */
+  /** Appends one `flush` tries before it rejects (default 3, 100 ms apart). */
+  readonly attempts?: number
+  /** Where a failed append is reported. */
   readonly onError?: (e: unknown) => void
+  /** Opens the file for appending (tests inject failures here). */
+  readonly openFile?: (file: string) => Promise<Pick<FileHandle, 'appendFile' | 'close'>>
 }
 
-export class AuditWriter<T extends object = object> {
+export class AuditWriter<T extends object = object> implements RecordSink<T> {
   readonly file: string
   private queue: string[] = []
-  private flushing: Promise<void> | undefined
+  private draining: Promise<void> | undefined
+  private failure: unknown
   private readonly maxQueued: number
   private readonly batch: number
+  private readonly attempts: number
   private readonly onError: (e: unknown) => void
-  private handle: FileHandle | undefined
+  private readonly openFile: NonNullable<AuditWriterOptions['openFile']>
+  private handle: Pick<FileHandle, 'appendFile' | 'close'> | undefined
 
   constructor(file: string, o: AuditWriterOptions = {}) {
     this.file = file
     this.maxQueued = o.maxQueued ?? 10_000
     this.batch = o.batch ?? 1_000
+    this.attempts = o.attempts ?? 3
     this.onError = o.onError ?? ((e) => process.stderr.write(`audit: ${String(e)}\n`))
+    this.openFile = o.openFile ?? ((f) => open(f, 'a', 0o600))
+  }
+
+  get backlogged(): boolean {
+    return this.queue.length >= this.maxQueued
   }
 
   /** Queues one record, stamped with the time; never waits for the disk. */
   write(e: T): void {
-    const line = JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n'
-    if (this.queue.length >= this.maxQueued) {
-      appendFileSync(this.file, line, { mode: 0o600 })
-      return
-    }
-    this.queue.push(line)
-    this.flushing ??= this.drain()
+    this.queue.push(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n')
+    this.draining ??= this.drain()
   }
 
-  /** Resolves once every record queued so far is on disk (or its append failed and was reported). */
+  /** Resolves once every record queued so far is on disk; rejects if appends keep failing. */
   async flush(): Promise<void> {
-    while (this.flushing !== undefined) await this.flushing
+    for (let attempt = 1; this.queue.length > 0 || this.draining !== undefined; attempt++) {
+      this.draining ??= this.drain()
+      await this.draining
+      if (this.queue.length === 0) return
+      if (attempt >= this.attempts)
+        throw new StrongroomError(
+          'IO',
+          `${this.queue.length} audit records could not be appended to ${this.file}`,
+          { cause: this.failure },
+        )
+      await sleep(100 * attempt)
+    }
   }
 
+  /** Flushes and closes the file; rejects, naming how many records were not written, if it cannot. */
   async close(): Promise<void> {
-    await this.flush()
-    const h = this.handle
-    this.handle = undefined
-    await h?.close()
+    try {
+      await this.flush()
+    } finally {
+      const h = this.handle
+      this.handle = undefined
+      await h?.close()
+    }
   }
 
+  /** Appends batches in order until the queue is empty or an append fails (records kept). */
   private async drain(): Promise<void> {
     // Records queued during this turn of the event loop go out together.
     await Promise.resolve()
     try {
       while (this.queue.length > 0) {
-        const lines = this.queue.splice(0, this.batch)
+        const lines = this.queue.slice(0, this.batch)
         try {
-          this.handle ??= await open(this.file, 'a', 0o600)
-          await this.handle.write(lines.join(''))
+          this.handle ??= await this.openFile(this.file)
+          await this.handle.appendFile(lines.join(''))
         } catch (e) {
+          this.failure = e
           this.onError(e)
-          // Kept for the next attempt, ahead of what came since; dropped only past the bound.
-          this.queue = [...lines, ...this.queue].slice(0, this.maxQueued)
+          // A handle that failed may be broken (a closed descriptor): open afresh next time.
+          const h = this.handle
+          this.handle = undefined
+          await h?.close().catch(() => {})
           return
         }
+        this.queue.splice(0, lines.length)
       }
     } finally {
-      this.flushing = undefined
+      this.draining = undefined
     }
   }
 }

@@ -37,7 +37,7 @@ import { PolicyCache } from './policies.ts'
 import { decode, route, send, sendXml } from './protocols/rest-xml.ts'
 import { quarantined } from './quarantine.ts'
 import { loaded, once, RequestState, type Decided } from './request-state.ts'
-import type { DecisionRecord, ScanEvent } from './audit.ts'
+import type { DecisionRecord, RecordSink, ScanEvent } from './audit.ts'
 import {
   bucketOwnersKey,
   copySource,
@@ -65,12 +65,14 @@ export interface PipelineOptions {
   /** The operations this endpoint serves (s3/table.ts). */
   readonly operations: readonly Operation[]
   readonly now?: () => number
-  /** Receives every authorization decision (the audit log and `strongroom explain` read these). */
-  readonly onDecision?: (d: DecisionRecord) => void
-  /** Resolves once the decisions given to `onDecision` so far are on disk: awaited before an answer. */
-  readonly flushDecisions?: () => Promise<void>
+  /**
+   * Receives every authorization decision (the audit log and `strongroom explain` read these).
+   * A refusal waits for its decisions to be stored before it is answered; any request waits
+   * while the sink is backlogged.
+   */
+  readonly decisions?: RecordSink<DecisionRecord>
   /** Receives every scan verdict on an upload (the audit log keeps them). */
-  readonly onScan?: (e: ScanEvent) => void
+  readonly scans?: RecordSink<ScanEvent>
   /** Receives operator alerts (a stored policy that cannot be loaded); default: JSON lines on stderr. */
   readonly onAlert?: (line: Record<string, unknown>) => void
 }
@@ -211,9 +213,8 @@ export class Pipeline {
   readonly objects: ObjectService
   readonly now: () => number
   readonly operations: readonly Operation[]
-  private readonly onDecision: ((d: DecisionRecord) => void) | undefined
-  private readonly onScan: ((e: ScanEvent) => void) | undefined
-  private readonly flushDecisions: () => Promise<void>
+  private readonly decisions: RecordSink<DecisionRecord> | undefined
+  private readonly scans: RecordSink<ScanEvent> | undefined
   readonly policies: PolicyCache
 
   constructor(o: PipelineOptions) {
@@ -221,9 +222,8 @@ export class Pipeline {
     this.objects = o.objects
     this.operations = o.operations
     this.now = o.now ?? Date.now
-    this.onDecision = o.onDecision
-    this.onScan = o.onScan
-    this.flushDecisions = o.flushDecisions ?? (() => Promise.resolve())
+    this.decisions = o.decisions
+    this.scans = o.scans
     this.policies = new PolicyCache(
       o.onAlert ?? ((line) => process.stderr.write(JSON.stringify(line) + '\n')),
     )
@@ -254,10 +254,12 @@ export class Pipeline {
       await this.decide(op, s)
     } catch (e) {
       // A refusal's decisions are on disk before its answer goes out, so `strongroom explain`
-      // finds them at once; an allowed request does not wait for the disk.
-      await this.flushDecisions()
+      // finds them at once; an allowed request does not wait for the disk unless the log is
+      // backlogged. A log that cannot be written is reported by its writer; the refusal stands.
+      await this.decisions?.flush().catch(() => {})
       throw e
     }
+    if (this.decisions?.backlogged === true) await this.logged(this.decisions)
     await op.handler(new Authorized(MINT, this, s))
   }
 
@@ -288,7 +290,7 @@ export class Pipeline {
         s.earlyBody = body
       } catch (e) {
         // An anonymous caller learns nothing about a bucket it may not use from its body's errors.
-        if (rule.hideFromAnonymous === true && s.caller.auth === undefined)
+        if (s.caller.auth === undefined)
           throw new StrongroomError('ACCESS_DENIED', ANONYMOUS_DENIED, { cause: e })
         throw e
       }
@@ -332,7 +334,20 @@ export class Pipeline {
   }
 
   recorded(): Promise<void> {
-    return this.flushDecisions()
+    return this.decisions === undefined ? Promise.resolve() : this.logged(this.decisions)
+  }
+
+  /** Waits for a sink to store what it holds; one that cannot answers 503, never loses records. */
+  private async logged(sink: RecordSink<unknown>): Promise<void> {
+    try {
+      await sink.flush()
+    } catch (e) {
+      throw new StrongroomError(
+        'SERVICE_UNAVAILABLE',
+        'The audit log cannot be written at the moment; please retry',
+        { cause: e },
+      )
+    }
   }
 
   // ---- reads, once per request
@@ -528,7 +543,7 @@ export class Pipeline {
     decision: string,
     trace: Trace | undefined,
   ): void {
-    this.onDecision?.({
+    this.decisions?.write({
       requestId: s.requestId,
       operation: s.operation,
       principal: s.caller.arn,
@@ -547,7 +562,7 @@ export class Pipeline {
     write: () => Promise<ObjectRecord>,
   ): Promise<ObjectRecord> {
     const event = (scan: ScanRecord, outcome: ScanEvent['outcome'], versionId?: string) =>
-      this.onScan?.({
+      this.scans?.write({
         requestId: s.requestId,
         principal: s.caller.arn,
         bucket: bucket.name,
@@ -567,6 +582,7 @@ export class Pipeline {
     if (o.scan !== null) {
       event(o.scan, quarantined(bucket, o) ? 'quarantined' : 'stored', o.versionId)
       s.res.setHeader('x-amz-meta-strongroom-scan', o.scan.verdict)
+      if (this.scans?.backlogged === true) await this.logged(this.scans)
     }
     return o
   }

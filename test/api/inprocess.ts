@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { initDataDir, openApp, type App } from '../../src/app.ts'
 import { S3Gateway } from '../../src/api/s3.ts'
+import type { DecisionRecord, RecordSink } from '../../src/api/audit.ts'
 import type { Operation } from '../../src/api/operation.ts'
 import { listen, type RunningServer } from '../../src/api/server.ts'
 import { loadConfig } from '../../src/config.ts'
@@ -87,10 +88,17 @@ export interface InProcess {
   close(): Promise<void>
 }
 
-/** Starts the gateway on `dir`; `wrap` may replace the App the gateway sees (counting services). */
+/**
+ * Starts the gateway on `dir`; `wrap` may replace the App the gateway sees (counting services),
+ * `decisions` receives the decision records.
+ */
 export async function startInProcess(
   dir: string,
-  o: { operations?: readonly Operation[]; wrap?: (app: App) => App } = {},
+  o: {
+    operations?: readonly Operation[]
+    wrap?: (app: App) => App
+    decisions?: RecordSink<DecisionRecord>
+  } = {},
 ): Promise<InProcess> {
   const config = loadConfig({ env: {}, flags: { 'data-dir': join(dir, 'data') } })
   await initDataDir(config, { dev: true })
@@ -112,6 +120,7 @@ export async function startInProcess(
     app: o.wrap?.(app) ?? app,
     objects,
     ...(o.operations === undefined ? {} : { operations: o.operations }),
+    ...(o.decisions === undefined ? {} : { decisions: o.decisions }),
   })
   const running = await listen(gateway, { host: '127.0.0.1', port: 0, log: () => undefined })
   const send = async (c: Creds | undefined, s: Sample) => {

@@ -158,9 +158,8 @@ Example:
         app,
         objects,
         now: () => app.clock.now(),
-        onDecision: (d) => decisions?.write(d),
-        flushDecisions: () => decisions?.flush() ?? Promise.resolve(),
-        onScan: (e) => scans?.write(e),
+        decisions,
+        scans,
         onAlert: log,
       })
       let tls: { key: string; cert: string } | undefined
@@ -279,9 +278,10 @@ Example:
       ctx.write('strongroom: stopped\n')
       return 0
     } finally {
-      // The audit records still queued reach the disk before the process ends.
-      await decisions?.close()
-      await scans?.close()
+      // The audit records still queued reach the disk before the process ends; those that
+      // cannot are counted on stderr.
+      for (const log of [decisions, scans])
+        await log?.close().catch((e: unknown) => ctx.warn((e as Error).message))
       await app.close()
     }
   },
