@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, get, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
+import { StrongroomError } from '../../errors.ts'
 import { send, WRITE_PIECE, writeAll } from './rest-xml.ts'
 
 interface Answered {
@@ -69,6 +70,38 @@ describe('writeAll', () => {
     assert.equal(Math.max(...writes), WRITE_PIECE)
     assert.deepEqual(writes.slice(63, 67), [WRITE_PIECE, 3, 5, WRITE_PIECE])
     assert.equal(most, 1)
+  })
+
+  // Outside review of issue 11: a response whose connection had closed between two pieces
+  // waited for a 'close' that had already happened, keeping the handler and its open blob.
+  it('rejects at once on a connection already closed, closes the rest of the body, keeps no listener', async () => {
+    let returned = 0
+    const outcome = new Promise<{ error: unknown; listeners: number }>((resolve) => {
+      const server = createServer((_req, res) => {
+        res.destroy()
+        const before = res.listenerCount('close')
+        const rest: AsyncIterator<Uint8Array> = {
+          next: () => Promise.resolve({ done: false, value: Buffer.alloc(10) }),
+          return: () => {
+            returned++
+            return Promise.resolve({ done: true, value: undefined })
+          },
+        }
+        writeAll(res, [Buffer.alloc(WRITE_PIECE * 2)], rest).then(
+          () => resolve({ error: undefined, listeners: res.listenerCount('close') - before }),
+          (error: unknown) => resolve({ error, listeners: res.listenerCount('close') - before }),
+        )
+      })
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo
+        get({ host: '127.0.0.1', port, path: '/' }).on('error', () => server.close())
+      })
+    })
+    const { error, listeners } = await outcome
+    assert.ok(error instanceof StrongroomError)
+    assert.equal(error.code, 'IO')
+    assert.equal(returned, 1)
+    assert.equal(listeners, 0)
   })
 
   it('sends an empty body as no write at all', async () => {

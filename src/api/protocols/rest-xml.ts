@@ -218,29 +218,46 @@ export const WRITE_PIECE = 16 * 1024
  * Streams a body whose first chunk was already read, WRITE_PIECE bytes at a time: the next
  * piece goes once the connection has taken the previous one (its write callback), so that
  * pieces are never merged into one larger write while the connection is busy, and a slow
- * reader holds back the body (back-pressure).
+ * reader holds back the body (back-pressure). A connection that closes, before or during,
+ * rejects at once (no write waits on a connection that is gone), and `rest` is then closed
+ * (its `return`), so whatever it holds open is released.
  */
 export async function writeAll(
   res: ServerResponse,
   head: Uint8Array[],
   rest: AsyncIterator<Uint8Array>,
 ): Promise<void> {
+  const gone = (cause?: unknown) =>
+    new StrongroomError('IO', 'the client closed the connection', { cause })
+  let fail: ((e: StrongroomError) => void) | undefined
+  const onClose = () => fail?.(gone())
+  res.once('close', onClose)
   const write = (c: Uint8Array) =>
     new Promise<void>((resolve, reject) => {
-      const closed = () => reject(new StrongroomError('IO', 'the client closed the connection'))
-      res.once('close', closed)
+      if (res.destroyed || res.closed || res.writableEnded) {
+        reject(gone())
+        return
+      }
+      fail = reject
       res.write(c, (e) => {
-        res.off('close', closed)
+        fail = undefined
         if (e === null || e === undefined) resolve()
-        else reject(new StrongroomError('IO', 'the client closed the connection', { cause: e }))
+        else reject(gone(e))
       })
     })
   const pieces = async (c: Uint8Array) => {
     for (let at = 0; at < c.length; at += WRITE_PIECE) await write(c.subarray(at, at + WRITE_PIECE))
   }
-  for (const c of head) await pieces(c)
-  for (let r = await rest.next(); r.done !== true; r = await rest.next()) await pieces(r.value)
-  res.end()
+  try {
+    for (const c of head) await pieces(c)
+    for (let r = await rest.next(); r.done !== true; r = await rest.next()) await pieces(r.value)
+    res.end()
+  } catch (e) {
+    await rest.return?.()
+    throw e
+  } finally {
+    res.off('close', onClose)
+  }
 }
 
 /** The error as S3 answers it: status, headers and XML document (none for HEAD and 304). */
