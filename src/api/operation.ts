@@ -92,12 +92,11 @@ export interface Operation {
   /**
    * Only where S3 needs the body to decide: the body is read (at most `maxBytes`) once the
    * bucket is known to exist and an anonymous caller not refused by its public access block;
-   * `read` returns the condition keys the body sets. For `hideFromAnonymous`, any error reading
-   * it answers an anonymous caller AccessDenied.
+   * `read` returns the condition keys the body sets. Any error reading it answers an anonymous
+   * caller AccessDenied, so that a body's errors never tell whether the bucket exists.
    */
   readonly bodyBeforeAuth?: {
     readonly maxBytes: number
-    readonly hideFromAnonymous?: boolean
     readonly read: (body: Buffer, r: S3Request) => Conditions
   }
   readonly handler: (ctx: Authorized) => Promise<void>

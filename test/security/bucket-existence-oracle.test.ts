@@ -106,6 +106,22 @@ const PROBES: readonly Probe[] = [
     path: (b) => `/${b}?delete`,
     body: Buffer.from('<Delete></Delete>'),
   },
+  // PutObjectTagging reads its body before deciding too (the tags are condition keys): an
+  // outside review of issue 11 saw 400 MalformedXML for an existing bucket, 403 for a missing one.
+  {
+    name: 'PutObjectTagging with a malformed body',
+    method: 'PUT',
+    path: (b) => `/${b}/models/resnet.pt?tagging`,
+    body: Buffer.from('<Tagging><TagSet>'),
+  },
+  {
+    name: 'PutObjectTagging',
+    method: 'PUT',
+    path: (b) => `/${b}/models/resnet.pt?tagging`,
+    body: Buffer.from(
+      '<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>',
+    ),
+  },
 ]
 
 async function anonymous(p: Probe, bucket: string): Promise<Reply & { path: string }> {

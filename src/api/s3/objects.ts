@@ -1,5 +1,6 @@
 /** Objects: PutObject, GetObject, HeadObject, CopyObject, DeleteObject, DeleteObjects. */
 import { createHash } from 'node:crypto'
+import { validateHeaderValue } from 'node:http'
 import { StrongroomError } from '../../errors.ts'
 import type { ObjectRecord } from '../../meta/objects.ts'
 import { isVersionId } from '../../store/objects.ts'
@@ -73,9 +74,34 @@ export function parseRange(
   return [first, last]
 }
 
+/**
+ * The response-* query parameters as the headers they set, checked before any header is: a
+ * value a header cannot carry (CR, LF, other controls, characters beyond Latin-1) is the
+ * caller's error.
+ */
+function responseOverrides(ctx: Authorized): [string, string][] {
+  const out: [string, string][] = []
+  for (const [q, h] of RESPONSE_OVERRIDES) {
+    const v = ctx.query.get(q)
+    if (v === undefined) continue
+    try {
+      validateHeaderValue(h, v)
+    } catch (e) {
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        `${q} must be a value an HTTP header can carry: no control characters, Latin-1 only`,
+        { cause: e, details: { ArgumentName: q } },
+      )
+    }
+    out.push([h, v])
+  }
+  return out
+}
+
 async function getObject(ctx: Authorized): Promise<void> {
   const head = ctx.request.view.method === 'HEAD'
   const { bucket, object, res } = ctx
+  const overrides = responseOverrides(ctx)
   versionHeaders(res, bucket, object)
   if (object.scan !== null) {
     res.setHeader('x-amz-meta-strongroom-scan', object.scan.verdict)
@@ -116,10 +142,7 @@ async function getObject(ctx: Authorized): Promise<void> {
     'x-amz-server-side-encryption-aws-kms-key-id',
     ctx.keys.arn(await ctx.tenantOf(bucket), object.keyId),
   )
-  for (const [q, h] of RESPONSE_OVERRIDES) {
-    const v = ctx.query.get(q)
-    if (v !== undefined) res.setHeader(h, v)
-  }
+  for (const [h, v] of overrides) res.setHeader(h, v)
   const range = parseRange(ctx.header('range'), object.size)
   if (range === 'unsatisfiable') {
     res.setHeader('Content-Range', `bytes */${object.size}`)
@@ -369,7 +392,6 @@ export const OBJECT_OPERATIONS: readonly Operation[] = [
     target: 'items',
     bodyBeforeAuth: {
       maxBytes: XML_BOUNDS.Delete.bytes,
-      hideFromAnonymous: true,
       read: (body, r) => {
         deleteRequest(body, r)
         return {}
