@@ -6,7 +6,7 @@
  * other SQLite file. Also the transaction helpers and row decoders the
  * modules share.
  */
-import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fdatasync, openSync, statSync } from 'node:fs'
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
 import { StrongroomError } from '../../errors.ts'
 import { MIGRATIONS } from './migrations.ts'
@@ -24,9 +24,15 @@ export class SqliteDb {
     resolve: (v: unknown) => void
     reject: (e: unknown) => void
   }[] = []
+  /** The write-ahead log, flushed off the event loop after each group commit. */
+  private wal: number | undefined
+  /** The flush that will start once the one in flight is done, shared by whoever asks meanwhile. */
+  private nextSync: PromiseWithResolvers<undefined> | undefined
+  private syncing = false
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, path: string) {
     this.db = db
+    this.wal = openSync(`${path}-wal`, 'r+')
   }
 
   /** Opens (and with `create`, creates) the database at `path`, applying pending migrations. */
@@ -75,7 +81,7 @@ export class SqliteDb {
         { cause: e },
       )
     }
-    return new SqliteDb(db)
+    return new SqliteDb(db, path)
   }
 
   /** A prepared statement, cached by its text. */
@@ -112,9 +118,14 @@ export class SqliteDb {
 
   /**
    * Group commit: writes queued in the same turn of the event loop share one
-   * transaction, so one fsync (synchronous = FULL) makes them all durable. Each
-   * runs in its own savepoint: one failing does not undo the others. Every
-   * promise settles only after the commit that makes its write durable.
+   * transaction, so one flush makes them all durable. Each runs in its own
+   * savepoint: one failing does not undo the others. Every promise settles
+   * only after the flush that makes its write durable. The transaction commits
+   * without flushing (synchronous = NORMAL for it alone) and the log is then
+   * flushed off the event loop (fdatasync of the -wal file in libuv's pool),
+   * which is what synchronous = FULL would do on the event loop: a WAL commit
+   * is durable once its frames are (https://sqlite.org/pragma.html#pragma_synchronous).
+   * While one flush is in flight, later batches share the next.
    */
   grouped<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -128,6 +139,7 @@ export class SqliteDb {
     this.batch = []
     const results: { ok: boolean; value: unknown }[] = []
     try {
+      this.db.exec('PRAGMA synchronous = NORMAL')
       this.db.exec('BEGIN IMMEDIATE')
       for (const item of batch) {
         this.db.exec('SAVEPOINT item')
@@ -145,16 +157,64 @@ export class SqliteDb {
       if (this.db.isTransaction) this.db.exec('ROLLBACK')
       for (const item of batch) item.reject(e)
       return
+    } finally {
+      this.db.exec('PRAGMA synchronous = FULL')
     }
-    batch.forEach((item, i) => {
-      const r = results[i]
-      if (r?.ok === true) item.resolve(r.value)
-      else item.reject(r?.value)
+    this.flushed().then(
+      () =>
+        batch.forEach((item, i) => {
+          const r = results[i]
+          if (r?.ok === true) item.resolve(r.value)
+          else item.reject(r?.value)
+        }),
+      (e: unknown) => {
+        const cause = new StrongroomError('IO', 'cannot flush the metadata database to disk', {
+          cause: e,
+        })
+        for (const item of batch) item.reject(cause)
+      },
+    )
+  }
+
+  /** Resolves after an fdatasync of the log that began after this call. */
+  private flushed(): Promise<void> {
+    this.nextSync ??= Promise.withResolvers<undefined>()
+    const wanted = this.nextSync.promise
+    if (!this.syncing) this.startSync()
+    return wanted
+  }
+
+  private startSync(): void {
+    const done = this.nextSync
+    if (done === undefined) return
+    this.nextSync = undefined
+    if (this.wal === undefined) {
+      done.reject(new StrongroomError('IO', 'the metadata database is closed'))
+      return
+    }
+    this.syncing = true
+    fdatasync(this.wal, (e) => {
+      this.syncing = false
+      if (e === null) done.resolve(undefined)
+      else done.reject(e)
+      if (this.db.isOpen) this.startSync()
+      else this.closeWal()
     })
   }
 
+  /** Closes the database; the log's descriptor once no flush is using it. */
   close(): void {
     if (this.db.isOpen) this.db.close()
+    if (!this.syncing) this.closeWal()
+  }
+
+  private closeWal(): void {
+    const fd = this.wal
+    this.wal = undefined
+    if (fd !== undefined) closeSync(fd)
+    // Closing checkpointed the log into the database file and flushed it: nothing is left to wait for.
+    this.nextSync?.resolve(undefined)
+    this.nextSync = undefined
   }
 }
 
