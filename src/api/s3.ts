@@ -20,6 +20,14 @@ export class S3Gateway extends Pipeline {
   }
 }
 
+/**
+ * Request ids as S3 writes them: 16 upper-case hex digits. Unique, not secret: a random
+ * prefix per process and a counter, so that no request pays for random bytes.
+ */
+const REQUEST_PREFIX = randomBytes(4).toString('hex').toUpperCase()
+let requests = 0
+
 export function newRequestId(): string {
-  return randomBytes(8).toString('hex').toUpperCase()
+  requests = (requests + 1) >>> 0
+  return REQUEST_PREFIX + requests.toString(16).toUpperCase().padStart(8, '0')
 }

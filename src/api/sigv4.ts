@@ -318,12 +318,16 @@ export function stringToSign(auth: ParsedAuth, canonical: string): string {
   ].join('\n')
 }
 
-/** Checks time, region, service, signed headers and the signature. Returns the signing key for chunk signatures. */
+/**
+ * Checks time, region, service, signed headers and the signature. `keyOf` gives the signing
+ * key of the credential's scope (`signingKey` of the secret, or a cached one); it is asked only
+ * once the other checks pass. Returns the signing key for chunk signatures.
+ */
 export function verify(
   v: RequestView,
   query: readonly [string, string][],
   auth: ParsedAuth,
-  secret: string,
+  keyOf: (c: Credential) => Buffer,
   expect: { region: string; now: number },
 ): Buffer {
   const c = auth.credential
@@ -365,7 +369,7 @@ export function verify(
     if (expect.now > t + (auth.expires ?? 0) * 1000)
       throw new StrongroomError('ACCESS_DENIED', 'Request has expired')
   }
-  const key = signingKey(secret, c)
+  const key = keyOf(c)
   const expected = createHmac('sha256', key)
     .update(stringToSign(auth, canonicalRequest(v, query, auth)))
     .digest()

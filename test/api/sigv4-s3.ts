@@ -6,6 +6,7 @@ import {
   canonicalRequest,
   parseAuth,
   parseQuery,
+  signingKey,
   verify,
   type RequestView,
 } from '../../src/api/sigv4.ts'
@@ -45,7 +46,10 @@ export function accept(v: RequestView, now = S3_NOW) {
   const query = parseQuery(v.rawQuery)
   const auth = parseAuth(v, query)
   assert.ok(auth !== undefined)
-  const key = verify(v, query, auth, S3_KEY.secret, { region: 'us-east-1', now })
+  const key = verify(v, query, auth, (c) => signingKey(S3_KEY.secret, c), {
+    region: 'us-east-1',
+    now,
+  })
   return { auth, key, canonical: canonicalRequest(v, query, auth) }
 }
 
