@@ -3,7 +3,11 @@
  * here, off the event loop. Three kinds of job:
  * - stream: an upload is scanned as its bytes stream through a shared ring,
  *   if a worker is free at once (an upload is never made to wait for one);
- * - buffer: a small body kept in memory while sealing;
+ * - buffer: a small body kept in memory while sealing. The smallest (up to
+ *   INLINE_SCAN_MAX) are scanned on the calling thread under a budget that
+ *   bounds them to a few milliseconds (INLINE_LIMITS), since a worker's round
+ *   trip costs a 4 KiB PUT more than its scan; one that reaches that budget is
+ *   scanned again in a worker under the full budget, so the verdict is the same;
  * - read-back: a stored object, read through a channel (src/scan/channel.ts)
  *   whose reads this thread serves asynchronously from storage.
  * Buffer and read-back jobs queue for a free worker. Each scan runs under
@@ -13,7 +17,9 @@ import { Worker } from 'node:worker_threads'
 import { StrongroomError } from '../errors.ts'
 import { newChannel, serveRequest, type Channel } from '../scan/channel.ts'
 import { abandon, newRing, RingWriter, type Ring } from '../scan/ring.ts'
-import { DEFAULT_LIMITS, type Finding, type Verdict } from '../scan/types.ts'
+import { scan } from '../scan/scan.ts'
+import { bufferSource } from '../scan/source.ts'
+import { DEFAULT_LIMITS, type Finding, type Limits, type Verdict } from '../scan/types.ts'
 import type { ScanJob, ScanReply } from './scan-worker.ts'
 
 export interface PooledReport {
@@ -38,6 +44,20 @@ export interface StreamingScan {
 
 /** Positioned reads of a stored body (plaintext), served to a read-back scan. */
 export type ReadAt = (position: number, length: number) => Promise<Uint8Array>
+
+/** Bodies up to this size are scanned on the calling thread first (see the header). */
+export const INLINE_SCAN_MAX = 64 * 1024
+
+/**
+ * The budget of a scan on the calling thread: at most 1 MiB decompressed and held, and 20 ms,
+ * whatever a 64 KiB body holds (nested archives, a deflate bomb).
+ */
+export const INLINE_LIMITS: Limits = {
+  ...DEFAULT_LIMITS,
+  maxDecompressed: 1024 * 1024,
+  maxMemory: 1024 * 1024,
+  maxMillis: 20,
+}
 
 /** The default memory budget of one scan, in MiB. */
 export const DEFAULT_SCAN_MEMORY_MIB = DEFAULT_LIMITS.maxMemory / (1024 * 1024)
@@ -65,6 +85,8 @@ export class ScanPool {
   private readonly max: number
   private readonly memory: number
   private next = 1
+  /** Jobs handed to a worker so far. */
+  workerJobs = 0
 
   constructor(workers = 2, memoryMiB = DEFAULT_SCAN_MEMORY_MIB) {
     this.max = workers
@@ -166,6 +188,7 @@ export class ScanPool {
 
   private run(slot: Slot, job: ScanJob, running: Running): void {
     slot.running = running
+    this.workerJobs++
     // An idle worker does not keep the process alive; one with a job does, until it replies.
     slot.worker.ref()
     slot.worker.postMessage(job)
@@ -186,8 +209,10 @@ export class ScanPool {
     return { writer: new RingWriter(ring), outcome }
   }
 
-  /** Scans bytes held in memory (copied to the worker). */
+  /** Scans bytes held in memory: here if small and within INLINE_LIMITS, else copied to a worker. */
   scanBuffer(bytes: Uint8Array, path: string, strict = false): Promise<ScanOutcome> {
+    const inline = bytes.length <= INLINE_SCAN_MAX ? scanHere(bytes, path, strict) : undefined
+    if (inline !== undefined) return Promise.resolve({ report: inline })
     return this.enqueue((slot, settle) =>
       this.run(
         slot,
@@ -221,5 +246,19 @@ export class ScanPool {
   async close(): Promise<void> {
     const slots = this.slots.splice(0)
     await Promise.all(slots.map((s) => s.worker.terminate()))
+  }
+}
+
+/**
+ * A small body's report, scanned on this thread under INLINE_LIMITS; undefined when a limit
+ * was reached, findings were left out, or the scanner failed: the worker then decides.
+ */
+function scanHere(bytes: Uint8Array, path: string, strict: boolean): PooledReport | undefined {
+  try {
+    const r = scan(bufferSource(bytes), path, { strict, limits: INLINE_LIMITS })
+    if (r.omitted > 0 || r.findings.some((f) => f.rule.startsWith('limit.'))) return undefined
+    return { verdict: r.verdict, format: r.format, findings: [...r.findings] }
+  } catch {
+    return undefined
   }
 }

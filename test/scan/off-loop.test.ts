@@ -21,7 +21,7 @@ import { scan } from '../../src/scan/scan.ts'
 import { bufferSource } from '../../src/scan/source.ts'
 import { FsBlobStore } from '../../src/store/blobs.ts'
 import { ObjectService } from '../../src/store/objects.ts'
-import { ScanPool } from '../../src/store/scan-pool.ts'
+import { INLINE_LIMITS, INLINE_SCAN_MAX, ScanPool } from '../../src/store/scan-pool.ts'
 import { p, zip } from './builders.ts'
 
 const MiB = 1024 * 1024
@@ -142,6 +142,46 @@ describe('a deflated member read front to back', () => {
       r.findings.map((f) => f.path),
       ['b.zip!bundle/model.pt!archive/data.pkl'],
       'the abandoned streaming attempt left no findings behind',
+    )
+  })
+})
+
+describe('a small body', () => {
+  it('is scanned on this thread: no worker runs for a 4 KiB pickle', async () => {
+    const jobs = pool.workerJobs
+    const body = Buffer.concat([
+      evil.subarray(0, -1),
+      Buffer.alloc(4096 - evil.length, 0x4e),
+      evil.subarray(-1),
+    ])
+    const o = await pool.scanBuffer(body, 'small.pkl')
+    assert.ok('report' in o, JSON.stringify(o))
+    assert.equal(o.report.verdict, 'malicious')
+    assert.equal(pool.workerJobs, jobs)
+  })
+
+  it('goes to a worker when it reaches the inline budget, with the verdict of a full-budget scan', async () => {
+    // Under 64 KiB, but 4 MiB once inflated: past INLINE_LIMITS, well within the pool's 16 MiB.
+    const body = zip([
+      { name: 'archive/zeros.bin', data: new Uint8Array(4 * MiB), deflate: true },
+      { name: 'archive/data.pkl', data: evil },
+    ])
+    assert.ok(body.length <= INLINE_SCAN_MAX)
+    const here = scan(bufferSource(body), 'm.pt', { limits: INLINE_LIMITS })
+    assert.ok(
+      here.findings.some((f) => f.rule.startsWith('limit.')),
+      'the inline budget is reached',
+    )
+    const jobs = pool.workerJobs
+    const o = await pool.scanBuffer(body, 'm.pt')
+    assert.ok('report' in o, JSON.stringify(o))
+    assert.equal(pool.workerJobs, jobs + 1)
+    const full = scan(bufferSource(body), 'm.pt', { limits: { maxMemory: 16 * MiB } })
+    assert.equal(o.report.verdict, full.verdict)
+    assert.deepEqual(o.report.findings, full.findings)
+    assert.equal(
+      o.report.findings.some((f) => f.rule.startsWith('limit.')),
+      false,
     )
   })
 })
