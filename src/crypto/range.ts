@@ -15,13 +15,17 @@ import {
   type Header,
 } from './header.ts'
 import { diagnose, segmentDecipher } from './segment.ts'
-import { unlock, type OpenOptions } from './stream.ts'
+import { PIECE, unlock, type OpenOptions } from './stream.ts'
 
 /** Positioned reads over a stored object (a file, a blob). */
 export interface RandomAccessSource {
   readonly size: number
-  /** Returns up to `length` bytes at `position`; fewer only at the end. */
-  read(position: number, length: number): Promise<Uint8Array>
+  /**
+   * Returns up to `length` bytes at `position`; fewer only at the end. A source that copies
+   * may read into `into` (at least `length` bytes, the caller's to reuse once it is done with
+   * the result) instead of allocating; one that hands out views of bytes it holds ignores it.
+   */
+  read(position: number, length: number, into?: Buffer): Promise<Uint8Array>
 }
 
 export interface OpenedObject {
@@ -77,24 +81,28 @@ export async function openObject(
     throw e
   }
 
-  /** Reads segment `index`'s ciphertext and tag (I/O only, so it can run ahead). */
-  const fetchSegment = async (index: number): Promise<Uint8Array> => {
+  /** Reads segment `index`'s ciphertext and tag (I/O only, so it can run ahead), into `into` if given. */
+  const fetchSegment = async (index: number, into?: Buffer): Promise<Uint8Array> => {
     const ctLen = index === count - 1 ? length - index * size : size
-    const seg = await source.read(h + index * full, ctLen + TAG_BYTES)
+    const seg = await source.read(h + index * full, ctLen + TAG_BYTES, into)
     if (seg.byteLength < ctLen + TAG_BYTES)
       throw new StrongroomError('TRUNCATED', `the object was truncated inside segment ${index}`)
     return seg
   }
 
-  /** Decrypts a fetched segment; returns its plaintext only once the tag verifies. */
-  const openSegment = (index: number, seg: Uint8Array): Buffer => {
+  /**
+   * Decrypts a fetched segment, PIECE bytes per call (see PIECE); returns its plaintext, in
+   * those pieces, only once the tag verifies.
+   */
+  const openSegment = (index: number, seg: Uint8Array): Buffer[] => {
     if (key === undefined) throw new StrongroomError('INTERNAL', 'the object was closed')
     const final = index === count - 1
     const ctLen = seg.byteLength - TAG_BYTES
     const ct = seg.subarray(0, ctLen)
     const tag = Buffer.from(seg.subarray(ctLen))
     const d = segmentDecipher(key, header.aad, segmentNonce(header.noncePrefix, index, final))
-    const plain = d.update(ct)
+    const plain: Buffer[] = []
+    for (let at = 0; at < ctLen; at += PIECE) plain.push(d.update(ct.subarray(at, at + PIECE)))
     d.setAuthTag(tag)
     try {
       d.final()
@@ -113,7 +121,7 @@ export async function openObject(
     return plain
   }
 
-  const readSegment = async (index: number): Promise<Buffer> =>
+  const readSegment = async (index: number): Promise<Buffer[]> =>
     openSegment(index, await fetchSegment(index))
 
   // An empty object is one empty segment: its tag is all that authenticates the
@@ -140,14 +148,18 @@ export async function openObject(
         lastSeg === count - 1 && lastSeg !== firstSeg ? await readSegment(lastSeg) : undefined
       // One segment of read-ahead: the next read runs while this one is written out.
       // A read nobody awaits (the consumer stopped) must not become an unhandled rejection.
+      // Segments are read into two buffers in turn: segment i + 2 is read only once segment i
+      // was decrypted (into new pieces), and a fresh megabyte per segment costs page faults.
+      const bufs: Buffer[] = []
+      const bufLen = Math.min(full, length + TAG_BYTES)
       const ahead = (i: number) => {
-        const p = fetchSegment(i)
+        const p = fetchSegment(i, (bufs[i % 2] ??= Buffer.allocUnsafe(bufLen)))
         p.catch(() => undefined)
         return p
       }
       let pending = firstSeg === lastSeg && finalPlain !== undefined ? undefined : ahead(firstSeg)
       for (let i = firstSeg; i <= lastSeg; i++) {
-        let plain: Buffer
+        let plain: Buffer[]
         if (i === lastSeg && finalPlain !== undefined) plain = finalPlain
         else {
           const seg = await (pending ?? fetchSegment(i))
@@ -157,9 +169,15 @@ export async function openObject(
               : undefined
           plain = openSegment(i, seg)
         }
+        // The segment's bytes [start, end), from its pieces.
         const start = i === firstSeg ? a - i * size : 0
-        const end = i === lastSeg ? b - i * size + 1 : plain.length
-        yield plain.subarray(start, end)
+        const end = i === lastSeg ? b - i * size + 1 : size
+        for (let p = Math.floor(start / PIECE); p * PIECE < end && p < plain.length; p++) {
+          const piece = plain[p] ?? Buffer.alloc(0)
+          const from = Math.max(start - p * PIECE, 0)
+          const to = Math.min(end - p * PIECE, piece.length)
+          yield from === 0 && to === piece.length ? piece : piece.subarray(from, to)
+        }
       }
     },
     close(): void {

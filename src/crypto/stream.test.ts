@@ -6,7 +6,7 @@ import { isStrongroomError, type ErrorCode } from '../errors.ts'
 import type { EncryptionContext } from './context.ts'
 import { FIXED_BYTES, TAG_BYTES, parseHeader } from './header.ts'
 import { openObject, type RandomAccessSource } from './range.ts'
-import { decrypt, encrypt, type SealOptions } from './stream.ts'
+import { decrypt, encrypt, PIECE, type SealOptions } from './stream.ts'
 
 const KEY = Buffer.alloc(32, 7)
 const CONTEXT: EncryptionContext = {
@@ -275,6 +275,27 @@ describe('encrypted-object format', () => {
         assert.deepEqual(await openRange(ct, a, a + span), plain.subarray(a, a + span + 1))
       }),
       { numRuns: 300 },
+    )
+  })
+
+  it('decrypts any range across the pieces a segment is decrypted in (property)', async () => {
+    // Segments larger than PIECE and not a multiple of it: a range starts and ends inside
+    // pieces, on their edges, and on the short last piece of a segment.
+    const plain = randomBytes(5 * PIECE + 1234)
+    const sizes = [2 * PIECE + 37, PIECE, 3 * PIECE]
+    const cts = await Promise.all(sizes.map((segmentSize) => seal(plain, { segmentSize })))
+    const edge = fc.oneof(
+      fc.nat(plain.length - 1),
+      fc.constantFrom(0, PIECE - 1, PIECE, PIECE + 1, 2 * PIECE + 36, 2 * PIECE + 37),
+    )
+    await fc.assert(
+      fc.asyncProperty(edge, edge, fc.nat(cts.length - 1), async (x, y, which) => {
+        const [a, b] = x <= y ? [x, y] : [y, x]
+        const ct = cts[which] ?? cts[0]
+        assert.ok(ct)
+        assert.deepEqual(await openRange(ct, a, b), plain.subarray(a, b + 1))
+      }),
+      { numRuns: 200 },
     )
   })
 

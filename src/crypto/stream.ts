@@ -23,12 +23,15 @@ import {
 import { diagnose, segmentDecipher } from './segment.ts'
 
 /**
- * Bytes handed to the cipher per call. Each call allocates its output;
- * buffers of a megabyte are served by malloc in a way that keeps freed
- * memory resident until the next GC, and 64 KiB ones are not: this keeps the
- * streaming RSS flat (bench/crypto.ts measures it) at no cost in throughput.
+ * Bytes handed to the cipher per call. Each call allocates its output, and
+ * the size of that output decides what it costs: `serve` has glibc map every
+ * allocation of 64 KiB or more (bin/strongroom.js), so a 1 MiB output is an
+ * mmap, 256 page faults and an munmap: AES-256-GCM went from about 0.5 to
+ * 6 ms per MiB, and a 2 GiB GET from 0.8 to 0.2 of the plain server. 16 KiB
+ * outputs (one TLS record, as the gateway writes them) come from the heap and
+ * are reused, and keep the streaming RSS flat (bench/crypto.ts measures it).
  */
-const PIECE = 64 * 1024
+export const PIECE = 16 * 1024
 
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>
 

@@ -29,8 +29,10 @@ export function fileSource(fh: FileHandle, size: number): RandomAccessSource {
   return {
     size,
     /** Up to `length` bytes at `position`; fewer only at the end of the file. */
-    async read(position, length) {
-      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)))
+    async read(position, length, into) {
+      const n = Math.max(0, Math.min(length, size - position))
+      const buf =
+        into !== undefined && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n)
       let got = 0
       while (got < buf.length) {
         const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
