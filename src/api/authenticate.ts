@@ -3,6 +3,7 @@
  * is verified against the access key's secret; an unsigned request is the anonymous caller.
  * The caller's identity policies come compiled from the process-wide cache.
  */
+import type { KeyObject } from 'node:crypto'
 import type { App } from '../app.ts'
 import type { AccessKeyRecord } from '../meta/identity.ts'
 import { StrongroomError } from '../errors.ts'
@@ -37,10 +38,10 @@ const UNKNOWN_KEY = 'The AWS Access Key Id you provided does not exist in our re
  * every request, and an entry is used only for the very sealed secret it was derived from.
  * Bounded: past `MAX_SIGNING_KEYS` the oldest entry goes.
  */
-const signingKeys = new Map<string, { readonly sealed: Buffer; readonly key: Buffer }>()
+const signingKeys = new Map<string, { readonly sealed: Buffer; readonly key: KeyObject }>()
 const MAX_SIGNING_KEYS = 4096
 
-function cachedKey(record: AccessKeyRecord, c: Credential, derive: () => Buffer): Buffer {
+function cachedKey(record: AccessKeyRecord, c: Credential, derive: () => KeyObject): KeyObject {
   const id = `${record.id}/${scopeOf(c)}`
   const hit = signingKeys.get(id)
   if (hit?.sealed.equals(record.secret) === true) return hit.key

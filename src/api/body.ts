@@ -4,7 +4,7 @@
  * payload hash, Content-MD5, checksums) handed to the object service, which checks it before
  * anything commits (src/store/expect.ts).
  */
-import { createHash } from 'node:crypto'
+import { createHash, type KeyObject } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { StrongroomError } from '../errors.ts'
 import { checksumAlgorithmOf } from '../store/checksums.ts'
@@ -38,7 +38,7 @@ export interface StreamingBody {
 export function streamingBody(
   req: IncomingMessage,
   auth: ParsedAuth | undefined,
-  signingKey: Buffer | undefined,
+  signingKey: KeyObject | undefined,
 ): StreamingBody {
   const payload = auth?.payloadHash ?? 'UNSIGNED-PAYLOAD'
   const streaming = payload.startsWith('STREAMING-')

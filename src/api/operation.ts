@@ -4,6 +4,7 @@
  * handler runs; a handler receives only an `Authorized` context, which only the pipeline can
  * make. A new operation is one declaration; test/api/operations.test.ts walks every one.
  */
+import type { KeyObject } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { TenantRecord } from '../meta/identity.ts'
@@ -21,7 +22,7 @@ export interface Caller {
   readonly userName: string | undefined
   readonly policies: readonly LoadedPolicy[]
   readonly auth: ParsedAuth | undefined
-  readonly signingKey: Buffer | undefined
+  readonly signingKey: KeyObject | undefined
 }
 
 /** A request as the S3 codec decoded it: what the declarations' functions may read. */

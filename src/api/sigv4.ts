@@ -6,7 +6,13 @@
  * Signatures are compared in constant time; the clock may differ by 15
  * minutes at most. Nothing here looks up keys: callers pass the secret.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256'
@@ -279,11 +285,16 @@ export function parseAuth(
   return undefined
 }
 
-export function signingKey(secret: string, c: Credential): Buffer {
+/**
+ * The signing key of a secret and scope, as a KeyObject: Node takes a raw key through slow
+ * checks on every createHmac (about 15 µs on Node 24, against 3 µs for a KeyObject), and a
+ * request takes at least one HMAC with it, an aws-chunked upload one per chunk.
+ */
+export function signingKey(secret: string, c: Credential): KeyObject {
   const kDate = createHmac('sha256', `AWS4${secret}`).update(c.date).digest()
   const kRegion = createHmac('sha256', kDate).update(c.region).digest()
   const kService = createHmac('sha256', kRegion).update(c.service).digest()
-  return createHmac('sha256', kService).update('aws4_request').digest()
+  return createSecretKey(createHmac('sha256', kService).update('aws4_request').digest())
 }
 
 export function scopeOf(c: Credential): string {
@@ -327,9 +338,9 @@ export function verify(
   v: RequestView,
   query: readonly [string, string][],
   auth: ParsedAuth,
-  keyOf: (c: Credential) => Buffer,
+  keyOf: (c: Credential) => KeyObject,
   expect: { region: string; now: number },
-): Buffer {
+): KeyObject {
   const c = auth.credential
   if (c.service !== 's3')
     throw new StrongroomError(
@@ -387,7 +398,7 @@ export function verify(
 
 /** The signature a chunk of STREAMING-AWS4-HMAC-SHA256-PAYLOAD must carry. */
 export function chunkSignature(
-  key: Buffer,
+  key: KeyObject,
   auth: ParsedAuth,
   previous: string,
   chunk: readonly Uint8Array[],
@@ -407,7 +418,7 @@ export function chunkSignature(
 
 /** The x-amz-trailer-signature of STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER's trailer chunk. */
 export function trailerSignature(
-  key: Buffer,
+  key: KeyObject,
   auth: ParsedAuth,
   previous: string,
   canonicalTrailers: string,

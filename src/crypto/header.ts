@@ -29,6 +29,7 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 import { contextHash, decodeContext, encodeContext, type EncryptionContext } from './context.ts'
+import { keyObject } from './key-object.ts'
 
 export const MAGIC = Buffer.from([0x89, 0x53, 0x52, 0x4f])
 export const FORMAT_VERSION = 1
@@ -89,7 +90,7 @@ export function deriveKeys(
     throw new StrongroomError('WRONG_KEY', `a data key must be 32 bytes, got ${dataKey.byteLength}`)
   }
   const info = Buffer.concat([HKDF_INFO_LABEL, contextHash(encodedContext)])
-  const okm = Buffer.from(hkdfSync('sha256', dataKey, salt, info, 96))
+  const okm = Buffer.from(hkdfSync('sha256', keyObject(dataKey), salt, info, 96))
   return {
     objectKey: okm.subarray(0, 32),
     commitment: okm.subarray(32, 64),
@@ -176,7 +177,7 @@ export function buildHeader(
   off = b.writeUInt16BE(fields.wrappedKey.byteLength, off)
   b.set(fields.wrappedKey, off)
   off += fields.wrappedKey.byteLength
-  createHmac('sha256', keys.headerKey).update(b.subarray(0, off)).digest().copy(b, off)
+  createHmac('sha256', keyObject(keys.headerKey)).update(b.subarray(0, off)).digest().copy(b, off)
   return { header: parseHeader(b), keys }
 }
 
@@ -279,7 +280,9 @@ export function verifyHeader(header: Header, dataKey: Uint8Array): Buffer {
     )
   }
   const end = header.bytes.length - HEADER_TAG_BYTES
-  const tag = createHmac('sha256', keys.headerKey).update(header.bytes.subarray(0, end)).digest()
+  const tag = createHmac('sha256', keyObject(keys.headerKey))
+    .update(header.bytes.subarray(0, end))
+    .digest()
   if (!timingSafeEqual(tag, header.bytes.subarray(end))) {
     throw new StrongroomError(
       'HEADER_TAMPERED',

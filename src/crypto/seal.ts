@@ -13,6 +13,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
+import { keyObject } from './key-object.ts'
 
 const VERSION = 1
 const NONCE = 12
@@ -27,7 +28,7 @@ export function sealSecret(
   version = VERSION,
 ): Buffer {
   const nonce = randomBytes(NONCE)
-  const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG })
+  const c = createCipheriv('aes-256-gcm', keyObject(key), nonce, { authTagLength: TAG })
   c.setAAD(aad)
   const out = Buffer.allocUnsafe(SEAL_OVERHEAD + plaintext.byteLength)
   out[0] = version
@@ -54,7 +55,7 @@ export function openSecret(
     throw failure()
   }
   const ctEnd = sealed.byteLength - TAG
-  const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(1, 1 + NONCE), {
+  const d = createDecipheriv('aes-256-gcm', keyObject(key), sealed.subarray(1, 1 + NONCE), {
     authTagLength: TAG,
   })
   d.setAAD(aad)

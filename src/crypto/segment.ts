@@ -12,11 +12,12 @@
 import { createCipheriv, createDecipheriv, type DecipherGCM } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 import { segmentNonce, TAG_BYTES } from './header.ts'
+import { keyObject } from './key-object.ts'
 
 const GCM = 'aes-256-gcm'
 
 export function segmentDecipher(key: Buffer, aad: Buffer, nonce: Buffer): DecipherGCM {
-  const d = createDecipheriv(GCM, key, nonce, { authTagLength: TAG_BYTES })
+  const d = createDecipheriv(GCM, keyObject(key), nonce, { authTagLength: TAG_BYTES })
   d.setAAD(aad)
   return d
 }

@@ -21,6 +21,7 @@ import {
   type Header,
 } from './header.ts'
 import { diagnose, segmentDecipher } from './segment.ts'
+import { keyObject } from './key-object.ts'
 
 /**
  * Bytes handed to the cipher per call. Each call allocates its output, and
@@ -105,9 +106,14 @@ export async function* encrypt(source: ByteSource, options: SealOptions): AsyncG
 }
 
 function segmentCipher(key: Buffer, header: Header, index: number, final: boolean): CipherGCM {
-  const c = createCipheriv('aes-256-gcm', key, segmentNonce(header.noncePrefix, index, final), {
-    authTagLength: TAG_BYTES,
-  })
+  const c = createCipheriv(
+    'aes-256-gcm',
+    keyObject(key),
+    segmentNonce(header.noncePrefix, index, final),
+    {
+      authTagLength: TAG_BYTES,
+    },
+  )
   c.setAAD(header.aad)
   return c
 }
