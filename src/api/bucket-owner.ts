@@ -16,8 +16,8 @@
  *   names this rule;
  * - for the actions in LOCKOUT_PROOF_ACTIONS, the owning tenant's
  *   administrator (Strongroom tenants have no root user yet: an administrator
- *   is a principal whose identity policies alone allow every action on every
- *   resource, as AdministratorAccess does) is allowed even when the bucket
+ *   is a principal with an unconditional Allow of Action `*` on Resource `*`,
+ *   as AdministratorAccess has, that its other policies do not cut down) is allowed even when the bucket
  *   policy denies it, so that a bucket policy can never lock the owner out of
  *   its own bucket. Other users of the tenant stay bound by the bucket policy,
  *   as IAM users are on AWS: a Deny of s3:PutBucketPolicy "unless the principal
@@ -29,6 +29,7 @@
  * data actions.
  */
 import type { AuthzRequest, Decision, PolicySet, Trace, authorize } from '../iam/evaluate.ts'
+import { isUnloadable, type LoadedPolicy } from '../iam/load.ts'
 
 /** Bucket-configuration actions (and DeleteBucket): only the owning tenant's principals. */
 export const OWNER_ONLY_ACTIONS: ReadonlySet<string> = new Set([
@@ -84,6 +85,26 @@ export const LOCKOUT_PROOF_ACTIONS: ReadonlySet<string> = new Set([
   's3:DeleteBucketPolicy',
 ])
 
+/**
+ * An identity policy with AdministratorAccess's statement: Allow of Action `*` on Resource `*`,
+ * with no condition. The engine alone cannot tell: `NotAction` and `NotResource` statements
+ * (PowerUserAccess's `NotAction: iam:*`) also match the literal action `*` and resource `*`.
+ */
+function grantsEverything(p: LoadedPolicy): boolean {
+  return (
+    !isUnloadable(p) &&
+    p.statements.some(
+      (s) =>
+        s.effect === 'Allow' &&
+        s.action?.raw.includes('*') === true &&
+        s.notAction === undefined &&
+        s.resource?.some((r) => r.source === '*') === true &&
+        s.notResource === undefined &&
+        s.conditions.length === 0,
+    )
+  )
+}
+
 export interface OwnerRuled {
   readonly decision: Decision
   readonly trace: Trace | undefined
@@ -122,7 +143,7 @@ export function ownerRule(
   if (result.decision === 'Allow' || !LOCKOUT_PROOF_ACTIONS.has(req.action)) return same
   const identityOnly = { ...set, resource: undefined }
   const administrator = engine({ ...req, action: '*', resource: '*' }, identityOnly)
-  if (administrator.decision !== 'Allow') return same
+  if (!set.identity.some(grantsEverything) || administrator.decision !== 'Allow') return same
   const own = engine(req, identityOnly, { explain: true })
   if (own.decision !== 'Allow') return same
   return {

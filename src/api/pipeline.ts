@@ -48,6 +48,7 @@ import {
 } from './s3/common.ts'
 import { PAYLOAD_SHA256 } from './sigv4.ts'
 import type { Node } from './xml.ts'
+import { restrictedByPublicAccessBlock } from './public-access.ts'
 
 /**
  * Every denial of an anonymous request reads the same, whether the bucket is missing, blocked
@@ -423,7 +424,7 @@ export class Pipeline {
     extra: Conditions,
   ): Decided {
     const c = s.caller
-    if (c.auth === undefined && (bucket?.publicAccessBlock.restrictPublicBuckets ?? true)) {
+    if (restrictedByPublicAccessBlock(bucket, c, () => this.bucketPolicy(bucket))) {
       this.record(s, action, resource, 'ImplicitDeny', undefined)
       return { decision: 'ImplicitDeny', outsider: false }
     }

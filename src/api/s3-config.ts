@@ -3,10 +3,9 @@
  * default encryption, the public access block and tag sets, read strictly
  * from request XML (or the x-amz-tagging header) and written back as S3 does.
  */
-import type { Policy } from '../iam/policy.ts'
 import type { PublicAccessBlock, Tags } from '../meta/objects.ts'
 import { StrongroomError } from '../errors.ts'
-import type { Node, XmlElement } from './xml.ts'
+import { leaf, type Node, type XmlElement } from './xml.ts'
 
 const malformed = (why: string): StrongroomError =>
   new StrongroomError(
@@ -126,9 +125,9 @@ export function parseTagging(doc: XmlElement): Tags {
   return checkTags(
     set.children.map((t) => {
       if (t.name !== 'Tag') throw malformed(`unexpected ${t.name} in TagSet`)
-      const k = child(t, 'Key')
+      const k = leaf(t, 'Key')
       if (k === undefined) throw malformed('every Tag needs a Key')
-      return [k.text, child(t, 'Value')?.text ?? ''] as const
+      return [k, leaf(t, 'Value') ?? ''] as const
     }),
   )
 }
@@ -168,47 +167,4 @@ export function tagConditions(
   for (const [k, v] of tags) out[`${prefix}/${k}`] = v
   if (prefix === 's3:RequestObjectTag') out['s3:RequestObjectTagKeys'] = tags.map(([k]) => k)
   return out
-}
-
-/**
- * Keys whose fixed value makes a grant non-public
- * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status).
- */
-const NARROWING_KEYS = new Set([
-  'aws:sourceip',
-  'aws:sourcearn',
-  'aws:sourcevpc',
-  'aws:sourcevpce',
-  'aws:sourceowner',
-  'aws:sourceaccount',
-  's3:x-amz-server-side-encryption-aws-kms-key-id',
-  'aws:userid',
-  'aws:principalorgid',
-  'aws:principalaccount',
-  'aws:principalarn',
-])
-
-/**
- * S3's meaning of a public policy: an Allow to every principal that is not
- * narrowed by a fixed value of one of the keys above. Returns the Sid (or
- * index) of the first public statement.
- */
-export function publicStatement(policy: Policy): string | undefined {
-  for (const s of policy.statements) {
-    if (s.effect !== 'Allow') continue
-    const everyone =
-      s.notPrincipal !== undefined ||
-      s.principal?.wildcard === true ||
-      s.principal?.aws.includes('*') === true
-    if (!everyone) continue
-    const narrowed = s.conditions.some(
-      (c) =>
-        NARROWING_KEYS.has(c.lkey) &&
-        !c.operator.base.negated &&
-        !c.operator.ifExists &&
-        c.raw.every((v) => !v.includes('*') && !v.includes('?') && !/\/0$/.test(v)),
-    )
-    if (!narrowed) return s.sid ?? `Statement[${s.index}]`
-  }
-  return undefined
 }

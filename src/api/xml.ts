@@ -261,6 +261,20 @@ export function parseXml(text: string, maxElements: number): XmlElement {
   return toElement(roots[0] as Ordered, 1)
 }
 
+/**
+ * The text of `el`'s one child element `name`, which must hold text only; undefined when there
+ * is none. Two of them, or one with elements inside, is MalformedXML: a reader that took the
+ * first, or the text around an element, would act on something the client did not write.
+ */
+export function leaf(el: XmlElement, name: string): string | undefined {
+  const found = el.children.filter((c) => c.name === name)
+  const one = found[0]
+  if (one === undefined) return undefined
+  if (found.length > 1) throw malformed(`${el.name} has more than one ${name}`)
+  if (one.children.length > 0) throw malformed(`${name} must hold text, not elements`)
+  return one.text
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Reads a request body as the document `root`, within that document's size bound. */

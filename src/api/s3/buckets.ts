@@ -2,7 +2,7 @@
 import { StrongroomError } from '../../errors.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
-import { readXml, XML_BOUNDS } from '../xml.ts'
+import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
 import { owner } from './common.ts'
 
 async function listBuckets(ctx: Authorized): Promise<void> {
@@ -27,7 +27,7 @@ async function createBucket(ctx: Authorized): Promise<void> {
   const body = await ctx.readBody(XML_BOUNDS.CreateBucketConfiguration.bytes)
   if (body.length > 0) {
     const cfg = readXml('CreateBucketConfiguration', body)
-    const loc = cfg.children.find((c) => c.name === 'LocationConstraint')?.text.trim()
+    const loc = leaf(cfg, 'LocationConstraint')?.trim()
     if (loc !== undefined && loc !== '' && loc !== region) {
       throw new StrongroomError(
         'INVALID_ARGUMENT',

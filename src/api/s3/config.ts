@@ -8,9 +8,9 @@ import {
   parseEncryption,
   parsePublicAccessBlock,
   publicAccessBlockXml,
-  publicStatement,
 } from '../s3-config.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
+import { publicStatement } from '../public-access.ts'
 
 /** S3's limit on a bucket policy, after whitespace is removed (https://docs.aws.amazon.com/AmazonS3/latest/userguide/add-bucket-policy.html). */
 const MAX_POLICY_BYTES = 20 * 1024

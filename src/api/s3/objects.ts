@@ -11,7 +11,7 @@ import { ANONYMOUS_DENIED } from '../pipeline.ts'
 import { evaluate, readConditions } from '../preconditions.ts'
 import { writeAll } from '../protocols/rest-xml.ts'
 import { quarantined } from '../quarantine.ts'
-import { readXml, XML_BOUNDS, type Node } from '../xml.ts'
+import { leaf, readXml, XML_BOUNDS, type Node } from '../xml.ts'
 import { MAX_PUT_BYTES, requestTags, userMetadata, versioned, versionHeaders } from './common.ts'
 
 const RESPONSE_OVERRIDES = [
@@ -269,10 +269,15 @@ function deleteRequest(body: Buffer, r: S3Request): DeleteRequest {
   const doc = readXml('Delete', body)
   const keys = doc.children
     .filter((c) => c.name === 'Object')
-    .map((o) => ({
-      key: o.children.find((c) => c.name === 'Key')?.text ?? '',
-      versionId: o.children.find((c) => c.name === 'VersionId')?.text.trim(),
-    }))
+    .map((o) => {
+      const key = leaf(o, 'Key')
+      if (key === undefined || key === '')
+        throw new StrongroomError(
+          'MALFORMED_XML',
+          'The XML you provided was not well-formed or did not validate against our published schema: every Object needs a Key of at least one character',
+        )
+      return { key, versionId: leaf(o, 'VersionId')?.trim() }
+    })
   if (keys.length === 0 || keys.length > 1000)
     throw new StrongroomError(
       'MALFORMED_XML',
