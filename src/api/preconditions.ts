@@ -13,6 +13,8 @@
  * CopyObject documents the same pairs for its x-amz-copy-source-if-* headers, with 412 where a
  * read answers 304 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
  */
+import { StrongroomError } from '../errors.ts'
+import type { WriteCondition } from '../meta/objects.ts'
 
 export interface Preconditions {
   readonly ifMatch: string | undefined
@@ -76,5 +78,35 @@ export function copySourceConditions(header: (name: string) => string | undefine
     ifNoneMatch: header('x-amz-copy-source-if-none-match'),
     ifModifiedSince: header('x-amz-copy-source-if-modified-since'),
     ifUnmodifiedSince: header('x-amz-copy-source-if-unmodified-since'),
+  }
+}
+
+/**
+ * The conditions of a write (PutObject): `If-None-Match: *` (no current object) and
+ * `If-Match: ETAG` (the current object has that ETag), which the store checks as it commits
+ * (src/meta/objects.ts `checkWriteCondition`). If-None-Match takes only `*` on a write: "Expects
+ * the '*' (asterisk) character"
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html); any other
+ * value is NotImplemented. The date conditions do not apply to writes and are ignored, as S3
+ * ignores them.
+ */
+export function writeConditions(
+  header: (name: string) => string | undefined,
+): WriteCondition | undefined {
+  const none = header('if-none-match')?.trim()
+  const match = header('if-match')?.trim()
+  if (none === undefined && match === undefined) return undefined
+  if (none !== undefined && none !== '*')
+    throw new StrongroomError(
+      'NOT_IMPLEMENTED',
+      'A header you provided implies functionality that is not implemented: If-None-Match on a write takes only `*`',
+    )
+  if (match === '')
+    throw new StrongroomError('INVALID_ARGUMENT', 'If-Match needs an ETag', {
+      details: { ArgumentName: 'If-Match' },
+    })
+  return {
+    ...(none === undefined ? {} : { ifNoneMatch: true }),
+    ...(match === undefined ? {} : { ifMatch: match }),
   }
 }

@@ -4,6 +4,7 @@
  * BlobStore as ciphertext; a row names its blob and its data key, and is
  * written only after the blob is durable.
  */
+import { StrongroomError } from '../errors.ts'
 import type { BucketStore, Versioning } from './buckets.ts'
 import type { WrappedDataKey } from './keys.ts'
 import type { MultipartStore } from './multipart.ts'
@@ -112,6 +113,7 @@ export interface ObjectStore {
     wrappedKey: WrappedDataKey | undefined,
     versioning: Versioning,
     inlineBody?: Uint8Array,
+    condition?: WriteCondition,
   ): Promise<ObjectRecord[]>
   /** The ciphertext of a small body kept with its row (written by putObject, removed with its version). */
   getInlineBody(blob: string): Promise<Uint8Array | undefined>
@@ -152,3 +154,37 @@ export interface ObjectStore {
 
 /** The object-side ports together, as one adapter serves them (the former single port). */
 export type ObjectMetaStore = BucketStore & ObjectStore & MultipartStore & VerdictStore
+
+/**
+ * A conditional write (S3's If-None-Match: * and If-Match on PutObject), checked against the
+ * current version in the same transaction that replaces it, so that two writers cannot both
+ * pass (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+ */
+export interface WriteCondition {
+  /** The key must have no current object (a delete marker counts as none). */
+  readonly ifNoneMatch?: boolean
+  /** The current object's ETag must be this one (quotes optional). */
+  readonly ifMatch?: string
+}
+
+/** Throws PreconditionFailed (or NoSuchKey for If-Match on a missing key) unless `etag` meets it. */
+export function checkWriteCondition(etag: string | undefined, c: WriteCondition): void {
+  if (c.ifMatch !== undefined) {
+    if (etag === undefined)
+      throw new StrongroomError('NO_SUCH_KEY', 'The specified key does not exist (If-Match)')
+    if (unquote(c.ifMatch) !== unquote(etag))
+      throw new StrongroomError(
+        'PRECONDITION_FAILED',
+        'At least one of the pre-conditions you specified did not hold (If-Match)',
+        { details: { Condition: 'If-Match' } },
+      )
+  }
+  if (c.ifNoneMatch === true && etag !== undefined)
+    throw new StrongroomError(
+      'PRECONDITION_FAILED',
+      'At least one of the pre-conditions you specified did not hold (If-None-Match)',
+      { details: { Condition: 'If-None-Match' } },
+    )
+}
+
+const unquote = (e: string): string => e.trim().replace(/^"(.*)"$/, '$1')

@@ -27,6 +27,7 @@ import {
   type Tags,
   type UploadRecord,
   type WrappedDataKey,
+  type WriteCondition,
 } from '../meta/objects.ts'
 import type { BucketStore } from '../meta/buckets.ts'
 import type { IdentityStore } from '../meta/identity.ts'
@@ -83,6 +84,8 @@ export interface PutInput {
   readonly tags: Tags
   /** The tenant key to seal under; the bucket's default key when absent. */
   readonly keyId?: string
+  /** If-None-Match / If-Match: checked when the row commits, against the version it replaces. */
+  readonly condition?: WriteCondition
 }
 
 /** What to seal: a body, under which key, bound to which context. */
@@ -326,6 +329,7 @@ export class ObjectService {
         sealed.wrapped,
         input.bucket.versioning,
         sealed.inline,
+        input.condition,
       )
     } catch (e) {
       await this.discard(sealed.blob)

@@ -150,23 +150,68 @@ describe('objects, in process', () => {
     assert.equal((await get({ 'if-none-match': etag, 'if-modified-since': before })).status, 304)
   })
 
-  // S3 has conditional writes since August 2024 (API_PutObject.html, If-None-Match); the gateway
-  // does not implement them yet: the header is ignored and the object overwritten.
-  it(
-    'a conditional PUT (If-None-Match: *) does not overwrite an existing key: 412',
-    { todo: 'conditional writes are not implemented: the PUT overwrites' },
-    async () => {
-      await a.send(new PutObjectCommand({ Bucket: B, Key: 'once', Body: 'first' }))
-      const r = await gw.call(gw.alice, {
+  // Conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+  // and API_PutObject.html (If-None-Match: "Expects the '*' (asterisk) character"; If-Match
+  // needs s3:GetObject as well as s3:PutObject).
+  it('a conditional PUT (If-None-Match: *) does not overwrite an existing key: 412', async () => {
+    await a.send(new PutObjectCommand({ Bucket: B, Key: 'once', Body: 'first' }))
+    const put = (headers: Record<string, string>, body: string) =>
+      gw.call(gw.alice, { method: 'PUT', path: `/${B}/once`, headers, body })
+    const r = await put({ 'if-none-match': '*' }, 'second')
+    assert.equal(r.status, 412)
+    assert.equal(errorOf(r.text).Code, 'PreconditionFailed')
+    const body = await (await a.send(new GetObjectCommand({ Bucket: B, Key: 'once' }))).Body
+    assert.equal(await body?.transformToString(), 'first')
+    // A key with no object (or only a deleted one) is written.
+    await a.send(new DeleteObjectCommand({ Bucket: B, Key: 'once' }))
+    assert.equal((await put({ 'if-none-match': '*' }, 'third')).status, 200)
+    // If-None-Match takes only `*` on a write.
+    const other = await put({ 'if-none-match': '"abc"' }, 'fourth')
+    assert.equal(other.status, 501)
+    assert.equal(errorOf(other.text).Code, 'NotImplemented')
+  })
+
+  it('If-Match on PUT replaces only the version with that ETag; a missing key is NoSuchKey', async () => {
+    const first = await a.send(new PutObjectCommand({ Bucket: B, Key: 'cas', Body: 'v1' }))
+    const put = (ifMatch: string, body: string) =>
+      gw.call(gw.alice, {
         method: 'PUT',
-        path: `/${B}/once`,
-        headers: { 'if-none-match': '*' },
-        body: 'second',
+        path: `/${B}/cas`,
+        headers: { 'if-match': ifMatch },
+        body,
       })
-      assert.equal(r.status, 412)
-      assert.equal(errorOf(r.text).Code, 'PreconditionFailed')
-    },
-  )
+    const stale = await put('"0123456789abcdef0123456789abcdef"', 'lost update')
+    assert.equal(stale.status, 412)
+    assert.equal(errorOf(stale.text).Code, 'PreconditionFailed')
+    const ok = await put(first.ETag ?? '', 'v2')
+    assert.equal(ok.status, 200, ok.text)
+    const got = await a.send(new GetObjectCommand({ Bucket: B, Key: 'cas' }))
+    assert.equal(await got.Body?.transformToString(), 'v2')
+    // The same ETag again: the object it named was replaced.
+    assert.equal((await put(first.ETag ?? '', 'v3')).status, 412)
+    const missing = await gw.call(gw.alice, {
+      method: 'PUT',
+      path: `/${B}/never-written`,
+      headers: { 'if-match': first.ETag ?? '' },
+      body: 'x',
+    })
+    assert.equal(missing.status, 404)
+    assert.equal(errorOf(missing.text).Code, 'NoSuchKey')
+  })
+
+  it('concurrent If-None-Match: * PUTs of one key: exactly one wins', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        gw.call(gw.alice, {
+          method: 'PUT',
+          path: `/${B}/race`,
+          headers: { 'if-none-match': '*' },
+          body: `writer ${i}`,
+        }),
+      ),
+    )
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 412, 412, 412, 412, 412, 412, 412])
+  })
 
   it('CopyObject: bytes and metadata carried over, or replaced with REPLACE; conditions on the source', async () => {
     const c = await a.send(

@@ -8,7 +8,7 @@ import { toApiError } from '../errors.ts'
 import type { Operation, S3Request } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { ANONYMOUS_DENIED } from '../pipeline.ts'
-import { evaluate, readConditions } from '../preconditions.ts'
+import { evaluate, readConditions, writeConditions } from '../preconditions.ts'
 import { writeAll } from '../protocols/rest-xml.ts'
 import { quarantined } from '../quarantine.ts'
 import { leaf, readXml, XML_BOUNDS, type Node } from '../xml.ts'
@@ -27,6 +27,7 @@ async function putObject(ctx: Authorized): Promise<void> {
   const { bucket, key, keyId } = ctx
   const tenant = await ctx.tenantOf(bucket)
   const metadata = userMetadata(ctx.request)
+  const condition = writeConditions(ctx.request.header)
   const { body, expect } = ctx.streamingBody()
   if (expect.length > MAX_PUT_BYTES)
     throw new StrongroomError(
@@ -44,6 +45,7 @@ async function putObject(ctx: Authorized): Promise<void> {
       metadata,
       tags: requestTags(ctx.request).tags,
       keyId,
+      ...(condition === undefined ? {} : { condition }),
     }),
   )
   ctx.res.setHeader('ETag', object.etag)
@@ -358,7 +360,12 @@ export const OBJECT_OPERATIONS: readonly Operation[] = [
     resource: 'object',
     target: 'bucket',
     conditions: (r) => requestTags(r).conditions,
-    also: (r) => (requestTags(r).tags.length > 0 ? ['s3:PutObjectTagging'] : []),
+    // If-Match reads the current ETag: "you must have the s3:PutObject and s3:GetObject
+    // permissions" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+    also: (r) => [
+      ...(requestTags(r).tags.length > 0 ? ['s3:PutObjectTagging'] : []),
+      ...(r.header('if-match') !== undefined ? ['s3:GetObject'] : []),
+    ],
     kms: { action: 'kms:GenerateDataKey', key: 'write' },
     handler: putObject,
   },

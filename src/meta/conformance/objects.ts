@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { isStrongroomError } from '../../errors.ts'
+import type { WriteCondition } from '../objects.ts'
 import type { MetadataStore } from '../store.ts'
 import { objectRecord, V1, V2, V3, withBucket, wrapped, type MakeStore } from './fixtures.ts'
 
@@ -122,6 +124,58 @@ export function objectsConformance(make: MakeStore): void {
           'Unversioned',
         )
         assert.equal(await store.getInlineBody('inline-1'), undefined)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('a conditional write is checked against the current version in its own transaction', async () => {
+      const { store, tenant, key, bucket } = await withBucket(make)
+      const write = (n: number, condition: WriteCondition) =>
+        store.putObject(
+          objectRecord(bucket, 'k', 'null', n),
+          wrapped(tenant, key),
+          'Unversioned',
+          undefined,
+          condition,
+        )
+      const code = (p: Promise<unknown>) =>
+        p.then(
+          () => 'written',
+          (e: unknown) => (isStrongroomError(e) ? e.code : String(e)),
+        )
+      try {
+        assert.equal(await code(write(1, { ifMatch: '"any"' })), 'NO_SUCH_KEY')
+        assert.equal(await code(write(1, { ifNoneMatch: true })), 'written')
+        const etag = (await store.getObject('b', 'k'))?.etag ?? ''
+        assert.equal(await code(write(2, { ifNoneMatch: true })), 'PRECONDITION_FAILED')
+        assert.equal(await code(write(2, { ifMatch: '"other"' })), 'PRECONDITION_FAILED')
+        assert.deepEqual(await store.getObject('b', 'k'), objectRecord(bucket, 'k', 'null', 1))
+        // Quotes are optional in If-Match.
+        assert.equal(await code(write(2, { ifMatch: etag.replaceAll('"', '') })), 'written')
+        assert.deepEqual(await store.getObject('b', 'k'), objectRecord(bucket, 'k', 'null', 2))
+        // Two writers with If-None-Match: * on a fresh key: one wins.
+        const both = await Promise.all([
+          code(
+            store.putObject(
+              objectRecord(bucket, 'j', 'null', 3),
+              wrapped(tenant, key),
+              'Unversioned',
+              undefined,
+              { ifNoneMatch: true },
+            ),
+          ),
+          code(
+            store.putObject(
+              objectRecord(bucket, 'j', 'null', 4),
+              wrapped(tenant, key),
+              'Unversioned',
+              undefined,
+              { ifNoneMatch: true },
+            ),
+          ),
+        ])
+        assert.deepEqual(both.sort(), ['PRECONDITION_FAILED', 'written'])
       } finally {
         await store.close()
       }

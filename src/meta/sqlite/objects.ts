@@ -5,14 +5,16 @@
  */
 import type { SQLInputValue } from 'node:sqlite'
 import type { WrappedDataKey } from '../keys.ts'
-import type {
-  ListPage,
-  ObjectPart,
-  ObjectRecord,
-  ObjectStore,
-  Tags,
-  VersionRecord,
-  Versioning,
+import {
+  checkWriteCondition,
+  type ListPage,
+  type ObjectPart,
+  type ObjectRecord,
+  type ObjectStore,
+  type Tags,
+  type VersionRecord,
+  type Versioning,
+  type WriteCondition,
 } from '../objects.ts'
 import type { ScanRecord } from '../verdicts.ts'
 import { bytes, digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
@@ -30,8 +32,9 @@ export class SqliteObjectStore implements ObjectStore {
     wk: WrappedDataKey | undefined,
     versioning: Versioning,
     inlineBody?: Uint8Array,
+    condition?: WriteCondition,
   ): Promise<ObjectRecord[]> {
-    return this.db.grouped(() => placeObject(this.db, o, wk, versioning, inlineBody))
+    return this.db.grouped(() => placeObject(this.db, o, wk, versioning, inlineBody, condition))
   }
 
   objectParts(uploadId: string): Promise<ObjectPart[]> {
@@ -195,11 +198,17 @@ export function placeObject(
   wk: WrappedDataKey | undefined,
   versioning: Versioning,
   inlineBody?: Uint8Array,
+  condition?: WriteCondition,
 ): ObjectRecord[] {
   const removed: ObjectRecord[] = []
   const current = db
     .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
     .get(o.bucket, o.key) as Row | undefined
+  if (condition !== undefined)
+    checkWriteCondition(
+      current === undefined || num(current.delete_marker) === 1 ? undefined : str(current.etag),
+      condition,
+    )
   const keep =
     versioning === 'Enabled' || (versioning === 'Suspended' && str(current?.version_id) !== 'null')
   if (current !== undefined) {
