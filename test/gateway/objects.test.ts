@@ -160,7 +160,7 @@ describe('objects, in process', () => {
     const r = await put({ 'if-none-match': '*' }, 'second')
     assert.equal(r.status, 412)
     assert.equal(errorOf(r.text).Code, 'PreconditionFailed')
-    const body = await (await a.send(new GetObjectCommand({ Bucket: B, Key: 'once' }))).Body
+    const body = (await a.send(new GetObjectCommand({ Bucket: B, Key: 'once' }))).Body
     assert.equal(await body?.transformToString(), 'first')
     // A key with no object (or only a deleted one) is written.
     await a.send(new DeleteObjectCommand({ Bucket: B, Key: 'once' }))
