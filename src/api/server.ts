@@ -302,6 +302,9 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
           handler,
         )
   server.on('checkContinue', onCheckContinue)
+  // Any other Expect value (an empty one included) Node answers 417 itself; S3 ignores it and
+  // serves the request, and so does the gateway (no 100 Continue is sent for it).
+  server.on('checkExpectation', onCheckContinue)
   // A silent socket is closed; a request still waiting for its body gets S3's RequestTimeout
   // first. The upload it carried is abandoned whole: nothing half-written becomes visible.
   server.timeout = o.idleTimeoutMs ?? 120_000
