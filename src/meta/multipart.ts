@@ -4,7 +4,7 @@
  */
 import type { Versioning } from './buckets.ts'
 import type { WrappedDataKey } from './keys.ts'
-import type { ObjectRecord, Tags } from './objects.ts'
+import type { ObjectRecord, Tags, WriteCondition } from './objects.ts'
 
 export interface UploadRecord {
   readonly id: string
@@ -55,5 +55,7 @@ export interface MultipartStore {
     object: ObjectRecord,
     parts: readonly PartRecord[],
     versioning: Versioning,
+    /** Checked against the version the object replaces, as putObject checks it. */
+    condition?: WriteCondition,
   ): Promise<{ replaced: ObjectRecord[]; unused: PartRecord[] }>
 }

@@ -21,6 +21,7 @@ import {
   type PartRecord,
   type ScanRecord,
   type UploadRecord,
+  type WriteCondition,
 } from '../meta/objects.ts'
 import type { TenantRecord } from '../meta/store.ts'
 import type { BodyExpectation } from './expect.ts'
@@ -96,6 +97,7 @@ export async function completeUpload(
     readonly bucket: BucketRecord
     readonly tenant: TenantRecord
     readonly parts: readonly PartRecord[]
+    readonly condition?: WriteCondition | undefined
   },
 ): Promise<ObjectRecord> {
   const { upload, bucket, parts } = input
@@ -139,7 +141,12 @@ export async function completeUpload(
       throw new ScanRejected(scan, upload.key)
   }
   const record: ObjectRecord = { ...draft, scan }
-  const { replaced, unused } = await service.meta.completeUpload(record, parts, bucket.versioning)
+  const { replaced, unused } = await service.meta.completeUpload(
+    record,
+    parts,
+    bucket.versioning,
+    input.condition,
+  )
   await service.removeBlobs(replaced)
   await service.deleteBlobs(unused.map((p) => p.blob))
   return record

@@ -379,8 +379,9 @@ export class ObjectService {
     bucket: BucketRecord,
     tenant: TenantRecord,
     parts: readonly PartRecord[],
+    condition?: WriteCondition,
   ): Promise<ObjectRecord> {
-    return completeUpload(this, { upload, bucket, tenant, parts })
+    return completeUpload(this, { upload, bucket, tenant, parts, condition })
   }
 
   /** Removes an upload, its parts' rows, data keys and blobs. */

@@ -129,6 +129,35 @@ describe('multipart uploads, in process', () => {
     })
   }
 
+  // Conditional writes on CompleteMultipartUpload, as on PutObject:
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+  it('Complete with If-None-Match: * on an existing key is 412 and leaves the upload to complete later', async () => {
+    await a.send(new PutObjectCommand({ Bucket: B, Key: 'guarded.bin', Body: 'first' }))
+    const { UploadId, done } = await upload('guarded.bin', [P1, P3])
+    const complete = (extra: { IfNoneMatch?: string; IfMatch?: string }) =>
+      a.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: B,
+          Key: 'guarded.bin',
+          UploadId,
+          MultipartUpload: { Parts: done },
+          ...extra,
+        }),
+      )
+    assert.deepEqual(await status(complete({ IfNoneMatch: '*' })), [412, 'PreconditionFailed'])
+    assert.deepEqual(await status(complete({ IfMatch: '"0123"' })), [412, 'PreconditionFailed'])
+    const still = await a.send(new GetObjectCommand({ Bucket: B, Key: 'guarded.bin' }))
+    assert.equal((await body(still)).toString(), 'first')
+    const head = await a.send(new HeadObjectCommand({ Bucket: B, Key: 'guarded.bin' }))
+    const c = await complete({ IfMatch: head.ETag ?? '' })
+    assert.equal(c.ETag, multipartEtag([P1, P3]))
+    assert.ok(
+      (await body(await a.send(new GetObjectCommand({ Bucket: B, Key: 'guarded.bin' })))).equals(
+        Buffer.concat([P1, P3]),
+      ),
+    )
+  })
+
   it('a part smaller than 5 MiB that is not the last: EntityTooSmall, and the upload stays open', async () => {
     const { UploadId, done } = await upload('small.bin', [P3, P3])
     assert.deepEqual(

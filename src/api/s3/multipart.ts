@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { StrongroomError } from '../../errors.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
+import { writeConditions } from '../preconditions.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
 import {
   MAX_PUT_BYTES,
@@ -169,7 +170,7 @@ async function completeUpload(ctx: Authorized): Promise<void> {
   }
   const tenant = await ctx.tenantOf(bucket)
   const object = await ctx.scanned(bucket, key, () =>
-    ctx.objects.complete(upload, bucket, tenant, parts),
+    ctx.objects.complete(upload, bucket, tenant, parts, writeConditions(ctx.request.header)),
   )
   versionHeaders(ctx.res, bucket, object)
   ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
@@ -280,6 +281,8 @@ export const MULTIPART_OPERATIONS: readonly Operation[] = [
     name: 'CompleteMultipartUpload',
     match: { method: 'POST', on: 'object', sub: 'uploadId' },
     ...PUT,
+    // Conditional writes, as on PutObject (objects.ts).
+    also: (r) => (r.header('if-match') !== undefined ? ['s3:GetObject'] : []),
     kms: WRITE_UPLOAD_KEY,
     handler: completeUpload,
   },

@@ -2,7 +2,7 @@
 import type { Versioning } from '../buckets.ts'
 import type { PartRecord, MultipartStore, UploadRecord } from '../multipart.ts'
 import type { WrappedDataKey } from '../keys.ts'
-import type { ObjectRecord, Tags } from '../objects.ts'
+import type { ObjectRecord, Tags, WriteCondition } from '../objects.ts'
 import { digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
 import { placeObject } from './objects.ts'
 import { claimParts } from './parts.ts'
@@ -81,11 +81,15 @@ export class SqliteMultipartStore implements MultipartStore {
     o: ObjectRecord,
     parts: readonly PartRecord[],
     versioning: Versioning,
+    condition?: WriteCondition,
   ): Promise<{ replaced: ObjectRecord[]; unused: PartRecord[] }> {
     // One transaction across two concepts (the upload's rows, the object's), on the shared handle.
     return this.db.grouped(() => {
       const unused = claimParts(this.db, o.blob, parts)
-      return { replaced: placeObject(this.db, o, undefined, versioning), unused }
+      return {
+        replaced: placeObject(this.db, o, undefined, versioning, undefined, condition),
+        unused,
+      }
     })
   }
 
