@@ -11,9 +11,10 @@ import {
   HeadBucketCommand,
   ListBucketsCommand,
   PutObjectCommand,
+  GetObjectCommand,
   DeleteObjectCommand,
+  S3Client,
   S3ServiceException,
-  type S3Client,
 } from '@aws-sdk/client-s3'
 import { errorOf, startGateway, type Gateway } from './start.ts'
 
@@ -65,12 +66,19 @@ describe('buckets, in process', () => {
     ])
   })
 
-  it('creating a bucket twice: BucketAlreadyOwnedByYou for the owner, BucketAlreadyExists for another tenant', async () => {
+  // BucketAlreadyOwnedByYou: "Amazon S3 returns this error in all Amazon Web Services Regions
+  // except in the North Virginia Region. For legacy compatibility, if you re-create an existing
+  // bucket that you already own in the North Virginia Region, Amazon S3 returns 200 OK"
+  // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
+  it('creating a bucket twice in us-east-1: 200 for the owner, nothing changed; BucketAlreadyExists for another tenant', async () => {
     await a.send(new CreateBucketCommand({ Bucket: 'gw-taken' }))
-    assert.deepEqual(await refusal(a.send(new CreateBucketCommand({ Bucket: 'gw-taken' }))), [
-      409,
-      'BucketAlreadyOwnedByYou',
-    ])
+    await a.send(new PutObjectCommand({ Bucket: 'gw-taken', Key: 'kept', Body: 'kept' }))
+    const again = await a.send(new CreateBucketCommand({ Bucket: 'gw-taken' }))
+    assert.equal(again.$metadata.httpStatusCode, 200)
+    assert.equal(again.Location, '/gw-taken')
+    const kept = await a.send(new GetObjectCommand({ Bucket: 'gw-taken', Key: 'kept' }))
+    assert.equal(await kept.Body?.transformToString(), 'kept')
+    await a.send(new DeleteObjectCommand({ Bucket: 'gw-taken', Key: 'kept' }))
     assert.deepEqual(await refusal(b.send(new CreateBucketCommand({ Bucket: 'gw-taken' }))), [
       409,
       'BucketAlreadyExists',
@@ -88,12 +96,6 @@ describe('buckets, in process', () => {
       'InvalidBucketName',
       'The specified bucket is not valid: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
       'Bad_Name',
-    ])
-    assert.deepEqual(await create(gw.alice, 'gw-taken'), [
-      409,
-      'BucketAlreadyOwnedByYou',
-      'Your previous request to create the named bucket succeeded and you already own it.',
-      'gw-taken',
     ])
     assert.deepEqual(await create(gw.bob, 'gw-taken'), [
       409,
@@ -149,5 +151,48 @@ describe('buckets, in process', () => {
     assert.match(r.text, /^<\?xml version="1.0" encoding="UTF-8"\?>/)
     assert.equal([...r.text.matchAll(/<Name>gw-xml<\/Name>/g)].length, 1)
     assert.doesNotMatch(r.text, /gw-audio-1/)
+  })
+})
+
+describe('buckets outside us-east-1', () => {
+  let eu: Gateway
+  before(async () => {
+    eu = await startGateway({ STRONGROOM_REGION: 'eu-west-1' })
+  })
+  after(() => eu.stop())
+
+  it("creating a bucket you own again is 409 BucketAlreadyOwnedByYou, in S3's words", async () => {
+    const s3 = new S3Client({
+      endpoint: eu.endpoint,
+      region: 'eu-west-1',
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: eu.alice.id, secretAccessKey: eu.alice.secret },
+    })
+    try {
+      const create = () =>
+        s3.send(
+          new CreateBucketCommand({
+            Bucket: 'gw-eu',
+            CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+          }),
+        )
+      await create()
+      const e = await create().then(
+        () => assert.fail('created twice'),
+        (err: unknown) => err,
+      )
+      assert.ok(e instanceof S3ServiceException, String(e))
+      assert.deepEqual(
+        [e.$metadata.httpStatusCode, e.name, e.message],
+        [
+          409,
+          'BucketAlreadyOwnedByYou',
+          'Your previous request to create the named bucket succeeded and you already own it.',
+        ],
+      )
+    } finally {
+      s3.destroy()
+    }
   })
 })

@@ -1,5 +1,5 @@
 /** Bucket operations: ListBuckets, CreateBucket, HeadBucket, GetBucketLocation, DeleteBucket. */
-import { StrongroomError } from '../../errors.ts'
+import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
@@ -40,7 +40,15 @@ async function createBucket(ctx: Authorized): Promise<void> {
   // Global names, the hold a deleted name keeps for its tenant (a deletion is never a
   // takeover) and the tenant's default key are the service's (BUCKET_OWNED, BUCKET_EXISTS,
   // BUCKET_NAME_HELD: S3's codes and sentences come from errors.ts).
-  await ctx.buckets.create(tenant, name)
+  try {
+    await ctx.buckets.create(tenant, name)
+  } catch (e) {
+    // "For legacy compatibility, if you re-create an existing bucket that you already own in
+    // the North Virginia Region, Amazon S3 returns 200 OK" (BucketAlreadyOwnedByYou,
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html); nothing of the
+    // bucket changes (the ACLs S3 resets are always the owner's here). Elsewhere: the error.
+    if (!(isStrongroomError(e) && e.code === 'BUCKET_OWNED' && region === 'us-east-1')) throw e
+  }
   ctx.res.setHeader('Location', `/${name}`)
   ctx.send(200)
 }
