@@ -26,6 +26,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import type { TenantRecord } from '../../src/meta/store.ts'
 import { startInProcess, type Creds, type InProcess } from '../api/inprocess.ts'
 
 const B = 'vault'
@@ -57,35 +58,26 @@ describe('public bucket policies and the public access block', () => {
     const acme = await g.app.identity.findTenant('acme')
     assert.ok(acme)
     tenantId = acme.id
+    /** A user of `tenant` whose one identity policy has `statement`, and its access key. */
+    const userWith = async (tenant: TenantRecord, name: string, statement: object) => {
+      const user = await g.app.identity.createUser(tenant, name)
+      const policy = { Version: '2012-10-17', Statement: [statement] }
+      await g.app.identity.putUserPolicy(user, 'policy', JSON.stringify(policy))
+      const k = await g.app.identity.createAccessKey(user)
+      return { id: k.accessKeyId, secret: k.secretAccessKey }
+    }
     const other = await g.app.identity.createTenant('other')
-    const bob = await g.app.identity.createUser(other, 'bob')
-    await g.app.identity.putUserPolicy(
-      bob,
-      's3',
-      JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: ['s3:*', 'kms:*'], Resource: '*' }],
-      }),
-    )
-    const kb = await g.app.identity.createAccessKey(bob)
-    outsider = { id: kb.accessKeyId, secret: kb.secretAccessKey }
-    const carol = await g.app.identity.createUser(acme, 'carol')
-    await g.app.identity.putUserPolicy(
-      carol,
-      'power-user',
-      JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            NotAction: ['iam:*', 'organizations:*', 'account:*'],
-            Resource: '*',
-          },
-        ],
-      }),
-    )
-    const kc = await g.app.identity.createAccessKey(carol)
-    powerUser = { id: kc.accessKeyId, secret: kc.secretAccessKey }
+    outsider = await userWith(other, 'bob', {
+      Effect: 'Allow',
+      Action: ['s3:*', 'kms:*'],
+      Resource: '*',
+    })
+    // AWS's PowerUserAccess.
+    powerUser = await userWith(acme, 'carol', {
+      Effect: 'Allow',
+      NotAction: ['iam:*', 'organizations:*', 'account:*'],
+      Resource: '*',
+    })
     assert.equal((await g.send(g.admin, { method: 'PUT', path: `/${B}` })).status, 200)
     const put = await g.send(g.admin, { method: 'PUT', path: `/${B}/victim`, body: 'weights' })
     assert.equal(put.status, 200, put.body)

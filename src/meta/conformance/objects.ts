@@ -131,9 +131,9 @@ export function objectsConformance(make: MakeStore): void {
 
     it('a conditional write is checked against the current version in its own transaction', async () => {
       const { store, tenant, key, bucket } = await withBucket(make)
-      const write = (n: number, condition: WriteCondition) =>
+      const write = (n: number, condition: WriteCondition, k = 'k') =>
         store.putObject(
-          objectRecord(bucket, 'k', 'null', n),
+          objectRecord(bucket, k, 'null', n),
           wrapped(tenant, key),
           'Unversioned',
           undefined,
@@ -156,24 +156,8 @@ export function objectsConformance(make: MakeStore): void {
         assert.deepEqual(await store.getObject('b', 'k'), objectRecord(bucket, 'k', 'null', 2))
         // Two writers with If-None-Match: * on a fresh key: one wins.
         const both = await Promise.all([
-          code(
-            store.putObject(
-              objectRecord(bucket, 'j', 'null', 3),
-              wrapped(tenant, key),
-              'Unversioned',
-              undefined,
-              { ifNoneMatch: true },
-            ),
-          ),
-          code(
-            store.putObject(
-              objectRecord(bucket, 'j', 'null', 4),
-              wrapped(tenant, key),
-              'Unversioned',
-              undefined,
-              { ifNoneMatch: true },
-            ),
-          ),
+          code(write(3, { ifNoneMatch: true }, 'j')),
+          code(write(4, { ifNoneMatch: true }, 'j')),
         ])
         assert.deepEqual(both.sort(), ['PRECONDITION_FAILED', 'written'])
       } finally {
