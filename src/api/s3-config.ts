@@ -13,6 +13,7 @@ const malformed = (why: string): StrongroomError =>
     `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
   )
 
+/** A container element (TagSet, ApplyServerSideEncryptionByDefault); text fields go through `leaf`. */
 function child(el: XmlElement, name: string): XmlElement | undefined {
   return el.children.find((c) => c.name === name)
 }
@@ -24,10 +25,10 @@ function expectRoot(el: XmlElement, name: string): void {
 /** PutBucketVersioning: Status Enabled or Suspended; MFA delete is not offered. */
 export function parseVersioning(doc: XmlElement): 'Enabled' | 'Suspended' {
   expectRoot(doc, 'VersioningConfiguration')
-  const mfa = child(doc, 'MfaDelete')?.text.trim()
+  const mfa = leaf(doc, 'MfaDelete')?.trim()
   if (mfa === 'Enabled')
     throw new StrongroomError('NOT_IMPLEMENTED', 'Strongroom does not implement MFA delete')
-  const status = child(doc, 'Status')?.text.trim()
+  const status = leaf(doc, 'Status')?.trim()
   if (status !== 'Enabled' && status !== 'Suspended')
     throw malformed('Status must be Enabled or Suspended (a bucket cannot return to unversioned)')
   return status
@@ -40,8 +41,8 @@ export function parseEncryption(doc: XmlElement): { keyId: string | undefined } 
   if (rules.length !== 1) throw malformed('exactly one Rule is expected')
   const byDefault = child(rules[0] as XmlElement, 'ApplyServerSideEncryptionByDefault')
   if (byDefault === undefined) throw malformed('the Rule needs ApplyServerSideEncryptionByDefault')
-  const alg = child(byDefault, 'SSEAlgorithm')?.text.trim()
-  const key = child(byDefault, 'KMSMasterKeyID')?.text.trim()
+  const alg = leaf(byDefault, 'SSEAlgorithm')?.trim()
+  const key = leaf(byDefault, 'KMSMasterKeyID')?.trim()
   if (alg === 'AES256') {
     if (key !== undefined && key !== '')
       throw new StrongroomError('INVALID_ARGUMENT', 'KMSMasterKeyID is only allowed with aws:kms')
@@ -76,7 +77,7 @@ export function parsePublicAccessBlock(doc: XmlElement): PublicAccessBlock {
   expectRoot(doc, 'PublicAccessBlockConfiguration')
   const out: Record<string, boolean> = {}
   for (const [tag, field] of PAB_FIELDS) {
-    const v = child(doc, tag)?.text.trim().toLowerCase()
+    const v = leaf(doc, tag)?.trim().toLowerCase()
     if (v !== undefined && v !== 'true' && v !== 'false')
       throw malformed(`${tag} must be true or false`)
     out[field] = v === 'true'

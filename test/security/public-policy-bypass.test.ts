@@ -221,6 +221,20 @@ describe('public bucket policies and the public access block', () => {
       assert.doesNotMatch(versions.body, /<DeleteMarker>/)
     })
 
+  it('a public access block document that names a switch twice, or wraps it in an element, is MalformedXML', async () => {
+    await setPab(true, true)
+    for (const body of [
+      '<PublicAccessBlockConfiguration><BlockPublicPolicy>false</BlockPublicPolicy><BlockPublicPolicy>true</BlockPublicPolicy></PublicAccessBlockConfiguration>',
+      '<PublicAccessBlockConfiguration><BlockPublicPolicy><x/>true</BlockPublicPolicy></PublicAccessBlockConfiguration>',
+    ]) {
+      const r = await g.send(g.admin, { method: 'PUT', path: `/${B}?publicAccessBlock`, body })
+      assert.equal(r.status, 400, r.body)
+      assert.match(r.body, /<Code>MalformedXML<\/Code>/)
+    }
+    const now = await g.send(g.admin, { method: 'GET', path: `/${B}?publicAccessBlock` })
+    assert.match(now.body, /<BlockPublicPolicy>true<\/BlockPublicPolicy>/)
+  })
+
   it('CreateBucket with a LocationConstraint holding an element: 400 MalformedXML, no bucket', async () => {
     const r = await g.send(g.admin, {
       method: 'PUT',
