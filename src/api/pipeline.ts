@@ -40,6 +40,8 @@ import { loaded, once, RequestState, type Decided } from './request-state.ts'
 import type { DecisionRecord, RecordSink, ScanEvent } from './audit.ts'
 import {
   bucketOwnersKey,
+  completedObject,
+  writeKeyOf,
   copySource,
   existing,
   NO_SUCH_UPLOAD,
@@ -327,7 +329,7 @@ export class Pipeline {
       let keyId: string
       if (op.kms.key === 'object') keyId = loaded(s.object, 'object').keyId
       else if (op.kms.key === 'write') keyId = s.keyId = await this.writeKey(s, bucket)
-      else keyId = s.keyId = (await this.upload(s)).keyId
+      else keyId = s.keyId = await this.uploadKey(s, op)
       await this.checkKey(s, op.kms.action, bucket, keyId)
     }
     if (op.quarantine === true && op.copySource !== true && bucket !== undefined)
@@ -373,6 +375,20 @@ export class Pipeline {
       throw new StrongroomError('NO_SUCH_UPLOAD', NO_SUCH_UPLOAD, { details: { UploadId: id } })
     s.upload = u
     return u
+  }
+
+  /** The upload's key; a repeated CompleteMultipartUpload's, the key of the object it made. */
+  private async uploadKey(s: RequestState, op: Operation): Promise<string> {
+    try {
+      return (await this.upload(s)).keyId
+    } catch (e) {
+      const done =
+        op.name === 'CompleteMultipartUpload'
+          ? await completedObject(this.app.objectMeta, s.r)
+          : undefined
+      if (done === undefined) throw e
+      return done.keyId
+    }
   }
 
   // ---- decisions
@@ -492,26 +508,9 @@ export class Pipeline {
       )
   }
 
-  /**
-   * The tenant key a write names (x-amz-server-side-encryption-aws-kms-key-id: a key id,
-   * alias/NAME or either ARN), or the bucket's default. Only the bucket owner's own keys can
-   * seal its objects: another tenant's key answers exactly as a key that does not exist.
-   */
-  async writeKey(s: RequestState, bucket: BucketRecord, spec?: string): Promise<string> {
-    const sse = s.r.header('x-amz-server-side-encryption')
-    if (sse !== undefined && sse !== 'aws:kms' && sse !== 'AES256')
-      throw new StrongroomError(
-        'INVALID_ARGUMENT',
-        'x-amz-server-side-encryption must be aws:kms or AES256 (every object is sealed under a tenant key)',
-      )
-    const asked = spec ?? s.r.header('x-amz-server-side-encryption-aws-kms-key-id')
-    if (asked === undefined || asked === '') return bucket.keyId
-    if (sse === 'AES256')
-      throw new StrongroomError(
-        'INVALID_ARGUMENT',
-        'x-amz-server-side-encryption-aws-kms-key-id is only allowed with aws:kms',
-      )
-    return (await bucketOwnersKey(this.app.keys, await this.tenantOf(s, bucket), asked)).id
+  /** The tenant key a write seals under (writeKeyOf in s3/common.ts). */
+  writeKey(s: RequestState, bucket: BucketRecord): Promise<string> {
+    return writeKeyOf(this.app.keys, () => this.tenantOf(s, bucket), bucket, s.r)
   }
 
   /** Under `enforce`, reading a version the scanner has not called clean needs strongroom:GetQuarantinedObject. */
@@ -582,7 +581,7 @@ export class Pipeline {
     }
     if (o.scan !== null) {
       event(o.scan, quarantined(bucket, o) ? 'quarantined' : 'stored', o.versionId)
-      s.res.setHeader('x-amz-meta-strongroom-scan', o.scan.verdict)
+      s.res.setHeader('x-strongroom-scan', o.scan.verdict)
       if (this.scans?.backlogged === true) await this.logged(this.scans)
     }
     return o

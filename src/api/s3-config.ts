@@ -35,7 +35,10 @@ export function parseVersioning(doc: XmlElement): 'Enabled' | 'Suspended' {
 }
 
 /** PutBucketEncryption: one rule, aws:kms (with an optional key) or AES256 (the tenant's default key). */
-export function parseEncryption(doc: XmlElement): { keyId: string | undefined } {
+export function parseEncryption(doc: XmlElement): {
+  keyId: string | undefined
+  algorithm: 'AES256' | 'aws:kms'
+} {
   expectRoot(doc, 'ServerSideEncryptionConfiguration')
   const rules = doc.children.filter((c) => c.name === 'Rule')
   if (rules.length !== 1) throw malformed('exactly one Rule is expected')
@@ -46,20 +49,24 @@ export function parseEncryption(doc: XmlElement): { keyId: string | undefined } 
   if (alg === 'AES256') {
     if (key !== undefined && key !== '')
       throw new StrongroomError('INVALID_ARGUMENT', 'KMSMasterKeyID is only allowed with aws:kms')
-    return { keyId: undefined }
+    return { keyId: undefined, algorithm: 'AES256' }
   }
   if (alg !== 'aws:kms')
     throw new StrongroomError(
       'INVALID_ARGUMENT',
       `The encryption algorithm ${alg ?? '(none)'} is not supported: use aws:kms or AES256`,
     )
-  return { keyId: key === '' ? undefined : key }
+  return { keyId: key === '' ? undefined : key, algorithm: 'aws:kms' }
 }
 
-export function encryptionXml(keyArn: string): Node {
+/** GetBucketEncryption: SSE-S3 names no key; aws:kms names the bucket's. */
+export function encryptionXml(algorithm: 'AES256' | 'aws:kms', keyArn: string): Node {
   return {
     Rule: {
-      ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+      ApplyServerSideEncryptionByDefault:
+        algorithm === 'AES256'
+          ? { SSEAlgorithm: 'AES256' }
+          : { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
       BucketKeyEnabled: false,
     },
   }

@@ -170,7 +170,7 @@ describe('every request document reads the same from Go, .NET and hand-written e
           ],
         ]),
       )
-      assert.deepEqual(parseEncryption(doc), { keyId: arn })
+      assert.deepEqual(parseEncryption(doc), { keyId: arn, algorithm: 'aws:kms' })
     })
 
     it(`PublicAccessBlockConfiguration (${style})`, () => {

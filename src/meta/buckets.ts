@@ -28,6 +28,48 @@ export const ALL_BLOCKED: PublicAccessBlock = {
   restrictPublicBuckets: true,
 }
 
+/**
+ * A lifecycle rule as Strongroom runs it
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-rules.html): a filter
+ * (prefix, tags, sizes) and the expirations; storage-class transitions are not offered.
+ */
+export interface LifecycleRule {
+  readonly id: string
+  readonly enabled: boolean
+  readonly prefix: string
+  readonly tags: readonly (readonly [string, string])[]
+  readonly sizeGreaterThan?: number
+  readonly sizeLessThan?: number
+  /** Current versions expire this many days after they were written… */
+  readonly expirationDays?: number
+  /** …or at midnight UTC of this date (epoch milliseconds). */
+  readonly expirationDate?: number
+  /** A delete marker with no older version left is removed. */
+  readonly expiredObjectDeleteMarker?: boolean
+  /** Noncurrent versions go this many days after they became noncurrent… */
+  readonly noncurrentDays?: number
+  /** …except the newest this many of them. */
+  readonly newerNoncurrentVersions?: number
+  /** Unfinished multipart uploads are aborted this many days after they began. */
+  readonly abortIncompleteDays?: number
+}
+
+/** Object Lock on a bucket: once enabled it stays; the default retention is optional. */
+export interface BucketObjectLock {
+  readonly mode?: 'GOVERNANCE' | 'COMPLIANCE'
+  readonly days?: number
+  readonly years?: number
+}
+
+/** Bucket configuration held as one document; every field absent until set. */
+export interface BucketSettings {
+  readonly tags?: readonly (readonly [string, string])[]
+  /** `AES256` when the owner's default encryption asked for SSE-S3 (sealing is the same). */
+  readonly sse?: 'AES256'
+  readonly lifecycle?: readonly LifecycleRule[]
+  readonly objectLock?: BucketObjectLock
+}
+
 export interface BucketRecord {
   readonly name: string
   readonly tenantId: string
@@ -38,6 +80,8 @@ export interface BucketRecord {
   readonly versioning: Versioning
   readonly publicAccessBlock: PublicAccessBlock
   readonly scanPolicy: ScanPolicy
+  /** Tags, the SSE label, lifecycle, Object Lock; absent: none set. */
+  readonly settings?: BucketSettings
 }
 
 /** A deleted bucket's name, held for the tenant that deleted it. */
@@ -58,6 +102,11 @@ export interface BucketStore {
   setBucketKey(name: string, keyId: string): Promise<void>
   setPublicAccessBlock(name: string, block: PublicAccessBlock): Promise<void>
   setScanPolicy(name: string, policy: ScanPolicy): Promise<void>
+  /** Sets the settings given, in one statement; a field given as null is removed. */
+  updateSettings(
+    name: string,
+    patch: { readonly [K in keyof BucketSettings]?: BucketSettings[K] | null },
+  ): Promise<void>
   /**
    * Removes an empty bucket and records its name as held for its tenant
    * since `at` (see `bucketHold`). A bucket is empty, as S3 counts it, when it

@@ -4,7 +4,7 @@
  */
 import type { Versioning } from './buckets.ts'
 import type { WrappedDataKey } from './keys.ts'
-import type { ObjectRecord, Tags, WriteCondition } from './objects.ts'
+import type { ObjectRecord, SystemMetadata, Tags, WriteCondition } from './objects.ts'
 
 export interface UploadRecord {
   readonly id: string
@@ -12,6 +12,8 @@ export interface UploadRecord {
   readonly key: string
   readonly contentType: string | null
   readonly metadata: Readonly<Record<string, string>>
+  /** System-defined metadata for the completed object (ObjectRecord.system). */
+  readonly system?: SystemMetadata
   readonly tags: Tags
   /** The tenant key its parts and the completed object are sealed under. */
   readonly keyId: string

@@ -23,6 +23,34 @@ export type { WrappedDataKey } from './keys.ts'
 export type { PartRecord, UploadRecord } from './multipart.ts'
 export type { ScanRecord } from './verdicts.ts'
 
+/**
+ * S3's system-defined metadata that a writer sets and every read returns
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#SysMetadata):
+ * the headers, and `x-amz-server-side-encryption` when the writer asked for SSE-S3 (`AES256`).
+ * Content-Type has its own field.
+ */
+export const SYSTEM_HEADERS = [
+  'Cache-Control',
+  'Content-Disposition',
+  'Content-Encoding',
+  'Content-Language',
+  'Expires',
+  'x-amz-server-side-encryption',
+] as const
+
+export type SystemMetadata = Readonly<Partial<Record<(typeof SYSTEM_HEADERS)[number], string>>>
+
+/**
+ * A version's Object Lock state (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html):
+ * retention until a time in a mode, and a legal hold, each independent of the other.
+ */
+export interface ObjectLock {
+  readonly mode?: 'GOVERNANCE' | 'COMPLIANCE'
+  /** Epoch milliseconds; set with `mode`. */
+  readonly retainUntil?: number
+  readonly legalHold?: boolean
+}
+
 /** Object tags in the order they were given: at most 10, keys unique. */
 export type Tags = readonly (readonly [string, string])[]
 
@@ -41,6 +69,10 @@ export interface ObjectRecord {
   readonly contentType: string | null
   /** User metadata (x-amz-meta-*), lower-cased names. */
   readonly metadata: Readonly<Record<string, string>>
+  /** System-defined metadata the writer set, by header name (see SYSTEM_HEADERS); absent: none. */
+  readonly system?: SystemMetadata
+  /** Object Lock: the version's retention and legal hold; absent: neither. */
+  readonly lock?: ObjectLock
   readonly tags: Tags
   /** Verified x-amz-checksum-* values of the body, by header name. */
   readonly checksums: Readonly<Record<string, string>>
@@ -131,6 +163,13 @@ export interface ObjectStore {
     key: string,
     versionId: string | undefined,
     tags: Tags,
+  ): Promise<boolean>
+  /** Replaces a version's Object Lock state (undefined: none); false when there is no such version. */
+  setObjectLock(
+    bucket: string,
+    key: string,
+    versionId: string,
+    lock: ObjectLock | undefined,
   ): Promise<boolean>
   /** Current versions that are not delete markers: keys in byte order after `after`, starting with `prefix`. */
   listObjects(bucket: string, prefix: string, after: string, limit: number): Promise<ListPage>

@@ -12,6 +12,7 @@ import type { KeyCatalog } from '../kms/catalog.ts'
 import {
   ALL_BLOCKED,
   type BucketRecord,
+  type BucketSettings,
   type BucketStore,
   type PublicAccessBlock,
   type ScanPolicy,
@@ -190,6 +191,14 @@ export class BucketService {
 
   setScanPolicy(name: string, policy: ScanPolicy): Promise<void> {
     return this.store.setScanPolicy(name, policy)
+  }
+
+  /** Sets the settings given (tags, the SSE label, lifecycle, Object Lock); null removes one. */
+  updateSettings(
+    name: string,
+    patch: { readonly [K in keyof BucketSettings]?: BucketSettings[K] | null },
+  ): Promise<void> {
+    return this.store.updateSettings(name, patch)
   }
 }
 

@@ -118,6 +118,7 @@ export async function completeUpload(
     etag: multipartEtag(parts),
     contentType: upload.contentType,
     metadata: upload.metadata,
+    ...(upload.system === undefined ? {} : { system: upload.system }),
     tags: upload.tags,
     checksums: {},
     blob: `${MULTIPART_BLOB}${upload.id}`,

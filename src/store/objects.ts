@@ -28,6 +28,7 @@ import {
   type UploadRecord,
   type WrappedDataKey,
   type WriteCondition,
+  type SystemMetadata,
 } from '../meta/objects.ts'
 import type { BucketStore } from '../meta/buckets.ts'
 import type { IdentityStore } from '../meta/identity.ts'
@@ -81,6 +82,8 @@ export interface PutInput {
   readonly expect: BodyExpectation
   readonly contentType: string | null
   readonly metadata: Readonly<Record<string, string>>
+  /** System-defined metadata (Cache-Control, …, the SSE label); absent: none. */
+  readonly system?: SystemMetadata
   readonly tags: Tags
   /** The tenant key to seal under; the bucket's default key when absent. */
   readonly keyId?: string
@@ -313,6 +316,9 @@ export class ObjectService {
       etag: `"${sealed.digests.md5.toString('hex')}"`,
       contentType: input.contentType,
       metadata: input.metadata,
+      ...(input.system === undefined || Object.keys(input.system).length === 0
+        ? {}
+        : { system: input.system }),
       tags: input.tags,
       checksums: sealed.digests.checksums,
       blob: sealed.blob,

@@ -22,6 +22,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { concat, p } from '../scan/builders.ts'
+import { responseHeaders } from './sdk-util.ts'
 import { CASES } from '../scan/corpus.ts'
 import {
   alice,
@@ -67,6 +68,13 @@ async function read(s3: S3Client, key: string): Promise<Uint8Array> {
   return (await r.Body?.transformToByteArray()) ?? new Uint8Array(0)
 }
 
+/** The verdict headers HEAD answers with (x-strongroom-*: never user metadata). */
+const verdict = async (s3: S3Client, key: string) => {
+  const h = await responseHeaders(s3, (c) =>
+    c.send(new HeadObjectCommand({ Bucket: 'vision-models', Key: key })),
+  )
+  return Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith('x-strongroom-')))
+}
 const head = (s3: S3Client, key: string) =>
   s3.send(new HeadObjectCommand({ Bucket: 'vision-models', Key: key }))
 
@@ -82,13 +90,15 @@ describe('model scanning in the store', () => {
     await s3.send(
       new PutObjectCommand({ Bucket: 'vision-models', Key: 'large.pkl', Body: LARGE_MALICIOUS }),
     )
-    assert.equal((await head(s3, 'good.pt')).Metadata?.['strongroom-scan'], 'clean')
-    const evil = (await head(s3, 'evil.pt')).Metadata ?? {}
-    assert.equal(evil['strongroom-scan'], 'malicious')
-    assert.equal(evil['strongroom-scan-finding'], 'pickle.dangerous-global os.system')
-    assert.equal((await head(s3, 'large.pkl')).Metadata?.['strongroom-scan'], 'malicious')
+    assert.deepEqual(await verdict(s3, 'good.pt'), { 'x-strongroom-scan': 'clean' })
+    assert.deepEqual(await verdict(s3, 'evil.pt'), {
+      'x-strongroom-scan': 'malicious',
+      'x-strongroom-scan-finding': 'pickle.dangerous-global os.system',
+    })
+    assert.equal((await verdict(s3, 'large.pkl'))['x-strongroom-scan'], 'malicious')
+    assert.deepEqual((await head(s3, 'evil.pt')).Metadata, {}, 'no metadata the client never wrote')
     assert.deepEqual(await read(s3, 'evil.pt'), MALICIOUS, 'report does not block')
-    // A client cannot vouch for its own upload: strongroom-* metadata it sends is dropped.
+    // A client cannot vouch for its own upload: its metadata is its own, the verdict is not in it.
     await s3.send(
       new PutObjectCommand({
         Bucket: 'vision-models',
@@ -99,8 +109,11 @@ describe('model scanning in the store', () => {
     )
     assert.deepEqual((await head(s3, 'spoofed.pt')).Metadata, {
       owner: 'mallory',
-      'strongroom-scan': 'malicious',
-      'strongroom-scan-finding': 'pickle.dangerous-global os.system',
+      'strongroom-scan': 'clean',
+    })
+    assert.deepEqual(await verdict(s3, 'spoofed.pt'), {
+      'x-strongroom-scan': 'malicious',
+      'x-strongroom-scan-finding': 'pickle.dangerous-global os.system',
     })
     s3.destroy()
   })
@@ -111,7 +124,7 @@ describe('model scanning in the store', () => {
     const denied = await code(read(s3, 'evil.pt'))
     assert.match(denied, /AccessDenied: Access Denied: the object is quarantined/)
     assert.match(denied, /strongroom:GetQuarantinedObject/)
-    assert.equal((await head(s3, 'evil.pt')).Metadata?.['strongroom-quarantined'], 'true')
+    assert.equal((await verdict(s3, 'evil.pt'))['x-strongroom-quarantined'], 'true')
     assert.deepEqual(await read(s3, 'good.pt'), BENIGN)
     assert.match(
       await code(
@@ -205,7 +218,7 @@ describe('model scanning in the store', () => {
     await s3.send(
       new PutObjectCommand({ Bucket: 'vision-models', Key: 'fine.pt', Body: concat(BENIGN) }),
     )
-    assert.equal((await head(s3, 'fine.pt')).Metadata?.['strongroom-scan'], 'clean')
+    assert.equal((await verdict(s3, 'fine.pt'))['x-strongroom-scan'], 'clean')
     s3.destroy()
   })
 

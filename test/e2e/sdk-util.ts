@@ -117,3 +117,30 @@ export function untilServerCloses(payload: string): Promise<{ out: string; close
     setTimeout(() => sock.destroy(), 30_000).unref()
   })
 }
+
+/**
+ * The raw response headers of a successful call (those the SDK's output leaves out, such as
+ * Strongroom's x-strongroom-scan verdict headers).
+ */
+export async function responseHeaders(
+  s3: S3Client,
+  call: (s3: S3Client) => Promise<unknown>,
+): Promise<Record<string, string>> {
+  let seen: Record<string, string> = {}
+  const name = `capture-${String(Math.random())}`
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args)
+      const res = out.response as { headers?: Record<string, string> }
+      seen = res.headers ?? {}
+      return out
+    },
+    { step: 'deserialize', name },
+  )
+  try {
+    await call(s3)
+  } finally {
+    s3.middlewareStack.remove(name)
+  }
+  return seen
+}

@@ -39,9 +39,11 @@ describe('scanning, in process', () => {
       new PutObjectCommand({ Bucket: B, Key: 'evil.pt', Body: bytesOf('torch-zip-payload') }),
     )
     const h = await a.send(new HeadObjectCommand({ Bucket: B, Key: 'evil.pt' }))
-    assert.equal(h.Metadata?.['strongroom-scan'], 'malicious')
+    assert.deepEqual(h.Metadata, {}, 'the verdict is not user metadata')
     const read = await gw.call(gw.alice, { method: 'GET', path: `/${B}/evil.pt` })
     assert.equal(read.status, 200)
+    assert.equal(read.headers['x-strongroom-scan'], 'malicious')
+    assert.equal(read.headers['x-strongroom-quarantined'], undefined, 'report does not quarantine')
   })
 
   it('enforce: what is not clean is quarantined, and a GET says so', async () => {

@@ -4,7 +4,16 @@
  */
 import type { ServerResponse } from 'node:http'
 import { StrongroomError } from '../../errors.ts'
-import type { BucketRecord, ObjectRecord, Tags } from '../../meta/objects.ts'
+import {
+  MULTIPART_BLOB,
+  type BucketRecord,
+  type ObjectRecord,
+  type ObjectStore,
+  type SYSTEM_HEADERS,
+  type SystemMetadata,
+  type Tags,
+} from '../../meta/objects.ts'
+import { defaultBucketKey } from '../../store/bucket-keys.ts'
 import type { TenantRecord } from '../../meta/identity.ts'
 import type { KeyRecord } from '../../meta/keys.ts'
 import { isVersionId } from '../../store/objects.ts'
@@ -14,6 +23,7 @@ import type { RequestState } from '../request-state.ts'
 import type { KeyCatalog } from '../../kms/catalog.ts'
 import { copySourceConditions, evaluate } from '../preconditions.ts'
 import { splitPath } from '../protocols/rest-xml.ts'
+import { quarantined } from '../quarantine.ts'
 import { parseTaggingHeader, tagConditions } from '../s3-config.ts'
 import type { Node } from '../xml.ts'
 
@@ -144,10 +154,8 @@ export function userMetadata(r: S3Request): Record<string, string> {
   for (const [k, v] of Object.entries(r.req.headers)) {
     if (!k.startsWith('x-amz-meta-') || v === undefined) continue
     const value = Array.isArray(v) ? v.join(',') : v
+    // The client's own, whatever its name: verdicts travel in x-strongroom-* headers (verdictHeaders).
     const name = k.slice('x-amz-meta-'.length)
-    // strongroom-* is Strongroom's own (scan verdicts): a client's copy is dropped, never stored,
-    // so metadata that round-trips through a download and an upload cannot vouch for itself.
-    if (name.startsWith('strongroom-')) continue
     size += name.length + value.length
     out[name] = value
   }
@@ -157,6 +165,24 @@ export function userMetadata(r: S3Request): Record<string, string> {
       'Your metadata headers exceed the maximum allowed metadata size of 2 KB',
     )
   return out
+}
+
+/**
+ * The scanner's verdict on a version, outside the user-metadata namespace so that metadata
+ * round-trips as written: x-strongroom-scan, x-strongroom-scan-finding (the first finding) and
+ * x-strongroom-quarantined.
+ */
+export function verdictHeaders(res: ServerResponse, bucket: BucketRecord, o: ObjectRecord): void {
+  if (o.scan !== null) {
+    res.setHeader('x-strongroom-scan', o.scan.verdict)
+    const first = o.scan.findings[0]
+    if (first !== undefined)
+      res.setHeader(
+        'x-strongroom-scan-finding',
+        `${first.rule} ${first.subject ?? ''}`.trim().replace(/[^\x20-\x7e]/g, '?'),
+      )
+  }
+  if (quarantined(bucket, o)) res.setHeader('x-strongroom-quarantined', 'true')
 }
 
 export function owner(t: TenantRecord | undefined): Node {
@@ -186,6 +212,100 @@ export async function bucketOwnersKey(
   if (key.state !== 'Enabled')
     throw new StrongroomError('KEY_DISABLED', `The key ${asked} is ${key.state}`)
   return key
+}
+
+/**
+ * The tenant key a write seals under: the key x-amz-server-side-encryption-aws-kms-key-id names
+ * (a key id, alias/NAME or either ARN; only the bucket owner's own keys), the tenant's default
+ * key when the write asks for SSE-S3 (`AES256`: S3 manages that key, so the bucket's own key is
+ * not it), else the bucket's key. Every object is sealed under a tenant key; only the label a
+ * client sees follows what it asked (sseLabel).
+ */
+export async function writeKeyOf(
+  keys: KeyCatalog,
+  owner: () => Promise<TenantRecord>,
+  bucket: BucketRecord,
+  r: S3Request,
+): Promise<string> {
+  const sse = r.header('x-amz-server-side-encryption')
+  if (sse !== undefined && sse !== 'aws:kms' && sse !== 'AES256')
+    throw new StrongroomError(
+      'INVALID_ARGUMENT',
+      'x-amz-server-side-encryption must be aws:kms or AES256 (every object is sealed under a tenant key)',
+      { details: { ArgumentName: 'x-amz-server-side-encryption', ArgumentValue: sse } },
+    )
+  const asked = r.header('x-amz-server-side-encryption-aws-kms-key-id')
+  if (sse === 'AES256') {
+    if (asked !== undefined)
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        'x-amz-server-side-encryption-aws-kms-key-id is only allowed with aws:kms',
+      )
+    return (await defaultBucketKey(keys, await owner())).id
+  }
+  if (asked === undefined || asked === '') return bucket.keyId
+  return (await bucketOwnersKey(keys, await owner(), asked)).id
+}
+
+/** The SSE label a write reports and keeps: what it asked for, else the bucket default's label. */
+export function sseLabel(r: S3Request, bucket: BucketRecord): 'AES256' | 'aws:kms' {
+  const asked = r.header('x-amz-server-side-encryption')
+  if (asked === 'AES256' || asked === 'aws:kms') return asked
+  return bucket.settings?.sse ?? 'aws:kms'
+}
+
+/** The system-defined metadata a write sets (ObjectRecord.system): what S3 stores of its headers. */
+export function systemMetadata(r: S3Request, bucket: BucketRecord): SystemMetadata {
+  const out: Partial<Record<(typeof SYSTEM_HEADERS)[number], string>> = {}
+  for (const h of [
+    'Cache-Control',
+    'Content-Disposition',
+    'Content-Language',
+    'Expires',
+  ] as const) {
+    const v = r.header(h.toLowerCase())
+    if (v !== undefined) out[h] = v
+  }
+  // aws-chunked describes the transfer, not the object: S3 stores the other codings only
+  // (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html).
+  const codings = (r.header('content-encoding') ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && c.toLowerCase() !== 'aws-chunked')
+  if (codings.length > 0) out['Content-Encoding'] = codings.join(',')
+  if (sseLabel(r, bucket) === 'AES256') out['x-amz-server-side-encryption'] = 'AES256'
+  return out
+}
+
+/**
+ * The SSE headers of a response about a version: `AES256` alone for a version written as SSE-S3,
+ * else aws:kms and the key's ARN.
+ */
+export function sseHeaders(
+  res: ServerResponse,
+  system: SystemMetadata | undefined,
+  keyArn: string,
+): void {
+  if (system?.['x-amz-server-side-encryption'] === 'AES256') {
+    res.setHeader('x-amz-server-side-encryption', 'AES256')
+    return
+  }
+  res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', keyArn)
+}
+
+/**
+ * The current version a multipart upload that is gone made, if it did: a repeated
+ * CompleteMultipartUpload answers with it, as S3 does.
+ */
+export async function completedObject(
+  meta: Pick<ObjectStore, 'getObject'>,
+  r: S3Request,
+): Promise<ObjectRecord | undefined> {
+  const id = r.query.get('uploadId')
+  if (r.bucketName === undefined || r.key === undefined || id === undefined) return undefined
+  const o = await meta.getObject(r.bucketName, r.key)
+  return o !== undefined && !o.deleteMarker && o.blob === `${MULTIPART_BLOB}${id}` ? o : undefined
 }
 
 export function noSuchBucket(name: string): StrongroomError {

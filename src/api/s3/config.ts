@@ -85,7 +85,7 @@ async function deleteBucketPolicy(ctx: Authorized): Promise<void> {
 
 async function putBucketEncryption(ctx: Authorized): Promise<void> {
   const b = ctx.bucket
-  const { keyId } = parseEncryption(
+  const { keyId, algorithm } = parseEncryption(
     readXml(
       'ServerSideEncryptionConfiguration',
       await ctx.readBody(XML_BOUNDS.ServerSideEncryptionConfiguration.bytes),
@@ -93,6 +93,7 @@ async function putBucketEncryption(ctx: Authorized): Promise<void> {
   )
   if (keyId === undefined) await ctx.buckets.resetKey(b, await ctx.tenantOf(b))
   else await ctx.buckets.setKey(b.name, (await ctx.ownersKey(b, keyId)).id)
+  await ctx.buckets.updateSettings(b.name, { sse: algorithm === 'AES256' ? 'AES256' : null })
   ctx.send(200)
 }
 
@@ -101,7 +102,7 @@ async function getBucketEncryption(ctx: Authorized): Promise<void> {
   ctx.sendXml(
     200,
     'ServerSideEncryptionConfiguration',
-    encryptionXml(ctx.keys.arn(await ctx.tenantOf(b), b.keyId)),
+    encryptionXml(b.settings?.sse ?? 'aws:kms', ctx.keys.arn(await ctx.tenantOf(b), b.keyId)),
   )
 }
 
@@ -109,6 +110,7 @@ async function getBucketEncryption(ctx: Authorized): Promise<void> {
 async function deleteBucketEncryption(ctx: Authorized): Promise<void> {
   const b = ctx.bucket
   await ctx.buckets.resetKey(b, await ctx.tenantOf(b))
+  await ctx.buckets.updateSettings(b.name, { sse: null })
   ctx.send(204)
 }
 

@@ -3,15 +3,19 @@
  * CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
  */
 import { randomBytes } from 'node:crypto'
-import { StrongroomError } from '../../errors.ts'
+import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { writeConditions } from '../preconditions.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
+import type { ObjectRecord } from '../../meta/objects.ts'
 import {
+  completedObject,
   MAX_PUT_BYTES,
   MIN_PART_BYTES,
   requestTags,
+  sseHeaders,
+  systemMetadata,
   userMetadata,
   versionHeaders,
 } from './common.ts'
@@ -23,18 +27,18 @@ async function createUpload(ctx: Authorized): Promise<void> {
   const bucketName = bucket.name
   const tags = requestTags(ctx.request)
   const id = randomBytes(24).toString('base64url')
+  const system = systemMetadata(ctx.request, bucket)
   await ctx.objectMeta.createUpload({
     id,
     bucket: bucketName,
     key,
     contentType: ctx.header('content-type') ?? null,
     metadata: userMetadata(ctx.request),
+    system,
     tags: tags.tags,
     keyId,
   })
-  const owner = await ctx.tenantOf(bucket)
-  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
-  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.keys.arn(owner, keyId))
+  sseHeaders(ctx.res, system, ctx.keys.arn(await ctx.tenantOf(bucket), keyId))
   ctx.sendXml(200, 'InitiateMultipartUploadResult', {
     Bucket: bucketName,
     Key: key,
@@ -65,6 +69,7 @@ async function uploadPart(ctx: Authorized): Promise<void> {
   const part = await ctx.objects.putPart(upload, await ctx.tenantOf(bucket), number, body, expect)
   ctx.res.setHeader('ETag', part.etag)
   for (const [k, v] of Object.entries(part.checksums)) ctx.res.setHeader(k, v)
+  sseHeaders(ctx.res, upload.system, ctx.keys.arn(await ctx.tenantOf(bucket), upload.keyId))
   ctx.send(200)
 }
 
@@ -111,16 +116,43 @@ async function uploadPartCopy(ctx: Authorized): Promise<void> {
   }
   if (src.bucket.versioning !== 'Unversioned' || src.object.versionId !== 'null')
     ctx.res.setHeader('x-amz-copy-source-version-id', src.object.versionId)
-  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  sseHeaders(ctx.res, upload.system, ctx.keys.arn(await ctx.tenantOf(bucket), upload.keyId))
   ctx.sendXml(200, 'CopyPartResult', {
     ETag: part.etag,
     LastModified: new Date(part.createdAt).toISOString(),
   })
 }
 
+/**
+ * CompleteMultipartUpload; repeated for an upload it completed, the same answer again, as S3
+ * gives it (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html).
+ */
 async function completeUpload(ctx: Authorized): Promise<void> {
   const { bucket, key } = ctx
-  const bucketName = bucket.name
+  let object: ObjectRecord
+  try {
+    await ctx.upload()
+    object = await complete(ctx)
+  } catch (e) {
+    if (!isStrongroomError(e, 'NO_SUCH_UPLOAD')) throw e
+    object = (await completedObject(ctx.objectMeta, ctx.request)) ?? raise(e)
+  }
+  versionHeaders(ctx.res, bucket, object)
+  sseHeaders(ctx.res, object.system, ctx.keys.arn(await ctx.tenantOf(bucket), object.keyId))
+  ctx.sendXml(200, 'CompleteMultipartUploadResult', {
+    Location: `/${bucket.name}/${key}`,
+    Bucket: bucket.name,
+    Key: key,
+    ETag: object.etag,
+  })
+}
+
+function raise(e: unknown): never {
+  throw e
+}
+
+async function complete(ctx: Authorized): Promise<ObjectRecord> {
+  const { bucket, key } = ctx
   const upload = await ctx.upload()
   const doc = readXml(
     'CompleteMultipartUpload',
@@ -169,17 +201,9 @@ async function completeUpload(ctx: Authorized): Promise<void> {
     }
   }
   const tenant = await ctx.tenantOf(bucket)
-  const object = await ctx.scanned(bucket, key, () =>
+  return ctx.scanned(bucket, key, () =>
     ctx.objects.complete(upload, bucket, tenant, parts, writeConditions(ctx.request.header)),
   )
-  versionHeaders(ctx.res, bucket, object)
-  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
-  ctx.sendXml(200, 'CompleteMultipartUploadResult', {
-    Location: `/${bucketName}/${key}`,
-    Bucket: bucketName,
-    Key: key,
-    ETag: object.etag,
-  })
 }
 
 async function abortUpload(ctx: Authorized): Promise<void> {

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import { validateHeaderValue } from 'node:http'
 import { StrongroomError } from '../../errors.ts'
-import type { ObjectRecord } from '../../meta/objects.ts'
+import type { ObjectRecord, SystemMetadata } from '../../meta/objects.ts'
 import { isVersionId } from '../../store/objects.ts'
 import { toApiError } from '../errors.ts'
 import type { Operation, S3Request } from '../operation.ts'
@@ -10,9 +10,17 @@ import type { Authorized } from '../pipeline.ts'
 import { ANONYMOUS_DENIED } from '../pipeline.ts'
 import { evaluate, readConditions, writeConditions } from '../preconditions.ts'
 import { writeAll } from '../protocols/rest-xml.ts'
-import { quarantined } from '../quarantine.ts'
 import { leaf, readXml, XML_BOUNDS, type Node } from '../xml.ts'
-import { MAX_PUT_BYTES, requestTags, userMetadata, versioned, versionHeaders } from './common.ts'
+import {
+  MAX_PUT_BYTES,
+  requestTags,
+  sseHeaders,
+  systemMetadata,
+  userMetadata,
+  verdictHeaders,
+  versioned,
+  versionHeaders,
+} from './common.ts'
 
 const RESPONSE_OVERRIDES = [
   ['response-content-type', 'Content-Type'],
@@ -43,6 +51,7 @@ async function putObject(ctx: Authorized): Promise<void> {
       expect,
       contentType: ctx.header('content-type') ?? null,
       metadata,
+      system: systemMetadata(ctx.request, bucket),
       tags: requestTags(ctx.request).tags,
       keyId,
       ...(condition === undefined ? {} : { condition }),
@@ -50,8 +59,7 @@ async function putObject(ctx: Authorized): Promise<void> {
   )
   ctx.res.setHeader('ETag', object.etag)
   versionHeaders(ctx.res, bucket, object)
-  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
-  ctx.res.setHeader('x-amz-server-side-encryption-aws-kms-key-id', ctx.keys.arn(tenant, keyId))
+  sseHeaders(ctx.res, object.system, ctx.keys.arn(tenant, keyId))
   for (const [k, v] of Object.entries(object.checksums)) ctx.res.setHeader(k, v)
   ctx.send(200)
 }
@@ -105,16 +113,7 @@ async function getObject(ctx: Authorized): Promise<void> {
   const { bucket, object, res } = ctx
   const overrides = responseOverrides(ctx)
   versionHeaders(res, bucket, object)
-  if (object.scan !== null) {
-    res.setHeader('x-amz-meta-strongroom-scan', object.scan.verdict)
-    const first = object.scan.findings[0]
-    if (first !== undefined)
-      res.setHeader(
-        'x-amz-meta-strongroom-scan-finding',
-        `${first.rule} ${first.subject ?? ''}`.trim().replace(/[^\x20-\x7e]/g, '?'),
-      )
-  }
-  if (quarantined(bucket, object)) res.setHeader('x-amz-meta-strongroom-quarantined', 'true')
+  verdictHeaders(res, bucket, object)
   if (object.tags.length > 0) res.setHeader('x-amz-tagging-count', String(object.tags.length))
   // Whole-object checksums, when asked for and the whole object is read.
   if (
@@ -139,11 +138,9 @@ async function getObject(ctx: Authorized): Promise<void> {
   res.setHeader('Accept-Ranges', 'bytes')
   res.setHeader('Content-Type', object.contentType ?? 'binary/octet-stream')
   for (const [k, v] of Object.entries(object.metadata)) res.setHeader(`x-amz-meta-${k}`, v)
-  res.setHeader('x-amz-server-side-encryption', 'aws:kms')
-  res.setHeader(
-    'x-amz-server-side-encryption-aws-kms-key-id',
-    ctx.keys.arn(await ctx.tenantOf(bucket), object.keyId),
-  )
+  for (const [h, v] of Object.entries(object.system ?? {}))
+    if (h !== 'x-amz-server-side-encryption') res.setHeader(h, v)
+  sseHeaders(res, object.system, ctx.keys.arn(await ctx.tenantOf(bucket), object.keyId))
   for (const [h, v] of overrides) res.setHeader(h, v)
   const range = parseRange(ctx.header('range'), object.size)
   if (range === 'unsatisfiable') {
@@ -192,6 +189,24 @@ function tagDirective(r: S3Request): 'COPY' | 'REPLACE' {
 }
 
 /**
+ * The copy's system metadata: the source's under COPY, the request's under REPLACE; its SSE label
+ * is what the copy request asks, else the destination bucket's default, as S3 encrypts a copy
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
+ */
+function copiedSystem(
+  directive: 'COPY' | 'REPLACE',
+  source: ObjectRecord,
+  ctx: Authorized,
+): SystemMetadata {
+  const asked = systemMetadata(ctx.request, ctx.bucket)
+  if (directive === 'REPLACE') return asked
+  const kept: Record<string, string> = { ...source.system }
+  delete kept['x-amz-server-side-encryption']
+  const sse = asked['x-amz-server-side-encryption']
+  return sse === undefined ? kept : { ...kept, 'x-amz-server-side-encryption': sse }
+}
+
+/**
  * CopyObject: read permission on the source (and its key), write permission on the
  * destination (and its key), all decided by the pipeline; the plaintext is re-sealed under the
  * destination bucket's key with a fresh data key.
@@ -230,6 +245,7 @@ async function copyObject(ctx: Authorized): Promise<void> {
         contentType:
           directive === 'COPY' ? source.contentType : (ctx.header('content-type') ?? null),
         metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.request),
+        system: copiedSystem(directive, source, ctx),
         tags,
         keyId,
       }),
@@ -240,7 +256,7 @@ async function copyObject(ctx: Authorized): Promise<void> {
   if (src.bucket.versioning !== 'Unversioned' || source.versionId !== 'null')
     ctx.res.setHeader('x-amz-copy-source-version-id', source.versionId)
   versionHeaders(ctx.res, dest, copied)
-  ctx.res.setHeader('x-amz-server-side-encryption', 'aws:kms')
+  sseHeaders(ctx.res, copied.system, ctx.keys.arn(destTenant, keyId))
   ctx.sendXml(200, 'CopyObjectResult', {
     ETag: copied.etag,
     LastModified: new Date(copied.createdAt).toISOString(),

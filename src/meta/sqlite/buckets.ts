@@ -3,6 +3,7 @@ import { StrongroomError } from '../../errors.ts'
 import type {
   BucketHold,
   BucketRecord,
+  BucketSettings,
   BucketStore,
   PublicAccessBlock,
   ScanPolicy,
@@ -112,6 +113,18 @@ export class SqliteBucketStore implements BucketStore {
     })
   }
 
+  updateSettings(
+    name: string,
+    patch: { readonly [K in keyof BucketSettings]?: BucketSettings[K] | null },
+  ): Promise<void> {
+    return settle(() => {
+      // json_patch (RFC 7396): a null member removes the field; the update is one statement.
+      this.db
+        .stmt('UPDATE buckets SET settings = json_patch(settings, ?) WHERE name = ?')
+        .run(JSON.stringify(patch), name)
+    })
+  }
+
   deleteBucket(name: string, at: number): Promise<'deleted' | 'objects' | 'uploads'> {
     return settle(() => {
       return this.db.tx(() => {
@@ -162,5 +175,8 @@ function bucket(r: Row): BucketRecord {
       restrictPublicBuckets: num(r.restrict_public_buckets) === 1,
     },
     scanPolicy: str(r.scan_policy) as ScanPolicy,
+    ...(typeof r.settings === 'string' && r.settings !== '{}'
+      ? { settings: JSON.parse(r.settings) as BucketSettings }
+      : {}),
   }
 }

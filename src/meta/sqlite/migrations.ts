@@ -225,4 +225,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (upload_id, number)
   ) STRICT;
   `,
+  // 11: S3's system-defined metadata of objects and uploads (Cache-Control, Content-Disposition,
+  // Content-Encoding, Content-Language, Expires, the SSE label asked for), and a bucket's
+  // settings document (tags, the default SSE label, lifecycle rules, Object Lock); a version's
+  // Object Lock retention and legal hold.
+  `
+  ALTER TABLE objects ADD COLUMN system TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE versions ADD COLUMN system TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE objects ADD COLUMN lock TEXT;
+  ALTER TABLE versions ADD COLUMN lock TEXT;
+  ALTER TABLE uploads ADD COLUMN system TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE buckets ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+  `,
 ]

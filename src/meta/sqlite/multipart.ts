@@ -3,7 +3,7 @@ import type { Versioning } from '../buckets.ts'
 import type { PartRecord, MultipartStore, UploadRecord } from '../multipart.ts'
 import type { WrappedDataKey } from '../keys.ts'
 import type { ObjectRecord, Tags, WriteCondition } from '../objects.ts'
-import { digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
+import { digestOf, systemOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
 import { placeObject } from './objects.ts'
 import { claimParts } from './parts.ts'
 
@@ -17,7 +17,7 @@ export class SqliteMultipartStore implements MultipartStore {
   createUpload(u: UploadRecord): Promise<void> {
     this.db
       .stmt(
-        'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         u.id,
@@ -28,6 +28,7 @@ export class SqliteMultipartStore implements MultipartStore {
         u.createdAt,
         JSON.stringify(u.tags),
         u.keyId,
+        JSON.stringify(u.system ?? {}),
       )
     return Promise.resolve()
   }
@@ -128,6 +129,7 @@ function upload(r: Row): UploadRecord {
     tags: JSON.parse(str(r.tags)) as Tags,
     keyId: str(r.key_id),
     createdAt: num(r.created_at),
+    ...systemOf(r),
   }
 }
 

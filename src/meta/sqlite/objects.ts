@@ -8,6 +8,7 @@ import type { WrappedDataKey } from '../keys.ts'
 import {
   checkWriteCondition,
   type ListPage,
+  type ObjectLock,
   type ObjectPart,
   type ObjectRecord,
   type ObjectStore,
@@ -17,7 +18,16 @@ import {
   type WriteCondition,
 } from '../objects.ts'
 import type { ScanRecord } from '../verdicts.ts'
-import { bytes, digestOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
+import {
+  bytes,
+  digestOf,
+  systemOf,
+  insertDataKey,
+  num,
+  str,
+  type Row,
+  type SqliteDb,
+} from './db.ts'
 import { forgetParts, partsOf, withParts } from './parts.ts'
 
 export class SqliteObjectStore implements ObjectStore {
@@ -131,6 +141,24 @@ export class SqliteObjectStore implements ObjectStore {
         )
       }),
     )
+  }
+
+  setObjectLock(
+    bucketName: string,
+    key: string,
+    versionId: string,
+    lock: ObjectLock | undefined,
+  ): Promise<boolean> {
+    const text = lock === undefined ? null : JSON.stringify(lock)
+    const changed = (table: string) =>
+      Number(
+        this.db
+          .stmt(
+            `UPDATE ${table} SET lock = ? WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0`,
+          )
+          .run(text, bucketName, key, versionId).changes,
+      )
+    return Promise.resolve(this.db.tx(() => changed('objects') + changed('versions') > 0))
   }
 
   listObjects(bucketName: string, prefix: string, after: string, limit: number): Promise<ListPage> {
@@ -255,7 +283,7 @@ function forget(db: SqliteDb, removed: ObjectRecord): ObjectRecord {
 
 /** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
 export const COLUMNS =
-  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan, header_sha256'
+  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan, header_sha256, system, lock'
 
 function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
   const orNull = (v: string) => (v === '' ? null : v)
@@ -277,6 +305,8 @@ function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
     o.createdAt,
     o.scan === null ? null : JSON.stringify(o.scan),
     o.headerDigest ?? null,
+    JSON.stringify(o.system ?? {}),
+    o.lock === undefined ? null : JSON.stringify(o.lock),
   ]
 }
 
@@ -298,5 +328,7 @@ function object(r: Row): ObjectRecord {
     createdAt: num(r.created_at),
     scan: r.scan === null || r.scan === undefined ? null : (JSON.parse(str(r.scan)) as ScanRecord),
     ...digestOf(r),
+    ...systemOf(r),
+    ...(typeof r.lock === 'string' ? { lock: JSON.parse(r.lock) as ObjectLock } : {}),
   }
 }
