@@ -33,6 +33,10 @@ const DATA_ACTIONS = new Set([
   's3:DeleteObjectTagging',
   's3:DeleteObjectVersionTagging',
   's3:AbortMultipartUpload',
+  's3:GetObjectAcl',
+  's3:GetObjectVersionAcl',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
 ])
 /** Condition keys that look like actions. */
 const CONDITION_KEYS = new Set([

@@ -35,6 +35,7 @@ import { isUnloadable, type LoadedPolicy } from '../iam/load.ts'
 export const OWNER_ONLY_ACTIONS: ReadonlySet<string> = new Set([
   's3:DeleteBucket',
   's3:GetBucketPolicy',
+  's3:GetBucketPolicyStatus',
   's3:PutBucketPolicy',
   's3:DeleteBucketPolicy',
   's3:GetBucketPublicAccessBlock',

@@ -55,6 +55,15 @@ export const S3_ERRORS = {
   SignatureDoesNotMatch: 403,
   SlowDown: 503,
   XAmzContentSHA256Mismatch: 400,
+  NoSuchTagSet: 404,
+  NoSuchCORSConfiguration: 404,
+  NoSuchWebsiteConfiguration: 404,
+  NoSuchLifecycleConfiguration: 404,
+  ReplicationConfigurationNotFoundError: 404,
+  ObjectLockConfigurationNotFoundError: 404,
+  NoSuchObjectLockConfiguration: 404,
+  AccessControlListNotSupported: 400,
+  InvalidBucketState: 409,
 } as const
 
 export type S3Code = keyof typeof S3_ERRORS
@@ -149,6 +158,15 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   SERVICE_UNAVAILABLE: 'ServiceUnavailable',
   SIGNATURE_DOES_NOT_MATCH: 'SignatureDoesNotMatch',
   CONTENT_SHA256_MISMATCH: 'XAmzContentSHA256Mismatch',
+  NO_SUCH_TAG_SET: 'NoSuchTagSet',
+  NO_SUCH_CORS_CONFIGURATION: 'NoSuchCORSConfiguration',
+  NO_SUCH_WEBSITE_CONFIGURATION: 'NoSuchWebsiteConfiguration',
+  NO_SUCH_LIFECYCLE_CONFIGURATION: 'NoSuchLifecycleConfiguration',
+  REPLICATION_CONFIGURATION_NOT_FOUND: 'ReplicationConfigurationNotFoundError',
+  OBJECT_LOCK_CONFIGURATION_NOT_FOUND: 'ObjectLockConfigurationNotFoundError',
+  NO_SUCH_OBJECT_LOCK_CONFIGURATION: 'NoSuchObjectLockConfiguration',
+  ACL_NOT_SUPPORTED: 'AccessControlListNotSupported',
+  INVALID_BUCKET_STATE: 'InvalidBucketState',
 }
 
 /**

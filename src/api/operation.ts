@@ -100,6 +100,12 @@ export interface Operation {
     readonly maxBytes: number
     readonly read: (body: Buffer, r: S3Request) => Conditions
   }
+  /**
+   * x-amz-bucket-region goes on every answer, a refusal's included, as S3's HeadBucket does
+   * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html): tools find the region
+   * this way before they have access.
+   */
+  readonly answersRegion?: boolean
   readonly handler: (ctx: Authorized) => Promise<void>
 }
 

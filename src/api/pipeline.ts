@@ -253,6 +253,7 @@ export class Pipeline {
     const conditions = requestConditions(req, caller, r.query, now, this.app.config.region)
     const op = route(this.operations, r)
     const s = new RequestState(r, res, requestId, caller, conditions, op.name)
+    if (op.answersRegion === true) res.setHeader('x-amz-bucket-region', this.app.config.region)
     try {
       await this.decide(op, s)
     } catch (e) {

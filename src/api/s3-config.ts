@@ -96,12 +96,15 @@ export function publicAccessBlockXml(p: PublicAccessBlock): Node {
   return Object.fromEntries(PAB_FIELDS.map(([tag, field]) => [tag, p[field]]))
 }
 
-const MAX_TAGS = 10
-
-/** S3's tag rules: at most 10, keys of 1–128 and values of 0–256 characters, no duplicate keys, no aws: prefix. */
-export function checkTags(tags: Tags): Tags {
-  if (tags.length > MAX_TAGS)
+/**
+ * S3's tag rules: at most 10 on an object (50 on a bucket), keys of 1–128 and values of 0–256
+ * characters, no duplicate keys, no aws: prefix.
+ */
+export function checkTags(tags: Tags, of: 'object' | 'bucket' = 'object'): Tags {
+  if (of === 'object' && tags.length > 10)
     throw new StrongroomError('BAD_REQUEST', 'Object tags cannot be greater than 10')
+  if (of === 'bucket' && tags.length > 50)
+    throw new StrongroomError('INVALID_TAG', 'Bucket tags cannot be greater than 50')
   const seen = new Set<string>()
   // Lengths in code points, as S3 counts characters.
   const chars = (x: string) => Array.from(x).length
@@ -125,8 +128,8 @@ export function checkTags(tags: Tags): Tags {
   return tags
 }
 
-/** PutObjectTagging's body. */
-export function parseTagging(doc: XmlElement): Tags {
+/** PutObjectTagging's (and PutBucketTagging's) body. */
+export function parseTagging(doc: XmlElement, of: 'object' | 'bucket' = 'object'): Tags {
   expectRoot(doc, 'Tagging')
   const set = child(doc, 'TagSet')
   if (set === undefined) throw malformed('Tagging needs a TagSet')
@@ -137,6 +140,7 @@ export function parseTagging(doc: XmlElement): Tags {
       if (k === undefined) throw malformed('every Tag needs a Key')
       return [k, leaf(t, 'Value') ?? ''] as const
     }),
+    of,
   )
 }
 

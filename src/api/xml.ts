@@ -38,16 +38,21 @@ export function escapeXml(s: string): string {
   return s.replace(/[&<>"'\r]/g, (c) => ESC[c] ?? c)
 }
 
+/**
+ * A tag may carry attributes written in the code (`Grantee xsi:type="CanonicalUser"`, never
+ * from input): the element closes with its name alone.
+ */
 function render(tag: string, v: Node | readonly Node[]): string {
   if (Array.isArray(v)) return (v as readonly Node[]).map((x) => render(tag, x)).join('')
   if (v === undefined) return ''
+  const name = tag.split(' ', 1)[0] ?? tag
   if (typeof v === 'object') {
     const inner = Object.entries(v as Record<string, Node | readonly Node[]>)
       .map(([k, x]) => render(k, x))
       .join('')
-    return `<${tag}>${inner}</${tag}>`
+    return `<${tag}>${inner}</${name}>`
   }
-  return `<${tag}>${escapeXml(String(v))}</${tag}>`
+  return `<${tag}>${escapeXml(String(v))}</${name}>`
 }
 
 export function xmlDocument(root: string, body: Node): string {
@@ -70,6 +75,12 @@ export type RequestDocument =
   | 'VersioningConfiguration'
   | 'ServerSideEncryptionConfiguration'
   | 'PublicAccessBlockConfiguration'
+  | 'AccessControlPolicy'
+  | 'OwnershipControls'
+  | 'LifecycleConfiguration'
+  | 'ObjectLockConfiguration'
+  | 'Retention'
+  | 'LegalHold'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -91,8 +102,11 @@ export interface XmlBounds {
  * - Delete: 1,000 keys of 1,024 bytes each written as Go escapes `"'&<>` and tab,
  *   line feed and carriage return (4 or 5 bytes a byte), with version ids, is about
  *   5 MB and 3,002 elements;
- * - Tagging: 10 tags of 128 + 256 characters, each character a 10-byte `&#1114111;`,
- *   is under 40 KiB and 32 elements;
+ * - Tagging: 50 tags (a bucket's limit) of 128 + 256 characters, each character a
+ *   10-byte `&#1114111;`, is under 200 KiB and 152 elements;
+ * - AccessControlPolicy: S3 allows 100 grants, about 8 elements and 1 KiB each;
+ * - LifecycleConfiguration: 1,000 rules (S3's limit) of up to about 20 elements and
+ *   1 KiB each (a prefix of 1,024 bytes written as escapes is 5 KiB);
  * - the bucket configurations are a few hundred bytes and under 10 elements.
  * Each has room to spare (unknown elements are ignored, as S3 does); none is a
  * global count that a legitimate document can reach.
@@ -100,7 +114,13 @@ export interface XmlBounds {
 export const XML_BOUNDS: Readonly<Record<RequestDocument, XmlBounds>> = {
   CompleteMultipartUpload: { bytes: 8 * MiB, elements: 10_000 * 10 + 256 },
   Delete: { bytes: 6 * MiB, elements: 1_000 * 4 + 256 },
-  Tagging: { bytes: 64 * KiB, elements: 256 },
+  Tagging: { bytes: 256 * KiB, elements: 256 },
+  AccessControlPolicy: { bytes: 256 * KiB, elements: 100 * 8 + 256 },
+  OwnershipControls: { bytes: 64 * KiB, elements: 256 },
+  LifecycleConfiguration: { bytes: 8 * MiB, elements: 1_000 * 24 + 256 },
+  ObjectLockConfiguration: { bytes: 64 * KiB, elements: 256 },
+  Retention: { bytes: 64 * KiB, elements: 256 },
+  LegalHold: { bytes: 64 * KiB, elements: 256 },
   CreateBucketConfiguration: { bytes: 64 * KiB, elements: 256 },
   VersioningConfiguration: { bytes: 64 * KiB, elements: 256 },
   ServerSideEncryptionConfiguration: { bytes: 64 * KiB, elements: 256 },

@@ -50,7 +50,7 @@ describe('operations Strongroom does not implement answer NotImplemented and cha
     ['DELETE', `/${BUCKET}?metadataConfiguration`],
     ['DELETE', `/${BUCKET}?metadataTable`],
     ['DELETE', `/${BUCKET}?foo`],
-    ['GET', `/${BUCKET}?policyStatus`],
+    ['GET', `/${BUCKET}?analytics`],
     ['GET', `/${BUCKET}?metadataConfiguration`],
     ['PUT', `/${BUCKET}?abac`],
     ['DELETE', `/${BUCKET}/model.bin?renameObject`],

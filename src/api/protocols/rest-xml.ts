@@ -19,6 +19,7 @@ const MAX_KEY_BYTES = 1024
  */
 export const SUBRESOURCES = [
   'policy',
+  'policyStatus',
   'location',
   'delete',
   'versioning',

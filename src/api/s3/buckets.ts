@@ -3,6 +3,7 @@ import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
+import { checkAclHeaders, checkObjectOwnership } from './bucket-settings.ts'
 import { owner } from './common.ts'
 
 async function listBuckets(ctx: Authorized): Promise<void> {
@@ -54,7 +55,6 @@ async function createBucket(ctx: Authorized): Promise<void> {
 }
 
 function headBucket(ctx: Authorized): Promise<void> {
-  ctx.res.setHeader('x-amz-bucket-region', ctx.config.region)
   ctx.send(200)
   return Promise.resolve()
 }
@@ -94,6 +94,11 @@ export const BUCKET_OPERATIONS: readonly Operation[] = [
     action: 's3:CreateBucket',
     resource: 'bucket',
     target: 'none',
+    conditions: (r) => {
+      checkAclHeaders(r)
+      checkObjectOwnership(r)
+      return {}
+    },
     handler: createBucket,
   },
   {
@@ -102,6 +107,7 @@ export const BUCKET_OPERATIONS: readonly Operation[] = [
     action: 's3:ListBucket',
     resource: 'bucket',
     target: 'bucket',
+    answersRegion: true,
     handler: headBucket,
   },
   {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
+import { checkAclHeaders } from './bucket-settings.ts'
 import { writeConditions } from '../preconditions.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
 import type { ObjectRecord } from '../../meta/objects.ts'
@@ -274,7 +275,10 @@ export const MULTIPART_OPERATIONS: readonly Operation[] = [
     name: 'CreateMultipartUpload',
     match: { method: 'POST', on: 'object', sub: 'uploads' },
     ...PUT,
-    conditions: (r) => requestTags(r).conditions,
+    conditions: (r) => {
+      checkAclHeaders(r)
+      return requestTags(r).conditions
+    },
     also: (r) => (requestTags(r).tags.length > 0 ? ['s3:PutObjectTagging'] : []),
     kms: { action: 'kms:GenerateDataKey', key: 'write' },
     handler: createUpload,

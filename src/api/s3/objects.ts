@@ -7,6 +7,7 @@ import { isVersionId } from '../../store/objects.ts'
 import { toApiError } from '../errors.ts'
 import type { Operation, S3Request } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
+import { checkAclHeaders } from './bucket-settings.ts'
 import { ANONYMOUS_DENIED } from '../pipeline.ts'
 import { evaluate, readConditions, writeConditions } from '../preconditions.ts'
 import { writeAll } from '../protocols/rest-xml.ts'
@@ -361,7 +362,10 @@ export const OBJECT_OPERATIONS: readonly Operation[] = [
     target: 'bucket',
     copySource: true,
     quarantine: true,
-    conditions: (r) => (tagDirective(r) === 'REPLACE' ? requestTags(r).conditions : {}),
+    conditions: (r) => {
+      checkAclHeaders(r)
+      return tagDirective(r) === 'REPLACE' ? requestTags(r).conditions : {}
+    },
     also: (r) =>
       tagDirective(r) === 'REPLACE' && requestTags(r).tags.length > 0
         ? ['s3:PutObjectTagging']
@@ -375,7 +379,10 @@ export const OBJECT_OPERATIONS: readonly Operation[] = [
     action: 's3:PutObject',
     resource: 'object',
     target: 'bucket',
-    conditions: (r) => requestTags(r).conditions,
+    conditions: (r) => {
+      checkAclHeaders(r)
+      return requestTags(r).conditions
+    },
     // If-Match reads the current ETag: "you must have the s3:PutObject and s3:GetObject
     // permissions" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
     also: (r) => [

@@ -3,6 +3,7 @@
  * where two share a method and path: the more specific (a header, a query value) comes first.
  */
 import type { Operation } from '../operation.ts'
+import { BUCKET_SETTING_OPERATIONS } from './bucket-settings.ts'
 import { BUCKET_OPERATIONS } from './buckets.ts'
 import { CONFIG_OPERATIONS } from './config.ts'
 import { LISTING_OPERATIONS } from './listing.ts'
@@ -14,6 +15,7 @@ import { VERSIONING_OPERATIONS } from './versioning.ts'
 export const S3_OPERATIONS: readonly Operation[] = [
   ...BUCKET_OPERATIONS,
   ...CONFIG_OPERATIONS,
+  ...BUCKET_SETTING_OPERATIONS,
   ...VERSIONING_OPERATIONS,
   ...LISTING_OPERATIONS,
   ...TAGGING_OPERATIONS,
