@@ -98,6 +98,55 @@ describe('listing, in process', () => {
     assert.deepEqual(prefixes(rest), ['logs/'])
   })
 
+  it('with a prefix and a delimiter, a page that ends in a common prefix is truncated only if something else follows', async () => {
+    // b/ holds b/1.txt, b/2.txt, b/c/3.txt, b/d/4.txt: with MaxKeys 3 the page is b/1.txt,
+    // b/2.txt, b/c/; only b/d/ follows. With MaxKeys 4 nothing does: keys left under the last
+    // common prefix neither count nor truncate (ceph s3-tests
+    // test_bucket_list_delimiter_prefix; API_ListObjectsV2.html, IsTruncated).
+    const page = await a.send(
+      new ListObjectsV2Command({ Bucket: B, Prefix: 'b/', Delimiter: '/', MaxKeys: 3 }),
+    )
+    assert.deepEqual(
+      [keys(page), prefixes(page), page.IsTruncated, page.KeyCount],
+      [['b/1.txt', 'b/2.txt'], ['b/c/'], true, 3],
+    )
+    const rest = await a.send(
+      new ListObjectsV2Command({
+        Bucket: B,
+        Prefix: 'b/',
+        Delimiter: '/',
+        ContinuationToken: page.NextContinuationToken,
+      }),
+    )
+    assert.deepEqual([keys(rest), prefixes(rest), rest.IsTruncated], [[], ['b/d/'], false])
+    const all = await a.send(
+      new ListObjectsV2Command({ Bucket: B, Prefix: 'b/', Delimiter: '/', MaxKeys: 4 }),
+    )
+    assert.deepEqual([prefixes(all), all.IsTruncated], [['b/c/', 'b/d/'], false])
+    const logs = await a.send(
+      new ListObjectsCommand({ Bucket: B, Prefix: 'logs/', Delimiter: '/', MaxKeys: 1 }),
+    )
+    assert.deepEqual(
+      [keys(logs), prefixes(logs), logs.IsTruncated, logs.NextMarker],
+      [[], ['logs/2026/'], false, undefined],
+    )
+  })
+
+  it('an empty continuation-token lists from the start and is echoed (as S3 does)', async () => {
+    const r = await gw.call(gw.alice, {
+      method: 'GET',
+      path: `/${B}?list-type=2&continuation-token=`,
+    })
+    assert.equal(r.status, 200, r.text)
+    assert.match(r.text, /<ContinuationToken><\/ContinuationToken>/)
+    assert.equal([...r.text.matchAll(/<Key>/g)].length, KEYS.length)
+    const bad = await gw.call(gw.alice, {
+      method: 'GET',
+      path: `/${B}?list-type=2&continuation-token=bm9wZQ`,
+    })
+    assert.equal(errorOf(bad.text).Code, 'InvalidArgument')
+  })
+
   it('StartAfter starts after a key that need not exist', async () => {
     const l = await a.send(new ListObjectsV2Command({ Bucket: B, StartAfter: 'b/c' }))
     assert.deepEqual(
@@ -132,6 +181,20 @@ describe('listing, in process', () => {
       new ListObjectsV2Command({ Bucket: B, Prefix: 'é', EncodingType: 'url' }),
     )
     assert.deepEqual(keys(sdk), ['%C3%A9.txt'])
+    // Prefixes, common prefixes and the delimiter are encoded too; '+' is %2B, a space %20.
+    const enc = await a.send(
+      new ListObjectsV2Command({ Bucket: B, Delimiter: ' ', EncodingType: 'url' }),
+    )
+    assert.deepEqual(prefixes(enc), ['e%20'])
+    assert.equal(enc.Delimiter, '%20')
+  })
+
+  it('encoding-type=url carries keys with control characters that XML 1.0 cannot', async () => {
+    const Bucket = 'gw-listing-controls'
+    await a.send(new CreateBucketCommand({ Bucket }))
+    await a.send(new PutObjectCommand({ Bucket, Key: 'x\u0001+y', Body: '' }))
+    const r = await gw.call(gw.alice, { method: 'GET', path: `/${Bucket}?encoding-type=url` })
+    assert.match(r.text, /<Key>x%01%2By<\/Key>/)
   })
 
   it('max-keys that is not a number from 0 up is InvalidArgument; 0 lists nothing', async () => {

@@ -51,8 +51,10 @@ async function listObjects(ctx: Authorized): Promise<void> {
   const { maxKeys, enc, urlEncode } = listParams(ctx)
   let after: string
   if (v2) {
-    const token = q.get('continuation-token')
-    if (token !== undefined) {
+    // An empty token is no token: S3 lists from the start and echoes it (ceph s3-tests,
+    // test_bucket_listv2_continuationtoken_empty).
+    const token = q.get('continuation-token') ?? ''
+    if (token !== '') {
       const decoded = Buffer.from(token, 'base64url').toString('utf8')
       if (!decoded.startsWith('k:'))
         throw new StrongroomError(
@@ -77,16 +79,21 @@ async function listObjects(ctx: Authorized): Promise<void> {
     )
     if (page.objects.length === 0) break
     for (const o of page.objects) {
+      const rest = o.key.slice(prefix.length)
+      const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
+      const cp = d >= 0 ? prefix + rest.slice(0, d + delimiter.length) : undefined
+      // A key under the common prefix just listed (or under a marker that is one: a NextMarker)
+      // adds nothing: it neither counts nor makes the listing truncated.
+      if (cp !== undefined && (cp === after || prefixes.at(-1) === cp)) {
+        cursor = cp + '\u{10FFFF}'.repeat(4)
+        continue
+      }
       if (contents.length + prefixes.length >= maxKeys) {
         truncated = true
         break
       }
-      const rest = o.key.slice(prefix.length)
-      const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
-      if (d >= 0) {
-        const cp = prefix + rest.slice(0, d + delimiter.length)
-        // A marker that is itself a common prefix (a NextMarker) was listed on the page before.
-        if (cp !== after && prefixes.at(-1) !== cp) prefixes.push(cp)
+      if (cp !== undefined) {
+        prefixes.push(cp)
         last = cp
         // Skip every other key under this common prefix.
         cursor = cp + '\u{10FFFF}'.repeat(4)
