@@ -34,6 +34,8 @@ const DATA_ACTIONS = new Set([
   's3:DeleteObjectVersionTagging',
   's3:AbortMultipartUpload',
   's3:GetObjectAcl',
+  's3:GetObjectAttributes',
+  's3:GetObjectVersionAttributes',
   's3:GetObjectVersionAcl',
   's3:PutObjectAcl',
   's3:PutObjectVersionAcl',

@@ -4,6 +4,7 @@
  */
 import type { Versioning } from './buckets.ts'
 import type { WrappedDataKey } from './keys.ts'
+import type { ChecksumAlgorithm } from '../store/checksums.ts'
 import type { ObjectRecord, SystemMetadata, Tags, WriteCondition } from './objects.ts'
 
 export interface UploadRecord {
@@ -18,6 +19,8 @@ export interface UploadRecord {
   /** The tenant key its parts and the completed object are sealed under. */
   readonly keyId: string
   readonly createdAt: number
+  /** x-amz-checksum-algorithm of CreateMultipartUpload: every part carries it; absent: none. */
+  readonly checksumAlgorithm?: ChecksumAlgorithm
 }
 
 export interface PartRecord {
@@ -30,6 +33,8 @@ export interface PartRecord {
   readonly dataKeyId: string
   /** Hex SHA-256 of the sealed part's header (absent on parts written before it was kept). */
   readonly headerDigest?: string
+  /** The part's verified x-amz-checksum-* values, by header name; absent: none. */
+  readonly checksums?: Readonly<Record<string, string>>
   readonly createdAt: number
 }
 

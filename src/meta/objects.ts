@@ -108,6 +108,8 @@ export interface ObjectPart {
   readonly dataKeyId: string
   /** Hex SHA-256 of the sealed part's header (absent on parts sealed before it was kept). */
   readonly headerDigest?: string
+  /** The part's verified x-amz-checksum-* values, by header name; absent: none. */
+  readonly checksums?: Readonly<Record<string, string>>
 }
 
 /** The `blob` of a multipart object's row names its upload: `multipart-<upload id>`. */

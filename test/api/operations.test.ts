@@ -66,6 +66,11 @@ const SAMPLES: Record<string, Sample> = {
     path: '/bkt?delete',
     body: '<Delete><Object><Key>k</Key></Object></Delete>',
   },
+  GetObjectAttributes: {
+    method: 'GET',
+    path: '/bkt/k?attributes',
+    headers: { 'x-amz-object-attributes': 'ETag' },
+  },
   GetBucketAcl: { method: 'GET', path: '/bkt?acl' },
   PutBucketAcl: { method: 'PUT', path: '/bkt?acl', headers: { 'x-amz-acl': 'private' } },
   GetObjectAcl: { method: 'GET', path: '/bkt/k?acl' },

@@ -185,6 +185,18 @@ export function verdictHeaders(res: ServerResponse, bucket: BucketRecord, o: Obj
   if (quarantined(bucket, o)) res.setHeader('x-strongroom-quarantined', 'true')
 }
 
+/** x-amz-checksum-* values as S3's XML fields (ChecksumCRC32, …). */
+export function checksumFields(
+  sums: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(sums ?? {}).map(([k, v]) => [
+      `Checksum${k.slice('x-amz-checksum-'.length).toUpperCase()}`,
+      v,
+    ]),
+  )
+}
+
 export function owner(t: TenantRecord | undefined): Node {
   return t === undefined ? undefined : { ID: t.id, DisplayName: t.name }
 }

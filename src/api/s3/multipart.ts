@@ -8,9 +8,11 @@ import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { checkAclHeaders } from './bucket-settings.ts'
 import { writeConditions } from '../preconditions.ts'
-import { readXml, XML_BOUNDS } from '../xml.ts'
+import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../store/checksums.ts'
 import type { ObjectRecord } from '../../meta/objects.ts'
 import {
+  checksumFields,
   completedObject,
   MAX_PUT_BYTES,
   MIN_PART_BYTES,
@@ -29,6 +31,7 @@ async function createUpload(ctx: Authorized): Promise<void> {
   const tags = requestTags(ctx.request)
   const id = randomBytes(24).toString('base64url')
   const system = systemMetadata(ctx.request, bucket)
+  const checksumAlgorithm = uploadChecksum(ctx)
   await ctx.objectMeta.createUpload({
     id,
     bucket: bucketName,
@@ -38,7 +41,10 @@ async function createUpload(ctx: Authorized): Promise<void> {
     system,
     tags: tags.tags,
     keyId,
+    ...(checksumAlgorithm === undefined ? {} : { checksumAlgorithm }),
   })
+  if (checksumAlgorithm !== undefined)
+    ctx.res.setHeader('x-amz-checksum-algorithm', checksumAlgorithm.toUpperCase())
   sseHeaders(ctx.res, system, ctx.keys.arn(await ctx.tenantOf(bucket), keyId))
   ctx.sendXml(200, 'InitiateMultipartUploadResult', {
     Bucket: bucketName,
@@ -145,7 +151,31 @@ async function completeUpload(ctx: Authorized): Promise<void> {
     Bucket: bucket.name,
     Key: key,
     ETag: object.etag,
+    ...checksumFields(object.checksums),
   })
+}
+
+/**
+ * CreateMultipartUpload's x-amz-checksum-algorithm: every part then carries that checksum and
+ * the object gets the composite of them. A FULL_OBJECT checksum type is accepted, its parts
+ * verified, but the object keeps no whole-object checksum (docs/s3-compatibility.md).
+ */
+function uploadChecksum(ctx: Authorized): ChecksumAlgorithm | undefined {
+  const raw = ctx.header('x-amz-checksum-algorithm')
+  if (raw === undefined) return undefined
+  const alg = raw.toLowerCase()
+  if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(alg))
+    throw new StrongroomError(
+      'INVALID_REQUEST',
+      `Checksum algorithm ${raw} is not supported: use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256`,
+    )
+  const type = ctx.header('x-amz-checksum-type')?.toUpperCase()
+  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT')
+    throw new StrongroomError(
+      'INVALID_REQUEST',
+      'x-amz-checksum-type must be COMPOSITE or FULL_OBJECT',
+    )
+  return type === 'FULL_OBJECT' ? undefined : (alg as ChecksumAlgorithm)
 }
 
 function raise(e: unknown): never {
@@ -164,6 +194,12 @@ async function complete(ctx: Authorized): Promise<ObjectRecord> {
     .map((p) => ({
       number: partNumberOf(p.children.find((c) => c.name === 'PartNumber')?.text ?? ''),
       etag: (p.children.find((c) => c.name === 'ETag')?.text ?? '').trim(),
+      checksums: Object.fromEntries(
+        CHECKSUM_ALGORITHMS.flatMap((alg) => {
+          const v = leaf(p, `Checksum${alg.toUpperCase()}`)?.trim()
+          return v === undefined ? [] : [[`x-amz-checksum-${alg}`, v]]
+        }),
+      ),
     }))
   if (asked.length === 0)
     throw new StrongroomError('MALFORMED_XML', 'You must specify at least one part')
@@ -177,13 +213,30 @@ async function complete(ctx: Authorized): Promise<ObjectRecord> {
     }
     const p = stored.get(a.number)
     const quoted = a.etag.startsWith('"') ? a.etag : `"${a.etag}"`
-    if (p?.etag !== quoted) {
+    // The checksum of the upload's algorithm must be the one the part was stored with; others
+    // (a client that sends every checksum it knows) are not the upload's and are not checked.
+    const named = upload.checksumAlgorithm && `x-amz-checksum-${upload.checksumAlgorithm}`
+    const sumsDiffer =
+      named !== undefined &&
+      a.checksums[named] !== undefined &&
+      p?.checksums?.[named] !== a.checksums[named]
+    if (p?.etag !== quoted || sumsDiffer) {
       throw new StrongroomError(
         'INVALID_PART',
         "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
         { details: { PartNumber: String(a.number), ETag: a.etag } },
       )
     }
+    const alg = upload.checksumAlgorithm
+    if (
+      alg !== undefined &&
+      alg !== 'crc64nvme' &&
+      a.checksums[`x-amz-checksum-${alg}`] === undefined
+    )
+      throw new StrongroomError(
+        'INVALID_REQUEST',
+        `The upload was created using a ${alg} checksum. The complete request must include the checksum for each part. It was missing for part ${String(a.number)} in the request.`,
+      )
     return p
   })
   for (const p of parts.slice(0, -1)) {
@@ -232,7 +285,9 @@ async function listParts(ctx: Authorized): Promise<void> {
       LastModified: new Date(p.createdAt).toISOString(),
       ETag: p.etag,
       Size: p.size,
+      ...checksumFields(p.checksums),
     })),
+    ChecksumAlgorithm: upload.checksumAlgorithm?.toUpperCase(),
     StorageClass: 'STANDARD',
   })
 }

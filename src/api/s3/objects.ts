@@ -86,6 +86,52 @@ export function parseRange(
 }
 
 /**
+ * GET/HEAD ?partNumber=N: the bytes of part N of a multipart object, as a ranged GET of them
+ * (206, Content-Range, x-amz-mp-parts-count); part 1 of any other object is all of it, as S3
+ * answers (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax).
+ * A part beyond the last is InvalidPart; a Range beside partNumber is InvalidRequest.
+ */
+function partRange(
+  ctx: Authorized,
+  object: ObjectRecord,
+):
+  | {
+      range: [number, number] | undefined
+      count: number | undefined
+      checksums: Readonly<Record<string, string>>
+    }
+  | undefined {
+  const raw = ctx.query.get('partNumber')
+  if (raw === undefined) return undefined
+  const n = /^\d{1,5}$/.test(raw) ? Number(raw) : 0
+  if (n < 1 || n > 10_000)
+    throw new StrongroomError(
+      'INVALID_ARGUMENT',
+      'Part number must be an integer between 1 and 10000, inclusive',
+      { details: { ArgumentName: 'partNumber', ArgumentValue: raw } },
+    )
+  if (ctx.header('range') !== undefined)
+    throw new StrongroomError(
+      'INVALID_REQUEST',
+      'Cannot specify both Range header and partNumber query parameter',
+    )
+  const parts: readonly { size: number; checksums?: Readonly<Record<string, string>> }[] =
+    object.parts ?? [{ size: object.size, checksums: object.checksums }]
+  const chosen = parts[n - 1]
+  if (chosen === undefined)
+    throw new StrongroomError('INVALID_PART', 'The requested partnumber is not satisfiable', {
+      details: { PartNumberRequested: raw, ActualPartCount: String(parts.length) },
+    })
+  const first = parts.slice(0, n - 1).reduce((at, p) => at + p.size, 0)
+  return {
+    range: chosen.size === 0 ? undefined : [first, first + chosen.size - 1],
+    // S3 tells the count of a multipart object's parts only.
+    count: object.parts === undefined ? undefined : parts.length,
+    checksums: chosen.checksums ?? {},
+  }
+}
+
+/**
  * The response-* query parameters as the headers they set, checked before any header is: a
  * value a header cannot carry (CR, LF, other controls, characters beyond Latin-1) is the
  * caller's error.
@@ -116,12 +162,6 @@ async function getObject(ctx: Authorized): Promise<void> {
   versionHeaders(res, bucket, object)
   verdictHeaders(res, bucket, object)
   if (object.tags.length > 0) res.setHeader('x-amz-tagging-count', String(object.tags.length))
-  // Whole-object checksums, when asked for and the whole object is read.
-  if (
-    ctx.header('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' &&
-    ctx.header('range') === undefined
-  )
-    for (const [k, v] of Object.entries(object.checksums)) res.setHeader(k, v)
   const lastModified = new Date(Math.floor(object.createdAt / 1000) * 1000)
   const outcome = evaluate(readConditions(ctx.request.header), object.etag, lastModified.getTime())
   if (!outcome.ok && outcome.status === 412)
@@ -143,7 +183,20 @@ async function getObject(ctx: Authorized): Promise<void> {
     if (h !== 'x-amz-server-side-encryption') res.setHeader(h, v)
   sseHeaders(res, object.system, ctx.keys.arn(await ctx.tenantOf(bucket), object.keyId))
   for (const [h, v] of overrides) res.setHeader(h, v)
-  const range = parseRange(ctx.header('range'), object.size)
+  const part = partRange(ctx, object)
+  if (part?.count !== undefined) res.setHeader('x-amz-mp-parts-count', String(part.count))
+  // Checksums, when asked for, of what is read: the whole object, or the part asked for (a
+  // multipart object's part has its own); none for a byte range.
+  if (ctx.header('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    const sums =
+      part === undefined
+        ? ctx.header('range') === undefined
+          ? object.checksums
+          : {}
+        : part.checksums
+    for (const [k, v] of Object.entries(sums)) res.setHeader(k, v)
+  }
+  const range = part !== undefined ? part.range : parseRange(ctx.header('range'), object.size)
   if (range === 'unsatisfiable') {
     res.setHeader('Content-Range', `bytes */${object.size}`)
     throw new StrongroomError('RANGE_NOT_SATISFIABLE', 'The requested range is not satisfiable', {

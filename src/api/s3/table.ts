@@ -3,6 +3,7 @@
  * where two share a method and path: the more specific (a header, a query value) comes first.
  */
 import type { Operation } from '../operation.ts'
+import { ATTRIBUTE_OPERATIONS } from './attributes.ts'
 import { BUCKET_SETTING_OPERATIONS } from './bucket-settings.ts'
 import { BUCKET_OPERATIONS } from './buckets.ts'
 import { CONFIG_OPERATIONS } from './config.ts'
@@ -19,6 +20,7 @@ export const S3_OPERATIONS: readonly Operation[] = [
   ...VERSIONING_OPERATIONS,
   ...LISTING_OPERATIONS,
   ...TAGGING_OPERATIONS,
+  ...ATTRIBUTE_OPERATIONS,
   ...MULTIPART_OPERATIONS,
   ...OBJECT_OPERATIONS,
 ]

@@ -228,7 +228,8 @@ export const MIGRATIONS: readonly string[] = [
   // 11: S3's system-defined metadata of objects and uploads (Cache-Control, Content-Disposition,
   // Content-Encoding, Content-Language, Expires, the SSE label asked for), and a bucket's
   // settings document (tags, the default SSE label, lifecycle rules, Object Lock); a version's
-  // Object Lock retention and legal hold.
+  // Object Lock retention and legal hold; the checksum algorithm of an upload and the verified
+  // checksums of its parts (a completed object's composite checksum is made of them).
   `
   ALTER TABLE objects ADD COLUMN system TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE versions ADD COLUMN system TEXT NOT NULL DEFAULT '{}';
@@ -236,5 +237,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE versions ADD COLUMN lock TEXT;
   ALTER TABLE uploads ADD COLUMN system TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE buckets ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE uploads ADD COLUMN checksum_algorithm TEXT;
+  ALTER TABLE parts ADD COLUMN checksums TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE object_parts ADD COLUMN checksums TEXT NOT NULL DEFAULT '{}';
   `,
 ]

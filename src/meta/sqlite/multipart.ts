@@ -5,7 +5,8 @@ import type { WrappedDataKey } from '../keys.ts'
 import type { ObjectRecord, Tags, WriteCondition } from '../objects.ts'
 import { digestOf, systemOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
 import { placeObject } from './objects.ts'
-import { claimParts } from './parts.ts'
+import { checksumsOf, claimParts } from './parts.ts'
+import type { ChecksumAlgorithm } from '../../store/checksums.ts'
 
 export class SqliteMultipartStore implements MultipartStore {
   private readonly db: SqliteDb
@@ -17,7 +18,7 @@ export class SqliteMultipartStore implements MultipartStore {
   createUpload(u: UploadRecord): Promise<void> {
     this.db
       .stmt(
-        'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id, system, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         u.id,
@@ -29,6 +30,7 @@ export class SqliteMultipartStore implements MultipartStore {
         JSON.stringify(u.tags),
         u.keyId,
         JSON.stringify(u.system ?? {}),
+        u.checksumAlgorithm ?? null,
       )
     return Promise.resolve()
   }
@@ -62,7 +64,7 @@ export class SqliteMultipartStore implements MultipartStore {
       insertDataKey(this.db, p.dataKeyId, wk, p.createdAt)
       this.db
         .stmt(
-          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO parts (upload_id, number, size, etag, blob, data_key_id, created_at, header_sha256, checksums) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           p.uploadId,
@@ -73,6 +75,7 @@ export class SqliteMultipartStore implements MultipartStore {
           p.dataKeyId,
           p.createdAt,
           p.headerDigest ?? null,
+          JSON.stringify(p.checksums ?? {}),
         )
       return old && part(old)
     })
@@ -130,6 +133,9 @@ function upload(r: Row): UploadRecord {
     keyId: str(r.key_id),
     createdAt: num(r.created_at),
     ...systemOf(r),
+    ...(typeof r.checksum_algorithm === 'string'
+      ? { checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm }
+      : {}),
   }
 }
 
@@ -142,6 +148,7 @@ function part(r: Row): PartRecord {
     blob: str(r.blob),
     dataKeyId: str(r.data_key_id),
     ...digestOf(r),
+    ...checksumsOf(r),
     createdAt: num(r.created_at),
   }
 }

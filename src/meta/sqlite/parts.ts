@@ -17,7 +17,15 @@ function objectPart(r: Row): ObjectPart {
     blob: str(r.blob),
     dataKeyId: str(r.data_key_id),
     ...digestOf(r),
+    ...checksumsOf(r),
   }
+}
+
+/** A part's verified checksums, left out when it has none. */
+export function checksumsOf(r: Row): { checksums?: Record<string, string> } {
+  return typeof r.checksums === 'string' && r.checksums !== '{}'
+    ? { checksums: JSON.parse(r.checksums) as Record<string, string> }
+    : {}
 }
 
 /** The parts of a completed upload's object, in order. */
@@ -71,8 +79,8 @@ export function claimParts(
       )
   }
   const insert = db.stmt(
-    `INSERT INTO object_parts (upload_id, number, size, etag, blob, data_key_id, header_sha256)
-      SELECT upload_id, number, size, etag, blob, data_key_id, header_sha256 FROM parts
+    `INSERT INTO object_parts (upload_id, number, size, etag, blob, data_key_id, header_sha256, checksums)
+      SELECT upload_id, number, size, etag, blob, data_key_id, header_sha256, checksums FROM parts
       WHERE upload_id = ? AND number = ?`,
   )
   for (const p of chosen) {
@@ -91,6 +99,7 @@ export function claimParts(
       blob: str(r.blob),
       dataKeyId: str(r.data_key_id),
       ...digestOf(r),
+      ...checksumsOf(r),
       createdAt: num(r.created_at),
     })
   }
