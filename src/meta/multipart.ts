@@ -5,7 +5,7 @@
 import type { Versioning } from './buckets.ts'
 import type { WrappedDataKey } from './keys.ts'
 import type { ChecksumAlgorithm } from '../store/checksums.ts'
-import type { ObjectRecord, SystemMetadata, Tags, WriteCondition } from './objects.ts'
+import type { ObjectLock, ObjectRecord, SystemMetadata, Tags, WriteCondition } from './objects.ts'
 
 export interface UploadRecord {
   readonly id: string
@@ -21,6 +21,8 @@ export interface UploadRecord {
   readonly createdAt: number
   /** x-amz-checksum-algorithm of CreateMultipartUpload: every part carries it; absent: none. */
   readonly checksumAlgorithm?: ChecksumAlgorithm
+  /** Object Lock retention and legal hold for the completed object; absent: none. */
+  readonly lock?: ObjectLock
 }
 
 export interface PartRecord {

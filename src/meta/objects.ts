@@ -13,7 +13,9 @@ import type { ScanRecord, VerdictStore } from './verdicts.ts'
 // The records of the neighbouring ports, re-exported for the modules that imported them from here.
 export {
   ALL_BLOCKED,
+  type BucketObjectLock,
   type BucketHold,
+  type LifecycleRule,
   type BucketRecord,
   type PublicAccessBlock,
   type ScanPolicy,
@@ -49,6 +51,22 @@ export interface ObjectLock {
   /** Epoch milliseconds; set with `mode`. */
   readonly retainUntil?: number
   readonly legalHold?: boolean
+}
+
+/**
+ * Whether Object Lock keeps a version at `now`: a legal hold, or a retention date not yet
+ * reached (GOVERNANCE retention yields to a caller allowed to bypass it; COMPLIANCE to no one).
+ */
+export function lockedAt(
+  lock: ObjectLock | undefined,
+  now: number,
+  bypassGovernance: boolean,
+): string | undefined {
+  if (lock === undefined) return undefined
+  if (lock.legalHold === true) return 'it is under a legal hold'
+  if (lock.retainUntil === undefined || lock.retainUntil <= now) return undefined
+  if (lock.mode === 'GOVERNANCE' && bypassGovernance) return undefined
+  return `it is retained in ${lock.mode ?? 'GOVERNANCE'} mode until ${new Date(lock.retainUntil).toISOString()}`
 }
 
 /** Object tags in the order they were given: at most 10, keys unique. */
@@ -158,7 +176,13 @@ export interface ObjectStore {
    * was current, the newest noncurrent version becomes current. Without a
    * version id, removes the current version.
    */
-  deleteObject(bucket: string, key: string, versionId?: string): Promise<ObjectRecord | undefined>
+  deleteObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    /** Called in the transaction with the version about to go; throwing keeps it (Object Lock). */
+    guard?: (o: ObjectRecord) => void,
+  ): Promise<ObjectRecord | undefined>
   /** Replaces the tags of the current version or of the version named; false when there is none. */
   setObjectTags(
     bucket: string,

@@ -144,6 +144,7 @@ export async function completeUpload(
     contentType: upload.contentType,
     metadata: upload.metadata,
     ...(upload.system === undefined ? {} : { system: upload.system }),
+    ...(upload.lock === undefined ? {} : { lock: upload.lock }),
     tags: upload.tags,
     checksums: compositeChecksum(upload.checksumAlgorithm, parts),
     blob: `${MULTIPART_BLOB}${upload.id}`,

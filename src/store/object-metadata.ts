@@ -7,7 +7,14 @@
  */
 import type { Clock } from '../clock.ts'
 import type { MultipartStore, PartRecord, UploadRecord } from '../meta/multipart.ts'
-import type { ListPage, ObjectRecord, ObjectStore, Tags, VersionRecord } from '../meta/objects.ts'
+import type {
+  ListPage,
+  ObjectLock,
+  ObjectRecord,
+  ObjectStore,
+  Tags,
+  VersionRecord,
+} from '../meta/objects.ts'
 
 /** Rows read per page when walking every version. */
 const PAGE = 1000
@@ -66,6 +73,16 @@ export class ObjectMetadata {
     tags: Tags,
   ): Promise<boolean> {
     return this.objects.setObjectTags(bucket, key, versionId, tags)
+  }
+
+  /** Replaces a version's Object Lock state (its rules are the caller's: src/api/s3/object-lock.ts). */
+  setObjectLock(
+    bucket: string,
+    key: string,
+    versionId: string,
+    lock: ObjectLock | undefined,
+  ): Promise<boolean> {
+    return this.objects.setObjectLock(bucket, key, versionId, lock)
   }
 
   /** Starts a multipart upload, created now by the injected clock. */

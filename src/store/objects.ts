@@ -29,6 +29,8 @@ import {
   type WrappedDataKey,
   type WriteCondition,
   type SystemMetadata,
+  lockedAt,
+  type ObjectLock,
 } from '../meta/objects.ts'
 import type { BucketStore } from '../meta/buckets.ts'
 import type { IdentityStore } from '../meta/identity.ts'
@@ -84,6 +86,8 @@ export interface PutInput {
   readonly metadata: Readonly<Record<string, string>>
   /** System-defined metadata (Cache-Control, …, the SSE label); absent: none. */
   readonly system?: SystemMetadata
+  /** Object Lock retention and legal hold for the new version; absent: none. */
+  readonly lock?: ObjectLock
   readonly tags: Tags
   /** The tenant key to seal under; the bucket's default key when absent. */
   readonly keyId?: string
@@ -319,6 +323,7 @@ export class ObjectService {
       ...(input.system === undefined || Object.keys(input.system).length === 0
         ? {}
         : { system: input.system }),
+      ...(input.lock === undefined ? {} : { lock: input.lock }),
       tags: input.tags,
       checksums: sealed.digests.checksums,
       blob: sealed.blob,
@@ -478,9 +483,20 @@ export class ObjectService {
     bucket: BucketRecord,
     key: string,
     versionId?: string,
+    options: { readonly bypassGovernance?: boolean } = {},
   ): Promise<ObjectRecord | undefined> {
     if (versionId !== undefined || bucket.versioning === 'Unversioned') {
-      const removed = await this.meta.deleteObject(bucket.name, key, versionId)
+      // Object Lock is checked in the transaction that removes the version: a retention
+      // extended or a hold placed meanwhile still keeps it. No caller can skip this.
+      const now = this.clock.now()
+      const removed = await this.meta.deleteObject(bucket.name, key, versionId, (o) => {
+        const why = lockedAt(o.lock, now, options.bypassGovernance === true)
+        if (why !== undefined)
+          throw new StrongroomError(
+            'ACCESS_DENIED',
+            `Access Denied: the object version is protected by Object Lock: ${why}`,
+          )
+      })
       if (removed !== undefined) await this.removeBlobs([removed])
       return removed
     }

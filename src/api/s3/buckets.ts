@@ -43,6 +43,11 @@ async function createBucket(ctx: Authorized): Promise<void> {
   // BUCKET_NAME_HELD: S3's codes and sentences come from errors.ts).
   try {
     await ctx.buckets.create(tenant, name)
+    // x-amz-bucket-object-lock-enabled: Object Lock, which needs versioning, from the start.
+    if (ctx.header('x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
+      await ctx.buckets.setVersioning(name, 'Enabled')
+      await ctx.buckets.updateSettings(name, { objectLock: {} })
+    }
   } catch (e) {
     // "For legacy compatibility, if you re-create an existing bucket that you already own in
     // the North Virginia Region, Amazon S3 returns 200 OK" (BucketAlreadyOwnedByYou,

@@ -7,6 +7,7 @@ import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { checkAclHeaders } from './bucket-settings.ts'
+import { writeLock } from './object-lock.ts'
 import { writeConditions } from '../preconditions.ts'
 import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../store/checksums.ts'
@@ -32,6 +33,7 @@ async function createUpload(ctx: Authorized): Promise<void> {
   const id = randomBytes(24).toString('base64url')
   const system = systemMetadata(ctx.request, bucket)
   const checksumAlgorithm = uploadChecksum(ctx)
+  const lock = writeLock(ctx.request, bucket, ctx.objects.clock.now())
   await ctx.objectMeta.createUpload({
     id,
     bucket: bucketName,
@@ -42,6 +44,7 @@ async function createUpload(ctx: Authorized): Promise<void> {
     tags: tags.tags,
     keyId,
     ...(checksumAlgorithm === undefined ? {} : { checksumAlgorithm }),
+    ...(lock === undefined ? {} : { lock }),
   })
   if (checksumAlgorithm !== undefined)
     ctx.res.setHeader('x-amz-checksum-algorithm', checksumAlgorithm.toUpperCase())

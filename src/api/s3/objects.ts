@@ -2,12 +2,13 @@
 import { createHash } from 'node:crypto'
 import { validateHeaderValue } from 'node:http'
 import { StrongroomError } from '../../errors.ts'
-import type { ObjectRecord, SystemMetadata } from '../../meta/objects.ts'
+import type { ObjectLock, ObjectRecord, SystemMetadata } from '../../meta/objects.ts'
 import { isVersionId } from '../../store/objects.ts'
 import { toApiError } from '../errors.ts'
 import type { Operation, S3Request } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { checkAclHeaders } from './bucket-settings.ts'
+import { bypassAction, bypassing, writeLock } from './object-lock.ts'
 import { ANONYMOUS_DENIED } from '../pipeline.ts'
 import { evaluate, readConditions, writeConditions } from '../preconditions.ts'
 import { writeAll } from '../protocols/rest-xml.ts'
@@ -53,6 +54,7 @@ async function putObject(ctx: Authorized): Promise<void> {
       contentType: ctx.header('content-type') ?? null,
       metadata,
       system: systemMetadata(ctx.request, bucket),
+      ...lockOf(ctx),
       tags: requestTags(ctx.request).tags,
       keyId,
       ...(condition === undefined ? {} : { condition }),
@@ -63,6 +65,22 @@ async function putObject(ctx: Authorized): Promise<void> {
   sseHeaders(ctx.res, object.system, ctx.keys.arn(tenant, keyId))
   for (const [k, v] of Object.entries(object.checksums)) ctx.res.setHeader(k, v)
   ctx.send(200)
+}
+
+/** The Object Lock a write asks for, or the bucket's default retention (object-lock.ts). */
+function lockOf(ctx: Authorized): { lock?: ObjectLock } {
+  const lock = writeLock(ctx.request, ctx.bucket, ctx.objects.clock.now())
+  return lock === undefined ? {} : { lock }
+}
+
+/** x-amz-object-lock-* on a read, as S3 answers them. */
+function lockHeaders(res: Authorized['res'], lock: ObjectLock | undefined): void {
+  if (lock?.mode !== undefined && lock.retainUntil !== undefined) {
+    res.setHeader('x-amz-object-lock-mode', lock.mode)
+    res.setHeader('x-amz-object-lock-retain-until-date', new Date(lock.retainUntil).toISOString())
+  }
+  if (lock?.legalHold !== undefined)
+    res.setHeader('x-amz-object-lock-legal-hold', lock.legalHold ? 'ON' : 'OFF')
 }
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n`; anything else (several ranges, other units) is ignored, as S3 does. */
@@ -179,6 +197,7 @@ async function getObject(ctx: Authorized): Promise<void> {
   res.setHeader('Accept-Ranges', 'bytes')
   res.setHeader('Content-Type', object.contentType ?? 'binary/octet-stream')
   for (const [k, v] of Object.entries(object.metadata)) res.setHeader(`x-amz-meta-${k}`, v)
+  lockHeaders(res, object.lock)
   for (const [h, v] of Object.entries(object.system ?? {}))
     if (h !== 'x-amz-server-side-encryption') res.setHeader(h, v)
   sseHeaders(res, object.system, ctx.keys.arn(await ctx.tenantOf(bucket), object.keyId))
@@ -300,6 +319,7 @@ async function copyObject(ctx: Authorized): Promise<void> {
           directive === 'COPY' ? source.contentType : (ctx.header('content-type') ?? null),
         metadata: directive === 'COPY' ? source.metadata : userMetadata(ctx.request),
         system: copiedSystem(directive, source, ctx),
+        ...lockOf(ctx),
         tags,
         keyId,
       }),
@@ -319,7 +339,9 @@ async function copyObject(ctx: Authorized): Promise<void> {
 
 async function deleteObject(ctx: Authorized): Promise<void> {
   const { bucket, key, versionId } = ctx
-  const r = await ctx.objects.delete(bucket, key, versionId)
+  const r = await ctx.objects.delete(bucket, key, versionId, {
+    bypassGovernance: bypassing(ctx.request),
+  })
   if (r !== undefined) versionHeaders(ctx.res, bucket, r)
   else if (versionId !== undefined) ctx.res.setHeader('x-amz-version-id', versionId)
   ctx.send(204)
@@ -382,7 +404,9 @@ async function deleteObjects(ctx: Authorized): Promise<void> {
         versionId === undefined ? {} : { 's3:VersionId': versionId },
       )
       allowedAny = true
-      const r = await ctx.objects.delete(bucket, key, versionId)
+      const r = await ctx.objects.delete(bucket, key, versionId, {
+        bypassGovernance: bypassing(ctx.request),
+      })
       if (!quiet)
         deleted.push({
           Key: key,
@@ -470,6 +494,7 @@ export const OBJECT_OPERATIONS: readonly Operation[] = [
     action: versioned('s3:DeleteObject', 's3:DeleteObjectVersion'),
     resource: 'object',
     target: 'bucket',
+    also: bypassAction,
     handler: deleteObject,
   },
   {
@@ -478,6 +503,7 @@ export const OBJECT_OPERATIONS: readonly Operation[] = [
     action: 's3:DeleteObject',
     resource: 'objects',
     target: 'items',
+    also: bypassAction,
     bodyBeforeAuth: {
       maxBytes: XML_BOUNDS.Delete.bytes,
       read: (body, r) => {

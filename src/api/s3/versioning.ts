@@ -15,6 +15,12 @@ async function putBucketVersioning(ctx: Authorized): Promise<void> {
       await ctx.readBody(XML_BOUNDS.VersioningConfiguration.bytes),
     ),
   )
+  // Object Lock needs every version kept: S3 refuses to suspend versioning on such a bucket.
+  if (status === 'Suspended' && ctx.bucket.settings?.objectLock !== undefined)
+    throw new StrongroomError(
+      'INVALID_BUCKET_STATE',
+      'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+    )
   await ctx.buckets.setVersioning(ctx.bucketName, status)
   ctx.send(200)
 }

@@ -238,6 +238,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE uploads ADD COLUMN system TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE buckets ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE uploads ADD COLUMN checksum_algorithm TEXT;
+  ALTER TABLE uploads ADD COLUMN lock TEXT;
   ALTER TABLE parts ADD COLUMN checksums TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE object_parts ADD COLUMN checksums TEXT NOT NULL DEFAULT '{}';
   `,

@@ -2,7 +2,7 @@
 import type { Versioning } from '../buckets.ts'
 import type { PartRecord, MultipartStore, UploadRecord } from '../multipart.ts'
 import type { WrappedDataKey } from '../keys.ts'
-import type { ObjectRecord, Tags, WriteCondition } from '../objects.ts'
+import type { ObjectLock, ObjectRecord, Tags, WriteCondition } from '../objects.ts'
 import { digestOf, systemOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
 import { placeObject } from './objects.ts'
 import { checksumsOf, claimParts } from './parts.ts'
@@ -18,7 +18,7 @@ export class SqliteMultipartStore implements MultipartStore {
   createUpload(u: UploadRecord): Promise<void> {
     this.db
       .stmt(
-        'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id, system, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO uploads (id, bucket, key, content_type, metadata, created_at, tags, key_id, system, checksum_algorithm, lock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         u.id,
@@ -31,6 +31,7 @@ export class SqliteMultipartStore implements MultipartStore {
         u.keyId,
         JSON.stringify(u.system ?? {}),
         u.checksumAlgorithm ?? null,
+        u.lock === undefined ? null : JSON.stringify(u.lock),
       )
     return Promise.resolve()
   }
@@ -136,6 +137,7 @@ function upload(r: Row): UploadRecord {
     ...(typeof r.checksum_algorithm === 'string'
       ? { checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm }
       : {}),
+    ...(typeof r.lock === 'string' ? { lock: JSON.parse(r.lock) as ObjectLock } : {}),
   }
 }
 

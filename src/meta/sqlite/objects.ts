@@ -24,6 +24,7 @@ import {
   systemOf,
   insertDataKey,
   num,
+  settle,
   str,
   type Row,
   type SqliteDb,
@@ -77,8 +78,9 @@ export class SqliteObjectStore implements ObjectStore {
     bucketName: string,
     key: string,
     versionId?: string,
+    guard?: (o: ObjectRecord) => void,
   ): Promise<ObjectRecord | undefined> {
-    return Promise.resolve(
+    return settle(() =>
       this.db.tx(() => {
         const current = this.db
           .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
@@ -87,6 +89,7 @@ export class SqliteObjectStore implements ObjectStore {
         let gone: Row | undefined
         if (versionId === undefined || str(current.version_id) === versionId) {
           gone = current
+          guard?.(object(current))
           this.db.stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucketName, key)
           const newest = this.db
             .stmt(
@@ -108,6 +111,7 @@ export class SqliteObjectStore implements ObjectStore {
             .stmt('SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
             .get(bucketName, key, versionId)
           if (gone === undefined) return undefined
+          guard?.(object(gone))
           this.db
             .stmt('DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?')
             .run(bucketName, key, versionId)
