@@ -113,6 +113,7 @@ export const ERROR_CODES = [
   'NO_SUCH_OBJECT_LOCK_CONFIGURATION',
   'ACL_NOT_SUPPORTED',
   'INVALID_BUCKET_STATE',
+  'INVALID_STORAGE_CLASS',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

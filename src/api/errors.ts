@@ -64,6 +64,7 @@ export const S3_ERRORS = {
   NoSuchObjectLockConfiguration: 404,
   AccessControlListNotSupported: 400,
   InvalidBucketState: 409,
+  InvalidStorageClass: 400,
 } as const
 
 export type S3Code = keyof typeof S3_ERRORS
@@ -167,6 +168,7 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   NO_SUCH_OBJECT_LOCK_CONFIGURATION: 'NoSuchObjectLockConfiguration',
   ACL_NOT_SUPPORTED: 'AccessControlListNotSupported',
   INVALID_BUCKET_STATE: 'InvalidBucketState',
+  INVALID_STORAGE_CLASS: 'InvalidStorageClass',
 }
 
 /**

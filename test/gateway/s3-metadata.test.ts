@@ -235,3 +235,35 @@ describe('SSE labels follow what the client asked', () => {
     assert.match(r.text, /<Code>InvalidArgument<\/Code>/)
   })
 })
+
+describe('what Strongroom does not offer is refused, not ignored', () => {
+  it('SSE-C headers are NotImplemented: a client must not believe it holds the key', async () => {
+    const r = await gw.call(gw.alice, {
+      method: 'PUT',
+      path: `/${B}/ssec`,
+      headers: {
+        'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+        'x-amz-server-side-encryption-customer-key': Buffer.alloc(32, 7).toString('base64'),
+      },
+      body: 'x',
+    })
+    assert.equal(r.status, 501)
+    assert.match(r.text, /<Code>NotImplemented<\/Code>.*SSE-C/s)
+    assert.equal((await gw.call(gw.alice, { method: 'GET', path: `/${B}/ssec` })).status, 404)
+  })
+
+  it('a storage class other than STANDARD is InvalidStorageClass; STANDARD is accepted', async () => {
+    const r = await gw.call(gw.alice, {
+      method: 'PUT',
+      path: `/${B}/cold`,
+      headers: { 'x-amz-storage-class': 'GLACIER' },
+      body: 'x',
+    })
+    assert.equal(r.status, 400)
+    assert.match(r.text, /<Code>InvalidStorageClass<\/Code>/)
+    const ok = await a.send(
+      new PutObjectCommand({ Bucket: B, Key: 'standard', Body: 'x', StorageClass: 'STANDARD' }),
+    )
+    assert.equal(ok.$metadata.httpStatusCode, 200)
+  })
+})

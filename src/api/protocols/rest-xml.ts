@@ -116,12 +116,37 @@ function matches(op: Operation, r: S3Request, on: string, sub: string | undefine
 }
 
 /**
+ * What Strongroom does not offer is refused, never silently ignored: SSE-C (every object is
+ * sealed under a tenant KMS key; a client that believes it holds the key must be told), and
+ * storage classes other than STANDARD (InvalidStorageClass, as S3 answers an unknown one).
+ */
+function refuseUnoffered(r: S3Request): void {
+  const ssec = Object.keys(r.req.headers).find(
+    (h) =>
+      h.startsWith('x-amz-server-side-encryption-customer-') ||
+      h.startsWith('x-amz-copy-source-server-side-encryption-customer-'),
+  )
+  if (ssec !== undefined)
+    throw new StrongroomError(
+      'NOT_IMPLEMENTED',
+      `Strongroom does not offer SSE-C (${ssec}): every object is sealed under a tenant KMS key; use aws:kms or AES256`,
+    )
+  const cls = r.header('x-amz-storage-class')
+  if (cls !== undefined && cls !== 'STANDARD')
+    throw new StrongroomError(
+      'INVALID_STORAGE_CLASS',
+      `The storage class you specified is not valid: Strongroom stores every object as STANDARD (asked: ${cls.slice(0, 32)})`,
+    )
+}
+
+/**
  * The operation a request names, from the table (first match wins: the more specific
  * declarations come first). Unknown sub-resources answer NotImplemented, never a plain
  * operation: an operation named by a parameter the table does not know must never fall
  * through to DeleteBucket, CreateBucket or a listing.
  */
 export function route(table: readonly Operation[], r: S3Request): Operation {
+  refuseUnoffered(r)
   const m = r.view.method
   const on = r.bucketName === undefined ? 'service' : r.key === undefined ? 'bucket' : 'object'
   if (on === 'service') {

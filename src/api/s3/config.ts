@@ -51,7 +51,12 @@ async function putBucketPolicy(ctx: Authorized): Promise<void> {
   }
   const outside = r.policy.statements
     .flatMap((s) => s.resource ?? s.notResource ?? [])
-    .find((t) => t.source !== '*' && !t.source.startsWith(`arn:aws:s3:::${name}`))
+    .find(
+      (t) =>
+        t.source !== '*' &&
+        t.source !== `arn:aws:s3:::${name}` &&
+        !t.source.startsWith(`arn:aws:s3:::${name}/`),
+    )
   if (outside !== undefined)
     throw new StrongroomError(
       'MALFORMED_POLICY',
