@@ -97,6 +97,8 @@ export interface BucketStore {
   getBucket(name: string): Promise<BucketRecord | undefined>
   /** The tenant's buckets by name. */
   listBuckets(tenantId: string): Promise<BucketRecord[]>
+  /** Every bucket with lifecycle rules, by name (the lifecycle sweeper's work list). */
+  bucketsWithLifecycle(): Promise<BucketRecord[]>
   setBucketPolicy(name: string, policy: string | null): Promise<void>
   setBucketVersioning(name: string, versioning: Exclude<Versioning, 'Unversioned'>): Promise<void>
   setBucketKey(name: string, keyId: string): Promise<void>

@@ -193,6 +193,11 @@ export class BucketService {
     return this.store.setScanPolicy(name, policy)
   }
 
+  /** Every bucket with lifecycle rules (the sweeper's work list). */
+  withLifecycle(): Promise<BucketRecord[]> {
+    return this.store.bucketsWithLifecycle()
+  }
+
   /** Sets the settings given (tags, the SSE label, lifecycle, Object Lock); null removes one. */
   updateSettings(
     name: string,

@@ -14,6 +14,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateBucketCommand,
+  DeleteBucketLifecycleCommand,
+  GetBucketLifecycleConfigurationCommand,
+  PutBucketLifecycleConfigurationCommand,
   DeleteBucketCorsCommand,
   DeleteBucketTaggingCommand,
   GetBucketAccelerateConfigurationCommand,
@@ -271,5 +274,59 @@ describe('HeadBucket tells the region to anyone', () => {
     const own = await gw.call(gw.alice, { method: 'HEAD', path: `/${B}` })
     assert.equal(own.status, 200)
     assert.equal(own.headers['x-amz-bucket-region'], 'us-east-1')
+  })
+})
+
+describe('lifecycle configuration', () => {
+  it('none: NoSuchLifecycleConfiguration; put, get and delete round-trip', async () => {
+    const Bucket = 'gw-settings-lifecycle'
+    await a.send(new CreateBucketCommand({ Bucket }))
+    await refusedWith(
+      a.send(new GetBucketLifecycleConfigurationCommand({ Bucket })),
+      404,
+      'NoSuchLifecycleConfiguration',
+    )
+    const Rules = [
+      {
+        ID: 'scratch',
+        Status: 'Enabled' as const,
+        Filter: { Prefix: 'tmp/' },
+        Expiration: { Days: 7 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 },
+      },
+      {
+        ID: 'old-checkpoints',
+        Status: 'Enabled' as const,
+        Filter: { And: { Prefix: 'ckpt/', Tags: [{ Key: 'keep', Value: 'no' }] } },
+        NoncurrentVersionExpiration: { NoncurrentDays: 30, NewerNoncurrentVersions: 3 },
+      },
+    ]
+    await a.send(
+      new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules } }),
+    )
+    const got = await a.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))
+    assert.deepEqual(got.Rules, Rules)
+    await a.send(new DeleteBucketLifecycleCommand({ Bucket }))
+    await refusedWith(
+      a.send(new GetBucketLifecycleConfigurationCommand({ Bucket })),
+      404,
+      'NoSuchLifecycleConfiguration',
+    )
+  })
+
+  it('a transition to another storage class is InvalidStorageClass; a rule without an action MalformedXML', async () => {
+    const put = (Rule: object) =>
+      a.send(
+        new PutBucketLifecycleConfigurationCommand({
+          Bucket: B,
+          LifecycleConfiguration: { Rules: [{ ID: 'x', Status: 'Enabled', Filter: {}, ...Rule }] },
+        }),
+      )
+    await refusedWith(
+      put({ Transitions: [{ Days: 30, StorageClass: 'GLACIER' }] }),
+      400,
+      'InvalidStorageClass',
+    )
+    await refusedWith(put({}), 400, 'MalformedXML')
   })
 })

@@ -9,6 +9,7 @@ import { BUCKET_OPERATIONS } from './buckets.ts'
 import { CONFIG_OPERATIONS } from './config.ts'
 import { LISTING_OPERATIONS } from './listing.ts'
 import { MULTIPART_OPERATIONS } from './multipart.ts'
+import { LIFECYCLE_OPERATIONS } from './lifecycle.ts'
 import { OBJECT_LOCK_OPERATIONS } from './object-lock.ts'
 import { OBJECT_OPERATIONS } from './objects.ts'
 import { TAGGING_OPERATIONS } from './tagging.ts'
@@ -23,6 +24,7 @@ export const S3_OPERATIONS: readonly Operation[] = [
   ...TAGGING_OPERATIONS,
   ...ATTRIBUTE_OPERATIONS,
   ...OBJECT_LOCK_OPERATIONS,
+  ...LIFECYCLE_OPERATIONS,
   ...MULTIPART_OPERATIONS,
   ...OBJECT_OPERATIONS,
 ]

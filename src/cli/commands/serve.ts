@@ -12,6 +12,8 @@ import type { Command } from '../command.ts'
 
 export const DEFAULT_LISTEN = '127.0.0.1:9443'
 /** How often a running gateway carries out due key rotations and deletions. */
+import { lifecycleTarget, startSweeper } from '../../store/lifecycle.ts'
+
 const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000
 const ADMIN_TENANT = 'admin'
 const ADMIN_USER = 'admin'
@@ -271,7 +273,24 @@ Example:
         )
       }, MAINTENANCE_INTERVAL_MS)
       maintenance.unref()
+      // Lifecycle rules (src/store/lifecycle.ts): at start, then hourly, from the rows alone.
+      const sweeper = startSweeper(
+        lifecycleTarget(app),
+        app.clock,
+        MAINTENANCE_INTERVAL_MS,
+        (r) => {
+          if (r instanceof Error)
+            log({
+              time: new Date().toISOString(),
+              level: 'error',
+              message: `lifecycle sweep failed: ${r.message}`,
+            })
+          else if (r.expired + r.noncurrent + r.markers + r.aborted + r.locked > 0)
+            log({ time: new Date().toISOString(), level: 'info', message: 'lifecycle sweep', ...r })
+        },
+      )
       await stopped
+      await sweeper.stop()
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       clearInterval(maintenance)

@@ -72,6 +72,18 @@ export class SqliteBucketStore implements BucketStore {
     })
   }
 
+  bucketsWithLifecycle(): Promise<BucketRecord[]> {
+    return settle(() =>
+      (
+        this.db
+          .stmt(
+            "SELECT * FROM buckets WHERE json_array_length(settings, '$.lifecycle') > 0 ORDER BY name",
+          )
+          .all() as Row[]
+      ).map(bucket),
+    )
+  }
+
   setBucketPolicy(name: string, policy: string | null): Promise<void> {
     return settle(() => {
       this.db.stmt('UPDATE buckets SET policy = ? WHERE name = ?').run(policy, name)
