@@ -11,6 +11,7 @@ import {
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   DeleteObjectTaggingCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
@@ -212,5 +213,56 @@ describe('tagging, in process', () => {
     const b = gw.sdk(gw.bob)
     const other = await failure(b.send(new GetObjectTaggingCommand({ Bucket: T, Key: 'm' })))
     assert.deepEqual([other.status, other.code], [403, 'AccessDenied'])
+  })
+})
+
+describe('version headers as S3 sends them', () => {
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html (x-amz-delete-marker),
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html (DeleteMarkerVersionId),
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/versioning-workflows.html (a bucket
+  // never versioned has no version ids).
+  it('a bucket never versioned: no x-amz-version-id on writes, no delete-marker header on deletes', async () => {
+    const U = 'gw-never-versioned'
+    await a.send(new CreateBucketCommand({ Bucket: U }))
+    const put = await gw.call(gw.alice, { method: 'PUT', path: `/${U}/k`, body: 'x' })
+    assert.equal(put.headers['x-amz-version-id'], undefined)
+    const del = await gw.call(gw.alice, { method: 'DELETE', path: `/${U}/k` })
+    assert.equal(del.status, 204)
+    assert.equal(del.headers['x-amz-version-id'], undefined)
+    assert.equal(del.headers['x-amz-delete-marker'], undefined)
+  })
+
+  it('DeleteObjects names the marker it made and the marker it removed by id', async () => {
+    const W = 'gw-multi-markers'
+    await a.send(new CreateBucketCommand({ Bucket: W }))
+    await a.send(
+      new PutBucketVersioningCommand({ Bucket: W, VersioningConfiguration: { Status: 'Enabled' } }),
+    )
+    await a.send(new PutObjectCommand({ Bucket: W, Key: 'k', Body: 'x' }))
+    const made = await a.send(
+      new DeleteObjectsCommand({ Bucket: W, Delete: { Objects: [{ Key: 'k' }] } }),
+    )
+    const marker = made.Deleted?.[0]?.DeleteMarkerVersionId
+    assert.equal(made.Deleted?.[0]?.DeleteMarker, true)
+    assert.ok(marker !== undefined)
+    const removed = await a.send(
+      new DeleteObjectsCommand({
+        Bucket: W,
+        Delete: { Objects: [{ Key: 'k', VersionId: marker }] },
+      }),
+    )
+    assert.deepEqual(
+      [removed.Deleted?.[0]?.DeleteMarker, removed.Deleted?.[0]?.DeleteMarkerVersionId],
+      [true, marker],
+    )
+    const single = await gw.call(gw.alice, {
+      method: 'DELETE',
+      path: `/${W}/k?versionId=${encodeURIComponent((await a.send(new PutObjectCommand({ Bucket: W, Key: 'k', Body: 'y' }))).VersionId ?? '')}`,
+    })
+    assert.equal(
+      single.headers['x-amz-delete-marker'],
+      undefined,
+      'a version that was not a marker',
+    )
   })
 })

@@ -414,7 +414,8 @@ async function deleteObjects(ctx: Authorized): Promise<void> {
           ...(r?.deleteMarker === true
             ? {
                 DeleteMarker: true,
-                DeleteMarkerVersionId: versionId === undefined ? r.versionId : undefined,
+                // The marker made, or the marker removed by its id, as S3 answers both.
+                DeleteMarkerVersionId: r.versionId,
               }
             : {}),
         })
