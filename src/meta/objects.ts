@@ -190,12 +190,16 @@ export interface ObjectStore {
     versionId: string | undefined,
     tags: Tags,
   ): Promise<boolean>
-  /** Replaces a version's Object Lock state (undefined: none); false when there is no such version. */
-  setObjectLock(
+  /**
+   * Changes a version's Object Lock state in one transaction: `update` receives the state as
+   * stored now and returns the new one (undefined: none) or throws to change nothing. False
+   * when there is no such version.
+   */
+  updateObjectLock(
     bucket: string,
     key: string,
     versionId: string,
-    lock: ObjectLock | undefined,
+    update: (current: ObjectLock | undefined) => ObjectLock | undefined,
   ): Promise<boolean>
   /** Current versions that are not delete markers: keys in byte order after `after`, starting with `prefix`. */
   listObjects(bucket: string, prefix: string, after: string, limit: number): Promise<ListPage>

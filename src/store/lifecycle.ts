@@ -49,7 +49,12 @@ export interface LifecycleTarget {
     Pick<ObjectStore, 'listVersions'> &
     Pick<MultipartStore, 'listUploads'>
   readonly objects: {
-    delete(bucket: BucketRecord, key: string, versionId?: string): Promise<ObjectRecord | undefined>
+    delete(
+      bucket: BucketRecord,
+      key: string,
+      versionId?: string,
+      options?: { readonly onlyIf?: (o: ObjectRecord) => boolean },
+    ): Promise<ObjectRecord | undefined>
     abort(upload: UploadRecord): Promise<void>
   }
 }
@@ -77,14 +82,20 @@ export async function sweepLifecycle(t: LifecycleTarget, now: number): Promise<S
 async function remove(
   t: LifecycleTarget,
   bucket: BucketRecord,
-  key: string,
+  listed: VersionRecord,
   versionId: string | undefined,
   report: SweepReport,
 ): Promise<boolean> {
+  const key = listed.key
   try {
-    await t.objects.delete(bucket, key, versionId)
+    // Only the version listed: a write that lands between the listing and the removal (in an
+    // unversioned bucket it would be gone for good) is left for the next sweep to judge.
+    await t.objects.delete(bucket, key, versionId, {
+      onlyIf: (o) => o.versionId === listed.versionId && o.createdAt === listed.createdAt,
+    })
     return true
   } catch (e) {
+    if (isStrongroomError(e, 'PRECONDITION_FAILED')) return false
     if (!isStrongroomError(e, 'ACCESS_DENIED')) throw e
     report.locked++
     return false
@@ -136,7 +147,7 @@ async function sweepVersions(
           ((r.expirationDays !== undefined && now >= dueAt(current.createdAt, r.expirationDays)) ||
             (r.expirationDate !== undefined && now >= r.expirationDate)),
       )
-      if (rule !== undefined && (await remove(t, bucket, current.key, undefined, report)))
+      if (rule !== undefined && (await remove(t, bucket, current, undefined, report)))
         report.expired++
     }
     // Noncurrent versions: N days after the version that replaced each, keeping the newest few.
@@ -150,7 +161,7 @@ async function sweepVersions(
           i >= (r.newerNoncurrentVersions ?? 0) &&
           now >= dueAt(replacedAt, r.noncurrentDays),
       )
-      if (rule !== undefined && (await remove(t, bucket, v.key, v.versionId, report))) {
+      if (rule !== undefined && (await remove(t, bucket, v, v.versionId, report))) {
         report.noncurrent++
         left--
       }
@@ -161,7 +172,7 @@ async function sweepVersions(
       left === 0 &&
       rules.some((r) => r.expiredObjectDeleteMarker === true && current.key.startsWith(r.prefix))
     ) {
-      if (await remove(t, bucket, current.key, current.versionId, report)) report.markers++
+      if (await remove(t, bucket, current, current.versionId, report)) report.markers++
     }
   }
 }

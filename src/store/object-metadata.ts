@@ -75,14 +75,14 @@ export class ObjectMetadata {
     return this.objects.setObjectTags(bucket, key, versionId, tags)
   }
 
-  /** Replaces a version's Object Lock state (its rules are the caller's: src/api/s3/object-lock.ts). */
-  setObjectLock(
+  /** Changes a version's Object Lock state in one transaction (ObjectStore.updateObjectLock). */
+  updateObjectLock(
     bucket: string,
     key: string,
     versionId: string,
-    lock: ObjectLock | undefined,
+    update: (current: ObjectLock | undefined) => ObjectLock | undefined,
   ): Promise<boolean> {
-    return this.objects.setObjectLock(bucket, key, versionId, lock)
+    return this.objects.updateObjectLock(bucket, key, versionId, update)
   }
 
   /** Starts a multipart upload, created now by the injected clock. */

@@ -483,13 +483,22 @@ export class ObjectService {
     bucket: BucketRecord,
     key: string,
     versionId?: string,
-    options: { readonly bypassGovernance?: boolean } = {},
+    options: {
+      readonly bypassGovernance?: boolean
+      /** Removes the version only if it is still this one (the lifecycle sweeper's listing). */
+      readonly onlyIf?: (o: ObjectRecord) => boolean
+    } = {},
   ): Promise<ObjectRecord | undefined> {
     if (versionId !== undefined || bucket.versioning === 'Unversioned') {
       // Object Lock is checked in the transaction that removes the version: a retention
       // extended or a hold placed meanwhile still keeps it. No caller can skip this.
       const now = this.clock.now()
       const removed = await this.meta.deleteObject(bucket.name, key, versionId, (o) => {
+        if (options.onlyIf !== undefined && !options.onlyIf(o))
+          throw new StrongroomError(
+            'PRECONDITION_FAILED',
+            'the version changed since it was listed',
+          )
         const why = lockedAt(o.lock, now, options.bypassGovernance === true)
         if (why !== undefined)
           throw new StrongroomError(

@@ -148,14 +148,23 @@ export function requestTags(r: S3Request): { tags: Tags; conditions: Conditions 
   return { tags, conditions: h === undefined ? {} : tagConditions('s3:RequestObjectTag', tags) }
 }
 
+const RETIRED_VERDICT_NAMES: ReadonlySet<string> = new Set([
+  'strongroom-scan',
+  'strongroom-scan-finding',
+  'strongroom-quarantined',
+])
+
 export function userMetadata(r: S3Request): Record<string, string> {
   const out: Record<string, string> = {}
   let size = 0
   for (const [k, v] of Object.entries(r.req.headers)) {
     if (!k.startsWith('x-amz-meta-') || v === undefined) continue
     const value = Array.isArray(v) ? v.join(',') : v
-    // The client's own, whatever its name: verdicts travel in x-strongroom-* headers (verdictHeaders).
+    // Verdicts travel in x-strongroom-* headers (verdictHeaders). The three names that carried
+    // them before are still dropped, never stored, so that a reader of the old headers cannot be
+    // handed a verdict the uploader wrote (CHANGELOG: they are reserved until 1.0).
     const name = k.slice('x-amz-meta-'.length)
+    if (RETIRED_VERDICT_NAMES.has(name)) continue
     size += name.length + value.length
     out[name] = value
   }

@@ -11,6 +11,7 @@ import type { LifecycleRule } from '../../meta/objects.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { leaf, readXml, XML_BOUNDS, type Node, type XmlElement } from '../xml.ts'
+import { isoInstant } from './object-lock.ts'
 
 const malformed = (why: string) =>
   new StrongroomError(
@@ -19,6 +20,16 @@ const malformed = (why: string) =>
   )
 
 const child = (el: XmlElement, name: string) => el.children.find((c) => c.name === name)
+
+/**
+ * Every element of a rule's parts must be one S3 defines: a misspelt `<Prefxi>` must not turn
+ * a rule for `tmp/` into a rule for the whole bucket (S3 answers MalformedXML too).
+ */
+function only(el: XmlElement, allowed: readonly string[]): XmlElement {
+  const odd = el.children.find((c) => !allowed.includes(c.name))
+  if (odd !== undefined) throw malformed(`${el.name} cannot contain ${odd.name.slice(0, 64)}`)
+  return el
+}
 
 function count(el: XmlElement, name: string, what: string, min = 0): number | undefined {
   const v = leaf(el, name)?.trim()
@@ -43,8 +54,11 @@ function filterOf(
 ): Pick<LifecycleRule, 'prefix' | 'tags' | 'sizeGreaterThan' | 'sizeLessThan'> {
   const f = child(rule, 'Filter')
   if (f === undefined) return { prefix: leaf(rule, 'Prefix') ?? '', tags: [] }
+  const sizes = ['ObjectSizeGreaterThan', 'ObjectSizeLessThan']
+  only(f, ['Prefix', 'Tag', 'And', ...sizes])
+  if (f.children.length > 1) throw malformed('a Filter holds one condition; use And for several')
   const and = child(f, 'And')
-  const src = and ?? f
+  const src = and === undefined ? f : only(and, ['Prefix', 'Tag', ...sizes])
   const gt = count(src, 'ObjectSizeGreaterThan', 'ObjectSizeGreaterThan')
   const lt = count(src, 'ObjectSizeLessThan', 'ObjectSizeLessThan', 1)
   return {
@@ -62,6 +76,17 @@ export function parseLifecycle(doc: XmlElement): LifecycleRule[] {
   if (rules.length === 0 || rules.length > 1000) throw malformed('1 to 1000 rules')
   const ids = new Set<string>()
   return rules.map((r, i) => {
+    only(r, [
+      'ID',
+      'Status',
+      'Filter',
+      'Prefix',
+      'Expiration',
+      'NoncurrentVersionExpiration',
+      'AbortIncompleteMultipartUpload',
+      'Transition',
+      'NoncurrentVersionTransition',
+    ])
     const id = leaf(r, 'ID') ?? `rule-${String(i + 1)}`
     if (id.length > 255)
       throw new StrongroomError(
@@ -93,6 +118,9 @@ export function parseLifecycle(doc: XmlElement): LifecycleRule[] {
       enabled: status === 'Enabled',
       ...filterOf(r),
     }
+    if (exp !== undefined) only(exp, ['Days', 'Date', 'ExpiredObjectDeleteMarker'])
+    if (nc !== undefined) only(nc, ['NoncurrentDays', 'NewerNoncurrentVersions'])
+    if (abort !== undefined) only(abort, ['DaysAfterInitiation'])
     if (exp !== undefined) {
       const days = count(exp, 'Days', "'Days' in the Expiration action", 1)
       const date = leaf(exp, 'Date')?.trim()
@@ -101,11 +129,13 @@ export function parseLifecycle(doc: XmlElement): LifecycleRule[] {
         throw malformed('Expiration takes one of Days, Date or ExpiredObjectDeleteMarker')
       if (days !== undefined) rule.expirationDays = days
       if (date !== undefined) {
-        const t = Date.parse(date)
-        if (Number.isNaN(t) || t % 86_400_000 !== 0)
+        const t = isoInstant(date)
+        if (t === undefined || t % 86_400_000 !== 0)
           throw new StrongroomError('INVALID_ARGUMENT', "'Date' must be at midnight GMT")
         rule.expirationDate = t
       }
+      if (marker !== undefined && marker !== 'true' && marker !== 'false')
+        throw malformed('ExpiredObjectDeleteMarker must be true or false')
       if (marker !== undefined) rule.expiredObjectDeleteMarker = marker === 'true'
     }
     if (nc !== undefined) {

@@ -36,12 +36,36 @@ function modeOf(v: string | undefined, what: string): Mode {
   )
 }
 
-function dateOf(v: string, now: number): number {
+/**
+ * An ISO 8601 instant with its zone (`Z` or `±hh:mm`), whose calendar date exists: no
+ * February 30 rolled into March, no local time, no years beyond four digits.
+ */
+export function isoInstant(v: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.exec(
+    v,
+  )
+  if (m === null) return undefined
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
+  const day = new Date(Date.UTC(y, mo - 1, d))
+  if (day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59)
+    return undefined
   const t = Date.parse(v)
-  if (!/^\d{4}-\d\d-\d\dT/.test(v) || Number.isNaN(t))
+  return Number.isNaN(t) ? undefined : t
+}
+
+function dateOf(v: string, now: number): number {
+  const t = isoInstant(v)
+  if (t === undefined)
     throw new StrongroomError(
       'INVALID_ARGUMENT',
-      `The retain until date must be an ISO 8601 date and time, not ${v.slice(0, 40)}`,
+      `The retain until date must be an ISO 8601 date and time with its zone (2030-01-31T00:00:00Z), not ${v.slice(0, 40)}`,
     )
   if (t <= now)
     throw new StrongroomError('INVALID_ARGUMENT', 'The retain until date must be in the future!')
@@ -93,7 +117,9 @@ export const bypassAction = (r: S3Request): readonly string[] =>
 function parseConfiguration(doc: XmlElement): BucketObjectLock {
   if (leaf(doc, 'ObjectLockEnabled')?.trim() !== 'Enabled')
     throw malformed('ObjectLockEnabled must be Enabled')
-  const rule = doc.children.find((c) => c.name === 'Rule')
+  const rules = doc.children.filter((c) => c.name === 'Rule')
+  if (rules.length > 1) throw malformed('at most one Rule')
+  const rule = rules[0]
   if (rule === undefined) return {}
   const d = rule.children.find((c) => c.name === 'DefaultRetention')
   if (d === undefined) throw malformed('a Rule needs a DefaultRetention')
@@ -165,25 +191,25 @@ async function putRetention(ctx: Authorized): Promise<void> {
     modeText === undefined && untilText === undefined
       ? undefined
       : { mode: modeOf(modeText, 'Mode'), retainUntil: dateOf(untilText ?? '', now) }
-  const held = object.lock
-  const active = held?.retainUntil !== undefined && held.retainUntil > now
-  if (active) {
-    const weaker =
-      asked === undefined ||
-      asked.retainUntil < (held.retainUntil ?? 0) ||
-      (held.mode === 'COMPLIANCE' && asked.mode !== 'COMPLIANCE')
-    if (weaker && (held.mode === 'COMPLIANCE' || !bypassing(ctx.request)))
-      throw new StrongroomError(
-        'ACCESS_DENIED',
-        held.mode === 'COMPLIANCE'
-          ? 'Access Denied: a COMPLIANCE retention can only be extended'
-          : 'Access Denied: shortening or removing a GOVERNANCE retention needs x-amz-bypass-governance-retention and s3:BypassGovernanceRetention',
-      )
-  }
-  const legalHold = held?.legalHold === true ? { legalHold: true } : {}
-  await ctx.objectMeta.setObjectLock(bucket.name, object.key, object.versionId, {
-    ...(asked ?? {}),
-    ...legalHold,
+  const bypass = bypassing(ctx.request)
+  // Checked against the lock as stored when the change commits, not as read before the body
+  // arrived: a retention set meanwhile is the one that binds.
+  await ctx.objectMeta.updateObjectLock(bucket.name, object.key, object.versionId, (held) => {
+    const active = held?.retainUntil !== undefined && held.retainUntil > now
+    if (active) {
+      const weaker =
+        asked === undefined ||
+        asked.retainUntil < (held.retainUntil ?? 0) ||
+        (held.mode === 'COMPLIANCE' && asked.mode !== 'COMPLIANCE')
+      if (weaker && (held.mode === 'COMPLIANCE' || !bypass))
+        throw new StrongroomError(
+          'ACCESS_DENIED',
+          held.mode === 'COMPLIANCE'
+            ? 'Access Denied: a COMPLIANCE retention can only be extended'
+            : 'Access Denied: shortening or removing a GOVERNANCE retention needs x-amz-bypass-governance-retention and s3:BypassGovernanceRetention',
+        )
+    }
+    return { ...(asked ?? {}), ...(held?.legalHold === true ? { legalHold: true } : {}) }
   })
   versionHeaders(ctx.res, bucket, object)
   ctx.send(200)
@@ -212,17 +238,15 @@ async function putLegalHold(ctx: Authorized): Promise<void> {
     'Status',
   )?.trim()
   if (status !== 'ON' && status !== 'OFF') throw malformed('Status must be ON or OFF')
-  const rest: ObjectLock = {
-    ...(object.lock?.mode === undefined ? {} : { mode: object.lock.mode }),
-    ...(object.lock?.retainUntil === undefined ? {} : { retainUntil: object.lock.retainUntil }),
-  }
-  const lock = status === 'ON' ? { ...rest, legalHold: true } : rest
-  await ctx.objectMeta.setObjectLock(
-    bucket.name,
-    object.key,
-    object.versionId,
-    Object.keys(lock).length === 0 ? undefined : lock,
-  )
+  // Only the hold changes; the retention is kept as stored when the change commits.
+  await ctx.objectMeta.updateObjectLock(bucket.name, object.key, object.versionId, (held) => {
+    const kept: ObjectLock = {
+      ...(held?.mode === undefined ? {} : { mode: held.mode }),
+      ...(held?.retainUntil === undefined ? {} : { retainUntil: held.retainUntil }),
+    }
+    const next = status === 'ON' ? { ...kept, legalHold: true } : kept
+    return Object.keys(next).length === 0 ? undefined : next
+  })
   versionHeaders(ctx.res, bucket, object)
   ctx.send(200)
 }

@@ -404,9 +404,11 @@ async function deleteObjects(ctx: Authorized): Promise<void> {
         versionId === undefined ? {} : { 's3:VersionId': versionId },
       )
       allowedAny = true
-      const r = await ctx.objects.delete(bucket, key, versionId, {
-        bypassGovernance: bypassing(ctx.request),
-      })
+      // The bypass is decided for each key, as a single DeleteObject decides it for its key.
+      const bypass = bypassing(ctx.request)
+      if (bypass)
+        ctx.authorizeItem('s3:BypassGovernanceRetention', `arn:aws:s3:::${bucket.name}/${key}`, {})
+      const r = await ctx.objects.delete(bucket, key, versionId, { bypassGovernance: bypass })
       if (!quiet)
         deleted.push({
           Key: key,
@@ -504,7 +506,6 @@ export const OBJECT_OPERATIONS: readonly Operation[] = [
     action: 's3:DeleteObject',
     resource: 'objects',
     target: 'items',
-    also: bypassAction,
     bodyBeforeAuth: {
       maxBytes: XML_BOUNDS.Delete.bytes,
       read: (body, r) => {

@@ -147,22 +147,32 @@ export class SqliteObjectStore implements ObjectStore {
     )
   }
 
-  setObjectLock(
+  updateObjectLock(
     bucketName: string,
     key: string,
     versionId: string,
-    lock: ObjectLock | undefined,
+    update: (current: ObjectLock | undefined) => ObjectLock | undefined,
   ): Promise<boolean> {
-    const text = lock === undefined ? null : JSON.stringify(lock)
-    const changed = (table: string) =>
-      Number(
-        this.db
-          .stmt(
-            `UPDATE ${table} SET lock = ? WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0`,
+    return settle(() =>
+      this.db.tx(() => {
+        for (const table of ['objects', 'versions']) {
+          const r = this.db
+            .stmt(
+              `SELECT lock FROM ${table} WHERE bucket = ? AND key = ? AND version_id = ? AND delete_marker = 0`,
+            )
+            .get(bucketName, key, versionId) as Row | undefined
+          if (r === undefined) continue
+          const next = update(
+            typeof r.lock === 'string' ? (JSON.parse(r.lock) as ObjectLock) : undefined,
           )
-          .run(text, bucketName, key, versionId).changes,
-      )
-    return Promise.resolve(this.db.tx(() => changed('objects') + changed('versions') > 0))
+          this.db
+            .stmt(`UPDATE ${table} SET lock = ? WHERE bucket = ? AND key = ? AND version_id = ?`)
+            .run(next === undefined ? null : JSON.stringify(next), bucketName, key, versionId)
+          return true
+        }
+        return false
+      }),
+    )
   }
 
   listObjects(bucketName: string, prefix: string, after: string, limit: number): Promise<ListPage> {
