@@ -25,6 +25,11 @@ export interface BodyExpectation {
   readonly checksums?: ReadonlyMap<string, string | undefined>
   /** Values that arrived after the body (aws-chunked trailers); asked once the last byte is in. */
   readonly trailers?: () => ReadonlyMap<string, string>
+  /**
+   * x-amz-checksum-* names to compute and record though the client declared no value (a part of
+   * an upload with a checksum algorithm, sent or copied without it).
+   */
+  readonly compute?: readonly string[]
 }
 
 /** What was computed over a body that met its expectation. */
@@ -53,6 +58,12 @@ export async function* checked(
       throw new StrongroomError('USAGE', `\`${name}\` is not a supported checksum`)
     sums.push([name, newChecksum(alg)])
   }
+  const computed: [string, Checksum][] = []
+  for (const name of expect.compute ?? []) {
+    const alg = checksumAlgorithmOf(name)
+    if (alg === undefined || alg === 'unsupported' || expect.checksums?.has(name) === true) continue
+    computed.push([name, newChecksum(alg)])
+  }
   let received = 0
   for await (const c of source) {
     received += c.byteLength
@@ -61,6 +72,7 @@ export async function* checked(
     md5.update(c)
     sha256?.update(c)
     for (const [, sum] of sums) sum.update(c)
+    for (const [, sum] of computed) sum.update(c)
     yield c
   }
   if (received !== expect.length)
@@ -90,6 +102,7 @@ export async function* checked(
       )
     verified[name] = got
   }
+  for (const [name, sum] of computed) verified[name] = sum.digest()
   const digest = md5.digest()
   if (
     expect.md5 !== undefined &&

@@ -21,6 +21,7 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { failure } from '../e2e/sdk-util.ts'
@@ -234,5 +235,57 @@ describe('GetObjectAttributes', () => {
     })
     assert.equal(r.status, 400)
     assert.match(r.text, /<Code>InvalidArgument<\/Code>/)
+  })
+})
+
+describe('parts of an upload with a checksum algorithm that arrive without it', () => {
+  it('UploadPartCopy and a plain UploadPart get the checksum computed, and the upload completes', async () => {
+    const up = await a.send(
+      new CreateMultipartUploadCommand({ Bucket: B, Key: 'copied-mp', ChecksumAlgorithm: 'CRC32' }),
+    )
+    const copied = await a.send(
+      new UploadPartCopyCommand({
+        Bucket: B,
+        Key: 'copied-mp',
+        UploadId: up.UploadId,
+        PartNumber: 1,
+        CopySource: `${B}/mp`,
+        CopySourceRange: `bytes=0-${String(5 * MiB - 1)}`,
+      }),
+    )
+    const first = PARTS[0] ?? Buffer.alloc(0)
+    assert.equal(copied.CopyPartResult?.ChecksumCRC32, crc(first).toString('base64'))
+    // A raw UploadPart with no checksum header at all (the SDK would add one).
+    const raw = await gw.call(gw.alice, {
+      method: 'PUT',
+      path: `/${B}/copied-mp?partNumber=2&uploadId=${encodeURIComponent(up.UploadId ?? '')}`,
+      body: 'tail',
+    })
+    assert.equal(raw.status, 200, raw.text)
+    const done = await a.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: B,
+        Key: 'copied-mp',
+        UploadId: up.UploadId,
+        MultipartUpload: {
+          Parts: [
+            {
+              PartNumber: 1,
+              ETag: copied.CopyPartResult.ETag,
+              ChecksumCRC32: copied.CopyPartResult.ChecksumCRC32,
+            },
+            {
+              PartNumber: 2,
+              ETag: String(raw.headers.etag),
+              ChecksumCRC32: crc(Buffer.from('tail')).toString('base64'),
+            },
+          ],
+        },
+      }),
+    )
+    assert.equal(
+      done.ChecksumCRC32,
+      `${crc(Buffer.concat([crc(first), crc(Buffer.from('tail'))])).toString('base64')}-2`,
+    )
   })
 })

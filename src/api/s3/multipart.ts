@@ -11,7 +11,8 @@ import { writeLock } from './object-lock.ts'
 import { writeConditions } from '../preconditions.ts'
 import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../store/checksums.ts'
-import type { ObjectRecord } from '../../meta/objects.ts'
+import type { ObjectRecord, UploadRecord } from '../../meta/objects.ts'
+import type { BodyExpectation } from '../../store/expect.ts'
 import {
   checksumFields,
   completedObject,
@@ -76,7 +77,13 @@ async function uploadPart(ctx: Authorized): Promise<void> {
   const { body, expect } = ctx.streamingBody()
   if (expect.length > MAX_PUT_BYTES)
     throw new StrongroomError('ENTITY_TOO_LARGE', 'a part may be at most 5 GiB')
-  const part = await ctx.objects.putPart(upload, await ctx.tenantOf(bucket), number, body, expect)
+  const part = await ctx.objects.putPart(
+    upload,
+    await ctx.tenantOf(bucket),
+    number,
+    body,
+    withUploadChecksum(expect, upload),
+  )
   ctx.res.setHeader('ETag', part.etag)
   for (const [k, v] of Object.entries(part.checksums)) ctx.res.setHeader(k, v)
   sseHeaders(ctx.res, upload.system, ctx.keys.arn(await ctx.tenantOf(bucket), upload.keyId))
@@ -119,7 +126,7 @@ async function uploadPartCopy(ctx: Authorized): Promise<void> {
       await ctx.tenantOf(bucket),
       number,
       length === 0 ? [] : opened.object.range(first, last),
-      { length },
+      withUploadChecksum({ length }, upload),
     )
   } finally {
     await opened.close()
@@ -130,6 +137,7 @@ async function uploadPartCopy(ctx: Authorized): Promise<void> {
   ctx.sendXml(200, 'CopyPartResult', {
     ETag: part.etag,
     LastModified: new Date(part.createdAt).toISOString(),
+    ...checksumFields(part.checksums),
   })
 }
 
@@ -179,6 +187,15 @@ function uploadChecksum(ctx: Authorized): ChecksumAlgorithm | undefined {
       'x-amz-checksum-type must be COMPOSITE or FULL_OBJECT',
     )
   return type === 'FULL_OBJECT' ? undefined : (alg as ChecksumAlgorithm)
+}
+
+/**
+ * A part of an upload with a checksum algorithm carries that checksum: verified when the client
+ * sent it, computed here when it did not (UploadPartCopy never can), so Complete can compose it.
+ */
+function withUploadChecksum(expect: BodyExpectation, upload: UploadRecord): BodyExpectation {
+  const alg = upload.checksumAlgorithm
+  return alg === undefined ? expect : { ...expect, compute: [`x-amz-checksum-${alg}`] }
 }
 
 function raise(e: unknown): never {
