@@ -202,7 +202,10 @@ export function parseAuth(
   v: RequestView,
   query: readonly [string, string][],
 ): ParsedAuth | undefined {
-  const auth = header(v, 'authorization')
+  // An empty Authorization header carries no credentials: the request is anonymous, and is
+  // refused as one (403 AccessDenied, as S3 answers it), not as a malformed signature.
+  const given = header(v, 'authorization')
+  const auth = given?.trim() === '' ? undefined : given
   const q = new Map(query)
   const contentSha256 = header(v, 'x-amz-content-sha256')
   if (contentSha256 !== undefined) checkPayloadHash(contentSha256)

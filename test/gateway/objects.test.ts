@@ -421,3 +421,25 @@ describe('objects, in process', () => {
     assert.doesNotMatch(all, /Signature=|AWS4-HMAC-SHA256 Credential/)
   })
 })
+
+describe('an empty Authorization header', () => {
+  // S3 answers it as an anonymous request: 403 AccessDenied, not a malformed signature (ceph
+  // s3-tests test_object_create_bad_authorization_empty, run against AWS;
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+  it('is an anonymous request: 403 AccessDenied; a non-empty malformed one stays 400', async () => {
+    const empty = await gw.send({
+      method: 'GET',
+      path: `/${B}/data.bin`,
+      headers: { authorization: '' },
+    })
+    assert.equal(empty.status, 403)
+    assert.equal(errorOf(empty.text).Code, 'AccessDenied')
+    const bad = await gw.send({
+      method: 'GET',
+      path: `/${B}/data.bin`,
+      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=x' },
+    })
+    assert.equal(bad.status, 400)
+    assert.equal(errorOf(bad.text).Code, 'AuthorizationHeaderMalformed')
+  })
+})
