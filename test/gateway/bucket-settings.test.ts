@@ -39,7 +39,7 @@ import {
   PutPublicAccessBlockCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import { failure } from '../e2e/sdk-util.ts'
+import { refused } from '../e2e/sdk-util.ts'
 import { startGateway, type Gateway } from './start.ts'
 
 let gw: Gateway
@@ -54,14 +54,9 @@ before(async () => {
 })
 after(() => gw.stop())
 
-const refusedWith = async (call: Promise<unknown>, status: number, code: string) => {
-  const f = await failure(call)
-  assert.deepEqual([f.status, f.code], [status, code], f.message)
-}
-
 describe('bucket tagging', () => {
   it('a bucket without tags answers NoSuchTagSet; put, get and delete round-trip', async () => {
-    await refusedWith(a.send(new GetBucketTaggingCommand({ Bucket: B })), 404, 'NoSuchTagSet')
+    await refused(a.send(new GetBucketTaggingCommand({ Bucket: B })), 404, 'NoSuchTagSet')
     const TagSet = [
       { Key: 'team', Value: 'vision' },
       { Key: 'cost-centre', Value: '' },
@@ -69,7 +64,7 @@ describe('bucket tagging', () => {
     await a.send(new PutBucketTaggingCommand({ Bucket: B, Tagging: { TagSet } }))
     assert.deepEqual((await a.send(new GetBucketTaggingCommand({ Bucket: B }))).TagSet, TagSet)
     await a.send(new DeleteBucketTaggingCommand({ Bucket: B }))
-    await refusedWith(a.send(new GetBucketTaggingCommand({ Bucket: B })), 404, 'NoSuchTagSet')
+    await refused(a.send(new GetBucketTaggingCommand({ Bucket: B })), 404, 'NoSuchTagSet')
   })
 
   it('a bucket takes up to 50 tags (an object 10); 51 is InvalidTag', async () => {
@@ -77,7 +72,7 @@ describe('bucket tagging', () => {
       Array.from({ length: n }, (_, i) => ({ Key: `k${String(i)}`, Value: 'v' }))
     await a.send(new PutBucketTaggingCommand({ Bucket: B, Tagging: { TagSet: tags(50) } }))
     assert.equal((await a.send(new GetBucketTaggingCommand({ Bucket: B }))).TagSet?.length, 50)
-    await refusedWith(
+    await refused(
       a.send(new PutBucketTaggingCommand({ Bucket: B, Tagging: { TagSet: tags(51) } })),
       400,
       'InvalidTag',
@@ -86,7 +81,7 @@ describe('bucket tagging', () => {
   })
 
   it("another tenant cannot read a bucket's tags", async () => {
-    await refusedWith(
+    await refused(
       gw.sdk(gw.bob).send(new GetBucketTaggingCommand({ Bucket: B })),
       403,
       'AccessDenied',
@@ -96,7 +91,7 @@ describe('bucket tagging', () => {
 
 describe('policy status', () => {
   it('no policy: NoSuchBucketPolicy; a private policy: not public; an open one: public', async () => {
-    await refusedWith(
+    await refused(
       a.send(new GetBucketPolicyStatusCommand({ Bucket: B })),
       404,
       'NoSuchBucketPolicy',
@@ -152,22 +147,22 @@ describe('ACLs under BucketOwnerEnforced', () => {
       new PutObjectCommand({ Bucket: B, Key: 'o2', Body: 'x', ACL: 'bucket-owner-full-control' }),
     )
     const notSupported = 'AccessControlListNotSupported'
-    await refusedWith(
+    await refused(
       a.send(new PutBucketAclCommand({ Bucket: B, ACL: 'public-read' })),
       400,
       notSupported,
     )
-    await refusedWith(
+    await refused(
       a.send(new PutObjectCommand({ Bucket: B, Key: 'o3', Body: 'x', ACL: 'public-read' })),
       400,
       notSupported,
     )
-    await refusedWith(
+    await refused(
       a.send(new PutObjectCommand({ Bucket: B, Key: 'o3', Body: 'x', GrantRead: 'uri="x"' })),
       400,
       notSupported,
     )
-    await refusedWith(
+    await refused(
       a.send(new CreateBucketCommand({ Bucket: 'gw-settings-public', ACL: 'public-read-write' })),
       400,
       notSupported,
@@ -187,7 +182,7 @@ describe('ACLs under BucketOwnerEnforced', () => {
         AccessControlPolicy: { Owner: owner, Grants: [ownerGrant] },
       }),
     )
-    await refusedWith(
+    await refused(
       a.send(
         new PutObjectAclCommand({
           Bucket: B,
@@ -218,7 +213,7 @@ describe('ACLs under BucketOwnerEnforced', () => {
         OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       }),
     )
-    await refusedWith(
+    await refused(
       a.send(
         new PutBucketOwnershipControlsCommand({
           Bucket: B,
@@ -233,17 +228,13 @@ describe('ACLs under BucketOwnerEnforced', () => {
 
 describe('configurations Strongroom does not offer answer as an unconfigured S3 bucket', () => {
   it("reads get S3's not-configured codes or empty documents, never NotImplemented", async () => {
-    await refusedWith(
-      a.send(new GetBucketCorsCommand({ Bucket: B })),
-      404,
-      'NoSuchCORSConfiguration',
-    )
-    await refusedWith(
+    await refused(a.send(new GetBucketCorsCommand({ Bucket: B })), 404, 'NoSuchCORSConfiguration')
+    await refused(
       a.send(new GetBucketWebsiteCommand({ Bucket: B })),
       404,
       'NoSuchWebsiteConfiguration',
     )
-    await refusedWith(
+    await refused(
       a.send(new GetBucketReplicationCommand({ Bucket: B })),
       404,
       'ReplicationConfigurationNotFoundError',
@@ -258,7 +249,7 @@ describe('configurations Strongroom does not offer answer as an unconfigured S3 
   })
 
   it('a read of a bucket that does not exist is NoSuchBucket, not a not-configured code', async () => {
-    await refusedWith(
+    await refused(
       a.send(new GetBucketCorsCommand({ Bucket: 'gw-settings-missing' })),
       404,
       'NoSuchBucket',
@@ -281,7 +272,7 @@ describe('lifecycle configuration', () => {
   it('none: NoSuchLifecycleConfiguration; put, get and delete round-trip', async () => {
     const Bucket = 'gw-settings-lifecycle'
     await a.send(new CreateBucketCommand({ Bucket }))
-    await refusedWith(
+    await refused(
       a.send(new GetBucketLifecycleConfigurationCommand({ Bucket })),
       404,
       'NoSuchLifecycleConfiguration',
@@ -307,7 +298,7 @@ describe('lifecycle configuration', () => {
     const got = await a.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))
     assert.deepEqual(got.Rules, Rules)
     await a.send(new DeleteBucketLifecycleCommand({ Bucket }))
-    await refusedWith(
+    await refused(
       a.send(new GetBucketLifecycleConfigurationCommand({ Bucket })),
       404,
       'NoSuchLifecycleConfiguration',
@@ -322,11 +313,11 @@ describe('lifecycle configuration', () => {
           LifecycleConfiguration: { Rules: [{ ID: 'x', Status: 'Enabled', Filter: {}, ...Rule }] },
         }),
       )
-    await refusedWith(
+    await refused(
       put({ Transitions: [{ Days: 30, StorageClass: 'GLACIER' }] }),
       400,
       'InvalidStorageClass',
     )
-    await refusedWith(put({}), 400, 'MalformedXML')
+    await refused(put({}), 400, 'MalformedXML')
   })
 })

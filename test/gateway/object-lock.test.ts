@@ -25,7 +25,7 @@ import {
   PutObjectRetentionCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import { failure } from '../e2e/sdk-util.ts'
+import { refused } from '../e2e/sdk-util.ts'
 import { startGateway, type Gateway } from './start.ts'
 
 let gw: Gateway
@@ -41,12 +41,6 @@ before(async () => {
 })
 after(() => gw.stop())
 
-const refusedWith = async (call: Promise<unknown>, status: number, code: string) => {
-  const f = await failure(call)
-  assert.deepEqual([f.status, f.code], [status, code], f.message)
-  return f
-}
-
 const put = (Key: string, extra: Record<string, unknown> = {}) =>
   a.send(new PutObjectCommand({ Bucket: B, Key, Body: 'artifact', ...extra }))
 
@@ -54,7 +48,7 @@ describe('Object Lock on a bucket', () => {
   it('a bucket created with Object Lock has it, and versioning cannot be suspended', async () => {
     const c = await a.send(new GetObjectLockConfigurationCommand({ Bucket: B }))
     assert.equal(c.ObjectLockConfiguration?.ObjectLockEnabled, 'Enabled')
-    await refusedWith(
+    await refused(
       a.send(
         new PutBucketVersioningCommand({
           Bucket: B,
@@ -69,12 +63,12 @@ describe('Object Lock on a bucket', () => {
   it('a bucket without it: ObjectLockConfigurationNotFoundError, lock headers refused; an unversioned one cannot get it', async () => {
     const plain = 'gw-unlocked'
     await a.send(new CreateBucketCommand({ Bucket: plain }))
-    await refusedWith(
+    await refused(
       a.send(new GetObjectLockConfigurationCommand({ Bucket: plain })),
       404,
       'ObjectLockConfigurationNotFoundError',
     )
-    await refusedWith(
+    await refused(
       a.send(
         new PutObjectCommand({
           Bucket: plain,
@@ -87,7 +81,7 @@ describe('Object Lock on a bucket', () => {
       400,
       'InvalidRequest',
     )
-    await refusedWith(
+    await refused(
       a.send(
         new PutObjectLockConfigurationCommand({
           Bucket: plain,
@@ -119,11 +113,11 @@ describe('retention', () => {
           BypassGovernanceRetention: bypass,
         }),
       )
-    const f = await refusedWith(del(a, false), 403, 'AccessDenied')
+    const f = await refused(del(a, false), 403, 'AccessDenied')
     assert.match(f.message, /COMPLIANCE mode until/)
-    await refusedWith(del(a, true), 403, 'AccessDenied')
-    await refusedWith(del(gw.sdk(gw.admin), true), 403, 'AccessDenied')
-    await refusedWith(
+    await refused(del(a, true), 403, 'AccessDenied')
+    await refused(del(gw.sdk(gw.admin), true), 403, 'AccessDenied')
+    await refused(
       a.send(
         new PutObjectRetentionCommand({
           Bucket: B,
@@ -135,7 +129,7 @@ describe('retention', () => {
       403,
       'AccessDenied',
     )
-    await refusedWith(
+    await refused(
       a.send(
         new PutObjectRetentionCommand({
           Bucket: B,
@@ -186,9 +180,9 @@ describe('retention', () => {
           BypassGovernanceRetention: bypass,
         }),
       )
-    await refusedWith(del(false), 403, 'AccessDenied')
+    await refused(del(false), 403, 'AccessDenied')
     await del(true)
-    await refusedWith(
+    await refused(
       a.send(new HeadObjectCommand({ Bucket: B, Key: 'governance', VersionId: v.VersionId })),
       404,
       'NotFound',
@@ -196,7 +190,7 @@ describe('retention', () => {
   })
 
   it('a retain-until date in the past, or a mode without a date, is InvalidArgument', async () => {
-    await refusedWith(
+    await refused(
       put('past', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: inDays(-1) }),
       400,
       'InvalidArgument',
@@ -236,7 +230,7 @@ describe('legal hold and default retention', () => {
           BypassGovernanceRetention: true,
         }),
       )
-    const f = await refusedWith(del(), 403, 'AccessDenied')
+    const f = await refused(del(), 403, 'AccessDenied')
     assert.match(f.message, /legal hold/)
     await a.send(
       new PutObjectLegalHoldCommand({

@@ -11,7 +11,7 @@ import { parsePolicyText } from '../../iam/policy.ts'
 import { publicStatement } from '../public-access.ts'
 import { parseTagging, taggingXml } from '../s3-config.ts'
 import { leaf, readXml, XML_BOUNDS, type Node, type XmlElement } from '../xml.ts'
-import { versioned } from './common.ts'
+import { onBucket, versioned } from './common.ts'
 
 const NOT_SUPPORTED =
   'The bucket does not allow ACLs: its Object Ownership is BucketOwnerEnforced, so access is granted by policies only'
@@ -178,21 +178,6 @@ const nothingToDelete = (ctx: Authorized): Promise<void> => {
   ctx.send(204)
   return Promise.resolve()
 }
-
-const onBucket = (
-  name: string,
-  method: 'GET' | 'PUT' | 'DELETE',
-  sub: string,
-  action: string,
-  handler: (ctx: Authorized) => Promise<void>,
-): Operation => ({
-  name,
-  match: { method, on: 'bucket', sub },
-  action,
-  resource: 'bucket',
-  target: 'bucket',
-  handler,
-})
 
 export const BUCKET_SETTING_OPERATIONS: readonly Operation[] = [
   onBucket('GetBucketAcl', 'GET', 'acl', 's3:GetBucketAcl', getAcl),

@@ -17,8 +17,8 @@ import { defaultBucketKey } from '../../store/bucket-keys.ts'
 import type { TenantRecord } from '../../meta/identity.ts'
 import type { KeyRecord } from '../../meta/keys.ts'
 import { isVersionId } from '../../store/objects.ts'
-import type { Conditions, S3Request } from '../operation.ts'
-import type { Pipeline } from '../pipeline.ts'
+import type { Conditions, Operation, S3Request } from '../operation.ts'
+import type { Authorized, Pipeline } from '../pipeline.ts'
 import type { RequestState } from '../request-state.ts'
 import type { KeyCatalog } from '../../kms/catalog.ts'
 import { copySourceConditions, evaluate } from '../preconditions.ts'
@@ -328,6 +328,22 @@ export async function completedObject(
   const o = await meta.getObject(r.bucketName, r.key)
   return o !== undefined && !o.deleteMarker && o.blob === `${MULTIPART_BLOB}${id}` ? o : undefined
 }
+
+/** A bucket-configuration operation: decided on the bucket, which must exist. */
+export const onBucket = (
+  name: string,
+  method: 'GET' | 'PUT' | 'DELETE',
+  sub: string,
+  action: string,
+  handler: (ctx: Authorized) => Promise<void>,
+): Operation => ({
+  name,
+  match: { method, on: 'bucket', sub },
+  action,
+  resource: 'bucket',
+  target: 'bucket',
+  handler,
+})
 
 export function noSuchBucket(name: string): StrongroomError {
   return new StrongroomError('NO_SUCH_BUCKET', 'The specified bucket does not exist', {

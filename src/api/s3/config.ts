@@ -11,6 +11,7 @@ import {
 } from '../s3-config.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
 import { publicStatement } from '../public-access.ts'
+import { onBucket } from './common.ts'
 
 /** S3's limit on a bucket policy, after whitespace is removed (https://docs.aws.amazon.com/AmazonS3/latest/userguide/add-bucket-policy.html). */
 const MAX_POLICY_BYTES = 20 * 1024
@@ -144,22 +145,6 @@ async function deletePublicAccessBlock(ctx: Authorized): Promise<void> {
   await ctx.buckets.deletePublicAccessBlock(ctx.bucketName)
   ctx.send(204)
 }
-
-/** A bucket-configuration operation: decided on the bucket, which must exist. */
-const onBucket = (
-  name: string,
-  method: 'GET' | 'PUT' | 'DELETE',
-  sub: string,
-  action: string,
-  handler: (ctx: Authorized) => Promise<void>,
-): Operation => ({
-  name,
-  match: { method, on: 'bucket', sub },
-  action,
-  resource: 'bucket',
-  target: 'bucket',
-  handler,
-})
 
 export const CONFIG_OPERATIONS: readonly Operation[] = [
   onBucket('PutBucketPolicy', 'PUT', 'policy', 's3:PutBucketPolicy', putBucketPolicy),

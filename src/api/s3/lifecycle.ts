@@ -11,6 +11,7 @@ import type { LifecycleRule } from '../../meta/objects.ts'
 import type { Operation } from '../operation.ts'
 import type { Authorized } from '../pipeline.ts'
 import { leaf, readXml, XML_BOUNDS, type Node, type XmlElement } from '../xml.ts'
+import { onBucket } from './common.ts'
 import { isoInstant } from './object-lock.ts'
 
 const malformed = (why: string) =>
@@ -228,22 +229,26 @@ async function deleteLifecycle(ctx: Authorized): Promise<void> {
   ctx.send(204)
 }
 
-const onBucket = (
-  name: string,
-  method: 'GET' | 'PUT' | 'DELETE',
-  action: string,
-  handler: (ctx: Authorized) => Promise<void>,
-): Operation => ({
-  name,
-  match: { method, on: 'bucket', sub: 'lifecycle' },
-  action,
-  resource: 'bucket',
-  target: 'bucket',
-  handler,
-})
-
 export const LIFECYCLE_OPERATIONS: readonly Operation[] = [
-  onBucket('PutBucketLifecycleConfiguration', 'PUT', 's3:PutLifecycleConfiguration', putLifecycle),
-  onBucket('GetBucketLifecycleConfiguration', 'GET', 's3:GetLifecycleConfiguration', getLifecycle),
-  onBucket('DeleteBucketLifecycle', 'DELETE', 's3:PutLifecycleConfiguration', deleteLifecycle),
+  onBucket(
+    'PutBucketLifecycleConfiguration',
+    'PUT',
+    'lifecycle',
+    's3:PutLifecycleConfiguration',
+    putLifecycle,
+  ),
+  onBucket(
+    'GetBucketLifecycleConfiguration',
+    'GET',
+    'lifecycle',
+    's3:GetLifecycleConfiguration',
+    getLifecycle,
+  ),
+  onBucket(
+    'DeleteBucketLifecycle',
+    'DELETE',
+    'lifecycle',
+    's3:PutLifecycleConfiguration',
+    deleteLifecycle,
+  ),
 ]
