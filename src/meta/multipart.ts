@@ -40,11 +40,27 @@ export interface PartRecord {
   readonly createdAt: number
 }
 
+/** Where a listing of uploads resumes: ListMultipartUploads' key-marker and upload-id-marker. */
+export interface UploadCursor {
+  readonly key: string
+  readonly uploadId?: string
+}
+
 export interface MultipartStore {
   createUpload(upload: UploadRecord): Promise<void>
   getUpload(id: string): Promise<UploadRecord | undefined>
-  /** The bucket's uploads whose key starts with `prefix`, by key then oldest first. */
-  listUploads(bucket: string, prefix: string, limit: number): Promise<UploadRecord[]>
+  /**
+   * The bucket's uploads whose key starts with `prefix`, by key (bytewise) then oldest
+   * first, after `after`: past every upload of `after.key`, or, with `after.uploadId`,
+   * past that upload of the key (an id that is not one of the key's uploads: past the
+   * key's uploads whose ids are not lexicographically greater).
+   */
+  listUploads(
+    bucket: string,
+    prefix: string,
+    after: UploadCursor | undefined,
+    limit: number,
+  ): Promise<UploadRecord[]>
   /** Stores a part (and its data key), replacing one with the same number; returns the replaced part. */
   putPart(part: PartRecord, key: WrappedDataKey): Promise<PartRecord | undefined>
   /** By part number. */

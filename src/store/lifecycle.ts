@@ -12,7 +12,7 @@
 import type { Clock } from '../clock.ts'
 import { isStrongroomError } from '../errors.ts'
 import type { BucketStore } from '../meta/buckets.ts'
-import type { MultipartStore } from '../meta/multipart.ts'
+import type { MultipartStore, UploadCursor } from '../meta/multipart.ts'
 import type {
   BucketRecord,
   LifecycleRule,
@@ -186,11 +186,24 @@ async function sweepUploads(
 ): Promise<void> {
   const aborting = rules.filter((r) => r.abortIncompleteDays !== undefined)
   if (aborting.length === 0) return
-  for (const u of await t.meta.listUploads(bucket.name, '', 100_000)) {
-    const rule = aborting.find(
-      (r) => u.key.startsWith(r.prefix) && now >= dueAt(u.createdAt, r.abortIncompleteDays ?? 0),
-    )
-    if (rule === undefined) continue
+  // Collect first, then abort: the listing's cursor names an upload, which must still exist.
+  const due: UploadRecord[] = []
+  let after: UploadCursor | undefined
+  for (;;) {
+    const page = await t.meta.listUploads(bucket.name, '', after, PAGE)
+    for (const u of page)
+      if (
+        aborting.some(
+          (r) =>
+            u.key.startsWith(r.prefix) && now >= dueAt(u.createdAt, r.abortIncompleteDays ?? 0),
+        )
+      )
+        due.push(u)
+    const last = page.at(-1)
+    if (last === undefined || page.length < PAGE) break
+    after = { key: last.key, uploadId: last.id }
+  }
+  for (const u of due) {
     await t.objects.abort(u)
     report.aborted++
   }
@@ -206,7 +219,7 @@ export function lifecycleTarget(app: {
     meta: {
       bucketsWithLifecycle: () => app.buckets.withLifecycle(),
       listVersions: (b, p, k, v, n) => app.objectMeta.listVersions(b, p, k, v, n),
-      listUploads: (b, p, n) => app.objectMeta.listUploads(b, p, n),
+      listUploads: (b, p, a, n) => app.objectMeta.listUploads(b, p, a, n),
     },
     objects: app.objects,
   }

@@ -6,7 +6,7 @@
  * blob or a key.
  */
 import type { Clock } from '../clock.ts'
-import type { MultipartStore, PartRecord, UploadRecord } from '../meta/multipart.ts'
+import type { MultipartStore, PartRecord, UploadCursor, UploadRecord } from '../meta/multipart.ts'
 import type {
   ListPage,
   ObjectLock,
@@ -96,9 +96,14 @@ export class ObjectMetadata {
     return this.multipart.getUpload(id)
   }
 
-  /** The bucket's uploads under `prefix`, by key then oldest first. */
-  listUploads(bucket: string, prefix: string, limit: number): Promise<UploadRecord[]> {
-    return this.multipart.listUploads(bucket, prefix, limit)
+  /** The bucket's uploads under `prefix`, by key then oldest first, after `after`. */
+  listUploads(
+    bucket: string,
+    prefix: string,
+    after: UploadCursor | undefined,
+    limit: number,
+  ): Promise<UploadRecord[]> {
+    return this.multipart.listUploads(bucket, prefix, after, limit)
   }
 
   /** By part number. */

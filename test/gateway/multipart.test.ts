@@ -295,4 +295,88 @@ describe('multipart uploads, in process', () => {
     const g = await a.send(new GetObjectCommand({ Bucket: B, Key: 'copied.bin' }))
     assert.ok((await body(g)).equals(Buffer.concat([slice, P3])))
   })
+
+  it('ListMultipartUploads pages by key-marker and upload-id-marker, groups by delimiter, url-encodes keys', async () => {
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html
+    const L = 'gw-multipart-list'
+    await a.send(new CreateBucketCommand({ Bucket: L }))
+    const start = async (Key: string) =>
+      (await a.send(new CreateMultipartUploadCommand({ Bucket: L, Key }))).UploadId ?? ''
+    const a1 = await start('a/1')
+    await start('a/2')
+    const b1 = await start('b')
+    const b2 = await start('b')
+    const c = await start('c d')
+    const list = (q: Partial<ConstructorParameters<typeof ListMultipartUploadsCommand>[0]>) =>
+      a.send(new ListMultipartUploadsCommand({ Bucket: L, ...q }))
+
+    // Two at a time, following NextKeyMarker and NextUploadIdMarker: every upload once, in order.
+    const seen: string[] = []
+    let marker: { KeyMarker?: string | undefined; UploadIdMarker?: string | undefined } = {}
+    for (let page = 0; page < 10; page++) {
+      const r = await list({ MaxUploads: 2, ...marker })
+      assert.equal(r.MaxUploads, 2)
+      seen.push(...(r.Uploads ?? []).map((u) => `${u.Key ?? ''}:${u.UploadId ?? ''}`))
+      if (r.IsTruncated !== true) break
+      assert.equal(r.Uploads?.length, 2)
+      marker = { KeyMarker: r.NextKeyMarker, UploadIdMarker: r.NextUploadIdMarker }
+    }
+    const b = [b1, b2] // the same key: oldest first
+    assert.deepEqual(seen.slice(0, 1), [`a/1:${a1}`])
+    assert.deepEqual(
+      seen.filter((s) => s.startsWith('b:')),
+      b.map((id) => `b:${id}`),
+    )
+    assert.equal(seen.length, 5)
+    assert.equal(seen.at(-1), `c d:${c}`)
+
+    // key-marker alone: only keys after it. Without key-marker, upload-id-marker is ignored.
+    const afterB = await list({ KeyMarker: 'b' })
+    assert.deepEqual(
+      afterB.Uploads?.map((u) => u.Key),
+      ['c d'],
+    )
+    assert.equal(afterB.KeyMarker, 'b')
+    const afterB1 = await list({ KeyMarker: 'b', UploadIdMarker: b1 })
+    assert.deepEqual(
+      afterB1.Uploads?.map((u) => u.UploadId),
+      [b2, c],
+    )
+    assert.equal((await list({ UploadIdMarker: b1 })).Uploads?.length, 5)
+
+    // Delimiter: a/1 and a/2 are one common prefix, counted once toward max-uploads.
+    const grouped = await list({ Delimiter: '/' })
+    assert.deepEqual(grouped.CommonPrefixes, [{ Prefix: 'a/' }])
+    assert.deepEqual(
+      grouped.Uploads?.map((u) => u.Key),
+      ['b', 'b', 'c d'],
+    )
+    assert.equal(grouped.Delimiter, '/')
+    const first = await list({ Delimiter: '/', MaxUploads: 1 })
+    assert.equal(first.IsTruncated, true)
+    assert.deepEqual(first.CommonPrefixes, [{ Prefix: 'a/' }])
+    assert.equal(first.Uploads, undefined)
+    assert.equal(first.NextKeyMarker, 'a/')
+    const second = await list({ Delimiter: '/', MaxUploads: 1, KeyMarker: 'a/' })
+    assert.deepEqual(
+      second.Uploads?.map((u) => u.UploadId),
+      [b1],
+    )
+    assert.equal(second.CommonPrefixes, undefined)
+    assert.equal(second.NextUploadIdMarker, b1)
+
+    // encoding-type=url: keys come back encoded (the SDK decodes them for its caller).
+    const raw = await gw.call(gw.alice, {
+      method: 'GET',
+      path: `/${L}?uploads&encoding-type=url&key-marker=b`,
+    })
+    assert.equal(raw.status, 200)
+    assert.match(raw.text, /<Key>c%20d<\/Key>/)
+    assert.match(raw.text, /<EncodingType>url<\/EncodingType>/)
+
+    // max-uploads that is not a number is refused, not read as the default.
+    const bad = await gw.call(gw.alice, { method: 'GET', path: `/${L}?uploads&max-uploads=ten` })
+    assert.equal(bad.status, 400)
+    assert.match(bad.text, /<Code>InvalidArgument<\/Code>/)
+  })
 })

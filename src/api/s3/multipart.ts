@@ -12,12 +12,15 @@ import { writeConditions } from '../preconditions.ts'
 import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../store/checksums.ts'
 import type { ObjectRecord, UploadRecord } from '../../meta/objects.ts'
+import type { UploadCursor } from '../../meta/multipart.ts'
+import { listParams } from './listing.ts'
 import type { BodyExpectation } from '../../store/expect.ts'
 import {
   checksumFields,
   completedObject,
   MAX_PUT_BYTES,
   MIN_PART_BYTES,
+  owner,
   requestTags,
   sseHeaders,
   systemMetadata,
@@ -312,22 +315,78 @@ async function listParts(ctx: Authorized): Promise<void> {
   })
 }
 
+/**
+ * ListMultipartUploads: by key then oldest first, grouped by delimiter, paged by key-marker
+ * and upload-id-marker (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html).
+ */
 async function listUploads(ctx: Authorized): Promise<void> {
-  const { bucketName } = ctx
-  const prefix = ctx.query.get('prefix') ?? ''
-  const max = Math.min(Number(ctx.query.get('max-uploads') ?? '1000') || 1000, 1000)
-  const uploads = await ctx.objectMeta.listUploads(bucketName, prefix, max + 1)
+  const { bucketName, query: q } = ctx
+  const prefix = q.get('prefix') ?? ''
+  const delimiter = q.get('delimiter') ?? ''
+  const keyMarker = q.get('key-marker') ?? ''
+  // Without key-marker, upload-id-marker is ignored (the page above).
+  const uploadIdMarker = keyMarker === '' ? '' : (q.get('upload-id-marker') ?? '')
+  const rawMax = q.get('max-uploads') ?? '1000'
+  if (!/^\d{1,9}$/.test(rawMax))
+    throw new StrongroomError(
+      'INVALID_ARGUMENT',
+      'max-uploads must be a whole number from 0 to 1000',
+    )
+  const max = Math.min(Number(rawMax), 1000)
+  const { enc, urlEncode } = listParams(ctx)
+
+  const uploads: UploadRecord[] = []
+  const prefixes: string[] = []
+  let after: UploadCursor | undefined =
+    keyMarker === ''
+      ? undefined
+      : { key: keyMarker, ...(uploadIdMarker === '' ? {} : { uploadId: uploadIdMarker }) }
+  let truncated = false
+  let next: { key: string; uploadId?: string } | undefined
+  scan: for (;;) {
+    const page = await ctx.objectMeta.listUploads(bucketName, prefix, after, 1000)
+    for (const u of page) {
+      const rest = u.key.slice(prefix.length)
+      const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
+      const cp = d >= 0 ? prefix + rest.slice(0, d + delimiter.length) : undefined
+      // Uploads under a common prefix just listed, or under a key-marker that is one, add nothing.
+      if (cp !== undefined && (cp === keyMarker || prefixes.at(-1) === cp)) continue
+      if (uploads.length + prefixes.length >= max) {
+        truncated = true
+        break scan
+      }
+      if (cp !== undefined) prefixes.push(cp)
+      else uploads.push(u)
+      next = cp !== undefined ? { key: cp } : { key: u.key, uploadId: u.id }
+    }
+    const last = page.at(-1)
+    if (last === undefined || page.length < 1000) break
+    after = { key: last.key, uploadId: last.id }
+  }
+  const ownerTenant = await ctx.tenantOf(ctx.bucket)
   ctx.sendXml(200, 'ListMultipartUploadsResult', {
     Bucket: bucketName,
-    Prefix: prefix,
+    KeyMarker: enc(keyMarker),
+    UploadIdMarker: uploadIdMarker,
+    // The last entry listed is where the next page starts; a common prefix has no upload id.
+    ...(truncated && next !== undefined
+      ? { NextKeyMarker: enc(next.key), NextUploadIdMarker: next.uploadId ?? '' }
+      : {}),
+    Prefix: enc(prefix),
+    Delimiter: delimiter === '' ? undefined : enc(delimiter),
     MaxUploads: max,
-    IsTruncated: uploads.length > max,
-    Upload: uploads.slice(0, max).map((u) => ({
-      Key: u.key,
+    EncodingType: urlEncode ? 'url' : undefined,
+    IsTruncated: truncated,
+    Upload: uploads.map((u) => ({
+      Key: enc(u.key),
       UploadId: u.id,
-      Initiated: new Date(u.createdAt).toISOString(),
+      Initiator: owner(ownerTenant),
+      Owner: owner(ownerTenant),
       StorageClass: 'STANDARD',
+      Initiated: new Date(u.createdAt).toISOString(),
+      ChecksumAlgorithm: u.checksumAlgorithm?.toUpperCase(),
     })),
+    CommonPrefixes: prefixes.map((p) => ({ Prefix: enc(p) })),
   })
 }
 

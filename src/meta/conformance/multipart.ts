@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { isStrongroomError } from '../../errors.ts'
 import type { BucketRecord } from '../buckets.ts'
-import type { PartRecord, UploadRecord } from '../multipart.ts'
+import type { UploadCursor, PartRecord, UploadRecord } from '../multipart.ts'
 import { MULTIPART_BLOB, type ObjectPart, type ObjectRecord } from '../objects.ts'
 import { V1, V2, withBucket, wrapped, type MakeStore } from './fixtures.ts'
 
@@ -98,17 +98,44 @@ export function multipartConformance(make: MakeStore): void {
         await store.createUpload(upload('u3', 'models/a.pt', 20, key.id))
         await store.createUpload(upload('u4', 'logs/x', 5, key.id))
         assert.deepEqual(
-          (await store.listUploads('b', 'models/', 10)).map((u) => u.id),
+          (await store.listUploads('b', 'models/', undefined, 10)).map((u) => u.id),
           ['u3', 'u2', 'u1'],
         )
         assert.deepEqual(
-          (await store.listUploads('b', 'models/', 2)).map((u) => u.id),
+          (await store.listUploads('b', 'models/', undefined, 2)).map((u) => u.id),
           ['u3', 'u2'],
         )
         assert.deepEqual(
-          (await store.listUploads('b', '', 10)).map((u) => u.id),
+          (await store.listUploads('b', '', undefined, 10)).map((u) => u.id),
           ['u4', 'u3', 'u2', 'u1'],
         )
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('resumes a listing of uploads after a key, or after one upload of that key', async () => {
+      const { store, key } = await withBucket(make)
+      try {
+        // Same key, same instant: the upload id breaks the tie.
+        await store.createUpload(upload('u1', 'a', 10, key.id))
+        await store.createUpload(upload('u9', 'a', 20, key.id))
+        await store.createUpload(upload('u5', 'a', 20, key.id))
+        await store.createUpload(upload('u2', 'b', 5, key.id))
+        const ids = async (after: UploadCursor | undefined) =>
+          (await store.listUploads('b', '', after, 10)).map((u) => u.id)
+        assert.deepEqual(await ids(undefined), ['u1', 'u5', 'u9', 'u2'])
+        // key-marker alone: only keys after it.
+        assert.deepEqual(await ids({ key: 'a' }), ['u2'])
+        assert.deepEqual(await ids({ key: '' }), ['u1', 'u5', 'u9', 'u2'])
+        // With an upload id: past that upload in the key's order (oldest first).
+        assert.deepEqual(await ids({ key: 'a', uploadId: 'u1' }), ['u5', 'u9', 'u2'])
+        assert.deepEqual(await ids({ key: 'a', uploadId: 'u5' }), ['u9', 'u2'])
+        assert.deepEqual(await ids({ key: 'a', uploadId: 'u9' }), ['u2'])
+        // An id that is not one of the key's uploads: the key's uploads with greater ids.
+        assert.deepEqual(await ids({ key: 'a', uploadId: 'u6' }), ['u9', 'u2'])
+        assert.deepEqual(await ids({ key: 'b', uploadId: 'u1' }), ['u2'])
+        assert.deepEqual(await ids({ key: 'b', uploadId: 'u2' }), [])
       } finally {
         await store.close()
       }

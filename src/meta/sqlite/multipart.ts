@@ -1,6 +1,6 @@
 /** MultipartStore on SQLite: uploads and their parts, each part with its data key. */
 import type { Versioning } from '../buckets.ts'
-import type { PartRecord, MultipartStore, UploadRecord } from '../multipart.ts'
+import type { PartRecord, MultipartStore, UploadCursor, UploadRecord } from '../multipart.ts'
 import type { WrappedDataKey } from '../keys.ts'
 import type { ObjectLock, ObjectRecord, Tags, WriteCondition } from '../objects.ts'
 import { digestOf, systemOf, insertDataKey, num, str, type Row, type SqliteDb } from './db.ts'
@@ -41,13 +41,47 @@ export class SqliteMultipartStore implements MultipartStore {
     return Promise.resolve(r && upload(r))
   }
 
-  listUploads(bucketName: string, prefix: string, limit: number): Promise<UploadRecord[]> {
-    const rows = this.db
-      .stmt(
-        'SELECT * FROM uploads WHERE bucket = ? AND substr(key, 1, length(?)) = ? ORDER BY key, created_at LIMIT ?',
+  listUploads(
+    bucketName: string,
+    prefix: string,
+    after: UploadCursor | undefined,
+    limit: number,
+  ): Promise<UploadRecord[]> {
+    const select = 'SELECT * FROM uploads WHERE bucket = ? AND substr(key, 1, length(?)) = ?'
+    const order = 'ORDER BY key, created_at, id LIMIT ?'
+    const scope = [bucketName, prefix, prefix] as const
+    if (after === undefined)
+      return Promise.resolve(
+        (this.db.stmt(`${select} ${order}`).all(...scope, limit) as Row[]).map(upload),
       )
-      .all(bucketName, prefix, prefix, limit) as Row[]
-    return Promise.resolve(rows.map(upload))
+    // Within after.key, resume past the marker upload's place in (created_at, id) order.
+    const marker =
+      after.uploadId === undefined
+        ? undefined
+        : (this.db
+            .stmt('SELECT created_at FROM uploads WHERE bucket = ? AND key = ? AND id = ?')
+            .get(bucketName, after.key, after.uploadId) as Row | undefined)
+    const rows =
+      after.uploadId === undefined
+        ? this.db.stmt(`${select} AND key > ? ${order}`).all(...scope, after.key, limit)
+        : marker === undefined
+          ? this.db
+              .stmt(`${select} AND (key > ? OR (key = ? AND id > ?)) ${order}`)
+              .all(...scope, after.key, after.key, after.uploadId, limit)
+          : this.db
+              .stmt(
+                `${select} AND (key > ? OR (key = ? AND (created_at > ? OR (created_at = ? AND id > ?)))) ${order}`,
+              )
+              .all(
+                ...scope,
+                after.key,
+                after.key,
+                num(marker.created_at),
+                num(marker.created_at),
+                after.uploadId,
+                limit,
+              )
+    return Promise.resolve((rows as Row[]).map(upload))
   }
 
   putPart(p: PartRecord, wk: WrappedDataKey): Promise<PartRecord | undefined> {
