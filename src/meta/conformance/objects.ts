@@ -91,6 +91,39 @@ export function objectsConformance(make: MakeStore): void {
       }
     })
 
+    it('a null write into a bucket whose versioning became Enabled, or over a locked version, changes nothing', async () => {
+      const { store, put } = await withBucket(make)
+      const code = (p: Promise<unknown>) =>
+        p.then(
+          () => 'written',
+          (e: unknown) => (isStrongroomError(e) ? e.code : String(e)),
+        )
+      try {
+        await put('k', 'null', 1, 'Unversioned')
+        await put('h', 'null', 5, 'Unversioned')
+        const far = 4_102_444_800_000 // 2100-01-01
+        assert.ok(
+          await store.updateObjectLock('b', 'k', 'null', () => ({
+            mode: 'GOVERNANCE',
+            retainUntil: far,
+          })),
+        )
+        assert.ok(await store.updateObjectLock('b', 'h', 'null', () => ({ legalHold: true })))
+        // Retained or held: the version the write would remove stays, whatever the writer read.
+        assert.equal(await code(put('k', 'null', 2, 'Unversioned')), 'ACCESS_DENIED')
+        assert.equal(await code(put('h', 'null', 6, 'Suspended')), 'ACCESS_DENIED')
+        assert.equal((await store.getObject('b', 'k'))?.blob, 'blob-1')
+        assert.equal((await store.getObject('b', 'h'))?.blob, 'blob-5')
+        // A writer that read Suspended, committing after versioning was enabled.
+        await store.setBucketVersioning('b', 'Enabled')
+        assert.equal(await code(put('j', 'null', 7, 'Suspended')), 'OPERATION_ABORTED')
+        assert.equal(await store.getObject('b', 'j'), undefined)
+        assert.deepEqual(await versions(store), ['null*'])
+      } finally {
+        await store.close()
+      }
+    })
+
     it('one failing write does not undo another written at the same time', async () => {
       const { store, tenant, key, bucket } = await withBucket(make)
       try {

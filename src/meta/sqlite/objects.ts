@@ -4,9 +4,11 @@
  * (the same columns), ordered by `seq`. Small bodies live in `inline_bodies`.
  */
 import type { SQLInputValue } from 'node:sqlite'
+import { StrongroomError } from '../../errors.ts'
 import type { WrappedDataKey } from '../keys.ts'
 import {
   checkWriteCondition,
+  lockedAt,
   type ListPage,
   type ObjectLock,
   type ObjectPart,
@@ -243,6 +245,16 @@ export function placeObject(
   condition?: WriteCondition,
 ): ObjectRecord[] {
   const removed: ObjectRecord[] = []
+  // The caller chose the version id by the versioning it read when the request began. A
+  // `null` id written after versioning was enabled meanwhile would remove the bucket's `null`
+  // version, which versioning now keeps: refused, for the client to retry.
+  const bucket = db.stmt('SELECT versioning FROM buckets WHERE name = ?').get(o.bucket) as
+    Row | undefined
+  if (o.versionId === 'null' && bucket !== undefined && str(bucket.versioning) === 'Enabled')
+    throw new StrongroomError(
+      'OPERATION_ABORTED',
+      "A conflicting conditional operation is currently in progress against this resource: the bucket's versioning was enabled during the write. Please try again.",
+    )
   const current = db
     .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
     .get(o.bucket, o.key) as Row | undefined
@@ -271,6 +283,16 @@ export function placeObject(
       )
       removed.push(object(old))
     }
+  }
+  // Object Lock, checked in the transaction that would remove a version (a `null` version
+  // retained or on legal hold since the request began): the write is refused, nothing changes.
+  for (const r of removed) {
+    const why = lockedAt(r.lock, o.createdAt, false)
+    if (why !== undefined)
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        `Access Denied: the write would replace version null of ${o.key}, which Object Lock protects: ${why}`,
+      )
   }
   const forgotten = removed.map((r) => forget(db, r))
   if (inlineBody !== undefined)
