@@ -32,6 +32,8 @@ export const ERROR_CODES = [
   // identity and store
   'USER_NOT_FOUND',
   'USER_EXISTS',
+  'ROLE_NOT_FOUND',
+  'ROLE_EXISTS',
   'BUCKET_EXISTS',
   'BUCKET_OWNED',
   'BUCKET_NOT_FOUND',
@@ -114,6 +116,9 @@ export const ERROR_CODES = [
   'ACL_NOT_SUPPORTED',
   'INVALID_BUCKET_STATE',
   'INVALID_STORAGE_CLASS',
+  // sessions (STS)
+  'INVALID_TOKEN',
+  'PACKED_POLICY_TOO_LARGE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

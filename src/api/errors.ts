@@ -31,6 +31,7 @@ export const S3_ERRORS = {
   InvalidRange: 416,
   InvalidRequest: 400,
   InvalidTag: 400,
+  InvalidToken: 400,
   KeyTooLongError: 400,
   'KMS.DisabledException': 400,
   'KMS.NotFoundException': 400,
@@ -93,6 +94,8 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   KEY_UNWRAP_FAILED: 'InternalError',
   USER_NOT_FOUND: 'AccessDenied',
   USER_EXISTS: 'InvalidArgument',
+  ROLE_NOT_FOUND: 'AccessDenied',
+  ROLE_EXISTS: 'InvalidArgument',
   BUCKET_EXISTS: 'BucketAlreadyExists',
   BUCKET_OWNED: 'BucketAlreadyOwnedByYou',
   BUCKET_NOT_FOUND: 'NoSuchBucket',
@@ -169,6 +172,8 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   ACL_NOT_SUPPORTED: 'AccessControlListNotSupported',
   INVALID_BUCKET_STATE: 'InvalidBucketState',
   INVALID_STORAGE_CLASS: 'InvalidStorageClass',
+  INVALID_TOKEN: 'InvalidToken',
+  PACKED_POLICY_TOO_LARGE: 'InvalidRequest',
 }
 
 /**

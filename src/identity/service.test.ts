@@ -9,6 +9,7 @@ import { fixedClock } from '../clock.ts'
 import { isStrongroomError } from '../errors.ts'
 import { LocalKms } from '../kms/local.ts'
 import { SqliteMetadataStore } from '../meta/sqlite/store.ts'
+import { roleArn } from './roles.ts'
 import { IdentityService } from './service.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-identity-'))
@@ -103,6 +104,107 @@ describe('IdentityService', () => {
     )
     await assert.rejects(identity.createUser(t, 'bad/name'), (e) =>
       isStrongroomError(e, 'NAME_INVALID'),
+    )
+  })
+
+  it('roles: AROA ids, ARNs with their path, names unique regardless of case, every limit IAM sets', async () => {
+    // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+    const { identity } = fixture('roles')
+    const t = await identity.createTenant('vision')
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${t.id}:root` },
+          Action: 'sts:AssumeRole',
+        },
+      ],
+    })
+    const { role } = await identity.createRole(t, {
+      name: 'Trainer',
+      trustPolicy: trust,
+      path: '/ml/',
+      maxSessionSeconds: 7200,
+    })
+    assert.match(role.id, /^AROA[A-Z2-7]{17}$/)
+    assert.equal(roleArn(t.id, role), `arn:aws:iam::${t.id}:role/ml/Trainer`)
+    assert.equal(role.createdAt, T0)
+    assert.deepEqual(await identity.role(t, 'trainer'), role)
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'created',
+        (e: unknown) => (isStrongroomError(e) ? e.code : String(e)),
+      )
+    assert.equal(
+      await code(identity.createRole(t, { name: 'TRAINER', trustPolicy: trust })),
+      'ROLE_EXISTS',
+    )
+    assert.equal(
+      await code(identity.createRole(t, { name: 'a/b', trustPolicy: trust })),
+      'NAME_INVALID',
+    )
+    assert.equal(
+      await code(identity.createRole(t, { name: 'x'.repeat(65), trustPolicy: trust })),
+      'NAME_INVALID',
+    )
+    assert.equal(
+      await code(identity.createRole(t, { name: 'p', trustPolicy: trust, path: 'ml/' })),
+      'NAME_INVALID',
+    )
+    for (const maxSessionSeconds of [3599, 43_201, 3600.5])
+      assert.equal(
+        await code(identity.createRole(t, { name: 'd', trustPolicy: trust, maxSessionSeconds })),
+        'CONFIG_INVALID',
+      )
+    // A trust policy needs a Principal; the error says where.
+    const noPrincipal = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole' }],
+    })
+    await assert.rejects(
+      identity.createRole(t, { name: 'np', trustPolicy: noPrincipal }),
+      (e) => isStrongroomError(e, 'MALFORMED_POLICY') && /1:\d+: .*Principal/.test(e.message),
+    )
+    await assert.rejects(
+      identity.role(t, 'nope'),
+      (e) =>
+        isStrongroomError(e, 'ROLE_NOT_FOUND') && e.message.includes('strongroom role create nope'),
+    )
+    assert.deepEqual(
+      (await identity.listRoles(t)).map((r) => r.name),
+      ['Trainer'],
+    )
+  })
+
+  it('a role’s inline policies are validated, replaced by name, and compiled', async () => {
+    const { identity } = fixture('role-policies')
+    const t = await identity.createTenant('vision')
+    const { role } = await identity.createRole(t, {
+      name: 'trainer',
+      trustPolicy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: t.id }, Action: 'sts:AssumeRole' }],
+      }),
+    })
+    const doc = (action: string) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: action, Resource: '*' }],
+      })
+    await identity.putRolePolicy(role, 'read', doc('s3:GetObject'))
+    await identity.putRolePolicy(role, 'read', doc('s3:ListBucket'))
+    await identity.putRolePolicy(role, 'write', doc('s3:PutObject'))
+    assert.deepEqual(
+      (await identity.storedRolePolicies(role)).map((p) => [p.name, p.document]),
+      [
+        ['read', doc('s3:ListBucket')],
+        ['write', doc('s3:PutObject')],
+      ],
+    )
+    assert.equal((await identity.rolePolicies(role)).length, 2)
+    await assert.rejects(identity.putRolePolicy(role, 'bad', '{"Version":"2012-10-17"}'), (e) =>
+      isStrongroomError(e, 'MALFORMED_POLICY'),
     )
   })
 })

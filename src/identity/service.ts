@@ -1,5 +1,5 @@
 /**
- * IdentityService: tenants, IAM users, access keys and inline identity
+ * IdentityService: tenants, IAM users, roles, access keys and inline identity
  * policies, as the gateway, the CLI and later the IAM API use them. Names are
  * checked here, secrets are sealed here (under the RootSealer), and every
  * creation time comes from the injected clock; the store only keeps rows.
@@ -12,10 +12,13 @@ import type { RootSealer } from '../kms/sealer.ts'
 import type {
   AccessKeyRecord,
   IdentityStore,
+  RolePolicyRecord,
+  RoleRecord,
   TenantRecord,
   UserPolicyRecord,
   UserRecord,
 } from '../meta/identity.ts'
+import { createRole, getRole, putRolePolicy, rolePolicies, type NewRole } from './roles.ts'
 import { createTenant, getTenant } from './tenants.ts'
 import {
   accessKeySecretLabel,
@@ -146,5 +149,43 @@ export class IdentityService {
   /** The user's inline policies, compiled; one that no longer loads denies every request of the user. */
   userPolicies(user: UserRecord): Promise<LoadedPolicy[]> {
     return userPolicies(this.store, user)
+  }
+
+  // ---- roles
+
+  /** NAME_INVALID, CONFIG_INVALID or MALFORMED_POLICY for bad input; ROLE_EXISTS when taken. */
+  createRole(
+    tenant: TenantRecord,
+    role: NewRole,
+  ): Promise<{ role: RoleRecord; warnings: Issue[] }> {
+    return createRole(this.store, tenant, role, this.clock.now())
+  }
+
+  /** The tenant's role of this name (any case); ROLE_NOT_FOUND (with what to do) when there is none. */
+  role(tenant: TenantRecord, name: string): Promise<RoleRecord> {
+    return getRole(this.store, tenant, name)
+  }
+
+  findRole(tenantId: string, name: string): Promise<RoleRecord | undefined> {
+    return this.store.getRole(tenantId, name)
+  }
+
+  listRoles(tenant: TenantRecord): Promise<RoleRecord[]> {
+    return this.store.listRoles(tenant.id)
+  }
+
+  /** Validates and stores (or replaces) an inline role policy; returns its warnings. */
+  putRolePolicy(role: RoleRecord, name: string, document: string): Promise<Issue[]> {
+    return putRolePolicy(this.store, role, name, document)
+  }
+
+  /** The role's inline policies as stored, for a caller that compiles them through its own cache. */
+  storedRolePolicies(role: RoleRecord): Promise<RolePolicyRecord[]> {
+    return this.store.listRolePolicies(role.tenantId, role.name)
+  }
+
+  /** The role's inline policies, compiled; one that no longer loads denies every request. */
+  rolePolicies(role: RoleRecord): Promise<LoadedPolicy[]> {
+    return rolePolicies(this.store, role)
   }
 }

@@ -37,6 +37,30 @@ export interface UserPolicyRecord {
   readonly document: string
 }
 
+/** An IAM role: who may assume it (its trust policy) and for how long a session may last. */
+export interface RoleRecord {
+  readonly tenantId: string
+  /** Unique in the tenant regardless of case. */
+  readonly name: string
+  /** AWS-style unique id (AROA…): the first half of an assumed-role session's aws:userid. */
+  readonly id: string
+  /** `/` or `/a/b/`. */
+  readonly path: string
+  readonly description: string
+  /** The trust policy JSON as given (validated before it is stored). */
+  readonly trustPolicy: string
+  /** 3,600 to 43,200. */
+  readonly maxSessionSeconds: number
+  readonly createdAt: number
+}
+
+export interface RolePolicyRecord {
+  readonly tenantId: string
+  readonly roleName: string
+  readonly name: string
+  readonly document: string
+}
+
 export interface IdentityStore {
   /** TENANT_EXISTS when the name is taken. */
   createTenant(record: TenantRecord): Promise<void>
@@ -60,4 +84,15 @@ export interface IdentityStore {
   putUserPolicy(policy: UserPolicyRecord): Promise<void>
   /** By policy name. */
   listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]>
+
+  /** ROLE_EXISTS when the name is taken in the tenant, in any case. */
+  createRole(role: RoleRecord): Promise<void>
+  /** By name, regardless of case. */
+  getRole(tenantId: string, name: string): Promise<RoleRecord | undefined>
+  /** By name. */
+  listRoles(tenantId: string): Promise<RoleRecord[]>
+  /** Creates or replaces the role's policy of that name. */
+  putRolePolicy(policy: RolePolicyRecord): Promise<void>
+  /** By policy name. */
+  listRolePolicies(tenantId: string, roleName: string): Promise<RolePolicyRecord[]>
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { isStrongroomError } from '../../errors.ts'
-import type { AccessKeyRecord, UserRecord } from '../identity.ts'
+import type { AccessKeyRecord, RoleRecord, UserRecord } from '../identity.ts'
 import { tenant, using, type MakeStore } from './fixtures.ts'
 
 const user = (tenantId: string, name: string, n: number): UserRecord => ({
@@ -164,6 +164,50 @@ export function identityConformance(make: MakeStore): void {
           p('alice', 'write', '{"v":3}'),
         ])
         assert.deepEqual(await store.listUserPolicies(t.id, 'carol'), [])
+      }))
+
+    it('keeps roles per tenant, unique regardless of case, and their policies by role', () =>
+      using(make, async (store) => {
+        const a = tenant(1, 'vision')
+        const b = tenant(2, 'audio')
+        await store.createTenant(a)
+        await store.createTenant(b)
+        const role = (tenantId: string, name: string, n: number): RoleRecord => ({
+          tenantId,
+          name,
+          id: `AROA${String(n).padStart(17, '0')}`,
+          path: '/',
+          description: '',
+          trustPolicy: '{"trust":1}',
+          maxSessionSeconds: 3600,
+          createdAt: 1_700_000_000_000 + n,
+        })
+        await store.createRole(role(a.id, 'Trainer', 1))
+        await store.createRole(role(b.id, 'trainer', 2))
+        await assert.rejects(store.createRole(role(a.id, 'TRAINER', 3)), (e) =>
+          isStrongroomError(e, 'ROLE_EXISTS'),
+        )
+        assert.deepEqual(await store.getRole(a.id, 'trainer'), role(a.id, 'Trainer', 1))
+        assert.equal(await store.getRole(a.id, 'other'), undefined)
+        assert.deepEqual(await store.listRoles(b.id), [role(b.id, 'trainer', 2)])
+        const p = (name: string, document: string) => ({
+          tenantId: a.id,
+          roleName: 'Trainer',
+          name,
+          document,
+        })
+        await store.putRolePolicy(p('write', '{"v":1}'))
+        await store.putRolePolicy(p('read', '{"v":2}'))
+        await store.putRolePolicy(p('write', '{"v":3}'))
+        assert.deepEqual(await store.listRolePolicies(a.id, 'Trainer'), [
+          p('read', '{"v":2}'),
+          p('write', '{"v":3}'),
+        ])
+        assert.deepEqual(await store.listRolePolicies(b.id, 'trainer'), [])
+        // A policy of a role that does not exist is refused, writing nothing.
+        await assert.rejects(
+          store.putRolePolicy({ tenantId: a.id, roleName: 'ghost', name: 'x', document: '{}' }),
+        )
       }))
   })
 }

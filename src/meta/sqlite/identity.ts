@@ -1,8 +1,10 @@
-/** IdentityStore on SQLite: tenants, users, access keys and inline user policies. */
+/** IdentityStore on SQLite: tenants, users, access keys, roles and their inline policies. */
 import { StrongroomError } from '../../errors.ts'
 import type {
   AccessKeyRecord,
   IdentityStore,
+  RolePolicyRecord,
+  RoleRecord,
   TenantRecord,
   UserPolicyRecord,
   UserRecord,
@@ -150,6 +152,92 @@ export class SqliteIdentityStore implements IdentityStore {
         document: str(r.document),
       }))
     })
+  }
+
+  createRole(r: RoleRecord): Promise<void> {
+    return settle(() => {
+      try {
+        this.db
+          .stmt(
+            'INSERT INTO roles (tenant_id, name, id, path, description, trust_policy, max_session_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(
+            r.tenantId,
+            r.name,
+            r.id,
+            r.path,
+            r.description,
+            r.trustPolicy,
+            r.maxSessionSeconds,
+            r.createdAt,
+          )
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new StrongroomError(
+            'ROLE_EXISTS',
+            `role \`${r.name}\` already exists in this tenant`,
+            {
+              cause: e,
+            },
+          )
+        throw e
+      }
+    })
+  }
+
+  getRole(tenantId: string, name: string): Promise<RoleRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt('SELECT * FROM roles WHERE tenant_id = ? AND name = ?')
+        .get(tenantId, name) as Row | undefined
+      return r && role(r)
+    })
+  }
+
+  listRoles(tenantId: string): Promise<RoleRecord[]> {
+    return settle(() =>
+      (
+        this.db.stmt('SELECT * FROM roles WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
+      ).map(role),
+    )
+  }
+
+  putRolePolicy(p: RolePolicyRecord): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt(
+          `INSERT INTO role_policies (tenant_id, role_name, name, document) VALUES (?, ?, ?, ?)
+          ON CONFLICT (tenant_id, role_name, name) DO UPDATE SET document = excluded.document`,
+        )
+        .run(p.tenantId, p.roleName, p.name, p.document)
+    })
+  }
+
+  listRolePolicies(tenantId: string, roleName: string): Promise<RolePolicyRecord[]> {
+    return settle(() => {
+      const rows = this.db
+        .stmt('SELECT * FROM role_policies WHERE tenant_id = ? AND role_name = ? ORDER BY name')
+        .all(tenantId, roleName) as Row[]
+      return rows.map((r) => ({
+        tenantId: str(r.tenant_id),
+        roleName: str(r.role_name),
+        name: str(r.name),
+        document: str(r.document),
+      }))
+    })
+  }
+}
+
+function role(r: Row): RoleRecord {
+  return {
+    tenantId: str(r.tenant_id),
+    name: str(r.name),
+    id: str(r.id),
+    path: str(r.path),
+    description: str(r.description),
+    trustPolicy: str(r.trust_policy),
+    maxSessionSeconds: num(r.max_session_seconds),
+    createdAt: num(r.created_at),
   }
 }
 

@@ -242,4 +242,28 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE parts ADD COLUMN checksums TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE object_parts ADD COLUMN checksums TEXT NOT NULL DEFAULT '{}';
   `,
+  // 12: IAM roles (issue 13): a trust policy, a maximum session duration, a path and a
+  // description per role; role names are unique in a tenant regardless of case, as IAM's are.
+  // Inline role policies beside them.
+  `
+  CREATE TABLE roles (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL COLLATE NOCASE,
+    id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    description TEXT NOT NULL,
+    trust_policy TEXT NOT NULL,
+    max_session_seconds INTEGER NOT NULL CHECK (max_session_seconds BETWEEN 3600 AND 43200),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  ) STRICT;
+  CREATE TABLE role_policies (
+    tenant_id TEXT NOT NULL,
+    role_name TEXT NOT NULL COLLATE NOCASE,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, role_name, name),
+    FOREIGN KEY (tenant_id, role_name) REFERENCES roles(tenant_id, name)
+  ) STRICT;
+  `,
 ]
