@@ -52,8 +52,8 @@ export interface MultipartStore {
   /**
    * The bucket's uploads whose key starts with `prefix`, by key (bytewise) then oldest
    * first, after `after`: past every upload of `after.key`, or, with `after.uploadId`,
-   * past that upload of the key (an id that is not one of the key's uploads: past the
-   * key's uploads whose ids are not lexicographically greater).
+   * past that upload of the key (an id that is not one of the key's uploads, such as one
+   * aborted since it was listed: from the key's first upload, so that none is skipped).
    */
   listUploads(
     bucket: string,

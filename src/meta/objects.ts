@@ -206,7 +206,8 @@ export interface ObjectStore {
   /**
    * Every version and delete marker, by key then newest first, after the
    * version `afterVersionId` of `afterKey` (or after every version of
-   * `afterKey` when no version id is given).
+   * `afterKey` when no version id is given; from the newest version of
+   * `afterKey` when that version no longer exists, so that none is skipped).
    */
   listVersions(
     bucket: string,

@@ -374,9 +374,39 @@ describe('multipart uploads, in process', () => {
     assert.match(raw.text, /<Key>c%20d<\/Key>/)
     assert.match(raw.text, /<EncodingType>url<\/EncodingType>/)
 
+    // max-uploads=0: nothing, not truncated (a loop on IsTruncated ends).
+    const none = await list({ MaxUploads: 0 })
+    assert.deepEqual([none.Uploads, none.IsTruncated], [undefined, false])
+
     // max-uploads that is not a number is refused, not read as the default.
     const bad = await gw.call(gw.alice, { method: 'GET', path: `/${L}?uploads&max-uploads=ten` })
     assert.equal(bad.status, 400)
     assert.match(bad.text, /<Code>InvalidArgument<\/Code>/)
+  })
+
+  it('aborting every upload page by page, each page before the next, leaves none', async () => {
+    // The next page's upload-id-marker names an upload just aborted: it must not skip the rest.
+    const X = 'gw-multipart-abort'
+    await a.send(new CreateBucketCommand({ Bucket: X }))
+    for (let i = 0; i < 9; i++)
+      await a.send(new CreateMultipartUploadCommand({ Bucket: X, Key: 'k' }))
+    await a.send(new CreateMultipartUploadCommand({ Bucket: X, Key: 'z' }))
+    let marker: { KeyMarker?: string | undefined; UploadIdMarker?: string | undefined } = {}
+    let aborted = 0
+    for (let page = 0; page < 20; page++) {
+      const l = await a.send(
+        new ListMultipartUploadsCommand({ Bucket: X, MaxUploads: 2, ...marker }),
+      )
+      for (const u of l.Uploads ?? []) {
+        await a.send(
+          new AbortMultipartUploadCommand({ Bucket: X, Key: u.Key, UploadId: u.UploadId }),
+        )
+        aborted++
+      }
+      if (l.IsTruncated !== true) break
+      marker = { KeyMarker: l.NextKeyMarker, UploadIdMarker: l.NextUploadIdMarker }
+    }
+    assert.equal(aborted, 10)
+    assert.equal((await a.send(new ListMultipartUploadsCommand({ Bucket: X }))).Uploads, undefined)
   })
 })

@@ -145,6 +145,34 @@ describe('versioning, in process', () => {
     )
     assert.equal(await text(await a.send(new GetObjectCommand({ Bucket: V, Key: 's' }))), 'second')
   })
+
+  it('emptying a bucket page by page, deleting each page before asking for the next, leaves nothing', async () => {
+    // boto3's bucket.object_versions.delete() does this: the next page's version-id-marker is a
+    // version just deleted. https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+    const E = 'gw-versions-empty'
+    await a.send(new CreateBucketCommand({ Bucket: E }))
+    await a.send(
+      new PutBucketVersioningCommand({ Bucket: E, VersioningConfiguration: { Status: 'Enabled' } }),
+    )
+    for (let i = 0; i < 7; i++)
+      await a.send(new PutObjectCommand({ Bucket: E, Key: 'model.pt', Body: `v${String(i)}` }))
+    for (let i = 0; i < 3; i++)
+      await a.send(new PutObjectCommand({ Bucket: E, Key: 'z.txt', Body: `v${String(i)}` }))
+    let marker: { KeyMarker?: string | undefined; VersionIdMarker?: string | undefined } = {}
+    let deleted = 0
+    for (let page = 0; page < 20; page++) {
+      const l = await a.send(new ListObjectVersionsCommand({ Bucket: E, MaxKeys: 3, ...marker }))
+      for (const v of l.Versions ?? []) {
+        await a.send(new DeleteObjectCommand({ Bucket: E, Key: v.Key, VersionId: v.VersionId }))
+        deleted++
+      }
+      if (l.IsTruncated !== true) break
+      marker = { KeyMarker: l.NextKeyMarker, VersionIdMarker: l.NextVersionIdMarker }
+    }
+    assert.equal(deleted, 10)
+    assert.equal((await a.send(new ListObjectVersionsCommand({ Bucket: E }))).Versions, undefined)
+    await a.send(new DeleteBucketCommand({ Bucket: E }))
+  })
 })
 
 describe('tagging, in process', () => {

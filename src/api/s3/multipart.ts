@@ -343,7 +343,9 @@ async function listUploads(ctx: Authorized): Promise<void> {
       : { key: keyMarker, ...(uploadIdMarker === '' ? {} : { uploadId: uploadIdMarker }) }
   let truncated = false
   let next: { key: string; uploadId?: string } | undefined
-  scan: for (;;) {
+  // max-uploads=0 lists nothing and is not truncated (as ListObjects answers max-keys=0), so
+  // that a loop on IsTruncated ends.
+  scan: for (; max > 0;) {
     const page = await ctx.objectMeta.listUploads(bucketName, prefix, after, 1000)
     for (const u of page) {
       const rest = u.key.slice(prefix.length)

@@ -276,6 +276,9 @@ export function objectsConformance(make: MakeStore): void {
         assert.deepEqual(await rows('', undefined, 2), [`k@${V3}*`, `k@${V2}`])
         assert.deepEqual(await rows('k', V2, 10), [`k@${V1}`, 'l@null*'])
         assert.deepEqual(await rows('k', undefined, 10), ['l@null*'], 'after every version of k')
+        // The marker version deleted since it was listed: from k's newest version, not past k.
+        await store.deleteObject('b', 'k', V2)
+        assert.deepEqual(await rows('k', V2, 10), [`k@${V3}*`, `k@${V1}`, 'l@null*'])
         assert.deepEqual(
           await store.listVersions('b', 'l', '', undefined, 10).then((v) => v.length),
           1,

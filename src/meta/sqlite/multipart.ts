@@ -65,9 +65,9 @@ export class SqliteMultipartStore implements MultipartStore {
       after.uploadId === undefined
         ? this.db.stmt(`${select} AND key > ? ${order}`).all(...scope, after.key, limit)
         : marker === undefined
-          ? this.db
-              .stmt(`${select} AND (key > ? OR (key = ? AND id > ?)) ${order}`)
-              .all(...scope, after.key, after.key, after.uploadId, limit)
+          ? // The marker upload ended since it was listed (a list-and-abort loop): resume at
+            // the key's oldest upload, repeating rather than skipping what is left of it.
+            this.db.stmt(`${select} AND key >= ? ${order}`).all(...scope, after.key, limit)
           : this.db
               .stmt(
                 `${select} AND (key > ? OR (key = ? AND (created_at > ? OR (created_at = ? AND id > ?)))) ${order}`,

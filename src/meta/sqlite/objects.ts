@@ -84,6 +84,9 @@ export class SqliteObjectStore implements ObjectStore {
   ): Promise<ObjectRecord | undefined> {
     return settle(() =>
       this.db.tx(() => {
+        // Without a version id this is the unversioned delete: it removes the current version,
+        // which only an unversioned bucket may do (a versioned one gets a delete marker).
+        if (versionId === undefined) versioningIs(this.db, bucketName, 'Unversioned')
         const current = this.db
           .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
           .get(bucketName, key) as Row | undefined
@@ -206,7 +209,9 @@ export class SqliteObjectStore implements ObjectStore {
           UNION ALL SELECT seq FROM versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3`,
         )
         .get(bucketName, afterKey, afterVersionId) as Row | undefined
-      if (at !== undefined) afterSeq = num(at.seq)
+      // A marker version deleted since it was listed (a list-and-delete loop): resume at the
+      // key's newest version, repeating rather than skipping what is left of the key.
+      afterSeq = at === undefined ? Number.MAX_SAFE_INTEGER : num(at.seq)
     }
     const where = `bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND key >= ?2
       AND (key > ?3 OR (key = ?3 AND seq < ?4))`
@@ -245,16 +250,10 @@ export function placeObject(
   condition?: WriteCondition,
 ): ObjectRecord[] {
   const removed: ObjectRecord[] = []
-  // The caller chose the version id by the versioning it read when the request began. A
-  // `null` id written after versioning was enabled meanwhile would remove the bucket's `null`
-  // version, which versioning now keeps: refused, for the client to retry.
-  const bucket = db.stmt('SELECT versioning FROM buckets WHERE name = ?').get(o.bucket) as
-    Row | undefined
-  if (o.versionId === 'null' && bucket !== undefined && str(bucket.versioning) === 'Enabled')
-    throw new StrongroomError(
-      'OPERATION_ABORTED',
-      "A conflicting conditional operation is currently in progress against this resource: the bucket's versioning was enabled during the write. Please try again.",
-    )
+  // The caller chose the version id, and which versions the write replaces, by the versioning
+  // it read when the request began. If that changed while the body arrived, the write would
+  // archive or remove the wrong versions: refused, nothing changed, for the client to retry.
+  versioningIs(db, o.bucket, versioning)
   const current = db
     .stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?')
     .get(o.bucket, o.key) as Row | undefined
@@ -302,6 +301,26 @@ export function placeObject(
     `INSERT OR REPLACE INTO objects (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
   ).run(...objectValues(o, num(current?.seq ?? 0) + 1))
   return forgotten
+}
+
+/** How much of a key's history each versioning state keeps. */
+const KEEPS: Readonly<Record<Versioning, number>> = { Unversioned: 0, Suspended: 1, Enabled: 2 }
+
+/**
+ * OPERATION_ABORTED when the bucket's versioning, read in this transaction, keeps more history
+ * than `assumed` (what the caller read when its request began): acting on `assumed` would
+ * remove a version the bucket now keeps.
+ */
+function versioningIs(db: SqliteDb, bucketName: string, assumed: Versioning): void {
+  const b = db.stmt('SELECT versioning FROM buckets WHERE name = ?').get(bucketName) as
+    | Row
+    | undefined
+  const now = b === undefined ? assumed : (str(b.versioning) as Versioning)
+  if (KEEPS[now] > KEEPS[assumed])
+    throw new StrongroomError(
+      'OPERATION_ABORTED',
+      `A conflicting conditional operation is currently in progress against this resource: the bucket's versioning changed to ${now} during the request. Please try again.`,
+    )
 }
 
 /**
