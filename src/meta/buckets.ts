@@ -100,11 +100,15 @@ export interface BucketStore {
   /** Every bucket with lifecycle rules, by name (the lifecycle sweeper's work list). */
   bucketsWithLifecycle(): Promise<BucketRecord[]>
   setBucketPolicy(name: string, policy: string | null): Promise<void>
+  /** INVALID_BUCKET_STATE for Suspended on a bucket with Object Lock, decided in the write. */
   setBucketVersioning(name: string, versioning: Exclude<Versioning, 'Unversioned'>): Promise<void>
   setBucketKey(name: string, keyId: string): Promise<void>
   setPublicAccessBlock(name: string, block: PublicAccessBlock): Promise<void>
   setScanPolicy(name: string, policy: ScanPolicy): Promise<void>
-  /** Sets the settings given, in one statement; a field given as null is removed. */
+  /**
+   * Sets the settings given, in one statement; a field given as null is removed. An Object
+   * Lock configuration needs versioning Enabled when it is written (INVALID_BUCKET_STATE).
+   */
   updateSettings(
     name: string,
     patch: { readonly [K in keyof BucketSettings]?: BucketSettings[K] | null },

@@ -9,11 +9,17 @@
  *    wrote version X, then finished: it deleted X outright, where a versioned bucket only
  *    puts a delete marker.
  *
+ * 3. A PutObjectLockConfiguration held open on a versioned bucket while the owner suspended
+ *    versioning, then finished: the bucket had Object Lock with versioning suspended, which S3
+ *    never allows.
+ *
  * The metadata store now reads the versioning in the transaction that commits, and refuses
  * (409 OperationAborted, retryable) a write or delete made under versioning that keeps less
- * history than the bucket now does.
+ * history than the bucket now does; Object Lock and suspension are each refused (409
+ * InvalidBucketState) in the statement that would join them.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/AddingObjectstoVersionSuspendedBuckets.html,
- * https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html.
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
@@ -118,5 +124,22 @@ describe('a request cannot act on versioning that changed while its body arrived
     const got = await a.send(new GetObjectCommand({ Bucket: B, Key: 'k' }))
     assert.equal(got.VersionId, x)
     assert.equal(await got.Body?.transformToString(), 'version X')
+  })
+
+  it('an Object Lock configuration finished after versioning was suspended is InvalidBucketState', async () => {
+    const B = 'race-lock'
+    await a.send(new CreateBucketCommand({ Bucket: B }))
+    await versioning(B, 'Enabled')
+    const body = Buffer.from(
+      '<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Days>1</Days></DefaultRetention></Rule></ObjectLockConfiguration>',
+    )
+    const md5 = createHash('md5').update(body).digest('base64')
+    const r = await heldOpen('PUT', `/${B}?object-lock`, body, { 'content-md5': md5 }, async () => {
+      await versioning(B, 'Suspended')
+    })
+    assert.equal(r.status, 409, r.text)
+    assert.match(r.text, /<Code>InvalidBucketState<\/Code>/)
+    const lock = await gw.call(gw.alice, { method: 'GET', path: `/${B}?object-lock` })
+    assert.equal(lock.status, 404, lock.text)
   })
 })

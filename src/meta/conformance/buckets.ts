@@ -101,6 +101,32 @@ export function bucketsConformance(make: MakeStore): void {
       }
     })
 
+    it('Object Lock and suspended versioning never meet: each is refused in the write that would join them', async () => {
+      const { store } = await withBucket(make)
+      const code = (p: Promise<unknown>) =>
+        p.then(
+          () => 'written',
+          (e: unknown) => (isStrongroomError(e) ? e.code : String(e)),
+        )
+      try {
+        const lock = { objectLock: { mode: 'COMPLIANCE' as const, days: 1 } }
+        assert.equal(await code(store.updateSettings('b', lock)), 'INVALID_BUCKET_STATE')
+        await store.setBucketVersioning('b', 'Suspended')
+        assert.equal(await code(store.updateSettings('b', lock)), 'INVALID_BUCKET_STATE')
+        assert.equal((await store.getBucket('b'))?.settings?.objectLock, undefined)
+        await store.setBucketVersioning('b', 'Enabled')
+        assert.equal(await code(store.updateSettings('b', lock)), 'written')
+        assert.equal(
+          await code(store.setBucketVersioning('b', 'Suspended')),
+          'INVALID_BUCKET_STATE',
+        )
+        assert.equal((await store.getBucket('b'))?.versioning, 'Enabled')
+        assert.equal(await code(store.setBucketVersioning('b', 'Enabled')), 'written')
+      } finally {
+        await store.close()
+      }
+    })
+
     it('deletes an empty bucket and holds its name for its tenant until it is created again', async () => {
       const { store, tenant: t, key, bucket } = await withBucket(make)
       try {

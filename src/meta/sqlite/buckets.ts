@@ -92,7 +92,19 @@ export class SqliteBucketStore implements BucketStore {
 
   setBucketVersioning(name: string, versioning: 'Enabled' | 'Suspended'): Promise<void> {
     return settle(() => {
-      this.db.stmt('UPDATE buckets SET versioning = ? WHERE name = ?').run(versioning, name)
+      // Object Lock keeps every version: such a bucket is never suspended, decided in the same
+      // statement that would suspend it (a lock configured meanwhile counts).
+      const r = this.db
+        .stmt(
+          `UPDATE buckets SET versioning = ?1 WHERE name = ?2
+          AND NOT (?1 = 'Suspended' AND json_type(settings, '$.objectLock') IS NOT NULL)`,
+        )
+        .run(versioning, name)
+      if (r.changes === 0 && versioning === 'Suspended')
+        throw new StrongroomError(
+          'INVALID_BUCKET_STATE',
+          'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+        )
     })
   }
 
@@ -131,9 +143,18 @@ export class SqliteBucketStore implements BucketStore {
   ): Promise<void> {
     return settle(() => {
       // json_patch (RFC 7396): a null member removes the field; the update is one statement.
-      this.db
-        .stmt('UPDATE buckets SET settings = json_patch(settings, ?) WHERE name = ?')
+      // An Object Lock configuration needs versioning Enabled as that statement sees it.
+      const locking = patch.objectLock !== undefined && patch.objectLock !== null
+      const r = this.db
+        .stmt(
+          `UPDATE buckets SET settings = json_patch(settings, ?) WHERE name = ?${locking ? " AND versioning = 'Enabled'" : ''}`,
+        )
         .run(JSON.stringify(patch), name)
+      if (r.changes === 0 && locking)
+        throw new StrongroomError(
+          'INVALID_BUCKET_STATE',
+          'Versioning must be Enabled on the bucket to apply an Object Lock configuration',
+        )
     })
   }
 
