@@ -110,12 +110,19 @@ export async function* decodeChunked(
     })
     if (line === '') break
     const colon = line.indexOf(':')
+    const name = line.slice(0, colon).trim().toLowerCase()
     if (colon <= 0 || trailers.size >= MAX_TRAILERS)
       throw new StrongroomError(
         'INVALID_ARGUMENT',
         'a trailer of the aws-chunked body is malformed',
       )
-    trailers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim())
+    // Sent twice, a trailer would be checked once and stored as the other value.
+    if (trailers.has(name))
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        `the trailer ${name.slice(0, 64)} of the aws-chunked body is sent more than once`,
+      )
+    trailers.set(name, line.slice(colon + 1).trim())
   }
   if (total !== o.decodedLength)
     throw new StrongroomError(

@@ -88,14 +88,15 @@ export async function* checked(
   const trailers = sums.length > 0 ? expect.trailers?.() : undefined
   const verified: Record<string, string> = {}
   for (const [name, sum] of sums) {
-    const want = trailers?.get(name) ?? expect.checksums?.get(name)
-    if (want === undefined)
+    // Every value the client declared is checked: a header and a trailer of the same name both.
+    const wants = [trailers?.get(name), expect.checksums?.get(name)].filter((w) => w !== undefined)
+    if (wants.length === 0)
       throw new StrongroomError(
         'CHECKSUM_MISSING',
         `the trailer ${name} was announced but not sent`,
       )
     const got = sum.digest()
-    if (got !== want)
+    if (wants.some((want) => want !== got))
       throw new StrongroomError(
         'CHECKSUM_MISMATCH',
         `The ${name.slice('x-amz-checksum-'.length).toUpperCase()} you specified did not match the calculated checksum.`,

@@ -217,4 +217,45 @@ describe('aws-chunked uploads, in process', () => {
     assert.equal(await stored('trailer-unsigned'), 404)
     assert.equal(await stored('trailer-forged'), 404)
   })
+
+  it('a checksum sent both as a header and as a trailer is checked both times; a trailer sent twice is refused', async () => {
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html: a declared
+    // x-amz-checksum-* that does not match the body is BadDigest; none is dropped unchecked.
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(crc32(Buffer.from('hi')))
+    const right = crc.toString('base64')
+    const unsigned = (key: string, headers: Record<string, string>, trailers: string) =>
+      gw.call(gw.alice, {
+        method: 'PUT',
+        path: `/${B}/${key}`,
+        headers: {
+          'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+          'content-encoding': 'aws-chunked',
+          'x-amz-decoded-content-length': '2',
+          'x-amz-trailer': 'x-amz-checksum-crc32',
+          ...headers,
+        },
+        body: `2\r\nhi\r\n0\r\n${trailers}\r\n`,
+      })
+    const both = await unsigned(
+      'both',
+      { 'x-amz-checksum-crc32': 'AAAAAA==' },
+      `x-amz-checksum-crc32:${right}\r\n`,
+    )
+    assert.deepEqual([both.status, errorOf(both.text).Code], [400, 'BadDigest'])
+    const twice = await unsigned(
+      'twice',
+      {},
+      `x-amz-checksum-crc32:AAAAAA==\r\nx-amz-checksum-crc32:${right}\r\n`,
+    )
+    assert.deepEqual([twice.status, errorOf(twice.text).Code], [400, 'InvalidArgument'])
+    assert.equal(await stored('both'), 404)
+    assert.equal(await stored('twice'), 404)
+    const agree = await unsigned(
+      'agree',
+      { 'x-amz-checksum-crc32': right },
+      `x-amz-checksum-crc32:${right}\r\n`,
+    )
+    assert.equal(agree.status, 200, agree.text)
+  })
 })

@@ -8,6 +8,7 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListParts.html.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { after, before, describe, it } from 'node:test'
 import {
@@ -287,5 +288,31 @@ describe('parts of an upload with a checksum algorithm that arrive without it', 
       done.ChecksumCRC32,
       `${crc(Buffer.concat([crc(first), crc(Buffer.from('tail'))])).toString('base64')}-2`,
     )
+  })
+
+  it('a part checksum of another algorithm than the upload’s, and COMPOSITE CRC64NVME, are InvalidRequest', async () => {
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity-upload.html
+    const up = await a.send(
+      new CreateMultipartUploadCommand({ Bucket: B, Key: 'mixed', ChecksumAlgorithm: 'CRC32' }),
+    )
+    const sha = createHash('sha256').update('tail').digest('base64')
+    const r = await gw.call(gw.alice, {
+      method: 'PUT',
+      path: `/${B}/mixed?partNumber=1&uploadId=${up.UploadId ?? ''}`,
+      headers: { 'x-amz-checksum-sha256': sha },
+      body: 'tail',
+    })
+    assert.equal(r.status, 400, r.text)
+    assert.match(
+      r.text,
+      /<Code>InvalidRequest<\/Code>.*expected checksum Type: crc32, actual checksum Type: sha256/,
+    )
+    const composite = await gw.call(gw.alice, {
+      method: 'POST',
+      path: `/${B}/nvme?uploads`,
+      headers: { 'x-amz-checksum-algorithm': 'CRC64NVME', 'x-amz-checksum-type': 'COMPOSITE' },
+    })
+    assert.equal(composite.status, 400, composite.text)
+    assert.match(composite.text, /<Code>InvalidRequest<\/Code>/)
   })
 })

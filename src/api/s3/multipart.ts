@@ -189,6 +189,13 @@ function uploadChecksum(ctx: Authorized): ChecksumAlgorithm | undefined {
       'INVALID_REQUEST',
       'x-amz-checksum-type must be COMPOSITE or FULL_OBJECT',
     )
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity-upload.html:
+  // CRC64NVME is a full-object checksum only.
+  if (alg === 'crc64nvme' && type === 'COMPOSITE')
+    throw new StrongroomError(
+      'INVALID_REQUEST',
+      'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.',
+    )
   return type === 'FULL_OBJECT' ? undefined : (alg as ChecksumAlgorithm)
 }
 
@@ -198,7 +205,15 @@ function uploadChecksum(ctx: Authorized): ChecksumAlgorithm | undefined {
  */
 function withUploadChecksum(expect: BodyExpectation, upload: UploadRecord): BodyExpectation {
   const alg = upload.checksumAlgorithm
-  return alg === undefined ? expect : { ...expect, compute: [`x-amz-checksum-${alg}`] }
+  if (alg === undefined) return expect
+  // A part's checksum is of the upload's algorithm, as S3 requires (the composite needs it).
+  for (const name of expect.checksums?.keys() ?? [])
+    if (name !== `x-amz-checksum-${alg}`)
+      throw new StrongroomError(
+        'INVALID_REQUEST',
+        `Checksum Type mismatch occurred, expected checksum Type: ${alg}, actual checksum Type: ${name.slice('x-amz-checksum-'.length)}`,
+      )
+  return { ...expect, compute: [`x-amz-checksum-${alg}`] }
 }
 
 function raise(e: unknown): never {
