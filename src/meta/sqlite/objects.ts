@@ -313,8 +313,7 @@ const KEEPS: Readonly<Record<Versioning, number>> = { Unversioned: 0, Suspended:
  */
 function versioningIs(db: SqliteDb, bucketName: string, assumed: Versioning): void {
   const b = db.stmt('SELECT versioning FROM buckets WHERE name = ?').get(bucketName) as
-    | Row
-    | undefined
+    Row | undefined
   const now = b === undefined ? assumed : (str(b.versioning) as Versioning)
   if (KEEPS[now] > KEEPS[assumed])
     throw new StrongroomError(
