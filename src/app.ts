@@ -19,6 +19,7 @@ import type { KeyCatalog } from './kms/catalog.ts'
 import { LocalKms } from './kms/local.ts'
 import type { KeyProvider } from './kms/provider.ts'
 import type { RootSealer } from './kms/sealer.ts'
+import { SessionTokens, tokenKeyLabel } from './sts/token.ts'
 import {
   deriveRootKey,
   newScryptParams,
@@ -64,6 +65,8 @@ export interface App {
   readonly keyProvider: KeyProvider
   /** Seals and opens the system's own secrets under the root key. */
   readonly sealer: RootSealer
+  /** Issues and opens session credentials (STS), under a token key derived from the root key. */
+  readonly sessions: SessionTokens
   close(): Promise<void>
 }
 
@@ -271,6 +274,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       keys: kms,
       keyProvider: kms,
       sealer: kms,
+      sessions: sessionTokens(kms),
       async close() {
         kms.close()
         try {
@@ -363,4 +367,17 @@ async function writeSecretFile(path: string, content: string): Promise<void> {
     await fh.close()
   }
   await chmod(path, 0o600)
+}
+
+/**
+ * The installation's session-token keys: key 1, derived from the root key, so that every
+ * replica holding the root key opens every session without a database read.
+ */
+function sessionTokens(sealer: RootSealer): SessionTokens {
+  const key = sealer.systemKey(tokenKeyLabel(1))
+  try {
+    return new SessionTokens(new Map([[1, key]]), 1)
+  } finally {
+    key.fill(0)
+  }
 }

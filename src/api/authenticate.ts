@@ -15,8 +15,10 @@ import {
   signingKey,
   verify,
   type Credential,
+  type ParsedAuth,
   type RequestView,
 } from './sigv4.ts'
+import { roleArn } from '../identity/roles.ts'
 
 export const ANONYMOUS: Caller = {
   arn: '*',
@@ -30,6 +32,7 @@ export const ANONYMOUS: Caller = {
 }
 
 const UNKNOWN_KEY = 'The AWS Access Key Id you provided does not exist in our records.'
+const INVALID_SESSION = 'The provided token is malformed or otherwise invalid.'
 
 /**
  * Signing keys by access key id and scope (date, region, service), as SigV4 means them to be
@@ -63,14 +66,11 @@ export async function authenticate(
 ): Promise<Caller> {
   const auth = parseAuth(view, query)
   if (auth === undefined) return ANONYMOUS
+  if (auth.securityToken !== undefined)
+    return sessionCaller(app, policies, now, view, query, auth, auth.securityToken)
   const identity = app.identity
   const record = await identity.accessKey(auth.credential.accessKeyId)
   if (record?.status !== 'Active') throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
-  if (auth.securityToken !== undefined)
-    throw new StrongroomError(
-      'INVALID_ACCESS_KEY_ID',
-      'session tokens are not issued by this endpoint yet; use an access key',
-    )
   const key = verify(
     view,
     query,
@@ -103,5 +103,72 @@ export async function authenticate(
     policies: stored.map((p) => policies.load(p.document, 'identity', p.name, owner)),
     auth,
     signingKey: key,
+  }
+}
+
+/** Signing keys of sessions by access key id and scope; the id is derived from (so binds) the token. */
+const sessionKeys = new Map<string, KeyObject>()
+
+/**
+ * A caller with session credentials (STS): the token opens without a database read
+ * (src/sts/token.ts), the signature is checked with the secret derived from it, and the
+ * session acts as its role, with the role's policies as they are now and its session policy.
+ * A role deleted (or deleted and created again: another unique id) since the session began
+ * leaves the session no permissions, as on AWS.
+ */
+async function sessionCaller(
+  app: App,
+  policies: PolicyCache,
+  now: number,
+  view: RequestView,
+  query: readonly [string, string][],
+  auth: ParsedAuth,
+  token: string,
+): Promise<Caller> {
+  const { claims, secret } = app.sessions.open(auth.credential.accessKeyId, token, now)
+  const key = verify(
+    view,
+    query,
+    auth,
+    (c) => {
+      const id = `${auth.credential.accessKeyId}/${scopeOf(c)}`
+      let k = sessionKeys.get(id)
+      if (k === undefined) {
+        k = signingKey(secret, c)
+        if (sessionKeys.size >= MAX_SIGNING_KEYS) {
+          const oldest = sessionKeys.keys().next().value
+          if (oldest !== undefined) sessionKeys.delete(oldest)
+        }
+        sessionKeys.set(id, k)
+      }
+      return k
+    },
+    { region: app.config.region, now },
+  )
+  const [tenant, role] = await Promise.all([
+    app.identity.tenantById(claims.tenantId),
+    claims.kind === 'role' ? app.identity.findRole(claims.tenantId, claims.name) : undefined,
+  ])
+  if (tenant === undefined) throw new StrongroomError('INVALID_TOKEN', INVALID_SESSION)
+  const current = role !== undefined && role.id === claims.principalId ? role : undefined
+  const owner = `${tenant.name}/role/${claims.name}`
+  const stored = current === undefined ? [] : await app.identity.storedRolePolicies(current)
+  return {
+    arn: `arn:aws:sts::${tenant.id}:assumed-role/${claims.name}/${claims.sessionName}`,
+    account: tenant.id,
+    tenant,
+    userId: `${claims.principalId}:${claims.sessionName}`,
+    userName: undefined,
+    policies: stored.map((p) => policies.load(p.document, 'identity', p.name, owner)),
+    auth,
+    signingKey: key,
+    session: {
+      claims,
+      roleArn: roleArn(tenant.id, current ?? { path: '/', name: claims.name }),
+      policy:
+        claims.policy === undefined
+          ? undefined
+          : policies.load(claims.policy, 'session', 'session policy', owner),
+    },
   }
 }

@@ -27,7 +27,16 @@ export function requestConditions(
   }
   if (ip !== '') out['aws:SourceIp'] = ip
   if (tls !== null) out['s3:TlsVersion'] = tls.replace(/^TLSv/, '')
-  if (c.userName !== undefined && c.userId !== undefined) {
+  if (c.session !== undefined) {
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+    const claims = c.session.claims
+    out['aws:PrincipalType'] = 'AssumedRole'
+    out['aws:PrincipalArn'] = c.session.roleArn
+    if (c.userId !== undefined) out['aws:userid'] = c.userId
+    out['aws:TokenIssueTime'] = new Date(claims.issuedAt).toISOString()
+    if (claims.sourceIdentity !== undefined) out['aws:SourceIdentity'] = claims.sourceIdentity
+    for (const [k, v] of claims.tags ?? []) out[`aws:PrincipalTag/${k}`] = v
+  } else if (c.userName !== undefined && c.userId !== undefined) {
     out['aws:PrincipalType'] = 'User'
     out['aws:userid'] = c.userId
     out['aws:username'] = c.userName

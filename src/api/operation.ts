@@ -7,6 +7,7 @@
 import type { KeyObject } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { LoadedPolicy } from '../iam/load.ts'
+import type { SessionClaims } from '../sts/token.ts'
 import type { TenantRecord } from '../meta/identity.ts'
 import type { Authorized } from './pipeline.ts'
 import type { ParsedAuth, RequestView } from './sigv4.ts'
@@ -23,6 +24,24 @@ export interface Caller {
   readonly policies: readonly LoadedPolicy[]
   readonly auth: ParsedAuth | undefined
   readonly signingKey: KeyObject | undefined
+  /** A caller with session credentials: the session, its role's ARN, and its session policy. */
+  readonly session?: CallerSession | undefined
+}
+
+/** The caller's own policies as the IAM engine takes them: identity, and a session's policy. */
+export function callerPolicies(c: Caller): {
+  identity: readonly LoadedPolicy[]
+  session: LoadedPolicy | undefined
+} {
+  return { identity: c.policies, session: c.session?.policy }
+}
+
+export interface CallerSession {
+  readonly claims: SessionClaims
+  /** arn:aws:iam::ACCOUNT:role/PATH/NAME (aws:PrincipalArn). */
+  readonly roleArn: string
+  /** The inline session policy, which every request of the session must also be allowed by. */
+  readonly policy: LoadedPolicy | undefined
 }
 
 /** A request as the S3 codec decoded it: what the declarations' functions may read. */

@@ -27,6 +27,7 @@ import { ownerRule } from './bucket-owner.ts'
 import { requestConditions } from './context.ts'
 import {
   actionOf,
+  callerPolicies,
   resourceOf,
   type Caller,
   type Conditions,
@@ -453,7 +454,7 @@ export class Pipeline {
       resourceAccount: bucket?.tenantId ?? c.account,
       context: { ...s.conditions, ...extra },
     }
-    const set = { identity: c.policies, resource: this.bucketPolicy(bucket) }
+    const set = { ...callerPolicies(c), resource: this.bucketPolicy(bucket) }
     // Every decision keeps its trace, so that `strongroom explain` can say which statements allowed it.
     const r = authorize(req, set, { explain: true })
     // A bucket's configuration is its owner's, whatever its policy grants (bucket-owner.ts).
@@ -494,7 +495,7 @@ export class Pipeline {
           'kms:EncryptionContext:bucket': bucket.name,
         },
       }
-      const keySet = { identity: c.policies, resource: this.policies.load(text, 'key', name, name) }
+      const keySet = { ...callerPolicies(c), resource: this.policies.load(text, 'key', name, name) }
       const r = authorize(keyReq, keySet, { explain: true })
       this.record(s, action, arn, r.decision, r.trace)
       d = { decision: r.decision, outsider: false }

@@ -18,7 +18,7 @@ import type { KeyCatalog, MaintenanceReport } from './catalog.ts'
 import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
 import type { RootSealer } from './sealer.ts'
 import { keyReference, resolveKey } from './resolve.ts'
-import { deriveRootKeys } from './root.ts'
+import { deriveRootKeys, deriveSystemKey } from './root.ts'
 
 const DAY = 86_400_000
 export const DELETION_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const
@@ -499,6 +499,11 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
           `the secret \`${label}\` does not open under this root key`,
         ),
     ).plain
+  }
+
+  /** A key of the system derived from the root key for `label` (deriveSystemKey). */
+  systemKey(label: string): Buffer {
+    return deriveSystemKey(this.root(), label)
   }
 
   /** Zeroes the root key and every cached key material. */

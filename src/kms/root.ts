@@ -168,6 +168,15 @@ export function deriveRootKeys(rootKey: Uint8Array): RootKeys {
   return { seal: derive('seal'), check: derive('check') }
 }
 
+/**
+ * A key of the system for one use, derived the same way on every replica:
+ * HKDF-SHA256(IKM = root key, salt = "strongroom/root/v2", info = "system-key/" ‖ label, 32).
+ * Labels never collide with "seal" and "check".
+ */
+export function deriveSystemKey(rootKey: Uint8Array, label: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', rootKey, ROOT_SALT, `system-key/${label}`, 32))
+}
+
 /** What the check value binds besides the key: the installation and how its root key is obtained. */
 export interface RootBinding {
   readonly installationId: string

@@ -8,4 +8,9 @@ export interface RootSealer {
   sealSystemSecret(label: string, plaintext: Uint8Array): Buffer
   /** Opens a sealed system secret; ROOT_KEY_WRONG when it does not open under this root key and label. */
   openSystemSecret(label: string, sealed: Uint8Array): Buffer
+  /**
+   * A 32-byte key of the system derived from the root key for `label` (HKDF-SHA256): the same
+   * on every replica that holds the root key, so nothing needs storing. The caller zeroes it.
+   */
+  systemKey(label: string): Buffer
 }

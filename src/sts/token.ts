@@ -130,7 +130,11 @@ export class SessionTokens {
    * expired at `now`. Returns the claims and the session's secret access key.
    * INVALID_TOKEN for anything forged, altered or unknown; EXPIRED_TOKEN past expiry.
    */
-  open(accessKeyId: string, sessionToken: string, now: number): SessionClaims & { secret: string } {
+  open(
+    accessKeyId: string,
+    sessionToken: string,
+    now: number,
+  ): { claims: SessionClaims; secret: string } {
     if (
       sessionToken.length > (MAX_TOKEN_BYTES * 4) / 3 + 4 ||
       !/^[A-Za-z0-9+/]+={0,2}$/.test(sessionToken)
@@ -162,7 +166,7 @@ export class SessionTokens {
     }
     const claims = JSON.parse(plain.toString('utf8')) as SessionClaims
     if (!(now < claims.expiresAt)) throw new StrongroomError('EXPIRED_TOKEN', EXPIRED)
-    return { ...claims, secret }
+    return { claims, secret }
   }
 }
 
