@@ -28,6 +28,8 @@ import {
   keyRotate,
   keyScheduleDeletion,
 } from './commands/key.ts'
+import { roleCreate, roleList, rolePutPolicy } from './commands/role.ts'
+import { run } from './commands/run.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import {
   accessKeyCreate,
@@ -62,6 +64,10 @@ export const COMMANDS: readonly Command[] = [
   accessKeyList,
   accessKeyUpdate,
   accessKeyDelete,
+  roleCreate,
+  rolePutPolicy,
+  roleList,
+  run,
   policyValidate,
   policySimulate,
   serve,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
 import { S3Gateway } from '../../api/s3.ts'
@@ -9,6 +9,7 @@ import { StrongroomError } from '../../errors.ts'
 import type { NewAccessKey } from '../../identity/users.ts'
 import { serverIdentity } from '../../net/ca.ts'
 import type { Command } from '../command.ts'
+import { ENDPOINT_FILE } from './run.ts'
 
 export const DEFAULT_LISTEN = '127.0.0.1:9443'
 /** How often a running gateway carries out due key rotations and deletions. */
@@ -246,6 +247,9 @@ Example:
           ].join('\n'),
         )
       }
+      // `strongroom run` finds the gateway here; removed when the gateway stops.
+      const endpointFile = join(config.dataDir, ENDPOINT_FILE)
+      writeFileSync(endpointFile, `${running.url}\n`, { mode: 0o644 })
       ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
       // npx and other launchers do not all pass SIGTERM on: say which process to signal.
       ctx.write(
@@ -290,6 +294,7 @@ Example:
         },
       )
       await stopped
+      rmSync(endpointFile, { force: true })
       await sweeper.stop()
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
