@@ -53,7 +53,7 @@ export const run: Command = {
     },
   },
   help: [
-    'The job sees AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,',
+    'The job sees AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE),',
     'AWS_ENDPOINT_URL, AWS_REGION (and AWS_CA_BUNDLE over TLS), and an AWS_CONFIG_FILE saying the',
     'same; boto3, the AWS SDK for JavaScript and the aws CLI find the credentials with no code.',
     'Its exit status is this command’s.',
@@ -125,6 +125,9 @@ export const run: Command = {
         Object.assign(env, {
           AWS_CONTAINER_CREDENTIALS_FULL_URI: credentials.url,
           AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile,
+          // SDKs from before the _FILE variant (botocore before 1.31, the aws CLI v2 before
+          // 2.14) read the token itself; it opens only this job's endpoint, which ends with it.
+          AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
           AWS_ENDPOINT_URL: endpoint,
           AWS_REGION: config.region,
           AWS_DEFAULT_REGION: config.region,
