@@ -84,6 +84,7 @@ const COVERED: Record<string, number> = {
   'docs/gateway.md': 6, // four here, the admin-key and key-policy blocks in test/docs.test.ts
   'CONTRIBUTING.md': 1,
   'docs/iam-simulator.md': 3, // simulate and the typos example in test/docs.test.ts
+  'docs/identity.md': 2,
 }
 
 describe('commands in README.md and docs/', () => {
@@ -231,6 +232,52 @@ describe('commands in README.md and docs/', () => {
       if (group > 0) process.kill(-group, 'SIGTERM')
       for (let i = 0; i < 100 && (await portOpen(9443)); i++)
         await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+
+  it('docs/identity.md: a role, its policy, and a boto3 job run as the role, as written', async (t) => {
+    if (!needs(t, 'boto3')) return
+    const dir = checkout('identity')
+    const page = readFileSync(join(root, 'docs', 'identity.md'), 'utf8')
+    const json = [...page.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? '')
+    const python = /```python\n([\s\S]*?)```/.exec(page)?.[1] ?? ''
+    const env = { STRONGROOM_ROOT_KEY: randomBytes(32).toString('hex') }
+    writeFileSync(
+      join(dir, 'all.json'),
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: ['s3:*', 'kms:*'], Resource: '*' }],
+      }),
+    )
+    // What the page assumes: a running gateway, and buckets of the tenant vision.
+    const setup = [
+      'npx strongroom serve --listen 127.0.0.1:0 > serve.log 2>&1 &',
+      'for i in $(seq 300); do grep -q "ready at" serve.log && break; sleep 0.1; done',
+      'npx strongroom tenant create vision --json > tenant.json',
+      'npx strongroom user create --tenant vision alice',
+      'npx strongroom user put-policy --tenant vision --user alice --name all --document all.json',
+      'npx strongroom access-key create --tenant vision --user alice --json > key.json',
+      `python3 -c "import boto3, json; k = json.load(open('key.json')); s3 = boto3.client('s3', endpoint_url=open('strongroom-data/endpoint').read().strip(), verify='strongroom-data/ca.pem', region_name='us-east-1', aws_access_key_id=k['AccessKeyId'], aws_secret_access_key=k['SecretAccessKey']); [s3.create_bucket(Bucket=b) for b in ('datasets', 'models')]; s3.put_object(Bucket='datasets', Key='train.csv', Body=b'x,y\\n1,2\\n')"`,
+    ].join('\n')
+    let group = 0
+    try {
+      const r = sh(setup, dir, env)
+      group = r.pid
+      assert.equal(r.status, 0, r.stderr + readFileSync(join(dir, 'serve.log'), 'utf8'))
+      const id = (JSON.parse(readFileSync(join(dir, 'tenant.json'), 'utf8')) as { id: string }).id
+      writeFileSync(join(dir, 'trust.json'), (json[0] ?? '').replace('111122223333', id))
+      writeFileSync(join(dir, 'train.json'), json[1] ?? '')
+      writeFileSync(join(dir, 'train.py'), python)
+      const [role = '', job = ''] = blocks('docs/identity.md')
+      const made = sh(commands(role).join('\n'), dir, env)
+      assert.equal(made.status, 0, made.stderr)
+      assert.match(made.stdout, /created role trainer \(arn:aws:iam::\d{12}:role\/trainer\)/)
+      assert.match(made.stdout, /trainer\tarn:aws:iam::\d{12}:role\/trainer/)
+      const ran = sh(commands(job).join('\n'), dir, env)
+      assert.equal(ran.status, 0, ran.stderr)
+      assert.equal(ran.stdout, 'model written\n')
+    } finally {
+      if (group > 0) process.kill(-group, 'SIGTERM')
     }
   })
 
