@@ -79,6 +79,7 @@ interface TokenKey {
 export class SessionTokens {
   readonly #current: TokenKey
   readonly #keys = new Map<number, TokenKey>()
+  readonly #opened = new Map<string, Opened>()
 
   /** `keys` by id; `current` must be among them. */
   constructor(keys: ReadonlyMap<number, Uint8Array>, current: number) {
@@ -135,6 +136,26 @@ export class SessionTokens {
     sessionToken: string,
     now: number,
   ): { claims: SessionClaims; secret: string } {
+    // A job signs every request with the same session: a token opened once is kept (by its
+    // full text, bounded), and each use still checks the key id and the expiry.
+    const hit = this.#opened.get(sessionToken)
+    const session = hit ?? this.#openCold(sessionToken)
+    const given = Buffer.from(accessKeyId)
+    const expected = Buffer.from(session.accessKeyId)
+    if (given.byteLength !== expected.byteLength || !timingSafeEqual(given, expected))
+      throw invalid()
+    if (!(now < session.claims.expiresAt)) throw new StrongroomError('EXPIRED_TOKEN', EXPIRED)
+    if (hit === undefined) {
+      if (this.#opened.size >= MAX_OPENED) {
+        const oldest = this.#opened.keys().next().value
+        if (oldest !== undefined) this.#opened.delete(oldest)
+      }
+      this.#opened.set(sessionToken, session)
+    }
+    return { claims: session.claims, secret: session.secret }
+  }
+
+  #openCold(sessionToken: string): Opened {
     if (
       sessionToken.length > (MAX_TOKEN_BYTES * 4) / 3 + 4 ||
       !/^[A-Za-z0-9+/]+={0,2}$/.test(sessionToken)
@@ -144,10 +165,7 @@ export class SessionTokens {
     if (body.byteLength < HEADER + NONCE + TAG + 2 || body[0] !== VERSION) throw invalid()
     const key = this.#keys.get(body.readUInt32BE(1))
     if (key === undefined) throw invalid()
-    const { accessKeyId: expected, secret } = derive(key, body)
-    const given = Buffer.from(accessKeyId)
-    if (given.byteLength !== expected.length || !timingSafeEqual(given, Buffer.from(expected)))
-      throw invalid()
+    const { accessKeyId, secret } = derive(key, body)
     let plain: Buffer
     try {
       const decipher = createDecipheriv(
@@ -165,10 +183,19 @@ export class SessionTokens {
       throw invalid(e)
     }
     const claims = JSON.parse(plain.toString('utf8')) as SessionClaims
-    if (!(now < claims.expiresAt)) throw new StrongroomError('EXPIRED_TOKEN', EXPIRED)
-    return { claims, secret }
+    return { claims, secret, accessKeyId }
   }
 }
+
+/** A token opened: its claims and the key pair derived from it. */
+interface Opened {
+  readonly claims: SessionClaims
+  readonly secret: string
+  readonly accessKeyId: string
+}
+
+/** Sessions kept opened, by token; past this the oldest goes. */
+const MAX_OPENED = 4096
 
 function invalid(cause?: unknown): StrongroomError {
   return new StrongroomError('INVALID_TOKEN', INVALID, cause === undefined ? undefined : { cause })
