@@ -7,7 +7,8 @@
  * - several values for one key are ORed; several keys and operators are ANDed;
  * - an absent key makes an operator false, except negated operators (true),
  *   `...IfExists` (true) and `Null` (which tests presence);
- * - ForAnyValue: some request value satisfies the operator (false when absent);
+ * - ForAnyValue: some request value satisfies the operator (false when absent, with
+ *   IfExists too);
  *   ForAllValues: every request value does (true when absent or empty);
  *   a negated operator under a set qualifier is negated per value;
  * - without a qualifier, a multivalued request key matches when any value matches
@@ -244,9 +245,12 @@ export class CompiledCondition {
     if (base.family === 'Null')
       return (values === undefined || values.length === 0) === this.nullWant
     if (values === undefined || (set !== undefined && values.length === 0)) {
+      // ForAnyValue is false for an absent key, IfExists or not: there is no value of which
+      // any matches (the multivalued-key page; AWS answers ForAnyValue:StringEqualsIfExists
+      // on an absent key with a denial). Read as true it would fail open in an Allow.
+      if (set === 'any') return false
       if (ifExists) return true
       if (set === 'all') return true
-      if (set === 'any') return false
       return base.negated
     }
     if (set === 'any') {
