@@ -249,7 +249,7 @@ Example:
       }
       // `strongroom run` finds the gateway here; removed when the gateway stops.
       const endpointFile = join(config.dataDir, ENDPOINT_FILE)
-      writeFileSync(endpointFile, `${running.url}\n`, { mode: 0o644 })
+      writeFileSync(endpointFile, `${running.url}\n`, { mode: 0o600 })
       ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
       // npx and other launchers do not all pass SIGTERM on: say which process to signal.
       ctx.write(
