@@ -235,7 +235,7 @@ describe('commands in README.md and docs/', () => {
     }
   })
 
-  it('docs/identity.md: a role, its policy, and a boto3 job run as the role, as written', async (t) => {
+  it('docs/identity.md: a role, its policy, and a boto3 job run as the role, as written', (t) => {
     if (!needs(t, 'boto3')) return
     const dir = checkout('identity')
     const page = readFileSync(join(root, 'docs', 'identity.md'), 'utf8')
@@ -257,7 +257,7 @@ describe('commands in README.md and docs/', () => {
       'npx strongroom user create --tenant vision alice',
       'npx strongroom user put-policy --tenant vision --user alice --name all --document all.json',
       'npx strongroom access-key create --tenant vision --user alice --json > key.json',
-      `python3 -c "import boto3, json; k = json.load(open('key.json')); s3 = boto3.client('s3', endpoint_url=open('strongroom-data/endpoint').read().strip(), verify='strongroom-data/ca.pem', region_name='us-east-1', aws_access_key_id=k['AccessKeyId'], aws_secret_access_key=k['SecretAccessKey']); [s3.create_bucket(Bucket=b) for b in ('datasets', 'models')]; s3.put_object(Bucket='datasets', Key='train.csv', Body=b'x,y\\n1,2\\n')"`,
+      `python3 -c "import boto3, json; k = json.load(open('key.json')); s3 = boto3.client('s3', endpoint_url=open('strongroom-data/endpoint').read().split()[0], verify='strongroom-data/ca.pem', region_name='us-east-1', aws_access_key_id=k['AccessKeyId'], aws_secret_access_key=k['SecretAccessKey']); [s3.create_bucket(Bucket=b) for b in ('datasets', 'models')]; s3.put_object(Bucket='datasets', Key='train.csv', Body=b'x,y\\n1,2\\n')"`,
     ].join('\n')
     let group = 0
     try {

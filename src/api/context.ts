@@ -34,6 +34,8 @@ export function requestConditions(
     out['aws:PrincipalArn'] = c.session.roleArn
     if (c.userId !== undefined) out['aws:userid'] = c.userId
     out['aws:TokenIssueTime'] = new Date(claims.issuedAt).toISOString()
+    // Temporary credentials always carry it; no session is made with MFA yet.
+    out['aws:MultiFactorAuthPresent'] = 'false'
     if (claims.sourceIdentity !== undefined) out['aws:SourceIdentity'] = claims.sourceIdentity
     for (const [k, v] of claims.tags ?? []) out[`aws:PrincipalTag/${k}`] = v
   } else if (c.userName !== undefined && c.userId !== undefined) {

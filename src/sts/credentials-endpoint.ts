@@ -26,6 +26,8 @@ export interface EndpointOptions {
   /** Issues a new session for the job's role. */
   readonly issue: () => SessionCredentials
   readonly accountId: string
+  /** Renew a session once less than this is left (default RENEW_BEFORE_MS); below a session's length. */
+  readonly renewBefore?: number
   readonly now?: () => number
 }
 
@@ -33,6 +35,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest()
 
 export async function serveCredentials(o: EndpointOptions): Promise<CredentialsEndpoint> {
   const now = o.now ?? Date.now
+  const renewBefore = o.renewBefore ?? RENEW_BEFORE_MS
   const want = digest(o.token)
   let current: SessionCredentials | undefined
   const answer = (res: ServerResponse, status: number, body: unknown) => {
@@ -59,7 +62,7 @@ export async function serveCredentials(o: EndpointOptions): Promise<CredentialsE
       })
       return
     }
-    if (current === undefined || current.expiration - now() < RENEW_BEFORE_MS) current = o.issue()
+    if (current === undefined || current.expiration - now() < renewBefore) current = o.issue()
     answer(res, 200, {
       AccessKeyId: current.accessKeyId,
       SecretAccessKey: current.secretAccessKey,

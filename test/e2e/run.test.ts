@@ -211,8 +211,12 @@ console.log(JSON.stringify({
       missing.stderr,
       /tenant `vision` has no role `nobody`; create it with `strongroom role create nobody/,
     )
+    // As env(1) answers: 127 not found, 126 not runnable.
     const nothing = job(['/nonexistent/command'])
-    assert.equal(nothing.code, 2)
+    assert.equal(nothing.code, 127)
     assert.match(nothing.stderr, /command `\/nonexistent\/command` not found/)
+    assert.equal(job([dataDir]).code, 126)
+    // A job killed by a signal: 128 + its number, as a shell says.
+    assert.equal(job(['sh', '-c', 'kill -ABRT $$']).code, 134)
   })
 })

@@ -13,10 +13,11 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StrongroomError } from '../../errors.ts'
-import { serveCredentials } from '../../sts/credentials-endpoint.ts'
+import { RENEW_BEFORE_MS, serveCredentials } from '../../sts/credentials-endpoint.ts'
+import { accountMayAssume } from '../../sts/trust.ts'
 import { requireOpt, stringOpt, withApp, type Command } from '../command.ts'
 import { parseDuration } from './role.ts'
 
@@ -85,10 +86,20 @@ export const run: Command = {
           'USAGE',
           `--duration is ${String(duration)} seconds: it must be 900 (15m) to the role's maximum session of ${String(role.maxSessionSeconds)} seconds`,
         )
+      // The role must trust its account: the operator acts for the account, and a role whose
+      // trust policy refuses that is not handed to a job.
+      const trust = accountMayAssume(role, sessionName, app.clock.now())
+      if (trust.decision !== 'Allow')
+        throw new StrongroomError(
+          'ACCESS_DENIED',
+          `role \`${role.name}\` does not trust its account (arn:aws:iam::${tenant.id}:root) with sts:AssumeRole: ${trust.reason}; name the account in its trust policy to run jobs as it`,
+        )
       const token = randomBytes(32).toString('base64url')
       const credentials = await serveCredentials({
         token,
         accountId: tenant.id,
+        // A short session is renewed once two thirds of it are gone, not on every request.
+        renewBefore: Math.min(RENEW_BEFORE_MS, (duration * 1000) / 3),
         issue: () => {
           const now = app.clock.now()
           return app.sessions.issue({
@@ -137,7 +148,9 @@ export const run: Command = {
           // Node's own TLS (the AWS SDK for JavaScript reads no AWS_CA_BUNDLE) trusts it too.
           ...(tls ? { AWS_CA_BUNDLE: ca, NODE_EXTRA_CA_CERTS: ca } : {}),
         })
-        return await child(command, args, env)
+        return await child(command, args, env, (line) => {
+          ctx.warn(line)
+        })
       } finally {
         rmSync(dir, { recursive: true, force: true })
         await credentials.close()
@@ -146,56 +159,81 @@ export const run: Command = {
   },
 }
 
-/** The gateway's URL: given, else the one a running `serve` recorded in the data directory. */
+/**
+ * The gateway's URL: given, else the one a running `serve` recorded in the data directory, if
+ * the process that recorded it still runs (a crashed gateway's port may be anyone's now).
+ */
 function gatewayUrl(given: string | undefined, dataDir: string): string {
   let url = given
   if (url === undefined || url === '') {
+    const file = join(dataDir, ENDPOINT_FILE)
+    let recorded: string
     try {
-      url = readFileSync(join(dataDir, ENDPOINT_FILE), 'utf8').trim()
+      recorded = readFileSync(file, 'utf8')
     } catch {
       throw new StrongroomError(
         'USAGE',
         `no gateway to send the job to: start \`strongroom serve\` on ${dataDir}, or pass --endpoint URL (or set STRONGROOM_ENDPOINT)`,
       )
     }
+    const [line = '', pid = ''] = recorded.split('\n')
+    if (!/^\d{1,10}$/.test(pid) || !alive(Number(pid)))
+      throw new StrongroomError(
+        'USAGE',
+        `the gateway recorded in ${file} (process ${pid.slice(0, 12) || 'unknown'}) is not running: start \`strongroom serve\` again, or pass --endpoint URL`,
+      )
+    url = line.trim()
   }
   if (!/^https?:\/\/[^\s/]+\/?$/.test(url))
     throw new StrongroomError('USAGE', `the endpoint \`${url.slice(0, 80)}\` is not an http(s) URL`)
   return url.replace(/\/$/, '')
 }
 
-/** Runs the job with the terminal, passing Ctrl-C and SIGTERM on; its exit status (128+signal). */
-function child(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether a process of this id exists (EPERM: it does, as another user's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Runs the job with the terminal; its exit status as a shell gives it (128 + signal; 127 for a
+ * command not found, 126 for one that cannot be run, as env(1) answers). SIGTERM and SIGHUP
+ * sent to this process are passed on. SIGINT is not: Ctrl-C reaches the job from the terminal
+ * itself (the same process group), and a second one would cut its cleanup short.
+ */
+function child(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  warn: (line: string) => void,
+): Promise<number> {
+  return new Promise((resolve) => {
     const p = spawn(command, args, { stdio: 'inherit', env })
     const pass = (signal: NodeJS.Signals) => () => p.kill(signal)
-    const int = pass('SIGINT')
     const term = pass('SIGTERM')
+    const hup = pass('SIGHUP')
+    const int = () => {}
     process.on('SIGINT', int)
     process.on('SIGTERM', term)
+    process.on('SIGHUP', hup)
     const done = () => {
       process.off('SIGINT', int)
       process.off('SIGTERM', term)
+      process.off('SIGHUP', hup)
     }
     p.on('error', (e: NodeJS.ErrnoException) => {
       done()
-      reject(
-        new StrongroomError(
-          'USAGE',
-          e.code === 'ENOENT' ? `command \`${command}\` not found` : `cannot run \`${command}\``,
-          { cause: e },
-        ),
-      )
+      const missing = e.code === 'ENOENT'
+      warn(missing ? `command \`${command}\` not found` : `cannot run \`${command}\`: ${e.message}`)
+      resolve(missing ? 127 : 126)
     })
     p.on('exit', (code, signal) => {
       done()
-      resolve(code ?? 128 + (signal === null ? 0 : signalNumber(signal)))
+      resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal]))
     })
   })
-}
-
-const SIGNALS: Readonly<Record<string, number>> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return SIGNALS[signal] ?? 1
 }

@@ -247,9 +247,13 @@ Example:
           ].join('\n'),
         )
       }
-      // `strongroom run` finds the gateway here; removed when the gateway stops.
+      // `strongroom run` finds the gateway here (a wildcard listen as loopback, which the
+      // certificate names), with this process id to tell a live gateway from a crashed one.
       const endpointFile = join(config.dataDir, ENDPOINT_FILE)
-      writeFileSync(endpointFile, `${running.url}\n`, { mode: 0o600 })
+      const reachable = running.url
+        .replace('://0.0.0.0:', '://127.0.0.1:')
+        .replace('://[::]:', '://[::1]:')
+      writeFileSync(endpointFile, `${reachable}\n${String(process.pid)}\n`, { mode: 0o600 })
       ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
       // npx and other launchers do not all pass SIGTERM on: say which process to signal.
       ctx.write(
