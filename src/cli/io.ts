@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, fstatSync } from 'node:fs'
-import { open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
@@ -237,4 +237,11 @@ export function progress(
       stderr.write('\n')
     },
   }
+}
+
+/** A text file a command reads whole (a policy document): IO with what it is when it cannot. */
+export function readTextFile(file: string, what: string): Promise<string> {
+  return readFile(file, 'utf8').catch((e: unknown) => {
+    throw new StrongroomError('IO', `cannot read ${what} \`${file}\``, { cause: e })
+  })
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readTextFile } from '../io.ts'
 import type { App } from '../../app.ts'
 import { StrongroomError } from '../../errors.ts'
 import type { KeyCatalog } from '../../kms/catalog.ts'
@@ -252,9 +252,7 @@ Example:
     const tenantName = requireOpt(ctx, 'tenant', keyPutPolicy)
     const ref = requireOpt(ctx, 'key', keyPutPolicy)
     const file = requireOpt(ctx, 'policy', keyPutPolicy)
-    const document = await readFile(file, 'utf8').catch((e: unknown) => {
-      throw new StrongroomError('IO', `cannot read key policy \`${file}\``, { cause: e })
-    })
+    const document = await readTextFile(file, 'key policy')
     await withApp(ctx, async (app) => {
       const tenant = await app.identity.tenant(tenantName)
       const { key, warnings } = await app.keys.putKeyPolicy(tenant, ref, document)

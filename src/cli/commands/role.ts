@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readTextFile } from '../io.ts'
 import { StrongroomError } from '../../errors.ts'
 import { roleArn } from '../../identity/roles.ts'
 import { requireOpt, stringOpt, withApp, type Command } from '../command.ts'
@@ -8,12 +8,6 @@ const TENANT = {
   value: 'NAME',
   description: 'the tenant the role belongs to',
 } as const
-
-async function document(file: string, what: string): Promise<string> {
-  return readFile(file, 'utf8').catch((e: unknown) => {
-    throw new StrongroomError('IO', `cannot read ${what} \`${file}\``, { cause: e })
-  })
-}
 
 /** `1h`, `90m`, `3600s` or `3600`: seconds. */
 export function parseDuration(text: string, flag: string): number {
@@ -49,7 +43,7 @@ export const roleCreate: Command = {
     const trustFile = requireOpt(ctx, 'trust', roleCreate)
     const [name = ''] = ctx.positionals
     const max = stringOpt(ctx, 'max-session')
-    const trustPolicy = await document(trustFile, 'trust policy')
+    const trustPolicy = await readTextFile(trustFile, 'trust policy')
     await withApp(ctx, async (app) => {
       const tenant = await app.identity.tenant(tenantName)
       const { role, warnings } = await app.identity.createRole(tenant, {
@@ -93,7 +87,7 @@ export const rolePutPolicy: Command = {
     const roleName = requireOpt(ctx, 'role', rolePutPolicy)
     const name = requireOpt(ctx, 'name', rolePutPolicy)
     const file = requireOpt(ctx, 'document', rolePutPolicy)
-    const text = await document(file, 'policy document')
+    const text = await readTextFile(file, 'policy document')
     await withApp(ctx, async (app) => {
       const tenant = await app.identity.tenant(tenantName)
       const role = await app.identity.role(tenant, roleName)

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readTextFile } from '../io.ts'
 import { StrongroomError } from '../../errors.ts'
 import { userArn } from '../../identity/users.ts'
 import { requireOpt, withApp, type Command } from '../command.ts'
@@ -52,9 +52,7 @@ export const userPutPolicy: Command = {
     const userName = requireOpt(ctx, 'user', userPutPolicy)
     const name = requireOpt(ctx, 'name', userPutPolicy)
     const file = requireOpt(ctx, 'document', userPutPolicy)
-    const document = await readFile(file, 'utf8').catch((e: unknown) => {
-      throw new StrongroomError('IO', `cannot read policy document \`${file}\``, { cause: e })
-    })
+    const document = await readTextFile(file, 'policy document')
     await withApp(ctx, async (app) => {
       const tenant = await app.identity.tenant(tenantName)
       const user = await app.identity.user(tenant, userName)
