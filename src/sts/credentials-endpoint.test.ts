@@ -82,4 +82,36 @@ describe('credentials endpoint', () => {
     const next = (await (await get('/credentials', 'the-job-token')).json()) as { Token: string }
     assert.notEqual(next.Token, first.Token)
   })
+
+  it('a shorter renewal margin (a short session): renewed only once it is that close to its end', async () => {
+    let t = Date.UTC(2026, 11, 2, 12)
+    let made = 0
+    const short = await serveCredentials({
+      token: 't',
+      accountId: '111122223333',
+      renewBefore: 5 * 60_000,
+      now: () => t,
+      issue: () => ({
+        accessKeyId: `ASIA${String(++made).padStart(16, '0')}`,
+        secretAccessKey: 's',
+        sessionToken: `short-${String(made)}`,
+        expiration: t + 15 * 60_000,
+      }),
+    })
+    try {
+      const token = async () =>
+        (
+          (await (await fetch(short.url, { headers: { authorization: 't' } })).json()) as {
+            Token: string
+          }
+        ).Token
+      assert.equal(await token(), 'short-1')
+      t += 9 * 60_000
+      assert.equal(await token(), 'short-1', 'six minutes left: kept')
+      t += 2 * 60_000
+      assert.equal(await token(), 'short-2', 'four minutes left: renewed')
+    } finally {
+      await short.close()
+    }
+  })
 })
