@@ -18,16 +18,19 @@ const LIST_PARAMETERS = [
   'encoding-type',
 ]
 
-/** max-keys and encoding-type, as every listing reads them. */
-export function listParams(ctx: Authorized): {
+/** The page size (max-keys, or `limit` where it is named otherwise) and encoding-type, as every listing reads them. */
+export function listParams(
+  ctx: Authorized,
+  limit = 'max-keys',
+): {
   maxKeys: number
   enc: (s: string) => string
   urlEncode: boolean
 } {
   const q = ctx.query
-  const rawMax = q.get('max-keys') ?? '1000'
+  const rawMax = q.get(limit) ?? '1000'
   if (!/^\d{1,9}$/.test(rawMax))
-    throw new StrongroomError('INVALID_ARGUMENT', 'max-keys must be a whole number from 0 to 1000')
+    throw new StrongroomError('INVALID_ARGUMENT', `${limit} must be a whole number from 0 to 1000`)
   const urlEncode = q.get('encoding-type') === 'url'
   if (q.has('encoding-type') && !urlEncode)
     throw new StrongroomError(
@@ -39,6 +42,14 @@ export function listParams(ctx: Authorized): {
     urlEncode,
     enc: (s: string) => (urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s),
   }
+}
+
+/** The common prefix `key` rolls up to under `prefix` and `delimiter`, if any. */
+export function commonPrefix(key: string, prefix: string, delimiter: string): string | undefined {
+  if (delimiter === '') return undefined
+  const rest = key.slice(prefix.length)
+  const d = rest.indexOf(delimiter)
+  return d >= 0 ? prefix + rest.slice(0, d + delimiter.length) : undefined
 }
 
 async function listObjects(ctx: Authorized): Promise<void> {
@@ -79,9 +90,7 @@ async function listObjects(ctx: Authorized): Promise<void> {
     )
     if (page.objects.length === 0) break
     for (const o of page.objects) {
-      const rest = o.key.slice(prefix.length)
-      const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
-      const cp = d >= 0 ? prefix + rest.slice(0, d + delimiter.length) : undefined
+      const cp = commonPrefix(o.key, prefix, delimiter)
       // A key under the common prefix just listed (or under a marker that is one: a NextMarker)
       // adds nothing: it neither counts nor makes the listing truncated.
       if (cp !== undefined && (cp === after || prefixes.at(-1) === cp)) {

@@ -13,7 +13,7 @@ import { leaf, readXml, XML_BOUNDS } from '../xml.ts'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../store/checksums.ts'
 import type { ObjectRecord, UploadRecord } from '../../meta/objects.ts'
 import type { UploadCursor } from '../../meta/multipart.ts'
-import { listParams } from './listing.ts'
+import { commonPrefix, listParams } from './listing.ts'
 import type { BodyExpectation } from '../../store/expect.ts'
 import {
   checksumFields,
@@ -341,14 +341,7 @@ async function listUploads(ctx: Authorized): Promise<void> {
   const keyMarker = q.get('key-marker') ?? ''
   // Without key-marker, upload-id-marker is ignored (the page above).
   const uploadIdMarker = keyMarker === '' ? '' : (q.get('upload-id-marker') ?? '')
-  const rawMax = q.get('max-uploads') ?? '1000'
-  if (!/^\d{1,9}$/.test(rawMax))
-    throw new StrongroomError(
-      'INVALID_ARGUMENT',
-      'max-uploads must be a whole number from 0 to 1000',
-    )
-  const max = Math.min(Number(rawMax), 1000)
-  const { enc, urlEncode } = listParams(ctx)
+  const { maxKeys: max, enc, urlEncode } = listParams(ctx, 'max-uploads')
 
   const uploads: UploadRecord[] = []
   const prefixes: string[] = []
@@ -363,9 +356,7 @@ async function listUploads(ctx: Authorized): Promise<void> {
   scan: for (; max > 0;) {
     const page = await ctx.objectMeta.listUploads(bucketName, prefix, after, 1000)
     for (const u of page) {
-      const rest = u.key.slice(prefix.length)
-      const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
-      const cp = d >= 0 ? prefix + rest.slice(0, d + delimiter.length) : undefined
+      const cp = commonPrefix(u.key, prefix, delimiter)
       // Uploads under a common prefix just listed, or under a key-marker that is one, add nothing.
       if (cp !== undefined && (cp === keyMarker || prefixes.at(-1) === cp)) continue
       if (uploads.length + prefixes.length >= max) {

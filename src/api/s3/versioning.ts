@@ -6,7 +6,7 @@ import type { Authorized } from '../pipeline.ts'
 import { parseVersioning } from '../s3-config.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
 import { owner } from './common.ts'
-import { listParams } from './listing.ts'
+import { commonPrefix, listParams } from './listing.ts'
 
 async function putBucketVersioning(ctx: Authorized): Promise<void> {
   const status = parseVersioning(
@@ -62,10 +62,8 @@ async function listVersions(ctx: Authorized): Promise<void> {
         truncated = true
         break scan
       }
-      const rest = v.key.slice(prefix.length)
-      const d = delimiter === '' ? -1 : rest.indexOf(delimiter)
-      if (d >= 0) {
-        const cp = prefix + rest.slice(0, d + delimiter.length)
+      const cp = commonPrefix(v.key, prefix, delimiter)
+      if (cp !== undefined) {
         // Skip every other version under this common prefix.
         afterKey = cp + '\u{10FFFF}'.repeat(4)
         afterVid = undefined
