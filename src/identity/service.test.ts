@@ -9,6 +9,7 @@ import { fixedClock } from '../clock.ts'
 import { isStrongroomError } from '../errors.ts'
 import { LocalKms } from '../kms/local.ts'
 import { SqliteMetadataStore } from '../meta/sqlite/store.ts'
+import { outcome } from '../meta/conformance/fixtures.ts'
 import { roleArn } from './roles.ts'
 import { IdentityService } from './service.ts'
 
@@ -131,30 +132,25 @@ describe('IdentityService', () => {
     assert.equal(roleArn(t.id, role), `arn:aws:iam::${t.id}:role/ml/Trainer`)
     assert.equal(role.createdAt, T0)
     assert.deepEqual(await identity.role(t, 'trainer'), role)
-    const code = (p: Promise<unknown>) =>
-      p.then(
-        () => 'created',
-        (e: unknown) => (isStrongroomError(e) ? e.code : String(e)),
-      )
     assert.equal(
-      await code(identity.createRole(t, { name: 'TRAINER', trustPolicy: trust })),
+      await outcome(identity.createRole(t, { name: 'TRAINER', trustPolicy: trust })),
       'ROLE_EXISTS',
     )
     assert.equal(
-      await code(identity.createRole(t, { name: 'a/b', trustPolicy: trust })),
+      await outcome(identity.createRole(t, { name: 'a/b', trustPolicy: trust })),
       'NAME_INVALID',
     )
     assert.equal(
-      await code(identity.createRole(t, { name: 'x'.repeat(65), trustPolicy: trust })),
+      await outcome(identity.createRole(t, { name: 'x'.repeat(65), trustPolicy: trust })),
       'NAME_INVALID',
     )
     assert.equal(
-      await code(identity.createRole(t, { name: 'p', trustPolicy: trust, path: 'ml/' })),
+      await outcome(identity.createRole(t, { name: 'p', trustPolicy: trust, path: 'ml/' })),
       'NAME_INVALID',
     )
     for (const maxSessionSeconds of [3599, 43_201, 3600.5])
       assert.equal(
-        await code(identity.createRole(t, { name: 'd', trustPolicy: trust, maxSessionSeconds })),
+        await outcome(identity.createRole(t, { name: 'd', trustPolicy: trust, maxSessionSeconds })),
         'CONFIG_INVALID',
       )
     // A trust policy needs a Principal; the error says where.

@@ -11,6 +11,7 @@ import {
   V1,
   withBucket,
   type MakeStore,
+  outcome,
 } from './fixtures.ts'
 
 export function bucketsConformance(make: MakeStore): void {
@@ -103,25 +104,20 @@ export function bucketsConformance(make: MakeStore): void {
 
     it('Object Lock and suspended versioning never meet: each is refused in the write that would join them', async () => {
       const { store } = await withBucket(make)
-      const code = (p: Promise<unknown>) =>
-        p.then(
-          () => 'written',
-          (e: unknown) => (isStrongroomError(e) ? e.code : String(e)),
-        )
       try {
         const lock = { objectLock: { mode: 'COMPLIANCE' as const, days: 1 } }
-        assert.equal(await code(store.updateSettings('b', lock)), 'INVALID_BUCKET_STATE')
+        assert.equal(await outcome(store.updateSettings('b', lock)), 'INVALID_BUCKET_STATE')
         await store.setBucketVersioning('b', 'Suspended')
-        assert.equal(await code(store.updateSettings('b', lock)), 'INVALID_BUCKET_STATE')
+        assert.equal(await outcome(store.updateSettings('b', lock)), 'INVALID_BUCKET_STATE')
         assert.equal((await store.getBucket('b'))?.settings?.objectLock, undefined)
         await store.setBucketVersioning('b', 'Enabled')
-        assert.equal(await code(store.updateSettings('b', lock)), 'written')
+        assert.equal(await outcome(store.updateSettings('b', lock)), 'written')
         assert.equal(
-          await code(store.setBucketVersioning('b', 'Suspended')),
+          await outcome(store.setBucketVersioning('b', 'Suspended')),
           'INVALID_BUCKET_STATE',
         )
         assert.equal((await store.getBucket('b'))?.versioning, 'Enabled')
-        assert.equal(await code(store.setBucketVersioning('b', 'Enabled')), 'written')
+        assert.equal(await outcome(store.setBucketVersioning('b', 'Enabled')), 'written')
       } finally {
         await store.close()
       }

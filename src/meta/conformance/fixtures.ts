@@ -5,6 +5,7 @@
  * key), so a suite for one port sets up its rows through the neighbouring
  * ports of the same store.
  */
+import { isStrongroomError } from '../../errors.ts'
 import { ALL_BLOCKED, type BucketRecord } from '../buckets.ts'
 import type { TenantRecord } from '../identity.ts'
 import type { KeyRecord, KeyVersionRecord, WrappedDataKey } from '../keys.ts'
@@ -129,3 +130,10 @@ export async function withBucket(make: MakeStore) {
 export const V1 = '1'.repeat(32)
 export const V2 = '2'.repeat(32)
 export const V3 = '3'.repeat(32)
+
+/** What a store call came to: `written`, or the StrongroomError code it was refused with. */
+export const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'written',
+    (e: unknown) => (isStrongroomError(e) ? e.code : String(e)),
+  )
