@@ -119,6 +119,15 @@ export const ERROR_CODES = [
   // sessions (STS)
   'INVALID_TOKEN',
   'PACKED_POLICY_TOO_LARGE',
+  // the query-protocol services (STS, IAM)
+  'NO_SUCH_ENTITY',
+  'ENTITY_EXISTS',
+  'DELETE_CONFLICT',
+  'VALIDATION',
+  'INVALID_ACTION',
+  'MISSING_PARAMETER',
+  'INVALID_PARAMETER_VALUE',
+  'MISSING_AUTHENTICATION',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -51,6 +51,19 @@ it('in src/api, only pipeline.ts calls the IAM engine, and handlers reach no sto
   }
 })
 
+it('only pipeline.ts makes a handler context: no other module imports MINT', () => {
+  const files = [...sources(SRC)].filter((f) => !f.endsWith('.test.ts'))
+  const minting = files.filter((f) =>
+    /import\s+\{[^}]*\bMINT\b[^}]*\}\s+from\s+'[./]+(api\/)?authorized\.ts'/.test(
+      readFileSync(f, 'utf8'),
+    ),
+  )
+  assert.deepEqual(
+    minting.map((f) => relative(SRC, f).split('\\').join('/')),
+    ['api/pipeline.ts'],
+  )
+})
+
 it('nothing in src/api or src/cli reaches the metadata store or the local key service: only the services', () => {
   const files = [...sources(join(SRC, 'api')), ...sources(join(SRC, 'cli'))]
   assert.ok(files.length > 30, 'the sources were found')

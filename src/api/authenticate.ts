@@ -57,17 +57,31 @@ function cachedKey(record: AccessKeyRecord, c: Credential, derive: () => KeyObje
   return key
 }
 
+/** What the signature must be for: the service (default s3) and, where SigV4 signs it, the body's hash. */
+export interface Signed {
+  readonly service?: string
+  /** Hex SHA-256 of the body (the query-protocol services sign it; S3 sends x-amz-content-sha256). */
+  readonly bodyHash?: string
+}
+
 export async function authenticate(
   app: App,
   policies: PolicyCache,
   now: number,
   view: RequestView,
   query: readonly [string, string][],
+  signed: Signed = {},
 ): Promise<Caller> {
-  const auth = parseAuth(view, query)
+  const auth = parseAuth(view, query, signed.bodyHash)
   if (auth === undefined) return ANONYMOUS
+  if (signed.bodyHash !== undefined && auth.payloadHash !== signed.bodyHash)
+    throw new StrongroomError(
+      'SIGNATURE_DOES_NOT_MATCH',
+      'The request signature we calculated does not match the signature you provided: the payload hash is not the hash of the body.',
+    )
+  const expect = { region: app.config.region, now, service: signed.service ?? 's3' }
   if (auth.securityToken !== undefined)
-    return sessionCaller(app, policies, now, view, query, auth, auth.securityToken)
+    return sessionCaller(app, policies, expect, view, query, auth, auth.securityToken)
   const identity = app.identity
   const record = await identity.accessKey(auth.credential.accessKeyId)
   if (record?.status !== 'Active') throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
@@ -84,7 +98,7 @@ export async function authenticate(
           secret.fill(0)
         }
       }),
-    { region: app.config.region, now },
+    expect,
   )
   const [tenant, user, stored] = await Promise.all([
     identity.tenantById(record.tenantId),
@@ -112,20 +126,25 @@ const sessionKeys = new Map<string, KeyObject>()
 /**
  * A caller with session credentials (STS): the token opens without a database read
  * (src/sts/token.ts), the signature is checked with the secret derived from it, and the
- * session acts as its role, with the role's policies as they are now and its session policy.
- * A role deleted (or deleted and created again: another unique id) since the session began
- * leaves the session no permissions, as on AWS.
+ * session acts as its principal with that principal's policies as they are now, and its
+ * session policy:
+ * - an assumed role: the role's policies; a role deleted (or deleted and created again:
+ *   another unique id) since the session began leaves the session no permissions, as on AWS;
+ * - a user's session (GetSessionToken): the user's policies;
+ * - a federated user (GetFederationToken): the issuing user's policies, within the session
+ *   policy; without one it may do nothing (the engine treats an absent session policy as no
+ *   limit, so a federated session always carries one: see `FEDERATED_NO_POLICY`).
  */
 async function sessionCaller(
   app: App,
   policies: PolicyCache,
-  now: number,
+  expect: { region: string; now: number; service: string },
   view: RequestView,
   query: readonly [string, string][],
   auth: ParsedAuth,
   token: string,
 ): Promise<Caller> {
-  const { claims, secret } = app.sessions.open(auth.credential.accessKeyId, token, now)
+  const { claims, secret } = app.sessions.open(auth.credential.accessKeyId, token, expect.now)
   const key = verify(
     view,
     query,
@@ -143,32 +162,89 @@ async function sessionCaller(
       }
       return k
     },
-    { region: app.config.region, now },
+    expect,
   )
-  const [tenant, role] = await Promise.all([
-    app.identity.tenantById(claims.tenantId),
-    claims.kind === 'role' ? app.identity.findRole(claims.tenantId, claims.name) : undefined,
-  ])
+  const tenant = await app.identity.tenantById(claims.tenantId)
   if (tenant === undefined) throw new StrongroomError('INVALID_TOKEN', INVALID_SESSION)
-  const current = role !== undefined && role.id === claims.principalId ? role : undefined
-  const owner = `${tenant.name}/role/${claims.name}`
-  const stored = current === undefined ? [] : await app.identity.storedRolePolicies(current)
+  const sessionPolicy = (owner: string) =>
+    claims.policy === undefined
+      ? undefined
+      : policies.load(claims.policy, 'session', 'session policy', owner)
+  if (claims.kind === 'role') {
+    const role = await app.identity.findRole(claims.tenantId, claims.name)
+    const current = role !== undefined && role.id === claims.principalId ? role : undefined
+    const owner = `${tenant.name}/role/${claims.name}`
+    const stored = current === undefined ? [] : await app.identity.storedRolePolicies(current)
+    return {
+      arn: `arn:aws:sts::${tenant.id}:assumed-role/${claims.name}/${claims.sessionName}`,
+      account: tenant.id,
+      tenant,
+      userId: `${claims.principalId}:${claims.sessionName}`,
+      userName: undefined,
+      policies: stored.map((p) => policies.load(p.document, 'identity', p.name, owner)),
+      auth,
+      signingKey: key,
+      session: {
+        claims,
+        principalArn: roleArn(tenant.id, current ?? { path: '/', name: claims.name }),
+        policy: sessionPolicy(owner),
+      },
+    }
+  }
+  const userName = claims.kind === 'user' ? claims.name : (claims.user ?? '')
+  const user = await app.identity.findUser(tenant.id, userName)
+  const current = user !== undefined && (claims.kind !== 'user' || user.id === claims.principalId)
+  const owner = `${tenant.name}/${userName}`
+  const stored = current ? await app.identity.userPolicyRecords(user) : []
+  const loaded = stored.map((p) => policies.load(p.document, 'identity', p.name, owner))
+  const userArn = `arn:aws:iam::${tenant.id}:user/${userName}`
+  if (claims.kind === 'user')
+    return {
+      arn: userArn,
+      account: tenant.id,
+      tenant,
+      userId: claims.principalId,
+      userName,
+      policies: loaded,
+      auth,
+      signingKey: key,
+      session: { claims, principalArn: userArn, policy: sessionPolicy(owner) },
+    }
+  const arn = `arn:aws:sts::${tenant.id}:federated-user/${claims.name}`
   return {
-    arn: `arn:aws:sts::${tenant.id}:assumed-role/${claims.name}/${claims.sessionName}`,
+    arn,
     account: tenant.id,
     tenant,
-    userId: `${claims.principalId}:${claims.sessionName}`,
+    userId: claims.principalId,
     userName: undefined,
-    policies: stored.map((p) => policies.load(p.document, 'identity', p.name, owner)),
+    policies: loaded,
     auth,
     signingKey: key,
     session: {
       claims,
-      roleArn: roleArn(tenant.id, current ?? { path: '/', name: claims.name }),
+      principalArn: arn,
       policy:
-        claims.policy === undefined
-          ? undefined
-          : policies.load(claims.policy, 'session', 'session policy', owner),
+        sessionPolicy(owner) ??
+        policies.load(FEDERATED_NO_POLICY, 'session', 'session policy', owner),
     },
   }
 }
+
+/**
+ * The session policy of a federated user given none: allows nothing. "If you do not pass a
+ * policy to this operation, then the resulting federated user session has no permissions"
+ * (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html).
+ */
+export const FEDERATED_NO_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  // GetCallerIdentity needs no permission: this allows nothing, while a resource policy that
+  // names the federated user still grants, as AWS documents.
+  Statement: [
+    {
+      Sid: 'NoSessionPolicyGiven',
+      Effect: 'Allow',
+      Action: 'sts:GetCallerIdentity',
+      Resource: '*',
+    },
+  ],
+})

@@ -8,14 +8,13 @@ import type { TLSSocket } from 'node:tls'
 import type { Caller, Conditions } from './operation.ts'
 import { header } from './protocols/rest-xml.ts'
 
-/** The condition keys AWS would set for this request. */
+/** The condition keys AWS sets for every request, whatever its service. */
 export function requestConditions(
   req: IncomingMessage,
   c: Caller,
-  query: ReadonlyMap<string, string>,
   now: number,
   region: string,
-): Conditions {
+): Record<string, string | string[]> {
   const socket = req.socket as Partial<TLSSocket>
   const tls = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null
   const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')
@@ -26,13 +25,14 @@ export function requestConditions(
     'aws:RequestedRegion': region,
   }
   if (ip !== '') out['aws:SourceIp'] = ip
-  if (tls !== null) out['s3:TlsVersion'] = tls.replace(/^TLSv/, '')
-  if (c.session !== undefined) {
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
-    const claims = c.session.claims
-    out['aws:PrincipalType'] = 'AssumedRole'
-    out['aws:PrincipalArn'] = c.session.roleArn
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+  const claims = c.session?.claims
+  if (c.session !== undefined && claims !== undefined) {
+    out['aws:PrincipalType'] =
+      claims.kind === 'role' ? 'AssumedRole' : claims.kind === 'user' ? 'User' : 'FederatedUser'
+    out['aws:PrincipalArn'] = c.session.principalArn
     if (c.userId !== undefined) out['aws:userid'] = c.userId
+    if (c.userName !== undefined) out['aws:username'] = c.userName
     out['aws:TokenIssueTime'] = new Date(claims.issuedAt).toISOString()
     // Temporary credentials always carry it; no session is made with MFA yet.
     out['aws:MultiFactorAuthPresent'] = 'false'
@@ -43,6 +43,21 @@ export function requestConditions(
     out['aws:userid'] = c.userId
     out['aws:username'] = c.userName
   } else out['aws:PrincipalType'] = 'Anonymous'
+  return out
+}
+
+/** The condition keys AWS sets for an S3 request: the common ones and S3's own. */
+export function s3Conditions(
+  req: IncomingMessage,
+  c: Caller,
+  query: ReadonlyMap<string, string>,
+  now: number,
+  region: string,
+): Conditions {
+  const out = requestConditions(req, c, now, region)
+  const socket = req.socket as Partial<TLSSocket>
+  const tls = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null
+  if (tls !== null) out['s3:TlsVersion'] = tls.replace(/^TLSv/, '')
   if (c.auth !== undefined) {
     out['s3:signatureversion'] = 'AWS4-HMAC-SHA256'
     out['s3:authType'] = c.auth.kind === 'header' ? 'REST-HEADER' : 'REST-QUERY-STRING'

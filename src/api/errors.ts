@@ -174,6 +174,14 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   INVALID_STORAGE_CLASS: 'InvalidStorageClass',
   INVALID_TOKEN: 'InvalidToken',
   PACKED_POLICY_TOO_LARGE: 'InvalidRequest',
+  NO_SUCH_ENTITY: 'InvalidArgument',
+  ENTITY_EXISTS: 'InvalidArgument',
+  DELETE_CONFLICT: 'InvalidArgument',
+  VALIDATION: 'InvalidArgument',
+  INVALID_ACTION: 'NotImplemented',
+  MISSING_PARAMETER: 'InvalidArgument',
+  INVALID_PARAMETER_VALUE: 'InvalidArgument',
+  MISSING_AUTHENTICATION: 'AccessDenied',
 }
 
 /**

@@ -9,8 +9,10 @@ import type { IncomingMessage } from 'node:http'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { SessionClaims } from '../sts/token.ts'
 import type { TenantRecord } from '../meta/identity.ts'
-import type { Authorized } from './pipeline.ts'
+import type { Authorized, QueryAuthorized } from './authorized.ts'
+import type { QueryService } from './protocols/query.ts'
 import type { ParsedAuth, RequestView } from './sigv4.ts'
+import type { Node } from './xml.ts'
 
 export type Conditions = Record<string, string | string[]>
 
@@ -38,8 +40,11 @@ export function callerPolicies(c: Caller): {
 
 export interface CallerSession {
   readonly claims: SessionClaims
-  /** arn:aws:iam::ACCOUNT:role/PATH/NAME (aws:PrincipalArn). */
-  readonly roleArn: string
+  /**
+   * aws:PrincipalArn: the role's ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME) for an assumed role,
+   * the user's for a user's session, the federated user's for a federated one.
+   */
+  readonly principalArn: string
   /** The inline session policy, which every request of the session must also be allowed by. */
   readonly policy: LoadedPolicy | undefined
 }
@@ -145,4 +150,40 @@ export function resourceOf(op: Operation, r: S3Request): string {
     case 'objects':
       return `arn:aws:s3:::${r.bucketName ?? ''}/*`
   }
+}
+
+/**
+ * An IAM or STS action (query protocol) as data: the parameters it takes, the IAM action and
+ * resource decided before its handler runs, and who may call it.
+ */
+export interface QueryOperation {
+  readonly service: QueryService
+  /** The `Action` parameter. */
+  readonly name: string
+  /**
+   * The IAM action decided, or `none` for what AWS lets every signed caller do without a
+   * permission (GetCallerIdentity: "No permissions are required to perform this operation").
+   */
+  readonly action: string
+  /** The parameters it takes (besides Action and Version); one ending in `.` takes every one under it. */
+  readonly params: readonly string[]
+  /** The ARN the decision is on, from the parameters and the caller's account (`*` where none). */
+  readonly resource: (p: ReadonlyMap<string, string>, account: string) => string
+  /**
+   * The role named by `RoleArn` is read and its trust policy is the resource policy of the
+   * decision (AssumeRole); a role that does not exist is refused as the trust policy would.
+   */
+  readonly assumesRole?: boolean
+  /**
+   * Who may call: `signed` (the default: any signed caller), `user` (an IAM user's long-term
+   * access key only: GetSessionToken and GetFederationToken), `unsigned` (the request carries
+   * its own proof: AssumeRoleWithWebIdentity).
+   */
+  readonly callers?: 'signed' | 'user' | 'unsigned'
+  /** More actions decided on the same resource, as the request asks (sts:TagSession for Tags). */
+  readonly also?: (p: ReadonlyMap<string, string>) => readonly string[]
+  /** Condition keys the parameters set (sts:RoleSessionName, sts:ExternalId, aws:RequestTag/…). */
+  readonly conditions?: (p: ReadonlyMap<string, string>) => Conditions
+  /** The result element's content; undefined for actions that answer with metadata only. */
+  readonly handler: (ctx: QueryAuthorized) => Promise<Node>
 }

@@ -17,14 +17,15 @@ import type { App } from '../app.ts'
 import { StrongroomError } from '../errors.ts'
 import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
+import { roleArn } from '../identity/roles.ts'
 import type { BucketRecord, ObjectRecord, ScanRecord, UploadRecord } from '../meta/objects.ts'
-import type { TenantRecord } from '../meta/identity.ts'
-import type { KeyRecord } from '../meta/keys.ts'
+import type { RoleRecord, TenantRecord } from '../meta/identity.ts'
 import { ScanRejected, type ObjectService } from '../store/objects.ts'
 import { authenticate } from './authenticate.ts'
-import { EMPTY_SHA256, readSmallBody, streamingBody, type StreamingBody } from './body.ts'
+import { Authorized, MINT, QueryAuthorized } from './authorized.ts'
+import { EMPTY_SHA256, readSmallBody } from './body.ts'
 import { ownerRule } from './bucket-owner.ts'
-import { requestConditions } from './context.ts'
+import { requestConditions, s3Conditions } from './context.ts'
 import {
   actionOf,
   callerPolicies,
@@ -32,26 +33,33 @@ import {
   type Caller,
   type Conditions,
   type Operation,
-  type S3Request,
+  type QueryOperation,
 } from './operation.ts'
 import { PolicyCache } from './policies.ts'
-import { decode, route, send, sendXml } from './protocols/rest-xml.ts'
+import {
+  decodeQuery,
+  onlyKnown,
+  queryServiceOf,
+  sendQueryResult,
+  type QueryRequest,
+  type QueryService,
+} from './protocols/query.ts'
+import { decode, route, viewOf } from './protocols/rest-xml.ts'
 import { quarantined } from './quarantine.ts'
 import { loaded, once, RequestState, type Decided } from './request-state.ts'
 import type { DecisionRecord, RecordSink, ScanEvent } from './audit.ts'
 import {
-  bucketOwnersKey,
   completedObject,
   writeKeyOf,
   copySource,
   existing,
   NO_SUCH_UPLOAD,
   noSuchBucket,
-  type CopySource,
 } from './s3/common.ts'
 import { PAYLOAD_SHA256 } from './sigv4.ts'
-import type { Node } from './xml.ts'
 import { restrictedByPublicAccessBlock } from './public-access.ts'
+
+export type { Authorized, QueryAuthorized } from './authorized.ts'
 
 /**
  * Every denial of an anonymous request reads the same, whether the bucket is missing, blocked
@@ -68,6 +76,8 @@ export interface PipelineOptions {
   readonly objects: ObjectService
   /** The operations this endpoint serves (s3/table.ts). */
   readonly operations: readonly Operation[]
+  /** The IAM and STS actions it serves (query protocol); none unless given. */
+  readonly queryOperations?: readonly QueryOperation[]
   readonly now?: () => number
   /**
    * Receives every authorization decision (the audit log and `strongroom explain` read these).
@@ -81,142 +91,12 @@ export interface PipelineOptions {
   readonly onAlert?: (line: Record<string, unknown>) => void
 }
 
-const MINT = Symbol('pipeline')
-
-/**
- * What a handler works with once the pipeline has allowed its operation: the request, the
- * records the decision read, the stores, and per-item decisions. Only the pipeline makes one.
- */
-export class Authorized {
-  readonly #p: Pipeline
-  readonly #s: RequestState
-
-  constructor(token: symbol, p: Pipeline, s: RequestState) {
-    if (token !== MINT)
-      throw new StrongroomError('INTERNAL', 'an authorized context is made by the pipeline only')
-    this.#p = p
-    this.#s = s
-  }
-
-  /** Buckets and their configuration. */
-  get buckets(): App['buckets'] {
-    return this.#p.app.buckets
-  }
-  /** Object, version and multipart metadata: listings, reads, tags. */
-  get objectMeta(): App['objectMeta'] {
-    return this.#p.app.objectMeta
-  }
-  /** Object bodies. */
-  get objects(): ObjectService {
-    return this.#p.objects
-  }
-  /** The key catalogue (ARNs, key policies). */
-  get keys(): App['keys'] {
-    return this.#p.app.keys
-  }
-  /** Tenants, users, access keys. */
-  get identity(): App['identity'] {
-    return this.#p.app.identity
-  }
-  get config(): App['config'] {
-    return this.#p.app.config
-  }
-  now(): number {
-    return this.#p.now()
-  }
-  get request(): S3Request {
-    return this.#s.r
-  }
-  get req(): IncomingMessage {
-    return this.#s.r.req
-  }
-  get res(): ServerResponse {
-    return this.#s.res
-  }
-  get requestId(): string {
-    return this.#s.requestId
-  }
-  get query(): ReadonlyMap<string, string> {
-    return this.#s.r.query
-  }
-  get bucketName(): string {
-    return this.#s.r.bucketName ?? ''
-  }
-  get key(): string {
-    return this.#s.r.key ?? ''
-  }
-  get versionId(): string | undefined {
-    return this.#s.r.versionId
-  }
-  get caller(): Caller {
-    return this.#s.caller
-  }
-  header(name: string): string | undefined {
-    return this.#s.r.header(name)
-  }
-  /** The bucket the decision was on (operations whose target is a bucket, object or items). */
-  get bucket(): BucketRecord {
-    return loaded(this.#s.bucket, 'bucket')
-  }
-  /** The existing object version the decision was on (target `object`). */
-  get object(): ObjectRecord {
-    return loaded(this.#s.object, 'object')
-  }
-  /** The copy source, read and decided (declarations with `copySource`). */
-  get source(): CopySource {
-    return loaded(this.#s.source, 'copy source')
-  }
-  /** The key the body is sealed under, decided (declarations with `kms` on `write` or `upload`). */
-  get keyId(): string {
-    return loaded(this.#s.keyId, 'key')
-  }
-  /** The body read before the decision (declarations with `bodyBeforeAuth`). */
-  get earlyBody(): Buffer {
-    return loaded(this.#s.earlyBody, 'body')
-  }
-  /** The multipart upload the request names (NoSuchUpload unless it is this bucket and key's). */
-  upload(): Promise<UploadRecord> {
-    return this.#p.upload(this.#s)
-  }
-  tenantOf(bucket: BucketRecord): Promise<TenantRecord> {
-    return this.#p.tenantOf(this.#s, bucket)
-  }
-  /** The bucket owner's enabled key that a request names (KMS.NotFoundException otherwise). */
-  async ownersKey(bucket: BucketRecord, asked: string): Promise<KeyRecord> {
-    return bucketOwnersKey(this.#p.app.keys, await this.tenantOf(bucket), asked)
-  }
-  /** Decides one item of a per-item operation; throws AccessDenied unless allowed. */
-  authorizeItem(action: string, resource: string, extra: Conditions = {}): void {
-    this.#p.check(this.#s, action, resource, this.bucket, extra)
-  }
-  /** Resolves once the per-item decisions made so far are on disk: await it before answering. */
-  recorded(): Promise<void> {
-    return this.#p.recorded()
-  }
-  /** A small request document, read whole (at most `max` bytes) and its payload hash checked. */
-  readBody(max: number, tooLarge?: () => StrongroomError): Promise<Buffer> {
-    return readSmallBody(this.req, max, this.#s.caller.auth?.payloadHash, tooLarge)
-  }
-  streamingBody(): StreamingBody {
-    return streamingBody(this.req, this.#s.caller.auth, this.#s.caller.signingKey)
-  }
-  send(status: number, body?: string): void {
-    send(this.res, this.requestId, status, body)
-  }
-  sendXml(status: number, root: string, body: Node): void {
-    sendXml(this.res, this.requestId, status, root, body)
-  }
-  /** Runs a write that the model scanner judges, and records its verdict. */
-  scanned(bucket: BucketRecord, key: string, write: () => Promise<ObjectRecord>) {
-    return this.#p.scanned(this.#s, bucket, key, write)
-  }
-}
-
 export class Pipeline {
   readonly app: App
   readonly objects: ObjectService
   readonly now: () => number
   readonly operations: readonly Operation[]
+  readonly queryOperations: readonly QueryOperation[]
   private readonly decisions: RecordSink<DecisionRecord> | undefined
   private readonly scans: RecordSink<ScanEvent> | undefined
   readonly policies: PolicyCache
@@ -225,6 +105,7 @@ export class Pipeline {
     this.app = o.app
     this.objects = o.objects
     this.operations = o.operations
+    this.queryOperations = o.queryOperations ?? []
     this.now = o.now ?? Date.now
     this.decisions = o.decisions
     this.scans = o.scans
@@ -234,7 +115,11 @@ export class Pipeline {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const r = decode(req)
+    const v = viewOf(req)
+    // A request is routed by the service its credential scope names (an unsigned one by its shape).
+    const service = queryServiceOf(v.view, v.pairs)
+    if (service !== undefined) return this.handleQuery(req, res, requestId, v, service)
+    const r = decode(req, v)
     const now = this.now()
     const caller = await authenticate(this.app, this.policies, now, r.view, r.pairs)
     if (caller.auth !== undefined) {
@@ -251,7 +136,7 @@ export class Pipeline {
           "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
     }
-    const conditions = requestConditions(req, caller, r.query, now, this.app.config.region)
+    const conditions = s3Conditions(req, caller, r.query, now, this.app.config.region)
     const op = route(this.operations, r)
     const s = new RequestState(r, res, requestId, caller, conditions, op.name)
     if (op.answersRegion === true) res.setHeader('x-amz-bucket-region', this.app.config.region)
@@ -266,6 +151,97 @@ export class Pipeline {
     }
     if (this.decisions?.backlogged === true) await this.logged(this.decisions)
     await op.handler(new Authorized(MINT, this, s))
+  }
+
+  /**
+   * IAM and STS (query protocol): the body is read (bounded) because SigV4 signs its hash, the
+   * caller authenticated for that service, the action found and its parameters checked, then
+   * decided (for AssumeRole, with the role's trust policy as the resource policy) before the
+   * handler runs.
+   */
+  private async handleQuery(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    v: ReturnType<typeof viewOf>,
+    service: QueryService,
+  ): Promise<void> {
+    const q = await decodeQuery(req, v.view, v.pairs, service)
+    const now = this.now()
+    const signed = { service, bodyHash: q.bodyHash }
+    const caller = await authenticate(this.app, this.policies, now, q.view, q.pairs, signed)
+    const op = this.queryOperations.find((o) => o.service === service && o.name === q.action)
+    if (op === undefined)
+      throw new StrongroomError(
+        'INVALID_ACTION',
+        `Could not find operation ${q.action.slice(0, 64)} for version ${q.service === 'sts' ? '2011-06-15' : '2010-05-08'}`,
+      )
+    onlyKnown(q.params, op.name, op.params)
+    if (caller.auth === undefined && op.callers !== 'unsigned')
+      throw new StrongroomError('MISSING_AUTHENTICATION', 'Request is missing Authentication Token')
+    sessionMayCall(caller, op)
+    const conditions = {
+      ...requestConditions(req, caller, now, this.app.config.region),
+      ...op.conditions?.(q.params),
+    }
+    let role: RoleRecord | undefined
+    try {
+      if (op.action !== 'none') role = await this.decideQuery(q, op, caller, conditions, requestId)
+    } catch (e) {
+      await this.decisions?.flush().catch(() => {})
+      throw e
+    }
+    if (this.decisions?.backlogged === true) await this.logged(this.decisions)
+    const ctx = new QueryAuthorized(MINT, this, q, caller, requestId, { role, conditions })
+    sendQueryResult(res, requestId, q, await op.handler(ctx))
+  }
+
+  /** Decides a query action; returns the role it assumes, if it does. Throws AccessDenied. */
+  private async decideQuery(
+    q: QueryRequest,
+    op: QueryOperation,
+    c: Caller,
+    context: Conditions,
+    requestId: string,
+  ): Promise<RoleRecord | undefined> {
+    const resource = op.resource(q.params, c.account)
+    let resourceAccount = c.account
+    let role: RoleRecord | undefined
+    let trust: LoadedPolicy | undefined
+    if (op.assumesRole === true) {
+      const named = /^arn:aws:iam::(\d{12}):role\/(?:[^/]*\/)*([\w+=,.@-]{1,64})$/.exec(resource)
+      resourceAccount = named?.[1] ?? ''
+      const found = named && (await this.app.identity.findRole(named[1] ?? '', named[2] ?? ''))
+      // The ARN must name the role exactly, path included.
+      if (found && roleArn(found.tenantId, found) === resource) role = found
+      const name = `trust policy of ${role?.name ?? ''}`
+      if (role !== undefined) trust = this.policies.load(role.trustPolicy, 'trust', name, name)
+    }
+    const set = { ...callerPolicies(c), resource: trust }
+    for (const action of [op.action, ...(op.also?.(q.params) ?? [])]) {
+      const req: AuthzRequest = {
+        principal: c.arn,
+        principalAccount: c.account,
+        action,
+        resource,
+        resourceAccount,
+        context,
+      }
+      const r = authorize(req, set, { explain: true })
+      this.record(
+        { requestId, operation: op.name, caller: c },
+        action,
+        resource,
+        r.decision,
+        r.trace,
+      )
+      if (r.decision !== 'Allow' || (op.assumesRole === true && role === undefined))
+        throw new StrongroomError(
+          'ACCESS_DENIED',
+          `User: ${c.arn} is not authorized to perform: ${action} on resource: ${resource.slice(0, 300)}`,
+        )
+    }
+    return role
   }
 
   /** Every decision the declaration asks for, in S3's order; throws on the first refusal. */
@@ -539,7 +515,7 @@ export class Pipeline {
   }
 
   private record(
-    s: RequestState,
+    s: Pick<RequestState, 'requestId' | 'operation' | 'caller'>,
     action: string,
     resource: string,
     decision: string,
@@ -597,4 +573,26 @@ function appliedOnly(t: Trace): Trace {
       .map((p) => ({ ...p, statements: p.statements.filter((x) => x.matched) }))
       .filter((p) => p.statements.length > 0),
   }
+}
+
+/**
+ * What temporary credentials may not do, whatever their policies say: a user's session
+ * (GetSessionToken) calls no IAM action and, of STS, only AssumeRole and GetCallerIdentity; a
+ * federated user's calls no IAM action and, of STS, only GetCallerIdentity
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html).
+ */
+function sessionMayCall(c: Caller, op: QueryOperation): void {
+  const kind = c.session?.claims.kind
+  if (op.callers === 'user' && (c.userName === undefined || kind !== undefined))
+    throw new StrongroomError(
+      'ACCESS_DENIED',
+      `Cannot call ${op.name} with session credentials: it needs an IAM user's access key`,
+    )
+  if (kind === undefined || kind === 'role') return
+  const stsAllowed = kind === 'user' ? ['AssumeRole', 'GetCallerIdentity'] : ['GetCallerIdentity']
+  if (op.service === 'iam' || !stsAllowed.includes(op.name))
+    throw new StrongroomError(
+      'ACCESS_DENIED',
+      `Cannot call ${op.name} with the credentials of ${kind === 'user' ? 'GetSessionToken' : 'GetFederationToken'}`,
+    )
 }

@@ -1,10 +1,12 @@
 /**
- * The S3 endpoint: the request pipeline (pipeline.ts) serving the S3 operation table
- * (s3/table.ts) through the REST-XML codec. `S3Gateway` is what the listener (server.ts) runs.
+ * The endpoint: the request pipeline (pipeline.ts) serving the S3 operation table
+ * (s3/table.ts) through the REST-XML codec, and STS's actions (sts/operations.ts) through the
+ * query codec, on the same URL. `S3Gateway` is what the listener (server.ts) runs.
  */
 import { randomBytes } from 'node:crypto'
 import { Pipeline, type PipelineOptions } from './pipeline.ts'
 import { S3_OPERATIONS } from './s3/table.ts'
+import { STS_OPERATIONS } from './sts/operations.ts'
 
 export type { Caller } from './operation.ts'
 export type { DecisionRecord, ScanEvent } from './pipeline.ts'
@@ -16,7 +18,11 @@ export type GatewayOptions = Omit<PipelineOptions, 'operations'> & {
 
 export class S3Gateway extends Pipeline {
   constructor(o: GatewayOptions) {
-    super({ ...o, operations: o.operations ?? S3_OPERATIONS })
+    super({
+      ...o,
+      operations: o.operations ?? S3_OPERATIONS,
+      queryOperations: o.queryOperations ?? STS_OPERATIONS,
+    })
   }
 }
 

@@ -33,6 +33,7 @@ import {
 import { auditWriter, type AuditWriter } from './audit.ts'
 import { errorXml, toApiError } from './errors.ts'
 import type { DecisionRecord } from './pipeline.ts'
+import { encodeQueryError, queryServiceOfRequest } from './protocols/query.ts'
 import { encodeError } from './protocols/rest-xml.ts'
 import { newRequestId, type S3Gateway } from './s3.ts'
 import { XML_BOUNDS } from './xml.ts'
@@ -165,15 +166,19 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       if (inFlight === 0) drained?.()
     })
     const answerError = (e: unknown) => {
-      const { wire: err, body } = encodeError(e, req, requestId)
-      if (err.code === 'InternalError') logError(requestId, e, 'request')
+      // A query-protocol request (IAM, STS) is answered in its protocol's error shape.
+      const service = queryServiceOfRequest(req)
+      const { code, status, body } =
+        service === undefined ? s3Error(e, req, requestId) : encodeQueryError(e, service, requestId)
+      if (code === 'InternalError' || code === 'InternalFailure') logError(requestId, e, 'request')
       if (res.headersSent || res.destroyed) {
         res.destroy()
         return
       }
-      res.statusCode = err.status
-      res.setHeader('x-amz-request-id', requestId)
-      if (body !== '') res.setHeader('Content-Type', 'application/xml')
+      res.statusCode = status
+      res.setHeader(service === undefined ? 'x-amz-request-id' : 'x-amzn-RequestId', requestId)
+      if (body !== '')
+        res.setHeader('Content-Type', service === undefined ? 'application/xml' : 'text/xml')
       res.setHeader('Content-Length', String(Buffer.byteLength(body)))
       const reply = () => {
         if (res.writableEnded || res.destroyed) return
@@ -197,7 +202,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       // keeping the connection: Node reads and discards the rest of its body before the next
       // request on it, so a client still sending reads the answer, and one holding its body
       // back gets it too (the idle timeout ends its connection).
-      if (err.code === 'SlowDown' && declared <= DRAIN_LIMIT) {
+      if ((code === 'SlowDown' || code === 'Throttling') && declared <= DRAIN_LIMIT) {
         res.end(body)
         return
       }
@@ -395,6 +400,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
         drained = () => server.closeIdleConnections()
       }),
   }
+}
+
+function s3Error(e: unknown, req: IncomingMessage, requestId: string) {
+  const { wire, body } = encodeError(e, req, requestId)
+  return { code: wire.code, status: wire.status, body }
 }
 
 /** The messages of an error's causes, outermost first (the log keeps what a 500 hides). */

@@ -197,10 +197,29 @@ export function unsignedHeaders(v: RequestView, auth: ParsedAuth): string[] {
     .sort()
 }
 
+/**
+ * The service a request's credential scope names (`s3`, `sts`, `iam`…), read without checking
+ * anything else: the pipeline routes on it, then verifies the signature for that service.
+ */
+export function scopeService(
+  v: RequestView,
+  query: readonly [string, string][],
+): string | undefined {
+  const given = header(v, 'authorization')
+  const credential =
+    given === undefined
+      ? query.find(([k]) => k === 'X-Amz-Credential')?.[1]
+      : /Credential=([^,\s]*)/.exec(given)?.[1]
+  return credential === undefined
+    ? undefined
+    : /^[^/]*\/\d{8}\/[^/]*\/([a-z0-9-]{1,32})\/aws4_request$/.exec(credential)?.[1]
+}
+
 /** Reads how a request is signed; undefined for an anonymous request. */
 export function parseAuth(
   v: RequestView,
   query: readonly [string, string][],
+  bodyHash?: string,
 ): ParsedAuth | undefined {
   // An empty Authorization header carries no credentials: the request is anonymous, and is
   // refused as one (403 AccessDenied, as S3 answers it), not as a malformed signature.
@@ -236,7 +255,8 @@ export function parseAuth(
         'ACCESS_DENIED',
         'AWS authentication requires a valid x-amz-date header',
       )
-    const payloadHash = contentSha256
+    // S3 requires the header; the other services sign the hash of the body they were sent.
+    const payloadHash = contentSha256 ?? bodyHash
     if (payloadHash === undefined)
       throw new StrongroomError(
         'INVALID_REQUEST',
@@ -342,15 +362,17 @@ export function verify(
   query: readonly [string, string][],
   auth: ParsedAuth,
   keyOf: (c: Credential) => KeyObject,
-  expect: { region: string; now: number },
+  expect: { region: string; now: number; service?: string },
 ): KeyObject {
   const c = auth.credential
-  if (c.service !== 's3')
+  const service = expect.service ?? 's3'
+  if (c.service !== service)
     throw new StrongroomError(
       'AUTHORIZATION_HEADER_MALFORMED',
-      `the credential is scoped to service \`${c.service}\`; this endpoint is s3`,
+      `the credential is scoped to service \`${c.service}\`; this request is for ${service}`,
     )
-  if (c.region !== expect.region) {
+  // IAM is a global service: clients sign it for us-east-1 wherever they are.
+  if (c.region !== expect.region && !(service === 'iam' && c.region === 'us-east-1')) {
     throw new StrongroomError(
       'AUTHORIZATION_HEADER_MALFORMED',
       `the credential is scoped to region \`${c.region}\`; this endpoint expects \`${expect.region}\``,

@@ -55,8 +55,12 @@ function render(tag: string, v: Node | readonly Node[]): string {
   return `<${tag}>${escapeXml(String(v))}</${name}>`
 }
 
-export function xmlDocument(root: string, body: Node): string {
-  const xmlns = ' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
+export function xmlDocument(
+  root: string,
+  body: Node,
+  namespace = 'http://s3.amazonaws.com/doc/2006-03-01/',
+): string {
+  const xmlns = ` xmlns="${namespace}"`
   return `<?xml version="1.0" encoding="UTF-8"?>\n${render(root, body).replace(`<${root}>`, `<${root}${xmlns}>`)}`
 }
 

@@ -377,7 +377,7 @@ const rank = (g: Grant) => (g === 'direct' ? 3 : g === 'role' ? 2 : 1)
 function resourcePolicyRequired(req: AuthzRequest): 'key' | 'trust' | undefined {
   if (/^arn:aws(-cn|-us-gov)?:kms:[^:]*:\d{12}:key\//.test(req.resource)) return 'key'
   if (
-    /^sts:AssumeRole/i.test(req.action) &&
+    /^sts:(AssumeRole|TagSession|SetSourceIdentity)/i.test(req.action) &&
     /^arn:aws(-cn|-us-gov)?:iam::\d{12}:role\//.test(req.resource)
   )
     return 'trust'

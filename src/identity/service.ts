@@ -146,6 +146,11 @@ export class IdentityService {
     return this.store.listUserPolicies(key.tenantId, key.userName)
   }
 
+  /** The user's inline policies as stored, for a caller that compiles them through its own cache. */
+  userPolicyRecords(user: UserRecord): Promise<UserPolicyRecord[]> {
+    return this.store.listUserPolicies(user.tenantId, user.name)
+  }
+
   /** The user's inline policies, compiled; one that no longer loads denies every request of the user. */
   userPolicies(user: UserRecord): Promise<LoadedPolicy[]> {
     return userPolicies(this.store, user)

@@ -44,6 +44,8 @@ export interface SessionClaims {
   readonly sourceIdentity?: string | undefined
   /** Made by a session assuming a role (role chaining: at most one hour, as on AWS). */
   readonly chained?: boolean | undefined
+  /** A federated user's: the IAM user whose credentials asked for it (its permissions bound the session's). */
+  readonly user?: string | undefined
 }
 
 /** Credentials as STS answers them. */

@@ -53,9 +53,10 @@ export async function signHeaders(
   url: URL,
   body: Buffer,
   extra: Record<string, string>,
+  service = 's3',
 ) {
   const signer = new SignatureV4({
-    service: 's3',
+    service,
     region: 'us-east-1',
     credentials: { accessKeyId: c.id, secretAccessKey: c.secret },
     sha256: Sha256,

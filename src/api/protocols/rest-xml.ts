@@ -57,16 +57,26 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v
 }
 
-/** Bytes to a request: the path split into bucket and key, the query, a checked versionId. */
-export function decode(req: IncomingMessage): S3Request {
+/** The request line and headers as SigV4 reads them, and the query as ordered pairs. */
+export function viewOf(req: IncomingMessage): {
+  view: RequestView
+  pairs: [string, string][]
+} {
   const url = req.url ?? '/'
   const qi = url.indexOf('?')
   const rawPath = qi < 0 ? url : url.slice(0, qi)
   const rawQuery = qi < 0 ? '' : url.slice(qi + 1)
   const view: RequestView = { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }
-  const pairs = parseQuery(rawQuery)
+  return { view, pairs: parseQuery(rawQuery) }
+}
+
+/** Bytes to a request: the path split into bucket and key, the query, a checked versionId. */
+export function decode(
+  req: IncomingMessage,
+  { view, pairs }: ReturnType<typeof viewOf> = viewOf(req),
+): S3Request {
   const query = new Map(pairs)
-  const [bucketName, key] = splitPath(rawPath)
+  const [bucketName, key] = splitPath(view.rawPath)
   const versionId = query.get('versionId')
   if (versionId !== undefined && !isVersionId(versionId))
     throw new StrongroomError('INVALID_ARGUMENT', 'Invalid version id specified', {

@@ -1,0 +1,125 @@
+/**
+ * What STS accepts in a session request, with AWS's limits and wording
+ * (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html,
+ * API_GetFederationToken.html, API_GetSessionToken.html): session names, durations, session
+ * tags, source identities and session policies. Pure: every function checks and returns.
+ */
+import { StrongroomError } from '../errors.ts'
+import { validPolicy } from '../identity/roles.ts'
+
+/** RoleSessionName and SourceIdentity: 2 to 64 of letters, digits and + = , . @ _ - */
+export const SESSION_NAME = /^[\w+=,.@-]{2,64}$/
+/** GetFederationToken's Name: 2 to 32 of the same. */
+const FEDERATED_NAME = /^[\w+=,.@-]{2,32}$/
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u
+/** The most session tags a request may pass. */
+export const MAX_SESSION_TAGS = 50
+/** The most characters of an inline session policy. */
+export const MAX_SESSION_POLICY = 2048
+/** A session made by a session assuming a role lasts at most an hour. */
+export const CHAINED_MAX_SECONDS = 3600
+
+function invalid(value: string, field: string, constraint: string): StrongroomError {
+  return new StrongroomError(
+    'VALIDATION',
+    `1 validation error detected: Value '${value.slice(0, 80)}' at '${field}' failed to satisfy constraint: ${constraint}`,
+  )
+}
+
+export function sessionName(value: string, field = 'roleSessionName'): string {
+  if (value.length < 2 || value.length > 64)
+    throw invalid(value, field, 'Member must have length between 2 and 64')
+  if (!SESSION_NAME.test(value))
+    throw invalid(value, field, 'Member must satisfy regular expression pattern: [\\w+=,.@-]*')
+  return value
+}
+
+export function federatedName(value: string): string {
+  if (!FEDERATED_NAME.test(value))
+    throw invalid(
+      value,
+      'name',
+      'Member must have length between 2 and 32 and satisfy regular expression pattern: [\\w+=,.@-]*',
+    )
+  return value
+}
+
+export function externalId(value: string): string {
+  if (!EXTERNAL_ID.test(value))
+    throw invalid(
+      value,
+      'externalId',
+      'Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*',
+    )
+  return value
+}
+
+/**
+ * DurationSeconds: at least 900, at most `max` (the role's maximum session, 1 hour for a
+ * chained session, 36 hours for GetSessionToken and GetFederationToken).
+ */
+export function duration(
+  given: string | undefined,
+  fallback: number,
+  max: number,
+  tooLong: string,
+): number {
+  if (given === undefined) return Math.min(fallback, max)
+  if (!/^\d{1,9}$/.test(given))
+    throw invalid(given, 'durationSeconds', 'Member must be a whole number of seconds')
+  const n = Number(given)
+  if (n < 900)
+    throw invalid(given, 'durationSeconds', 'Member must have value greater than or equal to 900')
+  if (n > max) throw new StrongroomError('VALIDATION', tooLong)
+  return n
+}
+
+/** Session tags: at most 50, keys unique regardless of case, AWS's characters and lengths. */
+export function sessionTags(
+  given: readonly { Key: string | undefined; Value: string | undefined }[],
+): [string, string][] {
+  if (given.length > MAX_SESSION_TAGS)
+    throw invalid(
+      `${String(given.length)} tags`,
+      'tags',
+      `Member must have length less than or equal to ${String(MAX_SESSION_TAGS)}`,
+    )
+  const seen = new Set<string>()
+  return given.map(({ Key: k, Value: v }, i) => {
+    const at = `tags.${String(i + 1)}.member`
+    if (k === undefined || !TAG_KEY.test(k))
+      throw invalid(
+        k ?? '',
+        `${at}.key`,
+        'Member must have length between 1 and 128 and consist of letters, digits, spaces and _ . : / = + - @',
+      )
+    if (v === undefined || !TAG_VALUE.test(v))
+      throw invalid(
+        v ?? '',
+        `${at}.value`,
+        'Member must have length at most 256 and consist of letters, digits, spaces and _ . : / = + - @',
+      )
+    if (seen.has(k.toLowerCase()))
+      throw new StrongroomError(
+        'INVALID_PARAMETER_VALUE',
+        `Duplicate tag keys found: ${k.slice(0, 128)}. Tag keys are case insensitive.`,
+      )
+    seen.add(k.toLowerCase())
+    return [k, v]
+  })
+}
+
+/** The inline session policy: at most 2,048 characters, and a valid policy. */
+export function sessionPolicy(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined
+  if (text.length > MAX_SESSION_POLICY)
+    throw invalid(
+      `${text.slice(0, 40)}…`,
+      'policy',
+      `Member must have length less than or equal to ${String(MAX_SESSION_POLICY)}`,
+    )
+  validPolicy(text, 'session', 'Policy')
+  return text
+}
