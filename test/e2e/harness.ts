@@ -80,6 +80,8 @@ export function strongroom(args: string[]) {
 export interface Creds {
   id: string
   secret: string
+  /** A session's token (STS credentials). */
+  token?: string
 }
 
 export function env(c: Creds): NodeJS.ProcessEnv {
@@ -87,6 +89,7 @@ export function env(c: Creds): NodeJS.ProcessEnv {
     ...process.env,
     AWS_ACCESS_KEY_ID: c.id,
     AWS_SECRET_ACCESS_KEY: c.secret,
+    ...(c.token === undefined ? {} : { AWS_SESSION_TOKEN: c.token }),
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_CA_BUNDLE: ca,
     AWS_CONFIG_FILE: '/dev/null',
