@@ -33,11 +33,27 @@ export interface EndpointOptions {
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
-export async function serveCredentials(o: EndpointOptions): Promise<CredentialsEndpoint> {
-  const now = o.now ?? Date.now
-  const renewBefore = o.renewBefore ?? RENEW_BEFORE_MS
-  const want = digest(o.token)
+/** The job's session: issued on first use, issued again once less than `renewBefore` is left. */
+export function renewing(
+  issue: () => SessionCredentials,
+  renewBefore: number,
+  now: () => number,
+): () => SessionCredentials {
   let current: SessionCredentials | undefined
+  return () => {
+    if (current === undefined || current.expiration - now() < renewBefore) current = issue()
+    return current
+  }
+}
+
+/** RFC 3339 in UTC without fractions, as the credential providers print Expiration. */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+export async function serveCredentials(o: EndpointOptions): Promise<CredentialsEndpoint> {
+  const session = renewing(o.issue, o.renewBefore ?? RENEW_BEFORE_MS, o.now ?? Date.now)
+  const want = digest(o.token)
   const answer = (res: ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body)
     res.writeHead(status, {
@@ -62,12 +78,12 @@ export async function serveCredentials(o: EndpointOptions): Promise<CredentialsE
       })
       return
     }
-    if (current === undefined || current.expiration - now() < renewBefore) current = o.issue()
+    const current = session()
     answer(res, 200, {
       AccessKeyId: current.accessKeyId,
       SecretAccessKey: current.secretAccessKey,
       Token: current.sessionToken,
-      Expiration: new Date(current.expiration).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      Expiration: rfc3339(current.expiration),
       AccountId: o.accountId,
     })
   })

@@ -193,6 +193,42 @@ console.log(JSON.stringify({
     await Promise.resolve()
   })
 
+  it('--imds: boto3 and the AWS SDK for JavaScript find the role through an IMDSv2 endpoint', async (t) => {
+    const script = join(work, 'imds-job.mjs')
+    writeFileSync(
+      script,
+      `import { S3Client, GetObjectCommand } from '${import.meta.resolve('@aws-sdk/client-s3')}'
+const s3 = new S3Client({ forcePathStyle: true })
+const data = await (await s3.send(new GetObjectCommand({ Bucket: 'datasets', Key: 'train.csv' }))).Body.transformToString()
+let denied = ''
+try { await s3.send(new GetObjectCommand({ Bucket: 'private', Key: 'secret' })) } catch (e) { denied = e.name }
+console.log(JSON.stringify({ data, denied, container: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI ?? null, imds: process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT }))
+`,
+    )
+    const r = job([process.execPath, script], ['--imds'])
+    assert.equal(r.code, 0, r.stderr)
+    const report = JSON.parse(r.stdout) as Record<string, string | null>
+    assert.equal(report.data, 'x,y\n1,2\n')
+    assert.equal(report.denied, 'AccessDenied')
+    assert.equal(report.container, null)
+    assert.match(report.imds ?? '', /^http:\/\/127\.0\.0\.1:\d+$/)
+    if (!needs(t, 'boto3')) return
+    const py = job(
+      [
+        'python3',
+        '-c',
+        [
+          'import boto3',
+          's = boto3.Session()',
+          "print(s.get_credentials().method, s.client('s3').get_object(Bucket='datasets', Key='train.csv')['Body'].read().decode(), end='')",
+        ].join('\n'),
+      ],
+      ['--imds'],
+    )
+    assert.equal(py.code, 0, py.stderr)
+    assert.equal(py.stdout, 'iam-role x,y\n1,2\n')
+  })
+
   it('passes the job’s exit status on; a bad duration, role or command is refused before anything runs', () => {
     assert.equal(job([process.execPath, '-e', 'process.exit(7)']).code, 7)
     const long = job(['true'], ['--duration', '13h'])

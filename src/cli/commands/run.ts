@@ -17,14 +17,14 @@ import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StrongroomError } from '../../errors.ts'
 import { RENEW_BEFORE_MS, serveCredentials } from '../../sts/credentials-endpoint.ts'
+import { serveInstanceMetadata } from '../../sts/imds.ts'
+import { SESSION_NAME } from '../../sts/limits.ts'
 import { accountMayAssume } from '../../sts/trust.ts'
 import { requireOpt, stringOpt, withApp, type Command } from '../command.ts'
 import { parseDuration } from './role.ts'
 
 /** Where a running `serve` writes its URL in the data directory. */
 export const ENDPOINT_FILE = 'endpoint'
-/** https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html: RoleSessionName. */
-const SESSION_NAME = /^[\w+=,.@-]{2,64}$/
 
 export const run: Command = {
   name: 'run',
@@ -52,11 +52,18 @@ export const run: Command = {
       description:
         'the gateway (default STRONGROOM_ENDPOINT, else the address a running `serve` recorded)',
     },
+    imds: {
+      type: 'boolean',
+      description:
+        'serve the credentials as the EC2 instance metadata service (IMDSv2) instead, for tools that know only that',
+    },
   },
   help: [
     'The job sees AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE),',
     'AWS_ENDPOINT_URL, AWS_REGION (and AWS_CA_BUNDLE over TLS), and an AWS_CONFIG_FILE saying the',
     'same; boto3, the AWS SDK for JavaScript and the aws CLI find the credentials with no code.',
+    'With --imds it sees AWS_EC2_METADATA_SERVICE_ENDPOINT instead: an IMDSv2-compatible endpoint',
+    'serving the role, for tools that read credentials only from the instance metadata service.',
     'Its exit status is this command’s.',
     '',
     'Example:',
@@ -95,8 +102,8 @@ export const run: Command = {
           `role \`${role.name}\` does not trust its account (arn:aws:iam::${tenant.id}:root) with sts:AssumeRole: ${trust.reason}; name the account in its trust policy to run jobs as it`,
         )
       const token = randomBytes(32).toString('base64url')
-      const credentials = await serveCredentials({
-        token,
+      const imds = ctx.values.imds === true
+      const common = {
         accountId: tenant.id,
         // A short session is renewed once two thirds of it are gone, not on every request.
         renewBefore: Math.min(RENEW_BEFORE_MS, (duration * 1000) / 3),
@@ -112,12 +119,20 @@ export const run: Command = {
             expiresAt: now + duration * 1000,
           })
         },
-      })
+      }
+      const credentials = imds
+        ? await serveInstanceMetadata({
+            ...common,
+            region: config.region,
+            roleName: role.name,
+            roleId: role.id,
+          })
+        : await serveCredentials({ ...common, token })
       // mkdtemp makes the directory 0700; the files in it are 0600.
       const dir = mkdtempSync(join(tmpdir(), 'strongroom-run-'))
       try {
         const tokenFile = join(dir, 'token')
-        writeFileSync(tokenFile, token, { mode: 0o600 })
+        if (!imds) writeFileSync(tokenFile, token, { mode: 0o600 })
         const ca = join(config.dataDir, 'ca.pem')
         const tls = endpoint.startsWith('https:') && existsSync(ca)
         const configFile = join(dir, 'config')
@@ -133,18 +148,26 @@ export const run: Command = {
         const env: NodeJS.ProcessEnv = {}
         for (const [k, v] of Object.entries(ctx.env))
           if (!/^(AWS_|STRONGROOM_)/i.test(k)) env[k] = v
+        Object.assign(
+          env,
+          imds
+            ? // The SDKs' chain ends with the instance metadata service; they find it here.
+              { AWS_EC2_METADATA_SERVICE_ENDPOINT: credentials.url }
+            : {
+                AWS_CONTAINER_CREDENTIALS_FULL_URI: credentials.url,
+                AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile,
+                // SDKs from before the _FILE variant (botocore before 1.31, the aws CLI v2
+                // before 2.14) read the token itself; it opens only this job's endpoint.
+                AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
+                AWS_EC2_METADATA_DISABLED: 'true',
+              },
+        )
         Object.assign(env, {
-          AWS_CONTAINER_CREDENTIALS_FULL_URI: credentials.url,
-          AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile,
-          // SDKs from before the _FILE variant (botocore before 1.31, the aws CLI v2 before
-          // 2.14) read the token itself; it opens only this job's endpoint, which ends with it.
-          AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
           AWS_ENDPOINT_URL: endpoint,
           AWS_REGION: config.region,
           AWS_DEFAULT_REGION: config.region,
           AWS_CONFIG_FILE: configFile,
           AWS_SHARED_CREDENTIALS_FILE: empty,
-          AWS_EC2_METADATA_DISABLED: 'true',
           // Node's own TLS (the AWS SDK for JavaScript reads no AWS_CA_BUNDLE) trusts it too.
           ...(tls ? { AWS_CA_BUNDLE: ca, NODE_EXTRA_CA_CERTS: ca } : {}),
         })
