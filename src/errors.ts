@@ -128,6 +128,11 @@ export const ERROR_CODES = [
   'MISSING_PARAMETER',
   'INVALID_PARAMETER_VALUE',
   'MISSING_AUTHENTICATION',
+  // web identity (AssumeRoleWithWebIdentity)
+  'INVALID_IDENTITY_TOKEN',
+  'EXPIRED_IDENTITY_TOKEN',
+  'IDP_REJECTED_CLAIM',
+  'IDP_COMMUNICATION_ERROR',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

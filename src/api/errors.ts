@@ -182,6 +182,10 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   MISSING_PARAMETER: 'InvalidArgument',
   INVALID_PARAMETER_VALUE: 'InvalidArgument',
   MISSING_AUTHENTICATION: 'AccessDenied',
+  INVALID_IDENTITY_TOKEN: 'AccessDenied',
+  EXPIRED_IDENTITY_TOKEN: 'AccessDenied',
+  IDP_REJECTED_CLAIM: 'AccessDenied',
+  IDP_COMMUNICATION_ERROR: 'ServiceUnavailable',
 }
 
 /**

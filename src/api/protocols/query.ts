@@ -192,6 +192,11 @@ const QUERY_WIRE: Partial<Readonly<Record<ErrorCode, readonly [string, number]>>
   REQUEST_TIME_TOO_SKEWED: ['RequestExpired', 400],
   SLOW_DOWN: ['Throttling', 400],
   MISSING_AUTHENTICATION: ['MissingAuthenticationToken', 403],
+  // https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html#API_AssumeRoleWithWebIdentity_Errors
+  INVALID_IDENTITY_TOKEN: ['InvalidIdentityToken', 400],
+  EXPIRED_IDENTITY_TOKEN: ['ExpiredTokenException', 400],
+  IDP_REJECTED_CLAIM: ['IDPRejectedClaim', 403],
+  IDP_COMMUNICATION_ERROR: ['IDPCommunicationError', 400],
 }
 
 /** The error as IAM and STS answer it. Internal failures say nothing more than S3's do. */
