@@ -28,7 +28,7 @@ import {
   keyRotate,
   keyScheduleDeletion,
 } from './commands/key.ts'
-import { roleCreate, roleList, rolePutPolicy } from './commands/role.ts'
+import { roleCreate, roleList, rolePutPolicy, roleRevokeSessions } from './commands/role.ts'
 import { run } from './commands/run.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import {
@@ -67,6 +67,7 @@ export const COMMANDS: readonly Command[] = [
   roleCreate,
   rolePutPolicy,
   roleList,
+  roleRevokeSessions,
   run,
   policyValidate,
   policySimulate,

@@ -161,6 +161,42 @@ for (const [label, cli, tool] of [
   })
 }
 
+describe('strongroom role revoke-sessions', () => {
+  it('a session issued before it is refused at once; one issued after works', (t) => {
+    if (!needs(t, 'aws')) return
+    const assume = (name: string): Creds => {
+      const r = aws(
+        alice,
+        'sts',
+        'assume-role',
+        '--role-arn',
+        roleArn,
+        '--role-session-name',
+        name,
+        '--output',
+        'json',
+      )
+      assert.equal(r.code, 0, r.stderr)
+      const c = (JSON.parse(r.stdout) as Assumed).Credentials
+      return { id: c.AccessKeyId, secret: c.SecretAccessKey, token: c.SessionToken }
+    }
+    const read = (c: Creds) => aws(c, 's3', 'cp', 's3://datasets/train.csv', '-')
+    const old = assume('before-revoke')
+    assert.equal(read(old).code, 0)
+    const out = JSON.parse(
+      strongroom(['role', 'revoke-sessions', 'reader', '--tenant', 'vision', '--json']),
+    ) as {
+      PolicyName: string
+    }
+    assert.equal(out.PolicyName, 'AWSRevokeOlderSessions')
+    const refused = read(old)
+    assert.notEqual(refused.code, 0)
+    assert.match(refused.stderr, /403|AccessDenied|Forbidden/)
+    const fresh = assume('after-revoke')
+    assert.equal(read(fresh).code, 0, read(fresh).stderr)
+  })
+})
+
 describe('boto3: sts', () => {
   it('assume_role, then S3 with the session', (t) => {
     if (!needs(t, 'boto3')) return

@@ -1,6 +1,7 @@
 import { readTextFile } from '../io.ts'
 import { StrongroomError } from '../../errors.ts'
 import { roleArn } from '../../identity/roles.ts'
+import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../sts/revoke.ts'
 import { requireOpt, stringOpt, withApp, type Command } from '../command.ts'
 
 const TENANT = {
@@ -126,6 +127,40 @@ export const roleList: Command = {
           MaxSessionDuration: r.maxSessionSeconds,
         })),
       )
+    })
+    return 0
+  },
+}
+
+export const roleRevokeSessions: Command = {
+  name: 'role revoke-sessions',
+  summary:
+    "End every session of a role issued before now (AWS's AWSRevokeOlderSessions inline policy); new sessions are unaffected.",
+  args: 'ROLE',
+  positionals: [1, 1],
+  options: { tenant: TENANT },
+  help: [
+    'Takes effect at once on every gateway: a session issued before now is refused from its next',
+    'request. Jobs started by `strongroom run` get a new session when theirs is next renewed;',
+    'restart them to act at once. Running it again moves the cut-off to the new time.',
+    '',
+    'Example:',
+    '  strongroom role revoke-sessions trainer --tenant vision',
+  ].join('\n'),
+  async run(ctx) {
+    const tenantName = requireOpt(ctx, 'tenant', roleRevokeSessions)
+    const [name = ''] = ctx.positionals
+    await withApp(ctx, async (app) => {
+      const tenant = await app.identity.tenant(tenantName)
+      const role = await app.identity.role(tenant, name)
+      const now = app.clock.now()
+      await app.identity.putRolePolicy(role, REVOKE_POLICY_NAME, revokeOlderSessionsPolicy(now))
+      const cutoff = new Date(now).toISOString()
+      ctx.print(`revoked every session of role ${role.name} issued before ${cutoff}`, {
+        RoleName: role.name,
+        PolicyName: REVOKE_POLICY_NAME,
+        RevokedBefore: cutoff,
+      })
     })
     return 0
   },
