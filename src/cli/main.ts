@@ -29,6 +29,7 @@ import {
   keyScheduleDeletion,
 } from './commands/key.ts'
 import { roleCreate, roleList, rolePutPolicy, roleRevokeSessions } from './commands/role.ts'
+import { whoami } from './commands/whoami.ts'
 import { run } from './commands/run.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import {
@@ -68,6 +69,7 @@ export const COMMANDS: readonly Command[] = [
   rolePutPolicy,
   roleList,
   roleRevokeSessions,
+  whoami,
   run,
   policyValidate,
   policySimulate,

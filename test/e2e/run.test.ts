@@ -193,7 +193,7 @@ console.log(JSON.stringify({
     await Promise.resolve()
   })
 
-  it('--imds: boto3 and the AWS SDK for JavaScript find the role through an IMDSv2 endpoint', async (t) => {
+  it('--imds: boto3 and the AWS SDK for JavaScript find the role through an IMDSv2 endpoint', (t) => {
     const script = join(work, 'imds-job.mjs')
     writeFileSync(
       script,
@@ -227,6 +227,13 @@ console.log(JSON.stringify({ data, denied, container: process.env.AWS_CONTAINER_
     )
     assert.equal(py.code, 0, py.stderr)
     assert.equal(py.stdout, 'iam-role x,y\n1,2\n')
+  })
+
+  it('strongroom whoami inside the job names the role’s session', () => {
+    const r = job([process.execPath, BIN, 'whoami', '--json'], ['--session-name', 'who'])
+    assert.equal(r.code, 0, r.stderr)
+    const who = JSON.parse(r.stdout) as { Arn: string; Account: string }
+    assert.match(who.Arn, /^arn:aws:sts::\d{12}:assumed-role\/trainer\/who$/)
   })
 
   it('passes the job’s exit status on; a bad duration, role or command is refused before anything runs', () => {

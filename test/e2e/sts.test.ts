@@ -14,6 +14,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import {
   alice,
   aws,
+  BIN,
   awsV2,
   ca,
   endpoint,
@@ -160,6 +161,31 @@ for (const [label, cli, tool] of [
     })
   })
 }
+
+describe('strongroom whoami', () => {
+  it('names the caller of the credentials in the environment, and says why it cannot', () => {
+    const who = (e: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, [BIN, 'whoami', '--endpoint', endpoint, '--json'], {
+        env: e,
+        cwd: work,
+        encoding: 'utf8',
+      })
+    const r = who(env(alice))
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual(JSON.parse(r.stdout), {
+      UserId: (JSON.parse(r.stdout) as { UserId: string }).UserId,
+      Account: account,
+      Arn: `arn:aws:iam::${account}:user/alice`,
+    })
+    assert.match((JSON.parse(r.stdout) as { UserId: string }).UserId, /^AIDA[A-Z2-7]{16}$/)
+    const wrong = who(env({ id: alice.id, secret: 'not-the-secret' }))
+    assert.equal(wrong.status, 1)
+    assert.match(wrong.stderr, /refused GetCallerIdentity: SignatureDoesNotMatch/)
+    const none = who({ PATH: process.env.PATH ?? '', AWS_CA_BUNDLE: ca })
+    assert.equal(none.status, 2)
+    assert.match(none.stderr, /no AWS credentials: set AWS_ACCESS_KEY_ID/)
+  })
+})
 
 describe('strongroom role revoke-sessions', () => {
   it('a session issued before it is refused at once; one issued after works', (t) => {

@@ -9,7 +9,7 @@ import { StrongroomError } from '../../errors.ts'
 import type { NewAccessKey } from '../../identity/users.ts'
 import { serverIdentity } from '../../net/ca.ts'
 import type { Command } from '../command.ts'
-import { ENDPOINT_FILE } from './run.ts'
+import { ENDPOINT_FILE } from '../endpoint.ts'
 
 export const DEFAULT_LISTEN = '127.0.0.1:9443'
 /** How often a running gateway carries out due key rotations and deletions. */
