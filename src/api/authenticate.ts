@@ -103,10 +103,11 @@ export async function authenticate(
   const [tenant, user, stored] = await Promise.all([
     identity.tenantById(record.tenantId),
     identity.findUser(record.tenantId, record.userName),
-    identity.storedPolicies(record),
+    identity.identityPolicyDocuments('user', record.tenantId, record.userName),
   ])
   if (tenant === undefined || user === undefined)
     throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
+  identity.keyUsed(record, expect.service, auth.credential.region)
   const owner = `${tenant.name}/${user.name}`
   return {
     arn: `arn:aws:iam::${tenant.id}:user/${user.name}`,
@@ -174,7 +175,10 @@ async function sessionCaller(
     const role = await app.identity.findRole(claims.tenantId, claims.name)
     const current = role !== undefined && role.id === claims.principalId ? role : undefined
     const owner = `${tenant.name}/role/${claims.name}`
-    const stored = current === undefined ? [] : await app.identity.storedRolePolicies(current)
+    const stored =
+      current === undefined
+        ? []
+        : await app.identity.identityPolicyDocuments('role', current.tenantId, current.name)
     return {
       arn: `arn:aws:sts::${tenant.id}:assumed-role/${claims.name}/${claims.sessionName}`,
       account: tenant.id,
@@ -195,7 +199,9 @@ async function sessionCaller(
   const user = await app.identity.findUser(tenant.id, userName)
   const current = user !== undefined && (claims.kind !== 'user' || user.id === claims.principalId)
   const owner = `${tenant.name}/${userName}`
-  const stored = current ? await app.identity.userPolicyRecords(user) : []
+  const stored = current
+    ? await app.identity.identityPolicyDocuments('user', user.tenantId, user.name)
+    : []
   const loaded = stored.map((p) => policies.load(p.document, 'identity', p.name, owner))
   const userArn = `arn:aws:iam::${tenant.id}:user/${userName}`
   if (claims.kind === 'user')

@@ -7,6 +7,7 @@
 import type { KeyObject } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { LoadedPolicy } from '../iam/load.ts'
+import type { IdentityService } from '../identity/service.ts'
 import type { SessionClaims } from '../sts/token.ts'
 import type { TenantRecord } from '../meta/identity.ts'
 import type { Authorized, QueryAuthorized } from './authorized.ts'
@@ -156,6 +157,12 @@ export function resourceOf(op: Operation, r: S3Request): string {
  * An IAM or STS action (query protocol) as data: the parameters it takes, the IAM action and
  * resource decided before its handler runs, and who may call it.
  */
+/** What a query declaration's `resource` may read to name its ARN: the caller, and identities. */
+export interface ResourceLookup {
+  readonly identity: IdentityService
+  readonly caller: Caller
+}
+
 export interface QueryOperation {
   readonly service: QueryService
   /** The `Action` parameter. */
@@ -167,8 +174,15 @@ export interface QueryOperation {
   readonly action: string
   /** The parameters it takes (besides Action and Version); one ending in `.` takes every one under it. */
   readonly params: readonly string[]
-  /** The ARN the decision is on, from the parameters and the caller's account (`*` where none). */
-  readonly resource: (p: ReadonlyMap<string, string>, account: string) => string
+  /**
+   * The ARN the decision is on, from the parameters and the caller's account (`*` where none);
+   * IAM's read the path of the role or policy named (its ARN holds it) through `lookup`.
+   */
+  readonly resource: (
+    p: ReadonlyMap<string, string>,
+    account: string,
+    lookup: ResourceLookup,
+  ) => string | Promise<string>
   /**
    * The role named by `RoleArn` is read and its trust policy is the resource policy of the
    * decision (AssumeRole); a role that does not exist is refused as the trust policy would.

@@ -204,7 +204,8 @@ export class Pipeline {
     context: Conditions,
     requestId: string,
   ): Promise<RoleRecord | undefined> {
-    const resource = op.resource(q.params, c.account)
+    const lookup = { identity: this.app.identity, caller: c }
+    const resource = await op.resource(q.params, c.account, lookup)
     let resourceAccount = c.account
     let role: RoleRecord | undefined
     let trust: LoadedPolicy | undefined

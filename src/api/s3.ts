@@ -1,10 +1,11 @@
 /**
  * The endpoint: the request pipeline (pipeline.ts) serving the S3 operation table
- * (s3/table.ts) through the REST-XML codec, and STS's actions (sts/operations.ts) through the
- * query codec, on the same URL. `S3Gateway` is what the listener (server.ts) runs.
+ * (s3/table.ts) through the REST-XML codec, and STS's and IAM's actions (sts/operations.ts,
+ * iam/table.ts) through the query codec, on the same URL. `S3Gateway` is what the listener (server.ts) runs.
  */
 import { randomBytes } from 'node:crypto'
 import { Pipeline, type PipelineOptions } from './pipeline.ts'
+import { IAM_OPERATIONS } from './iam/table.ts'
 import { S3_OPERATIONS } from './s3/table.ts'
 import { STS_OPERATIONS } from './sts/operations.ts'
 
@@ -21,7 +22,7 @@ export class S3Gateway extends Pipeline {
     super({
       ...o,
       operations: o.operations ?? S3_OPERATIONS,
-      queryOperations: o.queryOperations ?? STS_OPERATIONS,
+      queryOperations: o.queryOperations ?? [...STS_OPERATIONS, ...IAM_OPERATIONS],
     })
   }
 }

@@ -43,6 +43,21 @@ export function validPolicy(document: string, kind: PolicyKind, name: string): I
   return [...r.warnings]
 }
 
+/** CONFIG_INVALID for a session limit outside 1 to 12 hours or a description over 1,000 characters. */
+export function checkRoleSettings(maxSessionSeconds: number, description: string): void {
+  if (
+    !Number.isInteger(maxSessionSeconds) ||
+    maxSessionSeconds < 3600 ||
+    maxSessionSeconds > 43_200
+  )
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      `the maximum session duration is ${String(maxSessionSeconds)} seconds: it must be 3,600 (1 hour) to 43,200 (12 hours)`,
+    )
+  if (description.length > 1000)
+    throw new StrongroomError('CONFIG_INVALID', 'a role description is at most 1,000 characters')
+}
+
 export async function createRole(
   store: Pick<IdentityStore, 'createRole'>,
   tenant: TenantRecord,
@@ -61,18 +76,8 @@ export async function createRole(
       `path \`${path.slice(0, 80)}\` is not valid: \`/\`, or 1 to 512 printable characters that start and end with \`/\``,
     )
   const maxSessionSeconds = r.maxSessionSeconds ?? 3600
-  if (
-    !Number.isInteger(maxSessionSeconds) ||
-    maxSessionSeconds < 3600 ||
-    maxSessionSeconds > 43_200
-  )
-    throw new StrongroomError(
-      'CONFIG_INVALID',
-      `the maximum session duration is ${String(maxSessionSeconds)} seconds: it must be 3,600 (1 hour) to 43,200 (12 hours)`,
-    )
   const description = r.description ?? ''
-  if (description.length > 1000)
-    throw new StrongroomError('CONFIG_INVALID', 'a role description is at most 1,000 characters')
+  checkRoleSettings(maxSessionSeconds, description)
   const warnings = validPolicy(r.trustPolicy, 'trust', `${r.name} trust policy`)
   const role: RoleRecord = {
     tenantId: tenant.id,

@@ -10,6 +10,15 @@ import type { LoadedPolicy } from '../iam/load.ts'
 import type { Issue } from '../iam/policy.ts'
 import type { RootSealer } from '../kms/sealer.ts'
 import type {
+  AccessKeyUse,
+  AttachedKind,
+  IamStore,
+  ManagedPolicyRecord,
+  PolicyVersionRecord,
+  TaggedKind,
+  TagRecord,
+} from '../meta/iam.ts'
+import type {
   AccessKeyRecord,
   IdentityStore,
   RolePolicyRecord,
@@ -18,7 +27,22 @@ import type {
   UserPolicyRecord,
   UserRecord,
 } from '../meta/identity.ts'
-import { createRole, getRole, putRolePolicy, rolePolicies, type NewRole } from './roles.ts'
+import {
+  MAX_ATTACHED,
+  MAX_MANAGED_POLICY_CHARS,
+  parsePolicyArn,
+  policyArn,
+  uniqueId,
+} from './managed.ts'
+import {
+  checkRoleSettings,
+  createRole,
+  getRole,
+  putRolePolicy,
+  rolePolicies,
+  validPolicy,
+  type NewRole,
+} from './roles.ts'
 import { createTenant, getTenant } from './tenants.ts'
 import {
   accessKeySecretLabel,
@@ -30,12 +54,22 @@ import {
   type NewAccessKey,
 } from './users.ts'
 
+/** Tags one IAM resource may carry (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). */
+export const MAX_TAGS = 50
+/** Access keys one user may have (AccessKeysPerUser). */
+export const MAX_ACCESS_KEYS = 2
+/** An access key's last use is written at most once a minute: signing a request costs no write. */
+const KEY_USE_INTERVAL_MS = 60_000
+const MAX_KEY_USES_TRACKED = 65_536
+
 export class IdentityService {
-  private readonly store: IdentityStore
+  private readonly store: IdentityStore & IamStore
   private readonly sealer: RootSealer
   private readonly clock: Clock
+  /** When each access key's use was last written (in this process). */
+  private readonly keyUseWritten = new Map<string, number>()
 
-  constructor(store: IdentityStore, sealer: RootSealer, clock: Clock) {
+  constructor(store: IdentityStore & IamStore, sealer: RootSealer, clock: Clock) {
     this.store = store
     this.sealer = sealer
     this.clock = clock
@@ -193,4 +227,240 @@ export class IdentityService {
   rolePolicies(role: RoleRecord): Promise<LoadedPolicy[]> {
     return rolePolicies(this.store, role)
   }
+
+  /** Replaces the role's description, session limit and trust policy, each checked as at creation. */
+  async updateRole(
+    role: RoleRecord,
+    change: {
+      readonly description?: string | undefined
+      readonly maxSessionSeconds?: number | undefined
+      readonly trustPolicy?: string | undefined
+    },
+  ): Promise<{ role: RoleRecord; warnings: Issue[] }> {
+    const next: RoleRecord = {
+      ...role,
+      ...(change.description === undefined ? {} : { description: change.description }),
+      ...(change.maxSessionSeconds === undefined
+        ? {}
+        : { maxSessionSeconds: change.maxSessionSeconds }),
+      ...(change.trustPolicy === undefined ? {} : { trustPolicy: change.trustPolicy }),
+    }
+    checkRoleSettings(next.maxSessionSeconds, next.description)
+    const warnings =
+      change.trustPolicy === undefined
+        ? []
+        : validPolicy(change.trustPolicy, 'trust', `${role.name} trust policy`)
+    await this.store.updateRole(next)
+    return { role: next, warnings }
+  }
+
+  /** ROLE_NOT_FOUND, or DELETE_CONFLICT while the role has inline or attached policies. */
+  deleteRole(role: RoleRecord): Promise<void> {
+    return this.store.deleteRole(role.tenantId, role.name)
+  }
+
+  /** NO_SUCH_ENTITY when the role has no policy of that name. */
+  async deleteRolePolicy(role: RoleRecord, name: string): Promise<void> {
+    if (!(await this.store.deleteRolePolicy(role.tenantId, role.name, name)))
+      throw noPolicy('role', name)
+  }
+
+  /** USER_NOT_FOUND, or DELETE_CONFLICT while the user has access keys or policies. */
+  deleteUser(user: UserRecord): Promise<void> {
+    return this.store.deleteUser(user.tenantId, user.name)
+  }
+
+  /** NO_SUCH_ENTITY when the user has no policy of that name. */
+  async deleteUserPolicy(user: UserRecord, name: string): Promise<void> {
+    if (!(await this.store.deleteUserPolicy(user.tenantId, user.name, name)))
+      throw noPolicy('user', name)
+  }
+
+  /** A new access key of the user through the IAM API: at most MAX_ACCESS_KEYS per user. */
+  async createUserAccessKey(user: UserRecord): Promise<NewAccessKey> {
+    if ((await this.listAccessKeys(user)).length >= MAX_ACCESS_KEYS)
+      throw new StrongroomError(
+        'LIMIT_EXCEEDED',
+        `Cannot exceed quota for AccessKeysPerUser: ${MAX_ACCESS_KEYS}`,
+      )
+    return this.createAccessKey(user)
+  }
+
+  /**
+   * Notes that the key signed a request now: written at most once a minute per key, off the
+   * request's path (a failed write is forgotten: the next use a minute on tries again).
+   */
+  keyUsed(key: AccessKeyRecord, service: string, region: string): void {
+    const now = this.clock.now()
+    const last = this.keyUseWritten.get(key.id)
+    if (last !== undefined && now - last < KEY_USE_INTERVAL_MS) return
+    if (this.keyUseWritten.size >= MAX_KEY_USES_TRACKED) this.keyUseWritten.clear()
+    this.keyUseWritten.set(key.id, now)
+    this.store
+      .recordAccessKeyUse(key.id, { at: now, service, region })
+      .catch(() => this.keyUseWritten.delete(key.id))
+  }
+
+  accessKeyUse(id: string): Promise<AccessKeyUse | undefined> {
+    return this.store.accessKeyUse(id)
+  }
+
+  // ---- tags
+
+  tags(tenantId: string, kind: TaggedKind, name: string): Promise<TagRecord[]> {
+    return this.store.listTags(tenantId, kind, name)
+  }
+
+  /** Adds or replaces tags; LIMIT_EXCEEDED past MAX_TAGS on the resource. */
+  tag(tenantId: string, kind: TaggedKind, name: string, tags: readonly TagRecord[]): Promise<void> {
+    return this.store.tagResource(tenantId, kind, name, tags, MAX_TAGS)
+  }
+
+  untag(tenantId: string, kind: TaggedKind, name: string, keys: readonly string[]): Promise<void> {
+    return this.store.untagResource(tenantId, kind, name, keys)
+  }
+
+  // ---- managed policies
+
+  /** ENTITY_EXISTS when the name is taken; MALFORMED_POLICY for a document that does not parse. */
+  async createPolicy(
+    tenant: TenantRecord,
+    p: { name: string; path: string; description: string; document: string },
+  ): Promise<ManagedPolicyRecord> {
+    managedDocument(p.document, p.name)
+    const now = this.clock.now()
+    const record: ManagedPolicyRecord = {
+      tenantId: tenant.id,
+      name: p.name,
+      id: uniqueId('ANPA'),
+      path: p.path,
+      description: p.description,
+      defaultVersion: 1,
+      createdAt: now,
+      updatedAt: now,
+    }
+    await this.store.createPolicy(record, p.document)
+    return record
+  }
+
+  /** The tenant's policy this ARN names (path included); NO_SUCH_ENTITY when there is none. */
+  async policy(tenant: TenantRecord, arn: string): Promise<ManagedPolicyRecord> {
+    const { path, name } = parsePolicyArn(tenant, arn)
+    const p = await this.store.getPolicy(tenant.id, name)
+    if (p === undefined || p.path !== path || p.name !== name)
+      throw new StrongroomError(
+        'NO_SUCH_ENTITY',
+        `Policy ${arn.slice(0, 300)} does not exist or is not attachable.`,
+      )
+    return p
+  }
+
+  listPolicies(tenant: TenantRecord): Promise<(ManagedPolicyRecord & { attachments: number })[]> {
+    return this.store.listPolicies(tenant.id)
+  }
+
+  deletePolicy(p: ManagedPolicyRecord): Promise<void> {
+    return this.store.deletePolicy(p.tenantId, p.name)
+  }
+
+  /** A new version (LIMIT_EXCEEDED past five), optionally the default; returns its number. */
+  createPolicyVersion(p: ManagedPolicyRecord, document: string, setAsDefault: boolean) {
+    managedDocument(document, p.name)
+    return this.store.addPolicyVersion(p.tenantId, p.name, document, this.clock.now(), setAsDefault)
+  }
+
+  async policyVersion(p: ManagedPolicyRecord, version: number): Promise<PolicyVersionRecord> {
+    const v = await this.store.getPolicyVersion(p.tenantId, p.name, version)
+    if (v === undefined)
+      throw new StrongroomError(
+        'NO_SUCH_ENTITY',
+        `Policy ${policyArn(p.tenantId, p)} version v${version} does not exist or is not attachable.`,
+      )
+    return v
+  }
+
+  /** Newest first. */
+  listPolicyVersions(p: ManagedPolicyRecord): Promise<PolicyVersionRecord[]> {
+    return this.store.listPolicyVersions(p.tenantId, p.name)
+  }
+
+  deletePolicyVersion(p: ManagedPolicyRecord, version: number): Promise<void> {
+    return this.store.deletePolicyVersion(p.tenantId, p.name, version)
+  }
+
+  setDefaultPolicyVersion(p: ManagedPolicyRecord, version: number): Promise<void> {
+    return this.store.setDefaultPolicyVersion(p.tenantId, p.name, version, this.clock.now())
+  }
+
+  /** Attaches the policy to the role or user (which must exist: NO_SUCH_ENTITY otherwise). */
+  async attachPolicy(
+    kind: AttachedKind,
+    principal: { readonly tenantId: string; readonly name: string },
+    p: ManagedPolicyRecord,
+  ): Promise<void> {
+    if (!(await this.store.attachPolicy(p.tenantId, kind, principal.name, p.name, MAX_ATTACHED)))
+      throw new StrongroomError(
+        'NO_SUCH_ENTITY',
+        `The ${kind} with name ${principal.name} cannot be found.`,
+      )
+  }
+
+  /** NO_SUCH_ENTITY when the policy was not attached. */
+  async detachPolicy(
+    kind: AttachedKind,
+    principal: { readonly tenantId: string; readonly name: string },
+    p: ManagedPolicyRecord,
+  ): Promise<void> {
+    if (!(await this.store.detachPolicy(p.tenantId, kind, principal.name, p.name)))
+      throw new StrongroomError(
+        'NO_SUCH_ENTITY',
+        `Policy ${policyArn(p.tenantId, p)} was not found.`,
+      )
+  }
+
+  attachedPolicies(
+    kind: AttachedKind,
+    principal: { readonly tenantId: string; readonly name: string },
+  ): Promise<ManagedPolicyRecord[]> {
+    return this.store.listAttachedPolicies(principal.tenantId, kind, principal.name)
+  }
+
+  /**
+   * A role's or user's identity policies as stored, for a caller that compiles them through its
+   * own cache: its inline policies (by name) and the default version of each attached managed
+   * policy (named by its ARN).
+   */
+  async identityPolicyDocuments(
+    kind: AttachedKind,
+    tenantId: string,
+    name: string,
+  ): Promise<{ readonly name: string; readonly document: string }[]> {
+    const [inline, attached] = await Promise.all([
+      kind === 'role'
+        ? this.store.listRolePolicies(tenantId, name)
+        : this.store.listUserPolicies(tenantId, name),
+      this.store.attachedDocuments(tenantId, kind, name),
+    ])
+    return [
+      ...inline.map((p) => ({ name: p.name, document: p.document })),
+      ...attached.map((a) => ({ name: policyArn(tenantId, a.policy), document: a.document })),
+    ]
+  }
+}
+
+/** A managed policy's document: valid, and at most 6,144 characters (LIMIT_EXCEEDED beyond). */
+function managedDocument(document: string, name: string): Issue[] {
+  if (document.length > MAX_MANAGED_POLICY_CHARS)
+    throw new StrongroomError(
+      'LIMIT_EXCEEDED',
+      `Cannot exceed quota for PolicySize: ${MAX_MANAGED_POLICY_CHARS}`,
+    )
+  return validPolicy(document, 'identity', name)
+}
+
+function noPolicy(owner: string, name: string): StrongroomError {
+  return new StrongroomError(
+    'NO_SUCH_ENTITY',
+    `The ${owner} policy with name ${name.slice(0, 128)} cannot be found.`,
+  )
 }

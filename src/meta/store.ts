@@ -10,6 +10,7 @@
  *   port                file            records
  *   InstallationStore   installation.ts InstallationRecord
  *   IdentityStore       identity.ts     TenantRecord, UserRecord, AccessKeyRecord, UserPolicyRecord
+ *   IamStore            iam.ts          tags, ManagedPolicyRecord, PolicyVersionRecord, AccessKeyUse
  *   BucketStore         buckets.ts      BucketRecord, BucketHold
  *   ObjectStore         objects.ts      ObjectRecord, VersionRecord (tags included)
  *   MultipartStore      multipart.ts    UploadRecord, PartRecord
@@ -17,6 +18,7 @@
  *   VerdictStore        verdicts.ts     ScanRecord
  */
 import type { BucketStore } from './buckets.ts'
+import type { IamStore } from './iam.ts'
 import type { IdentityStore } from './identity.ts'
 import type { InstallationStore } from './installation.ts'
 import type { KeyStore } from './keys.ts'
@@ -40,6 +42,7 @@ export interface MetadataStore
   extends
     InstallationStore,
     IdentityStore,
+    IamStore,
     BucketStore,
     ObjectStore,
     MultipartStore,

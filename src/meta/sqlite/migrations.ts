@@ -266,4 +266,52 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (tenant_id, role_name) REFERENCES roles(tenant_id, name)
   ) STRICT;
   `,
+  // 13: the IAM API: tags on IAM resources (keys unique regardless of case, as IAM's); customer-managed policies, their versions and
+  // attachments (names unique in a tenant regardless of case, as IAM's are); when an access key
+  // was last used; user names unique in a tenant regardless of case (an installation holding
+  // two users whose names differ only by case stops here: rename one first).
+  `
+  ALTER TABLE access_keys ADD COLUMN last_used_at INTEGER;
+  ALTER TABLE access_keys ADD COLUMN last_used_service TEXT;
+  ALTER TABLE access_keys ADD COLUMN last_used_region TEXT;
+  CREATE UNIQUE INDEX users_name_nocase ON users (tenant_id, name COLLATE NOCASE);
+  CREATE TABLE iam_tags (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    kind TEXT NOT NULL CHECK (kind IN ('role', 'user', 'policy', 'oidc-provider')),
+    name TEXT NOT NULL COLLATE NOCASE,
+    key TEXT NOT NULL COLLATE NOCASE,
+    value TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, kind, name, key)
+  ) STRICT;
+  CREATE TABLE managed_policies (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL COLLATE NOCASE,
+    id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    description TEXT NOT NULL,
+    default_version INTEGER NOT NULL,
+    next_version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  ) STRICT;
+  CREATE TABLE policy_versions (
+    tenant_id TEXT NOT NULL,
+    policy_name TEXT NOT NULL COLLATE NOCASE,
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, policy_name, version),
+    FOREIGN KEY (tenant_id, policy_name) REFERENCES managed_policies(tenant_id, name)
+  ) STRICT;
+  CREATE TABLE policy_attachments (
+    tenant_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('role', 'user', 'group')),
+    principal TEXT NOT NULL COLLATE NOCASE,
+    policy_name TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (tenant_id, kind, principal, policy_name),
+    FOREIGN KEY (tenant_id, policy_name) REFERENCES managed_policies(tenant_id, name)
+  ) STRICT;
+  CREATE INDEX policy_attachments_by_policy ON policy_attachments (tenant_id, policy_name);
+  `,
 ]

@@ -9,6 +9,7 @@ import { StrongroomError } from '../../errors.ts'
 import type { MetadataStore } from '../store.ts'
 import { SqliteBucketStore } from './buckets.ts'
 import { SqliteDb } from './db.ts'
+import { SqliteIamStore } from './iam.ts'
 import { SqliteIdentityStore } from './identity.ts'
 import { SqliteInstallationStore } from './installation.ts'
 import { SqliteKeyStore } from './keys.ts'
@@ -32,6 +33,7 @@ export const SqliteMetadataStore = {
       [
         new SqliteInstallationStore(db),
         new SqliteIdentityStore(db),
+        new SqliteIamStore(db),
         new SqliteBucketStore(db),
         new SqliteObjectStore(db),
         new SqliteMultipartStore(db),

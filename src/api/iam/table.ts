@@ -1,0 +1,9 @@
+/**
+ * Every IAM action the gateway serves (query protocol, 2010-05-08), one declaration each: the
+ * pipeline decides its IAM action on its resource ARN before the handler runs.
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_Operations.html
+ */
+import type { QueryOperation } from '../operation.ts'
+import { ROLE_OPERATIONS } from './roles.ts'
+
+export const IAM_OPERATIONS: readonly QueryOperation[] = [...ROLE_OPERATIONS]

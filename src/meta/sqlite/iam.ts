@@ -1,0 +1,556 @@
+/**
+ * IamStore on SQLite: role and user changes and deletions, IAM tags, customer-managed
+ * policies with their versions and attachments, and access keys' last use. Every check AWS
+ * makes atomically (nothing attached to a deleted policy, at most five versions) runs in the
+ * transaction of the write it guards.
+ */
+import type { SQLInputValue } from 'node:sqlite'
+import { StrongroomError } from '../../errors.ts'
+import type { RoleRecord } from '../identity.ts'
+import {
+  MAX_POLICY_VERSIONS,
+  type AccessKeyUse,
+  type AttachedKind,
+  type IamStore,
+  type ManagedPolicyRecord,
+  type PolicyVersionRecord,
+  type TaggedKind,
+  type TagRecord,
+} from '../iam.ts'
+import { isUniqueViolation, num, str, type Row, type SqliteDb, settle } from './db.ts'
+
+const count = (db: SqliteDb, sql: string, ...args: SQLInputValue[]): number =>
+  num((db.stmt(sql).get(...args) as Row).n)
+
+export class SqliteIamStore implements IamStore {
+  private readonly db: SqliteDb
+
+  constructor(db: SqliteDb) {
+    this.db = db
+  }
+
+  updateRole(r: RoleRecord): Promise<void> {
+    return settle(() => {
+      const changed = this.db
+        .stmt(
+          'UPDATE roles SET description = ?, trust_policy = ?, max_session_seconds = ? WHERE tenant_id = ? AND name = ?',
+        )
+        .run(r.description, r.trustPolicy, r.maxSessionSeconds, r.tenantId, r.name)
+      if (changed.changes === 0)
+        throw new StrongroomError('ROLE_NOT_FOUND', `role \`${r.name}\` does not exist`)
+    })
+  }
+
+  deleteRole(tenantId: string, name: string): Promise<void> {
+    return settle(() =>
+      this.db.tx(() => {
+        const inline = count(
+          this.db,
+          'SELECT count(*) AS n FROM role_policies WHERE tenant_id = ? AND role_name = ?',
+          tenantId,
+          name,
+        )
+        const attached = this.attachments(tenantId, 'role', name)
+        if (inline + attached > 0)
+          throw new StrongroomError(
+            'DELETE_CONFLICT',
+            'Cannot delete entity, must remove policies first.',
+          )
+        const gone = this.db
+          .stmt('DELETE FROM roles WHERE tenant_id = ? AND name = ?')
+          .run(tenantId, name)
+        if (gone.changes === 0)
+          throw new StrongroomError('ROLE_NOT_FOUND', `role \`${name}\` does not exist`)
+        this.dropTags(tenantId, 'role', name)
+      }),
+    )
+  }
+
+  deleteRolePolicy(tenantId: string, roleName: string, name: string): Promise<boolean> {
+    return settle(
+      () =>
+        this.db
+          .stmt('DELETE FROM role_policies WHERE tenant_id = ? AND role_name = ? AND name = ?')
+          .run(tenantId, roleName, name).changes > 0,
+    )
+  }
+
+  deleteUser(tenantId: string, name: string): Promise<void> {
+    return settle(() =>
+      this.db.tx(() => {
+        const keys = count(
+          this.db,
+          'SELECT count(*) AS n FROM access_keys WHERE tenant_id = ? AND user_name = ?',
+          tenantId,
+          name,
+        )
+        if (keys > 0)
+          throw new StrongroomError(
+            'DELETE_CONFLICT',
+            'Cannot delete entity, must delete access keys first.',
+          )
+        const inline = count(
+          this.db,
+          'SELECT count(*) AS n FROM user_policies WHERE tenant_id = ? AND user_name = ?',
+          tenantId,
+          name,
+        )
+        if (inline + this.attachments(tenantId, 'user', name) > 0)
+          throw new StrongroomError(
+            'DELETE_CONFLICT',
+            'Cannot delete entity, must remove policies first.',
+          )
+        const gone = this.db
+          .stmt('DELETE FROM users WHERE tenant_id = ? AND name = ?')
+          .run(tenantId, name)
+        if (gone.changes === 0)
+          throw new StrongroomError('USER_NOT_FOUND', `user \`${name}\` does not exist`)
+        this.dropTags(tenantId, 'user', name)
+      }),
+    )
+  }
+
+  deleteUserPolicy(tenantId: string, userName: string, name: string): Promise<boolean> {
+    return settle(
+      () =>
+        this.db
+          .stmt('DELETE FROM user_policies WHERE tenant_id = ? AND user_name = ? AND name = ?')
+          .run(tenantId, userName, name).changes > 0,
+    )
+  }
+
+  // ---- tags
+
+  tagResource(
+    tenantId: string,
+    kind: TaggedKind,
+    name: string,
+    tags: readonly TagRecord[],
+    max: number,
+  ): Promise<void> {
+    return settle(() =>
+      this.db.tx(() => {
+        const put = this.db.stmt(
+          `INSERT INTO iam_tags (tenant_id, kind, name, key, value) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (tenant_id, kind, name, key) DO UPDATE SET key = excluded.key, value = excluded.value`,
+        )
+        for (const t of tags) put.run(tenantId, kind, name, t.key, t.value)
+        const n = count(
+          this.db,
+          'SELECT count(*) AS n FROM iam_tags WHERE tenant_id = ? AND kind = ? AND name = ?',
+          tenantId,
+          kind,
+          name,
+        )
+        if (n > max)
+          throw new StrongroomError(
+            'LIMIT_EXCEEDED',
+            `The number of tags has reached the maximum limit of ${max}.`,
+          )
+      }),
+    )
+  }
+
+  untagResource(
+    tenantId: string,
+    kind: TaggedKind,
+    name: string,
+    keys: readonly string[],
+  ): Promise<void> {
+    return settle(() =>
+      this.db.tx(() => {
+        const del = this.db.stmt(
+          'DELETE FROM iam_tags WHERE tenant_id = ? AND kind = ? AND name = ? AND key = ?',
+        )
+        for (const k of keys) del.run(tenantId, kind, name, k)
+      }),
+    )
+  }
+
+  listTags(tenantId: string, kind: TaggedKind, name: string): Promise<TagRecord[]> {
+    return settle(() =>
+      (
+        this.db
+          .stmt(
+            'SELECT key, value FROM iam_tags WHERE tenant_id = ? AND kind = ? AND name = ? ORDER BY key',
+          )
+          .all(tenantId, kind, name) as Row[]
+      ).map((r) => ({ key: str(r.key), value: str(r.value) })),
+    )
+  }
+
+  private dropTags(tenantId: string, kind: TaggedKind, name: string): void {
+    this.db
+      .stmt('DELETE FROM iam_tags WHERE tenant_id = ? AND kind = ? AND name = ?')
+      .run(tenantId, kind, name)
+  }
+
+  // ---- access keys' last use
+
+  recordAccessKeyUse(id: string, use: AccessKeyUse): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt(
+          'UPDATE access_keys SET last_used_at = ?, last_used_service = ?, last_used_region = ? WHERE id = ?',
+        )
+        .run(use.at, use.service, use.region, id)
+    })
+  }
+
+  accessKeyUse(id: string): Promise<AccessKeyUse | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt(
+          'SELECT last_used_at, last_used_service, last_used_region FROM access_keys WHERE id = ?',
+        )
+        .get(id) as Row | undefined
+      if (r === undefined || r.last_used_at === null) return undefined
+      return {
+        at: num(r.last_used_at),
+        service: str(r.last_used_service),
+        region: str(r.last_used_region),
+      }
+    })
+  }
+
+  // ---- managed policies
+
+  createPolicy(p: ManagedPolicyRecord, document: string): Promise<void> {
+    return settle(() => {
+      try {
+        this.db.tx(() => {
+          this.db
+            .stmt(
+              'INSERT INTO managed_policies (tenant_id, name, id, path, description, default_version, next_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, 2, ?, ?)',
+            )
+            .run(p.tenantId, p.name, p.id, p.path, p.description, p.createdAt, p.updatedAt)
+          this.db
+            .stmt(
+              'INSERT INTO policy_versions (tenant_id, policy_name, version, document, created_at) VALUES (?, ?, 1, ?, ?)',
+            )
+            .run(p.tenantId, p.name, document, p.createdAt)
+        })
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new StrongroomError(
+            'ENTITY_EXISTS',
+            `A policy called ${p.name} already exists. Duplicate names are not allowed.`,
+            { cause: e },
+          )
+        throw e
+      }
+    })
+  }
+
+  getPolicy(tenantId: string, name: string): Promise<ManagedPolicyRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt('SELECT * FROM managed_policies WHERE tenant_id = ? AND name = ?')
+        .get(tenantId, name) as Row | undefined
+      return r && policy(r)
+    })
+  }
+
+  listPolicies(tenantId: string): Promise<(ManagedPolicyRecord & { attachments: number })[]> {
+    return settle(() =>
+      (
+        this.db
+          .stmt(
+            `SELECT p.*, (SELECT count(*) FROM policy_attachments a
+              WHERE a.tenant_id = p.tenant_id AND a.policy_name = p.name) AS attachments
+            FROM managed_policies p WHERE p.tenant_id = ? ORDER BY p.name`,
+          )
+          .all(tenantId) as Row[]
+      ).map((r) => ({ ...policy(r), attachments: num(r.attachments) })),
+    )
+  }
+
+  deletePolicy(tenantId: string, name: string): Promise<void> {
+    return settle(() =>
+      this.db.tx(() => {
+        const p = this.policyRow(tenantId, name)
+        const attached = count(
+          this.db,
+          'SELECT count(*) AS n FROM policy_attachments WHERE tenant_id = ? AND policy_name = ?',
+          tenantId,
+          name,
+        )
+        if (attached > 0)
+          throw new StrongroomError(
+            'DELETE_CONFLICT',
+            'Cannot delete a policy attached to entities.',
+          )
+        const versions = count(
+          this.db,
+          'SELECT count(*) AS n FROM policy_versions WHERE tenant_id = ? AND policy_name = ?',
+          tenantId,
+          name,
+        )
+        if (versions > 1)
+          throw new StrongroomError(
+            'DELETE_CONFLICT',
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+          )
+        this.db
+          .stmt('DELETE FROM policy_versions WHERE tenant_id = ? AND policy_name = ?')
+          .run(tenantId, name)
+        this.db
+          .stmt('DELETE FROM managed_policies WHERE tenant_id = ? AND name = ?')
+          .run(tenantId, name)
+        this.dropTags(tenantId, 'policy', str(p.name))
+      }),
+    )
+  }
+
+  addPolicyVersion(
+    tenantId: string,
+    name: string,
+    document: string,
+    at: number,
+    setAsDefault: boolean,
+  ): Promise<number> {
+    return settle(() =>
+      this.db.tx(() => {
+        const p = this.policyRow(tenantId, name)
+        const versions = count(
+          this.db,
+          'SELECT count(*) AS n FROM policy_versions WHERE tenant_id = ? AND policy_name = ?',
+          tenantId,
+          name,
+        )
+        if (versions >= MAX_POLICY_VERSIONS)
+          throw new StrongroomError(
+            'LIMIT_EXCEEDED',
+            `A managed policy can have up to ${MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version.`,
+          )
+        const version = num(p.next_version)
+        this.db
+          .stmt(
+            'INSERT INTO policy_versions (tenant_id, policy_name, version, document, created_at) VALUES (?, ?, ?, ?, ?)',
+          )
+          .run(tenantId, name, version, document, at)
+        this.db
+          .stmt(
+            `UPDATE managed_policies SET next_version = next_version + 1, updated_at = ?,
+            default_version = CASE WHEN ? THEN ? ELSE default_version END
+            WHERE tenant_id = ? AND name = ?`,
+          )
+          .run(at, setAsDefault ? 1 : 0, version, tenantId, name)
+        return version
+      }),
+    )
+  }
+
+  getPolicyVersion(
+    tenantId: string,
+    name: string,
+    version: number,
+  ): Promise<PolicyVersionRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt(
+          'SELECT * FROM policy_versions WHERE tenant_id = ? AND policy_name = ? AND version = ?',
+        )
+        .get(tenantId, name, version) as Row | undefined
+      return r && policyVersion(r)
+    })
+  }
+
+  listPolicyVersions(tenantId: string, name: string): Promise<PolicyVersionRecord[]> {
+    return settle(() =>
+      (
+        this.db
+          .stmt(
+            'SELECT * FROM policy_versions WHERE tenant_id = ? AND policy_name = ? ORDER BY version DESC',
+          )
+          .all(tenantId, name) as Row[]
+      ).map(policyVersion),
+    )
+  }
+
+  deletePolicyVersion(tenantId: string, name: string, version: number): Promise<void> {
+    return settle(() =>
+      this.db.tx(() => {
+        const p = this.policyRow(tenantId, name)
+        if (num(p.default_version) === version)
+          throw new StrongroomError(
+            'DELETE_CONFLICT',
+            'Cannot delete the default version of a policy.',
+          )
+        const gone = this.db
+          .stmt(
+            'DELETE FROM policy_versions WHERE tenant_id = ? AND policy_name = ? AND version = ?',
+          )
+          .run(tenantId, name, version)
+        if (gone.changes === 0) throw noVersion(p, version)
+      }),
+    )
+  }
+
+  setDefaultPolicyVersion(
+    tenantId: string,
+    name: string,
+    version: number,
+    at: number,
+  ): Promise<void> {
+    return settle(() =>
+      this.db.tx(() => {
+        const p = this.policyRow(tenantId, name)
+        const exists = count(
+          this.db,
+          'SELECT count(*) AS n FROM policy_versions WHERE tenant_id = ? AND policy_name = ? AND version = ?',
+          tenantId,
+          name,
+          version,
+        )
+        if (exists === 0) throw noVersion(p, version)
+        this.db
+          .stmt(
+            'UPDATE managed_policies SET default_version = ?, updated_at = ? WHERE tenant_id = ? AND name = ?',
+          )
+          .run(version, at, tenantId, name)
+      }),
+    )
+  }
+
+  // ---- attachments
+
+  attachPolicy(
+    tenantId: string,
+    kind: AttachedKind,
+    principal: string,
+    policyName: string,
+    max: number,
+  ): Promise<boolean> {
+    return settle(() =>
+      this.db.tx(() => {
+        const table = PRINCIPALS[kind]
+        const exists =
+          count(
+            this.db,
+            `SELECT count(*) AS n FROM ${table} WHERE tenant_id = ? AND name = ?`,
+            tenantId,
+            principal,
+          ) > 0 &&
+          count(
+            this.db,
+            'SELECT count(*) AS n FROM managed_policies WHERE tenant_id = ? AND name = ?',
+            tenantId,
+            policyName,
+          ) > 0
+        if (!exists) return false
+        this.db
+          .stmt(
+            `INSERT INTO policy_attachments (tenant_id, kind, principal, policy_name) VALUES (?, ?, ?, ?)
+            ON CONFLICT DO NOTHING`,
+          )
+          .run(tenantId, kind, principal, policyName)
+        if (this.attachments(tenantId, kind, principal) > max)
+          throw new StrongroomError(
+            'LIMIT_EXCEEDED',
+            `Cannot exceed quota for PoliciesPer${kind === 'role' ? 'Role' : 'User'}: ${max}`,
+          )
+        return true
+      }),
+    )
+  }
+
+  detachPolicy(
+    tenantId: string,
+    kind: AttachedKind,
+    principal: string,
+    policyName: string,
+  ): Promise<boolean> {
+    return settle(
+      () =>
+        this.db
+          .stmt(
+            'DELETE FROM policy_attachments WHERE tenant_id = ? AND kind = ? AND principal = ? AND policy_name = ?',
+          )
+          .run(tenantId, kind, principal, policyName).changes > 0,
+    )
+  }
+
+  listAttachedPolicies(
+    tenantId: string,
+    kind: AttachedKind,
+    principal: string,
+  ): Promise<ManagedPolicyRecord[]> {
+    return settle(() =>
+      (
+        this.db
+          .stmt(
+            `SELECT p.* FROM policy_attachments a JOIN managed_policies p
+              ON p.tenant_id = a.tenant_id AND p.name = a.policy_name
+            WHERE a.tenant_id = ? AND a.kind = ? AND a.principal = ? ORDER BY p.name`,
+          )
+          .all(tenantId, kind, principal) as Row[]
+      ).map(policy),
+    )
+  }
+
+  attachedDocuments(
+    tenantId: string,
+    kind: AttachedKind,
+    principal: string,
+  ): Promise<{ readonly policy: ManagedPolicyRecord; readonly document: string }[]> {
+    return settle(() =>
+      (
+        this.db
+          .stmt(
+            `SELECT p.*, v.document FROM policy_attachments a
+              JOIN managed_policies p ON p.tenant_id = a.tenant_id AND p.name = a.policy_name
+              JOIN policy_versions v ON v.tenant_id = p.tenant_id AND v.policy_name = p.name
+                AND v.version = p.default_version
+            WHERE a.tenant_id = ? AND a.kind = ? AND a.principal = ? ORDER BY p.name`,
+          )
+          .all(tenantId, kind, principal) as Row[]
+      ).map((r) => ({ policy: policy(r), document: str(r.document) })),
+    )
+  }
+
+  private attachments(tenantId: string, kind: AttachedKind, principal: string): number {
+    return count(
+      this.db,
+      'SELECT count(*) AS n FROM policy_attachments WHERE tenant_id = ? AND kind = ? AND principal = ?',
+      tenantId,
+      kind,
+      principal,
+    )
+  }
+
+  private policyRow(tenantId: string, name: string): Row {
+    const r = this.db
+      .stmt('SELECT * FROM managed_policies WHERE tenant_id = ? AND name = ?')
+      .get(tenantId, name) as Row | undefined
+    if (r === undefined)
+      throw new StrongroomError('NO_SUCH_ENTITY', `Policy ${name.slice(0, 128)} was not found.`)
+    return r
+  }
+}
+
+/** The table of each kind of principal a policy attaches to. */
+const PRINCIPALS: Record<AttachedKind, string> = { role: 'roles', user: 'users' }
+
+const noVersion = (p: Row, version: number) =>
+  new StrongroomError(
+    'NO_SUCH_ENTITY',
+    `Policy ${str(p.name)} version v${version} does not exist or is not attachable.`,
+  )
+
+function policy(r: Row): ManagedPolicyRecord {
+  return {
+    tenantId: str(r.tenant_id),
+    name: str(r.name),
+    id: str(r.id),
+    path: str(r.path),
+    description: str(r.description),
+    defaultVersion: num(r.default_version),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  }
+}
+
+function policyVersion(r: Row): PolicyVersionRecord {
+  return { version: num(r.version), document: str(r.document), createdAt: num(r.created_at) }
+}
