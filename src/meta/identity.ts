@@ -69,8 +69,9 @@ export interface IdentityStore {
   /** By name. */
   listTenants(): Promise<TenantRecord[]>
 
-  /** USER_EXISTS when the name is taken in the tenant. */
+  /** USER_EXISTS when the name is taken in the tenant, in any case. */
   createUser(user: UserRecord): Promise<void>
+  /** By name, regardless of case. */
   getUser(tenantId: string, name: string): Promise<UserRecord | undefined>
   /** By name. */
   listUsers(tenantId: string): Promise<UserRecord[]>

@@ -4,6 +4,12 @@
  * https://docs.aws.amazon.com/IAM/latest/APIReference/API_Operations.html
  */
 import type { QueryOperation } from '../operation.ts'
+import { ACCESS_KEY_OPERATIONS } from './access-keys.ts'
 import { ROLE_OPERATIONS } from './roles.ts'
+import { USER_OPERATIONS } from './users.ts'
 
-export const IAM_OPERATIONS: readonly QueryOperation[] = [...ROLE_OPERATIONS]
+export const IAM_OPERATIONS: readonly QueryOperation[] = [
+  ...ROLE_OPERATIONS,
+  ...USER_OPERATIONS,
+  ...ACCESS_KEY_OPERATIONS,
+]

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { bucketsConformance } from '../conformance/buckets.ts'
+import { iamConformance } from '../conformance/iam.ts'
 import { identityConformance } from '../conformance/identity.ts'
 import { installationConformance } from '../conformance/installation.ts'
 import { keysConformance } from '../conformance/keys.ts'
@@ -20,6 +21,7 @@ const make = () =>
 
 installationConformance(make)
 identityConformance(make)
+iamConformance(make)
 bucketsConformance(make)
 objectsConformance(make)
 multipartConformance(make)

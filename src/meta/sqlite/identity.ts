@@ -75,7 +75,7 @@ export class SqliteIdentityStore implements IdentityStore {
   getUser(tenantId: string, name: string): Promise<UserRecord | undefined> {
     return settle(() => {
       const r = this.db
-        .stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ?')
+        .stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ? COLLATE NOCASE')
         .get(tenantId, name) as Row | undefined
       return r && user(r)
     })
