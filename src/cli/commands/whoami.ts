@@ -4,22 +4,15 @@
  * endpoint such as the one `strongroom run` gives a job), signed with SigV4 and sent to the
  * gateway. It answers what the gateway thinks the caller is: a user, or a role's session.
  */
-import { createHash, createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import { XMLParser } from 'fast-xml-parser'
-import { canonicalRequest, signingKey, stringToSign, type ParsedAuth } from '../../api/sigv4.ts'
+import { signedFormHeaders, type SigningKeys } from '../../api/sign.ts'
 import { StrongroomError } from '../../errors.ts'
 import { stringOpt, type Command } from '../command.ts'
 import { gatewayUrl } from '../endpoint.ts'
-
-interface Keys {
-  readonly id: string
-  readonly secret: string
-  readonly token: string | undefined
-}
 
 const BODY = 'Action=GetCallerIdentity&Version=2011-06-15'
 const MAX_ANSWER = 64 * 1024
@@ -55,38 +48,12 @@ export const whoami: Command = {
     const caFile = ctx.env.AWS_CA_BUNDLE ?? join(config.dataDir, 'ca.pem')
     const ca = endpoint.startsWith('https:') ? readCa(caFile) : undefined
     const keys = await credentials(ctx.env)
-    const now = new Date()
-    const amzDate = now
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d{3}/, '')
-    const host = new URL(endpoint).host
-    const headers: Record<string, string> = {
-      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-      host,
-      'x-amz-date': amzDate,
-      ...(keys.token === undefined ? {} : { 'x-amz-security-token': keys.token }),
-    }
-    const auth: ParsedAuth = {
-      kind: 'header',
-      credential: {
-        accessKeyId: keys.id,
-        date: amzDate.slice(0, 8),
-        region: config.region,
-        service: 'sts',
-      },
-      signedHeaders: Object.keys(headers).sort(),
-      signature: '',
-      amzDate,
-      expires: undefined,
-      payloadHash: createHash('sha256').update(BODY).digest('hex'),
-      securityToken: keys.token,
-    }
-    const view = { method: 'POST', rawPath: '/', rawQuery: '', headers }
-    const signature = createHmac('sha256', signingKey(keys.secret, auth.credential))
-      .update(stringToSign(auth, canonicalRequest(view, [], auth)))
-      .digest('hex')
-    headers.authorization = `AWS4-HMAC-SHA256 Credential=${keys.id}/${auth.credential.date}/${config.region}/sts/aws4_request, SignedHeaders=${auth.signedHeaders.join(';')}, Signature=${signature}`
+    const headers = signedFormHeaders(keys, {
+      host: new URL(endpoint).host,
+      region: config.region,
+      service: 'sts',
+      body: BODY,
+    })
     const answer = await post(`${endpoint}/`, headers, ca)
     const doc = new XMLParser().parse(answer.body) as Record<string, Record<string, unknown>>
     if (answer.status !== 200) {
@@ -119,7 +86,7 @@ function readCa(file: string): string {
 }
 
 /** The credentials the SDKs' chain would find first: the environment, then a container endpoint. */
-async function credentials(env: NodeJS.ProcessEnv): Promise<Keys> {
+async function credentials(env: NodeJS.ProcessEnv): Promise<SigningKeys> {
   const id = env.AWS_ACCESS_KEY_ID
   const secret = env.AWS_SECRET_ACCESS_KEY
   if (id !== undefined && id !== '' && secret !== undefined && secret !== '')
