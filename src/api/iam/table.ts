@@ -5,6 +5,7 @@
  */
 import type { QueryOperation } from '../operation.ts'
 import { ACCESS_KEY_OPERATIONS } from './access-keys.ts'
+import { POLICY_OPERATIONS } from './policies.ts'
 import { ROLE_OPERATIONS } from './roles.ts'
 import { USER_OPERATIONS } from './users.ts'
 
@@ -12,4 +13,5 @@ export const IAM_OPERATIONS: readonly QueryOperation[] = [
   ...ROLE_OPERATIONS,
   ...USER_OPERATIONS,
   ...ACCESS_KEY_OPERATIONS,
+  ...POLICY_OPERATIONS,
 ]

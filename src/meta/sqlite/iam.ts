@@ -535,7 +535,7 @@ const PRINCIPALS: Record<AttachedKind, string> = { role: 'roles', user: 'users' 
 const noVersion = (p: Row, version: number) =>
   new StrongroomError(
     'NO_SUCH_ENTITY',
-    `Policy ${str(p.name)} version v${version} does not exist or is not attachable.`,
+    `Policy arn:aws:iam::${str(p.tenant_id)}:policy${str(p.path)}${str(p.name)} version v${version} does not exist or is not attachable.`,
   )
 
 function policy(r: Row): ManagedPolicyRecord {
