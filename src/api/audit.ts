@@ -158,3 +158,26 @@ export function auditWriter<T extends object>(
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   return new AuditWriter<T>(join(dir, name), o)
 }
+
+/** Waits for a sink to store what it holds; one that cannot answers 503, never loses records. */
+export async function stored(sink: RecordSink<unknown>): Promise<void> {
+  try {
+    await sink.flush()
+  } catch (e) {
+    throw new StrongroomError(
+      'SERVICE_UNAVAILABLE',
+      'The audit log cannot be written at the moment; please retry',
+      { cause: e },
+    )
+  }
+}
+
+/** An allowed request's trace keeps only the statements that applied: what allowed it. */
+export function appliedOnly(t: Trace): Trace {
+  return {
+    ...t,
+    policies: t.policies
+      .map((p) => ({ ...p, statements: p.statements.filter((x) => x.matched) }))
+      .filter((p) => p.statements.length > 0),
+  }
+}

@@ -18,9 +18,9 @@ import { StrongroomError } from '../errors.ts'
 import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import { roleArn } from '../identity/roles.ts'
-import type { BucketRecord, ObjectRecord, ScanRecord, UploadRecord } from '../meta/objects.ts'
+import type { BucketRecord, ObjectRecord, UploadRecord } from '../meta/objects.ts'
 import type { RoleRecord, TenantRecord } from '../meta/identity.ts'
-import { ScanRejected, type ObjectService } from '../store/objects.ts'
+import type { ObjectService } from '../store/objects.ts'
 import { authenticate } from './authenticate.ts'
 import { Authorized, MINT, QueryAuthorized } from './authorized.ts'
 import { EMPTY_SHA256, readSmallBody } from './body.ts'
@@ -45,9 +45,15 @@ import {
   type QueryService,
 } from './protocols/query.ts'
 import { decode, route, viewOf } from './protocols/rest-xml.ts'
-import { quarantined } from './quarantine.ts'
+import { quarantined, recordScan } from './quarantine.ts'
 import { loaded, once, RequestState, type Decided } from './request-state.ts'
-import type { DecisionRecord, RecordSink, ScanEvent } from './audit.ts'
+import {
+  appliedOnly,
+  stored,
+  type DecisionRecord,
+  type RecordSink,
+  type ScanEvent,
+} from './audit.ts'
 import {
   completedObject,
   writeKeyOf,
@@ -149,7 +155,7 @@ export class Pipeline {
       await this.decisions?.flush().catch(() => {})
       throw e
     }
-    if (this.decisions?.backlogged === true) await this.logged(this.decisions)
+    if (this.decisions?.backlogged === true) await stored(this.decisions)
     await op.handler(new Authorized(MINT, this, s))
   }
 
@@ -191,7 +197,7 @@ export class Pipeline {
       await this.decisions?.flush().catch(() => {})
       throw e
     }
-    if (this.decisions?.backlogged === true) await this.logged(this.decisions)
+    if (this.decisions?.backlogged === true) await stored(this.decisions)
     const ctx = new QueryAuthorized(MINT, this, q, caller, requestId, { role, conditions })
     sendQueryResult(res, requestId, q, await op.handler(ctx))
   }
@@ -316,20 +322,7 @@ export class Pipeline {
   }
 
   recorded(): Promise<void> {
-    return this.decisions === undefined ? Promise.resolve() : this.logged(this.decisions)
-  }
-
-  /** Waits for a sink to store what it holds; one that cannot answers 503, never loses records. */
-  private async logged(sink: RecordSink<unknown>): Promise<void> {
-    try {
-      await sink.flush()
-    } catch (e) {
-      throw new StrongroomError(
-        'SERVICE_UNAVAILABLE',
-        'The audit log cannot be written at the moment; please retry',
-        { cause: e },
-      )
-    }
+    return this.decisions === undefined ? Promise.resolve() : stored(this.decisions)
   }
 
   // ---- reads, once per request
@@ -534,45 +527,9 @@ export class Pipeline {
     })
   }
 
-  async scanned(
-    s: RequestState,
-    bucket: BucketRecord,
-    key: string,
-    write: () => Promise<ObjectRecord>,
-  ): Promise<ObjectRecord> {
-    const event = (scan: ScanRecord, outcome: ScanEvent['outcome'], versionId?: string) =>
-      this.scans?.write({
-        requestId: s.requestId,
-        principal: s.caller.arn,
-        bucket: bucket.name,
-        key,
-        versionId,
-        policy: bucket.scanPolicy,
-        outcome,
-        scan,
-      })
-    let o: ObjectRecord
-    try {
-      o = await write()
-    } catch (e) {
-      if (e instanceof ScanRejected) event(e.scan, 'rejected')
-      throw e
-    }
-    if (o.scan !== null) {
-      event(o.scan, quarantined(bucket, o) ? 'quarantined' : 'stored', o.versionId)
-      s.res.setHeader('x-strongroom-scan', o.scan.verdict)
-      if (this.scans?.backlogged === true) await this.logged(this.scans)
-    }
-    return o
-  }
-}
-
-function appliedOnly(t: Trace): Trace {
-  return {
-    ...t,
-    policies: t.policies
-      .map((p) => ({ ...p, statements: p.statements.filter((x) => x.matched) }))
-      .filter((p) => p.statements.length > 0),
+  /** Runs a write that the model scanner judges, and records its verdict (quarantine.ts). */
+  scanned(s: RequestState, bucket: BucketRecord, key: string, write: () => Promise<ObjectRecord>) {
+    return recordScan(this.scans, s, bucket, key, write)
   }
 }
 
