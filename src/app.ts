@@ -8,7 +8,7 @@
  *     dev-root.key    only in --dev mode: the generated root key
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { chmod, mkdir, open, readdir, rm, stat } from 'node:fs/promises'
 import { join, relative, isAbsolute } from 'node:path'
 import { systemClock, type Clock } from './clock.ts'
@@ -20,6 +20,7 @@ import { LocalKms } from './kms/local.ts'
 import type { KeyProvider } from './kms/provider.ts'
 import type { RootSealer } from './kms/sealer.ts'
 import { SessionTokens, tokenKeyLabel } from './sts/token.ts'
+import { JwksCache } from './sts/web-identity.ts'
 import {
   deriveRootKey,
   newScryptParams,
@@ -67,6 +68,8 @@ export interface App {
   readonly sealer: RootSealer
   /** Issues and opens session credentials (STS), under a token key derived from the root key. */
   readonly sessions: SessionTokens
+  /** OIDC providers' signing keys (AssumeRoleWithWebIdentity), fetched and kept for an hour. */
+  readonly oidcKeys: JwksCache
   close(): Promise<void>
 }
 
@@ -275,6 +278,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       keyProvider: kms,
       sealer: kms,
       sessions: sessionTokens(kms),
+      oidcKeys: new JwksCache({ ca: oidcCa(config), now: () => clock.now() }),
       async close() {
         kms.close()
         try {
@@ -379,5 +383,19 @@ function sessionTokens(sealer: RootSealer): SessionTokens {
     return new SessionTokens(new Map([[1, key]]), 1)
   } finally {
     key.fill(0)
+  }
+}
+
+/** The extra CA certificates trusted for OIDC issuers (config oidcCaFile), if any. */
+function oidcCa(config: Config): string | undefined {
+  if (config.oidcCaFile === undefined) return undefined
+  try {
+    return readFileSync(config.oidcCaFile, 'utf8')
+  } catch (e) {
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      `cannot read the OIDC CA file \`${config.oidcCaFile}\` (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: e },
+    )
   }
 }

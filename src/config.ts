@@ -35,6 +35,8 @@ export interface Config {
   readonly admission: AdmissionLimits
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
+  /** PEM certificates trusted (besides the system's) when fetching OIDC discovery documents and JWKS. */
+  readonly oidcCaFile: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
   readonly rootKeyHex: string | undefined
 }
@@ -204,6 +206,13 @@ export const SETTINGS = {
     accepted: 'the path of a file holding the passphrase',
     parse: path,
   },
+  oidcCaFile: {
+    file: 'oidcCaFile',
+    env: 'STRONGROOM_OIDC_CA_FILE',
+    flag: undefined,
+    accepted: 'the path of a PEM file of CA certificates trusted for OIDC issuers',
+    parse: path,
+  },
 } as const satisfies Record<string, Setting<unknown>>
 
 type Key = keyof typeof SETTINGS
@@ -275,6 +284,7 @@ export function loadConfig(sources: ConfigSources): Config {
     passphraseFile:
       values.passphraseFile === undefined ? undefined : resolve(values.passphraseFile as string),
     rootKeyHex: rootKeyHex === undefined || rootKeyHex === '' ? undefined : rootKeyHex,
+    oidcCaFile: values.oidcCaFile === undefined ? undefined : resolve(values.oidcCaFile as string),
   }
 }
 

@@ -162,6 +162,7 @@ export class QueryAuthorized {
   readonly #requestId: string
   readonly #role: RoleRecord | undefined
   readonly #conditions: Conditions
+  readonly #proof: Readonly<Record<string, string>> | undefined
 
   constructor(
     token: symbol,
@@ -169,7 +170,11 @@ export class QueryAuthorized {
     q: QueryRequest,
     caller: Caller,
     requestId: string,
-    state: { readonly role: RoleRecord | undefined; readonly conditions: Conditions },
+    state: {
+      readonly role: RoleRecord | undefined
+      readonly conditions: Conditions
+      readonly proof: Readonly<Record<string, string>> | undefined
+    },
   ) {
     if (token !== MINT)
       throw new StrongroomError('INTERNAL', 'an authorized context is made by the pipeline only')
@@ -179,6 +184,12 @@ export class QueryAuthorized {
     this.#requestId = requestId
     this.#role = state.role
     this.#conditions = state.conditions
+    this.#proof = state.proof
+  }
+
+  /** What an operation that identifies its own caller (`identify`) found in the request. */
+  get proof(): Readonly<Record<string, string>> {
+    return loaded(this.#proof, 'proof of identity')
   }
 
   get params(): ReadonlyMap<string, string> {

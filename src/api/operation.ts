@@ -5,6 +5,7 @@
  * make. A new operation is one declaration; test/api/operations.test.ts walks every one.
  */
 import type { KeyObject } from 'node:crypto'
+import type { App } from '../app.ts'
 import type { IncomingMessage } from 'node:http'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { IdentityService } from '../identity/service.ts'
@@ -196,6 +197,20 @@ export interface QueryOperation {
   readonly callers?: 'signed' | 'user' | 'unsigned'
   /** More actions decided on the same resource, as the request asks (sts:TagSession for Tags). */
   readonly also?: (p: ReadonlyMap<string, string>) => readonly string[]
+  /**
+   * An unsigned operation that carries its own proof of who sent it (AssumeRoleWithWebIdentity's
+   * token): the authenticate stage for it. Returns the caller the decision is for, the condition
+   * keys the proof sets, and what the handler may report of it; throws if the proof fails.
+   */
+  readonly identify?: (
+    p: ReadonlyMap<string, string>,
+    app: App,
+    now: number,
+  ) => Promise<{
+    readonly caller: Caller
+    readonly conditions: Conditions
+    readonly proof: Readonly<Record<string, string>>
+  }>
   /** Condition keys the parameters set (sts:RoleSessionName, sts:ExternalId, aws:RequestTag/…). */
   readonly conditions?: (p: ReadonlyMap<string, string>) => Conditions
   /** The result element's content; undefined for actions that answer with metadata only. */

@@ -175,7 +175,7 @@ export class Pipeline {
     const q = await decodeQuery(req, v.view, v.pairs, service)
     const now = this.now()
     const signed = { service, bodyHash: q.bodyHash }
-    const caller = await authenticate(this.app, this.policies, now, q.view, q.pairs, signed)
+    let caller = await authenticate(this.app, this.policies, now, q.view, q.pairs, signed)
     const op = this.queryOperations.find((o) => o.service === service && o.name === q.action)
     if (op === undefined)
       throw new StrongroomError(
@@ -186,9 +186,29 @@ export class Pipeline {
     if (caller.auth === undefined && op.callers !== 'unsigned')
       throw new StrongroomError('MISSING_AUTHENTICATION', 'Request is missing Authentication Token')
     sessionMayCall(caller, op)
+    let proven: Awaited<ReturnType<NonNullable<QueryOperation['identify']>>> | undefined
+    if (op.identify !== undefined)
+      try {
+        // The request carries its own proof of who sent it (a web identity token).
+        proven = await op.identify(q.params, this.app, now)
+        caller = proven.caller
+      } catch (e) {
+        // A forged, expired or unknown token is a refused attempt, and recorded as one.
+        const at = await op.resource(q.params, '', { identity: this.app.identity, caller })
+        this.record(
+          { requestId, operation: op.name, caller },
+          op.action,
+          at,
+          'ImplicitDeny',
+          undefined,
+        )
+        await this.decisions?.flush().catch(() => {})
+        throw e
+      }
     const conditions = {
       ...requestConditions(req, caller, now, this.app.config.region),
       ...op.conditions?.(q.params),
+      ...proven?.conditions,
     }
     let role: RoleRecord | undefined
     try {
@@ -198,7 +218,8 @@ export class Pipeline {
       throw e
     }
     if (this.decisions?.backlogged === true) await stored(this.decisions)
-    const ctx = new QueryAuthorized(MINT, this, q, caller, requestId, { role, conditions })
+    const state = { role, conditions, proof: proven?.proof }
+    const ctx = new QueryAuthorized(MINT, this, q, caller, requestId, state)
     sendQueryResult(res, requestId, q, await op.handler(ctx))
   }
 
@@ -245,7 +266,9 @@ export class Pipeline {
       if (r.decision !== 'Allow' || (op.assumesRole === true && role === undefined))
         throw new StrongroomError(
           'ACCESS_DENIED',
-          `User: ${c.arn} is not authorized to perform: ${action} on resource: ${resource.slice(0, 300)}`,
+          op.identify === undefined
+            ? `User: ${c.arn} is not authorized to perform: ${action} on resource: ${resource.slice(0, 300)}`
+            : `Not authorized to perform ${action}`,
         )
     }
     return role
