@@ -5,6 +5,7 @@
  * creation time comes from the injected clock; the store only keeps rows.
  */
 import type { Clock } from '../clock.ts'
+import type { GroupStore } from '../meta/groups.ts'
 import { StrongroomError } from '../errors.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { Issue } from '../iam/policy.ts'
@@ -27,6 +28,7 @@ import type {
   UserPolicyRecord,
   UserRecord,
 } from '../meta/identity.ts'
+import { GroupService } from './groups.ts'
 import {
   MAX_ATTACHED,
   MAX_MANAGED_POLICY_CHARS,
@@ -63,16 +65,20 @@ const KEY_USE_INTERVAL_MS = 60_000
 const MAX_KEY_USES_TRACKED = 65_536
 
 export class IdentityService {
-  private readonly store: IdentityStore & IamStore
+  private readonly store: IdentityStore & IamStore & GroupStore
   private readonly sealer: RootSealer
   private readonly clock: Clock
   /** When each access key's use was last written (in this process). */
   private readonly keyUseWritten = new Map<string, number>()
 
-  constructor(store: IdentityStore & IamStore, sealer: RootSealer, clock: Clock) {
+  /** IAM groups, their members and inline policies. */
+  readonly groups: GroupService
+
+  constructor(store: IdentityStore & IamStore & GroupStore, sealer: RootSealer, clock: Clock) {
     this.store = store
     this.sealer = sealer
     this.clock = clock
+    this.groups = new GroupService(store, clock)
   }
 
   // ---- tenants
@@ -431,19 +437,28 @@ export class IdentityService {
    * policy (named by its ARN).
    */
   async identityPolicyDocuments(
-    kind: AttachedKind,
+    kind: 'role' | 'user',
     tenantId: string,
     name: string,
   ): Promise<{ readonly name: string; readonly document: string }[]> {
-    const [inline, attached] = await Promise.all([
+    const [inline, attached, groups] = await Promise.all([
       kind === 'role'
         ? this.store.listRolePolicies(tenantId, name)
         : this.store.listUserPolicies(tenantId, name),
       this.store.attachedDocuments(tenantId, kind, name),
+      kind === 'user' ? this.store.groupPolicyDocuments(tenantId, name) : [],
     ])
     return [
       ...inline.map((p) => ({ name: p.name, document: p.document })),
       ...attached.map((a) => ({ name: policyArn(tenantId, a.policy), document: a.document })),
+      // A group's policies, named so that a trace tells them from the user's own.
+      ...groups.map((g) => ({
+        name:
+          g.kind === 'inline'
+            ? `group/${g.group}/${g.name}`
+            : `arn:aws:iam::${tenantId}:policy${g.name}`,
+        document: g.document,
+      })),
     ]
   }
 }

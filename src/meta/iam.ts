@@ -15,8 +15,8 @@ export interface TagRecord {
   readonly value: string
 }
 
-/** Who a managed policy is attached to (the table's CHECK admits `group` too, for groups to come). */
-export type AttachedKind = 'role' | 'user'
+/** Who a managed policy is attached to. */
+export type AttachedKind = 'role' | 'user' | 'group'
 
 /** A customer-managed policy: its versions are PolicyVersionRecords, one of them the default. */
 export interface ManagedPolicyRecord {
@@ -64,7 +64,7 @@ export interface IamStore {
   deleteRolePolicy(tenantId: string, roleName: string, name: string): Promise<boolean>
   /**
    * Deletes the user and its tags; USER_NOT_FOUND when there is none, DELETE_CONFLICT while it
-   * has access keys, inline policies or attached managed policies.
+   * has access keys, inline policies or attached managed policies, or belongs to a group.
    */
   deleteUser(tenantId: string, name: string): Promise<void>
   /** False when the user has no policy of that name. */

@@ -11,6 +11,7 @@
  *   InstallationStore   installation.ts InstallationRecord
  *   IdentityStore       identity.ts     TenantRecord, UserRecord, AccessKeyRecord, UserPolicyRecord
  *   IamStore            iam.ts          tags, ManagedPolicyRecord, PolicyVersionRecord, AccessKeyUse
+ *   GroupStore          groups.ts       GroupRecord, GroupPolicyRecord, members
  *   BucketStore         buckets.ts      BucketRecord, BucketHold
  *   ObjectStore         objects.ts      ObjectRecord, VersionRecord (tags included)
  *   MultipartStore      multipart.ts    UploadRecord, PartRecord
@@ -18,6 +19,7 @@
  *   VerdictStore        verdicts.ts     ScanRecord
  */
 import type { BucketStore } from './buckets.ts'
+import type { GroupStore } from './groups.ts'
 import type { IamStore } from './iam.ts'
 import type { IdentityStore } from './identity.ts'
 import type { InstallationStore } from './installation.ts'
@@ -43,6 +45,7 @@ export interface MetadataStore
     InstallationStore,
     IdentityStore,
     IamStore,
+    GroupStore,
     BucketStore,
     ObjectStore,
     MultipartStore,

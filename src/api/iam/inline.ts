@@ -1,5 +1,5 @@
 /**
- * Inline policies of roles and users, made once per kind: Put…Policy, Get…Policy,
+ * Inline policies of roles, users and groups, made once per kind: Put…Policy, Get…Policy,
  * List…Policies, Delete…Policy (https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html,
  * https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRolePolicy.html).
  */
@@ -10,8 +10,8 @@ import { documentParam, encodedDocument, nameParam, page, pageNode } from './com
 
 /** How one kind of principal keeps its inline policies. */
 export interface InlineKind<E extends { readonly name: string }> {
-  /** Role or User: PutRolePolicy, RoleName. */
-  readonly noun: 'Role' | 'User'
+  /** Role, User or Group: PutRolePolicy, RoleName. */
+  readonly noun: 'Role' | 'User' | 'Group'
   readonly resource: (
     p: ReadonlyMap<string, string>,
     account: string,

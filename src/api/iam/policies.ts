@@ -206,15 +206,15 @@ const onPolicy = (
   handler,
 })
 
-/** Attach…, Detach… and ListAttached…Policies of roles or users, decided on the principal's ARN. */
-function attachOperations(
-  noun: 'Role' | 'User',
+/** Attach…, Detach… and ListAttached…Policies of roles, users or groups, decided on the principal's ARN. */
+export function attachOperations(
+  noun: 'Role' | 'User' | 'Group',
   resource: (p: Params, account: string, l: ResourceLookup) => string | Promise<string>,
   principal: (
     ctx: QueryAuthorized,
   ) => Promise<{ readonly tenantId: string; readonly name: string }>,
 ): QueryOperation[] {
-  const kind = noun === 'Role' ? 'role' : 'user'
+  const kind = noun === 'Role' ? 'role' : noun === 'User' ? 'user' : 'group'
   const owner = `${noun}Name`
   // iam:PolicyARN names the policy attached or detached, for conditions that limit which.
   const conditions = (p: Params) => (p.has('PolicyArn') ? { 'iam:PolicyARN': arnParam(p) } : {})

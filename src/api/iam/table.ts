@@ -5,6 +5,7 @@
  */
 import type { QueryOperation } from '../operation.ts'
 import { ACCESS_KEY_OPERATIONS } from './access-keys.ts'
+import { GROUP_OPERATIONS } from './groups.ts'
 import { POLICY_OPERATIONS } from './policies.ts'
 import { ROLE_OPERATIONS } from './roles.ts'
 import { USER_OPERATIONS } from './users.ts'
@@ -14,4 +15,5 @@ export const IAM_OPERATIONS: readonly QueryOperation[] = [
   ...USER_OPERATIONS,
   ...ACCESS_KEY_OPERATIONS,
   ...POLICY_OPERATIONS,
+  ...GROUP_OPERATIONS,
 ]

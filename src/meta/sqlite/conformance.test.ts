@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { bucketsConformance } from '../conformance/buckets.ts'
+import { groupsConformance } from '../conformance/groups.ts'
 import { iamConformance } from '../conformance/iam.ts'
 import { identityConformance } from '../conformance/identity.ts'
 import { installationConformance } from '../conformance/installation.ts'
@@ -22,6 +23,7 @@ const make = () =>
 installationConformance(make)
 identityConformance(make)
 iamConformance(make)
+groupsConformance(make)
 bucketsConformance(make)
 objectsConformance(make)
 multipartConformance(make)

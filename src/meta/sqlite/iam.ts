@@ -89,6 +89,17 @@ export class SqliteIamStore implements IamStore {
             'DELETE_CONFLICT',
             'Cannot delete entity, must delete access keys first.',
           )
+        const groups = count(
+          this.db,
+          'SELECT count(*) AS n FROM group_members WHERE tenant_id = ? AND user_name = ?',
+          tenantId,
+          name,
+        )
+        if (groups > 0)
+          throw new StrongroomError(
+            'DELETE_CONFLICT',
+            'Cannot delete entity, must remove user from all groups first.',
+          )
         const inline = count(
           this.db,
           'SELECT count(*) AS n FROM user_policies WHERE tenant_id = ? AND user_name = ?',
@@ -448,7 +459,7 @@ export class SqliteIamStore implements IamStore {
         if (this.attachments(tenantId, kind, principal) > max)
           throw new StrongroomError(
             'LIMIT_EXCEEDED',
-            `Cannot exceed quota for PoliciesPer${kind === 'role' ? 'Role' : 'User'}: ${max}`,
+            `Cannot exceed quota for PoliciesPer${kind === 'role' ? 'Role' : kind === 'user' ? 'User' : 'Group'}: ${max}`,
           )
         return true
       }),
@@ -530,7 +541,11 @@ export class SqliteIamStore implements IamStore {
 }
 
 /** The table of each kind of principal a policy attaches to. */
-const PRINCIPALS: Record<AttachedKind, string> = { role: 'roles', user: 'users' }
+const PRINCIPALS: Record<AttachedKind, string> = {
+  role: 'roles',
+  user: 'users',
+  group: 'iam_groups',
+}
 
 const noVersion = (p: Row, version: number) =>
   new StrongroomError(

@@ -314,4 +314,33 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX policy_attachments_by_policy ON policy_attachments (tenant_id, policy_name);
   `,
+  // 14: IAM groups, their members and inline policies (attached managed policies are
+  // policy_attachments of kind 'group'); group names unique in a tenant regardless of case.
+  `
+  CREATE TABLE iam_groups (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL COLLATE NOCASE,
+    id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  ) STRICT;
+  CREATE TABLE group_members (
+    tenant_id TEXT NOT NULL,
+    group_name TEXT NOT NULL COLLATE NOCASE,
+    user_name TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, group_name, user_name),
+    FOREIGN KEY (tenant_id, group_name) REFERENCES iam_groups(tenant_id, name),
+    FOREIGN KEY (tenant_id, user_name) REFERENCES users(tenant_id, name)
+  ) STRICT;
+  CREATE INDEX group_members_by_user ON group_members (tenant_id, user_name);
+  CREATE TABLE group_policies (
+    tenant_id TEXT NOT NULL,
+    group_name TEXT NOT NULL COLLATE NOCASE,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, group_name, name),
+    FOREIGN KEY (tenant_id, group_name) REFERENCES iam_groups(tenant_id, name)
+  ) STRICT;
+  `,
 ]

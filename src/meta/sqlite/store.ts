@@ -9,6 +9,7 @@ import { StrongroomError } from '../../errors.ts'
 import type { MetadataStore } from '../store.ts'
 import { SqliteBucketStore } from './buckets.ts'
 import { SqliteDb } from './db.ts'
+import { SqliteGroupStore } from './groups.ts'
 import { SqliteIamStore } from './iam.ts'
 import { SqliteIdentityStore } from './identity.ts'
 import { SqliteInstallationStore } from './installation.ts'
@@ -34,6 +35,7 @@ export const SqliteMetadataStore = {
         new SqliteInstallationStore(db),
         new SqliteIdentityStore(db),
         new SqliteIamStore(db),
+        new SqliteGroupStore(db),
         new SqliteBucketStore(db),
         new SqliteObjectStore(db),
         new SqliteMultipartStore(db),
