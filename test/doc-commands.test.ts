@@ -84,7 +84,7 @@ const COVERED: Record<string, number> = {
   'docs/gateway.md': 6, // four here, the admin-key and key-policy blocks in test/docs.test.ts
   'CONTRIBUTING.md': 1,
   'docs/iam-simulator.md': 3, // simulate and the typos example in test/docs.test.ts
-  'docs/identity.md': 2,
+  'docs/identity.md': 3,
 }
 
 describe('commands in README.md and docs/', () => {
@@ -276,6 +276,27 @@ describe('commands in README.md and docs/', () => {
       const ran = sh(commands(job).join('\n'), dir, env)
       assert.equal(ran.status, 0, ran.stderr)
       assert.equal(ran.stdout, 'model written\n')
+      // Assuming the role by hand, with alice's key in the environment.
+      if (!needs(t, 'aws')) return
+      writeFileSync(join(dir, 'assume.json'), (json[2] ?? '').replace('111122223333', id))
+      const key = JSON.parse(readFileSync(join(dir, 'key.json'), 'utf8')) as {
+        AccessKeyId: string
+        SecretAccessKey: string
+      }
+      const byHand = sh(
+        commands(blocks('docs/identity.md')[2] ?? '')
+          .join('\n')
+          .replaceAll('111122223333', id),
+        dir,
+        { ...env, AWS_ACCESS_KEY_ID: key.AccessKeyId, AWS_SECRET_ACCESS_KEY: key.SecretAccessKey },
+      )
+      assert.equal(byHand.status, 0, byHand.stderr)
+      assert.deepEqual(byHand.stdout.split('\n').slice(0, 3), [
+        `attached assume-trainer to alice`,
+        `arn:aws:iam::${id}:user/alice`,
+        `arn:aws:sts::${id}:assumed-role/trainer/by-hand`,
+      ])
+      assert.match(byHand.stdout, /revoked every session of role trainer issued before /)
     } finally {
       if (group > 0) process.kill(-group, 'SIGTERM')
     }
