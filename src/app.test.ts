@@ -55,3 +55,45 @@ describe('openApp', () => {
     }
   })
 })
+
+describe('session-token keys', () => {
+  it('raising tokenKeyId rotates: the previous key still opens its sessions, an older one does not', async () => {
+    const data = join(dir, 'tokens')
+    const at = (id: number) =>
+      loadConfig({
+        env: { STRONGROOM_DATA_DIR: data, STRONGROOM_TOKEN_KEY_ID: String(id) },
+        flags: {},
+      })
+    await initDataDir(at(1), { dev: true })
+    const now = Date.now()
+    const claims = {
+      tenantId: '111122223333',
+      kind: 'role' as const,
+      name: 'trainer',
+      principalId: 'AROAEXAMPLEEXAMPLE12',
+      sessionName: 'job',
+      issuedAt: now,
+      expiresAt: now + 3_600_000,
+    }
+    const open = async (id: number, c: { accessKeyId: string; sessionToken: string }) => {
+      const app = await openApp(at(id))
+      try {
+        return app.sessions.open(c.accessKeyId, c.sessionToken, now).claims.sessionName
+      } catch (e) {
+        return (e as { code?: string }).code
+      } finally {
+        await app.close()
+      }
+    }
+    const first = await openApp(at(1))
+    const old = first.sessions.issue(claims)
+    await first.close()
+    assert.equal(await open(2, old), 'job')
+    assert.equal(await open(3, old), 'INVALID_TOKEN')
+    const second = await openApp(at(2))
+    const current = second.sessions.issue({ ...claims, sessionName: 'new' })
+    await second.close()
+    assert.equal(await open(1, current), 'INVALID_TOKEN')
+    assert.equal(await open(3, current), 'new')
+  })
+})

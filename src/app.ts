@@ -277,7 +277,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       keys: kms,
       keyProvider: kms,
       sealer: kms,
-      sessions: sessionTokens(kms),
+      sessions: sessionTokens(kms, config.tokenKeyId),
       oidcKeys: new JwksCache({ ca: oidcCa(config), now: () => clock.now() }),
       async close() {
         kms.close()
@@ -374,15 +374,19 @@ async function writeSecretFile(path: string, content: string): Promise<void> {
 }
 
 /**
- * The installation's session-token keys: key 1, derived from the root key, so that every
- * replica holding the root key opens every session without a database read.
+ * The installation's session-token keys, derived from the root key, so that every replica
+ * holding the root key opens every session without a database read: the configured key
+ * (`tokenKeyId`) seals new sessions; it and the one before open them. Raising `tokenKeyId` on
+ * every replica rotates: sessions sealed under the previous key live out their time (36 hours
+ * at most), those under any older key are refused.
  */
-function sessionTokens(sealer: RootSealer): SessionTokens {
-  const key = sealer.systemKey(tokenKeyLabel(1))
+function sessionTokens(sealer: RootSealer, current: number): SessionTokens {
+  const ids = current > 1 ? [current, current - 1] : [current]
+  const keys = new Map(ids.map((id) => [id, sealer.systemKey(tokenKeyLabel(id))] as const))
   try {
-    return new SessionTokens(new Map([[1, key]]), 1)
+    return new SessionTokens(keys, current)
   } finally {
-    key.fill(0)
+    for (const k of keys.values()) k.fill(0)
   }
 }
 

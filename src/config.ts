@@ -37,6 +37,11 @@ export interface Config {
   readonly passphraseFile: string | undefined
   /** PEM certificates trusted (besides the system's) when fetching OIDC discovery documents and JWKS. */
   readonly oidcCaFile: string | undefined
+  /**
+   * The session-token key new sessions are sealed under; raising it on every replica rotates
+   * the key (sessions of the one before stay valid until they expire; older ones are refused).
+   */
+  readonly tokenKeyId: number
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
   readonly rootKeyHex: string | undefined
 }
@@ -206,6 +211,13 @@ export const SETTINGS = {
     accepted: 'the path of a file holding the passphrase',
     parse: path,
   },
+  tokenKeyId: {
+    file: 'tokenKeyId',
+    env: 'STRONGROOM_TOKEN_KEY_ID',
+    flag: undefined,
+    accepted: 'a whole number from 1 to 1000000',
+    parse: (raw) => count(raw, 1, 1_000_000),
+  },
   oidcCaFile: {
     file: 'oidcCaFile',
     env: 'STRONGROOM_OIDC_CA_FILE',
@@ -285,6 +297,7 @@ export function loadConfig(sources: ConfigSources): Config {
       values.passphraseFile === undefined ? undefined : resolve(values.passphraseFile as string),
     rootKeyHex: rootKeyHex === undefined || rootKeyHex === '' ? undefined : rootKeyHex,
     oidcCaFile: values.oidcCaFile === undefined ? undefined : resolve(values.oidcCaFile as string),
+    tokenKeyId: (values.tokenKeyId as number | undefined) ?? 1,
   }
 }
 
