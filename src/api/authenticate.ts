@@ -100,10 +100,11 @@ export async function authenticate(
       }),
     expect,
   )
-  const [tenant, user, stored] = await Promise.all([
+  const [tenant, user, stored, boundary] = await Promise.all([
     identity.tenantById(record.tenantId),
     identity.findUser(record.tenantId, record.userName),
     identity.identityPolicyDocuments('user', record.tenantId, record.userName),
+    identity.permissionsBoundary('user', record.tenantId, record.userName),
   ])
   if (tenant === undefined || user === undefined)
     throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
@@ -118,6 +119,7 @@ export async function authenticate(
     policies: stored.map((p) => policies.load(p.document, 'identity', p.name, owner)),
     auth,
     signingKey: key,
+    boundary: boundary && policies.load(boundary.document, 'boundary', boundary.name, owner),
   }
 }
 
@@ -175,10 +177,13 @@ async function sessionCaller(
     const role = await app.identity.findRole(claims.tenantId, claims.name)
     const current = role !== undefined && role.id === claims.principalId ? role : undefined
     const owner = `${tenant.name}/role/${claims.name}`
-    const stored =
+    const [stored, boundary] =
       current === undefined
-        ? []
-        : await app.identity.identityPolicyDocuments('role', current.tenantId, current.name)
+        ? [[], undefined]
+        : await Promise.all([
+            app.identity.identityPolicyDocuments('role', current.tenantId, current.name),
+            app.identity.permissionsBoundary('role', current.tenantId, current.name),
+          ])
     return {
       arn: `arn:aws:sts::${tenant.id}:assumed-role/${claims.name}/${claims.sessionName}`,
       account: tenant.id,
@@ -188,6 +193,7 @@ async function sessionCaller(
       policies: stored.map((p) => policies.load(p.document, 'identity', p.name, owner)),
       auth,
       signingKey: key,
+      boundary: boundary && policies.load(boundary.document, 'boundary', boundary.name, owner),
       session: {
         claims,
         principalArn: roleArn(tenant.id, current ?? { path: '/', name: claims.name }),
@@ -199,10 +205,14 @@ async function sessionCaller(
   const user = await app.identity.findUser(tenant.id, userName)
   const current = user !== undefined && (claims.kind !== 'user' || user.id === claims.principalId)
   const owner = `${tenant.name}/${userName}`
-  const stored = current
-    ? await app.identity.identityPolicyDocuments('user', user.tenantId, user.name)
-    : []
+  const [stored, bound] = current
+    ? await Promise.all([
+        app.identity.identityPolicyDocuments('user', user.tenantId, user.name),
+        app.identity.permissionsBoundary('user', user.tenantId, user.name),
+      ])
+    : [[], undefined]
   const loaded = stored.map((p) => policies.load(p.document, 'identity', p.name, owner))
+  const boundary = bound && policies.load(bound.document, 'boundary', bound.name, owner)
   const userArn = `arn:aws:iam::${tenant.id}:user/${userName}`
   if (claims.kind === 'user')
     return {
@@ -214,6 +224,7 @@ async function sessionCaller(
       policies: loaded,
       auth,
       signingKey: key,
+      boundary,
       session: { claims, principalArn: userArn, policy: sessionPolicy(owner) },
     }
   const arn = `arn:aws:sts::${tenant.id}:federated-user/${claims.name}`
@@ -226,6 +237,7 @@ async function sessionCaller(
     policies: loaded,
     auth,
     signingKey: key,
+    boundary,
     session: {
       claims,
       principalArn: arn,

@@ -30,14 +30,23 @@ export interface Caller {
   readonly signingKey: KeyObject | undefined
   /** A caller with session credentials: the session, its role's ARN, and its session policy. */
   readonly session?: CallerSession | undefined
+  /**
+   * The permissions boundary of the user or role the caller acts as (its default version): the
+   * most its identity policies may allow.
+   */
+  readonly boundary?: LoadedPolicy | undefined
 }
 
-/** The caller's own policies as the IAM engine takes them: identity, and a session's policy. */
+/**
+ * The caller's own policies as the IAM engine takes them: identity, its permissions boundary,
+ * and a session's policy.
+ */
 export function callerPolicies(c: Caller): {
   identity: readonly LoadedPolicy[]
   session: LoadedPolicy | undefined
+  boundary: LoadedPolicy | undefined
 } {
-  return { identity: c.policies, session: c.session?.policy }
+  return { identity: c.policies, session: c.session?.policy, boundary: c.boundary }
 }
 
 export interface CallerSession {

@@ -7,7 +7,7 @@
  */
 import { randomInt } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
-import type { ManagedPolicyRecord } from '../meta/iam.ts'
+import type { ManagedPolicyRecord } from '../meta/policies.ts'
 import type { TenantRecord } from '../meta/identity.ts'
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'

@@ -10,15 +10,14 @@ import { StrongroomError } from '../errors.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { Issue } from '../iam/policy.ts'
 import type { RootSealer } from '../kms/sealer.ts'
+import type { AccessKeyUse, IamStore, TaggedKind, TagRecord } from '../meta/iam.ts'
 import type {
-  AccessKeyUse,
   AttachedKind,
-  IamStore,
+  ListedPolicy,
   ManagedPolicyRecord,
+  PolicyStore,
   PolicyVersionRecord,
-  TaggedKind,
-  TagRecord,
-} from '../meta/iam.ts'
+} from '../meta/policies.ts'
 import type {
   AccessKeyRecord,
   IdentityStore,
@@ -65,7 +64,7 @@ const KEY_USE_INTERVAL_MS = 60_000
 const MAX_KEY_USES_TRACKED = 65_536
 
 export class IdentityService {
-  private readonly store: IdentityStore & IamStore & GroupStore
+  private readonly store: IdentityStore & IamStore & PolicyStore & GroupStore
   private readonly sealer: RootSealer
   private readonly clock: Clock
   /** When each access key's use was last written (in this process). */
@@ -74,7 +73,11 @@ export class IdentityService {
   /** IAM groups, their members and inline policies. */
   readonly groups: GroupService
 
-  constructor(store: IdentityStore & IamStore & GroupStore, sealer: RootSealer, clock: Clock) {
+  constructor(
+    store: IdentityStore & IamStore & PolicyStore & GroupStore,
+    sealer: RootSealer,
+    clock: Clock,
+  ) {
     this.store = store
     this.sealer = sealer
     this.clock = clock
@@ -361,7 +364,7 @@ export class IdentityService {
     return p
   }
 
-  listPolicies(tenant: TenantRecord): Promise<(ManagedPolicyRecord & { attachments: number })[]> {
+  listPolicies(tenant: TenantRecord): Promise<ListedPolicy[]> {
     return this.store.listPolicies(tenant.id)
   }
 
@@ -429,6 +432,33 @@ export class IdentityService {
     principal: { readonly tenantId: string; readonly name: string },
   ): Promise<ManagedPolicyRecord[]> {
     return this.store.listAttachedPolicies(principal.tenantId, kind, principal.name)
+  }
+
+  /** Sets (a policy) or removes (undefined) the role's or user's permissions boundary. */
+  async setPermissionsBoundary(
+    kind: 'role' | 'user',
+    principal: { readonly tenantId: string; readonly name: string },
+    p: ManagedPolicyRecord | undefined,
+  ): Promise<void> {
+    const name = p?.name ?? null
+    if (!(await this.store.setPermissionsBoundary(principal.tenantId, kind, principal.name, name)))
+      throw new StrongroomError(
+        'NO_SUCH_ENTITY',
+        `The ${kind} with name ${principal.name} cannot be found.`,
+      )
+  }
+
+  /**
+   * The role's or user's permissions boundary, if it has one: the policy's ARN and its default
+   * version's document, for a caller that compiles it through its own cache.
+   */
+  async permissionsBoundary(
+    kind: 'role' | 'user',
+    tenantId: string,
+    name: string,
+  ): Promise<{ readonly name: string; readonly document: string } | undefined> {
+    const b = await this.store.permissionsBoundary(tenantId, kind, name)
+    return b && { name: policyArn(tenantId, b.policy), document: b.document }
   }
 
   /**

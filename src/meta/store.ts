@@ -10,7 +10,8 @@
  *   port                file            records
  *   InstallationStore   installation.ts InstallationRecord
  *   IdentityStore       identity.ts     TenantRecord, UserRecord, AccessKeyRecord, UserPolicyRecord
- *   IamStore            iam.ts          tags, ManagedPolicyRecord, PolicyVersionRecord, AccessKeyUse
+ *   IamStore            iam.ts          IAM tags, AccessKeyUse; role and user changes
+ *   PolicyStore         policies.ts     ManagedPolicyRecord, PolicyVersionRecord, attachments
  *   GroupStore          groups.ts       GroupRecord, GroupPolicyRecord, members
  *   BucketStore         buckets.ts      BucketRecord, BucketHold
  *   ObjectStore         objects.ts      ObjectRecord, VersionRecord (tags included)
@@ -21,6 +22,7 @@
 import type { BucketStore } from './buckets.ts'
 import type { GroupStore } from './groups.ts'
 import type { IamStore } from './iam.ts'
+import type { PolicyStore } from './policies.ts'
 import type { IdentityStore } from './identity.ts'
 import type { InstallationStore } from './installation.ts'
 import type { KeyStore } from './keys.ts'
@@ -45,6 +47,7 @@ export interface MetadataStore
     InstallationStore,
     IdentityStore,
     IamStore,
+    PolicyStore,
     GroupStore,
     BucketStore,
     ObjectStore,

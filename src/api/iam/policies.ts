@@ -10,7 +10,8 @@
  */
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import { policyArn, versionNumber } from '../../identity/managed.ts'
-import type { ManagedPolicyRecord, PolicyVersionRecord, TagRecord } from '../../meta/iam.ts'
+import type { TagRecord } from '../../meta/iam.ts'
+import type { ManagedPolicyRecord, PolicyVersionRecord } from '../../meta/policies.ts'
 import type { QueryAuthorized } from '../authorized.ts'
 import type { QueryOperation, ResourceLookup } from '../operation.ts'
 import { param } from '../protocols/query.ts'
@@ -45,10 +46,10 @@ const arnParam = (p: Params) => checked(param(p, 'PolicyArn'), 'policyArn', 2048
 
 const policyResource = (p: Params) => arnParam(p)
 
-/** A policy as IAM writes it; `attachments` from the list, `tags` where the action returns them. */
+/** A policy as IAM writes it; its uses from the list, `tags` where the action returns them. */
 function policyNode(
   p: ManagedPolicyRecord,
-  attachments: number,
+  [attachments, boundaries]: readonly [number, number],
   o: { readonly tags?: readonly TagRecord[]; readonly description?: boolean } = {},
 ): Node {
   return {
@@ -58,7 +59,7 @@ function policyNode(
     Path: p.path,
     DefaultVersionId: `v${p.defaultVersion}`,
     AttachmentCount: attachments,
-    PermissionsBoundaryUsageCount: 0,
+    PermissionsBoundaryUsageCount: boundaries,
     IsAttachable: true,
     Description: o.description === true && p.description !== '' ? p.description : undefined,
     CreateDate: iso(p.createdAt),
@@ -78,9 +79,10 @@ function versionNode(p: ManagedPolicyRecord, v: PolicyVersionRecord, withDocumen
 
 const named = (ctx: QueryAuthorized) => ctx.identity.policy(ctx.tenant, arnParam(ctx.params))
 
-async function attachments(ctx: QueryAuthorized, p: ManagedPolicyRecord): Promise<number> {
-  const all = await ctx.identity.listPolicies(ctx.tenant)
-  return all.find((x) => x.name === p.name)?.attachments ?? 0
+/** How many principals the policy is attached to, and how many it bounds. */
+async function uses(ctx: QueryAuthorized, p: ManagedPolicyRecord): Promise<[number, number]> {
+  const found = (await ctx.identity.listPolicies(ctx.tenant)).find((x) => x.name === p.name)
+  return [found?.attachments ?? 0, found?.boundaries ?? 0]
 }
 
 async function createPolicy(ctx: QueryAuthorized): Promise<Node> {
@@ -107,13 +109,13 @@ async function createPolicy(ctx: QueryAuthorized): Promise<Node> {
     throw e
   }
   if (tags.length > 0) await ctx.identity.tag(ctx.tenant.id, 'policy', created.name, tags)
-  return { Policy: policyNode(created, 0, { tags, description: true }) }
+  return { Policy: policyNode(created, [0, 0], { tags, description: true }) }
 }
 
 async function getPolicy(ctx: QueryAuthorized): Promise<Node> {
   const p = await named(ctx)
   const tags = await ctx.identity.tags(p.tenantId, 'policy', p.name)
-  return { Policy: policyNode(p, await attachments(ctx, p), { tags, description: true }) }
+  return { Policy: policyNode(p, await uses(ctx, p), { tags, description: true }) }
 }
 
 async function listPolicies(ctx: QueryAuthorized): Promise<Node> {
@@ -137,13 +139,13 @@ async function listPolicies(ctx: QueryAuthorized): Promise<Node> {
     (x) =>
       x.path.startsWith(prefix) &&
       (!onlyAttached || x.attachments > 0) &&
-      // Permissions boundaries are not kept yet: no policy is used as one.
-      usage !== 'PermissionsBoundary',
+      (usage === undefined ||
+        (usage === 'PermissionsPolicy' ? x.attachments > 0 : x.boundaries > 0)),
   )
   const pg = page(p, kept, (x) => x.name)
   return pageNode(
     'Policies',
-    pg.items.map((x) => policyNode(x, x.attachments)),
+    pg.items.map((x) => policyNode(x, [x.attachments, x.boundaries])),
     pg,
   )
 }

@@ -30,11 +30,15 @@ import {
   tagsNode,
   tagsParam,
 } from './common.ts'
+import { boundaryConditions, boundaryNode, boundaryParam, setBoundary } from './boundaries.ts'
 import { inlineOperations } from './inline.ts'
 import { tagOperations } from './tags.ts'
 
-/** A role as IAM writes it; `tags` only where the action returns them (GetRole, CreateRole). */
-export function roleNode(role: RoleRecord, tags?: readonly TagRecord[]): Node {
+/**
+ * A role as IAM writes it; `tags` and `boundary` only where the action returns them (GetRole,
+ * CreateRole).
+ */
+export function roleNode(role: RoleRecord, tags?: readonly TagRecord[], boundary?: Node): Node {
   return {
     Path: role.path,
     RoleName: role.name,
@@ -44,6 +48,7 @@ export function roleNode(role: RoleRecord, tags?: readonly TagRecord[]): Node {
     AssumeRolePolicyDocument: encodedDocument(role.trustPolicy),
     Description: role.description === '' ? undefined : role.description,
     MaxSessionDuration: role.maxSessionSeconds,
+    PermissionsBoundary: boundary,
     Tags: tags === undefined ? undefined : tagsNode(tags),
   }
 }
@@ -66,6 +71,8 @@ async function createRole(ctx: QueryAuthorized): Promise<Node> {
   const path = pathParam(p)
   const trustPolicy = documentParam(p, 'AssumeRolePolicyDocument')
   const tags = tagsParam(p)
+  // The boundary must exist before the role does.
+  if (p.has('PermissionsBoundary')) await ctx.identity.policy(ctx.tenant, boundaryParam(p))
   let created: RoleRecord
   try {
     created = (
@@ -85,12 +92,17 @@ async function createRole(ctx: QueryAuthorized): Promise<Node> {
     throw e
   }
   if (tags.length > 0) await ctx.identity.tag(ctx.tenant.id, 'role', created.name, tags)
-  return { Role: roleNode(created, tags) }
+  if (p.has('PermissionsBoundary')) await setBoundary(ctx, 'role', created)
+  return { Role: roleNode(created, tags, await boundaryNode(ctx, 'role', created.name)) }
 }
 
 async function getRole(ctx: QueryAuthorized): Promise<Node> {
   const role = await roleNamed(ctx)
-  return { Role: roleNode(role, await ctx.identity.tags(role.tenantId, 'role', role.name)) }
+  const [tags, boundary] = await Promise.all([
+    ctx.identity.tags(role.tenantId, 'role', role.name),
+    boundaryNode(ctx, 'role', role.name),
+  ])
+  return { Role: roleNode(role, tags, boundary) }
 }
 
 async function listRoles(ctx: QueryAuthorized): Promise<Node> {
@@ -155,6 +167,7 @@ export const ROLE_OPERATIONS: readonly QueryOperation[] = [
       'AssumeRolePolicyDocument',
       'Description',
       'MaxSessionDuration',
+      'PermissionsBoundary',
       ...TAG_PARAMS,
     ],
     resource: (p, account) =>
@@ -162,7 +175,7 @@ export const ROLE_OPERATIONS: readonly QueryOperation[] = [
     // Tagging on creation needs the tag action too
     // (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags_roles.html).
     also: (p) => (p.has('Tags.member.1.Key') ? ['iam:TagRole'] : []),
-    conditions: tagConditions,
+    conditions: (p) => ({ ...tagConditions(p), ...boundaryConditions(p) }),
     handler: createRole,
   },
   role('GetRole', [], getRole),

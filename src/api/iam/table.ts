@@ -5,6 +5,7 @@
  */
 import type { QueryOperation } from '../operation.ts'
 import { ACCESS_KEY_OPERATIONS } from './access-keys.ts'
+import { BOUNDARY_OPERATIONS } from './boundaries.ts'
 import { GROUP_OPERATIONS } from './groups.ts'
 import { POLICY_OPERATIONS } from './policies.ts'
 import { ROLE_OPERATIONS } from './roles.ts'
@@ -16,4 +17,5 @@ export const IAM_OPERATIONS: readonly QueryOperation[] = [
   ...ACCESS_KEY_OPERATIONS,
   ...POLICY_OPERATIONS,
   ...GROUP_OPERATIONS,
+  ...BOUNDARY_OPERATIONS,
 ]

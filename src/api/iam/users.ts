@@ -26,17 +26,22 @@ import {
   userNamed,
   userResource,
 } from './common.ts'
+import { boundaryConditions, boundaryNode, boundaryParam, setBoundary } from './boundaries.ts'
 import { inlineOperations } from './inline.ts'
 import { tagOperations } from './tags.ts'
 
-/** A user as IAM writes it; `tags` only where the action returns them (GetUser, CreateUser). */
-export function userNode(user: UserRecord, tags?: readonly TagRecord[]): Node {
+/**
+ * A user as IAM writes it; `tags` and `boundary` only where the action returns them (GetUser,
+ * CreateUser).
+ */
+export function userNode(user: UserRecord, tags?: readonly TagRecord[], boundary?: Node): Node {
   return {
     Path: '/',
     UserName: user.name,
     UserId: user.id,
     Arn: `arn:aws:iam::${user.tenantId}:user/${user.name}`,
     CreateDate: iso(user.createdAt),
+    PermissionsBoundary: boundary,
     Tags: tags === undefined ? undefined : tagsNode(tags),
   }
 }
@@ -55,6 +60,7 @@ async function createUser(ctx: QueryAuthorized): Promise<Node> {
   const name = nameParam(p, 'UserName')
   rootPath(pathParam(p))
   const tags = tagsParam(p)
+  if (p.has('PermissionsBoundary')) await ctx.identity.policy(ctx.tenant, boundaryParam(p))
   let user: UserRecord
   try {
     user = await ctx.identity.createUser(ctx.tenant, name)
@@ -66,12 +72,17 @@ async function createUser(ctx: QueryAuthorized): Promise<Node> {
     throw e
   }
   if (tags.length > 0) await ctx.identity.tag(ctx.tenant.id, 'user', user.name, tags)
-  return { User: userNode(user, tags) }
+  if (p.has('PermissionsBoundary')) await setBoundary(ctx, 'user', user)
+  return { User: userNode(user, tags, await boundaryNode(ctx, 'user', user.name)) }
 }
 
 async function getUser(ctx: QueryAuthorized): Promise<Node> {
   const user = await userNamed(ctx, true)
-  return { User: userNode(user, await ctx.identity.tags(user.tenantId, 'user', user.name)) }
+  const [tags, boundary] = await Promise.all([
+    ctx.identity.tags(user.tenantId, 'user', user.name),
+    boundaryNode(ctx, 'user', user.name),
+  ])
+  return { User: userNode(user, tags, boundary) }
 }
 
 async function listUsers(ctx: QueryAuthorized): Promise<Node> {
@@ -122,10 +133,10 @@ export const USER_OPERATIONS: readonly QueryOperation[] = [
     service: 'iam',
     name: 'CreateUser',
     action: 'iam:CreateUser',
-    params: ['UserName', 'Path', ...TAG_PARAMS],
+    params: ['UserName', 'Path', 'PermissionsBoundary', ...TAG_PARAMS],
     resource: (p, account) => `arn:aws:iam::${account}:user/${nameParam(p, 'UserName')}`,
     also: (p) => (p.has('Tags.member.1.Key') ? ['iam:TagUser'] : []),
-    conditions: tagConditions,
+    conditions: (p) => ({ ...tagConditions(p), ...boundaryConditions(p) }),
     handler: createUser,
   },
   // Without UserName, the caller itself (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetUser.html).

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { isStrongroomError, type ErrorCode } from '../../errors.ts'
-import type { ManagedPolicyRecord } from '../iam.ts'
+import type { ManagedPolicyRecord } from '../policies.ts'
 import type { RoleRecord, TenantRecord, UserRecord } from '../identity.ts'
 import type { MetadataStore } from '../store.ts'
 import { tenant, using, type MakeStore } from './fixtures.ts'
@@ -216,7 +216,7 @@ export function iamConformance(make: MakeStore): void {
           createdAt: T0 + 1,
         })
         assert.deepEqual(await store.listPolicies(b.id), [
-          { ...policyOf(b, 'read', 2), attachments: 0 },
+          { ...policyOf(b, 'read', 2), attachments: 0, boundaries: 0 },
         ])
         assert.equal(await store.getPolicy(a.id, 'ghost'), undefined)
       }))
@@ -293,6 +293,35 @@ export function iamConformance(make: MakeStore): void {
           [['p1', '{"v":2}']],
         )
         assert.deepEqual(await store.attachedDocuments(a.id, 'user', 'other'), [])
+      }))
+    it('sets and removes a permissions boundary; a policy in use as one cannot be deleted', () =>
+      using(make, async (store) => {
+        const [a, b] = await withTenants(store)
+        await store.createRole(roleOf(a, 'Trainer', 1))
+        await store.createUser(userOf(a, 'alice', 2))
+        await store.createPolicy(policyOf(a, 'Bound', 3), '{"b":1}')
+        assert.equal(await store.permissionsBoundary(a.id, 'role', 'Trainer'), undefined)
+        assert.equal(await store.setPermissionsBoundary(a.id, 'role', 'trainer', 'bound'), true)
+        assert.equal(await store.setPermissionsBoundary(a.id, 'user', 'alice', 'Bound'), true)
+        assert.equal(await store.setPermissionsBoundary(a.id, 'role', 'ghost', 'Bound'), false)
+        assert.equal(await store.setPermissionsBoundary(a.id, 'role', 'Trainer', 'ghost'), false)
+        assert.equal(await store.setPermissionsBoundary(b.id, 'role', 'Trainer', 'Bound'), false)
+        assert.deepEqual(await store.permissionsBoundary(a.id, 'role', 'Trainer'), {
+          policy: policyOf(a, 'Bound', 3),
+          document: '{"b":1}',
+        })
+        await store.addPolicyVersion(a.id, 'Bound', '{"b":2}', T0 + 9, true)
+        assert.equal((await store.permissionsBoundary(a.id, 'user', 'alice'))?.document, '{"b":2}')
+        assert.deepEqual(
+          (await store.listPolicies(a.id)).map((p) => [p.name, p.attachments, p.boundaries]),
+          [['Bound', 0, 2]],
+        )
+        await store.deletePolicyVersion(a.id, 'Bound', 1)
+        await assert.rejects(store.deletePolicy(a.id, 'Bound'), refused('DELETE_CONFLICT'))
+        assert.equal(await store.setPermissionsBoundary(a.id, 'role', 'Trainer', null), true)
+        assert.equal(await store.setPermissionsBoundary(a.id, 'user', 'alice', null), true)
+        assert.equal(await store.permissionsBoundary(a.id, 'role', 'Trainer'), undefined)
+        await store.deletePolicy(a.id, 'Bound')
       }))
   })
 }

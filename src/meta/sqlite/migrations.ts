@@ -343,4 +343,10 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (tenant_id, group_name) REFERENCES iam_groups(tenant_id, name)
   ) STRICT;
   `,
+  // 15: permissions boundaries: the customer-managed policy (by name) that bounds a role's or a
+  // user's identity policies; none where NULL.
+  `
+  ALTER TABLE roles ADD COLUMN permissions_boundary TEXT;
+  ALTER TABLE users ADD COLUMN permissions_boundary TEXT;
+  `,
 ]

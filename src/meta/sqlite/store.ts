@@ -11,6 +11,7 @@ import { SqliteBucketStore } from './buckets.ts'
 import { SqliteDb } from './db.ts'
 import { SqliteGroupStore } from './groups.ts'
 import { SqliteIamStore } from './iam.ts'
+import { SqlitePolicyStore } from './policies.ts'
 import { SqliteIdentityStore } from './identity.ts'
 import { SqliteInstallationStore } from './installation.ts'
 import { SqliteKeyStore } from './keys.ts'
@@ -35,6 +36,7 @@ export const SqliteMetadataStore = {
         new SqliteInstallationStore(db),
         new SqliteIdentityStore(db),
         new SqliteIamStore(db),
+        new SqlitePolicyStore(db),
         new SqliteGroupStore(db),
         new SqliteBucketStore(db),
         new SqliteObjectStore(db),
