@@ -6,6 +6,7 @@
  */
 import type { Clock } from '../clock.ts'
 import type { GroupStore } from '../meta/groups.ts'
+import type { OidcStore } from '../meta/oidc.ts'
 import { StrongroomError } from '../errors.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { Issue } from '../iam/policy.ts'
@@ -28,6 +29,7 @@ import type {
   UserRecord,
 } from '../meta/identity.ts'
 import { GroupService } from './groups.ts'
+import { OidcService, type OidcProvider } from './oidc.ts'
 import {
   MAX_ATTACHED,
   MAX_MANAGED_POLICY_CHARS,
@@ -64,7 +66,7 @@ const KEY_USE_INTERVAL_MS = 60_000
 const MAX_KEY_USES_TRACKED = 65_536
 
 export class IdentityService {
-  private readonly store: IdentityStore & IamStore & PolicyStore & GroupStore
+  private readonly store: IdentityStore & IamStore & PolicyStore & GroupStore & OidcStore
   private readonly sealer: RootSealer
   private readonly clock: Clock
   /** When each access key's use was last written (in this process). */
@@ -72,9 +74,11 @@ export class IdentityService {
 
   /** IAM groups, their members and inline policies. */
   readonly groups: GroupService
+  /** OpenID Connect identity providers. */
+  readonly oidc: OidcService
 
   constructor(
-    store: IdentityStore & IamStore & PolicyStore & GroupStore,
+    store: IdentityStore & IamStore & PolicyStore & GroupStore & OidcStore,
     sealer: RootSealer,
     clock: Clock,
   ) {
@@ -82,9 +86,18 @@ export class IdentityService {
     this.sealer = sealer
     this.clock = clock
     this.groups = new GroupService(store, clock)
+    this.oidc = new OidcService(store, clock)
   }
 
   // ---- tenants
+
+  /**
+   * The tenant's OpenID Connect provider for tokens of this issuer (`iss`: https://host/path),
+   * if it trusts one: for AssumeRoleWithWebIdentity.
+   */
+  oidcProviderByIssuer(tenantId: string, issuerUrl: string): Promise<OidcProvider | undefined> {
+    return this.oidc.byIssuer(tenantId, issuerUrl)
+  }
 
   /** NAME_INVALID for a name outside the rules; TENANT_EXISTS when it is taken. */
   createTenant(name: string): Promise<TenantRecord> {

@@ -13,6 +13,7 @@
  *   IamStore            iam.ts          IAM tags, AccessKeyUse; role and user changes
  *   PolicyStore         policies.ts     ManagedPolicyRecord, PolicyVersionRecord, attachments
  *   GroupStore          groups.ts       GroupRecord, GroupPolicyRecord, members
+ *   OidcStore           oidc.ts         OidcProviderRecord
  *   BucketStore         buckets.ts      BucketRecord, BucketHold
  *   ObjectStore         objects.ts      ObjectRecord, VersionRecord (tags included)
  *   MultipartStore      multipart.ts    UploadRecord, PartRecord
@@ -22,6 +23,7 @@
 import type { BucketStore } from './buckets.ts'
 import type { GroupStore } from './groups.ts'
 import type { IamStore } from './iam.ts'
+import type { OidcStore } from './oidc.ts'
 import type { PolicyStore } from './policies.ts'
 import type { IdentityStore } from './identity.ts'
 import type { InstallationStore } from './installation.ts'
@@ -49,6 +51,7 @@ export interface MetadataStore
     IamStore,
     PolicyStore,
     GroupStore,
+    OidcStore,
     BucketStore,
     ObjectStore,
     MultipartStore,

@@ -7,6 +7,7 @@ import type { QueryOperation } from '../operation.ts'
 import { ACCESS_KEY_OPERATIONS } from './access-keys.ts'
 import { BOUNDARY_OPERATIONS } from './boundaries.ts'
 import { GROUP_OPERATIONS } from './groups.ts'
+import { OIDC_OPERATIONS } from './oidc.ts'
 import { POLICY_OPERATIONS } from './policies.ts'
 import { ROLE_OPERATIONS } from './roles.ts'
 import { USER_OPERATIONS } from './users.ts'
@@ -18,4 +19,5 @@ export const IAM_OPERATIONS: readonly QueryOperation[] = [
   ...POLICY_OPERATIONS,
   ...GROUP_OPERATIONS,
   ...BOUNDARY_OPERATIONS,
+  ...OIDC_OPERATIONS,
 ]

@@ -8,6 +8,7 @@ import { groupsConformance } from '../conformance/groups.ts'
 import { iamConformance } from '../conformance/iam.ts'
 import { identityConformance } from '../conformance/identity.ts'
 import { installationConformance } from '../conformance/installation.ts'
+import { oidcConformance } from '../conformance/oidc.ts'
 import { keysConformance } from '../conformance/keys.ts'
 import { multipartConformance } from '../conformance/multipart.ts'
 import { objectsConformance } from '../conformance/objects.ts'
@@ -24,6 +25,7 @@ installationConformance(make)
 identityConformance(make)
 iamConformance(make)
 groupsConformance(make)
+oidcConformance(make)
 bucketsConformance(make)
 objectsConformance(make)
 multipartConformance(make)

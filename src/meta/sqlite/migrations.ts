@@ -349,4 +349,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE roles ADD COLUMN permissions_boundary TEXT;
   ALTER TABLE users ADD COLUMN permissions_boundary TEXT;
   `,
+  // 16: OpenID Connect identity providers of a tenant, by issuer (host and path), with the
+  // audiences and certificate thumbprints they are trusted for, and optionally their JWKS inline.
+  `
+  CREATE TABLE oidc_providers (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    url TEXT NOT NULL,
+    client_ids TEXT NOT NULL,
+    thumbprints TEXT NOT NULL,
+    jwks TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, url)
+  ) STRICT;
+  `,
 ]

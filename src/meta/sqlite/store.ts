@@ -11,6 +11,7 @@ import { SqliteBucketStore } from './buckets.ts'
 import { SqliteDb } from './db.ts'
 import { SqliteGroupStore } from './groups.ts'
 import { SqliteIamStore } from './iam.ts'
+import { SqliteOidcStore } from './oidc.ts'
 import { SqlitePolicyStore } from './policies.ts'
 import { SqliteIdentityStore } from './identity.ts'
 import { SqliteInstallationStore } from './installation.ts'
@@ -38,6 +39,7 @@ export const SqliteMetadataStore = {
         new SqliteIamStore(db),
         new SqlitePolicyStore(db),
         new SqliteGroupStore(db),
+        new SqliteOidcStore(db),
         new SqliteBucketStore(db),
         new SqliteObjectStore(db),
         new SqliteMultipartStore(db),
