@@ -350,3 +350,37 @@ describe('ListInstanceProfilesForRole and DeleteRole', () => {
     )
   })
 })
+
+describe('accounts', () => {
+  it("acts only inside the caller's own account, as AWS accounts do", async () => {
+    const beta = await h.g.app.identity.createTenant('beta')
+    const u = await h.g.app.identity.createUser(beta, 'root-like')
+    await h.g.app.identity.putUserPolicy(
+      u,
+      'all',
+      doc([{ Effect: 'Allow', Action: '*', Resource: '*' }]),
+    )
+    const k = await h.g.app.identity.createAccessKey(u)
+    const other = h.iam({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey })
+    assert.equal(
+      await outcome(other.send(new GetRoleCommand({ RoleName: 'trainer' }))),
+      '404 NoSuchEntityException: The role with name trainer cannot be found.',
+    )
+    assert.deepEqual((await other.send(new ListRolesCommand({}))).Roles, [])
+    // The same name in another account is another role.
+    const r = await other.send(
+      new CreateRoleCommand({ RoleName: 'trainer', AssumeRolePolicyDocument: TRUST }),
+    )
+    assert.equal(r.Role?.Arn, `arn:aws:iam::${beta.id}:role/trainer`)
+    assert.notEqual(
+      r.Role.RoleId,
+      (await admin.send(new GetRoleCommand({ RoleName: 'trainer' }))).Role?.RoleId,
+    )
+    await other.send(new DeleteRoleCommand({ RoleName: 'trainer' }))
+    assert.equal(
+      await outcome(admin.send(new GetRoleCommand({ RoleName: 'trainer' }))),
+      'ok',
+      "deleting beta's trainer left acme's alone",
+    )
+  })
+})
