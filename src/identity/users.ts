@@ -7,8 +7,7 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 import { loadStoredPolicy, type LoadedPolicy } from '../iam/load.ts'
-import type { Issue } from '../iam/policy.ts'
-import { validPolicy } from './roles.ts'
+import { parsePolicyText, type Issue } from '../iam/policy.ts'
 import type { RootSealer } from '../kms/sealer.ts'
 import type { IdentityStore, TenantRecord, UserRecord } from '../meta/identity.ts'
 
@@ -109,9 +108,16 @@ export async function putUserPolicy(
 ): Promise<Issue[]> {
   if (!POLICY_NAME.test(name))
     throw new StrongroomError('NAME_INVALID', `policy name \`${name.slice(0, 80)}\` is not valid`)
-  const warnings = validPolicy(document, 'identity', name)
+  const r = parsePolicyText(document, 'identity', name)
+  if (r.policy === undefined) {
+    const e = r.errors[0]
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      `policy \`${name}\` is not valid: ${e === undefined ? '' : `${e.line}:${e.column}: ${e.message} at ${e.path}`}${r.errors.length > 1 ? ` (and ${r.errors.length - 1} more)` : ''}`,
+    )
+  }
   await store.putUserPolicy({ tenantId: user.tenantId, userName: user.name, name, document })
-  return warnings
+  return [...r.warnings]
 }
 
 /**

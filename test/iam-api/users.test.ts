@@ -175,6 +175,18 @@ describe('inline user policies and tags', () => {
       await outcome(admin.send(new DeleteUserCommand({ UserName: 'alice' }))),
       '409 DeleteConflictException: Cannot delete entity, must remove policies first.',
     )
+    assert.match(
+      await outcome(
+        admin.send(
+          new PutUserPolicyCommand({
+            UserName: 'alice',
+            PolicyName: 'bad',
+            PolicyDocument: '{"Version":"2012-10-17","Statement":[{"Effect":"Perhaps"}]}',
+          }),
+        ),
+      ),
+      /^400 MalformedPolicyDocumentException: identity policy `bad` is not valid: 1:48: Effect must be "Allow" or "Deny", got "Perhaps" at \$\.Statement\[0\]\.Effect/,
+    )
     await admin.send(new DeleteUserPolicyCommand({ UserName: 'alice', PolicyName: 'list' }))
     assert.deepEqual(
       (await admin.send(new ListUserPoliciesCommand({ UserName: 'alice' }))).PolicyNames,

@@ -7,6 +7,7 @@
  * https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetUser.html
  */
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
+import { validPolicy } from '../../identity/roles.ts'
 import type { TagRecord } from '../../meta/iam.ts'
 import type { UserRecord } from '../../meta/identity.ts'
 import type { QueryAuthorized } from '../authorized.ts'
@@ -156,7 +157,12 @@ export const USER_OPERATIONS: readonly QueryOperation[] = [
     resource: userResource,
     entity: (ctx) => userNamed(ctx),
     list: (ctx, u) => ctx.identity.userPolicyRecords(u),
-    put: (ctx, u, policy, doc) => ctx.identity.putUserPolicy(u, policy, doc),
+    // Checked here first: the service answers the CLI's CONFIG_INVALID, IAM answers
+    // MalformedPolicyDocument.
+    put: (ctx, u, policy, doc) => {
+      validPolicy(doc, 'identity', policy)
+      return ctx.identity.putUserPolicy(u, policy, doc)
+    },
     remove: (ctx, u, policy) => ctx.identity.deleteUserPolicy(u, policy),
   }),
   ...tagOperations(
