@@ -8,6 +8,7 @@ import { Pipeline, type PipelineOptions } from './pipeline.ts'
 import { IAM_OPERATIONS } from './iam/table.ts'
 import { S3_OPERATIONS } from './s3/table.ts'
 import { STS_OPERATIONS } from './sts/operations.ts'
+import { WEB_IDENTITY_OPERATION } from './sts/web-identity.ts'
 
 export type { Caller } from './operation.ts'
 export type { DecisionRecord, ScanEvent } from './pipeline.ts'
@@ -22,7 +23,11 @@ export class S3Gateway extends Pipeline {
     super({
       ...o,
       operations: o.operations ?? S3_OPERATIONS,
-      queryOperations: o.queryOperations ?? [...STS_OPERATIONS, ...IAM_OPERATIONS],
+      queryOperations: o.queryOperations ?? [
+        ...STS_OPERATIONS,
+        WEB_IDENTITY_OPERATION,
+        ...IAM_OPERATIONS,
+      ],
     })
   }
 }

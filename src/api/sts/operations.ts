@@ -51,7 +51,7 @@ function expiration(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-function credentialsNode(c: SessionCredentials): Node {
+export function credentialsNode(c: SessionCredentials): Node {
   return {
     AccessKeyId: c.accessKeyId,
     SecretAccessKey: c.secretAccessKey,
@@ -64,7 +64,7 @@ function credentialsNode(c: SessionCredentials): Node {
  * How much of the token's room the session takes, in percent: PackedPolicySize (where a
  * session policy or tags were given) and its successor SessionTokenUtilization, as AWS reports them.
  */
-function packedSize(c: SessionCredentials): number {
+export function packedSize(c: SessionCredentials): number {
   return Math.ceil((Buffer.byteLength(c.sessionToken, 'base64') * 100) / MAX_TOKEN_BYTES)
 }
 
