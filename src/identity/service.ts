@@ -440,6 +440,11 @@ export class IdentityService {
       )
   }
 
+  /** Who uses the policy: the principals it is attached to, or those it bounds. */
+  policyEntities(p: ManagedPolicyRecord, usage: 'attached' | 'boundary') {
+    return this.store.policyEntities(p.tenantId, p.name, usage)
+  }
+
   attachedPolicies(
     kind: AttachedKind,
     principal: { readonly tenantId: string; readonly name: string },

@@ -43,6 +43,16 @@ export interface ListedPolicy extends ManagedPolicyRecord {
 /** The most versions a managed policy keeps (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-versioning.html). */
 export const MAX_POLICY_VERSIONS = 5
 
+/** A role, user or group that uses a policy. */
+export interface PolicyEntity {
+  readonly kind: AttachedKind
+  readonly name: string
+  /** AROA…, AIDA…, AGPA…. */
+  readonly id: string
+  /** Its path (a user's is `/`). */
+  readonly path: string
+}
+
 export interface PolicyStore {
   /** Creates the policy with `document` as its version 1, the default; ENTITY_EXISTS when the name is taken. */
   createPolicy(policy: ManagedPolicyRecord, document: string): Promise<void>
@@ -105,6 +115,15 @@ export interface PolicyStore {
     principal: string,
     policyName: string,
   ): Promise<boolean>
+  /**
+   * Who uses the policy: the principals it is attached to (`attached`), or the roles and users
+   * it is the permissions boundary of (`boundary`); by kind, then name as stored.
+   */
+  policyEntities(
+    tenantId: string,
+    name: string,
+    usage: 'attached' | 'boundary',
+  ): Promise<PolicyEntity[]>
   /** The policies attached to the principal, by name. */
   listAttachedPolicies(
     tenantId: string,

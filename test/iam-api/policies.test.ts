@@ -14,6 +14,11 @@ import { after, before, describe, it } from 'node:test'
 import {
   AttachRolePolicyCommand,
   AttachUserPolicyCommand,
+  AttachGroupPolicyCommand,
+  CreateGroupCommand,
+  GetGroupCommand,
+  GetUserCommand,
+  ListEntitiesForPolicyCommand,
   CreatePolicyCommand,
   CreatePolicyVersionCommand,
   CreateRoleCommand,
@@ -310,5 +315,27 @@ describe('attached policies take effect', () => {
       await outcome(h.iam(h.g.nobody).send(new GetPolicyCommand({ PolicyArn: arn }))),
       `403 AccessDenied: User: arn:aws:iam::${h.account}:user/nobody is not authorized to perform: iam:GetPolicy on resource: ${arn}`,
     )
+  })
+
+  it('ListEntitiesForPolicy names the users, groups and roles a policy is attached to', async () => {
+    await admin.send(new CreateGroupCommand({ GroupName: 'readers', Path: '/ml/' }))
+    await admin.send(new AttachGroupPolicyCommand({ GroupName: 'readers', PolicyArn: arn }))
+    const reader = await admin.send(new GetUserCommand({ UserName: 'reader' }))
+    const group = await admin.send(new GetGroupCommand({ GroupName: 'readers' }))
+    const all = await admin.send(new ListEntitiesForPolicyCommand({ PolicyArn: arn }))
+    assert.deepEqual(all.PolicyUsers, [{ UserName: 'reader', UserId: reader.User?.UserId }])
+    assert.deepEqual(all.PolicyGroups, [{ GroupName: 'readers', GroupId: group.Group?.GroupId }])
+    assert.deepEqual(all.PolicyRoles, [])
+    assert.equal(all.IsTruncated, false)
+    const groups = await admin.send(
+      new ListEntitiesForPolicyCommand({ PolicyArn: arn, EntityFilter: 'Group', MaxItems: 1 }),
+    )
+    assert.deepEqual(groups.PolicyUsers, [])
+    assert.equal(groups.PolicyGroups?.length, 1)
+    const prefixed = await admin.send(
+      new ListEntitiesForPolicyCommand({ PolicyArn: arn, PathPrefix: '/ml/' }),
+    )
+    assert.deepEqual(prefixed.PolicyUsers, [])
+    assert.equal(prefixed.PolicyGroups?.length, 1)
   })
 })

@@ -195,6 +195,47 @@ async function setDefaultPolicyVersion(ctx: QueryAuthorized): Promise<Node> {
   return undefined
 }
 
+/**
+ * Who uses the policy: the roles, users and groups it is attached to (or, with
+ * PolicyUsageFilter=PermissionsBoundary, bounds), paged together in one order.
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListEntitiesForPolicy.html
+ */
+async function listEntitiesForPolicy(ctx: QueryAuthorized): Promise<Node> {
+  const params = ctx.params
+  const filter = params.get('EntityFilter')
+  const kinds = ['User', 'Role', 'Group', 'LocalManagedPolicy', 'AWSManagedPolicy']
+  if (filter !== undefined && !kinds.includes(filter))
+    throw new StrongroomError(
+      'VALIDATION',
+      `1 validation error detected: Value '${filter.slice(0, 32)}' at 'entityFilter' failed to satisfy constraint: Member must satisfy enum value set: [${kinds.join(', ')}]`,
+    )
+  const usage = params.get('PolicyUsageFilter') ?? 'PermissionsPolicy'
+  if (usage !== 'PermissionsPolicy' && usage !== 'PermissionsBoundary')
+    throw new StrongroomError(
+      'VALIDATION',
+      `1 validation error detected: Value '${usage.slice(0, 32)}' at 'policyUsageFilter' failed to satisfy constraint: Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]`,
+    )
+  const prefix = pathPrefix(params)
+  const p = await named(ctx)
+  const all = await ctx.identity.policyEntities(
+    p,
+    usage === 'PermissionsPolicy' ? 'attached' : 'boundary',
+  )
+  const wanted = all.filter(
+    (e) => (filter === undefined || e.kind === filter.toLowerCase()) && e.path.startsWith(prefix),
+  )
+  const pg = page(params, wanted, (e) => `${e.kind}/${e.name}`)
+  const of = (kind: string, name: string, id: string) =>
+    pg.items.filter((e) => e.kind === kind).map((e) => ({ [name]: e.name, [id]: e.id }))
+  return {
+    PolicyGroups: { member: of('group', 'GroupName', 'GroupId') },
+    PolicyUsers: { member: of('user', 'UserName', 'UserId') },
+    PolicyRoles: { member: of('role', 'RoleName', 'RoleId') },
+    IsTruncated: pg.truncated,
+    Marker: pg.marker,
+  }
+}
+
 const onPolicy = (
   name: string,
   params: readonly string[],
@@ -292,6 +333,11 @@ export const POLICY_OPERATIONS: readonly QueryOperation[] = [
     handler: listPolicies,
   },
   onPolicy('DeletePolicy', [], deletePolicy),
+  onPolicy(
+    'ListEntitiesForPolicy',
+    ['EntityFilter', 'PathPrefix', 'PolicyUsageFilter', 'Marker', 'MaxItems'],
+    listEntitiesForPolicy,
+  ),
   onPolicy('CreatePolicyVersion', ['PolicyDocument', 'SetAsDefault'], createPolicyVersion),
   onPolicy('GetPolicyVersion', ['VersionId'], getPolicyVersion),
   onPolicy('ListPolicyVersions', ['Marker', 'MaxItems'], listPolicyVersions),

@@ -112,6 +112,9 @@ export function groupsConformance(make: MakeStore): void {
           '{"m":1}',
         )
         assert.equal(await store.attachPolicy(a.id, 'group', 'g2', 'm', 10), true)
+        assert.deepEqual(await store.policyEntities(a.id, 'm', 'attached'), [
+          { kind: 'group', name: 'g2', id: groupOf(a, 'g2', 2).id, path: '/' },
+        ])
         assert.deepEqual(await store.groupPolicyDocuments(a.id, 'alice'), [])
         await store.addUserToGroup(a.id, 'g1', 'alice', 10)
         await store.addUserToGroup(a.id, 'g2', 'alice', 10)

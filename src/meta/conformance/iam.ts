@@ -283,6 +283,11 @@ export function iamConformance(make: MakeStore): void {
             ['p2', 0],
           ],
         )
+        assert.deepEqual(await store.policyEntities(a.id, 'P1', 'attached'), [
+          { kind: 'role', name: 'r', id: roleOf(a, 'r', 1).id, path: '/ml/' },
+          { kind: 'user', name: 'u', id: userOf(a, 'u', 2).id, path: '/' },
+        ])
+        assert.deepEqual(await store.policyEntities(a.id, 'p1', 'boundary'), [])
         await assert.rejects(store.deletePolicy(a.id, 'p1'), refused('DELETE_CONFLICT'))
         await store.addPolicyVersion(a.id, 'p1', '{"v":2}', T0 + 20, true)
         assert.deepEqual(
@@ -316,6 +321,10 @@ export function iamConformance(make: MakeStore): void {
           (await store.listPolicies(a.id)).map((p) => [p.name, p.attachments, p.boundaries]),
           [['Bound', 0, 2]],
         )
+        assert.deepEqual(await store.policyEntities(a.id, 'bound', 'boundary'), [
+          { kind: 'role', name: 'Trainer', id: roleOf(a, 'Trainer', 1).id, path: '/ml/' },
+          { kind: 'user', name: 'alice', id: userOf(a, 'alice', 2).id, path: '/' },
+        ])
         await store.deletePolicyVersion(a.id, 'Bound', 1)
         await assert.rejects(store.deletePolicy(a.id, 'Bound'), refused('DELETE_CONFLICT'))
         assert.equal(await store.setPermissionsBoundary(a.id, 'role', 'Trainer', null), true)

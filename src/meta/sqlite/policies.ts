@@ -10,6 +10,7 @@ import {
   type AttachedKind,
   type ListedPolicy,
   type ManagedPolicyRecord,
+  type PolicyEntity,
   type PolicyStore,
   type PolicyVersionRecord,
 } from '../policies.ts'
@@ -312,6 +313,35 @@ export class SqlitePolicyStore implements PolicyStore {
             'DELETE FROM policy_attachments WHERE tenant_id = ? AND kind = ? AND principal = ? AND policy_name = ?',
           )
           .run(tenantId, kind, principal, policyName).changes > 0,
+    )
+  }
+
+  policyEntities(
+    tenantId: string,
+    name: string,
+    usage: 'attached' | 'boundary',
+  ): Promise<PolicyEntity[]> {
+    const sql =
+      usage === 'attached'
+        ? `SELECT a.kind AS kind, x.name AS name, x.id AS id, x.path AS path
+            FROM policy_attachments a
+            JOIN (SELECT 'role' AS kind, tenant_id, name, id, path FROM roles
+              UNION ALL SELECT 'user', tenant_id, name, id, '/' FROM users
+              UNION ALL SELECT 'group', tenant_id, name, id, path FROM iam_groups) x
+              ON x.kind = a.kind AND x.tenant_id = a.tenant_id AND x.name = a.principal COLLATE NOCASE
+          WHERE a.tenant_id = ? AND a.policy_name = ? ORDER BY a.kind, x.name`
+        : `SELECT 'role' AS kind, name, id, path FROM roles
+            WHERE tenant_id = ?1 AND permissions_boundary = ?2 COLLATE NOCASE
+          UNION ALL SELECT 'user', name, id, '/' FROM users
+            WHERE tenant_id = ?1 AND permissions_boundary = ?2 COLLATE NOCASE
+          ORDER BY 1, 2`
+    return settle(() =>
+      (this.db.stmt(sql).all(tenantId, name) as Row[]).map((r) => ({
+        kind: str(r.kind) as AttachedKind,
+        name: str(r.name),
+        id: str(r.id),
+        path: str(r.path),
+      })),
     )
   }
 
