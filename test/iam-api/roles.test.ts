@@ -24,6 +24,7 @@ import {
   UntagRoleCommand,
   UpdateAssumeRolePolicyCommand,
   UpdateRoleCommand,
+  UpdateRoleDescriptionCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam'
 import { doc, harness, outcome, TRUST, type Harness } from './client.ts'
@@ -223,6 +224,11 @@ describe('UpdateRole and UpdateAssumeRolePolicy', () => {
     await admin.send(
       new UpdateAssumeRolePolicyCommand({ RoleName: 'trainer', PolicyDocument: trust2 }),
     )
+    const d = await admin.send(
+      new UpdateRoleDescriptionCommand({ RoleName: 'other', Description: 'other role' }),
+    )
+    assert.equal(d.Role?.Description, 'other role')
+    assert.equal(d.Role.RoleName, 'other')
     const g = await admin.send(new GetRoleCommand({ RoleName: 'trainer' }))
     assert.equal(g.Role?.Description, 'retrains')
     assert.equal(g.Role.MaxSessionDuration, 43200)

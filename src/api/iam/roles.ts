@@ -125,6 +125,13 @@ async function updateRole(ctx: QueryAuthorized): Promise<Node> {
   return {}
 }
 
+/** The older form of UpdateRole for the description alone; it answers the role. */
+async function updateRoleDescription(ctx: QueryAuthorized): Promise<Node> {
+  const desc = description(ctx.params) ?? ''
+  const { role } = await ctx.identity.updateRole(await roleNamed(ctx), { description: desc })
+  return { Role: roleNode(role) }
+}
+
 async function updateAssumeRolePolicy(ctx: QueryAuthorized): Promise<Node> {
   const doc = documentParam(ctx.params, 'PolicyDocument')
   const role = await roleNamed(ctx)
@@ -188,6 +195,8 @@ export const ROLE_OPERATIONS: readonly QueryOperation[] = [
     handler: listRoles,
   },
   role('UpdateRole', ['Description', 'MaxSessionDuration'], updateRole),
+  // https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateRoleDescription.html
+  role('UpdateRoleDescription', ['Description'], updateRoleDescription),
   role('UpdateAssumeRolePolicy', ['PolicyDocument'], updateAssumeRolePolicy),
   role('DeleteRole', [], deleteRole),
   role('ListInstanceProfilesForRole', ['Marker', 'MaxItems'], listInstanceProfilesForRole),
