@@ -1,5 +1,7 @@
 /**
- * An access key's last use is recorded cheaply: at most one write a minute per key, off the
+ * Access keys through the IAM API: at most two per user, racing requests included
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). An access key's
+ * last use is recorded cheaply: at most one write a minute per key, off the
  * request's path (keyUsed returns at once); the first use, then a use a minute on, are what
  * GetAccessKeyLastUsed sees (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccessKeyLastUsed.html).
  */
@@ -52,6 +54,27 @@ it('writes a key’s use at most once a minute, and the latest after that', asyn
       service: 'sts',
       region: 'eu-west-1',
     })
+  } finally {
+    await store.close()
+  }
+})
+
+it('keeps at most two access keys per user even when the requests race', async () => {
+  const clock = fixedClock(T0)
+  const store = SqliteMetadataStore.open(join(dir, 'b.sqlite'), { create: true })
+  const kms = new LocalKms(store, randomBytes(32), { region: 'us-east-1', clock })
+  const identity = new IdentityService(store, kms, clock)
+  try {
+    const t = await identity.createTenant('vision')
+    const u = await identity.createUser(t, 'alice')
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => identity.createUserAccessKey(u)),
+    )
+    assert.equal((await identity.listAccessKeys(u)).length, 2)
+    assert.ok(results.filter((r) => r.status === 'fulfilled').length <= 2)
+    for (const r of results)
+      if (r.status === 'rejected')
+        assert.match(String(r.reason), /Cannot exceed quota for AccessKeysPerUser: 2/)
   } finally {
     await store.close()
   }

@@ -300,12 +300,21 @@ export class IdentityService {
 
   /** A new access key of the user through the IAM API: at most MAX_ACCESS_KEYS per user. */
   async createUserAccessKey(user: UserRecord): Promise<NewAccessKey> {
-    if ((await this.listAccessKeys(user)).length >= MAX_ACCESS_KEYS)
-      throw new StrongroomError(
+    const over = () =>
+      new StrongroomError(
         'LIMIT_EXCEEDED',
         `Cannot exceed quota for AccessKeysPerUser: ${MAX_ACCESS_KEYS}`,
       )
-    return this.createAccessKey(user)
+    if ((await this.listAccessKeys(user)).length >= MAX_ACCESS_KEYS) throw over()
+    const k = await this.createAccessKey(user)
+    // Two requests at once may both have seen room: the one whose key is not among the first
+    // two takes it back, so that the quota holds without a lock.
+    const keys = await this.listAccessKeys(user)
+    if (keys.slice(0, MAX_ACCESS_KEYS).every((x) => x.id !== k.accessKeyId)) {
+      await this.deleteAccessKey(k.accessKeyId)
+      throw over()
+    }
+    return k
   }
 
   /**
