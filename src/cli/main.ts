@@ -30,6 +30,7 @@ import {
 } from './commands/key.ts'
 import { roleCreate, roleList, rolePutPolicy, roleRevokeSessions } from './commands/role.ts'
 import { whoami } from './commands/whoami.ts'
+import { oidcProviderCreate, oidcProviderList } from './commands/oidc.ts'
 import { run } from './commands/run.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import {
@@ -69,6 +70,8 @@ export const COMMANDS: readonly Command[] = [
   rolePutPolicy,
   roleList,
   roleRevokeSessions,
+  oidcProviderCreate,
+  oidcProviderList,
   whoami,
   run,
   policyValidate,
