@@ -5,7 +5,9 @@
  *      same path: the same codec, SigV4 and pipeline, without the trust decision and the
  *      sealing of a session. The gateway runs on the main thread (one core: Node serves on one
  *      thread); the clients sign and send from a worker thread, on the other core.
- *   2. authenticating a SigV4 request signed with session credentials vs the same request signed
+ *   2. AssumeRoleWithWebIdentity the same way, with the provider's keys at hand (the cost of a
+ *      cached JWKS: verifying an RS256 token, the trust decision, the session)
+ *   3. authenticating a SigV4 request signed with session credentials vs the same request signed
  *      with a long-term key (the authenticate stage alone, no HTTP): the difference is what a
  *      session token adds to a request
  *
@@ -22,6 +24,7 @@ import { authenticate } from '../src/api/authenticate.ts'
 import { PolicyCache } from '../src/api/policies.ts'
 import { signedFormHeaders, type SigningKeys } from '../src/api/sign.ts'
 import { startInProcess } from '../test/api/inprocess.ts'
+import { serviceAccountClaims, startIssuer } from '../test/sts/oidc-issuer.ts'
 
 if (!isMainThread) await client(workerData as ClientJob)
 
@@ -31,6 +34,8 @@ interface ClientJob {
   readonly region: string
   readonly body: string
   readonly seconds: number
+  /** Sent without a signature (AssumeRoleWithWebIdentity carries its own proof). */
+  readonly unsigned?: boolean
 }
 
 /** The load generator: signs and sends `body` with 16 requests in flight; posts the rate. */
@@ -38,12 +43,15 @@ async function client(job: ClientJob): Promise<never> {
   const target = new URL(job.url)
   const agent = new Agent({ keepAlive: true, maxSockets: 16 })
   const post = () => {
-    const headers = signedFormHeaders(job.keys, {
-      host: target.host,
-      region: job.region,
-      service: 'sts',
-      body: job.body,
-    })
+    const headers =
+      job.unsigned === true
+        ? { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
+        : signedFormHeaders(job.keys, {
+            host: target.host,
+            region: job.region,
+            service: 'sts',
+            body: job.body,
+          })
     return new Promise<number>((resolve, reject) => {
       const req = request(target, { method: 'POST', headers, agent }, (res) => {
         res.resume()
@@ -105,9 +113,9 @@ const admin: SigningKeys = { id: g.admin.id, secret: g.admin.secret }
 const region = g.app.config.region
 
 /** Requests per second the gateway answers, 16 in flight from a worker thread, after a warm-up. */
-function throughput(body: string): Promise<number> {
+function throughput(body: string, unsigned = false): Promise<number> {
   const w = new Worker(new URL(import.meta.url), {
-    workerData: { url: url.href, keys: admin, region, body, seconds },
+    workerData: { url: url.href, keys: admin, region, body, seconds, unsigned },
   })
   return new Promise((resolve, reject) => {
     w.once('message', (rate: number) => resolve(rate))
@@ -119,6 +127,40 @@ const assume = `Action=AssumeRole&Version=2011-06-15&RoleSessionName=bench&RoleA
 const identity = 'Action=GetCallerIdentity&Version=2011-06-15'
 const assumeRate = await throughput(assume)
 const identityRate = await throughput(identity)
+
+// AssumeRoleWithWebIdentity with the provider's keys at hand (inline: what a cached JWKS costs).
+const issuer = await startIssuer()
+await g.app.identity.oidc.create(tenant, {
+  url: issuer.url,
+  clientIds: ['sts.amazonaws.com'],
+  thumbprints: [],
+  jwks: issuer.jwks,
+})
+const host = issuer.url.replace(/^https:\/\//, '')
+await g.app.identity.createRole(tenant, {
+  name: 'pod',
+  trustPolicy: JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::${tenant.id}:oidc-provider/${host}` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringEquals: { [`${host}:sub`]: 'system:serviceaccount:ml:trainer' } },
+      },
+    ],
+  }),
+})
+const webToken = await issuer.sign(serviceAccountClaims(issuer.url))
+const web = new URLSearchParams({
+  Action: 'AssumeRoleWithWebIdentity',
+  Version: '2011-06-15',
+  RoleArn: `arn:aws:iam::${tenant.id}:role/pod`,
+  RoleSessionName: 'bench',
+  WebIdentityToken: webToken,
+}).toString()
+const webRate = await throughput(web, true)
+await issuer.close()
 
 // The authenticate stage alone: a request signed with a long-term key, then with a session.
 const now = Date.now()
@@ -168,6 +210,13 @@ const rows = [
     baseline: `GetCallerIdentity on the same path: ${Math.round(identityRate).toLocaleString('en')}/s`,
     ratio: assumeRate / identityRate,
     target: '≥ 2,000/s',
+  },
+  {
+    what: 'AssumeRoleWithWebIdentity over HTTP (RS256 token, the JWKS at hand)',
+    strongroom: `${Math.round(webRate).toLocaleString('en')}/s`,
+    baseline: `GetCallerIdentity on the same path: ${Math.round(identityRate).toLocaleString('en')}/s`,
+    ratio: webRate / identityRate,
+    target: '≥ 1,000/s',
   },
   {
     what: 'authenticate a SigV4 request signed with session credentials',
