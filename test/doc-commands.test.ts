@@ -84,7 +84,7 @@ const COVERED: Record<string, number> = {
   'docs/gateway.md': 6, // four here, the admin-key and key-policy blocks in test/docs.test.ts
   'CONTRIBUTING.md': 1,
   'docs/iam-simulator.md': 3, // simulate and the typos example in test/docs.test.ts
-  'docs/identity.md': 3,
+  'docs/identity.md': 4,
 }
 
 describe('commands in README.md and docs/', () => {
@@ -297,6 +297,28 @@ describe('commands in README.md and docs/', () => {
         `arn:aws:sts::${id}:assumed-role/trainer/by-hand`,
       ])
       assert.match(byHand.stdout, /revoked every session of role trainer issued before /)
+      // Web identity: the provider (its keys inline) and the pod's role, as written.
+      writeFileSync(
+        join(dir, 'jwks.json'),
+        JSON.stringify({
+          keys: [
+            {
+              kty: 'EC',
+              crv: 'P-256',
+              kid: 'k',
+              x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+              y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+            },
+          ],
+        }),
+      )
+      writeFileSync(join(dir, 'pod-trust.json'), (json[3] ?? '').replace('111122223333', id))
+      const pods = sh(commands(blocks('docs/identity.md')[3] ?? '').join('\n'), dir, env)
+      assert.equal(pods.status, 0, pods.stderr)
+      assert.equal(
+        pods.stdout,
+        `created OpenID Connect provider arn:aws:iam::${id}:oidc-provider/oidc.cluster.example.com\ncreated role pod-trainer (arn:aws:iam::${id}:role/pod-trainer)\n`,
+      )
     } finally {
       if (group > 0) process.kill(-group, 'SIGTERM')
     }
