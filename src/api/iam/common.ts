@@ -158,6 +158,32 @@ export function encodedDocument(document: string): string {
   return encodeURIComponent(document)
 }
 
+// ---- lists
+
+/**
+ * Refuses a list whose members are not numbered 1, 2, 3… (`Tags.member.3` after `.1`): the
+ * codec reads up to the first gap, and what follows one would be dropped without a word.
+ */
+export function contiguous(p: Params, name: string, read: number): void {
+  const prefix = `${name}.member.`
+  for (const k of p.keys()) {
+    if (!k.startsWith(prefix)) continue
+    const n = /^(\d{1,9})(?:\.|$)/.exec(k.slice(prefix.length))?.[1]
+    if (n === undefined || Number(n) < 1 || Number(n) > read)
+      throw new StrongroomError(
+        'INVALID_PARAMETER_VALUE',
+        `${k.slice(0, 64)} is not in the list ${name}.member.1 to ${name}.member.${read}: members are numbered from 1 without gaps`,
+      )
+  }
+}
+
+/** A list parameter (`Name.member.N`), numbered without gaps, at most `max` members. */
+export function listParam(p: Params, name: string, max: number): string[] {
+  const out = members(p, name, max)
+  contiguous(p, name, out.length)
+  return out
+}
+
 // ---- tags
 
 export const TAG_PARAMS = ['Tags.']
@@ -168,7 +194,9 @@ const TAG_VALUE = [/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, '[\\p{L}\\p{Z}\\p{N}_.:/=+\
 export function tagsParam(p: Params): TagRecord[] {
   const out: TagRecord[] = []
   const seen = new Set<string>()
-  memberStructs(p, 'Tags', ['Key', 'Value'] as const, 50).forEach((t, i) => {
+  const given = memberStructs(p, 'Tags', ['Key', 'Value'] as const, 50)
+  contiguous(p, 'Tags', given.length)
+  given.forEach((t, i) => {
     const key = checked(t.Key ?? '', `tags.${i + 1}.member.key`, 128, TAG_KEY)
     const value = checked(t.Value ?? '', `tags.${i + 1}.member.value`, 256, TAG_VALUE, 0)
     if (key.toLowerCase().startsWith('aws:'))
@@ -189,7 +217,7 @@ export function tagsParam(p: Params): TagRecord[] {
 
 /** The `TagKeys.member.N` of an Untag… request. */
 export function tagKeysParam(p: Params): string[] {
-  return members(p, 'TagKeys', 50).map((k, i) =>
+  return listParam(p, 'TagKeys', 50).map((k, i) =>
     checked(k, `tagKeys.${i + 1}.member`, 128, TAG_KEY),
   )
 }

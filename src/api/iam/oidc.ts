@@ -9,9 +9,17 @@ import { issuerKey, oidcArn } from '../../identity/oidc.ts'
 import type { OidcProviderRecord } from '../../meta/oidc.ts'
 import type { QueryAuthorized } from '../authorized.ts'
 import type { QueryOperation } from '../operation.ts'
-import { members, param } from '../protocols/query.ts'
+import { param } from '../protocols/query.ts'
 import type { Node } from '../xml.ts'
-import { checked, iso, TAG_PARAMS, tagConditions, tagsNode, tagsParam } from './common.ts'
+import {
+  checked,
+  iso,
+  listParam,
+  TAG_PARAMS,
+  tagConditions,
+  tagsNode,
+  tagsParam,
+} from './common.ts'
 import { tagOperations } from './tags.ts'
 
 type Params = ReadonlyMap<string, string>
@@ -23,7 +31,7 @@ const arnParam = (p: Params) =>
 
 /** Client ids: 1 to 255 characters each. */
 function clientIds(p: Params): string[] {
-  return members(p, 'ClientIDList', 100).map((c, i) =>
+  return listParam(p, 'ClientIDList', 100).map((c, i) =>
     checked(c, `clientIDList.${i + 1}.member`, 255),
   )
 }
@@ -38,7 +46,7 @@ async function createProvider(ctx: QueryAuthorized): Promise<Node> {
   const created = await ctx.identity.oidc.create(ctx.tenant, {
     url,
     clientIds: clientIds(p),
-    thumbprints: members(p, 'ThumbprintList', 5),
+    thumbprints: listParam(p, 'ThumbprintList', 5),
   })
   if (tags.length > 0) await ctx.identity.tag(ctx.tenant.id, 'oidc-provider', created.url, tags)
   return { OpenIDConnectProviderArn: oidcArn(created), Tags: tagsNode(tags) }
@@ -110,7 +118,7 @@ export const OIDC_OPERATIONS: readonly QueryOperation[] = [
     return undefined
   }),
   onProvider('UpdateOpenIDConnectProviderThumbprint', ['ThumbprintList.'], async (ctx) => {
-    const thumbprints = members(ctx.params, 'ThumbprintList', 5)
+    const thumbprints = listParam(ctx.params, 'ThumbprintList', 5)
     await ctx.identity.oidc.setThumbprints(await named(ctx), thumbprints)
     return undefined
   }),
