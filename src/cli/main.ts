@@ -30,6 +30,13 @@ import {
 } from './commands/key.ts'
 import { roleCreate, roleList, rolePutPolicy, roleRevokeSessions } from './commands/role.ts'
 import { whoami } from './commands/whoami.ts'
+import {
+  groupAddUser,
+  groupCreate,
+  policyAttach,
+  policyCreate,
+  roleAttachPolicy,
+} from './commands/iam.ts'
 import { oidcProviderCreate, oidcProviderList } from './commands/oidc.ts'
 import { run } from './commands/run.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
@@ -70,6 +77,11 @@ export const COMMANDS: readonly Command[] = [
   rolePutPolicy,
   roleList,
   roleRevokeSessions,
+  roleAttachPolicy,
+  policyCreate,
+  policyAttach,
+  groupCreate,
+  groupAddUser,
   oidcProviderCreate,
   oidcProviderList,
   whoami,
