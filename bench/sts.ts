@@ -8,7 +8,13 @@
  *
  * Usage: node bench/sts.ts [--seconds N] [--json]
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+} from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { SessionTokens, type SessionClaims } from '../src/sts/token.ts'
 
@@ -46,8 +52,9 @@ const tokens = new SessionTokens(new Map([[1, randomBytes(32)]]), 1)
 const c = tokens.issue(claims)
 const body = Buffer.from(c.sessionToken, 'base64')
 
-const key = randomBytes(32)
-const mac = randomBytes(32)
+// Keys as KeyObjects, as the token code holds them (a raw key costs Node ~35 µs per cipher).
+const key = createSecretKey(randomBytes(32))
+const mac = createSecretKey(randomBytes(32))
 const nonce = randomBytes(12)
 const plain = body.subarray(17, body.byteLength - 16)
 const cipher = createCipheriv('aes-256-gcm', key, nonce)

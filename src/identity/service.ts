@@ -65,12 +65,16 @@ export const MAX_ACCESS_KEYS = 2
 const KEY_USE_INTERVAL_MS = 60_000
 const MAX_KEY_USES_TRACKED = 65_536
 
+/** Tenants kept by id (tenantById). */
+const MAX_TENANTS_KEPT = 10_000
+
 export class IdentityService {
   private readonly store: IdentityStore & IamStore & PolicyStore & GroupStore & OidcStore
   private readonly sealer: RootSealer
   private readonly clock: Clock
   /** When each access key's use was last written (in this process). */
   private readonly keyUseWritten = new Map<string, number>()
+  private readonly tenants = new Map<string, TenantRecord>()
 
   /** IAM groups, their members and inline policies. */
   readonly groups: GroupService
@@ -113,8 +117,22 @@ export class IdentityService {
     return this.store.getTenant(name)
   }
 
-  tenantById(id: string): Promise<TenantRecord | undefined> {
-    return this.store.getTenantById(id)
+  /**
+   * A tenant by its account id. Kept once read: a tenant's record never changes and tenants are
+   * never deleted, and every signed request asks for its caller's (bounded; the oldest goes).
+   */
+  async tenantById(id: string): Promise<TenantRecord | undefined> {
+    const hit = this.tenants.get(id)
+    if (hit !== undefined) return hit
+    const t = await this.store.getTenantById(id)
+    if (t !== undefined) {
+      if (this.tenants.size >= MAX_TENANTS_KEPT) {
+        const oldest = this.tenants.keys().next().value
+        if (oldest !== undefined) this.tenants.delete(oldest)
+      }
+      this.tenants.set(id, t)
+    }
+    return t
   }
 
   listTenants(): Promise<TenantRecord[]> {

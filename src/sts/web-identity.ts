@@ -80,6 +80,21 @@ export function providerKey(url: string): string {
 }
 
 /**
+ * jose's view of a key set, one per set: it imports each key once (an RSA import costs far more
+ * than a verification), so a set kept by JwksCache is imported once, not on every token.
+ */
+const localSets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>()
+
+function localSet(keys: JSONWebKeySet): ReturnType<typeof createLocalJWKSet> {
+  let set = localSets.get(keys)
+  if (set === undefined) {
+    set = createLocalJWKSet(keys)
+    localSets.set(keys, set)
+  }
+  return set
+}
+
+/**
  * Verifies the token against the provider and its keys; returns its claims. Errors as STS
  * names them: InvalidIdentityToken, ExpiredTokenException.
  */
@@ -100,7 +115,7 @@ export async function verifyWebIdentity(
       `The web identity token is signed with ${alg ?? 'no algorithm'}; only ${ALGORITHMS.join(', ')} are accepted`,
     )
   try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet(keys), {
+    const { payload } = await jwtVerify(token, localSet(keys), {
       algorithms: ALGORITHMS,
       issuer: [provider.url, `${provider.url}/`],
       audience: [...provider.clientIds],
@@ -139,6 +154,8 @@ export class JwksCache {
   readonly #ca: string | undefined
   readonly #now: () => number
   readonly #sets = new Map<string, { keys: JSONWebKeySet; fetchedAt: number }>()
+  /** Inline sets parsed, by their text (the same text gives the same set, imported once). */
+  readonly #inline = new Map<string, JSONWebKeySet>()
 
   /** `ca`: PEM certificates trusted besides the system's (an internal issuer's CA). */
   constructor(o: { ca?: string | undefined; now?: () => number } = {}) {
@@ -148,7 +165,15 @@ export class JwksCache {
 
   /** The keys to verify `token` with: cached, unless they are old or lack the token's key. */
   async keysFor(provider: WebIdentityProvider, token: string): Promise<JSONWebKeySet> {
-    if (provider.jwks !== undefined) return parseJwks(provider.jwks, 'the inline JWKS')
+    if (provider.jwks !== undefined) {
+      let keys = this.#inline.get(provider.jwks)
+      if (keys === undefined) {
+        keys = parseJwks(provider.jwks, 'the inline JWKS')
+        if (this.#inline.size >= MAX_ISSUERS) this.#inline.clear()
+        this.#inline.set(provider.jwks, keys)
+      }
+      return keys
+    }
     const hit = this.#sets.get(provider.url)
     const age = hit === undefined ? Infinity : this.#now() - hit.fetchedAt
     const kid = safeKid(token)
