@@ -10,6 +10,7 @@ import { GROUP_OPERATIONS } from './groups.ts'
 import { OIDC_OPERATIONS } from './oidc.ts'
 import { POLICY_OPERATIONS } from './policies.ts'
 import { ROLE_OPERATIONS } from './roles.ts'
+import { SIMULATE_OPERATIONS } from './simulate.ts'
 import { USER_OPERATIONS } from './users.ts'
 
 export const IAM_OPERATIONS: readonly QueryOperation[] = [
@@ -20,4 +21,5 @@ export const IAM_OPERATIONS: readonly QueryOperation[] = [
   ...GROUP_OPERATIONS,
   ...BOUNDARY_OPERATIONS,
   ...OIDC_OPERATIONS,
+  ...SIMULATE_OPERATIONS,
 ]
