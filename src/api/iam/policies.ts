@@ -47,7 +47,7 @@ const arnParam = (p: Params) => checked(param(p, 'PolicyArn'), 'policyArn', 2048
 const policyResource = (p: Params) => arnParam(p)
 
 /** A policy as IAM writes it; its uses from the list, `tags` where the action returns them. */
-function policyNode(
+export function policyNode(
   p: ManagedPolicyRecord,
   [attachments, boundaries]: readonly [number, number],
   o: { readonly tags?: readonly TagRecord[]; readonly description?: boolean } = {},
@@ -68,7 +68,11 @@ function policyNode(
   }
 }
 
-function versionNode(p: ManagedPolicyRecord, v: PolicyVersionRecord, withDocument: boolean): Node {
+export function versionNode(
+  p: ManagedPolicyRecord,
+  v: PolicyVersionRecord,
+  withDocument: boolean,
+): Node {
   return {
     Document: withDocument ? encodedDocument(v.document) : undefined,
     VersionId: `v${v.version}`,

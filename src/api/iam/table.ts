@@ -5,6 +5,7 @@
  */
 import type { QueryOperation } from '../operation.ts'
 import { ACCESS_KEY_OPERATIONS } from './access-keys.ts'
+import { ACCOUNT_OPERATIONS } from './account.ts'
 import { BOUNDARY_OPERATIONS } from './boundaries.ts'
 import { GROUP_OPERATIONS } from './groups.ts'
 import { OIDC_OPERATIONS } from './oidc.ts'
@@ -22,4 +23,5 @@ export const IAM_OPERATIONS: readonly QueryOperation[] = [
   ...BOUNDARY_OPERATIONS,
   ...OIDC_OPERATIONS,
   ...SIMULATE_OPERATIONS,
+  ...ACCOUNT_OPERATIONS,
 ]
