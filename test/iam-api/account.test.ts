@@ -38,7 +38,7 @@ describe('GetAccountAuthorizationDetails', () => {
     const dev = r.UserDetailList?.find((u) => u.UserName === 'dev')
     assert.deepEqual(dev?.GroupList, ['researchers'])
     assert.deepEqual(
-      dev?.UserPolicyList?.map((p) => [p.PolicyName, decodeURIComponent(p.PolicyDocument ?? '')]),
+      dev.UserPolicyList?.map((p) => [p.PolicyName, decodeURIComponent(p.PolicyDocument ?? '')]),
       [['read', READ]],
     )
     const arn = `arn:aws:iam::${h.account}:policy/ml/shared`
@@ -55,7 +55,7 @@ describe('GetAccountAuthorizationDetails', () => {
     const shared = r.Policies?.find((x) => x.PolicyName === 'shared')
     assert.equal(shared?.AttachmentCount, 2)
     assert.deepEqual(
-      shared?.PolicyVersionList?.map((v) => [
+      shared.PolicyVersionList?.map((v) => [
         v.VersionId,
         v.IsDefaultVersion,
         decodeURIComponent(v.Document ?? ''),
