@@ -171,3 +171,23 @@ describe('docs/gateway.md', () => {
     }
   })
 })
+
+describe('docs/identity.md', () => {
+  it('lists exactly the IAM and STS actions the gateway serves', async () => {
+    const { IAM_OPERATIONS } = await import('../src/api/iam/table.ts')
+    const { STS_OPERATIONS } = await import('../src/api/sts/operations.ts')
+    const { WEB_IDENTITY_OPERATION } = await import('../src/api/sts/web-identity.ts')
+    const page = readFileSync(join(import.meta.dirname, '..', 'docs', 'identity.md'), 'utf8')
+    const listed = (label: string) =>
+      (new RegExp(`^${label} actions[^:]*: ([\\s\\S]*?)\\.$`, 'm').exec(page)?.[1] ?? '')
+        .split(/,\s*/)
+        .map((x) => x.trim())
+    const iam = IAM_OPERATIONS.map((o) => o.name).sort()
+    assert.deepEqual(listed('IAM'), iam)
+    assert.match(page, new RegExp(`IAM actions \\(${String(iam.length)}\\)`))
+    assert.deepEqual(
+      listed('STS'),
+      [...STS_OPERATIONS, WEB_IDENTITY_OPERATION].map((o) => o.name).sort(),
+    )
+  })
+})
