@@ -10,6 +10,7 @@ import { StrongroomError } from '../errors.ts'
 import type { Caller } from './operation.ts'
 import type { PolicyCache } from './policies.ts'
 import {
+  EMPTY_SHA256,
   parseAuth,
   scopeOf,
   signingKey,
@@ -74,18 +75,33 @@ export async function authenticate(
 ): Promise<Caller> {
   const auth = parseAuth(view, query, signed.bodyHash)
   if (auth === undefined) return ANONYMOUS
-  if (signed.bodyHash !== undefined && auth.payloadHash !== signed.bodyHash)
+  // A presigned query request (boto3's generate_presigned_url, EKS-style GetCallerIdentity
+  // proofs) signs its parameters in the URL and UNSIGNED-PAYLOAD: only with no body at all.
+  const presignedWithoutBody =
+    auth.kind === 'presigned' &&
+    auth.payloadHash === 'UNSIGNED-PAYLOAD' &&
+    signed.bodyHash === EMPTY_SHA256
+  if (
+    signed.bodyHash !== undefined &&
+    auth.payloadHash !== signed.bodyHash &&
+    !presignedWithoutBody
+  )
     throw new StrongroomError(
       'SIGNATURE_DOES_NOT_MATCH',
       'The request signature we calculated does not match the signature you provided: the payload hash is not the hash of the body.',
     )
-  const expect = { region: app.config.region, now, service: signed.service ?? 's3' }
+  const expect = {
+    region: app.config.region,
+    now,
+    service: signed.service ?? 's3',
+    presignedWithoutBody,
+  }
   if (auth.securityToken !== undefined)
     return sessionCaller(app, policies, expect, view, query, auth, auth.securityToken)
   const identity = app.identity
   const record = await identity.accessKey(auth.credential.accessKeyId)
   if (record?.status !== 'Active') throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
-  const key = verify(
+  const key = verifyRequest(
     view,
     query,
     auth,
@@ -141,14 +157,14 @@ const sessionKeys = new Map<string, KeyObject>()
 async function sessionCaller(
   app: App,
   policies: PolicyCache,
-  expect: { region: string; now: number; service: string },
+  expect: { region: string; now: number; service: string; presignedWithoutBody: boolean },
   view: RequestView,
   query: readonly [string, string][],
   auth: ParsedAuth,
   token: string,
 ): Promise<Caller> {
   const { claims, secret } = app.sessions.open(auth.credential.accessKeyId, token, expect.now)
-  const key = verify(
+  const key = verifyRequest(
     view,
     query,
     auth,
@@ -203,7 +219,9 @@ async function sessionCaller(
   }
   const userName = claims.kind === 'user' ? claims.name : (claims.user ?? '')
   const user = await app.identity.findUser(tenant.id, userName)
-  const current = user !== undefined && (claims.kind !== 'user' || user.id === claims.principalId)
+  // The very user the session was issued by (its unique id): not another made since under the name.
+  const current =
+    user !== undefined && user.id === (claims.kind === 'user' ? claims.principalId : claims.userId)
   const owner = `${tenant.name}/${userName}`
   const [stored, bound] = current
     ? await Promise.all([
@@ -266,3 +284,28 @@ export const FEDERATED_NO_POLICY = JSON.stringify({
     },
   ],
 })
+
+/**
+ * Verifies the signature; a presigned query request without a body is taken as the SDKs sign
+ * it, with UNSIGNED-PAYLOAD (botocore) or with the empty body's hash (the AWS SDK for
+ * JavaScript).
+ */
+function verifyRequest(
+  view: RequestView,
+  query: readonly [string, string][],
+  auth: ParsedAuth,
+  keyOf: (c: Credential) => KeyObject,
+  expect: { region: string; now: number; service: string; presignedWithoutBody: boolean },
+): KeyObject {
+  try {
+    return verify(view, query, auth, keyOf, expect)
+  } catch (e) {
+    if (
+      !expect.presignedWithoutBody ||
+      !(e instanceof StrongroomError) ||
+      e.code !== 'SIGNATURE_DOES_NOT_MATCH'
+    )
+      throw e
+    return verify(view, query, { ...auth, payloadHash: EMPTY_SHA256 }, keyOf, expect)
+  }
+}

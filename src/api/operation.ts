@@ -205,7 +205,7 @@ export interface QueryOperation {
    */
   readonly callers?: 'signed' | 'user' | 'unsigned'
   /** More actions decided on the same resource, as the request asks (sts:TagSession for Tags). */
-  readonly also?: (p: ReadonlyMap<string, string>) => readonly string[]
+  readonly also?: (p: ReadonlyMap<string, string>, caller: Caller) => readonly string[]
   /**
    * An unsigned operation that carries its own proof of who sent it (AssumeRoleWithWebIdentity's
    * token): the authenticate stage for it. Returns the caller the decision is for, the condition

@@ -246,7 +246,7 @@ export class Pipeline {
       if (role !== undefined) trust = this.policies.load(role.trustPolicy, 'trust', name, name)
     }
     const set = { ...callerPolicies(c), resource: trust }
-    for (const action of [op.action, ...(op.also?.(q.params) ?? [])]) {
+    for (const action of [op.action, ...(op.also?.(q.params, c) ?? [])]) {
       const req: AuthzRequest = {
         principal: c.arn,
         principalAccount: c.account,

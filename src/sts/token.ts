@@ -54,6 +54,8 @@ export interface SessionClaims {
   readonly chained?: boolean | undefined
   /** A federated user's: the IAM user whose credentials asked for it (its permissions bound the session's). */
   readonly user?: string | undefined
+  /** A federated user's: that IAM user's unique id (AIDA…); a user made again later is another. */
+  readonly userId?: string | undefined
 }
 
 /** Credentials as STS answers them. */

@@ -142,21 +142,45 @@ describe('JwksCache', () => {
     assert.equal(issuer.fetches() - before, 1)
   })
 
-  it('an issuer whose certificate is not trusted, or that is not there, is IDPCommunicationError', async () => {
+  it('an issuer whose certificate is not trusted, or that is not there, is IDPCommunicationError in STS’s words; the detail is logged, not answered', async () => {
     const token = await issuer.sign(serviceAccountClaims(issuer.url, { now: NOW }))
-    assert.match(
-      await code(new JwksCache().keysFor(provider(), token)),
-      /^IDP_COMMUNICATION_ERROR: .*could not be reached/,
+    const logged: Record<string, unknown>[] = []
+    const generic =
+      "IDP_COMMUNICATION_ERROR: Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements"
+    assert.equal(
+      await code(new JwksCache({ log: (l) => logged.push(l) }).keysFor(provider(), token)),
+      generic,
     )
+    assert.match(String(logged[0]?.error), /could not be reached/)
+    const closed = { url: 'https://127.0.0.1:1/none', clientIds: [] }
+    assert.equal(
+      await code(new JwksCache({ ca: issuer.caPem, log: () => {} }).keysFor(closed, token)),
+      generic,
+    )
+  })
+
+  it('one fetch per issuer serves every waiting request, and a failure is not retried at once', async () => {
+    const cache = new JwksCache({ ca: issuer.caPem, log: () => {} })
+    const token = await issuer.sign(serviceAccountClaims(issuer.url, { now: NOW }))
+    const before = issuer.fetches()
+    await Promise.all(Array.from({ length: 20 }, () => cache.keysFor(provider(), token)))
+    assert.equal(issuer.fetches() - before, 1)
+    let attempts = 0
+    const counting = new JwksCache({ log: () => attempts++ })
+    for (let i = 0; i < 5; i++) await code(counting.keysFor(provider(), token))
+    assert.equal(attempts, 1)
+  })
+
+  it('a server that drips its answer is cut off at the deadline, not held open', async () => {
+    const slow = { url: issuer.url.replace(/\/oidc$/, '/slow'), clientIds: [] }
+    const token = await issuer.sign(serviceAccountClaims(issuer.url, { now: NOW }))
+    const t0 = Date.now()
     assert.match(
-      await code(
-        new JwksCache({ ca: issuer.caPem }).keysFor(
-          { url: 'https://127.0.0.1:1/none', clientIds: [] },
-          token,
-        ),
-      ),
+      await code(new JwksCache({ ca: issuer.caPem, log: () => {} }).keysFor(slow, token)),
       /^IDP_COMMUNICATION_ERROR: /,
     )
+    const took = Date.now() - t0
+    assert.ok(took >= 4_500 && took < 8_000, String(took))
   })
 
   it('uses an inline JWKS as given, without a fetch', async () => {

@@ -156,11 +156,24 @@ export class JwksCache {
   readonly #sets = new Map<string, { keys: JSONWebKeySet; fetchedAt: number }>()
   /** Inline sets parsed, by their text (the same text gives the same set, imported once). */
   readonly #inline = new Map<string, JSONWebKeySet>()
+  /** The fetch under way for each issuer, shared. */
+  readonly #pending = new Map<string, Promise<JSONWebKeySet>>()
+  /** When each issuer's last fetch failed. */
+  readonly #failed = new Map<string, number>()
+  readonly #log: (line: Record<string, unknown>) => void
 
   /** `ca`: PEM certificates trusted besides the system's (an internal issuer's CA). */
-  constructor(o: { ca?: string | undefined; now?: () => number } = {}) {
+  constructor(
+    o: {
+      ca?: string | undefined
+      now?: () => number
+      /** Where a failed fetch's detail goes (default: a JSON line on stderr). */
+      log?: (line: Record<string, unknown>) => void
+    } = {},
+  ) {
     this.#ca = o.ca
     this.#now = o.now ?? Date.now
+    this.#log = o.log ?? ((line) => process.stderr.write(JSON.stringify(line) + '\n'))
   }
 
   /** The keys to verify `token` with: cached, unless they are old or lack the token's key. */
@@ -180,12 +193,31 @@ export class JwksCache {
     const known =
       hit !== undefined && (kid === undefined || hit.keys.keys.some((k) => k.kid === kid))
     if (hit !== undefined && age < JWKS_TTL_MS && (known || age < REFETCH_MS)) return hit.keys
-    const keys = await this.#fetch(provider.url)
+    // A failure is remembered for a while, and one fetch per issuer is shared by every request
+    // waiting on it: unsigned requests must not be able to make the gateway fetch at will.
+    const failed = this.#failed.get(provider.url)
+    if (failed !== undefined && this.#now() - failed < FAILURE_MS) throw unreachable()
+    let pending = this.#pending.get(provider.url)
+    if (pending === undefined) {
+      pending = this.#fetch(provider.url).finally(() => this.#pending.delete(provider.url))
+      this.#pending.set(provider.url, pending)
+    }
+    let keys: JSONWebKeySet
+    try {
+      keys = await pending
+    } catch (e) {
+      if (this.#failed.size >= MAX_ISSUERS) this.#failed.clear()
+      this.#failed.set(provider.url, this.#now())
+      // The detail (which host, which port, which TLS error) is the operator's, not the caller's.
+      this.#log({ level: 'warn', oidcIssuer: provider.url, error: (e as Error).message })
+      throw unreachable(e)
+    }
     if (this.#sets.size >= MAX_ISSUERS && !this.#sets.has(provider.url)) {
       const oldest = this.#sets.keys().next().value
       if (oldest !== undefined) this.#sets.delete(oldest)
     }
     this.#sets.set(provider.url, { keys, fetchedAt: this.#now() })
+    this.#failed.delete(provider.url)
     return keys
   }
 
@@ -240,6 +272,14 @@ export class JwksCache {
           res.on('error', (e) => reject(communication(`reading ${url} failed`, e)))
         },
       )
+      // The whole fetch has a deadline, not only each silent spell: a server that drips a byte
+      // every few seconds is cut off too.
+      const deadline = setTimeout(
+        () => req.destroy(communication(`${url} did not answer within 5 seconds`)),
+        FETCH_TIMEOUT_MS,
+      )
+      deadline.unref()
+      req.on('close', () => clearTimeout(deadline))
       req.on('timeout', () => req.destroy(communication(`${url} did not answer within 5 seconds`)))
       req.on('error', (e) =>
         reject(
@@ -251,6 +291,18 @@ export class JwksCache {
       req.end()
     })
   }
+}
+
+/** A failed fetch is not retried for this long (every request would otherwise fetch again). */
+const FAILURE_MS = 30_000
+
+/** What the caller learns of a fetch that failed: STS's own words, nothing about the network. */
+function unreachable(cause?: unknown): StrongroomError {
+  return new StrongroomError(
+    'IDP_COMMUNICATION_ERROR',
+    "Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements",
+    cause === undefined ? undefined : { cause },
+  )
 }
 
 function communication(message: string, cause?: unknown): StrongroomError {

@@ -33,7 +33,7 @@ const bytes = (data: Data): string | Uint8Array =>
     : ArrayBuffer.isView(data)
       ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
       : new Uint8Array(data)
-class Sha256 {
+export class Sha256 {
   private readonly h
   constructor(secret?: Data) {
     this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))

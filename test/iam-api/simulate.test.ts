@@ -108,27 +108,23 @@ describe('SimulateCustomPolicy', () => {
   it('refuses a malformed policy, and a caller without iam:SimulateCustomPolicy', async () => {
     assert.match(
       await outcome(
-        h
-          .iam(h.g.admin)
-          .send(
-            new SimulateCustomPolicyCommand({
-              PolicyInputList: ['{"Version":'],
-              ActionNames: ['s3:GetObject'],
-            }),
-          ),
+        h.iam(h.g.admin).send(
+          new SimulateCustomPolicyCommand({
+            PolicyInputList: ['{"Version":'],
+            ActionNames: ['s3:GetObject'],
+          }),
+        ),
       ),
       /^400 MalformedPolicyDocumentException: /,
     )
     assert.match(
       await outcome(
-        h
-          .iam(h.g.nobody)
-          .send(
-            new SimulateCustomPolicyCommand({
-              PolicyInputList: [READ_ONLY_TLS],
-              ActionNames: ['s3:GetObject'],
-            }),
-          ),
+        h.iam(h.g.nobody).send(
+          new SimulateCustomPolicyCommand({
+            PolicyInputList: [READ_ONLY_TLS],
+            ActionNames: ['s3:GetObject'],
+          }),
+        ),
       ),
       /^403 AccessDenied: User: .*user\/nobody is not authorized to perform: iam:SimulateCustomPolicy/,
     )
@@ -161,14 +157,12 @@ describe('SimulatePrincipalPolicy', () => {
     ])
       assert.match(
         await outcome(
-          h
-            .iam(h.g.admin)
-            .send(
-              new SimulatePrincipalPolicyCommand({
-                PolicySourceArn: arn,
-                ActionNames: ['s3:GetObject'],
-              }),
-            ),
+          h.iam(h.g.admin).send(
+            new SimulatePrincipalPolicyCommand({
+              PolicySourceArn: arn,
+              ActionNames: ['s3:GetObject'],
+            }),
+          ),
         ),
         /^404 NoSuchEntityException: /,
       )

@@ -17,7 +17,9 @@ import type { DecisionRecord } from '../../src/api/pipeline.ts'
 import { signedFormHeaders, type SigningKeys } from '../../src/api/sign.ts'
 import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../src/sts/revoke.ts'
 import type { RoleRecord, TenantRecord } from '../../src/meta/identity.ts'
-import { startInProcess, type InProcess } from '../api/inprocess.ts'
+import { SignatureV4 } from '@smithy/signature-v4'
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3'
+import { Sha256, startInProcess, type InProcess } from '../api/inprocess.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-sts-attacks-'))
 let g: InProcess
@@ -226,5 +228,111 @@ describe('STS attacks', () => {
         doc([{ Effect: 'Deny', Action: 'none:None', Resource: '*' }]),
       )
     }
+  })
+
+  it('a list with a gap (Tags.member.2 without .1) is refused, not silently dropped', async () => {
+    assert.equal(
+      await sts(admin, assume('&Tags.member.2.Key=team&Tags.member.2.Value=x')),
+      '400 InvalidParameterValue',
+    )
+    assert.equal(
+      await sts(admin, assume('&TransitiveTagKeys.member.99999999999999999999=a')),
+      '400 InvalidParameterValue',
+    )
+  })
+
+  it('a chained session carries its source identity only into a role that allows sts:SetSourceIdentity', async () => {
+    const mk = (name: string, actions: string[]) =>
+      g.app.identity.createRole(tenant, {
+        name,
+        trustPolicy: doc([{ Effect: 'Allow', Principal: { AWS: tenant.id }, Action: actions }]),
+      })
+    const { role: a } = await mk('sourced', ['sts:AssumeRole', 'sts:SetSourceIdentity'])
+    await g.app.identity.putRolePolicy(
+      a,
+      'chain',
+      doc([
+        { Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Resource: '*' },
+      ]),
+    )
+    await mk('plain', ['sts:AssumeRole'])
+    const s1 = await assumed(
+      admin,
+      `Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1&SourceIdentity=alice&RoleArn=${encodeURIComponent(`arn:aws:iam::${tenant.id}:role/sourced`)}`,
+    )
+    const into = (name: string) =>
+      `Action=AssumeRole&Version=2011-06-15&RoleSessionName=s2&RoleArn=${encodeURIComponent(`arn:aws:iam::${tenant.id}:role/${name}`)}`
+    assert.equal(await sts(s1, into('plain')), '403 AccessDenied')
+    assert.equal(await sts(s1, into('sourced')), '200 ok')
+  })
+
+  it('a federated session dies with its user: a user made again under the name does not revive it', async () => {
+    const tenantRec = tenant
+    const fed = await g.app.identity.createUser(tenantRec, 'fedu')
+    await g.app.identity.putUserPolicy(
+      fed,
+      'fed',
+      doc([{ Effect: 'Allow', Action: 'sts:GetFederationToken', Resource: '*' }]),
+    )
+    const k = await g.app.identity.createAccessKey(fed)
+    const form = `Action=GetFederationToken&Version=2011-06-15&Name=fedsession&Policy=${encodeURIComponent(doc([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]))}`
+    const s = await assumed({ id: k.accessKeyId, secret: k.secretAccessKey }, form)
+    const list = () =>
+      new S3Client({
+        endpoint: g.running.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        maxAttempts: 1,
+        credentials: { accessKeyId: s.id, secretAccessKey: s.secret, sessionToken: s.token ?? '' },
+      })
+        .send(new ListBucketsCommand({}))
+        .then(
+          () => 'ok',
+          (e: unknown) => (e instanceof Error ? e.name : String(e)),
+        )
+    assert.equal(await list(), 'AccessDenied')
+    for (const key of await g.app.identity.listAccessKeys(fed))
+      await g.app.identity.deleteAccessKey(key.id)
+    await g.app.identity.deleteUserPolicy(fed, 'fed')
+    await g.app.identity.deleteUser(fed)
+    const again = await g.app.identity.createUser(tenantRec, 'fedu')
+    await g.app.identity.putUserPolicy(
+      again,
+      'all',
+      doc([{ Effect: 'Allow', Action: '*', Resource: '*' }]),
+    )
+    assert.equal(await list(), 'AccessDenied')
+  })
+
+  it('a presigned GetCallerIdentity (no body) is accepted; a body under UNSIGNED-PAYLOAD is not', async () => {
+    const url = new URL(`${g.running.url}/`)
+    const signer = new SignatureV4({
+      service: 'sts',
+      region: 'us-east-1',
+      credentials: { accessKeyId: admin.id, secretAccessKey: admin.secret },
+      sha256: Sha256,
+    })
+    const presigned = await signer.presign(
+      {
+        method: 'GET',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: '/',
+        query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+        headers: { host: url.host },
+      },
+      { expiresIn: 60 },
+    )
+    const q = new URLSearchParams(presigned.query as Record<string, string>).toString()
+    const ok = await fetch(`${g.running.url}/?${q}`)
+    assert.equal(ok.status, 200, await ok.clone().text())
+    assert.match(await ok.text(), /<Arn>arn:aws:iam::\d{12}:user\/admin<\/Arn>/)
+    const smuggled = await fetch(`${g.running.url}/?${q}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Extra=1',
+    })
+    assert.equal(smuggled.status, 403)
   })
 })

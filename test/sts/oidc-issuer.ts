@@ -60,6 +60,11 @@ export async function startIssuer(): Promise<Issuer> {
         fetches++
         res.setHeader('content-type', 'application/json')
         res.end(jwks)
+      } else if (req.url === '/slow/.well-known/openid-configuration') {
+        // A server that never finishes: one byte a second.
+        res.writeHead(200, { 'content-type': 'application/json' })
+        const drip = setInterval(() => res.write(' '), 1000)
+        res.on('close', () => clearInterval(drip))
       } else res.writeHead(404).end()
     },
   )

@@ -104,10 +104,15 @@ export async function roleResource(p: Params, account: string, l: ResourceLookup
   return roleArn(account, role ?? { path: '/', name })
 }
 
-/** The user's ARN: the one named, or the caller's own when the action lets UserName be left out. */
-export function userResource(p: Params, account: string, l: ResourceLookup): string {
+/**
+ * The user's ARN: the one named, or the caller's own when the action lets UserName be left out.
+ * Names are found regardless of case, so the ARN decided on is the stored user's, as it is
+ * spelt: a Deny on user/admin must hold for UserName=ADMIN too.
+ */
+export async function userResource(p: Params, account: string, l: ResourceLookup): Promise<string> {
   const name = p.has('UserName') ? nameParam(p, 'UserName') : selfName(l.caller.userName)
-  return `arn:aws:iam::${account}:user/${name}`
+  const user = await l.identity.findUser(account, name)
+  return `arn:aws:iam::${account}:user/${user?.name ?? name}`
 }
 
 /**
@@ -160,28 +165,9 @@ export function encodedDocument(document: string): string {
 
 // ---- lists
 
-/**
- * Refuses a list whose members are not numbered 1, 2, 3… (`Tags.member.3` after `.1`): the
- * codec reads up to the first gap, and what follows one would be dropped without a word.
- */
-export function contiguous(p: Params, name: string, read: number): void {
-  const prefix = `${name}.member.`
-  for (const k of p.keys()) {
-    if (!k.startsWith(prefix)) continue
-    const n = /^(\d{1,9})(?:\.|$)/.exec(k.slice(prefix.length))?.[1]
-    if (n === undefined || Number(n) < 1 || Number(n) > read)
-      throw new StrongroomError(
-        'INVALID_PARAMETER_VALUE',
-        `${k.slice(0, 64)} is not in the list ${name}.member.1 to ${name}.member.${read}: members are numbered from 1 without gaps`,
-      )
-  }
-}
-
 /** A list parameter (`Name.member.N`), numbered without gaps, at most `max` members. */
 export function listParam(p: Params, name: string, max: number): string[] {
-  const out = members(p, name, max)
-  contiguous(p, name, out.length)
-  return out
+  return members(p, name, max)
 }
 
 // ---- tags
@@ -195,7 +181,6 @@ export function tagsParam(p: Params): TagRecord[] {
   const out: TagRecord[] = []
   const seen = new Set<string>()
   const given = memberStructs(p, 'Tags', ['Key', 'Value'] as const, 50)
-  contiguous(p, 'Tags', given.length)
   given.forEach((t, i) => {
     const key = checked(t.Key ?? '', `tags.${i + 1}.member.key`, 128, TAG_KEY)
     const value = checked(t.Value ?? '', `tags.${i + 1}.member.value`, 256, TAG_VALUE, 0)

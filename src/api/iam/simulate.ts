@@ -13,7 +13,7 @@ import type { Decision, PolicySet, Trace } from '../../iam/evaluate.ts'
 import { loadStoredPolicy, type LoadedPolicy } from '../../iam/load.ts'
 import type { PolicyKind } from '../../iam/policy.ts'
 import { simulate } from '../../iam/simulate.ts'
-import { validPolicy } from '../../identity/roles.ts'
+import { roleArn, validPolicy } from '../../identity/roles.ts'
 import type { QueryAuthorized } from '../authorized.ts'
 import type { Conditions, QueryOperation } from '../operation.ts'
 import { members, param } from '../protocols/query.ts'
@@ -223,7 +223,18 @@ export const SIMULATE_OPERATIONS: readonly QueryOperation[] = [
     name: 'SimulatePrincipalPolicy',
     action: 'iam:SimulatePrincipalPolicy',
     params: ['PolicySourceArn', ...COMMON],
-    resource: (p) => param(p, 'PolicySourceArn'),
+    // The stored principal's ARN (names are found regardless of case).
+    resource: async (p, account, l) => {
+      const source = param(p, 'PolicySourceArn')
+      const m = /^arn:aws:iam::(\d{12}):(user|role)\/(?:[^/]*\/)*([\w+=,.@-]{1,64})$/.exec(source)
+      if (m?.[1] !== account) return source
+      if (m[2] === 'role') {
+        const role = await l.identity.findRole(account, m[3] ?? '')
+        return role === undefined ? source : roleArn(account, role)
+      }
+      const user = await l.identity.findUser(account, m[3] ?? '')
+      return user === undefined ? source : `arn:aws:iam::${account}:user/${user.name}`
+    },
     handler: simulatePrincipalPolicy,
   },
 ]

@@ -231,6 +231,23 @@ export function param(p: ReadonlyMap<string, string>, name: string): string {
 }
 
 /**
+ * Refuses a list whose members are not numbered 1, 2, 3… (`Tags.member.3` after `.1`): what
+ * follows a gap would otherwise be dropped without a word (a tag, a session policy ARN).
+ */
+function contiguous(p: ReadonlyMap<string, string>, name: string, read: number): void {
+  const prefix = `${name}.member.`
+  for (const k of p.keys()) {
+    if (!k.startsWith(prefix)) continue
+    const n = /^(\d{1,9})(?:\.|$)/.exec(k.slice(prefix.length))?.[1]
+    if (n === undefined || Number(n) < 1 || Number(n) > read)
+      throw new StrongroomError(
+        'INVALID_PARAMETER_VALUE',
+        `${k.slice(0, 64)} is not in the list ${name.slice(0, 64)}.member.1 to .member.${String(read)}: members are numbered from 1 without gaps`,
+      )
+  }
+}
+
+/**
  * A list parameter (`Name.member.1`, `Name.member.2`…, or with `fields`, `Name.member.1.Key`):
  * members numbered from 1 without gaps, at most `max`.
  */
@@ -246,6 +263,7 @@ export function members(p: ReadonlyMap<string, string>, name: string, max: numbe
       )
     out.push(v)
   }
+  contiguous(p, name, out.length)
   return out
 }
 
@@ -273,6 +291,7 @@ export function memberStructs<F extends string>(
       )
     out.push(entry)
   }
+  contiguous(p, name, out.length)
   return out
 }
 

@@ -18,7 +18,7 @@ import {
   sessionTags,
 } from '../../sts/limits.ts'
 import type { QueryAuthorized } from '../authorized.ts'
-import type { Conditions, QueryOperation } from '../operation.ts'
+import type { Caller, Conditions, QueryOperation } from '../operation.ts'
 import { memberStructs, members, param } from '../protocols/query.ts'
 import type { Node } from '../xml.ts'
 
@@ -39,11 +39,20 @@ function tagConditions(p: ReadonlyMap<string, string>): Conditions {
   return out
 }
 
-/** Passing session tags needs sts:TagSession too; setting a source identity, sts:SetSourceIdentity. */
-function tagAndSourceActions(p: ReadonlyMap<string, string>): string[] {
+/**
+ * Passing session tags needs sts:TagSession too, and setting a source identity
+ * sts:SetSourceIdentity, whether the request sets them or a chained session carries them on
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html#id_credentials_temp_control-access_monitor-perms,
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_role-chaining).
+ */
+function tagAndSourceActions(p: ReadonlyMap<string, string>, caller: Caller): string[] {
+  const claims = caller.session?.claims
   const out: string[] = []
-  if (p.has('Tags.member.1.Key') || p.has('Tags.member.1.Value')) out.push('sts:TagSession')
-  if (p.has('SourceIdentity')) out.push('sts:SetSourceIdentity')
+  const inherits = (claims?.transitiveTagKeys ?? []).length > 0
+  if (p.has('Tags.member.1.Key') || p.has('Tags.member.1.Value') || inherits)
+    out.push('sts:TagSession')
+  if (p.has('SourceIdentity') || claims?.sourceIdentity !== undefined)
+    out.push('sts:SetSourceIdentity')
   return out
 }
 
@@ -208,6 +217,7 @@ function getFederationToken(ctx: QueryAuthorized): Promise<Node> {
     tags: tagged?.tags,
     transitiveTagKeys: tagged?.transitive,
     user: ctx.caller.userName,
+    userId: ctx.caller.userId,
   }
   const c = ctx.sessions.issue(claims)
   return Promise.resolve({
