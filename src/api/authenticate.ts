@@ -116,11 +116,12 @@ export async function authenticate(
       }),
     expect,
   )
-  const [tenant, user, stored, boundary] = await Promise.all([
+  const [tenant, user, stored, boundary, tags] = await Promise.all([
     identity.tenantById(record.tenantId),
     identity.findUser(record.tenantId, record.userName),
     identity.identityPolicyDocuments('user', record.tenantId, record.userName),
     identity.permissionsBoundary('user', record.tenantId, record.userName),
+    identity.tags(record.tenantId, 'user', record.userName),
   ])
   if (tenant === undefined || user === undefined)
     throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
@@ -136,6 +137,7 @@ export async function authenticate(
     auth,
     signingKey: key,
     boundary: boundary && policies.load(boundary.document, 'boundary', boundary.name, owner),
+    principalTags: tags.map((t) => [t.key, t.value] as const),
   }
 }
 
@@ -193,13 +195,16 @@ async function sessionCaller(
     const role = await app.identity.findRole(claims.tenantId, claims.name)
     const current = role !== undefined && role.id === claims.principalId ? role : undefined
     const owner = `${tenant.name}/role/${claims.name}`
-    const [stored, boundary] =
+    const [stored, boundary, roleTags] =
       current === undefined
-        ? [[], undefined]
+        ? [[], undefined, []]
         : await Promise.all([
             app.identity.identityPolicyDocuments('role', current.tenantId, current.name),
             app.identity.permissionsBoundary('role', current.tenantId, current.name),
+            app.identity.tags(current.tenantId, 'role', current.name),
           ])
+    const sessionTags = claims.tags ?? []
+    const overridden = new Set(sessionTags.map(([k]) => k.toLowerCase()))
     return {
       arn: `arn:aws:sts::${tenant.id}:assumed-role/${claims.name}/${claims.sessionName}`,
       account: tenant.id,
@@ -210,6 +215,12 @@ async function sessionCaller(
       auth,
       signingKey: key,
       boundary: boundary && policies.load(boundary.document, 'boundary', boundary.name, owner),
+      principalTags: [
+        ...roleTags
+          .filter((t) => !overridden.has(t.key.toLowerCase()))
+          .map((t) => [t.key, t.value] as const),
+        ...sessionTags,
+      ],
       session: {
         claims,
         principalArn: roleArn(tenant.id, current ?? { path: '/', name: claims.name }),
@@ -223,12 +234,13 @@ async function sessionCaller(
   const current =
     user !== undefined && user.id === (claims.kind === 'user' ? claims.principalId : claims.userId)
   const owner = `${tenant.name}/${userName}`
-  const [stored, bound] = current
+  const [stored, bound, userTags] = current
     ? await Promise.all([
         app.identity.identityPolicyDocuments('user', user.tenantId, user.name),
         app.identity.permissionsBoundary('user', user.tenantId, user.name),
+        claims.kind === 'user' ? app.identity.tags(user.tenantId, 'user', user.name) : [],
       ])
-    : [[], undefined]
+    : [[], undefined, []]
   const loaded = stored.map((p) => policies.load(p.document, 'identity', p.name, owner))
   const boundary = bound && policies.load(bound.document, 'boundary', bound.name, owner)
   const userArn = `arn:aws:iam::${tenant.id}:user/${userName}`
@@ -243,6 +255,7 @@ async function sessionCaller(
       auth,
       signingKey: key,
       boundary,
+      principalTags: userTags.map((t) => [t.key, t.value] as const),
       session: { claims, principalArn: userArn, policy: sessionPolicy(owner) },
     }
   const arn = `arn:aws:sts::${tenant.id}:federated-user/${claims.name}`
@@ -256,6 +269,7 @@ async function sessionCaller(
     auth,
     signingKey: key,
     boundary,
+    principalTags: claims.tags ?? [],
     session: {
       claims,
       principalArn: arn,

@@ -37,12 +37,12 @@ export function requestConditions(
     // Temporary credentials always carry it; no session is made with MFA yet.
     out['aws:MultiFactorAuthPresent'] = 'false'
     if (claims.sourceIdentity !== undefined) out['aws:SourceIdentity'] = claims.sourceIdentity
-    for (const [k, v] of claims.tags ?? []) out[`aws:PrincipalTag/${k}`] = v
   } else if (c.userName !== undefined && c.userId !== undefined) {
     out['aws:PrincipalType'] = 'User'
     out['aws:userid'] = c.userId
     out['aws:username'] = c.userName
   } else out['aws:PrincipalType'] = 'Anonymous'
+  for (const [k, v] of c.principalTags ?? []) out[`aws:PrincipalTag/${k}`] = v
   return out
 }
 

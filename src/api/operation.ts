@@ -35,6 +35,11 @@ export interface Caller {
    * most its identity policies may allow.
    */
   readonly boundary?: LoadedPolicy | undefined
+  /**
+   * aws:PrincipalTag/*: a user's tags; a role session's role tags with its session tags over
+   * them (a session tag wins over a role tag of the same key); a federated user's session tags.
+   */
+  readonly principalTags?: readonly (readonly [string, string])[] | undefined
 }
 
 /**
