@@ -9,7 +9,7 @@ import { roleArn } from '../../identity/roles.ts'
 import type { TaggedKind, TagRecord } from '../../meta/iam.ts'
 import type { RoleRecord, UserRecord } from '../../meta/identity.ts'
 import type { QueryAuthorized } from '../authorized.ts'
-import type { ResourceLookup } from '../operation.ts'
+import type { QueryOperation, ResourceLookup } from '../operation.ts'
 import { memberStructs, members, param } from '../protocols/query.ts'
 import type { Node } from '../xml.ts'
 
@@ -280,4 +280,22 @@ export function pageNode(
   pg: { truncated: boolean; marker: string | undefined },
 ): Node {
   return { [list]: { member: nodes }, IsTruncated: pg.truncated, Marker: pg.marker }
+}
+
+/**
+ * The declarations of actions on one kind of entity, named by `param` (RoleName, UserName,
+ * GroupName) and decided on `resource`: `(name, params, handler)` makes one.
+ */
+export function onEntity(
+  param: string,
+  resource: QueryOperation['resource'],
+): (name: string, params: readonly string[], handler: QueryOperation['handler']) => QueryOperation {
+  return (name, params, handler) => ({
+    service: 'iam',
+    name,
+    action: `iam:${name}`,
+    params: [param, ...params],
+    resource,
+    handler,
+  })
 }

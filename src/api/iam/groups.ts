@@ -15,6 +15,7 @@ import type { Node } from '../xml.ts'
 import {
   iso,
   nameParam,
+  onEntity,
   page,
   pageNode,
   pathParam,
@@ -109,18 +110,7 @@ async function listGroupsForUser(ctx: QueryAuthorized): Promise<Node> {
   return pageNode('Groups', pg.items.map(groupNode), pg)
 }
 
-const group = (
-  name: string,
-  params: readonly string[],
-  handler: (ctx: QueryAuthorized) => Promise<Node>,
-): QueryOperation => ({
-  service: 'iam',
-  name,
-  action: `iam:${name}`,
-  params: ['GroupName', ...params],
-  resource: groupResource,
-  handler,
-})
+const group = onEntity('GroupName', groupResource)
 
 export const GROUP_OPERATIONS: readonly QueryOperation[] = [
   {

@@ -19,6 +19,7 @@ import {
   intParam,
   iso,
   nameParam,
+  onEntity,
   page,
   pageNode,
   pathParam,
@@ -150,18 +151,7 @@ async function listInstanceProfilesForRole(ctx: QueryAuthorized): Promise<Node> 
   return { InstanceProfiles: { member: [] }, IsTruncated: false }
 }
 
-const role = (
-  name: string,
-  params: readonly string[],
-  handler: (ctx: QueryAuthorized) => Promise<Node>,
-): QueryOperation => ({
-  service: 'iam',
-  name,
-  action: `iam:${name}`,
-  params: ['RoleName', ...params],
-  resource: roleResource,
-  handler,
-})
+const role = onEntity('RoleName', roleResource)
 
 export const ROLE_OPERATIONS: readonly QueryOperation[] = [
   {

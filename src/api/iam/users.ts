@@ -16,6 +16,7 @@ import type { Node } from '../xml.ts'
 import {
   iso,
   nameParam,
+  onEntity,
   page,
   pageNode,
   pathParam,
@@ -116,18 +117,7 @@ async function deleteUser(ctx: QueryAuthorized): Promise<Node> {
   return undefined
 }
 
-const user = (
-  name: string,
-  params: readonly string[],
-  handler: (ctx: QueryAuthorized) => Promise<Node>,
-): QueryOperation => ({
-  service: 'iam',
-  name,
-  action: `iam:${name}`,
-  params: ['UserName', ...params],
-  resource: userResource,
-  handler,
-})
+const user = onEntity('UserName', userResource)
 
 export const USER_OPERATIONS: readonly QueryOperation[] = [
   {
