@@ -160,3 +160,15 @@ export async function startInProcess(
     },
   }
 }
+
+/** A decision sink that keeps every record in memory, for tests that read what was decided. */
+export function collectedDecisions(): {
+  readonly records: DecisionRecord[]
+  readonly sink: RecordSink<DecisionRecord>
+} {
+  const records: DecisionRecord[] = []
+  return {
+    records,
+    sink: { write: (r) => void records.push(r), flush: () => Promise.resolve(), backlogged: false },
+  }
+}

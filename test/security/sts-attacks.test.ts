@@ -12,14 +12,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import type { RecordSink } from '../../src/api/audit.ts'
-import type { DecisionRecord } from '../../src/api/pipeline.ts'
 import { signedFormHeaders, type SigningKeys } from '../../src/api/sign.ts'
 import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../src/sts/revoke.ts'
 import type { RoleRecord, TenantRecord } from '../../src/meta/identity.ts'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3'
-import { Sha256, startInProcess, type InProcess } from '../api/inprocess.ts'
+import { Sha256, collectedDecisions, startInProcess, type InProcess } from '../api/inprocess.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-sts-attacks-'))
 let g: InProcess
@@ -27,12 +25,7 @@ let tenant: TenantRecord
 let other: TenantRecord
 let role: RoleRecord
 let admin: SigningKeys
-const decisions: DecisionRecord[] = []
-const sink: RecordSink<DecisionRecord> = {
-  write: (r) => void decisions.push(r),
-  flush: () => Promise.resolve(),
-  backlogged: false,
-}
+const { records: decisions, sink } = collectedDecisions()
 const doc = (Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement })
 
 before(async () => {

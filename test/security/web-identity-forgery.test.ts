@@ -10,10 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import type { RecordSink } from '../../src/api/audit.ts'
-import type { DecisionRecord } from '../../src/api/pipeline.ts'
 import type { TenantRecord } from '../../src/meta/identity.ts'
-import { startInProcess, type InProcess } from '../api/inprocess.ts'
+import { collectedDecisions, startInProcess, type InProcess } from '../api/inprocess.ts'
 import { serviceAccountClaims, startIssuer, type Issuer } from '../sts/oidc-issuer.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-wif-forgery-'))
@@ -21,12 +19,7 @@ let g: InProcess
 let issuer: Issuer
 let foreign: Issuer
 let tenant: TenantRecord
-const decisions: DecisionRecord[] = []
-const sink: RecordSink<DecisionRecord> = {
-  write: (r) => void decisions.push(r),
-  flush: () => Promise.resolve(),
-  backlogged: false,
-}
+const { records: decisions, sink } = collectedDecisions()
 
 before(async () => {
   issuer = await startIssuer()

@@ -30,22 +30,21 @@ import {
   STSServiceException,
   type Credentials,
 } from '@aws-sdk/client-sts'
-import type { DecisionRecord } from '../../src/api/pipeline.ts'
-import type { RecordSink } from '../../src/api/audit.ts'
 import type { TenantRecord, UserRecord } from '../../src/meta/identity.ts'
-import { signHeaders, startInProcess, type Creds, type InProcess } from '../api/inprocess.ts'
+import {
+  signHeaders,
+  collectedDecisions,
+  startInProcess,
+  type Creds,
+  type InProcess,
+} from '../api/inprocess.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-sts-'))
 let g: InProcess
 let tenant: TenantRecord
 let dev: Creds
 let devUser: UserRecord
-const decisions: DecisionRecord[] = []
-const sink: RecordSink<DecisionRecord> = {
-  write: (r) => void decisions.push(r),
-  flush: () => Promise.resolve(),
-  backlogged: false,
-}
+const { records: decisions, sink } = collectedDecisions()
 
 const doc = (Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement })
 
