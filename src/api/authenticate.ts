@@ -20,6 +20,9 @@ import {
   type RequestView,
 } from './sigv4.ts'
 import { roleArn } from '../identity/roles.ts'
+import { policyDocuments } from '../identity/service.ts'
+
+const NO_POLICIES: ReturnType<typeof policyDocuments> = { identity: [], boundary: undefined }
 
 export const ANONYMOUS: Caller = {
   arn: '*',
@@ -99,7 +102,9 @@ export async function authenticate(
   if (auth.securityToken !== undefined)
     return sessionCaller(app, policies, expect, view, query, auth, auth.securityToken)
   const identity = app.identity
-  const record = await identity.accessKey(auth.credential.accessKeyId)
+  // The key and its user's policies, boundary and tags at one instant, in one read.
+  const found = await identity.accessKeyState(auth.credential.accessKeyId)
+  const record = found?.key
   if (record?.status !== 'Active') throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
   const key = verifyRequest(
     view,
@@ -116,17 +121,14 @@ export async function authenticate(
       }),
     expect,
   )
-  const [tenant, user, stored, boundary, tags] = await Promise.all([
-    identity.tenantById(record.tenantId),
-    identity.findUser(record.tenantId, record.userName),
-    identity.identityPolicyDocuments('user', record.tenantId, record.userName),
-    identity.permissionsBoundary('user', record.tenantId, record.userName),
-    identity.tags(record.tenantId, 'user', record.userName),
-  ])
-  if (tenant === undefined || user === undefined)
+  const tenant = await identity.tenantById(record.tenantId)
+  const state = found?.user
+  if (tenant === undefined || state === undefined)
     throw new StrongroomError('INVALID_ACCESS_KEY_ID', UNKNOWN_KEY)
   identity.keyUsed(record, expect.service, auth.credential.region)
+  const user = state.record
   const owner = `${tenant.name}/${user.name}`
+  const { identity: stored, boundary } = policyDocuments(state)
   return {
     arn: `arn:aws:iam::${tenant.id}:user/${user.name}`,
     account: tenant.id,
@@ -137,7 +139,7 @@ export async function authenticate(
     auth,
     signingKey: key,
     boundary: boundary && policies.load(boundary.document, 'boundary', boundary.name, owner),
-    principalTags: tags.map((t) => [t.key, t.value] as const),
+    principalTags: state.tags.map((t) => [t.key, t.value] as const),
   }
 }
 
@@ -192,17 +194,10 @@ async function sessionCaller(
       ? undefined
       : policies.load(claims.policy, 'session', 'session policy', owner)
   if (claims.kind === 'role') {
-    const role = await app.identity.findRole(claims.tenantId, claims.name)
-    const current = role !== undefined && role.id === claims.principalId ? role : undefined
+    const state = await app.identity.roleState(claims.tenantId, claims.name)
+    const current = state?.record.id === claims.principalId ? state : undefined
     const owner = `${tenant.name}/role/${claims.name}`
-    const [stored, boundary, roleTags] =
-      current === undefined
-        ? [[], undefined, []]
-        : await Promise.all([
-            app.identity.identityPolicyDocuments('role', current.tenantId, current.name),
-            app.identity.permissionsBoundary('role', current.tenantId, current.name),
-            app.identity.tags(current.tenantId, 'role', current.name),
-          ])
+    const { identity: stored, boundary } = current ? policyDocuments(current) : NO_POLICIES
     const sessionTags = claims.tags ?? []
     const overridden = new Set(sessionTags.map(([k]) => k.toLowerCase()))
     return {
@@ -216,32 +211,29 @@ async function sessionCaller(
       signingKey: key,
       boundary: boundary && policies.load(boundary.document, 'boundary', boundary.name, owner),
       principalTags: [
-        ...roleTags
+        ...(current?.tags ?? [])
           .filter((t) => !overridden.has(t.key.toLowerCase()))
           .map((t) => [t.key, t.value] as const),
         ...sessionTags,
       ],
       session: {
         claims,
-        principalArn: roleArn(tenant.id, current ?? { path: '/', name: claims.name }),
+        principalArn: roleArn(tenant.id, current?.record ?? { path: '/', name: claims.name }),
         policy: sessionPolicy(owner),
       },
     }
   }
   const userName = claims.kind === 'user' ? claims.name : (claims.user ?? '')
-  const user = await app.identity.findUser(tenant.id, userName)
+  const state = await app.identity.userState(tenant.id, userName)
   // The very user the session was issued by (its unique id): not another made since under the name.
   const current =
-    user !== undefined && user.id === (claims.kind === 'user' ? claims.principalId : claims.userId)
+    state?.record.id === (claims.kind === 'user' ? claims.principalId : claims.userId)
+      ? state
+      : undefined
   const owner = `${tenant.name}/${userName}`
-  const [stored, bound, userTags] = current
-    ? await Promise.all([
-        app.identity.identityPolicyDocuments('user', user.tenantId, user.name),
-        app.identity.permissionsBoundary('user', user.tenantId, user.name),
-        claims.kind === 'user' ? app.identity.tags(user.tenantId, 'user', user.name) : [],
-      ])
-    : [[], undefined, []]
-  const loaded = stored.map((p) => policies.load(p.document, 'identity', p.name, owner))
+  const docs = current ? policyDocuments(current) : NO_POLICIES
+  const loaded = docs.identity.map((p) => policies.load(p.document, 'identity', p.name, owner))
+  const bound = docs.boundary
   const boundary = bound && policies.load(bound.document, 'boundary', bound.name, owner)
   const userArn = `arn:aws:iam::${tenant.id}:user/${userName}`
   if (claims.kind === 'user')
@@ -255,7 +247,7 @@ async function sessionCaller(
       auth,
       signingKey: key,
       boundary,
-      principalTags: userTags.map((t) => [t.key, t.value] as const),
+      principalTags: (current?.tags ?? []).map((t) => [t.key, t.value] as const),
       session: { claims, principalArn: userArn, policy: sessionPolicy(owner) },
     }
   const arn = `arn:aws:sts::${tenant.id}:federated-user/${claims.name}`

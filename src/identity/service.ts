@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.ts'
 import type { GroupStore } from '../meta/groups.ts'
 import type { OidcStore } from '../meta/oidc.ts'
+import type { PrincipalState, PrincipalStore } from '../meta/principals.ts'
 import { StrongroomError } from '../errors.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import type { Issue } from '../iam/policy.ts'
@@ -69,7 +70,12 @@ const MAX_KEY_USES_TRACKED = 65_536
 const MAX_TENANTS_KEPT = 10_000
 
 export class IdentityService {
-  private readonly store: IdentityStore & IamStore & PolicyStore & GroupStore & OidcStore
+  private readonly store: IdentityStore &
+    IamStore &
+    PolicyStore &
+    GroupStore &
+    OidcStore &
+    PrincipalStore
   private readonly sealer: RootSealer
   private readonly clock: Clock
   /** When each access key's use was last written (in this process). */
@@ -82,7 +88,7 @@ export class IdentityService {
   readonly oidc: OidcService
 
   constructor(
-    store: IdentityStore & IamStore & PolicyStore & GroupStore & OidcStore,
+    store: IdentityStore & IamStore & PolicyStore & GroupStore & OidcStore & PrincipalStore,
     sealer: RootSealer,
     clock: Clock,
   ) {
@@ -516,25 +522,31 @@ export class IdentityService {
     tenantId: string,
     name: string,
   ): Promise<{ readonly name: string; readonly document: string }[]> {
-    const [inline, attached, groups] = await Promise.all([
+    const state =
       kind === 'role'
-        ? this.store.listRolePolicies(tenantId, name)
-        : this.store.listUserPolicies(tenantId, name),
-      this.store.attachedDocuments(tenantId, kind, name),
-      kind === 'user' ? this.store.groupPolicyDocuments(tenantId, name) : [],
-    ])
-    return [
-      ...inline.map((p) => ({ name: p.name, document: p.document })),
-      ...attached.map((a) => ({ name: policyArn(tenantId, a.policy), document: a.document })),
-      // A group's policies, named so that a trace tells them from the user's own.
-      ...groups.map((g) => ({
-        name:
-          g.kind === 'inline'
-            ? `group/${g.group}/${g.name}`
-            : `arn:aws:iam::${tenantId}:policy${g.name}`,
-        document: g.document,
-      })),
-    ]
+        ? await this.store.roleState(tenantId, name)
+        : await this.store.userState(tenantId, name)
+    return state === undefined ? [] : policyDocuments(state).identity
+  }
+
+  /** The user's state (record, policies, boundary, tags) at one instant; undefined when there is none. */
+  userState(tenantId: string, name: string): Promise<PrincipalState<UserRecord> | undefined> {
+    return this.store.userState(tenantId, name)
+  }
+
+  /** The role's state at one instant; undefined when there is none. */
+  roleState(tenantId: string, name: string): Promise<PrincipalState<RoleRecord> | undefined> {
+    return this.store.roleState(tenantId, name)
+  }
+
+  /** The access key and its user's state at one instant (authentication's one read). */
+  accessKeyState(
+    id: string,
+  ): Promise<
+    | { readonly key: AccessKeyRecord; readonly user: PrincipalState<UserRecord> | undefined }
+    | undefined
+  > {
+    return this.store.accessKeyState(id)
   }
 }
 
@@ -553,4 +565,31 @@ function noPolicy(owner: string, name: string): StrongroomError {
     'NO_SUCH_ENTITY',
     `The ${owner} policy with name ${name.slice(0, 128)} cannot be found.`,
   )
+}
+
+/**
+ * A principal's policies as a caller compiles them: its inline policies (by name), the default
+ * version of each attached managed policy (by ARN), what reaches it through its groups (named so
+ * that a trace tells them from its own), and its permissions boundary (by ARN).
+ */
+export function policyDocuments(state: PrincipalState): {
+  readonly identity: { readonly name: string; readonly document: string }[]
+  readonly boundary: { readonly name: string; readonly document: string } | undefined
+} {
+  const tenantId = state.record.tenantId
+  const b = state.boundary
+  return {
+    identity: [
+      ...state.inline.map((p) => ({ name: p.name, document: p.document })),
+      ...state.attached.map((a) => ({ name: policyArn(tenantId, a.policy), document: a.document })),
+      ...state.groups.map((g) => ({
+        name:
+          g.kind === 'inline'
+            ? `group/${g.group}/${g.name}`
+            : `arn:aws:iam::${tenantId}:policy${g.name}`,
+        document: g.document,
+      })),
+    ],
+    boundary: b && { name: policyArn(tenantId, b.policy), document: b.document },
+  }
 }

@@ -13,6 +13,7 @@
  *   IamStore            iam.ts          IAM tags, AccessKeyUse; role and user changes
  *   PolicyStore         policies.ts     ManagedPolicyRecord, PolicyVersionRecord, attachments
  *   GroupStore          groups.ts       GroupRecord, GroupPolicyRecord, members
+ *   PrincipalStore      principals.ts   PrincipalState: a caller's record, policies, tags at once
  *   OidcStore           oidc.ts         OidcProviderRecord
  *   BucketStore         buckets.ts      BucketRecord, BucketHold
  *   ObjectStore         objects.ts      ObjectRecord, VersionRecord (tags included)
@@ -25,6 +26,7 @@ import type { GroupStore } from './groups.ts'
 import type { IamStore } from './iam.ts'
 import type { OidcStore } from './oidc.ts'
 import type { PolicyStore } from './policies.ts'
+import type { PrincipalStore } from './principals.ts'
 import type { IdentityStore } from './identity.ts'
 import type { InstallationStore } from './installation.ts'
 import type { KeyStore } from './keys.ts'
@@ -51,6 +53,7 @@ export interface MetadataStore
     IamStore,
     PolicyStore,
     GroupStore,
+    PrincipalStore,
     OidcStore,
     BucketStore,
     ObjectStore,

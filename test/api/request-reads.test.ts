@@ -49,11 +49,12 @@ describe('per-request reads and the compiled-policy cache', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('a PutObject reads the caller, tenant, bucket and key once each', async () => {
+  it('a PutObject reads the caller (key, user, policies, boundary, tags: one read), tenant, bucket and key once each', async () => {
     calls.clear()
     const r = await h.send(h.admin, { method: 'PUT', path: '/bkt/k', body: 'data' })
     assert.equal(r.status, 200, r.body)
     const reads = [
+      'identity.accessKeyState',
       'identity.accessKey',
       'identity.tenantById',
       'identity.findUser',
@@ -64,11 +65,13 @@ describe('per-request reads and the compiled-policy cache', () => {
       'keys.policyText',
     ]
     assert.deepEqual(Object.fromEntries(reads.map((m) => [m, calls.get(m) ?? 0])), {
-      'identity.accessKey': 1,
+      'identity.accessKeyState': 1,
+      // Not read one by one: accessKeyState holds them all, read at one instant.
+      'identity.accessKey': 0,
       'identity.tenantById': 1,
-      'identity.findUser': 1,
-      'identity.identityPolicyDocuments': 1,
-      'identity.permissionsBoundary': 1,
+      'identity.findUser': 0,
+      'identity.identityPolicyDocuments': 0,
+      'identity.permissionsBoundary': 0,
       'buckets.get': 1,
       'keys.describe': 1,
       'keys.policyText': 1,

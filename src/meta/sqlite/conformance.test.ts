@@ -9,6 +9,7 @@ import { iamConformance } from '../conformance/iam.ts'
 import { identityConformance } from '../conformance/identity.ts'
 import { installationConformance } from '../conformance/installation.ts'
 import { oidcConformance } from '../conformance/oidc.ts'
+import { principalsConformance } from '../conformance/principals.ts'
 import { keysConformance } from '../conformance/keys.ts'
 import { multipartConformance } from '../conformance/multipart.ts'
 import { objectsConformance } from '../conformance/objects.ts'
@@ -25,6 +26,7 @@ installationConformance(make)
 identityConformance(make)
 iamConformance(make)
 groupsConformance(make)
+principalsConformance(make)
 oidcConformance(make)
 bucketsConformance(make)
 objectsConformance(make)

@@ -104,6 +104,20 @@ export class SqliteDb {
     this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
   }
 
+  /**
+   * Runs `fn`'s reads at one instant: in one read transaction (one snapshot, and one taking of
+   * the shared lock instead of one per statement); inside a caller's transaction, in that one.
+   */
+  read<T>(fn: () => T): T {
+    if (this.db.isTransaction) return fn()
+    this.db.exec('BEGIN')
+    try {
+      return fn()
+    } finally {
+      this.db.exec('COMMIT')
+    }
+  }
+
   /** Runs `fn` in one immediate transaction. */
   tx<T>(fn: () => T): T {
     this.db.exec('BEGIN IMMEDIATE')

@@ -199,11 +199,20 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   groupPolicyDocuments(tenantId: string, user: string): Promise<GroupPolicyDocument[]> {
-    return settle(() =>
-      (
-        this.db
-          .stmt(
-            `SELECT m.group_name AS g, 0 AS managed, p.name AS name, p.document AS document
+    return settle(() => readGroupDocuments(this.db, tenantId, user))
+  }
+}
+
+/** Every policy that reaches the user through its groups (GroupStore.groupPolicyDocuments). */
+export function readGroupDocuments(
+  db: SqliteDb,
+  tenantId: string,
+  user: string,
+): GroupPolicyDocument[] {
+  return (
+    db
+      .stmt(
+        `SELECT m.group_name AS g, 0 AS managed, p.name AS name, p.document AS document
               FROM group_members m JOIN group_policies p
                 ON p.tenant_id = m.tenant_id AND p.group_name = m.group_name
               WHERE m.tenant_id = ? AND m.user_name = ? COLLATE NOCASE
@@ -217,16 +226,14 @@ export class SqliteGroupStore implements GroupStore {
                 AND v.version = mp.default_version
               WHERE m.tenant_id = ? AND m.user_name = ? COLLATE NOCASE
             ORDER BY g, managed, name`,
-          )
-          .all(tenantId, user, tenantId, user) as Row[]
-      ).map((r) => ({
-        group: str(r.g),
-        kind: num(r.managed) === 1 ? 'managed' : 'inline',
-        name: str(r.name),
-        document: str(r.document),
-      })),
-    )
-  }
+      )
+      .all(tenantId, user, tenantId, user) as Row[]
+  ).map((r) => ({
+    group: str(r.g),
+    kind: num(r.managed) === 1 ? 'managed' : 'inline',
+    name: str(r.name),
+    document: str(r.document),
+  }))
 }
 
 function group(r: Row): GroupRecord {

@@ -170,15 +170,7 @@ export class SqliteIamStore implements IamStore {
   }
 
   listTags(tenantId: string, kind: TaggedKind, name: string): Promise<TagRecord[]> {
-    return settle(() =>
-      (
-        this.db
-          .stmt(
-            'SELECT key, value FROM iam_tags WHERE tenant_id = ? AND kind = ? AND name = ? ORDER BY key',
-          )
-          .all(tenantId, kind, name) as Row[]
-      ).map((r) => ({ key: str(r.key), value: str(r.value) })),
-    )
+    return settle(() => readTags(this.db, tenantId, kind, name))
   }
 
   private dropTags(tenantId: string, kind: TaggedKind, name: string): void {
@@ -214,4 +206,20 @@ export class SqliteIamStore implements IamStore {
       }
     })
   }
+}
+
+/** The tags on one IAM resource, by key. */
+export function readTags(
+  db: SqliteDb,
+  tenantId: string,
+  kind: TaggedKind,
+  name: string,
+): TagRecord[] {
+  return (
+    db
+      .stmt(
+        'SELECT key, value FROM iam_tags WHERE tenant_id = ? AND kind = ? AND name = ? ORDER BY key',
+      )
+      .all(tenantId, kind, name) as Row[]
+  ).map((r) => ({ key: str(r.key), value: str(r.value) }))
 }

@@ -73,12 +73,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   getUser(tenantId: string, name: string): Promise<UserRecord | undefined> {
-    return settle(() => {
-      const r = this.db
-        .stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ? COLLATE NOCASE')
-        .get(tenantId, name) as Row | undefined
-      return r && user(r)
-    })
+    return settle(() => readUser(this.db, tenantId, name))
   }
 
   listUsers(tenantId: string): Promise<UserRecord[]> {
@@ -100,10 +95,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   getAccessKey(id: string): Promise<AccessKeyRecord | undefined> {
-    return settle(() => {
-      const r = this.db.stmt('SELECT * FROM access_keys WHERE id = ?').get(id) as Row | undefined
-      return r && accessKey(r)
-    })
+    return settle(() => readAccessKey(this.db, id))
   }
 
   listAccessKeys(tenantId: string, userName: string): Promise<AccessKeyRecord[]> {
@@ -141,17 +133,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   listUserPolicies(tenantId: string, userName: string): Promise<UserPolicyRecord[]> {
-    return settle(() => {
-      const rows = this.db
-        .stmt('SELECT * FROM user_policies WHERE tenant_id = ? AND user_name = ? ORDER BY name')
-        .all(tenantId, userName) as Row[]
-      return rows.map((r) => ({
-        tenantId: str(r.tenant_id),
-        userName: str(r.user_name),
-        name: str(r.name),
-        document: str(r.document),
-      }))
-    })
+    return settle(() => readUserPolicies(this.db, tenantId, userName))
   }
 
   createRole(r: RoleRecord): Promise<void> {
@@ -186,12 +168,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   getRole(tenantId: string, name: string): Promise<RoleRecord | undefined> {
-    return settle(() => {
-      const r = this.db
-        .stmt('SELECT * FROM roles WHERE tenant_id = ? AND name = ?')
-        .get(tenantId, name) as Row | undefined
-      return r && role(r)
-    })
+    return settle(() => readRole(this.db, tenantId, name))
   }
 
   listRoles(tenantId: string): Promise<RoleRecord[]> {
@@ -214,18 +191,61 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   listRolePolicies(tenantId: string, roleName: string): Promise<RolePolicyRecord[]> {
-    return settle(() => {
-      const rows = this.db
-        .stmt('SELECT * FROM role_policies WHERE tenant_id = ? AND role_name = ? ORDER BY name')
-        .all(tenantId, roleName) as Row[]
-      return rows.map((r) => ({
-        tenantId: str(r.tenant_id),
-        roleName: str(r.role_name),
-        name: str(r.name),
-        document: str(r.document),
-      }))
-    })
+    return settle(() => readRolePolicies(this.db, tenantId, roleName))
   }
+}
+
+// Reads on the caller's handle, for the port's methods and for ./principals.ts, which makes
+// several of them at one instant.
+
+export function readUser(db: SqliteDb, tenantId: string, name: string): UserRecord | undefined {
+  const r = db
+    .stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ? COLLATE NOCASE')
+    .get(tenantId, name) as Row | undefined
+  return r && user(r)
+}
+
+export function readAccessKey(db: SqliteDb, id: string): AccessKeyRecord | undefined {
+  const r = db.stmt('SELECT * FROM access_keys WHERE id = ?').get(id) as Row | undefined
+  return r && accessKey(r)
+}
+
+export function readUserPolicies(
+  db: SqliteDb,
+  tenantId: string,
+  userName: string,
+): UserPolicyRecord[] {
+  const rows = db
+    .stmt('SELECT * FROM user_policies WHERE tenant_id = ? AND user_name = ? ORDER BY name')
+    .all(tenantId, userName) as Row[]
+  return rows.map((r) => ({
+    tenantId: str(r.tenant_id),
+    userName: str(r.user_name),
+    name: str(r.name),
+    document: str(r.document),
+  }))
+}
+
+export function readRole(db: SqliteDb, tenantId: string, name: string): RoleRecord | undefined {
+  const r = db.stmt('SELECT * FROM roles WHERE tenant_id = ? AND name = ?').get(tenantId, name) as
+    Row | undefined
+  return r && role(r)
+}
+
+export function readRolePolicies(
+  db: SqliteDb,
+  tenantId: string,
+  roleName: string,
+): RolePolicyRecord[] {
+  const rows = db
+    .stmt('SELECT * FROM role_policies WHERE tenant_id = ? AND role_name = ? ORDER BY name')
+    .all(tenantId, roleName) as Row[]
+  return rows.map((r) => ({
+    tenantId: str(r.tenant_id),
+    roleName: str(r.role_name),
+    name: str(r.name),
+    document: str(r.document),
+  }))
 }
 
 function role(r: Row): RoleRecord {

@@ -395,40 +395,16 @@ export class SqlitePolicyStore implements PolicyStore {
     tenantId: string,
     kind: 'role' | 'user',
     principal: string,
-  ): Promise<{ readonly policy: ManagedPolicyRecord; readonly document: string } | undefined> {
-    return settle(() => {
-      const table = kind === 'role' ? 'roles' : 'users'
-      const r = this.db
-        .stmt(
-          `SELECT p.*, v.document FROM ${table} x
-            JOIN managed_policies p ON p.tenant_id = x.tenant_id AND p.name = x.permissions_boundary
-            JOIN policy_versions v ON v.tenant_id = p.tenant_id AND v.policy_name = p.name
-              AND v.version = p.default_version
-          WHERE x.tenant_id = ? AND x.name = ? COLLATE NOCASE`,
-        )
-        .get(tenantId, principal) as Row | undefined
-      return r && { policy: policy(r), document: str(r.document) }
-    })
+  ): Promise<PolicyDocument | undefined> {
+    return settle(() => readBoundary(this.db, tenantId, kind, principal))
   }
 
   attachedDocuments(
     tenantId: string,
     kind: AttachedKind,
     principal: string,
-  ): Promise<{ readonly policy: ManagedPolicyRecord; readonly document: string }[]> {
-    return settle(() =>
-      (
-        this.db
-          .stmt(
-            `SELECT p.*, v.document FROM policy_attachments a
-              JOIN managed_policies p ON p.tenant_id = a.tenant_id AND p.name = a.policy_name
-              JOIN policy_versions v ON v.tenant_id = p.tenant_id AND v.policy_name = p.name
-                AND v.version = p.default_version
-            WHERE a.tenant_id = ? AND a.kind = ? AND a.principal = ? ORDER BY p.name`,
-          )
-          .all(tenantId, kind, principal) as Row[]
-      ).map((r) => ({ policy: policy(r), document: str(r.document) })),
-    )
+  ): Promise<PolicyDocument[]> {
+    return settle(() => readAttached(this.db, tenantId, kind, principal))
   }
 
   private policyRow(tenantId: string, name: string): Row {
@@ -459,6 +435,48 @@ const noVersion = (p: Row, version: number) =>
     'NO_SUCH_ENTITY',
     `Policy arn:aws:iam::${str(p.tenant_id)}:policy${str(p.path)}${str(p.name)} version v${version} does not exist or is not attachable.`,
   )
+
+type PolicyDocument = { readonly policy: ManagedPolicyRecord; readonly document: string }
+
+/** The default version of the principal's permissions boundary, if it has one. */
+export function readBoundary(
+  db: SqliteDb,
+  tenantId: string,
+  kind: 'role' | 'user',
+  principal: string,
+): PolicyDocument | undefined {
+  const table = kind === 'role' ? 'roles' : 'users'
+  const r = db
+    .stmt(
+      `SELECT p.*, v.document FROM ${table} x
+        JOIN managed_policies p ON p.tenant_id = x.tenant_id AND p.name = x.permissions_boundary
+        JOIN policy_versions v ON v.tenant_id = p.tenant_id AND v.policy_name = p.name
+          AND v.version = p.default_version
+      WHERE x.tenant_id = ? AND x.name = ? COLLATE NOCASE`,
+    )
+    .get(tenantId, principal) as Row | undefined
+  return r && { policy: policy(r), document: str(r.document) }
+}
+
+/** The default version of each managed policy attached to the principal, by name. */
+export function readAttached(
+  db: SqliteDb,
+  tenantId: string,
+  kind: AttachedKind,
+  principal: string,
+): PolicyDocument[] {
+  return (
+    db
+      .stmt(
+        `SELECT p.*, v.document FROM policy_attachments a
+          JOIN managed_policies p ON p.tenant_id = a.tenant_id AND p.name = a.policy_name
+          JOIN policy_versions v ON v.tenant_id = p.tenant_id AND v.policy_name = p.name
+            AND v.version = p.default_version
+        WHERE a.tenant_id = ? AND a.kind = ? AND a.principal = ? ORDER BY p.name`,
+      )
+      .all(tenantId, kind, principal) as Row[]
+  ).map((r) => ({ policy: policy(r), document: str(r.document) }))
+}
 
 function policy(r: Row): ManagedPolicyRecord {
   return {

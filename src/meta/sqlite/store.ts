@@ -13,6 +13,7 @@ import { SqliteGroupStore } from './groups.ts'
 import { SqliteIamStore } from './iam.ts'
 import { SqliteOidcStore } from './oidc.ts'
 import { SqlitePolicyStore } from './policies.ts'
+import { SqlitePrincipalStore } from './principals.ts'
 import { SqliteIdentityStore } from './identity.ts'
 import { SqliteInstallationStore } from './installation.ts'
 import { SqliteKeyStore } from './keys.ts'
@@ -39,6 +40,7 @@ export const SqliteMetadataStore = {
         new SqliteIamStore(db),
         new SqlitePolicyStore(db),
         new SqliteGroupStore(db),
+        new SqlitePrincipalStore(db),
         new SqliteOidcStore(db),
         new SqliteBucketStore(db),
         new SqliteObjectStore(db),
