@@ -20,7 +20,9 @@ import {
   type RequestView,
 } from './sigv4.ts'
 import { roleArn } from '../identity/roles.ts'
+import { policyArn } from '../identity/managed.ts'
 import { policyDocuments } from '../identity/service.ts'
+import type { PrincipalState } from '../meta/principals.ts'
 
 const NO_POLICIES: ReturnType<typeof policyDocuments> = { identity: [], boundary: undefined }
 
@@ -189,12 +191,22 @@ async function sessionCaller(
   )
   const tenant = await app.identity.tenantById(claims.tenantId)
   if (tenant === undefined) throw new StrongroomError('INVALID_TOKEN', INVALID_SESSION)
-  const sessionPolicy = (owner: string) =>
-    claims.policy === undefined
+  // The managed session policies by name (the session was given their ARNs in its account).
+  const managed = (claims.policyArns ?? []).map((arn) => arn.slice(arn.lastIndexOf('/') + 1))
+  /** Inline, then managed by their default versions now; one deleted since allows nothing. */
+  const sessionPolicies = (owner: string, state: PrincipalState | undefined) =>
+    claims.policy === undefined && claims.policyArns === undefined
       ? undefined
-      : policies.load(claims.policy, 'session', 'session policy', owner)
+      : [
+          ...(claims.policy === undefined
+            ? []
+            : [policies.load(claims.policy, 'session', 'session policy', owner)]),
+          ...(state?.sessionPolicies ?? []).map((m) =>
+            policies.load(m.document, 'session', policyArn(tenant.id, m.policy), owner),
+          ),
+        ]
   if (claims.kind === 'role') {
-    const state = await app.identity.roleState(claims.tenantId, claims.name)
+    const state = await app.identity.roleState(claims.tenantId, claims.name, managed)
     const current = state?.record.id === claims.principalId ? state : undefined
     const owner = `${tenant.name}/role/${claims.name}`
     const { identity: stored, boundary } = current ? policyDocuments(current) : NO_POLICIES
@@ -219,12 +231,12 @@ async function sessionCaller(
       session: {
         claims,
         principalArn: roleArn(tenant.id, current?.record ?? { path: '/', name: claims.name }),
-        policy: sessionPolicy(owner),
+        policies: sessionPolicies(owner, current),
       },
     }
   }
   const userName = claims.kind === 'user' ? claims.name : (claims.user ?? '')
-  const state = await app.identity.userState(tenant.id, userName)
+  const state = await app.identity.userState(tenant.id, userName, managed)
   // The very user the session was issued by (its unique id): not another made since under the name.
   const current =
     state?.record.id === (claims.kind === 'user' ? claims.principalId : claims.userId)
@@ -248,7 +260,7 @@ async function sessionCaller(
       signingKey: key,
       boundary,
       principalTags: (current?.tags ?? []).map((t) => [t.key, t.value] as const),
-      session: { claims, principalArn: userArn, policy: sessionPolicy(owner) },
+      session: { claims, principalArn: userArn, policies: sessionPolicies(owner, current) },
     }
   const arn = `arn:aws:sts::${tenant.id}:federated-user/${claims.name}`
   return {
@@ -265,9 +277,9 @@ async function sessionCaller(
     session: {
       claims,
       principalArn: arn,
-      policy:
-        sessionPolicy(owner) ??
+      policies: sessionPolicies(owner, current) ?? [
         policies.load(FEDERATED_NO_POLICY, 'session', 'session policy', owner),
+      ],
     },
   }
 }

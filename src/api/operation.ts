@@ -28,7 +28,7 @@ export interface Caller {
   readonly policies: readonly LoadedPolicy[]
   readonly auth: ParsedAuth | undefined
   readonly signingKey: KeyObject | undefined
-  /** A caller with session credentials: the session, its role's ARN, and its session policy. */
+  /** A caller with session credentials: the session, its role's ARN, and its session policies. */
   readonly session?: CallerSession | undefined
   /**
    * The permissions boundary of the user or role the caller acts as (its default version): the
@@ -48,10 +48,10 @@ export interface Caller {
  */
 export function callerPolicies(c: Caller): {
   identity: readonly LoadedPolicy[]
-  session: LoadedPolicy | undefined
+  session: readonly LoadedPolicy[] | undefined
   boundary: LoadedPolicy | undefined
 } {
-  return { identity: c.policies, session: c.session?.policy, boundary: c.boundary }
+  return { identity: c.policies, session: c.session?.policies, boundary: c.boundary }
 }
 
 export interface CallerSession {
@@ -61,8 +61,11 @@ export interface CallerSession {
    * the user's for a user's session, the federated user's for a federated one.
    */
   readonly principalArn: string
-  /** The inline session policy, which every request of the session must also be allowed by. */
-  readonly policy: LoadedPolicy | undefined
+  /**
+   * The session policies (inline, then managed by their default versions now): every request of
+   * the session must also be allowed by one of them; undefined for a session given none.
+   */
+  readonly policies: readonly LoadedPolicy[] | undefined
 }
 
 /** A request as the S3 codec decoded it: what the declarations' functions may read. */

@@ -247,3 +247,34 @@ describe('the decision table', () => {
     assert.equal(d({ sameAccount: false, grant: 'account', boundaryAllows: false }), 'ImplicitDeny')
   })
 })
+
+describe('session policies', () => {
+  // "The resulting session's permissions are the intersection of the role's identity-based
+  // policy and the session policies": inline and managed alike, any of them may allow
+  // (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session).
+  const allowOn = (resource: string, effect = 'Allow') =>
+    policy(
+      {
+        Version: '2012-10-17',
+        Statement: [{ Effect: effect, Action: 's3:GetObject', Resource: resource }],
+      },
+      'session',
+    )
+  const identity = [policy({ Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] })]
+  const decision = (session: ReturnType<typeof allowOn>[] | undefined) =>
+    authorize(req(), { identity, session }).decision
+
+  it('no session policy: the identity policies alone', () => {
+    assert.equal(decision(undefined), 'Allow')
+  })
+  it('one of several allowing is enough; none allowing denies', () => {
+    assert.equal(decision([allowOn('arn:aws:s3:::other/*'), allowOn('arn:aws:s3:::ml/*')]), 'Allow')
+    assert.equal(decision([allowOn('arn:aws:s3:::other/*')]), 'ImplicitDeny')
+  })
+  it('a session whose session policies are all gone allows nothing', () => {
+    assert.equal(decision([]), 'ImplicitDeny')
+  })
+  it('an explicit deny in any of them denies', () => {
+    assert.equal(decision([allowOn('*'), allowOn('arn:aws:s3:::ml/*', 'Deny')]), 'ExplicitDeny')
+  })
+})

@@ -37,7 +37,11 @@ export interface PolicySet {
   /** Resource control policies per level; RCPFullAWSAccess is implied at every level. */
   readonly rcps?: readonly (readonly LoadedPolicy[])[] | undefined
   readonly boundary?: LoadedPolicy | undefined
-  readonly session?: LoadedPolicy | undefined
+  /**
+   * The session policies (inline and managed) of a session that has any: a request must be allowed
+   * by one of them. Given but empty (its managed policies deleted since), they allow nothing.
+   */
+  readonly session?: readonly LoadedPolicy[] | undefined
   readonly endpoint?: LoadedPolicy | undefined
 }
 
@@ -419,7 +423,9 @@ export function authorize(
     if (!settled()) identityAllows = apply(pol, 'identity').allow || identityAllows
   const resource = settled() ? NONE : apply(set.resource, 'resource')
   const boundary = settled() ? NONE : apply(set.boundary, 'boundary')
-  const session = settled() ? NONE : apply(set.session, 'session')
+  let sessionAllows = false
+  for (const pol of set.session ?? [])
+    if (!settled()) sessionAllows = apply(pol, 'session').allow || sessionAllows
   const endpoint = settled() ? NONE : apply(set.endpoint, 'endpoint')
   if (settled()) return { decision: 'ExplicitDeny' }
 
@@ -433,7 +439,7 @@ export function authorize(
     identityAllows: identityAllows || (p.type === 'root' && sameAccount),
     anonymous: p.type === 'anonymous',
     boundaryAllows: set.boundary === undefined || boundary.allow,
-    sessionAllows: set.session === undefined || session.allow,
+    sessionAllows: set.session === undefined || sessionAllows,
     grant: resource.grant,
     hasResourcePolicy: set.resource !== undefined,
     sameAccount,

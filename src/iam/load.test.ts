@@ -96,7 +96,7 @@ describe('stored policies that cannot be loaded fail closed', () => {
             ...(layer === 'scp' ? { scps: [[allow, bad]] } : {}),
             ...(layer === 'rcp' ? { rcps: [[bad]] } : {}),
             ...(layer === 'boundary' ? { boundary: bad } : {}),
-            ...(layer === 'session' ? { session: bad } : {}),
+            ...(layer === 'session' ? { session: [bad] } : {}),
             ...(layer === 'endpoint' ? { endpoint: bad } : {}),
           }
           assert.equal(authorize(req({ action }), set).decision, 'ExplicitDeny')

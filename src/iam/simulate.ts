@@ -160,13 +160,14 @@ export function readSimulation(
   }
   if (!Array.isArray(doc.identityPolicies))
     err(pathKey('$', 'identityPolicies'), 'identityPolicies must be an array (use [] for none)')
+  const session = one('sessionPolicy', 'session')
   const policies: PolicySet = {
     identity: list('identityPolicies', 'identity'),
     resource: one('resourcePolicy', kindOfResource),
     scps: levels('scps', 'scp'),
     rcps: levels('rcps', 'rcp'),
     boundary: one('permissionBoundary', 'boundary'),
-    session: one('sessionPolicy', 'session'),
+    session: session && [session],
     endpoint: one('vpcEndpointPolicy', 'endpoint'),
   }
   if (issues.length > 0 || request === undefined) return { id, issues }

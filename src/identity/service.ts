@@ -530,13 +530,21 @@ export class IdentityService {
   }
 
   /** The user's state (record, policies, boundary, tags) at one instant; undefined when there is none. */
-  userState(tenantId: string, name: string): Promise<PrincipalState<UserRecord> | undefined> {
-    return this.store.userState(tenantId, name)
+  userState(
+    tenantId: string,
+    name: string,
+    sessionPolicies?: readonly string[],
+  ): Promise<PrincipalState<UserRecord> | undefined> {
+    return this.store.userState(tenantId, name, sessionPolicies)
   }
 
   /** The role's state at one instant; undefined when there is none. */
-  roleState(tenantId: string, name: string): Promise<PrincipalState<RoleRecord> | undefined> {
-    return this.store.roleState(tenantId, name)
+  roleState(
+    tenantId: string,
+    name: string,
+    sessionPolicies?: readonly string[],
+  ): Promise<PrincipalState<RoleRecord> | undefined> {
+    return this.store.roleState(tenantId, name, sessionPolicies)
   }
 
   /** The access key and its user's state at one instant (authentication's one read). */

@@ -26,13 +26,26 @@ export interface PrincipalState<R extends UserRecord | RoleRecord = UserRecord |
   readonly groups: readonly GroupPolicyDocument[]
   readonly boundary: ManagedDocument | undefined
   readonly tags: readonly TagRecord[]
+  /** The managed session policies asked for by name, those that exist, in the order asked. */
+  readonly sessionPolicies: readonly ManagedDocument[]
 }
 
 export interface PrincipalStore {
-  /** The user's state; undefined when there is no such user (names match regardless of case). */
-  userState(tenantId: string, name: string): Promise<PrincipalState<UserRecord> | undefined>
-  /** The role's state; undefined when there is no such role. */
-  roleState(tenantId: string, name: string): Promise<PrincipalState<RoleRecord> | undefined>
+  /**
+   * The user's state, with the managed policies named in `sessionPolicies` (a session's);
+   * undefined when there is no such user (names match regardless of case).
+   */
+  userState(
+    tenantId: string,
+    name: string,
+    sessionPolicies?: readonly string[],
+  ): Promise<PrincipalState<UserRecord> | undefined>
+  /** The role's state, as userState; undefined when there is no such role. */
+  roleState(
+    tenantId: string,
+    name: string,
+    sessionPolicies?: readonly string[],
+  ): Promise<PrincipalState<RoleRecord> | undefined>
   /**
    * The access key and, in the same instant, its user's state (undefined when the user is
    * gone); undefined when there is no such key.

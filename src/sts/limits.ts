@@ -123,3 +123,53 @@ export function sessionPolicy(text: string | undefined): string | undefined {
   validPolicy(text, 'session', 'Policy')
   return text
 }
+
+/** The most managed session policies a request may name. */
+export const MAX_SESSION_POLICY_ARNS = 10
+const POLICY_ARN = /^arn:aws:iam::(\d{12}):policy((?:\/[\x21-\x7e]*)?\/)([\w+=,.@-]{1,128})$/
+
+/**
+ * PolicyArns: at most ten managed policies of `account` (the role's; the federated user's), by
+ * ARN, whose text with the inline policy's stays within 2,048 characters ("the plaintext that
+ * you use for both inline and managed session policies can't exceed 2,048 characters",
+ * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). Returns the policies'
+ * names; whether each exists is the caller's to check.
+ */
+export function sessionPolicyArns(
+  arns: readonly (string | undefined)[],
+  inline: string | undefined,
+  account: string,
+): { readonly arn: string; readonly name: string }[] {
+  if (arns.length > MAX_SESSION_POLICY_ARNS)
+    throw invalid(
+      `${String(arns.length)} ARNs`,
+      'policyArns',
+      `Member must have length less than or equal to ${String(MAX_SESSION_POLICY_ARNS)}`,
+    )
+  let plaintext = inline?.length ?? 0
+  const out = arns.map((arn, i) => {
+    const field = `policyArns.${String(i + 1)}.member.arn`
+    if (arn === undefined || arn.length < 20 || arn.length > 2048)
+      throw invalid(arn ?? '', field, 'Member must have length between 20 and 2048')
+    const m = POLICY_ARN.exec(arn)
+    if (m === null)
+      throw new StrongroomError(
+        'INVALID_PARAMETER_VALUE',
+        `${arn.slice(0, 300)} is not a policy ARN.`,
+      )
+    if (m[1] !== account)
+      throw new StrongroomError(
+        'INVALID_PARAMETER_VALUE',
+        `The policy ${arn.slice(0, 300)} is not in account ${account}: managed session policies must be in the same account as the role or user.`,
+      )
+    plaintext += arn.length
+    return { arn, name: m[3] ?? '' }
+  })
+  if (plaintext > MAX_SESSION_POLICY)
+    throw invalid(
+      `${String(plaintext)} characters`,
+      'policy',
+      `The inline and managed session policies together must have length less than or equal to ${String(MAX_SESSION_POLICY)}`,
+    )
+  return out
+}

@@ -371,6 +371,159 @@ describe('AssumeRole', () => {
   })
 })
 
+describe('managed session policies (PolicyArns)', () => {
+  // "The resulting session's permissions are the intersection of the role's identity-based
+  // policy and the session policies"; "you can provide up to 10 managed policy ARNs"; "the
+  // plaintext that you use for both inline and managed session policies can't exceed 2,048
+  // characters" (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+  // Reading an object also takes kms:Decrypt of its key.
+  const readOnly = (bucket: string) =>
+    doc([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` },
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' },
+    ])
+  const get = (c: Credentials | undefined, Bucket: string) =>
+    outcome(s3(fromSts(c)).send(new GetObjectCommand({ Bucket, Key: 'x' })))
+  const assume = (o: { PolicyArns?: string[]; Policy?: string; RoleSessionName?: string }) =>
+    sts(keys(dev)).send(
+      new AssumeRoleCommand({
+        RoleArn: roleArn('/ml/', 'trainer'),
+        RoleSessionName: o.RoleSessionName ?? 'managed',
+        Policy: o.Policy,
+        PolicyArns: o.PolicyArns?.map((arn) => ({ arn })),
+      }),
+    )
+  const policyArnOf = (path: string, name: string) =>
+    `arn:aws:iam::${tenant.id}:policy${path}${name}`
+
+  it('narrow the session to what the role and one of the session policies allow', async () => {
+    await g.app.identity.createPolicy(tenant, {
+      name: 'datasets-read',
+      path: '/session/',
+      description: '',
+      document: readOnly('datasets'),
+    })
+    const r = await assume({ PolicyArns: [policyArnOf('/session/', 'datasets-read')] })
+    assert.ok((r.SessionTokenUtilization ?? 0) > 0)
+    assert.equal(await get(r.Credentials, 'datasets'), 'ok')
+    assert.match(await get(r.Credentials, 'models'), /^403 AccessDenied/)
+    // An inline session policy and a managed one: either may allow (the role must too).
+    const both = await assume({
+      PolicyArns: [policyArnOf('/session/', 'datasets-read')],
+      Policy: readOnly('models'),
+    })
+    assert.equal(await get(both.Credentials, 'datasets'), 'ok')
+    assert.equal(await get(both.Credentials, 'models'), 'ok')
+    assert.match(
+      await outcome(
+        s3(fromSts(both.Credentials)).send(
+          new PutObjectCommand({ Bucket: 'models', Key: 'w', Body: 'w' }),
+        ),
+      ),
+      /^403 AccessDenied/,
+    )
+  })
+
+  it('follow the policy’s default version; a policy deleted since allows nothing', async () => {
+    const p = await g.app.identity.createPolicy(tenant, {
+      name: 'moving',
+      path: '/',
+      description: '',
+      document: readOnly('datasets'),
+    })
+    const r = await assume({ PolicyArns: [policyArnOf('/', 'moving')] })
+    assert.equal(await get(r.Credentials, 'datasets'), 'ok')
+    await g.app.identity.createPolicyVersion(p, readOnly('models'), true)
+    assert.match(await get(r.Credentials, 'datasets'), /^403 AccessDenied/)
+    assert.equal(await get(r.Credentials, 'models'), 'ok')
+    await g.app.identity.deletePolicyVersion(p, 1)
+    await g.app.identity.deletePolicy(p)
+    // Not the role's whole permissions: the session was limited, and stays limited to nothing.
+    assert.match(await get(r.Credentials, 'models'), /^403 AccessDenied/)
+    assert.match(await get(r.Credentials, 'datasets'), /^403 AccessDenied/)
+  })
+
+  it('a federated user with only a managed session policy has what it and the user allow', async () => {
+    await g.app.identity.createPolicy(tenant, {
+      name: 'fed-read',
+      path: '/',
+      description: '',
+      document: doc([
+        { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 'kms:*'], Resource: '*' },
+      ]),
+    })
+    const r = await sts(keys(dev)).send(
+      new GetFederationTokenCommand({
+        Name: 'carol',
+        PolicyArns: [{ arn: policyArnOf('/', 'fed-read') }],
+      }),
+    )
+    assert.ok((r.SessionTokenUtilization ?? 0) > 0)
+    assert.equal(await get(r.Credentials, 'datasets'), 'ok')
+    // dev may not write: the session policy cannot add it.
+    assert.match(
+      await outcome(
+        s3(fromSts(r.Credentials)).send(
+          new PutObjectCommand({ Bucket: 'models', Key: 'f', Body: 'w' }),
+        ),
+      ),
+      /^403 AccessDenied/,
+    )
+  })
+
+  it('refuses more than ten, another account’s, a missing one, a malformed ARN, and too much text', async () => {
+    await g.app.identity.createPolicy(tenant, {
+      name: 'p0',
+      path: '/',
+      description: '',
+      document: readOnly('datasets'),
+    })
+    const attempt = (o: { PolicyArns?: string[]; Policy?: string }) => outcome(assume(o))
+    assert.equal(
+      await attempt({ PolicyArns: Array.from({ length: 11 }, () => policyArnOf('/', 'p0')) }),
+      "400 ValidationError: 1 validation error detected: Value at 'PolicyArns' failed to satisfy constraint: Member must have length less than or equal to 10",
+    )
+    assert.equal(
+      await attempt({ PolicyArns: ['arn:aws:iam::999999999999:policy/p0'] }),
+      `400 InvalidParameterValue: The policy arn:aws:iam::999999999999:policy/p0 is not in account ${tenant.id}: managed session policies must be in the same account as the role or user.`,
+    )
+    assert.equal(
+      await attempt({ PolicyArns: [policyArnOf('/', 'missing')] }),
+      `400 InvalidParameterValue: The policy ${policyArnOf('/', 'missing')} does not exist or is not attachable.`,
+    )
+    // Named with another path: not that policy.
+    assert.match(
+      await attempt({ PolicyArns: [policyArnOf('/other/', 'p0')] }),
+      /^400 InvalidParameterValue: The policy .* does not exist or is not attachable\.$/,
+    )
+    assert.equal(
+      await attempt({ PolicyArns: ['arn:aws:s3:::datasets/some-object'] }),
+      '400 InvalidParameterValue: arn:aws:s3:::datasets/some-object is not a policy ARN.',
+    )
+    assert.match(
+      await attempt({ PolicyArns: ['arn:aws'] }),
+      /^400 ValidationError: .* at 'policyArns.1.member.arn' failed to satisfy constraint: Member must have length between 20 and 2048$/,
+    )
+    // Each within its own limit, together over 2,048 characters.
+    const inline = doc([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'d'.repeat(1900)}/*` },
+    ])
+    assert.ok(inline.length <= 2048)
+    assert.match(
+      await attempt({
+        Policy: inline,
+        PolicyArns: [
+          policyArnOf('/', 'p0'),
+          policyArnOf('/', 'p0'),
+          policyArnOf('/', 'p0'),
+          policyArnOf('/', 'p0'),
+        ],
+      }),
+      /^400 ValidationError: .*The inline and managed session policies together must have length less than or equal to 2048$/,
+    )
+  })
+})
+
 describe('GetSessionToken and GetFederationToken', () => {
   it('a user’s session acts as the user, lasts 12 hours by default, and cannot make another', async () => {
     const r = await sts(keys(dev)).send(new GetSessionTokenCommand({}))

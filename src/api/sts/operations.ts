@@ -5,7 +5,7 @@
  * the handlers check the request's values and seal the session (src/sts/token.ts).
  * https://docs.aws.amazon.com/STS/latest/APIReference/API_Operations.html
  */
-import { StrongroomError } from '../../errors.ts'
+import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { SessionClaims, SessionCredentials } from '../../sts/token.ts'
 import { MAX_TOKEN_BYTES } from '../../sts/token.ts'
 import {
@@ -14,7 +14,9 @@ import {
   externalId,
   federatedName,
   sessionName,
+  MAX_SESSION_POLICY_ARNS,
   sessionPolicy,
+  sessionPolicyArns,
   sessionTags,
 } from '../../sts/limits.ts'
 import type { QueryAuthorized } from '../authorized.ts'
@@ -109,7 +111,41 @@ function tagsOf(
   return { tags, transitive: [...inherited.map(([k]) => k), ...transitive] }
 }
 
-function assumeRole(ctx: QueryAuthorized): Promise<Node> {
+/**
+ * The managed session policies a request names (PolicyArns.member.N.arn), by ARN: policies of
+ * `account` that exist now. A session keeps their ARNs and is evaluated by their default
+ * versions as they are at each request; one deleted since allows nothing.
+ */
+export async function managedSessionPolicies(
+  ctx: QueryAuthorized,
+  account: string,
+): Promise<string[] | undefined> {
+  const p = ctx.params
+  const asked = memberStructs(p, 'PolicyArns', ['arn'] as const, MAX_SESSION_POLICY_ARNS)
+  if (asked.length === 0) return undefined
+  const named = sessionPolicyArns(
+    asked.map((a) => a.arn),
+    p.get('Policy'),
+    account,
+  )
+  const tenant = await ctx.identity.tenantById(account)
+  for (const { arn } of named) {
+    const found =
+      tenant &&
+      (await ctx.identity.policy(tenant, arn).catch((e: unknown) => {
+        if (isStrongroomError(e, 'NO_SUCH_ENTITY')) return undefined
+        throw e
+      }))
+    if (found === undefined)
+      throw new StrongroomError(
+        'INVALID_PARAMETER_VALUE',
+        `The policy ${arn.slice(0, 300)} does not exist or is not attachable.`,
+      )
+  }
+  return named.map((n) => n.arn)
+}
+
+async function assumeRole(ctx: QueryAuthorized): Promise<Node> {
   const p = ctx.params
   const role = ctx.role
   const name = sessionName(param(p, 'RoleSessionName'))
@@ -143,6 +179,8 @@ function assumeRole(ctx: QueryAuthorized): Promise<Node> {
       'The source identity of a chained session cannot differ from the calling session’s',
     )
   const tagged = tagsOf(ctx)
+  const policy = sessionPolicy(p.get('Policy'))
+  const policyArns = await managedSessionPolicies(ctx, role.tenantId)
   const now = ctx.now()
   const claims: SessionClaims = {
     tenantId: role.tenantId,
@@ -152,24 +190,29 @@ function assumeRole(ctx: QueryAuthorized): Promise<Node> {
     sessionName: name,
     issuedAt: now,
     expiresAt: now + seconds * 1000,
-    policy: sessionPolicy(p.get('Policy')),
+    policy,
+    policyArns,
     tags: tagged?.tags,
     transitiveTagKeys: tagged?.transitive,
     sourceIdentity: source ?? caller?.sourceIdentity,
     chained: chained || undefined,
   }
   const c = ctx.sessions.issue(claims)
-  return Promise.resolve({
+  return {
     Credentials: credentialsNode(c),
     AssumedRoleUser: {
       AssumedRoleId: `${role.id}:${name}`,
       Arn: `arn:aws:sts::${role.tenantId}:assumed-role/${role.name}/${name}`,
     },
-    PackedPolicySize:
-      claims.policy !== undefined || tagged !== undefined ? packedSize(c) : undefined,
+    PackedPolicySize: packs(claims) ? packedSize(c) : undefined,
     SourceIdentity: claims.sourceIdentity,
     SessionTokenUtilization: packedSize(c),
-  })
+  }
+}
+
+/** PackedPolicySize is reported where a session policy (inline or managed) or tags were given. */
+function packs(c: SessionClaims): boolean {
+  return c.policy !== undefined || c.policyArns !== undefined || c.tags !== undefined
 }
 
 async function getSessionToken(ctx: QueryAuthorized): Promise<Node> {
@@ -193,7 +236,7 @@ async function getSessionToken(ctx: QueryAuthorized): Promise<Node> {
   return { Credentials: credentialsNode(c) }
 }
 
-function getFederationToken(ctx: QueryAuthorized): Promise<Node> {
+async function getFederationToken(ctx: QueryAuthorized): Promise<Node> {
   const p = ctx.params
   const name = federatedName(param(p, 'Name'))
   const seconds = duration(
@@ -204,6 +247,8 @@ function getFederationToken(ctx: QueryAuthorized): Promise<Node> {
   )
   const tagged = tagsOf(ctx)
   const account = ctx.tenant.id
+  const policy = sessionPolicy(p.get('Policy'))
+  const policyArns = await managedSessionPolicies(ctx, account)
   const now = ctx.now()
   const claims: SessionClaims = {
     tenantId: account,
@@ -213,23 +258,23 @@ function getFederationToken(ctx: QueryAuthorized): Promise<Node> {
     sessionName: '',
     issuedAt: now,
     expiresAt: now + seconds * 1000,
-    policy: sessionPolicy(p.get('Policy')),
+    policy,
+    policyArns,
     tags: tagged?.tags,
     transitiveTagKeys: tagged?.transitive,
     user: ctx.caller.userName,
     userId: ctx.caller.userId,
   }
   const c = ctx.sessions.issue(claims)
-  return Promise.resolve({
+  return {
     Credentials: credentialsNode(c),
     FederatedUser: {
       FederatedUserId: claims.principalId,
       Arn: `arn:aws:sts::${account}:federated-user/${name}`,
     },
     SessionTokenUtilization: packedSize(c),
-    PackedPolicySize:
-      claims.policy !== undefined || tagged !== undefined ? packedSize(c) : undefined,
-  })
+    PackedPolicySize: packs(claims) ? packedSize(c) : undefined,
+  }
 }
 
 function getCallerIdentity(ctx: QueryAuthorized): Promise<Node> {
@@ -277,6 +322,7 @@ export const STS_OPERATIONS: readonly QueryOperation[] = [
       'DurationSeconds',
       'ExternalId',
       'Policy',
+      'PolicyArns.',
       'SourceIdentity',
       ...TAG_PARAMS,
     ],
@@ -307,7 +353,7 @@ export const STS_OPERATIONS: readonly QueryOperation[] = [
     service: 'sts',
     name: 'GetFederationToken',
     action: 'sts:GetFederationToken',
-    params: ['Name', 'Policy', 'DurationSeconds', 'Tags.'],
+    params: ['Name', 'Policy', 'PolicyArns.', 'DurationSeconds', 'Tags.'],
     resource: (p, account) => `arn:aws:sts::${account}:federated-user/${param(p, 'Name')}`,
     callers: 'user',
     also: (p) => (p.has('Tags.member.1.Key') ? ['sts:TagSession'] : []),

@@ -16,7 +16,7 @@ import type { QueryAuthorized } from '../authorized.ts'
 import type { Caller, Conditions, QueryOperation } from '../operation.ts'
 import { param } from '../protocols/query.ts'
 import type { Node } from '../xml.ts'
-import { credentialsNode, packedSize } from './operations.ts'
+import { credentialsNode, managedSessionPolicies, packedSize } from './operations.ts'
 
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/(?:[^/]*\/)*[\w+=,.@-]{1,64}$/
 
@@ -74,7 +74,7 @@ async function identify(
   }
 }
 
-function assumeRoleWithWebIdentity(ctx: QueryAuthorized): Promise<Node> {
+async function assumeRoleWithWebIdentity(ctx: QueryAuthorized): Promise<Node> {
   const p = ctx.params
   const role = ctx.role
   const name = sessionName(param(p, 'RoleSessionName'))
@@ -85,6 +85,8 @@ function assumeRoleWithWebIdentity(ctx: QueryAuthorized): Promise<Node> {
     role.maxSessionSeconds,
     'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
   )
+  const policy = sessionPolicy(p.get('Policy'))
+  const policyArns = await managedSessionPolicies(ctx, role.tenantId)
   const now = ctx.now()
   const claims: SessionClaims = {
     tenantId: role.tenantId,
@@ -94,10 +96,11 @@ function assumeRoleWithWebIdentity(ctx: QueryAuthorized): Promise<Node> {
     sessionName: name,
     issuedAt: now,
     expiresAt: now + seconds * 1000,
-    policy: sessionPolicy(p.get('Policy')),
+    policy,
+    policyArns,
   }
   const c = ctx.sessions.issue(claims)
-  return Promise.resolve({
+  return {
     Credentials: credentialsNode(c),
     SubjectFromWebIdentityToken: ctx.proof.SubjectFromWebIdentityToken,
     AssumedRoleUser: {
@@ -106,16 +109,23 @@ function assumeRoleWithWebIdentity(ctx: QueryAuthorized): Promise<Node> {
     },
     Provider: ctx.proof.Provider,
     Audience: ctx.proof.Audience,
-    PackedPolicySize: claims.policy === undefined ? undefined : packedSize(c),
+    PackedPolicySize: policy === undefined && policyArns === undefined ? undefined : packedSize(c),
     SessionTokenUtilization: packedSize(c),
-  })
+  }
 }
 
 export const WEB_IDENTITY_OPERATION: QueryOperation = {
   service: 'sts',
   name: 'AssumeRoleWithWebIdentity',
   action: 'sts:AssumeRoleWithWebIdentity',
-  params: ['RoleArn', 'RoleSessionName', 'WebIdentityToken', 'DurationSeconds', 'Policy'],
+  params: [
+    'RoleArn',
+    'RoleSessionName',
+    'WebIdentityToken',
+    'DurationSeconds',
+    'Policy',
+    'PolicyArns.',
+  ],
   resource: (p) => param(p, 'RoleArn'),
   assumesRole: true,
   callers: 'unsigned',

@@ -130,7 +130,7 @@ export function principalsConformance(make: MakeStore): void {
         assert.deepEqual(s.tags, [{ key: 'team', value: 'vision' }])
       }))
 
-    it("reads a role's record, policies, boundary and tags; a role has no groups", () =>
+    it("reads a role's record, policies, boundary, tags and a session's managed policies; no groups", () =>
       using(make, async (store) => {
         const [a] = await populate(store)
         const s = await store.roleState(a.id, 'trainer')
@@ -146,6 +146,21 @@ export function principalsConformance(make: MakeStore): void {
         assert.deepEqual(s.groups, [])
         assert.equal(s.boundary?.document, '{"fence":1}')
         assert.deepEqual(s.tags, [{ key: 'cost', value: 'ml' }])
+        assert.deepEqual(s.sessionPolicies, [])
+        // A session's managed policies: those that exist, in the order asked.
+        const session = await store.roleState(a.id, 'trainer', ['shared', 'missing', 'read'])
+        assert.deepEqual(
+          session?.sessionPolicies.map((p) => [p.policy.name, p.document]),
+          [
+            ['shared', '{"shared":1}'],
+            ['read', '{"read":2}'],
+          ],
+        )
+        const user = await store.userState(a.id, 'alice', ['fence'])
+        assert.deepEqual(
+          user?.sessionPolicies.map((p) => p.document),
+          ['{"fence":1}'],
+        )
         const other = await store.roleState(a.id, 'other')
         assert.deepEqual(
           [other?.inline.length, other?.attached, other?.boundary, other?.tags],

@@ -458,6 +458,23 @@ export function readBoundary(
   return r && { policy: policy(r), document: str(r.document) }
 }
 
+/** The managed policy of this name with its default version's document, if there is one. */
+export function readManaged(
+  db: SqliteDb,
+  tenantId: string,
+  name: string,
+): PolicyDocument | undefined {
+  const r = db
+    .stmt(
+      `SELECT p.*, v.document FROM managed_policies p
+        JOIN policy_versions v ON v.tenant_id = p.tenant_id AND v.policy_name = p.name
+          AND v.version = p.default_version
+      WHERE p.tenant_id = ? AND p.name = ?`,
+    )
+    .get(tenantId, name) as Row | undefined
+  return r && { policy: policy(r), document: str(r.document) }
+}
+
 /** The default version of each managed policy attached to the principal, by name. */
 export function readAttached(
   db: SqliteDb,
