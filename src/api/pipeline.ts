@@ -17,7 +17,6 @@ import type { App } from '../app.ts'
 import { StrongroomError } from '../errors.ts'
 import { authorize, type AuthzRequest, type Trace } from '../iam/evaluate.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
-import { roleArn } from '../identity/roles.ts'
 import type { BucketRecord, ObjectRecord, UploadRecord } from '../meta/objects.ts'
 import type { RoleRecord, TenantRecord } from '../meta/identity.ts'
 import type { ObjectService } from '../store/objects.ts'
@@ -26,6 +25,7 @@ import { Authorized, MINT, QueryAuthorized } from './authorized.ts'
 import { EMPTY_SHA256, readSmallBody } from './body.ts'
 import { ownerRule } from './bucket-owner.ts'
 import { requestConditions, s3Conditions } from './context.ts'
+import { iamTarget } from './iam-target.ts'
 import {
   actionOf,
   callerPolicies,
@@ -233,27 +233,20 @@ export class Pipeline {
   ): Promise<RoleRecord | undefined> {
     const lookup = { identity: this.app.identity, caller: c }
     const resource = await op.resource(q.params, c.account, lookup)
-    let resourceAccount = c.account
-    let role: RoleRecord | undefined
-    let trust: LoadedPolicy | undefined
-    if (op.assumesRole === true) {
-      const named = /^arn:aws:iam::(\d{12}):role\/(?:[^/]*\/)*([\w+=,.@-]{1,64})$/.exec(resource)
-      resourceAccount = named?.[1] ?? ''
-      const found = named && (await this.app.identity.findRole(named[1] ?? '', named[2] ?? ''))
-      // The ARN must name the role exactly, path included.
-      if (found && roleArn(found.tenantId, found) === resource) role = found
-      const name = `trust policy of ${role?.name ?? ''}`
-      if (role !== undefined) trust = this.policies.load(role.trustPolicy, 'trust', name, name)
-    }
+    const target = await iamTarget(this.app.identity, resource, c.account, op.assumesRole === true)
+    const role = target.role
+    const name = `trust policy of ${role?.name ?? ''}`
+    const trust = role && this.policies.load(role.trustPolicy, 'trust', name, name)
     const set = { ...callerPolicies(c), resource: trust }
+    const conditions = { ...context, ...target.conditions }
     for (const action of [op.action, ...(op.also?.(q.params, c) ?? [])]) {
       const req: AuthzRequest = {
         principal: c.arn,
         principalAccount: c.account,
         action,
         resource,
-        resourceAccount,
-        context,
+        resourceAccount: target.account,
+        context: conditions,
       }
       const r = authorize(req, set, { explain: true })
       this.record(
