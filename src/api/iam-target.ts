@@ -6,6 +6,7 @@
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags_roles.html).
  */
 import type { App } from '../app.ts'
+import { policyArn } from '../identity/managed.ts'
 import { roleArn } from '../identity/roles.ts'
 import type { TagRecord } from '../meta/iam.ts'
 import type { RoleRecord } from '../meta/identity.ts'
@@ -18,12 +19,16 @@ export interface IamTarget {
   readonly account: string
   /** The role an AssumeRole* names, when it exists under exactly that ARN (path included). */
   readonly role: RoleRecord | undefined
-  /** aws:ResourceTag/* and iam:ResourceTag/* of the role or user the request acts on. */
+  /**
+   * aws:ResourceTag/* and iam:ResourceTag/* of the role or user the request acts on, and, for
+   * the actions that change its permissions, iam:PermissionsBoundary (its current boundary).
+   */
   readonly conditions: Conditions
 }
 
 export async function iamTarget(
   identity: App['identity'],
+  action: string,
   resource: string,
   callerAccount: string,
   assumesRole: boolean,
@@ -38,14 +43,37 @@ export async function iamTarget(
     return { account, role, conditions: tagConditions(role ? (state?.tags ?? []) : []) }
   }
   // Only the caller's own account's entities: another account's tags are not the caller's to read.
-  const tags =
-    m !== null && account === callerAccount
-      ? await identity.tags(account, kind === 'role' ? 'role' : 'user', name)
-      : []
-  return { account: callerAccount, role: undefined, conditions: tagConditions(tags) }
+  const state =
+    m === null || account !== callerAccount
+      ? undefined
+      : kind === 'role'
+        ? await identity.roleState(account, name)
+        : await identity.userState(account, name)
+  const conditions: Record<string, string> = tagConditions(state?.tags ?? [])
+  const boundary = state?.boundary
+  if (boundary !== undefined && BOUNDARY_ACTIONS.has(action))
+    conditions['iam:PermissionsBoundary'] = policyArn(account, boundary.policy)
+  return { account: callerAccount, role: undefined, conditions }
 }
 
-function tagConditions(tags: readonly TagRecord[]): Conditions {
+/**
+ * The actions on an existing role or user for which iam:PermissionsBoundary is its current
+ * boundary, so that a delegated administrator can be allowed to change only users and roles
+ * that keep a given boundary (a request that sets one names it itself, and that wins)
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html#access_policies_boundaries-delegate).
+ */
+const BOUNDARY_ACTIONS = new Set(
+  ['Role', 'User'].flatMap((n) => [
+    `iam:Attach${n}Policy`,
+    `iam:Detach${n}Policy`,
+    `iam:Put${n}Policy`,
+    `iam:Delete${n}Policy`,
+    `iam:Put${n}PermissionsBoundary`,
+    `iam:Delete${n}PermissionsBoundary`,
+  ]),
+)
+
+function tagConditions(tags: readonly TagRecord[]): Record<string, string> {
   const out: Record<string, string> = {}
   for (const t of tags) {
     out[`aws:ResourceTag/${t.key}`] = t.value

@@ -233,12 +233,14 @@ export class Pipeline {
   ): Promise<RoleRecord | undefined> {
     const lookup = { identity: this.app.identity, caller: c }
     const resource = await op.resource(q.params, c.account, lookup)
-    const target = await iamTarget(this.app.identity, resource, c.account, op.assumesRole === true)
+    const assumes = op.assumesRole === true
+    const target = await iamTarget(this.app.identity, op.action, resource, c.account, assumes)
     const role = target.role
     const name = `trust policy of ${role?.name ?? ''}`
     const trust = role && this.policies.load(role.trustPolicy, 'trust', name, name)
     const set = { ...callerPolicies(c), resource: trust }
-    const conditions = { ...context, ...target.conditions }
+    // What the request itself names (a boundary it sets) wins over what the target has.
+    const conditions = { ...target.conditions, ...context }
     for (const action of [op.action, ...(op.also?.(q.params, c) ?? [])]) {
       const req: AuthzRequest = {
         principal: c.arn,

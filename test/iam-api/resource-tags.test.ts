@@ -7,10 +7,17 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { GetUserCommand, PutRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam'
+import {
+  GetUserCommand,
+  PutRolePolicyCommand,
+  PutUserPermissionsBoundaryCommand,
+  PutUserPolicyCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam'
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import { doc, harness, keys, outcome, type Harness } from './client.ts'
 
+const POLICY = doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::data/*' }])
 let h: Harness
 let lead: IAMClient
 let leadSts: STSClient
@@ -60,8 +67,26 @@ before(async () => {
         Resource: '*',
         Condition: { StringEquals: { 'iam:ResourceTag/team': 'vision' } },
       },
+      {
+        // AWS's delegation pattern: manage only users that keep the boundary.
+        Effect: 'Allow',
+        Action: ['iam:PutUserPolicy', 'iam:PutUserPermissionsBoundary'],
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'iam:PermissionsBoundary': `arn:aws:iam::${tenant.id}:policy/fence` },
+        },
+      },
     ]),
   )
+  const fence = await id.createPolicy(tenant, {
+    name: 'fence',
+    path: '/',
+    description: '',
+    document: doc([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]),
+  })
+  await id.createPolicy(tenant, { name: 'wide', path: '/', description: '', document: POLICY })
+  await id.setPermissionsBoundary('user', await id.createUser(tenant, 'bounded'), fence)
+  await id.createUser(tenant, 'free')
   const k = await id.createAccessKey(user)
   lead = h.iam({ id: k.accessKeyId, secret: k.secretAccessKey })
   leadSts = new STSClient({
@@ -73,7 +98,6 @@ before(async () => {
 })
 after(() => h.close())
 
-const POLICY = doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::data/*' }])
 const denied = (action: string, resource: string) =>
   `403 AccessDenied: User: arn:aws:iam::${h.account}:user/lead is not authorized to perform: ${action} on resource: ${resource}`
 
@@ -149,5 +173,33 @@ describe('aws:ResourceTag on roles and users', () => {
       ),
       'ok',
     )
+  })
+
+  it('iam:PermissionsBoundary: the user’s current boundary; the one a request sets wins', async () => {
+    const put = (UserName: string) =>
+      outcome(
+        lead.send(new PutUserPolicyCommand({ UserName, PolicyName: 'p', PolicyDocument: POLICY })),
+      )
+    assert.equal(await put('bounded'), 'ok')
+    assert.equal(
+      await put('free'),
+      denied('iam:PutUserPolicy', `arn:aws:iam::${h.account}:user/free`),
+    )
+    const setBoundary = (UserName: string, name: string) =>
+      outcome(
+        lead.send(
+          new PutUserPermissionsBoundaryCommand({
+            UserName,
+            PermissionsBoundary: `arn:aws:iam::${h.account}:policy/${name}`,
+          }),
+        ),
+      )
+    // Swapping the boundary for a wider one is refused though the user has the right one now.
+    assert.equal(
+      await setBoundary('bounded', 'wide'),
+      denied('iam:PutUserPermissionsBoundary', `arn:aws:iam::${h.account}:user/bounded`),
+    )
+    assert.equal(await setBoundary('free', 'fence'), 'ok')
+    assert.equal(await put('free'), 'ok')
   })
 })
