@@ -45,6 +45,7 @@ import {
   accessKeyDelete,
   accessKeyList,
   accessKeyUpdate,
+  accessKeyDeactivate,
   userCreate,
   userPutPolicy,
 } from './commands/user.ts'
@@ -72,6 +73,7 @@ export const COMMANDS: readonly Command[] = [
   accessKeyCreate,
   accessKeyList,
   accessKeyUpdate,
+  accessKeyDeactivate,
   accessKeyDelete,
   roleCreate,
   rolePutPolicy,

@@ -277,6 +277,17 @@ describe('operators', () => {
       `access key ${ADMIN.id} of admin: Active -> Inactive\n`,
     )
     assert.equal(await failure(old.send(new ListBucketsCommand({}))), 'InvalidAccessKeyId')
+    const key = ['--access-key-id', ADMIN.id]
+    assert.equal(
+      strongroom(['access-key', 'update', ...admin, ...key, '--status', 'Active']),
+      `access key ${ADMIN.id} of admin: Inactive -> Active\n`,
+    )
+    assert.equal(await failure(old.send(new ListBucketsCommand({}))), 'ok')
+    assert.equal(
+      strongroom(['access-key', 'deactivate', ...admin, ...key]),
+      `access key ${ADMIN.id} of admin: Active -> Inactive\n`,
+    )
+    assert.equal(await failure(old.send(new ListBucketsCommand({}))), 'InvalidAccessKeyId')
     assert.equal(
       strongroom(['access-key', 'delete', ...admin, '--access-key-id', ADMIN.id]),
       `deleted access key ${ADMIN.id} of admin\n`,
