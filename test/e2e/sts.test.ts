@@ -91,6 +91,12 @@ before(async () => {
     '--document',
     assume,
   ])
+  // A managed policy for sessions that should read only what is not the dataset.
+  const elsewhere = policyFile('sts-elsewhere.json', {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::private/*' }],
+  })
+  strongroom(['policy', 'create', 'elsewhere', '--tenant', 'vision', '--document', elsewhere])
 })
 after(stop)
 
@@ -138,6 +144,47 @@ for (const [label, cli, tool] of [
       const refused = cli(session, 's3', 'cp', 's3://private/secret', '-')
       assert.notEqual(refused.code, 0)
       assert.match(refused.stderr, /403|AccessDenied|Forbidden/)
+    })
+
+    it('assume-role --policy-arns: the managed session policy narrows the session', (t) => {
+      if (!needs(t, tool)) return
+      const r = cli(
+        alice,
+        'sts',
+        'assume-role',
+        '--role-arn',
+        roleArn,
+        '--role-session-name',
+        'narrowed',
+        '--policy-arns',
+        `arn=arn:aws:iam::${account}:policy/elsewhere`,
+        '--output',
+        'json',
+      )
+      assert.equal(r.code, 0, r.stderr)
+      const a = JSON.parse(r.stdout) as Assumed
+      const session: Creds = {
+        id: a.Credentials.AccessKeyId,
+        secret: a.Credentials.SecretAccessKey,
+        token: a.Credentials.SessionToken,
+      }
+      // The role may read the dataset; the session policy allows only elsewhere: neither both.
+      const refused = cli(session, 's3', 'cp', 's3://datasets/train.csv', '-')
+      assert.notEqual(refused.code, 0)
+      assert.match(refused.stderr, /403|AccessDenied|Forbidden/)
+      const missing = cli(
+        alice,
+        'sts',
+        'assume-role',
+        '--role-arn',
+        roleArn,
+        '--role-session-name',
+        'narrowed',
+        '--policy-arns',
+        `arn=arn:aws:iam::${account}:policy/no-such-policy`,
+      )
+      assert.notEqual(missing.code, 0)
+      assert.match(missing.stderr, /InvalidParameterValue.*does not exist or is not attachable/)
     })
 
     it('an over-long session is refused with STS’s ValidationError', (t) => {
