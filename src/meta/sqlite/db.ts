@@ -262,6 +262,15 @@ function migrate(db: DatabaseSync, from: number): void {
       db.exec('COMMIT')
     } catch (e) {
       db.exec('ROLLBACK')
+      // A new uniqueness rule that rows written under the old one break (schema 13: user names
+      // unique regardless of case): say which rule and what to do, not SQLite's words alone.
+      if (isUniqueViolation(e))
+        throw new StrongroomError(
+          'UNSUPPORTED_FORMAT',
+          `cannot upgrade the metadata database to schema ${v + 1}: ${(e as Error).message}; ` +
+            'rows that differ only by letter case (user names, since schema 13) must be renamed with the previous Strongroom first; nothing was changed',
+          { cause: e },
+        )
       throw e
     }
   }
