@@ -5,7 +5,7 @@
  * app.ts hands out. Transactions that span two concepts (an object row and
  * its data key) stay inside one module, on the shared handle.
  */
-import { StrongroomError } from '../../errors.ts'
+import { compose } from '../compose.ts'
 import type { MetadataStore } from '../store.ts'
 import { SqliteBucketStore } from './buckets.ts'
 import { SqliteDb } from './db.ts'
@@ -51,34 +51,4 @@ export const SqliteMetadataStore = {
       { close },
     ) as MetadataStore
   },
-}
-
-/**
- * One object with every method of `parts`, each bound to its module and never
- * throwing synchronously. Two
- * modules offering the same method name is a programming error, caught here
- * at start-up rather than by one silently shadowing the other.
- */
-function compose(parts: readonly object[], extra: Record<string, unknown>): object {
-  const out: Record<string, unknown> = { ...extra }
-  for (const part of parts) {
-    const proto = Object.getPrototypeOf(part) as object
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      if (name === 'constructor') continue
-      const fn = (part as Record<string, unknown>)[name]
-      if (typeof fn !== 'function') continue
-      if (Object.hasOwn(out, name))
-        throw new StrongroomError('INTERNAL', `two metadata modules both define \`${name}\``)
-      const method = fn as (...a: unknown[]) => unknown
-      // A port method answers with a promise: a synchronous SQLite failure becomes its rejection.
-      out[name] = (...args: unknown[]) => {
-        try {
-          return method.apply(part, args)
-        } catch (e) {
-          return Promise.reject(e instanceof Error ? e : new Error(String(e)))
-        }
-      }
-    }
-  }
-  return out
 }

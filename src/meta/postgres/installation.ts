@@ -1,0 +1,35 @@
+/** InstallationStore on PostgreSQL. */
+import type { InstallationRecord, InstallationStore, RootKeyMode } from '../installation.ts'
+import { bytea, int, text, type PgDb } from './db.ts'
+
+export class PgInstallationStore implements InstallationStore {
+  private readonly db: PgDb
+
+  constructor(db: PgDb) {
+    this.db = db
+  }
+
+  async getInstallation(): Promise<InstallationRecord | undefined> {
+    const [r] = await this.db.query('SELECT * FROM installation LIMIT 1')
+    return (
+      r && {
+        id: text(r.id),
+        createdAt: int(r.created_at),
+        rootMode: text(r.root_mode) as RootKeyMode,
+        rootKdf: r.root_kdf === null ? null : text(r.root_kdf),
+        rootCheck: bytea(r.root_check),
+      }
+    )
+  }
+
+  async putInstallation(i: InstallationRecord): Promise<void> {
+    await this.db.query(
+      'INSERT INTO installation (id, created_at, root_mode, root_kdf, root_check) VALUES ($1, $2, $3, $4, $5)',
+      [i.id, i.createdAt, i.rootMode, i.rootKdf, Buffer.from(i.rootCheck)],
+    )
+  }
+
+  async setRootCheck(check: Uint8Array): Promise<void> {
+    await this.db.query('UPDATE installation SET root_check = $1', [Buffer.from(check)])
+  }
+}
