@@ -25,6 +25,11 @@ export function isUniqueViolation(e: unknown): boolean {
   return e instanceof Error && (e as { code?: unknown }).code === '23505'
 }
 
+/** foreign_key_violation: the row a write names is not there. */
+export function isForeignKeyViolation(e: unknown): boolean {
+  return e instanceof Error && (e as { code?: unknown }).code === '23503'
+}
+
 /** A connection, or the pool: what a read helper runs its statements on. */
 export interface Queryable {
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>

@@ -1,7 +1,7 @@
 /**
  * IdentityStore on PostgreSQL: tenants, users, access keys, roles and their inline policies.
- * User and role names match regardless of case (lower(name)), as IAM's do; lists sort by byte
- * order (COLLATE "C"), as SQLite's do, whatever the database's locale.
+ * User and role names match regardless of case (citext columns), as IAM's do; lists sort as
+ * SQLite's do whatever the database's locale: users by byte order, roles regardless of case.
  */
 import { StrongroomError } from '../../errors.ts'
 import type {
@@ -13,7 +13,15 @@ import type {
   UserPolicyRecord,
   UserRecord,
 } from '../identity.ts'
-import { bytea, int, isUniqueViolation, text, type PgDb, type Queryable } from './db.ts'
+import {
+  bytea,
+  int,
+  isForeignKeyViolation,
+  isUniqueViolation,
+  text,
+  type PgDb,
+  type Queryable,
+} from './db.ts'
 
 type Row = Record<string, unknown>
 
@@ -79,9 +87,10 @@ export class PgIdentityStore implements IdentityStore {
 
   async listUsers(tenantId: string): Promise<UserRecord[]> {
     return (
-      await this.db.query('SELECT * FROM users WHERE tenant_id = $1 ORDER BY name COLLATE "C"', [
-        tenantId,
-      ])
+      await this.db.query(
+        'SELECT * FROM users WHERE tenant_id = $1 ORDER BY name::text COLLATE "C"',
+        [tenantId],
+      )
     ).map(user)
   }
 
@@ -160,22 +169,26 @@ export class PgIdentityStore implements IdentityStore {
   async listRoles(tenantId: string): Promise<RoleRecord[]> {
     return (
       await this.db.query(
-        'SELECT * FROM roles WHERE tenant_id = $1 ORDER BY lower(name) COLLATE "C"',
+        'SELECT * FROM roles WHERE tenant_id = $1 ORDER BY lower(name::text) COLLATE "C"',
         [tenantId],
       )
     ).map(role)
   }
 
   async putRolePolicy(p: RolePolicyRecord): Promise<void> {
-    // Under the role's name as stored: a policy put through another spelling is the same role's.
-    const r = await this.db.any.query(
-      `INSERT INTO role_policies (tenant_id, role_name, name, document)
-          SELECT $1, r.name, $3, $4 FROM roles r WHERE r.tenant_id = $1 AND lower(r.name) = lower($2)
+    try {
+      await this.db.query(
+        `INSERT INTO role_policies (tenant_id, role_name, name, document) VALUES ($1, $2, $3, $4)
         ON CONFLICT (tenant_id, role_name, name) DO UPDATE SET document = excluded.document`,
-      [p.tenantId, p.roleName, p.name, p.document],
-    )
-    if (r.rowCount === 0)
-      throw new StrongroomError('ROLE_NOT_FOUND', `role \`${p.roleName}\` does not exist`)
+        [p.tenantId, p.roleName, p.name, p.document],
+      )
+    } catch (e) {
+      if (isForeignKeyViolation(e))
+        throw new StrongroomError('ROLE_NOT_FOUND', `role \`${p.roleName}\` does not exist`, {
+          cause: e,
+        })
+      throw e
+    }
   }
 
   listRolePolicies(tenantId: string, roleName: string): Promise<RolePolicyRecord[]> {
@@ -192,10 +205,7 @@ export async function readUser(
   name: string,
 ): Promise<UserRecord | undefined> {
   const [r] = (
-    await c.query('SELECT * FROM users WHERE tenant_id = $1 AND lower(name) = lower($2)', [
-      tenantId,
-      name,
-    ])
+    await c.query('SELECT * FROM users WHERE tenant_id = $1 AND name = $2', [tenantId, name])
   ).rows as Row[]
   return r && user(r)
 }
@@ -233,10 +243,7 @@ export async function readRole(
   name: string,
 ): Promise<RoleRecord | undefined> {
   const [r] = (
-    await c.query('SELECT * FROM roles WHERE tenant_id = $1 AND lower(name) = lower($2)', [
-      tenantId,
-      name,
-    ])
+    await c.query('SELECT * FROM roles WHERE tenant_id = $1 AND name = $2', [tenantId, name])
   ).rows as Row[]
   return r && role(r)
 }
@@ -248,7 +255,7 @@ export async function readRolePolicies(
 ): Promise<RolePolicyRecord[]> {
   const rows = (
     await c.query(
-      'SELECT * FROM role_policies WHERE tenant_id = $1 AND lower(role_name) = lower($2) ORDER BY name COLLATE "C"',
+      'SELECT * FROM role_policies WHERE tenant_id = $1 AND role_name = $2 ORDER BY name COLLATE "C"',
       [tenantId, roleName],
     )
   ).rows as Row[]

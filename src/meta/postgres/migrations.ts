@@ -5,8 +5,10 @@
  *
  * The numbers are SQLite's (src/meta/sqlite/migrations.ts): a PostgreSQL database starts at the
  * baseline, the schema SQLite reaches at BASELINE, in one step; every later change is written
- * for both backends under the same number. Names compare regardless of case where IAM's do
- * (users, roles): a unique index on lower(name), queries on lower(name) = lower($n).
+ * for both backends under the same number (a test holds the two lists to the same length).
+ * Names compare regardless of case where IAM's do (users, roles, groups, policies, tag keys):
+ * those columns are citext (a trusted extension: the database's owner may create it), so
+ * equality, uniqueness and foreign keys ignore case as SQLite's COLLATE NOCASE does.
  *
  * Until issue 14 closes, the baseline holds the tables of the ports the adapter implements so
  * far and grows with it (no PostgreSQL deployment exists yet).
@@ -14,9 +16,10 @@
 import { StrongroomError } from '../../errors.ts'
 import type { PgDb } from './db.ts'
 
-export const BASELINE = 13
+export const BASELINE = 16
 
 const SCHEMA = `
+CREATE EXTENSION IF NOT EXISTS citext;
 CREATE TABLE installation (
   id TEXT PRIMARY KEY,
   created_at BIGINT NOT NULL,
@@ -31,17 +34,16 @@ CREATE TABLE tenants (
 );
 CREATE TABLE users (
   tenant_id TEXT NOT NULL REFERENCES tenants(id),
-  name TEXT NOT NULL,
+  name CITEXT NOT NULL,
   id TEXT NOT NULL UNIQUE,
   created_at BIGINT NOT NULL,
   permissions_boundary TEXT,
   PRIMARY KEY (tenant_id, name)
 );
-CREATE UNIQUE INDEX users_name_nocase ON users (tenant_id, lower(name));
 CREATE TABLE access_keys (
   id TEXT PRIMARY KEY,
   tenant_id TEXT NOT NULL,
-  user_name TEXT NOT NULL,
+  user_name CITEXT NOT NULL,
   secret BYTEA NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
   created_at BIGINT NOT NULL,
@@ -53,7 +55,7 @@ CREATE TABLE access_keys (
 CREATE INDEX access_keys_by_user ON access_keys (tenant_id, user_name);
 CREATE TABLE user_policies (
   tenant_id TEXT NOT NULL,
-  user_name TEXT NOT NULL,
+  user_name CITEXT NOT NULL,
   name TEXT NOT NULL,
   document TEXT NOT NULL,
   PRIMARY KEY (tenant_id, user_name, name),
@@ -61,7 +63,7 @@ CREATE TABLE user_policies (
 );
 CREATE TABLE roles (
   tenant_id TEXT NOT NULL REFERENCES tenants(id),
-  name TEXT NOT NULL,
+  name CITEXT NOT NULL,
   id TEXT NOT NULL UNIQUE,
   path TEXT NOT NULL,
   description TEXT NOT NULL,
@@ -71,10 +73,9 @@ CREATE TABLE roles (
   permissions_boundary TEXT,
   PRIMARY KEY (tenant_id, name)
 );
-CREATE UNIQUE INDEX roles_name_nocase ON roles (tenant_id, lower(name));
 CREATE TABLE role_policies (
   tenant_id TEXT NOT NULL,
-  role_name TEXT NOT NULL,
+  role_name CITEXT NOT NULL,
   name TEXT NOT NULL,
   document TEXT NOT NULL,
   PRIMARY KEY (tenant_id, role_name, name),
