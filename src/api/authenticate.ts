@@ -21,7 +21,7 @@ import {
 } from './sigv4.ts'
 import { roleArn } from '../identity/roles.ts'
 import { policyArn } from '../identity/managed.ts'
-import { policyDocuments } from '../identity/service.ts'
+import { policyDocuments } from '../identity/principal.ts'
 import type { PrincipalState } from '../meta/principals.ts'
 
 const NO_POLICIES: ReturnType<typeof policyDocuments> = { identity: [], boundary: undefined }

@@ -30,6 +30,7 @@ import type {
   UserRecord,
 } from '../meta/identity.ts'
 import { GroupService } from './groups.ts'
+import { policyDocuments } from './principal.ts'
 import { OidcService, type OidcProvider } from './oidc.ts'
 import {
   MAX_ATTACHED,
@@ -573,31 +574,4 @@ function noPolicy(owner: string, name: string): StrongroomError {
     'NO_SUCH_ENTITY',
     `The ${owner} policy with name ${name.slice(0, 128)} cannot be found.`,
   )
-}
-
-/**
- * A principal's policies as a caller compiles them: its inline policies (by name), the default
- * version of each attached managed policy (by ARN), what reaches it through its groups (named so
- * that a trace tells them from its own), and its permissions boundary (by ARN).
- */
-export function policyDocuments(state: PrincipalState): {
-  readonly identity: { readonly name: string; readonly document: string }[]
-  readonly boundary: { readonly name: string; readonly document: string } | undefined
-} {
-  const tenantId = state.record.tenantId
-  const b = state.boundary
-  return {
-    identity: [
-      ...state.inline.map((p) => ({ name: p.name, document: p.document })),
-      ...state.attached.map((a) => ({ name: policyArn(tenantId, a.policy), document: a.document })),
-      ...state.groups.map((g) => ({
-        name:
-          g.kind === 'inline'
-            ? `group/${g.group}/${g.name}`
-            : `arn:aws:iam::${tenantId}:policy${g.name}`,
-        document: g.document,
-      })),
-    ],
-    boundary: b && { name: policyArn(tenantId, b.policy), document: b.document },
-  }
 }
