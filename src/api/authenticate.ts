@@ -192,8 +192,13 @@ async function sessionCaller(
   const tenant = await app.identity.tenantById(claims.tenantId)
   if (tenant === undefined) throw new StrongroomError('INVALID_TOKEN', INVALID_SESSION)
   // The managed session policies by name (the session was given their ARNs in its account).
-  const managed = (claims.policyArns ?? []).map((arn) => arn.slice(arn.lastIndexOf('/') + 1))
-  /** Inline, then managed by their default versions now; one deleted since allows nothing. */
+  const managed = (claims.policyArns ?? []).map(([arn]) => arn.slice(arn.lastIndexOf('/') + 1))
+  /**
+   * Inline, then managed by their default versions now: each the very policy the session was
+   * given (its ARN, path and name as given, and its unique id); one deleted since, or another
+   * made under the name, allows nothing. A managed policy is held to a managed policy's limits
+   * (6,144 characters), not an inline session policy's.
+   */
   const sessionPolicies = (owner: string, state: PrincipalState | undefined) =>
     claims.policy === undefined && claims.policyArns === undefined
       ? undefined
@@ -201,9 +206,15 @@ async function sessionCaller(
           ...(claims.policy === undefined
             ? []
             : [policies.load(claims.policy, 'session', 'session policy', owner)]),
-          ...(state?.sessionPolicies ?? []).map((m) =>
-            policies.load(m.document, 'session', policyArn(tenant.id, m.policy), owner),
-          ),
+          ...(state?.sessionPolicies ?? [])
+            .filter((m) =>
+              (claims.policyArns ?? []).some(
+                ([arn, id]) => id === m.policy.id && arn === policyArn(tenant.id, m.policy),
+              ),
+            )
+            .map((m) =>
+              policies.load(m.document, 'identity', policyArn(tenant.id, m.policy), owner),
+            ),
         ]
   if (claims.kind === 'role') {
     const state = await app.identity.roleState(claims.tenantId, claims.name, managed)

@@ -43,8 +43,12 @@ export interface SessionClaims {
   readonly expiresAt: number
   /** The inline session policy (JSON as given), if any. */
   readonly policy?: string | undefined
-  /** Managed session policies by ARN. */
-  readonly policyArns?: readonly string[] | undefined
+  /**
+   * The managed session policies: each one's ARN (path and name as given) and unique id (ANPA…):
+   * a policy deleted and made again under the ARN, or another of the name on another path, is
+   * not the one the session was given.
+   */
+  readonly policyArns?: readonly (readonly [arn: string, id: string])[] | undefined
   /** Session tags, in the order given (aws:PrincipalTag/*). */
   readonly tags?: readonly (readonly [string, string])[] | undefined
   /** Tag keys that pass to a chained session. */

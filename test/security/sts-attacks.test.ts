@@ -329,3 +329,110 @@ describe('STS attacks', () => {
     assert.equal(smuggled.status, 403)
   })
 })
+
+describe('managed session policies (outside review)', () => {
+  const probe = (session: SigningKeys, name: string) => sts(session, assume('', name))
+  const withPolicy = (arn: string, name: string) =>
+    assumed(admin, assume(`&PolicyArns.member.1.arn=${encodeURIComponent(arn)}`, name))
+  const policyArnOf = (path: string, name: string) =>
+    `arn:aws:iam::${tenant.id}:policy${path}${name}`
+  const allow = (action: string) => doc([{ Effect: 'Allow', Action: action, Resource: '*' }])
+
+  it('PolicyArns in any shape but PolicyArns.member.N.arn is refused, not read as no policy (a session wider than asked)', async () => {
+    await g.app.identity.createPolicy(tenant, {
+      name: 'shape',
+      path: '/',
+      description: '',
+      document: allow('s3:ListAllMyBuckets'),
+    })
+    const at = encodeURIComponent(policyArnOf('/', 'shape'))
+    for (const key of [
+      'PolicyArns.1.arn',
+      'PolicyArns.Member.1.arn',
+      'PolicyArns.members.1.arn',
+      'PolicyArns..member.1.arn',
+      'PolicyArns.member.01.arn',
+    ])
+      assert.equal(await sts(admin, assume(`&${key}=${at}`)), '400 InvalidParameterValue', key)
+    // A field the structure does not have is refused too, beside a good one.
+    assert.equal(
+      await sts(admin, assume(`&PolicyArns.member.1.arn=${at}&PolicyArns.member.1.Arn=${at}`)),
+      '400 InvalidParameterValue',
+    )
+    assert.equal(
+      await sts(admin, assume('&Tags.member.1.key=team&Tags.member.1.Value=a')),
+      '400 InvalidParameterValue',
+    )
+    // The shape AWS defines works, and narrows: the session may not call AssumeRole.
+    const session = await withPolicy(policyArnOf('/', 'shape'), 'shaped')
+    assert.equal(await probe(session, 'probe1'), '403 AccessDenied')
+  })
+
+  it('a deleted session policy stays deleted: a policy made later under its name, on any path or the same ARN, is not it', async () => {
+    const ro = await g.app.identity.createPolicy(tenant, {
+      name: 'ReadOnly',
+      path: '/secure/',
+      description: '',
+      document: allow('s3:ListAllMyBuckets'),
+    })
+    const session = await withPolicy(policyArnOf('/secure/', 'ReadOnly'), 'kept')
+    assert.equal(await probe(session, 'probe2'), '403 AccessDenied')
+    await g.app.identity.deletePolicy(ro)
+    assert.equal(await probe(session, 'probe3'), '403 AccessDenied')
+    // Another path, another case: the name alone must not match it.
+    const other = await g.app.identity.createPolicy(tenant, {
+      name: 'readonly',
+      path: '/team-a/',
+      description: '',
+      document: allow('*'),
+    })
+    assert.equal(await probe(session, 'probe4'), '403 AccessDenied')
+    await g.app.identity.deletePolicy(other)
+    // The same ARN made again, wider: another policy (another unique id).
+    await g.app.identity.createPolicy(tenant, {
+      name: 'ReadOnly',
+      path: '/secure/',
+      description: '',
+      document: allow('*'),
+    })
+    assert.equal(await probe(session, 'probe5'), '403 AccessDenied')
+    // A session given the new one has it.
+    const fresh = await withPolicy(policyArnOf('/secure/', 'ReadOnly'), 'fresh-ro')
+    assert.equal(await probe(fresh, 'probe6'), '200 ok')
+  })
+
+  it('a managed session policy over 2,048 characters (an inline one’s limit) still works', async () => {
+    const statements = [
+      { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' },
+      ...Array.from({ length: 40 }, (_, i) => ({
+        Sid: `Padding${String(i)}`,
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::bucket-${String(i)}/*`,
+      })),
+    ]
+    const document = doc(statements)
+    assert.ok(document.length > 2048 && document.length <= 6144, String(document.length))
+    await g.app.identity.createPolicy(tenant, { name: 'big', path: '/', description: '', document })
+    const session = await withPolicy(policyArnOf('/', 'big'), 'big')
+    assert.equal(await probe(session, 'probe7'), '200 ok')
+  })
+
+  it('a transitive tag cannot be set again in a chained session, whatever the case of its key', async (t) => {
+    // The role's sessions may tag the sessions they chain to (sts:TagSession).
+    await g.app.identity.putRolePolicy(role, 'tag', allow('sts:TagSession'))
+    t.after(() => g.app.identity.deleteRolePolicy(role, 'tag'))
+    const first = await assumed(
+      admin,
+      assume(
+        '&Tags.member.1.Key=team&Tags.member.1.Value=a&TransitiveTagKeys.member.1=TEAM',
+        'tagged',
+      ),
+    )
+    assert.equal(
+      await sts(first, assume('&Tags.member.1.Key=team&Tags.member.1.Value=b', 'retagged')),
+      '400 InvalidParameterValue',
+    )
+    assert.equal(await sts(first, assume('', 'inherits')), '200 ok')
+  })
+})

@@ -292,13 +292,33 @@ export function memberStructs<F extends string>(
     out.push(entry)
   }
   contiguous(p, name, out.length)
+  // A field the structure does not have (`Tags.member.1.key`) is refused, not dropped.
+  const prefix = `${name}.member.`
+  for (const k of p.keys())
+    if (
+      k.startsWith(prefix) &&
+      !fields.some((f) => k.endsWith(`.${f}`) && /^\d+\.[^.]+$/.test(k.slice(prefix.length)))
+    )
+      throw new StrongroomError(
+        'INVALID_PARAMETER_VALUE',
+        `${k.slice(0, 64)} is not a field of ${name.slice(0, 64)}: its members take ${fields.join(', ')}`,
+      )
   return out
 }
 
 /**
+ * What may follow a list parameter's name: `member.N`, then a field (`member.N.Key`), which
+ * may itself be a list (`ContextEntries.member.1.ContextKeyValues.member.2`); N from 1.
+ */
+const LIST_ITEM =
+  /^member\.[1-9]\d{0,8}(?:\.[A-Za-z][A-Za-z0-9]{0,63}(?:\.member\.[1-9]\d{0,8})?)?$/
+
+/**
  * Refuses a parameter the action does not take: a misspelt `Policy` silently ignored would
- * hand out a session wider than asked. `accepted` names parameters; one ending in `.` takes
- * every parameter under it (`Tags.member.1.Key`).
+ * hand out a session wider than asked. `accepted` names parameters; one ending in `.` is a list
+ * and takes the members under it in the query protocol's shape only (`Tags.member.1.Key`):
+ * `PolicyArns.1.arn` or `PolicyArns.Member.1.arn` would otherwise be taken and then read as
+ * no list at all, a session without the policies it asked for.
  */
 export function onlyKnown(
   p: ReadonlyMap<string, string>,
@@ -306,7 +326,9 @@ export function onlyKnown(
   accepted: readonly string[],
 ): void {
   for (const k of p.keys()) {
-    const known = accepted.some((a) => (a.endsWith('.') ? k.startsWith(a) : k === a))
+    const known = accepted.some((a) =>
+      a.endsWith('.') ? k.startsWith(a) && LIST_ITEM.test(k.slice(a.length)) : k === a,
+    )
     if (!known)
       throw new StrongroomError(
         'INVALID_PARAMETER_VALUE',

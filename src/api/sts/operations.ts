@@ -97,9 +97,9 @@ function tagsOf(
         `TransitiveTagKeys names ${k.slice(0, 128)}, which is not among the session tags`,
       )
   const claims = ctx.caller.session?.claims
-  const inherited = (claims?.tags ?? []).filter(([k]) =>
-    (claims?.transitiveTagKeys ?? []).includes(k),
-  )
+  // Transitive keys name tags regardless of case, as tag keys compare.
+  const passing = new Set((claims?.transitiveTagKeys ?? []).map((k) => k.toLowerCase()))
+  const inherited = (claims?.tags ?? []).filter(([k]) => passing.has(k.toLowerCase()))
   for (const [k] of inherited)
     if (keys.has(k.toLowerCase()))
       throw new StrongroomError(
@@ -112,14 +112,15 @@ function tagsOf(
 }
 
 /**
- * The managed session policies a request names (PolicyArns.member.N.arn), by ARN: policies of
- * `account` that exist now. A session keeps their ARNs and is evaluated by their default
- * versions as they are at each request; one deleted since allows nothing.
+ * The managed session policies a request names (PolicyArns.member.N.arn): policies of `account`
+ * that exist now, each as its ARN and unique id. A session keeps both and is evaluated by the
+ * policy's default version as it is at each request; one deleted since (or made again: another
+ * id) allows nothing.
  */
 export async function managedSessionPolicies(
   ctx: QueryAuthorized,
   account: string,
-): Promise<string[] | undefined> {
+): Promise<[string, string][] | undefined> {
   const p = ctx.params
   const asked = memberStructs(p, 'PolicyArns', ['arn'] as const, MAX_SESSION_POLICY_ARNS)
   if (asked.length === 0) return undefined
@@ -129,6 +130,7 @@ export async function managedSessionPolicies(
     account,
   )
   const tenant = await ctx.identity.tenantById(account)
+  const out: [string, string][] = []
   for (const { arn } of named) {
     const found =
       tenant &&
@@ -141,8 +143,9 @@ export async function managedSessionPolicies(
         'INVALID_PARAMETER_VALUE',
         `The policy ${arn.slice(0, 300)} does not exist or is not attachable.`,
       )
+    out.push([arn, found.id])
   }
-  return named.map((n) => n.arn)
+  return out
 }
 
 async function assumeRole(ctx: QueryAuthorized): Promise<Node> {
