@@ -155,6 +155,38 @@ describe('AssumeRoleWithWebIdentity', () => {
     assert.equal(await body.Body?.transformToString(), 'rows')
   })
 
+  it('PolicyArns narrows the pod’s session to what the role and the managed policy allow', async () => {
+    await g.app.identity.createPolicy(tenant, {
+      name: 'nothing-readable',
+      path: '/',
+      description: '',
+      document: doc([{ Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }]),
+    })
+    const token = await issuer.sign(serviceAccountClaims(issuer.url))
+    const r = await sts().send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: arn('trainer'),
+        RoleSessionName: 'pod-narrow',
+        WebIdentityToken: token,
+        PolicyArns: [{ arn: `arn:aws:iam::${tenant.id}:policy/nothing-readable` }],
+      }),
+    )
+    const s3 = new S3Client({
+      endpoint: g.running.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: {
+        accessKeyId: r.Credentials?.AccessKeyId ?? '',
+        secretAccessKey: r.Credentials?.SecretAccessKey ?? '',
+        sessionToken: r.Credentials?.SessionToken ?? '',
+      },
+    })
+    await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'datasets', Key: 'x' })), {
+      name: 'AccessDenied',
+    })
+  })
+
   it('another service account is refused as AWS refuses it', async () => {
     const token = await issuer.sign(serviceAccountClaims(issuer.url, { account: 'intruder' }))
     assert.equal(
