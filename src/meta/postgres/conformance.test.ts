@@ -4,8 +4,12 @@
  * naming the Debian package where PostgreSQL is not installed; CI installs it.
  */
 import { after, before, it } from 'node:test'
+import { groupsConformance } from '../conformance/groups.ts'
+import { iamConformance } from '../conformance/iam.ts'
 import { identityConformance } from '../conformance/identity.ts'
 import { installationConformance } from '../conformance/installation.ts'
+import { oidcConformance } from '../conformance/oidc.ts'
+import { principalsConformance } from '../conformance/principals.ts'
 import type { MetadataStore } from '../store.ts'
 import { NEEDS_POSTGRES, startPostgres, type Postgres } from '../../../test/pg/server.ts'
 import { PgMetadataStore } from './store.ts'
@@ -25,4 +29,8 @@ if (server === undefined) {
     )) as unknown as MetadataStore
   installationConformance(make)
   identityConformance(make)
+  iamConformance(make)
+  groupsConformance(make)
+  principalsConformance(make)
+  oidcConformance(make)
 }

@@ -16,6 +16,19 @@ export interface PgOptions {
   readonly connectTimeoutMs?: number
 }
 
+/**
+ * A transaction's isolation level: READ COMMITTED for writes that lock the rows their checks
+ * depend on; REPEATABLE READ for several reads that must see one snapshot (one instant);
+ * SERIALIZABLE where neither does.
+ */
+export type TxMode = 'read committed' | 'repeatable read' | 'serializable'
+
+const BEGIN: Record<TxMode, string> = {
+  'read committed': 'BEGIN',
+  'repeatable read': 'BEGIN ISOLATION LEVEL REPEATABLE READ',
+  serializable: 'BEGIN ISOLATION LEVEL SERIALIZABLE',
+}
+
 /** SQLSTATEs a transaction is retried on: serialization_failure, deadlock_detected. */
 const RETRIED = new Set(['40001', '40P01'])
 const MAX_ATTEMPTS = 5
@@ -66,10 +79,11 @@ export class PgDb {
   }
 
   /**
-   * Runs `fn` in one transaction (READ COMMITTED unless `serializable`), retried with backoff on
-   * a serialization failure or deadlock; any other failure rolls back and is the caller's.
+   * Runs `fn` in one transaction at the isolation level `mode` (READ COMMITTED unless asked
+   * otherwise), retried with backoff on a serialization failure or deadlock; any other failure
+   * rolls back and is the caller's.
    */
-  async tx<T>(fn: (c: Queryable) => Promise<T>, serializable = false): Promise<T> {
+  async tx<T>(fn: (c: Queryable) => Promise<T>, mode: TxMode = 'read committed'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient
       try {
@@ -78,7 +92,7 @@ export class PgDb {
         throw unavailable(e)
       }
       try {
-        await client.query(serializable ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN')
+        await client.query(BEGIN[mode])
         const out = await fn(client)
         await client.query('COMMIT')
         client.release()

@@ -10,8 +10,9 @@
  * those columns are citext (a trusted extension: the database's owner may create it), so
  * equality, uniqueness and foreign keys ignore case as SQLite's COLLATE NOCASE does.
  *
- * Until issue 14 closes, the baseline holds the tables of the ports the adapter implements so
- * far and grows with it (no PostgreSQL deployment exists yet).
+ * (group_members.user_name too, SQLite's plain TEXT: it references users.name, which is citext
+ * here.) Until issue 14 closes, the baseline holds the tables of the ports the adapter
+ * implements so far and grows with it (no PostgreSQL deployment exists yet).
  */
 import { StrongroomError } from '../../errors.ts'
 import type { PgDb } from './db.ts'
@@ -80,6 +81,78 @@ CREATE TABLE role_policies (
   document TEXT NOT NULL,
   PRIMARY KEY (tenant_id, role_name, name),
   FOREIGN KEY (tenant_id, role_name) REFERENCES roles(tenant_id, name)
+);
+CREATE TABLE iam_tags (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  kind TEXT NOT NULL CHECK (kind IN ('role', 'user', 'policy', 'oidc-provider')),
+  name CITEXT NOT NULL,
+  key CITEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, kind, name, key)
+);
+CREATE TABLE managed_policies (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  name CITEXT NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL,
+  description TEXT NOT NULL,
+  default_version INTEGER NOT NULL,
+  next_version INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, name)
+);
+CREATE TABLE policy_versions (
+  tenant_id TEXT NOT NULL,
+  policy_name CITEXT NOT NULL,
+  version INTEGER NOT NULL,
+  document TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, policy_name, version),
+  FOREIGN KEY (tenant_id, policy_name) REFERENCES managed_policies(tenant_id, name)
+);
+CREATE TABLE policy_attachments (
+  tenant_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('role', 'user', 'group')),
+  principal CITEXT NOT NULL,
+  policy_name CITEXT NOT NULL,
+  PRIMARY KEY (tenant_id, kind, principal, policy_name),
+  FOREIGN KEY (tenant_id, policy_name) REFERENCES managed_policies(tenant_id, name)
+);
+CREATE INDEX policy_attachments_by_policy ON policy_attachments (tenant_id, policy_name);
+CREATE TABLE iam_groups (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  name CITEXT NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, name)
+);
+CREATE TABLE group_members (
+  tenant_id TEXT NOT NULL,
+  group_name CITEXT NOT NULL,
+  user_name CITEXT NOT NULL,
+  PRIMARY KEY (tenant_id, group_name, user_name),
+  FOREIGN KEY (tenant_id, group_name) REFERENCES iam_groups(tenant_id, name),
+  FOREIGN KEY (tenant_id, user_name) REFERENCES users(tenant_id, name)
+);
+CREATE INDEX group_members_by_user ON group_members (tenant_id, user_name);
+CREATE TABLE group_policies (
+  tenant_id TEXT NOT NULL,
+  group_name CITEXT NOT NULL,
+  name TEXT NOT NULL,
+  document TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, group_name, name),
+  FOREIGN KEY (tenant_id, group_name) REFERENCES iam_groups(tenant_id, name)
+);
+CREATE TABLE oidc_providers (
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  url TEXT NOT NULL,
+  client_ids TEXT NOT NULL,
+  thumbprints TEXT NOT NULL,
+  jwks TEXT,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, url)
 );
 `
 
