@@ -4,13 +4,17 @@
  * naming the Debian package where PostgreSQL is not installed; CI installs it.
  */
 import { after, before, it } from 'node:test'
+import { bucketsConformance } from '../conformance/buckets.ts'
 import { groupsConformance } from '../conformance/groups.ts'
 import { iamConformance } from '../conformance/iam.ts'
 import { identityConformance } from '../conformance/identity.ts'
 import { installationConformance } from '../conformance/installation.ts'
+import { keysConformance } from '../conformance/keys.ts'
+import { multipartConformance } from '../conformance/multipart.ts'
+import { objectsConformance } from '../conformance/objects.ts'
 import { oidcConformance } from '../conformance/oidc.ts'
 import { principalsConformance } from '../conformance/principals.ts'
-import type { MetadataStore } from '../store.ts'
+import { verdictsConformance } from '../conformance/verdicts.ts'
 import { NEEDS_POSTGRES, startPostgres, type Postgres } from '../../../test/pg/server.ts'
 import { PgMetadataStore } from './store.ts'
 
@@ -21,16 +25,16 @@ if (server === undefined) {
   before(() => {})
   after(() => server.stop())
   let n = 0
-  // The suites take a whole MetadataStore; they call only the ports they test, which this
-  // adapter serves (the rest follow, each with its suite added here).
-  const make = async () =>
-    (await PgMetadataStore.open(
-      await server.createDatabase(`c${String(++n)}`),
-    )) as unknown as MetadataStore
+  const make = async () => PgMetadataStore.open(await server.createDatabase(`c${String(++n)}`))
   installationConformance(make)
   identityConformance(make)
   iamConformance(make)
   groupsConformance(make)
   principalsConformance(make)
   oidcConformance(make)
+  bucketsConformance(make)
+  objectsConformance(make)
+  multipartConformance(make)
+  keysConformance(make)
+  verdictsConformance(make)
 }

@@ -11,13 +11,23 @@
  * equality, uniqueness and foreign keys ignore case as SQLite's COLLATE NOCASE does.
  *
  * (group_members.user_name too, SQLite's plain TEXT: it references users.name, which is citext
- * here.) Until issue 14 closes, the baseline holds the tables of the ports the adapter
- * implements so far and grows with it (no PostgreSQL deployment exists yet).
+ * here.) Names that SQLite compares and sorts bytewise (BINARY) and that listings page through
+ * (bucket names, object keys, version and upload ids, key ids) are COLLATE "C" columns, so that
+ * their order, their keyset markers and their indexes are byte order whatever the database's
+ * locale. SQLite's 0/1 flags are BOOLEAN; JSON documents stay TEXT, exactly as written.
  */
 import { StrongroomError } from '../../errors.ts'
 import type { PgDb } from './db.ts'
 
 export const BASELINE = 16
+
+/**
+ * Whether a bucket's settings hold lifecycle rules (SQLite's `json_array_length(settings,
+ * '$.lifecycle') > 0`): the predicate of a partial index and of the query it serves, written
+ * once so that the planner matches the two.
+ */
+export const HAS_LIFECYCLE = `(CASE WHEN jsonb_typeof(settings::jsonb -> 'lifecycle') = 'array'
+  THEN jsonb_array_length(settings::jsonb -> 'lifecycle') > 0 ELSE false END)`
 
 const SCHEMA = `
 CREATE EXTENSION IF NOT EXISTS citext;
@@ -153,6 +163,152 @@ CREATE TABLE oidc_providers (
   jwks TEXT,
   created_at BIGINT NOT NULL,
   PRIMARY KEY (tenant_id, url)
+);
+CREATE TABLE keys (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  alias TEXT COLLATE "C",
+  description TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('Enabled', 'Disabled', 'PendingDeletion', 'Deleted')),
+  current_version INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  rotation_period_days INTEGER,
+  next_rotation_at BIGINT,
+  deletion_at BIGINT,
+  deleted_at BIGINT,
+  UNIQUE (tenant_id, alias)
+);
+CREATE INDEX keys_by_age ON keys (tenant_id, created_at, id);
+CREATE INDEX keys_due_deletion ON keys (deletion_at) WHERE deletion_at IS NOT NULL;
+CREATE INDEX keys_due_rotation ON keys (next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+CREATE TABLE key_versions (
+  key_id TEXT COLLATE "C" NOT NULL REFERENCES keys(id),
+  version INTEGER NOT NULL,
+  material BYTEA NOT NULL,
+  created_at BIGINT NOT NULL,
+  wraps BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (key_id, version)
+);
+CREATE TABLE key_policies (
+  key_id TEXT COLLATE "C" PRIMARY KEY REFERENCES keys(id),
+  document TEXT NOT NULL
+);
+CREATE TABLE object_keys (
+  data_key_id TEXT COLLATE "C" PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  key_id TEXT COLLATE "C" NOT NULL REFERENCES keys(id),
+  key_version INTEGER NOT NULL,
+  wrapped BYTEA NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE buckets (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  key_id TEXT COLLATE "C" NOT NULL REFERENCES keys(id),
+  policy TEXT,
+  created_at BIGINT NOT NULL,
+  versioning TEXT NOT NULL DEFAULT 'Unversioned'
+    CHECK (versioning IN ('Unversioned', 'Enabled', 'Suspended')),
+  block_public_acls BOOLEAN NOT NULL DEFAULT true,
+  ignore_public_acls BOOLEAN NOT NULL DEFAULT true,
+  block_public_policy BOOLEAN NOT NULL DEFAULT true,
+  restrict_public_buckets BOOLEAN NOT NULL DEFAULT true,
+  scan_policy TEXT NOT NULL DEFAULT 'report'
+    CHECK (scan_policy IN ('off', 'report', 'enforce', 'reject')),
+  settings TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX buckets_by_tenant ON buckets (tenant_id, name);
+CREATE INDEX buckets_with_lifecycle ON buckets (name) WHERE ${HAS_LIFECYCLE};
+CREATE TABLE bucket_holds (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  deleted_at BIGINT NOT NULL
+);
+CREATE TABLE objects (
+  bucket TEXT COLLATE "C" NOT NULL REFERENCES buckets(name),
+  key TEXT COLLATE "C" NOT NULL,
+  version_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  delete_marker BOOLEAN NOT NULL,
+  size BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  content_type TEXT,
+  metadata TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  checksums TEXT NOT NULL,
+  blob TEXT UNIQUE,
+  data_key_id TEXT,
+  key_id TEXT,
+  created_at BIGINT NOT NULL,
+  scan TEXT,
+  header_sha256 TEXT,
+  system TEXT NOT NULL DEFAULT '{}',
+  lock TEXT,
+  PRIMARY KEY (bucket, key)
+);
+CREATE TABLE versions (
+  bucket TEXT COLLATE "C" NOT NULL REFERENCES buckets(name),
+  key TEXT COLLATE "C" NOT NULL,
+  version_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  delete_marker BOOLEAN NOT NULL,
+  size BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  content_type TEXT,
+  metadata TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  checksums TEXT NOT NULL,
+  blob TEXT UNIQUE,
+  data_key_id TEXT,
+  key_id TEXT,
+  created_at BIGINT NOT NULL,
+  scan TEXT,
+  header_sha256 TEXT,
+  system TEXT NOT NULL DEFAULT '{}',
+  lock TEXT,
+  PRIMARY KEY (bucket, key, version_id)
+);
+CREATE INDEX versions_by_age ON versions (bucket, key, seq DESC);
+CREATE TABLE inline_bodies (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  data BYTEA NOT NULL
+);
+CREATE TABLE uploads (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  bucket TEXT COLLATE "C" NOT NULL REFERENCES buckets(name),
+  key TEXT COLLATE "C" NOT NULL,
+  content_type TEXT,
+  metadata TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  key_id TEXT NOT NULL DEFAULT '',
+  system TEXT NOT NULL DEFAULT '{}',
+  checksum_algorithm TEXT,
+  lock TEXT
+);
+CREATE INDEX uploads_by_bucket ON uploads (bucket, key, created_at, id);
+CREATE TABLE parts (
+  upload_id TEXT COLLATE "C" NOT NULL REFERENCES uploads(id),
+  number INTEGER NOT NULL,
+  size BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  blob TEXT NOT NULL UNIQUE,
+  data_key_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  header_sha256 TEXT,
+  checksums TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (upload_id, number)
+);
+CREATE TABLE object_parts (
+  upload_id TEXT COLLATE "C" NOT NULL,
+  number INTEGER NOT NULL,
+  size BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  blob TEXT NOT NULL UNIQUE,
+  data_key_id TEXT NOT NULL,
+  header_sha256 TEXT,
+  checksums TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (upload_id, number)
 );
 `
 

@@ -1,35 +1,28 @@
 /**
  * The PostgreSQL adapter of the metadata ports: one module per port over one pooled handle
  * (./db.ts), composed as SQLite's are. `open` migrates (under an advisory lock) before it
- * answers. Ports implemented so far: installation, identity, IAM, policies, groups, principals
- * and OIDC providers; the rest follow (issue 14).
+ * answers. Every port is served: the whole MetadataStore, held to the same conformance suites
+ * as SQLite's.
  */
 import { compose } from '../compose.ts'
-import type { GroupStore } from '../groups.ts'
-import type { IamStore } from '../iam.ts'
-import type { IdentityStore } from '../identity.ts'
-import type { InstallationStore } from '../installation.ts'
-import type { OidcStore } from '../oidc.ts'
-import type { PolicyStore } from '../policies.ts'
-import type { PrincipalStore } from '../principals.ts'
+import type { MetadataStore } from '../store.ts'
+import { PgBucketStore } from './buckets.ts'
 import { PgDb, type PgOptions } from './db.ts'
 import { PgGroupStore } from './groups.ts'
 import { PgIamStore } from './iam.ts'
 import { PgIdentityStore } from './identity.ts'
 import { PgInstallationStore } from './installation.ts'
+import { PgKeyStore } from './keys.ts'
 import { migrate } from './migrations.ts'
+import { PgMultipartStore } from './multipart.ts'
+import { PgObjectStore } from './objects.ts'
 import { PgOidcStore } from './oidc.ts'
 import { PgPolicyStore } from './policies.ts'
 import { PgPrincipalStore } from './principals.ts'
+import { PgVerdictStore } from './verdicts.ts'
 
-/** The ports this adapter serves so far. */
-export type PgMetadataStore = InstallationStore &
-  IdentityStore &
-  IamStore &
-  PolicyStore &
-  GroupStore &
-  PrincipalStore &
-  OidcStore & { close(): Promise<void> }
+/** Every metadata port, over one PostgreSQL database; `close` ends the pool. */
+export type PgMetadataStore = MetadataStore
 
 export const PgMetadataStore = {
   /** Connects to `url` (postgres://…), brings the schema up to date, and answers the store. */
@@ -50,6 +43,11 @@ export const PgMetadataStore = {
         new PgGroupStore(db),
         new PgPrincipalStore(db),
         new PgOidcStore(db),
+        new PgBucketStore(db),
+        new PgObjectStore(db),
+        new PgMultipartStore(db),
+        new PgKeyStore(db),
+        new PgVerdictStore(db),
       ],
       { close: () => db.close() },
     ) as PgMetadataStore
