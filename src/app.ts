@@ -33,7 +33,9 @@ import {
   type ScryptParams,
 } from './kms/root.ts'
 import type { RootKeyMode } from './meta/installation.ts'
+import { PgMetadataStore } from './meta/postgres/store.ts'
 import { SqliteMetadataStore } from './meta/sqlite/store.ts'
+import type { MetadataStore } from './meta/store.ts'
 import { FsBlobStore } from './store/blobs.ts'
 import { BucketService } from './store/buckets.ts'
 import { ObjectMetadata } from './store/object-metadata.ts'
@@ -180,9 +182,14 @@ export async function initDataDir(
   try {
     if (rootMode === 'dev')
       await writeSecretFile(join(dir, DEV_KEY_FILE), rootKey.toString('hex') + '\n')
-    const store = SqliteMetadataStore.open(join(dir, META_FILE), { create: true })
+    const store = await openStore(config, true)
     const id = randomUUID()
     try {
+      if (config.meta !== undefined && (await store.getInstallation()) !== undefined)
+        throw new StrongroomError(
+          'DATA_DIR_EXISTS',
+          'the metadata database `meta` names already holds an installation; open it with its root key, or name another database',
+        )
       await store.putInstallation({
         id,
         createdAt: (options.clock ?? systemClock).now(),
@@ -208,6 +215,15 @@ export async function initDataDir(
   }
 }
 
+/**
+ * The metadata store: PostgreSQL at `meta` (migrated to this build's schema as it opens), else
+ * the SQLite file in the data directory.
+ */
+async function openStore(config: Config, create: boolean): Promise<MetadataStore> {
+  if (config.meta !== undefined) return PgMetadataStore.open(config.meta)
+  return SqliteMetadataStore.open(join(config.dataDir, META_FILE), { create })
+}
+
 /** Opens an initialised data directory: metadata, root key check, key service, due key maintenance. */
 export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
   const dir = config.dataDir
@@ -223,7 +239,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
   }
   if (!info.isDirectory())
     throw new StrongroomError('DATA_DIR_FOREIGN', `\`${dir}\` is not a directory`)
-  if (!existsSync(join(dir, META_FILE))) {
+  if (config.meta === undefined && !existsSync(join(dir, META_FILE))) {
     const empty = (await readdir(dir)).length === 0
     throw new StrongroomError(
       empty ? 'DATA_DIR_MISSING' : 'DATA_DIR_FOREIGN',
@@ -232,7 +248,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
         : `\`${dir}\` is not a Strongroom data directory (it has no ${META_FILE}); check --data-dir`,
     )
   }
-  const store = SqliteMetadataStore.open(join(dir, META_FILE))
+  const store = await openStore(config, false)
   try {
     // Checked once the directory is known to be ours: a foreign one is reported as such.
     refuseOpenDirectory(dir, info.mode)
@@ -241,7 +257,9 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     if (inst === undefined) {
       throw new StrongroomError(
         'DATA_DIR_FOREIGN',
-        `\`${dir}\` was never fully initialised; remove it and run \`strongroom init\` again`,
+        config.meta === undefined
+          ? `\`${dir}\` was never fully initialised; remove it and run \`strongroom init\` again`
+          : 'the metadata database `meta` names holds no installation; run `strongroom init` with this configuration first',
       )
     }
     const rootKey = await loadRootKey(config, inst.rootMode, inst.rootKdf)

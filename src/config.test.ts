@@ -123,6 +123,23 @@ describe('configuration', () => {
     )
   })
 
+  it('takes a PostgreSQL URL as `meta`, and never echoes one it refuses (it may hold a password)', () => {
+    const url = 'postgres://strongroom:s3cret@db.internal/strongroom'
+    assert.equal(loadConfig({ env: { STRONGROOM_META: url }, flags: {} }).meta, url)
+    assert.equal(loadConfig({ env: {}, flags: {} }).meta, undefined)
+    assert.throws(
+      () => loadConfig({ env: { STRONGROOM_META: 'mysql://root:hunter2@db/x' }, flags: {} }),
+      (e: unknown) => {
+        assert.ok(isStrongroomError(e, 'CONFIG_INVALID'))
+        assert.equal(
+          e.message,
+          'STRONGROOM_META is not a postgres:// or postgresql:// URL of the metadata database (its value is not shown: it may hold a password)',
+        )
+        return true
+      },
+    )
+  })
+
   it('points at the line and column of a config file error', () => {
     const unknown = file('unknown.json', '{\n  "dataDir": "/x",\n  "dataDri": "/y"\n}\n')
     assert.throws(

@@ -42,6 +42,11 @@ export interface Config {
    * the key (sessions of the one before stay valid until they expire; older ones are refused).
    */
   readonly tokenKeyId: number
+  /**
+   * The metadata database: a postgres:// URL (several gateways share it), or undefined for the
+   * embedded SQLite file in the data directory. It may hold a password: never echoed.
+   */
+  readonly meta: string | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
   readonly rootKeyHex: string | undefined
 }
@@ -52,6 +57,8 @@ interface Setting<T> {
   readonly flag: string | undefined
   readonly accepted: string
   readonly parse: (raw: unknown) => T | undefined
+  /** The value may hold a secret (a password in a URL): an error names the setting, not the value. */
+  readonly secret?: true
 }
 
 const path = (raw: unknown): string | undefined =>
@@ -218,6 +225,17 @@ export const SETTINGS = {
     accepted: 'a whole number from 1 to 1000000',
     parse: (raw) => count(raw, 1, 1_000_000),
   },
+  meta: {
+    file: 'meta',
+    env: 'STRONGROOM_META',
+    flag: undefined,
+    accepted: 'a postgres:// or postgresql:// URL of the metadata database',
+    parse: (raw) =>
+      typeof raw === 'string' && /^postgres(?:ql)?:\/\/[^\0\s]+$/.test(raw) && raw.length <= 4096
+        ? raw
+        : undefined,
+    secret: true,
+  },
   oidcCaFile: {
     file: 'oidcCaFile',
     env: 'STRONGROOM_OIDC_CA_FILE',
@@ -267,7 +285,9 @@ export function loadConfig(sources: ConfigSources): Config {
       if (v === undefined) {
         throw new StrongroomError(
           'CONFIG_INVALID',
-          `${where} is \`${JSON.stringify(raw).slice(0, 80)}\`; expected ${s.accepted}`,
+          s.secret === true
+            ? `${where} is not ${s.accepted} (its value is not shown: it may hold a password)`
+            : `${where} is \`${JSON.stringify(raw).slice(0, 80)}\`; expected ${s.accepted}`,
         )
       }
       values[key] = v
@@ -298,6 +318,7 @@ export function loadConfig(sources: ConfigSources): Config {
     rootKeyHex: rootKeyHex === undefined || rootKeyHex === '' ? undefined : rootKeyHex,
     oidcCaFile: values.oidcCaFile === undefined ? undefined : resolve(values.oidcCaFile as string),
     tokenKeyId: (values.tokenKeyId as number | undefined) ?? 1,
+    meta: values.meta as string | undefined,
   }
 }
 

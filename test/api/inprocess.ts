@@ -99,9 +99,14 @@ export async function startInProcess(
     operations?: readonly Operation[]
     wrap?: (app: App) => App
     decisions?: RecordSink<DecisionRecord>
+    /** A postgres:// URL: the metadata on PostgreSQL instead of SQLite. */
+    meta?: string
   } = {},
 ): Promise<InProcess> {
-  const config = loadConfig({ env: {}, flags: { 'data-dir': join(dir, 'data') } })
+  const config = loadConfig({
+    env: o.meta === undefined ? {} : { STRONGROOM_META: o.meta },
+    flags: { 'data-dir': join(dir, 'data') },
+  })
   await initDataDir(config, { dev: true })
   const app = await openApp(config)
   const tenant = await app.identity.createTenant('acme')

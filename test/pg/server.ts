@@ -21,6 +21,10 @@ export interface Postgres {
   readonly url: (database: string) => string
   /** Makes an empty database and answers its URL. */
   createDatabase(name: string): Promise<string>
+  /** Stops the server as a crash would (immediate shutdown), keeping its data. */
+  halt(): Promise<void>
+  /** Starts it again after `halt`. */
+  restart(): void
   stop(): Promise<void>
 }
 
@@ -83,17 +87,33 @@ export async function startPostgres(): Promise<Postgres | undefined> {
   run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start'])
   const url = (database: string) =>
     `postgres://strongroom@localhost/${database}?host=${encodeURIComponent(dir)}`
-  const admin = new pg.Client({ connectionString: url('postgres') })
-  await admin.connect()
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: url('postgres') })
+    c.on('error', () => {})
+    await c.connect()
+    return c
+  }
+  let admin: pg.Client | undefined = await connect()
+  const start = () =>
+    run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start'])
   return {
     url,
     async createDatabase(name) {
+      admin ??= await connect()
       await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`)
       return url(name)
     },
-    async stop() {
-      await admin.end()
+    async halt() {
+      await admin?.end().catch(() => {})
+      admin = undefined
       run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
+    },
+    restart: start,
+    async stop() {
+      await admin?.end().catch(() => {})
+      // Already halted (a test that failed before restarting it) is stopped too.
+      if (existsSync(join(data, 'postmaster.pid')))
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
       rmSync(dir, { recursive: true, force: true })
     },
   }

@@ -91,15 +91,27 @@ export class PgDb {
       } catch (e) {
         throw unavailable(e)
       }
+      // A connection that dies while checked out emits 'error' besides failing its query: the
+      // query's rejection is the one handled; unheard, the event would end the process.
+      let broken: Error | undefined
+      const onError = (e: Error) => {
+        broken = e
+      }
+      client.on('error', onError)
+      const release = () => {
+        client.off('error', onError)
+        // A broken connection is closed, not handed to the next request.
+        client.release(broken)
+      }
       try {
         await client.query(BEGIN[mode])
         const out = await fn(client)
         await client.query('COMMIT')
-        client.release()
+        release()
         return out
       } catch (e) {
-        await client.query('ROLLBACK').catch(() => {})
-        client.release()
+        if (broken === undefined) await client.query('ROLLBACK').catch(() => {})
+        release()
         const code = (e as { code?: unknown }).code
         if (typeof code === 'string' && RETRIED.has(code) && attempt < MAX_ATTEMPTS) {
           await new Promise((r) => setTimeout(r, 2 ** attempt * 5 + Math.random() * 10))
@@ -126,8 +138,9 @@ function unavailable(e: unknown): Error {
   const message = e.message
   const down =
     (typeof code === 'string' &&
-      (/^(08|57P0[1-3])/.test(code) || ['ECONNREFUSED', 'ENOENT', 'ECONNRESET'].includes(code))) ||
-    /timeout exceeded when trying to connect|Connection terminated/.test(message)
+      (/^(08|57P0[1-3])/.test(code) ||
+        ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) ||
+    /timeout exceeded when trying to connect|Connection terminated|not queryable/.test(message)
   if (!down) return e
   return new StrongroomError(
     'SERVICE_UNAVAILABLE',
