@@ -34,6 +34,7 @@ import {
 } from './kms/root.ts'
 import type { RootKeyMode } from './meta/installation.ts'
 import { PgMetadataStore } from './meta/postgres/store.ts'
+import { MIGRATIONS } from './meta/sqlite/migrations.ts'
 import { SqliteMetadataStore } from './meta/sqlite/store.ts'
 import type { MetadataStore } from './meta/store.ts'
 import { FsBlobStore } from './store/blobs.ts'
@@ -222,6 +223,23 @@ export async function initDataDir(
 async function openStore(config: Config, create: boolean): Promise<MetadataStore> {
   if (config.meta !== undefined) return PgMetadataStore.open(config.meta)
   return SqliteMetadataStore.open(join(config.dataDir, META_FILE), { create })
+}
+
+/**
+ * Brings the metadata database to this build's schema (PostgreSQL under an advisory lock, so
+ * several gateways or operators at once migrate once) without the root key; answers where it is.
+ */
+export async function migrateMetadata(
+  config: Config,
+): Promise<{ readonly backend: 'postgres' | 'sqlite'; readonly version: number }> {
+  if (config.meta === undefined && !existsSync(join(config.dataDir, META_FILE)))
+    throw new StrongroomError(
+      'DATA_DIR_MISSING',
+      `no metadata database at \`${join(config.dataDir, META_FILE)}\`; create one with \`strongroom init\``,
+    )
+  const store = await openStore(config, false)
+  await store.close()
+  return { backend: config.meta === undefined ? 'sqlite' : 'postgres', version: MIGRATIONS.length }
 }
 
 /** Opens an initialised data directory: metadata, root key check, key service, due key maintenance. */

@@ -30,6 +30,7 @@ import {
 } from './commands/key.ts'
 import { roleCreate, roleList, rolePutPolicy, roleRevokeSessions } from './commands/role.ts'
 import { whoami } from './commands/whoami.ts'
+import { migrate } from './commands/migrate.ts'
 import {
   groupAddUser,
   groupCreate,
@@ -87,6 +88,7 @@ export const COMMANDS: readonly Command[] = [
   oidcProviderCreate,
   oidcProviderList,
   whoami,
+  migrate,
   run,
   policyValidate,
   policySimulate,
