@@ -101,26 +101,20 @@ export async function startInProcess(
     decisions?: RecordSink<DecisionRecord>
     /** A postgres:// URL: the metadata on PostgreSQL instead of SQLite. */
     meta?: string
+    /**
+     * Another gateway of an installation a first one made (same data directory and `meta`):
+     * nothing is initialised or created; its administrator's and nobody's keys are these.
+     */
+    joins?: Pick<InProcess, 'admin' | 'nobody'>
   } = {},
 ): Promise<InProcess> {
   const config = loadConfig({
     env: o.meta === undefined ? {} : { STRONGROOM_META: o.meta },
     flags: { 'data-dir': join(dir, 'data') },
   })
-  await initDataDir(config, { dev: true })
+  if (o.joins === undefined) await initDataDir(config, { dev: true })
   const app = await openApp(config)
-  const tenant = await app.identity.createTenant('acme')
-  const root = await app.identity.createUser(tenant, 'admin')
-  await app.identity.putUserPolicy(
-    root,
-    'all',
-    JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
-    }),
-  )
-  const k1 = await app.identity.createAccessKey(root)
-  const k2 = await app.identity.createAccessKey(await app.identity.createUser(tenant, 'nobody'))
+  const { admin, nobody } = o.joins ?? (await bootstrap(app))
   const objects = app.objects
   const gateway = new S3Gateway({
     app: o.wrap?.(app) ?? app,
@@ -156,13 +150,33 @@ export async function startInProcess(
     app,
     gateway,
     running,
-    admin: { id: k1.accessKeyId, secret: k1.secretAccessKey },
-    nobody: { id: k2.accessKeyId, secret: k2.secretAccessKey },
+    admin,
+    nobody,
     send,
     close: async () => {
       await running.close()
       await app.close()
     },
+  }
+}
+
+/** Tenant `acme` with `admin` (allowed everything) and `nobody` (no policy), and a key each. */
+async function bootstrap(app: App): Promise<{ admin: Creds; nobody: Creds }> {
+  const tenant = await app.identity.createTenant('acme')
+  const root = await app.identity.createUser(tenant, 'admin')
+  await app.identity.putUserPolicy(
+    root,
+    'all',
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+    }),
+  )
+  const k1 = await app.identity.createAccessKey(root)
+  const k2 = await app.identity.createAccessKey(await app.identity.createUser(tenant, 'nobody'))
+  return {
+    admin: { id: k1.accessKeyId, secret: k1.secretAccessKey },
+    nobody: { id: k2.accessKeyId, secret: k2.secretAccessKey },
   }
 }
 
