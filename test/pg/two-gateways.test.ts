@@ -18,7 +18,13 @@ import {
   PutUserPolicyCommand,
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam'
-import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import { startInProcess, type InProcess } from '../api/inprocess.ts'
 import { NEEDS_POSTGRES, startPostgres } from './server.ts'
 
@@ -111,6 +117,34 @@ describe(
         }),
       )
       assert.equal(await list(a, alice), 'InvalidAccessKeyId')
+    })
+
+    it('a key disabled through one gateway seals and opens nothing on the other, though it read the key before', async () => {
+      const admin = { accessKeyId: a.admin.id, secretAccessKey: a.admin.secret }
+      const s3 = (g: InProcess) =>
+        new S3Client({
+          ...config,
+          endpoint: g.running.url,
+          forcePathStyle: true,
+          credentials: admin,
+        })
+      await s3(a).send(new CreateBucketCommand({ Bucket: 'models' }))
+      await s3(b).send(new PutObjectCommand({ Bucket: 'models', Key: 'm', Body: 'weights' }))
+      const read = () =>
+        s3(b)
+          .send(new GetObjectCommand({ Bucket: 'models', Key: 'm' }))
+          .then(
+            async (r) => (await r.Body?.transformToString()) ?? '',
+            (e: unknown) => (e as { name?: string }).name ?? 'error',
+          )
+      assert.equal(await read(), 'weights')
+      const tenant = await a.app.identity.tenant('acme')
+      const bucket = await a.app.buckets.get('models')
+      assert.ok(bucket)
+      await a.app.keys.disable(tenant, bucket.keyId)
+      assert.equal(await read(), 'KMS.DisabledException')
+      await a.app.keys.enable(tenant, bucket.keyId)
+      assert.equal(await read(), 'weights')
     })
   },
 )
