@@ -13,8 +13,19 @@ import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
+import { NEEDS_POSTGRES, startPostgres } from '../pg/server.ts'
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
+
+/**
+ * STRONGROOM_E2E_POSTGRES=1 runs the suite with the gateway's metadata on a throwaway
+ * PostgreSQL (test/pg/server.ts), one database per test file: CI's second configuration.
+ */
+const postgres = process.env.STRONGROOM_E2E_POSTGRES === '1' ? await startPostgres() : undefined
+if (process.env.STRONGROOM_E2E_POSTGRES === '1') {
+  assert.ok(postgres, NEEDS_POSTGRES)
+  process.env.STRONGROOM_META = await postgres.createDatabase('e2e')
+}
 export const work = mkdtempSync(join(tmpdir(), 'sr-e2e-'))
 export const dataDir = join(work, 'data')
 export const ADMIN = { id: 'AKIAE2EADMIN00000001', secret: 'e2e-admin-secret-0123456789' }
@@ -211,6 +222,7 @@ export async function stop(): Promise<void> {
     await exited
   }
   rmSync(work, { recursive: true, force: true })
+  await postgres?.stop()
 }
 
 /** Sends raw bytes over TLS and returns what comes back until the server closes (or 10 s pass). */
