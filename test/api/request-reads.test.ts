@@ -15,6 +15,7 @@ import { startInProcess, type InProcess } from './inprocess.ts'
 describe('per-request reads and the compiled-policy cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sr-reads-'))
   const calls = new Map<string, number>()
+  const rows = new Map<string, number>()
   let h: InProcess
 
   /** Counts every call of `service`'s methods as `prefix.method` (its own inner calls are not counted). */
@@ -25,7 +26,17 @@ describe('per-request reads and the compiled-policy cache', () => {
         if (typeof v !== 'function' || typeof name !== 'string') return v
         return (...args: unknown[]) => {
           calls.set(`${prefix}.${name}`, (calls.get(`${prefix}.${name}`) ?? 0) + 1)
-          return (v as (...a: unknown[]) => unknown).apply(target, args)
+          const out = (v as (...a: unknown[]) => unknown).apply(target, args)
+          // Rows a listing answered, summed: what a request read, not only how often.
+          if (out instanceof Promise)
+            void out.then(
+              (x: unknown) => {
+                if (Array.isArray(x))
+                  rows.set(`${prefix}.${name}`, (rows.get(`${prefix}.${name}`) ?? 0) + x.length)
+              },
+              () => {},
+            )
+          return out
         }
       },
     })
@@ -111,5 +122,34 @@ describe('per-request reads and the compiled-policy cache', () => {
     assert.equal(h.gateway.policies.size, before + 1, 'the new bucket policy compiled once')
     assert.equal((await h.send(h.admin, { method: 'GET', path: '/bkt/k' })).status, 403)
     assert.equal(h.gateway.policies.size, before + 1)
+  })
+  it('ListMultipartUploads with a delimiter reads one page past each common prefix, not every upload under it', async () => {
+    const bucket = await h.app.buckets.get('bkt')
+    assert.ok(bucket)
+    const upload = (key: string, n: number) =>
+      h.app.objectMeta.createUpload({
+        id: String(n).padStart(32, '0'),
+        bucket: 'bkt',
+        key,
+        contentType: null,
+        metadata: {},
+        tags: [],
+        keyId: bucket.keyId,
+      })
+    for (let i = 0; i < 1500; i++) await upload(`a/${String(i).padStart(5, '0')}`, i)
+    await upload('b/x', 1500)
+    calls.clear()
+    rows.clear()
+    const r = await h.send(h.admin, { method: 'GET', path: '/bkt?uploads&delimiter=%2F' })
+    assert.equal(r.status, 200, r.body)
+    assert.deepEqual(
+      [...r.body.matchAll(/<CommonPrefixes><Prefix>([^<]*)<\/Prefix><\/CommonPrefixes>/g)].map(
+        (m) => m[1],
+      ),
+      ['a/', 'b/'],
+    )
+    // A first page of a/ (1,000), then past a/ straight to b/x, then past b/: not the 500
+    // more uploads under a/ that walking would read.
+    assert.equal(rows.get('objectMeta.listUploads'), 1001)
   })
 })
