@@ -312,8 +312,11 @@ CREATE TABLE object_parts (
 );
 `
 
-/** Migrations after the baseline, by number (BASELINE + 1 first); none yet. */
-const LATER: readonly string[] = []
+/** Migrations after the baseline, by number (BASELINE + 1 first), each SQLite's of that number. */
+const LATER: readonly string[] = [
+  // 17: live objects by key: a listing skips delete markers through the index.
+  'CREATE INDEX objects_live ON objects (bucket, key) WHERE NOT delete_marker',
+]
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = BASELINE + LATER.length
