@@ -28,19 +28,10 @@ import {
   type Versioning,
   type WriteCondition,
 } from '../objects.ts'
-import type { ScanRecord } from '../verdicts.ts'
+import { OBJECT_COLUMNS, objectOf, objectValues as rowValues } from '../rows.ts'
 import { bytea, int, text, type PgDb, type Queryable } from './db.ts'
 import { insertDataKey } from './keys.ts'
-import {
-  digestOf,
-  forgetParts,
-  partsOf,
-  PARTS_JSON,
-  systemOf,
-  withParts,
-  withPartsOf,
-  type Row,
-} from './parts.ts'
+import { forgetParts, partsOf, PARTS_JSON, withParts, withPartsOf, type Row } from './parts.ts'
 
 const rowsOf = async (c: Queryable, sql: string, params: unknown[]): Promise<Row[]> =>
   (await c.query(sql, params)).rows as Row[]
@@ -393,8 +384,7 @@ export function prefixEnd(prefix: string): string | undefined {
 }
 
 /** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
-const COLUMNS =
-  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan, header_sha256, system, lock'
+const COLUMNS = OBJECT_COLUMNS
 /** Every column but the key's (bucket, key): what a replacement or a promotion rewrites. */
 const REST = COLUMNS.split(', ').slice(2).join(', ')
 const PLACEHOLDERS = COLUMNS.split(', ')
@@ -404,50 +394,5 @@ const EXCLUDED = REST.split(', ')
   .map((col) => `excluded.${col}`)
   .join(', ')
 
-function objectValues(o: ObjectRecord, seq: number): unknown[] {
-  const orNull = (v: string) => (v === '' ? null : v)
-  return [
-    o.bucket,
-    o.key,
-    o.versionId,
-    seq,
-    o.deleteMarker,
-    o.size,
-    o.etag,
-    o.contentType,
-    JSON.stringify(o.metadata),
-    JSON.stringify(o.tags),
-    JSON.stringify(o.checksums),
-    orNull(o.blob),
-    orNull(o.dataKeyId),
-    orNull(o.keyId),
-    o.createdAt,
-    o.scan === null ? null : JSON.stringify(o.scan),
-    o.headerDigest ?? null,
-    JSON.stringify(o.system ?? {}),
-    o.lock === undefined ? null : JSON.stringify(o.lock),
-  ]
-}
-
-function object(r: Row): ObjectRecord {
-  return {
-    bucket: text(r.bucket),
-    key: text(r.key),
-    versionId: text(r.version_id),
-    deleteMarker: r.delete_marker === true,
-    size: int(r.size),
-    etag: text(r.etag),
-    contentType: r.content_type === null ? null : text(r.content_type),
-    metadata: JSON.parse(text(r.metadata)) as Record<string, string>,
-    tags: JSON.parse(text(r.tags)) as Tags,
-    checksums: JSON.parse(text(r.checksums)) as Record<string, string>,
-    blob: text(r.blob ?? ''),
-    dataKeyId: text(r.data_key_id ?? ''),
-    keyId: text(r.key_id ?? ''),
-    createdAt: int(r.created_at),
-    scan: r.scan === null || r.scan === undefined ? null : (JSON.parse(text(r.scan)) as ScanRecord),
-    ...digestOf(r),
-    ...systemOf(r),
-    ...(typeof r.lock === 'string' ? { lock: JSON.parse(r.lock) as ObjectLock } : {}),
-  }
-}
+const objectValues = (o: ObjectRecord, seq: number): unknown[] => rowValues(o, seq, (b) => b)
+const object = (r: Row): ObjectRecord => objectOf(r, (v) => v === true)

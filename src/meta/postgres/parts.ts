@@ -5,27 +5,13 @@
  * of the store; `claimParts` locks the upload's row first.
  */
 import { StrongroomError } from '../../errors.ts'
-import {
-  multipartUploadId,
-  type ObjectPart,
-  type PartRecord,
-  type SystemMetadata,
-} from '../objects.ts'
+import { multipartUploadId, type ObjectPart, type PartRecord } from '../objects.ts'
+import { digestOf } from '../rows.ts'
 import { int, text, type Queryable } from './db.ts'
 
 export type Row = Record<string, unknown>
 
-/** The header digest of a row, when it has one. */
-export function digestOf(r: Row): { headerDigest?: string } {
-  return typeof r.header_sha256 === 'string' ? { headerDigest: r.header_sha256 } : {}
-}
-
-/** An object's or upload's system metadata, left out when none was set (as records are written). */
-export function systemOf(r: Row): { system?: SystemMetadata } {
-  return typeof r.system === 'string' && r.system !== '{}'
-    ? { system: JSON.parse(r.system) as SystemMetadata }
-    : {}
-}
+export { systemOf } from '../rows.ts'
 
 /** A part's verified checksums, left out when it has none. */
 export function checksumsOf(r: Row): { checksums?: Record<string, string> } {

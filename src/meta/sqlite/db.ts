@@ -10,7 +10,6 @@ import { chmodSync, closeSync, existsSync, fdatasync, openSync, statSync } from 
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
 import { StrongroomError } from '../../errors.ts'
 import { MIGRATIONS } from './migrations.ts'
-import type { SystemMetadata } from '../objects.ts'
 
 /** 'SROO' */
 export const APPLICATION_ID = 0x53524f4f
@@ -296,17 +295,7 @@ export const numOrNull = (v: SQLInputValue | undefined): number | null =>
 export const bytes = (v: SQLInputValue | undefined): Uint8Array =>
   v instanceof Uint8Array ? v : new Uint8Array(0)
 
-/** The header digest of a row, when it has one (rows before migration 8 do not). */
-export function digestOf(r: Row): { headerDigest?: string } {
-  return typeof r.header_sha256 === 'string' ? { headerDigest: r.header_sha256 } : {}
-}
-
-/** An object's or upload's system metadata, left out when none was set (as records are written). */
-export function systemOf(r: Row): { system?: SystemMetadata } {
-  return typeof r.system === 'string' && r.system !== '{}'
-    ? { system: JSON.parse(r.system) as SystemMetadata }
-    : {}
-}
+export { digestOf, systemOf } from '../rows.ts'
 
 /** Stores a data key with the row it seals, inside the caller's transaction. */
 export function insertDataKey(

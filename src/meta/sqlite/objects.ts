@@ -19,18 +19,8 @@ import {
   type Versioning,
   type WriteCondition,
 } from '../objects.ts'
-import type { ScanRecord } from '../verdicts.ts'
-import {
-  bytes,
-  digestOf,
-  systemOf,
-  insertDataKey,
-  num,
-  settle,
-  str,
-  type Row,
-  type SqliteDb,
-} from './db.ts'
+import { OBJECT_COLUMNS, objectOf, objectValues as rowValues } from '../rows.ts'
+import { bytes, insertDataKey, num, settle, str, type Row, type SqliteDb } from './db.ts'
 import { forgetParts, partsOf, withParts } from './parts.ts'
 
 export class SqliteObjectStore implements ObjectStore {
@@ -335,54 +325,7 @@ function forget(db: SqliteDb, removed: ObjectRecord): ObjectRecord {
   return o
 }
 
-/** The columns of `objects` and `versions`, in their order (the two tables have the same shape). */
-export const COLUMNS =
-  'bucket, key, version_id, seq, delete_marker, size, etag, content_type, metadata, tags, checksums, blob, data_key_id, key_id, created_at, scan, header_sha256, system, lock'
-
-function objectValues(o: ObjectRecord, seq: number): SQLInputValue[] {
-  const orNull = (v: string) => (v === '' ? null : v)
-  return [
-    o.bucket,
-    o.key,
-    o.versionId,
-    seq,
-    Number(o.deleteMarker),
-    o.size,
-    o.etag,
-    o.contentType,
-    JSON.stringify(o.metadata),
-    JSON.stringify(o.tags),
-    JSON.stringify(o.checksums),
-    orNull(o.blob),
-    orNull(o.dataKeyId),
-    orNull(o.keyId),
-    o.createdAt,
-    o.scan === null ? null : JSON.stringify(o.scan),
-    o.headerDigest ?? null,
-    JSON.stringify(o.system ?? {}),
-    o.lock === undefined ? null : JSON.stringify(o.lock),
-  ]
-}
-
-function object(r: Row): ObjectRecord {
-  return {
-    bucket: str(r.bucket),
-    key: str(r.key),
-    versionId: str(r.version_id),
-    deleteMarker: num(r.delete_marker) === 1,
-    size: num(r.size),
-    etag: str(r.etag),
-    contentType: r.content_type === null ? null : str(r.content_type),
-    metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
-    tags: JSON.parse(str(r.tags)) as Tags,
-    checksums: JSON.parse(str(r.checksums)) as Record<string, string>,
-    blob: str(r.blob ?? ''),
-    dataKeyId: str(r.data_key_id ?? ''),
-    keyId: str(r.key_id ?? ''),
-    createdAt: num(r.created_at),
-    scan: r.scan === null || r.scan === undefined ? null : (JSON.parse(str(r.scan)) as ScanRecord),
-    ...digestOf(r),
-    ...systemOf(r),
-    ...(typeof r.lock === 'string' ? { lock: JSON.parse(r.lock) as ObjectLock } : {}),
-  }
-}
+const COLUMNS = OBJECT_COLUMNS
+const objectValues = (o: ObjectRecord, seq: number): SQLInputValue[] =>
+  rowValues(o, seq, (b) => Number(b))
+const object = (r: Row): ObjectRecord => objectOf(r, (v) => Number(v) === 1)
