@@ -1,8 +1,10 @@
 /**
- * The object row both SQL adapters write and read (`objects` and `versions` have one shape):
- * its values in column order and the record back from a row. The adapters differ only in how
- * a flag is stored (SQLite 0/1, PostgreSQL boolean), which each passes in.
+ * Rows both SQL adapters write and read: the object row (`objects` and `versions` have one
+ * shape), its values in column order and the record back from a row (the adapters differ only
+ * in how a flag is stored, SQLite 0/1, PostgreSQL boolean, which each passes in), and the
+ * identity records (tenants, users, roles, access keys).
  */
+import type { AccessKeyRecord, RoleRecord, TenantRecord, UserRecord } from './identity.ts'
 import type { ObjectLock, ObjectRecord, SystemMetadata, Tags } from './objects.ts'
 import type { ScanRecord } from './verdicts.ts'
 
@@ -15,6 +17,8 @@ export const OBJECT_COLUMNS =
 const str = (v: unknown): string =>
   typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? v.toString() : ''
 const num = (v: unknown): number => Number(v)
+const bytes = (v: unknown): Uint8Array =>
+  v instanceof Uint8Array ? new Uint8Array(v) : new Uint8Array()
 
 /** The row's values for OBJECT_COLUMNS; `flag` stores delete_marker as the backend does. */
 export function objectValues<F>(
@@ -80,4 +84,41 @@ export function systemOf(r: Row): { system?: SystemMetadata } {
   return typeof r.system === 'string' && r.system !== '{}'
     ? { system: JSON.parse(r.system) as SystemMetadata }
     : {}
+}
+
+export function tenantOf(r: Row): TenantRecord {
+  return { id: str(r.id), name: str(r.name), createdAt: num(r.created_at) }
+}
+
+export function userOf(r: Row): UserRecord {
+  return {
+    tenantId: str(r.tenant_id),
+    name: str(r.name),
+    id: str(r.id),
+    createdAt: num(r.created_at),
+  }
+}
+
+export function roleOf(r: Row): RoleRecord {
+  return {
+    tenantId: str(r.tenant_id),
+    name: str(r.name),
+    id: str(r.id),
+    path: str(r.path),
+    description: str(r.description),
+    trustPolicy: str(r.trust_policy),
+    maxSessionSeconds: num(r.max_session_seconds),
+    createdAt: num(r.created_at),
+  }
+}
+
+export function accessKeyOf(r: Row): AccessKeyRecord {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    userName: str(r.user_name),
+    secret: bytes(r.secret),
+    status: str(r.status) === 'Active' ? 'Active' : 'Inactive',
+    createdAt: num(r.created_at),
+  }
 }

@@ -13,15 +13,8 @@ import type {
   UserPolicyRecord,
   UserRecord,
 } from '../identity.ts'
-import {
-  bytea,
-  int,
-  isForeignKeyViolation,
-  isUniqueViolation,
-  text,
-  type PgDb,
-  type Queryable,
-} from './db.ts'
+import { accessKeyOf, roleOf, tenantOf, userOf } from '../rows.ts'
+import { isForeignKeyViolation, isUniqueViolation, text, type PgDb, type Queryable } from './db.ts'
 
 type Row = Record<string, unknown>
 
@@ -50,16 +43,16 @@ export class PgIdentityStore implements IdentityStore {
 
   async getTenant(name: string): Promise<TenantRecord | undefined> {
     const [r] = await this.db.query('SELECT * FROM tenants WHERE name = $1', [name])
-    return r && tenant(r)
+    return r && tenantOf(r)
   }
 
   async getTenantById(id: string): Promise<TenantRecord | undefined> {
     const [r] = await this.db.query('SELECT * FROM tenants WHERE id = $1', [id])
-    return r && tenant(r)
+    return r && tenantOf(r)
   }
 
   async listTenants(): Promise<TenantRecord[]> {
-    return (await this.db.query('SELECT * FROM tenants ORDER BY name COLLATE "C"')).map(tenant)
+    return (await this.db.query('SELECT * FROM tenants ORDER BY name COLLATE "C"')).map(tenantOf)
   }
 
   async createUser(u: UserRecord): Promise<void> {
@@ -91,7 +84,7 @@ export class PgIdentityStore implements IdentityStore {
         'SELECT * FROM users WHERE tenant_id = $1 ORDER BY name::text COLLATE "C"',
         [tenantId],
       )
-    ).map(user)
+    ).map(userOf)
   }
 
   async createAccessKey(k: AccessKeyRecord): Promise<void> {
@@ -111,7 +104,7 @@ export class PgIdentityStore implements IdentityStore {
         'SELECT * FROM access_keys WHERE tenant_id = $1 AND user_name = $2 ORDER BY created_at, id COLLATE "C"',
         [tenantId, userName],
       )
-    ).map(accessKey)
+    ).map(accessKeyOf)
   }
 
   async setAccessKeyStatus(id: string, status: AccessKeyRecord['status']): Promise<void> {
@@ -172,7 +165,7 @@ export class PgIdentityStore implements IdentityStore {
         'SELECT * FROM roles WHERE tenant_id = $1 ORDER BY lower(name::text) COLLATE "C"',
         [tenantId],
       )
-    ).map(role)
+    ).map(roleOf)
   }
 
   async putRolePolicy(p: RolePolicyRecord): Promise<void> {
@@ -207,7 +200,7 @@ export async function readUser(
   const [r] = (
     await c.query('SELECT * FROM users WHERE tenant_id = $1 AND name = $2', [tenantId, name])
   ).rows as Row[]
-  return r && user(r)
+  return r && userOf(r)
 }
 
 export async function readAccessKey(
@@ -215,7 +208,7 @@ export async function readAccessKey(
   id: string,
 ): Promise<AccessKeyRecord | undefined> {
   const [r] = (await c.query('SELECT * FROM access_keys WHERE id = $1', [id])).rows as Row[]
-  return r && accessKey(r)
+  return r && accessKeyOf(r)
 }
 
 export async function readUserPolicies(
@@ -245,7 +238,7 @@ export async function readRole(
   const [r] = (
     await c.query('SELECT * FROM roles WHERE tenant_id = $1 AND name = $2', [tenantId, name])
   ).rows as Row[]
-  return r && role(r)
+  return r && roleOf(r)
 }
 
 export async function readRolePolicies(
@@ -265,41 +258,4 @@ export async function readRolePolicies(
     name: text(r.name),
     document: text(r.document),
   }))
-}
-
-function tenant(r: Row): TenantRecord {
-  return { id: text(r.id), name: text(r.name), createdAt: int(r.created_at) }
-}
-
-function user(r: Row): UserRecord {
-  return {
-    tenantId: text(r.tenant_id),
-    name: text(r.name),
-    id: text(r.id),
-    createdAt: int(r.created_at),
-  }
-}
-
-function role(r: Row): RoleRecord {
-  return {
-    tenantId: text(r.tenant_id),
-    name: text(r.name),
-    id: text(r.id),
-    path: text(r.path),
-    description: text(r.description),
-    trustPolicy: text(r.trust_policy),
-    maxSessionSeconds: int(r.max_session_seconds),
-    createdAt: int(r.created_at),
-  }
-}
-
-function accessKey(r: Row): AccessKeyRecord {
-  return {
-    id: text(r.id),
-    tenantId: text(r.tenant_id),
-    userName: text(r.user_name),
-    secret: bytea(r.secret),
-    status: text(r.status) === 'Active' ? 'Active' : 'Inactive',
-    createdAt: int(r.created_at),
-  }
 }

@@ -9,7 +9,8 @@ import type {
   UserPolicyRecord,
   UserRecord,
 } from '../identity.ts'
-import { bytes, isUniqueViolation, num, str, type Row, type SqliteDb, settle } from './db.ts'
+import { accessKeyOf, roleOf, tenantOf, userOf } from '../rows.ts'
+import { isUniqueViolation, str, type Row, type SqliteDb, settle } from './db.ts'
 
 export class SqliteIdentityStore implements IdentityStore {
   private readonly db: SqliteDb
@@ -37,20 +38,20 @@ export class SqliteIdentityStore implements IdentityStore {
   getTenant(name: string): Promise<TenantRecord | undefined> {
     return settle(() => {
       const r = this.db.stmt('SELECT * FROM tenants WHERE name = ?').get(name) as Row | undefined
-      return r && tenant(r)
+      return r && tenantOf(r)
     })
   }
 
   getTenantById(id: string): Promise<TenantRecord | undefined> {
     return settle(() => {
       const r = this.db.stmt('SELECT * FROM tenants WHERE id = ?').get(id) as Row | undefined
-      return r && tenant(r)
+      return r && tenantOf(r)
     })
   }
 
   listTenants(): Promise<TenantRecord[]> {
     return settle(() => {
-      return (this.db.stmt('SELECT * FROM tenants ORDER BY name').all() as Row[]).map(tenant)
+      return (this.db.stmt('SELECT * FROM tenants ORDER BY name').all() as Row[]).map(tenantOf)
     })
   }
 
@@ -80,7 +81,7 @@ export class SqliteIdentityStore implements IdentityStore {
     return settle(() => {
       return (
         this.db.stmt('SELECT * FROM users WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
-      ).map(user)
+      ).map(userOf)
     })
   }
 
@@ -105,7 +106,7 @@ export class SqliteIdentityStore implements IdentityStore {
           'SELECT * FROM access_keys WHERE tenant_id = ? AND user_name = ? ORDER BY created_at, id',
         )
         .all(tenantId, userName) as Row[]
-      return rows.map(accessKey)
+      return rows.map(accessKeyOf)
     })
   }
 
@@ -175,7 +176,7 @@ export class SqliteIdentityStore implements IdentityStore {
     return settle(() =>
       (
         this.db.stmt('SELECT * FROM roles WHERE tenant_id = ? ORDER BY name').all(tenantId) as Row[]
-      ).map(role),
+      ).map(roleOf),
     )
   }
 
@@ -202,12 +203,12 @@ export function readUser(db: SqliteDb, tenantId: string, name: string): UserReco
   const r = db
     .stmt('SELECT * FROM users WHERE tenant_id = ? AND name = ? COLLATE NOCASE')
     .get(tenantId, name) as Row | undefined
-  return r && user(r)
+  return r && userOf(r)
 }
 
 export function readAccessKey(db: SqliteDb, id: string): AccessKeyRecord | undefined {
   const r = db.stmt('SELECT * FROM access_keys WHERE id = ?').get(id) as Row | undefined
-  return r && accessKey(r)
+  return r && accessKeyOf(r)
 }
 
 export function readUserPolicies(
@@ -229,7 +230,7 @@ export function readUserPolicies(
 export function readRole(db: SqliteDb, tenantId: string, name: string): RoleRecord | undefined {
   const r = db.stmt('SELECT * FROM roles WHERE tenant_id = ? AND name = ?').get(tenantId, name) as
     Row | undefined
-  return r && role(r)
+  return r && roleOf(r)
 }
 
 export function readRolePolicies(
@@ -246,41 +247,4 @@ export function readRolePolicies(
     name: str(r.name),
     document: str(r.document),
   }))
-}
-
-function role(r: Row): RoleRecord {
-  return {
-    tenantId: str(r.tenant_id),
-    name: str(r.name),
-    id: str(r.id),
-    path: str(r.path),
-    description: str(r.description),
-    trustPolicy: str(r.trust_policy),
-    maxSessionSeconds: num(r.max_session_seconds),
-    createdAt: num(r.created_at),
-  }
-}
-
-function tenant(r: Row): TenantRecord {
-  return { id: str(r.id), name: str(r.name), createdAt: num(r.created_at) }
-}
-
-function user(r: Row): UserRecord {
-  return {
-    tenantId: str(r.tenant_id),
-    name: str(r.name),
-    id: str(r.id),
-    createdAt: num(r.created_at),
-  }
-}
-
-function accessKey(r: Row): AccessKeyRecord {
-  return {
-    id: str(r.id),
-    tenantId: str(r.tenant_id),
-    userName: str(r.user_name),
-    secret: bytes(r.secret),
-    status: str(r.status) === 'Active' ? 'Active' : 'Inactive',
-    createdAt: num(r.created_at),
-  }
 }
