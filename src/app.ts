@@ -37,7 +37,7 @@ import { PgMetadataStore } from './meta/postgres/store.ts'
 import { MIGRATIONS } from './meta/sqlite/migrations.ts'
 import { SqliteMetadataStore } from './meta/sqlite/store.ts'
 import type { MetadataStore } from './meta/store.ts'
-import { FsBlobStore } from './store/blobs.ts'
+import { FsBlobStore, type BlobStore } from './store/blobs.ts'
 import { BucketService } from './store/buckets.ts'
 import { ObjectMetadata } from './store/object-metadata.ts'
 import { ObjectService } from './store/objects.ts'
@@ -46,6 +46,14 @@ import { ScanPool } from './store/scan-pool.ts'
 export const META_FILE = 'meta.sqlite'
 export const DEV_KEY_FILE = 'dev-root.key'
 export const BLOBS_DIR = 'blobs'
+
+/** The blob store the configuration names: the data directory's, or an S3-compatible bucket. */
+export async function openBlobs(config: Config): Promise<BlobStore> {
+  if (config.blobs === undefined) return new FsBlobStore(join(config.dataDir, BLOBS_DIR))
+  // The AWS SDK loads only for a deployment that uses it.
+  const { S3BlobStore } = await import('./store/s3/blobs.ts')
+  return new S3BlobStore(config.blobs)
+}
 
 /**
  * The composed installation: services only. The metadata store and the local
@@ -295,6 +303,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     await kms.maintain()
     // Every scan runs in a worker (spawned on first use), under the configured memory budget.
     const pool = new ScanPool(options.scanWorkers ?? 1, config.scanMemoryMiB)
+    const blobs = await openBlobs(config)
     return {
       config,
       clock,
@@ -303,7 +312,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       objectMeta: new ObjectMetadata(store, store, clock),
       objects: new ObjectService({
         meta: store,
-        blobs: new FsBlobStore(join(dir, BLOBS_DIR)),
+        blobs,
         provider: kms,
         keys: kms,
         clock,
@@ -317,6 +326,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       oidcKeys: new JwksCache({ ca: oidcCa(config), now: () => clock.now() }),
       async close() {
         kms.close()
+        blobs.close?.()
         try {
           await pool.close()
         } finally {

@@ -140,6 +140,50 @@ describe('configuration', () => {
     )
   })
 
+  it('puts blobs in an S3-compatible bucket when `blobs` names one, with its endpoint, region and keys', () => {
+    const env = {
+      STRONGROOM_BLOBS: 's3://ml-blobs/strongroom',
+      STRONGROOM_BLOBS_ENDPOINT: 'http://127.0.0.1:7480',
+      STRONGROOM_BLOBS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      STRONGROOM_BLOBS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI',
+    }
+    assert.deepEqual(loadConfig({ env, flags: {} }).blobs, {
+      url: 's3://ml-blobs/strongroom',
+      endpoint: 'http://127.0.0.1:7480',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI' },
+    })
+    const aws = loadConfig({
+      env: { STRONGROOM_BLOBS: 's3://b1x', STRONGROOM_REGION: 'eu-west-1' },
+      flags: {},
+    })
+    assert.deepEqual(aws.blobs, {
+      url: 's3://b1x',
+      endpoint: undefined,
+      region: 'eu-west-1',
+      credentials: undefined,
+    })
+    assert.equal(loadConfig({ env: {}, flags: {} }).blobs, undefined)
+    const refused = (env: NodeJS.ProcessEnv, message: RegExp) =>
+      assert.throws(() => loadConfig({ env, flags: {} }), invalid(message))
+    refused(
+      { STRONGROOM_BLOBS: 'file:///tmp' },
+      /STRONGROOM_BLOBS is `"file:\/\/\/tmp"`; expected an s3:\/\//,
+    )
+    refused(
+      { STRONGROOM_BLOBS_ENDPOINT: 'http://x:1' },
+      /`blobsEndpoint` is set but `blobs` is not/,
+    )
+    refused(
+      { STRONGROOM_BLOBS: 's3://bkt', STRONGROOM_BLOBS_ENDPOINT: 'http://u:p@x/path' },
+      /STRONGROOM_BLOBS_ENDPOINT/,
+    )
+    refused(
+      { STRONGROOM_BLOBS: 's3://bkt', STRONGROOM_BLOBS_ACCESS_KEY_ID: 'AKID' },
+      /set both STRONGROOM_BLOBS_ACCESS_KEY_ID and STRONGROOM_BLOBS_SECRET_ACCESS_KEY/,
+    )
+  })
+
   it('points at the line and column of a config file error', () => {
     const unknown = file('unknown.json', '{\n  "dataDir": "/x",\n  "dataDri": "/y"\n}\n')
     assert.throws(

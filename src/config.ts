@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { StrongroomError } from './errors.ts'
+import { parseBlobsUrl } from './store/s3/url.ts'
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './crypto/header.ts'
 import { DEFAULT_LIMITS } from './scan/types.ts'
 import { availableMemory, defaultLimits, type AdmissionLimits } from './api/admission.ts'
@@ -47,6 +48,21 @@ export interface Config {
    * embedded SQLite file in the data directory. It may hold a password: never echoed.
    */
   readonly meta: string | undefined
+  /**
+   * Where sealed blobs live: undefined for the data directory, or an S3-compatible bucket
+   * (`url` s3://BUCKET[/PREFIX], the service's `endpoint` for RGW or MinIO, its `region`).
+   * Credentials come from STRONGROOM_BLOBS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY, else the AWS
+   * SDK's default chain (environment, profile, web identity, instance role).
+   */
+  readonly blobs:
+    | {
+        readonly url: string
+        readonly endpoint: string | undefined
+        readonly region: string
+        readonly credentials:
+          { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined
+      }
+    | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
   readonly rootKeyHex: string | undefined
 }
@@ -236,6 +252,30 @@ export const SETTINGS = {
         : undefined,
     secret: true,
   },
+  blobs: {
+    file: 'blobs',
+    env: 'STRONGROOM_BLOBS',
+    flag: undefined,
+    accepted: 'an s3://BUCKET[/PREFIX] URL of the bucket that holds the sealed blobs',
+    parse: (raw) => (typeof raw === 'string' && parseBlobsUrl(raw) !== undefined ? raw : undefined),
+  },
+  blobsEndpoint: {
+    file: 'blobsEndpoint',
+    env: 'STRONGROOM_BLOBS_ENDPOINT',
+    flag: undefined,
+    accepted: 'the http:// or https:// URL of the S3-compatible service (no user, path or query)',
+    parse: (raw) =>
+      typeof raw === 'string' && /^https?:\/\/[a-zA-Z0-9.[\]:-]{1,300}\/?$/.test(raw)
+        ? raw
+        : undefined,
+  },
+  blobsRegion: {
+    file: 'blobsRegion',
+    env: 'STRONGROOM_BLOBS_REGION',
+    flag: undefined,
+    accepted: 'a region name such as us-east-1',
+    parse: (raw) => (typeof raw === 'string' && /^[a-z0-9-]{1,64}$/.test(raw) ? raw : undefined),
+  },
   oidcCaFile: {
     file: 'oidcCaFile',
     env: 'STRONGROOM_OIDC_CA_FILE',
@@ -296,9 +336,10 @@ export function loadConfig(sources: ConfigSources): Config {
   const rootKeyHex = sources.env.STRONGROOM_ROOT_KEY
   const derived = defaultLimits(sources.memory ?? availableMemory())
   const admissionWait = values.admissionWait as number | undefined
+  const region = (values.region as string | undefined) ?? DEFAULTS.region
   return {
     dataDir: resolve((values.dataDir as string | undefined) ?? DEFAULTS.dataDir),
-    region: (values.region as string | undefined) ?? DEFAULTS.region,
+    region,
     segmentSize: (values.segmentSize as number | undefined) ?? DEFAULTS.segmentSize,
     headerTimeout: (values.headerTimeout as number | undefined) ?? DEFAULTS.headerTimeout,
     idleTimeout: (values.idleTimeout as number | undefined) ?? DEFAULTS.idleTimeout,
@@ -319,6 +360,37 @@ export function loadConfig(sources: ConfigSources): Config {
     oidcCaFile: values.oidcCaFile === undefined ? undefined : resolve(values.oidcCaFile as string),
     tokenKeyId: (values.tokenKeyId as number | undefined) ?? 1,
     meta: values.meta as string | undefined,
+    blobs: blobsOf(values, sources.env, region),
+  }
+}
+
+function blobsOf(
+  values: Partial<Record<Key, unknown>>,
+  env: NodeJS.ProcessEnv,
+  region: string,
+): Config['blobs'] {
+  const url = values.blobs as string | undefined
+  const endpoint = values.blobsEndpoint as string | undefined
+  if (url === undefined) {
+    if (endpoint !== undefined)
+      throw new StrongroomError('CONFIG_INVALID', '`blobsEndpoint` is set but `blobs` is not')
+    return undefined
+  }
+  const accessKeyId = env.STRONGROOM_BLOBS_ACCESS_KEY_ID
+  const secretAccessKey = env.STRONGROOM_BLOBS_SECRET_ACCESS_KEY
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      'set both STRONGROOM_BLOBS_ACCESS_KEY_ID and STRONGROOM_BLOBS_SECRET_ACCESS_KEY, or neither (the AWS SDK’s default chain)',
+    )
+  return {
+    url,
+    endpoint,
+    region: (values.blobsRegion as string | undefined) ?? region,
+    credentials:
+      accessKeyId === undefined || secretAccessKey === undefined
+        ? undefined
+        : { accessKeyId, secretAccessKey },
   }
 }
 

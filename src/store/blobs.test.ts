@@ -23,7 +23,10 @@ describe('FsBlobStore.list', () => {
     await store.put(id, Readable.from([Buffer.from('x')]))
     writeFileSync(join(root, 'stray'), '')
     mkdirSync(join(root, 'ff'))
-    assert.deepEqual(await store.list(), [id])
+    assert.deepEqual(
+      (await store.list()).map((b) => b.id),
+      [id],
+    )
   })
 
   it('does not call a blob directory that cannot be read empty: it fails with IO and the cause', async () => {

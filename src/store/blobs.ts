@@ -7,7 +7,7 @@
  * temporary files, which start-up removes.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RandomAccessSource } from '../crypto/range.ts'
 import { StrongroomError } from '../errors.ts'
@@ -17,13 +17,23 @@ export interface OpenBlob extends RandomAccessSource {
   close(): Promise<void>
 }
 
+/** A stored blob, as listed: its id and when it was last written (ms since the epoch). */
+export interface BlobEntry {
+  readonly id: string
+  readonly modified: number
+}
+
 export interface BlobStore {
   /** Writes `source` as blob `id`, durably; when `source` throws, no blob `id` exists afterwards. */
   put(id: string, source: AsyncIterable<Uint8Array>): Promise<void>
   open(id: string): Promise<OpenBlob>
   delete(id: string): Promise<void>
-  /** Every blob id present, for removing orphans. */
-  list(): Promise<string[]>
+  /** One blob's size and time of writing; undefined when it is not there. */
+  stat(id: string): Promise<(BlobEntry & { readonly size: number }) | undefined>
+  /** Every blob present, for removing orphans; also clears what interrupted writes left. */
+  list(): Promise<BlobEntry[]>
+  /** Lets go of connections (a closing gateway); stores without any have none. */
+  close?(): void
 }
 
 export function newBlobId(): string {
@@ -31,6 +41,13 @@ export function newBlobId(): string {
 }
 
 const ID = /^[0-9a-f]{32}$/
+
+/** `id`, if it is a blob id (32 lowercase hex digits); BLOB_ID_INVALID otherwise. */
+export function blobId(id: string): string {
+  if (!ID.test(id))
+    throw new StrongroomError('BLOB_ID_INVALID', `not a blob id: \`${id.slice(0, 80)}\``)
+  return id
+}
 const BATCH = 256 << 10
 const SYNC_EVERY = 32 << 20
 
@@ -42,9 +59,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   private path(id: string): string {
-    if (!ID.test(id))
-      throw new StrongroomError('BLOB_ID_INVALID', `not a blob id: \`${id.slice(0, 80)}\``)
-    return join(this.dir, id.slice(0, 2), id)
+    return join(this.dir, id.slice(0, 2), blobId(id))
   }
 
   async put(id: string, source: AsyncIterable<Uint8Array>): Promise<void> {
@@ -114,13 +129,25 @@ export class FsBlobStore implements BlobStore {
     await rm(this.path(id), { force: true })
   }
 
-  async list(): Promise<string[]> {
-    const out: string[] = []
+  async stat(id: string): Promise<(BlobEntry & { readonly size: number }) | undefined> {
+    try {
+      const at = await stat(this.path(id))
+      return { id, modified: at.mtimeMs, size: at.size }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw e
+    }
+  }
+
+  async list(): Promise<BlobEntry[]> {
+    const out: BlobEntry[] = []
     // No blob directory yet is no blobs; any other failure to read it is an I/O error, never "none".
     for (const folder of await entries(this.dir, false)) {
       for (const f of await entries(join(this.dir, folder), true)) {
-        if (ID.test(f)) out.push(f)
-        else if (f.endsWith('.tmp')) await rm(join(this.dir, folder, f), { force: true })
+        if (ID.test(f)) {
+          const at = await stat(join(this.dir, folder, f)).catch(() => undefined)
+          if (at !== undefined) out.push({ id: f, modified: at.mtimeMs })
+        } else if (f.endsWith('.tmp')) await rm(join(this.dir, folder, f), { force: true })
       }
     }
     return out

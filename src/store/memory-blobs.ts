@@ -5,31 +5,48 @@
  * blob as an attacker with write access to the blob storage would.
  */
 import type { RandomAccessSource } from '../crypto/range.ts'
-import type { BlobStore, OpenBlob } from './blobs.ts'
+import { blobId, type BlobEntry, type BlobStore, type OpenBlob } from './blobs.ts'
 
 export class MemoryBlobStore implements BlobStore {
   private readonly blobs = new Map<string, Buffer>()
+  private readonly written = new Map<string, number>()
 
   async put(id: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+    blobId(id)
     const chunks: Buffer[] = []
     for await (const c of source) chunks.push(Buffer.from(c))
     // Appears only once every byte is in, as the rename does on disk.
     this.blobs.set(id, Buffer.concat(chunks))
+    this.written.set(id, Date.now())
   }
 
   open(id: string): Promise<OpenBlob> {
-    const data = this.blobs.get(id)
-    if (data === undefined) return Promise.reject(new Error(`no blob ${id}`))
-    return Promise.resolve({ ...bufferSource(data), close: () => Promise.resolve() })
+    return Promise.resolve().then(() => {
+      const data = this.blobs.get(blobId(id))
+      if (data === undefined) throw new Error(`no blob ${id}`)
+      return { ...bufferSource(data), close: () => Promise.resolve() }
+    })
   }
 
   delete(id: string): Promise<void> {
-    this.blobs.delete(id)
-    return Promise.resolve()
+    return Promise.resolve().then(() => {
+      this.blobs.delete(blobId(id))
+      this.written.delete(id)
+    })
   }
 
-  list(): Promise<string[]> {
-    return Promise.resolve([...this.blobs.keys()])
+  stat(id: string): Promise<(BlobEntry & { readonly size: number }) | undefined> {
+    return Promise.resolve().then(() => {
+      const data = this.blobs.get(blobId(id))
+      if (data === undefined) return undefined
+      return { id, modified: this.written.get(id) ?? 0, size: data.length }
+    })
+  }
+
+  list(): Promise<BlobEntry[]> {
+    return Promise.resolve(
+      [...this.blobs.keys()].map((id) => ({ id, modified: this.written.get(id) ?? 0 })),
+    )
   }
 
   /** The stored bytes of a blob (a copy), or undefined. */

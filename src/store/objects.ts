@@ -13,7 +13,7 @@ import type { Clock } from '../clock.ts'
 import type { Header } from '../crypto/header.ts'
 import { openObject } from '../crypto/range.ts'
 import { encrypt, type ByteSource as CryptoSource, type ExpectedHeader } from '../crypto/stream.ts'
-import { StrongroomError } from '../errors.ts'
+import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { newDataKey, storedDataKey } from '../kms/envelope.ts'
 import type { KeyCatalog } from '../kms/catalog.ts'
 import type { KeyProvider } from '../kms/provider.ts'
@@ -447,6 +447,8 @@ export class ObjectService {
         blob = memorySource(data)
       } else blob = await this.blobs.open(id)
     } catch (e) {
+      // A blob store that cannot be reached is not a missing body: the request may be retried.
+      if (isStrongroomError(e, 'SERVICE_UNAVAILABLE')) throw e
       throw new StrongroomError(
         'INTERNAL',
         `the body of \`${what}\` is missing from the blob store`,
@@ -530,12 +532,18 @@ export class ObjectService {
     return marker
   }
 
-  /** Removes blobs that no metadata row names (left by a crash between blob and row). */
-  async removeOrphans(): Promise<number> {
+  /**
+   * Removes blobs that no metadata row names (left by a crash between blob and row). With
+   * several gateways, another one's put is a blob without its row until the put commits: only
+   * blobs older than `graceMs` go, and the rows are read after the blobs are listed.
+   */
+  async removeOrphans(graceMs = 0): Promise<number> {
+    const listed = await this.blobs.list()
     const known = await this.meta.blobIds()
+    const before = Date.now() - graceMs
     let n = 0
-    for (const id of await this.blobs.list()) {
-      if (!known.has(id)) {
+    for (const { id, modified } of listed) {
+      if (!known.has(id) && (graceMs === 0 || modified < before)) {
         await this.blobs.delete(id)
         n++
       }

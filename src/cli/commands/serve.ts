@@ -146,7 +146,8 @@ Example:
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
       const objects = app.objects
-      const orphans = await objects.removeOrphans()
+      // Shared stores (PostgreSQL, a backend bucket) may hold another gateway's put in flight.
+      const orphans = await objects.removeOrphans(config.meta === undefined ? 0 : 3600_000)
       const log = (line: Record<string, unknown>) =>
         process.stderr.write(JSON.stringify(line) + '\n')
       if (orphans > 0)
