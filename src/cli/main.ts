@@ -31,6 +31,7 @@ import {
 import { roleCreate, roleList, rolePutPolicy, roleRevokeSessions } from './commands/role.ts'
 import { whoami } from './commands/whoami.ts'
 import { migrate } from './commands/migrate.ts'
+import { doctor } from './commands/doctor.ts'
 import {
   groupAddUser,
   groupCreate,
@@ -89,6 +90,7 @@ export const COMMANDS: readonly Command[] = [
   oidcProviderList,
   whoami,
   migrate,
+  doctor,
   run,
   policyValidate,
   policySimulate,
