@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createCipheriv, createHash, randomInt } from 'node:crypto'
+import { randomInt } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { INLINE_MAX } from '../../src/store/objects.ts'
+import { content, CrashHistory, seeded } from './crash-history.ts'
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -62,32 +63,13 @@ function client(endpoint: string): S3Client {
   })
 }
 
-/** Deterministic content of version `v` of `key`: 0 to 400 KB of AES-CTR keystream. */
-function content(key: string, v: number): Buffer {
-  const seed = createHash('sha256').update(`${key}:${v}`).digest()
-  const size = seed.readUInt32BE(0) % 400_000
-  return createCipheriv('aes-128-ctr', seed.subarray(0, 16), Buffer.alloc(16)).update(
-    Buffer.alloc(size),
-  )
-}
-
 /**
  * Kill points and key choices come from this seed, printed with the result, so that a failing
  * run can be replayed with STRONGROOM_CRASH_SEED (the kills follow the same counts and delays and the
  * writers pick the same keys; how far each write got by then is still up to the machine).
  */
 const SEED = Number(process.env.STRONGROOM_CRASH_SEED ?? randomInt(2 ** 31))
-/** mulberry32: a small, well-mixed 32-bit generator; enough for choosing moments and keys. */
-const random = (() => {
-  let a = SEED >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-})()
+const random = seeded(SEED)
 
 const KEYS = Array.from({ length: 12 }, (_, i) => `ckpt/${i}/model.bin`)
 const ROUNDS = 8
@@ -101,23 +83,7 @@ describe('crash consistency', () => {
     t.diagnostic(
       `seed ${SEED} (replay: STRONGROOM_CRASH_SEED=${SEED} npx node --test test/e2e/crash.test.ts)`,
     )
-    // Per key, every write with its interval on one logical clock: start, and end (its
-    // acknowledgement, or for a write cut off by the kill, the kill). A write may be the one
-    // visible unless some acknowledged write to the key started after it ended: that write
-    // committed later and replaced it. Overlapping writes may commit in either order, even
-    // when they are acknowledged in the other order (a shared group commit).
-    interface Write {
-      readonly v: number
-      readonly start: number
-      end: number
-      acked: boolean
-    }
-    const history = new Map<string, Write[]>()
-    let clock = 0
-    const everAcked = new Set<string>()
-    let version = 0
-    let writes = 0
-    let acknowledged = 0
+    const history = new CrashHistory()
     for (let round = 0; round < ROUNDS; round++) {
       const { proc, endpoint } = await start()
       const s3 = client(endpoint)
@@ -145,21 +111,13 @@ describe('crash consistency', () => {
         Array.from({ length: WRITERS }, async () => {
           while (!dead) {
             const key = KEYS[Math.floor(random() * KEYS.length)] ?? ''
-            const v = ++version
-            const w: Write = { v, start: ++clock, end: Number.POSITIVE_INFINITY, acked: false }
-            const ws = history.get(key) ?? []
-            history.set(key, ws)
-            ws.push(w)
-            writes++
+            const w = history.begin(key)
             try {
               await s3.send(
-                new PutObjectCommand({ Bucket: 'crash', Key: key, Body: content(key, v) }),
+                new PutObjectCommand({ Bucket: 'crash', Key: key, Body: content(key, w.v) }),
               )
-              acknowledged++
+              w.ack()
               acked()
-              w.end = ++clock
-              w.acked = true
-              everAcked.add(key)
             } catch {
               // The server died mid-request: this version may or may not have been committed.
             }
@@ -169,18 +127,14 @@ describe('crash consistency', () => {
       await exited
       s3.destroy()
       // Writes the kill cut off ended, at the latest, now.
-      const killed = ++clock
-      for (const ws of history.values()) for (const w of ws) if (w.end > killed) w.end = killed
+      history.killed()
     }
 
     const { proc, endpoint } = await start()
     const s3 = client(endpoint)
     try {
       for (const key of KEYS) {
-        const ws = history.get(key) ?? []
-        const allowed = ws
-          .filter((w) => !ws.some((a) => a.acked && a.start > w.end))
-          .map((w) => w.v)
+        const allowed = history.allowed(key)
         let body: Buffer | undefined
         try {
           const r = await s3.send(new GetObjectCommand({ Bucket: 'crash', Key: key }))
@@ -189,7 +143,11 @@ describe('crash consistency', () => {
           assert.equal((e as { name?: string }).name, 'NoSuchKey', String(e))
         }
         if (body === undefined) {
-          assert.equal(everAcked.has(key), false, `${key}: an acknowledged object is missing`)
+          assert.equal(
+            history.everAcked.has(key),
+            false,
+            `${key}: an acknowledged object is missing`,
+          )
           continue
         }
         const match = allowed.find((v) => content(key, v).equals(body))
@@ -217,10 +175,13 @@ describe('crash consistency', () => {
         )
       ).reduce<number>((a, b) => a + b, 0)
       assert.equal(files.length, onDisk)
-      t.diagnostic(`${writes} writes attempted, ${acknowledged} acknowledged, ${ROUNDS} kills`)
+      t.diagnostic(
+        `${history.attempted} writes attempted, ${history.acknowledged} acknowledged, ${ROUNDS} kills`,
+      )
       // Every round was killed by progress, none by the deadline.
+      const { attempted, acknowledged } = history
       assert.ok(acknowledged >= ROUNDS * MIN_ACKS, `only ${acknowledged} writes were acknowledged`)
-      assert.ok(writes > acknowledged, `no write was cut off by a kill (${writes} attempted)`)
+      assert.ok(attempted > acknowledged, `no write was cut off by a kill (${attempted} attempted)`)
     } finally {
       s3.destroy()
       proc.kill('SIGTERM')
