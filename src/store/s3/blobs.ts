@@ -62,6 +62,8 @@ export class S3BlobStore implements BlobStore {
   private readonly prefix: string
   private readonly partSize: number
   private readonly where: string
+  /** Bytes read from the backend so far (ranged reads fetch only what they cover). */
+  fetched = 0
 
   constructor(options: S3BlobStoreOptions) {
     const parsed = parseBlobsUrl(options.url)
@@ -196,6 +198,7 @@ export class S3BlobStore implements BlobStore {
         ),
       )
       const bytes = Buffer.from((await r.Body?.transformToByteArray()) ?? new Uint8Array())
+      this.fetched += bytes.length
       const total = /\/(\d+)$/.exec(r.ContentRange ?? '')?.[1]
       return { bytes, total: total === undefined ? undefined : Number(total) }
     }
