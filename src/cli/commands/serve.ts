@@ -1,4 +1,5 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
 import { S3Gateway } from '../../api/s3.ts'
@@ -119,7 +120,10 @@ Example:
     const config = ctx.config()
     const { host, port } = config.listen
     const insecure = ctx.values['insecure-http'] === true
-    if (!existsSync(join(config.dataDir, META_FILE))) {
+    // With the metadata in PostgreSQL, `strongroom init` made the installation there once; a
+    // gateway needs only a data directory of its own (its CA, its logs), made here if missing.
+    if (config.meta !== undefined) await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+    else if (!existsSync(join(config.dataDir, META_FILE))) {
       const dev = ctx.values.dev === true
       if (
         !dev &&
