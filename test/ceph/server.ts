@@ -126,7 +126,7 @@ osd_data = ${dir}/osd
 osd_crush_update_on_start = false
 osd_class_update_on_start = false
 osd_objectstore = memstore
-memstore_device_bytes = 2147483648
+memstore_device_bytes = 8589934592
 [client.rgw]
 rgw_frontends = beast endpoint=127.0.0.1:${rgwPort}
 # With its metadata cache, each write notifies every gateway's watch, a killed one's too,

@@ -12,8 +12,10 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { S3Client } from '@aws-sdk/client-s3'
+import { randomBytes } from 'node:crypto'
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { NEEDS_POSTGRES, startPostgres } from '../pg/server.ts'
+import { rgwFromEnv } from '../ceph/server.ts'
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
 
@@ -25,6 +27,28 @@ const postgres = process.env.STRONGROOM_E2E_POSTGRES === '1' ? await startPostgr
 if (process.env.STRONGROOM_E2E_POSTGRES === '1') {
   assert.ok(postgres, NEEDS_POSTGRES)
   process.env.STRONGROOM_META = await postgres.createDatabase('e2e')
+}
+/**
+ * STRONGROOM_TEST_RGW_ENDPOINT (with _ACCESS_KEY_ID and _SECRET_ACCESS_KEY, as
+ * scripts/with-rgw.ts exports them) puts the gateway's sealed blobs in a bucket of that
+ * S3-compatible service, a new bucket per test file: with STRONGROOM_E2E_POSTGRES=1, CI's
+ * second configuration (PostgreSQL + Ceph RGW).
+ */
+const rgw = rgwFromEnv()
+if (rgw !== undefined) {
+  const bucket = `e2e-${randomBytes(6).toString('hex')}`
+  const client = new S3Client({
+    endpoint: rgw.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: rgw.credentials,
+  })
+  await client.send(new CreateBucketCommand({ Bucket: bucket }))
+  client.destroy()
+  process.env.STRONGROOM_BLOBS = `s3://${bucket}/blobs`
+  process.env.STRONGROOM_BLOBS_ENDPOINT = rgw.endpoint
+  process.env.STRONGROOM_BLOBS_ACCESS_KEY_ID = rgw.credentials.accessKeyId
+  process.env.STRONGROOM_BLOBS_SECRET_ACCESS_KEY = rgw.credentials.secretAccessKey
 }
 export const work = mkdtempSync(join(tmpdir(), 'sr-e2e-'))
 export const dataDir = join(work, 'data')

@@ -6,7 +6,7 @@ import { S3Gateway } from '../../api/s3.ts'
 import { auditWriter, type AuditWriter } from '../../api/audit.ts'
 import type { DecisionRecord, ScanEvent } from '../../api/pipeline.ts'
 import { decisionLog, listen, type RunningServer } from '../../api/server.ts'
-import { StrongroomError } from '../../errors.ts'
+import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { NewAccessKey } from '../../identity/users.ts'
 import { serverIdentity } from '../../net/ca.ts'
 import type { Command } from '../command.ts'
@@ -120,27 +120,36 @@ Example:
     const config = ctx.config()
     const { host, port } = config.listen
     const insecure = ctx.values['insecure-http'] === true
-    // With the metadata in PostgreSQL, `strongroom init` made the installation there once; a
-    // gateway needs only a data directory of its own (its CA, its logs), made here if missing.
-    if (config.meta !== undefined) await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
-    else if (!existsSync(join(config.dataDir, META_FILE))) {
-      const dev = ctx.values.dev === true
-      if (
-        !dev &&
-        config.rootKeyHex === undefined &&
-        config.rootKeyFile === undefined &&
-        config.passphraseFile === undefined
-      ) {
+    const dev = ctx.values.dev === true
+    const rootGiven =
+      dev ||
+      config.rootKeyHex !== undefined ||
+      config.rootKeyFile !== undefined ||
+      config.passphraseFile !== undefined
+    // A first start initialises: the data directory's own database, or PostgreSQL's when
+    // `meta` names one and holds no installation yet. A gateway joining a PostgreSQL
+    // installation that exists needs only a data directory of its own (its CA, its logs).
+    const initialised =
+      config.meta === undefined
+        ? existsSync(join(config.dataDir, META_FILE))
+        : existsSync(config.dataDir)
+    if (!initialised) {
+      if (!rootGiven) {
         throw new StrongroomError(
           'DATA_DIR_MISSING',
           `no data directory at \`${config.dataDir}\`; run \`strongroom init\` first, or \`strongroom serve --dev\` for a development server`,
         )
       }
-      await initDataDir(config, { dev })
-      if (dev)
-        ctx.warn(
-          '--dev: the root key is stored in the data directory beside the data; for development only',
-        )
+      try {
+        await initDataDir(config, { dev })
+        if (dev)
+          ctx.warn(
+            '--dev: the root key is stored in the data directory beside the data; for development only',
+          )
+      } catch (e) {
+        if (config.meta === undefined || !isStrongroomError(e, 'DATA_DIR_EXISTS')) throw e
+        await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+      }
     }
     // One scan worker streams large uploads through the scanner as they arrive.
     const app = await openApp(config, { scanWorkers: 1 })
