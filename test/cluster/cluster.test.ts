@@ -22,6 +22,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
+import { GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts'
 import { content, CrashHistory, seeded } from '../e2e/crash-history.ts'
 import { NEEDS_CLUSTER, startCluster, type Cluster } from './cluster.ts'
 
@@ -240,6 +241,37 @@ if (cluster === undefined) {
         `${String(history.attempted)} writes attempted, ${String(history.acknowledged)} acknowledged, 4 kills`,
       )
       assert.ok(history.acknowledged >= 24)
+    })
+
+    it('validates a session token on every gateway, whichever issued it (sealed, no lookup)', async () => {
+      const sts = new STSClient({
+        endpoint: c.gateways[0]?.url ?? '',
+        region: 'us-east-1',
+        credentials: c.admin,
+        requestHandler: { httpsAgent: new Agent({ ca }) },
+      })
+      const { Credentials: session } = await sts.send(
+        new GetSessionTokenCommand({ DurationSeconds: 900 }),
+      )
+      sts.destroy()
+      assert.ok(
+        session?.AccessKeyId?.startsWith('ASIA') === true && session.SessionToken !== undefined,
+      )
+      for (const g of c.gateways) {
+        const s3 = new S3Client({
+          endpoint: g.url,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          credentials: {
+            accessKeyId: session.AccessKeyId,
+            secretAccessKey: session.SecretAccessKey ?? '',
+            sessionToken: session.SessionToken,
+          },
+          requestHandler: { httpsAgent: new Agent({ ca }) },
+        })
+        clients.push(s3)
+        assert.ok((await read(s3, 'models', 'llm/weights.bin')).length > 0)
+      }
     })
 
     it('passes `strongroom doctor`: PostgreSQL, RGW, root key, CA and every gateway’s clock', () => {
