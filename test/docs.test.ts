@@ -191,3 +191,28 @@ describe('docs/identity.md', () => {
     )
   })
 })
+
+describe('docs/scaling.md', () => {
+  it('its cluster configuration loads as written: PostgreSQL metadata, blobs on an S3 endpoint', async () => {
+    const { loadConfig } = await import('../src/config.ts')
+    const page = readFileSync(join(root, 'docs', 'scaling.md'), 'utf8')
+    const json = /```json\n([\s\S]*?)```/.exec(page)?.[1]
+    assert.ok(json !== undefined, 'a json block')
+    const dir = mkdtempSync(join(tmpdir(), 'sr-scaling-doc-'))
+    try {
+      const file = join(dir, 'cluster.json')
+      writeFileSync(file, json)
+      const config = loadConfig({ configFile: file, env: {}, flags: {} })
+      assert.equal(config.meta, 'postgres://strongroom@db.internal/strongroom')
+      assert.deepEqual(config.blobs, {
+        url: 's3://ml-artifacts-sealed/strongroom',
+        endpoint: 'https://rgw.internal:7480',
+        region: 'us-east-1',
+        credentials: undefined,
+      })
+      assert.deepEqual(config.listen, { host: '0.0.0.0', port: 9443 })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
