@@ -54,6 +54,7 @@ import {
   type RecordSink,
   type ScanEvent,
 } from './audit.ts'
+import { noteDecision, noteRoute } from './audit-stage.ts'
 import {
   completedObject,
   writeKeyOf,
@@ -145,6 +146,11 @@ export class Pipeline {
     const conditions = s3Conditions(req, caller, r.query, now, this.app.config.region)
     const op = route(this.operations, r)
     const s = new RequestState(r, res, requestId, caller, conditions, op.name)
+    noteRoute(requestId, 's3', op.name, caller, {
+      bucket: r.bucketName,
+      key: r.key,
+      versionId: r.versionId,
+    })
     if (op.answersRegion === true) res.setHeader('x-amz-bucket-region', this.app.config.region)
     try {
       await this.decide(op, s)
@@ -183,6 +189,7 @@ export class Pipeline {
         `Could not find operation ${q.action.slice(0, 64)} for version ${q.service === 'sts' ? '2011-06-15' : '2010-05-08'}`,
       )
     onlyKnown(q.params, op.name, op.params)
+    noteRoute(requestId, service, op.name, caller, { params: Object.fromEntries(q.params) })
     if (caller.auth === undefined && op.callers !== 'unsigned')
       throw new StrongroomError('MISSING_AUTHENTICATION', 'Request is missing Authentication Token')
     sessionMayCall(caller, op)
@@ -205,6 +212,7 @@ export class Pipeline {
         await this.decisions?.flush().catch(() => {})
         throw e
       }
+    noteRoute(requestId, service, op.name, caller, {})
     const conditions = {
       ...requestConditions(req, caller, now, this.app.config.region),
       ...op.conditions?.(q.params),
@@ -431,7 +439,7 @@ export class Pipeline {
   ): Decided {
     const c = s.caller
     if (restrictedByPublicAccessBlock(bucket, c, () => this.bucketPolicy(bucket))) {
-      this.record(s, action, resource, 'ImplicitDeny', undefined)
+      this.record(s, action, resource, 'ImplicitDeny', undefined, bucket?.tenantId)
       return { decision: 'ImplicitDeny', outsider: false }
     }
     const req: AuthzRequest = {
@@ -447,7 +455,7 @@ export class Pipeline {
     const r = authorize(req, set, { explain: true })
     // A bucket's configuration is its owner's, whatever its policy grants (bucket-owner.ts).
     const o = bucket === undefined ? r : ownerRule(req, set, r, c.auth !== undefined, authorize)
-    this.record(s, action, resource, o.decision, o.trace)
+    this.record(s, action, resource, o.decision, o.trace, bucket?.tenantId)
     return { decision: o.decision, outsider: 'outsider' in o && o.outsider }
   }
 
@@ -485,7 +493,7 @@ export class Pipeline {
       }
       const keySet = { ...callerPolicies(c), resource: this.policies.load(text, 'key', name, name) }
       const r = authorize(keyReq, keySet, { explain: true })
-      this.record(s, action, arn, r.decision, r.trace)
+      this.record(s, action, arn, r.decision, r.trace, owner.id)
       d = { decision: r.decision, outsider: false }
       s.decisions.set(id, d)
     }
@@ -532,7 +540,9 @@ export class Pipeline {
     resource: string,
     decision: string,
     trace: Trace | undefined,
+    owner?: string,
   ): void {
+    noteDecision(s.requestId, decision, trace, owner)
     this.decisions?.write({
       requestId: s.requestId,
       operation: s.operation,

@@ -31,6 +31,7 @@ import {
   type AdmissionLimits,
 } from './admission.ts'
 import { auditWriter, type AuditWriter } from './audit.ts'
+import { beginNote, endNote, noteError, type EventSink } from './audit-stage.ts'
 import { errorXml, toApiError } from './errors.ts'
 import type { DecisionRecord } from './pipeline.ts'
 import { encodeQueryError, queryServiceOfRequest } from './protocols/query.ts'
@@ -52,6 +53,8 @@ export interface ListenOptions {
   readonly admission?: AdmissionLimits
   /** The segment size objects are sealed with, for the admission charge (default 1 MiB). */
   readonly segmentSize?: number
+  /** Where each request's audit event goes (audit-stage.ts); none without it. */
+  readonly events?: EventSink
 }
 
 export interface RunningServer {
@@ -90,6 +93,8 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   /** The response each socket owes, for the idle-timeout reply. */
   const pending = new WeakMap<Socket, ServerResponse>()
   const current = new AsyncLocalStorage<InFlight>()
+  /** Each connection's byte counts when its last response closed. */
+  const counted = new WeakMap<Socket, readonly [number, number]>()
   const admission = createAdmission(o.admission ?? defaultLimits(availableMemory()))
   const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_SIZE
   const logError = (requestId: string | undefined, e: unknown, where: string) => {
@@ -115,6 +120,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     const socket = req.socket as Socket | null
     const remote = socket?.remoteAddress
     if (socket !== null) pending.set(socket, res)
+    // One request at a time per connection: what the socket counted since the last response
+    // closed is this request's (its headers are read before it gets here).
+    const bytesAtStart = (socket === null ? undefined : counted.get(socket)) ?? [0, 0]
+    const wallStart = Date.now()
+    beginNote(requestId)
     // A client that sent `Expect: 100-continue` sends its body only once told to: only once the
     // request is admitted, so that a refused upload costs no bytes on the wire.
     const expectsContinue = /^100-continue$/i.test(req.headers.expect ?? '')
@@ -150,6 +160,19 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     res.on('close', () => {
       inFlight--
       try {
+        endNote(requestId, o.events, {
+          req,
+          res,
+          started: wallStart,
+          latencyMs: performance.now() - started,
+          bytesIn: (socket?.bytesRead ?? 0) - bytesAtStart[0],
+          bytesOut: (socket?.bytesWritten ?? 0) - bytesAtStart[1],
+        })
+        if (socket !== null) counted.set(socket, [socket.bytesRead, socket.bytesWritten])
+      } catch (e) {
+        logError(requestId, e, 'audit event')
+      }
+      try {
         if (socket !== null) pending.delete(socket)
         o.log({
           time: new Date().toISOString(),
@@ -171,6 +194,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       const { code, status, body } =
         service === undefined ? s3Error(e, req, requestId) : encodeQueryError(e, service, requestId)
       if (code === 'InternalError' || code === 'InternalFailure') logError(requestId, e, 'request')
+      noteError(
+        requestId,
+        code,
+        code === 'InternalError' || code === 'InternalFailure' ? '' : errorText(e),
+      )
       if (res.headersSent || res.destroyed) {
         res.destroy()
         return
@@ -441,4 +469,9 @@ export function auditLog(dataDir: string, name: string): (e: object) => void {
  */
 export function decisionLog(dataDir: string): AuditWriter<DecisionRecord> {
   return auditWriter<DecisionRecord>(dataDir, 'decisions.jsonl')
+}
+
+/** An error's message for the audit event (the client was told the same). */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message.slice(0, 1024) : ''
 }

@@ -3,6 +3,7 @@
  * everything) and a user without policies, and raw requests signed with the AWS SDK's own SigV4
  * signer, as test/security/http.ts does (its helpers are bound to the e2e harness's endpoint).
  */
+import type { EventSink } from '../../src/api/audit-stage.ts'
 import { createHash, createHmac } from 'node:crypto'
 import { request } from 'node:http'
 import { join } from 'node:path'
@@ -106,6 +107,8 @@ export async function startInProcess(
      * nothing is initialised or created; its administrator's and nobody's keys are these.
      */
     joins?: Pick<InProcess, 'admin' | 'nobody'>
+    /** Where each request's audit event goes. */
+    events?: EventSink
   } = {},
 ): Promise<InProcess> {
   const config = loadConfig({
@@ -122,7 +125,12 @@ export async function startInProcess(
     ...(o.operations === undefined ? {} : { operations: o.operations }),
     ...(o.decisions === undefined ? {} : { decisions: o.decisions }),
   })
-  const running = await listen(gateway, { host: '127.0.0.1', port: 0, log: () => undefined })
+  const running = await listen(gateway, {
+    host: '127.0.0.1',
+    port: 0,
+    log: () => undefined,
+    ...(o.events === undefined ? {} : { events: o.events }),
+  })
   const send = async (c: Creds | undefined, s: Sample) => {
     const url = `${running.url}${s.path}`
     const body = Buffer.from(s.body ?? '')

@@ -1,0 +1,235 @@
+/**
+ * One audit event per request, shaped as a CloudTrail record so that the tools auditors already
+ * have (Athena tables, SIEM parsers for CloudTrail) read it unchanged; our own fields sit under
+ * `strongroom`. Field by field, docs/audit.md gives the mapping to CloudTrail and to OCSF API
+ * Activity.
+ *
+ * Secrets never appear: not signatures, session tokens, secret keys, passwords or presigned
+ * query strings. What must still be correlated (the session token that made a request) is
+ * HMAC-SHA256'd under the deployment's audit key, so the same token gives the same value in
+ * every record, across restarts, and never the token.
+ */
+import { createHmac, randomUUID } from 'node:crypto'
+import type { Caller } from '../api/operation.ts'
+
+/** CloudTrail's record version these events follow (CloudTrail record contents, 2024). */
+export const EVENT_VERSION = '1.11'
+
+export type UserIdentity =
+  | { readonly type: 'AWSAccount'; readonly principalId: ''; readonly accountId: 'anonymous' }
+  | {
+      readonly type: 'IAMUser' | 'AssumedRole' | 'FederatedUser' | 'WebIdentityUser' | 'Root'
+      readonly principalId: string
+      readonly arn: string
+      readonly accountId: string
+      readonly accessKeyId?: string
+      readonly userName?: string
+      readonly sessionContext?: {
+        readonly sessionIssuer?: {
+          readonly type: 'Role' | 'IAMUser'
+          readonly principalId: string
+          readonly arn: string
+          readonly accountId: string
+          readonly userName: string
+        }
+        readonly attributes: { readonly creationDate: string; readonly mfaAuthenticated: 'false' }
+        readonly sourceIdentity?: string
+      }
+    }
+
+export interface AuditEvent {
+  readonly eventVersion: string
+  readonly eventTime: string
+  readonly eventSource: string
+  readonly eventName: string
+  readonly awsRegion: string
+  readonly sourceIPAddress: string
+  readonly userAgent: string
+  readonly userIdentity: UserIdentity
+  readonly requestParameters: Readonly<Record<string, unknown>> | null
+  /** Omitted (null) for reads, as CloudTrail does. */
+  readonly responseElements: Readonly<Record<string, unknown>> | null
+  readonly requestID: string
+  readonly eventID: string
+  readonly readOnly: boolean
+  readonly resources: readonly {
+    readonly ARN: string
+    readonly accountId: string
+    readonly type: string
+  }[]
+  readonly eventType: 'AwsApiCall' | 'AwsServiceEvent'
+  readonly recipientAccountId: string
+  readonly vpcEndpointId?: string
+  readonly tlsDetails?: {
+    readonly tlsVersion: string
+    readonly cipherSuite: string
+    readonly clientProvidedHostHeader: string
+  }
+  readonly errorCode?: string
+  readonly errorMessage?: string
+  readonly strongroom: {
+    /** The request's decision: Allow, or the deny that refused it (ExplicitDeny, ImplicitDeny). */
+    readonly decision: 'Allow' | 'ExplicitDeny' | 'ImplicitDeny' | 'None'
+    /** The statements that decided, as `policy name#statement` (Sid or index). */
+    readonly statements: readonly string[]
+    readonly bytesIn: number
+    readonly bytesOut: number
+    readonly latencyMs: number
+    readonly status: number
+    /** HMAC-SHA256 of the session token that signed the request, hex: correlates, never reveals. */
+    readonly sessionTokenHmac?: string
+  }
+}
+
+/** What the request path knows of one request when its response is done. */
+export interface RequestFacts {
+  readonly time: number
+  readonly requestId: string
+  readonly service: string
+  readonly operation: string
+  readonly region: string
+  readonly readOnly: boolean
+  readonly caller: Caller | undefined
+  readonly remote: string | undefined
+  readonly userAgent: string | undefined
+  readonly host: string | undefined
+  readonly tls: { readonly version: string; readonly cipher: string } | undefined
+  readonly requestParameters: Readonly<Record<string, unknown>> | null
+  readonly responseElements: Readonly<Record<string, unknown>> | null
+  readonly resources: AuditEvent['resources']
+  readonly recipientAccountId: string | undefined
+  readonly decision: AuditEvent['strongroom']['decision']
+  readonly statements: readonly string[]
+  readonly status: number
+  readonly errorCode: string | undefined
+  readonly errorMessage: string | undefined
+  readonly bytesIn: number
+  readonly bytesOut: number
+  readonly latencyMs: number
+}
+
+/** CloudTrail's time: whole seconds, UTC, `Z`. */
+export function eventTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
+}
+
+/** The CloudTrail userIdentity of a caller (anonymous when the request was not signed). */
+export function userIdentityOf(c: Caller | undefined): UserIdentity {
+  if (c?.auth === undefined) return { type: 'AWSAccount', principalId: '', accountId: 'anonymous' }
+  const accessKeyId = c.auth.credential.accessKeyId
+  const s = c.session?.claims
+  if (s === undefined)
+    return {
+      type: 'IAMUser',
+      principalId: c.userId ?? '',
+      arn: c.arn,
+      accountId: c.account,
+      accessKeyId,
+      ...(c.userName === undefined ? {} : { userName: c.userName }),
+    }
+  const attributes = { creationDate: eventTime(s.issuedAt), mfaAuthenticated: 'false' as const }
+  const source = s.sourceIdentity === undefined ? {} : { sourceIdentity: s.sourceIdentity }
+  if (s.kind === 'role') {
+    const issuerArn = c.session?.principalArn ?? ''
+    return {
+      type: 'AssumedRole',
+      principalId: `${s.principalId}:${s.sessionName}`,
+      arn: c.arn,
+      accountId: c.account,
+      accessKeyId,
+      sessionContext: {
+        sessionIssuer: {
+          type: 'Role',
+          principalId: s.principalId,
+          arn: issuerArn,
+          accountId: c.account,
+          userName: s.name,
+        },
+        attributes,
+        ...source,
+      },
+    }
+  }
+  if (s.kind === 'federated')
+    return {
+      type: 'FederatedUser',
+      principalId: s.principalId,
+      arn: c.arn,
+      accountId: c.account,
+      accessKeyId,
+      sessionContext: {
+        sessionIssuer: {
+          type: 'IAMUser',
+          principalId: s.userId ?? '',
+          arn: `arn:aws:iam::${c.account}:user/${s.user ?? ''}`,
+          accountId: c.account,
+          userName: s.user ?? '',
+        },
+        attributes,
+        ...source,
+      },
+    }
+  // A user's own session (GetSessionToken): CloudTrail names the user, with session attributes.
+  return {
+    type: 'IAMUser',
+    principalId: s.principalId,
+    arn: c.arn,
+    accountId: c.account,
+    accessKeyId,
+    userName: s.name,
+    sessionContext: { attributes, ...source },
+  }
+}
+
+/** Builds the event; `hmacKey` is the deployment's audit key (never the root key itself). */
+export function auditEvent(f: RequestFacts, hmacKey: Uint8Array): AuditEvent {
+  const token = f.caller?.auth?.securityToken
+  const error =
+    f.errorCode === undefined
+      ? {}
+      : { errorCode: f.errorCode, errorMessage: (f.errorMessage ?? '').slice(0, 1024) }
+  return {
+    eventVersion: EVENT_VERSION,
+    eventTime: eventTime(f.time),
+    eventSource: `${f.service}.amazonaws.com`,
+    eventName: f.operation,
+    awsRegion: f.region,
+    sourceIPAddress: (f.remote ?? '').replace(/^::ffff:(?=\d+\.)/, ''),
+    userAgent: (f.userAgent ?? '').slice(0, 1024),
+    userIdentity: userIdentityOf(f.caller),
+    requestParameters: f.requestParameters,
+    responseElements: f.readOnly ? null : f.responseElements,
+    requestID: f.requestId,
+    eventID: randomUUID(),
+    readOnly: f.readOnly,
+    resources: f.resources,
+    eventType: 'AwsApiCall',
+    recipientAccountId: f.recipientAccountId ?? f.caller?.account ?? '',
+    ...(f.tls === undefined
+      ? {}
+      : {
+          tlsDetails: {
+            tlsVersion: f.tls.version.replace(/^TLSv/, 'TLSv'),
+            cipherSuite: f.tls.cipher,
+            clientProvidedHostHeader: (f.host ?? '').slice(0, 255),
+          },
+        }),
+    ...error,
+    strongroom: {
+      decision: f.decision,
+      statements: f.statements,
+      bytesIn: f.bytesIn,
+      bytesOut: f.bytesOut,
+      latencyMs: Math.round(f.latencyMs * 10) / 10,
+      status: f.status,
+      ...(token === undefined
+        ? {}
+        : { sessionTokenHmac: correlate(hmacKey, 'session-token', token) }),
+    },
+  }
+}
+
+/** HMAC-SHA256 of a secret under the audit key, domain-separated by what it is: hex. */
+export function correlate(key: Uint8Array, what: string, secret: string): string {
+  return createHmac('sha256', key).update(`${what}\n${secret}`).digest('hex')
+}

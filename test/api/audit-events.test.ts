@@ -1,0 +1,168 @@
+/**
+ * The audit stage: every request, whatever becomes of it, gives exactly one event, in
+ * CloudTrail's record shape (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html),
+ * with the caller, the decision and the statements that made it; no secret appears in any event.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { AuditEvent } from '../../src/audit/event.ts'
+import { correlate } from '../../src/audit/event.ts'
+import { signHeaders, startInProcess, type InProcess } from './inprocess.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sr-audit-events-'))
+const events: AuditEvent[] = []
+const hmacKey = randomBytes(32)
+let g: InProcess
+before(async () => {
+  g = await startInProcess(dir, {
+    events: {
+      sink: { write: (e) => events.push(e), flush: () => Promise.resolve(), backlogged: false },
+      hmacKey,
+      region: 'eu-west-1',
+    },
+  })
+})
+after(async () => {
+  await g.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Waits for the events of the requests answered so far (each is written when its response closes). */
+async function settle(n: number): Promise<AuditEvent[]> {
+  for (let i = 0; i < 100 && events.length < n; i++) await new Promise((r) => setTimeout(r, 10))
+  return events.splice(0)
+}
+
+describe('audit events', () => {
+  it('one event per request, in CloudTrail’s shape, for an allowed write and read', async () => {
+    assert.equal((await g.send(g.admin, { method: 'PUT', path: '/models' })).status, 200)
+    const put = await g.send(g.admin, {
+      method: 'PUT',
+      path: '/models/llm/w.bin',
+      body: 'weights',
+      headers: { 'user-agent': 'trainer/1.0' },
+    })
+    assert.equal(put.status, 200)
+    assert.equal((await g.send(g.admin, { method: 'GET', path: '/models/llm/w.bin' })).status, 200)
+    const [create, write, read] = await settle(3)
+    assert.equal(events.length, 0)
+    assert.ok(create !== undefined && write !== undefined && read !== undefined)
+    assert.equal(create.eventName, 'CreateBucket')
+    assert.equal(write.eventVersion, '1.11')
+    assert.equal(write.eventSource, 's3.amazonaws.com')
+    assert.equal(write.eventName, 'PutObject')
+    assert.equal(write.awsRegion, 'eu-west-1')
+    assert.equal(write.sourceIPAddress, '127.0.0.1')
+    assert.equal(write.userAgent, 'trainer/1.0')
+    assert.equal(write.readOnly, false)
+    assert.equal(write.eventType, 'AwsApiCall')
+    assert.match(write.eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+    assert.match(write.eventID, /^[0-9a-f-]{36}$/)
+    const account = write.recipientAccountId
+    assert.deepEqual(write.userIdentity, {
+      type: 'IAMUser',
+      principalId: (write.userIdentity as { principalId: string }).principalId,
+      arn: `arn:aws:iam::${account}:user/admin`,
+      accountId: account,
+      accessKeyId: g.admin.id,
+      userName: 'admin',
+    })
+    assert.match((write.userIdentity as { principalId: string }).principalId, /^AIDA/)
+    assert.deepEqual(write.requestParameters, {
+      bucketName: 'models',
+      key: 'llm/w.bin',
+      Host: new URL(g.running.url).host,
+    })
+    assert.deepEqual(write.resources, [
+      { ARN: 'arn:aws:s3:::models', accountId: account, type: 'AWS::S3::Bucket' },
+      { ARN: 'arn:aws:s3:::models/llm/w.bin', accountId: account, type: 'AWS::S3::Object' },
+    ])
+    assert.equal(write.errorCode, undefined)
+    assert.equal(write.strongroom.decision, 'Allow')
+    // What allowed it: the identity policy (s3:PutObject, kms:GenerateDataKey) and the key policy.
+    assert.deepEqual(write.strongroom.statements, [
+      'all#0',
+      'key policy of alias/s3-default#Enable IAM User Permissions',
+    ])
+    assert.equal(write.strongroom.status, 200)
+    assert.ok(write.strongroom.bytesIn >= 'weights'.length, String(write.strongroom.bytesIn))
+    assert.ok(write.strongroom.bytesOut > 0)
+    assert.equal(read.eventName, 'GetObject')
+    assert.equal(read.readOnly, true)
+    assert.equal(read.responseElements, null)
+    assert.ok(read.strongroom.bytesOut >= 'weights'.length)
+  })
+
+  it('records a refusal with its decision, error and the anonymous caller as CloudTrail names it', async () => {
+    assert.equal((await g.send(g.nobody, { method: 'GET', path: '/models/llm/w.bin' })).status, 403)
+    assert.equal(
+      (await g.send(undefined, { method: 'GET', path: '/models/llm/w.bin' })).status,
+      403,
+    )
+    const [denied, anonymous] = await settle(2)
+    assert.ok(denied !== undefined && anonymous !== undefined)
+    assert.equal(denied.strongroom.decision, 'ImplicitDeny')
+    assert.deepEqual(denied.strongroom.statements, [])
+    assert.equal(denied.errorCode, 'AccessDenied')
+    assert.equal(denied.errorMessage, 'Access Denied')
+    assert.equal(denied.strongroom.status, 403)
+    assert.deepEqual(anonymous.userIdentity, {
+      type: 'AWSAccount',
+      principalId: '',
+      accountId: 'anonymous',
+    })
+    assert.equal(anonymous.errorCode, 'AccessDenied')
+  })
+
+  it('gives one event even to a request no operation matches, or that fails authentication', async () => {
+    const bad = { id: g.admin.id, secret: 'not-the-secret' }
+    assert.equal((await g.send(bad, { method: 'GET', path: '/models' })).status, 403)
+    assert.equal(
+      (await g.send(g.admin, { method: 'POST', path: '/models/x?nonsense' })).status >= 400,
+      true,
+    )
+    const got = await settle(2)
+    assert.equal(got.length, 2)
+    assert.equal(got[0]?.errorCode, 'SignatureDoesNotMatch')
+    assert.ok(got[1]?.errorCode !== undefined)
+  })
+
+  it('never writes a secret: no secret key, signature or session token; a token only as its HMAC', async () => {
+    const url = new URL(`${g.running.url}/`)
+    const form = Buffer.from('Action=GetSessionToken&Version=2011-06-15')
+    const base = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
+    const headers = await signHeaders(g.admin, 'POST', url, form, base, 'sts')
+    const reply = await fetch(url, { method: 'POST', headers, body: form })
+    const sts = { status: reply.status, body: await reply.text() }
+    assert.equal(sts.status, 200, sts.body)
+    const session = {
+      id: /<AccessKeyId>(.+?)<\/AccessKeyId>/.exec(sts.body)?.[1] ?? '',
+      secret: /<SecretAccessKey>(.+?)<\/SecretAccessKey>/.exec(sts.body)?.[1] ?? '',
+      token: /<SessionToken>(.+?)<\/SessionToken>/.exec(sts.body)?.[1] ?? '',
+    }
+    const [issued] = await settle(1)
+    assert.equal(issued?.eventSource, 'sts.amazonaws.com')
+    assert.equal(issued.eventName, 'GetSessionToken')
+    const all = JSON.stringify(issued)
+    for (const secret of [g.admin.secret, session.secret, session.token])
+      assert.ok(!all.includes(secret))
+    assert.ok(session.token.length > 0)
+    // The session's own request: its token appears only as its HMAC under the audit key.
+    const used = { id: session.id, secret: session.secret }
+    const h = await signHeaders(used, 'GET', new URL(`${g.running.url}/models`), Buffer.alloc(0), {
+      'x-amz-security-token': session.token,
+    })
+    assert.equal((await fetch(`${g.running.url}/models`, { headers: h })).status, 200)
+    const [listed] = await settle(1)
+    assert.equal(
+      listed?.strongroom.sessionTokenHmac,
+      correlate(hmacKey, 'session-token', session.token),
+    )
+    assert.ok(!JSON.stringify(listed).includes(session.token))
+    assert.ok(!JSON.stringify(listed).includes(session.secret))
+  })
+})
