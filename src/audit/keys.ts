@@ -1,0 +1,71 @@
+/**
+ * The deployment's audit keys, made once and kept for good: the Ed25519 key that signs the
+ * log's checkpoints (its public half is what verifiers hold) and the HMAC key that correlates
+ * secrets in events. Both are sealed under the root key in DATA_DIR/audit/keys.sealed, made
+ * once and never remade, so a record written years ago still matches a token seen today.
+ * Vault's audit HMAC key is lost when a device is disabled and enabled again; this one is not
+ * tied to any sink. (Gateways that share a data directory share them; on several machines
+ * they move into the metadata store with the log itself.)
+ */
+import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { StrongroomError } from '../errors.ts'
+
+export interface AuditKeys {
+  /** Signs checkpoints (Ed25519). */
+  readonly signing: KeyObject
+  readonly verifying: KeyObject
+  /** The 32-byte Ed25519 seed (RFC 8032 private key), for the note signer's key string. */
+  readonly seed: Buffer
+  /** Correlates secrets in events (HMAC-SHA256). */
+  readonly hmacKey: Buffer
+}
+
+export interface SystemSealer {
+  sealSystemSecret(label: string, plaintext: Uint8Array): Buffer
+  openSystemSecret(label: string, sealed: Uint8Array): Buffer
+}
+
+const LABEL = 'audit/keys'
+/** PKCS#8 DER prefix of an Ed25519 private key: the 32-byte seed follows (RFC 8410). */
+const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex')
+
+export function ed25519FromSeed(seed: Uint8Array): { signing: KeyObject; verifying: KeyObject } {
+  if (seed.length !== 32) throw new StrongroomError('INTERNAL', 'an Ed25519 seed is 32 bytes')
+  const signing = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  })
+  return { signing, verifying: createPublicKey(signing) }
+}
+
+/** Loads the audit keys, making them on first use. */
+export async function auditKeys(dataDir: string, sealer: SystemSealer): Promise<AuditKeys> {
+  const dir = join(dataDir, 'audit')
+  const file = join(dir, 'keys.sealed')
+  let plain: Buffer
+  if (existsSync(file)) {
+    plain = sealer.openSystemSecret(LABEL, await readFile(file))
+    if (plain.length !== 64)
+      throw new StrongroomError('INTERNAL', `${file} does not hold the audit keys`)
+  } else {
+    plain = randomBytes(64)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`
+    const fh = await open(tmp, 'wx', 0o600)
+    try {
+      await fh.writeFile(sealer.sealSystemSecret(LABEL, plain))
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, file)
+  }
+  const seed = Buffer.from(plain.subarray(0, 32))
+  const hmacKey = Buffer.from(plain.subarray(32))
+  plain.fill(0)
+  return { ...ed25519FromSeed(seed), seed, hmacKey }
+}

@@ -1,0 +1,102 @@
+/**
+ * Durable files for the tiled log: each goes to a temporary name, is fsynced, renamed into
+ * place, and its directory (and any directory made for it) fsynced, the way BlobStore puts
+ * blobs. A reader therefore sees the old file or the new one, never half of one, and once a
+ * batch has been `sync`ed a crash cannot take any of it back: the checkpoint, written last,
+ * never names a tile the disk does not have.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { StrongroomError } from '../../errors.ts'
+
+const PARALLEL = 8
+
+export class DurableBatch {
+  private readonly root: string
+  private readonly made = new Set<string>()
+  private readonly dirty = new Set<string>()
+  private queued: { path: string; data: Uint8Array }[] = []
+
+  constructor(root: string) {
+    this.root = root
+  }
+
+  get pending(): number {
+    return this.queued.length
+  }
+
+  /** Queues `data` for `path` (relative to the root); nothing is written before `sync`. */
+  add(path: string, data: Uint8Array): void {
+    this.queued.push({ path, data })
+  }
+
+  /** Writes everything queued, then fsyncs the directories: durable when it resolves. */
+  async sync(): Promise<void> {
+    const work = this.queued
+    this.queued = []
+    for (let i = 0; i < work.length; i += PARALLEL)
+      await Promise.all(work.slice(i, i + PARALLEL).map((w) => this.write(w.path, w.data)))
+    const dirs = [...this.dirty]
+    this.dirty.clear()
+    for (let i = 0; i < dirs.length; i += PARALLEL)
+      await Promise.all(dirs.slice(i, i + PARALLEL).map(syncDir))
+  }
+
+  /** Removes `path` (a file or directory, relative to the root) if it is there. */
+  async remove(path: string): Promise<void> {
+    await rm(join(this.root, path), { recursive: true, force: true })
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.made.has(dir)) return
+    const first = await mkdir(dir, { recursive: true, mode: 0o700 })
+    this.made.add(dir)
+    // A directory made here is durable only once its parent is synced, up to the first one made.
+    for (let d = dir; first !== undefined; d = dirname(d)) {
+      this.dirty.add(dirname(d))
+      if (d === first || d === dirname(d)) break
+    }
+  }
+
+  private async write(path: string, data: Uint8Array): Promise<void> {
+    const final = join(this.root, path)
+    const dir = dirname(final)
+    try {
+      await this.ensureDir(dir)
+      const tmp = `${final}.${randomBytes(4).toString('hex')}.tmp`
+      const fh = await open(tmp, 'wx', 0o600)
+      try {
+        await fh.writeFile(data)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, final)
+      this.dirty.add(dir)
+    } catch (e) {
+      throw new StrongroomError('IO', `cannot write ${path}: ${(e as Error).message}`, {
+        cause: e,
+      })
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Reads a file of the log, or undefined when it is not there. */
+export async function readLogFile(dir: string, path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(join(dir, path))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new StrongroomError('IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e })
+  }
+}

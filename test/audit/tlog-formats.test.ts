@@ -1,0 +1,391 @@
+/**
+ * The formats against the specs they claim, without a disk: RFC 6962 known answers (the
+ * certificate-transparency test leaves, as transparency-dev/merkle's proof/verify_test.go
+ * carries them) and proofs over random trees; Go's sumdb/note example key and signature
+ * (golang.org/x/mod/sumdb/note); the examples of c2sp.org/tlog-checkpoint and
+ * c2sp.org/tlog-tiles; the strict parsing of c2sp.org/tlog-proof.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { isStrongroomError } from '../../src/errors.ts'
+import {
+  formatCheckpoint,
+  openCheckpoint,
+  parseCheckpoint,
+} from '../../src/audit/tlog/checkpoint.ts'
+import {
+  consistencyProof,
+  EMPTY_ROOT,
+  inclusionProof,
+  leafHash,
+  MemoryTree,
+  rootHash,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../src/audit/tlog/merkle.ts'
+import {
+  generateKey,
+  parseSignerKey,
+  parseVerifierKey,
+  signNote,
+  verifyNote,
+} from '../../src/audit/tlog/note.ts'
+import { parseProof } from '../../src/audit/tlog/proof.ts'
+import {
+  bundlePath,
+  decodeBundle,
+  encodeBundle,
+  levelWidth,
+  tileIndexPath,
+  tilePath,
+  tileWidth,
+} from '../../src/audit/tlog/tiles.ts'
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+const unhex = (s: string) => Buffer.from(s, 'hex')
+const record = (i: number) => Buffer.from(`{"eventID":"${i}","eventName":"GetObject"}`)
+
+// https://github.com/transparency-dev/merkle/blob/main/proof/verify_test.go (RFC 6962 test data
+// from certificate-transparency): the 8 leaves and the roots of the trees of their first n.
+const LEAVES = [
+  '',
+  '00',
+  '10',
+  '2021',
+  '3031',
+  '40414243',
+  '5051525354555657',
+  '606162636465666768696a6b6c6d6e6f',
+].map(unhex)
+const ROOTS = [
+  'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+  'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
+  'aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77',
+  'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+  '4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4',
+  '76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef',
+  'ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c',
+  '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+]
+// Same file: inclusion proofs (leaf numbered from 1) and consistency proofs.
+const INCLUSION: [number, number, string[]][] = [
+  [
+    1,
+    8,
+    [
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ],
+  ],
+  [
+    6,
+    8,
+    [
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  ],
+  [3, 3, ['fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125']],
+  [
+    2,
+    5,
+    [
+      '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+    ],
+  ],
+]
+const CONSISTENCY: [number, number, string[]][] = [
+  [
+    1,
+    8,
+    [
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ],
+  ],
+  [
+    6,
+    8,
+    [
+      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  ],
+  [
+    2,
+    5,
+    [
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+    ],
+  ],
+  [
+    6,
+    7,
+    [
+      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+      'b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  ],
+]
+
+function memoryTree(leaves: readonly Uint8Array[]): MemoryTree {
+  const t = new MemoryTree()
+  for (const l of leaves) t.append(l)
+  return t
+}
+
+describe('RFC 6962 known answers', () => {
+  const tree = memoryTree(LEAVES)
+  it('roots of the first n test leaves, n = 0…8', async () => {
+    assert.equal(hex(EMPTY_ROOT), ROOTS[0])
+    for (let n = 0; n <= 8; n++) assert.equal(hex(await rootHash(tree, n)), ROOTS[n], `size ${n}`)
+  })
+  it('inclusion proofs: generated byte for byte, and they verify', async () => {
+    for (const [leaf, size, want] of INCLUSION) {
+      const proof = await inclusionProof(tree, leaf - 1, size)
+      assert.deepEqual(proof.map(hex), want, `leaf ${leaf} of ${size}`)
+      const ok = verifyInclusion(
+        leafHash(LEAVES[leaf - 1] as Buffer),
+        leaf - 1,
+        size,
+        proof,
+        unhex(ROOTS[size] as string),
+      )
+      assert.deepEqual(ok, { ok: true })
+    }
+  })
+  it('consistency proofs: generated byte for byte, and they verify', async () => {
+    for (const [m, n, want] of CONSISTENCY) {
+      const proof = await consistencyProof(tree, m, n)
+      assert.deepEqual(proof.map(hex), want, `${m} to ${n}`)
+      const r = verifyConsistency(m, unhex(ROOTS[m] as string), n, unhex(ROOTS[n] as string), proof)
+      assert.deepEqual(r, { ok: true })
+    }
+  })
+  it('trivial consistency: equal sizes need equal roots and no proof; from empty, anything', () => {
+    const r3 = unhex(ROOTS[3] as string)
+    assert.equal(verifyConsistency(3, r3, 3, r3, []).ok, true)
+    assert.equal(verifyConsistency(3, r3, 3, unhex(ROOTS[4] as string), []).ok, false)
+    assert.equal(verifyConsistency(0, EMPTY_ROOT, 5, unhex(ROOTS[5] as string), []).ok, true)
+    assert.equal(verifyConsistency(1, r3, 2, r3, []).ok, false)
+    assert.equal(verifyConsistency(4, r3, 2, r3, []).ok, false)
+  })
+})
+
+describe('C2SP signed-note', () => {
+  // The example of golang.org/x/mod/sumdb/note (package doc): Ed25519 signatures are
+  // deterministic, so our signer must produce Go's signature exactly.
+  const skey = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz'
+  const vkey = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'
+  const text =
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+  const signed = `${text}\n— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n`
+
+  it("signs Go's example note byte for byte and opens it", () => {
+    assert.equal(parseSignerKey(skey).keyId, 0xc74f20a3)
+    assert.equal(parseVerifierKey(vkey).keyId, 0xc74f20a3)
+    assert.equal(signNote(text, skey), signed)
+    assert.equal(verifyNote(signed, vkey).text, text)
+    assert.equal(verifyNote(Buffer.from(signed), vkey).text, text)
+  })
+
+  it('ignores signatures by other keys, and needs one by the key asked', () => {
+    const other = generateKey('witness.example/w1')
+    const both = signed + signNote(text, other.signerKey).slice(text.length + 1)
+    assert.equal(verifyNote(both, vkey).signatures.length, 2)
+    assert.equal(verifyNote(both, other.verifierKey).text, text)
+    const stranger = generateKey('PeterNeumann')
+    assert.throws(
+      () => verifyNote(signed, stranger.verifierKey),
+      (e) => isStrongroomError(e, 'WRONG_KEY'),
+    )
+  })
+
+  it('a signature by the known key that fails rejects the note', () => {
+    const altered = signed.replace('answer', 'Answer')
+    assert.throws(
+      () => verifyNote(altered, vkey),
+      (e) => isStrongroomError(e, 'SIGNATURE_DOES_NOT_MATCH'),
+    )
+  })
+
+  it('parses strictly, with errors that say what is wrong', () => {
+    const bad: [string, RegExp][] = [
+      [text + signed.slice(text.length + 1), /no blank line/],
+      [signed.replace('— ', '-- '), /em dash/],
+      [signed.slice(0, -1), /end with a signature line/],
+      [signed.replace('nAM=', 'nAN='), /not base64/],
+      [signed.replace('problem,', 'problem,\t'), /control character U\+0009/],
+      [signed.replace('— PeterNeumann x', '— Peter+Neumann x'), /no valid key name/],
+      [text + '\n' + '— a AAAAAAA=\n'.repeat(101), /over 100/],
+    ]
+    for (const [note, why] of bad) assert.throws(() => verifyNote(note, vkey), why)
+    assert.throws(() => verifyNote(Buffer.from([0xff, 0x0a, 0x0a]), vkey), /not valid UTF-8/)
+  })
+
+  it('checks key strings: ID, type, form', () => {
+    assert.throws(() => parseVerifierKey(vkey.replace('c74f20a3', 'c74f20a4')), /not the ID/)
+    assert.throws(
+      () => parseVerifierKey(vkey.replace('+ARpc', '+Ahpc')),
+      (e) => isStrongroomError(e, 'UNSUPPORTED_FORMAT'),
+    )
+    assert.throws(() => parseVerifierKey(skey), /that is a signer key/)
+    assert.throws(() => parseSignerKey(vkey), /PRIVATE\+KEY/)
+    assert.throws(() => parseVerifierKey('Peter Neumann+c74f20a3+ARpc'), /not a key name/)
+    const k = generateKey('log.example/audit')
+    assert.equal(verifyNote(signNote('hello\n', k.signerKey), k.verifierKey).text, 'hello\n')
+    assert.throws(() => signNote('no newline', k.signerKey), /ends with a newline/)
+  })
+})
+
+describe('C2SP tlog-checkpoint', () => {
+  const c = {
+    origin: 'example.com/behind-the-sofa',
+    size: 20852163,
+    root: Buffer.from('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', 'base64'),
+    extensions: [],
+  }
+  it("formats the spec's example body", () => {
+    assert.equal(
+      formatCheckpoint(c),
+      'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n',
+    )
+    assert.deepEqual(parseCheckpoint(formatCheckpoint({ ...c, extensions: ['x y'] })), {
+      ...c,
+      extensions: ['x y'],
+    })
+  })
+  it('refuses leading zeroes, short bodies, empty extensions and bad roots', () => {
+    for (const body of [
+      'o\n020\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n',
+      'o\n20\n',
+      'o\n20\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n',
+      'o\n20\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2=\n',
+      '\n20\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n',
+      'o\n-1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n',
+      'o\n99999999999999999999\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n',
+    ])
+      assert.throws(
+        () => parseCheckpoint(body),
+        (e) => isStrongroomError(e, 'INVALID_ARGUMENT'),
+        body,
+      )
+  })
+  it("wants the origin to be the key's name unless told otherwise", () => {
+    const k = generateKey('example.com/behind-the-sofa')
+    const note = signNote(formatCheckpoint(c), k.signerKey)
+    assert.equal(openCheckpoint(note, k.verifierKey).size, 20852163)
+    const other = signNote(formatCheckpoint({ ...c, origin: 'other.example/log' }), k.signerKey)
+    assert.throws(() => openCheckpoint(other, k.verifierKey), /for log `other.example\/log`/)
+    assert.equal(
+      openCheckpoint(other, k.verifierKey, 'other.example/log').origin,
+      'other.example/log',
+    )
+  })
+})
+
+describe('C2SP tlog-tiles layout', () => {
+  it("spells tile indexes as the spec's example", () => {
+    assert.equal(tileIndexPath(1234067), 'x001/x234/067')
+    assert.equal(tileIndexPath(0), '000')
+    assert.equal(tileIndexPath(1000), 'x001/000')
+    assert.equal(tilePath(0, 1234067), 'tile/0/x001/x234/067')
+    assert.equal(tilePath(2, 5, 17), 'tile/2/005.p/17')
+    assert.equal(bundlePath(1234, 3), 'tile/entries/x001/234.p/3')
+  })
+  it("counts the spec's tiles for a tree of 70,000 and of 256", () => {
+    assert.equal(levelWidth(70000, 0), 273 * 256 + 112)
+    assert.equal(tileWidth(70000, 0, 272), 256)
+    assert.equal(tileWidth(70000, 0, 273), 112)
+    assert.equal(tileWidth(70000, 1, 0), 256)
+    assert.equal(tileWidth(70000, 1, 1), 17)
+    assert.equal(tileWidth(70000, 2, 0), 1)
+    assert.equal(tileWidth(70000, 3, 0), 0)
+    assert.equal(tileWidth(256, 0, 0), 256)
+    assert.equal(tileWidth(256, 1, 0), 1)
+  })
+  it('entry bundles are uint16-length-prefixed records', () => {
+    const b = encodeBundle([Buffer.from('ab'), Buffer.alloc(0), Buffer.alloc(300, 7)])
+    assert.equal(b.subarray(0, 4).toString('hex'), '00026162')
+    assert.equal(b.readUInt16BE(6), 300)
+    assert.deepEqual(
+      decodeBundle(b).map((e) => e.length),
+      [2, 0, 300],
+    )
+    assert.throws(() => decodeBundle(b.subarray(0, -1)), /ends inside the record/)
+    assert.throws(
+      () => encodeBundle([Buffer.alloc(65536)]),
+      (e) => isStrongroomError(e, 'LIMIT_EXCEEDED'),
+    )
+  })
+})
+
+describe('RFC 6962 proofs over random trees', () => {
+  it('property: inclusion and consistency proofs verify for random trees, and fail with any bit flipped', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 300 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        async (n, a, b, flip) => {
+          const mem = memoryTree(Array.from({ length: n }, (_, i) => record(i)))
+          const rootN = await rootHash(mem, n)
+          const i = a % n
+          const path = await inclusionProof(mem, i, n)
+          assert.deepEqual(verifyInclusion(leafHash(record(i)), i, n, path, rootN), { ok: true })
+          const m = (b % n) + 1
+          const proof = await consistencyProof(mem, m, n)
+          assert.deepEqual(verifyConsistency(m, await rootHash(mem, m), n, rootN, proof), {
+            ok: true,
+          })
+          if (path.length > 0) {
+            const bad = path.map((h) => Buffer.from(h))
+            const h = bad[flip % bad.length] as Buffer
+            h[flip % 32] = (h[flip % 32] ?? 0) ^ (1 << (flip % 8))
+            assert.equal(verifyInclusion(leafHash(record(i)), i, n, bad, rootN).ok, false)
+          }
+          if (proof.length > 0) {
+            const bad = proof.map((h) => Buffer.from(h))
+            const h = bad[flip % bad.length] as Buffer
+            h[flip % 32] = (h[flip % 32] ?? 0) ^ (1 << (flip % 8))
+            assert.equal(verifyConsistency(m, await rootHash(mem, m), n, rootN, bad).ok, false)
+          }
+          assert.equal(verifyInclusion(leafHash(record(i + 1)), i, n, path, rootN).ok, false)
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+})
+
+describe('C2SP tlog-proof parsing', () => {
+  it('parses strictly', () => {
+    const cp = 'o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— o AAAAAAA=\n'
+    assert.throws(
+      () => parseProof(`c2sp.org/tlog-proof@v2\nindex 0\n\n${cp}`),
+      (e) => isStrongroomError(e, 'UNSUPPORTED_FORMAT'),
+    )
+    assert.throws(() => parseProof(`c2sp.org/tlog-proof@v1\nindex 01\n\n${cp}`), /index/)
+    assert.throws(
+      () => parseProof(`c2sp.org/tlog-proof@v1\nindex 0\nAAAA\n\n${cp}`),
+      /proof hash 0/,
+    )
+    assert.throws(
+      () => parseProof(`c2sp.org/tlog-proof@v1\nextra !!\nindex 0\n\n${cp}`),
+      /extra data/,
+    )
+    assert.throws(() => parseProof(`c2sp.org/tlog-proof@v1\nindex 0\n\n`), /no checkpoint/)
+    assert.equal(parseProof(`c2sp.org/tlog-proof@v1\nindex 0\n\n${cp}`).checkpoint, cp)
+  })
+})
