@@ -223,19 +223,7 @@ if (cluster === undefined) {
         } catch (e) {
           assert.equal((e as { name?: string }).name, 'NoSuchKey', String(e))
         }
-        if (body === undefined) {
-          assert.equal(
-            history.everAcked.has(key),
-            false,
-            `${key}: an acknowledged object is missing`,
-          )
-          continue
-        }
-        const allowed = history.allowed(key)
-        assert.ok(
-          allowed.some((v) => content(key, v).equals(body)),
-          `${key}: the content is none of the versions that may be visible (${allowed.join(', ')})`,
-        )
+        history.assertVisible(key, body)
       }
       t.diagnostic(
         `${String(history.attempted)} writes attempted, ${String(history.acknowledged)} acknowledged, 4 kills`,

@@ -6,6 +6,7 @@
  * commit in either order, even when acknowledged in the other order (a shared group commit).
  * Used by the single-gateway crash test and the cluster's.
  */
+import assert from 'node:assert/strict'
 import { createCipheriv, createHash } from 'node:crypto'
 
 interface Write {
@@ -50,6 +51,22 @@ export class CrashHistory {
   killed(): void {
     const at = ++this.clock
     for (const ws of this.writes.values()) for (const w of ws) if (w.end > at) w.end = at
+  }
+
+  /**
+   * Fails unless `body` (undefined: the key reads as NoSuchKey) is what `key` may show: no
+   * object only if no write of it was ever acknowledged, else one of the allowed versions.
+   */
+  assertVisible(key: string, body: Buffer | undefined): void {
+    if (body === undefined) {
+      assert.equal(this.everAcked.has(key), false, `${key}: an acknowledged object is missing`)
+      return
+    }
+    const allowed = this.allowed(key)
+    assert.ok(
+      allowed.some((v) => content(key, v).equals(body)),
+      `${key}: the content is none of the versions that may be visible (${allowed.join(', ')})`,
+    )
   }
 
   /** The versions of `key` that may be the visible one. */
