@@ -106,6 +106,7 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   UNSUPPORTED_FORMAT: 'InternalError',
   CORRUPT_HEADER: 'InternalError',
   HEADER_TAMPERED: 'InternalError',
+  LOG_TAMPERED: 'ServiceUnavailable',
   CONTEXT_MISMATCH: 'InternalError',
   WRONG_KEY: 'InternalError',
   TRUNCATED: 'InternalError',

@@ -7,11 +7,12 @@
  * tied to any sink. (Gateways that share a data directory share them; on several machines
  * they move into the metadata store with the log itself.)
  */
-import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
+import { signerKeyFor, verifierKeyFor } from './tlog/note.ts'
 
 export interface AuditKeys {
   /** Signs checkpoints (Ed25519). */
@@ -21,6 +22,15 @@ export interface AuditKeys {
   readonly seed: Buffer
   /** Correlates secrets in events (HMAC-SHA256). */
   readonly hmacKey: Buffer
+  /**
+   * The log's origin line and key name, `strongroom/audit/<16 hex>`: derived from the public
+   * key, so it is unique to the deployment and needs no state of its own.
+   */
+  readonly origin: string
+  /** The C2SP verifier key (`origin+keyid+base64`): what `audit verify --public-key` reads. */
+  readonly verifierKey: string
+  /** The C2SP signer key for the note signer; secret. */
+  readonly signerKey: string
 }
 
 export interface SystemSealer {
@@ -67,5 +77,15 @@ export async function auditKeys(dataDir: string, sealer: SystemSealer): Promise<
   const seed = Buffer.from(plain.subarray(0, 32))
   const hmacKey = Buffer.from(plain.subarray(32))
   plain.fill(0)
-  return { ...ed25519FromSeed(seed), seed, hmacKey }
+  const pair = ed25519FromSeed(seed)
+  const raw = pair.verifying.export({ format: 'der', type: 'spki' }).subarray(-32)
+  const origin = `strongroom/audit/${createHash('sha256').update(raw).digest('hex').slice(0, 16)}`
+  return {
+    ...pair,
+    seed,
+    hmacKey,
+    origin,
+    verifierKey: verifierKeyFor(origin, raw),
+    signerKey: signerKeyFor(origin, seed),
+  }
 }

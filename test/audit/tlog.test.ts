@@ -142,7 +142,7 @@ describe('TileWriter and TileReader', () => {
     const t = readFileSync(p)
     t[5] = (t[5] ?? 0) ^ 1
     writeFileSync(p, t)
-    await assert.rejects(TileWriter.open(dir2), (e) => isStrongroomError(e, 'HEADER_TAMPERED'))
+    await assert.rejects(TileWriter.open(dir2), (e) => isStrongroomError(e, 'LOG_TAMPERED'))
   })
 
   it('property: flipping any bit of any file of a log fails verification', async () => {

@@ -275,7 +275,7 @@ export class TileWriter {
     const writer = new TileWriter(dir, c.size, edge, bundle)
     if (leaves.join('') !== (edge[0] ?? []).join('') || !writer.root().equals(c.root))
       throw new StrongroomError(
-        'HEADER_TAMPERED',
+        'LOG_TAMPERED',
         `the last tiles of the log in \`${dir}\` do not hash to its checkpoint: run verifyLog to find what changed`,
       )
     return writer

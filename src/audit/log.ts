@@ -1,0 +1,550 @@
+/**
+ * The audit log a gateway writes: records made durable by group commit and sealed into the
+ * tamper-evident tiled log (./tlog/) under a signed checkpoint.
+ *
+ * Durability comes first and costs one `fdatasync` per group: every record goes to a journal
+ * (DIR/journal: length, index, CRC-32C-free CRC-32 and bytes per record) and `append` resolves
+ * once the group it went out with is on disk, so an acknowledged event survives a crash. At
+ * least once a second of activity (and when enough records wait, and on close) the journal's
+ * records are appended to the tiles in DIR/log/ and a checkpoint signed over them; then the
+ * journal is emptied. Opening the log replays whatever the journal holds beyond the last
+ * checkpoint, so a crash between the two loses nothing. Until their checkpoint is written, the
+ * newest records are protected by the disk alone: the window is at most `checkpointMs`.
+ *
+ * The log refuses work it cannot do rather than pretend: `problem()` says why fail-closed
+ * requests must be refused right now (a write failed, the disk stalled past `commitTimeoutMs`,
+ * free space is below `minFreeBytes`, the journal or the log directory was removed, replaced or
+ * truncated under the running process, the checkpoint was replaced). Tampering is permanent
+ * until an operator restarts the process (which re-checks the log); a full or stalled disk
+ * clears by itself. Every problem is reported once through `onAlert`. A lock file keeps a
+ * second process from writing the same log.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, open, readFile, rm, stat, statfs, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { StrongroomError } from '../errors.ts'
+import { parseNote, verifyNote } from './tlog/note.ts'
+import { parseCheckpoint } from './tlog/checkpoint.ts'
+import { MAX_ENTRY_BYTES, TileWriter } from './tlog/tiles.ts'
+
+export interface AuditLogOptions {
+  /** Holds `log/` (the tlog-tiles root), `journal` and `log.lock`; made owner-only. */
+  readonly dir: string
+  /** The C2SP signer key checkpoints are signed with, and its verifier (checked on open). */
+  readonly signerKey: string
+  readonly verifierKey: string
+  /** The checkpoint's origin line (the key's name). */
+  readonly origin: string
+  /** Most time between a record's commit and the checkpoint that covers it (default 1 s). */
+  readonly checkpointMs?: number
+  /** A group commit slower than this fails its waiters and refuses new work (default 5 s). */
+  readonly commitTimeoutMs?: number
+  /** Below this much free space on the log's disk, new work is refused (default 64 MiB). */
+  readonly minFreeBytes?: number
+  /** Records waiting beyond this refuse new work; best-effort ones are dropped (default 100,000). */
+  readonly maxQueued?: number
+  /** Told once of each new problem, in words. */
+  readonly onAlert?: (problem: string) => void
+}
+
+interface Pending {
+  readonly bytes: Buffer
+  readonly resolve?: (index: number) => void
+  readonly reject?: (e: unknown) => void
+}
+
+/** Journal frame: uint32 length, uint64 index, uint32 CRC-32 (of index, length and bytes). */
+const FRAME = 16
+/** Records per group commit at most, and unsealed records that trigger a checkpoint. */
+const MAX_BATCH = 8192
+const SEAL_AT = 65_536
+/** Locks held by this process (a pid alone cannot tell this process's lock from a dead one's). */
+const held = new Set<string>()
+
+export class AuditLog {
+  readonly dir: string
+  readonly logDir: string
+  private readonly o: AuditLogOptions
+  private writer: TileWriter | undefined
+  private journal: FileHandle
+  private journalBytes: number
+  private readonly journalIno: number
+  private readonly dirIno: number
+  private n: number
+  /** Durable records not yet under a checkpoint, from index `n - unsealed.length`. */
+  private unsealed: Buffer[] = []
+  private queue: Pending[] = []
+  private draining: Promise<void> | undefined
+  private lastSeal = Date.now()
+  private lastNote: string
+  private broken: string | undefined
+  private stalled: string | undefined
+  private lowDisk: string | undefined
+  private dropped = 0
+  private retrying = false
+  private readonly alerted = new Set<string>()
+  private readonly listeners = new Set<(index: number, record: Buffer) => void>()
+  private readonly timer: NodeJS.Timeout
+  private closed = false
+
+  private constructor(
+    o: AuditLogOptions,
+    writer: TileWriter,
+    journal: FileHandle,
+    inos: { journal: number; dir: number },
+    note: string,
+  ) {
+    this.o = o
+    this.dir = o.dir
+    this.logDir = join(o.dir, 'log')
+    this.writer = writer
+    this.journal = journal
+    this.journalBytes = 0
+    this.journalIno = inos.journal
+    this.dirIno = inos.dir
+    this.n = writer.size
+    this.lastNote = note
+    this.timer = setInterval(() => void this.tick(), Math.min(1000, this.checkpointMs))
+    this.timer.unref()
+  }
+
+  /**
+   * Opens the log in `o.dir`, making it if it is new: takes the lock, checks the checkpoint's
+   * signature and that the tiles hash to it, replays the journal's records beyond it (a torn
+   * last record, never acknowledged, is dropped) and checkpoints them. LOG_TAMPERED when the
+   * log or the journal is not what this deployment wrote; IO when another process holds it.
+   */
+  static async open(o: AuditLogOptions): Promise<AuditLog> {
+    await mkdir(o.dir, { recursive: true, mode: 0o700 })
+    const lock = join(o.dir, 'log.lock')
+    await takeLock(lock)
+    try {
+      const logDir = join(o.dir, 'log')
+      const writer = await TileWriter.open(logDir)
+      const existing = await readFile(join(logDir, 'checkpoint')).catch(() => undefined)
+      if (existing !== undefined) {
+        try {
+          verifyNote(existing, o.verifierKey)
+        } catch (e) {
+          throw new StrongroomError(
+            'LOG_TAMPERED',
+            `the checkpoint of the audit log in \`${logDir}\` is not signed by this deployment's audit key: restore it from a copy, or run \`strongroom audit verify\` to see what changed`,
+            { cause: e },
+          )
+        }
+      }
+      const path = join(o.dir, 'journal')
+      const replay = await readJournal(path, writer.size)
+      if (replay.length > 0) await writer.append(replay)
+      const note = await writer.checkpoint(o.signerKey, o.origin)
+      const journal = await open(path, 'w', 0o600)
+      await journal.datasync()
+      const ino = (await journal.stat()).ino
+      const dirIno = (await stat(logDir)).ino
+      return new AuditLog(o, writer, journal, { journal: ino, dir: dirIno }, note)
+    } catch (e) {
+      await releaseLock(lock)
+      throw e
+    }
+  }
+
+  private get checkpointMs(): number {
+    return this.o.checkpointMs ?? 1000
+  }
+
+  /** Records made durable so far (the next record's index). */
+  get size(): number {
+    return this.n
+  }
+
+  /** Best-effort records dropped because the log could not take them. */
+  get droppedCount(): number {
+    return this.dropped
+  }
+
+  /** The last checkpoint written (a signed note). */
+  get checkpointNote(): string {
+    return this.lastNote
+  }
+
+  /** Why fail-closed work must be refused now, or undefined when the log can take it. */
+  problem(): string | undefined {
+    if (this.closed) return 'the audit log is closed'
+    if (this.queue.length >= (this.o.maxQueued ?? 100_000))
+      return `${this.queue.length} audit records are waiting for the disk`
+    return this.broken ?? this.stalled ?? this.lowDisk
+  }
+
+  /** Appends one record durably; resolves with its index. SERVICE_UNAVAILABLE when it cannot. */
+  append(record: Uint8Array): Promise<number> {
+    const refused = this.problem()
+    if (refused !== undefined) return Promise.reject(unavailable(refused))
+    const bytes = checked(record)
+    return new Promise((resolve, reject) => {
+      this.queue.push({ bytes, resolve, reject })
+      this.kick()
+    })
+  }
+
+  /** Queues one record without waiting (best effort): dropped, and counted, if it cannot be kept. */
+  enqueue(record: Uint8Array): void {
+    if (
+      this.closed ||
+      this.broken !== undefined ||
+      this.queue.length >= (this.o.maxQueued ?? 100_000)
+    ) {
+      this.dropped++
+      this.alert(
+        `audit records are being dropped (${this.dropped} so far): ${this.problem() ?? ''}`,
+      )
+      return
+    }
+    this.queue.push({ bytes: checked(record) })
+    this.kick()
+  }
+
+  /** Calls `fn` with every record once it is durable, in index order; returns the unsubscribe. */
+  subscribe(fn: (index: number, record: Buffer) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  /** Waits for every record queued so far to be committed (or refused). */
+  async flush(): Promise<void> {
+    while (this.draining !== undefined) await this.draining
+  }
+
+  /** Commits what is queued and writes a checkpoint over everything durable; answers it. */
+  async checkpoint(): Promise<string> {
+    await this.flush()
+    await this.seal()
+    return this.lastNote
+  }
+
+  /** Commits, checkpoints and closes; the lock is released. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    clearInterval(this.timer)
+    try {
+      await this.flush()
+      if (this.broken === undefined) await this.seal()
+    } finally {
+      this.closed = true
+      await this.journal.close().catch(() => undefined)
+      await releaseLock(join(this.dir, 'log.lock'))
+    }
+  }
+
+  private kick(): void {
+    this.run(() => this.drain())
+  }
+
+  /** Runs `work` unless something already runs; whatever is queued meanwhile runs after it. */
+  private run(work: () => Promise<void>): void {
+    if (this.draining !== undefined) return
+    this.draining = work().finally(() => {
+      this.draining = undefined
+      if (this.queue.length === 0 || this.broken !== undefined || this.closed) return
+      // After a failed write, the records kept for retry wait a little for the disk.
+      if (this.retrying) setTimeout(() => this.kick(), 200).unref()
+      else this.kick()
+    })
+  }
+
+  /** Group commit: everything queued while the previous write ran goes out in one write. */
+  private async drain(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r))
+    while (this.queue.length > 0 && this.broken === undefined) {
+      const batch = this.queue.splice(0, MAX_BATCH)
+      const first = this.n
+      const frames = encodeFrames(batch, first)
+      const late = { timedOut: false }
+      const timer = setTimeout(() => {
+        late.timedOut = true
+        this.stalled = `the audit log's disk has not completed a write in ${(this.o.commitTimeoutMs ?? 5000) / 1000} s`
+        this.alert(this.stalled)
+        for (const p of batch) p.reject?.(unavailable(this.stalled))
+      }, this.o.commitTimeoutMs ?? 5000)
+      try {
+        await this.commit(frames)
+      } catch (e) {
+        clearTimeout(timer)
+        const problem = (e as Error).message
+        this.stalled = undefined
+        this.retrying = true
+        if (!late.timedOut) for (const p of batch) p.reject?.(unavailable(problem, e))
+        // Best-effort records wait for the next attempt, at the head of the queue.
+        this.queue.unshift(...batch.filter((p) => p.resolve === undefined))
+        this.alert(problem)
+        return
+      }
+      clearTimeout(timer)
+      this.stalled = undefined
+      this.retrying = false
+      this.n += batch.length
+      batch.forEach((p, i) => {
+        this.unsealed.push(p.bytes)
+        if (!late.timedOut) p.resolve?.(first + i)
+        for (const l of this.listeners) l(first + i, p.bytes)
+      })
+      if (this.unsealed.length >= SEAL_AT || Date.now() - this.lastSeal >= this.checkpointMs)
+        await this.seal()
+    }
+  }
+
+  /** Writes frames to the journal and makes them durable, checking the journal is still ours. */
+  private async commit(frames: Buffer): Promise<void> {
+    await this.checkJournal()
+    try {
+      await this.journal.write(frames, 0, frames.length, this.journalBytes)
+      await this.journal.datasync()
+    } catch (e) {
+      // A partial frame must not stay in front of later ones: cut the journal back.
+      await this.journal.truncate(this.journalBytes).catch(() => {
+        this.fail(`the audit journal could not be cut back after a failed write`)
+      })
+      throw new StrongroomError('IO', `cannot write the audit journal: ${(e as Error).message}`, {
+        cause: e,
+      })
+    }
+    this.journalBytes += frames.length
+  }
+
+  private async checkJournal(): Promise<void> {
+    const s = await this.journal.stat()
+    if (s.nlink === 0) this.fail('the audit journal was removed while the server was running')
+    else if (s.size < this.journalBytes)
+      this.fail(
+        `the audit journal was truncated while the server was running (${s.size} of ${this.journalBytes} bytes)`,
+      )
+    else if (s.size > this.journalBytes)
+      this.fail('the audit journal was written to by another process')
+    if (this.broken !== undefined) throw unavailable(this.broken)
+  }
+
+  /** Appends the unsealed records to the tiles, signs a checkpoint, empties the journal. */
+  private async seal(): Promise<void> {
+    this.lastSeal = Date.now()
+    if (this.broken !== undefined) return
+    await this.checkLog()
+    if (this.isBroken()) return
+    try {
+      // A writer that failed is reopened from its checkpoint; it may already hold some records.
+      this.writer ??= await TileWriter.open(this.logDir)
+      const base = this.n - this.unsealed.length
+      const records = this.unsealed.slice(this.writer.size - base)
+      if (records.length > 0) await this.writer.append(records)
+      this.lastNote = await this.writer.checkpoint(this.o.signerKey, this.o.origin)
+      this.unsealed = []
+      await this.journal.truncate(0)
+      await this.journal.datasync()
+      this.journalBytes = 0
+    } catch (e) {
+      this.writer = undefined
+      this.alert(`cannot checkpoint the audit log: ${(e as Error).message}`)
+    }
+  }
+
+  /** The log directory and its checkpoint are the ones this process wrote. */
+  private async checkLog(): Promise<void> {
+    const dir = await stat(this.logDir).catch(() => undefined)
+    if (dir === undefined) {
+      this.fail(`the audit log directory \`${this.logDir}\` was removed`)
+      return
+    }
+    if (dir.ino !== this.dirIno) {
+      this.fail(`the audit log directory \`${this.logDir}\` was replaced`)
+      return
+    }
+    const path = join(this.dir, 'journal')
+    const j = await stat(path).catch(() => undefined)
+    if (j?.ino !== this.journalIno) {
+      this.fail('the audit journal was removed or replaced')
+      return
+    }
+    const note = await readFile(join(this.logDir, 'checkpoint'), 'utf8').catch(() => undefined)
+    if (note !== this.lastNote) {
+      this.fail(
+        note === undefined
+          ? 'the audit log checkpoint was removed'
+          : 'the audit log checkpoint was replaced by another process',
+      )
+      return
+    }
+  }
+
+  /** Once a second: a checkpoint when records wait, and the disk's free space. */
+  private async tick(): Promise<void> {
+    if (this.closed) return
+    try {
+      const s = await statfs(this.o.dir)
+      const free = s.bavail * s.bsize
+      const min = this.o.minFreeBytes ?? 64 << 20
+      this.lowDisk =
+        free < min
+          ? `the audit log's disk has ${Math.floor(free / 2 ** 20)} MiB free, less than the ${Math.floor(min / 2 ** 20)} MiB it keeps in reserve`
+          : undefined
+      if (this.lowDisk !== undefined) this.alert(this.lowDisk)
+      this.run(() => (this.unsealed.length > 0 ? this.seal() : this.checkLog()))
+    } catch (e) {
+      this.alert(`audit log check failed: ${(e as Error).message}`)
+    }
+  }
+
+  private isBroken(): boolean {
+    return this.broken !== undefined
+  }
+
+  private fail(problem: string): void {
+    this.broken ??= problem
+    this.alert(problem)
+  }
+
+  private alert(problem: string): void {
+    if (this.alerted.has(problem)) return
+    if (this.alerted.size > 100) this.alerted.clear()
+    this.alerted.add(problem)
+    ;(this.o.onAlert ?? ((p: string) => process.stderr.write(`audit: ${p}\n`)))(problem)
+  }
+}
+
+const unavailable = (problem: string, cause?: unknown) =>
+  new StrongroomError(
+    'SERVICE_UNAVAILABLE',
+    `The audit log cannot record this request, so it was not carried out: ${problem}`,
+    cause === undefined ? undefined : { cause },
+  )
+
+function checked(record: Uint8Array): Buffer {
+  if (record.length > MAX_ENTRY_BYTES)
+    throw new StrongroomError(
+      'LIMIT_EXCEEDED',
+      `an audit record is at most ${MAX_ENTRY_BYTES} bytes, not ${record.length}`,
+    )
+  return Buffer.from(record.buffer, record.byteOffset, record.byteLength)
+}
+
+function frameCrc(head: Buffer, bytes: Uint8Array): number {
+  return crc32(bytes, crc32(head.subarray(0, 12)))
+}
+
+export function encodeFrames(batch: readonly { readonly bytes: Buffer }[], first: number): Buffer {
+  let total = 0
+  for (const p of batch) total += FRAME + p.bytes.length
+  const out = Buffer.allocUnsafe(total)
+  let at = 0
+  batch.forEach((p, i) => {
+    const head = out.subarray(at, at + FRAME)
+    head.writeUInt32BE(p.bytes.length, 0)
+    head.writeBigUInt64BE(BigInt(first + i), 4)
+    head.writeUInt32BE(frameCrc(head, p.bytes), 12)
+    out.set(p.bytes, at + FRAME)
+    at += FRAME + p.bytes.length
+  })
+  return out
+}
+
+/**
+ * The journal's records from index `from` on. A torn last frame (a write the crash cut short,
+ * never acknowledged) ends the journal; a bad frame with good ones after it, or a gap in the
+ * indexes, is tampering or a failing disk: LOG_TAMPERED.
+ */
+export async function readJournal(path: string, from: number): Promise<Buffer[]> {
+  if (!existsSync(path)) return []
+  const data = await readFile(path)
+  const out: Buffer[] = []
+  let at = 0
+  let expect = from
+  while (at < data.length) {
+    const len = at + FRAME <= data.length ? data.readUInt32BE(at) : -1
+    const end = at + FRAME + len
+    const good =
+      len >= 0 &&
+      len <= MAX_ENTRY_BYTES &&
+      end <= data.length &&
+      data.readUInt32BE(at + 12) ===
+        frameCrc(data.subarray(at, at + FRAME), data.subarray(at + FRAME, end))
+    if (!good) {
+      if (!recordFollows(data, at + 1, expect)) break // the torn tail of an unacknowledged write
+      throw new StrongroomError(
+        'LOG_TAMPERED',
+        `the audit journal \`${path}\` is damaged at byte ${at}, with records after it: restore it from a copy or move it aside (its records are then lost)`,
+      )
+    }
+    const index = Number(data.readBigUInt64BE(at + 4))
+    if (index >= from) {
+      if (index !== expect)
+        throw new StrongroomError(
+          'LOG_TAMPERED',
+          `the audit journal \`${path}\` holds record ${index} where record ${expect} belongs: records are missing`,
+        )
+      out.push(Buffer.from(data.subarray(at + FRAME, end)))
+      expect++
+    }
+    at = end
+  }
+  return out
+}
+
+/** Whether a well-formed frame for record `index` or later starts anywhere at or after `from`. */
+function recordFollows(data: Buffer, from: number, index: number): boolean {
+  for (let at = from; at + FRAME <= data.length; at++) {
+    const len = data.readUInt32BE(at)
+    const i = data.readBigUInt64BE(at + 4)
+    if (len > MAX_ENTRY_BYTES || at + FRAME + len > data.length || i < BigInt(index)) continue
+    if (
+      data.readUInt32BE(at + 12) ===
+      frameCrc(data.subarray(at, at + FRAME), data.subarray(at + FRAME, at + FRAME + len))
+    )
+      return true
+  }
+  return false
+}
+
+async function takeLock(path: string): Promise<void> {
+  if (held.has(path))
+    throw new StrongroomError('IO', `the audit log lock \`${path}\` is held by this process`)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, 'wx', 0o600)
+      await fh.writeFile(`${process.pid}\n`)
+      await fh.close()
+      held.add(path)
+      return
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0)
+        throw new StrongroomError(
+          'IO',
+          `cannot lock the audit log (\`${path}\`): ${(e as Error).message}`,
+          { cause: e },
+        )
+    }
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+      throw new StrongroomError(
+        'IO',
+        `the audit log in \`${path.replace(/\/log\.lock$/, '')}\` is being written by process ${pid}: one process writes a log (give each gateway its own audit directory)`,
+      )
+    await rm(path, { force: true })
+  }
+}
+
+async function releaseLock(path: string): Promise<void> {
+  if (!held.delete(path)) return
+  await rm(path, { force: true }).catch(() => undefined)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The size a checkpoint note states (for tools that compare a log with what they saw). */
+export function checkpointSize(note: string): number {
+  return parseCheckpoint(parseNote(note).text).size
+}
