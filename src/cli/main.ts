@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
+import { auditProve, auditPublicKey, auditVerify } from './commands/audit.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { explain } from './commands/explain.ts'
 import { scanCommand } from './commands/scan.ts'
@@ -101,6 +102,9 @@ export const COMMANDS: readonly Command[] = [
   bucketDeletePolicy,
   bucketVerdicts,
   rescan,
+  auditPublicKey,
+  auditVerify,
+  auditProve,
   quickstart,
 ]
 
