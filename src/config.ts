@@ -5,9 +5,10 @@
  * messages, the docs and `--help` cannot drift apart.
  */
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { StrongroomError } from './errors.ts'
 import { parseBlobsUrl } from './store/s3/url.ts'
+import { parseSinkSpecs, type SinkSpec } from './audit/sinks/config.ts'
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './crypto/header.ts'
 import { DEFAULT_LIMITS } from './scan/types.ts'
 import { availableMemory, defaultLimits, type AdmissionLimits } from './api/admission.ts'
@@ -65,6 +66,17 @@ export interface Config {
     | undefined
   /** From STRONGROOM_ROOT_KEY only: a secret never belongs in a config file or on a command line. */
   readonly rootKeyHex: string | undefined
+  /**
+   * Where this process writes its audit log (journal, lock and the tiled log under `log/`):
+   * DATA_DIR/audit by default. Gateways that share a data directory each need their own.
+   */
+  readonly auditDir: string
+  /** `fail-closed` (default): reads wait for their events like writes; `best-effort`: they do not. */
+  readonly auditReads: 'fail-closed' | 'best-effort'
+  /** Where audit events are exported (files, webhooks, syslog): ../audit/stream.ts. */
+  readonly auditSinks: readonly SinkSpec[]
+  /** Detection rules: a YAML file, `off`, or undefined for the built-in rules. */
+  readonly auditRules: string | undefined
 }
 
 interface Setting<T> {
@@ -276,6 +288,34 @@ export const SETTINGS = {
     accepted: 'a region name such as us-east-1',
     parse: (raw) => (typeof raw === 'string' && /^[a-z0-9-]{1,64}$/.test(raw) ? raw : undefined),
   },
+  auditDir: {
+    file: 'auditDir',
+    env: 'STRONGROOM_AUDIT_DIR',
+    flag: undefined,
+    accepted: 'the path of the directory this gateway writes its audit log to',
+    parse: path,
+  },
+  auditReads: {
+    file: 'auditReads',
+    env: 'STRONGROOM_AUDIT_READS',
+    flag: undefined,
+    accepted: '`fail-closed` (reads wait for their audit events) or `best-effort`',
+    parse: (raw) => (raw === 'fail-closed' || raw === 'best-effort' ? raw : undefined),
+  },
+  auditSinks: {
+    file: 'auditSinks',
+    env: 'STRONGROOM_AUDIT_SINKS',
+    flag: undefined,
+    accepted: 'a list of audit sinks (docs/audit.md)',
+    parse: (raw) => parseSinkSpecs(typeof raw === 'string' ? jsonOf(raw) : raw),
+  },
+  auditRules: {
+    file: 'auditRules',
+    env: 'STRONGROOM_AUDIT_RULES',
+    flag: undefined,
+    accepted: 'the path of a detection rules file, or `off`',
+    parse: (raw) => (raw === 'off' ? raw : path(raw)),
+  },
   oidcCaFile: {
     file: 'oidcCaFile',
     env: 'STRONGROOM_OIDC_CA_FILE',
@@ -337,8 +377,9 @@ export function loadConfig(sources: ConfigSources): Config {
   const derived = defaultLimits(sources.memory ?? availableMemory())
   const admissionWait = values.admissionWait as number | undefined
   const region = (values.region as string | undefined) ?? DEFAULTS.region
+  const dataDir = resolve((values.dataDir as string | undefined) ?? DEFAULTS.dataDir)
   return {
-    dataDir: resolve((values.dataDir as string | undefined) ?? DEFAULTS.dataDir),
+    dataDir,
     region,
     segmentSize: (values.segmentSize as number | undefined) ?? DEFAULTS.segmentSize,
     headerTimeout: (values.headerTimeout as number | undefined) ?? DEFAULTS.headerTimeout,
@@ -361,6 +402,13 @@ export function loadConfig(sources: ConfigSources): Config {
     tokenKeyId: (values.tokenKeyId as number | undefined) ?? 1,
     meta: values.meta as string | undefined,
     blobs: blobsOf(values, sources.env, region),
+    auditDir: resolve((values.auditDir as string | undefined) ?? join(dataDir, 'audit')),
+    auditReads: (values.auditReads as Config['auditReads'] | undefined) ?? 'fail-closed',
+    auditSinks: (values.auditSinks as SinkSpec[] | undefined) ?? [],
+    auditRules:
+      values.auditRules === undefined || values.auditRules === 'off'
+        ? values.auditRules
+        : resolve(values.auditRules as string),
   }
 }
 
@@ -391,6 +439,15 @@ function blobsOf(
       accessKeyId === undefined || secretAccessKey === undefined
         ? undefined
         : { accessKeyId, secretAccessKey },
+  }
+}
+
+/** A JSON value given as text (an environment variable); undefined when it is not JSON. */
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
   }
 }
 

@@ -7,11 +7,12 @@
  * nothing: an event never depends on a handler remembering to write one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { encodeEvent } from '../audit/event.ts'
 import type { TLSSocket } from 'node:tls'
-import { auditEvent, type AuditEvent, type RequestFacts } from '../audit/event.ts'
+import { auditEvent, type AuditEvent, type Evaluation, type RequestFacts } from '../audit/event.ts'
 import type { Trace } from '../iam/evaluate.ts'
 import type { Caller } from './operation.ts'
-import type { RecordSink } from './audit.ts'
+import { appliedOnly } from './audit.ts'
 
 type Decision = RequestFacts['decision']
 
@@ -27,15 +28,35 @@ export interface RequestNote {
   params: Readonly<Record<string, unknown>> | undefined
   decision: Decision
   statements: string[]
+  /** Each authorization decision with its trace, for `strongroom explain`. */
+  evaluations: Evaluation[]
   errorCode: string | undefined
   errorMessage: string | undefined
 }
 
-/** Where events go, and the key that correlates secrets in them. */
+/** The audit log as the request path sees it (../audit/log.ts). */
+export interface EventLog {
+  /** Stores one record durably; rejects (SERVICE_UNAVAILABLE) when it cannot. */
+  append(record: Uint8Array): Promise<number>
+  /** Queues one record without waiting. */
+  enqueue(record: Uint8Array): void
+  /** Why requests that must be recorded are refused now, if they are. */
+  problem(): string | undefined
+  /** Resolves when a record can be taken now; rejects (SERVICE_UNAVAILABLE) when not. */
+  ready(): Promise<void>
+}
+
+/** Where events go, the key that correlates secrets in them, and which requests wait for them. */
 export interface EventSink {
-  readonly sink: RecordSink<AuditEvent>
+  readonly log: EventLog
   readonly hmacKey: Uint8Array
   readonly region: string
+  /**
+   * `fail-closed` (the default): a request is refused while the log cannot record it, and its
+   * answer goes out only once its event is durable. `best-effort` applies to reads only: they
+   * proceed and their events are queued.
+   */
+  readonly reads?: 'fail-closed' | 'best-effort'
 }
 
 const notes = new Map<string, RequestNote>()
@@ -52,11 +73,17 @@ export function beginNote(requestId: string): RequestNote {
     params: undefined,
     decision: 'None',
     statements: [],
+    evaluations: [],
     errorCode: undefined,
     errorMessage: undefined,
   }
   notes.set(requestId, n)
   return n
+}
+
+/** Forgets a request that is not audited (the health check). */
+export function dropNote(requestId: string): void {
+  notes.delete(requestId)
 }
 
 /** The pipeline has routed the request: its service, operation and caller. */
@@ -77,6 +104,7 @@ const RANK: Record<Decision, number> = { None: 0, Allow: 1, ImplicitDeny: 2, Exp
 /** One authorization decision of the request: the request's decision is the strongest. */
 export function noteDecision(
   requestId: string,
+  what: { readonly action: string; readonly resource: string },
   decision: string,
   trace: Trace | undefined,
   owner?: string,
@@ -88,6 +116,14 @@ export function noteDecision(
       ? decision
       : 'ImplicitDeny'
   if (owner !== undefined) n.owner = owner
+  // An allowed request keeps only the statements that applied: what allowed it.
+  const kept = trace === undefined ? undefined : d === 'Allow' ? appliedOnly(trace) : trace
+  n.evaluations.push({
+    action: what.action,
+    resource: what.resource,
+    decision: d,
+    ...(kept === undefined ? {} : { trace: kept }),
+  })
   if (RANK[d] > RANK[n.decision]) {
     n.decision = d
     n.statements = []
@@ -114,10 +150,23 @@ const READ_ONLY = /^(Get|Head|List|Describe|Select)/
 /** Parameters that carry secrets: never in an event, even hashed. */
 const SECRET_PARAMS = new Set(['WebIdentityToken', 'SAMLAssertion', 'SecretAccessKey', 'Password'])
 
-/** Closes the note and writes its event (a request seen by no pipeline is still one event). */
-export function endNote(
+/** Whether the request's note is still open (its event not yet made). */
+export function noteOpen(requestId: string): boolean {
+  return notes.has(requestId)
+}
+
+/** Whether a request of this operation is a read (CloudTrail's readOnly). */
+export function readOnlyOperation(requestId: string): boolean {
+  return READ_ONLY.test(notes.get(requestId)?.operation ?? '')
+}
+
+/**
+ * Closes the note and makes its event (a request seen by no pipeline is still one event);
+ * undefined when the note was closed already.
+ */
+export function finishNote(
   requestId: string,
-  events: EventSink | undefined,
+  events: EventSink,
   r: {
     readonly req: IncomingMessage
     readonly res: ServerResponse
@@ -126,10 +175,10 @@ export function endNote(
     readonly bytesIn: number
     readonly bytesOut: number
   },
-): void {
+): AuditEvent | undefined {
   const n = notes.get(requestId)
   notes.delete(requestId)
-  if (n === undefined || events === undefined) return
+  if (n === undefined) return undefined
   const socket = r.req.socket as TLSSocket | null
   const tls =
     socket !== null && typeof socket.getProtocol === 'function'
@@ -164,34 +213,127 @@ export function endNote(
       : n.params === undefined
         ? null
         : Object.fromEntries(Object.entries(n.params).filter(([k]) => !SECRET_PARAMS.has(k)))
-  events.sink.write(
-    auditEvent(
-      {
-        time: r.started,
-        requestId,
-        service: n.service,
-        operation: n.operation,
-        region: events.region,
-        readOnly: READ_ONLY.test(n.operation),
-        caller: n.caller,
-        remote: socket?.remoteAddress,
-        userAgent: r.req.headers['user-agent'],
-        host: r.req.headers.host,
-        tls,
-        requestParameters: params,
-        responseElements: null,
-        resources,
-        recipientAccountId: account,
-        decision: n.decision,
-        statements: n.statements,
-        status: r.res.statusCode,
-        errorCode: n.errorCode,
-        errorMessage: n.errorMessage,
-        bytesIn: r.bytesIn,
-        bytesOut: r.bytesOut,
-        latencyMs: r.latencyMs,
-      },
-      events.hmacKey,
-    ),
+  return auditEvent(
+    {
+      time: r.started,
+      requestId,
+      service: n.service,
+      operation: n.operation,
+      region: events.region,
+      readOnly: READ_ONLY.test(n.operation),
+      caller: n.caller,
+      remote: socket?.remoteAddress,
+      userAgent: r.req.headers['user-agent'],
+      host: r.req.headers.host,
+      tls,
+      requestParameters: params,
+      responseElements: null,
+      resources,
+      recipientAccountId: account,
+      decision: n.decision,
+      statements: n.statements,
+      evaluations: n.evaluations,
+      status: r.res.statusCode,
+      errorCode: n.errorCode,
+      errorMessage: n.errorMessage,
+      bytesIn: r.bytesIn,
+      bytesOut: r.bytesOut,
+      latencyMs: r.latencyMs,
+    },
+    events.hmacKey,
   )
+}
+
+type Facts = Parameters<typeof finishNote>[2]
+
+const lengthOf = (chunk: unknown): number =>
+  typeof chunk === 'string'
+    ? Buffer.byteLength(chunk)
+    : chunk instanceof Uint8Array
+      ? chunk.byteLength
+      : 0
+
+/**
+ * Holds the request's answer until its event is durable: the handler's last write (`end`) goes
+ * out only once the log has the event, so a crash never loses the event of an answered request.
+ * Bytes out are the body bytes the handler wrote. A read under `best-effort` is not held. When
+ * the log cannot take the event, `refuse` answers in its place (503) if nothing has been sent;
+ * otherwise the connection is cut, and the client, missing the end of its answer, retries.
+ */
+export function holdUntilRecorded(
+  requestId: string,
+  res: ServerResponse,
+  events: EventSink,
+  facts: (bytesOut: number) => Facts,
+  refuse: (e: unknown) => void,
+): void {
+  let body = 0
+  const write = res.write.bind(res)
+  const end = res.end.bind(res)
+  const writeHead = res.writeHead.bind(res)
+  // Headers are kept as set headers, not written, so that a refusal can still replace them.
+  res.writeHead = (status: number, reason?: unknown, headers?: unknown) => {
+    const h = typeof reason === 'string' ? headers : reason
+    res.statusCode = status
+    if (typeof reason === 'string') res.statusMessage = reason
+    if (Array.isArray(h))
+      for (let i = 0; i + 1 < h.length; i += 2) res.appendHeader(String(h[i]), String(h[i + 1]))
+    else if (typeof h === 'object' && h !== null)
+      for (const [k, v] of Object.entries(h))
+        if (v !== undefined) res.setHeader(k, v as string | number | readonly string[])
+    return res
+  }
+  /** The body's last chunk, kept back until the event is durable: the answer is not complete without it. */
+  let last: [unknown, never[]] | undefined
+  res.write = ((chunk: unknown, ...rest: never[]) => {
+    // The body has begun, so the head goes out with it (Node writes it through writeHead).
+    res.writeHead = writeHead
+    body += lengthOf(chunk)
+    const declared = Number(res.getHeader('content-length'))
+    if (last === undefined && body >= declared && lengthOf(chunk) > 0) {
+      // A writer waiting for this chunk's callback before it ends is told it went.
+      const args: unknown[] = rest
+      const done = args.find((r): r is () => void => typeof r === 'function')
+      last = [chunk, rest.filter((r: unknown) => typeof r !== 'function')]
+      if (done !== undefined) process.nextTick(done)
+      return true
+    }
+    return write(chunk, ...rest)
+  }) as typeof res.write
+  res.end = ((...args: never[]) => {
+    res.write = write
+    res.end = end
+    res.writeHead = writeHead
+    const first: unknown = args[0]
+    const event = finishNote(requestId, events, facts(body + lengthOf(first)))
+    if (event === undefined) {
+      if (last !== undefined) write(last[0], ...last[1])
+      return end(...args)
+    }
+    const bytes = encodeEvent(event)
+    const finish = () => {
+      if (last !== undefined) write(last[0], ...last[1])
+      end(...args)
+    }
+    if (events.reads === 'best-effort' && event.readOnly) {
+      events.log.enqueue(bytes)
+      finish()
+      return res
+    }
+    events.log.append(bytes).then(finish, (e: unknown) => {
+      if (res.headersSent || res.destroyed) {
+        res.destroy()
+        return
+      }
+      for (const h of res.getHeaderNames()) res.removeHeader(h)
+      refuse(e)
+    })
+    return res
+  }) as typeof res.end
+}
+
+/** Closes a note whose answer never ended (a client gone, a refusal): its event, queued. */
+export function recordUnanswered(requestId: string, events: EventSink, facts: Facts): void {
+  const event = notes.has(requestId) ? finishNote(requestId, events, facts) : undefined
+  if (event !== undefined) events.log.enqueue(encodeEvent(event))
 }

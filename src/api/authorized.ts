@@ -128,10 +128,6 @@ export class Authorized {
   authorizeItem(action: string, resource: string, extra: Conditions = {}): void {
     this.#p.check(this.#s, action, resource, this.bucket, extra)
   }
-  /** Resolves once the per-item decisions made so far are on disk: await it before answering. */
-  recorded(): Promise<void> {
-    return this.#p.recorded()
-  }
   /** A small request document, read whole (at most `max` bytes) and its payload hash checked. */
   readBody(max: number, tooLarge?: () => StrongroomError): Promise<Buffer> {
     return readSmallBody(this.req, max, this.#s.caller.auth?.payloadHash, tooLarge)

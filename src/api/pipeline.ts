@@ -47,13 +47,7 @@ import {
 import { decode, route, viewOf } from './protocols/rest-xml.ts'
 import { quarantined, recordScan } from './quarantine.ts'
 import { loaded, once, RequestState, type Decided } from './request-state.ts'
-import {
-  appliedOnly,
-  stored,
-  type DecisionRecord,
-  type RecordSink,
-  type ScanEvent,
-} from './audit.ts'
+import { type RecordSink, type ScanEvent } from './audit.ts'
 import { noteDecision, noteRoute } from './audit-stage.ts'
 import {
   completedObject,
@@ -76,7 +70,7 @@ export type { Authorized, QueryAuthorized } from './authorized.ts'
 export const ANONYMOUS_DENIED =
   'Access Denied: anonymous requests are allowed only where a bucket policy grants them; sign requests with AWS Signature Version 4'
 
-export type { DecisionRecord, ScanEvent } from './audit.ts'
+export type { ScanEvent } from './audit.ts'
 
 export interface PipelineOptions {
   readonly app: App
@@ -86,12 +80,6 @@ export interface PipelineOptions {
   /** The IAM and STS actions it serves (query protocol); none unless given. */
   readonly queryOperations?: readonly QueryOperation[]
   readonly now?: () => number
-  /**
-   * Receives every authorization decision (the audit log and `strongroom explain` read these).
-   * A refusal waits for its decisions to be stored before it is answered; any request waits
-   * while the sink is backlogged.
-   */
-  readonly decisions?: RecordSink<DecisionRecord>
   /** Receives every scan verdict on an upload (the audit log keeps them). */
   readonly scans?: RecordSink<ScanEvent>
   /** Receives operator alerts (a stored policy that cannot be loaded); default: JSON lines on stderr. */
@@ -104,7 +92,6 @@ export class Pipeline {
   readonly now: () => number
   readonly operations: readonly Operation[]
   readonly queryOperations: readonly QueryOperation[]
-  private readonly decisions: RecordSink<DecisionRecord> | undefined
   private readonly scans: RecordSink<ScanEvent> | undefined
   readonly policies: PolicyCache
 
@@ -114,7 +101,6 @@ export class Pipeline {
     this.operations = o.operations
     this.queryOperations = o.queryOperations ?? []
     this.now = o.now ?? Date.now
-    this.decisions = o.decisions
     this.scans = o.scans
     this.policies = new PolicyCache(
       o.onAlert ?? ((line) => process.stderr.write(JSON.stringify(line) + '\n')),
@@ -152,16 +138,9 @@ export class Pipeline {
       versionId: r.versionId,
     })
     if (op.answersRegion === true) res.setHeader('x-amz-bucket-region', this.app.config.region)
-    try {
-      await this.decide(op, s)
-    } catch (e) {
-      // A refusal's decisions are on disk before its answer goes out, so `strongroom explain`
-      // finds them at once; an allowed request does not wait for the disk unless the log is
-      // backlogged. A log that cannot be written is reported by its writer; the refusal stands.
-      await this.decisions?.flush().catch(() => {})
-      throw e
-    }
-    if (this.decisions?.backlogged === true) await stored(this.decisions)
+    // Each decision goes into the request's audit event (audit-stage.ts), which is durable
+    // before the answer goes out.
+    await this.decide(op, s)
     await op.handler(new Authorized(MINT, this, s))
   }
 
@@ -209,7 +188,6 @@ export class Pipeline {
           'ImplicitDeny',
           undefined,
         )
-        await this.decisions?.flush().catch(() => {})
         throw e
       }
     noteRoute(requestId, service, op.name, caller, {})
@@ -219,13 +197,7 @@ export class Pipeline {
       ...proven?.conditions,
     }
     let role: RoleRecord | undefined
-    try {
-      if (op.action !== 'none') role = await this.decideQuery(q, op, caller, conditions, requestId)
-    } catch (e) {
-      await this.decisions?.flush().catch(() => {})
-      throw e
-    }
-    if (this.decisions?.backlogged === true) await stored(this.decisions)
+    if (op.action !== 'none') role = await this.decideQuery(q, op, caller, conditions, requestId)
     const state = { role, conditions, proof: proven?.proof }
     const ctx = new QueryAuthorized(MINT, this, q, caller, requestId, state)
     sendQueryResult(res, requestId, q, await op.handler(ctx))
@@ -345,10 +317,6 @@ export class Pipeline {
     }
     if (op.quarantine === true && op.copySource !== true && bucket !== undefined)
       this.quarantine(s, bucket, loaded(s.object, 'object'))
-  }
-
-  recorded(): Promise<void> {
-    return this.decisions === undefined ? Promise.resolve() : stored(this.decisions)
   }
 
   // ---- reads, once per request
@@ -542,17 +510,7 @@ export class Pipeline {
     trace: Trace | undefined,
     owner?: string,
   ): void {
-    noteDecision(s.requestId, decision, trace, owner)
-    this.decisions?.write({
-      requestId: s.requestId,
-      operation: s.operation,
-      principal: s.caller.arn,
-      action,
-      resource,
-      decision,
-      // An allowed request keeps only the statements that applied: what allowed it.
-      trace: decision === 'Allow' && trace !== undefined ? appliedOnly(trace) : trace,
-    })
+    noteDecision(s.requestId, { action, resource }, decision, trace, owner)
   }
 
   /** Runs a write that the model scanner judges, and records its verdict (quarantine.ts). */

@@ -11,7 +11,7 @@ import { STS_OPERATIONS } from './sts/operations.ts'
 import { WEB_IDENTITY_OPERATION } from './sts/web-identity.ts'
 
 export type { Caller } from './operation.ts'
-export type { DecisionRecord, ScanEvent } from './pipeline.ts'
+export type { ScanEvent } from './pipeline.ts'
 
 export type GatewayOptions = Omit<PipelineOptions, 'operations'> & {
   /** The operations served; the S3 table unless a test wraps it. */

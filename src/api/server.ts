@@ -9,7 +9,6 @@
  * alone with InternalError and a logged stack.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { appendFileSync, mkdirSync } from 'node:fs'
 import {
   createServer as createHttp,
   type IncomingMessage,
@@ -18,7 +17,6 @@ import {
 } from 'node:http'
 import { createServer as createHttps } from 'node:https'
 import type { Socket } from 'node:net'
-import { join } from 'node:path'
 import { DEFAULT_SEGMENT_SIZE } from '../crypto/header.ts'
 import { MOZILLA_INTERMEDIATE } from '../net/tls.ts'
 import { StrongroomError } from '../errors.ts'
@@ -30,10 +28,15 @@ import {
   type Admission,
   type AdmissionLimits,
 } from './admission.ts'
-import { auditWriter, type AuditWriter } from './audit.ts'
-import { beginNote, endNote, noteError, type EventSink } from './audit-stage.ts'
+import {
+  beginNote,
+  dropNote,
+  holdUntilRecorded,
+  noteError,
+  recordUnanswered,
+  type EventSink,
+} from './audit-stage.ts'
 import { errorXml, toApiError } from './errors.ts'
-import type { DecisionRecord } from './pipeline.ts'
 import { encodeQueryError, queryServiceOfRequest } from './protocols/query.ts'
 import { encodeError } from './protocols/rest-xml.ts'
 import { newRequestId, type S3Gateway } from './s3.ts'
@@ -157,17 +160,37 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       if (!res.headersSent && !res.writableEnded) fail(e)
     })
     res.on('error', (e) => logError(requestId, e, 'response stream'))
+    const facts = (bytesOut: number) => ({
+      req,
+      res,
+      started: wallStart,
+      latencyMs: performance.now() - started,
+      bytesIn: (socket?.bytesRead ?? 0) - bytesAtStart[0],
+      bytesOut,
+    })
+    // The events refuse work they cannot record (fail-closed); reads may be best-effort.
+    const health = req.url === HEALTH_PATH && req.method === 'GET'
+    if (health) dropNote(requestId)
+    const events = health ? undefined : o.events
+    const reading = req.method === 'GET' || req.method === 'HEAD'
+    const refused =
+      events === undefined || (reading && events.reads === 'best-effort')
+        ? undefined
+        : events.log.problem()
+    if (events !== undefined && refused === undefined)
+      holdUntilRecorded(requestId, res, events, facts, (e) => {
+        try {
+          answerError(e)
+        } catch (again) {
+          logError(requestId, again, 'error reply')
+          res.destroy()
+        }
+      })
     res.on('close', () => {
       inFlight--
       try {
-        endNote(requestId, o.events, {
-          req,
-          res,
-          started: wallStart,
-          latencyMs: performance.now() - started,
-          bytesIn: (socket?.bytesRead ?? 0) - bytesAtStart[0],
-          bytesOut: (socket?.bytesWritten ?? 0) - bytesAtStart[1],
-        })
+        if (events !== undefined)
+          recordUnanswered(requestId, events, facts((socket?.bytesWritten ?? 0) - bytesAtStart[1]))
         if (socket !== null) counted.set(socket, [socket.bytesRead, socket.bytesWritten])
       } catch (e) {
         logError(requestId, e, 'audit event')
@@ -258,8 +281,21 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     }
     current.run({ req, res, requestId, fail }, () => {
       try {
-        if (req.url === HEALTH_PATH && req.method === 'GET') {
-          res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n')
+        if (health) {
+          // A gateway that cannot record requests is not healthy: a load balancer sends them elsewhere.
+          const problem = o.events?.log.problem()
+          res
+            .writeHead(problem === undefined ? 200 : 503, { 'Content-Type': 'text/plain' })
+            .end(problem === undefined ? 'ok\n' : `audit log: ${problem}\n`)
+          return
+        }
+        if (refused !== undefined) {
+          fail(
+            new StrongroomError(
+              'SERVICE_UNAVAILABLE',
+              `The audit log cannot record this request, so it was not carried out: ${refused}`,
+            ),
+          )
           return
         }
         admit(req, res, fail, () => {
@@ -267,7 +303,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
             continued = true
             res.writeContinue()
           }
-          gateway.handle(req, res, requestId).catch(fail)
+          // A write runs only once the log is known to be able to record it.
+          const writes = events !== undefined && !reading
+          ;(writes ? events.log.ready() : Promise.resolve())
+            .then(() => gateway.handle(req, res, requestId))
+            .catch(fail)
         })
       } catch (e) {
         fail(e)
@@ -447,28 +487,6 @@ function causesOf(e: unknown): string[] | undefined {
     c = c instanceof Error ? c.cause : undefined
   }
   return out.length === 0 ? undefined : out
-}
-
-/**
- * Appends one JSON line per event to DATA_DIR/audit/NAME (owner-only), synchronously: for the
- * CLI's short-lived commands. The gateway uses the batched writer (`decisionLog`, audit.ts).
- */
-export function auditLog(dataDir: string, name: string): (e: object) => void {
-  const dir = join(dataDir, 'audit')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const file = join(dir, name)
-  return (e) =>
-    appendFileSync(file, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n', {
-      mode: 0o600,
-    })
-}
-
-/**
- * Keeps every decision's trace where `strongroom explain REQUEST_ID` finds it, written in
- * batches off the request path; close it (or `flush`) on shutdown.
- */
-export function decisionLog(dataDir: string): AuditWriter<DecisionRecord> {
-  return auditWriter<DecisionRecord>(dataDir, 'decisions.jsonl')
 }
 
 /** An error's message for the audit event (the client was told the same). */

@@ -11,12 +11,16 @@
  */
 import { createHmac, randomUUID } from 'node:crypto'
 import type { Caller } from '../api/operation.ts'
+import type { Trace } from '../iam/evaluate.ts'
+import { MAX_ENTRY_BYTES } from './tlog/tiles.ts'
 
 /** CloudTrail's record version these events follow (CloudTrail record contents, 2024). */
 export const EVENT_VERSION = '1.11'
 
 export type UserIdentity =
   | { readonly type: 'AWSAccount'; readonly principalId: ''; readonly accountId: 'anonymous' }
+  /** Strongroom itself, for what it does on its own (a background scan): CloudTrail's service events. */
+  | { readonly type: 'AWSService'; readonly invokedBy: string }
   | {
       readonly type: 'IAMUser' | 'AssumedRole' | 'FederatedUser' | 'WebIdentityUser' | 'Root'
       readonly principalId: string
@@ -36,6 +40,15 @@ export type UserIdentity =
         readonly sourceIdentity?: string
       }
     }
+
+/** One authorization decision a request needed, with the evaluation that made it. */
+export interface Evaluation {
+  readonly action: string
+  readonly resource: string
+  readonly decision: 'Allow' | 'ExplicitDeny' | 'ImplicitDeny'
+  /** Every policy and statement for a denial; only the statements that applied for an allow. */
+  readonly trace?: Trace
+}
 
 export interface AuditEvent {
   readonly eventVersion: string
@@ -78,6 +91,10 @@ export interface AuditEvent {
     readonly status: number
     /** HMAC-SHA256 of the session token that signed the request, hex: correlates, never reveals. */
     readonly sessionTokenHmac?: string
+    /** Each decision with its trace (what `strongroom explain` shows). */
+    readonly evaluations?: readonly Evaluation[]
+    /** Set when the traces were left out to keep the record within a log entry's size. */
+    readonly tracesOmitted?: true
   }
 }
 
@@ -100,6 +117,7 @@ export interface RequestFacts {
   readonly recipientAccountId: string | undefined
   readonly decision: AuditEvent['strongroom']['decision']
   readonly statements: readonly string[]
+  readonly evaluations?: readonly Evaluation[]
   readonly status: number
   readonly errorCode: string | undefined
   readonly errorMessage: string | undefined
@@ -222,6 +240,9 @@ export function auditEvent(f: RequestFacts, hmacKey: Uint8Array): AuditEvent {
       bytesOut: f.bytesOut,
       latencyMs: Math.round(f.latencyMs * 10) / 10,
       status: f.status,
+      ...(f.evaluations === undefined || f.evaluations.length === 0
+        ? {}
+        : { evaluations: f.evaluations }),
       ...(token === undefined
         ? {}
         : { sessionTokenHmac: correlate(hmacKey, 'session-token', token) }),
@@ -232,4 +253,54 @@ export function auditEvent(f: RequestFacts, hmacKey: Uint8Array): AuditEvent {
 /** HMAC-SHA256 of a secret under the audit key, domain-separated by what it is: hex. */
 export function correlate(key: Uint8Array, what: string, secret: string): string {
   return createHmac('sha256', key).update(`${what}\n${secret}`).digest('hex')
+}
+
+/**
+ * The event as a log record: JSON, at most a log entry's size. A record that would be larger
+ * (a denial traced through many large policies) keeps its decisions without their traces,
+ * marked `tracesOmitted`; one larger still (enormous request parameters) keeps its parameters'
+ * names only.
+ */
+export function encodeEvent(e: AuditEvent): Buffer {
+  let bytes = Buffer.from(JSON.stringify(e))
+  if (bytes.length <= MAX_ENTRY_BYTES) return bytes
+  const lean: AuditEvent = {
+    ...e,
+    strongroom: {
+      ...e.strongroom,
+      ...(e.strongroom.evaluations === undefined
+        ? {}
+        : {
+            evaluations: e.strongroom.evaluations.map(({ action, resource, decision }) => ({
+              action,
+              resource,
+              decision,
+            })),
+          }),
+      tracesOmitted: true,
+    },
+  }
+  bytes = Buffer.from(JSON.stringify(lean))
+  if (bytes.length <= MAX_ENTRY_BYTES) return bytes
+  const names = Object.fromEntries(
+    Object.keys(e.requestParameters ?? {})
+      .slice(0, 100)
+      .map((k) => [k.slice(0, 128), '…']),
+  )
+  const evaluations = lean.strongroom.evaluations
+  return Buffer.from(
+    JSON.stringify({
+      ...lean,
+      userAgent: e.userAgent.slice(0, 256),
+      requestParameters: names,
+      responseElements: null,
+      resources: e.resources.slice(0, 5),
+      ...(e.errorMessage === undefined ? {} : { errorMessage: e.errorMessage.slice(0, 256) }),
+      strongroom: {
+        ...lean.strongroom,
+        statements: e.strongroom.statements.slice(0, 50),
+        ...(evaluations === undefined ? {} : { evaluations: evaluations.slice(0, 20) }),
+      },
+    }),
+  )
 }

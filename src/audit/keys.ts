@@ -7,9 +7,15 @@
  * tied to any sink. (Gateways that share a data directory share them; on several machines
  * they move into the metadata store with the log itself.)
  */
-import { createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { link, mkdir, open, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import { signerKeyFor, verifierKeyFor } from './tlog/note.ts'
@@ -72,7 +78,19 @@ export async function auditKeys(dataDir: string, sealer: SystemSealer): Promise<
     } finally {
       await fh.close()
     }
-    await rename(tmp, file)
+    // link, not rename: of two processes making the keys at once, the first wins and the
+    // other uses its keys, so no record is ever signed or correlated under a key that is lost.
+    try {
+      await link(tmp, file)
+      // Durable before any checkpoint is signed with it: a log must never outlive its key.
+      const d = await open(dir, 'r')
+      await d.sync().finally(() => d.close())
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      plain = sealer.openSystemSecret(LABEL, await readFile(file))
+    } finally {
+      await rm(tmp, { force: true })
+    }
   }
   const seed = Buffer.from(plain.subarray(0, 32))
   const hmacKey = Buffer.from(plain.subarray(32))

@@ -20,12 +20,15 @@
  * second process from writing the same log.
  */
 import { existsSync } from 'node:fs'
-import { mkdir, open, readFile, rm, stat, statfs, type FileHandle } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rm, stat, statfs, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
 import { StrongroomError } from '../errors.ts'
 import { parseNote, verifyNote } from './tlog/note.ts'
 import { parseCheckpoint } from './tlog/checkpoint.ts'
+import { encodeFrames, readJournal } from './journal.ts'
+import { lockHolder, releaseLock, takeLock } from './lock.ts'
+import { DurableBatch } from './tlog/files.ts'
 import { MAX_ENTRY_BYTES, TileWriter } from './tlog/tiles.ts'
 
 export interface AuditLogOptions {
@@ -54,13 +57,9 @@ interface Pending {
   readonly reject?: (e: unknown) => void
 }
 
-/** Journal frame: uint32 length, uint64 index, uint32 CRC-32 (of index, length and bytes). */
-const FRAME = 16
 /** Records per group commit at most, and unsealed records that trigger a checkpoint. */
 const MAX_BATCH = 8192
 const SEAL_AT = 65_536
-/** Locks held by this process (a pid alone cannot tell this process's lock from a dead one's). */
-const held = new Set<string>()
 
 export class AuditLog {
   readonly dir: string
@@ -149,6 +148,56 @@ export class AuditLog {
     }
   }
 
+  /**
+   * Appends records from a process that is not the log's writer (a CLI command): directly when
+   * no process holds the log, otherwise durably into DIR/inbox/, which the writer takes in
+   * within a second. Answers which it was.
+   */
+  static async submit(
+    o: AuditLogOptions,
+    entries: readonly Uint8Array[],
+  ): Promise<'appended' | 'queued'> {
+    const frames = encodeFrames(
+      entries.map(checked).map((bytes) => ({ bytes })),
+      0,
+    )
+    if (lockHolder(join(o.dir, 'log.lock')) === undefined) {
+      try {
+        const log = await AuditLog.open(o)
+        try {
+          for (const e of entries) await log.append(e)
+        } finally {
+          await log.close()
+        }
+        return 'appended'
+      } catch (e) {
+        if (lockHolder(join(o.dir, 'log.lock')) === undefined) throw e
+      }
+    }
+    const inbox = new DurableBatch(join(o.dir, 'inbox'))
+    inbox.add(
+      `${Date.now().toString().padStart(15, '0')}-${randomBytes(6).toString('hex')}`,
+      frames,
+    )
+    await inbox.sync()
+    return 'queued'
+  }
+
+  /** Takes in what other processes left in DIR/inbox/, oldest first; each file once durable. */
+  private async ingest(): Promise<void> {
+    const dir = join(this.dir, 'inbox')
+    const names = existsSync(dir)
+      ? (await readdir(dir)).filter((n) => !n.endsWith('.tmp')).sort()
+      : []
+    for (const name of names) {
+      const entries = await readJournal(join(dir, name), 0)
+      this.queue.push(...entries.map((bytes) => ({ bytes })))
+      await this.drain()
+      if (this.queue.length > 0) return
+      await rm(join(dir, name), { force: true })
+    }
+  }
+
   private get checkpointMs(): number {
     return this.o.checkpointMs ?? 1000
   }
@@ -174,6 +223,20 @@ export class AuditLog {
     if (this.queue.length >= (this.o.maxQueued ?? 100_000))
       return `${this.queue.length} audit records are waiting for the disk`
     return this.broken ?? this.stalled ?? this.lowDisk
+  }
+
+  /**
+   * Resolves when the log can take a record now: no known problem, and the journal is still
+   * the file this process writes. The gateway asks before it runs a write, so that a log
+   * broken since the last record refuses the write instead of recording nothing of it.
+   */
+  async ready(): Promise<void> {
+    const refused = this.problem()
+    if (refused !== undefined) throw unavailable(refused)
+    // Only what a concurrent commit cannot change: its size is checked by each commit.
+    const s = await this.journal.stat()
+    if (s.nlink === 0) this.fail('the audit journal was removed while the server was running')
+    if (this.broken !== undefined) throw unavailable(this.broken)
   }
 
   /** Appends one record durably; resolves with its index. SERVICE_UNAVAILABLE when it cannot. */
@@ -245,7 +308,16 @@ export class AuditLog {
     if (this.draining !== undefined) return
     this.draining = work().finally(() => {
       this.draining = undefined
-      if (this.queue.length === 0 || this.broken !== undefined || this.closed) return
+      if (this.broken !== undefined) {
+        // Nothing more will be written: every waiter is told so now, never left hanging.
+        const refused = unavailable(this.broken)
+        for (const p of this.queue.splice(0)) {
+          if (p.reject === undefined) this.dropped++
+          p.reject?.(refused)
+        }
+        return
+      }
+      if (this.queue.length === 0 || this.closed) return
       // After a failed write, the records kept for retry wait a little for the disk.
       if (this.retrying) setTimeout(() => this.kick(), 200).unref()
       else this.kick()
@@ -286,7 +358,13 @@ export class AuditLog {
       batch.forEach((p, i) => {
         this.unsealed.push(p.bytes)
         if (!late.timedOut) p.resolve?.(first + i)
-        for (const l of this.listeners) l(first + i, p.bytes)
+        for (const l of this.listeners)
+          try {
+            l(first + i, p.bytes)
+          } catch (e) {
+            // A listener's bug must not stop the log; it is reported, the record stands.
+            this.alert(`an audit listener failed: ${(e as Error).message}`)
+          }
       })
       if (this.unsealed.length >= SEAL_AT || Date.now() - this.lastSeal >= this.checkpointMs)
         await this.seal()
@@ -386,7 +464,10 @@ export class AuditLog {
           ? `the audit log's disk has ${Math.floor(free / 2 ** 20)} MiB free, less than the ${Math.floor(min / 2 ** 20)} MiB it keeps in reserve`
           : undefined
       if (this.lowDisk !== undefined) this.alert(this.lowDisk)
-      this.run(() => (this.unsealed.length > 0 ? this.seal() : this.checkLog()))
+      this.run(async () => {
+        await this.ingest()
+        await (this.unsealed.length > 0 ? this.seal() : this.checkLog())
+      })
     } catch (e) {
       this.alert(`audit log check failed: ${(e as Error).message}`)
     }
@@ -423,125 +504,6 @@ function checked(record: Uint8Array): Buffer {
       `an audit record is at most ${MAX_ENTRY_BYTES} bytes, not ${record.length}`,
     )
   return Buffer.from(record.buffer, record.byteOffset, record.byteLength)
-}
-
-function frameCrc(head: Buffer, bytes: Uint8Array): number {
-  return crc32(bytes, crc32(head.subarray(0, 12)))
-}
-
-export function encodeFrames(batch: readonly { readonly bytes: Buffer }[], first: number): Buffer {
-  let total = 0
-  for (const p of batch) total += FRAME + p.bytes.length
-  const out = Buffer.allocUnsafe(total)
-  let at = 0
-  batch.forEach((p, i) => {
-    const head = out.subarray(at, at + FRAME)
-    head.writeUInt32BE(p.bytes.length, 0)
-    head.writeBigUInt64BE(BigInt(first + i), 4)
-    head.writeUInt32BE(frameCrc(head, p.bytes), 12)
-    out.set(p.bytes, at + FRAME)
-    at += FRAME + p.bytes.length
-  })
-  return out
-}
-
-/**
- * The journal's records from index `from` on. A torn last frame (a write the crash cut short,
- * never acknowledged) ends the journal; a bad frame with good ones after it, or a gap in the
- * indexes, is tampering or a failing disk: LOG_TAMPERED.
- */
-export async function readJournal(path: string, from: number): Promise<Buffer[]> {
-  if (!existsSync(path)) return []
-  const data = await readFile(path)
-  const out: Buffer[] = []
-  let at = 0
-  let expect = from
-  while (at < data.length) {
-    const len = at + FRAME <= data.length ? data.readUInt32BE(at) : -1
-    const end = at + FRAME + len
-    const good =
-      len >= 0 &&
-      len <= MAX_ENTRY_BYTES &&
-      end <= data.length &&
-      data.readUInt32BE(at + 12) ===
-        frameCrc(data.subarray(at, at + FRAME), data.subarray(at + FRAME, end))
-    if (!good) {
-      if (!recordFollows(data, at + 1, expect)) break // the torn tail of an unacknowledged write
-      throw new StrongroomError(
-        'LOG_TAMPERED',
-        `the audit journal \`${path}\` is damaged at byte ${at}, with records after it: restore it from a copy or move it aside (its records are then lost)`,
-      )
-    }
-    const index = Number(data.readBigUInt64BE(at + 4))
-    if (index >= from) {
-      if (index !== expect)
-        throw new StrongroomError(
-          'LOG_TAMPERED',
-          `the audit journal \`${path}\` holds record ${index} where record ${expect} belongs: records are missing`,
-        )
-      out.push(Buffer.from(data.subarray(at + FRAME, end)))
-      expect++
-    }
-    at = end
-  }
-  return out
-}
-
-/** Whether a well-formed frame for record `index` or later starts anywhere at or after `from`. */
-function recordFollows(data: Buffer, from: number, index: number): boolean {
-  for (let at = from; at + FRAME <= data.length; at++) {
-    const len = data.readUInt32BE(at)
-    const i = data.readBigUInt64BE(at + 4)
-    if (len > MAX_ENTRY_BYTES || at + FRAME + len > data.length || i < BigInt(index)) continue
-    if (
-      data.readUInt32BE(at + 12) ===
-      frameCrc(data.subarray(at, at + FRAME), data.subarray(at + FRAME, at + FRAME + len))
-    )
-      return true
-  }
-  return false
-}
-
-async function takeLock(path: string): Promise<void> {
-  if (held.has(path))
-    throw new StrongroomError('IO', `the audit log lock \`${path}\` is held by this process`)
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o600)
-      await fh.writeFile(`${process.pid}\n`)
-      await fh.close()
-      held.add(path)
-      return
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0)
-        throw new StrongroomError(
-          'IO',
-          `cannot lock the audit log (\`${path}\`): ${(e as Error).message}`,
-          { cause: e },
-        )
-    }
-    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
-      throw new StrongroomError(
-        'IO',
-        `the audit log in \`${path.replace(/\/log\.lock$/, '')}\` is being written by process ${pid}: one process writes a log (give each gateway its own audit directory)`,
-      )
-    await rm(path, { force: true })
-  }
-}
-
-async function releaseLock(path: string): Promise<void> {
-  if (!held.delete(path)) return
-  await rm(path, { force: true }).catch(() => undefined)
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** The size a checkpoint note states (for tools that compare a log with what they saw). */

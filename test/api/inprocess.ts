@@ -10,7 +10,10 @@ import { join } from 'node:path'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { initDataDir, openApp, type App } from '../../src/app.ts'
 import { S3Gateway } from '../../src/api/s3.ts'
-import type { DecisionRecord, RecordSink } from '../../src/api/audit.ts'
+import { auditKeys } from '../../src/audit/keys.ts'
+import { AuditLog } from '../../src/audit/log.ts'
+import { decisionsOf, type DecisionView } from '../../src/audit/read.ts'
+import type { AuditEvent } from '../../src/audit/event.ts'
 import type { Operation } from '../../src/api/operation.ts'
 import { listen, type RunningServer } from '../../src/api/server.ts'
 import { loadConfig } from '../../src/config.ts'
@@ -91,15 +94,16 @@ export interface InProcess {
 }
 
 /**
- * Starts the gateway on `dir`; `wrap` may replace the App the gateway sees (counting services),
- * `decisions` receives the decision records.
+ * Starts the gateway on `dir` with its audit log (as `strongroom serve` does); `wrap` may
+ * replace the App the gateway sees (counting services); `decisions` receives every decision
+ * once its event is durable.
  */
 export async function startInProcess(
   dir: string,
   o: {
     operations?: readonly Operation[]
     wrap?: (app: App) => App
-    decisions?: RecordSink<DecisionRecord>
+    decisions?: DecisionView[]
     /** A postgres:// URL: the metadata on PostgreSQL instead of SQLite. */
     meta?: string
     /**
@@ -107,7 +111,7 @@ export async function startInProcess(
      * nothing is initialised or created; its administrator's and nobody's keys are these.
      */
     joins?: Pick<InProcess, 'admin' | 'nobody'>
-    /** Where each request's audit event goes. */
+    /** Where each request's audit event goes (default: the audit log in the data directory). */
     events?: EventSink
   } = {},
 ): Promise<InProcess> {
@@ -123,13 +127,31 @@ export async function startInProcess(
     app: o.wrap?.(app) ?? app,
     objects,
     ...(o.operations === undefined ? {} : { operations: o.operations }),
-    ...(o.decisions === undefined ? {} : { decisions: o.decisions }),
   })
+  let audit: AuditLog | undefined
+  let events = o.events
+  if (events === undefined) {
+    const keys = await auditKeys(config.dataDir, app.sealer)
+    audit = await AuditLog.open({
+      dir: config.auditDir,
+      signerKey: keys.signerKey,
+      verifierKey: keys.verifierKey,
+      origin: keys.origin,
+      // Several gateways of one installation share the data directory: each its own log.
+      ...(o.joins === undefined
+        ? {}
+        : { dir: `${config.auditDir}-${String(process.hrtime.bigint())}` }),
+    })
+    const into = o.decisions
+    if (into !== undefined)
+      audit.subscribe((_, r) => into.push(...decisionsOf(JSON.parse(r.toString()) as AuditEvent)))
+    events = { log: audit, hmacKey: keys.hmacKey, region: config.region }
+  }
   const running = await listen(gateway, {
     host: '127.0.0.1',
     port: 0,
     log: () => undefined,
-    ...(o.events === undefined ? {} : { events: o.events }),
+    events,
   })
   const send = async (c: Creds | undefined, s: Sample) => {
     const url = `${running.url}${s.path}`
@@ -163,6 +185,7 @@ export async function startInProcess(
     send,
     close: async () => {
       await running.close()
+      await audit?.close()
       await app.close()
     },
   }
@@ -185,17 +208,5 @@ async function bootstrap(app: App): Promise<{ admin: Creds; nobody: Creds }> {
   return {
     admin: { id: k1.accessKeyId, secret: k1.secretAccessKey },
     nobody: { id: k2.accessKeyId, secret: k2.secretAccessKey },
-  }
-}
-
-/** A decision sink that keeps every record in memory, for tests that read what was decided. */
-export function collectedDecisions(): {
-  readonly records: DecisionRecord[]
-  readonly sink: RecordSink<DecisionRecord>
-} {
-  const records: DecisionRecord[] = []
-  return {
-    records,
-    sink: { write: (r) => void records.push(r), flush: () => Promise.resolve(), backlogged: false },
   }
 }

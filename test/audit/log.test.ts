@@ -22,7 +22,8 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { isStrongroomError } from '../../src/errors.ts'
-import { AuditLog, encodeFrames, readJournal, type AuditLogOptions } from '../../src/audit/log.ts'
+import { encodeFrames, readJournal } from '../../src/audit/journal.ts'
+import { AuditLog, type AuditLogOptions } from '../../src/audit/log.ts'
 import { generateKey } from '../../src/audit/tlog/note.ts'
 import { TileReader } from '../../src/audit/tlog/tiles.ts'
 import { verifyLog } from '../../src/audit/tlog/verify.ts'
@@ -98,6 +99,19 @@ describe('audit log: group commit and checkpoints', () => {
       seen,
       Array.from({ length: 50 }, (_, i) => i),
     )
+    await log.close()
+  })
+
+  it('ready() asked while groups are being committed never mistakes them for tampering', async () => {
+    const log = await AuditLog.open(options())
+    const work: Promise<unknown>[] = []
+    for (let i = 0; i < 300; i++) {
+      work.push(log.append(rec(i)))
+      await log.ready()
+    }
+    await Promise.all(work)
+    assert.equal(log.problem(), undefined)
+    assert.equal(log.size, 300)
     await log.close()
   })
 

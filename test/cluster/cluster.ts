@@ -148,7 +148,8 @@ export async function startCluster(
         process.execPath,
         [BIN, 'serve', '--listen', `127.0.0.1:${String(port)}`],
         {
-          env,
+          // Each gateway writes its own audit log (one writer per log).
+          env: { ...env, STRONGROOM_AUDIT_DIR: join(dataDir, 'audit', `gateway-${String(index)}`) },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       )

@@ -20,6 +20,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { decisions as auditDecisions } from '../../src/audit/read.ts'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import {
@@ -285,7 +286,7 @@ print('ok')
     assert.match(bad.stderr, /MalformedPolicy/)
   })
 
-  it('cross-tenant: a bucket policy naming the other tenant is not enough, the key policy still refuses', (t) => {
+  it('cross-tenant: a bucket policy naming the other tenant is not enough, the key policy still refuses', async (t) => {
     if (!needs(t, 'awsV2')) return
     const audio = JSON.parse(strongroom(['tenant', 'list', '--json'])) as {
       id: string
@@ -325,10 +326,9 @@ print('ok')
       "but the data stays sealed under vision's key",
     )
     // It was the key policy that refused: S3 allowed the read, kms:Decrypt did not.
-    const decisions = readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('user/bob') && l.includes('"action":"kms:Decrypt"'))
-      .map((l) => (JSON.parse(l) as { decision: string }).decision)
+    const decisions = (await auditDecisions(join(dataDir, 'audit')))
+      .filter((d) => d.principal.includes('user/bob') && d.action === 'kms:Decrypt')
+      .map((d) => d.decision)
     assert.ok(decisions.includes('ImplicitDeny'), 'a kms:Decrypt denial for bob is recorded')
   })
 
@@ -567,11 +567,7 @@ print('ok')
     const denied = (await fetchTls('/vision-data/readme')).text
     const id = /<RequestId>([0-9A-F]+)<\/RequestId>/.exec(denied)?.[1]
     assert.ok(id)
-    const log = readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
-    const rec = log
-      .split('\n')
-      .filter((l) => l.includes(id))
-      .map((l) => JSON.parse(l) as { decision: string; action: string })
+    const rec = (await auditDecisions(join(dataDir, 'audit'))).filter((d) => d.requestId === id)
     assert.deepEqual(
       rec.map((r) => [r.action, r.decision]),
       [['s3:GetObject', 'ImplicitDeny']],
@@ -586,16 +582,13 @@ print('ok')
     )
   })
 
-  it('explains a denial with the statement and condition that decided it', (t) => {
+  it('explains a denial with the statement and condition that decided it', async (t) => {
     if (!needs(t, 'awsV2')) return
     const r = awsV2(alice, 's3', 'rm', 's3://vision-data/readme')
     assert.match(r.stderr, /AccessDenied/)
-    const log = readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-    const last = JSON.parse(
-      log.filter((l) => l.includes('"action":"s3:DeleteObject"')).at(-1) ?? '{}',
-    ) as { requestId: string }
+    const last = (await auditDecisions(join(dataDir, 'audit'))).findLast(
+      (d) => d.action === 's3:DeleteObject',
+    ) ?? { requestId: '' }
     const explained = spawnSync(
       process.execPath,
       [BIN, 'explain', last.requestId, '--data-dir', dataDir],

@@ -360,7 +360,7 @@ describe('S3 gateway with the AWS SDK for JavaScript', () => {
       "the data stays sealed under vision's key",
     )
     // It was the key policy that refused: S3 allowed the read, kms:Decrypt did not.
-    const kms = decisions('user/bob', '"action":"kms:Decrypt"', read.requestId ?? '?')
+    const kms = await decisions('user/bob', '"action":"kms:Decrypt"', read.requestId ?? '?')
     assert.deepEqual(
       kms.map((d) => d.decision),
       ['ImplicitDeny'],
@@ -506,7 +506,7 @@ describe('S3 gateway with the AWS SDK for JavaScript', () => {
     assert.ok(id)
     assert.equal(denied.headers['x-amz-request-id'], id)
     assert.deepEqual(
-      decisions(id).map((r) => [r.action, r.decision]),
+      (await decisions(id)).map((r) => [r.action, r.decision]),
       [['s3:GetObject', 'ImplicitDeny']],
     )
     const explained = strongroomRun(['explain', id])

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { S3ServiceException, type S3Client } from '@aws-sdk/client-s3'
+import { decisions as auditDecisions, type DecisionView } from '../../src/audit/read.ts'
 import { ca, dataDir, endpoint } from './harness.ts'
 
 export interface Failure {
@@ -89,12 +90,12 @@ export function recordHeaders(client: S3Client): Sent[] {
   return seen
 }
 
-/** The audit decisions (data/audit/decisions.jsonl) whose line contains every given string. */
-export function decisions(...parts: string[]): Record<string, unknown>[] {
-  return readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '' && parts.every((p) => l.includes(p)))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
+/** The audit log's decisions (DATA_DIR/audit) whose JSON contains every given string. */
+export async function decisions(...parts: string[]): Promise<DecisionView[]> {
+  return (await auditDecisions(join(dataDir, 'audit'))).filter((d) => {
+    const line = JSON.stringify(d)
+    return parts.every((p) => line.includes(p))
+  })
 }
 
 /**

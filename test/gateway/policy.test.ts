@@ -100,7 +100,7 @@ describe('bucket policies, in process', () => {
     const unknown = await gw.cli('explain', '0123456789ABCDEF')
     assert.deepEqual(
       [unknown.code, unknown.stderr],
-      [1, 'strongroom: no decision recorded for request 0123456789ABCDEF [IO]\n'],
+      [1, 'strongroom: no request 0123456789ABCDEF in the audit log [IO]\n'],
     )
     const bad = await gw.cli('explain', 'not-an-id')
     assert.deepEqual(

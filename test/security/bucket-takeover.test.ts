@@ -30,6 +30,7 @@ import { request } from 'node:https'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, before, describe, it } from 'node:test'
+import { decisions as auditDecisions } from '../../src/audit/read.ts'
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -273,13 +274,7 @@ describe('bucket control under a public or cross-tenant policy', () => {
     assert.equal(await outcome(s3.send(new ListObjectsV2Command(B))), 'ok 200')
     s3.destroy()
     // The decision record names the rule that refused.
-    const decisions = readFileSync(join(dataDir, 'audit', 'decisions.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map(
-        (l) =>
-          JSON.parse(l) as { operation: string; principal: string; trace?: { decidedBy: string } },
-      )
+    const decisions = await auditDecisions(join(dataDir, 'audit'))
     const last = decisions.findLast(
       (d) => d.operation === 'DeleteBucket' && d.principal.includes(':user/bob'),
     )

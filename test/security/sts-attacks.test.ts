@@ -11,13 +11,14 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { DecisionView } from '../../src/audit/read.ts'
 import { after, before, describe, it } from 'node:test'
 import { signedFormHeaders, type SigningKeys } from '../../src/api/sign.ts'
 import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../src/sts/revoke.ts'
 import type { RoleRecord, TenantRecord } from '../../src/meta/identity.ts'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3'
-import { Sha256, collectedDecisions, startInProcess, type InProcess } from '../api/inprocess.ts'
+import { Sha256, startInProcess, type InProcess } from '../api/inprocess.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-sts-attacks-'))
 let g: InProcess
@@ -25,11 +26,11 @@ let tenant: TenantRecord
 let other: TenantRecord
 let role: RoleRecord
 let admin: SigningKeys
-const { records: decisions, sink } = collectedDecisions()
+const decisions: DecisionView[] = []
 const doc = (Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement })
 
 before(async () => {
-  g = await startInProcess(dir, { decisions: sink })
+  g = await startInProcess(dir, { decisions })
   const t = await g.app.identity.findTenant('acme')
   assert.ok(t)
   tenant = t

@@ -9,9 +9,10 @@ import { createHmac, generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { DecisionView } from '../../src/audit/read.ts'
 import { after, before, describe, it } from 'node:test'
 import type { TenantRecord } from '../../src/meta/identity.ts'
-import { collectedDecisions, startInProcess, type InProcess } from '../api/inprocess.ts'
+import { startInProcess, type InProcess } from '../api/inprocess.ts'
 import { serviceAccountClaims, startIssuer, type Issuer } from '../sts/oidc-issuer.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-wif-forgery-'))
@@ -19,12 +20,12 @@ let g: InProcess
 let issuer: Issuer
 let foreign: Issuer
 let tenant: TenantRecord
-const { records: decisions, sink } = collectedDecisions()
+const decisions: DecisionView[] = []
 
 before(async () => {
   issuer = await startIssuer()
   foreign = await startIssuer()
-  g = await startInProcess(dir, { decisions: sink })
+  g = await startInProcess(dir, { decisions })
   const t = await g.app.identity.findTenant('acme')
   assert.ok(t)
   tenant = t

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { DecisionView } from '../../src/audit/read.ts'
 import { after, before, describe, it } from 'node:test'
 import {
   GetObjectCommand,
@@ -31,25 +32,19 @@ import {
   type Credentials,
 } from '@aws-sdk/client-sts'
 import type { TenantRecord, UserRecord } from '../../src/meta/identity.ts'
-import {
-  signHeaders,
-  collectedDecisions,
-  startInProcess,
-  type Creds,
-  type InProcess,
-} from '../api/inprocess.ts'
+import { signHeaders, startInProcess, type Creds, type InProcess } from '../api/inprocess.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-sts-'))
 let g: InProcess
 let tenant: TenantRecord
 let dev: Creds
 let devUser: UserRecord
-const { records: decisions, sink } = collectedDecisions()
+const decisions: DecisionView[] = []
 
 const doc = (Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement })
 
 before(async () => {
-  g = await startInProcess(dir, { decisions: sink })
+  g = await startInProcess(dir, { decisions })
   const t = await g.app.identity.findTenant('acme')
   assert.ok(t)
   tenant = t

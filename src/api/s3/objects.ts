@@ -426,7 +426,6 @@ async function deleteObjects(ctx: Authorized): Promise<void> {
       errors.push({ Key: key, VersionId: versionId, Code: a.code, Message: a.message })
     }
   }
-  await ctx.recorded()
   if (anonymous && !allowedAny) throw new StrongroomError('ACCESS_DENIED', ANONYMOUS_DENIED)
   ctx.sendXml(200, 'DeleteResult', { Deleted: deleted, Error: errors })
 }

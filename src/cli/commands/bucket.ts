@@ -4,7 +4,8 @@
  */
 import type { ScanEvent } from '../../api/pipeline.ts'
 import { quarantined } from '../../api/quarantine.ts'
-import { auditLog } from '../../api/server.ts'
+import { scanVerdictEvent } from '../../audit/service-events.ts'
+import { EventBatch } from '../../audit/submit.ts'
 import type { App } from '../../app.ts'
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { BucketRecord, ScanPolicy } from '../../meta/buckets.ts'
@@ -45,7 +46,9 @@ async function scanUnscanned(
       `scanning ${total} unscanned object version${total === 1 ? '' : 's'} of ${b.name}${b.scanPolicy === 'enforce' ? ' (each stays quarantined until it is scanned clean)' : ''}\n`,
     )
   const objects = app.objects
-  const audit: (e: ScanEvent) => void = auditLog(ctx.config().dataDir, 'scans.jsonl')
+  const config = ctx.config()
+  const batch = new EventBatch(config, app.sealer)
+  const audit = (e: ScanEvent) => batch.add(scanVerdictEvent(e, config.region))
   let n = 0
   for await (const v of app.objectMeta.allVersions(b.name)) {
     if (v.scan !== null) continue
@@ -63,7 +66,7 @@ async function scanUnscanned(
       continue
     }
     const outcome = quarantined(b, { scan: record }) ? 'quarantined' : 'stored'
-    audit({
+    await audit({
       requestId: 'scan-policy',
       principal: 'strongroom bucket scan-policy',
       bucket: b.name,
@@ -77,6 +80,7 @@ async function scanUnscanned(
     if (!ctx.json)
       ctx.write(`${at}: ${record.verdict}${outcome === 'quarantined' ? ' (quarantined)' : ''}\n`)
   }
+  await batch.flush()
   if (!ctx.json)
     ctx.write(
       `scanned ${n - failed} of ${total} unscanned versions${failed > 0 ? `; ${failed} could not be scanned (run \`strongroom rescan ${b.name}\`)` : ''}\n`,
@@ -267,7 +271,7 @@ export const rescan: Command = {
   options: {
     all: { type: 'boolean', description: 'rescan every version, not only those of older rules' },
   },
-  help: 'Without BUCKET, every bucket of every tenant. Each new verdict is appended to\nDATA_DIR/audit/scans.jsonl.\n\nExample:\n  strongroom rescan models',
+  help: 'Without BUCKET, every bucket of every tenant. Each new verdict is an event in the\naudit log (ScanVerdict).\n\nExample:\n  strongroom rescan models',
   async run(ctx) {
     const all = ctx.values.all === true
     const config = ctx.config()
@@ -276,7 +280,8 @@ export const rescan: Command = {
     let worst = 0
     await withApp(ctx, async (app) => {
       const objects = app.objects
-      const audit: (e: ScanEvent) => void = auditLog(config.dataDir, 'scans.jsonl')
+      const batch = new EventBatch(config, app.sealer)
+      const audit = (e: ScanEvent) => batch.add(scanVerdictEvent(e, config.region))
       const buckets: BucketRecord[] = []
       if (ctx.positionals.length > 0)
         for (const n of ctx.positionals) buckets.push(await mustBucket(app, n))
@@ -292,7 +297,7 @@ export const rescan: Command = {
           const record = await objects.rescan(v)
           changed++
           if (record.verdict !== 'clean') worst = 1
-          audit({
+          await audit({
             requestId: 'rescan',
             principal: 'strongroom rescan',
             bucket: b.name,
@@ -310,6 +315,7 @@ export const rescan: Command = {
             )
         }
       }
+      await batch.flush()
     })
     if (!ctx.json)
       ctx.write(`rescanned ${changed} of ${seen} object versions (rules ${RULES_VERSION})\n`)

@@ -1,7 +1,7 @@
-import { createReadStream, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import type { DecisionRecord } from '../../api/pipeline.ts'
+import type { AuditEvent } from '../../audit/event.ts'
+import { decisionsOf, events } from '../../audit/read.ts'
 import { StrongroomError } from '../../errors.ts'
 import { renderTrace } from './policy.ts'
 import type { Command } from '../command.ts'
@@ -27,20 +27,29 @@ Example:
         'USAGE',
         `\`${id.slice(0, 40)}\` is not a request id (16 hexadecimal characters)`,
       )
-    const file = join(ctx.config().dataDir, 'audit', 'decisions.jsonl')
-    if (!existsSync(file))
+    const dir = ctx.config().auditDir
+    if (!existsSync(join(dir, 'log', 'checkpoint')))
       throw new StrongroomError(
         'IO',
-        `no decisions recorded in \`${file}\`; has this data directory served requests?`,
+        `no audit log in \`${dir}\`; has this data directory served requests?`,
       )
-    const found: (DecisionRecord & { time: string })[] = []
-    for await (const line of createInterface({ input: createReadStream(file) })) {
-      if (!line.includes(id)) continue
-      const d = JSON.parse(line) as DecisionRecord & { time: string }
-      if (d.requestId === id) found.push(d)
+    const seen: AuditEvent[] = []
+    for await (const e of events(dir)) if (e.requestID === id) seen.push(e)
+    const found = seen.flatMap(decisionsOf)
+    if (seen.length === 0) throw new StrongroomError('IO', `no request ${id} in the audit log`)
+    if (found.length === 0) {
+      // Refused before any policy was evaluated (a bad signature, an unknown key, a malformed request).
+      ctx.print(
+        seen
+          .map(
+            (e) =>
+              `${e.eventTime} ${e.eventName}: refused before authorization: ${e.errorCode ?? 'no decision'}${e.errorMessage === undefined || e.errorMessage === '' ? '' : ` (${e.errorMessage})`}`,
+          )
+          .join('\n'),
+        seen,
+      )
+      return seen.some((e) => e.errorCode !== undefined) ? 1 : 0
     }
-    if (found.length === 0)
-      throw new StrongroomError('IO', `no decision recorded for request ${id}`)
     ctx.print(
       found
         .map((d) =>
@@ -53,9 +62,7 @@ Example:
                 ? [
                     '  anonymous request: refused before any policy was evaluated (sign it with AWS Signature Version 4)',
                   ]
-                : [
-                    '  no trace was recorded for this decision (older gateways kept traces only for denials)',
-                  ]),
+                : ['  no trace was kept for this decision (it did not fit in one audit record)']),
           ].join('\n'),
         )
         .join('\n'),

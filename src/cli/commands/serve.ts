@@ -3,9 +3,13 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
 import { S3Gateway } from '../../api/s3.ts'
-import { auditWriter, type AuditWriter } from '../../api/audit.ts'
-import type { DecisionRecord, ScanEvent } from '../../api/pipeline.ts'
-import { decisionLog, listen, type RunningServer } from '../../api/server.ts'
+import type { ScanEvent } from '../../api/pipeline.ts'
+import type { EventSink } from '../../api/audit-stage.ts'
+import { listen, type RunningServer } from '../../api/server.ts'
+import { auditKeys } from '../../audit/keys.ts'
+import { AuditLog } from '../../audit/log.ts'
+import { LoggedRecords, scanVerdictEvent } from '../../audit/service-events.ts'
+import { startAuditStream, type AuditStream } from '../../audit/stream.ts'
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { NewAccessKey } from '../../identity/users.ts'
 import { serverIdentity } from '../../net/ca.ts'
@@ -154,8 +158,8 @@ Example:
     // One scan worker streams large uploads through the scanner as they arrive.
     const app = await openApp(config, { scanWorkers: 1 })
     let running: RunningServer | undefined
-    let decisions: AuditWriter<DecisionRecord> | undefined
-    let scans: AuditWriter<ScanEvent> | undefined
+    let audit: AuditLog | undefined
+    let stream: AuditStream | undefined
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
       const objects = app.objects
@@ -169,13 +173,33 @@ Example:
           level: 'info',
           message: `removed ${orphans} orphaned blobs left by an interrupted write`,
         })
-      decisions = decisionLog(config.dataDir)
-      scans = auditWriter<ScanEvent>(config.dataDir, 'scans.jsonl')
+      const keys = await auditKeys(config.dataDir, app.sealer)
+      audit = await AuditLog.open({
+        dir: config.auditDir,
+        signerKey: keys.signerKey,
+        verifierKey: keys.verifierKey,
+        origin: keys.origin,
+        onAlert: (problem) =>
+          log({ time: new Date().toISOString(), level: 'alert', audit: problem }),
+      })
+      // Sinks and detection follow the log; started before requests, so nothing is missed.
+      stream = await startAuditStream(audit, {
+        sinks: config.auditSinks,
+        rules: config.auditRules,
+        env: ctx.env,
+        onAlert: (line) => log({ time: new Date().toISOString(), level: 'alert', detection: line }),
+      })
+      const events: EventSink = {
+        log: audit,
+        hmacKey: keys.hmacKey,
+        region: config.region,
+        reads: config.auditReads,
+      }
+      const scans = new LoggedRecords<ScanEvent>(audit, (e) => scanVerdictEvent(e, config.region))
       const gateway = new S3Gateway({
         app,
         objects,
         now: () => app.clock.now(),
-        decisions,
         scans,
         onAlert: log,
       })
@@ -210,6 +234,7 @@ Example:
           idleTimeoutMs: config.idleTimeout * 1000,
           admission: config.admission,
           segmentSize: config.segmentSize,
+          events,
         })
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code
@@ -320,10 +345,11 @@ Example:
       ctx.write('strongroom: stopped\n')
       return 0
     } finally {
-      // The audit records still queued reach the disk before the process ends; those that
-      // cannot are counted on stderr.
-      for (const log of [decisions, scans])
-        await log?.close().catch((e: unknown) => ctx.warn((e as Error).message))
+      // The audit records still queued reach the disk, under a checkpoint, before the process
+      // ends; then the sinks get what they can within a few seconds (the rest waits in their spools).
+      await audit?.flush()
+      await stream?.close().catch((e: unknown) => ctx.warn((e as Error).message))
+      await audit?.close().catch((e: unknown) => ctx.warn((e as Error).message))
       await app.close()
     }
   },

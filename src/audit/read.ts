@@ -1,0 +1,75 @@
+/**
+ * Reading the audit log back on the machine that writes it: every record in index order, the
+ * ones under the last checkpoint from the tiles and the newer ones from the journal, for
+ * `strongroom explain`, `strongroom audit query` and tests. Nothing here checks signatures:
+ * that is `strongroom audit verify`, which trusts only the public key.
+ */
+import { join } from 'node:path'
+import { StrongroomError } from '../errors.ts'
+import type { Trace } from '../iam/evaluate.ts'
+import type { AuditEvent } from './event.ts'
+import { readJournal } from './journal.ts'
+import { parseCheckpoint } from './tlog/checkpoint.ts'
+import { readLogFile } from './tlog/files.ts'
+import { parseNote } from './tlog/note.ts'
+import { TILE_WIDTH, TileReader } from './tlog/tiles.ts'
+
+/** Every record of the log in `auditDir`, oldest first, with its index. */
+export async function* records(auditDir: string): AsyncGenerator<[number, Buffer]> {
+  const logDir = join(auditDir, 'log')
+  const note = await readLogFile(logDir, 'checkpoint')
+  const size = note === undefined ? 0 : parseCheckpoint(parseNote(note).text).size
+  const reader = new TileReader(logDir, size)
+  let index = 0
+  for (let b = 0; b * TILE_WIDTH < size; b++)
+    for (const r of await reader.readBundle(b)) yield [index++, r]
+  // A writer may be appending to the journal: a torn last record is one not yet acknowledged.
+  for (const r of await readJournal(join(auditDir, 'journal'), size)) yield [index++, r]
+}
+
+/** Every event of the log, oldest first (a record that is not JSON is an error naming it). */
+export async function* events(auditDir: string): AsyncGenerator<AuditEvent> {
+  for await (const [i, r] of records(auditDir)) {
+    try {
+      yield JSON.parse(r.toString('utf8')) as AuditEvent
+    } catch (e) {
+      throw new StrongroomError('IO', `audit record ${i} in \`${auditDir}\` is not an event`, {
+        cause: e,
+      })
+    }
+  }
+}
+
+/** One authorization decision, flattened out of its event (what `strongroom explain` shows). */
+export interface DecisionView {
+  readonly time: string
+  readonly requestId: string
+  readonly operation: string
+  readonly principal: string
+  readonly action: string
+  readonly resource: string
+  readonly decision: string
+  readonly trace: Trace | undefined
+}
+
+/** The decisions in an event, with who asked: `*` for an anonymous caller. */
+export function decisionsOf(e: AuditEvent): DecisionView[] {
+  const principal = 'arn' in e.userIdentity ? e.userIdentity.arn : '*'
+  return (e.strongroom.evaluations ?? []).map((d) => ({
+    time: e.eventTime,
+    requestId: e.requestID,
+    operation: e.eventName,
+    principal,
+    action: d.action,
+    resource: d.resource,
+    decision: d.decision,
+    trace: d.trace,
+  }))
+}
+
+/** Every decision in the log, oldest first. */
+export async function decisions(auditDir: string): Promise<DecisionView[]> {
+  const out: DecisionView[] = []
+  for await (const e of events(auditDir)) out.push(...decisionsOf(e))
+  return out
+}
