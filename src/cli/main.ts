@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { auditProve, auditPublicKey, auditVerify } from './commands/audit.ts'
+import { auditQuery } from './commands/audit-query.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { explain } from './commands/explain.ts'
 import { scanCommand } from './commands/scan.ts'
@@ -105,6 +106,7 @@ export const COMMANDS: readonly Command[] = [
   auditPublicKey,
   auditVerify,
   auditProve,
+  auditQuery,
   quickstart,
 ]
 

@@ -88,6 +88,41 @@ describe('bucket policies, in process', () => {
     assert.match(explained.stdout, /s3:DeleteObject/)
   })
 
+  it('audit query finds a refusal by decision, error code and source; nothing matched is exit 1', async () => {
+    const r = await gw.send({ method: 'GET', path: `/${B}/keep/me.txt` })
+    assert.equal(r.status, 403)
+    const id = String(r.headers['x-amz-request-id'])
+    const q = await gw.cli(
+      'audit',
+      'query',
+      '--decision',
+      'ImplicitDeny',
+      '--error-code',
+      'AccessDenied',
+      '--source',
+      '127.0.0.0/8',
+      '--json',
+    )
+    assert.equal(q.code, 0, q.stderr)
+    const found = q.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as { requestID: string; eventName: string; userIdentity: { type: string } },
+      )
+      .filter((e) => e.requestID === id)
+    assert.deepEqual(
+      found.map((e) => [e.eventName, e.userIdentity.type]),
+      [['GetObject', 'AWSAccount']],
+    )
+    const none = await gw.cli('audit', 'query', '--source', '203.0.113.0/24')
+    assert.deepEqual([none.code, none.stdout], [1, ''])
+    const bad = await gw.cli('audit', 'query', '--since', 'yesterday')
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /`yesterday` is not a time/)
+  })
+
   it('explain: an anonymous refusal, an id never seen, and text that is not a request id', async () => {
     const r = await gw.send({ method: 'GET', path: `/${B}/keep/me.txt` })
     assert.equal(r.status, 403)
