@@ -154,6 +154,17 @@ describe('auditSinks setting', () => {
       )
     })
 
+  it("docs/audit.md's example is a valid setting, as written", () => {
+    const page = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'audit.md'), 'utf8')
+    const section = page.slice(page.indexOf('\n## Sinks\n'))
+    const block = /```json\n([\s\S]*?)```/.exec(section)?.[1] ?? ''
+    const specs = parseSinkSpecs((JSON.parse(block) as { auditSinks: unknown }).auditSinks)
+    assert.deepEqual(
+      specs.map((x) => `${x.type}:${x.name}:${x.format}`),
+      ['file:archive:ocsf', 'webhook:siem:cloudtrail', 'syslog:soc:cloudtrail'],
+    )
+  })
+
   it('a secret given by value is never echoed in the error', () => {
     assert.throws(
       () => parseSinkSpecs([{ type: 'webhook', url: 'https://x', tokenEnv: 'Bearer abc123' }]),
