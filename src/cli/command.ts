@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { openApp, type App } from '../app.ts'
 import { loadConfig, type Config } from '../config.ts'
 import { StrongroomError } from '../errors.ts'
+import { recordCommand } from './audit-cli.ts'
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean'
@@ -16,6 +17,8 @@ export interface OptionSpec {
 }
 
 export interface CommandContext {
+  /** The command's name (`key rotate`), for its audit event; absent in contexts made by hand. */
+  readonly command?: string
   readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>
   readonly positionals: readonly string[]
   readonly json: boolean
@@ -132,6 +135,7 @@ export function parseCommand(
   const json = values.json === true
   let config: Config | undefined
   return {
+    command: cmd.name,
     help,
     values,
     positionals: parsed.positionals,
@@ -174,11 +178,18 @@ export function listOpt(ctx: CommandContext, name: string): string[] {
 }
 
 /** Opens the data directory for the length of `fn`, and always closes it (zeroing keys). */
+/** Runs `fn` with the deployment open; the command is an event in the audit log (audit-cli.ts). */
 export async function withApp<T>(ctx: CommandContext, fn: (app: App) => Promise<T>): Promise<T> {
   const app = await openApp(ctx.config())
+  const started = Date.now()
+  let failure: unknown
   try {
     return await fn(app)
+  } catch (e) {
+    failure = e
+    throw e
   } finally {
+    await recordCommand(ctx, app, started, failure)
     await app.close()
   }
 }
