@@ -7,7 +7,8 @@
  * nothing: an event never depends on a handler remembering to write one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { encodeEvent } from '../audit/event.ts'
+import { randomUUID } from 'node:crypto'
+import { EVENT_VERSION, encodeEvent, eventTime } from '../audit/event.ts'
 import type { TLSSocket } from 'node:tls'
 import { auditEvent, type AuditEvent, type Evaluation, type RequestFacts } from '../audit/event.ts'
 import type { Trace } from '../iam/evaluate.ts'
@@ -17,6 +18,8 @@ import { appliedOnly } from './audit.ts'
 type Decision = RequestFacts['decision']
 
 export interface RequestNote {
+  readonly remote: string | undefined
+  readonly tls: { readonly version: string; readonly cipher: string } | undefined
   service: string
   operation: string
   caller: Caller | undefined
@@ -61,8 +64,27 @@ export interface EventSink {
 
 const notes = new Map<string, RequestNote>()
 
-export function beginNote(requestId: string): RequestNote {
+/** What the connection says of itself, read when the request arrives (a closed socket says nothing). */
+export function connectionOf(req: IncomingMessage): Pick<RequestNote, 'remote' | 'tls'> {
+  const socket = req.socket as TLSSocket | null
+  const tls =
+    socket !== null && typeof socket.getProtocol === 'function'
+      ? {
+          version: socket.getProtocol() ?? '',
+          // Null once the socket is closed (the types say otherwise).
+          cipher:
+            (socket.getCipher() as ReturnType<TLSSocket['getCipher']> | null)?.standardName ?? '',
+        }
+      : undefined
+  return { remote: socket?.remoteAddress, tls }
+}
+
+export function beginNote(
+  requestId: string,
+  connection: Pick<RequestNote, 'remote' | 'tls'> = { remote: undefined, tls: undefined },
+): RequestNote {
   const n: RequestNote = {
+    ...connection,
     service: 's3',
     operation: 'Unknown',
     caller: undefined,
@@ -179,11 +201,6 @@ export function finishNote(
   const n = notes.get(requestId)
   notes.delete(requestId)
   if (n === undefined) return undefined
-  const socket = r.req.socket as TLSSocket | null
-  const tls =
-    socket !== null && typeof socket.getProtocol === 'function'
-      ? { version: socket.getProtocol() ?? '', cipher: socket.getCipher().standardName }
-      : undefined
   const account = n.owner ?? n.caller?.account
   const resources: AuditEvent['resources'] =
     n.bucket === undefined
@@ -222,10 +239,10 @@ export function finishNote(
       region: events.region,
       readOnly: READ_ONLY.test(n.operation),
       caller: n.caller,
-      remote: socket?.remoteAddress,
+      remote: n.remote,
       userAgent: r.req.headers['user-agent'],
       host: r.req.headers.host,
-      tls,
+      tls: n.tls,
       requestParameters: params,
       responseElements: null,
       resources,
@@ -305,17 +322,17 @@ export function holdUntilRecorded(
     res.end = end
     res.writeHead = writeHead
     const first: unknown = args[0]
-    const event = finishNote(requestId, events, facts(body + lengthOf(first)))
-    if (event === undefined) {
+    if (!notes.has(requestId)) {
       if (last !== undefined) write(last[0], ...last[1])
       return end(...args)
     }
-    const bytes = encodeEvent(event)
+    const readOnly = readOnlyOperation(requestId)
+    const bytes = recordOf(requestId, events, facts(body + lengthOf(first)))
     const finish = () => {
       if (last !== undefined) write(last[0], ...last[1])
       end(...args)
     }
-    if (events.reads === 'best-effort' && event.readOnly) {
+    if (events.reads === 'best-effort' && readOnly) {
       events.log.enqueue(bytes)
       finish()
       return res
@@ -334,6 +351,63 @@ export function holdUntilRecorded(
 
 /** Closes a note whose answer never ended (a client gone, a refusal): its event, queued. */
 export function recordUnanswered(requestId: string, events: EventSink, facts: Facts): void {
-  const event = notes.has(requestId) ? finishNote(requestId, events, facts) : undefined
-  if (event !== undefined) events.log.enqueue(encodeEvent(event))
+  if (!notes.has(requestId)) return
+  // An answer that never finished: the client went away, or the connection was cut.
+  if (!facts.res.writableFinished)
+    noteError(requestId, 'ConnectionClosed', 'the connection closed before the answer was complete')
+  events.log.enqueue(recordOf(requestId, events, facts))
+}
+
+/**
+ * The request's event as a log record; never throws and never answers nothing: should making
+ * the event fail (a bug), a minimal event still says that the request happened.
+ */
+function recordOf(requestId: string, events: EventSink, facts: Facts): Buffer {
+  const n = notes.get(requestId)
+  try {
+    const event = finishNote(requestId, events, facts)
+    if (event !== undefined) return encodeEvent(event)
+  } catch {
+    // fall through to the minimal event
+  }
+  notes.delete(requestId)
+  return minimalRecord(requestId, events.region, n, facts.res.statusCode)
+}
+
+/** The least an event says: that the request happened, when, from where, how it ended. */
+function minimalRecord(
+  requestId: string,
+  region: string,
+  n: RequestNote | undefined,
+  status: number,
+): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      eventVersion: EVENT_VERSION,
+      eventTime: eventTime(Date.now()),
+      eventSource: `${n?.service ?? 's3'}.amazonaws.com`,
+      eventName: (n?.operation ?? 'Unknown').slice(0, 64),
+      awsRegion: region,
+      sourceIPAddress: (n?.remote ?? '').slice(0, 64),
+      userAgent: '',
+      userIdentity: { type: 'AWSAccount', principalId: '', accountId: 'anonymous' },
+      requestParameters: null,
+      responseElements: null,
+      requestID: requestId,
+      eventID: randomUUID(),
+      readOnly: READ_ONLY.test(n?.operation ?? ''),
+      resources: [],
+      eventType: 'AwsApiCall',
+      recipientAccountId: '',
+      strongroom: {
+        decision: n?.decision ?? 'None',
+        statements: [],
+        bytesIn: 0,
+        bytesOut: 0,
+        latencyMs: 0,
+        status,
+        incomplete: true,
+      },
+    }),
+  )
 }

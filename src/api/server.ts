@@ -30,6 +30,7 @@ import {
 } from './admission.ts'
 import {
   beginNote,
+  connectionOf,
   dropNote,
   holdUntilRecorded,
   noteError,
@@ -127,7 +128,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     // closed is this request's (its headers are read before it gets here).
     const bytesAtStart = (socket === null ? undefined : counted.get(socket)) ?? [0, 0]
     const wallStart = Date.now()
-    beginNote(requestId)
+    beginNote(requestId, connectionOf(req))
     // A client that sent `Expect: 100-continue` sends its body only once told to: only once the
     // request is admitted, so that a refused upload costs no bytes on the wire.
     const expectsContinue = /^100-continue$/i.test(req.headers.expect ?? '')
@@ -169,10 +170,14 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       bytesOut,
     })
     // The events refuse work they cannot record (fail-closed); reads may be best-effort.
+    /** The handler's work, settled however it ends. */
+    let handling: Promise<void> = Promise.resolve()
     const health = req.url === HEALTH_PATH && req.method === 'GET'
     if (health) dropNote(requestId)
     const events = health ? undefined : o.events
-    const reading = req.method === 'GET' || req.method === 'HEAD'
+    // A read is an S3 GET or HEAD: IAM and STS take GET too, for writes (GET /?Action=CreateUser).
+    const reading =
+      (req.method === 'GET' || req.method === 'HEAD') && !/[?&]Action=/i.test(req.url ?? '')
     const refused =
       events === undefined || (reading && events.reads === 'best-effort')
         ? undefined
@@ -189,8 +194,18 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
     res.on('close', () => {
       inFlight--
       try {
-        if (events !== undefined)
-          recordUnanswered(requestId, events, facts((socket?.bytesWritten ?? 0) - bytesAtStart[1]))
+        if (events !== undefined) {
+          // A handler may still be at work after its client went away (a DELETE whose client
+          // hung up still deletes): the event waits for it, so it says what was done.
+          const f = facts((socket?.bytesWritten ?? 0) - bytesAtStart[1])
+          void handling.then(() => {
+            try {
+              recordUnanswered(requestId, events, f)
+            } catch (e) {
+              logError(requestId, e, 'audit event')
+            }
+          })
+        }
         if (socket !== null) counted.set(socket, [socket.bytesRead, socket.bytesWritten])
       } catch (e) {
         logError(requestId, e, 'audit event')
@@ -305,7 +320,7 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
           }
           // A write runs only once the log is known to be able to record it.
           const writes = events !== undefined && !reading
-          ;(writes ? events.log.ready() : Promise.resolve())
+          handling = (writes ? events.log.ready() : Promise.resolve())
             .then(() => gateway.handle(req, res, requestId))
             .catch(fail)
         })

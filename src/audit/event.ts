@@ -282,25 +282,56 @@ export function encodeEvent(e: AuditEvent): Buffer {
   }
   bytes = Buffer.from(JSON.stringify(lean))
   if (bytes.length <= MAX_ENTRY_BYTES) return bytes
-  const names = Object.fromEntries(
-    Object.keys(e.requestParameters ?? {})
-      .slice(0, 100)
-      .map((k) => [k.slice(0, 128), '…']),
+  // Larger still (many long ARNs): every string clipped, lists cut, and as a last resort the
+  // event's core alone, so that no request is ever without its record.
+  const clipped = Buffer.from(
+    JSON.stringify(
+      clip(
+        {
+          ...lean,
+          requestParameters:
+            e.requestParameters === null ? null : clip(e.requestParameters, 256, 20),
+          resources: e.resources.slice(0, 5),
+          strongroom: {
+            ...lean.strongroom,
+            statements: e.strongroom.statements.slice(0, 20),
+            ...(lean.strongroom.evaluations === undefined
+              ? {}
+              : { evaluations: lean.strongroom.evaluations.slice(0, 10) }),
+          },
+        },
+        1024,
+        50,
+      ),
+    ),
   )
-  const evaluations = lean.strongroom.evaluations
+  if (clipped.length <= MAX_ENTRY_BYTES) return clipped
   return Buffer.from(
     JSON.stringify({
-      ...lean,
-      userAgent: e.userAgent.slice(0, 256),
-      requestParameters: names,
-      responseElements: null,
-      resources: e.resources.slice(0, 5),
-      ...(e.errorMessage === undefined ? {} : { errorMessage: e.errorMessage.slice(0, 256) }),
-      strongroom: {
-        ...lean.strongroom,
-        statements: e.strongroom.statements.slice(0, 50),
-        ...(evaluations === undefined ? {} : { evaluations: evaluations.slice(0, 20) }),
-      },
+      ...clip(
+        {
+          ...e,
+          requestParameters: null,
+          resources: [],
+          strongroom: { ...e.strongroom, statements: [], evaluations: [] },
+        },
+        128,
+        10,
+      ),
+      strongroom: { ...clip(e.strongroom, 64, 0), tracesOmitted: true },
     }),
   )
+}
+
+/** `v` with every string cut to `chars` and every list to `items`, to any depth. */
+function clip<T>(v: T, chars: number, items: number): T {
+  if (typeof v === 'string') return v.slice(0, chars) as T
+  if (Array.isArray(v)) return v.slice(0, items).map((x: unknown) => clip(x, chars, items)) as T
+  if (typeof v === 'object' && v !== null)
+    return Object.fromEntries(
+      Object.entries(v)
+        .slice(0, 64)
+        .map(([k, x]) => [k.slice(0, 128), clip(x, chars, items)]),
+    ) as T
+  return v
 }

@@ -87,6 +87,8 @@ export interface InProcess {
   readonly app: App
   readonly gateway: S3Gateway
   readonly running: RunningServer
+  /** The gateway's own audit log (undefined when `events` was given). */
+  readonly audit: AuditLog | undefined
   readonly admin: Creds
   readonly nobody: Creds
   send(c: Creds | undefined, s: Sample): Promise<{ status: number; body: string }>
@@ -113,6 +115,8 @@ export async function startInProcess(
     joins?: Pick<InProcess, 'admin' | 'nobody'>
     /** Where each request's audit event goes (default: the audit log in the data directory). */
     events?: EventSink
+    /** Serve HTTPS with this key and certificate (`send` speaks plain HTTP only). */
+    tls?: { key: string; cert: string }
   } = {},
 ): Promise<InProcess> {
   const config = loadConfig({
@@ -152,6 +156,7 @@ export async function startInProcess(
     port: 0,
     log: () => undefined,
     events,
+    ...(o.tls === undefined ? {} : { tls: o.tls }),
   })
   const send = async (c: Creds | undefined, s: Sample) => {
     const url = `${running.url}${s.path}`
@@ -180,6 +185,7 @@ export async function startInProcess(
     app,
     gateway,
     running,
+    audit,
     admin,
     nobody,
     send,
