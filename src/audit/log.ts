@@ -21,7 +21,18 @@
  */
 import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rm, stat, statfs, type FileHandle } from 'node:fs/promises'
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  statfs,
+  type FileHandle,
+} from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import { parseNote, verifyNote } from './tlog/note.ts'
@@ -60,6 +71,8 @@ interface Pending {
 /** Records per group commit at most, and unsealed records that trigger a checkpoint. */
 const MAX_BATCH = 8192
 const SEAL_AT = 65_536
+/** An inbox file holds a CLI command's batch: far below this. */
+const MAX_INBOX_BYTES = 16 << 20
 
 export class AuditLog {
   readonly dir: string
@@ -187,14 +200,31 @@ export class AuditLog {
   private async ingest(): Promise<void> {
     const dir = join(this.dir, 'inbox')
     const names = existsSync(dir)
-      ? (await readdir(dir)).filter((n) => !n.endsWith('.tmp')).sort()
+      ? (await readdir(dir)).filter((n) => !n.endsWith('.tmp') && n !== 'rejected').sort()
       : []
-    for (const name of names) {
-      const entries = await readJournal(join(dir, name), 0)
+    for (const name of names.slice(0, 100)) {
+      const path = join(dir, name)
+      let entries: Buffer[]
+      try {
+        // A regular file of bounded size only: never a FIFO, a device or a link elsewhere.
+        const s = await lstat(path)
+        if (!s.isFile() || s.size > MAX_INBOX_BYTES)
+          throw new StrongroomError(
+            'LOG_TAMPERED',
+            `not a regular file of at most ${MAX_INBOX_BYTES} bytes`,
+          )
+        entries = await readJournal(path, 0)
+      } catch (e) {
+        // Set aside, reported, never retried: one bad file must not stop the ones after it.
+        this.alert(`audit inbox file ${name} set aside in inbox/rejected: ${(e as Error).message}`)
+        await mkdir(join(dir, 'rejected'), { recursive: true, mode: 0o700 })
+        await rename(path, join(dir, 'rejected', name)).catch(() => rm(path, { force: true }))
+        continue
+      }
       this.queue.push(...entries.map((bytes) => ({ bytes })))
       await this.drain()
       if (this.queue.length > 0) return
-      await rm(join(dir, name), { force: true })
+      await rm(path, { force: true })
     }
   }
 
@@ -306,7 +336,11 @@ export class AuditLog {
   /** Runs `work` unless something already runs; whatever is queued meanwhile runs after it. */
   private run(work: () => Promise<void>): void {
     if (this.draining !== undefined) return
-    this.draining = work().finally(() => {
+    const done = work().catch((e: unknown) => {
+      // Background work (a checkpoint, the inbox) that fails is reported; the log goes on.
+      this.alert(`audit log maintenance failed: ${(e as Error).message}`)
+    })
+    this.draining = done.finally(() => {
       this.draining = undefined
       if (this.broken !== undefined) {
         // Nothing more will be written: every waiter is told so now, never left hanging.

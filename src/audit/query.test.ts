@@ -79,6 +79,11 @@ describe('audit query filters', () => {
     assert.equal(parseTime('2h', now), Date.parse('2026-12-01T10:00:00Z'))
     assert.equal(parseTime('7d', now), now - 7 * 86400_000)
     assert.throws(() => parseTime('yesterday', now), /is not a time/)
+    // Without its zone a time would depend on the machine's TZ (outside review of issue 15).
+    assert.throws(() => parseTime('2026-12-01T10:00:00', now), /with its zone/)
+    assert.equal(parseTime('2026-12-01T10:00:00+01:00', now), Date.parse('2026-12-01T09:00:00Z'))
+    assert.equal(parseTime('2026-12-01', now), Date.parse('2026-12-01T00:00:00Z'))
+    assert.throws(() => checkFilter({ source: '127.0.0.1/33' }), /not an IPv4 CIDR block/)
     assert.throws(() => checkFilter({ since: 2, until: 1 }), /--since must be before --until/)
     assert.throws(() => checkFilter({ source: '10.0.0.0/8x' }), /not an IPv4 CIDR block/)
   })

@@ -36,9 +36,11 @@ export function parseTime(text: string, now: number): number {
     return now - Number(age[1]) * unit
   }
   const t = Date.parse(text)
-  if (!/^\d{4}-\d\d-\d\d/.test(text) || Number.isNaN(t))
+  // A time without its zone would be read in the machine's local time: refused, not guessed.
+  const zoned = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d))?$/.test(text)
+  if (!zoned || Number.isNaN(t))
     throw invalid(
-      `\`${text.slice(0, 40)}\` is not a time: give 2026-12-01T10:00:00Z, or an age such as 15m, 2h, 7d`,
+      `\`${text.slice(0, 40)}\` is not a time: give 2026-12-01T10:00:00Z (with its zone), a date, or an age such as 15m, 2h, 7d`,
     )
   return t
 }
@@ -68,7 +70,11 @@ export function sourceMatches(want: string, ip: string, endpoint: string | undef
 export function checkFilter(f: EventFilter): EventFilter {
   if (f.since !== undefined && f.until !== undefined && f.since >= f.until)
     throw invalid('--since must be before --until')
-  if (f.source?.includes('/') === true && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(f.source))
+  const bits = Number(f.source?.split('/')[1])
+  if (
+    f.source?.includes('/') === true &&
+    (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(f.source) || bits > 32)
+  )
     throw invalid(`\`${f.source.slice(0, 60)}\` is not an IPv4 CIDR block such as 10.0.0.0/8`)
   return f
 }

@@ -1,6 +1,7 @@
 /**
  * The admin CLI's own audit events: every command that opens the deployment (with the root key)
- * is one event in the audit log, as every request to the gateway is: who ran it (the operating
+ * but the `audit` commands (which read the log itself) is one event in the audit log, as every
+ * request to the gateway is: who ran it (the operating
  * system's user, on which host), the command, its arguments and options (never a secret: the
  * values of options that name one are left out), and how it ended. While a gateway holds the
  * log, the event goes through its inbox (../audit/log.ts). A log that cannot take the event is
@@ -92,7 +93,9 @@ export async function recordCommand(
   started: number,
   error: unknown,
 ): Promise<void> {
-  if (ctx.command === undefined) return
+  // The audit commands read the log: recording them would change what an auditor is reading
+  // (a copy taken after `audit public-key` would always be one record longer).
+  if (ctx.command === undefined || ctx.command.startsWith('audit ')) return
   try {
     const batch = new EventBatch(app.config, app.sealer)
     await batch.add(cliEvent(ctx.command, ctx, app.config.region, started, error))

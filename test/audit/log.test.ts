@@ -6,11 +6,12 @@
  * checkpoint replaced, the disk nearly full, a second writer.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import {
   appendFileSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -328,5 +329,27 @@ describe('audit log: refuses when it cannot record', () => {
     const again = await AuditLog.open(o)
     assert.equal(again.size, 0)
     await again.close()
+  })
+
+  it('inbox: a damaged file and a FIFO are set aside with an alert; the files after them are taken in', async () => {
+    const alerts: string[] = []
+    const o = options({ checkpointMs: 50, onAlert: (p) => alerts.push(p) })
+    const log = await AuditLog.open(o)
+    const inbox = join(o.dir, 'inbox')
+    mkdirSync(inbox, { recursive: true })
+    const bad = encodeFrames([{ bytes: rec(100) }, { bytes: rec(101) }], 0)
+    bad[20] = (bad[20] ?? 0) ^ 1
+    writeFileSync(join(inbox, '001-bad'), bad)
+    execFileSync('mkfifo', [join(inbox, '002-fifo')])
+    writeFileSync(join(inbox, '003-good'), encodeFrames([{ bytes: rec(7) }], 0))
+    for (let i = 0; i < 60 && readdirSync(inbox).length > 1; i++)
+      await new Promise((r) => setTimeout(r, 50))
+    assert.equal(log.size, 1)
+    assert.equal(log.problem(), undefined)
+    assert.deepEqual(readdirSync(inbox).sort(), ['rejected'])
+    assert.deepEqual(readdirSync(join(inbox, 'rejected')).sort(), ['001-bad', '002-fifo'])
+    assert.equal(alerts.filter((a) => /set aside/.test(a)).length, 2)
+    await log.close()
+    assert.deepEqual(await records(o.dir), [rec(7).toString()])
   })
 })

@@ -6,7 +6,16 @@
  * The formats themselves are checked in tlog-formats.test.ts.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -187,6 +196,46 @@ function editBundle(dir: string, path: string, edit: (records: Buffer[]) => Buff
   const p = join(dir, path)
   writeFileSync(p, encodeBundle(edit(decodeBundle(readFileSync(p)).map((r) => Buffer.from(r)))))
 }
+
+describe('partial tiles do not pile up (outside review of issue 15)', () => {
+  it('a log checkpointed after every record keeps two partials of its last bundle; older sizes still read', async () => {
+    const dir = freshDir()
+    const { signerKey } = generateKey('example.com/log')
+    const w = await TileWriter.open(dir)
+    const roots: Buffer[] = []
+    for (let i = 0; i < 100; i++) {
+      await w.append([record(i)])
+      await w.checkpoint(signerKey, 'example.com/log')
+      roots.push(w.root())
+    }
+    assert.deepEqual(readdirSync(join(dir, 'tile', 'entries', '000.p')).sort(), ['100', '99'])
+    assert.deepEqual(readdirSync(join(dir, 'tile', '0', '000.p')).sort(), ['100', '99'])
+    // A reader of an older checkpoint (size 10) reads the prefix of a wider partial.
+    const old = new TileReader(dir, 10)
+    assert.equal(hex(await rootHash(old, 10)), hex(roots[9] ?? Buffer.alloc(0)))
+    assert.equal((await old.readEntry(9)).toString(), record(9).toString())
+    const mem = memoryTree(100)
+    assert.deepEqual(
+      (await consistencyProof(w.reader(), 10, 100)).map(hex),
+      (await consistencyProof(mem, 10, 100)).map(hex),
+    )
+  })
+})
+
+describe('a hostile copy of a log (outside review of issue 15)', () => {
+  it('a checkpoint that is a FIFO, or a link to /dev/zero, is an error at once, not a hang or an exhausted heap', async () => {
+    const { verifierKey } = generateKey('example.com/log')
+    for (const make of [
+      (p: string) => execFileSync('mkfifo', [p]),
+      (p: string) => symlinkSync('/dev/zero', p),
+    ]) {
+      const dir = freshDir()
+      mkdirSync(dir, { recursive: true })
+      make(join(dir, 'checkpoint'))
+      await assert.rejects(verifyLog(dir, verifierKey), (e) => isStrongroomError(e, 'IO'))
+    }
+  })
+})
 
 describe('verifyLog names each kind of tampering and its first record', () => {
   const check = async (dir: string, problem: RegExp, index?: number) => {

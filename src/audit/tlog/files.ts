@@ -6,7 +6,8 @@
  * never names a tile the disk does not have.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { StrongroomError } from '../../errors.ts'
 
@@ -91,12 +92,37 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Reads a file of the log, or undefined when it is not there. */
+/** The largest file a log holds: a full entry bundle of 256 records of 65,535 bytes each. */
+const MAX_LOG_FILE = 256 * (2 + 0xffff)
+
+/**
+ * Reads a file of the log, or undefined when it is not there. Only a regular file of at most a
+ * full bundle's size is read: a copy of a log is untrusted, and a FIFO or /dev/zero in its place
+ * must not hang or exhaust the reader.
+ */
 export async function readLogFile(dir: string, path: string): Promise<Buffer | undefined> {
+  let fh
   try {
-    return await readFile(join(dir, path))
+    fh = await open(
+      join(dir, path),
+      constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW,
+    )
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new StrongroomError('IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e })
+  }
+  try {
+    const s = await fh.stat()
+    if (!s.isFile() || s.size > MAX_LOG_FILE)
+      throw new StrongroomError(
+        'IO',
+        `${path} is not a regular file of at most ${MAX_LOG_FILE} bytes`,
+      )
+    return await fh.readFile()
+  } catch (e) {
+    if (e instanceof StrongroomError) throw e
+    throw new StrongroomError('IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e })
+  } finally {
+    await fh.close()
   }
 }

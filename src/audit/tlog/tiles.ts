@@ -12,7 +12,7 @@
  * renames the signed checkpoint into place, so a checkpoint never names a tile a crash lost.
  */
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../../errors.ts'
 import { formatCheckpoint, parseCheckpoint } from './checkpoint.ts'
@@ -126,6 +126,26 @@ export function decodeBundle(bundle: Uint8Array): Buffer[] {
 }
 
 /**
+ * The full tile (or bundle) at `base`, else its narrowest partial wider than `width`: a reader
+ * of an older checkpoint takes the prefix it needs, as the spec lets clients do.
+ */
+async function widerThan(dir: string, base: string, width: number): Promise<Buffer | undefined> {
+  const full = await readLogFile(dir, base)
+  if (full !== undefined) return full
+  const names = await readdir(join(dir, `${base}.p`)).catch(() => [] as string[])
+  const wider = names
+    .filter((n) => /^[1-9][0-9]{0,2}$/.test(n))
+    .map(Number)
+    .filter((w) => w > width && w < TILE_WIDTH)
+    .sort((a, b) => a - b)
+  for (const w of wider) {
+    const bytes = await readLogFile(dir, `${base}.p/${String(w)}`)
+    if (bytes !== undefined) return bytes
+  }
+  return undefined
+}
+
+/**
  * The tiles and bundles of the tree of the first `size` records of the log in `dir` (the size
  * of a checkpoint the caller trusts). A partial tile that was removed because its full tile
  * now exists is read from the full tile's prefix, as the spec lets clients do.
@@ -150,7 +170,7 @@ export class TileReader implements HashReader {
     if (hit !== undefined) return hit
     let bytes = await readLogFile(this.dir, path)
     if (bytes === undefined && width < TILE_WIDTH) {
-      const full = await readLogFile(this.dir, tilePath(level, index))
+      const full = await widerThan(this.dir, tilePath(level, index), width)
       bytes = full?.subarray(0, width * HASH_SIZE)
     }
     if (bytes === undefined) throw new StrongroomError('IO', `${path} is missing`)
@@ -172,7 +192,7 @@ export class TileReader implements HashReader {
     let bytes = await readLogFile(this.dir, path)
     let entries = bytes === undefined ? undefined : decodeBundle(bytes)
     if (bytes === undefined && width < TILE_WIDTH) {
-      bytes = await readLogFile(this.dir, bundlePath(index))
+      bytes = await widerThan(this.dir, bundlePath(index), width)
       entries = bytes === undefined ? undefined : decodeBundle(bytes).slice(0, width)
     }
     if (entries === undefined) throw new StrongroomError('IO', `${path} is missing`)
@@ -231,6 +251,8 @@ export class TileWriter {
   private readonly files: DurableBatch
   /** Partial tiles and bundles whose full tile was written since the last checkpoint. */
   private superseded: string[] = []
+  /** The partial widths written of each tile still partial, oldest first (two are kept). */
+  private readonly partials = new Map<string, number[]>()
   private lock: Promise<unknown> = Promise.resolve()
   private failed: unknown
 
@@ -313,6 +335,7 @@ export class TileWriter {
           const index = this.n / TILE_WIDTH - 1
           this.files.add(bundlePath(index), encodeBundle(this.bundle))
           this.superseded.push(`${bundlePath(index)}.p`)
+          this.partials.delete(bundlePath(index))
           this.bundle = []
           this.fullTile(0, index)
           if (this.files.pending >= BATCH_FILES) await this.files.sync()
@@ -321,14 +344,16 @@ export class TileWriter {
       this.edge.forEach((row, level) => {
         const width = levelWidth(this.n, level)
         if (row.length > 0 && width !== levelWidth(before, level))
-          this.files.add(
-            tilePath(level, Math.floor(width / TILE_WIDTH), row.length),
+          this.partial(
+            tilePath(level, Math.floor(width / TILE_WIDTH)),
+            row.length,
             Buffer.from(row.join(''), 'latin1'),
           )
       })
       if (this.bundle.length > 0 && this.n !== before)
-        this.files.add(
-          bundlePath(Math.floor(this.n / TILE_WIDTH), this.bundle.length),
+        this.partial(
+          bundlePath(Math.floor(this.n / TILE_WIDTH)),
+          this.bundle.length,
           encodeBundle(this.bundle),
         )
       await this.files.sync()
@@ -336,11 +361,26 @@ export class TileWriter {
     })
   }
 
+  /**
+   * Writes a partial tile or bundle. Of one tile's partials the last two are kept (a reader of
+   * an older checkpoint reads the prefix of a wider one); the others go after the next
+   * checkpoint, so that partials of a tile that fills slowly never pile up (each would hold
+   * every record before it: a square's worth of bytes).
+   */
+  private partial(base: string, width: number, data: Buffer): void {
+    this.files.add(`${base}.p/${String(width)}`, data)
+    const widths = this.partials.get(base) ?? []
+    widths.push(width)
+    while (widths.length > 2) this.superseded.push(`${base}.p/${String(widths.shift())}`)
+    this.partials.set(base, widths)
+  }
+
   /** Writes full tile (level, index) from the edge and carries its hash a level up. */
   private fullTile(level: number, index: number): void {
     const row = (this.edge[level] ?? []).splice(0)
     this.files.add(tilePath(level, index), Buffer.from(row.join(''), 'latin1'))
     this.superseded.push(`${tilePath(level, index)}.p`)
+    this.partials.delete(tilePath(level, index))
     const up = (this.edge[level + 1] ??= [])
     up.push(runRootBinary(row))
     if (up.length === TILE_WIDTH) this.fullTile(level + 1, Math.floor(index / TILE_WIDTH))
