@@ -374,6 +374,27 @@ function recordOf(requestId: string, events: EventSink, facts: Facts): Buffer {
   return minimalRecord(requestId, events.region, n, facts.res.statusCode)
 }
 
+/** A request refused before it was a request (not HTTP, headers too large or too slow). */
+export function recordRefused(
+  events: EventSink,
+  requestId: string,
+  remote: string | undefined,
+  code: string,
+  message: string,
+  status: number,
+): void {
+  const n = beginNote(requestId, { remote, tls: undefined })
+  n.errorCode = code
+  n.errorMessage = message
+  notes.delete(requestId)
+  const record = JSON.parse(
+    minimalRecord(requestId, events.region, n, status).toString(),
+  ) as Record<string, unknown>
+  events.log.enqueue(
+    Buffer.from(JSON.stringify({ ...record, errorCode: code, errorMessage: message })),
+  )
+}
+
 /** The least an event says: that the request happened, when, from where, how it ended. */
 function minimalRecord(
   requestId: string,

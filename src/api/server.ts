@@ -34,6 +34,7 @@ import {
   dropNote,
   holdUntilRecorded,
   noteError,
+  recordRefused,
   recordUnanswered,
   type EventSink,
 } from './audit-stage.ts'
@@ -449,7 +450,18 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
             ? 'Your request headers are too large (at most 16 KiB)'
             : 'Your request is not valid HTTP',
         )
-    const body = errorXml(toApiError(e), '', newRequestId())
+    const requestId = newRequestId()
+    const body = errorXml(toApiError(e), '', requestId)
+    // Not HTTP, or too slow to be: no pipeline saw it, and it is still one event.
+    if (o.events !== undefined)
+      recordRefused(
+        o.events,
+        requestId,
+        socket.remoteAddress,
+        toApiError(e).code,
+        e.message,
+        tooLarge ? 431 : 400,
+      )
     socket.end(
       `HTTP/1.1 ${tooLarge ? 431 : 400} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect as netConnect } from 'node:net'
 import { connect } from 'node:tls'
 import { after, before, describe, it } from 'node:test'
 import type { AuditEvent } from '../../src/audit/event.ts'
@@ -117,6 +118,27 @@ describe('F2 and F3, with reads best-effort and the journal removed', () => {
     const last = (await logged(join(dir, 'audit'))).at(-1)
     assert.equal(last?.eventName, 'AssumeRoleWithWebIdentity')
     assert.ok(!JSON.stringify(last).includes('a.b.c'), 'the token never appears')
+  })
+
+  it('F9: a request that is not HTTP at all is still one event', async () => {
+    const base = new URL(g.running.url)
+    await new Promise<void>((resolve) => {
+      const c = netConnect(Number(base.port), base.hostname, () => c.write('NONSENSE /\r\n\r\n'))
+      c.on('data', () => undefined)
+      c.on('close', () => resolve())
+      c.on('error', () => resolve())
+    })
+    await log.flush()
+    const last = (await logged(join(dir, 'audit'))).at(-1)
+    assert.deepEqual(
+      [
+        last?.eventName,
+        last?.errorCode,
+        last?.strongroom.status,
+        last?.sourceIPAddress.endsWith('127.0.0.1'),
+      ],
+      ['Unknown', 'InvalidRequest', 400, true],
+    )
   })
 
   it('F2: GET /?Action=CreateUser is a write: refused while the log cannot record, and not carried out', async () => {
