@@ -10,7 +10,7 @@ import {
   publicAccessBlockXml,
 } from '../s3-config.ts'
 import { readXml, XML_BOUNDS } from '../xml.ts'
-import { publicStatement } from '../public-access.ts'
+import { publicStatement } from '../../iam/public.ts'
 import { onBucket } from './common.ts'
 
 /** S3's limit on a bucket policy, after whitespace is removed (https://docs.aws.amazon.com/AmazonS3/latest/userguide/add-bucket-policy.html). */

@@ -7,6 +7,9 @@
  * stream may carry records that are not events at all: nothing here assumes a shape, every
  * read checks its type, and every count, length and depth is bounded.
  */
+import { publicStatement } from '../../iam/public.ts'
+import type { JsonValue } from '../../iam/json.ts'
+import { parsePolicy } from '../../iam/policy.ts'
 import type { Scalar } from './rules.ts'
 
 /** The fields the engine computes, each documented in docs/detection.md. */
@@ -295,63 +298,8 @@ function policyDocument(raw: Rec): unknown {
   return undefined
 }
 
-/**
- * Condition keys that, fixed to values without wildcards, keep a statement with a `*`
- * principal from being public: the list S3 uses for "the meaning of public" (aws:SourceIp
- * counts when no CIDR is wider than /8), plus aws:PrincipalAccount and aws:PrincipalArn, which
- * name principals the way a fixed Principal does.
- */
-const RESTRICTING_KEYS = new Set([
-  'aws:sourceip',
-  'aws:sourcearn',
-  'aws:sourcevpc',
-  'aws:sourcevpce',
-  'aws:sourceowner',
-  'aws:sourceaccount',
-  'aws:userid',
-  'aws:principalaccount',
-  'aws:principalarn',
-  's3:x-amz-server-side-encryption-aws-kms-key-id',
-])
-
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v.slice(0, MAX_VALUES) : v === undefined ? [] : [v]
-}
-
-function wildcardPrincipal(st: Rec): boolean {
-  if (get(st, 'NotPrincipal') !== undefined) return true
-  const p = get(st, 'Principal')
-  if (p === '*') return true
-  return list(get(p, 'AWS')).includes('*')
-}
-
-function restricted(st: Rec): boolean {
-  const cond = get(st, 'Condition')
-  if (!isRec(cond)) return false
-  for (const [op, block] of Object.entries(cond)) {
-    if (/Not|IfExists$|^ForAnyValue/.test(op) || !isRec(block)) continue
-    for (const [key, value] of Object.entries(block)) {
-      const k = key.toLowerCase()
-      if (!RESTRICTING_KEYS.has(k)) continue
-      const values = list(value)
-      const fixed = values.every(
-        (x) =>
-          typeof x === 'string' &&
-          x !== '' &&
-          !/[*?]/.test(x) &&
-          (k !== 'aws:sourceip' || cidrAtLeast(x, 8)),
-      )
-      if (values.length > 0 && fixed) return true
-    }
-  }
-  return false
-}
-
-function cidrAtLeast(cidr: string, bits: number): boolean {
-  const m = /\/(\d{1,3})$/.exec(cidr)
-  if (m === null) return true
-  const prefix = Number(m[1])
-  return cidr.includes(':') ? prefix >= bits * 4 : prefix >= bits
 }
 
 function analysePolicy(doc: unknown): PolicyFacts | undefined {
@@ -361,7 +309,6 @@ function analysePolicy(doc: unknown): PolicyFacts | undefined {
   const actions = new Set<string>()
   for (const st of list(get(doc, 'Statement')).slice(0, MAX_STATEMENTS)) {
     if (!isRec(st) || get(st, 'Effect') !== 'Allow') continue
-    if (wildcardPrincipal(st) && !restricted(st)) pub = true
     if (get(st, 'NotAction') !== undefined) all = true
     for (const a of list(get(st, 'Action')))
       if (typeof a === 'string' && actions.size < MAX_VALUES) {
@@ -369,5 +316,9 @@ function analysePolicy(doc: unknown): PolicyFacts | undefined {
         if (a === '*' || a === '*:*') all = true
       }
   }
+  // Public as S3 means it: the gateway's own rule (src/iam/public.ts), on the policy as
+  // the IAM engine reads it; a document that engine refuses was refused to the caller too.
+  const parsed = parsePolicy(doc as JsonValue, 'resource')
+  if (parsed.policy !== undefined && publicStatement(parsed.policy) !== undefined) pub = true
   return { public: pub, allActions: all, actions: [...actions] }
 }
