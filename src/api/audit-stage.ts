@@ -229,7 +229,12 @@ export function finishNote(
           }
       : n.params === undefined
         ? null
-        : Object.fromEntries(Object.entries(n.params).filter(([k]) => !SECRET_PARAMS.has(k)))
+        : Object.fromEntries(
+            Object.entries(n.params)
+              .filter(([k]) => !SECRET_PARAMS.has(k) && k !== 'Action' && k !== 'Version')
+              // CloudTrail names a query API's parameters in lower camel case (userName, policyDocument).
+              .map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), v]),
+          )
   return auditEvent(
     {
       time: r.started,

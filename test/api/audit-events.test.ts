@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { AuditEvent } from '../../src/audit/event.ts'
 import { correlate } from '../../src/audit/event.ts'
+import { Detector } from '../../src/audit/detect/engine.ts'
+import { loadRules } from '../../src/audit/detect/load.ts'
 import { AuditLog } from '../../src/audit/log.ts'
 import { generateKey } from '../../src/audit/tlog/note.ts'
 import { signHeaders, startInProcess, type InProcess } from './inprocess.ts'
@@ -158,6 +160,8 @@ describe('audit events', () => {
     const [issued] = settle(1)
     assert.equal(issued?.eventSource, 'sts.amazonaws.com')
     assert.equal(issued.eventName, 'GetSessionToken')
+    // Parameters as CloudTrail names them (lower camel case), without Action and Version.
+    assert.deepEqual(issued.requestParameters, {})
     const all = JSON.stringify(issued)
     for (const secret of [g.admin.secret, session.secret, session.token])
       assert.ok(!all.includes(secret))
@@ -175,5 +179,38 @@ describe('audit events', () => {
     )
     assert.ok(!JSON.stringify(listed).includes(session.token))
     assert.ok(!JSON.stringify(listed).includes(session.secret))
+  })
+
+  it('an IAM write names its parameters as CloudTrail does, so the detector reads the policy it grants', async () => {
+    const doc = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+    })
+    const url = new URL(`${g.running.url}/`)
+    const form = Buffer.from(
+      new URLSearchParams({
+        Action: 'PutUserPolicy',
+        Version: '2010-05-08',
+        UserName: 'admin',
+        PolicyName: 'wide',
+        PolicyDocument: doc,
+      }).toString(),
+    )
+    const base = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
+    const headers = await signHeaders(g.admin, 'POST', url, form, base, 'iam')
+    const reply = await fetch(url, { method: 'POST', headers, body: form })
+    assert.equal(reply.status, 200, await reply.text())
+    const [put] = settle(1)
+    assert.equal(put?.eventName, 'PutUserPolicy')
+    assert.deepEqual(put.requestParameters, {
+      userName: 'admin',
+      policyName: 'wide',
+      policyDocument: doc,
+    })
+    const alerts = new Detector(loadRules()).observe(put)
+    assert.deepEqual(
+      alerts.map((a) => a.strongroom.alert.ruleId),
+      ['policy-grants-all-actions'],
+    )
   })
 })

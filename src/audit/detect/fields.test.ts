@@ -111,6 +111,22 @@ describe('derived fields', () => {
     assert.deepEqual(batch({ Key: 'a' }).values('objectCount'), [1])
     assert.deepEqual(view({ eventName: 'DeleteObject' }).values('objectCount'), [1])
   })
+
+  it('objectCount: a DeleteObjects event as the gateway writes it counts its per-key decisions', () => {
+    const decided = (actions: string[]) =>
+      view({
+        eventName: 'DeleteObjects',
+        requestParameters: { bucketName: 'b' },
+        strongroom: {
+          evaluations: actions.map((action) => ({ action, resource: 'x', decision: 'Allow' })),
+        },
+      }).values('objectCount')
+    assert.deepEqual(
+      decided(['s3:DeleteObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 'kms:Decrypt']),
+      [3],
+    )
+    assert.deepEqual(decided([]), [1])
+  })
 })
 
 describe('policy analysis', () => {

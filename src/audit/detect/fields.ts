@@ -261,7 +261,13 @@ function objectCount(raw: Rec): number {
   if (get(raw, 'eventName') !== 'DeleteObjects') return 1
   const rp = get(raw, 'requestParameters')
   const objects = get(get(rp, 'delete') ?? get(rp, 'Delete'), 'Object')
-  return Array.isArray(objects) ? Math.min(objects.length, 100_000) : 1
+  if (Array.isArray(objects)) return Math.min(objects.length, 100_000)
+  // The gateway's own events name each key it decided (one evaluation a key).
+  const decided = get(get(raw, 'strongroom'), 'evaluations')
+  const deletes = Array.isArray(decided)
+    ? decided.filter((d) => /^s3:DeleteObject(Version)?$/.test(String(get(d, 'action')))).length
+    : 0
+  return Math.max(1, Math.min(deletes, 100_000))
 }
 
 interface PolicyFacts {
