@@ -5,7 +5,7 @@
  * that is `strongroom audit verify`, which trusts only the public key.
  */
 import { join } from 'node:path'
-import { StrongroomError } from '../errors.ts'
+import { isStrongroomError, StrongroomError } from '../errors.ts'
 import type { Trace } from '../iam/evaluate.ts'
 import type { AuditEvent } from './event.ts'
 import { readJournal } from './journal.ts'
@@ -14,17 +14,41 @@ import { readLogFile } from './tlog/files.ts'
 import { parseNote } from './tlog/note.ts'
 import { TILE_WIDTH, TileReader } from './tlog/tiles.ts'
 
-/** Every record of the log in `auditDir`, oldest first, with its index. */
+/**
+ * Every record of the log in `auditDir`, oldest first, with its index. A writer may seal the
+ * journal into the tiles while this reads: the checkpoint and the journal are read as a pair
+ * that agree (the journal continuing where the checkpoint ends), read again when a seal came
+ * between them; the tiles under that checkpoint stay readable whatever is sealed after it.
+ */
 export async function* records(auditDir: string): AsyncGenerator<[number, Buffer]> {
   const logDir = join(auditDir, 'log')
-  const note = await readLogFile(logDir, 'checkpoint')
-  const size = note === undefined ? 0 : parseCheckpoint(parseNote(note).text).size
-  const reader = new TileReader(logDir, size)
+  const checkpointSize = async () => {
+    const note = await readLogFile(logDir, 'checkpoint')
+    return note === undefined ? 0 : parseCheckpoint(parseNote(note).text).size
+  }
+  let agreed: { size: number; newer: Buffer[] } | undefined
+  for (let attempt = 0; agreed === undefined; attempt++) {
+    const size = await checkpointSize()
+    try {
+      // A torn last record is one not yet acknowledged.
+      const newer = await readJournal(join(auditDir, 'journal'), size)
+      // A seal between the two reads moved records from the journal into the tiles: again.
+      if ((await checkpointSize()) === size) agreed = { size, newer }
+    } catch (e) {
+      if (!isStrongroomError(e, 'LOG_TAMPERED')) throw e
+      if (attempt >= 5) throw e
+    }
+    if (agreed === undefined && attempt >= 5)
+      throw new StrongroomError(
+        'IO',
+        `the audit log in \`${auditDir}\` kept changing while it was read`,
+      )
+  }
+  const reader = new TileReader(logDir, agreed.size)
   let index = 0
-  for (let b = 0; b * TILE_WIDTH < size; b++)
+  for (let b = 0; b * TILE_WIDTH < agreed.size; b++)
     for (const r of await reader.readBundle(b)) yield [index++, r]
-  // A writer may be appending to the journal: a torn last record is one not yet acknowledged.
-  for (const r of await readJournal(join(auditDir, 'journal'), size)) yield [index++, r]
+  for (const r of agreed.newer) yield [index++, r]
 }
 
 /** Every event of the log, oldest first (a record that is not JSON is an error naming it). */

@@ -25,6 +25,7 @@ import fc from 'fast-check'
 import { isStrongroomError } from '../../src/errors.ts'
 import { encodeFrames, readJournal } from '../../src/audit/journal.ts'
 import { AuditLog, type AuditLogOptions } from '../../src/audit/log.ts'
+import { records as readRecords } from '../../src/audit/read.ts'
 import { generateKey } from '../../src/audit/tlog/note.ts'
 import { TileReader } from '../../src/audit/tlog/tiles.ts'
 import { verifyLog } from '../../src/audit/tlog/verify.ts'
@@ -123,6 +124,37 @@ describe('audit log: group commit and checkpoints', () => {
       (e) => isStrongroomError(e, 'LIMIT_EXCEEDED'),
     )
     assert.equal(await log.append(rec(0)), 0)
+    await log.close()
+  })
+})
+
+describe('audit log: reading while it is written', () => {
+  it('a reader during seals sees every acknowledged record, in order, never a gap', async () => {
+    const o = options({ checkpointMs: 5 })
+    const log = await AuditLog.open(o)
+    const state = { stop: false }
+    let acked = 0
+    const writer = (async () => {
+      for (let i = 0; !state.stop; i++) {
+        await log.append(rec(i))
+        acked = i + 1
+      }
+    })()
+    for (let round = 0; round < 30; round++) {
+      const before = acked
+      const seen: number[] = []
+      for await (const [i, r] of readRecords(o.dir)) {
+        assert.equal(r.toString(), rec(i).toString())
+        seen.push(i)
+      }
+      assert.ok(seen.length >= before, `${seen.length} records read, ${before} acknowledged before`)
+      assert.deepEqual(
+        seen,
+        seen.map((_, k) => k),
+      )
+    }
+    state.stop = true
+    await writer
     await log.close()
   })
 })
