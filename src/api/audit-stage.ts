@@ -172,11 +172,6 @@ const READ_ONLY = /^(Get|Head|List|Describe|Select)/
 /** Parameters that carry secrets: never in an event, even hashed. */
 const SECRET_PARAMS = new Set(['WebIdentityToken', 'SAMLAssertion', 'SecretAccessKey', 'Password'])
 
-/** Whether the request's note is still open (its event not yet made). */
-export function noteOpen(requestId: string): boolean {
-  return notes.has(requestId)
-}
-
 /** Whether a request of this operation is a read (CloudTrail's readOnly). */
 export function readOnlyOperation(requestId: string): boolean {
   return READ_ONLY.test(notes.get(requestId)?.operation ?? '')
@@ -425,6 +420,9 @@ function minimalRecord(
       resources: [],
       eventType: 'AwsApiCall',
       recipientAccountId: '',
+      ...(n?.errorCode === undefined
+        ? {}
+        : { errorCode: n.errorCode, errorMessage: (n.errorMessage ?? '').slice(0, 1024) }),
       strongroom: {
         decision: n?.decision ?? 'None',
         statements: [],

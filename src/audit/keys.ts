@@ -107,3 +107,10 @@ export async function auditKeys(dataDir: string, sealer: SystemSealer): Promise<
     signerKey: signerKeyFor(origin, seed),
   }
 }
+
+/** What a log is opened with from the deployment's keys: its signer, verifier and origin. */
+export function logIdentity(
+  keys: AuditKeys,
+): Pick<AuditKeys, 'signerKey' | 'verifierKey' | 'origin'> {
+  return { signerKey: keys.signerKey, verifierKey: keys.verifierKey, origin: keys.origin }
+}

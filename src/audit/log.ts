@@ -35,8 +35,7 @@ import {
 } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
-import { parseNote, verifyNote } from './tlog/note.ts'
-import { parseCheckpoint } from './tlog/checkpoint.ts'
+import { verifyNote } from './tlog/note.ts'
 import { encodeFrames, readJournal } from './journal.ts'
 import { lockHolder, releaseLock, takeLock } from './lock.ts'
 import { DurableBatch } from './tlog/files.ts'
@@ -538,9 +537,4 @@ function checked(record: Uint8Array): Buffer {
       `an audit record is at most ${MAX_ENTRY_BYTES} bytes, not ${record.length}`,
     )
   return Buffer.from(record.buffer, record.byteOffset, record.byteLength)
-}
-
-/** The size a checkpoint note states (for tools that compare a log with what they saw). */
-export function checkpointSize(note: string): number {
-  return parseCheckpoint(parseNote(note).text).size
 }

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config.ts'
 import { encodeEvent, type AuditEvent } from './event.ts'
-import { auditKeys, type SystemSealer } from './keys.ts'
+import { auditKeys, logIdentity, type SystemSealer } from './keys.ts'
 import { AuditLog } from './log.ts'
 
 export class EventBatch {
@@ -31,9 +31,7 @@ export class EventBatch {
     await AuditLog.submit(
       {
         dir: this.config.auditDir,
-        signerKey: keys.signerKey,
-        verifierKey: keys.verifierKey,
-        origin: keys.origin,
+        ...logIdentity(keys),
       },
       batch,
     )

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { initDataDir, openApp, type App } from '../../src/app.ts'
 import { S3Gateway } from '../../src/api/s3.ts'
-import { auditKeys } from '../../src/audit/keys.ts'
+import { auditKeys, logIdentity } from '../../src/audit/keys.ts'
 import { AuditLog } from '../../src/audit/log.ts'
 import { decisionsOf, type DecisionView } from '../../src/audit/read.ts'
 import type { AuditEvent } from '../../src/audit/event.ts'
@@ -138,9 +138,7 @@ export async function startInProcess(
     const keys = await auditKeys(config.dataDir, app.sealer)
     audit = await AuditLog.open({
       dir: config.auditDir,
-      signerKey: keys.signerKey,
-      verifierKey: keys.verifierKey,
-      origin: keys.origin,
+      ...logIdentity(keys),
       // Several gateways of one installation share the data directory: each its own log.
       ...(o.joins === undefined
         ? {}

@@ -6,7 +6,7 @@ import { S3Gateway } from '../../api/s3.ts'
 import type { ScanEvent } from '../../api/pipeline.ts'
 import type { EventSink } from '../../api/audit-stage.ts'
 import { listen, type RunningServer } from '../../api/server.ts'
-import { auditKeys } from '../../audit/keys.ts'
+import { auditKeys, logIdentity } from '../../audit/keys.ts'
 import { AuditLog } from '../../audit/log.ts'
 import { LoggedRecords, scanVerdictEvent } from '../../audit/service-events.ts'
 import { startAuditStream, type AuditStream } from '../../audit/stream.ts'
@@ -176,9 +176,7 @@ Example:
       const keys = await auditKeys(config.dataDir, app.sealer)
       audit = await AuditLog.open({
         dir: config.auditDir,
-        signerKey: keys.signerKey,
-        verifierKey: keys.verifierKey,
-        origin: keys.origin,
+        ...logIdentity(keys),
         onAlert: (problem) =>
           log({ time: new Date().toISOString(), level: 'alert', audit: problem }),
       })
