@@ -20,6 +20,7 @@
  *   MultipartStore      multipart.ts    UploadRecord, PartRecord
  *   KeyStore            keys.ts         KeyRecord, KeyVersionRecord, ObjectKeyRecord, key policies
  *   VerdictStore        verdicts.ts     ScanRecord
+ *   AuditStore          audit.ts        the shared audit log: records, AuditCheckpointRecord, keys
  */
 import type { BucketStore } from './buckets.ts'
 import type { GroupStore } from './groups.ts'
@@ -33,6 +34,7 @@ import type { KeyStore } from './keys.ts'
 import type { MultipartStore } from './multipart.ts'
 import type { ObjectStore } from './objects.ts'
 import type { VerdictStore } from './verdicts.ts'
+import type { AuditStore } from './audit.ts'
 
 export type { InstallationRecord, InstallationStore, RootKeyMode } from './installation.ts'
 export type { IdentityStore, TenantRecord } from './identity.ts'
@@ -59,6 +61,7 @@ export interface MetadataStore
     ObjectStore,
     MultipartStore,
     KeyStore,
-    VerdictStore {
+    VerdictStore,
+    AuditStore {
   close(): Promise<void>
 }

@@ -15,6 +15,7 @@ import { objectsConformance } from '../conformance/objects.ts'
 import { oidcConformance } from '../conformance/oidc.ts'
 import { principalsConformance } from '../conformance/principals.ts'
 import { verdictsConformance } from '../conformance/verdicts.ts'
+import { auditConformance } from '../conformance/audit.ts'
 import { NEEDS_POSTGRES, startPostgres, type Postgres } from '../../../test/pg/server.ts'
 import { PgMetadataStore } from './store.ts'
 
@@ -37,4 +38,5 @@ if (server === undefined) {
   multipartConformance(make)
   keysConformance(make)
   verdictsConformance(make)
+  auditConformance(make)
 }

@@ -20,6 +20,7 @@ import { PgOidcStore } from './oidc.ts'
 import { PgPolicyStore } from './policies.ts'
 import { PgPrincipalStore } from './principals.ts'
 import { PgVerdictStore } from './verdicts.ts'
+import { PgAuditStore } from './audit.ts'
 
 /** Every metadata port, over one PostgreSQL database; `close` ends the pool. */
 export type PgMetadataStore = MetadataStore
@@ -48,6 +49,7 @@ export const PgMetadataStore = {
         new PgMultipartStore(db),
         new PgKeyStore(db),
         new PgVerdictStore(db),
+        new PgAuditStore(db),
       ],
       { close: () => db.close() },
     ) as PgMetadataStore

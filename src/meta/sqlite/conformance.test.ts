@@ -14,6 +14,7 @@ import { keysConformance } from '../conformance/keys.ts'
 import { multipartConformance } from '../conformance/multipart.ts'
 import { objectsConformance } from '../conformance/objects.ts'
 import { verdictsConformance } from '../conformance/verdicts.ts'
+import { auditConformance } from '../conformance/audit.ts'
 import { SqliteMetadataStore } from './store.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-conformance-'))
@@ -33,3 +34,4 @@ objectsConformance(make)
 multipartConformance(make)
 keysConformance(make)
 verdictsConformance(make)
+auditConformance(make)

@@ -367,4 +367,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX objects_live ON objects (bucket, key) WHERE delete_marker = 0;
   `,
+  // 18: the shared audit log (AuditStore): records by index, the signed checkpoints (each
+  // extends exactly one before it: prev_size is unique), and the sealed audit keys.
+  `
+  CREATE TABLE audit_records (idx INTEGER PRIMARY KEY, record BLOB NOT NULL) STRICT;
+  CREATE TABLE audit_checkpoints (
+    size INTEGER PRIMARY KEY,
+    prev_size INTEGER NOT NULL UNIQUE,
+    note TEXT NOT NULL,
+    frontier BLOB NOT NULL
+  ) STRICT;
+  CREATE TABLE audit_keys (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL) STRICT;
+  `,
 ]

@@ -20,6 +20,7 @@ import { SqliteKeyStore } from './keys.ts'
 import { SqliteMultipartStore } from './multipart.ts'
 import { SqliteObjectStore } from './objects.ts'
 import { SqliteVerdictStore } from './verdicts.ts'
+import { SqliteAuditStore } from './audit.ts'
 
 export { APPLICATION_ID } from './db.ts'
 
@@ -47,6 +48,7 @@ export const SqliteMetadataStore = {
         new SqliteMultipartStore(db),
         new SqliteKeyStore(db),
         new SqliteVerdictStore(db),
+        new SqliteAuditStore(db),
       ],
       { close },
     ) as MetadataStore

@@ -1,0 +1,40 @@
+/**
+ * AuditStore: the installation's audit log when its gateways share the metadata database
+ * (src/audit/shared-log.ts): the records in one global order, the signed checkpoints over
+ * them, and the sealed audit keys every gateway signs and correlates with. A single machine
+ * keeps its log in files (src/audit/log.ts); both adapters serve this port all the same, and
+ * pass one conformance suite.
+ */
+
+/** A signed checkpoint of the shared log, with the tree's right edge it was computed from. */
+export interface AuditCheckpointRecord {
+  /** Records under the checkpoint. */
+  readonly size: number
+  /** The signed note (C2SP tlog-checkpoint). */
+  readonly note: string
+  /** The Merkle tree's right edge at `size` (src/audit/frontier.ts): what the next seal extends. */
+  readonly frontier: Uint8Array
+}
+
+export interface AuditStore {
+  /**
+   * Appends `records` in one transaction, after every record committed before it; answers the
+   * first one's index. Indexes are dense and in commit order: 0, 1, 2, and so on.
+   */
+  appendAuditRecords(records: readonly Uint8Array[]): Promise<number>
+  /** Records committed so far: the next record's index. */
+  auditRecordCount(): Promise<number>
+  /** At most `limit` records from index `from` on, in index order. */
+  auditRecords(from: number, limit: number): Promise<{ index: number; record: Buffer }[]>
+  /** The newest checkpoint, or undefined before the first. */
+  latestAuditCheckpoint(): Promise<AuditCheckpointRecord | undefined>
+  /**
+   * Stores `next` as the checkpoint that follows the one of size `previous` (-1 for the first).
+   * Of two sealers extending the same checkpoint, one wins: the other is answered false.
+   */
+  addAuditCheckpoint(previous: number, next: AuditCheckpointRecord): Promise<boolean>
+  /** The sealed audit keys, or undefined before they are made. */
+  getAuditKeys(): Promise<Buffer | undefined>
+  /** Keeps `sealed` as the audit keys unless some are kept already; answers the ones kept. */
+  keepAuditKeys(sealed: Uint8Array): Promise<Buffer>
+}

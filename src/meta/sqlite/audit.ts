@@ -1,0 +1,86 @@
+/** AuditStore on SQLite: records by index, checkpoints that each extend one, the sealed keys. */
+import type { AuditCheckpointRecord, AuditStore } from '../audit.ts'
+import { bytes, isUniqueViolation, num, settle, str, type SqliteDb } from './db.ts'
+
+export class SqliteAuditStore implements AuditStore {
+  private readonly db: SqliteDb
+
+  constructor(db: SqliteDb) {
+    this.db = db
+  }
+
+  appendAuditRecords(records: readonly Uint8Array[]): Promise<number> {
+    // BEGIN IMMEDIATE serializes writers: the count read is the first free index.
+    return this.db.grouped(() => {
+      const first = this.count()
+      const insert = this.db.stmt('INSERT INTO audit_records (idx, record) VALUES (?, ?)')
+      records.forEach((r, i) => insert.run(first + i, r))
+      return first
+    })
+  }
+
+  auditRecordCount(): Promise<number> {
+    return settle(() => this.count())
+  }
+
+  auditRecords(from: number, limit: number): Promise<{ index: number; record: Buffer }[]> {
+    return settle(() =>
+      this.db
+        .stmt('SELECT idx, record FROM audit_records WHERE idx >= ? ORDER BY idx LIMIT ?')
+        .all(from, limit)
+        .map((r) => ({ index: num(r.idx), record: Buffer.from(bytes(r.record)) })),
+    )
+  }
+
+  latestAuditCheckpoint(): Promise<AuditCheckpointRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt('SELECT size, note, frontier FROM audit_checkpoints ORDER BY size DESC LIMIT 1')
+        .get()
+      return r && { size: num(r.size), note: str(r.note), frontier: Buffer.from(bytes(r.frontier)) }
+    })
+  }
+
+  addAuditCheckpoint(previous: number, next: AuditCheckpointRecord): Promise<boolean> {
+    return settle(() => {
+      try {
+        this.db.tx(() => {
+          const newest = this.db.stmt('SELECT max(size) AS size FROM audit_checkpoints').get()
+          if ((newest?.size ?? null) !== (previous < 0 ? null : previous))
+            throw Object.assign(new Error('not the newest checkpoint'), { stale: true })
+          this.db
+            .stmt(
+              'INSERT INTO audit_checkpoints (size, prev_size, note, frontier) VALUES (?, ?, ?, ?)',
+            )
+            .run(next.size, previous, next.note, next.frontier)
+        })
+        return true
+      } catch (e) {
+        if (isUniqueViolation(e) || (e as { stale?: boolean }).stale === true) return false
+        throw e
+      }
+    })
+  }
+
+  getAuditKeys(): Promise<Buffer | undefined> {
+    return settle(() => {
+      const r = this.db.stmt('SELECT sealed FROM audit_keys WHERE id = 1').get()
+      return r && Buffer.from(bytes(r.sealed))
+    })
+  }
+
+  keepAuditKeys(sealed: Uint8Array): Promise<Buffer> {
+    return settle(() =>
+      this.db.tx(() => {
+        this.db.stmt('INSERT OR IGNORE INTO audit_keys (id, sealed) VALUES (1, ?)').run(sealed)
+        const r = this.db.stmt('SELECT sealed FROM audit_keys WHERE id = 1').get()
+        return Buffer.from(bytes(r?.sealed))
+      }),
+    )
+  }
+
+  private count(): number {
+    const r = this.db.stmt('SELECT max(idx) AS idx FROM audit_records').get()
+    return r?.idx === null || r?.idx === undefined ? 0 : num(r.idx) + 1
+  }
+}
