@@ -39,9 +39,17 @@ import { verifyNote } from './tlog/note.ts'
 import { encodeFrames, readJournal } from './journal.ts'
 import { lockHolder, releaseLock, takeLock } from './lock.ts'
 import { DurableBatch } from './tlog/files.ts'
-import { MAX_ENTRY_BYTES, TileWriter } from './tlog/tiles.ts'
+import { TileWriter } from './tlog/tiles.ts'
+import { records } from './read.ts'
+import {
+  checked,
+  GroupCommitLog,
+  unavailable,
+  type GroupCommitOptions,
+  type Pending,
+} from './group-commit.ts'
 
-export interface AuditLogOptions {
+export interface AuditLogOptions extends GroupCommitOptions {
   /** Holds `log/` (the tlog-tiles root), `journal` and `log.lock`; made owner-only. */
   readonly dir: string
   /** The C2SP signer key checkpoints are signed with, and its verifier (checked on open). */
@@ -51,29 +59,16 @@ export interface AuditLogOptions {
   readonly origin: string
   /** Most time between a record's commit and the checkpoint that covers it (default 1 s). */
   readonly checkpointMs?: number
-  /** A group commit slower than this fails its waiters and refuses new work (default 5 s). */
-  readonly commitTimeoutMs?: number
   /** Below this much free space on the log's disk, new work is refused (default 64 MiB). */
   readonly minFreeBytes?: number
-  /** Records waiting beyond this refuse new work; best-effort ones are dropped (default 100,000). */
-  readonly maxQueued?: number
-  /** Told once of each new problem, in words. */
-  readonly onAlert?: (problem: string) => void
 }
 
-interface Pending {
-  readonly bytes: Buffer
-  readonly resolve?: (index: number) => void
-  readonly reject?: (e: unknown) => void
-}
-
-/** Records per group commit at most, and unsealed records that trigger a checkpoint. */
-const MAX_BATCH = 8192
+/** Unsealed records that trigger a checkpoint. */
 const SEAL_AT = 65_536
 /** An inbox file holds a CLI command's batch: far below this. */
 const MAX_INBOX_BYTES = 16 << 20
 
-export class AuditLog {
+export class AuditLog extends GroupCommitLog {
   readonly dir: string
   readonly logDir: string
   private readonly o: AuditLogOptions
@@ -85,19 +80,10 @@ export class AuditLog {
   private n: number
   /** Durable records not yet under a checkpoint, from index `n - unsealed.length`. */
   private unsealed: Buffer[] = []
-  private queue: Pending[] = []
-  private draining: Promise<void> | undefined
   private lastSeal = Date.now()
   private lastNote: string
-  private broken: string | undefined
-  private stalled: string | undefined
   private lowDisk: string | undefined
-  private dropped = 0
-  private retrying = false
-  private readonly alerted = new Set<string>()
-  private readonly listeners = new Set<(index: number, record: Buffer) => void>()
   private readonly timer: NodeJS.Timeout
-  private closed = false
 
   private constructor(
     o: AuditLogOptions,
@@ -106,6 +92,7 @@ export class AuditLog {
     inos: { journal: number; dir: number },
     note: string,
   ) {
+    super(o, 'disk')
     this.o = o
     this.dir = o.dir
     this.logDir = join(o.dir, 'log')
@@ -236,22 +223,9 @@ export class AuditLog {
     return this.n
   }
 
-  /** Best-effort records dropped because the log could not take them. */
-  get droppedCount(): number {
-    return this.dropped
-  }
-
   /** The last checkpoint written (a signed note). */
   get checkpointNote(): string {
     return this.lastNote
-  }
-
-  /** Why fail-closed work must be refused now, or undefined when the log can take it. */
-  problem(): string | undefined {
-    if (this.closed) return 'the audit log is closed'
-    if (this.queue.length >= (this.o.maxQueued ?? 100_000))
-      return `${this.queue.length} audit records are waiting for the disk`
-    return this.broken ?? this.stalled ?? this.lowDisk
   }
 
   /**
@@ -268,43 +242,9 @@ export class AuditLog {
     if (this.broken !== undefined) throw unavailable(this.broken)
   }
 
-  /** Appends one record durably; resolves with its index. SERVICE_UNAVAILABLE when it cannot. */
-  append(record: Uint8Array): Promise<number> {
-    const refused = this.problem()
-    if (refused !== undefined) return Promise.reject(unavailable(refused))
-    const bytes = checked(record)
-    return new Promise((resolve, reject) => {
-      this.queue.push({ bytes, resolve, reject })
-      this.kick()
-    })
-  }
-
-  /** Queues one record without waiting (best effort): dropped, and counted, if it cannot be kept. */
-  enqueue(record: Uint8Array): void {
-    if (
-      this.closed ||
-      this.broken !== undefined ||
-      this.queue.length >= (this.o.maxQueued ?? 100_000)
-    ) {
-      this.dropped++
-      this.alert(
-        `audit records are being dropped (${this.dropped} so far): ${this.problem() ?? ''}`,
-      )
-      return
-    }
-    this.queue.push({ bytes: checked(record) })
-    this.kick()
-  }
-
-  /** Calls `fn` with every record once it is durable, in index order; returns the unsubscribe. */
-  subscribe(fn: (index: number, record: Buffer) => void): () => void {
-    this.listeners.add(fn)
-    return () => this.listeners.delete(fn)
-  }
-
-  /** Waits for every record queued so far to be committed (or refused). */
-  async flush(): Promise<void> {
-    while (this.draining !== undefined) await this.draining
+  /** Every record of the log, oldest first, with its index. */
+  records(): AsyncGenerator<[number, Buffer]> {
+    return records(this.dir)
   }
 
   /** Commits what is queued and writes a checkpoint over everything durable; answers it. */
@@ -328,84 +268,25 @@ export class AuditLog {
     }
   }
 
-  private kick(): void {
-    this.run(() => this.drain())
+  protected async commit(batch: readonly Pending[]): Promise<number> {
+    const first = this.n
+    await this.write(encodeFrames(batch, first))
+    this.n += batch.length
+    for (const p of batch) this.unsealed.push(p.bytes)
+    return first
   }
 
-  /** Runs `work` unless something already runs; whatever is queued meanwhile runs after it. */
-  private run(work: () => Promise<void>): void {
-    if (this.draining !== undefined) return
-    const done = work().catch((e: unknown) => {
-      // Background work (a checkpoint, the inbox) that fails is reported; the log goes on.
-      this.alert(`audit log maintenance failed: ${(e as Error).message}`)
-    })
-    this.draining = done.finally(() => {
-      this.draining = undefined
-      if (this.broken !== undefined) {
-        // Nothing more will be written: every waiter is told so now, never left hanging.
-        const refused = unavailable(this.broken)
-        for (const p of this.queue.splice(0)) {
-          if (p.reject === undefined) this.dropped++
-          p.reject?.(refused)
-        }
-        return
-      }
-      if (this.queue.length === 0 || this.closed) return
-      // After a failed write, the records kept for retry wait a little for the disk.
-      if (this.retrying) setTimeout(() => this.kick(), 200).unref()
-      else this.kick()
-    })
+  protected async committed(): Promise<void> {
+    if (this.unsealed.length >= SEAL_AT || Date.now() - this.lastSeal >= this.checkpointMs)
+      await this.seal()
   }
 
-  /** Group commit: everything queued while the previous write ran goes out in one write. */
-  private async drain(): Promise<void> {
-    await new Promise<void>((r) => setImmediate(r))
-    while (this.queue.length > 0 && this.broken === undefined) {
-      const batch = this.queue.splice(0, MAX_BATCH)
-      const first = this.n
-      const frames = encodeFrames(batch, first)
-      const late = { timedOut: false }
-      const timer = setTimeout(() => {
-        late.timedOut = true
-        this.stalled = `the audit log's disk has not completed a write in ${(this.o.commitTimeoutMs ?? 5000) / 1000} s`
-        this.alert(this.stalled)
-        for (const p of batch) p.reject?.(unavailable(this.stalled))
-      }, this.o.commitTimeoutMs ?? 5000)
-      try {
-        await this.commit(frames)
-      } catch (e) {
-        clearTimeout(timer)
-        const problem = (e as Error).message
-        this.stalled = undefined
-        this.retrying = true
-        if (!late.timedOut) for (const p of batch) p.reject?.(unavailable(problem, e))
-        // Best-effort records wait for the next attempt, at the head of the queue.
-        this.queue.unshift(...batch.filter((p) => p.resolve === undefined))
-        this.alert(problem)
-        return
-      }
-      clearTimeout(timer)
-      this.stalled = undefined
-      this.retrying = false
-      this.n += batch.length
-      batch.forEach((p, i) => {
-        this.unsealed.push(p.bytes)
-        if (!late.timedOut) p.resolve?.(first + i)
-        for (const l of this.listeners)
-          try {
-            l(first + i, p.bytes)
-          } catch (e) {
-            // A listener's bug must not stop the log; it is reported, the record stands.
-            this.alert(`an audit listener failed: ${(e as Error).message}`)
-          }
-      })
-      if (this.unsealed.length >= SEAL_AT || Date.now() - this.lastSeal >= this.checkpointMs)
-        await this.seal()
-    }
+  protected override transient(): string | undefined {
+    return this.lowDisk
   }
 
   /** Writes frames to the journal and makes them durable, checking the journal is still ours. */
-  private async commit(frames: Buffer): Promise<void> {
+  private async write(frames: Buffer): Promise<void> {
     await this.checkJournal()
     try {
       await this.journal.write(frames, 0, frames.length, this.journalBytes)
@@ -509,32 +390,4 @@ export class AuditLog {
   private isBroken(): boolean {
     return this.broken !== undefined
   }
-
-  private fail(problem: string): void {
-    this.broken ??= problem
-    this.alert(problem)
-  }
-
-  private alert(problem: string): void {
-    if (this.alerted.has(problem)) return
-    if (this.alerted.size > 100) this.alerted.clear()
-    this.alerted.add(problem)
-    ;(this.o.onAlert ?? ((p: string) => process.stderr.write(`audit: ${p}\n`)))(problem)
-  }
-}
-
-const unavailable = (problem: string, cause?: unknown) =>
-  new StrongroomError(
-    'SERVICE_UNAVAILABLE',
-    `The audit log cannot record this request, so it was not carried out: ${problem}`,
-    cause === undefined ? undefined : { cause },
-  )
-
-function checked(record: Uint8Array): Buffer {
-  if (record.length > MAX_ENTRY_BYTES)
-    throw new StrongroomError(
-      'LIMIT_EXCEEDED',
-      `an audit record is at most ${MAX_ENTRY_BYTES} bytes, not ${record.length}`,
-    )
-  return Buffer.from(record.buffer, record.byteOffset, record.byteLength)
 }

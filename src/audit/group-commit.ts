@@ -1,0 +1,223 @@
+/**
+ * What both audit logs share (./log.ts on a machine's own disk, ./shared-log.ts in the shared
+ * metadata database): records queued by many requests go out together in one durable write
+ * (group commit), each `append` resolving with its record's index once that write is done.
+ * A write slower than `commitTimeoutMs` fails its waiters and refuses new work until one
+ * completes; a write that fails is reported and retried for best-effort records; a log that
+ * is `broken` (tampering, a lost store) refuses everything and tells every waiter so, never
+ * leaving one hanging. Every problem is reported once through `onAlert`.
+ */
+import { StrongroomError } from '../errors.ts'
+import { MAX_ENTRY_BYTES } from './tlog/tiles.ts'
+
+export interface GroupCommitOptions {
+  /** A group commit slower than this fails its waiters and refuses new work (default 5 s). */
+  readonly commitTimeoutMs?: number
+  /** Records waiting beyond this refuse new work; best-effort ones are dropped (default 100,000). */
+  readonly maxQueued?: number
+  /** Told once of each new problem, in words. */
+  readonly onAlert?: (problem: string) => void
+}
+
+export interface Pending {
+  readonly bytes: Buffer
+  readonly resolve?: (index: number) => void
+  readonly reject?: (e: unknown) => void
+}
+
+/** Records per group commit at most, and their bytes at most (a record is at most 64 KiB). */
+const MAX_BATCH = 8192
+const MAX_BATCH_BYTES = 16 << 20
+
+export abstract class GroupCommitLog {
+  protected readonly options: GroupCommitOptions
+  protected queue: Pending[] = []
+  protected broken: string | undefined
+  protected closed = false
+  private draining: Promise<void> | undefined
+  private stalled: string | undefined
+  private dropped = 0
+  private retrying = false
+  private readonly alerted = new Set<string>()
+  private readonly listeners = new Set<(index: number, record: Buffer) => void>()
+
+  /** What the log writes to, for messages: "disk", "database". */
+  private readonly medium: string
+
+  protected constructor(options: GroupCommitOptions, medium: string) {
+    this.options = options
+    this.medium = medium
+  }
+
+  /** Writes `batch` durably; answers the index of its first record. */
+  protected abstract commit(batch: readonly Pending[]): Promise<number>
+  /** After a commit, with the records' first index: the place to seal. */
+  protected abstract committed(first: number, batch: readonly Pending[]): Promise<void>
+  /** A passing problem of the store (a full disk) that refuses fail-closed work. */
+  protected transient(): string | undefined {
+    return undefined
+  }
+
+  /** Best-effort records dropped because the log could not take them. */
+  get droppedCount(): number {
+    return this.dropped
+  }
+
+  /** Why fail-closed work must be refused now, or undefined when the log can take it. */
+  problem(): string | undefined {
+    if (this.closed) return 'the audit log is closed'
+    if (this.queue.length >= (this.options.maxQueued ?? 100_000))
+      return `${this.queue.length} audit records are waiting for the ${this.medium}`
+    return this.broken ?? this.stalled ?? this.transient()
+  }
+
+  /** Appends one record durably; resolves with its index. SERVICE_UNAVAILABLE when it cannot. */
+  append(record: Uint8Array): Promise<number> {
+    const refused = this.problem()
+    if (refused !== undefined) return Promise.reject(unavailable(refused))
+    const bytes = checked(record)
+    return new Promise((resolve, reject) => {
+      this.queue.push({ bytes, resolve, reject })
+      this.kick()
+    })
+  }
+
+  /** Queues one record without waiting (best effort): dropped, and counted, if it cannot be kept. */
+  enqueue(record: Uint8Array): void {
+    if (
+      this.closed ||
+      this.broken !== undefined ||
+      this.queue.length >= (this.options.maxQueued ?? 100_000)
+    ) {
+      this.dropped++
+      this.alert(
+        `audit records are being dropped (${this.dropped} so far): ${this.problem() ?? ''}`,
+      )
+      return
+    }
+    this.queue.push({ bytes: checked(record) })
+    this.kick()
+  }
+
+  /** Calls `fn` with every record this process wrote once it is durable, in index order. */
+  subscribe(fn: (index: number, record: Buffer) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  /** Waits for every record queued so far to be committed (or refused). */
+  async flush(): Promise<void> {
+    while (this.draining !== undefined) await this.draining
+  }
+
+  protected kick(): void {
+    this.run(() => this.drain())
+  }
+
+  /** Runs `work` unless something already runs; whatever is queued meanwhile runs after it. */
+  protected run(work: () => Promise<void>): void {
+    if (this.draining !== undefined) return
+    const done = work().catch((e: unknown) => {
+      // Background work (a checkpoint, the inbox) that fails is reported; the log goes on.
+      this.alert(`audit log maintenance failed: ${(e as Error).message}`)
+    })
+    this.draining = done.finally(() => {
+      this.draining = undefined
+      if (this.broken !== undefined) {
+        // Nothing more will be written: every waiter is told so now, never left hanging.
+        const refused = unavailable(this.broken)
+        for (const p of this.queue.splice(0)) {
+          if (p.reject === undefined) this.dropped++
+          p.reject?.(refused)
+        }
+        return
+      }
+      if (this.queue.length === 0 || this.closed) return
+      // After a failed write, the records kept for retry wait a little for the store.
+      if (this.retrying) setTimeout(() => this.kick(), 200).unref()
+      else this.kick()
+    })
+  }
+
+  /** Group commit: everything queued while the previous write ran goes out in one write. */
+  protected async drain(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r))
+    while (this.queue.length > 0 && this.broken === undefined) {
+      const batch = this.takeBatch()
+      const late = { timedOut: false }
+      const timer = setTimeout(() => {
+        late.timedOut = true
+        this.stalled = `the audit log's ${this.medium} has not completed a write in ${(this.options.commitTimeoutMs ?? 5000) / 1000} s`
+        this.alert(this.stalled)
+        for (const p of batch) p.reject?.(unavailable(this.stalled))
+      }, this.options.commitTimeoutMs ?? 5000)
+      let first: number
+      try {
+        first = await this.commit(batch)
+      } catch (e) {
+        clearTimeout(timer)
+        const problem = (e as Error).message
+        this.stalled = undefined
+        this.retrying = true
+        if (!late.timedOut) for (const p of batch) p.reject?.(unavailable(problem, e))
+        // Best-effort records wait for the next attempt, at the head of the queue.
+        this.queue.unshift(...batch.filter((p) => p.resolve === undefined))
+        this.alert(problem)
+        return
+      }
+      clearTimeout(timer)
+      this.stalled = undefined
+      this.retrying = false
+      batch.forEach((p, i) => {
+        if (!late.timedOut) p.resolve?.(first + i)
+        for (const l of this.listeners)
+          try {
+            l(first + i, p.bytes)
+          } catch (e) {
+            // A listener's bug must not stop the log; it is reported, the record stands.
+            this.alert(`an audit listener failed: ${(e as Error).message}`)
+          }
+      })
+      await this.committed(first, batch)
+    }
+  }
+
+  private takeBatch(): Pending[] {
+    let n = 0
+    let bytes = 0
+    while (n < this.queue.length && n < MAX_BATCH) {
+      bytes += (this.queue[n] as Pending).bytes.length
+      if (n > 0 && bytes > MAX_BATCH_BYTES) break
+      n++
+    }
+    return this.queue.splice(0, n)
+  }
+
+  protected fail(problem: string): void {
+    this.broken ??= problem
+    this.alert(problem)
+  }
+
+  protected alert(problem: string): void {
+    if (this.alerted.has(problem)) return
+    if (this.alerted.size > 100) this.alerted.clear()
+    this.alerted.add(problem)
+    ;(this.options.onAlert ?? ((p: string) => process.stderr.write(`audit: ${p}\n`)))(problem)
+  }
+}
+
+export const unavailable = (problem: string, cause?: unknown) =>
+  new StrongroomError(
+    'SERVICE_UNAVAILABLE',
+    `The audit log cannot record this request, so it was not carried out: ${problem}`,
+    cause === undefined ? undefined : { cause },
+  )
+
+export function checked(record: Uint8Array): Buffer {
+  if (record.length > MAX_ENTRY_BYTES)
+    throw new StrongroomError(
+      'LIMIT_EXCEEDED',
+      `an audit record is at most ${MAX_ENTRY_BYTES} bytes, not ${record.length}`,
+    )
+  return Buffer.from(record.buffer, record.byteOffset, record.byteLength)
+}
