@@ -32,6 +32,7 @@ import {
   verifyRootCheck,
   type ScryptParams,
 } from './kms/root.ts'
+import type { AuditStore } from './meta/audit.ts'
 import type { RootKeyMode } from './meta/installation.ts'
 import { PgMetadataStore } from './meta/postgres/store.ts'
 import { MIGRATIONS } from './meta/sqlite/migrations.ts'
@@ -81,6 +82,11 @@ export interface App {
   readonly sessions: SessionTokens
   /** OIDC providers' signing keys (AssumeRoleWithWebIdentity), fetched and kept for an hour. */
   readonly oidcKeys: JwksCache
+  /**
+   * The shared audit log's records, checkpoints and keys when gateways share the metadata
+   * database (`meta` set); undefined on a single machine, whose log is in files.
+   */
+  readonly auditStore: AuditStore | undefined
   close(): Promise<void>
 }
 
@@ -324,6 +330,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       sealer: kms,
       sessions: sessionTokens(kms, config.tokenKeyId),
       oidcKeys: new JwksCache({ ca: oidcCa(config), now: () => clock.now() }),
+      auditStore: config.meta === undefined ? undefined : store,
       async close() {
         kms.close()
         blobs.close?.()

@@ -4,8 +4,8 @@
  * secrets in events. Both are sealed under the root key in DATA_DIR/audit/keys.sealed, made
  * once and never remade, so a record written years ago still matches a token seen today.
  * Vault's audit HMAC key is lost when a device is disabled and enabled again; this one is not
- * tied to any sink. (Gateways that share a data directory share them; on several machines
- * they move into the metadata store with the log itself.)
+ * tied to any sink. Gateways that share a metadata database (PostgreSQL) keep them in it
+ * instead, sealed the same way, so that every gateway of the installation holds the same keys.
  */
 import {
   createHash,
@@ -16,7 +16,7 @@ import {
 } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { link, mkdir, open, readFile, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import { signerKeyFor, verifierKeyFor } from './tlog/note.ts'
 
@@ -58,40 +58,37 @@ export function ed25519FromSeed(seed: Uint8Array): { signing: KeyObject; verifyi
   return { signing, verifying: createPublicKey(signing) }
 }
 
-/** Loads the audit keys, making them on first use. */
-export async function auditKeys(dataDir: string, sealer: SystemSealer): Promise<AuditKeys> {
-  const dir = join(dataDir, 'audit')
-  const file = join(dir, 'keys.sealed')
-  let plain: Buffer
-  if (existsSync(file)) {
-    plain = sealer.openSystemSecret(LABEL, await readFile(file))
-    if (plain.length !== 64)
-      throw new StrongroomError('INTERNAL', `${file} does not hold the audit keys`)
-  } else {
-    plain = randomBytes(64)
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`
-    const fh = await open(tmp, 'wx', 0o600)
-    try {
-      await fh.writeFile(sealer.sealSystemSecret(LABEL, plain))
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    // link, not rename: of two processes making the keys at once, the first wins and the
-    // other uses its keys, so no record is ever signed or correlated under a key that is lost.
-    try {
-      await link(tmp, file)
-      // Durable before any checkpoint is signed with it: a log must never outlive its key.
-      const d = await open(dir, 'r')
-      await d.sync().finally(() => d.close())
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-      plain = sealer.openSystemSecret(LABEL, await readFile(file))
-    } finally {
-      await rm(tmp, { force: true })
-    }
-  }
+/** The shared store's side of the audit keys (AuditStore): kept once, for every gateway. */
+export interface SharedKeySlot {
+  getAuditKeys(): Promise<Buffer | undefined>
+  keepAuditKeys(sealed: Uint8Array): Promise<Buffer>
+}
+
+/**
+ * Loads the audit keys, making them on first use: from DATA_DIR/audit/keys.sealed, or, when
+ * gateways share the metadata database (`shared`), from it, so that every gateway signs and
+ * correlates with the same keys (keys a data directory already had are moved in, not remade).
+ */
+export async function auditKeys(
+  dataDir: string,
+  sealer: SystemSealer,
+  shared?: SharedKeySlot,
+): Promise<AuditKeys> {
+  const file = join(dataDir, 'audit', 'keys.sealed')
+  let sealed: Buffer
+  if (shared === undefined) sealed = await fileKeys(file, sealer)
+  else
+    sealed =
+      (await shared.getAuditKeys()) ??
+      (await shared.keepAuditKeys(
+        existsSync(file) ? await readFile(file) : sealer.sealSystemSecret(LABEL, randomBytes(64)),
+      ))
+  const plain = sealer.openSystemSecret(LABEL, sealed)
+  if (plain.length !== 64)
+    throw new StrongroomError(
+      'INTERNAL',
+      `${shared === undefined ? file : 'the metadata database'} does not hold the audit keys`,
+    )
   const seed = Buffer.from(plain.subarray(0, 32))
   const hmacKey = Buffer.from(plain.subarray(32))
   plain.fill(0)
@@ -105,6 +102,36 @@ export async function auditKeys(dataDir: string, sealer: SystemSealer): Promise<
     origin,
     verifierKey: verifierKeyFor(origin, raw),
     signerKey: signerKeyFor(origin, seed),
+  }
+}
+
+/** The sealed keys in `file`, made there on first use. */
+async function fileKeys(file: string, sealer: SystemSealer): Promise<Buffer> {
+  if (existsSync(file)) return readFile(file)
+  const dir = dirname(file)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const sealed = sealer.sealSystemSecret(LABEL, randomBytes(64))
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`
+  const fh = await open(tmp, 'wx', 0o600)
+  try {
+    await fh.writeFile(sealed)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  // link, not rename: of two processes making the keys at once, the first wins and the
+  // other uses its keys, so no record is ever signed or correlated under a key that is lost.
+  try {
+    await link(tmp, file)
+    // Durable before any checkpoint is signed with it: a log must never outlive its key.
+    const d = await open(dir, 'r')
+    await d.sync().finally(() => d.close())
+    return sealed
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    return await readFile(file)
+  } finally {
+    await rm(tmp, { force: true })
   }
 }
 

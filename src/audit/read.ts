@@ -9,6 +9,8 @@ import { isStrongroomError, StrongroomError } from '../errors.ts'
 import type { Trace } from '../iam/evaluate.ts'
 import type { AuditEvent } from './event.ts'
 import { readJournal } from './journal.ts'
+import type { AuditStore } from '../meta/audit.ts'
+import { sharedRecords } from './shared-log.ts'
 import { parseCheckpoint } from './tlog/checkpoint.ts'
 import { readLogFile } from './tlog/files.ts'
 import { parseNote } from './tlog/note.ts'
@@ -51,13 +53,17 @@ export async function* records(auditDir: string): AsyncGenerator<[number, Buffer
   for (const r of agreed.newer) yield [index++, r]
 }
 
-/** Every event of the log, oldest first (a record that is not JSON is an error naming it). */
-export async function* events(auditDir: string): AsyncGenerator<AuditEvent> {
-  for await (const [i, r] of records(auditDir)) {
+/**
+ * Every event of the log, oldest first (a record that is not JSON is an error naming it): the
+ * machine's own log in `source` (a directory), or the installation's shared log in the store.
+ */
+export async function* events(source: string | AuditStore): AsyncGenerator<AuditEvent> {
+  const where = typeof source === 'string' ? `\`${source}\`` : 'the shared audit log'
+  for await (const [i, r] of typeof source === 'string' ? records(source) : sharedRecords(source)) {
     try {
       yield JSON.parse(r.toString('utf8')) as AuditEvent
     } catch (e) {
-      throw new StrongroomError('IO', `audit record ${i} in \`${auditDir}\` is not an event`, {
+      throw new StrongroomError('IO', `audit record ${i} in ${where} is not an event`, {
         cause: e,
       })
     }
@@ -92,8 +98,8 @@ export function decisionsOf(e: AuditEvent): DecisionView[] {
 }
 
 /** Every decision in the log, oldest first. */
-export async function decisions(auditDir: string): Promise<DecisionView[]> {
+export async function decisions(source: string | AuditStore): Promise<DecisionView[]> {
   const out: DecisionView[] = []
-  for await (const e of events(auditDir)) out.push(...decisionsOf(e))
+  for await (const e of events(source)) out.push(...decisionsOf(e))
   return out
 }

@@ -20,9 +20,8 @@ import { Detector } from './detect/engine.ts'
 import { message } from './detect/alert.ts'
 import { loadRules } from './detect/load.ts'
 import type { AuditEvent } from './event.ts'
-import type { AuditLog } from './log.ts'
+import type { AuditWriter } from './open.ts'
 import { toOcsf } from './ocsf.ts'
-import { records } from './read.ts'
 import { openFileSink } from './sinks/file.ts'
 import type { SinkSpec } from './sinks/config.ts'
 import type { AuditSink } from './sinks/sink.ts'
@@ -79,7 +78,7 @@ export interface AuditStream {
  * that the catch-up from the log and the live events meet in order.
  */
 export async function startAuditStream(
-  log: AuditLog,
+  log: AuditWriter,
   o: {
     readonly sinks: readonly SinkSpec[]
     /** A rules file, `off`, or undefined for the default rules. */
@@ -98,7 +97,7 @@ export async function startAuditStream(
   // What each sink missed (a crash took it from memory), from the log, in order.
   const from = Math.min(...sinks.map((s) => s.highestAccepted() + 1), log.size)
   if (sinks.length > 0 && from < log.size)
-    for await (const [i, r] of records(log.dir)) {
+    for await (const [i, r] of log.records()) {
       if (i < from) continue
       const e = JSON.parse(r.toString('utf8')) as AuditEvent
       for (const s of sinks) if (i > s.highestAccepted()) s.offer(i, e)

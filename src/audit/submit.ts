@@ -1,21 +1,20 @@
 /**
  * Events from a command-line process (a rescan's verdicts): gathered, then handed to the audit
- * log in batches of 100 and at the end: appended directly when no gateway holds the log, or
- * left durably in its inbox for the running gateway to take in (log.ts).
+ * log in batches of 100 and at the end. Into the shared log (gateways sharing the metadata
+ * database) they go directly, as a gateway's do; into a machine's own log directly when no
+ * gateway holds it, else durably into its inbox for the running gateway to take in (log.ts).
  */
-import type { Config } from '../config.ts'
+import type { App } from '../app.ts'
 import { encodeEvent, type AuditEvent } from './event.ts'
-import { auditKeys, logIdentity, type SystemSealer } from './keys.ts'
+import { auditKeys, logIdentity } from './keys.ts'
 import { AuditLog } from './log.ts'
 
 export class EventBatch {
-  private readonly config: Config
-  private readonly sealer: SystemSealer
+  private readonly app: Pick<App, 'config' | 'sealer' | 'auditStore'>
   private pending: Buffer[] = []
 
-  constructor(config: Config, sealer: SystemSealer) {
-    this.config = config
-    this.sealer = sealer
+  constructor(app: Pick<App, 'config' | 'sealer' | 'auditStore'>) {
+    this.app = app
   }
 
   async add(e: AuditEvent): Promise<void> {
@@ -27,13 +26,12 @@ export class EventBatch {
     if (this.pending.length === 0) return
     const batch = this.pending
     this.pending = []
-    const keys = await auditKeys(this.config.dataDir, this.sealer)
-    await AuditLog.submit(
-      {
-        dir: this.config.auditDir,
-        ...logIdentity(keys),
-      },
-      batch,
-    )
+    const { config, sealer, auditStore } = this.app
+    if (auditStore !== undefined) {
+      await auditStore.appendAuditRecords(batch)
+      return
+    }
+    const keys = await auditKeys(config.dataDir, sealer)
+    await AuditLog.submit({ dir: config.auditDir, ...logIdentity(keys) }, batch)
   }
 }

@@ -97,7 +97,7 @@ export async function recordCommand(
   // (a copy taken after `audit public-key` would always be one record longer).
   if (ctx.command === undefined || ctx.command.startsWith('audit ')) return
   try {
-    const batch = new EventBatch(app.config, app.sealer)
+    const batch = new EventBatch(app)
     await batch.add(cliEvent(ctx.command, ctx, app.config.region, started, error))
     await batch.flush()
   } catch (e) {

@@ -8,6 +8,7 @@ import { isStrongroomError, StrongroomError } from '../errors.ts'
 import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { auditProve, auditPublicKey, auditVerify } from './commands/audit.ts'
 import { auditQuery } from './commands/audit-query.ts'
+import { auditExport } from './commands/audit-export.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { explain } from './commands/explain.ts'
 import { scanCommand } from './commands/scan.ts'
@@ -107,6 +108,7 @@ export const COMMANDS: readonly Command[] = [
   auditVerify,
   auditProve,
   auditQuery,
+  auditExport,
   quickstart,
 ]
 

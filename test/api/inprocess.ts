@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { initDataDir, openApp, type App } from '../../src/app.ts'
 import { S3Gateway } from '../../src/api/s3.ts'
-import { auditKeys, logIdentity } from '../../src/audit/keys.ts'
-import { AuditLog } from '../../src/audit/log.ts'
+import { auditKeys } from '../../src/audit/keys.ts'
+import { openAuditLog, type AuditWriter } from '../../src/audit/open.ts'
 import { decisionsOf, type DecisionView } from '../../src/audit/read.ts'
 import type { AuditEvent } from '../../src/audit/event.ts'
 import type { Operation } from '../../src/api/operation.ts'
@@ -88,7 +88,7 @@ export interface InProcess {
   readonly gateway: S3Gateway
   readonly running: RunningServer
   /** The gateway's own audit log (undefined when `events` was given). */
-  readonly audit: AuditLog | undefined
+  readonly audit: AuditWriter | undefined
   readonly admin: Creds
   readonly nobody: Creds
   send(c: Creds | undefined, s: Sample): Promise<{ status: number; body: string }>
@@ -132,18 +132,17 @@ export async function startInProcess(
     objects,
     ...(o.operations === undefined ? {} : { operations: o.operations }),
   })
-  let audit: AuditLog | undefined
+  let audit: AuditWriter | undefined
   let events = o.events
   if (events === undefined) {
-    const keys = await auditKeys(config.dataDir, app.sealer)
-    audit = await AuditLog.open({
-      dir: config.auditDir,
-      ...logIdentity(keys),
-      // Several gateways of one installation share the data directory: each its own log.
-      ...(o.joins === undefined
-        ? {}
-        : { dir: `${config.auditDir}-${String(process.hrtime.bigint())}` }),
-    })
+    const keys = await auditKeys(config.dataDir, app.sealer, app.auditStore)
+    // Gateways sharing a data directory each have a directory of their own for the log (a
+    // machine's own) or for its spools (the shared log's).
+    audit = await openAuditLog(
+      app,
+      keys,
+      o.joins === undefined ? {} : { dir: `${config.auditDir}-${String(process.hrtime.bigint())}` },
+    )
     const into = o.decisions
     if (into !== undefined)
       audit.subscribe((_, r) => into.push(...decisionsOf(JSON.parse(r.toString()) as AuditEvent)))

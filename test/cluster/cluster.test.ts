@@ -3,12 +3,13 @@
  * HAProxy (test/cluster/cluster.ts). A multipart upload whose requests land on different
  * gateways completes; a gateway SIGKILLed mid-upload loses nothing it acknowledged and the
  * client's retry goes through another; writers through the load balancer survive gateways
- * killed at random (the crash test's model); `strongroom doctor` finds the cluster sound.
+ * killed at random (the crash test's model); `strongroom doctor` finds the cluster sound; the
+ * gateways' one audit log exports and verifies offline.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { Agent } from 'node:https'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -23,6 +24,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts'
+import { TileReader } from '../../src/audit/tlog/tiles.ts'
 import { content, CrashHistory, seeded } from '../e2e/crash-history.ts'
 import { NEEDS_CLUSTER, startCluster, type Cluster } from './cluster.ts'
 
@@ -296,6 +298,40 @@ if (cluster === undefined) {
         r.stdout,
         /blobs {5}s3:\/\/strongroom-blobs\/blobs: probe written, read back and deleted/,
       )
+    })
+
+    it('keeps one audit log for every gateway, killed ones included, that `audit export` writes out and `audit verify` checks offline', async () => {
+      const ids: string[] = []
+      for (let i = 0; i < c.gateways.length; i++) {
+        const r = await gateway(i).send(
+          new PutObjectCommand({ Bucket: 'models', Key: `audited/${i}`, Body: `by ${i}` }),
+        )
+        ids.push(r.$metadata.requestId ?? '')
+      }
+      // Any gateway seals at least once a second of activity.
+      await new Promise((r) => setTimeout(r, 2500))
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [BIN, ...args], { env: c.env, encoding: 'utf8' })
+      const out = join(c.dataDir, 'audit-export')
+      const exported = cli('audit', 'export', out)
+      assert.equal(exported.status, 0, exported.stdout + exported.stderr)
+      assert.match(exported.stdout, /^exported \d+ records to .* \(\d+ in all/)
+      const pub = cli('audit', 'public-key')
+      assert.equal(pub.status, 0, pub.stderr)
+      writeFileSync(join(c.dataDir, 'audit.pub'), pub.stdout)
+      const verified = cli('audit', 'verify', out, '--public-key', join(c.dataDir, 'audit.pub'))
+      assert.equal(verified.status, 0, verified.stdout + verified.stderr)
+      const size = Number(/^OK: (\d+) records/.exec(verified.stdout)?.[1])
+      const reader = new TileReader(out, size)
+      const logged = new Set<string>()
+      for (let b = 0; b * 256 < size; b++)
+        for (const e of await reader.readBundle(b))
+          logged.add((JSON.parse(e.toString()) as { requestID: string }).requestID)
+      for (const id of ids) assert.ok(logged.has(id), `request ${id} is in the exported log`)
+      // Any gateway's request is explained from the shared log, wherever the CLI runs.
+      const explained = cli('explain', ids[2] ?? '')
+      assert.equal(explained.status, 0, explained.stdout + explained.stderr)
+      assert.match(explained.stdout, /PutObject/)
     })
   })
 }

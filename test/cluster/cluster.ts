@@ -148,7 +148,7 @@ export async function startCluster(
         process.execPath,
         [BIN, 'serve', '--listen', `127.0.0.1:${String(port)}`],
         {
-          // Each gateway writes its own audit log (one writer per log).
+          // The audit log is shared (PostgreSQL); each gateway's sink spools and detector state are its own.
           env: { ...env, STRONGROOM_AUDIT_DIR: join(dataDir, 'audit', `gateway-${String(index)}`) },
           stdio: ['ignore', 'pipe', 'pipe'],
         },

@@ -398,13 +398,33 @@ export class TileWriter {
     return this.exclusive(async () => {
       const body = formatCheckpoint({ origin, size: this.n, root: this.root(), extensions })
       const note = signNote(body, signer)
-      this.files.add('checkpoint', Buffer.from(note, 'utf8'))
-      await this.files.sync()
-      const done = this.superseded
-      this.superseded = []
-      for (const p of done) await this.files.remove(p)
+      await this.writeCheckpoint(note)
       return note
     })
+  }
+
+  /**
+   * Writes a checkpoint signed elsewhere (the shared log's, from the database), which must be
+   * of exactly the tree appended here: LOG_TAMPERED when its size or root differ.
+   */
+  adopt(note: string): Promise<void> {
+    return this.exclusive(async () => {
+      const c = parseCheckpoint(parseNote(note).text)
+      if (c.size !== this.n || !this.root().equals(c.root))
+        throw new StrongroomError(
+          'LOG_TAMPERED',
+          `the records do not hash to the signed checkpoint of ${c.size} records (${this.n} read): a record was changed, removed or added since it was signed`,
+        )
+      await this.writeCheckpoint(note)
+    })
+  }
+
+  private async writeCheckpoint(note: string): Promise<void> {
+    this.files.add('checkpoint', Buffer.from(note, 'utf8'))
+    await this.files.sync()
+    const done = this.superseded
+    this.superseded = []
+    for (const p of done) await this.files.remove(p)
   }
 
   /** Runs `fn` after every earlier call; a failed write leaves the writer refusing further work. */

@@ -4,8 +4,7 @@
  * the audit directory (tiles and journal) and needs the root key only to turn a tenant's name
  * into its account.
  */
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { withAuditSource } from '../audit-source.ts'
 import type { AuditEvent } from '../../audit/event.ts'
 import { checkFilter, matches, parseTime, type EventFilter } from '../../audit/query.ts'
 import { events } from '../../audit/read.ts'
@@ -123,26 +122,22 @@ export const auditQuery: Command = {
       ...opt('errorCode', stringOpt(ctx, 'error-code')),
       ...opt('source', stringOpt(ctx, 'source')),
     })
-    const dir = ctx.config().auditDir
-    if (!existsSync(join(dir, 'log', 'checkpoint')))
-      throw new StrongroomError(
-        'IO',
-        `no audit log in \`${dir}\`; has this data directory served requests?`,
-      )
     const tail = ctx.values.tail === true
     const kept: AuditEvent[] = []
     let n = 0
-    for await (const e of events(dir)) {
-      if (!matches(e, f)) continue
-      n++
-      if (tail) {
-        kept.push(e)
-        if (kept.length > limit) kept.shift()
-        continue
+    await withAuditSource(ctx.config(), async (source) => {
+      for await (const e of events(source)) {
+        if (!matches(e, f)) continue
+        n++
+        if (tail) {
+          kept.push(e)
+          if (kept.length > limit) kept.shift()
+          continue
+        }
+        ctx.write(`${ctx.json ? JSON.stringify(e) : line(e)}\n`)
+        if (n >= limit) break
       }
-      ctx.write(`${ctx.json ? JSON.stringify(e) : line(e)}\n`)
-      if (n >= limit) break
-    }
+    })
     for (const e of kept) ctx.write(`${ctx.json ? JSON.stringify(e) : line(e)}\n`)
     return n === 0 ? 1 : 0
   },

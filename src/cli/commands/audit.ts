@@ -40,7 +40,9 @@ export const auditPublicKey: Command = {
     '  strongroom audit public-key --json',
   ].join('\n'),
   async run(ctx) {
-    const keys = await withApp(ctx, (app) => auditKeys(app.config.dataDir, app.sealer))
+    const keys = await withApp(ctx, (app) =>
+      auditKeys(app.config.dataDir, app.sealer, app.auditStore),
+    )
     ctx.print(keys.verifierKey, { origin: keys.origin, verifierKey: keys.verifierKey })
     return 0
   },

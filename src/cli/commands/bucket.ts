@@ -47,7 +47,7 @@ async function scanUnscanned(
     )
   const objects = app.objects
   const config = ctx.config()
-  const batch = new EventBatch(config, app.sealer)
+  const batch = new EventBatch(app)
   const audit = (e: ScanEvent) => batch.add(scanVerdictEvent(e, config.region))
   let n = 0
   for await (const v of app.objectMeta.allVersions(b.name)) {
@@ -280,7 +280,7 @@ export const rescan: Command = {
     let worst = 0
     await withApp(ctx, async (app) => {
       const objects = app.objects
-      const batch = new EventBatch(config, app.sealer)
+      const batch = new EventBatch(app)
       const audit = (e: ScanEvent) => batch.add(scanVerdictEvent(e, config.region))
       const buckets: BucketRecord[] = []
       if (ctx.positionals.length > 0)

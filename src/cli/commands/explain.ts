@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { withAuditSource } from '../audit-source.ts'
 import type { AuditEvent } from '../../audit/event.ts'
 import { decisionsOf, events } from '../../audit/read.ts'
 import { StrongroomError } from '../../errors.ts'
@@ -27,14 +26,10 @@ Example:
         'USAGE',
         `\`${id.slice(0, 40)}\` is not a request id (16 hexadecimal characters)`,
       )
-    const dir = ctx.config().auditDir
-    if (!existsSync(join(dir, 'log', 'checkpoint')))
-      throw new StrongroomError(
-        'IO',
-        `no audit log in \`${dir}\`; has this data directory served requests?`,
-      )
     const seen: AuditEvent[] = []
-    for await (const e of events(dir)) if (e.requestID === id) seen.push(e)
+    await withAuditSource(ctx.config(), async (source) => {
+      for await (const e of events(source)) if (e.requestID === id) seen.push(e)
+    })
     const found = seen.flatMap(decisionsOf)
     if (seen.length === 0) throw new StrongroomError('IO', `no request ${id} in the audit log`)
     if (found.length === 0) {

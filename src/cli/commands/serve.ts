@@ -6,8 +6,8 @@ import { S3Gateway } from '../../api/s3.ts'
 import type { ScanEvent } from '../../api/pipeline.ts'
 import type { EventSink } from '../../api/audit-stage.ts'
 import { listen, type RunningServer } from '../../api/server.ts'
-import { auditKeys, logIdentity } from '../../audit/keys.ts'
-import { AuditLog } from '../../audit/log.ts'
+import { auditKeys } from '../../audit/keys.ts'
+import { openAuditLog, type AuditWriter } from '../../audit/open.ts'
 import { LoggedRecords, scanVerdictEvent } from '../../audit/service-events.ts'
 import { startAuditStream, type AuditStream } from '../../audit/stream.ts'
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
@@ -158,7 +158,7 @@ Example:
     // One scan worker streams large uploads through the scanner as they arrive.
     const app = await openApp(config, { scanWorkers: 1 })
     let running: RunningServer | undefined
-    let audit: AuditLog | undefined
+    let audit: AuditWriter | undefined
     let stream: AuditStream | undefined
     try {
       const admin = await bootstrapAdmin(app, ctx.env)
@@ -173,10 +173,8 @@ Example:
           level: 'info',
           message: `removed ${orphans} orphaned blobs left by an interrupted write`,
         })
-      const keys = await auditKeys(config.dataDir, app.sealer)
-      audit = await AuditLog.open({
-        dir: config.auditDir,
-        ...logIdentity(keys),
+      const keys = await auditKeys(config.dataDir, app.sealer, app.auditStore)
+      audit = await openAuditLog(app, keys, {
         onAlert: (problem) =>
           log({ time: new Date().toISOString(), level: 'alert', audit: problem }),
       })

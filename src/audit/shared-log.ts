@@ -1,0 +1,221 @@
+/**
+ * The audit log of several gateways that share one metadata database (PostgreSQL): one log,
+ * in one global order, whatever gateway wrote each record.
+ *
+ * Each gateway group-commits its records into the database (AuditStore: one transaction per
+ * group, indexes handed out in commit order), so a record is durable, and placed, when
+ * PostgreSQL acknowledges its commit. At least once a second any gateway may seal: it extends
+ * the newest signed checkpoint's tree edge (./tlog/frontier.ts) with the records after it, in
+ * index order, signs a checkpoint over them and stores it on condition that it still extends
+ * the newest (of gateways sealing at once, one wins, the others find their work done). The
+ * tiles are not kept in the database: they are a function of the records, written out by
+ * `strongroom audit export` for any tlog-tiles verifier, and checked there against the signed
+ * checkpoints. A checkpoint not signed by the deployment's key, or a tree edge that does not
+ * hash to its checkpoint, or a gap in the indexes, is tampering: the log refuses work
+ * (fail-closed requests answer 503) until an operator looks.
+ *
+ * Why a database sequence rather than per-gateway logs merged later: the order is fixed the
+ * moment a record is written, the same for every gateway, and no merge step can reorder
+ * records or lose those of a gateway that died before its turn.
+ */
+import { mkdir } from 'node:fs/promises'
+import { StrongroomError } from '../errors.ts'
+import type { AuditCheckpointRecord, AuditStore } from '../meta/audit.ts'
+import { GroupCommitLog, type GroupCommitOptions, type Pending } from './group-commit.ts'
+import { formatCheckpoint, openCheckpoint } from './tlog/checkpoint.ts'
+import { Frontier } from './tlog/frontier.ts'
+import { signNote } from './tlog/note.ts'
+
+export interface SharedAuditLogOptions extends GroupCommitOptions {
+  readonly store: AuditStore
+  /** This gateway's own directory: its sinks' spools and the detector's state. */
+  readonly dir: string
+  readonly signerKey: string
+  readonly verifierKey: string
+  readonly origin: string
+  /** Most time between a record's commit and the checkpoint that covers it (default 1 s). */
+  readonly checkpointMs?: number
+}
+
+/** Records sealed per checkpoint at most (the next seal takes the rest), and read per query. */
+const SEAL_MAX = 262_144
+const PAGE = 2048
+
+export class SharedAuditLog extends GroupCommitLog {
+  readonly dir: string
+  private readonly o: SharedAuditLogOptions
+  /** The next index this gateway knows of. */
+  private n: number
+  private lastNote: string
+  private sealing: Promise<void> | undefined
+  private readonly timer: NodeJS.Timeout
+
+  private constructor(o: SharedAuditLogOptions, size: number, note: string) {
+    super(o, 'database')
+    this.o = o
+    this.dir = o.dir
+    this.n = size
+    this.lastNote = note
+    this.timer = setInterval(() => void this.seal(), o.checkpointMs ?? 1000)
+    this.timer.unref()
+  }
+
+  /** Opens the shared log: LOG_TAMPERED when its newest checkpoint is not this deployment's. */
+  static async open(o: SharedAuditLogOptions): Promise<SharedAuditLog> {
+    await mkdir(o.dir, { recursive: true, mode: 0o700 })
+    const last = await o.store.latestAuditCheckpoint()
+    if (last !== undefined) opened(last, o)
+    const log = new SharedAuditLog(o, await o.store.auditRecordCount(), last?.note ?? '')
+    // A new log gets its first checkpoint (size 0) at once, as a file log does.
+    if (last === undefined) await log.checkpoint()
+    if (log.broken !== undefined) {
+      await log.close()
+      throw new StrongroomError('LOG_TAMPERED', log.broken)
+    }
+    return log
+  }
+
+  /** Records in the log as this gateway last saw it (the next record's index, at least). */
+  get size(): number {
+    return this.n
+  }
+
+  /** The newest checkpoint this gateway wrote or read (a signed note). */
+  get checkpointNote(): string {
+    return this.lastNote
+  }
+
+  /** Resolves when the log can take a record now. */
+  ready(): Promise<void> {
+    const refused = this.problem()
+    return refused === undefined
+      ? Promise.resolve()
+      : Promise.reject(
+          new StrongroomError(
+            'SERVICE_UNAVAILABLE',
+            `The audit log cannot record this request, so it was not carried out: ${refused}`,
+          ),
+        )
+  }
+
+  /** Every record of the log, every gateway's, oldest first, with its index. */
+  async *records(): AsyncGenerator<[number, Buffer]> {
+    yield* sharedRecords(this.o.store)
+  }
+
+  /** Commits what is queued and seals everything committed; answers the newest checkpoint. */
+  async checkpoint(): Promise<string> {
+    await this.flush()
+    await this.seal()
+    return this.lastNote
+  }
+
+  /** Commits what is queued, seals, and stops. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    clearInterval(this.timer)
+    try {
+      await this.flush()
+      if (this.broken === undefined) await this.seal()
+    } finally {
+      this.closed = true
+    }
+  }
+
+  protected async commit(batch: readonly Pending[]): Promise<number> {
+    const first = await this.o.store.appendAuditRecords(batch.map((p) => p.bytes))
+    this.n = Math.max(this.n, first + batch.length)
+    return first
+  }
+
+  protected committed(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  /** One seal at a time in this gateway; others may seal at once, and one of them wins. */
+  private seal(): Promise<void> {
+    if (this.broken !== undefined || this.closed) return Promise.resolve()
+    this.sealing ??= this.sealOnce()
+      .catch((e: unknown) => {
+        if (e instanceof StrongroomError && e.code === 'LOG_TAMPERED') this.fail(e.message)
+        else this.alert(`cannot checkpoint the audit log: ${(e as Error).message}`)
+      })
+      .finally(() => {
+        this.sealing = undefined
+      })
+    return this.sealing
+  }
+
+  private async sealOnce(): Promise<void> {
+    const store = this.o.store
+    const last = await store.latestAuditCheckpoint()
+    const edge = last === undefined ? Frontier.empty() : opened(last, this.o)
+    const count = await store.auditRecordCount()
+    this.n = Math.max(this.n, count)
+    if (last !== undefined && count <= last.size) {
+      this.lastNote = last.note
+      return
+    }
+    const end = Math.min(count, edge.size + SEAL_MAX)
+    while (edge.size < end) {
+      const page = await store.auditRecords(edge.size, Math.min(PAGE, end - edge.size))
+      if (page.length === 0 || page[0]?.index !== edge.size)
+        throw new StrongroomError(
+          'LOG_TAMPERED',
+          `audit record ${edge.size} is missing from the shared log, which holds ${count}`,
+        )
+      for (const { index, record } of page) {
+        if (index !== edge.size) break
+        edge.push(record)
+      }
+    }
+    const note = signNote(
+      formatCheckpoint({
+        origin: this.o.origin,
+        size: edge.size,
+        root: edge.root(),
+        extensions: [],
+      }),
+      this.o.signerKey,
+    )
+    const next = { size: edge.size, note, frontier: edge.encode() }
+    if (await store.addAuditCheckpoint(last?.size ?? -1, next)) this.lastNote = note
+  }
+}
+
+/**
+ * The tree edge a checkpoint stored in the database extends, after checking that the
+ * deployment's key signed it and that the edge hashes to its root. LOG_TAMPERED otherwise.
+ */
+function opened(
+  last: AuditCheckpointRecord,
+  o: Pick<SharedAuditLogOptions, 'verifierKey' | 'origin'>,
+): Frontier {
+  try {
+    const c = openCheckpoint(last.note, o.verifierKey, o.origin)
+    const edge = Frontier.decode(c.size, last.frontier)
+    if (c.size !== last.size || !edge.root().equals(c.root))
+      throw new Error(`its stored tree edge does not hash to its root`)
+    return edge
+  } catch (e) {
+    throw new StrongroomError(
+      'LOG_TAMPERED',
+      `the shared audit log's checkpoint at size ${last.size} is not the one this deployment signed: ${(e as Error).message}`,
+      { cause: e },
+    )
+  }
+}
+
+/** Every record of the shared log in `store`, oldest first, with its index. */
+export async function* sharedRecords(store: AuditStore): AsyncGenerator<[number, Buffer]> {
+  for (let from = 0; ;) {
+    const page = await store.auditRecords(from, PAGE)
+    for (const { index, record } of page) {
+      if (index !== from)
+        throw new StrongroomError('LOG_TAMPERED', `audit record ${from} is missing`)
+      yield [index, record]
+      from++
+    }
+    if (page.length < PAGE) return
+  }
+}
