@@ -33,6 +33,7 @@ import {
   type ScryptParams,
 } from './kms/root.ts'
 import type { AuditStore } from './meta/audit.ts'
+import type { SystemValues } from './meta/installation.ts'
 import type { RootKeyMode } from './meta/installation.ts'
 import { PgMetadataStore } from './meta/postgres/store.ts'
 import { MIGRATIONS } from './meta/sqlite/migrations.ts'
@@ -83,12 +84,15 @@ export interface App {
   /** OIDC providers' signing keys (AssumeRoleWithWebIdentity), fetched and kept for an hour. */
   readonly oidcKeys: JwksCache
   /**
-   * The shared audit log's records, checkpoints and keys when gateways share the metadata
-   * database (`meta` set); undefined on a single machine, whose log is in files.
+   * What gateways sharing the metadata database (`meta` set) share besides the services: the
+   * audit log's records and checkpoints, and the values made once for the installation (the
+   * sealed audit keys, the CA). Undefined on a single machine, whose log and CA are in files.
    */
-  readonly auditStore: AuditStore | undefined
+  readonly shared: SharedState | undefined
   close(): Promise<void>
 }
+
+export type SharedState = AuditStore & SystemValues
 
 export interface AppOptions {
   /** Clock for every recorded time and key schedule (default: the system clock); tests fix or move it. */
@@ -330,7 +334,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       sealer: kms,
       sessions: sessionTokens(kms, config.tokenKeyId),
       oidcKeys: new JwksCache({ ca: oidcCa(config), now: () => clock.now() }),
-      auditStore: config.meta === undefined ? undefined : store,
+      shared: config.meta === undefined ? undefined : store,
       async close() {
         kms.close()
         blobs.close?.()

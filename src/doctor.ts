@@ -19,6 +19,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { META_FILE, openApp, openBlobs } from './app.ts'
 import type { Config } from './config.ts'
 import { MIGRATIONS } from './meta/sqlite/migrations.ts'
+import { sharedCaPem } from './net/ca.ts'
 import { newBlobId } from './store/blobs.ts'
 
 export interface Finding {
@@ -35,17 +36,29 @@ export async function diagnose(config: Config, gateways: readonly string[]): Pro
   const out: Finding[] = []
   const schema = await metadata(config, out)
   await blobs(config, out)
+  // Gateways sharing PostgreSQL share one CA, kept there; on one machine it is in DATA_DIR/pki.
+  const caFile = join(config.dataDir, 'pki', 'ca.pem')
+  let ca: { pem: string; from: string } | undefined = existsSync(caFile)
+    ? { pem: readFileSync(caFile, 'utf8'), from: caFile }
+    : undefined
   if (schema === 'current') {
     try {
       const app = await openApp(config)
-      await app.close()
+      try {
+        if (app.shared !== undefined) {
+          const pem = await sharedCaPem(app.shared)
+          ca = pem === undefined ? undefined : { pem, from: 'the CA in the metadata database' }
+        }
+      } finally {
+        await app.close()
+      }
       out.push({ check: 'root key', status: 'ok', detail: 'opens the installation' })
     } catch (e) {
       out.push({ check: 'root key', status: 'fail', detail: messageOf(e) })
     }
   }
-  ca(config, out)
-  for (const url of gateways) await gateway(config, url, out)
+  checkCa(config, ca, out)
+  for (const url of gateways) await gateway(url, ca?.pem, out)
   return out
 }
 
@@ -167,20 +180,24 @@ async function blobs(config: Config, out: Finding[]): Promise<void> {
   }
 }
 
-function ca(config: Config, out: Finding[]): void {
+function checkCa(
+  config: Config,
+  found: { pem: string; from: string } | undefined,
+  out: Finding[],
+): void {
   const dir = join(config.dataDir, 'pki')
-  const caFile = join(dir, 'ca.pem')
   const serverFile = join(dir, 'server.pem')
-  if (!existsSync(caFile)) {
+  if (found === undefined) {
     out.push({
       check: 'ca',
       status: 'warn',
-      detail: `no CA in ${dir} yet: \`strongroom serve\` makes one on its first start`,
+      detail: `no CA ${config.meta === undefined ? `in ${dir}` : 'in the metadata database'} yet: \`strongroom serve\` makes one on its first start`,
     })
     return
   }
+  const caFile = found.from
   try {
-    const caCert = new X509Certificate(readFileSync(caFile))
+    const caCert = new X509Certificate(found.pem)
     const days = (c: X509Certificate) =>
       Math.floor((Date.parse(c.validTo) - Date.now()) / 86_400_000)
     if (days(caCert) < 0) {
@@ -216,15 +233,14 @@ function ca(config: Config, out: Finding[]): void {
 }
 
 /** A gateway's clock, from the Date header of an anonymous request (answered 403, still dated). */
-async function gateway(config: Config, url: string, out: Finding[]): Promise<void> {
-  const caFile = join(config.dataDir, 'ca.pem')
+async function gateway(url: string, ca: string | undefined, out: Finding[]): Promise<void> {
   const sent = Date.now()
   try {
     const date = await new Promise<string | undefined>((resolve, reject) => {
       const options = {
         method: 'GET',
         timeout: 5000,
-        ...(existsSync(caFile) ? { ca: readFileSync(caFile) } : {}),
+        ...(ca === undefined ? {} : { ca }),
       }
       const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, options, (res) => {
         res.resume()

@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs'
 import { link, mkdir, open, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
+import type { SystemValues } from '../meta/installation.ts'
 import { signerKeyFor, verifierKeyFor } from './tlog/note.ts'
 
 export interface AuditKeys {
@@ -58,12 +59,6 @@ export function ed25519FromSeed(seed: Uint8Array): { signing: KeyObject; verifyi
   return { signing, verifying: createPublicKey(signing) }
 }
 
-/** The shared store's side of the audit keys (AuditStore): kept once, for every gateway. */
-export interface SharedKeySlot {
-  getAuditKeys(): Promise<Buffer | undefined>
-  keepAuditKeys(sealed: Uint8Array): Promise<Buffer>
-}
-
 /**
  * Loads the audit keys, making them on first use: from DATA_DIR/audit/keys.sealed, or, when
  * gateways share the metadata database (`shared`), from it, so that every gateway signs and
@@ -72,15 +67,16 @@ export interface SharedKeySlot {
 export async function auditKeys(
   dataDir: string,
   sealer: SystemSealer,
-  shared?: SharedKeySlot,
+  shared?: SystemValues,
 ): Promise<AuditKeys> {
   const file = join(dataDir, 'audit', 'keys.sealed')
   let sealed: Buffer
   if (shared === undefined) sealed = await fileKeys(file, sealer)
   else
     sealed =
-      (await shared.getAuditKeys()) ??
-      (await shared.keepAuditKeys(
+      (await shared.getSystemValue(LABEL)) ??
+      (await shared.keepSystemValue(
+        LABEL,
         existsSync(file) ? await readFile(file) : sealer.sealSystemSecret(LABEL, randomBytes(64)),
       ))
   const plain = sealer.openSystemSecret(LABEL, sealed)

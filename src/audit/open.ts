@@ -27,7 +27,7 @@ export interface AuditWriter extends EventLog {
 }
 
 export function openAuditLog(
-  app: Pick<App, 'config' | 'auditStore'>,
+  app: Pick<App, 'config' | 'shared'>,
   keys: AuditKeys,
   o: { readonly dir?: string; readonly onAlert?: (problem: string) => void } = {},
 ): Promise<AuditWriter> {
@@ -36,7 +36,7 @@ export function openAuditLog(
     ...logIdentity(keys),
     ...(o.onAlert === undefined ? {} : { onAlert: o.onAlert }),
   }
-  return app.auditStore === undefined
+  return app.shared === undefined
     ? AuditLog.open(common)
-    : SharedAuditLog.open({ ...common, store: app.auditStore })
+    : SharedAuditLog.open({ ...common, store: app.shared })
 }

@@ -10,10 +10,10 @@ import { auditKeys, logIdentity } from './keys.ts'
 import { AuditLog } from './log.ts'
 
 export class EventBatch {
-  private readonly app: Pick<App, 'config' | 'sealer' | 'auditStore'>
+  private readonly app: Pick<App, 'config' | 'sealer' | 'shared'>
   private pending: Buffer[] = []
 
-  constructor(app: Pick<App, 'config' | 'sealer' | 'auditStore'>) {
+  constructor(app: Pick<App, 'config' | 'sealer' | 'shared'>) {
     this.app = app
   }
 
@@ -26,9 +26,9 @@ export class EventBatch {
     if (this.pending.length === 0) return
     const batch = this.pending
     this.pending = []
-    const { config, sealer, auditStore } = this.app
-    if (auditStore !== undefined) {
-      await auditStore.appendAuditRecords(batch)
+    const { config, sealer, shared } = this.app
+    if (shared !== undefined) {
+      await shared.appendAuditRecords(batch)
       return
     }
     const keys = await auditKeys(config.dataDir, sealer)

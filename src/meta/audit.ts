@@ -1,7 +1,7 @@
 /**
  * AuditStore: the installation's audit log when its gateways share the metadata database
- * (src/audit/shared-log.ts): the records in one global order, the signed checkpoints over
- * them, and the sealed audit keys every gateway signs and correlates with. A single machine
+ * (src/audit/shared-log.ts): the records in one global order and the signed checkpoints over
+ * them (the keys they are signed with are an InstallationStore system value). A single machine
  * keeps its log in files (src/audit/log.ts); both adapters serve this port all the same, and
  * pass one conformance suite.
  */
@@ -33,8 +33,4 @@ export interface AuditStore {
    * Of two sealers extending the same checkpoint, one wins: the other is answered false.
    */
   addAuditCheckpoint(previous: number, next: AuditCheckpointRecord): Promise<boolean>
-  /** The sealed audit keys, or undefined before they are made. */
-  getAuditKeys(): Promise<Buffer | undefined>
-  /** Keeps `sealed` as the audit keys unless some are kept already; answers the ones kept. */
-  keepAuditKeys(sealed: Uint8Array): Promise<Buffer>
 }

@@ -15,10 +15,20 @@ export interface InstallationRecord {
   readonly rootCheck: Uint8Array
 }
 
+/** Values kept once for every gateway of an installation: what the audit keys and CA need. */
+export type SystemValues = Pick<InstallationStore, 'getSystemValue' | 'keepSystemValue'>
+
 export interface InstallationStore {
   getInstallation(): Promise<InstallationRecord | undefined>
   /** Written once, by `init`. */
   putInstallation(record: InstallationRecord): Promise<void>
   /** Replaces the root key check value (upgrading its format). */
   setRootCheck(check: Uint8Array): Promise<void>
+  /**
+   * A value made once for the whole installation and shared by every gateway (the sealed audit
+   * keys, the CA), or undefined before it is made.
+   */
+  getSystemValue(name: string): Promise<Buffer | undefined>
+  /** Keeps `value` under `name` unless a value is kept already; answers the one kept. */
+  keepSystemValue(name: string, value: Uint8Array): Promise<Buffer>
 }

@@ -16,6 +16,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { SqliteMetadataStore } from '../meta/sqlite/store.ts'
+import type { MetadataStore } from '../meta/store.ts'
 import { issueCertificate, serverIdentity, type Sealer } from './ca.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'sr-ca-'))
@@ -153,5 +155,44 @@ describe('serverIdentity', () => {
   it('a sealer that cannot open the stored CA key fails the start instead of making a new CA', async () => {
     await assert.rejects(serverIdentity(dir, sealer(), ['localhost']))
     assert.equal((await serverIdentity(dir, s, ['localhost'])).caPem, first.caPem)
+  })
+})
+
+describe('serverIdentity of gateways sharing a metadata database', () => {
+  /** The installation's system values in a real metadata database (SQLite's adapter). */
+  let n = 0
+  const stores: MetadataStore[] = []
+  after(() => Promise.all(stores.map((st) => st.close())))
+  const values = () => {
+    const st = SqliteMetadataStore.open(join(work, `values-${++n}.sqlite`), { create: true })
+    stores.push(st)
+    return st
+  }
+  const s = sealer()
+
+  it('gives every gateway a certificate from one CA, made by the first (and kept nowhere unsealed)', async () => {
+    const shared = values()
+    const [a, b] = await Promise.all([
+      serverIdentity(join(work, 'gw-a'), s, ['localhost'], shared),
+      serverIdentity(join(work, 'gw-b'), s, ['localhost'], shared),
+    ])
+    assert.equal(a.caPem, b.caPem)
+    const ca = new X509Certificate(a.caPem)
+    assert.ok(new X509Certificate(a.certPem).verify(ca.publicKey))
+    assert.ok(new X509Certificate(b.certPem).verify(ca.publicKey))
+    assert.notEqual(a.certPem, b.certPem)
+    assert.equal(readFileSync(join(work, 'gw-b', 'ca.pem'), 'utf8'), a.caPem)
+    const stored = (await shared.getSystemValue('pki/ca'))?.toString() ?? ''
+    assert.ok(!stored.includes('PRIVATE KEY'), 'the CA key is stored sealed')
+  })
+
+  it('moves in the CA a data directory already had, so clients that trust it keep working', async () => {
+    const dir = join(work, 'gw-old')
+    const before = await serverIdentity(dir, s, ['localhost'])
+    const shared = values()
+    const after = await serverIdentity(dir, s, ['localhost'], shared)
+    assert.equal(after.caPem, before.caPem)
+    const other = await serverIdentity(join(work, 'gw-new'), s, ['localhost'], shared)
+    assert.equal(other.caPem, before.caPem)
   })
 })

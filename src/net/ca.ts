@@ -24,6 +24,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
+import type { SystemValues } from '../meta/installation.ts'
 
 // ---- a minimal DER encoder
 
@@ -177,6 +178,48 @@ export interface ServerIdentity {
   readonly keyPem: string
 }
 
+/** The name of the shared CA among the installation's system values. */
+const CA_VALUE = 'pki/ca'
+
+interface StoredCa {
+  readonly pem: string
+  /** The CA's PKCS#8 private key, sealed under the root key. */
+  readonly sealedKey: Buffer
+}
+
+function newCa(sealer: Sealer): StoredCa {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const pem = issueCertificate({
+    subject: 'Strongroom CA',
+    publicKey: pair.publicKey,
+    issuer: { name: 'Strongroom CA', key: pair.privateKey, publicKey: pair.publicKey },
+    ca: true,
+    days: 3650,
+  })
+  return {
+    pem,
+    sealedKey: sealer.seal('pki/ca.key', pair.privateKey.export({ type: 'pkcs8', format: 'der' })),
+  }
+}
+
+/** The CA as one value, so that its certificate and key are kept (or lost) together. */
+function encodeCa(ca: StoredCa): Buffer {
+  return Buffer.from(JSON.stringify({ pem: ca.pem, sealedKey: ca.sealedKey.toString('base64') }))
+}
+
+/** The certificate of the CA shared by an installation's gateways, once one has made it. */
+export async function sharedCaPem(shared: SystemValues): Promise<string | undefined> {
+  const v = await shared.getSystemValue(CA_VALUE)
+  return v === undefined ? undefined : decodeCa(v).pem
+}
+
+function decodeCa(value: Buffer): StoredCa {
+  const v = JSON.parse(value.toString('utf8')) as { pem?: unknown; sealedKey?: unknown }
+  if (typeof v.pem !== 'string' || typeof v.sealedKey !== 'string')
+    throw new Error('the shared CA is not a certificate and a sealed key')
+  return { pem: v.pem, sealedKey: Buffer.from(v.sealedKey, 'base64') }
+}
+
 async function writeAtomic(path: string, data: string | Buffer, mode: number): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
   await writeFile(tmp, data, { mode, flush: true })
@@ -186,42 +229,42 @@ async function writeAtomic(path: string, data: string | Buffer, mode: number): P
 /**
  * Loads the CA (creating it on first start) and a server certificate for
  * `names`, reissued when missing, expiring within 30 days, or for other names.
+ * With `shared` (gateways sharing a metadata database) the CA is the one kept
+ * there, made by whichever gateway came first (a CA this data directory had is
+ * moved in), so every gateway's certificate chains to one CA that clients trust;
+ * pki/ca.pem and DATA_DIR/ca.pem are then local copies for clients.
  */
 export async function serverIdentity(
   dataDir: string,
   sealer: Sealer,
   names: readonly string[],
+  shared?: SystemValues,
 ): Promise<ServerIdentity> {
   const dir = join(dataDir, 'pki')
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const caCert = join(dir, 'ca.pem')
   const caKeyFile = join(dir, 'ca.key.sealed')
-  let caKey: KeyObject
-  let caPem: string
-  if (existsSync(caCert) && existsSync(caKeyFile)) {
-    caPem = await readFile(caCert, 'utf8')
-    caKey = createPrivateKey({
-      key: sealer.open('pki/ca.key', await readFile(caKeyFile)),
-      format: 'der',
-      type: 'pkcs8',
-    })
-  } else {
-    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    caKey = pair.privateKey
-    caPem = issueCertificate({
-      subject: 'Strongroom CA',
-      publicKey: pair.publicKey,
-      issuer: { name: 'Strongroom CA', key: pair.privateKey, publicKey: pair.publicKey },
-      ca: true,
-      days: 3650,
-    })
-    await writeAtomic(
-      caKeyFile,
-      sealer.seal('pki/ca.key', pair.privateKey.export({ type: 'pkcs8', format: 'der' })),
-      0o600,
-    )
-    await writeAtomic(caCert, caPem, 0o600)
+  const local = async () =>
+    existsSync(caCert) && existsSync(caKeyFile)
+      ? { pem: await readFile(caCert, 'utf8'), sealedKey: await readFile(caKeyFile) }
+      : undefined
+  let made: StoredCa | undefined = shared === undefined ? await local() : undefined
+  if (shared !== undefined) {
+    const kept =
+      (await shared.getSystemValue(CA_VALUE)) ??
+      (await shared.keepSystemValue(CA_VALUE, encodeCa((await local()) ?? newCa(sealer))))
+    made = decodeCa(kept)
+  } else if (made === undefined) {
+    made = newCa(sealer)
+    await writeAtomic(caKeyFile, made.sealedKey, 0o600)
   }
+  const caPem = made.pem
+  const caKey = createPrivateKey({
+    key: sealer.open('pki/ca.key', made.sealedKey),
+    format: 'der',
+    type: 'pkcs8',
+  })
+  await writeAtomic(caCert, caPem, 0o600)
   await writeAtomic(join(dataDir, 'ca.pem'), caPem, 0o600)
   const ca = new X509Certificate(caPem)
   const certFile = join(dir, 'server.pem')

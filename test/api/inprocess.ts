@@ -135,7 +135,7 @@ export async function startInProcess(
   let audit: AuditWriter | undefined
   let events = o.events
   if (events === undefined) {
-    const keys = await auditKeys(config.dataDir, app.sealer, app.auditStore)
+    const keys = await auditKeys(config.dataDir, app.sealer, app.shared)
     // Gateways sharing a data directory each have a directory of their own for the log (a
     // machine's own) or for its spools (the shared log's).
     audit = await openAuditLog(

@@ -130,6 +130,7 @@ export async function startCluster(
     const init = spawnSync(process.execPath, [BIN, 'init'], { env, encoding: 'utf8' })
     assert.equal(init.status, 0, `strongroom init: ${init.stderr}`)
 
+    const gatewayDir = (index: number) => join(work, `gateway-${String(index)}`)
     const ports = await Promise.all(Array.from({ length: n }, () => freePort()))
     const gateways: Gateway[] = []
     const procs = new Set<ChildProcess>()
@@ -148,8 +149,9 @@ export async function startCluster(
         process.execPath,
         [BIN, 'serve', '--listen', `127.0.0.1:${String(port)}`],
         {
-          // The audit log is shared (PostgreSQL); each gateway's sink spools and detector state are its own.
-          env: { ...env, STRONGROOM_AUDIT_DIR: join(dataDir, 'audit', `gateway-${String(index)}`) },
+          // A data directory of its own, as on a machine of its own: the CA, the audit log and
+          // everything else that matters are in PostgreSQL and the bucket.
+          env: { ...env, STRONGROOM_DATA_DIR: gatewayDir(index) },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       )
@@ -233,7 +235,8 @@ export async function startCluster(
     await waitForPort(front, () => lbErrors)
     return {
       endpoint: `https://127.0.0.1:${String(front)}`,
-      ca: join(dataDir, 'ca.pem'),
+      // Every gateway's certificate chains to the one CA in PostgreSQL; the first's copy of it.
+      ca: join(gatewayDir(0), 'ca.pem'),
       admin,
       gateways,
       env,

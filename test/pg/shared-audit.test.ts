@@ -77,8 +77,8 @@ describe(
         const at = (name: string) => seen.findIndex((e) => e.eventName === name)
         assert.ok(at('CreateBucket') >= 0 && at('CreateBucket') < at('PutObject'))
 
-        const keys = await auditKeys(a.app.config.dataDir, a.app.sealer, a.app.auditStore)
-        const other = await auditKeys(join(dir, 'elsewhere'), b.app.sealer, b.app.auditStore)
+        const keys = await auditKeys(a.app.config.dataDir, a.app.sealer, a.app.shared)
+        const other = await auditKeys(join(dir, 'elsewhere'), b.app.sealer, b.app.shared)
         assert.equal(other.verifierKey, keys.verifierKey)
         const out = join(dir, 'export')
         const r = await exportSharedLog(store, out, {

@@ -33,7 +33,7 @@ export const auditExport: Command = {
   async run(ctx) {
     const dir = ctx.positionals[0] ?? ''
     return withApp(ctx, async (app) => {
-      const store = app.auditStore
+      const store = app.shared
       if (store === undefined)
         throw new StrongroomError(
           'USAGE',

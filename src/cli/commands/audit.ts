@@ -41,7 +41,7 @@ export const auditPublicKey: Command = {
   ].join('\n'),
   async run(ctx) {
     const keys = await withApp(ctx, (app) =>
-      auditKeys(app.config.dataDir, app.sealer, app.auditStore),
+      auditKeys(app.config.dataDir, app.sealer, app.shared),
     )
     ctx.print(keys.verifierKey, { origin: keys.origin, verifierKey: keys.verifierKey })
     return 0

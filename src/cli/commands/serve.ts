@@ -132,7 +132,8 @@ Example:
       config.passphraseFile !== undefined
     // A first start initialises: the data directory's own database, or PostgreSQL's when
     // `meta` names one and holds no installation yet. A gateway joining a PostgreSQL
-    // installation that exists needs only a data directory of its own (its CA, its logs).
+    // installation that exists needs only a data directory of its own (its server certificate,
+    // its sinks' spools; the CA and the audit log are the installation's, in PostgreSQL).
     const initialised =
       config.meta === undefined
         ? existsSync(join(config.dataDir, META_FILE))
@@ -173,7 +174,7 @@ Example:
           level: 'info',
           message: `removed ${orphans} orphaned blobs left by an interrupted write`,
         })
-      const keys = await auditKeys(config.dataDir, app.sealer, app.auditStore)
+      const keys = await auditKeys(config.dataDir, app.sealer, app.shared)
       audit = await openAuditLog(app, keys, {
         onAlert: (problem) =>
           log({ time: new Date().toISOString(), level: 'alert', audit: problem }),
@@ -217,6 +218,7 @@ Example:
             open: (l, d) => app.sealer.openSystemSecret(l, d),
           },
           names,
+          app.shared,
         )
         tls = { key: id.keyPem, cert: id.certPem }
       }

@@ -1,6 +1,6 @@
 /**
  * AuditStore conformance: dense indexes in commit order across concurrent writers, paged reads,
- * checkpoints that each extend exactly the newest one, audit keys kept once.
+ * checkpoints that each extend exactly the newest one.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -64,14 +64,6 @@ export function auditConformance(make: MakeStore): void {
         ])
         assert.equal(Number(a) + Number(b), 1)
         assert.deepEqual(await store.latestAuditCheckpoint(), checkpoint(a ? 9 : 10))
-      }))
-
-    it('keeps the first audit keys offered, for good', () =>
-      using(make, async (store) => {
-        assert.equal(await store.getAuditKeys(), undefined)
-        assert.deepEqual(await store.keepAuditKeys(rec('first')), rec('first'))
-        assert.deepEqual(await store.keepAuditKeys(rec('second')), rec('first'))
-        assert.deepEqual(await store.getAuditKeys(), rec('first'))
       }))
   })
 }

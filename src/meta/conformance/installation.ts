@@ -51,5 +51,24 @@ export function installationConformance(make: MakeStore): void {
         await store.close()
       }
     })
+
+    it('keeps the first value offered under each name, for good', async () => {
+      const store = await make()
+      try {
+        const v = (s: string) => Buffer.from(s)
+        assert.equal(await store.getSystemValue('audit/keys'), undefined)
+        assert.deepEqual(await store.keepSystemValue('audit/keys', v('first')), v('first'))
+        assert.deepEqual(await store.keepSystemValue('audit/keys', v('second')), v('first'))
+        assert.deepEqual(await store.keepSystemValue('pki/ca', v('ca')), v('ca'))
+        assert.deepEqual(await store.getSystemValue('audit/keys'), v('first'))
+        assert.equal(await store.getSystemValue('Audit/keys'), undefined)
+        const raced = await Promise.all(
+          ['a', 'b', 'c'].map((x) => store.keepSystemValue('race', v(x))),
+        )
+        assert.equal(new Set(raced.map((r) => r.toString())).size, 1)
+      } finally {
+        await store.close()
+      }
+    })
   })
 }

@@ -68,18 +68,4 @@ export class PgAuditStore implements AuditStore {
       throw e
     }
   }
-
-  async getAuditKeys(): Promise<Buffer | undefined> {
-    const [r] = await this.db.query('SELECT sealed FROM audit_keys WHERE id = 1')
-    return r && Buffer.from(bytea(r.sealed))
-  }
-
-  async keepAuditKeys(sealed: Uint8Array): Promise<Buffer> {
-    await this.db.query(
-      'INSERT INTO audit_keys (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING',
-      [Buffer.from(sealed)],
-    )
-    const kept = await this.getAuditKeys()
-    return kept ?? Buffer.alloc(0)
-  }
 }

@@ -32,4 +32,17 @@ export class PgInstallationStore implements InstallationStore {
   async setRootCheck(check: Uint8Array): Promise<void> {
     await this.db.query('UPDATE installation SET root_check = $1', [Buffer.from(check)])
   }
+
+  async getSystemValue(name: string): Promise<Buffer | undefined> {
+    const [r] = await this.db.query('SELECT value FROM system_values WHERE name = $1', [name])
+    return r && Buffer.from(bytea(r.value))
+  }
+
+  async keepSystemValue(name: string, value: Uint8Array): Promise<Buffer> {
+    await this.db.query(
+      'INSERT INTO system_values (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING',
+      [name, Buffer.from(value)],
+    )
+    return (await this.getSystemValue(name)) ?? Buffer.alloc(0)
+  }
 }

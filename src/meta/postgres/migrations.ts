@@ -317,7 +317,8 @@ const LATER: readonly string[] = [
   // 17: live objects by key: a listing skips delete markers through the index.
   'CREATE INDEX objects_live ON objects (bucket, key) WHERE NOT delete_marker',
   // 18: the shared audit log (AuditStore). audit_head's one row hands out indexes: a writer
-  // holds its row lock until it commits, so indexes are dense and in commit order.
+  // holds its row lock until it commits, so indexes are dense and in commit order. And values
+  // made once for the whole installation (the sealed audit keys, the CA).
   `CREATE TABLE audit_records (idx BIGINT PRIMARY KEY, record BYTEA NOT NULL);
   CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), next BIGINT NOT NULL);
   INSERT INTO audit_head VALUES (1, 0);
@@ -327,7 +328,7 @@ const LATER: readonly string[] = [
     note TEXT NOT NULL,
     frontier BYTEA NOT NULL
   );
-  CREATE TABLE audit_keys (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BYTEA NOT NULL);`,
+  CREATE TABLE system_values (name TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL);`,
 ]
 
 /** The schema version this build writes. */

@@ -1,4 +1,4 @@
-/** AuditStore on SQLite: records by index, checkpoints that each extend one, the sealed keys. */
+/** AuditStore on SQLite: records by index, checkpoints that each extend the one before. */
 import type { AuditCheckpointRecord, AuditStore } from '../audit.ts'
 import { bytes, isUniqueViolation, num, settle, str, type SqliteDb } from './db.ts'
 
@@ -60,23 +60,6 @@ export class SqliteAuditStore implements AuditStore {
         throw e
       }
     })
-  }
-
-  getAuditKeys(): Promise<Buffer | undefined> {
-    return settle(() => {
-      const r = this.db.stmt('SELECT sealed FROM audit_keys WHERE id = 1').get()
-      return r && Buffer.from(bytes(r.sealed))
-    })
-  }
-
-  keepAuditKeys(sealed: Uint8Array): Promise<Buffer> {
-    return settle(() =>
-      this.db.tx(() => {
-        this.db.stmt('INSERT OR IGNORE INTO audit_keys (id, sealed) VALUES (1, ?)').run(sealed)
-        const r = this.db.stmt('SELECT sealed FROM audit_keys WHERE id = 1').get()
-        return Buffer.from(bytes(r?.sealed))
-      }),
-    )
   }
 
   private count(): number {

@@ -39,4 +39,24 @@ export class SqliteInstallationStore implements InstallationStore {
       this.db.stmt('UPDATE installation SET root_check = ?').run(check)
     })
   }
+
+  getSystemValue(name: string): Promise<Buffer | undefined> {
+    return settle(() => this.systemValue(name))
+  }
+
+  keepSystemValue(name: string, value: Uint8Array): Promise<Buffer> {
+    return settle(() =>
+      this.db.tx(() => {
+        this.db
+          .stmt('INSERT OR IGNORE INTO system_values (name, value) VALUES (?, ?)')
+          .run(name, value)
+        return this.systemValue(name) ?? Buffer.alloc(0)
+      }),
+    )
+  }
+
+  private systemValue(name: string): Buffer | undefined {
+    const r = this.db.stmt('SELECT value FROM system_values WHERE name = ?').get(name)
+    return r && Buffer.from(bytes(r.value))
+  }
 }

@@ -368,7 +368,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX objects_live ON objects (bucket, key) WHERE delete_marker = 0;
   `,
   // 18: the shared audit log (AuditStore): records by index, the signed checkpoints (each
-  // extends exactly one before it: prev_size is unique), and the sealed audit keys.
+  // extends exactly one before it: prev_size is unique); values made once for the whole
+  // installation (InstallationStore: the sealed audit keys, the CA).
   `
   CREATE TABLE audit_records (idx INTEGER PRIMARY KEY, record BLOB NOT NULL) STRICT;
   CREATE TABLE audit_checkpoints (
@@ -377,6 +378,6 @@ export const MIGRATIONS: readonly string[] = [
     note TEXT NOT NULL,
     frontier BLOB NOT NULL
   ) STRICT;
-  CREATE TABLE audit_keys (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL) STRICT;
+  CREATE TABLE system_values (name TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
   `,
 ]
