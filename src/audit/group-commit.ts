@@ -34,6 +34,8 @@ export abstract class GroupCommitLog {
   protected queue: Pending[] = []
   protected broken: string | undefined
   protected closed = false
+  /** The log's periodic work (sealing, checks), stopped first on close. */
+  protected timer: NodeJS.Timeout | undefined
   private draining: Promise<void> | undefined
   private stalled: string | undefined
   private dropped = 0
@@ -53,6 +55,32 @@ export abstract class GroupCommitLog {
   protected abstract commit(batch: readonly Pending[]): Promise<number>
   /** After a commit, with the records' first index: the place to seal. */
   protected abstract committed(first: number, batch: readonly Pending[]): Promise<void>
+  /** Puts every committed record under a signed checkpoint (reporting, not throwing, failures). */
+  protected abstract seal(): Promise<void>
+  /** Lets go of what the log holds (a lock, a file). */
+  protected abstract release(): Promise<void>
+  /** The newest checkpoint the log wrote or read (a signed note). */
+  abstract get checkpointNote(): string
+
+  /** Commits what is queued and seals everything committed; answers the newest checkpoint. */
+  async checkpoint(): Promise<string> {
+    await this.flush()
+    await this.seal()
+    return this.checkpointNote
+  }
+
+  /** Commits what is queued, seals, and stops. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    clearInterval(this.timer)
+    try {
+      await this.flush()
+      if (this.broken === undefined) await this.seal()
+    } finally {
+      this.closed = true
+      await this.release()
+    }
+  }
   /** A passing problem of the store (a full disk) that refuses fail-closed work. */
   protected transient(): string | undefined {
     return undefined

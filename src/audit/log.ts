@@ -83,7 +83,6 @@ export class AuditLog extends GroupCommitLog {
   private lastSeal = Date.now()
   private lastNote: string
   private lowDisk: string | undefined
-  private readonly timer: NodeJS.Timeout
 
   private constructor(
     o: AuditLogOptions,
@@ -247,25 +246,10 @@ export class AuditLog extends GroupCommitLog {
     return records(this.dir)
   }
 
-  /** Commits what is queued and writes a checkpoint over everything durable; answers it. */
-  async checkpoint(): Promise<string> {
-    await this.flush()
-    await this.seal()
-    return this.lastNote
-  }
-
-  /** Commits, checkpoints and closes; the lock is released. */
-  async close(): Promise<void> {
-    if (this.closed) return
-    clearInterval(this.timer)
-    try {
-      await this.flush()
-      if (this.broken === undefined) await this.seal()
-    } finally {
-      this.closed = true
-      await this.journal.close().catch(() => undefined)
-      await releaseLock(join(this.dir, 'log.lock'))
-    }
+  /** Closes the journal and releases the lock. */
+  protected async release(): Promise<void> {
+    await this.journal.close().catch(() => undefined)
+    await releaseLock(join(this.dir, 'log.lock'))
   }
 
   protected async commit(batch: readonly Pending[]): Promise<number> {
@@ -316,7 +300,7 @@ export class AuditLog extends GroupCommitLog {
   }
 
   /** Appends the unsealed records to the tiles, signs a checkpoint, empties the journal. */
-  private async seal(): Promise<void> {
+  protected async seal(): Promise<void> {
     this.lastSeal = Date.now()
     if (this.broken !== undefined) return
     await this.checkLog()

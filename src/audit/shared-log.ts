@@ -48,7 +48,6 @@ export class SharedAuditLog extends GroupCommitLog {
   private n: number
   private lastNote: string
   private sealing: Promise<void> | undefined
-  private readonly timer: NodeJS.Timeout
 
   private constructor(o: SharedAuditLogOptions, size: number, note: string) {
     super(o, 'database')
@@ -103,23 +102,8 @@ export class SharedAuditLog extends GroupCommitLog {
     yield* sharedRecords(this.o.store)
   }
 
-  /** Commits what is queued and seals everything committed; answers the newest checkpoint. */
-  async checkpoint(): Promise<string> {
-    await this.flush()
-    await this.seal()
-    return this.lastNote
-  }
-
-  /** Commits what is queued, seals, and stops. */
-  async close(): Promise<void> {
-    if (this.closed) return
-    clearInterval(this.timer)
-    try {
-      await this.flush()
-      if (this.broken === undefined) await this.seal()
-    } finally {
-      this.closed = true
-    }
+  protected release(): Promise<void> {
+    return Promise.resolve()
   }
 
   protected async commit(batch: readonly Pending[]): Promise<number> {
@@ -133,7 +117,7 @@ export class SharedAuditLog extends GroupCommitLog {
   }
 
   /** One seal at a time in this gateway; others may seal at once, and one of them wins. */
-  private seal(): Promise<void> {
+  protected seal(): Promise<void> {
     if (this.broken !== undefined || this.closed) return Promise.resolve()
     this.sealing ??= this.sealOnce()
       .catch((e: unknown) => {
