@@ -14,7 +14,6 @@
  *
  * Usage: node bench/cluster.ts [--seconds 8] [--concurrency 16] [--big-objects 4] [--json]
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent } from 'node:https'
@@ -29,6 +28,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3'
 import { NEEDS_CLUSTER, startCluster } from '../test/cluster/cluster.ts'
+import { spawnServe } from '../test/serve-process.ts'
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +43,6 @@ const CONCURRENCY = Number(values.concurrency)
 const BIG_OBJECTS = Number(values['big-objects'])
 const BIG = 256 * 1024 * 1024
 const SMALL = randomBytes(4096)
-const BIN = join(import.meta.dirname, '..', 'bin', 'strongroom.js')
 
 interface Result {
   readonly deployment: string
@@ -125,28 +124,16 @@ async function embedded(): Promise<Result> {
     accessKeyId: 'AKIABENCHADMIN000001',
     secretAccessKey: randomBytes(24).toString('base64url'),
   }
-  const proc = spawn(
-    process.execPath,
-    [BIN, 'serve', '--dev', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0'],
+  const gw = await spawnServe(
+    ['--dev', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0'],
     {
-      env: {
-        ...process.env,
-        STRONGROOM_ADMIN_ACCESS_KEY_ID: admin.accessKeyId,
-        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: admin.secretAccessKey,
-      },
-      stdio: ['ignore', 'pipe', 'ignore'],
+      ...process.env,
+      STRONGROOM_ADMIN_ACCESS_KEY_ID: admin.accessKeyId,
+      STRONGROOM_ADMIN_SECRET_ACCESS_KEY: admin.secretAccessKey,
     },
   )
+  const url = gw.url
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      proc.stdout.on('data', (d: Buffer) => {
-        out += d.toString()
-        const m = /ready at (https:\/\/\S+)/.exec(out)
-        if (m?.[1] !== undefined) resolve(m[1])
-      })
-      proc.once('exit', (code) => reject(new Error(`serve exited with ${String(code)}`)))
-    })
     return await workload(
       'embedded (SQLite + disk), 1 gateway',
       url,
@@ -154,8 +141,7 @@ async function embedded(): Promise<Result> {
       admin,
     )
   } finally {
-    proc.kill('SIGTERM')
-    await new Promise((r) => proc.once('exit', r))
+    await gw.stop()
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -45,6 +45,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { serverIdentity } from '../src/net/ca.ts'
+import { BIN, spawnServe } from '../test/serve-process.ts'
 
 const { values } = parseArgs({
   options: {
@@ -73,7 +74,6 @@ const only = new Set(values.only.split(','))
 const log = (s: string) => {
   if (!values.json) console.log(s)
 }
-const BIN = join(import.meta.dirname, '..', 'bin', 'strongroom.js')
 const work = mkdtempSync(join(tmpdir(), 'sr-bench-gw-'))
 const CREDS = { accessKeyId: 'AKIABENCHADMIN000001', secretAccessKey: 'bench-admin-secret-0123456' }
 const block = Buffer.alloc(MiB, 7)
@@ -115,38 +115,17 @@ async function gatewayServer(
   name = 'gateway',
 ): Promise<{ url: string; proc: ChildProcess; ca: string }> {
   const dataDir = join(work, name)
-  const proc = spawn(
-    process.execPath,
-    [
-      ...(values['cpu-prof'] === undefined
-        ? []
-        : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']]),
-      BIN,
-      'serve',
-      '--dev',
-      '--data-dir',
-      dataDir,
-      '--listen',
-      '127.0.0.1:0',
-    ],
+  const { url, proc } = await spawnServe(
+    ['--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
     {
-      env: {
-        ...process.env,
-        STRONGROOM_ADMIN_ACCESS_KEY_ID: CREDS.accessKeyId,
-        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
-      },
-      stdio: ['ignore', 'pipe', 'ignore'],
+      ...process.env,
+      STRONGROOM_ADMIN_ACCESS_KEY_ID: CREDS.accessKeyId,
+      STRONGROOM_ADMIN_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
     },
+    values['cpu-prof'] === undefined
+      ? {}
+      : { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] },
   )
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /ready at (https:\/\/\S+)/.exec(out)
-      if (m?.[1] !== undefined) resolve(m[1])
-    })
-    proc.once('exit', () => reject(new Error('the gateway exited')))
-  })
   return { url, proc, ca: readFileSync(join(dataDir, 'ca.pem'), 'utf8') }
 }
 

@@ -11,7 +11,7 @@
  * a connection a dead gateway refuses, so a client's retry reaches a live one.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -20,11 +20,10 @@ import { join } from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { startPostgres, type Postgres } from '../pg/server.ts'
 import { startRgw, type Rgw } from '../ceph/server.ts'
+import { BIN, spawnServe, type ServeProcess } from '../serve-process.ts'
 
 export const NEEDS_CLUSTER =
   'needs Debian packages postgresql haproxy ceph-mon ceph-osd radosgw ceph-common (apt-get install postgresql haproxy ceph-mon ceph-osd radosgw ceph-common)'
-
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
 
 export interface Gateway {
   readonly url: string
@@ -133,59 +132,24 @@ export async function startCluster(
     const gatewayDir = (index: number) => join(work, `gateway-${String(index)}`)
     const ports = await Promise.all(Array.from({ length: n }, () => freePort()))
     const gateways: Gateway[] = []
-    const procs = new Set<ChildProcess>()
+    const running = new Set<ServeProcess>()
     cleanup.push(async () => {
-      for (const p of procs) p.kill('SIGKILL')
-      await Promise.all(
-        [...procs].map((p) =>
-          p.exitCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve(),
-        ),
-      )
+      await Promise.all([...running].map((g) => g.stop('SIGKILL')))
     })
     const startGateway = async (index: number): Promise<Gateway> => {
       const port = ports[index]
       assert.ok(port !== undefined, `no gateway ${String(index)}`)
-      const proc = spawn(
-        process.execPath,
-        [BIN, 'serve', '--listen', `127.0.0.1:${String(port)}`],
-        {
-          // A data directory of its own, as on a machine of its own: the CA, the audit log and
-          // everything else that matters are in PostgreSQL and the bucket.
-          env: { ...env, STRONGROOM_DATA_DIR: gatewayDir(index) },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      )
-      procs.add(proc)
-      proc.once('exit', () => procs.delete(proc))
-      let errors = ''
-      proc.stderr.on('data', (d: Buffer) => {
-        errors = (errors + d.toString()).slice(-4000)
+      // A data directory of its own, as on a machine of its own: the CA, the audit log and
+      // everything else that matters are in PostgreSQL and the bucket.
+      const g = await spawnServe(['--listen', `127.0.0.1:${String(port)}`], {
+        ...env,
+        STRONGROOM_DATA_DIR: gatewayDir(index),
+      }).catch((e: unknown) => {
+        throw new Error(`gateway ${String(index)}: ${(e as Error).message}`)
       })
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        proc.stdout.on('data', (d: Buffer) => {
-          out += d.toString()
-          const m = /ready at (https:\/\/\S+)/.exec(out)
-          if (m?.[1] !== undefined) resolve(m[1])
-        })
-        proc.once('exit', (code) =>
-          reject(new Error(`gateway ${String(index)} exited with ${String(code)}: ${errors}`)),
-        )
-        setTimeout(
-          () => reject(new Error(`gateway ${String(index)} did not get ready: ${out}${errors}`)),
-          60_000,
-        ).unref()
-      })
-      const gateway: Gateway = {
-        url,
-        pid: proc.pid ?? 0,
-        kill: async () => {
-          if (proc.exitCode !== null) return
-          const exited = new Promise((r) => proc.once('exit', r))
-          proc.kill('SIGKILL')
-          await exited
-        },
-      }
+      running.add(g)
+      g.proc.once('exit', () => running.delete(g))
+      const gateway: Gateway = { url: g.url, pid: g.proc.pid ?? 0, kill: () => g.stop('SIGKILL') }
       gateways[index] = gateway
       return gateway
     }

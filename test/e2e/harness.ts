@@ -4,7 +4,7 @@
  * and their keys, and helpers that drive real clients against it.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import type { TestContext } from 'node:test'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpsRequest } from 'node:https'
@@ -16,8 +16,9 @@ import { randomBytes } from 'node:crypto'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { NEEDS_POSTGRES, startPostgres } from '../pg/server.ts'
 import { rgwFromEnv } from '../ceph/server.ts'
+import { BIN, spawnServe, type ServeProcess } from '../serve-process.ts'
 
-export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
+export { BIN }
 
 /**
  * STRONGROOM_E2E_POSTGRES=1 runs the suite with the gateway's metadata on a throwaway
@@ -53,11 +54,10 @@ if (rgw !== undefined) {
 export const work = mkdtempSync(join(tmpdir(), 'sr-e2e-'))
 export const dataDir = join(work, 'data')
 export const ADMIN = { id: 'AKIAE2EADMIN00000001', secret: 'e2e-admin-secret-0123456789' }
-let server: ChildProcess | undefined
+let server: ServeProcess | undefined
 export let endpoint = ''
-let stderrText = ''
 /** What the gateway has written to stderr so far: access-log lines and operator alerts. */
-export const serverStderr = (): string => stderrText
+export const serverStderr = (): string => server?.stderr() ?? ''
 export let ca = ''
 
 /**
@@ -182,31 +182,17 @@ export function policyFile(name: string, doc: object): string {
 
 /** Starts the gateway (with extra environment, such as timeouts) and creates the two tenants. */
 export async function start(extraEnv: Record<string, string> = {}): Promise<void> {
-  server = spawn(
-    process.execPath,
-    [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+  server = await spawnServe(
+    ['--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
     {
-      env: {
-        ...process.env,
-        STRONGROOM_ADMIN_ACCESS_KEY_ID: ADMIN.id,
-        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: ADMIN.secret,
-        ...extraEnv,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      ...process.env,
+      STRONGROOM_ADMIN_ACCESS_KEY_ID: ADMIN.id,
+      STRONGROOM_ADMIN_SECRET_ACCESS_KEY: ADMIN.secret,
+      ...extraEnv,
     },
+    { timeoutMs: 30_000 },
   )
-  server.stderr?.on('data', (d: Buffer) => (stderrText += d.toString()))
-  endpoint = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    server?.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /ready at (https:\/\/[^\s]+)/.exec(out)
-      if (m?.[1] !== undefined) resolve(m[1])
-    })
-    server?.on('exit', (code) => reject(new Error(`serve exited with ${String(code)}`)))
-    // unref: a pending timer must not hold the test process open once the server is ready.
-    setTimeout(() => reject(new Error(`serve did not get ready: ${out}`)), 30_000).unref()
-  })
+  endpoint = server.url
   ca = join(dataDir, 'ca.pem')
   for (const [tenant, user] of [
     ['vision', 'alice'],
@@ -240,11 +226,7 @@ export async function start(extraEnv: Record<string, string> = {}): Promise<void
 
 /** Stops the gateway and removes its data; call from `after`. */
 export async function stop(): Promise<void> {
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server?.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
-  }
+  await server?.stop()
   rmSync(work, { recursive: true, force: true })
   await postgres?.stop()
 }
