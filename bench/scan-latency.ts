@@ -20,7 +20,7 @@
  * Usage: node bench/scan-latency.ts [--mib 4096] [--seconds 20] [--clients 8] [--interval-ms 50]
  *          [--scan-policy report|off] [--bin path/to/bin/strongroom.js] [--json]
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent } from 'node:https'
@@ -169,34 +169,19 @@ const CREDS = {
 
 async function startGateway(): Promise<{ url: string; ca: string; stop: () => Promise<void> }> {
   const dataDir = join(work, 'data')
-  const proc = spawn(
-    process.execPath,
-    [BIN, 'serve', '--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+  const gw = await spawnServe(
+    ['--dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
     {
-      env: {
-        ...process.env,
-        STRONGROOM_ADMIN_ACCESS_KEY_ID: CREDS.accessKeyId,
-        STRONGROOM_ADMIN_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
-      },
-      stdio: ['ignore', 'pipe', 'ignore'],
+      ...process.env,
+      STRONGROOM_ADMIN_ACCESS_KEY_ID: CREDS.accessKeyId,
+      STRONGROOM_ADMIN_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
     },
+    { bin: BIN },
   )
-  let out = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      const ready = /ready at (https:\/\/\S+)/.exec(out)?.[1]
-      if (ready !== undefined) resolve(ready)
-    })
-    proc.once('exit', (code) => reject(new Error(`the gateway exited (${code})`)))
-  })
   return {
-    url,
+    url: gw.url,
     ca: readFileSync(join(dataDir, 'ca.pem'), 'utf8'),
-    stop: async () => {
-      proc.kill('SIGTERM')
-      await new Promise((r) => proc.once('exit', r))
-    },
+    stop: () => gw.stop(),
   }
 }
 
@@ -332,3 +317,4 @@ try {
   await gw.stop()
   rmSync(work, { recursive: true, force: true })
 }
+import { spawnServe } from '../test/serve-process.ts'

@@ -24,10 +24,15 @@ export interface ServeProcess {
 export async function spawnServe(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-  o: { readonly timeoutMs?: number; readonly nodeArgs?: readonly string[] } = {},
+  o: {
+    readonly timeoutMs?: number
+    readonly nodeArgs?: readonly string[]
+    /** Another build's bin/strongroom.js (a before/after benchmark). */
+    readonly bin?: string
+  } = {},
 ): Promise<ServeProcess> {
   const timeoutMs = o.timeoutMs ?? 60_000
-  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), BIN, 'serve', ...args], {
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bin ?? BIN, 'serve', ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
