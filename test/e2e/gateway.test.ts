@@ -20,7 +20,6 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { decisions as auditDecisions } from '../../src/audit/read.ts'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import {
@@ -33,6 +32,7 @@ import {
   dataDir,
   endpoint,
   fetchTls,
+  loggedDecisions,
   needs,
   policyFile,
   python,
@@ -326,7 +326,7 @@ print('ok')
       "but the data stays sealed under vision's key",
     )
     // It was the key policy that refused: S3 allowed the read, kms:Decrypt did not.
-    const decisions = (await auditDecisions(join(dataDir, 'audit')))
+    const decisions = (await loggedDecisions())
       .filter((d) => d.principal.includes('user/bob') && d.action === 'kms:Decrypt')
       .map((d) => d.decision)
     assert.ok(decisions.includes('ImplicitDeny'), 'a kms:Decrypt denial for bob is recorded')
@@ -567,7 +567,7 @@ print('ok')
     const denied = (await fetchTls('/vision-data/readme')).text
     const id = /<RequestId>([0-9A-F]+)<\/RequestId>/.exec(denied)?.[1]
     assert.ok(id)
-    const rec = (await auditDecisions(join(dataDir, 'audit'))).filter((d) => d.requestId === id)
+    const rec = (await loggedDecisions()).filter((d) => d.requestId === id)
     assert.deepEqual(
       rec.map((r) => [r.action, r.decision]),
       [['s3:GetObject', 'ImplicitDeny']],
@@ -586,9 +586,9 @@ print('ok')
     if (!needs(t, 'awsV2')) return
     const r = awsV2(alice, 's3', 'rm', 's3://vision-data/readme')
     assert.match(r.stderr, /AccessDenied/)
-    const last = (await auditDecisions(join(dataDir, 'audit'))).findLast(
-      (d) => d.action === 's3:DeleteObject',
-    ) ?? { requestId: '' }
+    const last = (await loggedDecisions()).findLast((d) => d.action === 's3:DeleteObject') ?? {
+      requestId: '',
+    }
     const explained = spawnSync(
       process.execPath,
       [BIN, 'explain', last.requestId, '--data-dir', dataDir],

@@ -17,6 +17,9 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { NEEDS_POSTGRES, startPostgres } from '../pg/server.ts'
 import { rgwFromEnv } from '../ceph/server.ts'
 import { BIN, spawnServe, type ServeProcess } from '../serve-process.ts'
+import type { AuditEvent } from '../../src/audit/event.ts'
+import { decisionsOf, events, type DecisionView } from '../../src/audit/read.ts'
+import { PgMetadataStore } from '../../src/meta/postgres/store.ts'
 
 export { BIN }
 
@@ -99,6 +102,31 @@ export function needs(t: TestContext, ...tools: Tool[]): boolean {
     assert.fail(`${line}; STRONGROOM_REQUIRE_TOOLS=1`)
   t.skip(line)
   return false
+}
+
+/**
+ * The gateway's audit events, oldest first: in PostgreSQL when the suite runs there (the
+ * installation's shared log), else in DATA_DIR/audit.
+ */
+export async function loggedEvents(): Promise<AuditEvent[]> {
+  const out: AuditEvent[] = []
+  const meta = process.env.STRONGROOM_META
+  if (meta === undefined) {
+    for await (const e of events(join(dataDir, 'audit'))) out.push(e)
+    return out
+  }
+  const store = await PgMetadataStore.open(meta, { maxConnections: 1 })
+  try {
+    for await (const e of events(store)) out.push(e)
+  } finally {
+    await store.close()
+  }
+  return out
+}
+
+/** Every decision in the gateway's audit log, oldest first. */
+export async function loggedDecisions(): Promise<DecisionView[]> {
+  return (await loggedEvents()).flatMap(decisionsOf)
 }
 
 /** Runs the CLI against the gateway's data directory; returns its status and output. */

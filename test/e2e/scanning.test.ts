@@ -6,8 +6,6 @@
  * every verdict is an audit event, and `strongroom rescan` redoes them.
  */
 import assert from 'node:assert/strict'
-import { events as auditEvents } from '../../src/audit/read.ts'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
   CompleteMultipartUploadCommand,
@@ -26,7 +24,7 @@ import { responseHeaders } from './sdk-util.ts'
 import { CASES } from '../scan/corpus.ts'
 import {
   alice,
-  dataDir,
+  loggedEvents,
   newKey,
   policyFile,
   sdk,
@@ -264,7 +262,7 @@ describe('model scanning in the store', () => {
 /** The ScanVerdict events of the audit log, their parameters. */
 async function scanVerdicts(): Promise<{ key: string; outcome: string; uploadedBy: string }[]> {
   const out: { key: string; outcome: string; uploadedBy: string }[] = []
-  for await (const e of auditEvents(join(dataDir, 'audit')))
+  for (const e of await loggedEvents())
     if (e.eventName === 'ScanVerdict')
       out.push(e.requestParameters as { key: string; outcome: string; uploadedBy: string })
   return out

@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { S3ServiceException, type S3Client } from '@aws-sdk/client-s3'
-import { decisions as auditDecisions, type DecisionView } from '../../src/audit/read.ts'
-import { ca, dataDir, endpoint } from './harness.ts'
+import type { DecisionView } from '../../src/audit/read.ts'
+import { ca, endpoint, loggedDecisions } from './harness.ts'
 
 export interface Failure {
   /** The S3 error code (for HEAD requests, which have no body, the SDK's NotFound/Forbidden...). */
@@ -90,9 +89,9 @@ export function recordHeaders(client: S3Client): Sent[] {
   return seen
 }
 
-/** The audit log's decisions (DATA_DIR/audit) whose JSON contains every given string. */
+/** The audit log's decisions whose JSON contains every given string. */
 export async function decisions(...parts: string[]): Promise<DecisionView[]> {
-  return (await auditDecisions(join(dataDir, 'audit'))).filter((d) => {
+  return (await loggedDecisions()).filter((d) => {
     const line = JSON.stringify(d)
     return parts.every((p) => line.includes(p))
   })
