@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { EVENT_VERSION, encodeEvent, eventTime } from '../audit/event.ts'
 import type { TLSSocket } from 'node:tls'
+import { StrongroomError } from '../errors.ts'
 import { auditEvent, type AuditEvent, type Evaluation, type RequestFacts } from '../audit/event.ts'
 import type { Trace } from '../iam/evaluate.ts'
 import type { Caller } from './operation.ts'
@@ -343,7 +344,14 @@ export function holdUntilRecorded(
         return
       }
       for (const h of res.getHeaderNames()) res.removeHeader(h)
-      refuse(e)
+      // The handler may have run: the answer says so, and the event is kept for the log.
+      refuse(
+        new StrongroomError(
+          'SERVICE_UNAVAILABLE',
+          `${(e as Error).message}. If this request changed anything, its event is stored once the audit log recovers: check the outcome before retrying.`,
+          { cause: e },
+        ),
+      )
     })
     return res
   }) as typeof res.end

@@ -8,11 +8,16 @@
  *
  * An export into a directory that holds an earlier export continues it: only the newer records
  * are written, and the newer checkpoint is adopted only when the earlier tree extended by them
- * hashes to it, which proves the database still holds the history the earlier export saw.
+ * hashes to it, which proves the signed log still extends what the earlier export saw (no
+ * rollback, no second history). It does not read the older records again: a fresh export does.
  */
 import { StrongroomError } from '../errors.ts'
 import type { AuditStore } from '../meta/audit.ts'
-import { openCheckpoint } from './tlog/checkpoint.ts'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { openCheckpoint, parseCheckpoint } from './tlog/checkpoint.ts'
+import { readLogFile } from './tlog/files.ts'
+import { parseNote } from './tlog/note.ts'
 import { TileWriter } from './tlog/tiles.ts'
 
 /** Records read per query, and appended to the tiles per durable batch. */
@@ -43,6 +48,30 @@ export async function exportSharedLog(
       `the newest checkpoint in the database is not signed by this deployment's audit key: ${(e as Error).message}`,
       { cause: e },
     )
+  }
+  const there = await stat(dir).catch(() => undefined)
+  if (there !== undefined && !there.isDirectory())
+    throw new StrongroomError(
+      'USAGE',
+      `\`${dir}\` is not a directory: name a new directory, or an earlier export`,
+    )
+  const earlier = there === undefined ? undefined : await readLogFile(dir, 'checkpoint')
+  if (earlier !== undefined) {
+    let origin: string
+    try {
+      origin = parseCheckpoint(parseNote(earlier).text).origin
+    } catch (e) {
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        `\`${join(dir, 'checkpoint')}\` is not a checkpoint: name a new directory, or an earlier export`,
+        { cause: e },
+      )
+    }
+    if (origin !== o.origin)
+      throw new StrongroomError(
+        'INVALID_ARGUMENT',
+        `\`${dir}\` holds an export of another log (\`${origin.slice(0, 80)}\`, not \`${o.origin}\`): name a new directory, or an earlier export of this one`,
+      )
   }
   const writer = await TileWriter.open(dir)
   const from = writer.size

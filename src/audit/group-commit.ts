@@ -99,11 +99,19 @@ export abstract class GroupCommitLog {
     return this.broken ?? this.stalled ?? this.transient()
   }
 
-  /** Appends one record durably; resolves with its index. SERVICE_UNAVAILABLE when it cannot. */
+  /**
+   * Appends one record durably; resolves with its index. SERVICE_UNAVAILABLE when it cannot be
+   * stored now or in time; the record is then still kept and retried, in the background.
+   */
   append(record: Uint8Array): Promise<number> {
-    const refused = this.problem()
-    if (refused !== undefined) return Promise.reject(unavailable(refused))
     const bytes = checked(record)
+    const refused = this.problem()
+    if (refused !== undefined) {
+      // The wait is refused, not the record: it describes something that happened, so it is
+      // kept as a best-effort one (dropped, and counted, only when the log cannot keep it).
+      this.enqueue(bytes)
+      return Promise.reject(unrecorded(refused))
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ bytes, resolve, reject })
       this.kick()
@@ -153,7 +161,7 @@ export abstract class GroupCommitLog {
       this.draining = undefined
       if (this.broken !== undefined) {
         // Nothing more will be written: every waiter is told so now, never left hanging.
-        const refused = unavailable(this.broken)
+        const refused = unrecorded(this.broken)
         for (const p of this.queue.splice(0)) {
           if (p.reject === undefined) this.dropped++
           p.reject?.(refused)
@@ -177,7 +185,7 @@ export abstract class GroupCommitLog {
         late.timedOut = true
         this.stalled = `the audit log's ${this.medium} has not completed a write in ${(this.options.commitTimeoutMs ?? 5000) / 1000} s`
         this.alert(this.stalled)
-        for (const p of batch) p.reject?.(unavailable(this.stalled))
+        for (const p of batch) p.reject?.(unrecorded(this.stalled))
       }, this.options.commitTimeoutMs ?? 5000)
       let first: number
       try {
@@ -187,9 +195,11 @@ export abstract class GroupCommitLog {
         const problem = (e as Error).message
         this.stalled = undefined
         this.retrying = true
-        if (!late.timedOut) for (const p of batch) p.reject?.(unavailable(problem, e))
-        // Best-effort records wait for the next attempt, at the head of the queue.
-        this.queue.unshift(...batch.filter((p) => p.resolve === undefined))
+        if (!late.timedOut) for (const p of batch) p.reject?.(unrecorded(problem, e))
+        // Every record waits for the next attempt, at the head of the queue: it describes
+        // something that happened (a write runs before its event is appended), so it is kept
+        // even though its waiter has been told the log could not store it in time.
+        this.queue.unshift(...batch.map((p) => ({ bytes: p.bytes })))
         this.alert(problem)
         return
       }
@@ -234,10 +244,22 @@ export abstract class GroupCommitLog {
   }
 }
 
+/** A request refused before it ran because the log could not record it. */
 export const unavailable = (problem: string, cause?: unknown) =>
   new StrongroomError(
     'SERVICE_UNAVAILABLE',
     `The audit log cannot record this request, so it was not carried out: ${problem}`,
+    cause === undefined ? undefined : { cause },
+  )
+
+/**
+ * A record the log could not store in time: what `append` rejects with. The record itself is
+ * kept and retried (it describes something that happened); only the wait is given up.
+ */
+export const unrecorded = (problem: string, cause?: unknown) =>
+  new StrongroomError(
+    'SERVICE_UNAVAILABLE',
+    `The audit log could not store the event in time: ${problem}`,
     cause === undefined ? undefined : { cause },
   )
 

@@ -79,11 +79,21 @@ export async function auditKeys(
         LABEL,
         existsSync(file) ? await readFile(file) : sealer.sealSystemSecret(LABEL, randomBytes(64)),
       ))
-  const plain = sealer.openSystemSecret(LABEL, sealed)
+  const where = shared === undefined ? file : 'the metadata database'
+  let plain: Buffer
+  try {
+    plain = sealer.openSystemSecret(LABEL, sealed)
+  } catch (e) {
+    throw new StrongroomError(
+      'IO',
+      `the audit keys kept in ${where} do not open under this installation's root key: they were replaced, or belong to another installation`,
+      { cause: e },
+    )
+  }
   if (plain.length !== 64)
     throw new StrongroomError(
       'INTERNAL',
-      `${shared === undefined ? file : 'the metadata database'} does not hold the audit keys`,
+      `${where} does not hold the audit keys`,
     )
   const seed = Buffer.from(plain.subarray(0, 32))
   const hmacKey = Buffer.from(plain.subarray(32))

@@ -18,7 +18,8 @@
  * moment a record is written, the same for every gateway, and no merge step can reorder
  * records or lose those of a gateway that died before its turn.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import type { AuditCheckpointRecord, AuditStore } from '../meta/audit.ts'
 import { GroupCommitLog, type GroupCommitOptions, type Pending } from './group-commit.ts'
@@ -48,6 +49,8 @@ export class SharedAuditLog extends GroupCommitLog {
   private n: number
   private lastNote: string
   private sealing: Promise<void> | undefined
+  /** The newest checkpoint this gateway verified: what the database's must extend. */
+  private seen: AuditCheckpointRecord | undefined
 
   private constructor(o: SharedAuditLogOptions, size: number, note: string) {
     super(o, 'database')
@@ -59,14 +62,18 @@ export class SharedAuditLog extends GroupCommitLog {
     this.timer.unref()
   }
 
-  /** Opens the shared log: LOG_TAMPERED when its newest checkpoint is not this deployment's. */
+  /**
+   * Opens the shared log and seals what waits: LOG_TAMPERED when its newest checkpoint is not
+   * this deployment's, when it does not extend the newest this gateway saw before (kept in
+   * DIR/witness.json across restarts), or when an index is missing.
+   */
   static async open(o: SharedAuditLogOptions): Promise<SharedAuditLog> {
     await mkdir(o.dir, { recursive: true, mode: 0o700 })
     const last = await o.store.latestAuditCheckpoint()
     if (last !== undefined) opened(last, o)
     const log = new SharedAuditLog(o, await o.store.auditRecordCount(), last?.note ?? '')
-    // A new log gets its first checkpoint (size 0) at once, as a file log does.
-    if (last === undefined) await log.checkpoint()
+    log.seen = await readWitness(o.dir, (p) => log.alert(p))
+    await log.checkpoint()
     if (log.broken !== undefined) {
       await log.close()
       throw new StrongroomError('LOG_TAMPERED', log.broken)
@@ -132,27 +139,21 @@ export class SharedAuditLog extends GroupCommitLog {
 
   private async sealOnce(): Promise<void> {
     const store = this.o.store
+    // Read before the database is: every record this gateway knows of by now is in its count.
+    const known = this.n
     const last = await store.latestAuditCheckpoint()
-    const edge = last === undefined ? Frontier.empty() : opened(last, this.o)
     const count = await store.auditRecordCount()
+    if (count < known)
+      throw new StrongroomError(
+        'LOG_TAMPERED',
+        `the shared audit log holds ${count} records, fewer than the ${known} this gateway saw: records were removed, or the database was rolled back`,
+      )
+    const edge = last === undefined ? Frontier.empty() : opened(last, this.o)
+    await this.witness(last, edge)
     this.n = Math.max(this.n, count)
-    if (last !== undefined && count <= last.size) {
-      this.lastNote = last.note
-      return
-    }
+    if (last !== undefined && count <= last.size) return
     const end = Math.min(count, edge.size + SEAL_MAX)
-    while (edge.size < end) {
-      const page = await store.auditRecords(edge.size, Math.min(PAGE, end - edge.size))
-      if (page.length === 0 || page[0]?.index !== edge.size)
-        throw new StrongroomError(
-          'LOG_TAMPERED',
-          `audit record ${edge.size} is missing from the shared log, which holds ${count}`,
-        )
-      for (const { index, record } of page) {
-        if (index !== edge.size) break
-        edge.push(record)
-      }
-    }
+    await extend(store, edge, end, count)
     const note = signNote(
       formatCheckpoint({
         origin: this.o.origin,
@@ -163,8 +164,105 @@ export class SharedAuditLog extends GroupCommitLog {
       this.o.signerKey,
     )
     const next = { size: edge.size, note, frontier: edge.encode() }
-    if (await store.addAuditCheckpoint(last?.size ?? -1, next)) this.lastNote = note
+    if (await store.addAuditCheckpoint(last?.size ?? -1, next)) await this.remember(next)
   }
+
+  /**
+   * Checks that `last`, the database's newest checkpoint, extends the newest this gateway saw:
+   * never smaller, the same note at the same size, and the records between them, appended to
+   * the tree this gateway saw, hash to its root. Every gateway is so a witness of the others'
+   * checkpoints, and of the database: a rollback, a removed checkpoint or a rewritten record
+   * since it last looked is LOG_TAMPERED. (A gap too large to replay here is checked by a
+   * fresh `strongroom audit export`.)
+   */
+  private async witness(last: AuditCheckpointRecord | undefined, edge: Frontier): Promise<void> {
+    const seen = this.seen
+    if (last === undefined) {
+      if (seen === undefined) return
+      throw new StrongroomError(
+        'LOG_TAMPERED',
+        `the shared audit log's checkpoints are gone, though this gateway saw one of ${seen.size} records: the database was emptied or rolled back`,
+      )
+    }
+    if (seen !== undefined) {
+      if (last.size < seen.size || (last.size === seen.size && last.note !== seen.note))
+        throw new StrongroomError(
+          'LOG_TAMPERED',
+          `the shared audit log's newest checkpoint (${last.size} records) does not extend the one of ${seen.size} records this gateway saw: the database was rolled back, or its checkpoints replaced`,
+        )
+      if (last.size > seen.size && last.size - seen.size <= SEAL_MAX) {
+        const from = Frontier.decode(seen.size, seen.frontier)
+        await extend(this.o.store, from, last.size, last.size)
+        if (!from.root().equals(edge.root()))
+          throw new StrongroomError(
+            'LOG_TAMPERED',
+            `the shared audit log's records ${seen.size} to ${last.size - 1} do not hash to the checkpoint that covers them: a record was changed since it was sealed`,
+          )
+      }
+    }
+    if (seen?.note !== last.note) await this.remember(last)
+  }
+
+  /** Keeps `c` as the newest checkpoint seen, here and in DIR/witness.json. */
+  private async remember(c: AuditCheckpointRecord): Promise<void> {
+    this.seen = { size: c.size, note: c.note, frontier: Buffer.from(c.frontier) }
+    this.lastNote = c.note
+    await writeWitness(this.dir, this.seen)
+  }
+}
+
+/** Appends to `edge` the records up to index `end` (the log holds `count`); a gap is LOG_TAMPERED. */
+async function extend(store: AuditStore, edge: Frontier, end: number, count: number) {
+  while (edge.size < end) {
+    const page = await store.auditRecords(edge.size, Math.min(PAGE, end - edge.size))
+    if (page.length === 0 || page[0]?.index !== edge.size)
+      throw new StrongroomError(
+        'LOG_TAMPERED',
+        `audit record ${edge.size} is missing from the shared log, which holds ${count}`,
+      )
+    for (const { index, record } of page) {
+      if (index !== edge.size) break
+      edge.push(record)
+    }
+  }
+}
+
+const WITNESS = 'witness.json'
+
+/** The newest checkpoint this gateway saw before it stopped, if it kept one. */
+async function readWitness(
+  dir: string,
+  alert: (problem: string) => void,
+): Promise<AuditCheckpointRecord | undefined> {
+  const text = await readFile(join(dir, WITNESS), 'utf8').catch(() => undefined)
+  if (text === undefined) return undefined
+  try {
+    const v = JSON.parse(text) as { size?: unknown; note?: unknown; frontier?: unknown }
+    if (typeof v.size !== 'number' || typeof v.note !== 'string' || typeof v.frontier !== 'string')
+      throw new Error('not a size, a note and a tree edge')
+    const frontier = Buffer.from(v.frontier, 'base64')
+    Frontier.decode(v.size, frontier)
+    return { size: v.size, note: v.note, frontier }
+  } catch (e) {
+    alert(
+      `${join(dir, WITNESS)} is not a checkpoint this gateway kept, so it is ignored: ${(e as Error).message}`,
+    )
+    return undefined
+  }
+}
+
+async function writeWitness(dir: string, c: AuditCheckpointRecord): Promise<void> {
+  const tmp = join(dir, `${WITNESS}.tmp`)
+  await writeFile(
+    tmp,
+    JSON.stringify({
+      size: c.size,
+      note: c.note,
+      frontier: Buffer.from(c.frontier).toString('base64'),
+    }),
+    { mode: 0o600 },
+  )
+  await rename(tmp, join(dir, WITNESS))
 }
 
 /**

@@ -195,4 +195,34 @@ describe('serverIdentity of gateways sharing a metadata database', () => {
     const other = await serverIdentity(join(work, 'gw-new'), s, ['localhost'], shared)
     assert.equal(other.caPem, before.caPem)
   })
+
+  it('attack: a CA certificate swapped in the database is refused before any copy of it is written', async () => {
+    const shared = values()
+    const dir = join(work, 'gw-swap')
+    const real = await serverIdentity(dir, s, ['localhost'], shared)
+    const kept = JSON.parse((await shared.getSystemValue('pki/ca'))?.toString() ?? '{}') as {
+      sealedKey: string
+    }
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const forged = issueCertificate({
+      subject: 'Strongroom CA',
+      publicKey: other.publicKey,
+      issuer: { name: 'Strongroom CA', key: other.privateKey, publicKey: other.publicKey },
+      ca: true,
+      days: 3650,
+    })
+    const swapped = values()
+    await swapped.keepSystemValue(
+      'pki/ca',
+      Buffer.from(JSON.stringify({ pem: forged, sealedKey: kept.sealedKey })),
+    )
+    await assert.rejects(serverIdentity(dir, s, ['localhost'], swapped), /is not the CA key's/)
+    assert.equal(readFileSync(join(dir, 'ca.pem'), 'utf8'), real.caPem)
+    const junk = values()
+    await junk.keepSystemValue('pki/ca', Buffer.from('not json'))
+    await assert.rejects(
+      serverIdentity(dir, s, ['localhost'], junk),
+      /is not a certificate and a sealed key/,
+    )
+  })
 })

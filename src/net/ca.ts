@@ -24,6 +24,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
+import { StrongroomError } from '../errors.ts'
 import type { SystemValues } from '../meta/installation.ts'
 
 // ---- a minimal DER encoder
@@ -214,9 +215,17 @@ export async function sharedCaPem(shared: SystemValues): Promise<string | undefi
 }
 
 function decodeCa(value: Buffer): StoredCa {
-  const v = JSON.parse(value.toString('utf8')) as { pem?: unknown; sealedKey?: unknown }
+  let v: { pem?: unknown; sealedKey?: unknown } = {}
+  try {
+    v = JSON.parse(value.toString('utf8')) as typeof v
+  } catch {
+    // reported below
+  }
   if (typeof v.pem !== 'string' || typeof v.sealedKey !== 'string')
-    throw new Error('the shared CA is not a certificate and a sealed key')
+    throw new StrongroomError(
+      'IO',
+      'the CA kept in the metadata database (system value pki/ca) is not a certificate and a sealed key',
+    )
   return { pem: v.pem, sealedKey: Buffer.from(v.sealedKey, 'base64') }
 }
 
@@ -259,11 +268,27 @@ export async function serverIdentity(
     await writeAtomic(caKeyFile, made.sealedKey, 0o600)
   }
   const caPem = made.pem
-  const caKey = createPrivateKey({
-    key: sealer.open('pki/ca.key', made.sealedKey),
-    format: 'der',
-    type: 'pkcs8',
-  })
+  const where = shared === undefined ? caKeyFile : 'the metadata database'
+  let caKey: KeyObject
+  try {
+    caKey = createPrivateKey({
+      key: sealer.open('pki/ca.key', made.sealedKey),
+      format: 'der',
+      type: 'pkcs8',
+    })
+  } catch (e) {
+    throw new StrongroomError(
+      'IO',
+      `the CA key kept in ${where} does not open under this installation's root key: it was replaced, or belongs to another installation`,
+      { cause: e },
+    )
+  }
+  // Nothing is written, and nothing issued, from a certificate that is not the key's.
+  if (!new X509Certificate(caPem).checkPrivateKey(caKey))
+    throw new StrongroomError(
+      'IO',
+      `the CA certificate kept in ${where === caKeyFile ? caCert : where} is not the CA key's: it was replaced`,
+    )
   await writeAtomic(caCert, caPem, 0o600)
   await writeAtomic(join(dataDir, 'ca.pem'), caPem, 0o600)
   const ca = new X509Certificate(caPem)

@@ -5,7 +5,7 @@
  * tlog-tiles verifier checks, and refusal when the database was tampered with.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -17,6 +17,7 @@ import { sharedRecords, SharedAuditLog } from '../../src/audit/shared-log.ts'
 import { generateKey, signNote } from '../../src/audit/tlog/note.ts'
 import { formatCheckpoint } from '../../src/audit/tlog/checkpoint.ts'
 import { verifyLog } from '../../src/audit/tlog/verify.ts'
+import { EMPTY_ROOT } from '../../src/audit/tlog/merkle.ts'
 import { SqliteMetadataStore } from '../../src/meta/sqlite/store.ts'
 import type { MetadataStore } from '../../src/meta/store.ts'
 
@@ -171,6 +172,78 @@ describe('shared audit log', () => {
     }
   })
 
+  it('attack: the database rolled back to an older copy under a running gateway: it refuses work, and refuses to start again', async () => {
+    const { store, path } = fresh()
+    const dir = join(root, `witness-${++n}`)
+    const reopen = () =>
+      SharedAuditLog.open({
+        store,
+        dir,
+        signerKey: keys.signerKey,
+        verifierKey: keys.verifierKey,
+        origin,
+        onAlert: () => {},
+      })
+    try {
+      const log = await reopen()
+      for (let i = 0; i < 8; i++) await log.append(rec(`old${i}`))
+      await log.checkpoint()
+      for (let i = 0; i < 4; i++) await log.append(rec(`new${i}`))
+      await log.checkpoint()
+      // What a restore of a copy taken at 8 records leaves: the newer records and checkpoint gone.
+      const db = new DatabaseSync(path)
+      db.prepare('DELETE FROM audit_records WHERE idx >= 8').run()
+      db.prepare('DELETE FROM audit_checkpoints WHERE size > 8').run()
+      db.close()
+      await log.checkpoint()
+      assert.match(log.problem() ?? '', /holds 8 records, fewer than the 12 this gateway saw/)
+      await assert.rejects(log.append(rec('after')), (e) =>
+        isStrongroomError(e, 'SERVICE_UNAVAILABLE'),
+      )
+      await log.close()
+      // Restarted, it remembers the checkpoint it saw (DIR/witness.json).
+      await assert.rejects(reopen(), (e) => {
+        assert.ok(isStrongroomError(e, 'LOG_TAMPERED'))
+        assert.match(e.message, /does not extend the one of 12 records this gateway saw/)
+        return true
+      })
+      // A gateway that never saw the newer checkpoint has nothing to compare: a fresh export
+      // verifies the older log, which is why every gateway keeps its witness.
+      await (await open(store)).close()
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('attack: checkpoints removed and a sealed record rewritten, or the audit tables emptied: a running gateway refuses', async () => {
+    for (const attack of [
+      [
+        'DELETE FROM audit_checkpoints WHERE size > 0',
+        "UPDATE audit_records SET record = X'7b7d' WHERE idx = 5",
+      ],
+      ['DELETE FROM audit_checkpoints', 'DELETE FROM audit_records'],
+    ]) {
+      const { store, path } = fresh()
+      try {
+        const log = await open(store)
+        for (let i = 0; i < 10; i++) await log.append(rec(`t${i}`))
+        await log.checkpoint()
+        const db = new DatabaseSync(path)
+        for (const sql of attack) db.prepare(sql).run()
+        db.close()
+        await log.checkpoint()
+        assert.match(
+          log.problem() ?? '',
+          /does not extend the one of 10 records|fewer than the 10 this gateway saw/,
+          attack.join('; '),
+        )
+        await log.close()
+      } finally {
+        await store.close()
+      }
+    }
+  })
+
   it('attack: an export directory ahead of the database (a rolled-back database) is refused', async () => {
     const a = fresh()
     const b = fresh()
@@ -189,6 +262,37 @@ describe('shared audit log', () => {
     } finally {
       await a.store.close()
       await b.store.close()
+    }
+  })
+
+  it("attack: exporting into another log's export, or onto a file, is refused before anything is written", async () => {
+    const { store } = fresh()
+    try {
+      const log = await open(store)
+      await log.append(rec('mine'))
+      await log.close()
+      const foreign = join(root, 'export-foreign')
+      mkdirSync(foreign)
+      const theirs = generateKey('strongroom/audit/someone-else')
+      writeFileSync(
+        join(foreign, 'checkpoint'),
+        signNote(
+          formatCheckpoint({
+            origin: 'strongroom/audit/someone-else',
+            size: 0,
+            root: Buffer.from(EMPTY_ROOT),
+            extensions: [],
+          }),
+          theirs.signerKey,
+        ),
+      )
+      await assert.rejects(exported(store, foreign), /holds an export of another log/)
+      assert.deepEqual(readdirSync(foreign), ['checkpoint'])
+      const file = join(root, 'export-file')
+      writeFileSync(file, 'x')
+      await assert.rejects(exported(store, file), /is not a directory/)
+    } finally {
+      await store.close()
     }
   })
 

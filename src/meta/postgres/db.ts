@@ -10,7 +10,7 @@ import { StrongroomError } from '../../errors.ts'
 export interface PgOptions {
   /** Connections this gateway may hold (default 10). */
   readonly maxConnections?: number
-  /** Longest a statement may run (default 5 s). */
+  /** Longest a statement may run (default 5 s; 0: no limit). */
   readonly statementTimeoutMs?: number
   /** Longest a request waits for a connection (default 5 s). */
   readonly connectTimeoutMs?: number
@@ -54,11 +54,20 @@ export class PgDb {
   readonly any: Queryable
 
   constructor(url: string, options: PgOptions = {}) {
+    const statementMs = options.statementTimeoutMs ?? 5000
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-      statement_timeout: options.statementTimeoutMs ?? 5000,
+      statement_timeout: statementMs,
+      // A server that stops answering (frozen, a network black hole) fails the query here too,
+      // a second after the server's own timeout would have: never a request that hangs.
+      query_timeout: statementMs === 0 ? undefined : statementMs + 1000,
+      // A gateway frozen inside a transaction (a paused VM) must not hold its locks, the audit
+      // log's index counter among them, for longer than this: the server ends its session.
+      idle_in_transaction_session_timeout: 10_000,
+      // A peer that vanished is noticed by TCP keepalive, not by waiting forever.
+      keepAlive: true,
       idleTimeoutMillis: 30_000,
     })
     // An idle connection the server drops is replaced on the next checkout; never an uncaught error.
@@ -141,6 +150,12 @@ function unavailable(e: unknown): Error {
       (/^(08|57P0[1-3])/.test(code) ||
         ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) ||
     /timeout exceeded when trying to connect|Connection terminated|not queryable/.test(message)
+  if (code === '57014' || /Query read timeout/.test(message))
+    return new StrongroomError(
+      'SERVICE_UNAVAILABLE',
+      'the metadata database (PostgreSQL) did not answer in time (busy, or a lock held elsewhere); retry shortly',
+      { cause: e },
+    )
   if (!down) return e
   return new StrongroomError(
     'SERVICE_UNAVAILABLE',

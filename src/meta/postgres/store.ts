@@ -28,13 +28,15 @@ export type PgMetadataStore = MetadataStore
 export const PgMetadataStore = {
   /** Connects to `url` (postgres://…), brings the schema up to date, and answers the store. */
   async open(url: string, options: PgOptions = {}): Promise<PgMetadataStore> {
-    const db = new PgDb(url, options)
+    // Migrations run on a connection of their own without a statement timeout: an index built
+    // over a big table, or a wait for another gateway's migration, takes as long as it takes.
+    const migrating = new PgDb(url, { ...options, maxConnections: 1, statementTimeoutMs: 0 })
     try {
-      await migrate(db)
-    } catch (e) {
-      await db.close()
-      throw e
+      await migrate(migrating)
+    } finally {
+      await migrating.close()
     }
+    const db = new PgDb(url, options)
     return compose(
       [
         new PgInstallationStore(db),
