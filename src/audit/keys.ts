@@ -91,10 +91,7 @@ export async function auditKeys(
     )
   }
   if (plain.length !== 64)
-    throw new StrongroomError(
-      'INTERNAL',
-      `${where} does not hold the audit keys`,
-    )
+    throw new StrongroomError('INTERNAL', `${where} does not hold the audit keys`)
   const seed = Buffer.from(plain.subarray(0, 32))
   const hmacKey = Buffer.from(plain.subarray(32))
   plain.fill(0)

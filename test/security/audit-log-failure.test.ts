@@ -58,7 +58,10 @@ describe('an audit log whose journal is removed under the running gateway (fail-
     const put = await g.send(g.admin, { method: 'PUT', path: '/audited/k', body: 'x' })
     assert.equal(put.status, 503, put.body)
     assert.match(put.body, /<Code>ServiceUnavailable<\/Code>/)
-    assert.match(put.body, /audit log c(an|ould) ?not (record this request|store the event).*journal was removed/)
+    assert.match(
+      put.body,
+      /audit log c(an|ould) ?not (record this request|store the event).*journal was removed/,
+    )
   })
 
   it('later writes never reach their handler: the key does not exist', async () => {

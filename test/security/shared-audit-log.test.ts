@@ -60,11 +60,15 @@ describe(
         // Its event reaches the log once the database answers (retried in the background).
         const store = await PgMetadataStore.open(meta, { maxConnections: 1 })
         try {
-          let found = false
-          for (let i = 0; i < 50 && !found; i++) {
+          const logged = async () => {
             for await (const e of events(store))
-              if (e.requestID === id && e.eventName === 'PutObject') found = true
-            if (!found) await new Promise((r) => setTimeout(r, 200))
+              if (e.requestID === id && e.eventName === 'PutObject') return true
+            return false
+          }
+          let found = await logged()
+          for (let i = 0; i < 50 && !found; i++) {
+            await new Promise((r) => setTimeout(r, 200))
+            found = await logged()
           }
           assert.ok(found, `the event of request ${id} is in the shared log`)
         } finally {

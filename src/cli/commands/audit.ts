@@ -40,9 +40,7 @@ export const auditPublicKey: Command = {
     '  strongroom audit public-key --json',
   ].join('\n'),
   async run(ctx) {
-    const keys = await withApp(ctx, (app) =>
-      auditKeys(app.config.dataDir, app.sealer, app.shared),
-    )
+    const keys = await withApp(ctx, (app) => auditKeys(app.config.dataDir, app.sealer, app.shared))
     ctx.print(keys.verifierKey, { origin: keys.origin, verifierKey: keys.verifierKey })
     return 0
   },
