@@ -69,6 +69,7 @@ const SEAL_AT = 65_536
 const MAX_INBOX_BYTES = 16 << 20
 
 export class AuditLog extends GroupCommitLog {
+  readonly shared = false
   readonly dir: string
   readonly logDir: string
   private readonly o: AuditLogOptions

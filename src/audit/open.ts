@@ -15,6 +15,8 @@ export interface AuditWriter extends EventLog {
   readonly dir: string
   /** The next record's index, as far as this gateway knows. */
   readonly size: number
+  /** The installation's shared log (other gateways write it too), not this machine's own. */
+  readonly shared: boolean
   readonly droppedCount: number
   readonly checkpointNote: string
   /** Calls `fn` with each record this gateway wrote, once durable, in index order. */

@@ -43,6 +43,7 @@ const SEAL_MAX = 262_144
 const PAGE = 2048
 
 export class SharedAuditLog extends GroupCommitLog {
+  readonly shared = true
   readonly dir: string
   private readonly o: SharedAuditLogOptions
   /** The next index this gateway knows of. */

@@ -28,12 +28,18 @@ import type { AuditSink } from './sinks/sink.ts'
 import { openSyslogSink } from './sinks/syslog.ts'
 import { openWebhookSink } from './sinks/webhook.ts'
 
-async function openSink(s: SinkSpec, auditDir: string, env: NodeJS.ProcessEnv): Promise<AuditSink> {
+async function openSink(
+  s: SinkSpec,
+  auditDir: string,
+  env: NodeJS.ProcessEnv,
+  startSeq: number,
+): Promise<AuditSink> {
   const common = {
     name: s.name,
     format: s.format,
     toOcsf,
     spoolDir: join(auditDir, 'spool', s.name),
+    startSeq,
   }
   const secret = (name: string | undefined) => {
     if (name === undefined) return {}
@@ -89,7 +95,10 @@ export async function startAuditStream(
 ): Promise<AuditStream> {
   const sinks: AuditSink[] = []
   try {
-    for (const s of o.sinks) sinks.push(await openSink(s, log.dir, o.env))
+    // A new sink of a gateway on the shared log starts at its end: what other gateways wrote
+    // before is theirs to deliver. On a machine's own log it starts at the beginning.
+    const start = log.shared ? log.size : 0
+    for (const s of o.sinks) sinks.push(await openSink(s, log.dir, o.env, start))
   } catch (e) {
     await Promise.all(sinks.map((s) => s.close()))
     throw e

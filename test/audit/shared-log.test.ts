@@ -5,13 +5,17 @@
  * tlog-tiles verifier checks, and refusal when the database was tampered with.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, describe, it } from 'node:test'
 import { isStrongroomError } from '../../src/errors.ts'
+import { encodeEvent } from '../../src/audit/event.ts'
 import { exportSharedLog } from '../../src/audit/export.ts'
+import { parseSinkSpecs } from '../../src/audit/sinks/config.ts'
+import { sampleEvent } from '../../src/audit/sinks/testing.ts'
+import { startAuditStream } from '../../src/audit/stream.ts'
 import { auditKeys } from '../../src/audit/keys.ts'
 import { sharedRecords, SharedAuditLog } from '../../src/audit/shared-log.ts'
 import { generateKey, signNote } from '../../src/audit/tlog/note.ts'
@@ -291,6 +295,35 @@ describe('shared audit log', () => {
       const file = join(root, 'export-file')
       writeFileSync(file, 'x')
       await assert.rejects(exported(store, file), /is not a directory/)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it("sends a new gateway's sinks what it writes from then on, not the installation's history", async () => {
+    const { store } = fresh()
+    try {
+      const a = await open(store)
+      for (let i = 0; i < 5; i++) await a.append(encodeEvent(sampleEvent(i)))
+      const b = await open(store)
+      const files = join(root, `sink-${++n}`)
+      const stream = await startAuditStream(b, {
+        sinks: parseSinkSpecs([{ type: 'file', name: 'siem', dir: files }]),
+        rules: 'off',
+        env: {},
+        onAlert: () => {},
+      })
+      await b.append(encodeEvent(sampleEvent(5)))
+      await b.append(encodeEvent(sampleEvent(6)))
+      await b.flush()
+      await stream.close()
+      const sent = readdirSync(files)
+        .flatMap((f) => readFileSync(join(files, f), 'utf8').trim().split('\n'))
+        .filter((l) => l !== '')
+        .map((l) => (JSON.parse(l) as { eventID: string }).eventID)
+      assert.deepEqual(sent, [sampleEvent(5).eventID, sampleEvent(6).eventID])
+      await a.close()
+      await b.close()
     } finally {
       await store.close()
     }
