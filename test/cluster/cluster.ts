@@ -1,14 +1,16 @@
 /**
  * A throwaway scale-out deployment on loopback, from Debian's packages: PostgreSQL for metadata
  * (test/pg/server.ts), a single-node Ceph RGW for sealed blobs (test/ceph/server.ts), N
- * stateless gateways (`strongroom serve` processes sharing nothing but those two stores, the
- * root key and the CA), and HAProxy in TCP mode in front (TLS passes through to the gateways).
+ * stateless gateways (`strongroom serve` processes sharing nothing but those two stores and
+ * the root key), and HAProxy in TCP mode in front (TLS passes through to the gateways).
  * `npm run cluster` (scripts/cluster.ts) starts one for a person; the cluster tests start
  * their own.
  *
- * Gateways share one data directory on this machine for the CA (pki/) only; their metadata
- * and blobs are in the shared stores. HAProxy checks each gateway every 500 ms and redispatches
- * a connection a dead gateway refuses, so a client's retry reaches a live one.
+ * Each gateway has a data directory of its own, as on a machine of its own: the CA, the audit
+ * log, metadata and blobs are in the shared stores. HAProxy checks each gateway's /_health
+ * over TLS every 500 ms (a frozen gateway, or one whose audit log cannot record, leaves the
+ * rotation) and redispatches a connection a dead gateway refuses, so a client's retry reaches
+ * a live one.
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
@@ -21,6 +23,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { startPostgres, type Postgres } from '../pg/server.ts'
 import { startRgw, type Rgw } from '../ceph/server.ts'
 import { BIN, spawnServe, type ServeProcess } from '../serve-process.ts'
+import { HEALTH_PATH } from '../../src/api/server.ts'
 
 export const NEEDS_CLUSTER =
   'needs Debian packages postgresql haproxy ceph-mon ceph-osd radosgw ceph-common (apt-get install postgresql haproxy ceph-mon ceph-osd radosgw ceph-common)'
@@ -179,9 +182,14 @@ export async function startCluster(
         '  default_backend gateways',
         'backend gateways',
         '  balance roundrobin',
+        // A gateway is in rotation while its health check answers 200 over TLS: not one that
+        // is frozen (no answer within a second), nor one whose audit log cannot record (503).
+        `  option httpchk GET ${HEALTH_PATH}`,
+        '  http-check expect status 200',
+        '  timeout check 1s',
         ...ports.map(
           (p, i) =>
-            `  server gw${String(i + 1)} 127.0.0.1:${String(p)} check inter 500ms fall 1 rise 1`,
+            `  server gw${String(i + 1)} 127.0.0.1:${String(p)} check check-ssl verify required ca-file ${join(gatewayDir(0), 'ca.pem')} inter 500ms fall 1 rise 1`,
         ),
         '',
       ].join('\n'),
