@@ -10,6 +10,8 @@
  * It stays up until interrupted (Ctrl-C, SIGTERM), then stops every process and removes every
  * file it made. Needs Debian's postgresql, haproxy, ceph-mon, ceph-osd, radosgw, ceph-common.
  */
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { NEEDS_CLUSTER, startCluster } from '../test/cluster/cluster.ts'
 
 const gateways = Number(process.argv[2] ?? '3')
@@ -35,9 +37,21 @@ process.stdout.write(
     '',
   ].join('\n'),
 )
+// The CLI (doctor, migrate, audit export, explain) needs the stores and the root key: a file to
+// source, owner-only, removed with the rest.
+const envFile = join(dirname(cluster.dataDir), 'cluster.env')
+writeFileSync(
+  envFile,
+  Object.entries(cluster.env)
+    .filter(([k]) => k.startsWith('STRONGROOM_') && !k.startsWith('STRONGROOM_ADMIN_'))
+    .map(([k, v]) => `${k}='${(v ?? '').replaceAll("'", "'\\''")}'\n`)
+    .join(''),
+  { mode: 0o600 },
+)
 process.stderr.write(
   `cluster: ready in ${((Date.now() - started) / 1000).toFixed(1)} s; try:\n` +
     `  AWS_ACCESS_KEY_ID=${cluster.admin.accessKeyId} AWS_SECRET_ACCESS_KEY=${cluster.admin.secretAccessKey} AWS_CA_BUNDLE=${cluster.ca} AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url ${cluster.endpoint} s3 mb s3://models\n` +
+    `cluster: for the CLI (doctor, migrate, audit export): set -a; . ${envFile}; set +a\n` +
     'cluster: Ctrl-C stops it and removes everything\n',
 )
 let stopping = false
