@@ -17,6 +17,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openCheckpoint, parseCheckpoint } from './tlog/checkpoint.ts'
 import { readLogFile } from './tlog/files.ts'
+import { checkRecordMac } from './record-mac.ts'
 import { parseNote } from './tlog/note.ts'
 import { TileWriter } from './tlog/tiles.ts'
 
@@ -30,6 +31,8 @@ export async function exportSharedLog(
   o: {
     readonly verifierKey: string
     readonly origin: string
+    /** Each record's MAC is checked with it (./record-mac.ts). */
+    readonly macKey: Buffer
     readonly progress?: (written: number, total: number) => void
   },
 ): Promise<{ size: number; from: number; note: string }> {
@@ -88,9 +91,10 @@ export async function exportSharedLog(
         'LOG_TAMPERED',
         `audit record ${at} is missing from the database, whose checkpoint covers ${size}`,
       )
-    for (const { index, record } of page) {
-      if (index !== at) break
-      chunk.push(record)
+    for (const r of page) {
+      if (r.index !== at) break
+      checkRecordMac(o.macKey, r)
+      chunk.push(r.record)
       at++
     }
     if (chunk.length >= CHUNK || at === size) {

@@ -19,6 +19,7 @@ import { link, mkdir, open, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import type { SystemValues } from '../meta/installation.ts'
+import { recordMacKey } from './record-mac.ts'
 import { signerKeyFor, verifierKeyFor } from './tlog/note.ts'
 
 export interface AuditKeys {
@@ -29,6 +30,8 @@ export interface AuditKeys {
   readonly seed: Buffer
   /** Correlates secrets in events (HMAC-SHA256). */
   readonly hmacKey: Buffer
+  /** MACs each record of the shared log (./record-mac.ts), derived from `hmacKey`. */
+  readonly recordMacKey: Buffer
   /**
    * The log's origin line and key name, `strongroom/audit/<16 hex>`: derived from the public
    * key, so it is unique to the deployment and needs no state of its own.
@@ -102,6 +105,7 @@ export async function auditKeys(
     ...pair,
     seed,
     hmacKey,
+    recordMacKey: recordMacKey(hmacKey),
     origin,
     verifierKey: verifierKeyFor(origin, raw),
     signerKey: signerKeyFor(origin, seed),

@@ -40,5 +40,5 @@ export function openAuditLog(
   }
   return app.shared === undefined
     ? AuditLog.open(common)
-    : SharedAuditLog.open({ ...common, store: app.shared })
+    : SharedAuditLog.open({ ...common, store: app.shared, macKey: keys.recordMacKey })
 }

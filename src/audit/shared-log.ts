@@ -26,6 +26,7 @@ import { GroupCommitLog, type GroupCommitOptions, type Pending } from './group-c
 import { formatCheckpoint, openCheckpoint } from './tlog/checkpoint.ts'
 import { Frontier } from './tlog/frontier.ts'
 import { signNote } from './tlog/note.ts'
+import { checkRecordMac, recordMac } from './record-mac.ts'
 
 export interface SharedAuditLogOptions extends GroupCommitOptions {
   readonly store: AuditStore
@@ -34,6 +35,8 @@ export interface SharedAuditLogOptions extends GroupCommitOptions {
   readonly signerKey: string
   readonly verifierKey: string
   readonly origin: string
+  /** The key each record's MAC is made and checked with (./record-mac.ts). */
+  readonly macKey: Buffer
   /** Most time between a record's commit and the checkpoint that covers it (default 1 s). */
   readonly checkpointMs?: number
 }
@@ -115,7 +118,11 @@ export class SharedAuditLog extends GroupCommitLog {
   }
 
   protected async commit(batch: readonly Pending[]): Promise<number> {
-    const first = await this.o.store.appendAuditRecords(batch.map((p) => p.bytes))
+    const key = this.o.macKey
+    const first = await this.o.store.appendAuditRecords(
+      batch.map((p) => p.bytes),
+      (i, r) => recordMac(key, i, r),
+    )
     this.n = Math.max(this.n, first + batch.length)
     return first
   }
@@ -154,7 +161,7 @@ export class SharedAuditLog extends GroupCommitLog {
     this.n = Math.max(this.n, count)
     if (last !== undefined && count <= last.size) return
     const end = Math.min(count, edge.size + SEAL_MAX)
-    await extend(store, edge, end, count)
+    await extend(store, edge, end, count, this.o.macKey)
     const note = signNote(
       formatCheckpoint({
         origin: this.o.origin,
@@ -193,7 +200,7 @@ export class SharedAuditLog extends GroupCommitLog {
         )
       if (last.size > seen.size && last.size - seen.size <= SEAL_MAX) {
         const from = Frontier.decode(seen.size, seen.frontier)
-        await extend(this.o.store, from, last.size, last.size)
+        await extend(this.o.store, from, last.size, last.size, this.o.macKey)
         if (!from.root().equals(edge.root()))
           throw new StrongroomError(
             'LOG_TAMPERED',
@@ -212,8 +219,17 @@ export class SharedAuditLog extends GroupCommitLog {
   }
 }
 
-/** Appends to `edge` the records up to index `end` (the log holds `count`); a gap is LOG_TAMPERED. */
-async function extend(store: AuditStore, edge: Frontier, end: number, count: number) {
+/**
+ * Appends to `edge` the records up to index `end` (the log holds `count`), each checked against
+ * its MAC; a gap or a record no gateway wrote is LOG_TAMPERED.
+ */
+async function extend(
+  store: AuditStore,
+  edge: Frontier,
+  end: number,
+  count: number,
+  macKey: Buffer,
+) {
   while (edge.size < end) {
     const page = await store.auditRecords(edge.size, Math.min(PAGE, end - edge.size))
     if (page.length === 0 || page[0]?.index !== edge.size)
@@ -221,9 +237,10 @@ async function extend(store: AuditStore, edge: Frontier, end: number, count: num
         'LOG_TAMPERED',
         `audit record ${edge.size} is missing from the shared log, which holds ${count}`,
       )
-    for (const { index, record } of page) {
-      if (index !== edge.size) break
-      edge.push(record)
+    for (const r of page) {
+      if (r.index !== edge.size) break
+      checkRecordMac(macKey, r)
+      edge.push(r.record)
     }
   }
 }

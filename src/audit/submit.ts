@@ -8,6 +8,7 @@ import type { App } from '../app.ts'
 import { encodeEvent, type AuditEvent } from './event.ts'
 import { auditKeys, logIdentity } from './keys.ts'
 import { AuditLog } from './log.ts'
+import { recordMac } from './record-mac.ts'
 
 export class EventBatch {
   private readonly app: Pick<App, 'config' | 'sealer' | 'shared'>
@@ -27,11 +28,11 @@ export class EventBatch {
     const batch = this.pending
     this.pending = []
     const { config, sealer, shared } = this.app
+    const keys = await auditKeys(config.dataDir, sealer, shared)
     if (shared !== undefined) {
-      await shared.appendAuditRecords(batch)
+      await shared.appendAuditRecords(batch, (i, r) => recordMac(keys.recordMacKey, i, r))
       return
     }
-    const keys = await auditKeys(config.dataDir, sealer)
     await AuditLog.submit({ dir: config.auditDir, ...logIdentity(keys) }, batch)
   }
 }

@@ -16,16 +16,27 @@ export interface AuditCheckpointRecord {
   readonly frontier: Uint8Array
 }
 
+/** A record of the shared log with its index and the MAC its writer gave it. */
+export interface StoredAuditRecord {
+  readonly index: number
+  readonly record: Buffer
+  readonly mac: Buffer
+}
+
 export interface AuditStore {
   /**
    * Appends `records` in one transaction, after every record committed before it; answers the
-   * first one's index. Indexes are dense and in commit order: 0, 1, 2, and so on.
+   * first one's index. Indexes are dense and in commit order: 0, 1, 2, and so on. Each record
+   * is stored with `mac(index, record)`, computed once its index is known.
    */
-  appendAuditRecords(records: readonly Uint8Array[]): Promise<number>
+  appendAuditRecords(
+    records: readonly Uint8Array[],
+    mac: (index: number, record: Uint8Array) => Uint8Array,
+  ): Promise<number>
   /** Records committed so far: the next record's index. */
   auditRecordCount(): Promise<number>
   /** At most `limit` records from index `from` on, in index order. */
-  auditRecords(from: number, limit: number): Promise<{ index: number; record: Buffer }[]>
+  auditRecords(from: number, limit: number): Promise<StoredAuditRecord[]>
   /** The newest checkpoint, or undefined before the first. */
   latestAuditCheckpoint(): Promise<AuditCheckpointRecord | undefined>
   /**

@@ -30,6 +30,7 @@ after(() => rmSync(root, { recursive: true, force: true }))
 let n = 0
 const origin = 'strongroom/audit/shared-test'
 const keys = generateKey(origin)
+const macKey = Buffer.alloc(32, 9)
 const rec = (s: string) => Buffer.from(`{"eventID":"${s}"}`)
 
 function fresh(): { store: MetadataStore; path: string } {
@@ -44,11 +45,12 @@ const open = (store: MetadataStore, alerts: string[] = []) =>
     signerKey: keys.signerKey,
     verifierKey: keys.verifierKey,
     origin,
+    macKey,
     onAlert: (p) => alerts.push(p),
   })
 
 const exported = (store: MetadataStore, dir: string) =>
-  exportSharedLog(store, dir, { verifierKey: keys.verifierKey, origin })
+  exportSharedLog(store, dir, { verifierKey: keys.verifierKey, origin, macKey })
 
 describe('shared audit log', () => {
   it('gives records from several writers one dense order, sealed and exported as a log that verifies', async () => {
@@ -152,6 +154,28 @@ describe('shared audit log', () => {
     }
   })
 
+  it('attack: a forged record inserted in the database (the next index) is refused by the next seal, and never signed', async () => {
+    const { store, path } = fresh()
+    try {
+      const log = await open(store)
+      for (let i = 0; i < 3; i++) await log.append(rec(`g${i}`))
+      await log.checkpoint()
+      const db = new DatabaseSync(path)
+      db.prepare('INSERT INTO audit_records (idx, record, mac) VALUES (3, ?, ?)').run(
+        rec('forged'),
+        Buffer.alloc(32),
+      )
+      db.close()
+      await log.checkpoint()
+      assert.match(log.problem() ?? '', /audit record 3 .* was not written there by a gateway/)
+      await log.close()
+      // No checkpoint covers it: the export stops at the last signed one.
+      assert.equal((await exported(store, join(root, `export-${++n}`))).size, 3)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('attack: a checkpoint not signed by the deployment makes the log refuse to open, and a running log refuse work', async () => {
     const { store, path } = fresh()
     try {
@@ -186,6 +210,7 @@ describe('shared audit log', () => {
         signerKey: keys.signerKey,
         verifierKey: keys.verifierKey,
         origin,
+        macKey,
         onAlert: () => {},
       })
     try {

@@ -84,6 +84,7 @@ describe(
         const r = await exportSharedLog(store, out, {
           verifierKey: keys.verifierKey,
           origin: keys.origin,
+          macKey: keys.recordMacKey,
         })
         assert.equal(r.size, seen.length)
         const check = await verifyLog(out, keys.verifierKey)

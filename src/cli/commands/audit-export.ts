@@ -45,6 +45,7 @@ export const auditExport: Command = {
       const r = await exportSharedLog(store, dir, {
         verifierKey: keys.verifierKey,
         origin: keys.origin,
+        macKey: keys.recordMacKey,
         progress: (written, total) => {
           if (Date.now() - shown < 1000) return
           shown = Date.now()

@@ -8,6 +8,8 @@ import type { AuditCheckpointRecord } from '../audit.ts'
 import { using, type MakeStore } from './fixtures.ts'
 
 const rec = (s: string) => Buffer.from(s, 'utf8')
+/** A stand-in MAC that names its index: the store must keep exactly what it is given. */
+const mac = (i: number, r: Uint8Array) => Buffer.from(`${i}:${Buffer.from(r).toString()}`)
 const checkpoint = (size: number): AuditCheckpointRecord => ({
   size,
   note: `note ${size}\n`,
@@ -20,14 +22,16 @@ export function auditConformance(make: MakeStore): void {
       using(make, async (store) => {
         assert.equal(await store.auditRecordCount(), 0)
         assert.deepEqual(await store.auditRecords(0, 10), [])
-        assert.equal(await store.appendAuditRecords([rec('a'), rec('b')]), 0)
-        assert.equal(await store.appendAuditRecords([rec('c')]), 2)
+        assert.equal(await store.appendAuditRecords([rec('a'), rec('b')], mac), 0)
+        assert.equal(await store.appendAuditRecords([rec('c')], mac), 2)
         assert.equal(await store.auditRecordCount(), 3)
         assert.deepEqual(await store.auditRecords(1, 10), [
-          { index: 1, record: rec('b') },
-          { index: 2, record: rec('c') },
+          { index: 1, record: rec('b'), mac: Buffer.from('1:b') },
+          { index: 2, record: rec('c'), mac: Buffer.from('2:c') },
         ])
-        assert.deepEqual(await store.auditRecords(0, 1), [{ index: 0, record: rec('a') }])
+        assert.deepEqual(await store.auditRecords(0, 1), [
+          { index: 0, record: rec('a'), mac: Buffer.from('0:a') },
+        ])
         assert.deepEqual(await store.auditRecords(3, 10), [])
       }))
 
@@ -36,7 +40,7 @@ export function auditConformance(make: MakeStore): void {
         const batches = Array.from({ length: 20 }, (_, b) =>
           Array.from({ length: 1 + (b % 4) }, (_, i) => rec(`${b}/${i}`)),
         )
-        const firsts = await Promise.all(batches.map((b) => store.appendAuditRecords(b)))
+        const firsts = await Promise.all(batches.map((b) => store.appendAuditRecords(b, mac)))
         const total = batches.reduce((n, b) => n + b.length, 0)
         assert.equal(await store.auditRecordCount(), total)
         const all = await store.auditRecords(0, 1000)
@@ -45,7 +49,12 @@ export function auditConformance(make: MakeStore): void {
           Array.from({ length: total }, (_, i) => i),
         )
         batches.forEach((b, n) =>
-          b.forEach((r, i) => assert.deepEqual(all[(firsts[n] ?? -1) + i]?.record, r)),
+          b.forEach((r, i) => {
+            const at = (firsts[n] ?? -1) + i
+            const got = all[at]
+            assert.ok(got, `record ${at}`)
+            assert.deepEqual([got.record, got.mac], [r, mac(at, r)])
+          }),
         )
       }))
 

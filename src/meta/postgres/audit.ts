@@ -4,7 +4,7 @@
  * record sees every record before it. A checkpoint names the one it extends (prev_size is
  * unique): of two gateways sealing at once, one wins.
  */
-import type { AuditCheckpointRecord, AuditStore } from '../audit.ts'
+import type { AuditCheckpointRecord, AuditStore, StoredAuditRecord } from '../audit.ts'
 import { bytea, int, isUniqueViolation, text, type PgDb } from './db.ts'
 
 export class PgAuditStore implements AuditStore {
@@ -14,7 +14,10 @@ export class PgAuditStore implements AuditStore {
     this.db = db
   }
 
-  appendAuditRecords(records: readonly Uint8Array[]): Promise<number> {
+  appendAuditRecords(
+    records: readonly Uint8Array[],
+    mac: (index: number, record: Uint8Array) => Uint8Array,
+  ): Promise<number> {
     return this.db.tx(async (c) => {
       const { rows } = await c.query(
         'UPDATE audit_head SET next = next + $1 WHERE id = 1 RETURNING next - $1 AS first',
@@ -22,8 +25,12 @@ export class PgAuditStore implements AuditStore {
       )
       const first = int((rows[0] as { first: unknown }).first)
       await c.query(
-        'INSERT INTO audit_records (idx, record) SELECT $1::bigint + n - 1, r FROM unnest($2::bytea[]) WITH ORDINALITY AS t(r, n)',
-        [first, records.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))],
+        'INSERT INTO audit_records (idx, record, mac) SELECT $1::bigint + n - 1, r, m FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(r, m, n)',
+        [
+          first,
+          records.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength)),
+          records.map((r, i) => Buffer.from(mac(first + i, r))),
+        ],
       )
       return first
     })
@@ -34,12 +41,16 @@ export class PgAuditStore implements AuditStore {
     return int(r?.next)
   }
 
-  async auditRecords(from: number, limit: number): Promise<{ index: number; record: Buffer }[]> {
+  async auditRecords(from: number, limit: number): Promise<StoredAuditRecord[]> {
     const rows = await this.db.query(
-      'SELECT idx, record FROM audit_records WHERE idx >= $1 ORDER BY idx LIMIT $2',
+      'SELECT idx, record, mac FROM audit_records WHERE idx >= $1 ORDER BY idx LIMIT $2',
       [from, limit],
     )
-    return rows.map((r) => ({ index: int(r.idx), record: Buffer.from(bytea(r.record)) }))
+    return rows.map((r) => ({
+      index: int(r.idx),
+      record: Buffer.from(bytea(r.record)),
+      mac: Buffer.from(bytea(r.mac)),
+    }))
   }
 
   async latestAuditCheckpoint(): Promise<AuditCheckpointRecord | undefined> {

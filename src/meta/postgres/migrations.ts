@@ -319,7 +319,7 @@ const LATER: readonly string[] = [
   // 18: the shared audit log (AuditStore). audit_head's one row hands out indexes: a writer
   // holds its row lock until it commits, so indexes are dense and in commit order. And values
   // made once for the whole installation (the sealed audit keys, the CA).
-  `CREATE TABLE audit_records (idx BIGINT PRIMARY KEY, record BYTEA NOT NULL);
+  `CREATE TABLE audit_records (idx BIGINT PRIMARY KEY, record BYTEA NOT NULL, mac BYTEA NOT NULL);
   CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), next BIGINT NOT NULL);
   INSERT INTO audit_head VALUES (1, 0);
   CREATE TABLE audit_checkpoints (

@@ -1,5 +1,5 @@
 /** AuditStore on SQLite: records by index, checkpoints that each extend the one before. */
-import type { AuditCheckpointRecord, AuditStore } from '../audit.ts'
+import type { AuditCheckpointRecord, AuditStore, StoredAuditRecord } from '../audit.ts'
 import { bytes, isUniqueViolation, num, settle, str, type SqliteDb } from './db.ts'
 
 export class SqliteAuditStore implements AuditStore {
@@ -9,12 +9,15 @@ export class SqliteAuditStore implements AuditStore {
     this.db = db
   }
 
-  appendAuditRecords(records: readonly Uint8Array[]): Promise<number> {
+  appendAuditRecords(
+    records: readonly Uint8Array[],
+    mac: (index: number, record: Uint8Array) => Uint8Array,
+  ): Promise<number> {
     // BEGIN IMMEDIATE serializes writers: the count read is the first free index.
     return this.db.grouped(() => {
       const first = this.count()
-      const insert = this.db.stmt('INSERT INTO audit_records (idx, record) VALUES (?, ?)')
-      records.forEach((r, i) => insert.run(first + i, r))
+      const insert = this.db.stmt('INSERT INTO audit_records (idx, record, mac) VALUES (?, ?, ?)')
+      records.forEach((r, i) => insert.run(first + i, r, mac(first + i, r)))
       return first
     })
   }
@@ -23,12 +26,16 @@ export class SqliteAuditStore implements AuditStore {
     return settle(() => this.count())
   }
 
-  auditRecords(from: number, limit: number): Promise<{ index: number; record: Buffer }[]> {
+  auditRecords(from: number, limit: number): Promise<StoredAuditRecord[]> {
     return settle(() =>
       this.db
-        .stmt('SELECT idx, record FROM audit_records WHERE idx >= ? ORDER BY idx LIMIT ?')
+        .stmt('SELECT idx, record, mac FROM audit_records WHERE idx >= ? ORDER BY idx LIMIT ?')
         .all(from, limit)
-        .map((r) => ({ index: num(r.idx), record: Buffer.from(bytes(r.record)) })),
+        .map((r) => ({
+          index: num(r.idx),
+          record: Buffer.from(bytes(r.record)),
+          mac: Buffer.from(bytes(r.mac)),
+        })),
     )
   }
 

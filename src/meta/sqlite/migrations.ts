@@ -371,7 +371,7 @@ export const MIGRATIONS: readonly string[] = [
   // extends exactly one before it: prev_size is unique); values made once for the whole
   // installation (InstallationStore: the sealed audit keys, the CA).
   `
-  CREATE TABLE audit_records (idx INTEGER PRIMARY KEY, record BLOB NOT NULL) STRICT;
+  CREATE TABLE audit_records (idx INTEGER PRIMARY KEY, record BLOB NOT NULL, mac BLOB NOT NULL) STRICT;
   CREATE TABLE audit_checkpoints (
     size INTEGER PRIMARY KEY,
     prev_size INTEGER NOT NULL UNIQUE,
