@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { SqliteMetadataStore } from '../meta/sqlite/store.ts'
 import type { MetadataStore } from '../meta/store.ts'
-import { issueCertificate, serverIdentity, type Sealer } from './ca.ts'
+import { issueCertificate, selfSignedCa, serverIdentity, type Sealer } from './ca.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'sr-ca-'))
 after(() => rmSync(work, { recursive: true, force: true }))
@@ -203,14 +203,7 @@ describe('serverIdentity of gateways sharing a metadata database', () => {
     const kept = JSON.parse((await shared.getSystemValue('pki/ca'))?.toString() ?? '{}') as {
       sealedKey: string
     }
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    const forged = issueCertificate({
-      subject: 'Strongroom CA',
-      publicKey: other.publicKey,
-      issuer: { name: 'Strongroom CA', key: other.privateKey, publicKey: other.publicKey },
-      ca: true,
-      days: 3650,
-    })
+    const forged = selfSignedCa('Strongroom CA', 3650).pem
     const swapped = values()
     await swapped.keepSystemValue(
       'pki/ca',

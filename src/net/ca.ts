@@ -188,19 +188,22 @@ interface StoredCa {
   readonly sealedKey: Buffer
 }
 
-function newCa(sealer: Sealer): StoredCa {
+/** A new self-signed ECDSA P-256 CA named `subject`: its certificate and private key. */
+export function selfSignedCa(subject: string, days: number): { pem: string; key: KeyObject } {
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const pem = issueCertificate({
-    subject: 'Strongroom CA',
+    subject,
     publicKey: pair.publicKey,
-    issuer: { name: 'Strongroom CA', key: pair.privateKey, publicKey: pair.publicKey },
+    issuer: { name: subject, key: pair.privateKey, publicKey: pair.publicKey },
     ca: true,
-    days: 3650,
+    days,
   })
-  return {
-    pem,
-    sealedKey: sealer.seal('pki/ca.key', pair.privateKey.export({ type: 'pkcs8', format: 'der' })),
-  }
+  return { pem, key: pair.privateKey }
+}
+
+function newCa(sealer: Sealer): StoredCa {
+  const { pem, key } = selfSignedCa('Strongroom CA', 3650)
+  return { pem, sealedKey: sealer.seal('pki/ca.key', key.export({ type: 'pkcs8', format: 'der' })) }
 }
 
 /** The CA as one value, so that its certificate and key are kept (or lost) together. */
