@@ -186,6 +186,12 @@ export abstract class GroupCommitLog {
         this.stalled = `the audit log's ${this.medium} has not completed a write in ${(this.options.commitTimeoutMs ?? 5000) / 1000} s`
         this.alert(this.stalled)
         for (const p of batch) p.reject?.(unrecorded(this.stalled))
+        // Those queued behind the stuck write are told now too, not one timeout per group
+        // later; their records stay queued, best effort, for when the store answers again.
+        this.queue = this.queue.map((p) => {
+          p.reject?.(unrecorded(this.stalled ?? ''))
+          return { bytes: p.bytes }
+        })
       }, this.options.commitTimeoutMs ?? 5000)
       let first: number
       try {
@@ -193,7 +199,9 @@ export abstract class GroupCommitLog {
       } catch (e) {
         clearTimeout(timer)
         const problem = (e as Error).message
-        this.stalled = undefined
+        // Fail-closed work stays refused until a write succeeds: a store that fails every
+        // write must not admit a request between one failure and the next attempt.
+        this.stalled ??= `the audit log's ${this.medium} failed a write: ${problem}`
         this.retrying = true
         if (!late.timedOut) for (const p of batch) p.reject?.(unrecorded(problem, e))
         // Every record waits for the next attempt, at the head of the queue: it describes

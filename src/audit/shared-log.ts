@@ -18,12 +18,13 @@
  * moment a record is written, the same for every gateway, and no merge step can reorder
  * records or lose those of a gateway that died before its turn.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import type { AuditCheckpointRecord, AuditStore } from '../meta/audit.ts'
 import { GroupCommitLog, type GroupCommitOptions, type Pending } from './group-commit.ts'
 import { formatCheckpoint, openCheckpoint } from './tlog/checkpoint.ts'
+import { DurableBatch } from './tlog/files.ts'
 import { Frontier } from './tlog/frontier.ts'
 import { signNote } from './tlog/note.ts'
 import { checkRecordMac, recordMac } from './record-mac.ts'
@@ -39,10 +40,12 @@ export interface SharedAuditLogOptions extends GroupCommitOptions {
   readonly macKey: Buffer
   /** Most time between a record's commit and the checkpoint that covers it (default 1 s). */
   readonly checkpointMs?: number
+  /** Records sealed, and records witnessed, per seal at most (default 262,144; the next takes the rest). */
+  readonly sealMax?: number
 }
 
-/** Records sealed per checkpoint at most (the next seal takes the rest), and read per query. */
 const SEAL_MAX = 262_144
+/** Records read per query. */
 const PAGE = 2048
 
 export class SharedAuditLog extends GroupCommitLog {
@@ -55,6 +58,16 @@ export class SharedAuditLog extends GroupCommitLog {
   private sealing: Promise<void> | undefined
   /** The newest checkpoint this gateway verified: what the database's must extend. */
   private seen: AuditCheckpointRecord | undefined
+  /**
+   * A newer checkpoint too far past `seen` to replay in one seal, and the tree replayed so far
+   * from `seen` towards it: `seen` moves to `target` only once the replay hashes to its root.
+   */
+  private catchUp: { target: AuditCheckpointRecord; root: Buffer; edge: Frontier } | undefined
+  /**
+   * The MAC of each record this gateway committed and has not yet seen sealed, by index: a
+   * record of its own replaced in the database (by another valid one) is caught at the seal.
+   */
+  private readonly mine = new Map<number, Buffer>()
 
   private constructor(o: SharedAuditLogOptions, size: number, note: string) {
     super(o, 'database')
@@ -119,10 +132,35 @@ export class SharedAuditLog extends GroupCommitLog {
 
   protected async commit(batch: readonly Pending[]): Promise<number> {
     const key = this.o.macKey
-    const first = await this.o.store.appendAuditRecords(
-      batch.map((p) => p.bytes),
-      (i, r) => recordMac(key, i, r),
-    )
+    // Every index at or past this count is free: the database's counter only goes up.
+    const floor = this.n
+    const macs = new Map<number, Buffer>()
+    let first: number
+    try {
+      first = await this.o.store.appendAuditRecords(
+        batch.map((p) => p.bytes),
+        (i, r) => {
+          const mac = recordMac(key, i, r)
+          macs.set(i, mac)
+          return mac
+        },
+      )
+      if (first < floor)
+        throw new StrongroomError(
+          'LOG_TAMPERED',
+          `the shared audit log handed out index ${first}, below the ${floor} records this gateway already saw: its counter was set back, and records written now may be lost`,
+        )
+    } catch (e) {
+      if (e instanceof StrongroomError && e.code === 'LOG_TAMPERED') this.fail(e.message)
+      throw e
+    }
+    for (let i = first; i < first + batch.length; i++) this.mine.set(i, macs.get(i) as Buffer)
+    for (const [i] of this.mine) {
+      if (this.mine.size <= (this.o.sealMax ?? SEAL_MAX)) break
+      // Sealing has fallen far behind: the oldest are left to the checkpoints' own checks.
+      this.mine.delete(i)
+      this.alert(`the audit log is not sealed in time; fewer of this gateway's records are re-read`)
+    }
     this.n = Math.max(this.n, first + batch.length)
     return first
   }
@@ -160,8 +198,8 @@ export class SharedAuditLog extends GroupCommitLog {
     await this.witness(last, edge)
     this.n = Math.max(this.n, count)
     if (last !== undefined && count <= last.size) return
-    const end = Math.min(count, edge.size + SEAL_MAX)
-    await extend(store, edge, end, count, this.o.macKey)
+    const end = Math.min(count, edge.size + (this.o.sealMax ?? SEAL_MAX))
+    await extend(store, edge, end, count, this.o.macKey, this.mine)
     const note = signNote(
       formatCheckpoint({
         origin: this.o.origin,
@@ -172,7 +210,10 @@ export class SharedAuditLog extends GroupCommitLog {
       this.o.signerKey,
     )
     const next = { size: edge.size, note, frontier: edge.encode() }
-    if (await store.addAuditCheckpoint(last?.size ?? -1, next)) await this.remember(next)
+    if (!(await store.addAuditCheckpoint(last?.size ?? -1, next))) return
+    // A checkpoint of its own is seen at once, unless older history still waits to be replayed.
+    if (this.catchUp === undefined) await this.remember(next)
+    else this.lastNote = next.note
   }
 
   /**
@@ -180,8 +221,9 @@ export class SharedAuditLog extends GroupCommitLog {
    * never smaller, the same note at the same size, and the records between them, appended to
    * the tree this gateway saw, hash to its root. Every gateway is so a witness of the others'
    * checkpoints, and of the database: a rollback, a removed checkpoint or a rewritten record
-   * since it last looked is LOG_TAMPERED. (A gap too large to replay here is checked by a
-   * fresh `strongroom audit export`.)
+   * since it last looked is LOG_TAMPERED. A gap longer than one seal's work (a gateway back
+   * after a long stop) is replayed over several seals; the gateway works meanwhile, and moves
+   * its witness on only once the replay hashes to the checkpoint it was aiming at.
    */
   private async witness(last: AuditCheckpointRecord | undefined, edge: Frontier): Promise<void> {
     const seen = this.seen
@@ -192,23 +234,39 @@ export class SharedAuditLog extends GroupCommitLog {
         `the shared audit log's checkpoints are gone, though this gateway saw one of ${seen.size} records: the database was emptied or rolled back`,
       )
     }
-    if (seen !== undefined) {
-      if (last.size < seen.size || (last.size === seen.size && last.note !== seen.note))
+    if (seen === undefined) return this.remember(last)
+    const newest = this.catchUp?.target ?? seen
+    if (last.size < newest.size || (last.size === newest.size && last.note !== newest.note))
+      throw new StrongroomError(
+        'LOG_TAMPERED',
+        `the shared audit log's newest checkpoint (${last.size} records) does not extend the one of ${newest.size} records this gateway saw: the database was rolled back, or its checkpoints replaced`,
+      )
+    let budget = this.o.sealMax ?? SEAL_MAX
+    while (this.seen !== undefined && this.seen.size < last.size && budget > 0) {
+      const from = this.seen
+      const aim = this.catchUp ?? {
+        target: last,
+        root: edge.root(),
+        edge: Frontier.decode(from.size, from.frontier),
+      }
+      const end = Math.min(aim.target.size, aim.edge.size + budget)
+      budget -= end - aim.edge.size
+      await extend(this.o.store, aim.edge, end, last.size, this.o.macKey, this.mine)
+      if (aim.edge.size < aim.target.size) {
+        this.catchUp = aim
+        this.alert(
+          `replaying the shared audit log since the checkpoint this gateway last saw (${from.size} records), a seal's worth at a time: it refuses work if they do not hash to the newer checkpoints`,
+        )
+        return
+      }
+      this.catchUp = undefined
+      if (!aim.edge.root().equals(aim.root))
         throw new StrongroomError(
           'LOG_TAMPERED',
-          `the shared audit log's newest checkpoint (${last.size} records) does not extend the one of ${seen.size} records this gateway saw: the database was rolled back, or its checkpoints replaced`,
+          `the shared audit log's records ${from.size} to ${aim.target.size - 1} do not hash to the checkpoint that covers them: a record was changed or the log forked since this gateway saw it`,
         )
-      if (last.size > seen.size && last.size - seen.size <= SEAL_MAX) {
-        const from = Frontier.decode(seen.size, seen.frontier)
-        await extend(this.o.store, from, last.size, last.size, this.o.macKey)
-        if (!from.root().equals(edge.root()))
-          throw new StrongroomError(
-            'LOG_TAMPERED',
-            `the shared audit log's records ${seen.size} to ${last.size - 1} do not hash to the checkpoint that covers them: a record was changed since it was sealed`,
-          )
-      }
+      await this.remember(aim.target)
     }
-    if (seen?.note !== last.note) await this.remember(last)
   }
 
   /** Keeps `c` as the newest checkpoint seen, here and in DIR/witness.json. */
@@ -221,7 +279,8 @@ export class SharedAuditLog extends GroupCommitLog {
 
 /**
  * Appends to `edge` the records up to index `end` (the log holds `count`), each checked against
- * its MAC; a gap or a record no gateway wrote is LOG_TAMPERED.
+ * its MAC and, for those this gateway wrote, against the MAC it gave them (then forgotten); a
+ * gap, a record no gateway wrote or one put in another's place is LOG_TAMPERED.
  */
 async function extend(
   store: AuditStore,
@@ -229,6 +288,7 @@ async function extend(
   end: number,
   count: number,
   macKey: Buffer,
+  mine: Map<number, Buffer>,
 ) {
   while (edge.size < end) {
     const page = await store.auditRecords(edge.size, Math.min(PAGE, end - edge.size))
@@ -240,6 +300,13 @@ async function extend(
     for (const r of page) {
       if (r.index !== edge.size) break
       checkRecordMac(macKey, r)
+      const own = mine.get(r.index)
+      if (own !== undefined && !own.equals(r.mac))
+        throw new StrongroomError(
+          'LOG_TAMPERED',
+          `audit record ${r.index}, which this gateway wrote, was replaced in the shared log by another`,
+        )
+      mine.delete(r.index)
       edge.push(r.record)
     }
   }
@@ -269,18 +336,20 @@ async function readWitness(
   }
 }
 
+/** Writes `c` to DIR/witness.json durably (fsynced, renamed, its directory fsynced). */
 async function writeWitness(dir: string, c: AuditCheckpointRecord): Promise<void> {
-  const tmp = join(dir, `${WITNESS}.tmp`)
-  await writeFile(
-    tmp,
-    JSON.stringify({
-      size: c.size,
-      note: c.note,
-      frontier: Buffer.from(c.frontier).toString('base64'),
-    }),
-    { mode: 0o600 },
+  const file = new DurableBatch(dir)
+  file.add(
+    WITNESS,
+    Buffer.from(
+      JSON.stringify({
+        size: c.size,
+        note: c.note,
+        frontier: Buffer.from(c.frontier).toString('base64'),
+      }),
+    ),
   )
-  await rename(tmp, join(dir, WITNESS))
+  await file.sync()
 }
 
 /**

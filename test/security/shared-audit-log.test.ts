@@ -7,6 +7,12 @@
  * down), and "`strongroom migrate` is cut off at 5 s" (migrations run without a statement
  * timeout). The other findings of that review, rollback and tampering, are tested on SQLite's
  * adapter of the same port in test/audit/shared-log.test.ts.
+ *
+ * The second review: "during a continuous stall, fail-closed writes are still admitted between
+ * retries, and a 503 can take 20 s" (now refused at once until a write succeeds, every waiter
+ * answered at the commit timeout), and "triggers that keep the counter back and swallow the
+ * inserts drop events in silence" (now LOG_TAMPERED). Its other findings are in
+ * test/security/shared-audit-witness.test.ts.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,6 +26,16 @@ import { startInProcess, type InProcess } from '../api/inprocess.ts'
 import { NEEDS_POSTGRES, startPostgres } from '../pg/server.ts'
 
 const server = await startPostgres()
+
+/** Waits for the gateway to take requests again: the log's retry commits once the lock is gone. */
+async function recovered(g: InProcess): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const r = await g.send(g.admin, { method: 'HEAD', path: '/stalled' })
+    if (r.status !== 503) return
+    await new Promise((res) => setTimeout(res, 100))
+  }
+  assert.fail('the gateway still refuses work 5 s after the database answers again')
+}
 
 describe(
   'the shared audit log when the database stalls its commit',
@@ -54,6 +70,7 @@ describe(
         assert.match(put.body, /check the outcome before retrying/)
         const id = /<RequestId>([0-9A-F]{16})<\/RequestId>/.exec(put.body)?.[1] ?? ''
         await blocker.query('ROLLBACK')
+        await recovered(g)
         // The write did run.
         const get = await g.send(g.admin, { method: 'GET', path: '/stalled/k' })
         assert.deepEqual([get.status, get.body], [200, 'ran'])
@@ -76,6 +93,80 @@ describe(
         }
       } finally {
         await blocker.end()
+      }
+    })
+
+    it('attack: while the database holds the index counter past the commit timeout, every later write is refused at once and not carried out, and no answer waits much past the timeout', async () => {
+      const blocker = new pg.Client({ connectionString: meta })
+      await blocker.connect()
+      const answers: { key: string; status: number; ms: number; body: string }[] = []
+      try {
+        await blocker.query('BEGIN')
+        await blocker.query('SELECT next FROM audit_head WHERE id = 1 FOR UPDATE')
+        const started = Date.now()
+        let i = 0
+        await Promise.all(
+          [0, 1, 2].map(async () => {
+            while (Date.now() - started < 8000) {
+              const key = `held-${i++}`
+              const t = Date.now()
+              const r = await g.send(g.admin, { method: 'PUT', path: `/stalled/${key}`, body: key })
+              answers.push({ key, status: r.status, ms: Date.now() - t, body: r.body })
+              await new Promise((res) => setTimeout(res, 50))
+            }
+          }),
+        )
+      } finally {
+        await blocker.query('ROLLBACK')
+        await blocker.end()
+      }
+      await recovered(g)
+      assert.deepEqual([...new Set(answers.map((a) => a.status))], [503])
+      // The default commit timeout is 5 s: nobody waits for a second group commit's timeout.
+      assert.ok(
+        Math.max(...answers.map((a) => a.ms)) < 6500,
+        JSON.stringify(answers.map((a) => a.ms)),
+      )
+      const ran = answers.filter((a) => /check the outcome/.test(a.body))
+      const refused = answers.filter((a) => /so it was not carried out/.test(a.body))
+      assert.equal(ran.length + refused.length, answers.length)
+      assert.ok(refused.length > 10, `${refused.length} refused at once`)
+      for (const a of refused) {
+        const head = await g.send(g.admin, { method: 'HEAD', path: `/stalled/${a.key}` })
+        assert.equal(head.status, 404, `${a.key} was answered "not carried out"`)
+      }
+      for (const a of ran) {
+        const get = await g.send(g.admin, { method: 'GET', path: `/stalled/${a.key}` })
+        assert.deepEqual([get.status, get.body], [200, a.key])
+      }
+    })
+
+    it('attack: triggers that keep the counter back and swallow the records (events dropped in silence) make the gateway refuse work', async () => {
+      assert.ok(server)
+      const tmeta = await server.createDatabase('triggers')
+      const t = await startInProcess(mkdtempSync(join(dir, 'triggers-')), { meta: tmeta })
+      const dba = new pg.Client({ connectionString: tmeta })
+      await dba.connect()
+      try {
+        assert.equal((await t.send(t.admin, { method: 'PUT', path: '/models' })).status, 200)
+        await dba.query(`
+          CREATE FUNCTION keep_head() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.next := OLD.next; RETURN NEW; END $$;
+          CREATE FUNCTION drop_rec() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+          CREATE TRIGGER t_head BEFORE UPDATE ON audit_head FOR EACH ROW EXECUTE FUNCTION keep_head();
+          CREATE TRIGGER t_rec BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION drop_rec();`)
+        const del = await t.send(t.admin, { method: 'PUT', path: '/models/planted', body: 'x' })
+        assert.equal(del.status, 503, del.body)
+        assert.match(del.body, /do not behave as written: 1 records were written, but 0 stored/)
+        const next = await t.send(t.admin, { method: 'GET', path: '/models/planted' })
+        assert.equal(next.status, 503, next.body)
+        assert.match(next.body, /so it was not carried out/)
+        // Dropping the triggers afterwards does not hide it: an operator must look.
+        await dba.query('DROP TRIGGER t_head ON audit_head; DROP TRIGGER t_rec ON audit_records')
+        const later = await t.send(t.admin, { method: 'GET', path: '/models/planted' })
+        assert.equal(later.status, 503, later.body)
+      } finally {
+        await dba.end()
+        await t.close()
       }
     })
 

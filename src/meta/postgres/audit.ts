@@ -5,6 +5,7 @@
  * unique): of two gateways sealing at once, one wins.
  */
 import type { AuditCheckpointRecord, AuditStore, StoredAuditRecord } from '../audit.ts'
+import { StrongroomError } from '../../errors.ts'
 import { bytea, int, isUniqueViolation, text, type PgDb } from './db.ts'
 
 export class PgAuditStore implements AuditStore {
@@ -23,15 +24,26 @@ export class PgAuditStore implements AuditStore {
         'UPDATE audit_head SET next = next + $1 WHERE id = 1 RETURNING next - $1 AS first',
         [records.length],
       )
+      if (rows.length !== 1) throw tampered('audit_head has no counter row to update')
       const first = int((rows[0] as { first: unknown }).first)
-      await c.query(
-        'INSERT INTO audit_records (idx, record, mac) SELECT $1::bigint + n - 1, r, m FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(r, m, n)',
-        [
-          first,
-          records.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength)),
-          records.map((r, i) => Buffer.from(mac(first + i, r))),
-        ],
-      )
+      const inserted = await c
+        .query(
+          'INSERT INTO audit_records (idx, record, mac) SELECT $1::bigint + n - 1, r, m FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(r, m, n)',
+          [
+            first,
+            records.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength)),
+            records.map((r, i) => Buffer.from(mac(first + i, r))),
+          ],
+        )
+        .catch((e: unknown) => {
+          // The counter hands out only indexes no record holds: one taken means it was set back.
+          throw isUniqueViolation(e)
+            ? tampered(`audit_head handed out index ${first}, which a record already holds`, e)
+            : e
+        })
+      // A trigger (or rule) that swallows the rows would lose the events without an error.
+      if (inserted.rowCount !== records.length)
+        throw tampered(`${records.length} records were written, but ${inserted.rowCount} stored`)
       return first
     })
   }
@@ -80,3 +92,10 @@ export class PgAuditStore implements AuditStore {
     }
   }
 }
+
+const tampered = (problem: string, cause?: unknown) =>
+  new StrongroomError(
+    'LOG_TAMPERED',
+    `the shared audit log's tables do not behave as written: ${problem}`,
+    cause === undefined ? undefined : { cause },
+  )

@@ -1,4 +1,5 @@
 /** AuditStore on SQLite: records by index, checkpoints that each extend the one before. */
+import { StrongroomError } from '../../errors.ts'
 import type { AuditCheckpointRecord, AuditStore, StoredAuditRecord } from '../audit.ts'
 import { bytes, isUniqueViolation, num, settle, str, type SqliteDb } from './db.ts'
 
@@ -17,7 +18,14 @@ export class SqliteAuditStore implements AuditStore {
     return this.db.grouped(() => {
       const first = this.count()
       const insert = this.db.stmt('INSERT INTO audit_records (idx, record, mac) VALUES (?, ?, ?)')
-      records.forEach((r, i) => insert.run(first + i, r, mac(first + i, r)))
+      records.forEach((r, i) => {
+        // A trigger that swallows the row (RAISE(IGNORE)) would lose the event without an error.
+        if (insert.run(first + i, r, mac(first + i, r)).changes !== 1)
+          throw new StrongroomError(
+            'LOG_TAMPERED',
+            `the shared audit log's tables do not behave as written: record ${first + i} was not stored`,
+          )
+      })
       return first
     })
   }
