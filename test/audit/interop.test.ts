@@ -14,7 +14,14 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { openCheckpoint } from '../../src/audit/tlog/checkpoint.ts'
 import { leafHash } from '../../src/audit/tlog/merkle.ts'
-import { generateKey, verifyNote } from '../../src/audit/tlog/note.ts'
+import { COSIGNATURE_V1, generateKey, signNote, verifyNote } from '../../src/audit/tlog/note.ts'
+import {
+  cosign,
+  parseCosignerKey,
+  parseWitnessKey,
+  verifyCosignature,
+  withSignatures,
+} from '../../src/audit/tlog/cosignature.ts'
 import { decodeBundle, encodeBundle, TileWriter } from '../../src/audit/tlog/tiles.ts'
 import { verifyLog } from '../../src/audit/tlog/verify.ts'
 
@@ -80,6 +87,32 @@ describe(
       const c = openCheckpoint(note, vkey)
       assert.equal(c.size, 1)
       assert.deepEqual(Buffer.from(c.root), leafHash(Buffer.from('hello')))
+    })
+
+    it("agrees on witness cosignatures (c2sp.org/tlog-cosignature): Python checks ours, we check Python's", (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sr-cosign-interop-'))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const text = `${origin}\n1\n${leafHash(Buffer.from('hello')).toString('base64')}\n`
+      const note = signNote(text, key.signerKey)
+      const witness = generateKey('witness.example/w1', COSIGNATURE_V1)
+      const file = join(dir, 'cosigned')
+      writeFileSync(
+        file,
+        withSignatures(note, cosign(text, parseCosignerKey(witness.signerKey), 1700000123)),
+      )
+      const r = python('cosigned', file, witness.verifierKey)
+      assert.equal(r.status, 0, r.stderr)
+      assert.deepEqual(JSON.parse(r.stdout), { time: 1700000123 })
+      // A cosignature moved onto another checkpoint does not verify there.
+      writeFileSync(file, readFileSync(file, 'utf8').replace(`${origin}\n1\n`, `${origin}\n2\n`))
+      assert.equal(python('cosigned', file, witness.verifierKey).status, 1)
+
+      writeFileSync(file, note)
+      const p = python('cosign', 'python.example/witness', file)
+      assert.equal(p.status, 0, p.stderr)
+      const theirs = JSON.parse(p.stdout) as { wkey: string; note: string }
+      assert.equal(verifyCosignature(theirs.note, parseWitnessKey(theirs.wkey)), 1700000000)
+      assert.equal(verifyNote(theirs.note, key.verifierKey).text, text)
     })
   },
 )

@@ -8,6 +8,11 @@ code with Strongroom: hashlib and the `cryptography` package (Debian python3-cry
                                    prints {"size": n, "root": hex}; exits 1 with the reason.
   verify_tlog.py sign NAME         makes an Ed25519 key and prints {"vkey", "note"}: a
                                    checkpoint note signed here, for the other side to open.
+  verify_tlog.py cosigned FILE WKEY  checks the witness WKEY's cosignature/v1 on the checkpoint
+                                   note in FILE (c2sp.org/tlog-cosignature) and prints
+                                   {"time": t}; exits 1 with the reason.
+  verify_tlog.py cosign NAME FILE  makes a witness key (type 0x04) and prints {"wkey", "note"}:
+                                   the note in FILE with a cosignature made here.
 """
 import base64
 import hashlib
@@ -140,10 +145,61 @@ def sign(name):
     print(json.dumps({"vkey": vkey, "note": "%s\n%s%s %s\n" % (text, EM_DASH, name, sig)}))
 
 
+def cosigned_message(text, time):
+    # tlog-cosignature: "cosignature/v1", "time T", then the checkpoint body
+    return ("cosignature/v1\ntime %d\n" % time).encode() + text.encode()
+
+
+def cosigned(path, wkey):
+    name, id_hex, key_b64 = wkey.split("+", 2)
+    typed = base64.b64decode(key_b64, validate=True)
+    if typed[0] != 4 or len(typed) != 33:
+        fail("not an Ed25519 cosigner (witness) key")
+    if key_id(name, typed).hex() != id_hex:
+        fail("witness key ID does not match its name and key")
+    msg = read(path).decode("utf-8")
+    split = msg.rindex("\n\n")
+    text, sigs = msg[: split + 1], msg[split + 2 :]
+    found = None
+    for line in sigs[:-1].split("\n"):
+        sig_name, sig_b64 = line[len(EM_DASH) :].split(" ", 1)
+        sig = base64.b64decode(sig_b64, validate=True)
+        if sig_name != name or sig[:4].hex() != id_hex:
+            continue
+        if len(sig) != 4 + 8 + 64:
+            fail("a cosignature is a key ID, a timestamp and a signature")
+        time = int.from_bytes(sig[4:12], "big")
+        Ed25519PublicKey.from_public_bytes(typed[1:]).verify(sig[12:], cosigned_message(text, time))
+        found = time
+    if found is None:
+        fail("no cosignature by the witness key")
+    print(json.dumps({"time": found}))
+
+
+def cosign(name, path):
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    typed = b"\x04" + public
+    kid = key_id(name, typed)
+    wkey = "%s+%s+%s" % (name, kid.hex(), base64.b64encode(typed).decode())
+    note = read(path).decode("utf-8")
+    text = note[: note.rindex("\n\n") + 1]
+    time = 1700000000
+    sig = private.sign(cosigned_message(text, time))
+    line = base64.b64encode(kid + time.to_bytes(8, "big") + sig).decode()
+    print(json.dumps({"wkey": wkey, "note": "%s%s%s %s\n" % (note, EM_DASH, name, line)}))
+
+
 if __name__ == "__main__":
     try:
         if sys.argv[1] == "verify":
             verify(sys.argv[2], sys.argv[3])
+        elif sys.argv[1] == "cosigned":
+            cosigned(sys.argv[2], sys.argv[3])
+        elif sys.argv[1] == "cosign":
+            cosign(sys.argv[2], sys.argv[3])
         else:
             sign(sys.argv[2])
     except Exception as e:  # a bad signature, a missing file, bad base64: all a failed check

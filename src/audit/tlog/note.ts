@@ -24,7 +24,11 @@ import {
 import { StrongroomError } from '../../errors.ts'
 
 /** Signature type byte for plain Ed25519 (signed-note, "Signature types"). */
-const ED25519 = 0x01
+export const ED25519 = 0x01
+/** Signature type byte of an Ed25519 cosigner's key (c2sp.org/tlog-cosignature). */
+export const COSIGNATURE_V1 = 0x04
+export type KeyType = typeof ED25519 | typeof COSIGNATURE_V1
+const TYPE_NAMES: Record<KeyType, string> = { 1: 'Ed25519 (1)', 4: 'an Ed25519 cosigner (4)' }
 /** A note we read is at most this big: 16 post-quantum signatures fit, a flood does not. */
 export const MAX_NOTE_BYTES = 256 << 10
 /** Go's note.Open stops at 100 signatures; the spec asks verifiers to take at least 16. */
@@ -37,12 +41,14 @@ const SPKI = Buffer.from('302a300506032b6570032100', 'hex')
 export interface NoteSigner {
   readonly name: string
   readonly keyId: number
+  readonly type: KeyType
   sign(message: Uint8Array): Uint8Array
 }
 
 export interface NoteVerifier {
   readonly name: string
   readonly keyId: number
+  readonly type: KeyType
   readonly publicKey: Uint8Array
   verify(message: Uint8Array, signature: Uint8Array): boolean
 }
@@ -76,16 +82,16 @@ export function decodeBase64(s: string): Buffer | undefined {
   return bytes.toString('base64') === s ? bytes : undefined
 }
 
-export function keyId(name: string, publicKey: Uint8Array): number {
+export function keyId(name: string, publicKey: Uint8Array, type: KeyType = ED25519): number {
   const sum = createHash('sha256')
     .update(name, 'utf8')
-    .update(Buffer.of(0x0a, ED25519))
+    .update(Buffer.of(0x0a, type))
     .update(publicKey)
     .digest()
   return sum.readUInt32BE(0)
 }
 
-const hex8 = (id: number) => id.toString(16).padStart(8, '0')
+export const hex8 = (id: number) => id.toString(16).padStart(8, '0')
 
 function checkName(name: string): void {
   if (!isKeyName(name))
@@ -101,31 +107,45 @@ function rawPublicKey(key: KeyObject): Buffer {
 }
 
 /** The verifier key string for an Ed25519 public key under `name`. */
-export function verifierKeyFor(name: string, publicKey: Uint8Array): string {
+export function verifierKeyFor(
+  name: string,
+  publicKey: Uint8Array,
+  type: KeyType = ED25519,
+): string {
   checkName(name)
   if (publicKey.length !== 32) throw invalid('an Ed25519 public key is 32 bytes')
-  const b64 = Buffer.concat([Buffer.of(ED25519), publicKey]).toString('base64')
-  return `${name}+${hex8(keyId(name, publicKey))}+${b64}`
+  const b64 = Buffer.concat([Buffer.of(type), publicKey]).toString('base64')
+  return `${name}+${hex8(keyId(name, publicKey, type))}+${b64}`
 }
 
 /** The signer key string for a 32-byte Ed25519 seed (RFC 8032 private key) under `name`. */
-export function signerKeyFor(name: string, seed: Uint8Array): string {
+export function signerKeyFor(name: string, seed: Uint8Array, type: KeyType = ED25519): string {
   checkName(name)
   if (seed.length !== 32) throw invalid('an Ed25519 seed is 32 bytes')
   const pub = rawPublicKey(privateKey(seed))
-  const b64 = Buffer.concat([Buffer.of(ED25519), seed]).toString('base64')
-  return `PRIVATE+KEY+${name}+${hex8(keyId(name, pub))}+${b64}`
+  const b64 = Buffer.concat([Buffer.of(type), seed]).toString('base64')
+  return `PRIVATE+KEY+${name}+${hex8(keyId(name, pub, type))}+${b64}`
 }
 
-/** A fresh key pair for `name`: the signer key stays secret, the verifier key is published. */
-export function generateKey(name: string): { signerKey: string; verifierKey: string } {
+/**
+ * A fresh key pair for `name`: the signer key stays secret, the verifier key is published.
+ * `type` COSIGNATURE_V1 makes a witness's (cosigner's) keys.
+ */
+export function generateKey(
+  name: string,
+  type: KeyType = ED25519,
+): { signerKey: string; verifierKey: string } {
   const seed = randomBytes(32)
-  const signerKey = signerKeyFor(name, seed)
-  return { signerKey, verifierKey: verifierKeyFor(name, rawPublicKey(privateKey(seed))) }
+  const signerKey = signerKeyFor(name, seed, type)
+  return { signerKey, verifierKey: verifierKeyFor(name, rawPublicKey(privateKey(seed)), type) }
 }
 
 /** `name+hexkeyid+base64key` into its parts, checked; `what` names the key in errors. */
-function splitKey(what: string, rest: string): { name: string; id: number; key: Buffer } {
+function splitKey(
+  what: string,
+  rest: string,
+  type: KeyType,
+): { name: string; id: number; key: Buffer } {
   // The key's base64 may hold `+` itself: split at the first two only, as Go's chop does.
   const [, name, id16, b64] = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(rest) ?? []
   if (name === undefined || id16 === undefined || b64 === undefined)
@@ -136,39 +156,40 @@ function splitKey(what: string, rest: string): { name: string; id: number; key: 
   const key = decodeBase64(b64)
   if (key === undefined || key.length === 0)
     throw invalid(`the ${what} key is not canonical base64`)
-  if (key[0] !== ED25519)
+  if (key[0] !== type)
     throw new StrongroomError(
       'UNSUPPORTED_FORMAT',
-      `the ${what} key has signature type ${key[0]}; only Ed25519 (1) is supported`,
+      `the ${what} key has signature type ${key[0]}; only ${TYPE_NAMES[type]} is supported here`,
     )
   if (key.length !== 33) throw invalid(`the ${what} key is not 32 bytes after its type byte`)
   return { name, id: parseInt(id16, 16), key: key.subarray(1) }
 }
 
-export function parseVerifierKey(vkey: string): NoteVerifier {
+export function parseVerifierKey(vkey: string, type: KeyType = ED25519): NoteVerifier {
   if (vkey.startsWith('PRIVATE+KEY+'))
     throw invalid('that is a signer key, which stays secret: verifying takes the verifier key')
-  const { name, id, key } = splitKey('verifier', vkey)
-  if (keyId(name, key) !== id)
+  const { name, id, key } = splitKey('verifier', vkey, type)
+  if (keyId(name, key, type) !== id)
     throw invalid(`the verifier key's ID ${hex8(id)} is not the ID of its name and public key`)
   const object = createPublicKey({ key: Buffer.concat([SPKI, key]), format: 'der', type: 'spki' })
   return {
     name,
     keyId: id,
+    type,
     publicKey: key,
     verify: (message, signature) =>
       signature.length === 64 && verify(null, message, object, signature),
   }
 }
 
-export function parseSignerKey(skey: string): NoteSigner {
+export function parseSignerKey(skey: string, type: KeyType = ED25519): NoteSigner {
   if (!skey.startsWith('PRIVATE+KEY+'))
     throw invalid('a signer key starts with PRIVATE+KEY+ (was a verifier key given?)')
-  const { name, id, key } = splitKey('signer', skey.slice('PRIVATE+KEY+'.length))
+  const { name, id, key } = splitKey('signer', skey.slice('PRIVATE+KEY+'.length), type)
   const object = privateKey(key)
-  if (keyId(name, rawPublicKey(object)) !== id)
+  if (keyId(name, rawPublicKey(object), type) !== id)
     throw invalid(`the signer key's ID ${hex8(id)} is not the ID of its name and public key`)
-  return { name, keyId: id, sign: (message) => sign(null, message, object) }
+  return { name, keyId: id, type, sign: (message) => sign(null, message, object) }
 }
 
 /** Valid UTF-8, and no ASCII control characters but newline (signed-note, "Format"). */
@@ -185,6 +206,7 @@ function checkText(what: string, text: string): void {
 /** `text` (ending in a newline) signed by `signer`: the note, ready to write. */
 export function signNote(text: string, signer: NoteSigner | string): string {
   const s = typeof signer === 'string' ? parseSignerKey(signer) : signer
+  if (s.type !== ED25519) throw invalid('a cosigner key signs only cosignatures (cosign)')
   checkName(s.name)
   checkText('note text', text)
   if (!text.endsWith('\n')) throw invalid('a note text ends with a newline')
@@ -242,6 +264,8 @@ export function parseNote(note: string | Uint8Array): {
  */
 export function verifyNote(note: string | Uint8Array, key: string | NoteVerifier): OpenedNote {
   const v = typeof key === 'string' ? parseVerifierKey(key) : key
+  if (v.type !== ED25519)
+    throw invalid('a cosigner key checks only cosignatures (verifyCosignature)')
   const { text, signatures } = parseNote(note)
   const mine = signatures.filter((s) => s.name === v.name && s.keyId === v.keyId)
   if (mine.length === 0) {

@@ -24,19 +24,14 @@ import {
   verifyConsistency as consistentRoots,
   type ProofCheck,
 } from '../../audit/tlog/merkle.ts'
-import {
-  decodeBase64,
-  MAX_NOTE_BYTES,
-  parseNote,
-  type NoteVerifier,
-} from '../../audit/tlog/note.ts'
+import { MAX_NOTE_BYTES, parseNote, type NoteVerifier } from '../../audit/tlog/note.ts'
 import { TileReader } from '../../audit/tlog/tiles.ts'
+import { parseAddCheckpoint } from '../../audit/witness.ts'
 import { verifyConsistency } from '../../audit/tlog/verify.ts'
 
 export const CONSISTENCY_HEADER = 'strongroom/tlog-consistency@v1'
 /** Two notes, the old line and 63 hashes of 44 characters and a newline. */
 export const MAX_CONSISTENCY_BYTES = 2 * MAX_NOTE_BYTES + 64 + 63 * 45
-const MAX_HASHES = 63
 
 export interface ConsistencyProof {
   /** The older signed checkpoint, verbatim. */
@@ -94,23 +89,12 @@ export function parseConsistency(text: string, name: string): ConsistencyProof {
     throw e
   }
   const body = noteEnd + 2
-  const blank = text.indexOf('\n\n', body)
-  if (blank < 0) throw at(body, 'the proof has no blank line before the newer checkpoint')
-  const lines = text.slice(body, blank).split('\n')
-  const old = /^old (0|[1-9][0-9]*)$/.exec(lines[0] ?? '')?.[1]
-  if (old === undefined) throw at(body, 'expected `old` and the older tree size in decimal')
-  if (Number(old) !== oldSize)
-    throw at(body, `\`old ${old}\` is not the size of the older checkpoint, ${oldSize}`)
-  if (lines.length - 1 > MAX_HASHES) throw at(body, `the proof has over ${MAX_HASHES} hashes`)
-  let offset = body
-  const hashes = lines.slice(1).map((l) => {
-    offset = text.indexOf('\n', offset) + 1
-    const h = decodeBase64(l)
-    if (h?.length !== HASH_SIZE)
-      throw at(offset, `not a proof hash (base64 of ${HASH_SIZE} bytes): \`${l.slice(0, 60)}\``)
-    return h
-  })
-  const newer = text.slice(blank + 2)
+  const tail = parseAddCheckpoint(text.slice(body), (o, m) => at(body + o, m))
+  if (tail.old !== oldSize)
+    throw at(body, `\`old ${tail.old}\` is not the size of the older checkpoint, ${oldSize}`)
+  const newer = tail.checkpoint
+  const hashes = tail.hashes
+  const blank = text.length - newer.length - 2
   try {
     peekCheckpoint(newer)
   } catch (e) {
