@@ -42,6 +42,20 @@ export interface SharedAuditLogOptions extends GroupCommitOptions {
   readonly checkpointMs?: number
   /** Records sealed, and records witnessed, per seal at most (default 262,144; the next takes the rest). */
   readonly sealMax?: number
+  /**
+   * Fail-closed work is refused while a record of this gateway's has waited longer than this
+   * for a checkpoint in the database (sealing fails or is suppressed); default 10 checkpoint
+   * intervals, at least 10 s.
+   */
+  readonly sealDeadlineMs?: number
+}
+
+/** What this gateway checks of its own records until a checkpoint it verified covers them. */
+interface Own {
+  /** The MAC it gave each record, by index: one replaced by another valid record is caught. */
+  readonly macs: Map<number, Buffer>
+  /** Every index below this one was read by a seal or a replay here. */
+  replayed: number
 }
 
 const SEAL_MAX = 262_144
@@ -63,11 +77,11 @@ export class SharedAuditLog extends GroupCommitLog {
    * from `seen` towards it: `seen` moves to `target` only once the replay hashes to its root.
    */
   private catchUp: { target: AuditCheckpointRecord; root: Buffer; edge: Frontier } | undefined
-  /**
-   * The MAC of each record this gateway committed and has not yet seen sealed, by index: a
-   * record of its own replaced in the database (by another valid one) is caught at the seal.
-   */
-  private readonly mine = new Map<number, Buffer>()
+  private readonly own: Own = { macs: new Map(), replayed: 0 }
+  /** The newest checkpoint this gateway stored itself (seen or not yet, during a catch-up). */
+  private stored: AuditCheckpointRecord | undefined
+  /** This gateway's committed groups not yet under a checkpoint in the database: end, when. */
+  private unsealed: { end: number; at: number }[] = []
 
   private constructor(o: SharedAuditLogOptions, size: number, note: string) {
     super(o, 'database')
@@ -89,7 +103,10 @@ export class SharedAuditLog extends GroupCommitLog {
     const last = await o.store.latestAuditCheckpoint()
     if (last !== undefined) opened(last, o)
     const log = new SharedAuditLog(o, await o.store.auditRecordCount(), last?.note ?? '')
-    log.seen = await readWitness(o.dir, (p) => log.alert(p))
+    const kept = await readWitness(o.dir, (p) => log.alert(p))
+    log.seen = kept?.checkpoint
+    // Records it saw committed before it stopped, sealed or not, must still be there.
+    log.n = Math.max(log.n, kept?.count ?? 0)
     await log.checkpoint()
     if (log.broken !== undefined) {
       await log.close()
@@ -126,8 +143,18 @@ export class SharedAuditLog extends GroupCommitLog {
     yield* sharedRecords(this.o.store)
   }
 
-  protected release(): Promise<void> {
-    return Promise.resolve()
+  /** Keeps, on the way out, how many records the log held: a restart finding fewer refuses. */
+  protected async release(): Promise<void> {
+    if (this.seen !== undefined) await writeWitness(this.dir, this.seen, this.n)
+  }
+
+  /** Refuses fail-closed work while this gateway's records wait too long for a checkpoint. */
+  protected override transient(): string | undefined {
+    const oldest = this.unsealed[0]
+    const every = this.o.checkpointMs ?? 1000
+    const limit = this.o.sealDeadlineMs ?? Math.max(10_000, 10 * every)
+    if (oldest === undefined || Date.now() - oldest.at <= limit) return undefined
+    return `this gateway's audit records have waited over ${Math.round(limit / 1000)} s for a signed checkpoint: sealing fails`
   }
 
   protected async commit(batch: readonly Pending[]): Promise<number> {
@@ -154,19 +181,51 @@ export class SharedAuditLog extends GroupCommitLog {
       if (e instanceof StrongroomError && e.code === 'LOG_TAMPERED') this.fail(e.message)
       throw e
     }
-    for (let i = first; i < first + batch.length; i++) this.mine.set(i, macs.get(i) as Buffer)
-    for (const [i] of this.mine) {
-      if (this.mine.size <= (this.o.sealMax ?? SEAL_MAX)) break
-      // Sealing has fallen far behind: the oldest are left to the checkpoints' own checks.
-      this.mine.delete(i)
-      this.alert(`the audit log is not sealed in time; fewer of this gateway's records are re-read`)
-    }
+    await this.keepOwn(first, batch.length, macs)
     this.n = Math.max(this.n, first + batch.length)
     return first
   }
 
   protected committed(): Promise<void> {
     return Promise.resolve()
+  }
+
+  /**
+   * Remembers the MACs of records first.. for the seals to check. Those a seal or replay here
+   * already read (it passed them while this commit was being acknowledged) are read back and
+   * checked now instead.
+   */
+  private async keepOwn(first: number, count: number, macs: Map<number, Buffer>): Promise<void> {
+    const passed = Math.min(this.own.replayed, first + count)
+    // The records are committed whatever happens here: a check that cannot run is reported,
+    // never thrown (a thrown commit would be retried, and its records written twice).
+    if (first < passed)
+      try {
+        for (const r of await this.o.store.auditRecords(first, passed - first))
+          if (!(macs.get(r.index)?.equals(r.mac) ?? true))
+            this.fail(
+              `audit record ${r.index}, which this gateway wrote, was replaced in the shared log by another`,
+            )
+      } catch (e) {
+        this.alert(`cannot read back this gateway's audit records: ${(e as Error).message}`)
+      }
+    for (let i = Math.max(first, passed); i < first + count; i++)
+      this.own.macs.set(i, macs.get(i) as Buffer)
+    for (const [i] of this.own.macs) {
+      if (this.own.macs.size <= (this.o.sealMax ?? SEAL_MAX)) break
+      // Sealing has fallen far behind: the oldest are left to the checkpoints' own checks.
+      this.own.macs.delete(i)
+      this.alert(`the audit log is not sealed in time; fewer of this gateway's records are re-read`)
+    }
+    const tail = this.unsealed.at(-1)
+    // Bounded: past 10,000 groups the newest joins the last (which keeps its older time).
+    if (tail !== undefined && this.unsealed.length >= 10_000) tail.end = first + count
+    else this.unsealed.push({ end: first + count, at: Date.now() })
+  }
+
+  /** Forgets the groups a checkpoint of `size` records covers. */
+  private sealedTo(size: number): void {
+    while ((this.unsealed[0]?.end ?? Infinity) <= size) this.unsealed.shift()
   }
 
   /** One seal at a time in this gateway; others may seal at once, and one of them wins. */
@@ -197,9 +256,10 @@ export class SharedAuditLog extends GroupCommitLog {
     const edge = last === undefined ? Frontier.empty() : opened(last, this.o)
     await this.witness(last, edge)
     this.n = Math.max(this.n, count)
+    this.sealedTo(last?.size ?? 0)
     if (last !== undefined && count <= last.size) return
     const end = Math.min(count, edge.size + (this.o.sealMax ?? SEAL_MAX))
-    await extend(store, edge, end, count, this.o.macKey, this.mine)
+    await extend(store, edge, end, count, this.o.macKey, this.own)
     const note = signNote(
       formatCheckpoint({
         origin: this.o.origin,
@@ -210,7 +270,17 @@ export class SharedAuditLog extends GroupCommitLog {
       this.o.signerKey,
     )
     const next = { size: edge.size, note, frontier: edge.encode() }
-    if (!(await store.addAuditCheckpoint(last?.size ?? -1, next))) return
+    if (!(await store.addAuditCheckpoint(last?.size ?? -1, next))) {
+      // Lost to another gateway's seal, which is fine; or refused with none in its place.
+      const now = await store.latestAuditCheckpoint()
+      if ((now?.size ?? -1) <= (last?.size ?? -1))
+        this.alert(
+          `the database refused this gateway's checkpoint of ${next.size} records, and no other took its place`,
+        )
+      return
+    }
+    this.stored = next
+    this.sealedTo(next.size)
     // A checkpoint of its own is seen at once, unless older history still waits to be replayed.
     if (this.catchUp === undefined) await this.remember(next)
     else this.lastNote = next.note
@@ -235,7 +305,11 @@ export class SharedAuditLog extends GroupCommitLog {
       )
     }
     if (seen === undefined) return this.remember(last)
-    const newest = this.catchUp?.target ?? seen
+    // The newest this gateway knows of: verified, aimed at, or stored by itself.
+    const newest = [this.catchUp?.target, this.stored].reduce<AuditCheckpointRecord>(
+      (a, c) => (c !== undefined && c.size > a.size ? c : a),
+      seen,
+    )
     if (last.size < newest.size || (last.size === newest.size && last.note !== newest.note))
       throw new StrongroomError(
         'LOG_TAMPERED',
@@ -251,7 +325,7 @@ export class SharedAuditLog extends GroupCommitLog {
       }
       const end = Math.min(aim.target.size, aim.edge.size + budget)
       budget -= end - aim.edge.size
-      await extend(this.o.store, aim.edge, end, last.size, this.o.macKey, this.mine)
+      await extend(this.o.store, aim.edge, end, last.size, this.o.macKey, this.own)
       if (aim.edge.size < aim.target.size) {
         this.catchUp = aim
         this.alert(
@@ -269,11 +343,18 @@ export class SharedAuditLog extends GroupCommitLog {
     }
   }
 
-  /** Keeps `c` as the newest checkpoint seen, here and in DIR/witness.json. */
+  /**
+   * Keeps `c` as the newest checkpoint seen, here and in DIR/witness.json (with the records
+   * counted so far), and forgets the MACs of its own records it covers: they were checked.
+   */
   private async remember(c: AuditCheckpointRecord): Promise<void> {
     this.seen = { size: c.size, note: c.note, frontier: Buffer.from(c.frontier) }
     this.lastNote = c.note
-    await writeWitness(this.dir, this.seen)
+    for (const [i] of this.own.macs) {
+      if (i >= c.size) break
+      this.own.macs.delete(i)
+    }
+    await writeWitness(this.dir, this.seen, this.n)
   }
 }
 
@@ -288,7 +369,7 @@ async function extend(
   end: number,
   count: number,
   macKey: Buffer,
-  mine: Map<number, Buffer>,
+  own: Own,
 ) {
   while (edge.size < end) {
     const page = await store.auditRecords(edge.size, Math.min(PAGE, end - edge.size))
@@ -297,16 +378,18 @@ async function extend(
         'LOG_TAMPERED',
         `audit record ${edge.size} is missing from the shared log, which holds ${count}`,
       )
+    // Marked before the page is checked, with no wait in between: a commit of this gateway's
+    // acknowledged meanwhile either had its MACs kept already or reads its records back.
+    own.replayed = Math.max(own.replayed, (page.at(-1)?.index ?? 0) + 1)
     for (const r of page) {
       if (r.index !== edge.size) break
       checkRecordMac(macKey, r)
-      const own = mine.get(r.index)
-      if (own !== undefined && !own.equals(r.mac))
+      const mac = own.macs.get(r.index)
+      if (mac !== undefined && !mac.equals(r.mac))
         throw new StrongroomError(
           'LOG_TAMPERED',
           `audit record ${r.index}, which this gateway wrote, was replaced in the shared log by another`,
         )
-      mine.delete(r.index)
       edge.push(r.record)
     }
   }
@@ -314,20 +397,29 @@ async function extend(
 
 const WITNESS = 'witness.json'
 
-/** The newest checkpoint this gateway saw before it stopped, if it kept one. */
+/**
+ * The newest checkpoint this gateway saw before it stopped, and the records it had counted,
+ * if it kept them.
+ */
 async function readWitness(
   dir: string,
   alert: (problem: string) => void,
-): Promise<AuditCheckpointRecord | undefined> {
+): Promise<{ checkpoint: AuditCheckpointRecord; count: number } | undefined> {
   const text = await readFile(join(dir, WITNESS), 'utf8').catch(() => undefined)
   if (text === undefined) return undefined
   try {
-    const v = JSON.parse(text) as { size?: unknown; note?: unknown; frontier?: unknown }
+    const v = JSON.parse(text) as {
+      size?: unknown
+      note?: unknown
+      frontier?: unknown
+      count?: unknown
+    }
     if (typeof v.size !== 'number' || typeof v.note !== 'string' || typeof v.frontier !== 'string')
       throw new Error('not a size, a note and a tree edge')
     const frontier = Buffer.from(v.frontier, 'base64')
     Frontier.decode(v.size, frontier)
-    return { size: v.size, note: v.note, frontier }
+    const count = typeof v.count === 'number' && v.count >= v.size ? v.count : v.size
+    return { checkpoint: { size: v.size, note: v.note, frontier }, count }
   } catch (e) {
     alert(
       `${join(dir, WITNESS)} is not a checkpoint this gateway kept, so it is ignored: ${(e as Error).message}`,
@@ -336,8 +428,8 @@ async function readWitness(
   }
 }
 
-/** Writes `c` to DIR/witness.json durably (fsynced, renamed, its directory fsynced). */
-async function writeWitness(dir: string, c: AuditCheckpointRecord): Promise<void> {
+/** Writes `c` and `count` to DIR/witness.json durably (fsynced, renamed, its directory fsynced). */
+async function writeWitness(dir: string, c: AuditCheckpointRecord, count: number): Promise<void> {
   const file = new DurableBatch(dir)
   file.add(
     WITNESS,
@@ -346,6 +438,7 @@ async function writeWitness(dir: string, c: AuditCheckpointRecord): Promise<void
         size: c.size,
         note: c.note,
         frontier: Buffer.from(c.frontier).toString('base64'),
+        count,
       }),
     ),
   )

@@ -230,12 +230,15 @@ describe('shared audit log', () => {
         isStrongroomError(e, 'SERVICE_UNAVAILABLE'),
       )
       await log.close()
-      // Restarted, it remembers the checkpoint it saw (DIR/witness.json).
+      // Restarted, it remembers the checkpoint it saw and the records it counted
+      // (DIR/witness.json).
       await assert.rejects(reopen(), (e) => {
         assert.ok(isStrongroomError(e, 'LOG_TAMPERED'))
-        assert.match(e.message, /does not extend the one of 12 records this gateway saw/)
+        assert.match(e.message, /holds 8 records, fewer than the 12 this gateway saw/)
         return true
       })
+      const kept = JSON.parse(readFileSync(join(dir, 'witness.json'), 'utf8')) as { count: number }
+      assert.equal(kept.count, 12)
       // A gateway that never saw the newer checkpoint has nothing to compare: a fresh export
       // verifies the older log, which is why every gateway keeps its witness.
       await (await open(store)).close()

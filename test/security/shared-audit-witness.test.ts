@@ -191,6 +191,119 @@ describe('the shared audit log against a database administrator', () => {
     }
   })
 
+  it("attack (third review): a gateway's seal refused after it read its own record, then the record replaced by another gateway's valid one, is still caught", async () => {
+    const { store, sql } = fresh()
+    try {
+      const alerts: string[] = []
+      const a = await open(store, join(root, `gw-${++n}`), {
+        checkpointMs: 3_600_000,
+        onAlert: (p) => alerts.push(p),
+      })
+      const b = await open(store, join(root, `gw-${++n}`), { checkpointMs: 3_600_000 })
+      await a.append(rec('a0'))
+      await a.checkpoint()
+      await b.checkpoint()
+      assert.equal(await a.append(rec('a1: deleted the model')), 1)
+      // A's seal reads record 1 (its own, intact), and the database refuses its checkpoint.
+      sql.exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: audit_checkpoints.prev_size'); END",
+      )
+      await a.checkpoint()
+      sql.exec('DROP TRIGGER refuse')
+      assert.equal(a.problem(), undefined)
+      assert.ok(
+        alerts.some((p) => /checkpoint/.test(p)),
+        alerts.join('\n'),
+      )
+      // Then record 1 goes, B's takes its index and B seals it.
+      sql.exec('DELETE FROM audit_records WHERE idx = 1')
+      assert.equal(await b.append(rec('b1: an innocent read')), 1)
+      await b.checkpoint()
+      await a.checkpoint()
+      assert.match(
+        a.problem() ?? '',
+        /audit record 1, which this gateway wrote, was replaced in the shared log by another/,
+      )
+      await a.close()
+      await b.close()
+    } finally {
+      sql.close()
+      await store.close()
+    }
+  })
+
+  it('attack (third review): sealing suppressed (every checkpoint refused) stops fail-closed work, and a restart after the unsealed tail is deleted refuses to start', async () => {
+    const { store, sql } = fresh()
+    const dir = join(root, `gw-${++n}`)
+    const quick = { checkpointMs: 50, sealDeadlineMs: 300 }
+    try {
+      let a = await open(store, dir, quick)
+      await a.append(rec('sealed0'))
+      await a.checkpoint()
+      sql.exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'could not serialize access'); END",
+      )
+      for (let i = 0; i < 5; i++) await a.append(rec(`answered-${i}`))
+      await new Promise((r) => setTimeout(r, 600))
+      assert.match(a.problem() ?? '', /waited over 0 s for a signed checkpoint: sealing fails/)
+      await assert.rejects(a.ready(), tampered(/not carried out/))
+      await a.close()
+      // While the gateway is down, the unsealed tail goes, and so does the trigger.
+      sql.exec('DELETE FROM audit_records WHERE idx >= 1; DROP TRIGGER refuse')
+      await assert.rejects(open(store, dir, quick), (e) => {
+        assert.ok(isStrongroomError(e, 'LOG_TAMPERED'))
+        assert.match(e.message, /holds 1 records, fewer than the 6 this gateway saw/)
+        return true
+      })
+      // Once the database seals again, a gateway takes work again.
+      a = await open(store, join(root, `gw-${++n}`), quick)
+      await a.append(rec('later'))
+      await a.checkpoint()
+      assert.equal(a.problem(), undefined)
+      await a.close()
+    } finally {
+      sql.close()
+      await store.close()
+    }
+  })
+
+  it("attack (third review): during a catch-up, a checkpoint the gateway stored itself is witnessed too: a rollback to the catch-up's target and a refill are caught", async () => {
+    const { store, sql } = fresh()
+    const step = { sealMax: 8, checkpointMs: 3_600_000 }
+    const aDir = join(root, `gw-${++n}`)
+    const bDir = join(root, `gw-${++n}`)
+    try {
+      let a = await open(store, aDir, step)
+      for (let i = 0; i < 10; i++) await a.append(rec(`a${i}`))
+      await a.close()
+      const before = witnessSize(aDir)
+      let b = await open(store, bDir, step)
+      for (let i = 0; i < 40; i++) await b.append(rec(`b${i}`))
+      for (let i = 0; i < 6; i++) await b.checkpoint()
+      await b.close()
+      a = await open(store, aDir, step) // catching up towards 50
+      assert.equal(await a.append(rec('A: deleted the bucket')), 50)
+      await a.checkpoint() // replays 8 more, and stores its own checkpoint of 51
+      assert.equal(witnessSize(aDir), before)
+      sql.exec(
+        'DELETE FROM audit_records WHERE idx >= 50; DELETE FROM audit_checkpoints WHERE size > 50',
+      )
+      b = await open(store, bDir, step)
+      assert.equal(await b.append(rec('B: an innocent read')), 50)
+      await b.checkpoint()
+      await b.close()
+      for (let i = 0; i < 8 && a.problem() === undefined; i++) await a.checkpoint()
+      assert.match(
+        a.problem() ?? '',
+        /does not extend the one of 51 records this gateway saw|audit record 50, which this gateway wrote, was replaced/,
+      )
+      await a.close()
+    } finally {
+      sql.close()
+      await store.close()
+    }
+  })
+
   it('attack: while the store fails every write, fail-closed work is refused until a write succeeds, and the records are kept', async () => {
     const { store, sql } = fresh()
     try {
