@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path'
 import { StrongroomError } from './errors.ts'
 import { parseBlobsUrl } from './store/s3/url.ts'
 import { parseSinkSpecs, type SinkSpec } from './audit/sinks/config.ts'
+import { parseWitnessKey } from './audit/tlog/cosignature.ts'
+import type { WitnessTarget } from './audit/witness-client.ts'
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './crypto/header.ts'
 import { DEFAULT_LIMITS } from './scan/types.ts'
 import { availableMemory, defaultLimits, type AdmissionLimits } from './api/admission.ts'
@@ -77,6 +79,8 @@ export interface Config {
   readonly auditSinks: readonly SinkSpec[]
   /** Detection rules: a YAML file, `off`, or undefined for the built-in rules. */
   readonly auditRules: string | undefined
+  /** Witnesses that cosign the audit log's checkpoints (docs/audit.md, "Witnesses"). */
+  readonly auditWitnesses: readonly WitnessTarget[]
 }
 
 interface Setting<T> {
@@ -132,7 +136,8 @@ function count(raw: unknown, min: number, max: number): number | undefined {
 }
 
 /** HOST:PORT, with an IPv6 host in brackets. */
-function hostPort(raw: unknown): { host: string; port: number } | undefined {
+/** `HOST:PORT` or `[V6]:PORT` into its parts, or undefined. */
+export function hostPort(raw: unknown): { host: string; port: number } | undefined {
   const m =
     typeof raw === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(raw) : null
   const host = m?.[1] ?? m?.[2]
@@ -316,6 +321,14 @@ export const SETTINGS = {
     accepted: 'the path of a detection rules file, or `off`',
     parse: (raw) => (raw === 'off' ? raw : path(raw)),
   },
+  auditWitnesses: {
+    file: 'auditWitnesses',
+    env: 'STRONGROOM_AUDIT_WITNESSES',
+    flag: undefined,
+    accepted:
+      'a list of witnesses, each `{"url": "https://…", "key": "NAME+KEYID+KEY"}` (its cosigner key, from `strongroom audit witness key`)',
+    parse: (raw) => witnessTargets(typeof raw === 'string' ? jsonOf(raw) : raw),
+  },
   oidcCaFile: {
     file: 'oidcCaFile',
     env: 'STRONGROOM_OIDC_CA_FILE',
@@ -405,6 +418,7 @@ export function loadConfig(sources: ConfigSources): Config {
     auditDir: resolve((values.auditDir as string | undefined) ?? join(dataDir, 'audit')),
     auditReads: (values.auditReads as Config['auditReads'] | undefined) ?? 'fail-closed',
     auditSinks: (values.auditSinks as SinkSpec[] | undefined) ?? [],
+    auditWitnesses: (values.auditWitnesses as WitnessTarget[] | undefined) ?? [],
     auditRules:
       values.auditRules === undefined || values.auditRules === 'off'
         ? values.auditRules
@@ -495,4 +509,23 @@ function lineColumn(text: string, pos: number): string {
   const before = text.slice(0, Math.max(0, pos))
   const line = before.split('\n').length
   return `${line}:${pos - before.lastIndexOf('\n')}`
+}
+
+/** At most 16 witnesses, each an http(s) URL and a cosigner key that parses; else undefined. */
+function witnessTargets(raw: unknown): WitnessTarget[] | undefined {
+  if (!Array.isArray(raw) || raw.length > 16) return undefined
+  const out: WitnessTarget[] = []
+  for (const w of raw as unknown[]) {
+    const { url, key } = (w ?? {}) as { url?: unknown; key?: unknown }
+    if (typeof url !== 'string' || !/^https?:\/\/[^\s]{1,500}$/.test(url)) return undefined
+    if (typeof key !== 'string') return undefined
+    try {
+      parseWitnessKey(key)
+      new URL(url)
+    } catch {
+      return undefined
+    }
+    out.push({ url, key })
+  }
+  return out
 }

@@ -38,6 +38,9 @@ export abstract class GroupCommitLog {
   protected timer: NodeJS.Timeout | undefined
   private draining: Promise<void> | undefined
   private stalled: string | undefined
+  /** The last write failed (and is retried): fail-closed work waits for the retry's outcome. */
+  private failing: string | undefined
+  private retryTimer: NodeJS.Timeout | undefined
   private dropped = 0
   private retrying = false
   private readonly alerted = new Set<string>()
@@ -84,6 +87,20 @@ export abstract class GroupCommitLog {
   /** A passing problem of the store (a full disk) that refuses fail-closed work. */
   protected transient(): string | undefined {
     return undefined
+  }
+
+  /**
+   * Why fail-closed work must be refused now: `problem()`, or, while the last write failed,
+   * the outcome of trying again at once (so a store that is back admits work without waiting
+   * for the next scheduled retry, and one that is not refuses it).
+   */
+  protected async admission(): Promise<string | undefined> {
+    const refused = this.problem()
+    if (refused !== undefined || this.failing === undefined) return refused
+    clearTimeout(this.retryTimer)
+    this.kick()
+    await this.flush()
+    return this.problem() ?? this.failing
   }
 
   /** Best-effort records dropped because the log could not take them. */
@@ -170,7 +187,7 @@ export abstract class GroupCommitLog {
       }
       if (this.queue.length === 0 || this.closed) return
       // After a failed write, the records kept for retry wait a little for the store.
-      if (this.retrying) setTimeout(() => this.kick(), 200).unref()
+      if (this.retrying) this.retryTimer = setTimeout(() => this.kick(), 200).unref()
       else this.kick()
     })
   }
@@ -199,9 +216,9 @@ export abstract class GroupCommitLog {
       } catch (e) {
         clearTimeout(timer)
         const problem = (e as Error).message
-        // Fail-closed work stays refused until a write succeeds: a store that fails every
-        // write must not admit a request between one failure and the next attempt.
-        this.stalled ??= `the audit log's ${this.medium} failed a write: ${problem}`
+        // Fail-closed work is admitted again only once a write succeeds: a store that fails
+        // every write must not admit a request between one failure and the next attempt.
+        this.failing = `the audit log's ${this.medium} failed a write: ${problem}`
         this.retrying = true
         if (!late.timedOut) for (const p of batch) p.reject?.(unrecorded(problem, e))
         // Every record waits for the next attempt, at the head of the queue: it describes
@@ -213,6 +230,7 @@ export abstract class GroupCommitLog {
       }
       clearTimeout(timer)
       this.stalled = undefined
+      this.failing = undefined
       this.retrying = false
       batch.forEach((p, i) => {
         if (!late.timedOut) p.resolve?.(first + i)

@@ -37,6 +37,7 @@ export function openAuditLog(
     dir: o.dir ?? app.config.auditDir,
     ...logIdentity(keys),
     ...(o.onAlert === undefined ? {} : { onAlert: o.onAlert }),
+    witnesses: app.config.auditWitnesses,
   }
   return app.shared === undefined
     ? AuditLog.open(common)

@@ -22,12 +22,18 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import type { AuditCheckpointRecord, AuditStore } from '../meta/audit.ts'
-import { GroupCommitLog, type GroupCommitOptions, type Pending } from './group-commit.ts'
+import {
+  GroupCommitLog,
+  unavailable,
+  type GroupCommitOptions,
+  type Pending,
+} from './group-commit.ts'
 import { formatCheckpoint, openCheckpoint } from './tlog/checkpoint.ts'
 import { DurableBatch } from './tlog/files.ts'
 import { Frontier } from './tlog/frontier.ts'
 import { signNote } from './tlog/note.ts'
 import { checkRecordMac, recordMac } from './record-mac.ts'
+import { sharedProofs, Witnesses, type WitnessTarget } from './witness-client.ts'
 
 export interface SharedAuditLogOptions extends GroupCommitOptions {
   readonly store: AuditStore
@@ -48,6 +54,8 @@ export interface SharedAuditLogOptions extends GroupCommitOptions {
    * intervals, at least 10 s.
    */
   readonly sealDeadlineMs?: number
+  /** Witnesses each newer checkpoint is sent to for cosigning (./witness-client.ts). */
+  readonly witnesses?: readonly WitnessTarget[]
 }
 
 /** What this gateway checks of its own records until a checkpoint it verified covers them. */
@@ -82,6 +90,7 @@ export class SharedAuditLog extends GroupCommitLog {
   private stored: AuditCheckpointRecord | undefined
   /** This gateway's committed groups not yet under a checkpoint in the database: end, when. */
   private unsealed: { end: number; at: number }[] = []
+  private readonly witnesses: Witnesses
 
   private constructor(o: SharedAuditLogOptions, size: number, note: string) {
     super(o, 'database')
@@ -89,6 +98,13 @@ export class SharedAuditLog extends GroupCommitLog {
     this.dir = o.dir
     this.n = size
     this.lastNote = note
+    this.witnesses = new Witnesses(
+      o.witnesses ?? [],
+      join(o.dir, 'witnessed'),
+      sharedProofs(o.store),
+      (p) => this.fail(p),
+      (p) => this.alert(p),
+    )
     this.timer = setInterval(() => void this.seal(), o.checkpointMs ?? 1000)
     this.timer.unref()
   }
@@ -126,16 +142,14 @@ export class SharedAuditLog extends GroupCommitLog {
   }
 
   /** Resolves when the log can take a record now. */
-  ready(): Promise<void> {
-    const refused = this.problem()
-    return refused === undefined
-      ? Promise.resolve()
-      : Promise.reject(
-          new StrongroomError(
-            'SERVICE_UNAVAILABLE',
-            `The audit log cannot record this request, so it was not carried out: ${refused}`,
-          ),
-        )
+  async ready(): Promise<void> {
+    const refused = await this.admission()
+    if (refused !== undefined) throw unavailable(refused)
+  }
+
+  /** Waits for the checkpoints offered to the witnesses so far to be answered. */
+  witnessed(): Promise<void> {
+    return this.witnesses.settled()
   }
 
   /** Every record of the log, every gateway's, oldest first, with its index. */
@@ -145,6 +159,7 @@ export class SharedAuditLog extends GroupCommitLog {
 
   /** Keeps, on the way out, how many records the log held: a restart finding fewer refuses. */
   protected async release(): Promise<void> {
+    await this.witnesses.settled()
     if (this.seen !== undefined) await writeWitness(this.dir, this.seen, this.n)
   }
 
@@ -257,6 +272,9 @@ export class SharedAuditLog extends GroupCommitLog {
     await this.witness(last, edge)
     this.n = Math.max(this.n, count)
     this.sealedTo(last?.size ?? 0)
+    // What this gateway is shown goes to the witnesses: two gateways shown two histories
+    // cannot both have theirs cosigned.
+    if (last !== undefined) this.witnesses.offer(last.note, last.size)
     if (last !== undefined && count <= last.size) return
     const end = Math.min(count, edge.size + (this.o.sealMax ?? SEAL_MAX))
     await extend(store, edge, end, count, this.o.macKey, this.own)
@@ -281,6 +299,7 @@ export class SharedAuditLog extends GroupCommitLog {
     }
     this.stored = next
     this.sealedTo(next.size)
+    this.witnesses.offer(next.note, next.size)
     // A checkpoint of its own is seen at once, unless older history still waits to be replayed.
     if (this.catchUp === undefined) await this.remember(next)
     else this.lastNote = next.note

@@ -9,6 +9,7 @@ import { helpText, parseCommand, type Command, type Io } from './command.ts'
 import { auditProve, auditPublicKey, auditVerify } from './commands/audit.ts'
 import { auditQuery } from './commands/audit-query.ts'
 import { auditExport } from './commands/audit-export.ts'
+import { auditWitnessKey, auditWitnessServe } from './commands/audit-witness.ts'
 import { decrypt, encrypt } from './commands/crypt.ts'
 import { explain } from './commands/explain.ts'
 import { scanCommand } from './commands/scan.ts'
@@ -109,6 +110,8 @@ export const COMMANDS: readonly Command[] = [
   auditProve,
   auditQuery,
   auditExport,
+  auditWitnessKey,
+  auditWitnessServe,
   quickstart,
 ]
 
@@ -138,7 +141,7 @@ function overview(): string {
 
 /** Longest match of leading words against command names. */
 function findCommand(argv: readonly string[]): [Command, string[]] | undefined {
-  for (const words of [2, 1]) {
+  for (const words of [3, 2, 1]) {
     const name = argv.slice(0, words).join(' ')
     const cmd = COMMANDS.find((c) => c.name === name)
     if (cmd !== undefined) return [cmd, argv.slice(words)]
@@ -163,7 +166,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       throw new StrongroomError(
         'USAGE',
         group.length > 0
-          ? `\`${argv.slice(0, 2).join(' ')}\` is not a command; \`${argv[0] ?? ''}\` takes ${group.map((c) => c.name.split(' ')[1]).join(', ')}`
+          ? `\`${argv.slice(0, 2).join(' ')}\` is not a command; \`${argv[0] ?? ''}\` takes ${group.map((c) => c.name.split(' ').slice(1).join(' ')).join(', ')}`
           : `unknown command \`${argv[0] ?? ''}\`; run \`strongroom --help\` for the list`,
       )
     }

@@ -39,6 +39,8 @@ export interface AuditStore {
   auditRecords(from: number, limit: number): Promise<StoredAuditRecord[]>
   /** The newest checkpoint, or undefined before the first. */
   latestAuditCheckpoint(): Promise<AuditCheckpointRecord | undefined>
+  /** The newest checkpoint of at most `size` records, if one was stored. */
+  auditCheckpointAtMost(size: number): Promise<AuditCheckpointRecord | undefined>
   /**
    * Stores `next` as the checkpoint that follows the one of size `previous` (-1 for the first).
    * Of two sealers extending the same checkpoint, one wins: the other is answered false.

@@ -25,6 +25,9 @@ import {
   signNote,
 } from '../../src/audit/tlog/note.ts'
 import { parseAddCheckpoint, Witness } from '../../src/audit/witness.ts'
+import { SharedAuditLog } from '../../src/audit/shared-log.ts'
+import { sharedProofs } from '../../src/audit/witness-client.ts'
+import { SqliteMetadataStore } from '../../src/meta/sqlite/store.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'sr-witness-'))
 after(() => rmSync(root, { recursive: true, force: true }))
@@ -180,5 +183,49 @@ describe('the audit log witness', () => {
       '',
     )
     assert.throws(() => parseAddCheckpoint(`old 2\n${many}\nC`), /over 63 hashes/)
+  })
+
+  it("brings a witness far behind the shared log up a stored checkpoint at a time, each step's proof valid", async () => {
+    const store = SqliteMetadataStore.open(join(root, `shared-${++n}.sqlite`), { create: true })
+    try {
+      const l = await SharedAuditLog.open({
+        store,
+        dir: join(root, `gw-${++n}`),
+        signerKey: log.signerKey,
+        verifierKey: log.verifierKey,
+        origin,
+        macKey: Buffer.alloc(32, 1),
+        checkpointMs: 3_600_000,
+        sealMax: 8,
+        onAlert: () => {},
+      })
+      for (let i = 0; i < 40; i++) {
+        await l.append(Buffer.from(`r${i}`))
+        if (i % 8 === 7) await l.checkpoint()
+      }
+      await l.close()
+      const last = await store.latestAuditCheckpoint()
+      assert.equal(last?.size, 40)
+      const proofs = sharedProofs(store, 10)
+      const { w } = await witness()
+      const first = await w.addCheckpoint(await request(0, tree(8)))
+      assert.equal(first.status, 200)
+      // From 8 towards 40, at most 10 records a step: the checkpoint of 16, then 24...
+      const sizes: number[] = []
+      for (let from = 8; from < 40;) {
+        const step = await proofs(from, { note: last.note, size: 40 })
+        assert.ok(step)
+        sizes.push(step.size)
+        const lines = step.hashes.map((h) => `${Buffer.from(h).toString('base64')}\n`).join('')
+        const r = await w.addCheckpoint(Buffer.from(`old ${from}\n${lines}\n${step.note}`))
+        assert.equal(r.status, 200, r.body)
+        from = step.size
+      }
+      assert.deepEqual(sizes, [16, 24, 32, 40])
+      // A size the log holds no checkpoint of: nothing to prove from.
+      assert.equal(await proofs(9, { note: last.note, size: 40 }), undefined)
+    } finally {
+      await store.close()
+    }
   })
 })

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { isStrongroomError } from '../../errors.ts'
 import { Frontier } from './frontier.ts'
-import { EMPTY_ROOT, MemoryTree, rootHash } from './merkle.ts'
+import { consistencyProof, EMPTY_ROOT, MemoryTree, rootHash, type NodeId } from './merkle.ts'
 
 describe('Frontier', () => {
   it('the empty tree has the hash of nothing as its root (RFC 6962 2.1)', () => {
@@ -29,6 +29,35 @@ describe('Frontier', () => {
         },
       ),
       { numRuns: 60 },
+    )
+  })
+
+  it("serves a consistency proof's every node of the older tree (what the shared log's witness client relies on)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.nat(300), async (m, extra) => {
+        const n = m + 1 + extra
+        const tree = new MemoryTree()
+        const edge = Frontier.empty()
+        for (let i = 0; i < n; i++) {
+          tree.append(Buffer.from([i % 256, i >> 8]))
+          if (i < m) edge.push(Buffer.from([i % 256, i >> 8]))
+        }
+        const fromEdge = {
+          readHashes: (nodes: readonly NodeId[]) =>
+            nodes.map(({ level, index }) => {
+              if (index * 2 ** level >= m) return tree.readHashes([{ level, index }])
+              assert.equal(index, Math.floor(m / 2 ** level) - 1, `node ${level}/${index} of ${m}`)
+              return Promise.resolve([edge.node(level) as Buffer])
+            }),
+        }
+        const proof = await consistencyProof(
+          { readHashes: async (ns) => (await Promise.all(fromEdge.readHashes(ns))).flat() },
+          m,
+          n,
+        )
+        assert.deepEqual(proof, await consistencyProof(tree, m, n))
+      }),
+      { numRuns: 200 },
     )
   })
 

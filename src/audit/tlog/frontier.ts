@@ -57,6 +57,12 @@ export class Frontier {
     return node
   }
 
+  /** The root of the edge's complete subtree of 2^level records, if the size has that bit. */
+  node(level: number): Buffer | undefined {
+    if (Math.floor(this.n / 2 ** level) % 2 === 0) return undefined
+    return this.roots[popcount(Math.floor(this.n / 2 ** (level + 1)))]
+  }
+
   encode(): Buffer {
     return Buffer.concat(this.roots)
   }

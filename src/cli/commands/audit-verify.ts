@@ -8,12 +8,15 @@ import { existsSync } from 'node:fs'
 import { open, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openCheckpoint, type Checkpoint } from '../../audit/tlog/checkpoint.ts'
+import { verifyCosignature } from '../../audit/tlog/cosignature.ts'
 import { readLogFile } from '../../audit/tlog/files.ts'
 import { consistencyProof, HASH_SIZE } from '../../audit/tlog/merkle.ts'
 import {
   decodeBase64,
+  ED25519,
   MAX_NOTE_BYTES,
   parseVerifierKey,
+  type KeyType,
   type NoteVerifier,
 } from '../../audit/tlog/note.ts'
 import { parseProof, PROOF_HEADER, verifyProof, type RecordProof } from '../../audit/tlog/proof.ts'
@@ -84,7 +87,10 @@ export function parseIndex(s: string): number {
 }
 
 /** The verifier key in `file`, or an error saying what the file should hold. */
-export async function readVerifierKey(file: string): Promise<NoteVerifier> {
+export async function readVerifierKey(
+  file: string,
+  type: KeyType = ED25519,
+): Promise<NoteVerifier> {
   const text = (await readBounded(file, 'the public key file', MAX_KEY_BYTES))
     .toString('utf8')
     .trim()
@@ -95,7 +101,7 @@ export async function readVerifierKey(file: string): Promise<NoteVerifier> {
   if (text.includes('\n\n\u2014 ')) throw bad('holds a signed note (a checkpoint?), not a key')
   if (text.includes('\n')) throw bad(`holds ${text.split('\n').length} lines`)
   try {
-    return parseVerifierKey(text)
+    return parseVerifierKey(text, type)
   } catch (e) {
     if (e instanceof StrongroomError)
       throw new StrongroomError(
@@ -235,11 +241,21 @@ export async function verifyWholeLog(
   key: NoteVerifier,
   dir: string,
   oldFile: string | undefined,
+  witnesses: readonly NoteVerifier[] = [],
 ): Promise<number> {
   const note = (await checkLogDir(dir)) ? await readLogFile(dir, 'checkpoint') : undefined
   const claimed = note === undefined ? undefined : claimedCheckpoint(note)
   if (claimed !== undefined) sameOrigin(key, claimed.origin, `the checkpoint in \`${dir}\``)
   const old = oldFile === undefined ? undefined : await readOlder(oldFile, key)
+  // The kept checkpoint must carry each witness's cosignature: the log then extends a history
+  // that someone outside its operator's reach saw.
+  for (const w of witnesses)
+    try {
+      verifyCosignature(old ?? '', w)
+    } catch (e) {
+      const problem = `${oldFile ?? ''}: ${(e as Error).message}`
+      return verdict(ctx, false, [`FAILED: ${problem}`], { ok: false, problem })
+    }
   const stop = progressLine(ctx, claimed?.size ?? 0)
   let r
   try {

@@ -6,7 +6,7 @@
  * has never seen the deployment.
  */
 import { auditKeys } from '../../audit/keys.ts'
-import { MAX_NOTE_BYTES } from '../../audit/tlog/note.ts'
+import { COSIGNATURE_V1, MAX_NOTE_BYTES } from '../../audit/tlog/note.ts'
 import { parseProof, PROOF_HEADER, proveRecord } from '../../audit/tlog/proof.ts'
 import { StrongroomError } from '../../errors.ts'
 import { stringOpt, withApp, type Command, type CommandContext } from '../command.ts'
@@ -63,6 +63,12 @@ export const auditVerify: Command = {
       value: 'OLDFILE',
       description: 'an older checkpoint of the log: also prove the log still extends it',
     },
+    'witness-key': {
+      type: 'string',
+      multiple: true,
+      value: 'FILE',
+      description: "with --checkpoint: OLDFILE must carry this witness's cosignature (repeatable)",
+    },
     proof: {
       type: 'string',
       value: 'FILE',
@@ -94,6 +100,9 @@ export const auditVerify: Command = {
     'extends it: a log rewritten or rolled back since, or one that showed someone else another',
     "history, fails. Records appended since the last checkpoint (the server's journal) are",
     'checked from the next checkpoint on. On a big log, progress goes to stderr every second.',
+    "With --witness-key W.pub (a witness's public key, `audit witness key`), OLDFILE must also",
+    "carry that witness's valid cosignature: gateways keep each witness's latest cosigned",
+    'checkpoint in AUDIT_DIR/witnessed/, so the log is proven to extend a history the witness saw.',
     '',
     'One proof, with --proof FILE (DIR optional):',
     `  ${PROOF_HEADER} (audit prove --index): one record's inclusion. The record is`,
@@ -105,6 +114,7 @@ export const auditVerify: Command = {
     'Examples:',
     '  strongroom audit verify /srv/strongroom/audit/log --public-key audit.pub',
     '  strongroom audit verify log --public-key audit.pub --checkpoint checkpoint-2025-06-01',
+    '  strongroom audit verify log --public-key audit.pub --checkpoint audit/witnessed/w1.checkpoint --witness-key w1.pub',
     '  strongroom audit verify --proof 517.tlog-proof --record 517.json --public-key audit.pub',
     '  strongroom audit verify log --proof 517.tlog-proof --public-key audit.pub',
     '  strongroom audit verify --proof june.tlog-consistency --public-key audit.pub',
@@ -120,6 +130,8 @@ export const auditVerify: Command = {
     const dir = ctx.positionals[0]
     const proof = stringOpt(ctx, 'proof')
     if (proof !== undefined) {
+      if (ctx.values['witness-key'] !== undefined)
+        throw new StrongroomError('USAGE', '--witness-key goes with --checkpoint, not --proof')
       if (stringOpt(ctx, 'checkpoint') !== undefined)
         throw new StrongroomError(
           'USAGE',
@@ -135,7 +147,14 @@ export const auditVerify: Command = {
         'USAGE',
         'give the log directory DIR (or --proof FILE); usage: strongroom audit verify DIR --public-key FILE',
       )
-    return verifyWholeLog(ctx, key, dir, stringOpt(ctx, 'checkpoint'))
+    const witnessKeys = (ctx.values['witness-key'] as string[] | undefined) ?? []
+    if (witnessKeys.length > 0 && stringOpt(ctx, 'checkpoint') === undefined)
+      throw new StrongroomError(
+        'USAGE',
+        '--witness-key checks the cosignature on --checkpoint OLDFILE: give both',
+      )
+    const witnesses = await Promise.all(witnessKeys.map((f) => readVerifierKey(f, COSIGNATURE_V1)))
+    return verifyWholeLog(ctx, key, dir, stringOpt(ctx, 'checkpoint'), witnesses)
   },
 }
 

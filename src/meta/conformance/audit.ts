@@ -73,6 +73,10 @@ export function auditConformance(make: MakeStore): void {
         ])
         assert.equal(Number(a) + Number(b), 1)
         assert.deepEqual(await store.latestAuditCheckpoint(), checkpoint(a ? 9 : 10))
+        assert.deepEqual(await store.auditCheckpointAtMost(4), checkpoint(4))
+        assert.deepEqual(await store.auditCheckpointAtMost(8), checkpoint(4))
+        assert.deepEqual(await store.auditCheckpointAtMost(3), checkpoint(0))
+        assert.equal(await store.auditCheckpointAtMost(-1), undefined)
       }))
   })
 }

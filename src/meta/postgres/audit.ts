@@ -72,6 +72,14 @@ export class PgAuditStore implements AuditStore {
     return r && { size: int(r.size), note: text(r.note), frontier: Buffer.from(bytea(r.frontier)) }
   }
 
+  async auditCheckpointAtMost(size: number): Promise<AuditCheckpointRecord | undefined> {
+    const [r] = await this.db.query(
+      'SELECT size, note, frontier FROM audit_checkpoints WHERE size <= $1 ORDER BY size DESC LIMIT 1',
+      [size],
+    )
+    return r && { size: int(r.size), note: text(r.note), frontier: Buffer.from(bytea(r.frontier)) }
+  }
+
   async addAuditCheckpoint(previous: number, next: AuditCheckpointRecord): Promise<boolean> {
     try {
       return await this.db.tx(async (c) => {

@@ -56,6 +56,17 @@ export class SqliteAuditStore implements AuditStore {
     })
   }
 
+  auditCheckpointAtMost(size: number): Promise<AuditCheckpointRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt(
+          'SELECT size, note, frontier FROM audit_checkpoints WHERE size <= ? ORDER BY size DESC LIMIT 1',
+        )
+        .get(size)
+      return r && { size: num(r.size), note: str(r.note), frontier: Buffer.from(bytes(r.frontier)) }
+    })
+  }
+
   addAuditCheckpoint(previous: number, next: AuditCheckpointRecord): Promise<boolean> {
     return settle(() => {
       try {
