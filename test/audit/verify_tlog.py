@@ -35,13 +35,19 @@ def key_id(name, typed_key):
     return hashlib.sha256(name.encode() + b"\n" + typed_key).digest()[:4]
 
 
-def open_note(raw, vkey):
+def parse_key(vkey, signature_type, what):
+    # NAME+KEYID+base64(type || 32-byte Ed25519 public key), its ID checked
     name, id_hex, key_b64 = vkey.split("+", 2)
     typed = base64.b64decode(key_b64, validate=True)
-    if typed[0] != 1 or len(typed) != 33:
-        fail("not an Ed25519 verifier key")
+    if typed[0] != signature_type or len(typed) != 33:
+        fail("not an Ed25519 %s key" % what)
     if key_id(name, typed).hex() != id_hex:
-        fail("verifier key ID does not match its name and key")
+        fail("%s key ID does not match its name and key" % what)
+    return name, id_hex, typed
+
+
+def open_note(raw, vkey):
+    name, id_hex, typed = parse_key(vkey, 1, "verifier")
     msg = raw.decode("utf-8")  # strict: invalid UTF-8 raises
     if any(ord(c) < 0x20 and c != "\n" for c in msg):
         fail("control character in note")
@@ -151,12 +157,7 @@ def cosigned_message(text, time):
 
 
 def cosigned(path, wkey):
-    name, id_hex, key_b64 = wkey.split("+", 2)
-    typed = base64.b64decode(key_b64, validate=True)
-    if typed[0] != 4 or len(typed) != 33:
-        fail("not an Ed25519 cosigner (witness) key")
-    if key_id(name, typed).hex() != id_hex:
-        fail("witness key ID does not match its name and key")
+    name, id_hex, typed = parse_key(wkey, 4, "cosigner (witness)")
     msg = read(path).decode("utf-8")
     split = msg.rindex("\n\n")
     text, sigs = msg[: split + 1], msg[split + 2 :]

@@ -37,6 +37,19 @@ const sr = (...args: string[]) =>
   spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: root })
 
 let witness: ChildProcess | undefined
+
+/** The URL a starting `audit witness serve` prints once it listens. */
+function readyUrl(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /ready at (http:\/\/\S+) for /.exec(out)
+      if (m?.[1] !== undefined) resolve(m[1])
+    })
+    child.once('exit', (code) => reject(new Error(`the witness exited with ${String(code)}`)))
+  })
+}
 let url = ''
 let wkey = ''
 
@@ -74,15 +87,7 @@ before(async () => {
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   witness = child
-  url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /ready at (http:\/\/[^ ]+) for /.exec(out)
-      if (m?.[1] !== undefined) resolve(m[1])
-    })
-    child.once('exit', (code) => reject(new Error(`the witness exited with ${code}`)))
-  })
+  url = await readyUrl(child)
 })
 after(() => {
   witness?.kill('SIGTERM')
@@ -186,33 +191,25 @@ describe('the witness service', () => {
     assert.equal(l.problem(), undefined)
     const cosigned = join(dir, 'witnessed', 'witness.example_w1.checkpoint')
     assert.match(readFileSync(cosigned, 'utf8'), new RegExp(`^${machineOrigin}\\n300\\n`))
-    const ok = sr(
-      'audit',
-      'verify',
-      join(dir, 'log'),
-      '--public-key',
-      'machine.pub',
-      '--checkpoint',
-      cosigned,
-      '--witness-key',
-      'w1.pub',
-    )
+    const verify = (witnessKey: string) =>
+      sr(
+        'audit',
+        'verify',
+        join(dir, 'log'),
+        '--public-key',
+        'machine.pub',
+        '--checkpoint',
+        cosigned,
+        '--witness-key',
+        witnessKey,
+      )
+    const ok = verify('w1.pub')
     assert.equal(ok.status, 0, ok.stderr)
     assert.match(ok.stdout, /^OK: 300 records, root \S+\nOK: consistent with .*: 300 records/)
     // Another witness's key: the kept checkpoint carries no cosignature of it.
     const w2 = sr('audit', 'witness', 'key', 'witness.example/w2', '--out', 'w2.key')
     writeFileSync(join(root, 'w2.pub'), w2.stdout)
-    const not = sr(
-      'audit',
-      'verify',
-      join(dir, 'log'),
-      '--public-key',
-      'machine.pub',
-      '--checkpoint',
-      cosigned,
-      '--witness-key',
-      'w2.pub',
-    )
+    const not = verify('w2.pub')
     assert.equal(not.status, 1)
     assert.match(not.stdout, /FAILED: .*no cosignature by witness `witness\.example\/w2/)
     await l.close()
@@ -259,15 +256,7 @@ describe('the witness service', () => {
       },
     )
     try {
-      const at = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        serve.stdout.on('data', (d: Buffer) => {
-          out += d.toString()
-          const m = /ready at (http:\/\/\S+) /.exec(out)
-          if (m?.[1] !== undefined) resolve(m[1])
-        })
-        serve.once('exit', (code) => reject(new Error(`the witness exited with ${code}`)))
-      })
+      const at = await readyUrl(serve)
       const list = (
         JSON.parse(
           setting
