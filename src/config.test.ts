@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { COSIGNATURE_V1, generateKey } from './audit/tlog/note.ts'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -77,6 +78,27 @@ describe('configuration', () => {
       assert.throws(
         () => loadConfig({ env: { STRONGROOM_SCAN_MEMORY_MIB: bad }, flags: {} }),
         invalid(/STRONGROOM_SCAN_MEMORY_MIB is `".*"`; expected a whole number of MiB from 16/),
+      )
+  })
+
+  it('takes audit witnesses with a cosigner key, plain http:// only on loopback', () => {
+    assert.deepEqual(loadConfig({ env: {}, flags: {} }).auditWitnesses, [])
+    const key = generateKey('witness.example/w1', COSIGNATURE_V1).verifierKey
+    const list = (url: string, k = key) => JSON.stringify([{ url, key: k }])
+    for (const url of ['http://127.0.0.1:7380', 'http://[::1]:7380', 'https://witness.example/w1'])
+      assert.deepEqual(
+        loadConfig({ env: { STRONGROOM_AUDIT_WITNESSES: list(url) }, flags: {} }).auditWitnesses,
+        [{ url, key }],
+      )
+    const logKey = generateKey('strongroom/audit/0000000000000001').verifierKey
+    for (const bad of [
+      list('http://witness.example:7380'),
+      list('https://w.example', logKey),
+      '{}',
+    ])
+      assert.throws(
+        () => loadConfig({ env: { STRONGROOM_AUDIT_WITNESSES: bad }, flags: {} }),
+        invalid(/STRONGROOM_AUDIT_WITNESSES is .*plain http:\/\/ only on loopback/),
       )
   })
 

@@ -326,7 +326,7 @@ export const SETTINGS = {
     env: 'STRONGROOM_AUDIT_WITNESSES',
     flag: undefined,
     accepted:
-      'a list of witnesses, each `{"url": "https://…", "key": "NAME+KEYID+KEY"}` (its cosigner key, from `strongroom audit witness key`)',
+      'a list of witnesses, each `{"url": "https://…", "key": "NAME+KEYID+KEY"}` (its cosigner key, from `strongroom audit witness key`); plain http:// only on loopback',
     parse: (raw) => witnessTargets(typeof raw === 'string' ? jsonOf(raw) : raw),
   },
   oidcCaFile: {
@@ -521,7 +521,11 @@ function witnessTargets(raw: unknown): WitnessTarget[] | undefined {
     if (typeof key !== 'string') return undefined
     try {
       parseWitnessKey(key)
-      new URL(url)
+      const u = new URL(url)
+      // A refusal from a witness stops the gateways: over plain HTTP anyone on the path could
+      // forge one. Plain HTTP is for a witness on this machine only.
+      if (u.protocol === 'http:' && !['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname))
+        return undefined
     } catch {
       return undefined
     }

@@ -38,7 +38,7 @@ export abstract class GroupCommitLog {
   protected timer: NodeJS.Timeout | undefined
   private draining: Promise<void> | undefined
   private stalled: string | undefined
-  /** The last write failed (and is retried): fail-closed work waits for the retry's outcome. */
+  /** The last write failed (and is retried): fail-closed work is refused until one succeeds. */
   private failing: string | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private dropped = 0
@@ -76,6 +76,8 @@ export abstract class GroupCommitLog {
   async close(): Promise<void> {
     if (this.closed) return
     clearInterval(this.timer)
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
     try {
       await this.flush()
       if (this.broken === undefined) await this.seal()
@@ -89,20 +91,6 @@ export abstract class GroupCommitLog {
     return undefined
   }
 
-  /**
-   * Why fail-closed work must be refused now: `problem()`, or, while the last write failed,
-   * the outcome of trying again at once (so a store that is back admits work without waiting
-   * for the next scheduled retry, and one that is not refuses it).
-   */
-  protected async admission(): Promise<string | undefined> {
-    const refused = this.problem()
-    if (refused !== undefined || this.failing === undefined) return refused
-    clearTimeout(this.retryTimer)
-    this.kick()
-    await this.flush()
-    return this.problem() ?? this.failing
-  }
-
   /** Best-effort records dropped because the log could not take them. */
   get droppedCount(): number {
     return this.dropped
@@ -113,7 +101,7 @@ export abstract class GroupCommitLog {
     if (this.closed) return 'the audit log is closed'
     if (this.queue.length >= (this.options.maxQueued ?? 100_000))
       return `${this.queue.length} audit records are waiting for the ${this.medium}`
-    return this.broken ?? this.stalled ?? this.transient()
+    return this.broken ?? this.stalled ?? this.failing ?? this.transient()
   }
 
   /**
@@ -164,6 +152,9 @@ export abstract class GroupCommitLog {
   }
 
   protected kick(): void {
+    // After a failed write the next attempt waits for its timer, whatever asks sooner: a
+    // store that is down is not hammered by every record that arrives meanwhile.
+    if (this.retryTimer !== undefined) return
     this.run(() => this.drain())
   }
 
@@ -187,7 +178,11 @@ export abstract class GroupCommitLog {
       }
       if (this.queue.length === 0 || this.closed) return
       // After a failed write, the records kept for retry wait a little for the store.
-      if (this.retrying) this.retryTimer = setTimeout(() => this.kick(), 200).unref()
+      if (this.retrying)
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined
+          this.kick()
+        }, 200).unref()
       else this.kick()
     })
   }

@@ -111,7 +111,7 @@ export class AuditLog extends GroupCommitLog {
     this.witnesses = new Witnesses(
       o.witnesses ?? [],
       join(o.dir, 'witnessed'),
-      tileProofs(tiles),
+      tileProofs(tiles, () => this.writer?.size ?? this.n),
       (p) => this.fail(p),
       (p) => this.alert(p),
     )
@@ -246,7 +246,7 @@ export class AuditLog extends GroupCommitLog {
    * broken since the last record refuses the write instead of recording nothing of it.
    */
   async ready(): Promise<void> {
-    const refused = await this.admission()
+    const refused = this.problem()
     if (refused !== undefined) throw unavailable(refused)
     // Only what a concurrent commit cannot change: its size is checked by each commit.
     const s = await this.journal.stat()

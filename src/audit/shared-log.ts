@@ -142,9 +142,9 @@ export class SharedAuditLog extends GroupCommitLog {
   }
 
   /** Resolves when the log can take a record now. */
-  async ready(): Promise<void> {
-    const refused = await this.admission()
-    if (refused !== undefined) throw unavailable(refused)
+  ready(): Promise<void> {
+    const refused = this.problem()
+    return refused === undefined ? Promise.resolve() : Promise.reject(unavailable(refused))
   }
 
   /** Waits for the checkpoints offered to the witnesses so far to be answered. */

@@ -29,15 +29,20 @@ export interface Step {
   readonly hashes: readonly Uint8Array[]
 }
 
-/**
- * The step from a tree of `from` records towards the checkpoint `to`: `to` itself with its
- * consistency proof, or a checkpoint between (a witness far behind is brought up in steps);
- * undefined when the log holds no checkpoint of `from` records.
- */
-export type ProofSource = (
-  from: number,
-  to: { readonly note: string; readonly size: number },
-) => Promise<Step | undefined>
+/** What a witness client asks of its log. */
+export interface ProofSource {
+  /**
+   * The step from a tree of `from` records towards the checkpoint `to`: `to` itself with its
+   * consistency proof, or a checkpoint between (a witness far behind is brought up in steps);
+   * undefined when the log holds no checkpoint of `from` records.
+   */
+  step(
+    from: number,
+    to: { readonly note: string; readonly size: number },
+  ): Promise<Step | undefined>
+  /** Whether the log holds a checkpoint of `size` records (a witness says it cosigned one). */
+  holds(size: number): Promise<boolean>
+}
 
 const TIMEOUT_MS = 5000
 const MAX_ANSWER_BYTES = 64 << 10
@@ -90,12 +95,20 @@ export class WitnessClient {
   private async submit(note: string, size: number, proof: ProofSource): Promise<void> {
     {
       for (let conflicts = 0; conflicts < 3;) {
-        if (size < this.size) return
+        if (size < this.size) {
+          // The witness holds a newer checkpoint: fine if this log holds it too (another
+          // gateway sealed and sent it first), else the witness saw a history this log lacks.
+          if (await proof.holds(this.size)) return
+          throw tampered(
+            this.name,
+            `it cosigned a checkpoint of ${this.size} records, and this log holds none of that size`,
+          )
+        }
         const from = this.size
         const step =
           from === 0 || from === size
             ? { note, size, hashes: [] }
-            : await proof(from, { note, size })
+            : await proof.step(from, { note, size })
         if (step === undefined)
           throw tampered(
             this.name,
@@ -104,7 +117,13 @@ export class WitnessClient {
         const lines = step.hashes.map((h) => `${Buffer.from(h).toString('base64')}\n`).join('')
         const { status, type, text } = await this.post(`old ${from}\n${lines}\n${step.note}`)
         if (status === 200) {
-          const cosigned = withSignatures(step.note, text)
+          // Only this witness's lines are kept: others would spoil the kept checkpoint.
+          const own = text
+            .split('\n')
+            .filter((l) => l.startsWith(`\u2014 ${this.name} `))
+            .map((l) => `${l}\n`)
+            .join('')
+          const cosigned = withSignatures(step.note, own)
           try {
             verifyCosignature(cosigned, this.key)
           } catch (e) {
@@ -232,14 +251,14 @@ const tampered = (name: string, why: string) =>
  * checkpoint's stored edge (a consistency proof needs no other node of the older tree), the
  * newer ones are hashed from the records after it.
  */
-export function sharedProofs(store: AuditStore, step = 262_144): ProofSource {
-  return async (from, target) => {
+export function sharedProofs(store: AuditStore, most = 262_144): ProofSource {
+  const step = async (from: number, target: { note: string; size: number }) => {
     const old = await store.auditCheckpointAtMost(from)
     if (old?.size !== from) return undefined
     const edge = Frontier.decode(from, old.frontier)
     // A witness far behind is brought up a checkpoint at a time: the records read are bounded.
     const between =
-      target.size - from > step ? await store.auditCheckpointAtMost(from + step) : undefined
+      target.size - from > most ? await store.auditCheckpointAtMost(from + most) : undefined
     const next = between !== undefined && between.size > from ? between : target
     const to = next.size
     const leaves: Buffer[] = []
@@ -281,12 +300,22 @@ export function sharedProofs(store: AuditStore, step = 262_144): ProofSource {
     )
     return { note: next.note, size: to, hashes }
   }
+  return {
+    step,
+    holds: async (size) => (await store.auditCheckpointAtMost(size))?.size === size,
+  }
 }
 
-/** Consistency proofs of a machine's own log, from its tiles (`tiles`, the tlog-tiles root). */
-export function tileProofs(tiles: string): ProofSource {
-  return async (from, to) => ({
-    ...to,
-    hashes: await consistencyProof(new TileReader(tiles, to.size), from, to.size),
-  })
+/**
+ * Consistency proofs of a machine's own log, from its tiles (`tiles`, the tlog-tiles root);
+ * `size` is the log's. Its witnesses cannot honestly hold a newer checkpoint than the log.
+ */
+export function tileProofs(tiles: string, size: () => number): ProofSource {
+  return {
+    step: async (from, to) => ({
+      ...to,
+      hashes: await consistencyProof(new TileReader(tiles, to.size), from, to.size),
+    }),
+    holds: (n) => Promise.resolve(n <= size()),
+  }
 }

@@ -172,6 +172,8 @@ export async function startInProcess(
           res.on('end', () =>
             resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }),
           )
+          // An answer the server cut off (its event could not be recorded) rejects.
+          res.on('error', reject)
         },
       )
       req.on('error', reject)

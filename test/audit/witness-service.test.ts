@@ -21,9 +21,16 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AuditLog } from '../../src/audit/log.ts'
 import { SharedAuditLog } from '../../src/audit/shared-log.ts'
-import { parseWitnessKey, verifyCosignature } from '../../src/audit/tlog/cosignature.ts'
-import { generateKey } from '../../src/audit/tlog/note.ts'
+import {
+  cosign,
+  parseCosignerKey,
+  parseWitnessKey,
+  verifyCosignature,
+} from '../../src/audit/tlog/cosignature.ts'
+import { COSIGNATURE_V1, generateKey, signNote, verifyNote } from '../../src/audit/tlog/note.ts'
 import { SqliteMetadataStore } from '../../src/meta/sqlite/store.ts'
+import { createServer } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import { loadConfig } from '../../src/config.ts'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strongroom.js')
@@ -288,6 +295,101 @@ describe('the witness service', () => {
       )
     } finally {
       serve.kill('SIGTERM')
+    }
+  })
+
+  it('attack (fourth review): a request line no URL parser takes (`POST http://[`) is answered, and the witness keeps running', async () => {
+    const { port } = new URL(url)
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(port), '127.0.0.1', () => {
+        sock.end('POST http://[ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')
+      })
+      let got = ''
+      sock.on('data', (d: Buffer) => (got += d.toString()))
+      sock.on('end', () => resolve(got))
+      sock.on('error', reject)
+    })
+    assert.match(raw, /^HTTP\/1\.1 404 /)
+    assert.equal((await fetch(`${url}/add-checkpoint`)).status, 405)
+  })
+
+  it("attack (fourth review): a machine's log copied back to an older state is refused by its witness's newer checkpoint", async () => {
+    const dir = join(root, 'rolled')
+    const open = () =>
+      AuditLog.open({
+        dir,
+        signerKey: machine.signerKey,
+        verifierKey: machine.verifierKey,
+        origin: machineOrigin,
+        witnesses: [{ url, key: wkey }],
+        onAlert: () => {},
+      })
+    // The witness already holds this log at 300 records (the test above): the same log,
+    // copied back to an empty state and regrown a little, is behind what the witness saw.
+    let l = await open()
+    await l.append(rec('after the copy'))
+    await l.checkpoint()
+    await l.witnessed()
+    assert.match(
+      l.problem() ?? '',
+      /it cosigned a checkpoint of 300 records, and this log holds none of that size/,
+    )
+    await l.close()
+    // Restarted, it finds out again at its first checkpoint (witnesses are asked in the
+    // background, never holding up a start or a request).
+    l = await open()
+    await l.append(rec('after the restart'))
+    await l.checkpoint()
+    await l.witnessed()
+    await assert.rejects(l.ready(), /not carried out/)
+    await l.close()
+  })
+
+  it('attack (fourth review): a witness that adds signature lines of other keys to its answer does not spoil the kept checkpoint', async () => {
+    const liar = createServer((req, res) => {
+      let body = ''
+      req.on('data', (d: Buffer) => (body += d.toString()))
+      req.on('end', () => {
+        const note = body.slice(body.indexOf('\n\n') + 2)
+        const text = note.slice(0, note.lastIndexOf('\n\n') + 1)
+        const junk = signNote(text, generateKey(machineOrigin).signerKey).split('\n\n')[1] ?? ''
+        const good = cosign(
+          text,
+          parseCosignerKey(liarKeys.signerKey),
+          Math.floor(Date.now() / 1000),
+        )
+        res.end(`${junk}${good}`)
+      })
+    })
+    const liarKeys = generateKey('liar.example/w', COSIGNATURE_V1)
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r))
+    const at = `http://127.0.0.1:${String((liar.address() as AddressInfo).port)}`
+    try {
+      const other = generateKey('strongroom/audit/00000000000000ee')
+      const dir = join(root, 'liar-log')
+      const l = await AuditLog.open({
+        dir,
+        signerKey: other.signerKey,
+        verifierKey: other.verifierKey,
+        origin: 'strongroom/audit/00000000000000ee',
+        witnesses: [{ url: at, key: liarKeys.verifierKey }],
+      })
+      await l.append(rec('x'))
+      await l.checkpoint()
+      await l.witnessed()
+      await l.close()
+      const kept = readFileSync(join(dir, 'witnessed', 'liar.example_w.checkpoint'), 'utf8')
+      const lines = kept
+        .slice(kept.indexOf('\n\n') + 2)
+        .trim()
+        .split('\n')
+      assert.deepEqual(
+        lines.map((line) => line.split(' ')[1]),
+        ['strongroom/audit/00000000000000ee', 'liar.example/w'],
+      )
+      assert.equal(verifyNote(kept, other.verifierKey).text.split('\n')[1], '1')
+    } finally {
+      liar.close()
     }
   })
 })

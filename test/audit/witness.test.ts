@@ -213,7 +213,7 @@ describe('the audit log witness', () => {
       // From 8 towards 40, at most 10 records a step: the checkpoint of 16, then 24...
       const sizes: number[] = []
       for (let from = 8; from < 40;) {
-        const step = await proofs(from, { note: last.note, size: 40 })
+        const step = await proofs.step(from, { note: last.note, size: 40 })
         assert.ok(step)
         sizes.push(step.size)
         const lines = step.hashes.map((h) => `${Buffer.from(h).toString('base64')}\n`).join('')
@@ -223,7 +223,7 @@ describe('the audit log witness', () => {
       }
       assert.deepEqual(sizes, [16, 24, 32, 40])
       // A size the log holds no checkpoint of: nothing to prove from.
-      assert.equal(await proofs(9, { note: last.note, size: 40 }), undefined)
+      assert.equal(await proofs.step(9, { note: last.note, size: 40 }), undefined)
     } finally {
       await store.close()
     }

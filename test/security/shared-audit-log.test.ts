@@ -141,6 +141,41 @@ describe(
       }
     })
 
+    it('attack (fourth review): while every audit write fails, a fail-closed read is refused before it sends a byte, and /_health says 503', async () => {
+      const dba = new pg.Client({ connectionString: meta })
+      await dba.connect()
+      try {
+        const put = await g.send(g.admin, {
+          method: 'PUT',
+          path: '/stalled/big',
+          body: 'x'.repeat(1 << 20),
+        })
+        assert.equal(put.status, 200, put.body)
+        await dba.query(`
+          CREATE FUNCTION fail_rec() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+          CREATE TRIGGER t_fail BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION fail_rec();`)
+        // The first request's event fails to commit; from then on, reads are refused at once.
+        const first = await g.send(g.admin, { method: 'PUT', path: '/stalled/small', body: 's' })
+        assert.equal(first.status, 503, first.body)
+        const get = await g.send(g.admin, { method: 'GET', path: '/stalled/big' })
+        assert.equal(get.status, 503)
+        assert.match(
+          get.body,
+          /so it was not carried out: the audit log&apos;s database failed a write: disk full/,
+        )
+        assert.equal(get.body.includes('xxxx'), false)
+        const health = await fetch(`${g.running.url}/_health`)
+        assert.equal(health.status, 503)
+        assert.match(await health.text(), /audit log: .*failed a write/)
+      } finally {
+        await dba.query(
+          'DROP TRIGGER IF EXISTS t_fail ON audit_records; DROP FUNCTION IF EXISTS fail_rec()',
+        )
+        await dba.end()
+      }
+      await recovered(g)
+    })
+
     it('attack: triggers that keep the counter back and swallow the records (events dropped in silence) make the gateway refuse work', async () => {
       assert.ok(server)
       const tmeta = await server.createDatabase('triggers')

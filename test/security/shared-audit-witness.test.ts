@@ -272,6 +272,35 @@ describe('the shared audit log against a database administrator', () => {
     await a.close()
   })
 
+  it('attack (fourth review): records arriving while the store fails every write do not hammer it: one attempt per 200 ms', async () => {
+    const { store, sql } = fresh()
+    let attempts = 0
+    const counted: MetadataStore = Object.create(store) as MetadataStore
+    counted.appendAuditRecords = (records, mac) => {
+      attempts++
+      return store.appendAuditRecords(records, mac)
+    }
+    const log = await open(counted, join(root, `gw-${++n}`))
+    sql.exec(
+      "CREATE TRIGGER failing BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+    )
+    await assert.rejects(log.append(rec('first')))
+    attempts = 0
+    const started = Date.now()
+    while (Date.now() - started < 1000) {
+      log.enqueue(rec('best effort'))
+      await assert.rejects(log.ready(), tampered(/failed a write/))
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    assert.ok(attempts <= 7, `${attempts} attempts in 1 s`)
+    assert.ok(attempts >= 3, `${attempts} attempts in 1 s: it does retry`)
+    sql.exec('DROP TRIGGER failing')
+    for (let i = 0; i < 30 && log.problem() !== undefined; i++)
+      await new Promise((r) => setTimeout(r, 100))
+    assert.equal(log.problem(), undefined)
+    await log.close()
+  })
+
   it('attack: while the store fails every write, fail-closed work is refused until a write succeeds, and the records are kept', async () => {
     const { store, sql } = fresh()
     const log = await open(store, join(root, `gw-${++n}`))

@@ -115,17 +115,24 @@ export const auditWitnessServe: Command = {
       throw new StrongroomError('USAGE', `--listen \`${listen.slice(0, 80)}\` is not HOST:PORT`)
     const { host, port } = parsed
     const witness = await Witness.open(state, cosigner, logs, (p) => ctx.warn(p))
-    const server = createServer((req, res) => {
-      void answer(witness, req).then(({ status, contentType, body }) => {
+    // Slow or held-open requests are dropped within seconds (checked every second, not every
+    // 30 s), connections are capped, and so are the bytes buffered for all of them at once.
+    const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+      const reply = ({ status, contentType, body }: Answer) => {
         res.writeHead(status, {
           'content-type': contentType,
           'content-length': Buffer.byteLength(body),
         })
         res.end(body)
+      }
+      answer(witness, req).then(reply, (e: unknown) => {
+        ctx.warn(`a request failed: ${(e as Error).message}`)
+        reply(text(500, 'the witness failed to answer'))
       })
     })
     server.requestTimeout = 10_000
     server.headersTimeout = 5_000
+    server.maxConnections = MAX_CONNECTIONS
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, resolve)
@@ -146,13 +153,20 @@ export const auditWitnessServe: Command = {
 
 type Answer = { status: number; contentType: string; body: string }
 
+const MAX_CONNECTIONS = 256
+/** Bytes of request bodies held at once, over every connection. */
+const MAX_BUFFERED = 32 << 20
+let buffered = 0
+
+const text = (status: number, body: string): Answer => ({
+  status,
+  contentType: 'text/plain; charset=utf-8',
+  body: `${body}\n`,
+})
+
 async function answer(witness: Witness, req: IncomingMessage): Promise<Answer> {
-  const text = (status: number, body: string): Answer => ({
-    status,
-    contentType: 'text/plain; charset=utf-8',
-    body: `${body}\n`,
-  })
-  if (new URL(req.url ?? '/', 'http://witness').pathname !== '/add-checkpoint') {
+  // The path as sent, query aside: nothing here needs a URL parser (which throws on `[`).
+  if ((req.url ?? '').split('?')[0] !== '/add-checkpoint') {
     req.resume()
     return text(404, 'not found: this witness answers POST /add-checkpoint')
   }
@@ -165,14 +179,21 @@ async function answer(witness: Witness, req: IncomingMessage): Promise<Answer> {
   try {
     for await (const chunk of req) {
       size += (chunk as Buffer).length
+      buffered += (chunk as Buffer).length
       if (size > MAX_ADD_CHECKPOINT_BYTES) {
         req.destroy()
         return text(400, `the request is over ${MAX_ADD_CHECKPOINT_BYTES} bytes`)
+      }
+      if (buffered > MAX_BUFFERED) {
+        req.destroy()
+        return text(503, 'the witness is busy: try again shortly')
       }
       chunks.push(chunk as Buffer)
     }
   } catch {
     return text(400, 'the request body did not arrive')
+  } finally {
+    buffered -= size
   }
   try {
     return await witness.addCheckpoint(Buffer.concat(chunks))
