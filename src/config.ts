@@ -524,6 +524,7 @@ function witnessTargets(raw: unknown): WitnessTarget[] | undefined {
       const u = new URL(url)
       // A refusal from a witness stops the gateways: over plain HTTP anyone on the path could
       // forge one. Plain HTTP is for a witness on this machine only.
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined
       if (u.protocol === 'http:' && !['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname))
         return undefined
     } catch {

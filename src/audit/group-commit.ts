@@ -34,6 +34,8 @@ export abstract class GroupCommitLog {
   protected queue: Pending[] = []
   protected broken: string | undefined
   protected closed = false
+  /** close() has begun: no retry is scheduled from here on. */
+  private closing = false
   /** The log's periodic work (sealing, checks), stopped first on close. */
   protected timer: NodeJS.Timeout | undefined
   private draining: Promise<void> | undefined
@@ -74,12 +76,25 @@ export abstract class GroupCommitLog {
 
   /** Commits what is queued, seals, and stops. */
   async close(): Promise<void> {
-    if (this.closed) return
+    if (this.closed || this.closing) return
+    this.closing = true
     clearInterval(this.timer)
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
     try {
       await this.flush()
+      // Records waiting for a retry get one last attempt now, not one after the release.
+      if (this.queue.length > 0 && this.broken === undefined) {
+        this.run(() => this.drain())
+        await this.flush()
+      }
+      if (this.queue.length > 0) {
+        const lost = this.queue.splice(0)
+        this.dropped += lost.length
+        for (const p of lost)
+          p.reject?.(unrecorded('the audit log closed before it could store it'))
+        this.alert(`the audit log closed with ${lost.length} records it could not store`)
+      }
       if (this.broken === undefined) await this.seal()
     } finally {
       this.closed = true
@@ -154,7 +169,7 @@ export abstract class GroupCommitLog {
   protected kick(): void {
     // After a failed write the next attempt waits for its timer, whatever asks sooner: a
     // store that is down is not hammered by every record that arrives meanwhile.
-    if (this.retryTimer !== undefined) return
+    if (this.retryTimer !== undefined || this.closed) return
     this.run(() => this.drain())
   }
 
@@ -177,13 +192,15 @@ export abstract class GroupCommitLog {
         return
       }
       if (this.queue.length === 0 || this.closed) return
-      // After a failed write, the records kept for retry wait a little for the store.
-      if (this.retrying)
+      // After a failed write, the records kept for retry wait a little for the store (and
+      // while closing, close() makes the last attempt itself).
+      if (this.retrying) {
+        if (this.closing || this.retryTimer !== undefined) return
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined
           this.kick()
         }, 200).unref()
-      else this.kick()
+      } else this.kick()
     })
   }
 

@@ -301,6 +301,33 @@ describe('the shared audit log against a database administrator', () => {
     await log.close()
   })
 
+  it('(fifth review) a log closed while its store fails makes one last attempt, counts what it could not store, and writes nothing after', async () => {
+    const { store, sql } = fresh()
+    let attempts = 0
+    const counted: MetadataStore = Object.create(store) as MetadataStore
+    counted.appendAuditRecords = (records, mac) => {
+      attempts++
+      return store.appendAuditRecords(records, mac)
+    }
+    const alerts: string[] = []
+    const log = await open(counted, join(root, `gw-${++n}`), { onAlert: (p) => alerts.push(p) })
+    sql.exec(
+      "CREATE TRIGGER failing BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+    )
+    await assert.rejects(log.append(rec('kept for a retry')))
+    log.enqueue(rec('best effort'))
+    attempts = 0
+    await log.close()
+    assert.equal(attempts, 1)
+    assert.equal(log.droppedCount, 2)
+    assert.ok(
+      alerts.some((p) => /closed with 2 records it could not store/.test(p)),
+      alerts.join('\n'),
+    )
+    await new Promise((r) => setTimeout(r, 500))
+    assert.equal(attempts, 1)
+  })
+
   it('attack: while the store fails every write, fail-closed work is refused until a write succeeds, and the records are kept', async () => {
     const { store, sql } = fresh()
     const log = await open(store, join(root, `gw-${++n}`))

@@ -177,28 +177,31 @@ async function answer(witness: Witness, req: IncomingMessage): Promise<Answer> {
   const chunks: Buffer[] = []
   let size = 0
   try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length
-      buffered += (chunk as Buffer).length
-      if (size > MAX_ADD_CHECKPOINT_BYTES) {
-        req.destroy()
-        return text(400, `the request is over ${MAX_ADD_CHECKPOINT_BYTES} bytes`)
+    try {
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length
+        buffered += (chunk as Buffer).length
+        if (size > MAX_ADD_CHECKPOINT_BYTES) {
+          req.destroy()
+          return text(400, `the request is over ${MAX_ADD_CHECKPOINT_BYTES} bytes`)
+        }
+        if (buffered > MAX_BUFFERED) {
+          req.destroy()
+          return text(503, 'the witness is busy: try again shortly')
+        }
+        chunks.push(chunk as Buffer)
       }
-      if (buffered > MAX_BUFFERED) {
-        req.destroy()
-        return text(503, 'the witness is busy: try again shortly')
-      }
-      chunks.push(chunk as Buffer)
+    } catch {
+      return text(400, 'the request body did not arrive')
     }
-  } catch {
-    return text(400, 'the request body did not arrive')
+    try {
+      return await witness.addCheckpoint(Buffer.concat(chunks))
+    } catch (e) {
+      // The state could not be written: nothing was cosigned.
+      return text(503, `the witness cannot record the checkpoint: ${(e as Error).message}`)
+    }
   } finally {
+    // Counted until the request is answered: its bytes are held until then.
     buffered -= size
-  }
-  try {
-    return await witness.addCheckpoint(Buffer.concat(chunks))
-  } catch (e) {
-    // The state could not be written: nothing was cosigned.
-    return text(503, `the witness cannot record the checkpoint: ${(e as Error).message}`)
   }
 }
