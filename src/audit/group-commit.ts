@@ -7,7 +7,9 @@
  * is `broken` (tampering, a lost store) refuses everything and tells every waiter so, never
  * leaving one hanging. Every problem is reported once through `onAlert`.
  */
+import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
+import { Witnesses, type ProofSource, type WitnessTarget } from './witness-client.ts'
 import { MAX_ENTRY_BYTES } from './tlog/tiles.ts'
 
 export interface GroupCommitOptions {
@@ -17,6 +19,8 @@ export interface GroupCommitOptions {
   readonly maxQueued?: number
   /** Told once of each new problem, in words. */
   readonly onAlert?: (problem: string) => void
+  /** Witnesses each newer checkpoint is sent to for cosigning (./witness-client.ts). */
+  readonly witnesses?: readonly WitnessTarget[]
 }
 
 export interface Pending {
@@ -47,6 +51,7 @@ export abstract class GroupCommitLog {
   private retrying = false
   private readonly alerted = new Set<string>()
   private readonly listeners = new Set<(index: number, record: Buffer) => void>()
+  private witnesses: Witnesses | undefined
 
   /** What the log writes to, for messages: "disk", "database". */
   private readonly medium: string
@@ -66,6 +71,31 @@ export abstract class GroupCommitLog {
   protected abstract release(): Promise<void>
   /** The newest checkpoint the log wrote or read (a signed note). */
   abstract get checkpointNote(): string
+
+  /**
+   * Sends each checkpoint `offer`ed from now on to the configured witnesses, with proofs from
+   * `proofs`; their cosigned checkpoints go to DIR/witnessed/. A refusal as another history
+   * breaks the log; any other failure is an alert.
+   */
+  protected witnessWith(dir: string, proofs: ProofSource): void {
+    this.witnesses = new Witnesses(
+      this.options.witnesses ?? [],
+      join(dir, 'witnessed'),
+      proofs,
+      (p) => this.fail(p),
+      (p) => this.alert(p),
+    )
+  }
+
+  /** Offers the checkpoint `note` of `size` records to the witnesses, in the background. */
+  protected offer(note: string, size: number): void {
+    this.witnesses?.offer(note, size)
+  }
+
+  /** Waits for the checkpoints offered to the witnesses so far to be answered. */
+  async witnessed(): Promise<void> {
+    await this.witnesses?.settled()
+  }
 
   /** Commits what is queued and seals everything committed; answers the newest checkpoint. */
   async checkpoint(): Promise<string> {
@@ -98,6 +128,7 @@ export abstract class GroupCommitLog {
       if (this.broken === undefined) await this.seal()
     } finally {
       this.closed = true
+      await this.witnessed()
       await this.release()
     }
   }

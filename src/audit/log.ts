@@ -40,7 +40,7 @@ import { encodeFrames, readJournal } from './journal.ts'
 import { lockHolder, releaseLock, takeLock } from './lock.ts'
 import { DurableBatch } from './tlog/files.ts'
 import { TileWriter } from './tlog/tiles.ts'
-import { tileProofs, Witnesses, type WitnessTarget } from './witness-client.ts'
+import { tileProofs } from './witness-client.ts'
 import { records } from './read.ts'
 import {
   checked,
@@ -62,8 +62,6 @@ export interface AuditLogOptions extends GroupCommitOptions {
   readonly checkpointMs?: number
   /** Below this much free space on the log's disk, new work is refused (default 64 MiB). */
   readonly minFreeBytes?: number
-  /** Witnesses each newer checkpoint is sent to for cosigning (./witness-client.ts). */
-  readonly witnesses?: readonly WitnessTarget[]
 }
 
 /** Unsealed records that trigger a checkpoint. */
@@ -87,7 +85,6 @@ export class AuditLog extends GroupCommitLog {
   private lastSeal = Date.now()
   private lastNote: string
   private lowDisk: string | undefined
-  private readonly witnesses: Witnesses
 
   private constructor(
     o: AuditLogOptions,
@@ -107,13 +104,9 @@ export class AuditLog extends GroupCommitLog {
     this.dirIno = inos.dir
     this.n = writer.size
     this.lastNote = note
-    const tiles = this.logDir
-    this.witnesses = new Witnesses(
-      o.witnesses ?? [],
-      join(o.dir, 'witnessed'),
-      tileProofs(tiles, () => this.writer?.size ?? this.n),
-      (p) => this.fail(p),
-      (p) => this.alert(p),
+    this.witnessWith(
+      o.dir,
+      tileProofs(this.logDir, () => this.writer?.size ?? this.n),
     )
     this.timer = setInterval(() => void this.tick(), Math.min(1000, this.checkpointMs))
     this.timer.unref()
@@ -260,13 +253,7 @@ export class AuditLog extends GroupCommitLog {
   }
 
   /** Closes the journal and releases the lock. */
-  /** Waits for the checkpoints offered to the witnesses so far to be answered. */
-  witnessed(): Promise<void> {
-    return this.witnesses.settled()
-  }
-
   protected async release(): Promise<void> {
-    await this.witnesses.settled()
     await this.journal.close().catch(() => undefined)
     await releaseLock(join(this.dir, 'log.lock'))
   }
@@ -331,7 +318,7 @@ export class AuditLog extends GroupCommitLog {
       const records = this.unsealed.slice(this.writer.size - base)
       if (records.length > 0) await this.writer.append(records)
       this.lastNote = await this.writer.checkpoint(this.o.signerKey, this.o.origin)
-      this.witnesses.offer(this.lastNote, this.writer.size)
+      this.offer(this.lastNote, this.writer.size)
       this.unsealed = []
       await this.journal.truncate(0)
       await this.journal.datasync()

@@ -33,7 +33,7 @@ import { DurableBatch } from './tlog/files.ts'
 import { Frontier } from './tlog/frontier.ts'
 import { signNote } from './tlog/note.ts'
 import { checkRecordMac, recordMac } from './record-mac.ts'
-import { sharedProofs, Witnesses, type WitnessTarget } from './witness-client.ts'
+import { sharedProofs } from './witness-client.ts'
 
 export interface SharedAuditLogOptions extends GroupCommitOptions {
   readonly store: AuditStore
@@ -54,8 +54,6 @@ export interface SharedAuditLogOptions extends GroupCommitOptions {
    * intervals, at least 10 s.
    */
   readonly sealDeadlineMs?: number
-  /** Witnesses each newer checkpoint is sent to for cosigning (./witness-client.ts). */
-  readonly witnesses?: readonly WitnessTarget[]
 }
 
 /** What this gateway checks of its own records until a checkpoint it verified covers them. */
@@ -90,7 +88,6 @@ export class SharedAuditLog extends GroupCommitLog {
   private stored: AuditCheckpointRecord | undefined
   /** This gateway's committed groups not yet under a checkpoint in the database: end, when. */
   private unsealed: { end: number; at: number }[] = []
-  private readonly witnesses: Witnesses
 
   private constructor(o: SharedAuditLogOptions, size: number, note: string) {
     super(o, 'database')
@@ -98,13 +95,7 @@ export class SharedAuditLog extends GroupCommitLog {
     this.dir = o.dir
     this.n = size
     this.lastNote = note
-    this.witnesses = new Witnesses(
-      o.witnesses ?? [],
-      join(o.dir, 'witnessed'),
-      sharedProofs(o.store),
-      (p) => this.fail(p),
-      (p) => this.alert(p),
-    )
+    this.witnessWith(o.dir, sharedProofs(o.store))
     this.timer = setInterval(() => void this.seal(), o.checkpointMs ?? 1000)
     this.timer.unref()
   }
@@ -147,11 +138,6 @@ export class SharedAuditLog extends GroupCommitLog {
     return refused === undefined ? Promise.resolve() : Promise.reject(unavailable(refused))
   }
 
-  /** Waits for the checkpoints offered to the witnesses so far to be answered. */
-  witnessed(): Promise<void> {
-    return this.witnesses.settled()
-  }
-
   /** Every record of the log, every gateway's, oldest first, with its index. */
   async *records(): AsyncGenerator<[number, Buffer]> {
     yield* sharedRecords(this.o.store)
@@ -159,7 +145,6 @@ export class SharedAuditLog extends GroupCommitLog {
 
   /** Keeps, on the way out, how many records the log held: a restart finding fewer refuses. */
   protected async release(): Promise<void> {
-    await this.witnesses.settled()
     if (this.seen !== undefined) await writeWitness(this.dir, this.seen, this.n)
   }
 
@@ -274,7 +259,7 @@ export class SharedAuditLog extends GroupCommitLog {
     this.sealedTo(last?.size ?? 0)
     // What this gateway is shown goes to the witnesses: two gateways shown two histories
     // cannot both have theirs cosigned.
-    if (last !== undefined) this.witnesses.offer(last.note, last.size)
+    if (last !== undefined) this.offer(last.note, last.size)
     if (last !== undefined && count <= last.size) return
     const end = Math.min(count, edge.size + (this.o.sealMax ?? SEAL_MAX))
     await extend(store, edge, end, count, this.o.macKey, this.own)
@@ -299,7 +284,7 @@ export class SharedAuditLog extends GroupCommitLog {
     }
     this.stored = next
     this.sealedTo(next.size)
-    this.witnesses.offer(next.note, next.size)
+    this.offer(next.note, next.size)
     // A checkpoint of its own is seen at once, unless older history still waits to be replayed.
     if (this.catchUp === undefined) await this.remember(next)
     else this.lastNote = next.note
