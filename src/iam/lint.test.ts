@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { SERVICES } from './catalogue.ts'
+import { SERVICES } from './catalogue/index.ts'
 import { parsePolicyText, type PolicyKind } from './policy.ts'
 
 const warnings = (s: object, kind: PolicyKind = 'identity') => {

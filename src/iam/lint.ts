@@ -5,7 +5,7 @@
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html) and
  * the NotAction / NotResource / NotPrincipal element pages.
  */
-import { SERVICE_PREFIXES, SERVICES } from './catalogue.ts'
+import { SERVICE_PREFIXES, SERVICES } from './catalogue/index.ts'
 import { globMatch } from './match.ts'
 import type { Policy, Statement } from './policy.ts'
 
@@ -305,7 +305,7 @@ function resolveAction(
 /**
  * As IAM Access Analyzer's policy checks do
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html),
- * from AWS's Service Authorization Reference (src/iam/catalogue.ts): actions no
+ * from AWS's Service Authorization Reference (src/iam/catalogue/): actions no
  * service defines, condition keys that no action of the statement carries, and
  * resources of a type the action does not act on. All are warnings: a policy
  * naming them is valid, it just does not do what it says.
