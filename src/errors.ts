@@ -134,6 +134,12 @@ export const ERROR_CODES = [
   'EXPIRED_IDENTITY_TOKEN',
   'IDP_REJECTED_CLAIM',
   'IDP_COMMUNICATION_ERROR',
+  // the JSON-protocol services (CloudTrail's LookupEvents)
+  'INVALID_LOOKUP_ATTRIBUTES',
+  'INVALID_TIME_RANGE',
+  'INVALID_MAX_RESULTS',
+  'INVALID_NEXT_TOKEN',
+  'INVALID_EVENT_CATEGORY',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -168,7 +168,7 @@ export function noteError(requestId: string, code: string, message: string): voi
   n.errorMessage = message
 }
 
-const READ_ONLY = /^(Get|Head|List|Describe|Select)/
+const READ_ONLY = /^(Get|Head|List|Describe|Select|Lookup)/
 
 /** Parameters that carry secrets: never in an event, even hashed. */
 const SECRET_PARAMS = new Set(['WebIdentityToken', 'SAMLAssertion', 'SecretAccessKey', 'Password'])

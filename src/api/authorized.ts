@@ -1,6 +1,7 @@
 /**
  * The contexts a handler works with once the pipeline (pipeline.ts) has allowed its operation:
- * `Authorized` for S3's, `QueryAuthorized` for IAM's and STS's. Each is made with `MINT`, which
+ * `Authorized` for S3's, `QueryAuthorized` for IAM's and STS's, `JsonAuthorized` for the JSON 1.1
+ * services' (CloudTrail). Each is made with `MINT`, which
  * only pipeline.ts imports (test/structure.test.ts checks it): a handler cannot make its own.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -13,6 +14,8 @@ import type { ObjectService } from '../store/objects.ts'
 import { readSmallBody, streamingBody, type StreamingBody } from './body.ts'
 import type { Caller, Conditions, S3Request } from './operation.ts'
 import type { Pipeline } from './pipeline.ts'
+import type { AuditStore } from '../meta/audit.ts'
+import type { JsonRequest } from './protocols/json.ts'
 import type { QueryRequest } from './protocols/query.ts'
 import { send, sendXml } from './protocols/rest-xml.ts'
 import { loaded, type RequestState } from './request-state.ts'
@@ -219,6 +222,44 @@ export class QueryAuthorized {
   }
   get config(): App['config'] {
     return this.#p.app.config
+  }
+  now(): number {
+    return this.#p.now()
+  }
+}
+
+/** What a JSON 1.1 handler works with once the pipeline has allowed its operation. */
+export class JsonAuthorized {
+  readonly #p: Pipeline
+  readonly #j: JsonRequest
+  readonly #caller: Caller
+  readonly #requestId: string
+
+  constructor(token: symbol, p: Pipeline, j: JsonRequest, caller: Caller, requestId: string) {
+    if (token !== MINT)
+      throw new StrongroomError('INTERNAL', 'an authorized context is made by the pipeline only')
+    this.#p = p
+    this.#j = j
+    this.#caller = caller
+    this.#requestId = requestId
+  }
+
+  get input(): Readonly<Record<string, unknown>> {
+    return this.#j.input
+  }
+  get caller(): Caller {
+    return this.#caller
+  }
+  get requestId(): string {
+    return this.#requestId
+  }
+  /**
+   * The audit log the gateway writes: the installation's shared log when gateways share a
+   * metadata database, the machine's own log directory otherwise.
+   */
+  get auditSource(): string | AuditStore {
+    const app = this.#p.app
+    return app.shared ?? app.config.auditDir
   }
   now(): number {
     return this.#p.now()

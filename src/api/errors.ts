@@ -187,6 +187,11 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   EXPIRED_IDENTITY_TOKEN: 'AccessDenied',
   IDP_REJECTED_CLAIM: 'AccessDenied',
   IDP_COMMUNICATION_ERROR: 'ServiceUnavailable',
+  INVALID_LOOKUP_ATTRIBUTES: 'InvalidArgument',
+  INVALID_TIME_RANGE: 'InvalidArgument',
+  INVALID_MAX_RESULTS: 'InvalidArgument',
+  INVALID_NEXT_TOKEN: 'InvalidArgument',
+  INVALID_EVENT_CATEGORY: 'InvalidArgument',
 }
 
 /**

@@ -11,7 +11,8 @@ import type { LoadedPolicy } from '../iam/load.ts'
 import type { IdentityService } from '../identity/service.ts'
 import type { SessionClaims } from '../sts/token.ts'
 import type { TenantRecord } from '../meta/identity.ts'
-import type { Authorized, QueryAuthorized } from './authorized.ts'
+import type { Authorized, JsonAuthorized, QueryAuthorized } from './authorized.ts'
+import type { JsonService } from './protocols/json.ts'
 import type { QueryService } from './protocols/query.ts'
 import type { ParsedAuth, RequestView } from './sigv4.ts'
 import type { Node } from './xml.ts'
@@ -232,4 +233,21 @@ export interface QueryOperation {
   readonly conditions?: (p: ReadonlyMap<string, string>) => Conditions
   /** The result element's content; undefined for actions that answer with metadata only. */
   readonly handler: (ctx: QueryAuthorized) => Promise<Node>
+}
+
+/**
+ * An operation of a JSON 1.1 service (CloudTrail) as data: the members it takes, the IAM action
+ * decided on its resource before the handler runs, and the handler, which answers the output.
+ */
+export interface JsonOperation {
+  readonly service: JsonService
+  /** The operation X-Amz-Target names. */
+  readonly name: string
+  /** The IAM action decided. */
+  readonly action: string
+  /** The top-level members of its input; any other is refused. */
+  readonly members: readonly string[]
+  /** The ARN the decision is on (`*` for actions without resource types). */
+  readonly resource: (input: Readonly<Record<string, unknown>>, account: string) => string
+  readonly handler: (ctx: JsonAuthorized) => Promise<Record<string, unknown>>
 }

@@ -21,7 +21,7 @@ import type { BucketRecord, ObjectRecord, UploadRecord } from '../meta/objects.t
 import type { RoleRecord, TenantRecord } from '../meta/identity.ts'
 import type { ObjectService } from '../store/objects.ts'
 import { authenticate } from './authenticate.ts'
-import { Authorized, MINT, QueryAuthorized } from './authorized.ts'
+import { Authorized, JsonAuthorized, MINT, QueryAuthorized } from './authorized.ts'
 import { EMPTY_SHA256, readSmallBody } from './body.ts'
 import { ownerRule } from './bucket-owner.ts'
 import { requestConditions, s3Conditions } from './context.ts'
@@ -32,6 +32,7 @@ import {
   resourceOf,
   type Caller,
   type Conditions,
+  type JsonOperation,
   type Operation,
   type QueryOperation,
 } from './operation.ts'
@@ -45,6 +46,13 @@ import {
   type QueryService,
 } from './protocols/query.ts'
 import { decode, route, viewOf } from './protocols/rest-xml.ts'
+import {
+  decodeJson,
+  jsonServiceOf,
+  onlyMembers,
+  sendJsonResult,
+  type JsonService,
+} from './protocols/json.ts'
 import { quarantined, recordScan } from './quarantine.ts'
 import { loaded, once, RequestState, type Decided } from './request-state.ts'
 import { type RecordSink, type ScanEvent } from './audit.ts'
@@ -60,7 +68,7 @@ import {
 import { PAYLOAD_SHA256 } from './sigv4.ts'
 import { restrictedByPublicAccessBlock } from './public-access.ts'
 
-export type { Authorized, QueryAuthorized } from './authorized.ts'
+export type { Authorized, JsonAuthorized, QueryAuthorized } from './authorized.ts'
 
 /**
  * Every denial of an anonymous request reads the same, whether the bucket is missing, blocked
@@ -79,6 +87,8 @@ export interface PipelineOptions {
   readonly operations: readonly Operation[]
   /** The IAM and STS actions it serves (query protocol); none unless given. */
   readonly queryOperations?: readonly QueryOperation[]
+  /** The JSON 1.1 operations it serves (CloudTrail's LookupEvents); none unless given. */
+  readonly jsonOperations?: readonly JsonOperation[]
   readonly now?: () => number
   /** Receives every scan verdict on an upload (the audit log keeps them). */
   readonly scans?: RecordSink<ScanEvent>
@@ -92,6 +102,7 @@ export class Pipeline {
   readonly now: () => number
   readonly operations: readonly Operation[]
   readonly queryOperations: readonly QueryOperation[]
+  readonly jsonOperations: readonly JsonOperation[]
   private readonly scans: RecordSink<ScanEvent> | undefined
   readonly policies: PolicyCache
 
@@ -100,6 +111,7 @@ export class Pipeline {
     this.objects = o.objects
     this.operations = o.operations
     this.queryOperations = o.queryOperations ?? []
+    this.jsonOperations = o.jsonOperations ?? []
     this.now = o.now ?? Date.now
     this.scans = o.scans
     this.policies = new PolicyCache(
@@ -112,6 +124,8 @@ export class Pipeline {
     // A request is routed by the service its credential scope names (an unsigned one by its shape).
     const service = queryServiceOf(v.view, v.pairs)
     if (service !== undefined) return this.handleQuery(req, res, requestId, v, service)
+    const json = jsonServiceOf(v.view, v.pairs)
+    if (json !== undefined) return this.handleJson(req, res, requestId, v, json)
     const r = decode(req, v)
     const now = this.now()
     const caller = await authenticate(this.app, this.policies, now, r.view, r.pairs)
@@ -201,6 +215,53 @@ export class Pipeline {
     const state = { role, conditions, proof: proven?.proof }
     const ctx = new QueryAuthorized(MINT, this, q, caller, requestId, state)
     sendQueryResult(res, requestId, q, await op.handler(ctx))
+  }
+
+  /**
+   * The JSON 1.1 services (CloudTrail): the body read (bounded) because SigV4 signs its hash,
+   * the caller authenticated for that service, the operation found and its members checked,
+   * then its action decided on its resource with the caller's own policies before it runs.
+   */
+  private async handleJson(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    v: ReturnType<typeof viewOf>,
+    service: JsonService,
+  ): Promise<void> {
+    const j = await decodeJson(req, v.view, v.pairs, service)
+    const now = this.now()
+    const signed = { service, bodyHash: j.bodyHash }
+    const caller = await authenticate(this.app, this.policies, now, j.view, j.pairs, signed)
+    const named = `${service}.${j.operation}`
+    const op = this.jsonOperations.find((o) => `${o.service}.${o.name}` === named)
+    if (op === undefined)
+      throw new StrongroomError('INVALID_ACTION', `${service} has no operation ${j.operation}`)
+    noteRoute(requestId, service, op.name, caller, { params: j.input })
+    if (caller.auth === undefined)
+      throw new StrongroomError('MISSING_AUTHENTICATION', 'Missing Authentication Token')
+    onlyMembers(j.input, op.name, op.members)
+    const resource = op.resource(j.input, caller.account)
+    const r = authorize(
+      {
+        principal: caller.arn,
+        principalAccount: caller.account,
+        action: op.action,
+        resource,
+        resourceAccount: caller.account,
+        context: requestConditions(req, caller, now, this.app.config.region),
+      },
+      callerPolicies(caller),
+      { explain: true },
+    )
+    this.record({ requestId, operation: op.name, caller }, op.action, resource, r.decision, r.trace)
+    if (r.decision !== 'Allow')
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        `User: ${caller.arn} is not authorized to perform: ${op.action} on resource: ${resource.slice(0, 300)}`,
+      )
+    const ctx = new JsonAuthorized(MINT, this, j, caller, requestId)
+    sendJsonResult(res, requestId, await op.handler(ctx))
   }
 
   /** Decides a query action; returns the role it assumes, if it does. Throws AccessDenied. */

@@ -1,10 +1,12 @@
 /**
  * The endpoint: the request pipeline (pipeline.ts) serving the S3 operation table
  * (s3/table.ts) through the REST-XML codec, and STS's and IAM's actions (sts/operations.ts,
- * iam/table.ts) through the query codec, on the same URL. `S3Gateway` is what the listener (server.ts) runs.
+ * iam/table.ts) through the query codec, and CloudTrail's LookupEvents (cloudtrail/) through the
+ * JSON 1.1 codec, on the same URL. `S3Gateway` is what the listener (server.ts) runs.
  */
 import { randomBytes } from 'node:crypto'
 import { Pipeline, type PipelineOptions } from './pipeline.ts'
+import { CLOUDTRAIL_OPERATIONS } from './cloudtrail/lookup-events.ts'
 import { IAM_OPERATIONS } from './iam/table.ts'
 import { S3_OPERATIONS } from './s3/table.ts'
 import { STS_OPERATIONS } from './sts/operations.ts'
@@ -28,6 +30,7 @@ export class S3Gateway extends Pipeline {
         WEB_IDENTITY_OPERATION,
         ...IAM_OPERATIONS,
       ],
+      jsonOperations: o.jsonOperations ?? CLOUDTRAIL_OPERATIONS,
     })
   }
 }

@@ -40,6 +40,7 @@ import {
 } from './audit-stage.ts'
 import { errorXml, toApiError } from './errors.ts'
 import { encodeQueryError, queryServiceOfRequest } from './protocols/query.ts'
+import { encodeJsonError, JSON_CONTENT_TYPE, jsonServiceOfRequest } from './protocols/json.ts'
 import { encodeError } from './protocols/rest-xml.ts'
 import { newRequestId, type S3Gateway } from './s3.ts'
 import { XML_BOUNDS } from './xml.ts'
@@ -228,10 +229,16 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       if (inFlight === 0) drained?.()
     })
     const answerError = (e: unknown) => {
-      // A query-protocol request (IAM, STS) is answered in its protocol's error shape.
+      // A query-protocol (IAM, STS) or JSON (CloudTrail) request is answered in its
+      // protocol's error shape.
       const service = queryServiceOfRequest(req)
+      const json = jsonServiceOfRequest(req) !== undefined
       const { code, status, body } =
-        service === undefined ? s3Error(e, req, requestId) : encodeQueryError(e, service, requestId)
+        service !== undefined
+          ? encodeQueryError(e, service, requestId)
+          : json
+            ? encodeJsonError(e)
+            : s3Error(e, req, requestId)
       if (code === 'InternalError' || code === 'InternalFailure') logError(requestId, e, 'request')
       noteError(
         requestId,
@@ -243,9 +250,14 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
         return
       }
       res.statusCode = status
-      res.setHeader(service === undefined ? 'x-amz-request-id' : 'x-amzn-RequestId', requestId)
+      const s3 = service === undefined && !json
+      res.setHeader(s3 ? 'x-amz-request-id' : 'x-amzn-RequestId', requestId)
+      if (json) res.setHeader('x-amzn-ErrorType', code)
       if (body !== '')
-        res.setHeader('Content-Type', service === undefined ? 'application/xml' : 'text/xml')
+        res.setHeader(
+          'Content-Type',
+          json ? JSON_CONTENT_TYPE : service === undefined ? 'application/xml' : 'text/xml',
+        )
       res.setHeader('Content-Length', String(Buffer.byteLength(body)))
       const reply = () => {
         if (res.writableEnded || res.destroyed) return
