@@ -5,6 +5,7 @@
  * make. A new operation is one declaration; test/api/operations.test.ts walks every one.
  */
 import type { KeyObject } from 'node:crypto'
+import { StrongroomError } from '../errors.ts'
 import type { App } from '../app.ts'
 import type { IncomingMessage } from 'node:http'
 import type { LoadedPolicy } from '../iam/load.ts'
@@ -250,4 +251,26 @@ export interface JsonOperation {
   /** The ARN the decision is on (`*` for actions without resource types). */
   readonly resource: (input: Readonly<Record<string, unknown>>, account: string) => string
   readonly handler: (ctx: JsonAuthorized) => Promise<Record<string, unknown>>
+}
+
+/**
+ * What temporary credentials may not do, whatever their policies say: a user's session
+ * (GetSessionToken) calls no IAM action and, of STS, only AssumeRole and GetCallerIdentity; a
+ * federated user's calls no IAM action and, of STS, only GetCallerIdentity
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html).
+ */
+export function sessionMayCall(c: Caller, op: QueryOperation): void {
+  const kind = c.session?.claims.kind
+  if (op.callers === 'user' && (c.userName === undefined || kind !== undefined))
+    throw new StrongroomError(
+      'ACCESS_DENIED',
+      `Cannot call ${op.name} with session credentials: it needs an IAM user's access key`,
+    )
+  if (kind === undefined || kind === 'role') return
+  const stsAllowed = kind === 'user' ? ['AssumeRole', 'GetCallerIdentity'] : ['GetCallerIdentity']
+  if (op.service === 'iam' || !stsAllowed.includes(op.name))
+    throw new StrongroomError(
+      'ACCESS_DENIED',
+      `Cannot call ${op.name} with the credentials of ${kind === 'user' ? 'GetSessionToken' : 'GetFederationToken'}`,
+    )
 }

@@ -30,6 +30,7 @@ import {
   actionOf,
   callerPolicies,
   resourceOf,
+  sessionMayCall,
   type Caller,
   type Conditions,
   type JsonOperation,
@@ -578,26 +579,4 @@ export class Pipeline {
   scanned(s: RequestState, bucket: BucketRecord, key: string, write: () => Promise<ObjectRecord>) {
     return recordScan(this.scans, s, bucket, key, write)
   }
-}
-
-/**
- * What temporary credentials may not do, whatever their policies say: a user's session
- * (GetSessionToken) calls no IAM action and, of STS, only AssumeRole and GetCallerIdentity; a
- * federated user's calls no IAM action and, of STS, only GetCallerIdentity
- * (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html).
- */
-function sessionMayCall(c: Caller, op: QueryOperation): void {
-  const kind = c.session?.claims.kind
-  if (op.callers === 'user' && (c.userName === undefined || kind !== undefined))
-    throw new StrongroomError(
-      'ACCESS_DENIED',
-      `Cannot call ${op.name} with session credentials: it needs an IAM user's access key`,
-    )
-  if (kind === undefined || kind === 'role') return
-  const stsAllowed = kind === 'user' ? ['AssumeRole', 'GetCallerIdentity'] : ['GetCallerIdentity']
-  if (op.service === 'iam' || !stsAllowed.includes(op.name))
-    throw new StrongroomError(
-      'ACCESS_DENIED',
-      `Cannot call ${op.name} with the credentials of ${kind === 'user' ? 'GetSessionToken' : 'GetFederationToken'}`,
-    )
 }

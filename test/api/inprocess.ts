@@ -14,7 +14,7 @@ import { auditKeys } from '../../src/audit/keys.ts'
 import { openAuditLog, type AuditWriter } from '../../src/audit/open.ts'
 import { decisionsOf, type DecisionView } from '../../src/audit/read.ts'
 import type { AuditEvent } from '../../src/audit/event.ts'
-import type { Operation } from '../../src/api/operation.ts'
+import type { JsonOperation, Operation } from '../../src/api/operation.ts'
 import { listen, type RunningServer } from '../../src/api/server.ts'
 import { loadConfig } from '../../src/config.ts'
 
@@ -104,6 +104,8 @@ export async function startInProcess(
   dir: string,
   o: {
     operations?: readonly Operation[]
+    /** The JSON 1.1 operations served (default: CloudTrail's). */
+    jsonOperations?: readonly JsonOperation[]
     wrap?: (app: App) => App
     decisions?: DecisionView[]
     /** A postgres:// URL: the metadata on PostgreSQL instead of SQLite. */
@@ -131,6 +133,7 @@ export async function startInProcess(
     app: o.wrap?.(app) ?? app,
     objects,
     ...(o.operations === undefined ? {} : { operations: o.operations }),
+    ...(o.jsonOperations === undefined ? {} : { jsonOperations: o.jsonOperations }),
   })
   let audit: AuditWriter | undefined
   let events = o.events

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { AuditEvent } from '../../src/audit/event.ts'
+import { CLOUDTRAIL_OPERATIONS } from '../../src/api/cloudtrail/lookup-events.ts'
 import { signHeaders, startInProcess, type Creds, type InProcess } from './inprocess.ts'
 
 const TARGET = 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101'
@@ -22,6 +23,8 @@ let acme = ''
 let other = ''
 let auditor: Creds
 let intruder: Creds
+/** Handler calls, by operation: the pipeline decides before any handler runs. */
+const calls: string[] = []
 
 interface Answer {
   status: number
@@ -82,7 +85,15 @@ const shown = (a: Answer) => (a.body.Events ?? []) as Shown[]
 const names = (a: Answer) => shown(a).map((e) => e.EventName)
 
 before(async () => {
-  g = await startInProcess(dir)
+  g = await startInProcess(dir, {
+    jsonOperations: CLOUDTRAIL_OPERATIONS.map((op) => ({
+      ...op,
+      handler: (ctx) => {
+        calls.push(op.name)
+        return op.handler(ctx)
+      },
+    })),
+  })
   const id = g.app.identity
   acme = (await id.findTenant('acme'))?.id ?? ''
   const t = await id.createTenant('other')
@@ -155,7 +166,7 @@ describe('LookupEvents', () => {
     assert.ok(!get.CloudTrailEvent.includes('Everything'), get.CloudTrailEvent)
   })
 
-  it('lets an auditor of another tenant see only its own tenant’s events', async () => {
+  it('attack: an auditor of one tenant reads another tenant’s events, or its policies', async () => {
     const a = await call(auditor, {})
     assert.equal(a.status, 200, JSON.stringify(a.body))
     // The intruder's attempt is its tenant's event too; acme's own work is not, and nor is
@@ -178,7 +189,8 @@ describe('LookupEvents', () => {
     assert.equal(lookup.recipientAccountId, other)
   })
 
-  it('refuses a caller without cloudtrail:LookupEvents, in JSON', async () => {
+  it('refuses a caller without cloudtrail:LookupEvents, in JSON, before the handler runs', async () => {
+    const before = calls.length
     const a = await call(g.nobody, {})
     assert.equal(a.status, 400)
     assert.equal(a.type, 'AccessDeniedException')
@@ -186,9 +198,14 @@ describe('LookupEvents', () => {
     assert.match(String(a.body.message), /cloudtrail:LookupEvents/)
     const unsigned = await call(undefined, {})
     assert.equal(unsigned.type, 'MissingAuthenticationTokenException')
+    // A member the operation does not take is refused before it is decided, too.
+    assert.equal((await call(g.nobody, { Colour: 1 })).type, 'ValidationException')
+    assert.equal(calls.length, before, 'no handler ran')
+    assert.equal((await call(auditor, {})).status, 200)
+    assert.deepEqual(calls.slice(before), ['LookupEvents'])
   })
 
-  it('pages with NextToken, bound to the lookup it came from', async () => {
+  it('attack: a NextToken replayed by another account, with other filters, or forged', async () => {
     const attributes = {
       LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 's3.amazonaws.com' }],
     }
