@@ -240,6 +240,7 @@ export function finishNote(
       region: events.region,
       readOnly: READ_ONLY.test(n.operation),
       caller: n.caller,
+      claimedKey: n.caller?.auth === undefined ? claimedKey(r.req) : undefined,
       remote: n.remote,
       userAgent: r.req.headers['user-agent'],
       host: r.req.headers.host,
@@ -260,6 +261,19 @@ export function finishNote(
     },
     events.hmacKey,
   )
+}
+
+/**
+ * The access key id a request's credential names (Authorization's `Credential=`, or a presigned
+ * URL's X-Amz-Credential), when it looks like one: what a refused signature claimed to be.
+ */
+export function claimedKey(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization
+  const m =
+    typeof auth === 'string'
+      ? /\bCredential=([A-Z0-9]{16,128})\//.exec(auth)
+      : /[?&]X-Amz-Credential=([A-Z0-9]{16,128})(?:%2[Ff]|\/)/.exec(req.url ?? '')
+  return m?.[1]
 }
 
 type Facts = Parameters<typeof finishNote>[2]

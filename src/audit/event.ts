@@ -18,7 +18,16 @@ import { MAX_ENTRY_BYTES } from './tlog/tiles.ts'
 export const EVENT_VERSION = '1.11'
 
 export type UserIdentity =
-  | { readonly type: 'AWSAccount'; readonly principalId: ''; readonly accountId: 'anonymous' }
+  /**
+   * A request not authenticated: unsigned, or signed but refused (an unknown key, a wrong
+   * signature), which names the access key it claimed, so that attempts with a key can be found.
+   */
+  | {
+      readonly type: 'AWSAccount'
+      readonly principalId: ''
+      readonly accountId: 'anonymous'
+      readonly accessKeyId?: string
+    }
   /** Strongroom itself, for what it does on its own (a background scan): CloudTrail's service events. */
   | { readonly type: 'AWSService'; readonly invokedBy: string }
   | {
@@ -107,6 +116,8 @@ export interface RequestFacts {
   readonly region: string
   readonly readOnly: boolean
   readonly caller: Caller | undefined
+  /** The access key a request that failed authentication claimed (its credential's id). */
+  readonly claimedKey?: string | undefined
   readonly remote: string | undefined
   readonly userAgent: string | undefined
   readonly host: string | undefined
@@ -131,9 +142,18 @@ export function eventTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
 }
 
-/** The CloudTrail userIdentity of a caller (anonymous when the request was not signed). */
-export function userIdentityOf(c: Caller | undefined): UserIdentity {
-  if (c?.auth === undefined) return { type: 'AWSAccount', principalId: '', accountId: 'anonymous' }
+/**
+ * The CloudTrail userIdentity of a caller: anonymous when the request was not authenticated,
+ * with the access key it claimed if it named one.
+ */
+export function userIdentityOf(c: Caller | undefined, claimedKey?: string): UserIdentity {
+  if (c?.auth === undefined)
+    return {
+      type: 'AWSAccount',
+      principalId: '',
+      accountId: 'anonymous',
+      ...(claimedKey === undefined ? {} : { accessKeyId: claimedKey }),
+    }
   const accessKeyId = c.auth.credential.accessKeyId
   const s = c.session?.claims
   if (s === undefined)
@@ -214,7 +234,7 @@ export function auditEvent(f: RequestFacts, hmacKey: Uint8Array): AuditEvent {
     awsRegion: f.region,
     sourceIPAddress: (f.remote ?? '').replace(/^::ffff:(?=\d+\.)/, ''),
     userAgent: (f.userAgent ?? '').slice(0, 1024),
-    userIdentity: userIdentityOf(f.caller),
+    userIdentity: userIdentityOf(f.caller, f.claimedKey),
     requestParameters: f.requestParameters,
     responseElements: f.readOnly ? null : f.responseElements,
     requestID: f.requestId,

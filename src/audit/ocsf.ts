@@ -206,7 +206,7 @@ function userOf(u: AuditEvent['userIdentity']): OcsfUser {
     ...some('uid', signed?.arn),
     ...some('uid_alt', u.principalId),
     ...some('name', signed?.userName),
-    ...some('credential_uid', signed?.accessKeyId),
+    ...some('credential_uid', u.accessKeyId),
     ...(u.accountId === '' ? {} : { account: account(u.accountId) }),
   }
 }

@@ -142,6 +142,32 @@ describe('audit events', () => {
     assert.equal(got.length, 2)
     assert.equal(got[0]?.errorCode, 'SignatureDoesNotMatch')
     assert.ok(got[1]?.errorCode !== undefined)
+    // Not authenticated, but the key it claimed is named: attempts with a key can be found.
+    assert.deepEqual(got[0]?.userIdentity, {
+      type: 'AWSAccount',
+      principalId: '',
+      accountId: 'anonymous',
+      accessKeyId: g.admin.id,
+    })
+  })
+
+  it('names the access key an unknown or presigned credential claims, when it looks like one', async () => {
+    const unknown = { id: 'AKIAUNKNOWNKEY000001', secret: 'whatever' }
+    assert.equal((await g.send(unknown, { method: 'GET', path: '/models' })).status, 403)
+    const presigned = `/models?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${unknown.id}%2F20261203%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261203T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=${'0'.repeat(64)}`
+    assert.equal((await g.send(undefined, { method: 'GET', path: presigned })).status, 403)
+    // Not a key id (lower case, markup): nothing of it is written.
+    const junk = `/models?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%3Cscript%3E%2F20261203%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261203T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=${'0'.repeat(64)}`
+    assert.equal((await g.send(undefined, { method: 'GET', path: junk })).status >= 400, true)
+    const [a, b, c] = settle(3)
+    assert.equal(a?.userIdentity.type, 'AWSAccount')
+    assert.equal(a && 'accessKeyId' in a.userIdentity ? a.userIdentity.accessKeyId : '', unknown.id)
+    assert.equal(b && 'accessKeyId' in b.userIdentity ? b.userIdentity.accessKeyId : '', unknown.id)
+    assert.deepEqual(c?.userIdentity, {
+      type: 'AWSAccount',
+      principalId: '',
+      accountId: 'anonymous',
+    })
   })
 
   it('never writes a secret: no secret key, signature or session token; a token only as its HMAC', async () => {
