@@ -14,6 +14,7 @@ import { StrongroomError } from '../errors.ts'
 import { auditEvent, type AuditEvent, type Evaluation, type RequestFacts } from '../audit/event.ts'
 import type { Trace } from '../iam/evaluate.ts'
 import type { Caller } from './operation.ts'
+import { REVOKE_POLICY_NAME } from '../sts/revoke.ts'
 import { appliedOnly } from './audit.ts'
 
 type Decision = RequestFacts['decision']
@@ -161,6 +162,13 @@ export function noteDecision(
       }
 }
 
+/** Request parameters the request's document adds (an S3 bucket policy, a public access block). */
+export function noteParams(requestId: string, params: Readonly<Record<string, unknown>>): void {
+  const n = notes.get(requestId)
+  if (n === undefined) return
+  n.params = { ...n.params, ...params }
+}
+
 export function noteError(requestId: string, code: string, message: string): void {
   const n = notes.get(requestId)
   if (n === undefined) return
@@ -222,6 +230,7 @@ export function finishNote(
             ...(n.key === undefined ? {} : { key: n.key }),
             ...(n.versionId === undefined ? {} : { versionId: n.versionId }),
             Host: r.req.headers.host ?? '',
+            ...n.params,
           }
       : n.params === undefined
         ? null
@@ -252,6 +261,10 @@ export function finishNote(
       decision: n.decision,
       statements: n.statements,
       evaluations: n.evaluations,
+      sessionRevoked:
+        n.decision === 'ExplicitDeny' &&
+        n.caller?.session !== undefined &&
+        n.statements.some((id) => id.startsWith(`${REVOKE_POLICY_NAME}#`)),
       status: r.res.statusCode,
       errorCode: n.errorCode,
       errorMessage: n.errorMessage,

@@ -11,6 +11,7 @@ import type { BucketRecord, ObjectRecord, UploadRecord } from '../meta/objects.t
 import type { RoleRecord, TenantRecord } from '../meta/identity.ts'
 import type { KeyRecord } from '../meta/keys.ts'
 import type { ObjectService } from '../store/objects.ts'
+import { noteParams } from './audit-stage.ts'
 import { readSmallBody, streamingBody, type StreamingBody } from './body.ts'
 import type { Caller, Conditions, S3Request } from './operation.ts'
 import type { Pipeline } from './pipeline.ts'
@@ -131,9 +132,15 @@ export class Authorized {
   authorizeItem(action: string, resource: string, extra: Conditions = {}): void {
     this.#p.check(this.#s, action, resource, this.bucket, extra)
   }
-  /** A small request document, read whole (at most `max` bytes) and its payload hash checked. */
-  readBody(max: number, tooLarge?: () => StrongroomError): Promise<Buffer> {
-    return readSmallBody(this.req, max, this.#s.caller.auth?.payloadHash, tooLarge)
+  /**
+   * A small request document, read whole (at most `max` bytes) and its payload hash checked;
+   * what the declaration says the audit event keeps of it goes into the event.
+   */
+  async readBody(max: number, tooLarge?: () => StrongroomError): Promise<Buffer> {
+    const body = await readSmallBody(this.req, max, this.#s.caller.auth?.payloadHash, tooLarge)
+    const keep = this.#s.recordsBody
+    if (keep !== undefined) noteParams(this.#s.requestId, keep(body))
+    return body
   }
   streamingBody(): StreamingBody {
     return streamingBody(this.req, this.#s.caller.auth, this.#s.caller.signingKey)

@@ -151,6 +151,12 @@ export interface Operation {
    * this way before they have access.
    */
   readonly answersRegion?: boolean
+  /**
+   * What the request's audit event keeps of its document (CloudTrail's requestParameters for
+   * it: `bucketPolicy`, `PublicAccessBlockConfiguration`), taken when the context reads the
+   * body; the detection rules read it. Never secrets; must not throw on any bytes.
+   */
+  readonly recordsBody?: (body: Buffer) => Readonly<Record<string, unknown>>
   readonly handler: (ctx: Authorized) => Promise<void>
 }
 

@@ -147,6 +147,7 @@ export class Pipeline {
     const conditions = s3Conditions(req, caller, r.query, now, this.app.config.region)
     const op = route(this.operations, r)
     const s = new RequestState(r, res, requestId, caller, conditions, op.name)
+    s.recordsBody = op.recordsBody
     noteRoute(requestId, 's3', op.name, caller, {
       bucket: r.bucketName,
       key: r.key,

@@ -25,6 +25,8 @@ export class RequestState {
   keyId: string | undefined
   upload: UploadRecord | undefined
   earlyBody: Buffer | undefined
+  /** The declaration's `recordsBody`: what the audit event keeps of the document read. */
+  recordsBody: ((body: Buffer) => Readonly<Record<string, unknown>>) | undefined
   readonly buckets = new Map<string, Promise<BucketRecord | undefined>>()
   readonly tenants = new Map<string, Promise<TenantRecord | undefined>>()
   readonly keys = new Map<string, Promise<KeyRecord | undefined>>()

@@ -98,6 +98,11 @@ export interface AuditEvent {
     readonly bytesOut: number
     readonly latencyMs: number
     readonly status: number
+    /**
+     * Set when a session credential was refused because its role's sessions were revoked
+     * (AWSRevokeOlderSessions denied it): the revoked credential is still in someone's hands.
+     */
+    readonly sessionRevoked?: true
     /** HMAC-SHA256 of the session token that signed the request, hex: correlates, never reveals. */
     readonly sessionTokenHmac?: string
     /** Each decision with its trace (what `strongroom explain` shows). */
@@ -129,6 +134,8 @@ export interface RequestFacts {
   readonly decision: AuditEvent['strongroom']['decision']
   readonly statements: readonly string[]
   readonly evaluations?: readonly Evaluation[]
+  /** A session refused by its role's revocation (strongroom.sessionRevoked). */
+  readonly sessionRevoked?: boolean
   readonly status: number
   readonly errorCode: string | undefined
   readonly errorMessage: string | undefined
@@ -263,6 +270,7 @@ export function auditEvent(f: RequestFacts, hmacKey: Uint8Array): AuditEvent {
       ...(f.evaluations === undefined || f.evaluations.length === 0
         ? {}
         : { evaluations: f.evaluations }),
+      ...(f.sessionRevoked === true ? { sessionRevoked: true as const } : {}),
       ...(token === undefined
         ? {}
         : { sessionTokenHmac: correlate(hmacKey, 'session-token', token) }),

@@ -15,6 +15,7 @@ import { Detector } from '../../src/audit/detect/engine.ts'
 import { loadRules } from '../../src/audit/detect/load.ts'
 import { AuditLog } from '../../src/audit/log.ts'
 import { generateKey } from '../../src/audit/tlog/note.ts'
+import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../src/sts/revoke.ts'
 import { signHeaders, startInProcess, type InProcess } from './inprocess.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-audit-events-'))
@@ -143,7 +144,7 @@ describe('audit events', () => {
     assert.equal(got[0]?.errorCode, 'SignatureDoesNotMatch')
     assert.ok(got[1]?.errorCode !== undefined)
     // Not authenticated, but the key it claimed is named: attempts with a key can be found.
-    assert.deepEqual(got[0]?.userIdentity, {
+    assert.deepEqual(got[0].userIdentity, {
       type: 'AWSAccount',
       principalId: '',
       accountId: 'anonymous',
@@ -160,9 +161,10 @@ describe('audit events', () => {
     const junk = `/models?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%3Cscript%3E%2F20261203%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261203T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=${'0'.repeat(64)}`
     assert.equal((await g.send(undefined, { method: 'GET', path: junk })).status >= 400, true)
     const [a, b, c] = settle(3)
-    assert.equal(a?.userIdentity.type, 'AWSAccount')
-    assert.equal(a && 'accessKeyId' in a.userIdentity ? a.userIdentity.accessKeyId : '', unknown.id)
-    assert.equal(b && 'accessKeyId' in b.userIdentity ? b.userIdentity.accessKeyId : '', unknown.id)
+    assert.ok(a !== undefined && b !== undefined)
+    assert.equal(a.userIdentity.type, 'AWSAccount')
+    assert.equal('accessKeyId' in a.userIdentity ? a.userIdentity.accessKeyId : '', unknown.id)
+    assert.equal('accessKeyId' in b.userIdentity ? b.userIdentity.accessKeyId : '', unknown.id)
     assert.deepEqual(c?.userIdentity, {
       type: 'AWSAccount',
       principalId: '',
@@ -237,6 +239,119 @@ describe('audit events', () => {
     assert.deepEqual(
       alerts.map((a) => a.strongroom.alert.ruleId),
       ['policy-grants-all-actions'],
+    )
+  })
+
+  it('a bucket policy and a public access block are in the event, so the detector sees a bucket made public', async () => {
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: 'arn:aws:s3:::models/*',
+        },
+      ],
+    }
+    const off =
+      '<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>false</BlockPublicPolicy><RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration>'
+    const block = { method: 'PUT', path: '/models?publicAccessBlock', body: off }
+    assert.equal((await g.send(g.admin, block)).status, 200)
+    const put = { method: 'PUT', path: '/models?policy', body: JSON.stringify(policy) }
+    assert.equal((await g.send(g.admin, put)).status, 204)
+    const bad = { method: 'PUT', path: '/models?policy', body: '{"Version": ' }
+    assert.equal((await g.send(g.admin, bad)).status, 400)
+    const [b, p, m] = settle(3)
+    assert.ok(b !== undefined && p !== undefined && m !== undefined)
+    assert.deepEqual(b.requestParameters, {
+      bucketName: 'models',
+      Host: new URL(g.running.url).host,
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: false,
+      },
+    })
+    assert.deepEqual(p.requestParameters?.bucketPolicy, policy)
+    // A document that does not parse is kept as text, and the refusal recorded.
+    assert.equal(m.requestParameters?.bucketPolicy, '{"Version": ')
+    assert.equal(m.errorCode, 'MalformedPolicy')
+    const detector = new Detector(loadRules())
+    assert.deepEqual(
+      detector.observe(b).map((a) => a.strongroom.alert.ruleId),
+      ['public-access-block-off'],
+    )
+    assert.deepEqual(
+      detector.observe(p).map((a) => a.strongroom.alert.ruleId),
+      ['policy-grants-public'],
+    )
+  })
+
+  it('a session refused because its role’s sessions were revoked is marked, and alerted', async () => {
+    const tenant = g.app.identity
+    const acme = await tenant.findTenant('acme')
+    assert.ok(acme !== undefined)
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${acme.id}:root` },
+          Action: 'sts:AssumeRole',
+        },
+      ],
+    })
+    const { role } = await tenant.createRole(acme, { name: 'trainer', trustPolicy: trust })
+    await tenant.putRolePolicy(
+      role,
+      'read',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+      }),
+    )
+    const url = new URL(`${g.running.url}/`)
+    const form = Buffer.from(
+      new URLSearchParams({
+        Action: 'AssumeRole',
+        Version: '2011-06-15',
+        RoleArn: `arn:aws:iam::${acme.id}:role/trainer`,
+        RoleSessionName: 'job',
+      }).toString(),
+    )
+    const base = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
+    const reply = await fetch(url, {
+      method: 'POST',
+      headers: await signHeaders(g.admin, 'POST', url, form, base, 'sts'),
+      body: form,
+    })
+    const text = await reply.text()
+    assert.equal(reply.status, 200, text)
+    const session = {
+      id: /<AccessKeyId>(.+?)<\/AccessKeyId>/.exec(text)?.[1] ?? '',
+      secret: /<SecretAccessKey>(.+?)<\/SecretAccessKey>/.exec(text)?.[1] ?? '',
+      token: /<SessionToken>(.+?)<\/SessionToken>/.exec(text)?.[1] ?? '',
+    }
+    const get = (c: typeof session) =>
+      g.send(c, { method: 'GET', path: '/models', headers: { 'x-amz-security-token': c.token } })
+    assert.equal((await get(session)).status, 200)
+    // `strongroom role revoke-sessions`: AWS's AWSRevokeOlderSessions, a second later.
+    await tenant.putRolePolicy(
+      role,
+      REVOKE_POLICY_NAME,
+      revokeOlderSessionsPolicy(Date.now() + 1000),
+    )
+    assert.equal((await get(session)).status, 403)
+    const [, allowed, refused] = settle(3)
+    assert.ok(allowed !== undefined && refused !== undefined)
+    assert.equal(allowed.strongroom.sessionRevoked, undefined)
+    assert.equal(refused.strongroom.decision, 'ExplicitDeny')
+    assert.equal(refused.strongroom.sessionRevoked, true)
+    assert.deepEqual(
+      new Detector(loadRules()).observe(refused).map((a) => a.strongroom.alert.ruleId),
+      ['revoked-session-use'],
     )
   })
 })

@@ -146,8 +146,38 @@ async function deletePublicAccessBlock(ctx: Authorized): Promise<void> {
   ctx.send(204)
 }
 
+/**
+ * CloudTrail's requestParameters for a bucket policy: the document as JSON
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html);
+ * one that does not parse is kept as its first 2 KiB of text.
+ */
+function recordsPolicy(body: Buffer): Record<string, unknown> {
+  const text = body.toString('utf8')
+  try {
+    const doc: unknown = JSON.parse(text)
+    if (typeof doc === 'object' && doc !== null) return { bucketPolicy: doc }
+  } catch {
+    // Kept as text below: the request is refused as MalformedPolicy, and recorded.
+  }
+  return { bucketPolicy: text.slice(0, 2048) }
+}
+
+/** The public access block as CloudTrail records it: each switch a boolean, a missing one off. */
+function recordsBlock(body: Buffer): Record<string, unknown> {
+  try {
+    const b = parsePublicAccessBlock(readXml('PublicAccessBlockConfiguration', body))
+    return { PublicAccessBlockConfiguration: publicAccessBlockXml(b) }
+  } catch {
+    // A document that does not parse is refused (MalformedXML) and changes nothing.
+    return {}
+  }
+}
+
 export const CONFIG_OPERATIONS: readonly Operation[] = [
-  onBucket('PutBucketPolicy', 'PUT', 'policy', 's3:PutBucketPolicy', putBucketPolicy),
+  {
+    ...onBucket('PutBucketPolicy', 'PUT', 'policy', 's3:PutBucketPolicy', putBucketPolicy),
+    recordsBody: recordsPolicy,
+  },
   onBucket('GetBucketPolicy', 'GET', 'policy', 's3:GetBucketPolicy', getBucketPolicy),
   onBucket('DeleteBucketPolicy', 'DELETE', 'policy', 's3:DeleteBucketPolicy', deleteBucketPolicy),
   onBucket(
@@ -171,13 +201,16 @@ export const CONFIG_OPERATIONS: readonly Operation[] = [
     's3:PutEncryptionConfiguration',
     deleteBucketEncryption,
   ),
-  onBucket(
-    'PutPublicAccessBlock',
-    'PUT',
-    'publicAccessBlock',
-    's3:PutBucketPublicAccessBlock',
-    putPublicAccessBlock,
-  ),
+  {
+    ...onBucket(
+      'PutPublicAccessBlock',
+      'PUT',
+      'publicAccessBlock',
+      's3:PutBucketPublicAccessBlock',
+      putPublicAccessBlock,
+    ),
+    recordsBody: recordsBlock,
+  },
   onBucket(
     'GetPublicAccessBlock',
     'GET',
