@@ -140,6 +140,9 @@ export const ERROR_CODES = [
   'INVALID_MAX_RESULTS',
   'INVALID_NEXT_TOKEN',
   'INVALID_EVENT_CATEGORY',
+  // KMS's API (JSON 1.1)
+  'INVALID_CIPHERTEXT',
+  'INCORRECT_KEY',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -179,7 +179,15 @@ export function noteError(requestId: string, code: string, message: string): voi
 const READ_ONLY = /^(Get|Head|List|Describe|Select|Lookup)/
 
 /** Parameters that carry secrets: never in an event, even hashed. */
-const SECRET_PARAMS = new Set(['WebIdentityToken', 'SAMLAssertion', 'SecretAccessKey', 'Password'])
+const SECRET_PARAMS = new Set([
+  'WebIdentityToken',
+  'SAMLAssertion',
+  'SecretAccessKey',
+  'Password',
+  // KMS: what is encrypted, and ciphertexts (not secret, but never needed to correlate)
+  'Plaintext',
+  'CiphertextBlob',
+])
 
 /** Whether a request of this operation is a read (CloudTrail's readOnly). */
 export function readOnlyOperation(requestId: string): boolean {

@@ -241,14 +241,43 @@ export class JsonAuthorized {
   readonly #j: JsonRequest
   readonly #caller: Caller
   readonly #requestId: string
+  readonly #key: KeyRecord | undefined
 
-  constructor(token: symbol, p: Pipeline, j: JsonRequest, caller: Caller, requestId: string) {
+  constructor(
+    token: symbol,
+    p: Pipeline,
+    j: JsonRequest,
+    caller: Caller,
+    requestId: string,
+    key: KeyRecord | undefined,
+  ) {
     if (token !== MINT)
       throw new StrongroomError('INTERNAL', 'an authorized context is made by the pipeline only')
     this.#p = p
     this.#j = j
     this.#caller = caller
     this.#requestId = requestId
+    this.#key = key
+  }
+
+  /** The KMS key the decision was on (operations that declare `key`). */
+  get key(): KeyRecord {
+    return loaded(this.#key, 'key')
+  }
+  /** The caller's account; a signed caller always has one. */
+  get tenant(): TenantRecord {
+    const t = this.#caller.tenant
+    if (t === undefined) throw new StrongroomError('INTERNAL', 'the caller has no account')
+    return t
+  }
+  get keys(): App['keys'] {
+    return this.#p.app.keys
+  }
+  get keyProvider(): App['keyProvider'] {
+    return this.#p.app.keyProvider
+  }
+  get region(): string {
+    return this.#p.app.config.region
   }
 
   get input(): Readonly<Record<string, unknown>> {

@@ -192,6 +192,8 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   INVALID_MAX_RESULTS: 'InvalidArgument',
   INVALID_NEXT_TOKEN: 'InvalidArgument',
   INVALID_EVENT_CATEGORY: 'InvalidArgument',
+  INVALID_CIPHERTEXT: 'InvalidArgument',
+  INCORRECT_KEY: 'InvalidArgument',
 }
 
 /**

@@ -254,8 +254,16 @@ export interface JsonOperation {
   readonly action: string
   /** The top-level members of its input; any other is refused. */
   readonly members: readonly string[]
-  /** The ARN the decision is on (`*` for actions without resource types). */
+  /** The ARN the decision is on (`*` for actions without resource types) when `key` is not set. */
   readonly resource: (input: Readonly<Record<string, unknown>>, account: string) => string
+  /**
+   * KMS: the caller's key the operation acts on (`KeyId`, an alias or an ARN; Decrypt's from its
+   * ciphertext). The pipeline finds it in the caller's account (NotFoundException otherwise) and
+   * decides on its ARN with its key policy as the resource policy, as KMS does.
+   */
+  readonly key?: (input: Readonly<Record<string, unknown>>) => string
+  /** Condition keys the input sets (kms:EncryptionContext:*, kms:EncryptionContextKeys). */
+  readonly conditions?: (input: Readonly<Record<string, unknown>>) => Conditions
   readonly handler: (ctx: JsonAuthorized) => Promise<Record<string, unknown>>
 }
 

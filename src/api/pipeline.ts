@@ -47,6 +47,7 @@ import {
   type QueryService,
 } from './protocols/query.ts'
 import { decode, route, viewOf } from './protocols/rest-xml.ts'
+import { decideJson } from './json-decide.ts'
 import {
   decodeJson,
   jsonServiceOf,
@@ -220,9 +221,10 @@ export class Pipeline {
   }
 
   /**
-   * The JSON 1.1 services (CloudTrail): the body read (bounded) because SigV4 signs its hash,
-   * the caller authenticated for that service, the operation found and its members checked,
-   * then its action decided on its resource with the caller's own policies before it runs.
+   * The JSON 1.1 services (CloudTrail, KMS): the body read (bounded) because SigV4 signs its
+   * hash, the caller authenticated for that service, the operation found and its members
+   * checked, then its action decided on its resource (json-decide.ts: a KMS key with its key
+   * policy) before it runs.
    */
   private async handleJson(
     req: IncomingMessage,
@@ -243,26 +245,8 @@ export class Pipeline {
     if (caller.auth === undefined)
       throw new StrongroomError('MISSING_AUTHENTICATION', 'Missing Authentication Token')
     onlyMembers(j.input, op.name, op.members)
-    const resource = op.resource(j.input, caller.account)
-    const r = authorize(
-      {
-        principal: caller.arn,
-        principalAccount: caller.account,
-        action: op.action,
-        resource,
-        resourceAccount: caller.account,
-        context: requestConditions(req, caller, now, this.app.config.region),
-      },
-      callerPolicies(caller),
-      { explain: true },
-    )
-    this.record({ requestId, operation: op.name, caller }, op.action, resource, r.decision, r.trace)
-    if (r.decision !== 'Allow')
-      throw new StrongroomError(
-        'ACCESS_DENIED',
-        `User: ${caller.arn} is not authorized to perform: ${op.action} on resource: ${resource.slice(0, 300)}`,
-      )
-    const ctx = new JsonAuthorized(MINT, this, j, caller, requestId)
+    const key = await decideJson(this, req, op, j.input, caller, requestId)
+    const ctx = new JsonAuthorized(MINT, this, j, caller, requestId, key)
     sendJsonResult(res, requestId, await op.handler(ctx))
   }
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { Pipeline, type PipelineOptions } from './pipeline.ts'
 import { CLOUDTRAIL_OPERATIONS } from './cloudtrail/lookup-events.ts'
 import { IAM_OPERATIONS } from './iam/table.ts'
+import { KMS_OPERATIONS } from './kms/operations.ts'
 import { S3_OPERATIONS } from './s3/table.ts'
 import { STS_OPERATIONS } from './sts/operations.ts'
 import { WEB_IDENTITY_OPERATION } from './sts/web-identity.ts'
@@ -30,7 +31,7 @@ export class S3Gateway extends Pipeline {
         WEB_IDENTITY_OPERATION,
         ...IAM_OPERATIONS,
       ],
-      jsonOperations: o.jsonOperations ?? CLOUDTRAIL_OPERATIONS,
+      jsonOperations: o.jsonOperations ?? [...CLOUDTRAIL_OPERATIONS, ...KMS_OPERATIONS],
     })
   }
 }

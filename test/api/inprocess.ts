@@ -218,3 +218,49 @@ async function bootstrap(app: App): Promise<{ admin: Creds; nobody: Creds }> {
     nobody: { id: k2.accessKeyId, secret: k2.secretAccessKey },
   }
 }
+
+export interface JsonAnswer {
+  readonly status: number
+  /** x-amzn-ErrorType. */
+  readonly type: string | undefined
+  readonly body: Record<string, unknown>
+}
+
+/**
+ * One JSON 1.1 call (CloudTrail, KMS) to the gateway at `url`: `target` is X-Amz-Target,
+ * signed for `service` unless `c` is undefined; `raw` replaces the JSON of `input`.
+ */
+export async function callJson(
+  url: string,
+  c: Creds | undefined,
+  service: string,
+  target: string,
+  input: unknown,
+  raw?: string,
+): Promise<JsonAnswer> {
+  const at = new URL(`${url}/`)
+  const body = Buffer.from(raw ?? JSON.stringify(input))
+  const extra = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target }
+  const headers = c === undefined ? extra : await signHeaders(c, 'POST', at, body, extra, service)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      at,
+      { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
+      (res) => {
+        const parts: Buffer[] = []
+        res.on('data', (d: Buffer) => parts.push(d))
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString()
+          resolve({
+            status: res.statusCode ?? 0,
+            type: res.headers['x-amzn-errortype'] as string | undefined,
+            body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+          })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}

@@ -8,13 +8,18 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { AuditEvent } from '../../src/audit/event.ts'
 import { CLOUDTRAIL_OPERATIONS } from '../../src/api/cloudtrail/lookup-events.ts'
-import { signHeaders, startInProcess, type Creds, type InProcess } from './inprocess.ts'
+import {
+  callJson,
+  startInProcess,
+  type Creds,
+  type InProcess,
+  type JsonAnswer,
+} from './inprocess.ts'
 
 const TARGET = 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101'
 const dir = mkdtempSync(join(tmpdir(), 'sr-lookup-events-'))
@@ -26,47 +31,16 @@ let intruder: Creds
 /** Handler calls, by operation: the pipeline decides before any handler runs. */
 const calls: string[] = []
 
-interface Answer {
-  status: number
-  type: string | undefined
-  body: Record<string, unknown>
-}
+type Answer = JsonAnswer
 
 /** One JSON 1.1 call: signed for `cloudtrail` unless `c` is undefined. */
-async function call(
+function call(
   c: Creds | undefined,
   input: unknown,
   o: { target?: string; raw?: string } = {},
 ): Promise<Answer> {
-  const url = new URL(`${g.running.url}/`)
-  const body = Buffer.from(o.raw ?? JSON.stringify(input))
-  const extra = {
-    'content-type': 'application/x-amz-json-1.1',
-    'x-amz-target': o.target ?? `${TARGET}.LookupEvents`,
-  }
-  const headers =
-    c === undefined ? extra : await signHeaders(c, 'POST', url, body, extra, 'cloudtrail')
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
-      (res) => {
-        const parts: Buffer[] = []
-        res.on('data', (d: Buffer) => parts.push(d))
-        res.on('end', () => {
-          const text = Buffer.concat(parts).toString()
-          resolve({
-            status: res.statusCode ?? 0,
-            type: res.headers['x-amzn-errortype'] as string | undefined,
-            body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-          })
-        })
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.end(body)
-  })
+  const target = o.target ?? `${TARGET}.LookupEvents`
+  return callJson(g.running.url, c, 'cloudtrail', target, input, o.raw)
 }
 
 interface Shown {

@@ -17,6 +17,8 @@ import { scopeService, type RequestView } from '../sigv4.ts'
 export const JSON_SERVICES = {
   // https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html
   cloudtrail: { target: 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101' },
+  // https://docs.aws.amazon.com/kms/latest/APIReference/Welcome.html
+  kms: { target: 'TrentService' },
 } as const
 
 export type JsonService = keyof typeof JSON_SERVICES
@@ -180,6 +182,15 @@ const JSON_WIRE: Partial<Readonly<Record<ErrorCode, readonly [string, number]>>>
   INVALID_MAX_RESULTS: ['InvalidMaxResultsException', 400],
   INVALID_NEXT_TOKEN: ['InvalidNextTokenException', 400],
   INVALID_EVENT_CATEGORY: ['InvalidEventCategoryException', 400],
+  // https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html and each action's
+  KEY_NOT_FOUND: ['NotFoundException', 400],
+  KEY_DELETED: ['NotFoundException', 400],
+  KEY_DISABLED: ['DisabledException', 400],
+  KEY_PENDING_DELETION: ['KMSInvalidStateException', 400],
+  KEY_STATE_INVALID: ['KMSInvalidStateException', 400],
+  KEY_EXISTS: ['AlreadyExistsException', 400],
+  INVALID_CIPHERTEXT: ['InvalidCiphertextException', 400],
+  INCORRECT_KEY: ['IncorrectKeyException', 400],
 }
 
 /** The error as a JSON service answers it. Internal failures say nothing more than S3's do. */

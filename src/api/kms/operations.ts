@@ -1,0 +1,409 @@
+/**
+ * KMS's API (JSON 1.1, TrentService) over each tenant's customer-managed keys: the same keys
+ * that seal objects, so a key made here can be a bucket's default key. Each operation is a
+ * declaration: its action, the key it acts on (decided with the key's policy by
+ * ../json-decide.ts before the handler runs) and the condition keys its input sets
+ * (https://docs.aws.amazon.com/kms/latest/APIReference/API_Operations.html).
+ *
+ * Encrypt's ciphertext names its key (src/kms/ciphertext.ts), so Decrypt needs no KeyId. The
+ * encryption context is bound as AAD, with a reserved entry that keeps these ciphertexts apart
+ * from objects' wrapped data keys under the same key; context keys starting `strongroom:` are
+ * refused.
+ */
+import { randomBytes } from 'node:crypto'
+import { StrongroomError, isStrongroomError } from '../../errors.ts'
+import type { KeyRecord } from '../../meta/keys.ts'
+import {
+  decodeCiphertextBlob,
+  encodeCiphertextBlob,
+  MAX_CIPHERTEXT_BLOB,
+} from '../../kms/ciphertext.ts'
+import type { JsonAuthorized } from '../authorized.ts'
+import type { Conditions, JsonOperation } from '../operation.ts'
+
+type Input = Readonly<Record<string, unknown>>
+
+const invalid = (m: string) => new StrongroomError('VALIDATION', m)
+
+function str(input: Input, name: string, max = 2048): string | undefined {
+  const v = input[name]
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || v.length < 1 || v.length > max)
+    throw invalid(`${name} must be a string of 1 to ${String(max)} characters`)
+  return v
+}
+
+function required(input: Input, name: string, max?: number): string {
+  const v = str(input, name, max)
+  if (v === undefined) throw invalid(`${name} is required`)
+  return v
+}
+
+function int(input: Input, name: string, min: number, max: number): number | undefined {
+  const v = input[name]
+  if (v === undefined) return undefined
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(`${name} must be a whole number from ${String(min)} to ${String(max)}`)
+  return v
+}
+
+/** A blob member: base64, as JSON 1.1 sends bytes, of `min` to `max` bytes. */
+function blob(input: Input, name: string, min: number, max: number): Buffer {
+  const v = input[name]
+  if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0)
+    throw invalid(`${name} must be base64`)
+  const b = Buffer.from(v, 'base64')
+  if (b.length < min || b.length > max)
+    throw invalid(`${name} must be ${String(min)} to ${String(max)} bytes`)
+  return b
+}
+
+/** The reserved entry that binds an API ciphertext to this API (never an object's data key). */
+const API_CONTEXT = 'strongroom:kms-api'
+
+/** The EncryptionContext member: string keys to string values, none of ours. */
+function contextOf(input: Input): Record<string, string> {
+  const v = input.EncryptionContext
+  if (v === undefined) return {}
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw invalid('EncryptionContext must be a map of strings to strings')
+  const out: Record<string, string> = {}
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x !== 'string')
+      throw invalid(`EncryptionContext value for ${k.slice(0, 64)} is not a string`)
+    if (k.startsWith('strongroom:'))
+      throw invalid('EncryptionContext keys starting strongroom: are reserved')
+    out[k] = x
+  }
+  return out
+}
+
+/** kms:EncryptionContext:KEY and kms:EncryptionContextKeys, as KMS sets them. */
+function contextConditions(input: Input): Conditions {
+  const c = contextOf(input)
+  const keys = Object.keys(c)
+  if (keys.length === 0) return {}
+  return {
+    ...Object.fromEntries(Object.entries(c).map(([k, x]) => [`kms:EncryptionContext:${k}`, x])),
+    'kms:EncryptionContextKeys': keys,
+  }
+}
+
+function algorithm(input: Input): void {
+  const a = input.EncryptionAlgorithm
+  if (a !== undefined && a !== 'SYMMETRIC_DEFAULT')
+    throw invalid('EncryptionAlgorithm is SYMMETRIC_DEFAULT for a symmetric key')
+}
+
+const epoch = (ms: number) => ms / 1000
+
+/** KeyMetadata as DescribeKey answers it. */
+function metadata(ctx: JsonAuthorized, k: KeyRecord): Record<string, unknown> {
+  return {
+    AWSAccountId: k.tenantId,
+    KeyId: k.id,
+    Arn: ctx.keys.arn(ctx.tenant, k.id),
+    CreationDate: epoch(k.createdAt),
+    Enabled: k.state === 'Enabled',
+    Description: k.description,
+    KeyUsage: 'ENCRYPT_DECRYPT',
+    KeyState: k.state,
+    ...(k.deletionAt === null ? {} : { DeletionDate: epoch(k.deletionAt) }),
+    Origin: 'AWS_KMS',
+    KeyManager: 'CUSTOMER',
+    CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
+    KeySpec: 'SYMMETRIC_DEFAULT',
+    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    MultiRegion: false,
+  }
+}
+
+const keyId = (input: Input) => required(input, 'KeyId')
+const everything = () => '*'
+
+/** A declaration on the key that KeyId names. */
+function onKey(
+  name: string,
+  members: readonly string[],
+  handler: (ctx: JsonAuthorized) => Promise<Record<string, unknown>>,
+  conditions?: (input: Input) => Conditions,
+): JsonOperation {
+  return {
+    service: 'kms',
+    name,
+    action: `kms:${name}`,
+    members: ['KeyId', ...members],
+    resource: everything,
+    key: keyId,
+    ...(conditions === undefined ? {} : { conditions }),
+    handler,
+  }
+}
+
+async function encrypt(ctx: JsonAuthorized, plaintext: Buffer): Promise<Buffer> {
+  const wrapped = await ctx.keyProvider.wrap(ctx.key.id, plaintext, {
+    ...contextOf(ctx.input),
+    [API_CONTEXT]: '1',
+  })
+  return encodeCiphertextBlob(wrapped)
+}
+
+function dataKeyBytes(input: Input): number {
+  const n = int(input, 'NumberOfBytes', 1, 1024)
+  const spec = input.KeySpec
+  if ((n === undefined) === (spec === undefined))
+    throw invalid('give exactly one of KeySpec (AES_256, AES_128) and NumberOfBytes')
+  if (n !== undefined) return n
+  if (spec === 'AES_256') return 32
+  if (spec === 'AES_128') return 16
+  throw invalid('KeySpec is AES_256 or AES_128')
+}
+
+const CRYPTO = ['EncryptionContext', 'GrantTokens', 'DryRun']
+
+function noDryRun(input: Input): void {
+  if (input.DryRun !== undefined && input.DryRun !== false)
+    throw invalid('DryRun is not supported: leave it out')
+}
+
+async function generateDataKey(ctx: JsonAuthorized, withPlaintext: boolean) {
+  noDryRun(ctx.input)
+  const plaintext = randomBytes(dataKeyBytes(ctx.input))
+  try {
+    const ciphertext = await encrypt(ctx, plaintext)
+    return {
+      CiphertextBlob: ciphertext.toString('base64'),
+      ...(withPlaintext ? { Plaintext: plaintext.toString('base64') } : {}),
+      KeyId: ctx.keys.arn(ctx.tenant, ctx.key.id),
+    }
+  } finally {
+    plaintext.fill(0)
+  }
+}
+
+/** Decrypt's key: the one its ciphertext names, which KeyId (if given) must name too. */
+function decryptKey(input: Input): string {
+  const given = str(input, 'KeyId')
+  const w = decodeCiphertextBlob(blob(input, 'CiphertextBlob', 1, MAX_CIPHERTEXT_BLOB))
+  return given ?? w.keyId
+}
+
+export const KMS_OPERATIONS: readonly JsonOperation[] = [
+  {
+    service: 'kms',
+    name: 'CreateKey',
+    action: 'kms:CreateKey',
+    members: [
+      'Description',
+      'KeyUsage',
+      'KeySpec',
+      'CustomerMasterKeySpec',
+      'Origin',
+      'MultiRegion',
+    ],
+    resource: everything,
+    async handler(ctx) {
+      const i = ctx.input
+      const description = str(i, 'Description', 8192)
+      if (i.KeyUsage !== undefined && i.KeyUsage !== 'ENCRYPT_DECRYPT')
+        throw invalid('KeyUsage is ENCRYPT_DECRYPT: Strongroom keys are symmetric')
+      for (const spec of ['KeySpec', 'CustomerMasterKeySpec'])
+        if (i[spec] !== undefined && i[spec] !== 'SYMMETRIC_DEFAULT')
+          throw invalid(`${spec} is SYMMETRIC_DEFAULT: Strongroom keys are symmetric`)
+      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') throw invalid('Origin is AWS_KMS')
+      if (i.MultiRegion !== undefined && i.MultiRegion !== false)
+        throw invalid('MultiRegion keys are not supported')
+      const key = await ctx.keys.createKey(
+        ctx.tenant,
+        description === undefined ? {} : { description },
+      )
+      return { KeyMetadata: metadata(ctx, key) }
+    },
+  },
+  onKey('DescribeKey', ['GrantTokens'], (ctx) =>
+    Promise.resolve({ KeyMetadata: metadata(ctx, ctx.key) }),
+  ),
+  {
+    service: 'kms',
+    name: 'ListKeys',
+    action: 'kms:ListKeys',
+    members: ['Limit', 'Marker'],
+    resource: everything,
+    async handler(ctx) {
+      int(ctx.input, 'Limit', 1, 1000)
+      const keys = (await ctx.keys.list(ctx.tenant)).filter((k) => k.state !== 'Deleted')
+      return {
+        Keys: keys.map((k) => ({ KeyId: k.id, KeyArn: ctx.keys.arn(ctx.tenant, k.id) })),
+        Truncated: false,
+      }
+    },
+  },
+  {
+    service: 'kms',
+    name: 'ListAliases',
+    action: 'kms:ListAliases',
+    members: ['KeyId', 'Limit', 'Marker'],
+    resource: everything,
+    async handler(ctx) {
+      int(ctx.input, 'Limit', 1, 100)
+      const only = str(ctx.input, 'KeyId')
+      const keys = (await ctx.keys.list(ctx.tenant)).filter(
+        (k) => k.alias !== null && k.state !== 'Deleted',
+      )
+      const [region, account] = [ctx.region, ctx.tenant.id]
+      return {
+        Aliases: keys
+          .filter(
+            (k) => only === undefined || k.id === only || ctx.keys.arn(ctx.tenant, k.id) === only,
+          )
+          .map((k) => ({
+            AliasName: k.alias,
+            AliasArn: `arn:aws:kms:${region}:${account}:${k.alias ?? ''}`,
+            TargetKeyId: k.id,
+            CreationDate: epoch(k.createdAt),
+          })),
+        Truncated: false,
+      }
+    },
+  },
+  onKey('EnableKey', [], async (ctx) => {
+    await ctx.keys.enable(ctx.tenant, ctx.key.id)
+    return {}
+  }),
+  onKey('DisableKey', [], async (ctx) => {
+    await ctx.keys.disable(ctx.tenant, ctx.key.id)
+    return {}
+  }),
+  onKey('GetKeyRotationStatus', [], (ctx) =>
+    Promise.resolve({
+      KeyId: ctx.keys.arn(ctx.tenant, ctx.key.id),
+      KeyRotationEnabled: ctx.key.rotationPeriodDays !== null,
+      ...(ctx.key.rotationPeriodDays === null
+        ? {}
+        : { RotationPeriodInDays: ctx.key.rotationPeriodDays }),
+      ...(ctx.key.nextRotationAt === null
+        ? {}
+        : { NextRotationDate: epoch(ctx.key.nextRotationAt) }),
+    }),
+  ),
+  onKey('EnableKeyRotation', ['RotationPeriodInDays'], async (ctx) => {
+    const days = int(ctx.input, 'RotationPeriodInDays', 90, 2560) ?? 365
+    await ctx.keys.setRotation(ctx.tenant, ctx.key.id, days)
+    return {}
+  }),
+  onKey('DisableKeyRotation', [], async (ctx) => {
+    await ctx.keys.setRotation(ctx.tenant, ctx.key.id, null)
+    return {}
+  }),
+  onKey('ScheduleKeyDeletion', ['PendingWindowInDays'], async (ctx) => {
+    const days = int(ctx.input, 'PendingWindowInDays', 7, 30) ?? 30
+    const k = await ctx.keys.scheduleDeletion(ctx.tenant, ctx.key.id, days)
+    return {
+      KeyId: ctx.keys.arn(ctx.tenant, k.id),
+      ...(k.deletionAt === null ? {} : { DeletionDate: epoch(k.deletionAt) }),
+      KeyState: k.state,
+      PendingWindowInDays: days,
+    }
+  }),
+  onKey('CancelKeyDeletion', [], async (ctx) => {
+    const k = await ctx.keys.cancelDeletion(ctx.tenant, ctx.key.id)
+    return { KeyId: ctx.keys.arn(ctx.tenant, k.id) }
+  }),
+  onKey('GetKeyPolicy', ['PolicyName'], async (ctx) => {
+    const name = str(ctx.input, 'PolicyName', 128) ?? 'default'
+    if (name !== 'default')
+      throw new StrongroomError('KEY_NOT_FOUND', `the key has no policy ${name}: only default`)
+    const { policy } = await ctx.keys.getKeyPolicy(ctx.tenant, ctx.key.id)
+    return { Policy: policy, PolicyName: 'default' }
+  }),
+  onKey('ListKeyPolicies', ['Limit', 'Marker'], (ctx) => {
+    int(ctx.input, 'Limit', 1, 1000)
+    return Promise.resolve({ PolicyNames: ['default'], Truncated: false })
+  }),
+  onKey(
+    'Encrypt',
+    ['Plaintext', 'EncryptionAlgorithm', ...CRYPTO],
+    async (ctx) => {
+      noDryRun(ctx.input)
+      algorithm(ctx.input)
+      const plaintext = blob(ctx.input, 'Plaintext', 1, 4096)
+      try {
+        return {
+          CiphertextBlob: (await encrypt(ctx, plaintext)).toString('base64'),
+          KeyId: ctx.keys.arn(ctx.tenant, ctx.key.id),
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        }
+      } finally {
+        plaintext.fill(0)
+      }
+    },
+    contextConditions,
+  ),
+  {
+    service: 'kms',
+    name: 'Decrypt',
+    action: 'kms:Decrypt',
+    members: ['CiphertextBlob', 'KeyId', 'EncryptionAlgorithm', ...CRYPTO],
+    resource: everything,
+    key: decryptKey,
+    conditions: contextConditions,
+    async handler(ctx) {
+      noDryRun(ctx.input)
+      algorithm(ctx.input)
+      const w = decodeCiphertextBlob(blob(ctx.input, 'CiphertextBlob', 1, MAX_CIPHERTEXT_BLOB))
+      if (w.keyId !== ctx.key.id)
+        throw new StrongroomError(
+          'INCORRECT_KEY',
+          'The key ID in the request does not identify a key that can perform this operation',
+        )
+      let plaintext: Uint8Array
+      try {
+        plaintext = await ctx.keyProvider.unwrap(w, { ...contextOf(ctx.input), [API_CONTEXT]: '1' })
+      } catch (e) {
+        if (!isStrongroomError(e, 'KEY_UNWRAP_FAILED')) throw e
+        throw new StrongroomError(
+          'INVALID_CIPHERTEXT',
+          'The ciphertext cannot be decrypted: it was altered, or the encryption context differs from the one it was encrypted with',
+          { cause: e },
+        )
+      }
+      const out = Buffer.from(plaintext)
+      try {
+        return {
+          KeyId: ctx.keys.arn(ctx.tenant, ctx.key.id),
+          Plaintext: out.toString('base64'),
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        }
+      } finally {
+        out.fill(0)
+        plaintext.fill(0)
+      }
+    },
+  },
+  onKey(
+    'GenerateDataKey',
+    ['NumberOfBytes', 'KeySpec', ...CRYPTO],
+    (ctx) => generateDataKey(ctx, true),
+    contextConditions,
+  ),
+  onKey(
+    'GenerateDataKeyWithoutPlaintext',
+    ['NumberOfBytes', 'KeySpec', ...CRYPTO],
+    (ctx) => generateDataKey(ctx, false),
+    contextConditions,
+  ),
+  {
+    service: 'kms',
+    name: 'GenerateRandom',
+    action: 'kms:GenerateRandom',
+    members: ['NumberOfBytes', 'CustomKeyStoreId', 'Recipient'],
+    resource: everything,
+    handler(ctx) {
+      if (ctx.input.CustomKeyStoreId !== undefined || ctx.input.Recipient !== undefined)
+        throw invalid('CustomKeyStoreId and Recipient are not supported')
+      const n = int(ctx.input, 'NumberOfBytes', 1, 1024)
+      if (n === undefined) throw invalid('NumberOfBytes is required')
+      return Promise.resolve({ Plaintext: randomBytes(n).toString('base64') })
+    },
+  },
+]
