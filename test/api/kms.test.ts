@@ -11,6 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Detector } from '../../src/audit/detect/engine.ts'
+import { loadRules } from '../../src/audit/detect/load.ts'
+import type { AuditEvent } from '../../src/audit/event.ts'
 import { records } from '../../src/audit/read.ts'
 import { callJson, startInProcess, type Creds, type InProcess } from './inprocess.ts'
 
@@ -211,5 +214,15 @@ describe('the KMS API', () => {
       assert.ok(!r.includes(secret), r)
       assert.ok(!r.includes('"plaintext"') && !r.includes('"ciphertextBlob"'), r)
     }
+    // The detector sees a key disabled through the API.
+    const detector = new Detector(loadRules())
+    const fired = kmsEvents
+      .map((r) => JSON.parse(r) as AuditEvent)
+      .filter((e) => e.eventName === 'DisableKey' || e.eventName === 'ScheduleKeyDeletion')
+      .flatMap((e) => detector.observe(e).map((a) => a.strongroom.alert.ruleId))
+    assert.deepEqual(fired, [
+      'key-disabled-or-scheduled-for-deletion',
+      'key-disabled-or-scheduled-for-deletion',
+    ])
   })
 })
