@@ -12,6 +12,7 @@ import type { RoleRecord, TenantRecord } from '../meta/identity.ts'
 import type { KeyRecord } from '../meta/keys.ts'
 import type { ObjectService } from '../store/objects.ts'
 import { noteParams } from './audit-stage.ts'
+import { keepsPolicyAccess } from './json-decide.ts'
 import { readSmallBody, streamingBody, type StreamingBody } from './body.ts'
 import type { Caller, Conditions, S3Request } from './operation.ts'
 import type { Pipeline } from './pipeline.ts'
@@ -278,6 +279,10 @@ export class JsonAuthorized {
   }
   get region(): string {
     return this.#p.app.config.region
+  }
+  /** KMS's lockout safety check: whether `policy` on `keyArn` still lets the caller change it. */
+  keepsPolicyAccess(keyArn: string, policy: string): boolean {
+    return keepsPolicyAccess(this.#p, this.#j.req, this.#caller, keyArn, policy)
   }
 
   get input(): Readonly<Record<string, unknown>> {

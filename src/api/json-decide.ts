@@ -65,3 +65,35 @@ export async function decideJson(
     )
   return key
 }
+
+/**
+ * KMS's key-policy lockout safety check: whether `policy`, as the key's policy, would still let
+ * the caller change the key's policy (kms:PutKeyPolicy), so that a new policy cannot lock out
+ * the principal setting it
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#prevent-unmanageable-key).
+ * A document the engine cannot load is refused by the caller before this.
+ */
+export function keepsPolicyAccess(
+  p: Pipeline,
+  req: IncomingMessage,
+  caller: Caller,
+  keyArn: string,
+  policy: string,
+): boolean {
+  const name = 'the new key policy'
+  const r = authorize(
+    {
+      principal: caller.arn,
+      principalAccount: caller.account,
+      action: 'kms:PutKeyPolicy',
+      resource: keyArn,
+      resourceAccount: caller.account,
+      context: {
+        ...requestConditions(req, caller, p.now(), p.app.config.region),
+        'kms:CallerAccount': caller.account,
+      },
+    },
+    { ...callerPolicies(caller), resource: p.policies.load(policy, 'key', name, name) },
+  )
+  return r.decision === 'Allow'
+}

@@ -165,6 +165,73 @@ describe('the KMS API', () => {
     assert.match(String(policy.body.Policy), /Enable IAM User Permissions/)
   })
 
+  it('PutKeyPolicy and CreateKey’s Policy: the key policy decides, and cannot lock its setter out', async () => {
+    const acme = (await g.app.identity.findTenant('acme'))?.id ?? ''
+    const root = `arn:aws:iam::${acme}:root`
+    const nobody = `arn:aws:iam::${acme}:user/nobody`
+    const policy = (extra: object[]) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'Enable IAM User Permissions',
+            Effect: 'Allow',
+            Principal: { AWS: root },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+          ...extra,
+        ],
+      })
+    const made = await kms(g.admin, 'CreateKey', {})
+    const id = String((made.body.KeyMetadata as Record<string, unknown>).KeyId)
+    const Plaintext = Buffer.from('x').toString('base64')
+    assert.equal(
+      (await kms(g.nobody, 'Encrypt', { KeyId: id, Plaintext })).type,
+      'AccessDeniedException',
+    )
+    // The key policy names `nobody` itself: allowed with no identity policy, as KMS does.
+    const grant = policy([
+      { Effect: 'Allow', Principal: { AWS: nobody }, Action: 'kms:Encrypt', Resource: '*' },
+    ])
+    assert.equal(
+      (await kms(g.admin, 'PutKeyPolicy', { KeyId: id, PolicyName: 'default', Policy: grant }))
+        .status,
+      200,
+    )
+    assert.equal((await kms(g.admin, 'GetKeyPolicy', { KeyId: id })).body.Policy, grant)
+    assert.equal((await kms(g.nobody, 'Encrypt', { KeyId: id, Plaintext })).status, 200)
+    // A policy that would shut the administrator out is refused, and changes nothing.
+    const lockout = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: nobody }, Action: 'kms:Encrypt', Resource: '*' },
+      ],
+    })
+    const refused = await kms(g.admin, 'PutKeyPolicy', { KeyId: id, Policy: lockout })
+    assert.equal(refused.type, 'MalformedPolicyDocumentException')
+    assert.match(String(refused.body.message), /will not allow you to update the key policy/)
+    assert.equal((await kms(g.admin, 'GetKeyPolicy', { KeyId: id })).body.Policy, grant)
+    const broken = await kms(g.admin, 'PutKeyPolicy', { KeyId: id, Policy: '{"Version":' })
+    assert.equal(broken.type, 'MalformedPolicyDocumentException')
+    const before = ((await kms(g.admin, 'ListKeys', {})).body.Keys as unknown[]).length
+    const locked = await kms(g.admin, 'CreateKey', { Policy: lockout })
+    assert.equal(locked.type, 'MalformedPolicyDocumentException')
+    assert.equal(
+      ((await kms(g.admin, 'ListKeys', {})).body.Keys as unknown[]).length,
+      before,
+      'no key left behind',
+    )
+    // Bypassing the check is the caller's choice, as on KMS.
+    const bypass = await kms(g.admin, 'CreateKey', {
+      Policy: lockout,
+      BypassPolicyLockoutSafetyCheck: true,
+    })
+    assert.equal(bypass.status, 200, JSON.stringify(bypass.body))
+    const lost = String((bypass.body.KeyMetadata as Record<string, unknown>).KeyId)
+    assert.equal((await kms(g.admin, 'DescribeKey', { KeyId: lost })).type, 'AccessDeniedException')
+  })
+
   it('attack: another tenant’s key is NotFoundException, as a key that does not exist', async () => {
     const Plaintext = Buffer.from('x').toString('base64')
     const theirs = await kms(other, 'Encrypt', { KeyId: keyArn, Plaintext })

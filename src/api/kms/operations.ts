@@ -10,8 +10,9 @@
  * from objects' wrapped data keys under the same key; context keys starting `strongroom:` are
  * refused.
  */
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { StrongroomError, isStrongroomError } from '../../errors.ts'
+import { parsePolicyText } from '../../iam/policy.ts'
 import type { KeyRecord } from '../../meta/keys.ts'
 import {
   decodeCiphertextBlob,
@@ -119,6 +120,32 @@ function metadata(ctx: JsonAuthorized, k: KeyRecord): Record<string, unknown> {
 }
 
 const keyId = (input: Input) => required(input, 'KeyId')
+
+/**
+ * Checks `policy` as the policy of the key `arn`: MalformedPolicyDocumentException when the
+ * engine cannot load it, or when it would no longer let the caller change it, unless the
+ * request bypasses that check as KMS allows (BypassPolicyLockoutSafetyCheck).
+ */
+function checkPolicy(ctx: JsonAuthorized, arn: string, policy: string): void {
+  const bypass = ctx.input.BypassPolicyLockoutSafetyCheck
+  if (bypass !== undefined && typeof bypass !== 'boolean')
+    throw invalid('BypassPolicyLockoutSafetyCheck is true or false')
+  const r = parsePolicyText(policy, 'key', 'the key policy')
+  if (r.policy === undefined) {
+    const e = r.errors[0]
+    throw new StrongroomError(
+      'MALFORMED_POLICY',
+      e === undefined
+        ? 'The key policy is not valid'
+        : `${e.message} (line ${String(e.line)}, column ${String(e.column)}, ${e.path})`,
+    )
+  }
+  if (bypass !== true && !ctx.keepsPolicyAccess(arn, policy))
+    throw new StrongroomError(
+      'MALFORMED_POLICY',
+      'The new key policy will not allow you to update the key policy in the future.',
+    )
+}
 const everything = () => '*'
 
 /** A declaration on the key that KeyId names. */
@@ -195,6 +222,8 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
     action: 'kms:CreateKey',
     members: [
       'Description',
+      'Policy',
+      'BypassPolicyLockoutSafetyCheck',
       'KeyUsage',
       'KeySpec',
       'CustomerMasterKeySpec',
@@ -213,10 +242,15 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
       if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') throw invalid('Origin is AWS_KMS')
       if (i.MultiRegion !== undefined && i.MultiRegion !== false)
         throw invalid('MultiRegion keys are not supported')
+      const policy = str(i, 'Policy', 32768)
+      // Checked before the key exists, so that a refused policy leaves no key behind; a key
+      // policy names its own key as `*` (its id is not known before), which the check sees.
+      if (policy !== undefined) checkPolicy(ctx, ctx.keys.arn(ctx.tenant, randomUUID()), policy)
       const key = await ctx.keys.createKey(
         ctx.tenant,
         description === undefined ? {} : { description },
       )
+      if (policy !== undefined) await ctx.keys.putKeyPolicy(ctx.tenant, key.id, policy)
       return { KeyMetadata: metadata(ctx, key) }
     },
   },
@@ -315,6 +349,14 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
       throw new StrongroomError('KEY_NOT_FOUND', `the key has no policy ${name}: only default`)
     const { policy } = await ctx.keys.getKeyPolicy(ctx.tenant, ctx.key.id)
     return { Policy: policy, PolicyName: 'default' }
+  }),
+  onKey('PutKeyPolicy', ['PolicyName', 'Policy', 'BypassPolicyLockoutSafetyCheck'], async (ctx) => {
+    const name = str(ctx.input, 'PolicyName', 128) ?? 'default'
+    if (name !== 'default') throw invalid('PolicyName is default')
+    const policy = required(ctx.input, 'Policy', 32768)
+    checkPolicy(ctx, ctx.keys.arn(ctx.tenant, ctx.key.id), policy)
+    await ctx.keys.putKeyPolicy(ctx.tenant, ctx.key.id, policy)
+    return {}
   }),
   onKey('ListKeyPolicies', ['Limit', 'Marker'], (ctx) => {
     int(ctx.input, 'Limit', 1, 1000)

@@ -191,6 +191,7 @@ const JSON_WIRE: Partial<Readonly<Record<ErrorCode, readonly [string, number]>>>
   KEY_EXISTS: ['AlreadyExistsException', 400],
   INVALID_CIPHERTEXT: ['InvalidCiphertextException', 400],
   INCORRECT_KEY: ['IncorrectKeyException', 400],
+  MALFORMED_POLICY: ['MalformedPolicyDocumentException', 400],
 }
 
 /** The error as a JSON service answers it. Internal failures say nothing more than S3's do. */
