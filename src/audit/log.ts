@@ -279,7 +279,10 @@ export class AuditLog extends GroupCommitLog {
   private async write(frames: Buffer): Promise<void> {
     await this.checkJournal()
     try {
-      await this.journal.write(frames, 0, frames.length, this.journalBytes)
+      const { bytesWritten } = await this.journal.write(frames, 0, frames.length, this.journalBytes)
+      // A short write (the disk filling mid-way) must not acknowledge the records it cut off.
+      if (bytesWritten !== frames.length)
+        throw new Error(`${bytesWritten} of ${frames.length} bytes written`)
       await this.journal.datasync()
     } catch (e) {
       // A partial frame must not stay in front of later ones: cut the journal back.
