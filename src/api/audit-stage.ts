@@ -11,7 +11,13 @@ import { randomUUID } from 'node:crypto'
 import { EVENT_VERSION, encodeEvent, eventTime } from '../audit/event.ts'
 import type { TLSSocket } from 'node:tls'
 import { StrongroomError } from '../errors.ts'
-import { auditEvent, type AuditEvent, type Evaluation, type RequestFacts } from '../audit/event.ts'
+import {
+  auditEvent,
+  userIdentityOf,
+  type AuditEvent,
+  type Evaluation,
+  type RequestFacts,
+} from '../audit/event.ts'
 import type { Trace } from '../iam/evaluate.ts'
 import type { Caller } from './operation.ts'
 import { REVOKE_POLICY_NAME } from '../sts/revoke.ts'
@@ -179,15 +185,17 @@ export function noteError(requestId: string, code: string, message: string): voi
 const READ_ONLY = /^(Get|Head|List|Describe|Select|Lookup)/
 
 /** Parameters that carry secrets: never in an event, even hashed. */
-const SECRET_PARAMS = new Set([
-  'WebIdentityToken',
-  'SAMLAssertion',
-  'SecretAccessKey',
-  'Password',
-  // KMS: what is encrypted, and ciphertexts (not secret, but never needed to correlate)
-  'Plaintext',
-  'CiphertextBlob',
-])
+const SECRET_PARAMS = new Set(
+  [
+    'WebIdentityToken',
+    'SAMLAssertion',
+    'SecretAccessKey',
+    'Password',
+    // KMS: what is encrypted, and ciphertexts (not secret, but never needed to correlate)
+    'Plaintext',
+    'CiphertextBlob',
+  ].map((k) => k.toLowerCase()),
+)
 
 /** Whether a request of this operation is a read (CloudTrail's readOnly). */
 export function readOnlyOperation(requestId: string): boolean {
@@ -244,7 +252,9 @@ export function finishNote(
         ? null
         : Object.fromEntries(
             Object.entries(n.params)
-              .filter(([k]) => !SECRET_PARAMS.has(k) && k !== 'Action' && k !== 'Version')
+              .filter(
+                ([k]) => !SECRET_PARAMS.has(k.toLowerCase()) && k !== 'Action' && k !== 'Version',
+              )
               // CloudTrail names a query API's parameters in lower camel case (userName, policyDocument).
               .map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), v]),
           )
@@ -454,7 +464,8 @@ function minimalRecord(
       awsRegion: region,
       sourceIPAddress: (n?.remote ?? '').slice(0, 64),
       userAgent: '',
-      userIdentity: { type: 'AWSAccount', principalId: '', accountId: 'anonymous' },
+      // Who asked survives whatever else could not be recorded.
+      userIdentity: userIdentityOf(n?.caller),
       requestParameters: null,
       responseElements: null,
       requestID: requestId,
@@ -462,7 +473,7 @@ function minimalRecord(
       readOnly: READ_ONLY.test(n?.operation ?? ''),
       resources: [],
       eventType: 'AwsApiCall',
-      recipientAccountId: '',
+      recipientAccountId: n?.owner ?? n?.caller?.account ?? '',
       ...(n?.errorCode === undefined
         ? {}
         : { errorCode: n.errorCode, errorMessage: (n.errorMessage ?? '').slice(0, 1024) }),

@@ -241,10 +241,12 @@ export class Pipeline {
     const op = this.jsonOperations.find((o) => `${o.service}.${o.name}` === named)
     if (op === undefined)
       throw new StrongroomError('INVALID_ACTION', `${service} has no operation ${j.operation}`)
-    noteRoute(requestId, service, op.name, caller, { params: j.input })
+    noteRoute(requestId, service, op.name, caller, {})
     if (caller.auth === undefined)
       throw new StrongroomError('MISSING_AUTHENTICATION', 'Missing Authentication Token')
     onlyMembers(j.input, op.name, op.members)
+    // Only a signed caller's input, and only members the operation takes, go into its event.
+    noteRoute(requestId, service, op.name, caller, { params: j.input })
     const key = await decideJson(this, req, op, j.input, caller, requestId)
     const ctx = new JsonAuthorized(MINT, this, j, caller, requestId, key)
     sendJsonResult(res, requestId, await op.handler(ctx))

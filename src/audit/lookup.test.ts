@@ -136,9 +136,10 @@ it('pages through every visible matching event once, newest first, while records
 it('cuts another account’s part out of an event between two accounts', () => {
   const between = forViewer(event(1, B, A, 'GetObject'), A)
   assert.deepEqual(between.strongroom.statements, [])
+  // The rule's own words name whose policy decided: between two accounts, general words.
   assert.deepEqual(between.strongroom.evaluations?.[0]?.trace, {
     decision: 'Allow',
-    decidedBy: 'an identity-based policy allows the action',
+    decidedBy: 'allowed by the policies that apply',
     policies: [],
     absentKeys: [],
   })
@@ -175,6 +176,11 @@ it('refuses a NextToken made for another lookup, or not made at all', async () =
     ...base,
     nextToken: Buffer.from('1.aaaaaaaaaaaaaaaaaaaaaa').toString('base64url'),
   })
+  // A well-formed token for an event this log does not have is not a page either.
+  const ghost = Buffer.from(page.nextToken, 'base64url').toString('latin1').replace(/^E2/, 'E9')
+  await invalid({ ...base, nextToken: Buffer.from(ghost, 'latin1').toString('base64url') })
+  // The token names an event, not a position in the log: it says nothing of others' activity.
+  assert.match(Buffer.from(page.nextToken, 'base64url').toString('latin1'), /^E2\./)
   // A page size of its own is fine: the token is bound to the filters, not the size.
   const next = await lookupPage(from(log), { ...base, max: 5, nextToken: page.nextToken })
   assert.deepEqual(

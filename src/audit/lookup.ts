@@ -3,9 +3,9 @@
  * account may see (made by it, or on what it owns), that match every filter, newest first, a
  * page at a time (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html).
  *
- * A page is the newest `max` matches below a record index; its NextToken is the lowest index
- * it holds, bound to the filters it was made for. The log only grows, so a page never moves
- * while records arrive. What an event shows another account is cut to what is that account's
+ * A page is the newest `max` matches before an event; its NextToken names the oldest event it
+ * holds (by its random eventID), bound to the filters it was made for. The log only grows, so
+ * a page never moves while records arrive. What an event shows another account is cut to what is that account's
  * to know (`forViewer`).
  */
 import { createHash } from 'node:crypto'
@@ -117,10 +117,11 @@ export function withAttributes(
 
 /**
  * The event as `viewer` may see it. Policy text never leaves through the API (an operator reads
- * it with `strongroom explain`): each decision keeps its action, resource, outcome and the rule
- * that decided, in words. The deciding statements' names and the condition keys the policies
- * missed stay only for an event that concerns no account but the viewer's (an anonymous caller
- * is none); an event between two accounts shows neither side the other's.
+ * it with `strongroom explain`): each decision keeps its action, resource and outcome. The rule
+ * that decided, in words (which name the policy and statement), the deciding statements' names
+ * and the condition keys the policies missed stay only for an event that concerns no account
+ * but the viewer's (an anonymous caller is none); an event between two accounts shows neither
+ * side the other's: the rule in general words, and another account's KMS key without its id.
  */
 export function forViewer(e: AuditEvent, viewer: string): AuditEvent {
   const id = e.userIdentity
@@ -142,14 +143,17 @@ export function forViewer(e: AuditEvent, viewer: string): AuditEvent {
         : {
             evaluations: evaluations.map((d) => ({
               action: d.action,
-              resource: d.resource,
+              resource: within ? d.resource : theirKeyHidden(d.resource, viewer),
               decision: d.decision,
               ...(d.trace === undefined
                 ? {}
                 : {
                     trace: {
                       decision: d.trace.decision,
-                      decidedBy: d.trace.decidedBy,
+                      // The rule's words name the policy and statement that decided.
+                      decidedBy: within
+                        ? d.trace.decidedBy
+                        : (GENERIC[d.trace.decision] ?? GENERIC.ImplicitDeny ?? ''),
                       policies: [],
                       absentKeys: within ? d.trace.absentKeys : [],
                     },
@@ -160,9 +164,26 @@ export function forViewer(e: AuditEvent, viewer: string): AuditEvent {
   }
 }
 
+/** What decided, without naming whose policy: for an event between two accounts. */
+const GENERIC: Readonly<Record<string, string>> = {
+  Allow: 'allowed by the policies that apply',
+  ExplicitDeny: 'an explicit Deny in a policy that applies',
+  ImplicitDeny: 'no policy that applies allows the action',
+}
+
+/** Another account's KMS key, named by account only: its key id is that account's to know. */
+function theirKeyHidden(resource: string, viewer: string): string {
+  const m = /^(arn:aws:kms:[^:]*:(\d{12}):key\/).+$/.exec(resource)
+  return m === null || m[2] === viewer ? resource : `${m[1] ?? ''}*`
+}
+
+/**
+ * A NextToken: the eventID of the last (oldest) event the page answered, and what the lookup
+ * was. An eventID is random, so the token says nothing of how many records other accounts
+ * wrote between pages, as a record index would.
+ */
 interface Token {
-  readonly before: number
-  readonly binding: string
+  readonly eventId: string
 }
 
 /** What a NextToken is bound to: the filters and the viewer, never the page size. */
@@ -172,57 +193,70 @@ function binding(l: Lookup): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 22)
 }
 
+const invalidToken = () =>
+  new StrongroomError(
+    'INVALID_NEXT_TOKEN',
+    'NextToken is not one this lookup returned: pass it with the same attributes, StartTime and EndTime as the call that returned it',
+  )
+
 function readToken(l: Lookup): Token | undefined {
   if (l.nextToken === undefined) return undefined
-  const m = /^([0-9]{1,15})\.([A-Za-z0-9_-]{22})$/.exec(
+  const m = /^([A-Za-z0-9-]{1,64})\.([A-Za-z0-9_-]{22})$/.exec(
     Buffer.from(l.nextToken.slice(0, 128), 'base64url').toString('latin1'),
   )
-  if (m === null || m[2] !== binding(l))
-    throw new StrongroomError(
-      'INVALID_NEXT_TOKEN',
-      'NextToken is not one this lookup returned: pass it with the same attributes, StartTime and EndTime as the call that returned it',
-    )
-  return { before: Number(m[1]), binding: m[2] }
+  if (m?.[1] === undefined || m[2] !== binding(l)) throw invalidToken()
+  return { eventId: m[1] }
+}
+
+function parseEvent(index: number, record: Buffer): AuditEvent {
+  try {
+    return JSON.parse(record.toString('utf8')) as AuditEvent
+  } catch (err) {
+    throw new StrongroomError('IO', `audit record ${String(index)} is not an event`, { cause: err })
+  }
 }
 
 /**
- * One page of a lookup over `records` (every record of the log with its index, oldest first).
- * A record that cannot concern the viewer (its account id appears nowhere in it) is skipped
- * before it is parsed.
+ * One page of a lookup over `records` (every record of the log with its index, oldest first):
+ * the newest matches before the event the NextToken names. A record that cannot concern the
+ * viewer (its account id appears nowhere in it) is skipped before it is parsed.
  */
 export async function lookupPage(
   records: AsyncIterable<readonly [number, Buffer]>,
   l: Lookup,
 ): Promise<LookupPage> {
   const token = readToken(l)
+  const stopAt = token === undefined ? undefined : Buffer.from(`"eventID":"${token.eventId}"`)
+  let reached = token === undefined
   const filter: EventFilter = withAttributes({ ...l.filter, account: l.viewer }, l.attributes)
   const viewerBytes = Buffer.from(`"${l.viewer}"`)
   // The newest max + 1 matches so far: one more than a page says whether there is a next.
-  const kept: { index: number; event: AuditEvent }[] = []
+  const kept: AuditEvent[] = []
   for await (const [index, record] of records) {
-    if (token !== undefined && index >= token.before) break
     if (!record.includes(viewerBytes)) continue
-    let e: AuditEvent
-    try {
-      e = JSON.parse(record.toString('utf8')) as AuditEvent
-    } catch (err) {
-      throw new StrongroomError('IO', `audit record ${index} is not an event`, { cause: err })
-    }
+    // The bytes may occur in a request's parameters too: the event itself must be the one.
+    if (stopAt !== undefined && record.includes(stopAt))
+      if (parseEvent(index, record).eventID === token?.eventId) {
+        reached = true
+        break
+      }
+    const e = parseEvent(index, record)
     if (!matches(e, filter)) continue
     let held = true
     for (const [k, v] of l.attributes) held &&= attributeHolds(e, k, v)
     if (!held) continue
-    kept.push({ index, event: e })
+    kept.push(e)
     if (kept.length > l.max + 1) kept.shift()
   }
+  if (!reached) throw invalidToken()
   const more = kept.length > l.max
   const page = (more ? kept.slice(1) : kept).reverse()
   const last = page.at(-1)
   return {
-    events: page.map((p) => forViewer(p.event, l.viewer)),
+    events: page.map((e) => forViewer(e, l.viewer)),
     nextToken:
       more && last !== undefined
-        ? Buffer.from(`${String(last.index)}.${binding(l)}`, 'latin1').toString('base64url')
+        ? Buffer.from(`${last.eventID}.${binding(l)}`, 'latin1').toString('base64url')
         : undefined,
   }
 }

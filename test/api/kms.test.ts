@@ -292,4 +292,48 @@ describe('the KMS API', () => {
       'key-disabled-or-scheduled-for-deletion',
     ])
   })
+
+  it('attack: an encryption context key named __proto__, or strings with lone surrogates, are bound or refused, never dropped', async () => {
+    const Plaintext = Buffer.from('secret').toString('base64')
+    const raw = JSON.stringify({ KeyId: keyId, Plaintext }).replace(
+      /}$/,
+      ',"EncryptionContext":{"__proto__":"tenantA"}}',
+    )
+    const enc = await kms(g.admin, 'Encrypt', {}, raw)
+    assert.equal(enc.status, 200, JSON.stringify(enc.body))
+    const bare = await kms(g.admin, 'Decrypt', { CiphertextBlob: enc.body.CiphertextBlob })
+    assert.equal(bare.type, 'InvalidCiphertextException')
+    const rawDecrypt = JSON.stringify({ CiphertextBlob: enc.body.CiphertextBlob }).replace(
+      /}$/,
+      ',"EncryptionContext":{"__proto__":"tenantA"}}',
+    )
+    assert.equal((await kms(g.admin, 'Decrypt', {}, rawDecrypt)).status, 200)
+    const lone = await kms(g.admin, 'Encrypt', {
+      KeyId: keyId,
+      Plaintext,
+      EncryptionContext: { a: '\ud800' },
+    })
+    assert.equal(lone.type, 'ValidationException')
+  })
+
+  it('attack: input nested thousands deep to lose the caller from the audit event is refused, and the event keeps who asked', async () => {
+    const Plaintext = Buffer.from('x').toString('base64')
+    const raw = `{"KeyId":"${keyId}","Plaintext":"${Plaintext}","GrantTokens":${'['.repeat(6000)}${']'.repeat(6000)}}`
+    const deep = await kms(g.admin, 'Encrypt', {}, raw)
+    assert.equal(deep.type, 'SerializationException')
+    const tokens = await kms(g.admin, 'Encrypt', { KeyId: keyId, Plaintext, GrantTokens: [['x']] })
+    assert.equal(tokens.type, 'ValidationException')
+    // An unsigned request's input, and members an operation does not take, are not recorded.
+    const junk = await kms(undefined, 'Encrypt', { KeyId: 'x', Junk: 'A'.repeat(60_000) })
+    assert.equal(junk.type, 'MissingAuthenticationTokenException')
+    const seen: string[] = []
+    for await (const [, r] of records(join(dir, 'data', 'audit'))) seen.push(r.toString())
+    const refused = seen.filter((r) => r.includes('"SerializationException"'))
+    assert.equal(refused.length, 1)
+    assert.match(refused[0] ?? '', new RegExp(`"accessKeyId":"${g.admin.id}"`))
+    assert.ok(
+      seen.every((r) => r.length < 8000),
+      'no record carries the 60,000-character member',
+    )
+  })
 })

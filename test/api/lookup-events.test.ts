@@ -289,4 +289,41 @@ describe('LookupEvents', () => {
     // Insights events: Strongroom makes none.
     assert.deepEqual((await call(g.admin, { EventCategory: 'insight' })).body, { Events: [] })
   })
+
+  it('attack: the rule that refused another tenant names no policy or statement of the owner', async () => {
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'SECRETDenyOtherWrites',
+          Effect: 'Deny',
+          Principal: { AWS: `arn:aws:iam::${other}:root` },
+          Action: 's3:PutObject',
+          Resource: 'arn:aws:s3:::models/*',
+        },
+      ],
+    })
+    assert.equal(
+      (await g.send(g.admin, { method: 'PUT', path: '/models?policy', body: policy })).status,
+      204,
+    )
+    const put = { method: 'PUT', path: '/models/planted.bin', body: 'x' }
+    assert.equal((await g.send(intruder, put)).status, 403)
+    const a = await call(auditor, {
+      LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'PutObject' }],
+    })
+    assert.deepEqual(names(a), ['PutObject'])
+    const record = shown(a)[0]?.CloudTrailEvent ?? ''
+    assert.match(record, /"decision":"ExplicitDeny"/)
+    assert.ok(!record.includes('SECRET') && !record.includes('bucket policy of'), record)
+    // The owner sees the attempt and its outcome; which statement decided stays on the host
+    // (`strongroom explain`): the words cannot tell one side's policies from the other's.
+    const own = await call(g.admin, {
+      LookupAttributes: [{ AttributeKey: 'AccessKeyId', AttributeValue: intruder.id }],
+      MaxResults: 1,
+    })
+    const seen = shown(own)[0]?.CloudTrailEvent ?? ''
+    assert.match(seen, /"decidedBy":"an explicit Deny in a policy that applies"/)
+    assert.ok(!seen.includes('SECRET'), seen)
+  })
 })

@@ -33,9 +33,14 @@ const MEMBERS = [
   'NextToken',
 ] as const
 
-/** Lookups reading the log at once, per gateway; beyond it ThrottlingException, as AWS rate-limits it. */
-export const MAX_LOOKUPS = 2
-let running = 0
+/**
+ * Lookups reading the log at once: per account, and in all, per gateway. Beyond them
+ * ThrottlingException, as AWS rate-limits LookupEvents per account; the per-account bound keeps
+ * one tenant's loop from starving every other tenant's auditors.
+ */
+export const MAX_LOOKUPS = { perAccount: 1, total: 4 } as const
+const running = new Map<string, number>()
+let total = 0
 
 const DECISIONS = ['Allow', 'ExplicitDeny', 'ImplicitDeny', 'None']
 
@@ -133,15 +138,18 @@ async function lookupEvents(ctx: JsonAuthorized): Promise<Record<string, unknown
     throw new StrongroomError('INVALID_EVENT_CATEGORY', 'EventCategory is insight')
   // Insights events: Strongroom makes none (its detections are alerts in the log itself).
   if (category === 'insight') return { Events: [] }
-  if (running >= MAX_LOOKUPS)
+  const account = ctx.caller.account
+  const mine = running.get(account) ?? 0
+  if (mine >= MAX_LOOKUPS.perAccount || total >= MAX_LOOKUPS.total)
     throw new StrongroomError('SLOW_DOWN', 'Rate exceeded: too many LookupEvents calls at once')
-  running++
+  running.set(account, mine + 1)
+  total++
   try {
     const source = ctx.auditSource
     const page = await lookupPage(
       typeof source === 'string' ? records(source) : sharedRecords(source),
       {
-        viewer: ctx.caller.account,
+        viewer: account,
         filter,
         attributes,
         max,
@@ -153,7 +161,10 @@ async function lookupEvents(ctx: JsonAuthorized): Promise<Record<string, unknown
       ...(page.nextToken === undefined ? {} : { NextToken: page.nextToken }),
     }
   } finally {
-    running--
+    total--
+    const left = (running.get(account) ?? 1) - 1
+    if (left === 0) running.delete(account)
+    else running.set(account, left)
   }
 }
 

@@ -68,12 +68,16 @@ function contextOf(input: Input): Record<string, string> {
   if (v === undefined) return {}
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw invalid('EncryptionContext must be a map of strings to strings')
-  const out: Record<string, string> = {}
+  // No prototype: a key named __proto__ is an entry like any other, never dropped.
+  const out = Object.create(null) as Record<string, string>
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (typeof x !== 'string')
       throw invalid(`EncryptionContext value for ${k.slice(0, 64)} is not a string`)
     if (k.startsWith('strongroom:'))
       throw invalid('EncryptionContext keys starting strongroom: are reserved')
+    // Two strings that differ only in a lone surrogate would encode alike (U+FFFD).
+    if (!k.isWellFormed() || !x.isWellFormed())
+      throw invalid('EncryptionContext keys and values must be well-formed Unicode')
     out[k] = x
   }
   return out
@@ -97,6 +101,12 @@ function algorithm(input: Input): void {
 }
 
 const epoch = (ms: number) => ms / 1000
+
+/** Every list answers in one page (Truncated false), so no Marker is one of ours. */
+function noMarker(input: Input): void {
+  if (input.Marker !== undefined)
+    throw invalid('Marker is not one this service returned: every list answers in one page')
+}
 
 /** KeyMetadata as DescribeKey answers it. */
 function metadata(ctx: JsonAuthorized, k: KeyRecord): Record<string, unknown> {
@@ -188,9 +198,18 @@ function dataKeyBytes(input: Input): number {
 
 const CRYPTO = ['EncryptionContext', 'GrantTokens', 'DryRun']
 
+/** The members every cryptographic operation takes: DryRun (not supported) and GrantTokens. */
 function noDryRun(input: Input): void {
   if (input.DryRun !== undefined && input.DryRun !== false)
     throw invalid('DryRun is not supported: leave it out')
+  const tokens = input.GrantTokens
+  if (
+    tokens !== undefined &&
+    (!Array.isArray(tokens) ||
+      tokens.length > 10 ||
+      tokens.some((t) => typeof t !== 'string' || t.length < 1 || t.length > 8192))
+  )
+    throw invalid('GrantTokens is a list of at most 10 strings')
 }
 
 async function generateDataKey(ctx: JsonAuthorized, withPlaintext: boolean) {
@@ -254,9 +273,10 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
       return { KeyMetadata: metadata(ctx, key) }
     },
   },
-  onKey('DescribeKey', ['GrantTokens'], (ctx) =>
-    Promise.resolve({ KeyMetadata: metadata(ctx, ctx.key) }),
-  ),
+  onKey('DescribeKey', ['GrantTokens'], (ctx) => {
+    noDryRun(ctx.input)
+    return Promise.resolve({ KeyMetadata: metadata(ctx, ctx.key) })
+  }),
   {
     service: 'kms',
     name: 'ListKeys',
@@ -265,6 +285,7 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
     resource: everything,
     async handler(ctx) {
       int(ctx.input, 'Limit', 1, 1000)
+      noMarker(ctx.input)
       const keys = (await ctx.keys.list(ctx.tenant)).filter((k) => k.state !== 'Deleted')
       return {
         Keys: keys.map((k) => ({ KeyId: k.id, KeyArn: ctx.keys.arn(ctx.tenant, k.id) })),
@@ -280,6 +301,7 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
     resource: everything,
     async handler(ctx) {
       int(ctx.input, 'Limit', 1, 100)
+      noMarker(ctx.input)
       const only = str(ctx.input, 'KeyId')
       const keys = (await ctx.keys.list(ctx.tenant)).filter(
         (k) => k.alias !== null && k.state !== 'Deleted',
@@ -360,6 +382,7 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
   }),
   onKey('ListKeyPolicies', ['Limit', 'Marker'], (ctx) => {
     int(ctx.input, 'Limit', 1, 1000)
+    noMarker(ctx.input)
     return Promise.resolve({ PolicyNames: ['default'], Truncated: false })
   }),
   onKey(

@@ -27,7 +27,8 @@ it('takes a request by the service its credential scope names, else by its X-Amz
   assert.equal(jsonServiceOf(s3, []), undefined)
   assert.equal(jsonServiceOf(view({ 'x-amz-target': `${TARGET}.LookupEvents` }), []), 'cloudtrail')
   assert.equal(jsonServiceOf(view({ 'x-amz-target': `${TARGET}.X` }, '/bucket'), []), undefined)
-  assert.equal(jsonServiceOf(view({ 'x-amz-target': 'TrentService.Encrypt' }), []), undefined)
+  assert.equal(jsonServiceOf(view({ 'x-amz-target': 'TrentService.Encrypt' }), []), 'kms')
+  assert.equal(jsonServiceOf(view({ 'x-amz-target': 'DynamoDB_20120810.GetItem' }), []), undefined)
   assert.equal(jsonServiceOf(view({}), []), undefined)
 })
 
@@ -40,9 +41,13 @@ it('reads a body as a JSON object, and nothing else', () => {
       (e: unknown) => e instanceof StrongroomError && e.code === 'BAD_REQUEST',
       bad,
     )
-  // Deeply nested input within the body limit is parsed without exhausting the stack.
+  // Input nested deeper than these APIs take is refused before anything recurses into it
+  // (an audit event's JSON.stringify would overflow the stack and lose who asked).
   const deep = Buffer.from(`{"a":${'['.repeat(30_000)}${']'.repeat(30_000)}}`)
-  assert.equal(typeof parseInput(deep), 'object')
+  assert.throws(() => parseInput(deep), /nests deeper than 16 levels/)
+  const fine = `{"a":${'['.repeat(15)}${']'.repeat(15)}}`
+  assert.equal(typeof parseInput(Buffer.from(fine)), 'object')
+  assert.throws(() => parseInput(Buffer.from(`{"a":${'['.repeat(16)}${']'.repeat(16)}}`)), /deeper/)
   // "__proto__" is a member like any other, never the object's prototype.
   const proto = parseInput(Buffer.from('{"__proto__":{"polluted":1}}'))
   assert.equal(({} as Record<string, unknown>).polluted, undefined)

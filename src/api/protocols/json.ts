@@ -119,7 +119,27 @@ export function parseInput(body: Buffer): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw serialization('the request body must be a JSON object')
+  if (depthOver(value, MAX_DEPTH))
+    throw serialization(`the request body nests deeper than ${String(MAX_DEPTH)} levels`)
   return value as Record<string, unknown>
+}
+
+/**
+ * How deep an input may nest: these APIs' inputs are a few levels deep; an input thousands of
+ * levels deep is refused here, before anything (an audit event's JSON.stringify) recurses into it.
+ */
+export const MAX_DEPTH = 16
+
+/** Whether `value` nests deeper than `max` objects or arrays, walked without recursion. */
+function depthOver(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]]
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, depth] = next
+    if (typeof v !== 'object' || v === null) continue
+    if (depth > max) return true
+    for (const child of Object.values(v)) stack.push([child, depth + 1])
+  }
+  return false
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
