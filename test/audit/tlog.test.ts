@@ -345,6 +345,49 @@ describe('verifyLog names each kind of tampering and its first record', () => {
     )
   })
 
+  it('the same answers from a log large enough to be hashed in worker threads', async () => {
+    const dir = await writeLog(70000)
+    const restore = (path: string, bytes: Buffer) => {
+      rmSync(join(dir, path), { force: true })
+      writeFileSync(join(dir, path), bytes)
+    }
+    const modified = 'tile/entries/270'
+    const good = readFileSync(join(dir, modified))
+    editBundle(dir, modified, (rs) => {
+      rs[7] = Buffer.from(String(rs[7]).replace('GetObject', 'PutObject'))
+      return rs
+    })
+    await check(
+      dir,
+      /^modified record: record 69127 does not match its hash in tile\/0\/270$/,
+      69127,
+    )
+    restore(modified, good)
+    const rewritten = 'tile/entries/150'
+    const goodTile = readFileSync(join(dir, 'tile/0/150'))
+    const goodBundle = readFileSync(join(dir, rewritten))
+    editBundle(dir, rewritten, (rs) => rs.reverse())
+    writeFileSync(
+      join(dir, 'tile/0/150'),
+      Buffer.concat(decodeBundle(readFileSync(join(dir, rewritten))).map(leafHash)),
+    )
+    await check(
+      dir,
+      /^modified record: records 38400 to 38655 were rewritten together with their hash tiles, which tile\/1\/000 contradicts$/,
+      38400,
+    )
+    restore(rewritten, goodBundle)
+    restore('tile/0/150', goodTile)
+    const deleted = 'tile/entries/100'
+    const goodDeleted = readFileSync(join(dir, deleted))
+    rmSync(join(dir, deleted))
+    await check(dir, /^deleted records: tile\/entries\/100 is missing$/, 25600)
+    execFileSync('mkfifo', [join(dir, deleted)])
+    await assert.rejects(verifyLog(dir, key.verifierKey), (e) => isStrongroomError(e, 'IO'))
+    restore(deleted, goodDeleted)
+    assert.equal((await verifyLog(dir, key.verifierKey)).ok, true)
+  })
+
   it('records and every tile rewritten: only the signed root catches it', async () => {
     const dir = await writeLog(600)
     const forged = freshDir()

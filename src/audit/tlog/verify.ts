@@ -9,14 +9,16 @@
  * The stored tiles are not trusted, only used to say where things went wrong: a record whose
  * hash differs from its level-0 tile entry is pinpointed; records rewritten together with
  * their tile are caught one level up (the span of that tile); a log rewritten top to bottom
- * still fails on the root. The log streams through in order, one bundle and one tile per
- * level at a time, with the next bundles read ahead while the current one is hashed.
+ * still fails on the root. The log streams through in order: the records of the next few
+ * bundles are hashed (in a worker thread and this one, bundle-hash.ts) while this thread
+ * checks the current one against its tiles, so memory holds a bounded window of hashes and a
+ * tile per level, never the log.
  */
-import { hash } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts'
+import { BundleHasher, hashBundle, type BundleHashes } from './bundle-hash.ts'
 import { readLogFile } from './files.ts'
 import {
   EMPTY_ROOT,
@@ -24,19 +26,12 @@ import {
   fromBinary,
   HASH_SIZE,
   nodeHashBinary,
+  splitBinary,
   verifyConsistency as consistent,
   type ProofCheck,
 } from './merkle.ts'
 import { parseVerifierKey, type NoteVerifier } from './note.ts'
-import {
-  bundleOffsets,
-  bundlePath,
-  TILE_HEIGHT,
-  TILE_WIDTH,
-  TileReader,
-  tilePath,
-  tileWidth,
-} from './tiles.ts'
+import { bundlePath, TILE_HEIGHT, TILE_WIDTH, TileReader, tilePath, tileWidth } from './tiles.ts'
 
 export type LogCheck =
   | { readonly ok: true; readonly size: number; readonly root: Uint8Array }
@@ -65,19 +60,23 @@ async function checkpointOf(
   }
 }
 
+/** Bundles submitted ahead of the one being checked: bounds the memory the pipeline holds. */
 const READ_AHEAD = 16
-
-interface Bundle {
-  readonly bytes: Buffer | undefined
-  /** A partial bundle since removed, read from the full one: only its first records count. */
-  readonly prefixOfFull: boolean
-}
+/**
+ * Logs of fewer bytes (guessed from the first bundle) are hashed on this thread alone: a
+ * worker takes a hundred milliseconds or more to start, about what hashing this much costs.
+ */
+const WORKERS_FROM = 2 ** 27
 
 /** The bundle's bytes; a partial bundle since removed is read from the full one. */
-async function readBundleBytes(dir: string, index: number, width: number): Promise<Bundle> {
+async function readBundleBytes(
+  dir: string,
+  index: number,
+  width: number,
+): Promise<Buffer | undefined> {
   const own = await readLogFile(dir, bundlePath(index, width))
-  if (own !== undefined || width === TILE_WIDTH) return { bytes: own, prefixOfFull: false }
-  return { bytes: await readLogFile(dir, bundlePath(index)), prefixOfFull: true }
+  if (own !== undefined || width === TILE_WIDTH) return own
+  return readLogFile(dir, bundlePath(index))
 }
 
 /** Records of bundle `b` still there when its checkpointed partial is gone: an older partial's. */
@@ -86,15 +85,6 @@ async function heldIn(dir: string, b: number, width: number): Promise<number> {
   const names = await readdir(join(dir, partials)).catch(() => [])
   const widths = names.filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number)
   return Math.max(0, ...widths.filter((w) => w < width))
-}
-
-/** Leaf hashes of a bundle's records, hashed in place: each length's low byte becomes 0x00. */
-function leafHashes(bytes: Buffer, starts: readonly number[], count: number): string[] {
-  return starts.slice(0, count).map((s, i) => {
-    const end = i + 1 < starts.length ? (starts[i + 1] as number) - 2 : bytes.length
-    bytes[s - 1] = 0
-    return hash('sha256', bytes.subarray(s - 1, end), 'binary')
-  })
 }
 
 /** In words: how the records of bundle `b` differ from the hashes its level-0 tile holds. */
@@ -158,6 +148,32 @@ export async function verifyLog(
   const v = typeof key === 'string' ? parseVerifierKey(key) : key
   const c = await checkpointOf(dir, v, options.origin)
   if ('ok' in c) return c
+  const workers: { hasher?: BundleHasher } = {}
+  try {
+    return await checkTree(dir, c, workers)
+  } finally {
+    await workers.hasher?.close()
+  }
+}
+
+/** hashBundle as a promise, its throw a rejection for whoever awaits it (maybe no one). */
+function inline(dir: string, index: number, width: number): Promise<BundleHashes> {
+  try {
+    return Promise.resolve(hashBundle(dir, index, width))
+  } catch (e) {
+    const p = Promise.reject(e instanceof Error ? e : Error(String(e)))
+    p.catch(() => undefined)
+    return p
+  }
+}
+
+/** Every record, tile and the root of the checkpoint's tree; a large log's records in `workers`. */
+async function checkTree(
+  dir: string,
+  c: Checkpoint,
+  workers: { hasher?: BundleHasher },
+): Promise<LogCheck> {
+  let hasher: BundleHasher | undefined
   const size = c.size
   const tiles = new TileReader(dir, size)
   const bundles = Math.ceil(size / TILE_WIDTH)
@@ -165,43 +181,62 @@ export async function verifyLog(
   const stack: { hash: string; level: number }[] = []
   /** Subtrees of height 8L (L ≥ 1) completed in this bundle, to check against tile level L. */
   let checks: { level: number; index: number; hash: string }[] = []
-  let leaf = 0
-  const push = (h: string) => {
+  let leaves = 0
+  /** Adds the subtree `h` of height `height` (0, a record; 8, a full bundle) on the right. */
+  const push = (h: string, height: number) => {
+    leaves += 2 ** height
+    const last = leaves - 1
     let node = h
-    let level = 0
+    let level = height
+    const check = () => {
+      if (level > 0 && level % TILE_HEIGHT === 0)
+        checks.push({
+          level: level / TILE_HEIGHT,
+          index: Math.floor(last / 2 ** level),
+          hash: node,
+        })
+    }
+    check()
     for (let top = stack.at(-1); top?.level === level; top = stack.at(-1)) {
       stack.pop()
       node = nodeHashBinary(top.hash, node)
       level++
-      if (level % TILE_HEIGHT === 0)
-        checks.push({
-          level: level / TILE_HEIGHT,
-          index: Math.floor(leaf / 2 ** level),
-          hash: node,
-        })
+      check()
     }
     stack.push({ hash: node, level })
-    leaf++
   }
-  // Reading is four round trips to the thread pool per file: keep plenty in flight.
-  const ahead = new Map<number, Promise<[Bundle, Buffer | Error]>>()
-  const fetch = (b: number) => {
-    if (b >= bundles || ahead.has(b)) return
-    const tile = tiles.readTile(0, b).catch((e: unknown) => (e instanceof Error ? e : Error()))
-    const p = Promise.all([readBundleBytes(dir, b, tileWidth(size, 0, b)), tile])
-    p.catch(() => undefined)
-    ahead.set(b, p)
+  // The records are hashed (and compared with their level-0 tile) a few bundles ahead, by the
+  // workers, or inline for a job none has taken yet; a bound on how far keeps memory bounded.
+  const ahead = new Map<number, { id: number; hashes: Promise<BundleHashes> }>()
+  const submit = (b: number) => {
+    if (hasher === undefined || b >= bundles || ahead.has(b)) return
+    ahead.set(b, hasher.submit(dir, b, tileWidth(size, 0, b)))
+  }
+  /** Job `id`'s answer; until it comes, this thread hashes the jobs furthest ahead itself. */
+  const answer = async (pool: BundleHasher, id: number, hashes: Promise<BundleHashes>) => {
+    while (pool.pending(id)) {
+      const job = pool.steal()
+      if (job === undefined) break
+      ahead.set(job.index, { id: job.id, hashes: inline(dir, job.index, job.width) })
+      // Lets the workers' answers in before deciding whether to take another.
+      await new Promise(setImmediate)
+    }
+    return hashes
   }
   for (let b = 0; b < bundles; b++) {
-    for (let k = b; k < b + READ_AHEAD; k++) fetch(k)
+    for (let k = b; k < b + READ_AHEAD; k++) submit(k)
     const width = tileWidth(size, 0, b)
-    const [{ bytes, prefixOfFull }, tile] = (await ahead.get(b)) ?? [{ bytes: undefined }, Error()]
+    const job = ahead.get(b)
     ahead.delete(b)
+    const got =
+      hasher === undefined || job === undefined || hasher.claim(job.id)
+        ? hashBundle(dir, b, width)
+        : await answer(hasher, job.id, job.hashes)
     const base = b * TILE_WIDTH
-    if (bytes === undefined) {
+    if (got.kind === 'missing') {
       const later =
         b + 1 < bundles && (await readBundleBytes(dir, b + 1, tileWidth(size, 0, b + 1)))
-      if (later !== false && later.bytes !== undefined)
+      if (later !== false && later !== undefined)
         return fail(`deleted records: ${bundlePath(b, width)} is missing`, base)
       const held = base + (await heldIn(dir, b, width))
       return fail(
@@ -209,20 +244,29 @@ export async function verifyLog(
         held,
       )
     }
-    const { starts, corrupt } = bundleOffsets(bytes)
-    if (corrupt !== undefined)
+    if (got.kind === 'corrupt')
       return fail(
-        `modified record: ${bundlePath(b, width)} ends inside the record after ${base + starts.length - 1}`,
-        base + starts.length,
+        `modified record: ${bundlePath(b, width)} ends inside the record after ${base + got.records - 1}`,
+        base + got.records,
       )
-    const leaves = leafHashes(bytes, starts, prefixOfFull ? width : starts.length)
-    if (tile instanceof Error) {
-      if (isStrongroomError(tile, 'IO')) return fail(`hash tile ${tile.message}`, base)
-      throw tile
+    if (b === 0 && got.bytes * bundles >= WORKERS_FROM) hasher = workers.hasher = new BundleHasher()
+    const count = got.leaves.length / HASH_SIZE
+    if (!got.agrees || count !== width) {
+      // Not the tile the records hash to, or not at its own path: read it as any reader would.
+      const tile = await tiles
+        .readTile(0, b)
+        .catch((e: unknown) => (e instanceof Error ? e : Error()))
+      if (tile instanceof Error) {
+        if (isStrongroomError(tile, 'IO')) return fail(`hash tile ${tile.message}`, base)
+        throw tile
+      }
+      const leaves = splitBinary(Buffer.from(got.leaves, 'latin1'))
+      const wrong = describe(b, leaves, tile.toString('latin1'), width, b === bundles - 1, size)
+      if (wrong !== undefined) return wrong
     }
-    const wrong = describe(b, leaves, tile.toString('latin1'), width, b === bundles - 1, size)
-    if (wrong !== undefined) return wrong
-    for (const h of leaves) push(h)
+    if (got.root !== undefined && width === TILE_WIDTH) push(got.root, TILE_HEIGHT)
+    else
+      for (let i = 0; i < count; i++) push(got.leaves.slice(i * HASH_SIZE, (i + 1) * HASH_SIZE), 0)
     for (const { level, index, hash: h } of checks) {
       const t = Math.floor(index / TILE_WIDTH)
       const span = TILE_WIDTH ** level
