@@ -36,6 +36,11 @@ export interface RequestNote {
   versionId: string | undefined
   /** The account that owns what the request is on (the bucket's tenant). */
   owner: string | undefined
+  /**
+   * Every S3 bucket or object a decision was on, with its owner: a copy's source is the
+   * source owner's event too, allowed or not.
+   */
+  readonly decidedOn: Map<string, string>
   params: Readonly<Record<string, unknown>> | undefined
   decision: Decision
   statements: string[]
@@ -100,6 +105,7 @@ export function beginNote(
     key: undefined,
     versionId: undefined,
     owner: undefined,
+    decidedOn: new Map(),
     params: undefined,
     decision: 'None',
     statements: [],
@@ -145,7 +151,11 @@ export function noteDecision(
     decision === 'Allow' || decision === 'ExplicitDeny' || decision === 'ImplicitDeny'
       ? decision
       : 'ImplicitDeny'
-  if (owner !== undefined) n.owner = owner
+  if (owner !== undefined) {
+    n.owner = owner
+    if (what.resource.startsWith('arn:aws:s3:::') && !what.resource.includes('*'))
+      n.decidedOn.set(what.resource, owner)
+  }
   // An allowed request keeps only the statements that applied: what allowed it.
   const kept = trace === undefined ? undefined : d === 'Allow' ? appliedOnly(trace) : trace
   n.evaluations.push({
@@ -222,21 +232,34 @@ export function finishNote(
   notes.delete(requestId)
   if (n === undefined) return undefined
   const account = n.owner ?? n.caller?.account
-  const resources: AuditEvent['resources'] =
+  const bucketArn = `arn:aws:s3:::${n.bucket ?? ''}`
+  const objectArn = `${bucketArn}/${n.key ?? ''}`
+  // The request's own bucket is its owner's: as decided on it, else (no S3 decision on
+  // anything else either) the request's owner; a copy refused at its source never read it.
+  const own =
+    n.decidedOn.get(objectArn) ??
+    n.decidedOn.get(bucketArn) ??
+    (n.decidedOn.size === 0 ? account : undefined) ??
+    ''
+  const resources: AuditEvent['resources'][number][] =
     n.bucket === undefined
       ? []
       : [
-          { ARN: `arn:aws:s3:::${n.bucket}`, accountId: account ?? '', type: 'AWS::S3::Bucket' },
+          { ARN: bucketArn, accountId: own, type: 'AWS::S3::Bucket' },
           ...(n.key === undefined
             ? []
-            : [
-                {
-                  ARN: `arn:aws:s3:::${n.bucket}/${n.key}`,
-                  accountId: account ?? '',
-                  type: 'AWS::S3::Object',
-                },
-              ]),
+            : [{ ARN: objectArn, accountId: own, type: 'AWS::S3::Object' }]),
         ]
+  // A copy's source (or any other bucket or object decided on), with its own owner.
+  for (const [arn, owner] of n.decidedOn)
+    if (!resources.some((r) => r.ARN === arn))
+      resources.push({
+        ARN: arn,
+        accountId: owner,
+        type: arn.slice('arn:aws:s3:::'.length).includes('/')
+          ? 'AWS::S3::Object'
+          : 'AWS::S3::Bucket',
+      })
   const params =
     n.service === 's3'
       ? n.bucket === undefined

@@ -326,4 +326,32 @@ describe('LookupEvents', () => {
     assert.match(seen, /"decidedBy":"an explicit Deny in a policy that applies"/)
     assert.ok(!seen.includes('SECRET'), seen)
   })
+
+  it('attack: copying another tenant’s object into one’s own bucket is the source owner’s event too', async () => {
+    assert.equal((await g.send(intruder, { method: 'PUT', path: '/loot' })).status, 200)
+    const copy = {
+      method: 'PUT',
+      path: '/loot/stolen.bin',
+      headers: { 'x-amz-copy-source': '/models/llm/w.bin' },
+    }
+    assert.equal((await g.send(intruder, copy)).status, 403)
+    const a = await call(g.admin, {
+      LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'CopyObject' }],
+    })
+    assert.deepEqual(names(a), ['CopyObject'])
+    // The copy's destination, then its source, each with its own owner.
+    assert.deepEqual(shown(a)[0]?.Resources, [
+      { ResourceType: 'AWS::S3::Bucket', ResourceName: 'loot' },
+      { ResourceType: 'AWS::S3::Object', ResourceName: 'loot/stolen.bin' },
+      { ResourceType: 'AWS::S3::Object', ResourceName: 'models/llm/w.bin' },
+    ])
+    const record = JSON.parse(shown(a)[0]?.CloudTrailEvent ?? '{}') as AuditEvent
+    assert.equal(record.userIdentity.type, 'IAMUser')
+    assert.equal(record.strongroom.decision, 'ImplicitDeny')
+    // The copy was refused at its source: the destination was never read, its owner unknown.
+    assert.deepEqual(
+      record.resources.map((r) => r.accountId),
+      ['', '', acme],
+    )
+  })
 })
