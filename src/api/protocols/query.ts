@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createHash } from 'node:crypto'
 import { StrongroomError, type ErrorCode } from '../../errors.ts'
+import { readSmallBody } from '../body.ts'
 import { toApiError } from '../errors.ts'
 import { parseQuery, scopeService, type RequestView } from '../sigv4.ts'
 import { xmlDocument, type Node } from '../xml.ts'
@@ -122,18 +123,8 @@ export async function decodeQuery(
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > MAX_QUERY_BODY) throw tooLarge()
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length
-    if (size > MAX_QUERY_BODY) throw tooLarge()
-    chunks.push(c)
-  }
-  return Buffer.concat(chunks)
-}
+/** The body, at most the limit (SigV4 checks its hash against the signature afterwards). */
+const readBody = (req: IncomingMessage) => readSmallBody(req, MAX_QUERY_BODY, undefined, tooLarge)
 
 const tooLarge = () =>
   new StrongroomError(
