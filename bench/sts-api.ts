@@ -15,68 +15,18 @@
  */
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { isMainThread, workerData } from 'node:worker_threads'
 import { authenticate } from '../src/api/authenticate.ts'
 import { PolicyCache } from '../src/api/policies.ts'
 import { signedFormHeaders, type SigningKeys } from '../src/api/sign.ts'
 import { startInProcess } from '../test/api/inprocess.ts'
+import { client, throughput as load, type ClientJob } from './api-client.ts'
 import { serviceAccountClaims, startIssuer } from '../test/sts/oidc-issuer.ts'
 
 if (!isMainThread) await client(workerData as ClientJob)
-
-interface ClientJob {
-  readonly url: string
-  readonly keys: SigningKeys
-  readonly region: string
-  readonly body: string
-  readonly seconds: number
-  /** Sent without a signature (AssumeRoleWithWebIdentity carries its own proof). */
-  readonly unsigned?: boolean
-}
-
-/** The load generator: signs and sends `body` with 16 requests in flight; posts the rate. */
-async function client(job: ClientJob): Promise<never> {
-  const target = new URL(job.url)
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 })
-  const post = () => {
-    const headers =
-      job.unsigned === true
-        ? { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
-        : signedFormHeaders(job.keys, {
-            host: target.host,
-            region: job.region,
-            service: 'sts',
-            body: job.body,
-          })
-    return new Promise<number>((resolve, reject) => {
-      const req = request(target, { method: 'POST', headers, agent }, (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-      })
-      req.on('error', reject)
-      req.end(job.body)
-    })
-  }
-  for (let i = 0; i < 300; i++) if ((await post()) !== 200) throw new Error(`refused: ${job.body}`)
-  let n = 0
-  const end = performance.now() + job.seconds * 1000
-  const t0 = performance.now()
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (performance.now() < end) {
-        if ((await post()) !== 200) throw new Error(`refused: ${job.body}`)
-        n++
-      }
-    }),
-  )
-  parentPort?.postMessage(n / ((performance.now() - t0) / 1000))
-  agent.destroy()
-  process.exit(0)
-}
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } },
@@ -113,15 +63,16 @@ const admin: SigningKeys = { id: g.admin.id, secret: g.admin.secret }
 const region = g.app.config.region
 
 /** Requests per second the gateway answers, 16 in flight from a worker thread, after a warm-up. */
-function throughput(body: string, unsigned = false): Promise<number> {
-  const w = new Worker(new URL(import.meta.url), {
-    workerData: { url: url.href, keys: admin, region, body, seconds, unsigned },
+const throughput = (body: string, unsigned = false) =>
+  load(new URL(import.meta.url), {
+    url: url.href,
+    keys: admin,
+    region,
+    service: 'sts',
+    body,
+    seconds,
+    unsigned,
   })
-  return new Promise((resolve, reject) => {
-    w.once('message', (rate: number) => resolve(rate))
-    w.once('error', reject)
-  })
-}
 
 const assume = `Action=AssumeRole&Version=2011-06-15&RoleSessionName=bench&RoleArn=${encodeURIComponent(`arn:aws:iam::${tenant.id}:role/trainer`)}`
 const identity = 'Action=GetCallerIdentity&Version=2011-06-15'

@@ -17,7 +17,15 @@ const derived = new WeakMap<SigningKeys, { readonly scope: string; readonly key:
 /** The headers of a signed form POST of `body` to `host` for `service` in `region`. */
 export function signedFormHeaders(
   keys: SigningKeys,
-  o: { host: string; region: string; service: string; body: string; now?: Date },
+  o: {
+    host: string
+    region: string
+    service: string
+    body: string
+    now?: Date
+    /** More headers to send and sign, lower case (a JSON request's content-type and x-amz-target). */
+    headers?: Readonly<Record<string, string>>
+  },
 ): Record<string, string> {
   const amzDate = (o.now ?? new Date())
     .toISOString()
@@ -28,6 +36,7 @@ export function signedFormHeaders(
     host: o.host,
     'x-amz-date': amzDate,
     ...(keys.token === undefined ? {} : { 'x-amz-security-token': keys.token }),
+    ...o.headers,
   }
   const auth: ParsedAuth = {
     kind: 'header',
