@@ -628,9 +628,9 @@ describe('the query protocol refuses what it cannot read, in AWS’s words', () 
       await post(dev, 'Action=GetCallerIdentity&Version=2011-06-15', 's3'),
       '405 MethodNotAllowed',
     )
-    // Signed for a service this endpoint does not speak.
+    // Signed for a service this endpoint does not speak (kms it does, in JSON 1.1).
     assert.equal(
-      await post(dev, 'Action=GetCallerIdentity&Version=2011-06-15', 'kms'),
+      await post(dev, 'Action=GetCallerIdentity&Version=2011-06-15', 'dynamodb'),
       '400 AuthorizationHeaderMalformed',
     )
   })
