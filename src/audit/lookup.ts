@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
+import type { Decision } from '../iam/evaluate.ts'
 import type { AuditEvent } from './event.ts'
 import { matches, type EventFilter } from './query.ts'
 
@@ -151,9 +152,7 @@ export function forViewer(e: AuditEvent, viewer: string): AuditEvent {
                     trace: {
                       decision: d.trace.decision,
                       // The rule's words name the policy and statement that decided.
-                      decidedBy: within
-                        ? d.trace.decidedBy
-                        : (GENERIC[d.trace.decision] ?? GENERIC.ImplicitDeny ?? ''),
+                      decidedBy: within ? d.trace.decidedBy : GENERIC[d.trace.decision],
                       policies: [],
                       absentKeys: within ? d.trace.absentKeys : [],
                     },
@@ -165,7 +164,7 @@ export function forViewer(e: AuditEvent, viewer: string): AuditEvent {
 }
 
 /** What decided, without naming whose policy: for an event between two accounts. */
-const GENERIC: Readonly<Record<string, string>> = {
+const GENERIC: Readonly<Record<Decision, string>> = {
   Allow: 'allowed by the policies that apply',
   ExplicitDeny: 'an explicit Deny in a policy that applies',
   ImplicitDeny: 'no policy that applies allows the action',
@@ -226,7 +225,6 @@ export async function lookupPage(
   l: Lookup,
 ): Promise<LookupPage> {
   const token = readToken(l)
-  const stopAt = token === undefined ? undefined : Buffer.from(`"eventID":"${token.eventId}"`)
   let reached = token === undefined
   const filter: EventFilter = withAttributes({ ...l.filter, account: l.viewer }, l.attributes)
   const viewerBytes = Buffer.from(`"${l.viewer}"`)
@@ -234,13 +232,11 @@ export async function lookupPage(
   const kept: AuditEvent[] = []
   for await (const [index, record] of records) {
     if (!record.includes(viewerBytes)) continue
-    // The bytes may occur in a request's parameters too: the event itself must be the one.
-    if (stopAt !== undefined && record.includes(stopAt))
-      if (parseEvent(index, record).eventID === token?.eventId) {
-        reached = true
-        break
-      }
     const e = parseEvent(index, record)
+    if (token !== undefined && e.eventID === token.eventId) {
+      reached = true
+      break
+    }
     if (!matches(e, filter)) continue
     let held = true
     for (const [k, v] of l.attributes) held &&= attributeHolds(e, k, v)
