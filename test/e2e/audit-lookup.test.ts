@@ -22,7 +22,7 @@ import {
   env,
   needs,
   newKey,
-  policyFile,
+  putUserPolicy,
   run,
   sdk,
   start,
@@ -57,19 +57,7 @@ before(async () => {
     /Access Denied/,
   )
   strongroom(['user', 'create', '--tenant', 'vision', 'auditor'])
-  const read = policyFile('auditor.json', JSON.parse(docPolicy) as object)
-  strongroom([
-    'user',
-    'put-policy',
-    '--tenant',
-    'vision',
-    '--user',
-    'auditor',
-    '--name',
-    'audit',
-    '--document',
-    read,
-  ])
+  putUserPolicy('vision', 'auditor', 'audit', JSON.parse(docPolicy) as object)
   auditor = newKey('vision', 'auditor')
 })
 after(stop)
@@ -142,21 +130,10 @@ describe('LookupEvents through the aws CLI and boto3', () => {
     assert.match(refused.stderr, /AccessDeniedException/)
     assert.match(refused.stderr, /cloudtrail:LookupEvents/)
     const audioAuditor = newKey('audio', 'bob')
-    strongroom([
-      'user',
-      'put-policy',
-      '--tenant',
-      'audio',
-      '--user',
-      'bob',
-      '--name',
-      'audit',
-      '--document',
-      policyFile('bob-audit.json', {
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: 'cloudtrail:LookupEvents', Resource: '*' }],
-      }),
-    ])
+    putUserPolicy('audio', 'bob', 'audit', {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'cloudtrail:LookupEvents', Resource: '*' }],
+    })
     const r = aws(
       audioAuditor,
       'cloudtrail',

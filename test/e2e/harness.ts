@@ -208,6 +208,23 @@ export function policyFile(name: string, doc: object): string {
   return p
 }
 
+/** Puts an inline policy on a user with `strongroom user put-policy`. */
+export function putUserPolicy(tenant: string, user: string, name: string, doc: object): void {
+  const file = policyFile(`${tenant}-${user}-${name}.json`, doc)
+  strongroom([
+    'user',
+    'put-policy',
+    '--tenant',
+    tenant,
+    '--user',
+    user,
+    '--name',
+    name,
+    '--document',
+    file,
+  ])
+}
+
 /** Starts the gateway (with extra environment, such as timeouts) and creates the two tenants. */
 export async function start(extraEnv: Record<string, string> = {}): Promise<void> {
   server = await spawnServe(
@@ -228,25 +245,13 @@ export async function start(extraEnv: Record<string, string> = {}): Promise<void
   ] as const) {
     strongroom(['tenant', 'create', tenant])
     strongroom(['user', 'create', '--tenant', tenant, user])
-    const all = policyFile(`${user}.json`, {
+    putUserPolicy(tenant, user, 'all-s3', {
       Version: '2012-10-17',
       Statement: [
         { Effect: 'Allow', Action: 's3:*', Resource: '*' },
         { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*' },
       ],
     })
-    strongroom([
-      'user',
-      'put-policy',
-      '--tenant',
-      tenant,
-      '--user',
-      user,
-      '--name',
-      'all-s3',
-      '--document',
-      all,
-    ])
   }
   alice = newKey('vision', 'alice')
   bob = newKey('audio', 'bob')

@@ -20,7 +20,7 @@ import {
   env,
   needs,
   newKey,
-  policyFile,
+  putUserPolicy,
   run,
   start,
   stop,
@@ -34,22 +34,10 @@ let keeper: Creds
 before(async () => {
   await start()
   strongroom(['user', 'create', '--tenant', 'vision', 'keeper'])
-  const all = policyFile('keeper.json', {
+  putUserPolicy('vision', 'keeper', 'keys', {
     Version: '2012-10-17',
     Statement: [{ Effect: 'Allow', Action: ['kms:*', 's3:*'], Resource: '*' }],
   })
-  strongroom([
-    'user',
-    'put-policy',
-    '--tenant',
-    'vision',
-    '--user',
-    'keeper',
-    '--name',
-    'keys',
-    '--document',
-    all,
-  ])
   keeper = newKey('vision', 'keeper')
 })
 after(stop)
