@@ -228,6 +228,21 @@ export class SharedAuditLog extends GroupCommitLog {
     while ((this.unsealed[0]?.end ?? Infinity) <= size) this.unsealed.shift()
   }
 
+  /**
+   * Commits what is queued and seals until a checkpoint in the database covers every record this
+   * gateway committed: a seal already under way when it is called (begun before the last
+   * commit), one lost to another gateway's smaller checkpoint, or one cut at `sealMax` is
+   * followed by another.
+   */
+  override async checkpoint(): Promise<string> {
+    await this.flush()
+    for (let i = 0; i < 16; i++) {
+      await this.seal()
+      if (this.unsealed.length === 0 || this.broken !== undefined || this.closed) break
+    }
+    return this.checkpointNote
+  }
+
   /** One seal at a time in this gateway; others may seal at once, and one of them wins. */
   protected seal(): Promise<void> {
     if (this.broken !== undefined || this.closed) return Promise.resolve()

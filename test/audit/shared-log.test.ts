@@ -92,6 +92,46 @@ describe('shared audit log', () => {
     }
   })
 
+  it('checkpoint covers the records committed before it, even when a seal begun earlier is still under way', async () => {
+    const { store } = fresh()
+    // The real store, slow to store a checkpoint, as a loaded database is: a seal
+    // is then still under way when the next record commits.
+    const slow = new Proxy(store, {
+      get(target, name, receiver) {
+        const v = Reflect.get(target, name, receiver) as unknown
+        if (name !== 'addAuditCheckpoint' || typeof v !== 'function') return v
+        return async (...args: unknown[]) => {
+          await new Promise((r) => setTimeout(r, 5))
+          return (v as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      },
+    })
+    try {
+      const a = await open(slow)
+      const b = await open(slow)
+      for (let round = 0; round < 10; round++) {
+        await a.append(rec(`early${round}`))
+        // A seal that began before the next record was committed...
+        const under = a.checkpoint()
+        const index = await a.append(rec(`late${round}`))
+        // ...and another gateway's smaller checkpoint winning meanwhile.
+        const other = b.checkpoint()
+        const note = await a.checkpoint()
+        await under
+        await other
+        const size = Number(note.split('\n')[1])
+        assert.ok(
+          size > index,
+          `round ${round}: checkpoint of ${size} records misses record ${index}`,
+        )
+      }
+      await a.close()
+      await b.close()
+    } finally {
+      await store.close()
+    }
+  })
+
   it('continues an export with only the newer records, proving the database kept the older ones', async () => {
     const { store } = fresh()
     try {
