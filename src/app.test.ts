@@ -21,6 +21,7 @@ describe('openApp', () => {
     const clock = fixedClock(T0)
     await initDataDir(config, { dev: true, clock })
     const app = await openApp(config, { clock })
+    let keyId = ''
     try {
       const meta = SqliteMetadataStore.open(join(config.dataDir, META_FILE))
       assert.equal((await meta.getInstallation())?.createdAt, T0)
@@ -34,6 +35,7 @@ describe('openApp', () => {
         [T0 + 1000, T0 + 1000, T0 + 1000],
       )
       const key = await app.keys.createKey(tenant, { alias: 'models' })
+      keyId = key.id
       const scheduled = await app.keys.scheduleDeletion(tenant, key.id, 7)
       assert.equal(scheduled.deletionAt, T0 + 1000 + 7 * DAY)
       const rotating = await app.keys.setRotation(tenant, bucket.keyId, 90)
@@ -47,9 +49,12 @@ describe('openApp', () => {
     const again = await openApp(config, { clock })
     try {
       const tenant = await again.identity.tenant('vision')
-      const [deleted] = (await again.keys.list(tenant)).filter((k) => k.alias === 'alias/models')
+      const [deleted] = (await again.keys.list(tenant)).filter((k) => k.id === keyId)
       assert.equal(deleted?.state, 'Deleted')
       assert.equal(deleted.deletedAt, T0 + 1000 + 7 * DAY)
+      // Deleting a key drops its aliases, as KMS does: the name is free again.
+      assert.equal(deleted.alias, null)
+      assert.equal(await again.keys.byAlias(tenant, 'models'), undefined)
     } finally {
       await again.close()
     }

@@ -8,7 +8,8 @@
  */
 import type { Issue } from '../iam/policy.ts'
 import type { TenantRecord } from '../meta/identity.ts'
-import type { KeyRecord } from '../meta/keys.ts'
+import type { KeyRecord, KeyRotation, KeyTag } from '../meta/keys.ts'
+import type { KeyAliases } from './aliases.ts'
 
 export interface MaintenanceReport {
   readonly deleted: KeyRecord[]
@@ -21,8 +22,10 @@ export interface KeyCatalog {
   /** KEY_EXISTS when the alias is taken in the tenant; NAME_INVALID for a malformed alias. */
   createKey(
     tenant: TenantRecord,
-    options?: { alias?: string; description?: string },
+    options?: { alias?: string; description?: string; tags?: readonly KeyTag[] },
   ): Promise<KeyRecord>
+  /** The tenant's aliases: several may point at one key. */
+  readonly aliases: KeyAliases
   /** The key with this id, whatever its tenant and state (for records that name a key). */
   describe(keyId: string): Promise<KeyRecord | undefined>
   /** The tenant's key with this alias (`alias/NAME`), if any. */
@@ -43,8 +46,12 @@ export interface KeyCatalog {
   list(tenant: TenantRecord): Promise<KeyRecord[]>
   enable(tenant: TenantRecord, ref: string): Promise<KeyRecord>
   disable(tenant: TenantRecord, ref: string): Promise<KeyRecord>
-  /** Adds a version and makes it current; returns the new version number. */
+  /** Adds a version and makes it current (on demand); returns the new version number. */
   rotate(keyId: string): Promise<number>
+  /** Every version after the first, oldest first, with how it came to be. */
+  rotations(keyId: string): Promise<KeyRotation[]>
+  /** Replaces the key's tags (a list the caller checked). */
+  setTags(tenant: TenantRecord, ref: string, tags: readonly KeyTag[]): Promise<KeyRecord>
   /** Turns scheduled rotation on (a period in days) or off (null). */
   setRotation(tenant: TenantRecord, ref: string, periodDays: number | null): Promise<KeyRecord>
   scheduleDeletion(tenant: TenantRecord, ref: string, days?: number): Promise<KeyRecord>

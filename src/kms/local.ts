@@ -13,7 +13,15 @@ import { StrongroomError } from '../errors.ts'
 import { parsePolicyText, type Issue } from '../iam/policy.ts'
 import type { Clock } from '../clock.ts'
 import type { TenantRecord } from '../meta/identity.ts'
-import type { KeyRecord, KeyStore, KeyVersionRecord } from '../meta/keys.ts'
+import type {
+  KeyRecord,
+  KeyRotation,
+  KeyStore,
+  KeyTag,
+  KeyVersionRecord,
+  RotationType,
+} from '../meta/keys.ts'
+import { KeyAliases, normalizeAlias } from './aliases.ts'
 import type { KeyCatalog, MaintenanceReport } from './catalog.ts'
 import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
 import type { RootSealer } from './sealer.ts'
@@ -23,7 +31,6 @@ import { deriveRootKeys, deriveSystemKey } from './root.ts'
 const DAY = 86_400_000
 export const DELETION_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const
 export const ROTATION_PERIOD_DAYS = { min: 90, max: 2560, default: 365 } as const
-const ALIAS = /^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
@@ -48,17 +55,7 @@ export interface LocalKmsOptions {
 }
 
 export type { MaintenanceReport } from './catalog.ts'
-
-export function normalizeAlias(alias: string): string {
-  const a = alias.startsWith('alias/') ? alias : `alias/${alias}`
-  if (!ALIAS.test(a)) {
-    throw new StrongroomError(
-      'NAME_INVALID',
-      `alias \`${alias}\` is not valid: use 1 to 250 of a-z A-Z 0-9 / _ - after \`alias/\` (and not \`alias/aws/\`)`,
-    )
-  }
-  return a
-}
+export { normalizeAlias }
 
 /**
  * The local key service: KeyProvider, KeyCatalog and RootSealer over the
@@ -81,6 +78,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
   private readonly now: () => number
   /** Unsealed material by `keyId#version`; zeroed on close. */
   private readonly cache = new Map<string, Buffer>()
+  readonly aliases: KeyAliases
 
   constructor(store: KeyStore, rootKey: Buffer, options: LocalKmsOptions) {
     this.store = store
@@ -91,6 +89,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
     this.region = options.region
     const clock = options.clock
     this.now = clock !== undefined ? () => clock.now() : (options.now ?? Date.now)
+    this.aliases = new KeyAliases(store, this.now)
     this.maxWraps = options.maxWrapsPerVersion ?? MAX_WRAPS_PER_VERSION
     if (!Number.isSafeInteger(this.maxWraps) || this.maxWraps < 1)
       throw new StrongroomError('CONFIG_INVALID', 'maxWrapsPerVersion must be a positive integer')
@@ -143,7 +142,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
 
   async createKey(
     tenant: TenantRecord,
-    options: { alias?: string; description?: string } = {},
+    options: { alias?: string; description?: string; tags?: readonly KeyTag[] } = {},
   ): Promise<KeyRecord> {
     const description = options.description ?? ''
     if (description.length > 8192)
@@ -162,6 +161,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
       nextRotationAt: null,
       deletionAt: null,
       deletedAt: null,
+      tags: options.tags ?? [],
     }
     await this.store.createKey(key, this.newVersion(id, 1))
     return key
@@ -214,16 +214,27 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
     return this.save({ ...key, state: 'Disabled' })
   }
 
-  /** New data uses the new version; every older version still decrypts. */
+  /** On demand: new data uses the new version; every older version still decrypts. */
   async rotate(keyId: string): Promise<number> {
     const key = await this.store.getKey(keyId)
     if (key === undefined)
       throw new StrongroomError('KEY_NOT_FOUND', `key \`${keyId}\` does not exist`)
     if (key.state !== 'Enabled') throw stateError(key, 'rotate')
-    return (await this.rotateRecord(key)).currentVersion
+    return (await this.rotateRecord(key, 'ON_DEMAND')).currentVersion
   }
 
-  private async rotateRecord(key: KeyRecord): Promise<KeyRecord> {
+  rotations(keyId: string): Promise<KeyRotation[]> {
+    return this.store.listKeyRotations(keyId)
+  }
+
+  /** Replaces the key's tags (a list checked by the caller). */
+  async setTags(tenant: TenantRecord, ref: string, tags: readonly KeyTag[]): Promise<KeyRecord> {
+    const key = await this.resolve(tenant, ref)
+    if (key.state === 'Deleted') throw stateError(key, 'tag')
+    return this.save({ ...key, tags })
+  }
+
+  private async rotateRecord(key: KeyRecord, type: RotationType = 'AUTOMATIC'): Promise<KeyRecord> {
     const version = key.currentVersion + 1
     const next: KeyRecord = {
       ...key,
@@ -231,7 +242,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
       nextRotationAt:
         key.rotationPeriodDays === null ? null : this.now() + key.rotationPeriodDays * DAY,
     }
-    await this.store.addKeyVersion(next, this.newVersion(key.id, version))
+    await this.store.addKeyVersion(next, this.newVersion(key.id, version), type)
     return next
   }
 
@@ -570,7 +581,7 @@ function stateError(key: KeyRecord, action: string): StrongroomError {
     case 'PendingDeletion':
       return new StrongroomError(
         'KEY_PENDING_DELETION',
-        `cannot ${action} key \`${name}\`: it is scheduled for deletion on ${new Date(key.deletionAt ?? 0).toISOString()}; cancel with \`strongroom key cancel-deletion\``,
+        `cannot ${action} key \`${name}\`: it is pending deletion, on ${new Date(key.deletionAt ?? 0).toISOString()}; cancel with \`strongroom key cancel-deletion\``,
       )
     case 'Deleted':
       return new StrongroomError(

@@ -9,6 +9,10 @@ export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'Deleted'
 export interface KeyRecord {
   readonly id: string
   readonly tenantId: string
+  /**
+   * The key's oldest alias (`alias/NAME`), for display; null when none points at it. Read only:
+   * aliases are AliasRecords (a key may have several), written by createKey and the alias methods.
+   */
   readonly alias: string | null
   readonly description: string
   readonly state: KeyState
@@ -18,6 +22,31 @@ export interface KeyRecord {
   readonly nextRotationAt: number | null
   readonly deletionAt: number | null
   readonly deletedAt: number | null
+  /** KMS resource tags, in the order they were first set; keys are case-sensitive and unique. */
+  readonly tags: readonly KeyTag[]
+}
+
+export interface KeyTag {
+  readonly TagKey: string
+  readonly TagValue: string
+}
+
+/** An alias of a tenant's key: `alias/NAME`, unique in the tenant. */
+export interface AliasRecord {
+  readonly tenantId: string
+  readonly name: string
+  readonly keyId: string
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+/** How a key version after the first came to be (ListKeyRotations' RotationType). */
+export type RotationType = 'AUTOMATIC' | 'ON_DEMAND'
+
+export interface KeyRotation {
+  readonly version: number
+  readonly rotatedAt: number
+  readonly type: RotationType
 }
 
 export interface KeyVersionRecord {
@@ -39,15 +68,31 @@ export interface ObjectKeyRecord {
 }
 
 export interface KeyStore {
-  /** Creates a key and its first version in one transaction; KEY_EXISTS when the alias is taken. */
+  /**
+   * Creates a key, its first version and (when `key.alias` is set) that alias in one
+   * transaction; KEY_EXISTS when the alias is taken.
+   */
   createKey(key: KeyRecord, first: KeyVersionRecord): Promise<void>
   getKey(keyId: string): Promise<KeyRecord | undefined>
   getKeyByAlias(tenantId: string, alias: string): Promise<KeyRecord | undefined>
   /** Oldest first. */
   listKeys(tenantId: string): Promise<KeyRecord[]>
+  /** Writes the key's fields (never its aliases: `alias` is read only). */
   updateKey(key: KeyRecord): Promise<void>
   /** Adds a version and makes it current, in one transaction. */
-  addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<void>
+  addKeyVersion(key: KeyRecord, version: KeyVersionRecord, type: RotationType): Promise<void>
+  /** The rotations of a key: every version after the first, oldest first. */
+  listKeyRotations(keyId: string): Promise<KeyRotation[]>
+
+  /** KEY_EXISTS when the tenant already has an alias of this name. */
+  createAlias(alias: AliasRecord): Promise<void>
+  getAlias(tenantId: string, name: string): Promise<AliasRecord | undefined>
+  /** Points an alias at another key; false when the tenant has no alias of this name. */
+  updateAlias(tenantId: string, name: string, keyId: string, at: number): Promise<boolean>
+  /** False when the tenant has no alias of this name. */
+  deleteAlias(tenantId: string, name: string): Promise<boolean>
+  /** The tenant's aliases by name. */
+  listAliases(tenantId: string): Promise<AliasRecord[]>
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>
   /** Replaces a version's sealed material (re-sealed under a newer root sealing format). */
   resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void>
@@ -65,7 +110,7 @@ export interface KeyStore {
   ): Promise<{ start: number; end: number }>
   /** Keys whose scheduled deletion or rotation is due at `now`, by id. */
   dueKeys(now: number): Promise<KeyRecord[]>
-  /** Marks the key Deleted and erases every version's material, in one transaction. */
+  /** Marks the key Deleted, erases every version's material and drops its aliases, in one transaction. */
   shredKey(key: KeyRecord): Promise<void>
 
   /** The key policy JSON as given (validated before it is stored); undefined: the default policy. */

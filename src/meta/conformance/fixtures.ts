@@ -45,6 +45,7 @@ export function keyRecord(t: TenantRecord, n: number, alias: string | null = nul
     nextRotationAt: null,
     deletionAt: null,
     deletedAt: null,
+    tags: [],
   }
 }
 

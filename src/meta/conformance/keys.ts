@@ -6,6 +6,14 @@ import type { KeyVersionRecord, ObjectKeyRecord } from '../keys.ts'
 import type { MetadataStore } from '../store.ts'
 import { keyRecord, keyVersion, tenant, using, type MakeStore } from './fixtures.ts'
 
+const aliasRecord = (tenantId: string, name: string, keyId: string, at: number) => ({
+  tenantId,
+  name,
+  keyId,
+  createdAt: at,
+  updatedAt: at,
+})
+
 const plainVersion = (v: KeyVersionRecord | undefined) =>
   v === undefined ? undefined : { ...v, material: Buffer.from(v.material) }
 
@@ -74,7 +82,7 @@ export function keysConformance(make: MakeStore): void {
         await store.updateKey(disabled)
         assert.deepEqual(await store.getKey(k.id), disabled)
         const rotated = { ...k, currentVersion: 2, nextRotationAt: 99 }
-        await store.addKeyVersion(rotated, keyVersion(k, 2))
+        await store.addKeyVersion(rotated, keyVersion(k, 2), 'AUTOMATIC')
         assert.deepEqual(await store.getKey(k.id), rotated)
         assert.deepEqual(plainVersion(await store.getKeyVersion(k.id, 2)), keyVersion(k, 2))
         assert.deepEqual(plainVersion(await store.getKeyVersion(k.id, 1)), keyVersion(k, 1))
@@ -121,12 +129,93 @@ export function keysConformance(make: MakeStore): void {
         const { a } = await withTenants(store)
         const k = keyRecord(a, 1)
         await store.createKey(k, keyVersion(k, 1))
-        await store.addKeyVersion({ ...k, currentVersion: 2 }, keyVersion(k, 2))
+        await store.addKeyVersion({ ...k, currentVersion: 2 }, keyVersion(k, 2), 'ON_DEMAND')
         const deleted = { ...k, currentVersion: 2, state: 'Deleted' as const, deletedAt: 77 }
         await store.shredKey(deleted)
         assert.deepEqual(await store.getKey(k.id), deleted)
         assert.equal(await store.getKeyVersion(k.id, 1), undefined)
         assert.equal(await store.getKeyVersion(k.id, 2), undefined)
+      }))
+
+    it('shredding a key drops its aliases, so the names are free again', () =>
+      using(make, async (store) => {
+        const { a } = await withTenants(store)
+        const k = keyRecord(a, 1, 'alias/one')
+        await store.createKey(k, keyVersion(k, 1))
+        await store.createAlias(aliasRecord(a.id, 'alias/two', k.id, 5))
+        await store.shredKey({ ...k, state: 'Deleted', deletedAt: 9 })
+        assert.deepEqual(await store.listAliases(a.id), [])
+        assert.equal((await store.getKey(k.id))?.alias, null)
+        const k2 = keyRecord(a, 2, 'alias/one')
+        await store.createKey(k2, keyVersion(k2, 1))
+        assert.equal((await store.getKeyByAlias(a.id, 'alias/one'))?.id, k2.id)
+      }))
+
+    it('keeps several aliases per key: created, found, moved, deleted, listed by name; a key shows its oldest', () =>
+      using(make, async (store) => {
+        const { a, b } = await withTenants(store)
+        const k1 = keyRecord(a, 1, 'alias/first')
+        const k2 = keyRecord(a, 2)
+        for (const k of [k1, k2]) await store.createKey(k, keyVersion(k, 1))
+        const second = aliasRecord(a.id, 'alias/second', k1.id, k1.createdAt + 10)
+        await store.createAlias(second)
+        const k3 = keyRecord(b, 3, 'alias/second')
+        await store.createKey(k3, keyVersion(k3, 1))
+        assert.equal((await store.getKeyByAlias(a.id, 'alias/second'))?.id, k1.id)
+        assert.equal((await store.getKeyByAlias(b.id, 'alias/second'))?.id, k3.id)
+        assert.equal((await store.getKey(k1.id))?.alias, 'alias/first')
+        assert.equal((await store.getKey(k2.id))?.alias, null)
+        await assert.rejects(store.createAlias(aliasRecord(a.id, 'alias/first', k2.id, 99)), (e) =>
+          isStrongroomError(e, 'KEY_EXISTS'),
+        )
+        assert.deepEqual(await store.getAlias(a.id, 'alias/second'), second)
+        assert.equal(await store.updateAlias(a.id, 'alias/first', k2.id, 500), true)
+        assert.equal(await store.updateAlias(a.id, 'alias/none', k2.id, 500), false)
+        assert.deepEqual(await store.getAlias(a.id, 'alias/first'), {
+          ...aliasRecord(a.id, 'alias/first', k2.id, k1.createdAt),
+          updatedAt: 500,
+        })
+        assert.equal((await store.getKey(k1.id))?.alias, 'alias/second')
+        assert.equal((await store.getKey(k2.id))?.alias, 'alias/first')
+        assert.deepEqual(
+          (await store.listAliases(a.id)).map((x) => [x.name, x.keyId]),
+          [
+            ['alias/first', k2.id],
+            ['alias/second', k1.id],
+          ],
+        )
+        assert.equal(await store.deleteAlias(a.id, 'alias/second'), true)
+        assert.equal(await store.deleteAlias(a.id, 'alias/second'), false)
+        assert.equal(await store.getKeyByAlias(a.id, 'alias/second'), undefined)
+        assert.equal((await store.getKey(k1.id))?.alias, null)
+      }))
+
+    it('keeps a key’s tags through create and update, in order', () =>
+      using(make, async (store) => {
+        const { a } = await withTenants(store)
+        const tags = [
+          { TagKey: 'team', TagValue: 'vision' },
+          { TagKey: 'Team', TagValue: '' },
+        ]
+        const k = { ...keyRecord(a, 1), tags }
+        await store.createKey(k, keyVersion(k, 1))
+        assert.deepEqual((await store.getKey(k.id))?.tags, tags)
+        await store.updateKey({ ...k, tags: [{ TagKey: 'x', TagValue: 'ü' }] })
+        assert.deepEqual((await store.listKeys(a.id))[0]?.tags, [{ TagKey: 'x', TagValue: 'ü' }])
+      }))
+
+    it('lists a key’s rotations after the first version, oldest first, with their type', () =>
+      using(make, async (store) => {
+        const { a } = await withTenants(store)
+        const k = keyRecord(a, 1)
+        await store.createKey(k, keyVersion(k, 1))
+        assert.deepEqual(await store.listKeyRotations(k.id), [])
+        await store.addKeyVersion({ ...k, currentVersion: 2 }, keyVersion(k, 2), 'ON_DEMAND')
+        await store.addKeyVersion({ ...k, currentVersion: 3 }, keyVersion(k, 3), 'AUTOMATIC')
+        assert.deepEqual(await store.listKeyRotations(k.id), [
+          { version: 2, rotatedAt: k.createdAt + 2, type: 'ON_DEMAND' },
+          { version: 3, rotatedAt: k.createdAt + 3, type: 'AUTOMATIC' },
+        ])
       }))
 
     it('keeps a key policy: none until put, then the latest document', () =>

@@ -5,10 +5,24 @@
  * wrap budget of a key version is counted under that version's row lock.
  */
 import { StrongroomError } from '../../errors.ts'
-import type { KeyRecord, KeyState, KeyStore, KeyVersionRecord, ObjectKeyRecord } from '../keys.ts'
+import type {
+  AliasRecord,
+  KeyRecord,
+  KeyRotation,
+  KeyState,
+  KeyStore,
+  KeyTag,
+  KeyVersionRecord,
+  ObjectKeyRecord,
+  RotationType,
+} from '../keys.ts'
 import { bytea, int, isUniqueViolation, text, type PgDb, type Queryable } from './db.ts'
 
 type Row = Record<string, unknown>
+
+/** A key's row with its oldest alias (keys.alias is retired: aliases are key_aliases rows). */
+const KEY = `SELECT k.*, (SELECT a.name FROM key_aliases a WHERE a.key_id = k.id
+  ORDER BY a.created_at, a.name LIMIT 1) AS first_alias FROM keys k`
 
 export class PgKeyStore implements KeyStore {
   private readonly db: PgDb
@@ -21,13 +35,12 @@ export class PgKeyStore implements KeyStore {
     try {
       await this.db.tx(async (c) => {
         await c.query(
-          `INSERT INTO keys (id, tenant_id, alias, description, state, current_version, created_at,
-          rotation_period_days, next_rotation_at, deletion_at, deleted_at)
+          `INSERT INTO keys (id, tenant_id, description, state, current_version, created_at,
+          rotation_period_days, next_rotation_at, deletion_at, deleted_at, tags)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
           [
             k.id,
             k.tenantId,
-            k.alias,
             k.description,
             k.state,
             k.currentVersion,
@@ -36,9 +49,18 @@ export class PgKeyStore implements KeyStore {
             k.nextRotationAt,
             k.deletionAt,
             k.deletedAt,
+            JSON.stringify(k.tags),
           ],
         )
-        await insertVersion(c, first)
+        await insertVersion(c, first, null)
+        if (k.alias !== null)
+          await insertAlias(c, {
+            tenantId: k.tenantId,
+            name: k.alias,
+            keyId: k.id,
+            createdAt: k.createdAt,
+            updatedAt: k.createdAt,
+          })
       })
     } catch (e) {
       if (isUniqueViolation(e))
@@ -52,23 +74,21 @@ export class PgKeyStore implements KeyStore {
   }
 
   async getKey(keyId: string): Promise<KeyRecord | undefined> {
-    const [r] = await this.db.query('SELECT * FROM keys WHERE id = $1', [keyId])
+    const [r] = await this.db.query(`${KEY} WHERE k.id = $1`, [keyId])
     return r && key(r)
   }
 
   async getKeyByAlias(tenantId: string, alias: string): Promise<KeyRecord | undefined> {
-    const [r] = await this.db.query('SELECT * FROM keys WHERE tenant_id = $1 AND alias = $2', [
-      tenantId,
-      alias,
-    ])
+    const [r] = await this.db.query(
+      `${KEY} JOIN key_aliases x ON x.key_id = k.id WHERE x.tenant_id = $1 AND x.name = $2`,
+      [tenantId, alias],
+    )
     return r && key(r)
   }
 
   async listKeys(tenantId: string): Promise<KeyRecord[]> {
     return (
-      await this.db.query('SELECT * FROM keys WHERE tenant_id = $1 ORDER BY created_at, id', [
-        tenantId,
-      ])
+      await this.db.query(`${KEY} WHERE k.tenant_id = $1 ORDER BY k.created_at, k.id`, [tenantId])
     ).map(key)
   }
 
@@ -76,12 +96,73 @@ export class PgKeyStore implements KeyStore {
     await writeKey(this.db.any, k)
   }
 
-  async addKeyVersion(k: KeyRecord, v: KeyVersionRecord): Promise<void> {
+  async addKeyVersion(k: KeyRecord, v: KeyVersionRecord, type: RotationType): Promise<void> {
     await this.db.tx(async (c) => {
       await c.query('SELECT 1 FROM keys WHERE id = $1 FOR UPDATE', [k.id])
-      await insertVersion(c, v)
+      await insertVersion(c, v, type)
       await writeKey(c, k)
     })
+  }
+
+  async listKeyRotations(keyId: string): Promise<KeyRotation[]> {
+    return (
+      await this.db.query(
+        'SELECT version, created_at, rotation FROM key_versions WHERE key_id = $1 AND version > 1 ORDER BY version',
+        [keyId],
+      )
+    ).map((r) => ({
+      version: int(r.version),
+      rotatedAt: int(r.created_at),
+      type: r.rotation === 'ON_DEMAND' ? 'ON_DEMAND' : 'AUTOMATIC',
+    }))
+  }
+
+  async createAlias(a: AliasRecord): Promise<void> {
+    try {
+      await insertAlias(this.db.any, a)
+    } catch (e) {
+      if (isUniqueViolation(e))
+        throw new StrongroomError(
+          'KEY_EXISTS',
+          `alias \`${a.name}\` is already in use in this tenant`,
+          {
+            cause: e,
+          },
+        )
+      throw e
+    }
+  }
+
+  async getAlias(tenantId: string, name: string): Promise<AliasRecord | undefined> {
+    const [r] = await this.db.query(
+      'SELECT * FROM key_aliases WHERE tenant_id = $1 AND name = $2',
+      [tenantId, name],
+    )
+    return r && alias(r)
+  }
+
+  async updateAlias(tenantId: string, name: string, keyId: string, at: number): Promise<boolean> {
+    const r = await this.db.any.query(
+      'UPDATE key_aliases SET key_id = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4',
+      [keyId, at, tenantId, name],
+    )
+    return (r.rowCount ?? 0) > 0
+  }
+
+  async deleteAlias(tenantId: string, name: string): Promise<boolean> {
+    const r = await this.db.any.query(
+      'DELETE FROM key_aliases WHERE tenant_id = $1 AND name = $2',
+      [tenantId, name],
+    )
+    return (r.rowCount ?? 0) > 0
+  }
+
+  async listAliases(tenantId: string): Promise<AliasRecord[]> {
+    return (
+      await this.db.query('SELECT * FROM key_aliases WHERE tenant_id = $1 ORDER BY name', [
+        tenantId,
+      ])
+    ).map(alias)
   }
 
   async resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void> {
@@ -139,8 +220,8 @@ export class PgKeyStore implements KeyStore {
   async dueKeys(now: number): Promise<KeyRecord[]> {
     return (
       await this.db.query(
-        `SELECT * FROM keys WHERE (state = 'PendingDeletion' AND deletion_at <= $1)
-        OR (state = 'Enabled' AND next_rotation_at <= $1) ORDER BY id`,
+        `${KEY} WHERE (k.state = 'PendingDeletion' AND k.deletion_at <= $1)
+        OR (k.state = 'Enabled' AND k.next_rotation_at <= $1) ORDER BY k.id`,
         [now],
       )
     ).map(key)
@@ -152,6 +233,7 @@ export class PgKeyStore implements KeyStore {
     await this.db.tx(async (c) => {
       await c.query('SELECT 1 FROM keys WHERE id = $1 FOR UPDATE', [k.id])
       await c.query('DELETE FROM key_versions WHERE key_id = $1', [k.id])
+      await c.query('DELETE FROM key_aliases WHERE key_id = $1', [k.id])
       await writeKey(c, k)
     })
   }
@@ -206,19 +288,40 @@ export async function insertDataKey(
   )
 }
 
-async function insertVersion(c: Queryable, v: KeyVersionRecord): Promise<void> {
+async function insertVersion(
+  c: Queryable,
+  v: KeyVersionRecord,
+  type: RotationType | null,
+): Promise<void> {
   await c.query(
-    'INSERT INTO key_versions (key_id, version, material, created_at) VALUES ($1, $2, $3, $4)',
-    [v.keyId, v.version, Buffer.from(v.material), v.createdAt],
+    'INSERT INTO key_versions (key_id, version, material, created_at, rotation) VALUES ($1, $2, $3, $4, $5)',
+    [v.keyId, v.version, Buffer.from(v.material), v.createdAt, type],
   )
+}
+
+async function insertAlias(c: Queryable, a: AliasRecord): Promise<void> {
+  await c.query(
+    'INSERT INTO key_aliases (tenant_id, name, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)',
+    [a.tenantId, a.name, a.keyId, a.createdAt, a.updatedAt],
+  )
+}
+
+function alias(r: Row): AliasRecord {
+  return {
+    tenantId: text(r.tenant_id),
+    name: text(r.name),
+    keyId: text(r.key_id),
+    createdAt: int(r.created_at),
+    updatedAt: int(r.updated_at),
+  }
 }
 
 async function writeKey(c: Queryable, k: KeyRecord): Promise<void> {
   await c.query(
-    `UPDATE keys SET alias = $1, description = $2, state = $3, current_version = $4,
-    rotation_period_days = $5, next_rotation_at = $6, deletion_at = $7, deleted_at = $8 WHERE id = $9`,
+    `UPDATE keys SET description = $1, state = $2, current_version = $3,
+    rotation_period_days = $4, next_rotation_at = $5, deletion_at = $6, deleted_at = $7, tags = $8
+    WHERE id = $9`,
     [
-      k.alias,
       k.description,
       k.state,
       k.currentVersion,
@@ -226,6 +329,7 @@ async function writeKey(c: Queryable, k: KeyRecord): Promise<void> {
       k.nextRotationAt,
       k.deletionAt,
       k.deletedAt,
+      JSON.stringify(k.tags),
       k.id,
     ],
   )
@@ -237,7 +341,7 @@ function key(r: Row): KeyRecord {
   return {
     id: text(r.id),
     tenantId: text(r.tenant_id),
-    alias: r.alias === null ? null : text(r.alias),
+    alias: r.first_alias === null ? null : text(r.first_alias),
     description: text(r.description),
     state: text(r.state) as KeyState,
     currentVersion: int(r.current_version),
@@ -246,5 +350,7 @@ function key(r: Row): KeyRecord {
     nextRotationAt: intOrNull(r.next_rotation_at),
     deletionAt: intOrNull(r.deletion_at),
     deletedAt: intOrNull(r.deleted_at),
+    // Written only by writeKey and createKey, from a checked list.
+    tags: JSON.parse(text(r.tags)) as KeyTag[],
   }
 }

@@ -329,6 +329,23 @@ const LATER: readonly string[] = [
     frontier BYTEA NOT NULL
   );
   CREATE TABLE system_values (name TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL);`,
+  // 19: the KMS API: several aliases per key (keys.alias retired, NULL), KMS resource tags,
+  // how each version after the first came to be.
+  `CREATE TABLE key_aliases (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT COLLATE "C" NOT NULL,
+    key_id TEXT COLLATE "C" NOT NULL REFERENCES keys(id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  );
+  CREATE INDEX key_aliases_by_key ON key_aliases (key_id, created_at, name);
+  INSERT INTO key_aliases (tenant_id, name, key_id, created_at, updated_at)
+    SELECT tenant_id, alias, id, created_at, created_at FROM keys WHERE alias IS NOT NULL AND state <> 'Deleted';
+  UPDATE keys SET alias = NULL;
+  ALTER TABLE keys ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE key_versions ADD COLUMN rotation TEXT CHECK (rotation IN ('AUTOMATIC', 'ON_DEMAND'));
+  UPDATE key_versions SET rotation = 'AUTOMATIC' WHERE version > 1;`,
 ]
 
 /** The schema version this build writes. */

@@ -1,7 +1,17 @@
 /** KeyStore on SQLite: keys, their versions, key policies and object data keys. */
 import { StrongroomError } from '../../errors.ts'
 import type { SQLInputValue } from 'node:sqlite'
-import type { KeyRecord, KeyState, KeyStore, KeyVersionRecord, ObjectKeyRecord } from '../keys.ts'
+import type {
+  AliasRecord,
+  KeyRecord,
+  KeyRotation,
+  KeyState,
+  KeyStore,
+  KeyTag,
+  KeyVersionRecord,
+  ObjectKeyRecord,
+  RotationType,
+} from '../keys.ts'
 import {
   bytes,
   insertDataKey,
@@ -13,6 +23,10 @@ import {
   type SqliteDb,
   settle,
 } from './db.ts'
+
+/** A key's row with its oldest alias (keys.alias is retired: aliases are key_aliases rows). */
+const KEY = `SELECT k.*, (SELECT a.name FROM key_aliases a WHERE a.key_id = k.id
+  ORDER BY a.created_at, a.name LIMIT 1) AS first_alias FROM keys k`
 
 export class SqliteKeyStore implements KeyStore {
   private readonly db: SqliteDb
@@ -27,11 +41,19 @@ export class SqliteKeyStore implements KeyStore {
         this.db.tx(() => {
           this.db
             .stmt(
-              `INSERT INTO keys (id, tenant_id, alias, description, state, current_version, created_at,
-          rotation_period_days, next_rotation_at, deletion_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO keys (id, tenant_id, description, state, current_version, created_at,
+          rotation_period_days, next_rotation_at, deletion_at, deleted_at, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
             .run(...keyValues(k))
-          insertVersion(this.db, first)
+          insertVersion(this.db, first, null)
+          if (k.alias !== null)
+            insertAlias(this.db, {
+              tenantId: k.tenantId,
+              name: k.alias,
+              keyId: k.id,
+              createdAt: k.createdAt,
+              updatedAt: k.createdAt,
+            })
         })
       } catch (e) {
         if (isUniqueViolation(e))
@@ -47,7 +69,7 @@ export class SqliteKeyStore implements KeyStore {
 
   getKey(keyId: string): Promise<KeyRecord | undefined> {
     return settle(() => {
-      const r = this.db.stmt('SELECT * FROM keys WHERE id = ?').get(keyId) as Row | undefined
+      const r = this.db.stmt(`${KEY} WHERE k.id = ?`).get(keyId) as Row | undefined
       return r && key(r)
     })
   }
@@ -55,7 +77,7 @@ export class SqliteKeyStore implements KeyStore {
   getKeyByAlias(tenantId: string, alias: string): Promise<KeyRecord | undefined> {
     return settle(() => {
       const r = this.db
-        .stmt('SELECT * FROM keys WHERE tenant_id = ? AND alias = ?')
+        .stmt(`${KEY} JOIN key_aliases x ON x.key_id = k.id WHERE x.tenant_id = ? AND x.name = ?`)
         .get(tenantId, alias) as Row | undefined
       return r && key(r)
     })
@@ -64,7 +86,7 @@ export class SqliteKeyStore implements KeyStore {
   listKeys(tenantId: string): Promise<KeyRecord[]> {
     return settle(() => {
       const rows = this.db
-        .stmt('SELECT * FROM keys WHERE tenant_id = ? ORDER BY created_at, id')
+        .stmt(`${KEY} WHERE k.tenant_id = ? ORDER BY k.created_at, k.id`)
         .all(tenantId) as Row[]
       return rows.map(key)
     })
@@ -76,13 +98,84 @@ export class SqliteKeyStore implements KeyStore {
     })
   }
 
-  addKeyVersion(k: KeyRecord, v: KeyVersionRecord): Promise<void> {
+  addKeyVersion(k: KeyRecord, v: KeyVersionRecord, type: RotationType): Promise<void> {
     return settle(() => {
       this.db.tx(() => {
-        insertVersion(this.db, v)
+        insertVersion(this.db, v, type)
         writeKey(this.db, k)
       })
     })
+  }
+
+  listKeyRotations(keyId: string): Promise<KeyRotation[]> {
+    return settle(() => {
+      const rows = this.db
+        .stmt(
+          'SELECT version, created_at, rotation FROM key_versions WHERE key_id = ? AND version > 1 ORDER BY version',
+        )
+        .all(keyId) as Row[]
+      return rows.map((r) => ({
+        version: num(r.version),
+        rotatedAt: num(r.created_at),
+        type: r.rotation === 'ON_DEMAND' ? 'ON_DEMAND' : 'AUTOMATIC',
+      }))
+    })
+  }
+
+  createAlias(a: AliasRecord): Promise<void> {
+    return settle(() => {
+      try {
+        insertAlias(this.db, a)
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new StrongroomError(
+            'KEY_EXISTS',
+            `alias \`${a.name}\` is already in use in this tenant`,
+            {
+              cause: e,
+            },
+          )
+        throw e
+      }
+    })
+  }
+
+  getAlias(tenantId: string, name: string): Promise<AliasRecord | undefined> {
+    return settle(() => {
+      const r = this.db
+        .stmt('SELECT * FROM key_aliases WHERE tenant_id = ? AND name = ?')
+        .get(tenantId, name) as Row | undefined
+      return r && alias(r)
+    })
+  }
+
+  updateAlias(tenantId: string, name: string, keyId: string, at: number): Promise<boolean> {
+    return settle(
+      () =>
+        this.db
+          .stmt(
+            'UPDATE key_aliases SET key_id = ?, updated_at = ? WHERE tenant_id = ? AND name = ?',
+          )
+          .run(keyId, at, tenantId, name).changes > 0,
+    )
+  }
+
+  deleteAlias(tenantId: string, name: string): Promise<boolean> {
+    return settle(
+      () =>
+        this.db.stmt('DELETE FROM key_aliases WHERE tenant_id = ? AND name = ?').run(tenantId, name)
+          .changes > 0,
+    )
+  }
+
+  listAliases(tenantId: string): Promise<AliasRecord[]> {
+    return settle(() =>
+      (
+        this.db
+          .stmt('SELECT * FROM key_aliases WHERE tenant_id = ? ORDER BY name')
+          .all(tenantId) as Row[]
+      ).map(alias),
+    )
   }
 
   resealKeyVersion(keyId: string, version: number, material: Uint8Array): Promise<void> {
@@ -140,8 +233,8 @@ export class SqliteKeyStore implements KeyStore {
     return settle(() => {
       const rows = this.db
         .stmt(
-          `SELECT * FROM keys WHERE (state = 'PendingDeletion' AND deletion_at <= ?)
-          OR (state = 'Enabled' AND next_rotation_at <= ?) ORDER BY id`,
+          `${KEY} WHERE (k.state = 'PendingDeletion' AND k.deletion_at <= ?)
+          OR (k.state = 'Enabled' AND k.next_rotation_at <= ?) ORDER BY k.id`,
         )
         .all(now, now) as Row[]
       return rows.map(key)
@@ -152,6 +245,7 @@ export class SqliteKeyStore implements KeyStore {
     return settle(() => {
       this.db.tx(() => {
         this.db.stmt('DELETE FROM key_versions WHERE key_id = ?').run(k.id)
+        this.db.stmt('DELETE FROM key_aliases WHERE key_id = ?').run(k.id)
         writeKey(this.db, k)
       })
       this.db.checkpoint()
@@ -209,18 +303,38 @@ export class SqliteKeyStore implements KeyStore {
   }
 }
 
-function insertVersion(db: SqliteDb, v: KeyVersionRecord): void {
+function insertVersion(db: SqliteDb, v: KeyVersionRecord, type: RotationType | null): void {
   db.stmt(
-    'INSERT INTO key_versions (key_id, version, material, created_at) VALUES (?, ?, ?, ?)',
-  ).run(v.keyId, v.version, v.material, v.createdAt)
+    'INSERT INTO key_versions (key_id, version, material, created_at, rotation) VALUES (?, ?, ?, ?, ?)',
+  ).run(v.keyId, v.version, v.material, v.createdAt, type)
+}
+
+function insertAlias(db: SqliteDb, a: AliasRecord): void {
+  db.stmt(
+    'INSERT INTO key_aliases (tenant_id, name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+  ).run(a.tenantId, a.name, a.keyId, a.createdAt, a.updatedAt)
+}
+
+function alias(r: Row): AliasRecord {
+  return {
+    tenantId: str(r.tenant_id),
+    name: str(r.name),
+    keyId: str(r.key_id),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  }
+}
+
+/** The stored tags: written only by writeKey and keyValues, from a checked list. */
+function tags(v: unknown): KeyTag[] {
+  return JSON.parse(str(v as string)) as KeyTag[]
 }
 
 function writeKey(db: SqliteDb, k: KeyRecord): void {
   db.stmt(
-    `UPDATE keys SET alias = ?, description = ?, state = ?, current_version = ?, rotation_period_days = ?,
-        next_rotation_at = ?, deletion_at = ?, deleted_at = ? WHERE id = ?`,
+    `UPDATE keys SET description = ?, state = ?, current_version = ?, rotation_period_days = ?,
+        next_rotation_at = ?, deletion_at = ?, deleted_at = ?, tags = ? WHERE id = ?`,
   ).run(
-    k.alias,
     k.description,
     k.state,
     k.currentVersion,
@@ -228,6 +342,7 @@ function writeKey(db: SqliteDb, k: KeyRecord): void {
     k.nextRotationAt,
     k.deletionAt,
     k.deletedAt,
+    JSON.stringify(k.tags),
     k.id,
   )
 }
@@ -236,7 +351,7 @@ function key(r: Row): KeyRecord {
   return {
     id: str(r.id),
     tenantId: str(r.tenant_id),
-    alias: r.alias === null ? null : str(r.alias),
+    alias: r.first_alias === null ? null : str(r.first_alias),
     description: str(r.description),
     state: str(r.state) as KeyState,
     currentVersion: num(r.current_version),
@@ -245,6 +360,7 @@ function key(r: Row): KeyRecord {
     nextRotationAt: numOrNull(r.next_rotation_at),
     deletionAt: numOrNull(r.deletion_at),
     deletedAt: numOrNull(r.deleted_at),
+    tags: tags(r.tags),
   }
 }
 
@@ -252,7 +368,6 @@ function keyValues(k: KeyRecord): SQLInputValue[] {
   return [
     k.id,
     k.tenantId,
-    k.alias,
     k.description,
     k.state,
     k.currentVersion,
@@ -261,5 +376,6 @@ function keyValues(k: KeyRecord): SQLInputValue[] {
     k.nextRotationAt,
     k.deletionAt,
     k.deletedAt,
+    JSON.stringify(k.tags),
   ]
 }

@@ -61,4 +61,29 @@ describe('migrations', () => {
     assert.equal((await store.getUser('111122223333', 'ALICE'))?.id, 'AIDA1')
     await store.close()
   })
+
+  it('schema 19 moves each key’s alias into key_aliases (a deleted key’s is dropped) and types old rotations', async () => {
+    const path = at(
+      'aliases',
+      18,
+      `INSERT INTO tenants VALUES ('111122223333', 'vision', 1);
+       INSERT INTO keys (id, tenant_id, alias, description, state, current_version, created_at)
+         VALUES ('k1', '111122223333', 'alias/models', '', 'Enabled', 2, 10),
+                ('k2', '111122223333', NULL, '', 'Enabled', 1, 20),
+                ('k3', '111122223333', 'alias/gone', '', 'Deleted', 1, 30);
+       INSERT INTO key_versions (key_id, version, material, created_at)
+         VALUES ('k1', 1, x'00', 10), ('k1', 2, x'00', 15), ('k2', 1, x'00', 20);`,
+    )
+    const store = SqliteMetadataStore.open(path)
+    assert.equal((await store.getKeyByAlias('111122223333', 'alias/models'))?.id, 'k1')
+    assert.deepEqual(await store.listAliases('111122223333'), [
+      { tenantId: '111122223333', name: 'alias/models', keyId: 'k1', createdAt: 10, updatedAt: 10 },
+    ])
+    assert.equal((await store.getKey('k3'))?.alias, null)
+    assert.deepEqual((await store.getKey('k2'))?.tags, [])
+    assert.deepEqual(await store.listKeyRotations('k1'), [
+      { version: 2, rotatedAt: 15, type: 'AUTOMATIC' },
+    ])
+    await store.close()
+  })
 })

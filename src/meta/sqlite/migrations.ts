@@ -380,4 +380,25 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE TABLE system_values (name TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
   `,
+  // 19: the KMS API: a key may have several aliases (key_aliases; keys.alias is retired, its
+  // values moved here, and stays NULL); KMS resource tags on a key (a JSON list of
+  // {TagKey, TagValue}); how each version after the first came to be (ListKeyRotations; NULL
+  // for a first version, and AUTOMATIC for rotations made before this was recorded).
+  `
+  CREATE TABLE key_aliases (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL,
+    key_id TEXT NOT NULL REFERENCES keys(id),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  ) STRICT;
+  CREATE INDEX key_aliases_by_key ON key_aliases (key_id, created_at, name);
+  INSERT INTO key_aliases (tenant_id, name, key_id, created_at, updated_at)
+    SELECT tenant_id, alias, id, created_at, created_at FROM keys WHERE alias IS NOT NULL AND state <> 'Deleted';
+  UPDATE keys SET alias = NULL;
+  ALTER TABLE keys ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE key_versions ADD COLUMN rotation TEXT CHECK (rotation IN ('AUTOMATIC', 'ON_DEMAND'));
+  UPDATE key_versions SET rotation = 'AUTOMATIC' WHERE version > 1;
+  `,
 ]
