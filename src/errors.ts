@@ -143,6 +143,7 @@ export const ERROR_CODES = [
   // KMS's API (JSON 1.1)
   'INVALID_CIPHERTEXT',
   'INCORRECT_KEY',
+  'INVALID_MARKER',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -12,7 +12,7 @@ import type { RoleRecord, TenantRecord } from '../meta/identity.ts'
 import type { KeyRecord } from '../meta/keys.ts'
 import type { ObjectService } from '../store/objects.ts'
 import { noteParams } from './audit-stage.ts'
-import { keepsPolicyAccess } from './json-decide.ts'
+import { keepsPolicyAccess, type JsonDecided } from './json-decide.ts'
 import { readSmallBody, streamingBody, type StreamingBody } from './body.ts'
 import type { Caller, Conditions, S3Request } from './operation.ts'
 import type { Pipeline } from './pipeline.ts'
@@ -242,7 +242,7 @@ export class JsonAuthorized {
   readonly #j: JsonRequest
   readonly #caller: Caller
   readonly #requestId: string
-  readonly #key: KeyRecord | undefined
+  readonly #decided: JsonDecided
 
   constructor(
     token: symbol,
@@ -250,7 +250,7 @@ export class JsonAuthorized {
     j: JsonRequest,
     caller: Caller,
     requestId: string,
-    key: KeyRecord | undefined,
+    decided: JsonDecided,
   ) {
     if (token !== MINT)
       throw new StrongroomError('INTERNAL', 'an authorized context is made by the pipeline only')
@@ -258,12 +258,16 @@ export class JsonAuthorized {
     this.#j = j
     this.#caller = caller
     this.#requestId = requestId
-    this.#key = key
+    this.#decided = decided
   }
 
-  /** The KMS key the decision was on (operations that declare `key`). */
+  /** The KMS key the decision was on (operations that declare `key`, or an alias's). */
   get key(): KeyRecord {
-    return loaded(this.#key, 'key')
+    return loaded(this.#decided.key, 'key')
+  }
+  /** ReEncrypt's destination key, decided with kms:ReEncryptTo (operations that declare `to`). */
+  get to(): KeyRecord {
+    return loaded(this.#decided.to, 'destination key')
   }
   /** The caller's account; a signed caller always has one. */
   get tenant(): TenantRecord {

@@ -194,6 +194,7 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   INVALID_EVENT_CATEGORY: 'InvalidArgument',
   INVALID_CIPHERTEXT: 'InvalidArgument',
   INCORRECT_KEY: 'InvalidArgument',
+  INVALID_MARKER: 'InvalidArgument',
 }
 
 /**

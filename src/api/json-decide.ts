@@ -9,13 +9,31 @@
 import type { IncomingMessage } from 'node:http'
 import { StrongroomError } from '../errors.ts'
 import { authorize } from '../iam/evaluate.ts'
+import type { LoadedPolicy } from '../iam/load.ts'
+import { normalizeAlias } from '../kms/aliases.ts'
 import type { KeyRecord } from '../meta/keys.ts'
 import { noteDecision } from './audit-stage.ts'
 import { requestConditions } from './context.ts'
-import { callerPolicies, type Caller, type JsonOperation } from './operation.ts'
+import { callerPolicies, type Caller, type Conditions, type JsonOperation } from './operation.ts'
 import type { Pipeline } from './pipeline.ts'
 
-/** Decides the operation; returns the key it acts on (KMS), if any. Throws AccessDenied. */
+/** What the decision read: the key the operation acts on and ReEncrypt's destination (KMS). */
+export interface JsonDecided {
+  readonly key: KeyRecord | undefined
+  readonly to?: KeyRecord
+}
+
+/** aws:ResourceTag/KEY for each of the key's tags. */
+function resourceTags(key: KeyRecord): Conditions {
+  return Object.fromEntries(key.tags.map((t) => [`aws:ResourceTag/${t.TagKey}`, t.TagValue]))
+}
+
+/**
+ * Decides the operation: on its key with the key's policy (`key`); on an alias's ARN with the
+ * caller's identity policies and on the key the alias points at now (`alias`); on ReEncrypt's
+ * destination key with its own action (`to`); every decision an Allow. Throws AccessDenied, or
+ * NotFoundException for a key or alias that the caller's account does not have.
+ */
 export async function decideJson(
   p: Pipeline,
   req: IncomingMessage,
@@ -23,47 +41,86 @@ export async function decideJson(
   input: Readonly<Record<string, unknown>>,
   caller: Caller,
   requestId: string,
-): Promise<KeyRecord | undefined> {
-  const context = {
-    ...requestConditions(req, caller, p.now(), p.app.config.region),
-    ...op.conditions?.(input),
-  }
+): Promise<JsonDecided> {
+  const base = requestConditions(req, caller, p.now(), p.app.config.region)
   const tenant = caller.tenant
-  let key: KeyRecord | undefined
-  let resource = op.resource(input, caller.account)
-  let keyPolicy
-  if (op.key !== undefined) {
-    const ref = op.key(input)
-    key = tenant === undefined ? undefined : await p.app.keys.find(tenant, ref)
-    if (key === undefined || tenant === undefined || key.state === 'Deleted')
+  const decide = (
+    action: string,
+    resource: string,
+    extra: Conditions,
+    keyPolicy?: LoadedPolicy,
+  ) => {
+    const r = authorize(
+      {
+        principal: caller.arn,
+        principalAccount: caller.account,
+        action,
+        resource,
+        resourceAccount: caller.account,
+        context: { ...base, ...extra },
+      },
+      { ...callerPolicies(caller), ...(keyPolicy === undefined ? {} : { resource: keyPolicy }) },
+      { explain: true },
+    )
+    noteDecision(requestId, { action, resource }, r.decision, r.trace)
+    if (r.decision !== 'Allow')
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${resource.slice(0, 300)}${keyPolicy === undefined ? '' : ' because no resource-based policy allows the action'}`,
+      )
+  }
+  /** A key of the caller's account; NotFoundException for any other. */
+  const mine = (key: KeyRecord | undefined, ref: string): KeyRecord => {
+    if (key === undefined || key.tenantId !== tenant?.id || key.state === 'Deleted')
       throw new StrongroomError(
         'KEY_NOT_FOUND',
         `Key '${ref.slice(0, 300)}' does not exist in account ${caller.account}`,
       )
-    resource = p.app.keys.arn(tenant, key.id)
-    const name = `key policy of ${key.alias ?? key.id}`
-    keyPolicy = p.policies.load(await p.app.keys.policyText(key), 'key', name, name)
-    context['kms:CallerAccount'] = caller.account
+    return key
   }
-  const r = authorize(
-    {
-      principal: caller.arn,
-      principalAccount: caller.account,
-      action: op.action,
-      resource,
-      resourceAccount: caller.account,
-      context,
-    },
-    { ...callerPolicies(caller), ...(keyPolicy === undefined ? {} : { resource: keyPolicy }) },
-    { explain: true },
-  )
-  noteDecision(requestId, { action: op.action, resource }, r.decision, r.trace)
-  if (r.decision !== 'Allow')
-    throw new StrongroomError(
-      'ACCESS_DENIED',
-      `User: ${caller.arn} is not authorized to perform: ${op.action} on resource: ${resource.slice(0, 300)}${keyPolicy === undefined ? '' : ' because no resource-based policy allows the action'}`,
+  const find = async (ref: string) =>
+    mine(tenant === undefined ? undefined : await p.app.keys.find(tenant, ref), ref)
+  /** Decides `action` on a key with its policy, its tags and the caller's account as conditions. */
+  const decideKey = async (action: string, key: KeyRecord, extra: Conditions) => {
+    if (tenant === undefined) throw new StrongroomError('INTERNAL', 'a key without its account')
+    const name = `key policy of ${key.alias ?? key.id}`
+    decide(
+      action,
+      p.app.keys.arn(tenant, key.id),
+      { ...extra, 'kms:CallerAccount': caller.account, ...resourceTags(key) },
+      p.policies.load(await p.app.keys.policyText(key), 'key', name, name),
     )
-  return key
+  }
+  const conditions = op.conditions?.(input) ?? {}
+  if (op.alias !== undefined) {
+    const name = normalizeAlias(op.alias.name(input))
+    decide(op.action, `arn:aws:kms:${p.app.config.region}:${caller.account}:${name}`, conditions)
+    if (op.alias.current && tenant !== undefined) {
+      const a = await p.app.keys.aliases.get(tenant, name)
+      if (a === undefined)
+        throw new StrongroomError(
+          'KEY_NOT_FOUND',
+          `Alias arn:aws:kms:${p.app.config.region}:${caller.account}:${name} is not found.`,
+        )
+      const current = mine(await p.app.keys.describe(a.keyId), a.keyId)
+      await decideKey(op.action, current, conditions)
+      if (op.key === undefined) return { key: current }
+    }
+  }
+  if (op.key === undefined) {
+    decide(op.action, op.resource(input, caller.account), conditions)
+    return { key: undefined }
+  }
+  const key = await find(op.key(input))
+  if (op.to === undefined) {
+    await decideKey(op.action, key, conditions)
+    return { key }
+  }
+  const to = await find(op.to.key(input))
+  const same = { 'kms:ReEncryptOnSameKey': String(key.id === to.id) }
+  await decideKey(op.action, key, { ...conditions, ...same })
+  await decideKey(op.to.action, to, { ...op.to.conditions(input), ...same })
+  return { key, to }
 }
 
 /**

@@ -262,8 +262,29 @@ export interface JsonOperation {
    * decides on its ARN with its key policy as the resource policy, as KMS does.
    */
   readonly key?: (input: Readonly<Record<string, unknown>>) => string
+  /**
+   * KMS: the alias the operation acts on (`alias/NAME`), decided on the alias's ARN with the
+   * caller's identity policies (an alias has no policy); `current`: the key the alias points at
+   * now is decided too, with its key policy (NotFoundException when there is no such alias), and
+   * is the handler's key when `key` is not set
+   * (https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html).
+   */
+  readonly alias?: {
+    readonly name: (input: Readonly<Record<string, unknown>>) => string
+    readonly current: boolean
+  }
   /** Condition keys the input sets (kms:EncryptionContext:*, kms:EncryptionContextKeys). */
   readonly conditions?: (input: Readonly<Record<string, unknown>>) => Conditions
+  /**
+   * KMS's ReEncrypt: the second key the operation acts on, decided with its own action and
+   * condition keys and that key's policy (kms:ReEncryptTo on the destination, `action` being
+   * kms:ReEncryptFrom on the source); both decisions carry kms:ReEncryptOnSameKey.
+   */
+  readonly to?: {
+    readonly action: string
+    readonly key: (input: Readonly<Record<string, unknown>>) => string
+    readonly conditions: (input: Readonly<Record<string, unknown>>) => Conditions
+  }
   readonly handler: (ctx: JsonAuthorized) => Promise<Record<string, unknown>>
 }
 

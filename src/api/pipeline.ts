@@ -247,8 +247,8 @@ export class Pipeline {
     onlyMembers(j.input, op.name, op.members)
     // Only a signed caller's input, and only members the operation takes, go into its event.
     noteRoute(requestId, service, op.name, caller, { params: j.input })
-    const key = await decideJson(this, req, op, j.input, caller, requestId)
-    const ctx = new JsonAuthorized(MINT, this, j, caller, requestId, key)
+    const decided = await decideJson(this, req, op, j.input, caller, requestId)
+    const ctx = new JsonAuthorized(MINT, this, j, caller, requestId, decided)
     sendJsonResult(res, requestId, await op.handler(ctx))
   }
 

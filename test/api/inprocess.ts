@@ -14,6 +14,7 @@ import { auditKeys } from '../../src/audit/keys.ts'
 import { openAuditLog, type AuditWriter } from '../../src/audit/open.ts'
 import { decisionsOf, type DecisionView } from '../../src/audit/read.ts'
 import type { AuditEvent } from '../../src/audit/event.ts'
+import type { TenantRecord } from '../../src/meta/identity.ts'
 import type { JsonOperation, Operation } from '../../src/api/operation.ts'
 import { listen, type RunningServer } from '../../src/api/server.ts'
 import { loadConfig } from '../../src/config.ts'
@@ -199,24 +200,33 @@ export async function startInProcess(
   }
 }
 
+/** Statements that allow everything. */
+export const ALLOW_ALL = [{ Effect: 'Allow', Action: '*', Resource: '*' }]
+
+/** A user of `tenant` whose one inline policy (`policyName`) holds `statements`, and its access key. */
+export async function userWith(
+  app: App,
+  tenant: TenantRecord,
+  name: string,
+  statements: readonly unknown[],
+  policyName = 'p',
+): Promise<Creds> {
+  const u = await app.identity.createUser(tenant, name)
+  await app.identity.putUserPolicy(
+    u,
+    policyName,
+    JSON.stringify({ Version: '2012-10-17', Statement: statements }),
+  )
+  const k = await app.identity.createAccessKey(u)
+  return { id: k.accessKeyId, secret: k.secretAccessKey }
+}
+
 /** Tenant `acme` with `admin` (allowed everything) and `nobody` (no policy), and a key each. */
 async function bootstrap(app: App): Promise<{ admin: Creds; nobody: Creds }> {
   const tenant = await app.identity.createTenant('acme')
-  const root = await app.identity.createUser(tenant, 'admin')
-  await app.identity.putUserPolicy(
-    root,
-    'all',
-    JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
-    }),
-  )
-  const k1 = await app.identity.createAccessKey(root)
+  const admin = await userWith(app, tenant, 'admin', ALLOW_ALL, 'all')
   const k2 = await app.identity.createAccessKey(await app.identity.createUser(tenant, 'nobody'))
-  return {
-    admin: { id: k1.accessKeyId, secret: k1.secretAccessKey },
-    nobody: { id: k2.accessKeyId, secret: k2.secretAccessKey },
-  }
+  return { admin, nobody: { id: k2.accessKeyId, secret: k2.secretAccessKey } }
 }
 
 export interface JsonAnswer {

@@ -15,7 +15,14 @@ import { Detector } from '../../src/audit/detect/engine.ts'
 import { loadRules } from '../../src/audit/detect/load.ts'
 import type { AuditEvent } from '../../src/audit/event.ts'
 import { records } from '../../src/audit/read.ts'
-import { callJson, startInProcess, type Creds, type InProcess } from './inprocess.ts'
+import {
+  ALLOW_ALL,
+  callJson,
+  startInProcess,
+  userWith,
+  type Creds,
+  type InProcess,
+} from './inprocess.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-kms-api-'))
 let g: InProcess
@@ -28,19 +35,7 @@ const kms = (c: Creds | undefined, op: string, input: unknown, raw?: string) =>
 
 before(async () => {
   g = await startInProcess(dir)
-  const id = g.app.identity
-  const t = await id.createTenant('rival')
-  const u = await id.createUser(t, 'root')
-  await id.putUserPolicy(
-    u,
-    'all',
-    JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
-    }),
-  )
-  const k = await id.createAccessKey(u)
-  other = { id: k.accessKeyId, secret: k.secretAccessKey }
+  other = await userWith(g.app, await g.app.identity.createTenant('rival'), 'root', ALLOW_ALL)
 })
 after(async () => {
   await g.close()

@@ -21,71 +21,51 @@ import {
 } from '../../kms/ciphertext.ts'
 import type { JsonAuthorized } from '../authorized.ts'
 import type { Conditions, JsonOperation } from '../operation.ts'
+import { ALIAS_OPERATIONS } from './aliases.ts'
+import {
+  blob,
+  epoch,
+  everything,
+  int,
+  invalid,
+  onKey,
+  page,
+  required,
+  str,
+  type Input,
+} from './input.ts'
+import { TAG_OPERATIONS, tagsOf, tagConditions } from './tags.ts'
 
-type Input = Readonly<Record<string, unknown>>
-
-const invalid = (m: string) => new StrongroomError('VALIDATION', m)
-
-function str(input: Input, name: string, max = 2048): string | undefined {
-  const v = input[name]
-  if (v === undefined) return undefined
-  if (typeof v !== 'string' || v.length < 1 || v.length > max)
-    throw invalid(`${name} must be a string of 1 to ${String(max)} characters`)
-  return v
-}
-
-function required(input: Input, name: string, max?: number): string {
-  const v = str(input, name, max)
-  if (v === undefined) throw invalid(`${name} is required`)
-  return v
-}
-
-function int(input: Input, name: string, min: number, max: number): number | undefined {
-  const v = input[name]
-  if (v === undefined) return undefined
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw invalid(`${name} must be a whole number from ${String(min)} to ${String(max)}`)
-  return v
-}
-
-/** A blob member: base64, as JSON 1.1 sends bytes, of `min` to `max` bytes. */
-function blob(input: Input, name: string, min: number, max: number): Buffer {
-  const v = input[name]
-  if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0)
-    throw invalid(`${name} must be base64`)
-  const b = Buffer.from(v, 'base64')
-  if (b.length < min || b.length > max)
-    throw invalid(`${name} must be ${String(min)} to ${String(max)} bytes`)
-  return b
-}
+/** KMS's quota of on-demand rotations of one key (API_RotateKeyOnDemand.html). */
+const MAX_ON_DEMAND_ROTATIONS = 10
 
 /** The reserved entry that binds an API ciphertext to this API (never an object's data key). */
 const API_CONTEXT = 'strongroom:kms-api'
 
-/** The EncryptionContext member: string keys to string values, none of ours. */
-function contextOf(input: Input): Record<string, string> {
-  const v = input.EncryptionContext
+/** An encryption context member (EncryptionContext by default): string keys to string values, none of ours. */
+function contextOf(input: Input, member = 'EncryptionContext'): Record<string, string> {
+  const v = input[member]
   if (v === undefined) return {}
   if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw invalid('EncryptionContext must be a map of strings to strings')
+    throw invalid(`${member} must be a map of strings to strings`)
   // No prototype: a key named __proto__ is an entry like any other, never dropped.
   const out = Object.create(null) as Record<string, string>
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (typeof x !== 'string')
-      throw invalid(`EncryptionContext value for ${k.slice(0, 64)} is not a string`)
+      throw invalid(`${member} value for ${k.slice(0, 64)} is not a string`)
     if (k.startsWith('strongroom:'))
-      throw invalid('EncryptionContext keys starting strongroom: are reserved')
+      throw invalid(`${member} keys starting strongroom: are reserved`)
     // Two strings that differ only in a lone surrogate would encode alike (U+FFFD).
     if (!k.isWellFormed() || !x.isWellFormed())
-      throw invalid('EncryptionContext keys and values must be well-formed Unicode')
+      throw invalid(`${member} keys and values must be well-formed Unicode`)
     out[k] = x
   }
   return out
 }
 
 /** kms:EncryptionContext:KEY and kms:EncryptionContextKeys, as KMS sets them. */
-function contextConditions(input: Input): Conditions {
-  const c = contextOf(input)
+function contextConditions(input: Input, member = 'EncryptionContext'): Conditions {
+  const c = contextOf(input, member)
   const keys = Object.keys(c)
   if (keys.length === 0) return {}
   return {
@@ -94,19 +74,14 @@ function contextConditions(input: Input): Conditions {
   }
 }
 
-function algorithm(input: Input): void {
-  const a = input.EncryptionAlgorithm
+function algorithm(input: Input, member = 'EncryptionAlgorithm'): void {
+  const a = input[member]
   if (a !== undefined && a !== 'SYMMETRIC_DEFAULT')
-    throw invalid('EncryptionAlgorithm is SYMMETRIC_DEFAULT for a symmetric key')
+    throw invalid(`${member} is SYMMETRIC_DEFAULT for a symmetric key`)
 }
 
-const epoch = (ms: number) => ms / 1000
-
-/** Every list answers in one page (Truncated false), so no Marker is one of ours. */
-function noMarker(input: Input): void {
-  if (input.Marker !== undefined)
-    throw invalid('Marker is not one this service returned: every list answers in one page')
-}
+/** ListKeys' order (the store's: oldest first, then by id) as one string, for its Marker. */
+const keyOrder = (k: KeyRecord) => `${String(k.createdAt).padStart(16, '0')}:${k.id}`
 
 /** KeyMetadata as DescribeKey answers it. */
 function metadata(ctx: JsonAuthorized, k: KeyRecord): Record<string, unknown> {
@@ -128,8 +103,6 @@ function metadata(ctx: JsonAuthorized, k: KeyRecord): Record<string, unknown> {
     MultiRegion: false,
   }
 }
-
-const keyId = (input: Input) => required(input, 'KeyId')
 
 /**
  * Checks `policy` as the policy of the key `arn`: MalformedPolicyDocumentException when the
@@ -156,33 +129,45 @@ function checkPolicy(ctx: JsonAuthorized, arn: string, policy: string): void {
       'The new key policy will not allow you to update the key policy in the future.',
     )
 }
-const everything = () => '*'
-
-/** A declaration on the key that KeyId names. */
-function onKey(
-  name: string,
-  members: readonly string[],
-  handler: (ctx: JsonAuthorized) => Promise<Record<string, unknown>>,
-  conditions?: (input: Input) => Conditions,
-): JsonOperation {
-  return {
-    service: 'kms',
-    name,
-    action: `kms:${name}`,
-    members: ['KeyId', ...members],
-    resource: everything,
-    key: keyId,
-    ...(conditions === undefined ? {} : { conditions }),
-    handler,
-  }
-}
-
-async function encrypt(ctx: JsonAuthorized, plaintext: Buffer): Promise<Buffer> {
-  const wrapped = await ctx.keyProvider.wrap(ctx.key.id, plaintext, {
-    ...contextOf(ctx.input),
+async function encrypt(
+  ctx: JsonAuthorized,
+  plaintext: Uint8Array,
+  key = ctx.key,
+  member = 'EncryptionContext',
+): Promise<Buffer> {
+  const wrapped = await ctx.keyProvider.wrap(key.id, plaintext, {
+    ...contextOf(ctx.input, member),
     [API_CONTEXT]: '1',
   })
   return encodeCiphertextBlob(wrapped)
+}
+
+/**
+ * Opens an API ciphertext under the decided key (which the ciphertext must name), with the
+ * encryption context in `member`: InvalidCiphertextException when it was altered or the context
+ * differs. The caller zeroes the plaintext.
+ */
+async function decrypt(
+  ctx: JsonAuthorized,
+  blobMember: string,
+  member: string,
+): Promise<Uint8Array> {
+  const w = decodeCiphertextBlob(blob(ctx.input, blobMember, 1, MAX_CIPHERTEXT_BLOB))
+  if (w.keyId !== ctx.key.id)
+    throw new StrongroomError(
+      'INCORRECT_KEY',
+      'The key ID in the request does not identify a key that can perform this operation',
+    )
+  try {
+    return await ctx.keyProvider.unwrap(w, { ...contextOf(ctx.input, member), [API_CONTEXT]: '1' })
+  } catch (e) {
+    if (!isStrongroomError(e, 'KEY_UNWRAP_FAILED')) throw e
+    throw new StrongroomError(
+      'INVALID_CIPHERTEXT',
+      'The ciphertext cannot be decrypted: it was altered, or the encryption context differs from the one it was encrypted with',
+      { cause: e },
+    )
+  }
 }
 
 function dataKeyBytes(input: Input): number {
@@ -228,8 +213,8 @@ async function generateDataKey(ctx: JsonAuthorized, withPlaintext: boolean) {
 }
 
 /** Decrypt's key: the one its ciphertext names, which KeyId (if given) must name too. */
-function decryptKey(input: Input): string {
-  const given = str(input, 'KeyId')
+function decryptKey(input: Input, keyMember = 'KeyId'): string {
+  const given = str(input, keyMember)
   const w = decodeCiphertextBlob(blob(input, 'CiphertextBlob', 1, MAX_CIPHERTEXT_BLOB))
   return given ?? w.keyId
 }
@@ -248,8 +233,10 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
       'CustomerMasterKeySpec',
       'Origin',
       'MultiRegion',
+      'Tags',
     ],
     resource: everything,
+    conditions: tagConditions,
     async handler(ctx) {
       const i = ctx.input
       const description = str(i, 'Description', 8192)
@@ -265,10 +252,10 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
       // Checked before the key exists, so that a refused policy leaves no key behind; a key
       // policy names its own key as `*` (its id is not known before), which the check sees.
       if (policy !== undefined) checkPolicy(ctx, ctx.keys.arn(ctx.tenant, randomUUID()), policy)
-      const key = await ctx.keys.createKey(
-        ctx.tenant,
-        description === undefined ? {} : { description },
-      )
+      const key = await ctx.keys.createKey(ctx.tenant, {
+        ...(description === undefined ? {} : { description }),
+        tags: tagsOf(i),
+      })
       if (policy !== undefined) await ctx.keys.putKeyPolicy(ctx.tenant, key.id, policy)
       return { KeyMetadata: metadata(ctx, key) }
     },
@@ -284,41 +271,12 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
     members: ['Limit', 'Marker'],
     resource: everything,
     async handler(ctx) {
-      int(ctx.input, 'Limit', 1, 1000)
-      noMarker(ctx.input)
       const keys = (await ctx.keys.list(ctx.tenant)).filter((k) => k.state !== 'Deleted')
+      const p = page(ctx.input, keys, keyOrder, 1000, 100)
       return {
-        Keys: keys.map((k) => ({ KeyId: k.id, KeyArn: ctx.keys.arn(ctx.tenant, k.id) })),
-        Truncated: false,
-      }
-    },
-  },
-  {
-    service: 'kms',
-    name: 'ListAliases',
-    action: 'kms:ListAliases',
-    members: ['KeyId', 'Limit', 'Marker'],
-    resource: everything,
-    async handler(ctx) {
-      int(ctx.input, 'Limit', 1, 100)
-      noMarker(ctx.input)
-      const only = str(ctx.input, 'KeyId')
-      const keys = (await ctx.keys.list(ctx.tenant)).filter(
-        (k) => k.alias !== null && k.state !== 'Deleted',
-      )
-      const [region, account] = [ctx.region, ctx.tenant.id]
-      return {
-        Aliases: keys
-          .filter(
-            (k) => only === undefined || k.id === only || ctx.keys.arn(ctx.tenant, k.id) === only,
-          )
-          .map((k) => ({
-            AliasName: k.alias,
-            AliasArn: `arn:aws:kms:${region}:${account}:${k.alias ?? ''}`,
-            TargetKeyId: k.id,
-            CreationDate: epoch(k.createdAt),
-          })),
-        Truncated: false,
+        Keys: p.items.map((k) => ({ KeyId: k.id, KeyArn: ctx.keys.arn(ctx.tenant, k.id) })),
+        Truncated: p.Truncated,
+        ...(p.NextMarker === undefined ? {} : { NextMarker: p.NextMarker }),
       }
     },
   },
@@ -381,9 +339,12 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
     return {}
   }),
   onKey('ListKeyPolicies', ['Limit', 'Marker'], (ctx) => {
-    int(ctx.input, 'Limit', 1, 1000)
-    noMarker(ctx.input)
-    return Promise.resolve({ PolicyNames: ['default'], Truncated: false })
+    const p = page(ctx.input, ['default'], (n) => n, 1000, 100)
+    return Promise.resolve({
+      PolicyNames: p.items,
+      Truncated: p.Truncated,
+      ...(p.NextMarker === undefined ? {} : { NextMarker: p.NextMarker }),
+    })
   }),
   onKey(
     'Encrypt',
@@ -415,23 +376,7 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
     async handler(ctx) {
       noDryRun(ctx.input)
       algorithm(ctx.input)
-      const w = decodeCiphertextBlob(blob(ctx.input, 'CiphertextBlob', 1, MAX_CIPHERTEXT_BLOB))
-      if (w.keyId !== ctx.key.id)
-        throw new StrongroomError(
-          'INCORRECT_KEY',
-          'The key ID in the request does not identify a key that can perform this operation',
-        )
-      let plaintext: Uint8Array
-      try {
-        plaintext = await ctx.keyProvider.unwrap(w, { ...contextOf(ctx.input), [API_CONTEXT]: '1' })
-      } catch (e) {
-        if (!isStrongroomError(e, 'KEY_UNWRAP_FAILED')) throw e
-        throw new StrongroomError(
-          'INVALID_CIPHERTEXT',
-          'The ciphertext cannot be decrypted: it was altered, or the encryption context differs from the one it was encrypted with',
-          { cause: e },
-        )
-      }
+      const plaintext = await decrypt(ctx, 'CiphertextBlob', 'EncryptionContext')
       const out = Buffer.from(plaintext)
       try {
         return {
@@ -471,4 +416,71 @@ export const KMS_OPERATIONS: readonly JsonOperation[] = [
       return Promise.resolve({ Plaintext: randomBytes(n).toString('base64') })
     },
   },
+  {
+    service: 'kms',
+    name: 'ReEncrypt',
+    action: 'kms:ReEncryptFrom',
+    members: [
+      'CiphertextBlob',
+      'SourceEncryptionContext',
+      'SourceKeyId',
+      'DestinationKeyId',
+      'DestinationEncryptionContext',
+      'SourceEncryptionAlgorithm',
+      'DestinationEncryptionAlgorithm',
+      'GrantTokens',
+      'DryRun',
+    ],
+    resource: everything,
+    key: (input) => decryptKey(input, 'SourceKeyId'),
+    conditions: (input) => contextConditions(input, 'SourceEncryptionContext'),
+    to: {
+      action: 'kms:ReEncryptTo',
+      key: (input) => required(input, 'DestinationKeyId'),
+      conditions: (input) => contextConditions(input, 'DestinationEncryptionContext'),
+    },
+    async handler(ctx) {
+      noDryRun(ctx.input)
+      algorithm(ctx.input, 'SourceEncryptionAlgorithm')
+      algorithm(ctx.input, 'DestinationEncryptionAlgorithm')
+      const plaintext = await decrypt(ctx, 'CiphertextBlob', 'SourceEncryptionContext')
+      try {
+        const out = await encrypt(ctx, plaintext, ctx.to, 'DestinationEncryptionContext')
+        return {
+          CiphertextBlob: out.toString('base64'),
+          SourceKeyId: ctx.keys.arn(ctx.tenant, ctx.key.id),
+          KeyId: ctx.keys.arn(ctx.tenant, ctx.to.id),
+          SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+          DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        }
+      } finally {
+        plaintext.fill(0)
+      }
+    },
+  },
+  onKey('RotateKeyOnDemand', [], async (ctx) => {
+    const done = (await ctx.keys.rotations(ctx.key.id)).filter((r) => r.type === 'ON_DEMAND')
+    if (done.length >= MAX_ON_DEMAND_ROTATIONS)
+      throw new StrongroomError(
+        'LIMIT_EXCEEDED',
+        `key ${ctx.key.id} was rotated on demand ${String(done.length)} times, the most KMS allows`,
+      )
+    await ctx.keys.rotate(ctx.key.id)
+    return { KeyId: ctx.key.id }
+  }),
+  onKey('ListKeyRotations', ['Limit', 'Marker'], async (ctx) => {
+    const rotations = await ctx.keys.rotations(ctx.key.id)
+    const p = page(ctx.input, rotations, (r) => String(r.version).padStart(10, '0'), 1000, 100)
+    return {
+      Rotations: p.items.map((r) => ({
+        KeyId: ctx.key.id,
+        RotationDate: epoch(r.rotatedAt),
+        RotationType: r.type,
+      })),
+      Truncated: p.Truncated,
+      ...(p.NextMarker === undefined ? {} : { NextMarker: p.NextMarker }),
+    }
+  }),
+  ...ALIAS_OPERATIONS,
+  ...TAG_OPERATIONS,
 ]

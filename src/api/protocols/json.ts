@@ -203,6 +203,10 @@ const JSON_WIRE: Partial<Readonly<Record<ErrorCode, readonly [string, number]>>>
   INVALID_CIPHERTEXT: ['InvalidCiphertextException', 400],
   INCORRECT_KEY: ['IncorrectKeyException', 400],
   MALFORMED_POLICY: ['MalformedPolicyDocumentException', 400],
+  INVALID_MARKER: ['InvalidMarkerException', 400],
+  LIMIT_EXCEEDED: ['LimitExceededException', 400],
+  INVALID_TAG: ['TagException', 400],
+  NAME_INVALID: ['ValidationException', 400],
 }
 
 /** The error as a JSON service answers it. Internal failures say nothing more than S3's do. */
