@@ -68,6 +68,11 @@ export interface BucketSettings {
   readonly sse?: 'AES256'
   readonly lifecycle?: readonly LifecycleRule[]
   readonly objectLock?: BucketObjectLock
+  /**
+   * DeletePublicAccessBlock removed the configuration (every switch is off, and
+   * GetPublicAccessBlock answers NoSuchPublicAccessBlockConfiguration) until one is put again.
+   */
+  readonly publicAccessBlockDeleted?: true
 }
 
 export interface BucketRecord {

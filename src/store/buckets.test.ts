@@ -135,7 +135,11 @@ describe('BucketService', () => {
       keyId: own.id,
       publicAccessBlock: NONE_BLOCKED,
       scanPolicy: 'enforce',
+      settings: { publicAccessBlockDeleted: true },
     })
+    // A configuration put again is one: the mark of the deleted one goes.
+    await buckets.setPublicAccessBlock('models', NONE_BLOCKED)
+    assert.equal((await buckets.require('models')).settings?.publicAccessBlockDeleted, undefined)
     await buckets.deletePolicy('models')
     const key = await buckets.resetKey(await buckets.require('models'), a)
     assert.equal(key.id, created.keyId)

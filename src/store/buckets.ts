@@ -180,13 +180,23 @@ export class BucketService {
     return key
   }
 
-  setPublicAccessBlock(name: string, block: PublicAccessBlock): Promise<void> {
-    return this.store.setPublicAccessBlock(name, block)
+  /**
+   * The configuration, and that it is one: the mark of a deleted one goes first, so that a
+   * write cut in between leaves the switches it found with no mark (the previous answer).
+   */
+  async setPublicAccessBlock(name: string, block: PublicAccessBlock): Promise<void> {
+    await this.store.updateSettings(name, { publicAccessBlockDeleted: null })
+    await this.store.setPublicAccessBlock(name, block)
   }
 
-  /** As S3 does: deleting the configuration turns every switch off. */
-  deletePublicAccessBlock(name: string): Promise<void> {
-    return this.store.setPublicAccessBlock(name, NONE_BLOCKED)
+  /**
+   * As S3 does: deleting the configuration turns every switch off, and there is none to get
+   * until one is put. The switches go off first: a write cut in between leaves them off and
+   * the configuration answered as four `false`s.
+   */
+  async deletePublicAccessBlock(name: string): Promise<void> {
+    await this.store.setPublicAccessBlock(name, NONE_BLOCKED)
+    await this.store.updateSettings(name, { publicAccessBlockDeleted: true })
   }
 
   setScanPolicy(name: string, policy: ScanPolicy): Promise<void> {

@@ -305,7 +305,11 @@ print('ok')
       python(
         alice,
         `s3.delete_public_access_block(Bucket='vision-public')
-assert not any(s3.get_public_access_block(Bucket='vision-public')['PublicAccessBlockConfiguration'].values())
+try:
+    s3.get_public_access_block(Bucket='vision-public')
+    raise SystemExit('a deleted public access block was answered')
+except s3.exceptions.ClientError as e:
+    assert e.response['Error']['Code'] == 'NoSuchPublicAccessBlockConfiguration', e
 print('ok')`,
       ),
     )

@@ -234,10 +234,13 @@ describe('bucket encryption and the public access block with the AWS SDK for Jav
       403,
       'RestrictPublicBuckets still refuses anonymous callers',
     )
-    // KNOWN: after DeletePublicAccessBlock, S3's GetPublicAccessBlock answers 404
-    // NoSuchPublicAccessBlockConfiguration; Strongroom answers an all-false configuration, so
-    // this test asserts the effect of the deletion (anonymous access) rather than that answer.
+    // After DeletePublicAccessBlock there is no configuration to get, as in S3
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetPublicAccessBlock.html).
     await a.send(new DeletePublicAccessBlockCommand({ Bucket }))
+    await assert.rejects(a.send(new GetPublicAccessBlockCommand({ Bucket })), (e: Error) => {
+      assert.equal(e.name, 'NoSuchPublicAccessBlockConfiguration')
+      return true
+    })
     assert.equal(await anonymous(`/${Bucket}`), 200, 'the public policy now lets anyone list')
     assert.equal(
       await anonymous(`/${Bucket}/readme`),

@@ -132,6 +132,11 @@ async function putPublicAccessBlock(ctx: Authorized): Promise<void> {
 }
 
 function getPublicAccessBlock(ctx: Authorized): Promise<void> {
+  if (ctx.bucket.settings?.publicAccessBlockDeleted === true)
+    throw new StrongroomError(
+      'NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION',
+      'The public access block configuration was not found',
+    )
   ctx.sendXml(
     200,
     'PublicAccessBlockConfiguration',
