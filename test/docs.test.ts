@@ -216,3 +216,45 @@ describe('docs/scaling.md', () => {
     }
   })
 })
+
+describe('docs/terraform.md', () => {
+  const page = readFileSync(join(root, 'docs', 'terraform.md'), 'utf8')
+  const replay = readFileSync(join(root, 'test', 'e2e', 'terraform_replay.py'), 'utf8')
+
+  it('shows the module the replay applies: the same resources, names and settings', () => {
+    const module = block(page, 'hcl', 1)
+    const types = new Set([...module.matchAll(/^resource "([a-z0-9_]+)"/gm)].map((m) => m[1]))
+    assert.deepEqual([...types].sort(), [
+      'aws_iam_access_key',
+      'aws_iam_policy',
+      'aws_iam_role',
+      'aws_iam_role_policy',
+      'aws_iam_role_policy_attachment',
+      'aws_iam_user',
+      'aws_kms_alias',
+      'aws_kms_key',
+      'aws_s3_bucket',
+      'aws_s3_bucket_policy',
+      'aws_s3_bucket_public_access_block',
+      'aws_s3_bucket_server_side_encryption_configuration',
+      'aws_s3_bucket_versioning',
+    ])
+    const names =
+      /DATA, MODELS = "([^"]+)", "([^"]+)"\nROLE, USER, READERS = "([^"]+)", "([^"]+)", "([^"]+)"\nALIAS = "([^"]+)"/.exec(
+        replay,
+      )
+    assert.ok(names, 'the replay names its resources')
+    for (const name of names.slice(1)) assert.ok(module.includes(`"${name}"`), name)
+    for (const setting of [
+      'vision team key',
+      'training jobs',
+      'rotation_period_in_days = 180',
+      'AccountAdministersButDoesNotDecrypt',
+      'OnlyTrainingDecrypts',
+      'TlsOnly',
+    ])
+      assert.ok(module.includes(setting), setting)
+    for (const setting of ['"vision team key"', '"training jobs"', 'RotationPeriodInDays=180'])
+      assert.ok(replay.includes(setting), setting)
+  })
+})
