@@ -23,8 +23,8 @@ export interface JsonDecided {
   readonly to?: KeyRecord
 }
 
-/** aws:ResourceTag/KEY for each of the key's tags. */
-function resourceTags(key: KeyRecord): Conditions {
+/** aws:ResourceTag/KEY for each of the key's tags (keys unique regardless of case: ./kms/tags.ts). */
+export function resourceTags(key: KeyRecord): Conditions {
   return Object.fromEntries(key.tags.map((t) => [`aws:ResourceTag/${t.TagKey}`, t.TagValue]))
 }
 

@@ -47,7 +47,7 @@ import {
   type QueryService,
 } from './protocols/query.ts'
 import { decode, route, viewOf } from './protocols/rest-xml.ts'
-import { decideJson } from './json-decide.ts'
+import { decideJson, resourceTags } from './json-decide.ts'
 import {
   decodeJson,
   jsonServiceOf,
@@ -506,6 +506,7 @@ export class Pipeline {
           ...s.conditions,
           'kms:ViaService': `s3.${this.app.config.region}.amazonaws.com`,
           'kms:EncryptionContext:bucket': bucket.name,
+          ...resourceTags(key),
         },
       }
       const keySet = { ...callerPolicies(c), resource: this.policies.load(text, 'key', name, name) }

@@ -266,12 +266,12 @@ describe('KMS tags', () => {
     const k = await newKey({
       Tags: [
         { TagKey: 'team', TagValue: 'vision' },
-        { TagKey: 'Team', TagValue: '' },
+        { TagKey: 'Owner', TagValue: '' },
       ],
     })
     const tags = async () => (await kms(g.admin, 'ListResourceTags', { KeyId: k.id })).body.Tags
     assert.deepEqual(await tags(), [
-      { TagKey: 'Team', TagValue: '' },
+      { TagKey: 'Owner', TagValue: '' },
       { TagKey: 'team', TagValue: 'vision' },
     ])
     await kms(g.admin, 'TagResource', {
@@ -282,11 +282,11 @@ describe('KMS tags', () => {
       ],
     })
     assert.deepEqual(await tags(), [
-      { TagKey: 'Team', TagValue: '' },
+      { TagKey: 'Owner', TagValue: '' },
       { TagKey: 'cost', TagValue: '42' },
       { TagKey: 'team', TagValue: 'nlp' },
     ])
-    await kms(g.admin, 'UntagResource', { KeyId: k.id, TagKeys: ['Team', 'absent'] })
+    await kms(g.admin, 'UntagResource', { KeyId: k.id, TagKeys: ['Owner', 'absent'] })
     assert.deepEqual(await tags(), [
       { TagKey: 'cost', TagValue: '42' },
       { TagKey: 'team', TagValue: 'nlp' },
@@ -374,6 +374,95 @@ describe('KMS tags', () => {
       200,
     )
     assert.equal((await kms(abac, 'Encrypt', { KeyId: untagged.id, Plaintext })).status, 200)
+  })
+})
+
+describe('KMS tags and encryption contexts against case games', () => {
+  it('attack: tag keys that differ only in case, to hide a protected tag from a policy (second review)', async () => {
+    // Condition keys match regardless of case: Classification and classification would be one
+    // aws:ResourceTag key, and the later one would decide.
+    const denied = await aUser('case-dev', [
+      { Effect: 'Allow', Action: 'kms:*', Resource: '*' },
+      {
+        Effect: 'Deny',
+        Action: 'kms:*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:ResourceTag/Classification': 'secret' } },
+      },
+    ])
+    assert.equal(
+      (
+        await kms(g.admin, 'CreateKey', {
+          Tags: [
+            { TagKey: 'Classification', TagValue: 'secret' },
+            { TagKey: 'classification', TagValue: 'x' },
+          ],
+        })
+      ).type,
+      'TagException',
+    )
+    const k = await newKey({ Tags: [{ TagKey: 'Classification', TagValue: 'secret' }] })
+    const hide = await kms(g.admin, 'TagResource', {
+      KeyId: k.id,
+      Tags: [{ TagKey: 'classification', TagValue: 'public' }],
+    })
+    assert.equal(hide.type, 'TagException')
+    const Plaintext = Buffer.from('x').toString('base64')
+    assert.equal(
+      (await kms(denied, 'Encrypt', { KeyId: k.id, Plaintext })).type,
+      'AccessDeniedException',
+    )
+    // The same key named again with the same case takes the new value, as KMS does.
+    assert.equal(
+      (
+        await kms(g.admin, 'TagResource', {
+          KeyId: k.id,
+          Tags: [{ TagKey: 'Classification', TagValue: 'public' }],
+        })
+      ).status,
+      200,
+    )
+    assert.equal((await kms(denied, 'Encrypt', { KeyId: k.id, Plaintext })).status, 200)
+  })
+
+  it('attack: an encryption context with keys that differ only in case, to slip past a kms:EncryptionContext condition (second review)', async () => {
+    const k = await newKey()
+    const r = await kms(g.admin, 'Encrypt', {
+      KeyId: k.id,
+      Plaintext: Buffer.from('x').toString('base64'),
+      EncryptionContext: { Purpose: 'train', purpose: 'serve' },
+    })
+    assert.equal(r.type, 'ValidationException')
+  })
+
+  it('attack: a tag condition on a bucket’s key, bypassed by reading the object through S3 (second review)', async () => {
+    const dev = await aUser('s3-dev', [
+      { Effect: 'Allow', Action: ['kms:*', 's3:*'], Resource: '*' },
+      {
+        Effect: 'Deny',
+        Action: 'kms:*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:ResourceTag/Classification': 'secret' } },
+      },
+    ])
+    const k = await newKey({ Tags: [{ TagKey: 'Classification', TagValue: 'secret' }] })
+    assert.equal((await g.send(g.admin, { method: 'PUT', path: '/vault' })).status, 200)
+    const put = await g.send(g.admin, {
+      method: 'PUT',
+      path: '/vault/doc.txt',
+      headers: {
+        'x-amz-server-side-encryption': 'aws:kms',
+        'x-amz-server-side-encryption-aws-kms-key-id': k.id,
+      },
+      body: 'top secret',
+    })
+    assert.equal(put.status, 200, put.body)
+    const read = await g.send(dev, { method: 'GET', path: '/vault/doc.txt' })
+    assert.equal(read.status, 403, read.body)
+    assert.equal(
+      (await g.send(g.admin, { method: 'GET', path: '/vault/doc.txt' })).body,
+      'top secret',
+    )
   })
 })
 

@@ -50,6 +50,7 @@ function contextOf(input: Input, member = 'EncryptionContext'): Record<string, s
     throw invalid(`${member} must be a map of strings to strings`)
   // No prototype: a key named __proto__ is an entry like any other, never dropped.
   const out = Object.create(null) as Record<string, string>
+  const folded = new Set<string>()
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (typeof x !== 'string')
       throw invalid(`${member} value for ${k.slice(0, 64)} is not a string`)
@@ -58,6 +59,11 @@ function contextOf(input: Input, member = 'EncryptionContext'): Record<string, s
     // Two strings that differ only in a lone surrogate would encode alike (U+FFFD).
     if (!k.isWellFormed() || !x.isWellFormed())
       throw invalid(`${member} keys and values must be well-formed Unicode`)
+    // kms:EncryptionContext:KEY is matched regardless of case: two keys that differ only in
+    // case would be one condition key, and one could hide the other from a policy.
+    if (folded.has(k.toLowerCase()))
+      throw invalid(`${member} has two keys that differ only in case (${k.slice(0, 64)})`)
+    folded.add(k.toLowerCase())
     out[k] = x
   }
   return out

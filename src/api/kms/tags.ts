@@ -34,8 +34,11 @@ export function tagsOf(input: Input): KeyTag[] {
       throw tagError('TagValue is up to 256 letters, digits, spaces or _ . : / = + - @')
     if (k.toLowerCase().startsWith('aws:'))
       throw tagError(`TagKey ${k} starts with aws:, which is reserved for AWS`)
-    if (seen.has(k)) throw tagError(`TagKey ${k} is given twice`)
-    seen.add(k)
+    // Condition keys are matched regardless of case (aws:ResourceTag/Team is
+    // aws:ResourceTag/team), so two tags that differ only in case would let one hide the other.
+    if (seen.has(k.toLowerCase()))
+      throw tagError(`TagKey ${k} is given twice (tag keys differing only in case are one here)`)
+    seen.add(k.toLowerCase())
     return { TagKey: k, TagValue: x }
   })
 }
@@ -74,6 +77,13 @@ export function mergeTags(now: readonly KeyTag[], set: readonly KeyTag[]): KeyTa
     TagValue: values.get(t.TagKey) ?? t.TagValue,
   }))
   const had = new Set(now.map((t) => t.TagKey))
+  // A new key that differs from one the key has only in case would be one condition key.
+  const folded = new Set(now.map((t) => t.TagKey.toLowerCase()))
+  for (const t of set)
+    if (!had.has(t.TagKey) && folded.has(t.TagKey.toLowerCase()))
+      throw tagError(
+        `TagKey ${t.TagKey} differs only in case from a tag the key has: remove that one first`,
+      )
   return [...merged, ...set.filter((t) => !had.has(t.TagKey))]
 }
 
