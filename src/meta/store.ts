@@ -21,6 +21,7 @@
  *   KeyStore            keys.ts         KeyRecord, KeyVersionRecord, ObjectKeyRecord, key policies
  *   VerdictStore        verdicts.ts     ScanRecord
  *   AuditStore          audit.ts        the shared audit log: records, AuditCheckpointRecord, keys
+ *   OrgStore            org.ts          OrgPolicyRecord (SCPs, RCPs), their attachments
  */
 import type { BucketStore } from './buckets.ts'
 import type { GroupStore } from './groups.ts'
@@ -35,6 +36,7 @@ import type { MultipartStore } from './multipart.ts'
 import type { ObjectStore } from './objects.ts'
 import type { VerdictStore } from './verdicts.ts'
 import type { AuditStore } from './audit.ts'
+import type { OrgStore } from './org.ts'
 
 export type { InstallationRecord, InstallationStore, RootKeyMode } from './installation.ts'
 export type { IdentityStore, TenantRecord } from './identity.ts'
@@ -62,6 +64,7 @@ export interface MetadataStore
     MultipartStore,
     KeyStore,
     VerdictStore,
-    AuditStore {
+    AuditStore,
+    OrgStore {
   close(): Promise<void>
 }

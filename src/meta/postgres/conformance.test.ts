@@ -16,6 +16,7 @@ import { oidcConformance } from '../conformance/oidc.ts'
 import { principalsConformance } from '../conformance/principals.ts'
 import { verdictsConformance } from '../conformance/verdicts.ts'
 import { auditConformance } from '../conformance/audit.ts'
+import { orgConformance } from '../conformance/org.ts'
 import { NEEDS_POSTGRES, startPostgres, type Postgres } from '../../../test/pg/server.ts'
 import { PgMetadataStore } from './store.ts'
 
@@ -39,4 +40,5 @@ if (server === undefined) {
   keysConformance(make)
   verdictsConformance(make)
   auditConformance(make)
+  orgConformance(make)
 }

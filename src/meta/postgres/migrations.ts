@@ -346,6 +346,22 @@ const LATER: readonly string[] = [
   ALTER TABLE keys ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
   ALTER TABLE key_versions ADD COLUMN rotation TEXT CHECK (rotation IN ('AUTOMATIC', 'ON_DEMAND'));
   UPDATE key_versions SET rotation = 'AUTOMATIC' WHERE version > 1;`,
+  // 20: the organization's guardrails: SCPs and RCPs, and their attachments.
+  `CREATE TABLE org_policies (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    type TEXT NOT NULL CHECK (type IN ('SERVICE_CONTROL_POLICY', 'RESOURCE_CONTROL_POLICY')),
+    name TEXT COLLATE "C" NOT NULL,
+    description TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (type, name)
+  );
+  CREATE TABLE org_attachments (
+    policy_id TEXT COLLATE "C" NOT NULL,
+    target_id TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (target_id, policy_id)
+  );
+  CREATE INDEX org_attachments_by_policy ON org_attachments (policy_id);`,
 ]
 
 /** The schema version this build writes. */

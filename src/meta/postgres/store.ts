@@ -17,6 +17,7 @@ import { migrate } from './migrations.ts'
 import { PgMultipartStore } from './multipart.ts'
 import { PgObjectStore } from './objects.ts'
 import { PgOidcStore } from './oidc.ts'
+import { PgOrgStore } from './org.ts'
 import { PgPolicyStore } from './policies.ts'
 import { PgPrincipalStore } from './principals.ts'
 import { PgVerdictStore } from './verdicts.ts'
@@ -52,6 +53,7 @@ export const PgMetadataStore = {
         new PgKeyStore(db),
         new PgVerdictStore(db),
         new PgAuditStore(db),
+        new PgOrgStore(db),
       ],
       { close: () => db.close() },
     ) as PgMetadataStore

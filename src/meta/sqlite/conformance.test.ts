@@ -15,6 +15,7 @@ import { multipartConformance } from '../conformance/multipart.ts'
 import { objectsConformance } from '../conformance/objects.ts'
 import { verdictsConformance } from '../conformance/verdicts.ts'
 import { auditConformance } from '../conformance/audit.ts'
+import { orgConformance } from '../conformance/org.ts'
 import { SqliteMetadataStore } from './store.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-conformance-'))
@@ -35,3 +36,4 @@ multipartConformance(make)
 keysConformance(make)
 verdictsConformance(make)
 auditConformance(make)
+orgConformance(make)

@@ -401,4 +401,24 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE key_versions ADD COLUMN rotation TEXT CHECK (rotation IN ('AUTOMATIC', 'ON_DEMAND'));
   UPDATE key_versions SET rotation = 'AUTOMATIC' WHERE version > 1;
   `,
+  // 20: the organization's guardrails (Organizations): SCPs and RCPs by id, names unique per
+  // type, and their attachments to the root or an account (FullAWSAccess's included, though
+  // that policy is AWS's and not stored).
+  `
+  CREATE TABLE org_policies (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL CHECK (type IN ('SERVICE_CONTROL_POLICY', 'RESOURCE_CONTROL_POLICY')),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (type, name)
+  ) STRICT;
+  CREATE TABLE org_attachments (
+    policy_id TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    PRIMARY KEY (target_id, policy_id)
+  ) STRICT;
+  CREATE INDEX org_attachments_by_policy ON org_attachments (policy_id);
+  `,
 ]

@@ -12,6 +12,7 @@ import { SqliteDb } from './db.ts'
 import { SqliteGroupStore } from './groups.ts'
 import { SqliteIamStore } from './iam.ts'
 import { SqliteOidcStore } from './oidc.ts'
+import { SqliteOrgStore } from './org.ts'
 import { SqlitePolicyStore } from './policies.ts'
 import { SqlitePrincipalStore } from './principals.ts'
 import { SqliteIdentityStore } from './identity.ts'
@@ -49,6 +50,7 @@ export const SqliteMetadataStore = {
         new SqliteKeyStore(db),
         new SqliteVerdictStore(db),
         new SqliteAuditStore(db),
+        new SqliteOrgStore(db),
       ],
       { close },
     ) as MetadataStore
