@@ -7,6 +7,7 @@
  *     meta.sqlite     metadata (WAL); key material inside it sealed under the root key
  *     dev-root.key    only in --dev mode: the generated root key
  */
+import { Organization } from './org/organization.ts'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { chmod, mkdir, open, readdir, rm, stat } from 'node:fs/promises'
@@ -75,6 +76,8 @@ export interface App {
   readonly objects: ObjectService
   /** The key catalogue: create, describe, rotate, schedule deletion, aliases, key policies. */
   readonly keys: KeyCatalog
+  /** The organization: every tenant an account; its guardrails (SCPs, RCPs). */
+  readonly organization: Organization
   /** Wraps and unwraps data keys. */
   readonly keyProvider: KeyProvider
   /** Seals and opens the system's own secrets under the root key. */
@@ -314,10 +317,12 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     // Every scan runs in a worker (spawned on first use), under the configured memory budget.
     const pool = new ScanPool(options.scanWorkers ?? 1, config.scanMemoryMiB)
     const blobs = await openBlobs(config)
+    const identity = new IdentityService(store, kms, clock)
     return {
       config,
       clock,
-      identity: new IdentityService(store, kms, clock),
+      identity,
+      organization: new Organization(store, identity, clock),
       buckets: new BucketService(store, kms, clock, { nameHoldSeconds: config.bucketNameHold }),
       objectMeta: new ObjectMetadata(store, store, clock),
       objects: new ObjectService({

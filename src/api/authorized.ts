@@ -278,6 +278,12 @@ export class JsonAuthorized {
   get keys(): App['keys'] {
     return this.#p.app.keys
   }
+  get organization(): App['organization'] {
+    return this.#p.app.organization
+  }
+  get identity(): App['identity'] {
+    return this.#p.app.identity
+  }
   get keyProvider(): App['keyProvider'] {
     return this.#p.app.keyProvider
   }

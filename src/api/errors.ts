@@ -197,6 +197,14 @@ const S3_WIRE: Readonly<Record<ErrorCode, S3Code>> = {
   INVALID_CIPHERTEXT: 'InvalidArgument',
   INCORRECT_KEY: 'InvalidArgument',
   INVALID_MARKER: 'InvalidArgument',
+  ORG_POLICY_NOT_FOUND: 'InvalidArgument',
+  ORG_POLICY_IN_USE: 'InvalidArgument',
+  ORG_TARGET_NOT_FOUND: 'InvalidArgument',
+  ORG_DUPLICATE_ATTACHMENT: 'InvalidArgument',
+  ORG_POLICY_NOT_ATTACHED: 'InvalidArgument',
+  ORG_CONSTRAINT_VIOLATION: 'InvalidArgument',
+  ORG_ACCOUNT_NOT_FOUND: 'InvalidArgument',
+  ORG_STATUS_NOT_FOUND: 'InvalidArgument',
 }
 
 /**

@@ -11,6 +11,7 @@ import { StrongroomError } from '../errors.ts'
 import { authorize } from '../iam/evaluate.ts'
 import type { LoadedPolicy } from '../iam/load.ts'
 import { normalizeAlias } from '../kms/aliases.ts'
+import { OPEN_TO_MEMBERS } from './organizations/operations.ts'
 import type { KeyRecord } from '../meta/keys.ts'
 import { noteDecision } from './audit-stage.ts'
 import { requestConditions } from './context.ts'
@@ -59,7 +60,10 @@ export async function decideJson(
         resourceAccount: caller.account,
         context: { ...base, ...extra },
       },
-      { ...callerPolicies(caller), ...(keyPolicy === undefined ? {} : { resource: keyPolicy }) },
+      {
+        ...callerPolicies(caller, caller.account),
+        ...(keyPolicy === undefined ? {} : { resource: keyPolicy }),
+      },
       { explain: true },
     )
     noteDecision(requestId, { action, resource }, r.decision, r.trace)
@@ -90,6 +94,15 @@ export async function decideJson(
       { ...extra, 'kms:CallerAccount': caller.account, ...resourceTags(key) },
       p.policies.load(await p.app.keys.policyText(key), 'key', name, name),
     )
+  }
+  // Organizations: every operation but those open to members is the management account's.
+  if (op.service === 'organizations' && !OPEN_TO_MEMBERS.has(op.name)) {
+    const g = caller.guardrails
+    if (g === undefined || caller.account !== g.management)
+      throw new StrongroomError(
+        'ACCESS_DENIED',
+        `You don't have permissions to access this resource: ${op.action} is the organization's management account's`,
+      )
   }
   const conditions = op.conditions?.(input) ?? {}
   if (op.alias !== undefined) {
@@ -150,7 +163,10 @@ export function keepsPolicyAccess(
         'kms:CallerAccount': caller.account,
       },
     },
-    { ...callerPolicies(caller), resource: p.policies.load(policy, 'key', name, name) },
+    {
+      ...callerPolicies(caller, caller.account),
+      resource: p.policies.load(policy, 'key', name, name),
+    },
   )
   return r.decision === 'Allow'
 }

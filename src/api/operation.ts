@@ -4,6 +4,7 @@
  * handler runs; a handler receives only an `Authorized` context, which only the pipeline can
  * make. A new operation is one declaration; test/api/operations.test.ts walks every one.
  */
+import type { Guardrails } from '../org/organization.ts'
 import type { KeyObject } from 'node:crypto'
 import { StrongroomError } from '../errors.ts'
 import type { App } from '../app.ts'
@@ -42,18 +43,34 @@ export interface Caller {
    * them (a session tag wins over a role tag of the same key); a federated user's session tags.
    */
   readonly principalTags?: readonly (readonly [string, string])[] | undefined
+  /** The organization's guardrails when the request was authenticated (the pipeline sets them). */
+  readonly guardrails?: Guardrails | undefined
 }
 
 /**
- * The caller's own policies as the IAM engine takes them: identity, its permissions boundary,
- * and a session's policy.
+ * The policies a request of `c` on a resource of `resourceAccount` is decided with, as the IAM
+ * engine takes them: the caller's identity policies, its permissions boundary and a session's
+ * policy; the SCPs of its account (a signed caller's, never the management account's); the RCPs
+ * of the resource's account (whoever asks, anonymous callers too).
  */
-export function callerPolicies(c: Caller): {
+export function callerPolicies(
+  c: Caller,
+  resourceAccount: string,
+): {
   identity: readonly LoadedPolicy[]
   session: readonly LoadedPolicy[] | undefined
   boundary: LoadedPolicy | undefined
+  scps: (readonly LoadedPolicy[])[] | undefined
+  rcps: (readonly LoadedPolicy[])[] | undefined
 } {
-  return { identity: c.policies, session: c.session?.policies, boundary: c.boundary }
+  const g = c.guardrails
+  return {
+    identity: c.policies,
+    session: c.session?.policies,
+    boundary: c.boundary,
+    scps: c.tenant === undefined ? undefined : g?.scps(c.account),
+    rcps: g?.rcps(resourceAccount),
+  }
 }
 
 export interface CallerSession {

@@ -67,7 +67,7 @@ import {
   NO_SUCH_UPLOAD,
   noSuchBucket,
 } from './s3/common.ts'
-import { PAYLOAD_SHA256 } from './sigv4.ts'
+import { PAYLOAD_SHA256, type RequestView } from './sigv4.ts'
 import { restrictedByPublicAccessBlock } from './public-access.ts'
 
 export type { Authorized, JsonAuthorized, QueryAuthorized } from './authorized.ts'
@@ -130,7 +130,7 @@ export class Pipeline {
     if (json !== undefined) return this.handleJson(req, res, requestId, v, json)
     const r = decode(req, v)
     const now = this.now()
-    const caller = await authenticate(this.app, this.policies, now, r.view, r.pairs)
+    const caller = await this.authenticate(now, r.view, r.pairs)
     if (caller.auth !== undefined) {
       // A request without a body signed the hash of the empty payload, or it was not this request.
       const m = r.view.method
@@ -177,7 +177,7 @@ export class Pipeline {
     const q = await decodeQuery(req, v.view, v.pairs, service)
     const now = this.now()
     const signed = { service, bodyHash: q.bodyHash }
-    let caller = await authenticate(this.app, this.policies, now, q.view, q.pairs, signed)
+    let caller = await this.authenticate(now, q.view, q.pairs, signed)
     const op = this.queryOperations.find((o) => o.service === service && o.name === q.action)
     if (op === undefined)
       throw new StrongroomError(
@@ -194,7 +194,7 @@ export class Pipeline {
       try {
         // The request carries its own proof of who sent it (a web identity token).
         proven = await op.identify(q.params, this.app, now)
-        caller = proven.caller
+        caller = { ...proven.caller, guardrails: caller.guardrails }
       } catch (e) {
         // A forged, expired or unknown token is a refused attempt, and recorded as one.
         const at = await op.resource(q.params, '', { identity: this.app.identity, caller })
@@ -236,7 +236,7 @@ export class Pipeline {
     const j = await decodeJson(req, v.view, v.pairs, service)
     const now = this.now()
     const signed = { service, bodyHash: j.bodyHash }
-    const caller = await authenticate(this.app, this.policies, now, j.view, j.pairs, signed)
+    const caller = await this.authenticate(now, j.view, j.pairs, signed)
     const named = `${service}.${j.operation}`
     const op = this.jsonOperations.find((o) => `${o.service}.${o.name}` === named)
     if (op === undefined)
@@ -250,6 +250,20 @@ export class Pipeline {
     const decided = await decideJson(this, req, op, j.input, caller, requestId)
     const ctx = new JsonAuthorized(MINT, this, j, caller, requestId, decided)
     sendJsonResult(res, requestId, await op.handler(ctx))
+  }
+
+  /** The authenticate stage: who sent the request, with the organization's guardrails now. */
+  private async authenticate(
+    now: number,
+    view: RequestView,
+    pairs: readonly [string, string][],
+    signed?: Parameters<typeof authenticate>[5],
+  ): Promise<Caller> {
+    const [caller, guardrails] = await Promise.all([
+      authenticate(this.app, this.policies, now, view, pairs, signed),
+      this.app.organization.guardrails(),
+    ])
+    return { ...caller, guardrails }
   }
 
   /** Decides a query action; returns the role it assumes, if it does. Throws AccessDenied. */
@@ -267,7 +281,7 @@ export class Pipeline {
     const role = target.role
     const name = `trust policy of ${role?.name ?? ''}`
     const trust = role && this.policies.load(role.trustPolicy, 'trust', name, name)
-    const set = { ...callerPolicies(c), resource: trust }
+    const set = { ...callerPolicies(c, target.account), resource: trust }
     // What the request itself names (a boundary it sets) wins over what the target has.
     const conditions = { ...target.conditions, ...context }
     for (const action of [op.action, ...(op.also?.(q.params, c) ?? [])]) {
@@ -467,7 +481,7 @@ export class Pipeline {
       resourceAccount: bucket?.tenantId ?? c.account,
       context: { ...s.conditions, ...extra },
     }
-    const set = { ...callerPolicies(c), resource: this.bucketPolicy(bucket) }
+    const set = { ...callerPolicies(c, req.resourceAccount), resource: this.bucketPolicy(bucket) }
     // Every decision keeps its trace, so that `strongroom explain` can say which statements allowed it.
     const r = authorize(req, set, { explain: true })
     // A bucket's configuration is its owner's, whatever its policy grants (bucket-owner.ts).
@@ -509,7 +523,10 @@ export class Pipeline {
           ...resourceTags(key),
         },
       }
-      const keySet = { ...callerPolicies(c), resource: this.policies.load(text, 'key', name, name) }
+      const keySet = {
+        ...callerPolicies(c, owner.id),
+        resource: this.policies.load(text, 'key', name, name),
+      }
       const r = authorize(keyReq, keySet, { explain: true })
       this.record(s, action, arn, r.decision, r.trace, owner.id)
       d = { decision: r.decision, outsider: false }

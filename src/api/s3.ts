@@ -9,6 +9,7 @@ import { Pipeline, type PipelineOptions } from './pipeline.ts'
 import { CLOUDTRAIL_OPERATIONS } from './cloudtrail/lookup-events.ts'
 import { IAM_OPERATIONS } from './iam/table.ts'
 import { KMS_OPERATIONS } from './kms/operations.ts'
+import { ORGANIZATIONS_OPERATIONS } from './organizations/operations.ts'
 import { S3_OPERATIONS } from './s3/table.ts'
 import { STS_OPERATIONS } from './sts/operations.ts'
 import { WEB_IDENTITY_OPERATION } from './sts/web-identity.ts'
@@ -31,7 +32,11 @@ export class S3Gateway extends Pipeline {
         WEB_IDENTITY_OPERATION,
         ...IAM_OPERATIONS,
       ],
-      jsonOperations: o.jsonOperations ?? [...CLOUDTRAIL_OPERATIONS, ...KMS_OPERATIONS],
+      jsonOperations: o.jsonOperations ?? [
+        ...CLOUDTRAIL_OPERATIONS,
+        ...KMS_OPERATIONS,
+        ...ORGANIZATIONS_OPERATIONS,
+      ],
     })
   }
 }

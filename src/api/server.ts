@@ -232,12 +232,12 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
       // A query-protocol (IAM, STS) or JSON (CloudTrail) request is answered in its
       // protocol's error shape.
       const service = queryServiceOfRequest(req)
-      const json = jsonServiceOfRequest(req) !== undefined
+      const json = jsonServiceOfRequest(req)
       const { code, status, body } =
         service !== undefined
           ? encodeQueryError(e, service, requestId)
-          : json
-            ? encodeJsonError(e)
+          : json !== undefined
+            ? encodeJsonError(e, json)
             : s3Error(e, req, requestId)
       if (code === 'InternalError' || code === 'InternalFailure') logError(requestId, e, 'request')
       noteError(

@@ -20,6 +20,8 @@ export const JSON_SERVICES = {
   cloudtrail: { target: 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101' },
   // https://docs.aws.amazon.com/kms/latest/APIReference/Welcome.html
   kms: { target: 'TrentService' },
+  // https://docs.aws.amazon.com/organizations/latest/APIReference/Welcome.html
+  organizations: { target: 'AWSOrganizationsV20161128' },
 } as const
 
 export type JsonService = keyof typeof JSON_SERVICES
@@ -209,14 +211,44 @@ const JSON_WIRE: Partial<Readonly<Record<ErrorCode, readonly [string, number]>>>
   NAME_INVALID: ['ValidationException', 400],
 }
 
+/**
+ * Where a service words an error its own way: Organizations' errors
+ * (https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html and each
+ * action's).
+ */
+const SERVICE_WIRE: Partial<Record<JsonService, Partial<Record<ErrorCode, [string, number]>>>> = {
+  organizations: {
+    VALIDATION: ['InvalidInputException', 400],
+    NAME_INVALID: ['InvalidInputException', 400],
+    INVALID_MARKER: ['InvalidInputException', 400],
+    ENTITY_EXISTS: ['DuplicatePolicyException', 400],
+    MALFORMED_POLICY: ['MalformedPolicyDocumentException', 400],
+    TENANT_EXISTS: ['DuplicateAccountException', 400],
+    ORG_POLICY_NOT_FOUND: ['PolicyNotFoundException', 400],
+    ORG_POLICY_IN_USE: ['PolicyInUseException', 400],
+    ORG_TARGET_NOT_FOUND: ['TargetNotFoundException', 400],
+    ORG_DUPLICATE_ATTACHMENT: ['DuplicatePolicyAttachmentException', 400],
+    ORG_POLICY_NOT_ATTACHED: ['PolicyNotAttachedException', 400],
+    ORG_CONSTRAINT_VIOLATION: ['ConstraintViolationException', 400],
+    ORG_ACCOUNT_NOT_FOUND: ['AccountNotFoundException', 400],
+    ORG_STATUS_NOT_FOUND: ['CreateAccountStatusNotFoundException', 400],
+  },
+}
+
 /** The error as a JSON service answers it. Internal failures say nothing more than S3's do. */
-export function encodeJsonError(e: unknown): {
+export function encodeJsonError(
+  e: unknown,
+  service?: JsonService,
+): {
   readonly code: string
   readonly status: number
   readonly body: string
 } {
   const s3 = toApiError(e)
-  const mapped = e instanceof StrongroomError ? JSON_WIRE[e.code] : undefined
+  const mapped =
+    e instanceof StrongroomError
+      ? ((service === undefined ? undefined : SERVICE_WIRE[service]?.[e.code]) ?? JSON_WIRE[e.code])
+      : undefined
   const [code, status] =
     mapped ??
     (s3.code === 'InternalError'
