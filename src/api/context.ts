@@ -43,6 +43,13 @@ export function requestConditions(
     out['aws:username'] = c.userName
   } else out['aws:PrincipalType'] = 'Anonymous'
   for (const [k, v] of c.principalTags ?? []) out[`aws:PrincipalTag/${k}`] = v
+  // Every tenant is an account of the one organization: a signed caller is in it, and so is
+  // every resource (data-perimeter policies test these).
+  const org = c.guardrails?.ids.organizationId
+  if (org !== undefined) {
+    if (c.tenant !== undefined) out['aws:PrincipalOrgID'] = org
+    out['aws:ResourceOrgID'] = org
+  }
   return out
 }
 

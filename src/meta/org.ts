@@ -36,10 +36,23 @@ export interface OrgStore {
   /** Every attachment, by target then policy. */
   listOrgAttachments(): Promise<OrgAttachment[]>
   /**
-   * Attaches the policies to the target in one transaction; false (nothing changes) when one
-   * of them is attached to it already.
+   * Attaches the policies to the target in one transaction, each one of `awsManaged` or a
+   * stored policy (checked in that transaction, so that a policy deleted meanwhile is never
+   * attached): 'duplicate' or 'missing' (nothing changes) otherwise.
    */
-  attachOrgPolicies(targetId: string, policyIds: readonly string[]): Promise<boolean>
-  /** False when the policy is not attached to the target. */
-  detachOrgPolicy(targetId: string, policyId: string): Promise<boolean>
+  attachOrgPolicies(
+    targetId: string,
+    policyIds: readonly string[],
+    awsManaged: readonly string[],
+  ): Promise<'attached' | 'duplicate' | 'missing'>
+  /**
+   * Detaches a policy from the target. With `keepOneOf` (the SCPs: the stored policies of that
+   * type and the AWS-managed ids given), the last of them on the target is kept: 'last', decided
+   * in the same transaction as the delete, so that two detaches at once cannot both pass.
+   */
+  detachOrgPolicy(
+    targetId: string,
+    policyId: string,
+    keepOneOf?: { readonly type: OrgPolicyType; readonly awsManaged: readonly string[] },
+  ): Promise<'detached' | 'missing' | 'last'>
 }

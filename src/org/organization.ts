@@ -42,6 +42,8 @@ export const AWS_MANAGED: readonly OrgPolicyRecord[] = [
   },
 ]
 
+const MANAGED_IDS = AWS_MANAGED.map((p) => p.id)
+
 /** The most policies of one type on one target (Organizations' quota). */
 export const MAX_POLICIES_PER_TARGET = 5
 const SNAPSHOT_MS = 1000
@@ -78,7 +80,16 @@ export class Guardrails {
     const rcps = new Map<string, LoadedPolicy[]>()
     for (const a of attachments) {
       const p = byId.get(a.policyId)
-      if (p === undefined) continue
+      if (p === undefined) {
+        // Attached, yet gone (a delete and an attach at once, or an edited database): whatever
+        // it was, it denies, as a policy that cannot be loaded does.
+        for (const into of [scps, rcps])
+          into.set(a.targetId, [
+            ...(into.get(a.targetId) ?? []),
+            loadStoredPolicy('', into === scps ? 'scp' : 'rcp', `${a.policyId} (missing)`),
+          ])
+        continue
+      }
       const into = p.type === 'SERVICE_CONTROL_POLICY' ? scps : rcps
       const kind = p.type === 'SERVICE_CONTROL_POLICY' ? 'scp' : 'rcp'
       const list = into.get(a.targetId) ?? []
@@ -221,6 +232,11 @@ export class Organization {
     const p = await this.policy(id)
     if (AWS_MANAGED.includes(p)) throw awsManaged(p)
     const next = { ...p, ...change }
+    if (AWS_MANAGED.some((x) => x.name === next.name && x.type === p.type))
+      throw new StrongroomError(
+        'ENTITY_EXISTS',
+        `A policy with the same name already exists: ${next.name}`,
+      )
     if (change.content !== undefined) checkContent(p.type, change.content)
     if (!(await this.store.updateOrgPolicy(next))) throw policyNotFound(id)
     this.changed()
@@ -301,7 +317,9 @@ export class Organization {
         (a) => a.targetId === targetId && a.policyId === FULL_AWS_ACCESS,
       )
     const rows = implicit ? [FULL_AWS_ACCESS, p.id] : [p.id]
-    if (!(await this.store.attachOrgPolicies(targetId, rows)))
+    const r = await this.store.attachOrgPolicies(targetId, rows, MANAGED_IDS)
+    if (r === 'missing') throw policyNotFound(p.id)
+    if (r === 'duplicate')
       throw new StrongroomError(
         'ORG_DUPLICATE_ATTACHMENT',
         `The policy ${p.id} is already attached to ${targetId}`,
@@ -318,12 +336,20 @@ export class Organization {
         'ORG_POLICY_NOT_ATTACHED',
         `The policy ${p.id} is not attached to ${targetId}`,
       )
-    if (p.type === 'SERVICE_CONTROL_POLICY' && now.length === 1)
-      throw new StrongroomError(
-        'ORG_CONSTRAINT_VIOLATION',
-        `You cannot remove the last service control policy from ${targetId}: attach another first`,
-      )
-    if (!(await this.store.detachOrgPolicy(targetId, p.id)))
+    const last = new StrongroomError(
+      'ORG_CONSTRAINT_VIOLATION',
+      `You cannot remove the last service control policy from ${targetId}: attach another first`,
+    )
+    const scp = p.type === 'SERVICE_CONTROL_POLICY'
+    if (scp && now.length === 1) throw last
+    // Decided again with the delete: two detaches at once cannot both take a target's last two.
+    const r = await this.store.detachOrgPolicy(
+      targetId,
+      p.id,
+      scp ? { type: 'SERVICE_CONTROL_POLICY', awsManaged: MANAGED_IDS } : undefined,
+    )
+    if (r === 'last') throw last
+    if (r === 'missing')
       throw new StrongroomError(
         'ORG_POLICY_NOT_ATTACHED',
         `The policy ${p.id} is not attached to ${targetId}`,

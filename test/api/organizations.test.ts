@@ -198,6 +198,50 @@ describe('Organizations', () => {
     assert.equal((await g.send(g.admin, { method: 'GET', path: '/rcp-bucket' })).status, 200)
   })
 
+  it('aws:PrincipalOrgID and aws:ResourceOrgID carry the organization, so a data-perimeter RCP keeps strangers out', async () => {
+    const d = await org(mgmt, 'DescribeOrganization')
+    const orgId = (d.body.Organization as { Id: string }).Id
+    assert.equal((await g.send(g.admin, { method: 'PUT', path: '/perimeter' })).status, 200)
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:ListBucket',
+          Resource: 'arn:aws:s3:::perimeter',
+        },
+      ],
+    })
+    await g.send(g.admin, { method: 'DELETE', path: '/perimeter?publicAccessBlock' })
+    assert.equal(
+      (await g.send(g.admin, { method: 'PUT', path: '/perimeter?policy', body: policy })).status,
+      204,
+    )
+    assert.equal((await g.send(undefined, { method: 'GET', path: '/perimeter' })).status, 200)
+    const id = await createPolicy(
+      'perimeter',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: '*',
+            Condition: { StringNotEqualsIfExists: { 'aws:PrincipalOrgID': orgId } },
+          },
+        ],
+      }),
+      'RESOURCE_CONTROL_POLICY',
+    )
+    assert.equal((await org(mgmt, 'AttachPolicy', { PolicyId: id, TargetId: rootId })).status, 200)
+    assert.equal((await g.send(undefined, { method: 'GET', path: '/perimeter' })).status, 403)
+    assert.equal((await g.send(g.admin, { method: 'GET', path: '/perimeter' })).status, 200)
+    assert.equal((await org(mgmt, 'DetachPolicy', { PolicyId: id, TargetId: rootId })).status, 200)
+    assert.equal((await g.send(undefined, { method: 'GET', path: '/perimeter' })).status, 200)
+  })
+
   it('attack: a member account calling the management account’s operations is refused before any handler runs', async () => {
     for (const [op, input] of [
       ['CreatePolicy', { Name: 'x', Content: DENY_ALL, Type: 'SERVICE_CONTROL_POLICY' }],
@@ -210,6 +254,59 @@ describe('Organizations', () => {
       assert.equal(r.type, 'AccessDeniedException', op)
     }
     assert.equal(await g.app.identity.findTenant('evil'), undefined)
+  })
+
+  it('attack: an attach and a delete of one policy at once never leave the policy attached yet gone, which would restrict nothing (review)', async () => {
+    const o = g.app.organization
+    for (let round = 0; round < 5; round++) {
+      const p = await o.createPolicy(
+        'SERVICE_CONTROL_POLICY',
+        `race-${String(round)}`,
+        '',
+        DENY_ALL,
+      )
+      const [attached, deleted] = await Promise.allSettled([
+        o.attach(p.id, acme.id),
+        o.deletePolicy(p.id),
+      ])
+      assert.ok(
+        attached.status === 'rejected' || deleted.status === 'rejected',
+        `round ${String(round)}: both the attach and the delete went through`,
+      )
+      if (attached.status === 'fulfilled') {
+        assert.equal((await g.send(g.admin, { method: 'GET', path: '/' })).status, 403)
+        await o.detach(p.id, acme.id)
+        await o.deletePolicy(p.id)
+      }
+      assert.equal((await g.send(g.admin, { method: 'GET', path: '/' })).status, 200)
+    }
+  })
+
+  it('attack: two detaches at once, to leave an account with no SCP (review)', async () => {
+    const o = g.app.organization
+    const only = await o.createPolicy(
+      'SERVICE_CONTROL_POLICY',
+      'only-list',
+      '',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }],
+      }),
+    )
+    await o.attach(only.id, acme.id)
+    const r = await Promise.allSettled([
+      o.detach('p-FullAWSAccess', acme.id),
+      o.detach(only.id, acme.id),
+    ])
+    assert.equal(r.filter((x) => x.status === 'fulfilled').length, 1)
+    const left = await o.policiesFor(acme.id, 'SERVICE_CONTROL_POLICY')
+    assert.equal(left.length, 1)
+    if (left[0]?.id === only.id) {
+      assert.equal((await g.send(g.admin, { method: 'GET', path: '/kept-after' })).status, 403)
+      await o.attach('p-FullAWSAccess', acme.id)
+    }
+    await o.detach(only.id, acme.id)
+    await o.deletePolicy(only.id)
   })
 
   it('answers bad input with Organizations’ exceptions, nothing half-applied', async () => {
@@ -253,6 +350,11 @@ describe('Organizations', () => {
         'CreateAccountStatusNotFoundException',
       ],
       ['ListRoots', { Colour: 1 }, 'InvalidInputException'],
+      [
+        'CreateAccount',
+        { AccountName: 'half', Email: 'a@example.com', RoleName: 'bad name/!' },
+        'InvalidInputException',
+      ],
     ]
     for (const [op, input, type] of cases)
       assert.equal(
@@ -260,6 +362,13 @@ describe('Organizations', () => {
         type,
         `${op} ${JSON.stringify(input).slice(0, 80)}`,
       )
+    assert.equal(await g.app.identity.findTenant('half'), undefined, 'no account is left half made')
+    const mine = await createPolicy('renamed', DENY_DELETE)
+    assert.equal(
+      (await org(mgmt, 'UpdatePolicy', { PolicyId: mine, Name: 'FullAWSAccess' })).type,
+      'DuplicatePolicyException',
+    )
+    assert.equal((await org(mgmt, 'DeletePolicy', { PolicyId: mine })).status, 200)
     const names = await org(mgmt, 'ListPolicies', { Filter: 'SERVICE_CONTROL_POLICY' })
     assert.ok(
       !(names.body.Policies as { Name: string }[]).some((p) => ['bad', 'big'].includes(p.Name)),

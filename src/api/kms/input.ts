@@ -59,9 +59,10 @@ export function page<T>(
   sortKey: (item: T) => string,
   max: number,
   fallback: number,
+  names: { readonly limit: string; readonly marker: string } = { limit: 'Limit', marker: 'Marker' },
 ): { items: T[]; Truncated: boolean; NextMarker?: string } {
-  const limit = int(input, 'Limit', 1, max) ?? fallback
-  const m = input.Marker
+  const limit = int(input, names.limit, 1, max) ?? fallback
+  const m = input[names.marker]
   let after: string | undefined
   if (m !== undefined) {
     const raw = typeof m === 'string' && m.length <= 1024 ? Buffer.from(m, 'base64url') : undefined

@@ -114,14 +114,12 @@ function op(
  */
 function onePage<T>(input: Input, items: readonly T[], key: (item: T) => string) {
   const p = page(
-    {
-      ...(input.MaxResults === undefined ? {} : { Limit: input.MaxResults }),
-      ...(input.NextToken === undefined ? {} : { Marker: input.NextToken }),
-    },
+    input,
     [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
     key,
     20,
     20,
+    { limit: 'MaxResults', marker: 'NextToken' },
   )
   return { items: p.items, more: p.NextMarker === undefined ? {} : { NextToken: p.NextMarker } }
 }
@@ -153,7 +151,7 @@ export const ORGANIZATIONS_OPERATIONS: readonly JsonOperation[] = [
         FeatureSet: 'ALL',
         MasterAccountArn: `arn:aws:organizations::${mgmt}:account/${ids.organizationId}/${mgmt}`,
         MasterAccountId: mgmt,
-        AvailablePolicyTypes: [{ Type: 'SERVICE_CONTROL_POLICY', Status: 'ENABLED' }],
+        AvailablePolicyTypes: POLICY_TYPES.map((Type) => ({ Type, Status: 'ENABLED' })),
       },
     }
   }),
@@ -181,6 +179,9 @@ export const ORGANIZATIONS_OPERATIONS: readonly JsonOperation[] = [
         throw invalid('AccountName and Email are required')
       if (ctx.input.Tags !== undefined) throw invalid('Tags on accounts are not supported')
       const roleName = str(ctx.input, 'RoleName', 64) ?? ACCESS_ROLE
+      // Checked before anything is made: a refused role must not leave an account behind.
+      if (!/^[\w+=,.@-]{1,64}$/.test(roleName))
+        throw invalid('RoleName is 1 to 64 letters, digits and + = , . @ _ -')
       const { mgmt } = await org(ctx)
       const t = await ctx.identity.createTenant(name)
       await ctx.identity.createRole(t, {

@@ -41,28 +41,66 @@ export function orgConformance(make: MakeStore): void {
         )
       }))
 
-    it('attaches policies to targets together, refuses a second attachment, detaches, and deletes only what is attached nowhere', () =>
+    it('attaches policies to targets together, refuses a second attachment or a policy that is gone, detaches, and deletes only what is attached nowhere', () =>
       using(make, async (store) => {
         const p = scp(1)
+        const managed = ['p-FullAWSAccess']
         await store.createOrgPolicy(p)
-        assert.equal(await store.attachOrgPolicies('111122223333', ['p-FullAWSAccess', p.id]), true)
-        assert.equal(await store.attachOrgPolicies('r-abcd', [p.id]), true)
+        assert.equal(
+          await store.attachOrgPolicies('111122223333', ['p-FullAWSAccess', p.id], managed),
+          'attached',
+        )
+        assert.equal(await store.attachOrgPolicies('r-abcd', [p.id], managed), 'attached')
         // One already attached: nothing changes.
-        assert.equal(await store.attachOrgPolicies('r-abcd', ['p-FullAWSAccess', p.id]), false)
+        assert.equal(
+          await store.attachOrgPolicies('r-abcd', ['p-FullAWSAccess', p.id], managed),
+          'duplicate',
+        )
+        // A policy neither AWS's nor stored is never attached, nor what came with it.
+        assert.equal(
+          await store.attachOrgPolicies('r-abcd', ['p-FullAWSAccess', 'p-gone0000'], managed),
+          'missing',
+        )
         assert.deepEqual(await store.listOrgAttachments(), [
           { policyId: p.id, targetId: '111122223333' },
           { policyId: 'p-FullAWSAccess', targetId: '111122223333' },
           { policyId: p.id, targetId: 'r-abcd' },
         ])
         assert.equal(await store.deleteOrgPolicy(p.id), 'attached')
-        assert.equal(await store.detachOrgPolicy('r-abcd', p.id), true)
-        assert.equal(await store.detachOrgPolicy('r-abcd', p.id), false)
-        assert.equal(await store.detachOrgPolicy('111122223333', p.id), true)
+        const keep = { type: 'SERVICE_CONTROL_POLICY' as const, awsManaged: managed }
+        // The target's last SCP is kept; without the rule it goes.
+        assert.equal(await store.detachOrgPolicy('r-abcd', p.id, keep), 'last')
+        assert.equal(await store.detachOrgPolicy('r-abcd', p.id), 'detached')
+        assert.equal(await store.detachOrgPolicy('r-abcd', p.id), 'missing')
+        assert.equal(await store.detachOrgPolicy('111122223333', p.id, keep), 'detached')
+        assert.equal(await store.detachOrgPolicy('111122223333', 'p-FullAWSAccess', keep), 'last')
         assert.equal(await store.deleteOrgPolicy(p.id), 'deleted')
         assert.equal(await store.deleteOrgPolicy(p.id), 'missing')
         assert.deepEqual(await store.listOrgAttachments(), [
           { policyId: 'p-FullAWSAccess', targetId: '111122223333' },
         ])
+      }))
+
+    it('two detaches at once never take a target’s last two SCPs', () =>
+      using(make, async (store) => {
+        const managed = ['p-FullAWSAccess']
+        const p = scp(1)
+        await store.createOrgPolicy(p)
+        const keep = { type: 'SERVICE_CONTROL_POLICY' as const, awsManaged: managed }
+        for (let round = 0; round < 5; round++) {
+          assert.equal(
+            await store.attachOrgPolicies('111122223333', ['p-FullAWSAccess', p.id], managed),
+            'attached',
+          )
+          const r = await Promise.all([
+            store.detachOrgPolicy('111122223333', 'p-FullAWSAccess', keep),
+            store.detachOrgPolicy('111122223333', p.id, keep),
+          ])
+          assert.deepEqual([...r].sort(), ['detached', 'last'], `round ${String(round)}`)
+          const left = await store.listOrgAttachments()
+          assert.equal(left.length, 1)
+          await store.detachOrgPolicy('111122223333', left[0]?.policyId ?? '')
+        }
       }))
   })
 }

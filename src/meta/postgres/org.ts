@@ -1,7 +1,8 @@
 /**
  * OrgStore on PostgreSQL: the organization's policies and their attachments. A policy is
- * deleted only under a lock that an attachment to it also takes (its row), so that a delete and
- * an attach at once cannot leave an attachment to a policy that is gone.
+ * deleted under a lock that an attachment to it also takes (its row), and an attachment is made
+ * only to a policy that exists, so that a delete and an attach at once cannot leave an attachment
+ * to a policy that is gone.
  */
 import { StrongroomError } from '../../errors.ts'
 import type { OrgAttachment, OrgPolicyRecord, OrgPolicyType, OrgStore } from '../org.ts'
@@ -65,33 +66,66 @@ export class PgOrgStore implements OrgStore {
     )
   }
 
-  async attachOrgPolicies(targetId: string, policyIds: readonly string[]): Promise<boolean> {
+  async attachOrgPolicies(
+    targetId: string,
+    policyIds: readonly string[],
+    awsManaged: readonly string[],
+  ): Promise<'attached' | 'duplicate' | 'missing'> {
     try {
-      await this.db.tx(async (c) => {
+      return await this.db.tx(async (c) => {
         for (const id of policyIds) {
-          // Takes the policy's row lock (a stored one), which a delete of it waits for.
-          await c.query('SELECT 1 FROM org_policies WHERE id = $1 FOR SHARE', [id])
+          if (!awsManaged.includes(id)) {
+            // The policy's row lock, which a delete of it waits for: it exists until commit.
+            const found = await c.query('SELECT 1 FROM org_policies WHERE id = $1 FOR SHARE', [id])
+            if ((found.rowCount ?? 0) === 0) throw new Missing()
+          }
           await c.query('INSERT INTO org_attachments (policy_id, target_id) VALUES ($1, $2)', [
             id,
             targetId,
           ])
         }
+        return 'attached' as const
       })
-      return true
     } catch (e) {
-      if (isUniqueViolation(e)) return false
+      if (e instanceof Missing) return 'missing'
+      if (isUniqueViolation(e)) return 'duplicate'
       throw e
     }
   }
 
-  async detachOrgPolicy(targetId: string, policyId: string): Promise<boolean> {
-    const r = await this.db.any.query(
-      'DELETE FROM org_attachments WHERE policy_id = $1 AND target_id = $2',
-      [policyId, targetId],
-    )
-    return (r.rowCount ?? 0) > 0
+  async detachOrgPolicy(
+    targetId: string,
+    policyId: string,
+    keepOneOf?: { readonly type: OrgPolicyType; readonly awsManaged: readonly string[] },
+  ): Promise<'detached' | 'missing' | 'last'> {
+    return this.db.tx(async (c) => {
+      // Every attachment of the target, locked: two detaches at once take turns, and the second
+      // counts what the first left.
+      const rows = (
+        await c.query(
+          `SELECT a.policy_id, p.type FROM org_attachments a LEFT JOIN org_policies p
+          ON p.id = a.policy_id WHERE a.target_id = $1 FOR UPDATE OF a`,
+          [targetId],
+        )
+      ).rows as Row[]
+      if (!rows.some((r) => r.policy_id === policyId)) return 'missing'
+      if (keepOneOf !== undefined) {
+        const kept = rows.filter(
+          (r) => keepOneOf.awsManaged.includes(text(r.policy_id)) || r.type === keepOneOf.type,
+        )
+        if (kept.length === 1 && kept[0]?.policy_id === policyId) return 'last'
+      }
+      await c.query('DELETE FROM org_attachments WHERE policy_id = $1 AND target_id = $2', [
+        policyId,
+        targetId,
+      ])
+      return 'detached'
+    })
   }
 }
+
+/** A policy to attach that is neither AWS's nor stored (ends the transaction). */
+class Missing extends Error {}
 
 function duplicate(e: unknown, p: OrgPolicyRecord): unknown {
   if (!isUniqueViolation(e)) return e

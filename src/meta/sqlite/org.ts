@@ -71,32 +71,64 @@ export class SqliteOrgStore implements OrgStore {
     )
   }
 
-  attachOrgPolicies(targetId: string, policyIds: readonly string[]): Promise<boolean> {
+  attachOrgPolicies(
+    targetId: string,
+    policyIds: readonly string[],
+    awsManaged: readonly string[],
+  ): Promise<'attached' | 'duplicate' | 'missing'> {
     return settle(() => {
       try {
-        this.db.tx(() => {
-          for (const id of policyIds)
+        return this.db.tx(() => {
+          for (const id of policyIds) {
+            const known =
+              awsManaged.includes(id) ||
+              this.db.stmt('SELECT 1 FROM org_policies WHERE id = ?').get(id) !== undefined
+            if (!known) throw new Missing()
             this.db
               .stmt('INSERT INTO org_attachments (policy_id, target_id) VALUES (?, ?)')
               .run(id, targetId)
+          }
+          return 'attached' as const
         })
-        return true
       } catch (e) {
-        if (isUniqueViolation(e)) return false
+        if (e instanceof Missing) return 'missing'
+        if (isUniqueViolation(e)) return 'duplicate'
         throw e
       }
     })
   }
 
-  detachOrgPolicy(targetId: string, policyId: string): Promise<boolean> {
-    return settle(
-      () =>
+  detachOrgPolicy(
+    targetId: string,
+    policyId: string,
+    keepOneOf?: { readonly type: OrgPolicyType; readonly awsManaged: readonly string[] },
+  ): Promise<'detached' | 'missing' | 'last'> {
+    return settle(() =>
+      this.db.tx(() => {
+        const rows = this.db
+          .stmt(
+            `SELECT a.policy_id, p.type FROM org_attachments a LEFT JOIN org_policies p
+            ON p.id = a.policy_id WHERE a.target_id = ?`,
+          )
+          .all(targetId) as Row[]
+        if (!rows.some((r) => r.policy_id === policyId)) return 'missing'
+        if (keepOneOf !== undefined) {
+          const kept = rows.filter(
+            (r) => keepOneOf.awsManaged.includes(str(r.policy_id)) || r.type === keepOneOf.type,
+          )
+          if (kept.length === 1 && kept[0]?.policy_id === policyId) return 'last'
+        }
         this.db
           .stmt('DELETE FROM org_attachments WHERE policy_id = ? AND target_id = ?')
-          .run(policyId, targetId).changes > 0,
+          .run(policyId, targetId)
+        return 'detached'
+      }),
     )
   }
 }
+
+/** A policy to attach that is neither AWS's nor stored (ends the transaction). */
+class Missing extends Error {}
 
 function duplicate(e: unknown, p: OrgPolicyRecord): unknown {
   if (!isUniqueViolation(e)) return e
