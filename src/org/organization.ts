@@ -141,10 +141,10 @@ export class Organization {
 
   /** The organization's and its root's ids, made once for the installation. */
   ids(): Promise<OrgIds> {
-    this.kept ??= this.keepIds()
     // A failed read is not kept: the next call reads again.
-    this.kept.catch(() => {
+    this.kept ??= this.keepIds().catch((e: unknown) => {
       this.kept = undefined
+      throw e
     })
     return this.kept
   }
@@ -271,12 +271,22 @@ export class Organization {
 
   /** The policies of a type attached to a target: FullAWSAccess when it never had an SCP. */
   async policiesFor(targetId: string, type: OrgPolicyType): Promise<OrgPolicyRecord[]> {
+    return (await this.attached(targetId, type)).policies
+  }
+
+  /** The policies of a type on a target, and whether they are FullAWSAccess held implicitly. */
+  private async attached(
+    targetId: string,
+    type: OrgPolicyType,
+  ): Promise<{ policies: OrgPolicyRecord[]; implicit: boolean }> {
     const attached = (await this.store.listOrgAttachments()).filter((a) => a.targetId === targetId)
     const all = await this.listPolicies(type)
-    const mine = all.filter((p) => attached.some((a) => a.policyId === p.id))
     if (type === 'SERVICE_CONTROL_POLICY' && !attached.some((a) => isScp(all, a.policyId)))
-      return AWS_MANAGED.filter((p) => p.id === FULL_AWS_ACCESS)
-    return mine
+      return { policies: AWS_MANAGED.filter((p) => p.id === FULL_AWS_ACCESS), implicit: true }
+    return {
+      policies: all.filter((p) => attached.some((a) => a.policyId === p.id)),
+      implicit: false,
+    }
   }
 
   /** The targets a policy is attached to (FullAWSAccess: every target that never had an SCP too). */
@@ -297,7 +307,7 @@ export class Organization {
   async attach(policyId: string, targetId: string): Promise<void> {
     const p = await this.policy(policyId)
     await this.target(targetId)
-    const now = await this.policiesFor(targetId, p.type)
+    const { policies: now, implicit } = await this.attached(targetId, p.type)
     if (now.some((x) => x.id === p.id))
       throw new StrongroomError(
         'ORG_DUPLICATE_ATTACHMENT',
@@ -309,13 +319,6 @@ export class Organization {
         `${targetId} already has ${String(MAX_POLICIES_PER_TARGET)} policies of type ${p.type}, the most a target may have`,
       )
     // A target that had FullAWSAccess implicitly keeps it, now as a row of its own.
-    const implicit =
-      p.type === 'SERVICE_CONTROL_POLICY' &&
-      now.length === 1 &&
-      now[0]?.id === FULL_AWS_ACCESS &&
-      !(await this.store.listOrgAttachments()).some(
-        (a) => a.targetId === targetId && a.policyId === FULL_AWS_ACCESS,
-      )
     const rows = implicit ? [FULL_AWS_ACCESS, p.id] : [p.id]
     const r = await this.store.attachOrgPolicies(targetId, rows, MANAGED_IDS)
     if (r === 'missing') throw policyNotFound(p.id)
