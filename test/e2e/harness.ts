@@ -225,6 +225,13 @@ export function putUserPolicy(tenant: string, user: string, name: string, doc: o
   ])
 }
 
+/** A new user of `tenant` with one inline policy, and its access key. */
+export function newUser(tenant: string, user: string, doc: object): Creds {
+  strongroom(['user', 'create', '--tenant', tenant, user])
+  putUserPolicy(tenant, user, 'policy', doc)
+  return newKey(tenant, user)
+}
+
 /** Starts the gateway (with extra environment, such as timeouts) and creates the two tenants. */
 export async function start(extraEnv: Record<string, string> = {}): Promise<void> {
   server = await spawnServe(

@@ -19,12 +19,10 @@ import {
   endpoint,
   env,
   needs,
-  newKey,
-  putUserPolicy,
+  newUser,
   run,
   start,
   stop,
-  strongroom,
   work,
   type Creds,
 } from './harness.ts'
@@ -33,12 +31,10 @@ let keeper: Creds
 
 before(async () => {
   await start()
-  strongroom(['user', 'create', '--tenant', 'vision', 'keeper'])
-  putUserPolicy('vision', 'keeper', 'keys', {
+  keeper = newUser('vision', 'keeper', {
     Version: '2012-10-17',
     Statement: [{ Effect: 'Allow', Action: ['kms:*', 's3:*'], Resource: '*' }],
   })
-  keeper = newKey('vision', 'keeper')
 })
 after(stop)
 

@@ -9,28 +9,16 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import {
-  endpoint,
-  needs,
-  newKey,
-  putUserPolicy,
-  run,
-  start,
-  stop,
-  strongroom,
-  type Creds,
-} from './harness.ts'
+import { endpoint, needs, newUser, run, start, stop, type Creds } from './harness.ts'
 
 let platform: Creds
 
 before(async () => {
   await start()
-  strongroom(['user', 'create', '--tenant', 'vision', 'terraform'])
-  putUserPolicy('vision', 'terraform', 'platform', {
+  platform = newUser('vision', 'terraform', {
     Version: '2012-10-17',
     Statement: [{ Effect: 'Allow', Action: ['iam:*', 'kms:*', 's3:*', 'sts:*'], Resource: '*' }],
   })
-  platform = newKey('vision', 'terraform')
 })
 after(stop)
 
