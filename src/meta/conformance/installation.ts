@@ -12,6 +12,8 @@ export function installationConformance(make: MakeStore): void {
       rootMode: 'passphrase',
       rootKdf: '{"alg":"scrypt"}',
       rootCheck: Buffer.from('check value 1'),
+      rootStore: null,
+      rootWrapped: null,
     }
 
     it('has no installation until one is put, then returns it exactly', async () => {
@@ -47,6 +49,32 @@ export function installationConformance(make: MakeStore): void {
         assert.equal(got?.id, record.id)
         assert.equal(got.rootKdf, record.rootKdf)
         assert.equal(got.createdAt, record.createdAt)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('replaces how the root is kept in one write, and keeps the rest', async () => {
+      const store = await make()
+      try {
+        await store.putInstallation(record)
+        const root = {
+          rootMode: 'pkcs11' as const,
+          rootKdf: null,
+          rootCheck: Buffer.from('check value 3'),
+          rootStore: '{"key":"root","kind":"pkcs11"}',
+          rootWrapped: Buffer.from('wrapped system root'),
+        }
+        await store.setRoot(root)
+        const got = await store.getInstallation()
+        assert.deepEqual(
+          {
+            ...got,
+            rootCheck: Buffer.from(got?.rootCheck ?? []),
+            rootWrapped: Buffer.from(got?.rootWrapped ?? []),
+          },
+          { ...record, ...root },
+        )
       } finally {
         await store.close()
       }

@@ -362,6 +362,11 @@ const LATER: readonly string[] = [
     PRIMARY KEY (target_id, policy_id)
   );
   CREATE INDEX org_attachments_by_policy ON org_attachments (policy_id);`,
+  // 21: a root kept in an external key store: its settings and the system root it wraps.
+  `ALTER TABLE installation DROP CONSTRAINT installation_root_mode_check;
+  ALTER TABLE installation ADD CONSTRAINT installation_root_mode_check
+    CHECK (root_mode IN ('key', 'passphrase', 'dev', 'pkcs11', 'vault', 'awskms'));
+  ALTER TABLE installation ADD COLUMN root_store TEXT, ADD COLUMN root_wrapped BYTEA;`,
 ]
 
 /** The schema version this build writes. */

@@ -1,5 +1,10 @@
 /** InstallationStore on SQLite. */
-import type { InstallationRecord, InstallationStore, RootKeyMode } from '../installation.ts'
+import type {
+  InstallationRecord,
+  InstallationStore,
+  RootKeyMode,
+  RootRecord,
+} from '../installation.ts'
 import { bytes, num, str, type Row, type SqliteDb, settle } from './db.ts'
 
 export class SqliteInstallationStore implements InstallationStore {
@@ -19,6 +24,8 @@ export class SqliteInstallationStore implements InstallationStore {
           rootMode: str(r.root_mode) as RootKeyMode,
           rootKdf: r.root_kdf === null ? null : str(r.root_kdf),
           rootCheck: bytes(r.root_check),
+          rootStore: r.root_store === null ? null : str(r.root_store),
+          rootWrapped: r.root_wrapped === null ? null : bytes(r.root_wrapped),
         }
       )
     })
@@ -28,15 +35,25 @@ export class SqliteInstallationStore implements InstallationStore {
     return settle(() => {
       this.db
         .stmt(
-          'INSERT INTO installation (id, created_at, root_mode, root_kdf, root_check) VALUES (?, ?, ?, ?, ?)',
+          'INSERT INTO installation (id, created_at, root_mode, root_kdf, root_check, root_store, root_wrapped) VALUES (?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(i.id, i.createdAt, i.rootMode, i.rootKdf, i.rootCheck)
+        .run(i.id, i.createdAt, i.rootMode, i.rootKdf, i.rootCheck, i.rootStore, i.rootWrapped)
     })
   }
 
   setRootCheck(check: Uint8Array): Promise<void> {
     return settle(() => {
       this.db.stmt('UPDATE installation SET root_check = ?').run(check)
+    })
+  }
+
+  setRoot(r: RootRecord): Promise<void> {
+    return settle(() => {
+      this.db
+        .stmt(
+          'UPDATE installation SET root_mode = ?, root_kdf = ?, root_check = ?, root_store = ?, root_wrapped = ?',
+        )
+        .run(r.rootMode, r.rootKdf, r.rootCheck, r.rootStore, r.rootWrapped)
     })
   }
 

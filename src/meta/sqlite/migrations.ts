@@ -421,4 +421,23 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX org_attachments_by_policy ON org_attachments (policy_id);
   `,
+  // 21: a root kept in an external key store (PKCS#11, Vault Transit, AWS KMS): its settings
+  // (for messages) and the system root it wraps. SQLite cannot alter a CHECK: the one-row table
+  // is rebuilt.
+  `
+  CREATE TABLE installation_21 (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    root_mode TEXT NOT NULL
+      CHECK (root_mode IN ('key', 'passphrase', 'dev', 'pkcs11', 'vault', 'awskms')),
+    root_kdf TEXT,
+    root_check BLOB NOT NULL,
+    root_store TEXT,
+    root_wrapped BLOB
+  ) STRICT;
+  INSERT INTO installation_21 (id, created_at, root_mode, root_kdf, root_check)
+    SELECT id, created_at, root_mode, root_kdf, root_check FROM installation;
+  DROP TABLE installation;
+  ALTER TABLE installation_21 RENAME TO installation;
+  `,
 ]
