@@ -18,6 +18,15 @@ import { StrongroomError } from './errors.ts'
 import { IdentityService } from './identity/service.ts'
 import type { KeyCatalog } from './kms/catalog.ts'
 import { LocalKms } from './kms/local.ts'
+import {
+  isExternal,
+  migrateRoot,
+  newExternalRoot,
+  openExternalRoot,
+  type MigrationReport,
+} from './kms/external/install.ts'
+import { openKeyStore } from './kms/external/index.ts'
+import type { ExternalRoot } from './kms/external/port.ts'
 import type { KeyProvider } from './kms/provider.ts'
 import type { RootSealer } from './kms/sealer.ts'
 import { SessionTokens, tokenKeyLabel } from './sts/token.ts'
@@ -34,7 +43,7 @@ import {
   type ScryptParams,
 } from './kms/root.ts'
 import type { AuditStore } from './meta/audit.ts'
-import type { SystemValues } from './meta/installation.ts'
+import type { InstallationRecord, SystemValues } from './meta/installation.ts'
 import type { RootKeyMode } from './meta/installation.ts'
 import { PgMetadataStore } from './meta/postgres/store.ts'
 import { MIGRATIONS } from './meta/sqlite/migrations.ts'
@@ -147,8 +156,14 @@ export async function initDataDir(
   options: { dev: boolean; clock?: Clock },
 ): Promise<InitResult> {
   const dir = config.dataDir
+  const external = config.keyStore !== undefined
   const source = options.dev ? undefined : rootSource(config)
-  if (!options.dev && source === undefined)
+  if (external && (options.dev || source !== undefined))
+    throw new StrongroomError(
+      'USAGE',
+      `--key-provider ${config.keyProvider ?? ''} keeps the root in the key store: give no root key, passphrase or --dev with it`,
+    )
+  if (!options.dev && !external && source === undefined)
     throw new StrongroomError(
       'ROOT_KEY_MISSING',
       `${NO_ROOT_KEY}, or use --dev for a throwaway key stored beside the data`,
@@ -180,10 +195,14 @@ export async function initDataDir(
       )
     }
   }
-  let rootKey: Buffer
+  let rootKey: Buffer | undefined
   let rootMode: RootKeyMode
   let kdf: ScryptParams | null = null
-  if (source === undefined) {
+  const id = randomUUID()
+  let wrapped: { rootStore: string; rootWrapped: Buffer } | undefined
+  if (config.keyStore !== undefined) {
+    rootMode = config.keyStore.settings.kind
+  } else if (source === undefined) {
     rootKey = randomBytes(32)
     rootMode = 'dev'
   } else if (source.kind === 'passphrase') {
@@ -202,10 +221,15 @@ export async function initDataDir(
   // An empty directory given to init (made with a plain `mkdir`) becomes owner-only too.
   await chmod(dir, 0o700)
   try {
-    if (rootMode === 'dev')
+    if (rootMode === 'dev' && rootKey !== undefined)
       await writeSecretFile(join(dir, DEV_KEY_FILE), rootKey.toString('hex') + '\n')
+    if (external) {
+      const made = await newExternalRoot(config, id)
+      rootKey = made.rootKey
+      wrapped = made
+    }
+    if (rootKey === undefined) throw new StrongroomError('INTERNAL', 'no root key was made')
     const store = await openStore(config, true)
-    const id = randomUUID()
     try {
       if (config.meta !== undefined && (await store.getInstallation()) !== undefined)
         throw new StrongroomError(
@@ -222,6 +246,8 @@ export async function initDataDir(
           rootMode,
           rootKdf: kdf === null ? null : JSON.stringify(kdf),
         }),
+        rootStore: wrapped?.rootStore ?? null,
+        rootWrapped: wrapped?.rootWrapped ?? null,
       })
     } finally {
       await store.close()
@@ -233,7 +259,7 @@ export async function initDataDir(
     else for (const f of await readdir(dir)) await rm(join(dir, f), { force: true })
     throw e
   } finally {
-    rootKey.fill(0)
+    rootKey?.fill(0)
   }
 }
 
@@ -264,7 +290,19 @@ export async function migrateMetadata(
 }
 
 /** Opens an initialised data directory: metadata, root key check, key service, due key maintenance. */
-export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
+/** What every opening of a data directory starts with: its store, and its root, proven. */
+interface OpenRoot {
+  readonly store: MetadataStore
+  readonly inst: InstallationRecord
+  readonly rootKey: Buffer
+  readonly external: ExternalRoot | undefined
+}
+
+/**
+ * Opens the metadata store, finds the installation and proves its root: the root key (given,
+ * from the passphrase or --dev), or the system root the external key store unwraps.
+ */
+async function openRoot(config: Config): Promise<OpenRoot> {
   const dir = config.dataDir
   const info = await stat(dir).catch((e: unknown) => {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
@@ -288,6 +326,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     )
   }
   const store = await openStore(config, false)
+  let external: ExternalRoot | undefined
   try {
     // Checked once the directory is known to be ours: a foreign one is reported as such.
     refuseOpenDirectory(dir, info.mode)
@@ -301,7 +340,12 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
           : 'the metadata database `meta` names holds no installation; run `strongroom init` with this configuration first',
       )
     }
-    const rootKey = await loadRootKey(config, inst.rootMode, inst.rootKdf)
+    let rootKey: Buffer
+    if (isExternal(inst.rootMode)) {
+      const opened = await openExternalRoot(config, inst)
+      external = opened.external
+      rootKey = opened.rootKey
+    } else rootKey = await loadRootKey(config, inst.rootMode, inst.rootKdf)
     const binding = { installationId: inst.id, rootMode: inst.rootMode, rootKdf: inst.rootKdf }
     const { legacy } = verifyRootCheck(
       rootKey,
@@ -311,8 +355,23 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     )
     // A format-1 check value (a MAC under the raw root key) is replaced once the key is proven.
     if (legacy) await store.setRootCheck(rootCheck(rootKey, binding))
+    return { store, inst, rootKey, external }
+  } catch (e) {
+    await external?.close()
+    await store.close()
+    throw e
+  }
+}
+
+export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const { store, rootKey, external } = await openRoot(config)
+  try {
     const clock = clockOf(options)
-    const kms = new LocalKms(store, rootKey, { region: config.region, clock })
+    const kms = new LocalKms(store, rootKey, {
+      region: config.region,
+      clock,
+      ...(external === undefined ? {} : { external }),
+    })
     await kms.maintain()
     // Every scan runs in a worker (spawned on first use), under the configured memory budget.
     const pool = new ScanPool(options.scanWorkers ?? 1, config.scanMemoryMiB)
@@ -342,6 +401,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       shared: config.meta === undefined ? undefined : store,
       async close() {
         kms.close()
+        await external?.close()
         blobs.close?.()
         try {
           await pool.close()
@@ -351,8 +411,31 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       },
     }
   } catch (e) {
+    await external?.close()
     await store.close()
     throw e
+  }
+}
+
+/**
+ * `strongroom root migrate`: moves the root to another key store (gateways stopped), re-wrapping
+ * every tenant key version and the system root under it; object data is not touched.
+ */
+export async function migrateRootTo(
+  config: Config,
+  to: NonNullable<Config['keyStore']>,
+  progress?: (done: number) => void,
+): Promise<MigrationReport> {
+  const { store, inst, rootKey, external } = await openRoot(config)
+  let target: ExternalRoot | undefined
+  try {
+    target = await openKeyStore(to.settings, to.secrets(), { create: true })
+    return await migrateRoot(store, inst, rootKey, external, target, to.settings, progress)
+  } finally {
+    rootKey.fill(0)
+    await target?.close()
+    await external?.close()
+    await store.close()
   }
 }
 

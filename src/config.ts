@@ -14,6 +14,13 @@ import type { WitnessTarget } from './audit/witness-client.ts'
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './crypto/header.ts'
 import { DEFAULT_LIMITS } from './scan/types.ts'
 import { availableMemory, defaultLimits, type AdmissionLimits } from './api/admission.ts'
+import type { ExternalSecrets } from './kms/external/port.ts'
+import {
+  KEY_PROVIDERS,
+  keyStoreOf,
+  type KeyProviderKind,
+  type KeyStoreChoice,
+} from './kms/external/index.ts'
 
 export interface Config {
   readonly dataDir: string
@@ -39,6 +46,15 @@ export interface Config {
   readonly admission: AdmissionLimits
   readonly rootKeyFile: string | undefined
   readonly passphraseFile: string | undefined
+  /**
+   * Where the root is kept: `local` (a root key or passphrase; the default) or an external
+   * key store (PKCS#11 HSM, Vault/OpenBao Transit, AWS KMS) and which key in it.
+   */
+  readonly keyProvider: KeyProviderKind | undefined
+  /** The key store's settings, and its secrets (PIN, token, credentials) read when asked. */
+  readonly keyStore: (KeyStoreChoice & { readonly secrets: () => ExternalSecrets }) | undefined
+  /** PEM certificates trusted (besides the system's) for the key store's HTTPS. */
+  readonly keyStoreCaFile: string | undefined
   /** PEM certificates trusted (besides the system's) when fetching OIDC discovery documents and JWKS. */
   readonly oidcCaFile: string | undefined
   /**
@@ -251,6 +267,33 @@ export const SETTINGS = {
     accepted: 'the path of a file holding the passphrase',
     parse: path,
   },
+  keyProvider: {
+    file: 'keyProvider',
+    env: 'STRONGROOM_KEY_PROVIDER',
+    flag: 'key-provider',
+    accepted: `one of ${KEY_PROVIDERS.join(', ')}`,
+    parse: (raw) =>
+      typeof raw === 'string' && (KEY_PROVIDERS as readonly string[]).includes(raw)
+        ? raw
+        : undefined,
+  },
+  keyStore: {
+    file: 'keyStore',
+    env: 'STRONGROOM_KEY_STORE',
+    flag: 'key-store',
+    accepted: 'the key in the external key store (docs/keys.md, "External key stores")',
+    parse: (raw) =>
+      typeof raw === 'string' && raw.length > 0 && raw.length <= 2048 && !/[\0\s]/.test(raw)
+        ? raw
+        : undefined,
+  },
+  keyStoreCaFile: {
+    file: 'keyStoreCaFile',
+    env: 'STRONGROOM_KEY_STORE_CA_FILE',
+    flag: undefined,
+    accepted: 'the path of a PEM file of CA certificates trusted for the key store',
+    parse: path,
+  },
   tokenKeyId: {
     file: 'tokenKeyId',
     env: 'STRONGROOM_TOKEN_KEY_ID',
@@ -413,6 +456,12 @@ export function loadConfig(sources: ConfigSources): Config {
     rootKeyHex: rootKeyHex === undefined || rootKeyHex === '' ? undefined : rootKeyHex,
     oidcCaFile: values.oidcCaFile === undefined ? undefined : resolve(values.oidcCaFile as string),
     tokenKeyId: (values.tokenKeyId as number | undefined) ?? 1,
+    ...keyStoreOf(
+      values.keyProvider as KeyProviderKind | undefined,
+      values.keyStore as string | undefined,
+      values.keyStoreCaFile === undefined ? undefined : resolve(values.keyStoreCaFile as string),
+      sources.env,
+    ),
     meta: values.meta as string | undefined,
     blobs: blobsOf(values, sources.env, region),
     auditDir: resolve((values.auditDir as string | undefined) ?? join(dataDir, 'audit')),

@@ -61,6 +61,16 @@ export const COMMON_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     value: 'FILE',
     description: 'derive the root key from the passphrase in FILE',
   },
+  'key-provider': {
+    type: 'string',
+    value: 'KIND',
+    description: 'where the root is kept: local (default), pkcs11, vault or awskms',
+  },
+  'key-store': {
+    type: 'string',
+    value: 'KEY',
+    description: 'the key in that store: a PKCS#11 URI, a Vault Transit key URL, a KMS key ARN',
+  },
   region: {
     type: 'string',
     value: 'REGION',

@@ -35,6 +35,7 @@ import {
 import { roleCreate, roleList, rolePutPolicy, roleRevokeSessions } from './commands/role.ts'
 import { whoami } from './commands/whoami.ts'
 import { migrate } from './commands/migrate.ts'
+import { rootMigrate } from './commands/root.ts'
 import { doctor } from './commands/doctor.ts'
 import {
   groupAddUser,
@@ -94,6 +95,7 @@ export const COMMANDS: readonly Command[] = [
   oidcProviderList,
   whoami,
   migrate,
+  rootMigrate,
   doctor,
   run,
   policyValidate,

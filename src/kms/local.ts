@@ -22,11 +22,14 @@ import type {
   RotationType,
 } from '../meta/keys.ts'
 import { KeyAliases, normalizeAlias } from './aliases.ts'
+import { notFound, stateError } from './key-errors.ts'
 import type { KeyCatalog, MaintenanceReport } from './catalog.ts'
 import type { KeyProvider, RotatingKeyProvider, WrappedKey } from './provider.ts'
 import type { RootSealer } from './sealer.ts'
 import { keyReference, resolveKey } from './resolve.ts'
 import { deriveRootKeys, deriveSystemKey } from './root.ts'
+import { unwrapExternal, wrapExternal } from './external/material.ts'
+import type { ExternalRoot } from './external/port.ts'
 
 const DAY = 86_400_000
 export const DELETION_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const
@@ -52,6 +55,11 @@ export interface LocalKmsOptions {
   readonly now?: () => number
   /** Wraps one key version may perform before the key rotates (tests set a small number). */
   readonly maxWrapsPerVersion?: number
+  /**
+   * The external key store that wraps key material (format 3) when the root is kept in one;
+   * material sealed under a local root (formats 1, 2) is then refused: a migration left it.
+   */
+  readonly external?: ExternalRoot
 }
 
 export type { MaintenanceReport } from './catalog.ts'
@@ -79,6 +87,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
   /** Unsealed material by `keyId#version`; zeroed on close. */
   private readonly cache = new Map<string, Buffer>()
   readonly aliases: KeyAliases
+  private readonly external: ExternalRoot | undefined
 
   constructor(store: KeyStore, rootKey: Buffer, options: LocalKmsOptions) {
     this.store = store
@@ -90,6 +99,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
     const clock = options.clock
     this.now = clock !== undefined ? () => clock.now() : (options.now ?? Date.now)
     this.aliases = new KeyAliases(store, this.now)
+    this.external = options.external
     this.maxWraps = options.maxWrapsPerVersion ?? MAX_WRAPS_PER_VERSION
     if (!Number.isSafeInteger(this.maxWraps) || this.maxWraps < 1)
       throw new StrongroomError('CONFIG_INVALID', 'maxWrapsPerVersion must be a positive integer')
@@ -126,13 +136,17 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
     return { plain: openSecret(this.root(), sealed, aad, failure, 1), legacy: true }
   }
 
-  private newVersion(keyId: string, version: number): KeyVersionRecord {
+  private async newVersion(keyId: string, version: number): Promise<KeyVersionRecord> {
     const material = randomBytes(32)
+    const aad = materialAad(keyId, version)
     try {
       return {
         keyId,
         version,
-        material: this.rootSeal(material, materialAad(keyId, version)),
+        material:
+          this.external === undefined
+            ? this.rootSeal(material, aad)
+            : await wrapExternal(this.external, material, aad),
         createdAt: this.now(),
       }
     } finally {
@@ -163,7 +177,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
       deletedAt: null,
       tags: options.tags ?? [],
     }
-    await this.store.createKey(key, this.newVersion(id, 1))
+    await this.store.createKey(key, await this.newVersion(id, 1))
     return key
   }
 
@@ -242,7 +256,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
       nextRotationAt:
         key.rotationPeriodDays === null ? null : this.now() + key.rotationPeriodDays * DAY,
     }
-    await this.store.addKeyVersion(next, this.newVersion(key.id, version), type)
+    await this.store.addKeyVersion(next, await this.newVersion(key.id, version), type)
     return next
   }
 
@@ -385,6 +399,16 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
       )
     }
     const aad = materialAad(key.id, version)
+    if (this.external !== undefined) {
+      const m = await unwrapExternal(
+        this.external,
+        v.material,
+        aad,
+        `the material of key \`${key.id}\``,
+      )
+      this.cache.set(id, m)
+      return m
+    }
     const { plain: m, legacy } = this.rootOpen(
       v.material,
       aad,
@@ -552,7 +576,7 @@ export function defaultKeyPolicy(accountId: string): string {
   )
 }
 
-function materialAad(keyId: string, version: number): Buffer {
+export function materialAad(keyId: string, version: number): Buffer {
   return Buffer.from(`strongroom/key-material/v1\0${keyId}\0${version}`)
 }
 
@@ -561,37 +585,4 @@ export function dataKeyAad(keyId: string, version: number, context: EncryptionCo
     Buffer.from(`strongroom/data-key/v1\0${keyId}\0${version}\0`),
     encodeContext(context),
   ])
-}
-
-function notFound(ref: string, tenant: TenantRecord): StrongroomError {
-  return new StrongroomError(
-    'KEY_NOT_FOUND',
-    `tenant \`${tenant.name}\` has no key \`${ref}\`; list its keys with \`strongroom key list --tenant ${tenant.name}\``,
-  )
-}
-
-function stateError(key: KeyRecord, action: string): StrongroomError {
-  const name = key.alias ?? key.id
-  switch (key.state) {
-    case 'Disabled':
-      return new StrongroomError(
-        'KEY_DISABLED',
-        `cannot ${action} key \`${name}\`: it is disabled; enable it with \`strongroom key enable\``,
-      )
-    case 'PendingDeletion':
-      return new StrongroomError(
-        'KEY_PENDING_DELETION',
-        `cannot ${action} key \`${name}\`: it is pending deletion, on ${new Date(key.deletionAt ?? 0).toISOString()}; cancel with \`strongroom key cancel-deletion\``,
-      )
-    case 'Deleted':
-      return new StrongroomError(
-        'KEY_DELETED',
-        `cannot ${action} key \`${name}\`: it was deleted on ${new Date(key.deletedAt ?? 0).toISOString()} and data sealed under it is unrecoverable`,
-      )
-    case 'Enabled':
-      return new StrongroomError(
-        'KEY_STATE_INVALID',
-        `cannot ${action} key \`${name}\`: it is already enabled`,
-      )
-  }
 }

@@ -18,6 +18,13 @@ export const init: Command = {
   --root-key-file FILE                      32 raw bytes or 64 hex characters, kept outside the data directory
   --passphrase-file FILE                    a passphrase stretched with scrypt (128 MiB, parameters stored)
   --dev                                     a generated key stored beside the data: never for real data
+or it is kept in an external key store, whose key never leaves it (docs/keys.md):
+  --key-provider pkcs11 --key-store 'pkcs11:token=T;object=K?module-path=/usr/lib/softhsm/libsofthsm2.so'
+                                            an HSM; the PIN from STRONGROOM_PKCS11_PIN (the key is made if absent)
+  --key-provider vault --key-store https://vault:8200/v1/transit/keys/strongroom
+                                            Vault / OpenBao Transit; the token from VAULT_TOKEN
+  --key-provider awskms --key-store arn:aws:kms:REGION:ACCOUNT:key/ID
+                                            AWS KMS; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
 
 Example:
   export STRONGROOM_ROOT_KEY=$(openssl rand -hex 32)

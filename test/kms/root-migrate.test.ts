@@ -1,0 +1,206 @@
+/**
+ * The root moved through every kind of key store in turn: a local root key, Vault Transit
+ * (the fake written from Vault's API documents, over HTTPS), AWS KMS (Strongroom's own KMS
+ * API, a real TrentService, over HTTPS) and, with Debian's softhsm2, a PKCS#11 token. After
+ * each move a data key wrapped before the first one still unwraps, every key version is
+ * wrapped by the new store, the old store no longer opens the directory, and an installation
+ * initialised directly on the store works the same.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { after, before, describe, it } from 'node:test'
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms'
+import { Agent } from 'node:https'
+import { initDataDir, migrateRootTo, openApp, type App } from '../../src/app.ts'
+import { testCertificates } from '../../src/audit/sinks/testing.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { isStrongroomError } from '../../src/errors.ts'
+import type { WrappedKey } from '../../src/kms/provider.ts'
+import { startInProcess, type InProcess } from '../api/inprocess.ts'
+import { softHsm } from './softhsm.ts'
+import { startVaultFake, type VaultFake } from './vault-fake.ts'
+
+const work = mkdtempSync(join(tmpdir(), 'sr-root-migrate-'))
+const certs = testCertificates()
+const caFile = join(work, 'ca.pem')
+let vault: VaultFake
+let kms: InProcess
+let kmsKey = ''
+const hsm = softHsm()
+const PIN = '2468-1357'
+
+before(async () => {
+  writeFileSync(caFile, certs.caPem)
+  vault = await startVaultFake({ tls: true, keys: ['strongroom', 'fresh'] })
+  writeFileSync(caFile, `${certs.caPem}\n${vault.caPem ?? ''}`)
+  kms = await startInProcess(join(work, 'kms'), { tls: { key: certs.keyPem, cert: certs.certPem } })
+  const client = new KMSClient({
+    region: 'us-east-1',
+    endpoint: kms.running.url,
+    credentials: { accessKeyId: kms.admin.id, secretAccessKey: kms.admin.secret },
+    requestHandler: { httpsAgent: new Agent({ ca: certs.caPem }) },
+  })
+  kmsKey = (await client.send(new CreateKeyCommand({}))).KeyMetadata?.Arn ?? ''
+  client.destroy()
+  hsm?.token('Migrate', PIN)
+})
+after(async () => {
+  await vault.close()
+  await kms.close()
+  hsm?.stop()
+  rmSync(work, { recursive: true, force: true })
+})
+
+const dataDir = join(work, 'data')
+const ROOT = randomBytes(32).toString('hex')
+
+function config(store?: { kind: string; spec: string }): Config {
+  return loadConfig({
+    env: {
+      STRONGROOM_ROOT_KEY: store === undefined ? ROOT : undefined,
+      STRONGROOM_KEY_STORE_CA_FILE: caFile,
+      VAULT_TOKEN: vault.token,
+      AWS_ACCESS_KEY_ID: kms.admin.id,
+      AWS_SECRET_ACCESS_KEY: kms.admin.secret,
+      AWS_ENDPOINT_URL_KMS: kms.running.url,
+      STRONGROOM_PKCS11_PIN: PIN,
+    },
+    flags: {
+      'data-dir': dataDir,
+      ...(store === undefined ? {} : { 'key-provider': store.kind, 'key-store': store.spec }),
+    },
+  })
+}
+
+async function withApp<T>(c: Config, f: (app: App) => Promise<T>): Promise<T> {
+  const app = await openApp(c)
+  try {
+    return await f(app)
+  } finally {
+    await app.close()
+  }
+}
+
+function materialKinds(): number[][] {
+  const db = new DatabaseSync(join(dataDir, 'meta.sqlite'), { readOnly: true })
+  try {
+    return db
+      .prepare('SELECT material FROM key_versions ORDER BY key_id, version')
+      .all()
+      .map((r) => [...(r.material as Uint8Array).subarray(0, 2)])
+  } finally {
+    db.close()
+  }
+}
+
+describe('root migrate: local → vault → awskms → pkcs11', () => {
+  const dataKey = randomBytes(32)
+  const context = { purpose: 'migration-test' }
+  let wrapped: WrappedKey
+  let keyId = ''
+
+  it('starts on a local root key with two tenant keys (one rotated)', async () => {
+    await initDataDir(config(), { dev: false })
+    await withApp(config(), async (app) => {
+      const t = await app.identity.createTenant('vision')
+      const k = await app.keys.createKey(t, { alias: 'models' })
+      await app.keys.createKey(t, { alias: 'data' })
+      await app.keys.rotate(k.id)
+      keyId = k.id
+      wrapped = await app.keyProvider.wrap(k.id, dataKey, context)
+    })
+    assert.deepEqual(
+      materialKinds().map((m) => m[0]),
+      [2, 2, 2],
+    )
+  })
+
+  const steps = [
+    { kind: 'vault', spec: () => `${vault.url}/v1/transit/keys/strongroom`, byte: 2 },
+    { kind: 'awskms', spec: () => kmsKey, byte: 3 },
+    {
+      kind: 'pkcs11',
+      spec: () => hsm?.uri('Migrate', 'root') ?? '',
+      byte: 1,
+      skip: hsm === undefined ? 'needs Debian package softhsm2 (apt-get install softhsm2)' : false,
+    },
+  ] as const
+  let from: { kind: string; spec: string } | undefined
+  for (const step of steps) {
+    it(
+      `moves to ${step.kind}: old data opens, every version is wrapped by it, the old store is refused`,
+      { skip: 'skip' in step ? step.skip : false },
+      async () => {
+        const to = { kind: step.kind, spec: step.spec() }
+        const target = config(to).keyStore
+        assert.ok(target)
+        const versions = materialKinds().length
+        const r = await migrateRootTo(config(from), target)
+        assert.deepEqual([r.to, r.rewrapped, r.already, r.shredded], [step.kind, versions, 0, 0])
+        assert.ok(materialKinds().every((m) => m[0] === 3 && m[1] === step.byte))
+        await withApp(config(to), async (app) => {
+          assert.deepEqual(Buffer.from(await app.keyProvider.unwrap(wrapped, context)), dataKey)
+          // A new version made now is wrapped by the new store too.
+          await app.keys.rotate(keyId)
+        })
+        const kinds = materialKinds()
+        assert.equal(kinds.length, versions + 1)
+        assert.ok(kinds.every((m) => m[0] === 3 && m[1] === step.byte))
+        // The store before (or the old root key) no longer opens the directory.
+        await assert.rejects(openApp(config(from)), (e: unknown) => {
+          assert.ok(isStrongroomError(e))
+          assert.equal(e.code, 'ROOT_KEY_MISSING')
+          assert.match(e.message, new RegExp(`root is kept in ${step.kind}`))
+          return true
+        })
+        from = to
+      },
+    )
+  }
+
+  it('attack: the wrapped system root of another installation on the same key is refused', async () => {
+    const made: string[] = []
+    for (const name of ['a', 'b']) {
+      const c = loadConfig({
+        env: { VAULT_TOKEN: vault.token, STRONGROOM_KEY_STORE_CA_FILE: caFile },
+        flags: {
+          'data-dir': join(work, name),
+          'key-provider': 'vault',
+          'key-store': `${vault.url}/v1/transit/keys/fresh`,
+        },
+      })
+      await initDataDir(c, { dev: false })
+      await withApp(c, async (app) => {
+        const t = await app.identity.createTenant('nlp')
+        const k = await app.keys.createKey(t, {})
+        const w = await app.keyProvider.wrap(k.id, dataKey, context)
+        assert.deepEqual(Buffer.from(await app.keyProvider.unwrap(w, context)), dataKey)
+      })
+      made.push(c.dataDir)
+    }
+    // B's wrapped root copied into A: the same Vault key opens it, but under B's installation
+    // id (the AAD), so A refuses it rather than running on another installation's root.
+    const b = new DatabaseSync(join(work, 'b', 'meta.sqlite'), { readOnly: true })
+    const theirs = b.prepare('SELECT root_wrapped FROM installation').get()?.root_wrapped
+    b.close()
+    const a = new DatabaseSync(join(work, 'a', 'meta.sqlite'))
+    a.prepare('UPDATE installation SET root_wrapped = ?').run(theirs as Uint8Array)
+    a.close()
+    const c = loadConfig({
+      env: { VAULT_TOKEN: vault.token, STRONGROOM_KEY_STORE_CA_FILE: caFile },
+      flags: {
+        'data-dir': made[0] ?? '',
+        'key-provider': 'vault',
+        'key-store': `${vault.url}/v1/transit/keys/fresh`,
+      },
+    })
+    await assert.rejects(
+      openApp(c),
+      (e: unknown) => isStrongroomError(e) && e.code === 'ROOT_KEY_WRONG',
+    )
+  })
+})
