@@ -19,7 +19,7 @@
  * clears by itself. Every problem is reported once through `onAlert`. A lock file keeps a
  * second process from writing the same log.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, fstatSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import {
   lstat,
@@ -238,11 +238,20 @@ export class AuditLog extends GroupCommitLog {
    * the file this process writes. The gateway asks before it runs a write, so that a log
    * broken since the last record refuses the write instead of recording nothing of it.
    */
-  async ready(): Promise<void> {
+  ready(): Promise<void> {
+    return new Promise((resolve) => {
+      this.readyNow()
+      resolve()
+    })
+  }
+
+  private readyNow(): void {
     const refused = this.problem()
     if (refused !== undefined) throw unavailable(refused)
-    // Only what a concurrent commit cannot change: its size is checked by each commit.
-    const s = await this.journal.stat()
+    // Only what a concurrent commit cannot change: its size is checked by each commit. An
+    // fstat of an open descriptor reads the inode in memory: done in place, not on the thread
+    // pool, it costs a microsecond instead of a round trip per write request.
+    const s = fstatSync(this.journal.fd)
     if (s.nlink === 0) this.fail('the audit journal was removed while the server was running')
     if (this.broken !== undefined) throw unavailable(this.broken)
   }
@@ -277,7 +286,7 @@ export class AuditLog extends GroupCommitLog {
 
   /** Writes frames to the journal and makes them durable, checking the journal is still ours. */
   private async write(frames: Buffer): Promise<void> {
-    await this.checkJournal()
+    this.checkJournal()
     try {
       const { bytesWritten } = await this.journal.write(frames, 0, frames.length, this.journalBytes)
       // A short write (the disk filling mid-way) must not acknowledge the records it cut off.
@@ -296,8 +305,8 @@ export class AuditLog extends GroupCommitLog {
     this.journalBytes += frames.length
   }
 
-  private async checkJournal(): Promise<void> {
-    const s = await this.journal.stat()
+  private checkJournal(): void {
+    const s = fstatSync(this.journal.fd)
     if (s.nlink === 0) this.fail('the audit journal was removed while the server was running')
     else if (s.size < this.journalBytes)
       this.fail(
