@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { DatabaseSync } from 'node:sqlite'
 import { tmpdir } from 'node:os'
@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type * as P from 'pkcs11js'
 import { isStrongroomError, type ErrorCode } from '../../src/errors.ts'
+import { parseKeyStore } from '../../src/kms/external/index.ts'
 import { parsePkcs11Uri, pkcs11Root } from '../../src/kms/external/pkcs11.ts'
 import { NEEDS_SOFTHSM, softHsm, type SoftHsm } from './softhsm.ts'
 
@@ -233,6 +234,29 @@ describe('PKCS#11 root (SoftHSM2)', { skip: hsm === undefined ? NEEDS_SOFTHSM : 
     assert.match(wrong.stderr, /refused the PIN/)
   })
 
+  it('attack: a metadata database that names another PKCS#11 module never makes Strongroom load it', () => {
+    const dir = join(work, 'db-writer')
+    const env = { STRONGROOM_PKCS11_PIN: PIN, STRONGROOM_ROOT_KEY: undefined }
+    const store = ['--key-provider', 'pkcs11', '--key-store', h.uri('Strongroom', 'db-root')]
+    ok(sr(['init', '--data-dir', dir, ...store], env))
+    // The writer of the database points the record at a "module" of its own: were it ever
+    // loaded, the start would fail with "does not load" instead of what follows.
+    const evil = join(work, 'evil.so')
+    writeFileSync(evil, 'not a shared object')
+    const db = new DatabaseSync(join(dir, 'meta.sqlite'))
+    db.prepare('UPDATE installation SET root_store = ?').run(
+      JSON.stringify({ key: 'db-root', kind: 'pkcs11', module: evil, token: 'Strongroom' }),
+    )
+    db.close()
+    // With the configuration, the configured module is the one used: the command works.
+    ok(sr(['tenant', 'create', 'vision', '--data-dir', dir, ...store], env))
+    // Without it, the record only names what it says in the message; nothing is loaded.
+    const bare = sr(['tenant', 'list', '--data-dir', dir], env)
+    assert.equal(bare.code, 1)
+    assert.match(bare.stderr, /root is kept in pkcs11 \(key=db-root, module=.*evil\.so/)
+    assert.doesNotMatch(bare.stderr, /does not load|not a shared object|invalid ELF/)
+  })
+
   it('root migrate moves a local root into the token: the old root key then opens no tenant key', () => {
     const dir = join(work, 'migrated')
     const oldRoot = randomBytes(32).toString('hex')
@@ -314,5 +338,57 @@ describe('PKCS#11 root (SoftHSM2)', { skip: hsm === undefined ? NEEDS_SOFTHSM : 
       ),
     )
     assert.match(again.stdout, /0 key versions re-wrapped, 2 already there/)
+  })
+
+  it('docs/keys.md: the SoftHSM2 example and root migrate, as written; the Vault and KMS stores parse', () => {
+    const page = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'keys.md'), 'utf8')
+    const blocks = [...page.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '')
+    assert.equal(blocks.length, 4, 'the blocks this test accounts for')
+    const [softhsm = '', vault = '', kms = '', migrate = ''] = blocks
+    // Run as a reader runs them: in a checkout, in a shell, with npx.
+    const dir = join(work, 'keys-doc')
+    mkdirSync(dir)
+    const root = join(import.meta.dirname, '..', '..')
+    for (const f of ['bin', 'src', 'node_modules', 'package.json'])
+      symlinkSync(join(root, f), join(dir, f))
+    // A SoftHSM2 of its own: the page makes its own token called Strongroom.
+    mkdirSync(join(dir, 'tokens'))
+    const conf = join(dir, 'softhsm2.conf')
+    writeFileSync(
+      conf,
+      `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\n`,
+    )
+    const shell = (lines: string, env: Record<string, string> = {}) => {
+      const r = spawnSync('bash', ['-euo', 'pipefail', '-c', lines], {
+        cwd: dir,
+        env: { ...process.env, SOFTHSM2_CONF: conf, ...env },
+        encoding: 'utf8',
+      })
+      assert.equal(r.status, 0, `${lines}\n${r.stderr}`)
+      return r.stdout
+    }
+    const out = shell(`unset STRONGROOM_DATA_DIR STRONGROOM_ROOT_KEY\n${softhsm}`)
+    assert.match(out, /root key: pkcs11/)
+    assert.match(out, /"Alias": "alias\/models"|alias\/models/)
+    // The migration: a data directory made with a local root key in root.key.
+    writeFileSync(join(dir, 'root.key'), randomBytes(32).toString('hex'))
+    shell('unset STRONGROOM_DATA_DIR STRONGROOM_ROOT_KEY\nrm -rf strongroom-data', {})
+    shell(
+      'unset STRONGROOM_DATA_DIR STRONGROOM_ROOT_KEY\nnpx strongroom init --root-key-file root.key && npx strongroom tenant create nlp --root-key-file root.key && npx strongroom key create --tenant nlp --alias data --root-key-file root.key',
+    )
+    const moved = shell(`unset STRONGROOM_DATA_DIR STRONGROOM_ROOT_KEY\n${migrate}`, {
+      STRONGROOM_PKCS11_PIN: '4711-0815',
+    })
+    assert.match(moved, /now kept in pkcs11 \(was key\): 1 key versions re-wrapped/)
+    // The other stores cannot run here: their --key-store values parse as the page gives them.
+    const store = (block: string) => /--key-store (\S+)/.exec(block)?.[1] ?? ''
+    assert.deepEqual(parseKeyStore('vault', store(vault), {}).settings, {
+      kind: 'vault',
+      address: 'https://vault.internal:8200',
+      mount: 'transit',
+      key: 'strongroom-root',
+    })
+    assert.equal(parseKeyStore('awskms', store(kms), {}).settings.kind, 'awskms')
+    assert.match(vault, /^vault write -f transit\/keys\/strongroom-root type=aes256-gcm96$/m)
   })
 })

@@ -30,7 +30,9 @@ key versions re-wrapped under the new one. The current root is given as for any 
 (STRONGROOM_ROOT_KEY, --root-key-file, --passphrase-file, or --key-provider/--key-store);
 the new store's secrets come from the same variables as at init (STRONGROOM_PKCS11_PIN or
 pin-source, VAULT_TOKEN, AWS credentials). An interrupted migration resumes where it stopped
-when run again. Afterwards the old root key no longer opens any tenant key: destroy it.
+when run again. Afterwards the old root key opens no tenant key, but it still opens the
+installation's own secrets (access-key secrets, the audit and CA keys): destroy every copy.
+See docs/keys.md.
 
 Example:
   export STRONGROOM_PKCS11_PIN=...
@@ -66,7 +68,7 @@ Example:
         `the root is now kept in ${r.to} (was ${r.from}): ${String(r.rewrapped)} key versions re-wrapped` +
           (r.already > 0 ? `, ${String(r.already)} already there` : '') +
           (r.shredded > 0 ? `, ${String(r.shredded)} of deleted keys skipped` : ''),
-        `start the gateways with --key-provider ${r.to} --key-store '${spec}'; the old root key no longer opens any tenant key`,
+        `start the gateways with --key-provider ${r.to} --key-store '${spec}'; the old root key opens no tenant key but still opens the installation's own secrets: destroy every copy of it`,
       ].join('\n'),
       { From: r.from, To: r.to, Rewrapped: r.rewrapped, Already: r.already, Shredded: r.shredded },
     )
