@@ -135,7 +135,17 @@ rgw_cache_enabled = false
 `,
   )
   const run = (cmd: string, args: string[]) => {
-    const r = spawnSync(cmd, ['-c', conf, ...args], { encoding: 'utf8', timeout: 60_000 })
+    let r = spawnSync(cmd, ['-c', conf, ...args], { encoding: 'utf8', timeout: 60_000 })
+    // A monitor still settling (seen on a loaded machine right after its first command) answers
+    // the CLI "problem getting command descriptions": asked again a moment later, it answers.
+    for (
+      let i = 0;
+      i < 20 && r.status !== 0 && /getting command descriptions/.test(r.stderr);
+      i++
+    ) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250)
+      r = spawnSync(cmd, ['-c', conf, ...args], { encoding: 'utf8', timeout: 60_000 })
+    }
     assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}${r.stdout}`)
     return r.stdout
   }
