@@ -364,13 +364,20 @@ async function openRoot(config: Config): Promise<OpenRoot> {
 }
 
 export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const { store, rootKey, external } = await openRoot(config)
+  const { store, inst, rootKey, external } = await openRoot(config)
   try {
     const clock = clockOf(options)
     const kms = new LocalKms(store, rootKey, {
       region: config.region,
       clock,
       ...(external === undefined ? {} : { external }),
+      rootUnchanged: async () => {
+        if (!sameRoot(inst, await store.getInstallation()))
+          throw new StrongroomError(
+            'ROOT_KEY_WRONG',
+            'the root was moved to another key store (strongroom root migrate) after this process started: restart it with the new --key-provider and --key-store',
+          )
+      },
     })
     await kms.maintain()
     // Every scan runs in a worker (spawned on first use), under the configured memory budget.
@@ -415,6 +422,18 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     await store.close()
     throw e
   }
+}
+
+/** Whether `now` records the same root as `opened` (mode, check value, wrapped system root). */
+function sameRoot(opened: InstallationRecord, now: InstallationRecord | undefined): boolean {
+  const same = (a: Uint8Array | null, b: Uint8Array | null) =>
+    a === null || b === null ? a === b : Buffer.compare(a, b) === 0
+  return (
+    now !== undefined &&
+    now.rootMode === opened.rootMode &&
+    same(now.rootCheck, opened.rootCheck) &&
+    same(now.rootWrapped, opened.rootWrapped)
+  )
 }
 
 /**

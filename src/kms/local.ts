@@ -60,6 +60,12 @@ export interface LocalKmsOptions {
    * material sealed under a local root (formats 1, 2) is then refused: a migration left it.
    */
   readonly external?: ExternalRoot
+  /**
+   * Resolves when the installation's root is still the one this process opened; checked
+   * before each new key version is sealed, so that a process left running across a
+   * `root migrate` refuses to make versions under the store the installation has left.
+   */
+  readonly rootUnchanged?: () => Promise<void>
 }
 
 export type { MaintenanceReport } from './catalog.ts'
@@ -88,6 +94,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
   private readonly cache = new Map<string, Buffer>()
   readonly aliases: KeyAliases
   private readonly external: ExternalRoot | undefined
+  private readonly rootUnchanged: () => Promise<void>
 
   constructor(store: KeyStore, rootKey: Buffer, options: LocalKmsOptions) {
     this.store = store
@@ -100,6 +107,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
     this.now = clock !== undefined ? () => clock.now() : (options.now ?? Date.now)
     this.aliases = new KeyAliases(store, this.now)
     this.external = options.external
+    this.rootUnchanged = options.rootUnchanged ?? (() => Promise.resolve())
     this.maxWraps = options.maxWrapsPerVersion ?? MAX_WRAPS_PER_VERSION
     if (!Number.isSafeInteger(this.maxWraps) || this.maxWraps < 1)
       throw new StrongroomError('CONFIG_INVALID', 'maxWrapsPerVersion must be a positive integer')
@@ -137,6 +145,7 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
   }
 
   private async newVersion(keyId: string, version: number): Promise<KeyVersionRecord> {
+    await this.rootUnchanged()
     const material = randomBytes(32)
     const aad = materialAad(keyId, version)
     try {

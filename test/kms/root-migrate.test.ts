@@ -19,7 +19,10 @@ import { initDataDir, migrateRootTo, openApp, type App } from '../../src/app.ts'
 import { testCertificates } from '../../src/audit/sinks/testing.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { isStrongroomError } from '../../src/errors.ts'
+import { sealSecret } from '../../src/crypto/seal.ts'
+import { materialAad, ROOT_SEAL_V2 } from '../../src/kms/local.ts'
 import type { WrappedKey } from '../../src/kms/provider.ts'
+import { deriveRootKeys } from '../../src/kms/root.ts'
 import { startInProcess, type InProcess } from '../api/inprocess.ts'
 import { softHsm } from './softhsm.ts'
 import { startVaultFake, type VaultFake } from './vault-fake.ts'
@@ -202,5 +205,91 @@ describe('root migrate: local → vault → awskms → pkcs11', () => {
       openApp(c),
       (e: unknown) => isStrongroomError(e) && e.code === 'ROOT_KEY_WRONG',
     )
+  })
+})
+
+describe('root migrate: what a process left running, or a writer of the database, can do after', () => {
+  const dir = join(work, 'left-running')
+  const root = randomBytes(32)
+  const local = () =>
+    loadConfig({ env: { STRONGROOM_ROOT_KEY: root.toString('hex') }, flags: { 'data-dir': dir } })
+  const vaultConfig = () =>
+    loadConfig({
+      env: { VAULT_TOKEN: vault.token, STRONGROOM_KEY_STORE_CA_FILE: caFile },
+      flags: {
+        'data-dir': dir,
+        'key-provider': 'vault',
+        'key-store': `${vault.url}/v1/transit/keys/fresh`,
+      },
+    })
+  const versions = (): Uint8Array[] => {
+    const db = new DatabaseSync(join(dir, 'meta.sqlite'), { readOnly: true })
+    try {
+      return db
+        .prepare('SELECT material FROM key_versions ORDER BY key_id, version')
+        .all()
+        .map((r) => r.material as Uint8Array)
+    } finally {
+      db.close()
+    }
+  }
+  let keyId = ''
+
+  it('attack: a gateway still on the old root refuses to make key versions once the root moved', async () => {
+    await initDataDir(local(), { dev: false })
+    const running = await openApp(local())
+    try {
+      const t = await running.identity.createTenant('nlp')
+      keyId = (await running.keys.createKey(t, { alias: 'models' })).id
+      const target = vaultConfig().keyStore
+      assert.ok(target)
+      const r = await migrateRootTo(local(), target)
+      assert.deepEqual([r.rewrapped, r.already], [1, 0])
+      // The process opened before the migration would seal a new version under the old root
+      // key, which the installation no longer opens: it refuses instead.
+      await assert.rejects(running.keys.rotate(keyId), (e: unknown) => {
+        assert.ok(isStrongroomError(e))
+        assert.equal(e.code, 'ROOT_KEY_WRONG')
+        assert.match(e.message, /root was moved to another key store .* restart it/)
+        return true
+      })
+      await assert.rejects(running.keys.createKey(t, {}), /root was moved/)
+    } finally {
+      await running.close()
+    }
+    assert.deepEqual(
+      versions().map((m) => [m[0], m[1]]),
+      [[3, 2]],
+    )
+  })
+
+  it('attack: local-format material planted after the migration is refused, by root migrate too', async () => {
+    // A writer of the database who kept the old root key plants material it knows (format 2
+    // under the old root) as the key's version, hoping a re-run of root migrate wraps it into
+    // the store: every object sealed under the key afterwards would be readable offline.
+    const planted = randomBytes(32)
+    const { seal } = deriveRootKeys(root)
+    const forged = sealSecret(seal, planted, materialAad(keyId, 1), ROOT_SEAL_V2)
+    const db = new DatabaseSync(join(dir, 'meta.sqlite'))
+    db.prepare('UPDATE key_versions SET material = ? WHERE key_id = ?').run(forged, keyId)
+    db.close()
+    const refused = (e: unknown) => {
+      assert.ok(isStrongroomError(e))
+      assert.equal(e.code, 'ROOT_KEY_WRONG')
+      assert.match(
+        e.message,
+        /sealed under a local root key, but this installation's root is in an external key store: refused/,
+      )
+      assert.doesNotMatch(e.message, /run `strongroom root migrate` again/)
+      return true
+    }
+    const target = vaultConfig().keyStore
+    assert.ok(target)
+    await assert.rejects(migrateRootTo(vaultConfig(), target), refused)
+    await withApp(vaultConfig(), async (app) => {
+      await assert.rejects(app.keyProvider.wrap(keyId, randomBytes(32), {}), refused)
+    })
+    // Nothing was re-wrapped: the planted bytes are still what they were.
+    assert.deepEqual(Buffer.from(versions()[0] ?? []), forged)
   })
 })

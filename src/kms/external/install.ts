@@ -109,7 +109,8 @@ export async function migrateRoot(
   let rewrapped = 0
   let already = 0
   let shredded = 0
-  try {
+  /** Re-wraps every version not yet under `to`; counts what it found. */
+  const pass = async (): Promise<void> => {
     for (const tenant of await store.listTenants()) {
       for (const key of await store.listKeys(tenant.id)) {
         for (let version = 1; version <= key.currentVersion; version++) {
@@ -130,9 +131,11 @@ export async function migrateRoot(
               if (!(e instanceof StrongroomError) || e.code !== 'ROOT_KEY_WRONG') throw e
             }
           }
-          // Format 2 under the root's derived sealing key, format 1 (older) under the raw root key.
+          // Format 2 under the root's derived sealing key, format 1 (older) under the raw root key,
+          // opened only while the installation's root is local: once it is external, local
+          // material is refused (unwrapExternal says so), never opened with the system root.
           const plain =
-            externalKind(v.material) !== undefined
+            externalKind(v.material) !== undefined || isExternal(inst.rootMode)
               ? await unwrapExternal(from, v.material, aad, what)
               : v.material[0] === ROOT_SEAL_V2
                 ? openSecret(seal.seal, v.material, aad, () => wrong(what), ROOT_SEAL_V2)
@@ -147,6 +150,9 @@ export async function migrateRoot(
         }
       }
     }
+  }
+  try {
+    await pass()
     const binding = { installationId: inst.id, rootMode: to.kind, rootKdf: null }
     await store.setRoot({
       rootMode: to.kind,
@@ -155,7 +161,11 @@ export async function migrateRoot(
       rootStore: settingsText(toSettings),
       rootWrapped: await to.wrap(rootKey, systemRootAad(inst.id)),
     })
-    return { from: inst.rootMode, to: to.kind, rewrapped, already, shredded }
+    // A process left running on the old root refuses new versions once the record changed
+    // (LocalKms's rootUnchanged); one it made before it saw the change is re-wrapped here.
+    const counted = { already, shredded }
+    await pass()
+    return { from: inst.rootMode, to: to.kind, rewrapped, ...counted }
   } finally {
     seal.seal.fill(0)
   }

@@ -37,7 +37,7 @@ export async function unwrapExternal(
   if (kind === undefined)
     throw new StrongroomError(
       'ROOT_KEY_WRONG',
-      `${what} is sealed under a local root key, not wrapped by the external key store: a migration did not finish; run \`strongroom root migrate\` again`,
+      `${what} is sealed under a local root key, but this installation's root is in an external key store: refused (a migration records the store only once every version is wrapped by it, so this was written since, by a process still holding the old root key, or by someone with write access to the database)`,
     )
   if (store === undefined || store.kind !== kind)
     throw new StrongroomError(
