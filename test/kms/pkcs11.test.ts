@@ -69,7 +69,7 @@ describe('PKCS#11 root (SoftHSM2)', { skip: hsm === undefined ? NEEDS_SOFTHSM : 
   const settings = (object = 'root', token = 'Strongroom') =>
     parsePkcs11Uri(h.uri(token, object)).settings
 
-  it('wraps and unwraps under a key it makes on the token: sensitive, never extractable', async () => {
+  it('wraps and unwraps under a key it makes on the token: sensitive, never extractable, encrypt and decrypt only', async () => {
     const r = pkcs11Root(settings(), { pin: PIN }, { create: true })
     try {
       const secret = randomBytes(32)
@@ -97,12 +97,24 @@ describe('PKCS#11 root (SoftHSM2)', { skip: hsm === undefined ? NEEDS_SOFTHSM : 
       const [key] = p11.C_FindObjects(s, 2)
       p11.C_FindObjectsFinal(s)
       assert.ok(key)
-      const [ext, sens, value] = p11.C_GetAttributeValue(s, key, [
+      const [ext, sens, value, ...uses] = p11.C_GetAttributeValue(s, key, [
         { type: lib.CKA_EXTRACTABLE },
         { type: lib.CKA_SENSITIVE },
         { type: lib.CKA_VALUE_LEN },
+        { type: lib.CKA_ENCRYPT },
+        { type: lib.CKA_DECRYPT },
+        { type: lib.CKA_WRAP },
+        { type: lib.CKA_UNWRAP },
+        { type: lib.CKA_SIGN },
+        { type: lib.CKA_VERIFY },
+        { type: lib.CKA_DERIVE },
       ])
       assert.deepEqual([ext?.value, sens?.value], [Buffer.from([0]), Buffer.from([1])])
+      // Encrypt and decrypt (AES-GCM) only: no wrapping of other keys, no MACs, no derivation.
+      assert.deepEqual(
+        uses.map((a) => a.value[0]),
+        [1, 1, 0, 0, 0, 0, 0],
+      )
       assert.equal((value?.value as Buffer).readUInt32LE(0), 32)
     } finally {
       p11.C_Finalize()
@@ -151,7 +163,7 @@ describe('PKCS#11 root (SoftHSM2)', { skip: hsm === undefined ? NEEDS_SOFTHSM : 
     )
   })
 
-  it('attack: an existing key that can be exported is refused, not used', async () => {
+  it('attack: an existing key that can be exported, or is shorter than AES-256, is refused, not used', async () => {
     const lib = createRequire(import.meta.url)('pkcs11js') as typeof P
     const p11 = new lib.PKCS11()
     p11.load(settings().module)
@@ -163,17 +175,21 @@ describe('PKCS#11 root (SoftHSM2)', { skip: hsm === undefined ? NEEDS_SOFTHSM : 
       assert.ok(slot)
       const s = p11.C_OpenSession(slot, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION)
       p11.C_Login(s, lib.CKU_USER, PIN)
-      p11.C_GenerateKey(s, { mechanism: lib.CKM_AES_KEY_GEN }, [
-        { type: lib.CKA_CLASS, value: lib.CKO_SECRET_KEY },
-        { type: lib.CKA_KEY_TYPE, value: lib.CKK_AES },
-        { type: lib.CKA_VALUE_LEN, value: 32 },
-        { type: lib.CKA_LABEL, value: 'exportable' },
-        { type: lib.CKA_TOKEN, value: true },
-        { type: lib.CKA_SENSITIVE, value: false },
-        { type: lib.CKA_EXTRACTABLE, value: true },
-        { type: lib.CKA_ENCRYPT, value: true },
-        { type: lib.CKA_DECRYPT, value: true },
-      ])
+      for (const [label, bytes, exportable] of [
+        ['exportable', 32, true],
+        ['aes128', 16, false],
+      ] as const)
+        p11.C_GenerateKey(s, { mechanism: lib.CKM_AES_KEY_GEN }, [
+          { type: lib.CKA_CLASS, value: lib.CKO_SECRET_KEY },
+          { type: lib.CKA_KEY_TYPE, value: lib.CKK_AES },
+          { type: lib.CKA_VALUE_LEN, value: bytes },
+          { type: lib.CKA_LABEL, value: label },
+          { type: lib.CKA_TOKEN, value: true },
+          { type: lib.CKA_SENSITIVE, value: !exportable },
+          { type: lib.CKA_EXTRACTABLE, value: exportable },
+          { type: lib.CKA_ENCRYPT, value: true },
+          { type: lib.CKA_DECRYPT, value: true },
+        ])
     } finally {
       p11.C_Finalize()
       p11.close()
@@ -181,6 +197,10 @@ describe('PKCS#11 root (SoftHSM2)', { skip: hsm === undefined ? NEEDS_SOFTHSM : 
     assert.match(
       await fails(() => pkcs11Root(settings('exportable'), { pin: PIN }), 'CONFIG_INVALID'),
       /can be exported/,
+    )
+    assert.match(
+      await fails(() => pkcs11Root(settings('aes128'), { pin: PIN }), 'CONFIG_INVALID'),
+      /is AES-128; the root wrapping key must be AES-256/,
     )
   })
 

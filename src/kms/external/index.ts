@@ -6,9 +6,15 @@
  * execution or a stolen token for whoever can write to it. The installation record
  * keeps a copy only to say, when none is given, which store the directory needs.
  */
-import { readFileSync } from 'node:fs'
 import { StrongroomError } from '../../errors.ts'
-import type { ExternalKind, ExternalRoot, ExternalSecrets, ExternalSettings } from './port.ts'
+import { readSmallFile } from '../root.ts'
+import {
+  shownSpec,
+  type ExternalKind,
+  type ExternalRoot,
+  type ExternalSecrets,
+  type ExternalSettings,
+} from './port.ts'
 import { parsePkcs11Uri } from './pkcs11.ts'
 
 export const KEY_PROVIDERS = ['local', 'pkcs11', 'vault', 'awskms'] as const
@@ -36,7 +42,7 @@ export function parseKeyStore(
   const bad = (why: string): never => {
     throw new StrongroomError(
       'CONFIG_INVALID',
-      `the key store \`${spec.slice(0, 200)}\` ${why}; for ${kind} give ${KEY_STORE_FORMS[kind]}`,
+      `the key store \`${shownSpec(spec)}\` ${why}; for ${kind} give ${KEY_STORE_FORMS[kind]}`,
     )
   }
   if (spec.length > 2048) bad('is longer than 2048 characters')
@@ -55,8 +61,13 @@ export function parseKeyStore(
       bad('is not a Transit key URL')
     if (u.username !== '' || u.password !== '' || u.hash !== '')
       bad('holds a user, password or fragment')
-    if (u.protocol === 'http:' && !['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname))
+    if (u.protocol === 'http:' && !loopback(u))
       bad('uses plain http to a host other than this one (the token would travel in the clear)')
+    for (const name of new Set(u.searchParams.keys()))
+      if (name !== 'namespace' || u.searchParams.getAll(name).length > 1)
+        bad(
+          `has the query parameter \`${name}\` ${name === 'namespace' ? 'twice' : '(only namespace is read)'}`,
+        )
     const namespace = u.searchParams.get('namespace') ?? undefined
     return {
       settings: {
@@ -77,6 +88,7 @@ export function parseKeyStore(
   const region = arn?.[1] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION
   if (region === undefined) bad('does not say its region: give the key ARN, or set AWS_REGION')
   const endpoint = env.AWS_ENDPOINT_URL_KMS
+  if (endpoint !== undefined && endpoint !== '') kmsEndpoint(endpoint)
   return {
     settings: {
       kind: 'awskms',
@@ -87,26 +99,48 @@ export function parseKeyStore(
   }
 }
 
+/** Plain http is for a server on this machine only: what is sent would otherwise cross the network in the clear. */
+function loopback(u: URL): boolean {
+  return ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname)
+}
+
+/** AWS_ENDPOINT_URL_KMS: https, or http on loopback; no user information. */
+function kmsEndpoint(endpoint: string): void {
+  const bad = (why: string): never => {
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      `AWS_ENDPOINT_URL_KMS \`${shownSpec(endpoint)}\` ${why}; give https://HOST[:PORT]`,
+    )
+  }
+  let u: URL
+  try {
+    u = new URL(endpoint)
+  } catch {
+    return bad('is not a URL')
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') bad('is not an http(s) URL')
+  if (u.username !== '' || u.password !== '') bad('holds a user or password')
+  if (u.protocol === 'http:' && !loopback(u))
+    bad(
+      'uses plain http to a host other than this one (the root key material would travel in the clear)',
+    )
+}
+
 /** The secrets to reach the store, from the environment (and the PIN file the URI names). */
 export function keyStoreSecrets(
   choice: KeyStoreChoice,
   env: NodeJS.ProcessEnv,
   caFile: string | undefined,
 ): ExternalSecrets {
-  const read = (file: string, what: string): string => {
-    try {
-      return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-    } catch (e) {
-      throw new StrongroomError('ROOT_KEY_MISSING', `cannot read the ${what} file \`${file}\``, {
-        cause: e,
-      })
-    }
-  }
-  const ca = caFile === undefined ? {} : { ca: read(caFile, 'key store CA') }
+  const read = (file: string, what: string, max: number): string =>
+    readSmallFile(file, `the ${what} file`, max, 'ROOT_KEY_MISSING')
+      .toString('utf8')
+      .replace(/\r?\n$/, '')
+  const ca = caFile === undefined ? {} : { ca: read(caFile, 'key store CA', 1024 * 1024) }
   const s = choice.settings
   if (s.kind === 'pkcs11') {
     const pin =
-      choice.pinFile === undefined ? env.STRONGROOM_PKCS11_PIN : read(choice.pinFile, 'PIN')
+      choice.pinFile === undefined ? env.STRONGROOM_PKCS11_PIN : read(choice.pinFile, 'PIN', 4096)
     return pin === undefined ? ca : { ...ca, pin }
   }
   if (s.kind === 'vault') {

@@ -18,23 +18,30 @@ import { randomBytes } from 'node:crypto'
 import { isAbsolute } from 'node:path'
 import type * as P from 'pkcs11js'
 import { StrongroomError } from '../../errors.ts'
-import type { ExternalRoot, ExternalSecrets, Pkcs11Settings } from './port.ts'
+import { shownSpec, type ExternalRoot, type ExternalSecrets, type Pkcs11Settings } from './port.ts'
 
 const IV = 12
 const TAG = 16
+
+const PATH_ATTRIBUTES = ['token', 'object', 'type']
+const QUERY_ATTRIBUTES = ['module-path', 'pin-source']
 
 /** The settings an RFC 7512 URI names, and the PIN file it points at (`pin-source=file:`). */
 export function parsePkcs11Uri(uri: string): { settings: Pkcs11Settings; pinFile?: string } {
   const bad = (why: string): never => {
     throw new StrongroomError(
       'CONFIG_INVALID',
-      `the key store \`${uri.slice(0, 200)}\` is not a usable PKCS#11 URI: ${why}; expected pkcs11:token=LABEL;object=KEY-LABEL?module-path=/path/to/module.so`,
+      `the key store \`${shownSpec(uri)}\` is not a usable PKCS#11 URI: ${why}; expected pkcs11:token=LABEL;object=KEY-LABEL?module-path=/path/to/module.so`,
     )
   }
   if (!uri.startsWith('pkcs11:') || uri.length > 2048) bad('it must start with `pkcs11:`')
-  const [path = '', query = ''] = uri.slice('pkcs11:'.length).split('?', 2)
+  const rest = uri.slice('pkcs11:'.length)
+  const q = rest.indexOf('?')
+  const path = q < 0 ? rest : rest.slice(0, q)
+  const query = q < 0 ? '' : rest.slice(q + 1)
   const attrs = new Map<string, string>()
-  const add = (part: string): void => {
+  // RFC 7512: token, object and type are path attributes; module-path and pin-source query ones.
+  const add = (part: string, where: 'path' | 'query'): void => {
     if (part === '') return
     const eq = part.indexOf('=')
     if (eq <= 0) bad(`\`${part}\` is not NAME=VALUE`)
@@ -45,16 +52,28 @@ export function parsePkcs11Uri(uri: string): { settings: Pkcs11Settings; pinFile
       bad(`\`${part}\` is not percent-encoded correctly`)
     }
     const name = part.slice(0, eq)
+    if (name === 'pin-value')
+      bad(
+        'a PIN in the URI would sit in configuration, process lists and shell history: use pin-source=file:/path or STRONGROOM_PKCS11_PIN',
+      )
     if (attrs.has(name)) bad(`\`${name}\` is given twice`)
+    const place = PATH_ATTRIBUTES.includes(name)
+      ? 'path'
+      : QUERY_ATTRIBUTES.includes(name)
+        ? 'query'
+        : bad(
+            `\`${name}\` is not an attribute this provider reads (token, object, type in the path; module-path, pin-source in the query)`,
+          )
+    if (place !== where)
+      bad(
+        `\`${name}\` belongs in the URI's ${place === 'path' ? 'path (before ?)' : 'query (after ?)'}`,
+      )
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(value)) bad(`\`${name}\` holds a control character`)
     attrs.set(name, value)
   }
-  for (const p of path.split(';')) add(p)
-  for (const q of query.split('&')) add(q)
-  for (const name of attrs.keys())
-    if (!['token', 'object', 'module-path', 'pin-source', 'type'].includes(name))
-      bad(
-        `\`${name}\` is not an attribute this provider reads (token, object, module-path, pin-source)`,
-      )
+  for (const p of path.split(';')) add(p, 'path')
+  for (const a of query.split('&')) add(a, 'query')
   if (attrs.has('type') && attrs.get('type') !== 'secret-key') bad('`type` must be secret-key')
   const token = attrs.get('token') ?? ''
   const key = attrs.get('object') ?? ''
@@ -294,12 +313,19 @@ function findKey(
       { type: lib.CKA_EXTRACTABLE, value: false },
       { type: lib.CKA_ENCRYPT, value: true },
       { type: lib.CKA_DECRYPT, value: true },
+      // Nothing else: the key only wraps and unwraps Strongroom's roots, by AES-GCM.
+      { type: lib.CKA_WRAP, value: false },
+      { type: lib.CKA_UNWRAP, value: false },
+      { type: lib.CKA_SIGN, value: false },
+      { type: lib.CKA_VERIFY, value: false },
+      { type: lib.CKA_DERIVE, value: false },
     ])
   }
-  const [type, extractable, sensitive] = p11.C_GetAttributeValue(session, existing, [
+  const [type, extractable, sensitive, length] = p11.C_GetAttributeValue(session, existing, [
     { type: lib.CKA_KEY_TYPE },
     { type: lib.CKA_EXTRACTABLE },
     { type: lib.CKA_SENSITIVE },
+    { type: lib.CKA_VALUE_LEN },
   ])
   const flag = (a: P.Attribute | undefined): boolean =>
     Buffer.isBuffer(a?.value) && a.value[0] === 1
@@ -309,6 +335,14 @@ function findKey(
     keyType.readUIntLE(0, Math.min(keyType.length, 6)) !== lib.CKK_AES
   )
     throw new StrongroomError('CONFIG_INVALID', `the ${where} is not an AES key`)
+  const bytes = Buffer.isBuffer(length?.value)
+    ? length.value.readUIntLE(0, Math.min(length.value.length, 6))
+    : 0
+  if (bytes !== 32)
+    throw new StrongroomError(
+      'CONFIG_INVALID',
+      `the ${where} is AES-${String(bytes * 8)}; the root wrapping key must be AES-256 (or let \`strongroom init\` make one)`,
+    )
   if (flag(extractable) || !flag(sensitive))
     throw new StrongroomError(
       'CONFIG_INVALID',

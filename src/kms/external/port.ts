@@ -76,3 +76,14 @@ export interface ExternalSecrets {
   /** PEM CA bundle trusted for the key store's HTTPS (added to the system's). */
   readonly ca?: string
 }
+
+/**
+ * A key store setting as it may appear in a message: a PIN value in a PKCS#11 URI and the
+ * user information of a URL (`https://user:token@host`) are replaced, the rest cut at 200.
+ */
+export function shownSpec(spec: string): string {
+  return spec
+    .replace(/(pin-value=)[^;?&]*/gi, '$1<redacted>')
+    .replace(/\/\/[^/?#]*@/, '//<redacted>@')
+    .slice(0, 200)
+}
