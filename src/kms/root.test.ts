@@ -79,7 +79,7 @@ describe('root key inputs', () => {
       assert.fail('read')
     } catch (e) {
       assert.ok(isStrongroomError(e, 'ROOT_KEY_MISSING'), String(e))
-      assert.match(e.message, /EISDIR/)
+      assert.match(e.message, /is a directory/)
     }
   })
 

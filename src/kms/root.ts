@@ -7,8 +7,8 @@
  * root key or passphrase apart from corrupt data.
  */
 import { createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { StrongroomError } from '../errors.ts'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { StrongroomError, type ErrorCode } from '../errors.ts'
 
 export const ROOT_KEY_BYTES = 32
 
@@ -37,19 +37,44 @@ export function rootKeyFromHex(hex: string, where: string): Buffer {
   return Buffer.from(t, 'hex')
 }
 
-async function readSecretFile(path: string, what: string): Promise<Buffer> {
+/**
+ * A small file holding a secret or a setting (a root key, a passphrase, a PIN, a CA bundle):
+ * at most `max` bytes are read, whatever the file is (a device such as /dev/zero is refused
+ * after `max` + 1 bytes, never read until memory runs out); a pipe, as from the shell's
+ * `<(command)`, is read to its end. Failures are `code`, naming the file and what is wrong.
+ */
+export function readSmallFile(path: string, what: string, max: number, code: ErrorCode): Buffer {
+  let fd: number | undefined
   try {
-    return await readFile(path)
+    fd = openSync(path, 'r')
+    const st = fstatSync(fd)
+    const tooBig = () =>
+      new StrongroomError(code, `${what} \`${path}\` holds more than ${max} bytes`)
+    if (st.isDirectory()) throw new StrongroomError(code, `${what} \`${path}\` is a directory`)
+    if (st.isFile() && st.size > max) throw tooBig()
+    const buf = Buffer.alloc(max + 1)
+    let n = 0
+    for (let got = -1; got !== 0 && n <= max; n += got)
+      got = readSync(fd, buf, n, max + 1 - n, null)
+    if (n > max) throw tooBig()
+    return buf.subarray(0, n)
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
+    if (e instanceof StrongroomError) throw e
+    const errno = (e as NodeJS.ErrnoException).code
     throw new StrongroomError(
-      'ROOT_KEY_MISSING',
-      code === 'ENOENT'
+      code,
+      errno === 'ENOENT'
         ? `${what} \`${path}\` does not exist`
-        : `cannot read ${what} \`${path}\` (${code ?? 'error'})`,
+        : `cannot read ${what} \`${path}\` (${errno ?? 'error'})`,
       { cause: e },
     )
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
+}
+
+function readSecretFile(path: string, what: string): Promise<Buffer> {
+  return new Promise((resolve) => resolve(readSmallFile(path, what, 4096, 'ROOT_KEY_MISSING')))
 }
 
 /** A key file holds 32 raw bytes, or 64 hex characters with optional surrounding whitespace. */
