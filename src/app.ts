@@ -449,7 +449,10 @@ export async function migrateRootTo(
   let target: ExternalRoot | undefined
   try {
     target = await openKeyStore(to.settings, to.secrets(), { create: true })
-    return await migrateRoot(store, inst, rootKey, external, target, to.settings, progress)
+    const report = await migrateRoot(store, inst, rootKey, external, target, to.settings, progress)
+    // A --dev root key kept beside the data would still open the installation's own secrets.
+    if (inst.rootMode === 'dev') await rm(join(config.dataDir, DEV_KEY_FILE), { force: true })
+    return report
   } finally {
     rootKey.fill(0)
     await target?.close()

@@ -8,14 +8,14 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, before, describe, it } from 'node:test'
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms'
 import { Agent } from 'node:https'
-import { initDataDir, migrateRootTo, openApp, type App } from '../../src/app.ts'
+import { DEV_KEY_FILE, initDataDir, migrateRootTo, openApp, type App } from '../../src/app.ts'
 import { testCertificates } from '../../src/audit/sinks/testing.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { isStrongroomError } from '../../src/errors.ts'
@@ -291,5 +291,17 @@ describe('root migrate: what a process left running, or a writer of the database
     })
     // Nothing was re-wrapped: the planted bytes are still what they were.
     assert.deepEqual(Buffer.from(versions()[0] ?? []), forged)
+  })
+
+  it('attack: a --dev root key file left beside the data after a migration (it would open the system secrets) is removed', async () => {
+    const devDir = join(work, 'dev')
+    const dev = loadConfig({ env: {}, flags: { 'data-dir': devDir } })
+    await initDataDir(dev, { dev: true })
+    assert.ok(existsSync(join(devDir, DEV_KEY_FILE)))
+    const target = vaultConfig().keyStore
+    assert.ok(target)
+    const r = await migrateRootTo(dev, target)
+    assert.equal(r.from, 'dev')
+    assert.equal(existsSync(join(devDir, DEV_KEY_FILE)), false)
   })
 })

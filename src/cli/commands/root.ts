@@ -6,6 +6,8 @@ import { migrateRootTo } from '../../app.ts'
 import { loadConfig } from '../../config.ts'
 import { StrongroomError } from '../../errors.ts'
 import type { Command } from '../command.ts'
+import { isExternal } from '../../kms/external/install.ts'
+import { shownSpec } from '../../kms/external/port.ts'
 
 export const rootMigrate: Command = {
   name: 'root migrate',
@@ -68,7 +70,12 @@ Example:
         `the root is now kept in ${r.to} (was ${r.from}): ${String(r.rewrapped)} key versions re-wrapped` +
           (r.already > 0 ? `, ${String(r.already)} already there` : '') +
           (r.shredded > 0 ? `, ${String(r.shredded)} of deleted keys skipped` : ''),
-        `start the gateways with --key-provider ${r.to} --key-store '${spec}'; the old root key opens no tenant key but still opens the installation's own secrets: destroy every copy of it`,
+        `start the gateways with --key-provider ${r.to} --key-store '${shownSpec(spec)}'` +
+          (r.from === 'dev'
+            ? `; the --dev root key file was removed from the data directory`
+            : isExternal(r.from)
+              ? `; the ${r.from} key the root was kept in opens nothing here any more`
+              : `; the old root key opens no tenant key but still opens the installation's own secrets (access-key secrets, the audit and CA keys): destroy every copy of it`),
       ].join('\n'),
       { From: r.from, To: r.to, Rewrapped: r.rewrapped, Already: r.already, Shredded: r.shredded },
     )
