@@ -109,6 +109,13 @@ describe('strongroom CLI', () => {
     }
     assert.equal(ok(sr(['--version'])).stdout, `strongroom ${version()}\n`)
     assert.match(ok(sr(['--help'])).stdout, /key schedule-deletion/)
+    // A group's --help lists its commands with their summaries.
+    const group = ok(sr(['root', '--help'])).stdout
+    assert.match(
+      group,
+      /^Usage: strongroom root COMMAND \[options\]\n\n {2}root migrate {2}Move the root/,
+    )
+    assert.match(ok(sr(['key', '-h'])).stdout, /^ {2}key rotate +\S/m)
     fails(sr(['tenant', 'create']), 'USAGE', 2)
     fails(sr(['frobnicate']), 'USAGE', 2)
     fails(sr(['key', 'create', '--tenant', 'vision', '--nope', ...d]), 'USAGE', 2)

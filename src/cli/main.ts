@@ -165,6 +165,19 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const found = findCommand(argv)
     if (found === undefined) {
       const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0] ?? ''} `))
+      if (group.length > 0 && argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h')) {
+        const width = Math.max(...group.map((c) => c.name.length))
+        io.stdout(
+          [
+            `Usage: strongroom ${argv[0] ?? ''} COMMAND [options]`,
+            '',
+            ...group.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+            '',
+            `Run \`strongroom ${argv[0] ?? ''} COMMAND --help\` for one command's options.`,
+          ].join('\n') + '\n',
+        )
+        return 0
+      }
       throw new StrongroomError(
         'USAGE',
         group.length > 0
