@@ -219,7 +219,12 @@ describe('configuration', () => {
     )
     assert.throws(
       () => loadConfig({ configFile: join(dir, 'missing.json'), env: {}, flags: {} }),
-      invalid(/cannot read config file .*ENOENT/),
+      invalid(/config file `.*missing\.json` does not exist/),
+    )
+    // At most 1 MiB is read: a device that never ends is refused, not read until memory runs out.
+    assert.throws(
+      () => loadConfig({ configFile: '/dev/zero', env: {}, flags: {} }),
+      invalid(/config file `\/dev\/zero` holds more than 1048576 bytes/),
     )
     assert.throws(
       () => loadConfig({ configFile: file('array.json', '[]'), env: {}, flags: {} }),

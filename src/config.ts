@@ -4,7 +4,6 @@
  * declared once below with its three names and its validation, so the
  * messages, the docs and `--help` cannot drift apart.
  */
-import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { StrongroomError } from './errors.ts'
 import { parseBlobsUrl } from './store/s3/url.ts'
@@ -15,6 +14,7 @@ import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, DEFAULT_SEGMENT_SIZE } from './cryp
 import { DEFAULT_LIMITS } from './scan/types.ts'
 import { availableMemory, defaultLimits, type AdmissionLimits } from './api/admission.ts'
 import type { ExternalSecrets } from './kms/external/port.ts'
+import { readSmallFile } from './kms/root.ts'
 import {
   KEY_PROVIDERS,
   keyStoreOf,
@@ -282,6 +282,8 @@ export const SETTINGS = {
     env: 'STRONGROOM_KEY_STORE',
     flag: 'key-store',
     accepted: 'the key in the external key store (docs/keys.md, "External key stores")',
+    // Not shown when refused: a mistyped value may hold a PIN or a token.
+    secret: true,
     parse: (raw) =>
       typeof raw === 'string' && raw.length > 0 && raw.length <= 2048 && !/[\0\s]/.test(raw)
         ? raw
@@ -516,17 +518,8 @@ function jsonOf(text: string): unknown {
 
 /** Reads a JSON config file; errors name the file, and line:column for syntax errors. */
 function readConfigFile(file: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (e) {
-    throw new StrongroomError(
-      'CONFIG_INVALID',
-      `cannot read config file \`${file}\` (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-    )
-  }
-  if (text.length > 1024 * 1024)
-    throw new StrongroomError('CONFIG_INVALID', `config file \`${file}\` is larger than 1 MiB`)
+  // At most 1 MiB is read: /dev/zero or a huge file is refused, never read to its end.
+  const text = readSmallFile(file, 'config file', 1024 * 1024, 'CONFIG_INVALID').toString('utf8')
   let v: unknown
   try {
     v = JSON.parse(text)

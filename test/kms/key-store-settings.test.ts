@@ -10,8 +10,10 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:http'
 import { after, describe, it } from 'node:test'
 import { isStrongroomError, type ErrorCode } from '../../src/errors.ts'
+import { awsKmsRoot } from '../../src/kms/external/awskms.ts'
 import { keyStoreSecrets, parseKeyStore } from '../../src/kms/external/index.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'sr-key-store-settings-'))
@@ -53,7 +55,7 @@ describe('key store settings', () => {
       'CONFIG_INVALID',
       'hvs.INURLSECRET',
     )
-    assert.match(m, /https:\/\/<redacted>@vault:8200/)
+    assert.match(m, /https:<redacted>@vault:8200/)
     refused(
       () =>
         parseKeyStore('awskms', 'alias/root', {
@@ -170,5 +172,81 @@ describe('key store settings', () => {
       {},
     )
     assert.deepEqual(keyStoreSecrets(choice, {}, undefined), { pin: '4711-0815' })
+  })
+
+  it('attack: PINs and credentials in other spellings (percent-encoded names, odd URL forms, query, fragment) are never echoed', () => {
+    const M = MODULE
+    for (const [kind, spec] of [
+      ['pkcs11', `pkcs11:token=T;object=r?module-path=${M}&pin%2Dvalue=S3cr3t`],
+      ['pkcs11', `pkcs11:token=T;object=r?module-path=${M}&%70in-value=S3cr3t`],
+      ['pkcs11', `pkcs11:token=T;object=r?module-path=${M}&pin-value%3DS3cr3t`],
+      ['pkcs11', `pkcs11:token=T;object=r?module-path=${M}&pin-source=S3cr3t`],
+      ['vault', 'https:/user:S3cr3t@vault.example/v1/transit/keys/k'],
+      ['vault', 'https:user:S3cr3t@vault.example/v1/transit/keys/k'],
+      ['vault', 'https:\\\\user:S3cr3t@vault.example/v1/transit/keys/k'],
+      ['vault', 'https://vault.example/v1/transit/keys/k?token=S3cr3t'],
+      ['vault', 'https://vault.example/v1/transit/keys/k#S3cr3t'],
+    ] as const)
+      refused(() => parseKeyStore(kind, spec, {}), 'CONFIG_INVALID', 'S3cr3t')
+    for (const endpoint of [
+      'https:/user:S3cr3t@kms.example',
+      'http://kms.example/?X-Amz-Security-Token=S3cr3t',
+    ])
+      refused(
+        () =>
+          parseKeyStore('awskms', 'alias/root', {
+            AWS_REGION: 'eu-west-1',
+            AWS_ENDPOINT_URL_KMS: endpoint,
+          }),
+        'CONFIG_INVALID',
+        'S3cr3t',
+      )
+  })
+
+  it('attack: an endpoint from AWS_ENDPOINT_URL or the endpoint_url of a config file is never used unchecked', async () => {
+    // The global variable is checked as AWS_ENDPOINT_URL_KMS is.
+    assert.match(
+      refused(
+        () =>
+          parseKeyStore('awskms', 'alias/root', {
+            AWS_REGION: 'eu-west-1',
+            AWS_ENDPOINT_URL: 'http://kms.example',
+          }),
+        'CONFIG_INVALID',
+      ),
+      /plain http to a host other than this one/,
+    )
+    // The SDK would read these itself; the provider tells it not to: nothing reaches them.
+    let hits = 0
+    const server = createServer((_req, res) => {
+      hits++
+      res.end('{}')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as { port: number }).port
+    const config = join(work, 'aws-config')
+    writeFileSync(config, `[default]\nendpoint_url = http://127.0.0.1:${String(port)}\n`)
+    const saved = { file: process.env.AWS_CONFIG_FILE, url: process.env.AWS_ENDPOINT_URL }
+    process.env.AWS_CONFIG_FILE = config
+    process.env.AWS_ENDPOINT_URL = `http://127.0.0.1:${String(port)}`
+    try {
+      // A region no DNS answers for: AWS's own endpoint for it fails at once, here and in CI.
+      const root = awsKmsRoot(
+        { kind: 'awskms', keyId: 'alias/root', region: 'xx-nowhere-1' },
+        { aws: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret' } },
+      )
+      try {
+        await assert.rejects(root.wrap(Buffer.alloc(32), Buffer.from('aad')))
+      } finally {
+        await root.close()
+      }
+      assert.equal(hits, 0)
+    } finally {
+      if (saved.file === undefined) delete process.env.AWS_CONFIG_FILE
+      else process.env.AWS_CONFIG_FILE = saved.file
+      if (saved.url === undefined) delete process.env.AWS_ENDPOINT_URL
+      else process.env.AWS_ENDPOINT_URL = saved.url
+      server.close()
+    }
   })
 })

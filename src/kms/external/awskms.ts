@@ -60,6 +60,10 @@ export function awsKmsRoot(settings: AwsKmsSettings, secrets: ExternalSecrets): 
     )
   const client = new KMSClient({
     region,
+    // The endpoint is the one the key store settings checked (https, or http on loopback),
+    // never one the SDK would pick up from AWS_ENDPOINT_URL or a config file's endpoint_url
+    // unchecked: the root's bytes travel in the request.
+    ignoreConfiguredEndpointUrls: true,
     ...(endpoint === undefined ? {} : { endpoint }),
     credentials: {
       accessKeyId: aws.accessKeyId,

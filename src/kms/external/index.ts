@@ -87,14 +87,16 @@ export function parseKeyStore(
   if (arn === null && !bare) bad('is not a KMS key ARN, key id or alias')
   const region = arn?.[1] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION
   if (region === undefined) bad('does not say its region: give the key ARN, or set AWS_REGION')
-  const endpoint = env.AWS_ENDPOINT_URL_KMS
-  if (endpoint !== undefined && endpoint !== '') kmsEndpoint(endpoint)
+  // The service's own variable first, then the SDKs' global one; a config file's endpoint_url is
+  // not read (the client is told to ignore it).
+  const endpoint = env.AWS_ENDPOINT_URL_KMS || env.AWS_ENDPOINT_URL || undefined
+  if (endpoint !== undefined) kmsEndpoint(endpoint)
   return {
     settings: {
       kind: 'awskms',
       keyId: spec,
       region: region ?? '',
-      ...(endpoint === undefined || endpoint === '' ? {} : { endpoint }),
+      ...(endpoint === undefined ? {} : { endpoint }),
     },
   }
 }
@@ -109,7 +111,7 @@ function kmsEndpoint(endpoint: string): void {
   const bad = (why: string): never => {
     throw new StrongroomError(
       'CONFIG_INVALID',
-      `AWS_ENDPOINT_URL_KMS \`${shownSpec(endpoint)}\` ${why}; give https://HOST[:PORT]`,
+      `the KMS endpoint (AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL) \`${shownSpec(endpoint)}\` ${why}; give https://HOST[:PORT]`,
     )
   }
   let u: URL

@@ -44,12 +44,12 @@ export function parsePkcs11Uri(uri: string): { settings: Pkcs11Settings; pinFile
   const add = (part: string, where: 'path' | 'query'): void => {
     if (part === '') return
     const eq = part.indexOf('=')
-    if (eq <= 0) bad(`\`${part}\` is not NAME=VALUE`)
+    if (eq <= 0) bad(`\`${shownSpec(part)}\` is not NAME=VALUE`)
     let value = ''
     try {
       value = decodeURIComponent(part.slice(eq + 1))
     } catch {
-      bad(`\`${part}\` is not percent-encoded correctly`)
+      bad(`\`${shownSpec(part)}\` is not percent-encoded correctly`)
     }
     const name = part.slice(0, eq)
     if (name === 'pin-value')
@@ -133,7 +133,7 @@ export function pkcs11Root(
     if (slot === undefined)
       throw new StrongroomError(
         'CONFIG_INVALID',
-        `no PKCS#11 token labelled \`${settings.token}\` in \`${settings.module}\` (softhsm2-util --show-slots lists SoftHSM2's)`,
+        `no PKCS#11 token labelled \`${settings.token}\` in \`${shownSpec(settings.module)}\` (softhsm2-util --show-slots lists SoftHSM2's)`,
       )
     session = p11.C_OpenSession(slot, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION)
     try {
@@ -219,7 +219,7 @@ function loadModule(lib: typeof P, path: string): P.PKCS11 {
   } catch (e) {
     throw new StrongroomError(
       'CONFIG_INVALID',
-      `cannot load the PKCS#11 module \`${path}\` (is the HSM's library installed there?)`,
+      `cannot load the PKCS#11 module \`${shownSpec(path)}\` (is the HSM's library installed there?)`,
       { cause: e },
     )
   }
@@ -227,7 +227,7 @@ function loadModule(lib: typeof P, path: string): P.PKCS11 {
     p11.C_Initialize()
   } catch (e) {
     p11.close()
-    throw new StrongroomError('IO', `the PKCS#11 module \`${path}\` did not initialise`, {
+    throw new StrongroomError('IO', `the PKCS#11 module \`${shownSpec(path)}\` did not initialise`, {
       cause: e,
     })
   }

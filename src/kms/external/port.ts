@@ -78,12 +78,22 @@ export interface ExternalSecrets {
 }
 
 /**
- * A key store setting as it may appear in a message: a PIN value in a PKCS#11 URI and the
- * user information of a URL (`https://user:token@host`) are replaced, the rest cut at 200.
+ * A key store setting as it may appear in a message. The setting names no secret, but a
+ * mistaken one may hold one, in any spelling: it is percent-decoded first, then user
+ * information (`scheme:…@`), the value of any `pin…` attribute, a URL's query values and
+ * fragment are replaced, and the rest is cut at 200 characters.
  */
 export function shownSpec(spec: string): string {
-  return spec
-    .replace(/(pin-value=)[^;?&]*/gi, '$1<redacted>')
-    .replace(/\/\/[^/?#]*@/, '//<redacted>@')
-    .slice(0, 200)
+  let s = spec
+  try {
+    s = decodeURIComponent(spec)
+  } catch {
+    // Shown as given, redacted all the same.
+  }
+  s = s
+    .replace(/^([a-z][a-z0-9+.-]*:)[^@]*@/i, '$1<redacted>@')
+    .replace(/(pin[^=;&?#]*=)[^;&?#]*/gi, '$1<redacted>')
+    .replace(/#.*$/s, '#<redacted>')
+  if (!/^pkcs11:/i.test(s)) s = s.replace(/([?&][^=&#]*=)[^&#]*/g, '$1<redacted>')
+  return s.slice(0, 200)
 }
