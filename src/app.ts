@@ -345,6 +345,12 @@ async function openRoot(config: Config): Promise<OpenRoot> {
       const opened = await openExternalRoot(config, inst)
       external = opened.external
       rootKey = opened.rootKey
+    } else if (config.keyStore !== undefined) {
+      // The operator keeps this root in a store, the record says a local key: never asked for one.
+      throw new StrongroomError(
+        'ROOT_KEY_WRONG',
+        `--key-provider ${config.keyStore.settings.kind} is configured, but this data directory's record says its root is a local key (${inst.rootMode}): refused. A root is never moved back from a key store; if nobody initialised this directory with a local key, its installation record was changed`,
+      )
     } else rootKey = await loadRootKey(config, inst.rootMode, inst.rootKdf)
     const binding = { installationId: inst.id, rootMode: inst.rootMode, rootKdf: inst.rootKdf }
     const { legacy } = verifyRootCheck(
@@ -450,6 +456,13 @@ export async function migrateRootTo(
   try {
     target = await openKeyStore(to.settings, to.secrets(), { create: true })
     const report = await migrateRoot(store, inst, rootKey, external, target, to.settings, progress)
+    // Each key's current version predates the move: new data gets a version only the new store opens.
+    const kms = new LocalKms(store, rootKey, { region: config.region, external: target })
+    try {
+      for (const id of report.stale) await kms.rotate(id, true)
+    } finally {
+      kms.close()
+    }
     // A --dev root key kept beside the data would still open the installation's own secrets.
     if (inst.rootMode === 'dev') await rm(join(config.dataDir, DEV_KEY_FILE), { force: true })
     return report

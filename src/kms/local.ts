@@ -8,6 +8,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { encodeContext, type EncryptionContext } from '../crypto/context.ts'
+import { defaultKeyPolicy } from './default-policy.ts'
 import { openSecret, sealSecret } from '../crypto/seal.ts'
 import { StrongroomError } from '../errors.ts'
 import { parsePolicyText, type Issue } from '../iam/policy.ts'
@@ -237,13 +238,21 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
     return this.save({ ...key, state: 'Disabled' })
   }
 
-  /** On demand: new data uses the new version; every older version still decrypts. */
-  async rotate(keyId: string): Promise<number> {
+  /**
+   * On demand: new data uses the new version; every older version still decrypts. After the
+   * root moved (`rootMoved`), any key not being deleted, not counted as on demand.
+   */
+  async rotate(keyId: string, rootMoved = false): Promise<number> {
     const key = await this.store.getKey(keyId)
     if (key === undefined)
       throw new StrongroomError('KEY_NOT_FOUND', `key \`${keyId}\` does not exist`)
-    if (key.state !== 'Enabled') throw stateError(key, 'rotate')
-    return (await this.rotateRecord(key, 'ON_DEMAND')).currentVersion
+    if (
+      rootMoved
+        ? key.state === 'PendingDeletion' || key.state === 'Deleted'
+        : key.state !== 'Enabled'
+    )
+      throw stateError(key, 'rotate')
+    return (await this.rotateRecord(key, rootMoved ? 'AUTOMATIC' : 'ON_DEMAND')).currentVersion
   }
 
   rotations(keyId: string): Promise<KeyRotation[]> {
@@ -563,27 +572,6 @@ export class LocalKms implements KeyProvider, RotatingKeyProvider, KeyCatalog, R
 
 /** Format byte of secrets sealed under the root's derived sealing key. */
 export const ROOT_SEAL_V2 = 2
-
-/** The default key policy, as AWS KMS writes it: the owning account delegates to its IAM policies. */
-export function defaultKeyPolicy(accountId: string): string {
-  return JSON.stringify(
-    {
-      Version: '2012-10-17',
-      Id: 'key-default-1',
-      Statement: [
-        {
-          Sid: 'Enable IAM User Permissions',
-          Effect: 'Allow',
-          Principal: { AWS: `arn:aws:iam::${accountId}:root` },
-          Action: 'kms:*',
-          Resource: '*',
-        },
-      ],
-    },
-    null,
-    2,
-  )
-}
 
 export function materialAad(keyId: string, version: number): Buffer {
   return Buffer.from(`strongroom/key-material/v1\0${keyId}\0${version}`)

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -22,7 +22,7 @@ import { isStrongroomError } from '../../src/errors.ts'
 import { sealSecret } from '../../src/crypto/seal.ts'
 import { materialAad, ROOT_SEAL_V2 } from '../../src/kms/local.ts'
 import type { WrappedKey } from '../../src/kms/provider.ts'
-import { deriveRootKeys } from '../../src/kms/root.ts'
+import { deriveRootKeys, rootCheck } from '../../src/kms/root.ts'
 import { startInProcess, type InProcess } from '../api/inprocess.ts'
 import { softHsm } from './softhsm.ts'
 import { startVaultFake, type VaultFake } from './vault-fake.ts'
@@ -59,6 +59,7 @@ after(async () => {
 })
 
 const dataDir = join(work, 'data')
+const backupDir = join(work, 'data-backup')
 const ROOT = randomBytes(32).toString('hex')
 
 function config(store?: { kind: string; spec: string }): Config {
@@ -120,6 +121,8 @@ describe('root migrate: local → vault → awskms → pkcs11', () => {
       materialKinds().map((m) => m[0]),
       [2, 2, 2],
     )
+    cpSync(dataDir, backupDir, { recursive: true })
+    chmodSync(backupDir, 0o700)
   })
 
   const steps = [
@@ -144,6 +147,10 @@ describe('root migrate: local → vault → awskms → pkcs11', () => {
         const versions = materialKinds().length
         const r = await migrateRootTo(config(from), target)
         assert.deepEqual([r.to, r.rewrapped, r.already, r.shredded], [step.kind, versions, 0, 0])
+        // Both keys' current versions predate the move: each got a new one, under the new store,
+        // so what is sealed from now on never opens under the previous root.
+        assert.equal(r.stale.length, 2)
+        assert.equal(materialKinds().length, versions + 2)
         assert.ok(materialKinds().every((m) => m[0] === 3 && m[1] === step.byte))
         await withApp(config(to), async (app) => {
           assert.deepEqual(Buffer.from(await app.keyProvider.unwrap(wrapped, context)), dataKey)
@@ -151,7 +158,7 @@ describe('root migrate: local → vault → awskms → pkcs11', () => {
           await app.keys.rotate(keyId)
         })
         const kinds = materialKinds()
-        assert.equal(kinds.length, versions + 1)
+        assert.equal(kinds.length, versions + 3)
         assert.ok(kinds.every((m) => m[0] === 3 && m[1] === step.byte))
         // The store before (or the old root key) no longer opens the directory.
         await assert.rejects(openApp(config(from)), (e: unknown) => {
@@ -164,6 +171,22 @@ describe('root migrate: local → vault → awskms → pkcs11', () => {
       },
     )
   }
+
+  it('attack: the old root key with a copy of the database from before the moves opens nothing sealed after them', async () => {
+    const fresh = randomBytes(32)
+    const sealed = await withApp(config(from), (app) => app.keyProvider.wrap(keyId, fresh, context))
+    const old = loadConfig({ env: { STRONGROOM_ROOT_KEY: ROOT }, flags: { 'data-dir': backupDir } })
+    await withApp(old, async (app) => {
+      // The backup still opens what was sealed before (that is what a backup is for)...
+      assert.deepEqual(Buffer.from(await app.keyProvider.unwrap(wrapped, context)), dataKey)
+      // ...but not what was sealed after: it names a version the backup never had.
+      await assert.rejects(app.keyProvider.unwrap(sealed, context), (e: unknown) => {
+        assert.ok(isStrongroomError(e))
+        assert.equal(e.code, 'KEY_UNWRAP_FAILED')
+        return true
+      })
+    })
+  })
 
   it('attack: the wrapped system root of another installation on the same key is refused', async () => {
     const made: string[] = []
@@ -259,7 +282,10 @@ describe('root migrate: what a process left running, or a writer of the database
     }
     assert.deepEqual(
       versions().map((m) => [m[0], m[1]]),
-      [[3, 2]],
+      [
+        [3, 2],
+        [3, 2],
+      ],
     )
   })
 
@@ -291,6 +317,62 @@ describe('root migrate: what a process left running, or a writer of the database
     })
     // Nothing was re-wrapped: the planted bytes are still what they were.
     assert.deepEqual(Buffer.from(versions()[0] ?? []), forged)
+  })
+
+  it('attack: a record downgraded to a local root (with the check value of the old key) is refused, never asking for that key', async () => {
+    // A writer of the database who kept the old root key makes the record say "local key"
+    // again, hoping the operator hands it that key and new versions are sealed under it.
+    const db = new DatabaseSync(join(dir, 'meta.sqlite'))
+    const id = String(db.prepare('SELECT id FROM installation').get()?.id)
+    db.prepare(
+      "UPDATE installation SET root_mode = 'key', root_store = NULL, root_wrapped = NULL, root_check = ?",
+    ).run(rootCheck(root, { installationId: id, rootMode: 'key', rootKdf: null }))
+    db.close()
+    await assert.rejects(openApp(vaultConfig()), (e: unknown) => {
+      assert.ok(isStrongroomError(e))
+      assert.equal(e.code, 'ROOT_KEY_WRONG')
+      assert.match(
+        e.message,
+        /--key-provider vault is configured, but .* says its root is a local key \(key\): refused/,
+      )
+      assert.doesNotMatch(e.message, /STRONGROOM_ROOT_KEY|--root-key-file/)
+      return true
+    })
+  })
+
+  it('a version that will not open stops the migration before any version moved', async () => {
+    const d = join(work, 'half')
+    const c = loadConfig({
+      env: { STRONGROOM_ROOT_KEY: root.toString('hex') },
+      flags: { 'data-dir': d },
+    })
+    await initDataDir(c, { dev: false })
+    await withApp(c, async (app) => {
+      const k = await app.keys.createKey(await app.identity.createTenant('cv'), {})
+      await app.keys.rotate(k.id)
+    })
+    const db = new DatabaseSync(join(d, 'meta.sqlite'))
+    const v2 = db.prepare('SELECT material FROM key_versions WHERE version = 2').get()
+      ?.material as Uint8Array
+    const bad = Buffer.from(v2)
+    bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 1
+    db.prepare('UPDATE key_versions SET material = ? WHERE version = 2').run(bad)
+    db.close()
+    const target = vaultConfig().keyStore
+    assert.ok(target)
+    await assert.rejects(migrateRootTo(c, target), /version 2 does not open under this root key/)
+    // Version 1 is still sealed under the local root, and the directory still opens with it.
+    const after = new DatabaseSync(join(d, 'meta.sqlite'), { readOnly: true })
+    const rows = after.prepare('SELECT version, material FROM key_versions ORDER BY version').all()
+    after.close()
+    assert.deepEqual(
+      rows.map((r) => [r.version, (r.material as Uint8Array)[0]]),
+      [
+        [1, 2],
+        [2, 2],
+      ],
+    )
+    await withApp(c, () => Promise.resolve())
   })
 
   it('attack: a --dev root key file left beside the data after a migration (it would open the system secrets) is removed', async () => {

@@ -32,9 +32,9 @@ key versions re-wrapped under the new one. The current root is given as for any 
 (STRONGROOM_ROOT_KEY, --root-key-file, --passphrase-file, or --key-provider/--key-store);
 the new store's secrets come from the same variables as at init (STRONGROOM_PKCS11_PIN or
 pin-source, VAULT_TOKEN, AWS credentials). An interrupted migration resumes where it stopped
-when run again. Afterwards the old root key opens no tenant key, but it still opens the
-installation's own secrets (access-key secrets, the audit and CA keys): destroy every copy.
-See docs/keys.md.
+when run again. Every key is then rotated, so that new data opens only through the new
+store; the old root key still opens the installation's own secrets (access-key secrets, the
+audit and CA keys): destroy every copy. See docs/keys.md.
 
 Example:
   export STRONGROOM_PKCS11_PIN=...
@@ -69,7 +69,10 @@ Example:
       [
         `the root is now kept in ${r.to} (was ${r.from}): ${String(r.rewrapped)} key versions re-wrapped` +
           (r.already > 0 ? `, ${String(r.already)} already there` : '') +
-          (r.shredded > 0 ? `, ${String(r.shredded)} of deleted keys skipped` : ''),
+          (r.shredded > 0 ? `, ${String(r.shredded)} of deleted keys skipped` : '') +
+          (r.stale.length > 0
+            ? `; ${String(r.stale.length)} keys rotated, so that new data is sealed under versions only the new store opens`
+            : ''),
         `start the gateways with --key-provider ${r.to} --key-store '${shownSpec(spec)}'` +
           (r.from === 'dev'
             ? `; the --dev root key file was removed from the data directory`
@@ -77,7 +80,14 @@ Example:
               ? `; the ${r.from} key the root was kept in opens nothing here any more`
               : `; the old root key opens no tenant key but still opens the installation's own secrets (access-key secrets, the audit and CA keys): destroy every copy of it`),
       ].join('\n'),
-      { From: r.from, To: r.to, Rewrapped: r.rewrapped, Already: r.already, Shredded: r.shredded },
+      {
+        From: r.from,
+        To: r.to,
+        Rewrapped: r.rewrapped,
+        Already: r.already,
+        Shredded: r.shredded,
+        Rotated: r.stale.length,
+      },
     )
     return 0
   },

@@ -88,6 +88,8 @@ export interface MigrationReport {
   readonly already: number
   /** Versions of deleted keys: their material is gone, nothing to re-wrap. */
   readonly shredded: number
+  /** Keys whose current version was re-wrapped now: it predates the move, so they rotate. */
+  readonly stale: readonly string[]
 }
 
 /**
@@ -109,8 +111,12 @@ export async function migrateRoot(
   let rewrapped = 0
   let already = 0
   let shredded = 0
-  /** Re-wraps every version not yet under `to`; counts what it found. */
-  const pass = async (): Promise<void> => {
+  const stale = new Set<string>()
+  /**
+   * Re-wraps every version not yet under `to` and counts what it found; with `check`, only
+   * opens each one, so that one that will not open stops the migration before anything moved.
+   */
+  const pass = async (check = false): Promise<void> => {
     for (const tenant of await store.listTenants()) {
       for (const key of await store.listKeys(tenant.id)) {
         for (let version = 1; version <= key.currentVersion; version++) {
@@ -141,17 +147,21 @@ export async function migrateRoot(
                 ? openSecret(seal.seal, v.material, aad, () => wrong(what), ROOT_SEAL_V2)
                 : openSecret(rootKey, v.material, aad, () => wrong(what), 1)
           try {
+            if (check) continue
             await store.resealKeyVersion(key.id, version, await wrapExternal(to, plain, aad))
           } finally {
             plain.fill(0)
           }
           rewrapped++
+          if (version === key.currentVersion && key.state !== 'PendingDeletion') stale.add(key.id)
           progress(rewrapped + already)
         }
       }
     }
   }
   try {
+    await pass(true)
+    ;[rewrapped, already, shredded] = [0, 0, 0]
     await pass()
     const binding = { installationId: inst.id, rootMode: to.kind, rootKdf: null }
     await store.setRoot({
@@ -165,7 +175,7 @@ export async function migrateRoot(
     // (LocalKms's rootUnchanged); one it made before it saw the change is re-wrapped here.
     const counted = { already, shredded }
     await pass()
-    return { from: inst.rootMode, to: to.kind, rewrapped, ...counted }
+    return { from: inst.rootMode, to: to.kind, rewrapped, ...counted, stale: [...stale] }
   } finally {
     seal.seal.fill(0)
   }
