@@ -116,6 +116,10 @@ describe('strongroom CLI', () => {
       /^Usage: strongroom root COMMAND \[options\]\n\n {2}root migrate {2}Move the root/,
     )
     assert.match(ok(sr(['key', '-h'])).stdout, /^ {2}key rotate +\S/m)
+    assert.match(
+      ok(sr(['audit', 'witness', '--help'])).stdout,
+      /^Usage: strongroom audit witness COMMAND/,
+    )
     fails(sr(['tenant', 'create']), 'USAGE', 2)
     fails(sr(['frobnicate']), 'USAGE', 2)
     fails(sr(['key', 'create', '--tenant', 'vision', '--nope', ...d]), 'USAGE', 2)

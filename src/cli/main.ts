@@ -165,15 +165,19 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const found = findCommand(argv)
     if (found === undefined) {
       const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0] ?? ''} `))
-      if (group.length > 0 && argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h')) {
-        const width = Math.max(...group.map((c) => c.name.length))
+      // `GROUP --help`, or a nested one (`audit witness --help`): the commands under it.
+      const words = argv.slice(0, -1)
+      const under = COMMANDS.filter((c) => c.name.startsWith(`${words.join(' ')} `))
+      const last = argv[argv.length - 1]
+      if (under.length > 0 && words.length > 0 && (last === '--help' || last === '-h')) {
+        const width = Math.max(...under.map((c) => c.name.length))
         io.stdout(
           [
-            `Usage: strongroom ${argv[0] ?? ''} COMMAND [options]`,
+            `Usage: strongroom ${words.join(' ')} COMMAND [options]`,
             '',
-            ...group.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+            ...under.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
             '',
-            `Run \`strongroom ${argv[0] ?? ''} COMMAND --help\` for one command's options.`,
+            `Run \`strongroom ${words.join(' ')} COMMAND --help\` for one command's options.`,
           ].join('\n') + '\n',
         )
         return 0
