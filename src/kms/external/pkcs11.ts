@@ -227,9 +227,13 @@ function loadModule(lib: typeof P, path: string): P.PKCS11 {
     p11.C_Initialize()
   } catch (e) {
     p11.close()
-    throw new StrongroomError('IO', `the PKCS#11 module \`${shownSpec(path)}\` did not initialise`, {
-      cause: e,
-    })
+    throw new StrongroomError(
+      'IO',
+      `the PKCS#11 module \`${shownSpec(path)}\` did not initialise`,
+      {
+        cause: e,
+      },
+    )
   }
   modules.set(path, { p11, users: 1 })
   return p11
