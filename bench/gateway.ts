@@ -44,7 +44,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
-import { serverIdentity } from '../src/net/ca.ts'
+import { testCertificates } from '../src/net/testing.ts'
 import { BIN, spawnServe } from '../test/serve-process.ts'
 
 const { values } = parseArgs({
@@ -248,11 +248,7 @@ const results: Record<string, unknown> = {
   smallOps: SMALL_OPS,
 }
 const gw = await gatewayServer()
-const plainIdentity = await serverIdentity(
-  join(work, 'plain-pki'),
-  { seal: (_l, d) => Buffer.from(d), open: (_l, d) => Buffer.from(d) },
-  ['127.0.0.1'],
-)
+const plainIdentity = testCertificates(['127.0.0.1'])
 const plain = await plainServer(plainIdentity)
 try {
   const ours = client(gw.url, [gw.ca])

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { serverIdentity } from '../src/net/ca.ts'
+import { testCertificates } from '../src/net/testing.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -395,11 +395,7 @@ const results: { node: string; seconds: number; attempts: number; runs: Result[]
   attempts: ATTEMPTS,
   runs: [],
 }
-const pki = await serverIdentity(
-  join(work, 'plain-pki'),
-  { seal: (_l, d) => Buffer.from(d), open: (_l, d) => Buffer.from(d) },
-  ['127.0.0.1'],
-)
+const pki = testCertificates(['127.0.0.1'])
 try {
   for (const clients of COUNTS) {
     const ours = await gateway(`gateway-${clients}`)

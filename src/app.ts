@@ -7,6 +7,7 @@
  *     meta.sqlite     metadata (WAL); key material inside it sealed under the root key
  *     dev-root.key    only in --dev mode: the generated root key
  */
+import { Pki } from './net/pki.ts'
 import { Organization } from './org/organization.ts'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -101,6 +102,8 @@ export interface App {
    * sealed audit keys, the CA). Undefined on a single machine, whose log and CA are in files.
    */
   readonly shared: SharedState | undefined
+  /** The built-in CA: server and workload (SPIFFE) certificates, revocation, CRLs. */
+  readonly pki: Pki
   close(): Promise<void>
 }
 
@@ -412,6 +415,18 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       sessions: sessionTokens(kms, config.tokenKeyId),
       oidcKeys: new JwksCache({ ca: oidcCa(config), now: () => clock.now() }),
       shared: config.meta === undefined ? undefined : store,
+      pki: new Pki({
+        dataDir: config.dataDir,
+        sealer: {
+          seal: (l, d) => kms.sealSystemSecret(l, d),
+          open: (l, d) => kms.openSystemSecret(l, d),
+        },
+        ...(config.meta === undefined ? {} : { shared: store }),
+        values: store,
+        certs: store,
+        trustDomain: config.trustDomain,
+        now: () => clock.now(),
+      }),
       async close() {
         kms.close()
         await external?.close()

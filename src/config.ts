@@ -57,6 +57,8 @@ export interface Config {
   readonly keyStoreCaFile: string | undefined
   /** PEM certificates trusted (besides the system's) when fetching OIDC discovery documents and JWKS. */
   readonly oidcCaFile: string | undefined
+  /** The SPIFFE trust domain of workload certificates (default strongroom.internal). */
+  readonly trustDomain: string
   /**
    * The session-token key new sessions are sealed under; raising it on every replica rotates
    * the key (sessions of the one before stay valid until they expire; older ones are refused).
@@ -160,6 +162,10 @@ export function hostPort(raw: unknown): { host: string; port: number } | undefin
   const port = Number(m?.[3])
   return host !== undefined && port <= 65535 ? { host, port } : undefined
 }
+
+/** SPIFFE-ID 2.1: a trust domain is lowercase letters, digits, dots, dashes and underscores. */
+const checkTrustDomain = (td: string) =>
+  /^[a-z0-9._-]{1,255}$/.test(td) && !/^\.|\.\.|\.$/.test(td) ? td : undefined
 
 export const SETTINGS = {
   dataDir: {
@@ -374,6 +380,13 @@ export const SETTINGS = {
       'a list of witnesses, each `{"url": "https://…", "key": "NAME+KEYID+KEY"}` (its cosigner key, from `strongroom audit witness key`); plain http:// only on loopback',
     parse: (raw) => witnessTargets(typeof raw === 'string' ? jsonOf(raw) : raw),
   },
+  trustDomain: {
+    file: 'trustDomain',
+    env: 'STRONGROOM_TRUST_DOMAIN',
+    flag: undefined,
+    accepted: 'a SPIFFE trust domain: lowercase letters, digits, dots, dashes, underscores',
+    parse: (raw) => (typeof raw === 'string' ? checkTrustDomain(raw) : undefined),
+  },
   oidcCaFile: {
     file: 'oidcCaFile',
     env: 'STRONGROOM_OIDC_CA_FILE',
@@ -457,6 +470,7 @@ export function loadConfig(sources: ConfigSources): Config {
       values.passphraseFile === undefined ? undefined : resolve(values.passphraseFile as string),
     rootKeyHex: rootKeyHex === undefined || rootKeyHex === '' ? undefined : rootKeyHex,
     oidcCaFile: values.oidcCaFile === undefined ? undefined : resolve(values.oidcCaFile as string),
+    trustDomain: (values.trustDomain as string | undefined) ?? 'strongroom.internal',
     tokenKeyId: (values.tokenKeyId as number | undefined) ?? 1,
     ...keyStoreOf(
       values.keyProvider as KeyProviderKind | undefined,

@@ -9,6 +9,7 @@
  * - root key: it opens the installation (its check value matches);
  * - CA: the CA and server certificates parse, chain, and how long they have left.
  */
+import { certificatesIn } from './net/x509.ts'
 import { randomBytes, X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
@@ -210,16 +211,23 @@ function checkCa(
     }
     let server = ''
     if (existsSync(serverFile)) {
-      const cert = new X509Certificate(readFileSync(serverFile))
-      if (!cert.verify(caCert.publicKey)) {
+      // The server certificate, then the issuing CA that signed it (none from an older root).
+      const [cert, issuing] = certificatesIn(readFileSync(serverFile, 'utf8'))
+      const chained =
+        cert !== undefined &&
+        (issuing === undefined
+          ? cert.verify(caCert.publicKey)
+          : cert.verify(issuing.publicKey) && issuing.verify(caCert.publicKey))
+      if (!chained) {
         out.push({
           check: 'ca',
           status: 'fail',
-          detail: `${serverFile} is not signed by ${caFile}`,
+          detail: `${serverFile} does not chain to ${caFile}`,
         })
         return
       }
-      server = `; server certificate for ${cert.subjectAltName ?? cert.subject}, ${String(days(cert))} days left`
+      const hours = Math.floor((Date.parse(cert.validTo) - Date.now()) / 3_600_000)
+      server = `; server certificate for ${cert.subjectAltName ?? cert.subject}, ${String(hours)} hours left (renewed by \`serve\` at two thirds of its life)`
     }
     const left = days(caCert)
     out.push({

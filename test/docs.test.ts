@@ -258,3 +258,39 @@ describe('docs/terraform.md', () => {
       assert.ok(replay.includes(setting), setting)
   })
 })
+
+describe('docs/dependencies.md', () => {
+  it('names every runtime and development dependency in package.json, and says how many', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string> | undefined
+    >
+    const page = readFileSync(join(root, 'docs', 'dependencies.md'), 'utf8')
+    const named = (n: string) => page.includes(`\`${n}\``)
+    const all = ['dependencies', 'devDependencies', 'optionalDependencies'].flatMap((k) =>
+      Object.keys(pkg[k] ?? {}),
+    )
+    assert.deepEqual(
+      all.filter((n) => !named(n)),
+      [],
+    )
+    const words = [
+      'zero',
+      'one',
+      'two',
+      'three',
+      'four',
+      'five',
+      'six',
+      'seven',
+      'eight',
+      'nine',
+      'ten',
+    ]
+    const runtime = Object.keys(pkg.dependencies ?? {}).length
+    assert.ok(
+      page.includes(`**${words[runtime] ?? String(runtime)} runtime dependencies**`),
+      `${String(runtime)} runtime`,
+    )
+  })
+})

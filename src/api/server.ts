@@ -15,7 +15,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http'
-import { createServer as createHttps } from 'node:https'
+import { createServer as createHttps, Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import { DEFAULT_SEGMENT_SIZE } from '../crypto/header.ts'
 import { MOZILLA_INTERMEDIATE } from '../net/tls.ts'
@@ -68,6 +68,8 @@ export interface RunningServer {
   readonly url: string
   /** The admission control in front of the gateway: its limits and its current load. */
   readonly admission: Admission
+  /** Replaces the TLS certificate (chain) and key for new connections, with the same profile. */
+  setCertificate(tls: { readonly key: string; readonly cert: string }): void
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   close(): Promise<void>
 }
@@ -494,6 +496,10 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   return {
     server,
     url: `${o.tls === undefined ? 'http' : 'https'}://${host}:${port}`,
+    setCertificate: (tls) => {
+      if (!(server instanceof HttpsServer)) throw new Error('this server has no TLS')
+      server.setSecureContext({ key: tls.key, cert: tls.cert, ...MOZILLA_INTERMEDIATE })
+    },
     admission,
     close: () =>
       new Promise<void>((resolve) => {

@@ -37,6 +37,7 @@ import { whoami } from './commands/whoami.ts'
 import { migrate } from './commands/migrate.ts'
 import { rootMigrate } from './commands/root.ts'
 import { doctor } from './commands/doctor.ts'
+import { certBundle, certCrl, certIssue, certList, certRevoke } from './commands/cert.ts'
 import {
   groupAddUser,
   groupCreate,
@@ -93,6 +94,11 @@ export const COMMANDS: readonly Command[] = [
   groupAddUser,
   oidcProviderCreate,
   oidcProviderList,
+  certIssue,
+  certList,
+  certRevoke,
+  certCrl,
+  certBundle,
   whoami,
   migrate,
   rootMigrate,

@@ -22,6 +22,7 @@
  *   VerdictStore        verdicts.ts     ScanRecord
  *   AuditStore          audit.ts        the shared audit log: records, AuditCheckpointRecord, keys
  *   OrgStore            org.ts          OrgPolicyRecord (SCPs, RCPs), their attachments
+ *   CertStore           certs.ts        CertRecord: leaf certificates the CA issued, revocations
  */
 import type { BucketStore } from './buckets.ts'
 import type { GroupStore } from './groups.ts'
@@ -37,6 +38,7 @@ import type { ObjectStore } from './objects.ts'
 import type { VerdictStore } from './verdicts.ts'
 import type { AuditStore } from './audit.ts'
 import type { OrgStore } from './org.ts'
+import type { CertStore } from './certs.ts'
 
 export type { InstallationRecord, InstallationStore, RootKeyMode } from './installation.ts'
 export type { IdentityStore, TenantRecord } from './identity.ts'
@@ -65,6 +67,7 @@ export interface MetadataStore
     KeyStore,
     VerdictStore,
     AuditStore,
-    OrgStore {
+    OrgStore,
+    CertStore {
   close(): Promise<void>
 }

@@ -9,17 +9,11 @@
  * 400 "encryption key not found" on decrypt, and with `create` capability makes the key on
  * encrypt); the client must map both.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  generateKeyPairSync,
-  randomBytes,
-  randomUUID,
-} from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { issueCertificate } from '../../src/net/ca.ts'
+import { testCertificates } from '../../src/net/testing.ts'
 
 export interface VaultFakeOptions {
   /** Transit mount path (default `transit`). */
@@ -234,19 +228,6 @@ export async function startVaultFake(options: VaultFakeOptions = {}): Promise<Va
 
 /** A one-day CA and a server certificate it signs for 127.0.0.1. */
 function testPki(): { caPem: string; cert: string; key: string } {
-  const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const issuer = { name: 'Vault Fake CA', key: ca.privateKey, publicKey: ca.publicKey }
-  const caPem = issueCertificate({
-    subject: issuer.name,
-    publicKey: ca.publicKey,
-    issuer,
-    ca: true,
-    days: 1,
-  })
-  const leaf = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const cert = issueCertificate({
-    ...{ subject: '127.0.0.1', publicKey: leaf.publicKey, issuer, ca: false, days: 1 },
-    names: ['127.0.0.1'],
-  })
-  return { caPem, cert, key: leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }
+  const c = testCertificates(['127.0.0.1'], 'Vault Fake CA')
+  return { caPem: c.caPem, cert: c.certPem, key: c.keyPem }
 }

@@ -7,7 +7,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, SignJWT, type JWK, type JWTPayload } from 'jose'
-import { issueCertificate } from '../../src/net/ca.ts'
+import { testCertificates } from '../../src/net/testing.ts'
 
 export interface Issuer {
   /** https://127.0.0.1:PORT/oidc */
@@ -26,23 +26,11 @@ export interface Issuer {
 export async function startIssuer(): Promise<Issuer> {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const caKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const caPem = issueCertificate({
-    subject: 'Test OIDC CA',
-    publicKey: caKeys.publicKey,
-    issuer: { name: 'Test OIDC CA', key: caKeys.privateKey, publicKey: caKeys.publicKey },
-    ca: true,
-    days: 1,
-  })
-  const leaf = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const cert = issueCertificate({
-    subject: '127.0.0.1',
-    publicKey: leaf.publicKey,
-    issuer: { name: 'Test OIDC CA', key: caKeys.privateKey, publicKey: caKeys.publicKey },
-    ca: false,
-    days: 1,
-    names: ['127.0.0.1', 'localhost'],
-  })
+  const {
+    caPem,
+    certPem: cert,
+    keyPem,
+  } = testCertificates(['127.0.0.1', 'localhost'], 'Test OIDC CA')
   const keys: JWK[] = [
     { ...(await exportJWK(rsa.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' },
     { ...(await exportJWK(ec.publicKey)), kid: 'k2', alg: 'ES256', use: 'sig' },
@@ -50,24 +38,21 @@ export async function startIssuer(): Promise<Issuer> {
   const jwks = JSON.stringify({ keys })
   let fetches = 0
   let url = ''
-  const server: Server = createServer(
-    { key: leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }), cert: cert + caPem },
-    (req, res) => {
-      if (req.url === '/oidc/.well-known/openid-configuration') {
-        res.setHeader('content-type', 'application/json')
-        res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/keys` }))
-      } else if (req.url === '/oidc/keys') {
-        fetches++
-        res.setHeader('content-type', 'application/json')
-        res.end(jwks)
-      } else if (req.url === '/slow/.well-known/openid-configuration') {
-        // A server that never finishes: one byte a second.
-        res.writeHead(200, { 'content-type': 'application/json' })
-        const drip = setInterval(() => res.write(' '), 1000)
-        res.on('close', () => clearInterval(drip))
-      } else res.writeHead(404).end()
-    },
-  )
+  const server: Server = createServer({ key: keyPem, cert: cert + caPem }, (req, res) => {
+    if (req.url === '/oidc/.well-known/openid-configuration') {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/keys` }))
+    } else if (req.url === '/oidc/keys') {
+      fetches++
+      res.setHeader('content-type', 'application/json')
+      res.end(jwks)
+    } else if (req.url === '/slow/.well-known/openid-configuration') {
+      // A server that never finishes: one byte a second.
+      res.writeHead(200, { 'content-type': 'application/json' })
+      const drip = setInterval(() => res.write(' '), 1000)
+      res.on('close', () => clearInterval(drip))
+    } else res.writeHead(404).end()
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   url = `https://127.0.0.1:${String((server.address() as AddressInfo).port)}/oidc`
   return {

@@ -1,41 +1,11 @@
 /**
  * What the sink tests share: a CA and a server certificate for 127.0.0.1 and localhost, made by
- * the gateway's own CA code (src/net/ca.ts), numbered events, and de-duplication by seq done the
+ * the gateway's own X.509 code (src/net/testing.ts), numbered events, and de-duplication by seq done the
  * way a receiver would do it. Only tests import this module.
  */
-import { generateKeyPairSync } from 'node:crypto'
-import { issueCertificate } from '../../net/ca.ts'
 import type { AuditEvent } from '../event.ts'
 
-export interface TestCertificates {
-  readonly caPem: string
-  readonly certPem: string
-  readonly keyPem: string
-}
-
-/** A fresh CA and a server certificate it signed for 127.0.0.1 and localhost. */
-export function testCertificates(): TestCertificates {
-  const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const issuer = { name: 'Sink Test CA', key: ca.privateKey, publicKey: ca.publicKey }
-  const caPem = issueCertificate({
-    subject: 'Sink Test CA',
-    publicKey: ca.publicKey,
-    issuer,
-    ca: true,
-    days: 1,
-  })
-  const leaf = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const certPem = issueCertificate({
-    subject: 'localhost',
-    publicKey: leaf.publicKey,
-    issuer,
-    ca: false,
-    days: 1,
-    names: ['localhost', '127.0.0.1'],
-  })
-  const keyPem = leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  return { caPem, certPem, keyPem }
-}
+export { testCertificates, type TestCertificates } from '../../net/testing.ts'
 
 /** Event number `i`: an allowed GetObject unless `over` says otherwise. */
 export function sampleEvent(

@@ -12,7 +12,6 @@ import { LoggedRecords, scanVerdictEvent } from '../../audit/service-events.ts'
 import { startAuditStream, type AuditStream } from '../../audit/stream.ts'
 import { isStrongroomError, StrongroomError } from '../../errors.ts'
 import type { NewAccessKey } from '../../identity/users.ts'
-import { serverIdentity } from '../../net/ca.ts'
 import type { Command } from '../command.ts'
 import { ENDPOINT_FILE } from '../endpoint.ts'
 
@@ -201,6 +200,7 @@ Example:
         onAlert: log,
       })
       let tls: { key: string; cert: string } | undefined
+      let [renewAt, tlsNames] = [0, [] as string[]]
       if (insecure)
         ctx.warn(
           '--insecure-http: requests and credentials travel unencrypted; use HTTPS on anything but loopback',
@@ -211,16 +211,10 @@ Example:
             ['localhost', '127.0.0.1', '::1', host].filter((n) => n !== '0.0.0.0' && n !== '::'),
           ),
         ]
-        const id = await serverIdentity(
-          config.dataDir,
-          {
-            seal: (l, d) => app.sealer.sealSystemSecret(l, d),
-            open: (l, d) => app.sealer.openSystemSecret(l, d),
-          },
-          names,
-          app.shared,
-        )
+        const id = await app.pki.serverIdentity(names)
         tls = { key: id.keyPem, cert: id.certPem }
+        renewAt = id.renewAt
+        tlsNames = names
       }
       try {
         running = await listen(gateway, {
@@ -249,6 +243,34 @@ Example:
         throw e
       }
       const server = running
+      // The server certificate is renewed at two thirds of its life, without a restart: new
+      // connections get the new one. A failed renewal is retried every minute (and logged).
+      let renewal: NodeJS.Timeout | undefined
+      const renewLater = (at: number) => {
+        const wait = Math.min(Math.max(at - app.clock.now(), 1000), 2 ** 31 - 1)
+        renewal = setTimeout(() => void renew(), wait)
+        renewal.unref()
+      }
+      const renew = async () => {
+        try {
+          const id = await app.pki.serverIdentity(tlsNames)
+          server.setCertificate({ key: id.keyPem, cert: id.certPem })
+          log({
+            time: new Date().toISOString(),
+            level: 'info',
+            message: `server certificate renewed, valid until ${new Date(id.notAfter).toISOString()}`,
+          })
+          renewLater(id.renewAt)
+        } catch (e) {
+          log({
+            time: new Date().toISOString(),
+            level: 'error',
+            message: `server certificate renewal failed (retried in a minute): ${(e as Error).message}`,
+          })
+          renewLater(app.clock.now() + 60_000)
+        }
+      }
+      if (tls !== undefined) renewLater(renewAt)
       log({
         time: new Date().toISOString(),
         level: 'info',
@@ -266,6 +288,7 @@ Example:
         stop = () => {
           if (asked) return
           asked = true
+          clearTimeout(renewal)
           void server.close().then(resolve)
         }
       })

@@ -17,6 +17,7 @@ import { principalsConformance } from '../conformance/principals.ts'
 import { verdictsConformance } from '../conformance/verdicts.ts'
 import { auditConformance } from '../conformance/audit.ts'
 import { orgConformance } from '../conformance/org.ts'
+import { certConformance } from '../conformance/certs.ts'
 import { NEEDS_POSTGRES, startPostgres, type Postgres } from '../../../test/pg/server.ts'
 import { PgMetadataStore } from './store.ts'
 
@@ -41,4 +42,5 @@ if (server === undefined) {
   verdictsConformance(make)
   auditConformance(make)
   orgConformance(make)
+  certConformance(make)
 }

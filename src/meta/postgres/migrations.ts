@@ -367,6 +367,22 @@ const LATER: readonly string[] = [
   ALTER TABLE installation ADD CONSTRAINT installation_root_mode_check
     CHECK (root_mode IN ('key', 'passphrase', 'dev', 'pkcs11', 'vault', 'awskms'));
   ALTER TABLE installation ADD COLUMN root_store TEXT, ADD COLUMN root_wrapped BYTEA;`,
+  // 22: the leaf certificates the built-in CA issued, for listing and revocation.
+  `CREATE TABLE certificates (
+    serial TEXT COLLATE "C" PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('server', 'workload')),
+    subject TEXT NOT NULL,
+    tenant_id TEXT COLLATE "C",
+    role TEXT,
+    issuer_key_id TEXT COLLATE "C" NOT NULL,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    revoked_at BIGINT,
+    reason TEXT
+  );
+  CREATE INDEX certificates_by_tenant ON certificates (tenant_id, not_before);
+  CREATE INDEX certificates_revoked ON certificates (issuer_key_id, revoked_at);
+  CREATE INDEX certificates_by_expiry ON certificates (not_after);`,
 ]
 
 /** The schema version this build writes. */

@@ -18,6 +18,7 @@ import { PgMultipartStore } from './multipart.ts'
 import { PgObjectStore } from './objects.ts'
 import { PgOidcStore } from './oidc.ts'
 import { PgOrgStore } from './org.ts'
+import { PgCertStore } from './certs.ts'
 import { PgPolicyStore } from './policies.ts'
 import { PgPrincipalStore } from './principals.ts'
 import { PgVerdictStore } from './verdicts.ts'
@@ -54,6 +55,7 @@ export const PgMetadataStore = {
         new PgVerdictStore(db),
         new PgAuditStore(db),
         new PgOrgStore(db),
+        new PgCertStore(db),
       ],
       { close: () => db.close() },
     ) as PgMetadataStore

@@ -16,6 +16,7 @@ import { objectsConformance } from '../conformance/objects.ts'
 import { verdictsConformance } from '../conformance/verdicts.ts'
 import { auditConformance } from '../conformance/audit.ts'
 import { orgConformance } from '../conformance/org.ts'
+import { certConformance } from '../conformance/certs.ts'
 import { SqliteMetadataStore } from './store.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sr-conformance-'))
@@ -37,3 +38,4 @@ keysConformance(make)
 verdictsConformance(make)
 auditConformance(make)
 orgConformance(make)
+certConformance(make)

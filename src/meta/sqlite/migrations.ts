@@ -440,4 +440,23 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE installation;
   ALTER TABLE installation_21 RENAME TO installation;
   `,
+  // 22: the leaf certificates the built-in CA issued (server and workload), for listing and
+  // revocation (the CRL of each issuing CA).
+  `
+  CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('server', 'workload')),
+    subject TEXT NOT NULL,
+    tenant_id TEXT,
+    role TEXT,
+    issuer_key_id TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    revoked_at INTEGER,
+    reason TEXT
+  ) STRICT;
+  CREATE INDEX certificates_by_tenant ON certificates (tenant_id, not_before);
+  CREATE INDEX certificates_revoked ON certificates (issuer_key_id, revoked_at);
+  CREATE INDEX certificates_by_expiry ON certificates (not_after);
+  `,
 ]

@@ -13,6 +13,7 @@ import { SqliteGroupStore } from './groups.ts'
 import { SqliteIamStore } from './iam.ts'
 import { SqliteOidcStore } from './oidc.ts'
 import { SqliteOrgStore } from './org.ts'
+import { SqliteCertStore } from './certs.ts'
 import { SqlitePolicyStore } from './policies.ts'
 import { SqlitePrincipalStore } from './principals.ts'
 import { SqliteIdentityStore } from './identity.ts'
@@ -51,6 +52,7 @@ export const SqliteMetadataStore = {
         new SqliteVerdictStore(db),
         new SqliteAuditStore(db),
         new SqliteOrgStore(db),
+        new SqliteCertStore(db),
       ],
       { close },
     ) as MetadataStore
