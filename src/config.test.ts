@@ -145,6 +145,36 @@ describe('configuration', () => {
     )
   })
 
+  it('listeners: each with its profile and client-certificate mode; nothing weaker can be named', () => {
+    const spec = [
+      { listen: '127.0.0.1:9444', tlsProfile: 'modern', clientCertificates: 'required' },
+      { listen: '[::1]:9445' },
+    ]
+    assert.deepEqual(
+      loadConfig({ env: { STRONGROOM_LISTENERS: JSON.stringify(spec) }, flags: {} }).listeners,
+      [
+        { host: '127.0.0.1', port: 9444, tlsProfile: 'modern', clientCertificates: 'required' },
+        { host: '::1', port: 9445, tlsProfile: 'intermediate', clientCertificates: 'none' },
+      ],
+    )
+    assert.deepEqual(loadConfig({ env: {}, flags: {} }).listeners, [])
+    for (const bad of [
+      [{ listen: '127.0.0.1:9444', tlsProfile: 'old' }],
+      [{ listen: '127.0.0.1:9444', tlsProfile: 'TLSv1.0' }],
+      [{ listen: '127.0.0.1:9444', minVersion: 'TLSv1' }],
+      [{ listen: '127.0.0.1:9444', clientCertificates: 'sometimes' }],
+      [{ listen: 'localhost' }],
+      Array.from({ length: 17 }, (_, i) => ({ listen: `127.0.0.1:${String(9000 + i)}` })),
+      { listen: '127.0.0.1:9444' },
+    ])
+      assert.throws(
+        () => loadConfig({ env: { STRONGROOM_LISTENERS: JSON.stringify(bad) }, flags: {} }),
+        invalid(
+          /^STRONGROOM_LISTENERS .*a list of at most 16 listeners, each \{"listen": "HOST:PORT"/,
+        ),
+      )
+  })
+
   it('takes a PostgreSQL URL as `meta`, and never echoes one it refuses (it may hold a password)', () => {
     const url = 'postgres://strongroom:s3cret@db.internal/strongroom'
     assert.equal(loadConfig({ env: { STRONGROOM_META: url }, flags: {} }).meta, url)

@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS } from './scan/types.ts'
 import { availableMemory, defaultLimits, type AdmissionLimits } from './api/admission.ts'
 import type { ExternalSecrets } from './kms/external/port.ts'
 import { readSmallFile } from './kms/root.ts'
+import { checkTrustDomain, hostPort, parseListeners, type ListenerSpec } from './net/listeners.ts'
 import {
   KEY_PROVIDERS,
   keyStoreOf,
@@ -32,6 +33,8 @@ export interface Config {
   readonly idleTimeout: number
   /** Where the gateway listens (HOST:PORT; port 0 picks a free one). */
   readonly listen: { readonly host: string; readonly port: number }
+  /** HTTPS listeners beside `listen`, each with its TLS profile and client-certificate mode. */
+  readonly listeners: readonly ListenerSpec[]
   /**
    * Seconds a deleted bucket's name stays reserved for the tenant that deleted
    * it, so that a deletion cannot be turned into a takeover of the name.
@@ -153,20 +156,6 @@ function count(raw: unknown, min: number, max: number): number | undefined {
   return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined
 }
 
-/** HOST:PORT, with an IPv6 host in brackets. */
-/** `HOST:PORT` or `[V6]:PORT` into its parts, or undefined. */
-export function hostPort(raw: unknown): { host: string; port: number } | undefined {
-  const m =
-    typeof raw === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(raw) : null
-  const host = m?.[1] ?? m?.[2]
-  const port = Number(m?.[3])
-  return host !== undefined && port <= 65535 ? { host, port } : undefined
-}
-
-/** SPIFFE-ID 2.1: a trust domain is lowercase letters, digits, dots, dashes and underscores. */
-const checkTrustDomain = (td: string) =>
-  /^[a-z0-9._-]{1,255}$/.test(td) && !/^\.|\.\.|\.$/.test(td) ? td : undefined
-
 export const SETTINGS = {
   dataDir: {
     file: 'dataDir',
@@ -213,6 +202,14 @@ export const SETTINGS = {
     flag: 'listen',
     accepted: 'HOST:PORT such as 127.0.0.1:9443 (port 0 picks a free one)',
     parse: hostPort,
+  },
+  listeners: {
+    file: 'listeners',
+    env: 'STRONGROOM_LISTENERS',
+    flag: undefined,
+    accepted:
+      'a list of at most 16 listeners, each {"listen": "HOST:PORT", "tlsProfile": "intermediate" or "modern", "clientCertificates": "none", "optional" or "required"}',
+    parse: (raw) => parseListeners(typeof raw === 'string' ? jsonOf(raw) : raw),
   },
   bucketNameHold: {
     file: 'bucketNameHold',
@@ -456,6 +453,7 @@ export function loadConfig(sources: ConfigSources): Config {
     headerTimeout: (values.headerTimeout as number | undefined) ?? DEFAULTS.headerTimeout,
     idleTimeout: (values.idleTimeout as number | undefined) ?? DEFAULTS.idleTimeout,
     listen: (values.listen as Config['listen'] | undefined) ?? DEFAULTS.listen,
+    listeners: (values.listeners as ListenerSpec[] | undefined) ?? [],
     bucketNameHold: (values.bucketNameHold as number | undefined) ?? DEFAULTS.bucketNameHold,
     scanMemoryMiB: (values.scanMemoryMiB as number | undefined) ?? DEFAULTS.scanMemoryMiB,
     admission: {

@@ -64,7 +64,7 @@ describe('the HTTPS listener and the built-in PKI', () => {
     const before = await handshake()
     rmSync(join(dir, 'data', 'pki', 'server.pem'))
     const renewed = await app.pki.serverIdentity(['127.0.0.1'])
-    server.setCertificate({ key: renewed.keyPem, cert: renewed.certPem })
+    server.setTls({ key: renewed.keyPem, cert: renewed.certPem })
     const after = await handshake()
     assert.notEqual(after.cert.serialNumber, before.cert.serialNumber)
     assert.equal(

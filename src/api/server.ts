@@ -16,9 +16,11 @@ import {
   type ServerResponse,
 } from 'node:http'
 import { createServer as createHttps, Server as HttpsServer } from 'node:https'
+import type { TLSSocket, TlsOptions } from 'node:tls'
 import type { Socket } from 'node:net'
 import { DEFAULT_SEGMENT_SIZE } from '../crypto/header.ts'
-import { MOZILLA_INTERMEDIATE } from '../net/tls.ts'
+import { profileOptions, type TlsProfileName } from '../net/tls.ts'
+import type { ClientCertificates } from '../net/listeners.ts'
 import { StrongroomError } from '../errors.ts'
 import {
   availableMemory,
@@ -48,8 +50,8 @@ import { XML_BOUNDS } from './xml.ts'
 export interface ListenOptions {
   readonly host: string
   readonly port: number
-  /** PEM key and certificate; absent = plain HTTP. */
-  readonly tls?: { readonly key: string; readonly cert: string }
+  /** PEM key and certificate (chain), the TLS profile and client certificates; absent = plain HTTP. */
+  readonly tls?: ListenerTls
   readonly log: (line: Record<string, unknown>) => void
   /** How long a client may take to send its headers (default 20 s). */
   readonly headerTimeoutMs?: number
@@ -57,10 +59,46 @@ export interface ListenOptions {
   readonly idleTimeoutMs?: number
   /** Bounds on requests in flight and bytes they buffer (default: derived from memory). */
   readonly admission?: AdmissionLimits
+  /** Another listener's admission control, so that a gateway's listeners share one bound. */
+  readonly sharedAdmission?: Admission
   /** The segment size objects are sealed with, for the admission charge (default 1 MiB). */
   readonly segmentSize?: number
   /** Where each request's audit event goes (audit-stage.ts); none without it. */
   readonly events?: EventSink
+}
+
+export interface ListenerTls {
+  readonly key: string
+  readonly cert: string
+  /** Default intermediate. */
+  readonly profile?: TlsProfileName
+  /** Default none. With optional or required, `ca` and `crl` are what client certificates are checked against. */
+  readonly clientCertificates?: ClientCertificates
+  readonly ca?: string
+  readonly crl?: readonly string[]
+}
+
+/** The secure-context options of a listener. */
+function tlsOptions(t: ListenerTls): TlsOptions {
+  const asks = (t.clientCertificates ?? 'none') !== 'none'
+  if (asks && (t.ca === undefined || t.crl === undefined))
+    throw new Error('a listener that asks for client certificates needs the CA and its CRLs')
+  return {
+    key: t.key,
+    cert: t.cert,
+    ...profileOptions(t.profile ?? 'intermediate'),
+    ...(asks
+      ? {
+          requestCert: true,
+          // Required: Node ends a handshake whose client certificate is missing or does not verify.
+          // Optional: a connection without one proceeds; one that does not verify is ended in
+          // the secureConnection handler below.
+          rejectUnauthorized: t.clientCertificates === 'required',
+          ca: t.ca,
+          crl: [...(t.crl ?? [])],
+        }
+      : {}),
+  }
 }
 
 export interface RunningServer {
@@ -68,8 +106,11 @@ export interface RunningServer {
   readonly url: string
   /** The admission control in front of the gateway: its limits and its current load. */
   readonly admission: Admission
-  /** Replaces the TLS certificate (chain) and key for new connections, with the same profile. */
-  setCertificate(tls: { readonly key: string; readonly cert: string }): void
+  /**
+   * Replaces the certificate (chain) and key, or the CRLs client certificates are checked
+   * against, for new connections; the profile and the rest stay.
+   */
+  setTls(change: Partial<Pick<ListenerTls, 'key' | 'cert' | 'crl'>>): void
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   close(): Promise<void>
 }
@@ -103,7 +144,8 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   const current = new AsyncLocalStorage<InFlight>()
   /** Each connection's byte counts when its last response closed. */
   const counted = new WeakMap<Socket, readonly [number, number]>()
-  const admission = createAdmission(o.admission ?? defaultLimits(availableMemory()))
+  const admission =
+    o.sharedAdmission ?? createAdmission(o.admission ?? defaultLimits(availableMemory()))
   const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_SIZE
   const logError = (requestId: string | undefined, e: unknown, where: string) => {
     try {
@@ -400,10 +442,14 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   const server: Server =
     o.tls === undefined
       ? createHttp(common, handler)
-      : createHttps(
-          { ...common, key: o.tls.key, cert: o.tls.cert, ...MOZILLA_INTERMEDIATE },
-          handler,
-        )
+      : createHttps({ ...common, ...tlsOptions(o.tls) }, handler)
+  let tls = o.tls
+  if (tls?.clientCertificates === 'optional')
+    server.on('secureConnection', (s: TLSSocket) => {
+      // A client that sent a certificate it cannot prove is refused; one that sent none is not.
+      const sent = Object.keys(s.getPeerCertificate()).length > 0
+      if (sent && !s.authorized) s.destroy()
+    })
   server.on('checkContinue', onCheckContinue)
   // Any other Expect value (an empty one included) Node answers 417 itself; S3 ignores it and
   // serves the request, and so does the gateway (no 100 Continue is sent for it).
@@ -496,9 +542,11 @@ export async function listen(gateway: S3Gateway, o: ListenOptions): Promise<Runn
   return {
     server,
     url: `${o.tls === undefined ? 'http' : 'https'}://${host}:${port}`,
-    setCertificate: (tls) => {
-      if (!(server instanceof HttpsServer)) throw new Error('this server has no TLS')
-      server.setSecureContext({ key: tls.key, cert: tls.cert, ...MOZILLA_INTERMEDIATE })
+    setTls: (change) => {
+      if (!(server instanceof HttpsServer) || tls === undefined)
+        throw new Error('this server has no TLS')
+      tls = { ...tls, ...change }
+      server.setSecureContext(tlsOptions(tls))
     },
     admission,
     close: () =>

@@ -13,6 +13,7 @@
  * - the client's cipher preference (`server_preferred_order: false`): every
  *   suite offered is strong, and the client knows whether it has AES hardware.
  */
+import { constants } from 'node:crypto'
 import type { SecureContextOptions, TlsOptions } from 'node:tls'
 
 /** TLS 1.2 suites, OpenSSL names, in Mozilla's order. */
@@ -45,4 +46,30 @@ export const MOZILLA_INTERMEDIATE: Readonly<
   ciphers: [...TLS13_CIPHERSUITES, ...TLS12_CIPHERS].join(':'),
   ecdhCurve: ECDH_CURVES.join(':'),
   honorCipherOrder: false,
+}
+
+/**
+ * The profiles a listener may name; nothing below TLS 1.2 can be configured. `modern` is
+ * Mozilla's "modern" (TLS 1.3 only, its three suites); `intermediate` the above. Both refuse
+ * renegotiation (TLS 1.2's; TLS 1.3 has none) and compression (CRIME), which OpenSSL 3 leaves
+ * off but a build could turn on.
+ */
+export const TLS_PROFILES = {
+  modern: {
+    minVersion: 'TLSv1.3',
+    ciphers: TLS13_CIPHERSUITES.join(':'),
+    ecdhCurve: ECDH_CURVES.join(':'),
+    honorCipherOrder: false,
+  },
+  intermediate: MOZILLA_INTERMEDIATE,
+} as const satisfies Record<string, TlsOptions>
+
+export type TlsProfileName = keyof typeof TLS_PROFILES
+
+/** A profile's options for `tls.createServer`/`setSecureContext`, hardening included. */
+export function profileOptions(name: TlsProfileName): TlsOptions {
+  return {
+    ...TLS_PROFILES[name],
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION,
+  }
 }

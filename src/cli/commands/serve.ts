@@ -5,6 +5,7 @@ import { initDataDir, META_FILE, openApp, type App } from '../../app.ts'
 import { S3Gateway } from '../../api/s3.ts'
 import type { ScanEvent } from '../../api/pipeline.ts'
 import type { EventSink } from '../../api/audit-stage.ts'
+import { startListeners } from './serve-listeners.ts'
 import { listen, type RunningServer } from '../../api/server.ts'
 import { auditKeys } from '../../audit/keys.ts'
 import { openAuditLog, type AuditWriter } from '../../audit/open.ts'
@@ -201,6 +202,11 @@ Example:
       })
       let tls: { key: string; cert: string } | undefined
       let [renewAt, tlsNames] = [0, [] as string[]]
+      if (insecure && config.listeners.length > 0)
+        throw new StrongroomError(
+          'USAGE',
+          'the listeners setting starts HTTPS listeners only: drop --insecure-http, or the listeners',
+        )
       if (insecure)
         ctx.warn(
           '--insecure-http: requests and credentials travel unencrypted; use HTTPS on anything but loopback',
@@ -208,7 +214,9 @@ Example:
       else {
         const names = [
           ...new Set(
-            ['localhost', '127.0.0.1', '::1', host].filter((n) => n !== '0.0.0.0' && n !== '::'),
+            ['localhost', '127.0.0.1', '::1', host, ...config.listeners.map((l) => l.host)].filter(
+              (n) => n !== '0.0.0.0' && n !== '::',
+            ),
           ),
         ]
         const id = await app.pki.serverIdentity(names)
@@ -243,6 +251,15 @@ Example:
         throw e
       }
       const server = running
+      const extras =
+        tls === undefined
+          ? undefined
+          : await startListeners(app, gateway, config, {
+              tls,
+              log,
+              events,
+              admission: running.admission,
+            })
       // The server certificate is renewed at two thirds of its life, without a restart: new
       // connections get the new one. A failed renewal is retried every minute (and logged).
       let renewal: NodeJS.Timeout | undefined
@@ -254,7 +271,8 @@ Example:
       const renew = async () => {
         try {
           const id = await app.pki.serverIdentity(tlsNames)
-          server.setCertificate({ key: id.keyPem, cert: id.certPem })
+          server.setTls({ key: id.keyPem, cert: id.certPem })
+          extras?.setCertificate({ key: id.keyPem, cert: id.certPem })
           log({
             time: new Date().toISOString(),
             level: 'info',
@@ -289,7 +307,7 @@ Example:
           if (asked) return
           asked = true
           clearTimeout(renewal)
-          void server.close().then(resolve)
+          void Promise.all([server.close(), extras?.close()]).then(() => resolve())
         }
       })
       process.on('SIGINT', stop)
@@ -315,6 +333,7 @@ Example:
         .replace('://[::]:', '://[::1]:')
       writeFileSync(endpointFile, `${reachable}\n${String(process.pid)}\n`, { mode: 0o600 })
       ctx.write(`strongroom: ready at ${running.url}${tls ? ` (CA certificate: ${ca})` : ''}\n`)
+      for (const l of extras?.described ?? []) ctx.write(`strongroom: also at ${l}\n`)
       // npx and other launchers do not all pass SIGTERM on: say which process to signal.
       ctx.write(
         `strongroom: process ${process.pid}; Ctrl-C or \`kill ${process.pid}\` stops it gracefully\n`,
