@@ -421,7 +421,6 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
           seal: (l, d) => kms.sealSystemSecret(l, d),
           open: (l, d) => kms.openSystemSecret(l, d),
         },
-        ...(config.meta === undefined ? {} : { shared: store }),
         values: store,
         certs: store,
         trustDomain: config.trustDomain,

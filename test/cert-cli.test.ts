@@ -40,6 +40,7 @@ import {
 } from '@peculiar/asn1-x509'
 import { certificatesIn, pemOf } from '../src/net/x509.ts'
 import { testCertificates } from '../src/net/testing.ts'
+import { needs } from './e2e/harness.ts'
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'strongroom.js')
 const work = mkdtempSync(join(tmpdir(), 'sr-cert-cli-'))
@@ -62,7 +63,11 @@ function ok(...args: string[]): string {
 }
 
 /** A PKCS#10 request for `key`, signed by it (RFC 2986), as `openssl req -new` writes one. */
-function csrFor(pair: { publicKey: KeyObject; privateKey: KeyObject }, tamper = false): string {
+function csrFor(
+  pair: { publicKey: KeyObject; privateKey: KeyObject },
+  tamper = false,
+  hash: 'sha256' | 'sha384' = 'sha256',
+): string {
   const info = new CertificationRequestInfo({
     subject: new Name([
       new RelativeDistinguishedName([
@@ -78,11 +83,14 @@ function csrFor(pair: { publicKey: KeyObject; privateKey: KeyObject }, tamper = 
     ),
   })
   const der = Buffer.from(AsnConvert.serialize(info))
-  const sig = sign('sha256', der, pair.privateKey)
+  const sig = sign(hash, der, pair.privateKey)
   if (tamper) sig.writeUInt8((sig.at(-1) ?? 0) ^ 1, sig.length - 1)
   const req = new CertificationRequest({
     certificationRequestInfo: info,
-    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' }),
+    // ecdsa-with-SHA256 or -SHA384 (RFC 5758 3.2)
+    signatureAlgorithm: new AlgorithmIdentifier({
+      algorithm: hash === 'sha256' ? '1.2.840.10045.4.3.2' : '1.2.840.10045.4.3.3',
+    }),
     signature: new Uint8Array(sig).buffer,
   })
   return pemOf('CERTIFICATE REQUEST', AsnConvert.serialize(req))
@@ -282,6 +290,70 @@ describe('strongroom cert', () => {
     assert.equal(odd.code, 1)
     assert.match(odd.stderr, /the role name `a\+b` cannot be part of a SPIFFE ID/)
     assert.equal(existsSync(join(work, 'x')), false)
+  })
+
+  it('second review: SHA-384 requests are read, explicit curve parameters refused, a stale key.pem removed, a bad --out named', (t) => {
+    // A P-384 request signed with SHA-384, as Go's x509.CreateCertificateRequest writes one.
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+    writeFileSync(join(work, 'p384.csr'), csrFor(p384, false, 'sha384'))
+    const dir = join(work, 'renew')
+    ok('cert', 'issue', '--tenant', 'vision', '--role', 'trainer', '--out', dir)
+    assert.equal(existsSync(join(dir, 'key.pem')), true)
+    ok(
+      'cert',
+      'issue',
+      '--tenant',
+      'vision',
+      '--role',
+      'trainer',
+      '--csr',
+      'p384.csr',
+      '--out',
+      dir,
+    )
+    // The workload keeps its key now: the key.pem of the first run would not match cert.pem.
+    assert.equal(existsSync(join(dir, 'key.pem')), false)
+    const leaf = certificatesIn(readFileSync(join(dir, 'cert.pem'), 'utf8'))[0]
+    assert.ok(leaf !== undefined && leaf.checkPrivateKey(p384.privateKey))
+    writeFileSync(join(work, 'a-file'), 'x')
+    const file = sr('cert', 'issue', '--tenant', 'vision', '--role', 'trainer', '--out', 'a-file')
+    assert.equal(file.code, 1)
+    assert.match(
+      file.stderr,
+      /^strongroom: --out \S+a-file: not a directory the certificate can be written to/,
+    )
+    if (!needs(t, 'openssl')) return
+    // RFC 5480 2.1.1: explicit curve parameters are refused (OpenSSL refuses such certificates).
+    const o = (...args: string[]) => {
+      const r = spawnSync('openssl', args, { cwd: work, encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+    }
+    o(
+      'ecparam',
+      '-name',
+      'prime256v1',
+      '-param_enc',
+      'explicit',
+      '-genkey',
+      '-noout',
+      '-out',
+      'e.key',
+    )
+    o('req', '-new', '-key', 'e.key', '-subj', '/CN=x', '-out', 'e.csr')
+    const explicit = sr(
+      'cert',
+      'issue',
+      '--tenant',
+      'vision',
+      '--role',
+      'trainer',
+      '--csr',
+      'e.csr',
+      '--out',
+      'e',
+    )
+    assert.equal(explicit.code, 2)
+    assert.match(explicit.stderr, /must be ECDSA P-256 or P-384 \(a named curve\)/)
   })
 
   it('revoke: an unknown serial and a bad reason are named', () => {

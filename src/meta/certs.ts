@@ -37,6 +37,8 @@ export interface CertStore {
     at: number,
     reason: string,
   ): Promise<'revoked' | 'missing' | 'already'>
+  /** The next CRL number: 1, 2, 3, … across every process sharing the database (RFC 5280 5.2.3). */
+  nextCrlNumber(): Promise<number>
   /** The revoked certificates of one issuing CA that have not expired at `now`, by serial. */
   listRevoked(issuerKeyId: string, now: number): Promise<CertRecord[]>
 }

@@ -3,14 +3,13 @@
  * sealed under the installation's root key. It signs only issuing CAs (pki.ts);
  * day-to-day certificates come from those.
  *
- *   pki/ca.pem            the root certificate (also written to DATA_DIR/ca.pem for AWS_CA_BUNDLE)
- *   pki/ca.key.sealed     the root's PKCS#8 private key, sealed under the root key
- *
- * Gateways sharing a metadata database keep the root there instead (system value pki/ca).
+ * It is kept in the metadata database (system value pki/ca: the certificate and the PKCS#8
+ * private key sealed under the root key); pki/ca.pem and DATA_DIR/ca.pem are copies for clients
+ * (AWS_CA_BUNDLE), pki/ca.key.sealed a copy of the sealed key.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StrongroomError } from '../errors.ts'
 import type { SystemValues } from '../meta/installation.ts'
@@ -117,8 +116,14 @@ export async function writeAtomic(
   mode: number,
 ): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
-  await writeFile(tmp, data, { mode, flush: true })
-  await rename(tmp, path)
+  try {
+    await writeFile(tmp, data, { mode, flush: true })
+    await rename(tmp, path)
+  } catch (e) {
+    // A key must not be left behind in a temporary file.
+    await rm(tmp, { force: true }).catch(() => undefined)
+    throw e
+  }
 }
 
 /** The certificate of the CA shared by an installation's gateways, once one has made it. */
@@ -128,15 +133,16 @@ export async function sharedCaPem(shared: SystemValues): Promise<string | undefi
 }
 
 /**
- * Loads the root CA, creating it on first start. With `shared` (gateways sharing a metadata
- * database) the root is the one kept there, made by whichever gateway came first (a root this
- * data directory had is moved in), so every gateway's certificates chain to one root that
- * clients trust; pki/ca.pem and DATA_DIR/ca.pem are then local copies for clients.
+ * Loads the root CA, creating it on first use. It is kept in the metadata database (system
+ * value pki/ca, its key sealed), made by whichever process came first: two processes starting at
+ * once agree on one root, and gateways sharing a database share it. A root an older version kept
+ * in this data directory's pki/ files is moved in, so clients that trust it keep working.
+ * pki/ca.pem and DATA_DIR/ca.pem are copies for clients, written once the root has opened.
  */
 export async function loadRootCa(
   dataDir: string,
   sealer: Sealer,
-  shared?: SystemValues,
+  values: SystemValues,
 ): Promise<RootCa> {
   const dir = join(dataDir, 'pki')
   await mkdir(dir, { recursive: true, mode: 0o700 })
@@ -153,20 +159,15 @@ export async function loadRootCa(
       sealedKey: sealer.seal('pki/ca.key', key.key.export({ type: 'pkcs8', format: 'der' })),
     }
   }
-  let made: StoredCa
-  if (shared !== undefined) {
-    const kept =
-      (await shared.getSystemValue(CA_VALUE)) ??
-      (await shared.keepSystemValue(CA_VALUE, encodeCa((await local()) ?? fresh())))
-    made = decodeCa(kept, CA_VALUE)
-  } else {
-    const found = await local()
-    made = found ?? fresh()
-    if (found === undefined) await writeAtomic(caKeyFile, made.sealedKey, 0o600)
-  }
-  const where = shared === undefined ? caKeyFile : 'the metadata database'
-  const issuer = openCa(sealer, 'pki/ca.key', made, where, ROOT_NAME)
-  // Only a root that opened under this installation's key is copied out for clients.
+  const kept =
+    (await values.getSystemValue(CA_VALUE)) ??
+    (await values.keepSystemValue(CA_VALUE, encodeCa((await local()) ?? fresh())))
+  const made = decodeCa(kept, CA_VALUE)
+  const issuer = openCa(sealer, 'pki/ca.key', made, 'the metadata database', ROOT_NAME)
+  // Only a root that opened under this installation's key is copied out: the certificate for
+  // clients, and the sealed key, so that a data directory later pointed at a new shared
+  // database brings its root along (moved in above) and its clients keep trusting it.
+  await writeAtomic(caKeyFile, made.sealedKey, 0o600)
   await writeAtomic(caCert, made.pem, 0o600)
   await writeAtomic(join(dataDir, 'ca.pem'), made.pem, 0o600)
   return { pem: made.pem, issuer, allowsIntermediate: pathLenOf(made.pem) !== 0 }

@@ -69,7 +69,6 @@ function pkiAt(dir: string, s: Sealer, at: At = {}): Pki {
   return new Pki({
     dataDir: dir,
     sealer: s,
-    ...(at.shared === undefined ? {} : { shared: at.shared }),
     values: meta,
     certs: meta,
     trustDomain: 'example.org',
@@ -450,3 +449,66 @@ class X509Crl {
     )
   }
 }
+
+describe('the second review', () => {
+  const s = sealer()
+
+  it('two processes making the root at once agree on one, and every later start opens it', async () => {
+    for (let i = 0; i < 5; i++) {
+      const dir = join(work, `race-${String(i)}`)
+      const meta = metadata()
+      const [a, b] = await Promise.all([
+        pkiAt(dir, s, { meta }).issueWorkload({ tenantId: 't', tenantName: 'v', role: 'a' }),
+        pkiAt(dir, s, { meta }).issueWorkload({ tenantId: 't', tenantName: 'v', role: 'b' }),
+      ])
+      assert.equal(a.caPem, b.caPem)
+      const later = await pkiAt(dir, s, { meta }).serverIdentity(['localhost'])
+      assert.ok(
+        chainsTo(later.certPem, a.caPem) &&
+          chainsTo(a.certPem, readFileSync(join(dir, 'ca.pem'), 'utf8')),
+      )
+    }
+  })
+
+  it('a revoked server certificate is not served again after a restart', async () => {
+    const dir = join(work, 'revoked-server')
+    const meta = metadata()
+    const first = await pkiAt(dir, s, { meta }).serverIdentity(['localhost'])
+    const serial = certificatesIn(first.certPem)[0]?.serialNumber.toLowerCase() ?? ''
+    await pkiAt(dir, s, { meta }).revoke(serial, 'keyCompromise')
+    const next = await pkiAt(dir, s, { meta }).serverIdentity(['localhost'])
+    assert.notEqual(certificatesIn(next.certPem)[0]?.serialNumber.toLowerCase(), serial)
+  })
+
+  it('CRL numbers only grow, however fast CRLs are signed', async () => {
+    const pki = pkiAt(join(work, 'crl-numbers'), s)
+    const numbers: bigint[] = []
+    for (let i = 0; i < 3; i++)
+      for (const pem of await pki.crls()) {
+        const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')
+        const ext = AsnConvert.parse(der, CertificateList).tbsCertList.crlExtensions?.find(
+          (e) => e.extnID === '2.5.29.20',
+        )
+        numbers.push(
+          BigInt(
+            `0x${Buffer.from(ext?.extnValue.buffer ?? new ArrayBuffer(0))
+              .subarray(2)
+              .toString('hex')}`,
+          ),
+        )
+      }
+    assert.deepEqual(numbers, [1n, 2n, 3n, 4n, 5n, 6n])
+  })
+
+  it('the longest lifetime asked for stays within 7 days, both ends and the backdating counted', async () => {
+    const c = await pkiAt(join(work, 'seven-days'), s).issueWorkload({
+      tenantId: 't',
+      tenantName: 'v',
+      role: 'a',
+      lifetimeMs: 7 * 86_400_000,
+    })
+    const leaf = new X509Certificate(c.certPem)
+    // BR 1.6.1: the validity period includes both notBefore and notAfter (a second each).
+    assert.ok(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom) + 1000 <= 7 * 86_400_000)
+  })
+})

@@ -33,6 +33,7 @@ import {
   issueCertificate,
   issueCrl,
   keyIdOf,
+  BACKDATE_MS,
   newSerial,
   pemOf,
   REVOCATION_REASONS,
@@ -72,9 +73,7 @@ function segment(v: string, what: string): string {
 export interface PkiOptions {
   readonly dataDir: string
   readonly sealer: Sealer
-  /** Where the root is kept when gateways share a metadata database. */
-  readonly shared?: SystemValues
-  /** Where the issuing CAs are kept: the metadata database. */
+  /** Where the root and the issuing CAs are kept: the metadata database. */
   readonly values: SystemValues
   readonly certs: CertStore
   readonly trustDomain: string
@@ -119,7 +118,7 @@ export class Pki {
 
   /** The root, loaded (or made, on first use) once per process. */
   root(): Promise<RootCa> {
-    this.rootCa ??= loadRootCa(this.o.dataDir, this.o.sealer, this.o.shared)
+    this.rootCa ??= loadRootCa(this.o.dataDir, this.o.sealer, this.o.values)
     // A failure is not kept: the next call tries again.
     this.rootCa.catch(() => (this.rootCa = undefined))
     return this.rootCa
@@ -224,8 +223,9 @@ export class Pki {
       )
     const [root, ca] = [await this.root(), await this.issuing()]
     const now = this.o.now()
-    // A leaf never outlives its issuer.
-    const lifetimeMs = Math.min(o.lifetimeMs, ca.notAfter - now)
+    // A leaf never outlives its issuer, and its validity (backdating included, both ends
+    // counted: BR 1.6.1 "Validity Period") stays within 7 days.
+    const lifetimeMs = Math.min(o.lifetimeMs, ca.notAfter - now, LEAF_MAX_MS - BACKDATE_MS - 1000)
     const pair =
       o.publicKey === undefined ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : undefined
     const serial = newSerial()
@@ -322,9 +322,13 @@ export class Pki {
           issuer === undefined
             ? leaf.verify(root.issuer.publicKey)
             : leaf.verify(issuer.publicKey) && issuer.verify(root.issuer.publicKey)
+        // A certificate revoked, or not in the list of those issued, is replaced.
+        const record = await this.o.certs.getCertificate(leaf.serialNumber.toLowerCase())
         if (
+          record !== undefined &&
+          record.revokedAt === null &&
           this.o.now() < renewAt &&
-          notAfter - notBefore <= lifetimeMs + 5 * 60_000 &&
+          notAfter - notBefore <= lifetimeMs + BACKDATE_MS &&
           sameNames &&
           chained
         ) {
@@ -402,7 +406,7 @@ export class Pki {
         issueCrl({
           issuer: root.issuer,
           revoked: [],
-          number: Math.floor(now / 1000),
+          number: await this.o.certs.nextCrlNumber(),
           thisUpdate: new Date(now),
           nextUpdate: new Date(now + CRL_MS),
         }),
@@ -417,8 +421,7 @@ export class Pki {
             revokedAt: new Date(c.revokedAt ?? now),
             reason: (c.reason ?? 'unspecified') as RevocationReason,
           })),
-          // Seconds since the epoch: grows with every CRL any process signs (RFC 5280 5.2.3).
-          number: Math.floor(now / 1000),
+          number: await this.o.certs.nextCrlNumber(),
           thisUpdate: new Date(now),
           nextUpdate: new Date(now + CRL_MS),
         }),

@@ -156,14 +156,17 @@ export const pemOf = (label: string, der: ArrayBuffer | Uint8Array) =>
     .replace(/(.{64})/g, '$1\n')
     .trimEnd()}\n-----END ${label}-----\n`
 
+/** How far before its issue a certificate's validity starts, for clocks behind ours. */
+export const BACKDATE_MS = 5 * 60 * 1000
+
 /** Builds and signs one certificate; returns it as PEM. */
 export function issueCertificate(o: IssueOptions): string {
   if (o.uri !== undefined && (o.names ?? []).length > 0)
     throw new Error('an X.509-SVID has exactly one URI SAN and no other names')
   const now = o.now ?? new Date()
   const lifetime = o.lifetimeMs ?? (o.days ?? 1) * 86_400_000
-  // Five minutes of tolerance for clocks behind ours.
-  const notBefore = new Date(now.getTime() - 5 * 60 * 1000)
+  // Tolerance for clocks behind ours.
+  const notBefore = new Date(now.getTime() - BACKDATE_MS)
   const notAfter = new Date(now.getTime() + lifetime)
   const alg = new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 })
   const spki = spkiOf(o.publicKey)

@@ -80,6 +80,7 @@ const TOOLS = {
   s3cmd: { probe: ['s3cmd', '--version'], pkg: 's3cmd' },
   curl: { probe: ['curl', '--version'], pkg: 'curl' },
   sslscan: { probe: ['sslscan', '--version'], pkg: 'sslscan' },
+  openssl: { probe: ['openssl', 'version'], pkg: 'openssl' },
 } as const
 export type Tool = keyof typeof TOOLS
 const found = new Map<Tool, boolean>()

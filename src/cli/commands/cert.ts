@@ -3,7 +3,8 @@
  * (X.509-SVIDs with SPIFFE IDs), their revocation, the CRLs and the CA bundle for clients.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, mkdir, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { CertificationRequest } from '@peculiar/asn1-csr'
@@ -19,6 +20,18 @@ const TENANT = { type: 'string', value: 'NAME', description: 'the tenant' } as c
 /** A CSR is a few hundred bytes; anything near this is not one. */
 const MAX_CSR = 64 * 1024
 
+/** The hash each signature algorithm a request may use signs with (null: Ed25519 has its own). */
+const CSR_ALGORITHMS: Record<string, { key: string; hash: string | null }> = {
+  '1.2.840.10045.4.3.2': { key: 'ec', hash: 'sha256' },
+  '1.2.840.10045.4.3.3': { key: 'ec', hash: 'sha384' },
+  '1.2.840.10045.4.3.4': { key: 'ec', hash: 'sha512' },
+  '1.2.840.113549.1.1.11': { key: 'rsa', hash: 'sha256' },
+  '1.2.840.113549.1.1.12': { key: 'rsa', hash: 'sha384' },
+  '1.2.840.113549.1.1.13': { key: 'rsa', hash: 'sha512' },
+  '1.3.101.112': { key: 'ed25519', hash: null },
+}
+const NAMED_CURVE_TAG = 0x06
+
 /** The public key of a PKCS#10 request whose self-signature verifies (RFC 2986). */
 export function csrPublicKey(pem: string, file: string): KeyObject {
   const m =
@@ -32,25 +45,43 @@ export function csrPublicKey(pem: string, file: string): KeyObject {
     )
   let key: KeyObject
   let ok: boolean
+  let alg: (typeof CSR_ALGORITHMS)[string] | undefined
+  let named = true
   try {
     const req = AsnConvert.parse(Buffer.from(m[1] ?? '', 'base64'), CertificationRequest)
     const info = Buffer.from(AsnConvert.serialize(req.certificationRequestInfo))
+    const spki = req.certificationRequestInfo.subjectPKInfo
     key = createPublicKey({
-      key: Buffer.from(AsnConvert.serialize(req.certificationRequestInfo.subjectPKInfo)),
+      key: Buffer.from(AsnConvert.serialize(spki)),
       format: 'der',
       type: 'spki',
     })
-    ok = verify(
-      key.asymmetricKeyType === 'rsa' ? 'sha256' : null,
-      info,
-      key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'der' } : key,
-      Buffer.from(req.signature),
-    )
+    // RFC 5480 2.1.1: an EC key names its curve; explicit parameters are refused.
+    const params = spki.algorithm.parameters
+    if (key.asymmetricKeyType === 'ec')
+      named = params != null && new Uint8Array(params)[0] === NAMED_CURVE_TAG
+    alg = Object.hasOwn(CSR_ALGORITHMS, req.signatureAlgorithm.algorithm)
+      ? CSR_ALGORITHMS[req.signatureAlgorithm.algorithm]
+      : undefined
+    ok =
+      alg !== undefined &&
+      alg.key === key.asymmetricKeyType &&
+      verify(
+        alg.hash,
+        info,
+        key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'der' } : key,
+        Buffer.from(req.signature),
+      )
   } catch (e) {
     throw new StrongroomError('USAGE', `${file}: the certificate request cannot be read`, {
       cause: e,
     })
   }
+  if (alg === undefined)
+    throw new StrongroomError(
+      'USAGE',
+      `${file}: the request is signed with an algorithm not accepted (ECDSA or RSA with SHA-256, SHA-384 or SHA-512, or Ed25519)`,
+    )
   if (!ok)
     throw new StrongroomError(
       'USAGE',
@@ -59,15 +90,35 @@ export function csrPublicKey(pem: string, file: string): KeyObject {
   const d = key.asymmetricKeyDetails
   const allowed =
     (key.asymmetricKeyType === 'ec' &&
+      named &&
       (d?.namedCurve === 'prime256v1' || d?.namedCurve === 'secp384r1')) ||
     (key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= 2048) ||
     key.asymmetricKeyType === 'ed25519'
   if (!allowed)
     throw new StrongroomError(
       'USAGE',
-      `${file}: the request's key must be ECDSA P-256 or P-384, Ed25519, or RSA of 2048 bits or more`,
+      `${file}: the request's key must be ECDSA P-256 or P-384 (a named curve), Ed25519, or RSA of 2048 bits or more`,
     )
   return key
+}
+
+/** Makes `out` (or finds it) a directory this process can write, before anything is issued. */
+async function outputDirectory(out: string): Promise<void> {
+  try {
+    await mkdir(out, { recursive: true, mode: 0o700 })
+    await access(out, constants.W_OK)
+    for (const f of ['cert.pem', 'key.pem', 'ca.pem']) {
+      const st = await stat(join(out, f)).catch(() => undefined)
+      if (st !== undefined && !st.isFile() && !st.isSymbolicLink())
+        throw new Error(`${join(out, f)} is not a file`)
+    }
+  } catch (e) {
+    throw new StrongroomError(
+      'IO',
+      `--out ${out}: not a directory the certificate can be written to (${(e as Error).message})`,
+      { cause: e },
+    )
+  }
 }
 
 export const certIssue: Command = {
@@ -124,6 +175,9 @@ Examples:
     await withApp(ctx, async (app) => {
       const tenant = await app.identity.tenant(tenantName)
       const role = await app.identity.role(tenant, roleName)
+      // A name a SPIFFE ID cannot hold is refused before anything is written.
+      app.pki.spiffeId(tenant.name, role.name)
+      await outputDirectory(out)
       const c = await app.pki.issueWorkload({
         tenantId: tenant.id,
         tenantName: tenant.name,
@@ -131,8 +185,9 @@ Examples:
         ...(publicKey === undefined ? {} : { publicKey }),
         ...(lifetimeMs === undefined ? {} : { lifetimeMs }),
       })
-      await mkdir(out, { recursive: true, mode: 0o700 })
+      // With a CSR the workload keeps its key: a key.pem from an earlier run would not match.
       if (c.keyPem !== undefined) await writeAtomic(join(out, 'key.pem'), c.keyPem, 0o600)
+      else await rm(join(out, 'key.pem'), { force: true })
       await writeAtomic(join(out, 'cert.pem'), c.certPem, 0o644)
       await writeAtomic(join(out, 'ca.pem'), c.caPem, 0o644)
       ctx.print(

@@ -68,6 +68,16 @@ export function certConformance(make: MakeStore): void {
         assert.deepEqual(await store.listRevoked('aa'.repeat(20), cert(2).notAfter + 1), [])
       }))
 
+    it('numbers CRLs 1, 2, 3, … even when asked at once', () =>
+      using(make, async (store) => {
+        assert.equal(await store.nextCrlNumber(), 1)
+        const many = await Promise.all(Array.from({ length: 5 }, () => store.nextCrlNumber()))
+        assert.deepEqual(
+          [...many].sort((a, b) => a - b),
+          [2, 3, 4, 5, 6],
+        )
+      }))
+
     it('drops rows expired for over 30 days when it records one', () =>
       using(make, async (store) => {
         await store.recordCertificate(cert(1), T0)

@@ -74,6 +74,14 @@ export class PgCertStore implements CertStore {
     })
   }
 
+  async nextCrlNumber(): Promise<number> {
+    const [r] = await this.db.query(
+      `INSERT INTO crl_number (id, value) VALUES (1, 1)
+      ON CONFLICT (id) DO UPDATE SET value = crl_number.value + 1 RETURNING value`,
+    )
+    return int(r?.value)
+  }
+
   async listRevoked(issuerKeyId: string, now: number): Promise<CertRecord[]> {
     return (
       await this.db.query(

@@ -382,7 +382,8 @@ const LATER: readonly string[] = [
   );
   CREATE INDEX certificates_by_tenant ON certificates (tenant_id, not_before);
   CREATE INDEX certificates_revoked ON certificates (issuer_key_id, revoked_at);
-  CREATE INDEX certificates_by_expiry ON certificates (not_after);`,
+  CREATE INDEX certificates_by_expiry ON certificates (not_after);
+  CREATE TABLE crl_number (id INTEGER PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);`,
 ]
 
 /** The schema version this build writes. */

@@ -80,6 +80,18 @@ export class SqliteCertStore implements CertStore {
     )
   }
 
+  nextCrlNumber(): Promise<number> {
+    return settle(() => {
+      const r = this.db
+        .stmt(
+          `INSERT INTO crl_number (id, value) VALUES (1, 1)
+          ON CONFLICT (id) DO UPDATE SET value = value + 1 RETURNING value`,
+        )
+        .get() as Row
+      return num(r.value)
+    })
+  }
+
   listRevoked(issuerKeyId: string, now: number): Promise<CertRecord[]> {
     return settle(() =>
       (
