@@ -81,6 +81,7 @@ const TOOLS = {
   curl: { probe: ['curl', '--version'], pkg: 'curl' },
   sslscan: { probe: ['sslscan', '--version'], pkg: 'sslscan' },
   openssl: { probe: ['openssl', 'version'], pkg: 'openssl' },
+  testssl: { probe: ['testssl', '--version'], pkg: 'testssl.sh' },
 } as const
 export type Tool = keyof typeof TOOLS
 const found = new Map<Tool, boolean>()

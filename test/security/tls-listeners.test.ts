@@ -149,6 +149,72 @@ describe('listeners with their own TLS profile and client certificates', () => {
     }
   })
 
+  it('testssl.sh: no protocol below TLS 1.2, no weak suite, forward secrecy only, no client renegotiation, no CRIME', (t) => {
+    if (!needs(t, 'testssl')) return
+    const main = Number(new URL(serve?.url ?? '').port)
+    for (const [port, profile] of [
+      [ports.modern, 'modern'],
+      [main, 'intermediate'],
+    ] as const) {
+      const json = join(work, `testssl-${profile}.json`)
+      // testssl.sh exits non-zero even on a clean run: its findings are judged, not its status.
+      spawnSync(
+        'testssl',
+        [
+          '--quiet',
+          '--color',
+          '0',
+          '--warnings',
+          'off',
+          '--protocols',
+          '--std',
+          '--fs',
+          '--renegotiation',
+          '--crime',
+          '--jsonfile',
+          json,
+          `127.0.0.1:${String(port)}`,
+        ],
+        { encoding: 'utf8', timeout: 300_000 },
+      )
+      const findings = new Map(
+        (
+          JSON.parse(readFileSync(json, 'utf8')) as {
+            id: string
+            severity: string
+            finding: string
+          }[]
+        ).map((f) => [f.id, f]),
+      )
+      const finding = (id: string) => findings.get(id)?.finding ?? `${id}: no finding`
+      for (const id of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1'])
+        assert.equal(finding(id), 'not offered', `${profile} ${id}`)
+      assert.equal(finding('TLS1_2'), profile === 'modern' ? 'not offered' : 'offered', profile)
+      assert.match(finding('TLS1_3'), /^offered/)
+      for (const id of [
+        'cipherlist_NULL',
+        'cipherlist_aNULL',
+        'cipherlist_EXPORT',
+        'cipherlist_LOW',
+        'cipherlist_3DES_IDEA',
+        'cipherlist_AVERAGE',
+      ])
+        assert.equal(finding(id), 'not offered', `${profile} ${id}`)
+      assert.equal(finding('PFS'), 'offered')
+      // TLS 1.3 has neither renegotiation nor compression: testssl.sh says so in its own words.
+      const none =
+        profile === 'modern'
+          ? /^not vulnerable, TLS 1.3 only$|^TLS 1.3 only server$/
+          : /^not vulnerable$/
+      assert.match(finding('secure_client_renego'), none)
+      assert.match(finding('CRIME_TLS'), none)
+      const bad = [...findings.values()].filter((f) =>
+        /^(LOW|MEDIUM|HIGH|CRITICAL)$/.test(f.severity),
+      )
+      assert.deepEqual(bad, [], profile)
+    }
+  })
+
   it('docs/network.md: its listeners example loads as written', () => {
     const page = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'network.md'), 'utf8')
     const example = /```json\n([\s\S]*?)```/.exec(page)?.[1] ?? ''
