@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { initDataDir, openApp, type App } from '../app.ts'
 import { loadConfig } from '../config.ts'
+import { certificatesIn } from '../net/x509.ts'
 import { S3Gateway } from './s3.ts'
 import { listen, type RunningServer } from './server.ts'
 
