@@ -56,6 +56,8 @@ function sr(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: work, env, encoding: 'utf8' })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
+/** `cert issue` for the trainer role of tenant vision; the test adds the rest. */
+const trainerCert = ['cert', 'issue', '--tenant', 'vision', '--role', 'trainer']
 function ok(...args: string[]): string {
   const r = sr(...args)
   assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
@@ -149,9 +151,7 @@ describe('strongroom cert', () => {
   })
 
   it('issue: an X.509-SVID for the role, chained to the CA bundle, its key readable by its owner only', () => {
-    const r = JSON.parse(
-      ok('cert', 'issue', '--tenant', 'vision', '--role', 'trainer', '--out', out, '--json'),
-    ) as {
+    const r = JSON.parse(ok(...trainerCert, '--out', out, '--json')) as {
       SerialNumber: string
       SpiffeId: string
       NotBefore: string
@@ -212,20 +212,7 @@ describe('strongroom cert', () => {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     writeFileSync(join(work, 'w.csr'), csrFor(pair))
     const dir = join(work, 'csr-certs')
-    ok(
-      'cert',
-      'issue',
-      '--tenant',
-      'vision',
-      '--role',
-      'trainer',
-      '--csr',
-      'w.csr',
-      '--lifetime',
-      '4h',
-      '--out',
-      dir,
-    )
+    ok(...trainerCert, '--csr', 'w.csr', '--lifetime', '4h', '--out', dir)
     assert.equal(existsSync(join(dir, 'key.pem')), false)
     const leaf = certificatesIn(readFileSync(join(dir, 'cert.pem'), 'utf8'))[0]
     assert.ok(leaf !== undefined && leaf.checkPrivateKey(pair.privateKey))
@@ -235,18 +222,7 @@ describe('strongroom cert', () => {
   it('refuses a forged CSR, a lifetime past 7 days, an unknown role, and names a SPIFFE ID cannot hold', () => {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     writeFileSync(join(work, 'bad.csr'), csrFor(pair, true))
-    const forged = sr(
-      'cert',
-      'issue',
-      '--tenant',
-      'vision',
-      '--role',
-      'trainer',
-      '--csr',
-      'bad.csr',
-      '--out',
-      'x',
-    )
+    const forged = sr(...trainerCert, '--csr', 'bad.csr', '--out', 'x')
     assert.equal(forged.code, 2)
     assert.equal(
       forged.stderr,
@@ -254,32 +230,10 @@ describe('strongroom cert', () => {
     )
     writeFileSync(join(work, 'junk.csr'), 'not a csr')
     assert.match(
-      sr(
-        'cert',
-        'issue',
-        '--tenant',
-        'vision',
-        '--role',
-        'trainer',
-        '--csr',
-        'junk.csr',
-        '--out',
-        'x',
-      ).stderr,
+      sr(...trainerCert, '--csr', 'junk.csr', '--out', 'x').stderr,
       /junk\.csr: not a PEM certificate request/,
     )
-    const long = sr(
-      'cert',
-      'issue',
-      '--tenant',
-      'vision',
-      '--role',
-      'trainer',
-      '--lifetime',
-      '169h',
-      '--out',
-      'x',
-    )
+    const long = sr(...trainerCert, '--lifetime', '169h', '--out', 'x')
     assert.equal(long.code, 2)
     assert.equal(long.stderr, 'strongroom: --lifetime must be from 5m to 168h [USAGE]\n')
     const missing = sr('cert', 'issue', '--tenant', 'vision', '--role', 'nobody', '--out', 'x')
@@ -297,26 +251,15 @@ describe('strongroom cert', () => {
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' })
     writeFileSync(join(work, 'p384.csr'), csrFor(p384, false, 'sha384'))
     const dir = join(work, 'renew')
-    ok('cert', 'issue', '--tenant', 'vision', '--role', 'trainer', '--out', dir)
+    ok(...trainerCert, '--out', dir)
     assert.equal(existsSync(join(dir, 'key.pem')), true)
-    ok(
-      'cert',
-      'issue',
-      '--tenant',
-      'vision',
-      '--role',
-      'trainer',
-      '--csr',
-      'p384.csr',
-      '--out',
-      dir,
-    )
+    ok(...trainerCert, '--csr', 'p384.csr', '--out', dir)
     // The workload keeps its key now: the key.pem of the first run would not match cert.pem.
     assert.equal(existsSync(join(dir, 'key.pem')), false)
     const leaf = certificatesIn(readFileSync(join(dir, 'cert.pem'), 'utf8'))[0]
     assert.ok(leaf !== undefined && leaf.checkPrivateKey(p384.privateKey))
     writeFileSync(join(work, 'a-file'), 'x')
-    const file = sr('cert', 'issue', '--tenant', 'vision', '--role', 'trainer', '--out', 'a-file')
+    const file = sr(...trainerCert, '--out', 'a-file')
     assert.equal(file.code, 1)
     assert.match(
       file.stderr,
@@ -340,18 +283,7 @@ describe('strongroom cert', () => {
       'e.key',
     )
     o('req', '-new', '-key', 'e.key', '-subj', '/CN=x', '-out', 'e.csr')
-    const explicit = sr(
-      'cert',
-      'issue',
-      '--tenant',
-      'vision',
-      '--role',
-      'trainer',
-      '--csr',
-      'e.csr',
-      '--out',
-      'e',
-    )
+    const explicit = sr(...trainerCert, '--csr', 'e.csr', '--out', 'e')
     assert.equal(explicit.code, 2)
     assert.match(explicit.stderr, /must be ECDSA P-256 or P-384 \(a named curve\)/)
   })

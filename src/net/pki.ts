@@ -39,6 +39,7 @@ import {
   REVOCATION_REASONS,
   type Issuer,
   type RevocationReason,
+  type Revoked,
 } from './x509.ts'
 
 const HOUR = 3_600_000
@@ -398,33 +399,29 @@ export class Pki {
       if (ca.notAfter < now) break
       cas.push(ca)
     }
+    const signed = async (issuer: Issuer, revoked: Revoked[]) =>
+      issueCrl({
+        issuer,
+        revoked,
+        number: await this.o.certs.nextCrlNumber(),
+        thisUpdate: new Date(now),
+        nextUpdate: new Date(now + CRL_MS),
+      })
     const out: string[] = []
     // The root's own CRL (no issuing CA is ever revoked, so it is empty): a relying party that
     // checks the whole chain, as OpenSSL does with CRL_CHECK_ALL (Node's `crl` option), needs it.
-    if (root.allowsIntermediate)
-      out.push(
-        issueCrl({
-          issuer: root.issuer,
-          revoked: [],
-          number: await this.o.certs.nextCrlNumber(),
-          thisUpdate: new Date(now),
-          nextUpdate: new Date(now + CRL_MS),
-        }),
-      )
+    if (root.allowsIntermediate) out.push(await signed(root.issuer, []))
     for (const ca of cas) {
       const revoked = await this.o.certs.listRevoked(ca.keyId, now)
       out.push(
-        issueCrl({
-          issuer: ca.issuer,
-          revoked: revoked.map((c) => ({
+        await signed(
+          ca.issuer,
+          revoked.map((c) => ({
             serial: c.serial,
             revokedAt: new Date(c.revokedAt ?? now),
             reason: (c.reason ?? 'unspecified') as RevocationReason,
           })),
-          number: await this.o.certs.nextCrlNumber(),
-          thisUpdate: new Date(now),
-          nextUpdate: new Date(now + CRL_MS),
-        }),
+        ),
       )
     }
     return out
